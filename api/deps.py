@@ -1,0 +1,32 @@
+"""Typed FastAPI dependencies: settings, database connection, common query parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Connection, Engine
+
+from api.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings (built by the factory)."""
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_engine(request: Request) -> Engine:
+    """The app's engine (opened in the lifespan)."""
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+def get_conn(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Connection]:
+    """A connection in a transaction, committed when the handler returns without error."""
+    with engine.begin() as conn:
+        yield conn
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+ConnDep = Annotated[Connection, Depends(get_conn)]

@@ -1,0 +1,78 @@
+"""Map domain errors and failures to HTTP answers, in one place. Never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from geo.coords import UnknownCRSError
+from geo.errors import WanggeError
+
+log = logging.getLogger("wangge")
+
+
+def _body(status: int, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    return {"status": status, "title": title, "detail": detail, **extra}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register handlers: domain errors, validation (422 naming the field), DB down (503)."""
+
+    @app.exception_handler(WanggeError)
+    async def _domain(_: Request, exc: WanggeError) -> JSONResponse:
+        return JSONResponse(
+            _body(exc.status, type(exc).__name__, exc.message, **exc.detail),
+            status_code=exc.status,
+        )
+
+    @app.exception_handler(UnknownCRSError)
+    async def _crs(_: Request, exc: UnknownCRSError) -> JSONResponse:
+        return JSONResponse(
+            _body(422, "UnknownCRS", str(exc), field="crs"), status_code=422
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err.get("loc", ()) if x not in ("query", "body"))
+            problems.append({"field": loc, "message": err.get("msg", ""), "type": err.get("type")})
+        text = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        return JSONResponse(
+            _body(422, "InvalidInput", f"参数错误 / invalid parameters: {text}", errors=problems),
+            status_code=422,
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(_: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database unavailable: %s", exc.__class__.__name__)
+        return JSONResponse(
+            _body(503, "Unavailable", "数据库暂不可用, 请稍后重试 / database unavailable, retry"),
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(_: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated:
+            return JSONResponse(
+                _body(503, "Unavailable", "数据库连接中断, 请重试 / database connection lost"),
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        log.exception("database error")
+        return JSONResponse(
+            _body(500, "InternalError", "内部错误 / internal error (logged)"), status_code=500
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return JSONResponse(
+            _body(500, "InternalError", "内部错误 / internal error (logged)"), status_code=500
+        )

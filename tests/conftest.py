@@ -1,0 +1,160 @@
+"""Test fixtures on a real PostGIS (the project-local cluster or WANGGE_DATABASE_URL's server).
+
+Databases:
+- a template loaded once per session with migrations + the demo (never connected afterwards),
+- ``demo_url``: a clone of it shared by read-only tests,
+- ``fresh_demo_url``: a new clone per test, for tests that write,
+- ``empty_url``: a new empty PostGIS database per test.
+Without PostGIS, tests that need it skip locally and fail when WANGGE_REQUIRE_DB=1 (CI).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.engine import Engine
+
+from api.settings import Settings
+from geo.db import normalize_url
+
+_PREFIX = f"wangge_t{os.getpid()}_"
+
+
+def _server_url() -> str:
+    url = os.environ.get("WANGGE_DATABASE_URL") or Settings.from_env().database_url
+    return normalize_url(url)
+
+
+def _admin_engine() -> Engine:
+    url = make_url(_server_url()).set(database="postgres")
+    return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
+
+
+def _url_for(dbname: str) -> str:
+    return make_url(_server_url()).set(database=dbname).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def admin_engine() -> Iterator[Engine]:
+    """AUTOCOMMIT engine on the server's ``postgres`` database (skip/fail without PostGIS)."""
+    engine = _admin_engine()
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("WANGGE_REQUIRE_DB") == "1":
+            pytest.fail(f"PostGIS required (WANGGE_REQUIRE_DB=1) but unreachable: {exc}")
+        pytest.skip(f"PostGIS not reachable ({exc.__class__.__name__}); run ./scripts/test.sh")
+    yield engine
+    with engine.connect() as conn:
+        for (name,) in conn.execute(
+            text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": _PREFIX + "%"}
+        ):
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def create_database(admin: Engine, template: str | None = None) -> str:
+    """Create a throwaway database (optionally from a template) and return its URL."""
+    name = _PREFIX + uuid.uuid4().hex[:10]
+    with admin.connect() as conn:
+        if template:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        else:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    if not template:
+        eng = create_engine(_url_for(name), isolation_level="AUTOCOMMIT")
+        with eng.connect() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+        eng.dispose()
+    return _url_for(name)
+
+
+def drop_database(admin: Engine, url: str) -> None:
+    """Drop a throwaway database and every engine connected to it."""
+    from geo.db import get_engine
+
+    get_engine.cache_clear()
+    name = make_url(url).database
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def demo_template(admin_engine: Engine) -> str:
+    """Name of a template database holding the migrated schema and the demo."""
+    from geo.demo import load_demo
+    from geo.migrate import upgrade
+
+    url = create_database(admin_engine)
+    engine = create_engine(url)
+    upgrade(engine)
+    load_demo(engine)
+    engine.dispose()
+    name = make_url(url).database
+    assert name is not None
+    return name
+
+
+@pytest.fixture(scope="session")
+def demo_url(admin_engine: Engine, demo_template: str) -> str:
+    """A demo database shared by read-only tests."""
+    return create_database(admin_engine, template=demo_template)
+
+
+@pytest.fixture(scope="session")
+def demo_engine(demo_url: str) -> Iterator[Engine]:
+    """Engine on the shared demo database."""
+    engine = create_engine(demo_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture()
+def fresh_demo_url(admin_engine: Engine, demo_template: str) -> Iterator[str]:
+    """A private demo database for one test that writes."""
+    url = create_database(admin_engine, template=demo_template)
+    yield url
+    drop_database(admin_engine, url)
+
+
+@pytest.fixture()
+def empty_url(admin_engine: Engine) -> Iterator[str]:
+    """A private empty PostGIS database for one test."""
+    url = create_database(admin_engine)
+    yield url
+    drop_database(admin_engine, url)
+
+
+def make_settings(url: str, **overrides: object) -> Settings:
+    """Settings pointing at ``url`` (nothing read from the environment but defaults)."""
+    base = Settings.from_env()
+    fields = {**base.__dict__, "database_url": url, **overrides}
+    return Settings(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def client(demo_url: str) -> Iterator[object]:
+    """TestClient of the app on the shared demo database."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    with TestClient(create_app(make_settings(demo_url))) as c:
+        yield c
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI (WANGGE_CI=1) a skipped test is a failure: it would hide a missing install."""
+    if os.environ.get("WANGGE_CI") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped:
+        if reporter:
+            reporter.write_line(f"CI: {skipped} test(s) skipped; skips fail in CI", red=True)
+        session.exitstatus = 1

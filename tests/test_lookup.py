@@ -1,0 +1,143 @@
+"""GET /cells/at: inside, shared edge, near an edge, outside, CRSs, bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from geo.coords import wgs84_to_bd09, wgs84_to_gcj02
+
+
+def get(client: Any, **params: Any) -> Any:
+    return client.get("/cells/at", params=params)
+
+
+def test_county_seat_point_is_in_weifen(client: Any) -> None:
+    r = get(client, lon=111.13, lat=38.46)
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/geo+json")
+    f = r.json()
+    assert f["type"] == "Feature"
+    assert f["geometry"]["type"] == "MultiPolygon"
+    p = f["properties"]
+    assert p["township"]["name"] == "蔚汾镇"
+    assert p["code"].startswith(p["village_or_community"]["code"])
+    assert len(p["code"]) == 15
+    assert p["worker"] is None or "****" in p["worker"]["phone_masked"]
+    assert p["near_boundary"]["distance_to_edge_m"] > 0
+    assert p["candidates"][0] == p["code"] or p["code"] in p["candidates"]
+
+
+def _shared_vertex(engine: Engine) -> tuple[float, float, list[str]]:
+    with engine.connect() as conn:
+        row = conn.execute(text("""
+            SELECT ST_X(d.geom), ST_Y(d.geom), a.code, b.code
+            FROM grid_cell a JOIN grid_cell b ON a.code < b.code AND a.geom && b.geom
+             AND a.parent_code = b.parent_code AND a.kind = 'basic' AND b.kind = 'basic'
+            CROSS JOIN LATERAL ST_DumpPoints(a.geom) d
+            WHERE a.parent_code LIKE '141123100%' AND ST_Covers(b.geom, d.geom)
+            LIMIT 1""")).one()
+    return float(row[0]), float(row[1]), sorted([row[2], row[3]])
+
+
+def test_shared_edge_gets_one_deterministic_answer(client: Any, demo_engine: Engine) -> None:
+    lon, lat, codes = _shared_vertex(demo_engine)
+    answers = {get(client, lon=lon, lat=lat).json()["properties"]["code"] for _ in range(3)}
+    assert answers == {codes[0]}  # the lowest code wins
+    p = get(client, lon=lon, lat=lat).json()["properties"]
+    assert set(codes) <= set(p["covering"])
+    assert set(codes) <= set(p["candidates"])
+    assert p["near_boundary"]["near"] is True
+    assert p["near_boundary"]["distance_to_edge_m"] == pytest.approx(0, abs=0.01)
+
+
+def test_near_an_edge_lists_the_neighbour(client: Any, demo_engine: Engine) -> None:
+    lon, lat, codes = _shared_vertex(demo_engine)
+    # step ~3 m into the first cell along the line to its interior point
+    with demo_engine.connect() as conn:
+        ilon, ilat = conn.execute(text(
+            "SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) "
+            "FROM grid_cell WHERE code = :c"), {"c": codes[1]}).one()
+    import math
+
+    d_deg = math.hypot(ilon - lon, ilat - lat)
+    f = 0.00003 / d_deg
+    plon, plat = lon + (ilon - lon) * f, lat + (ilat - lat) * f
+    p = get(client, lon=plon, lat=plat, tolerance_m=10).json()["properties"]
+    assert p["near_boundary"]["near"] is True
+    assert 0 < p["near_boundary"]["distance_to_edge_m"] < 10
+    assert len(p["candidates"]) >= 2
+    far = get(client, lon=plon, lat=plat, tolerance_m=0).json()["properties"]
+    assert far["near_boundary"]["near"] is False
+
+
+def test_gcj02_and_bd09_inputs_give_the_same_cell(client: Any) -> None:
+    base = get(client, lon=111.13, lat=38.46).json()["properties"]["code"]
+    glon, glat = wgs84_to_gcj02(111.13, 38.46)
+    assert get(client, lon=glon, lat=glat, crs="GCJ02").json()["properties"]["code"] == base
+    blon, blat = wgs84_to_bd09(111.13, 38.46)
+    assert get(client, lon=blon, lat=blat, crs="BD09").json()["properties"]["code"] == base
+    # the same GCJ-02 numbers read as CGCS2000 land ~500 m away: another cell
+    other = get(client, lon=glon, lat=glat)
+    assert other.status_code != 200 or other.json()["properties"]["code"] != base
+    # answer geometry in the requested CRS: GCJ-02 is shifted east of CGCS2000
+    g = get(client, lon=glon, lat=glat, crs="GCJ02").json()["geometry"]
+    c = get(client, lon=111.13, lat=38.46).json()["geometry"]
+    assert g["coordinates"][0][0][0][0] > c["coordinates"][0][0][0][0] + 0.003
+
+
+def test_projected_crs_input(client: Any) -> None:
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs(4490, 4546, always_xy=True).transform(111.13, 38.46)
+    r = get(client, lon=x, lat=y, crs="EPSG:4546")
+    assert r.status_code == 200
+    assert r.json()["properties"]["code"] == get(client, lon=111.13, lat=38.46).json()[
+        "properties"]["code"]
+
+
+def test_outside_every_cell_is_404_naming_the_region(client: Any) -> None:
+    r = get(client, lon=116.39, lat=39.91)  # Beijing
+    assert r.status_code == 404
+    assert "141123" in r.json()["detail"] and "兴县" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"lon": 111.13, "lat": 111}, "lat"),
+        ({"lon": 111.13}, "lat"),
+        ({"lat": 38.46}, "lon"),
+        ({"lon": 200, "lat": 38.46}, "lon"),
+        ({"lon": "abc", "lat": 38.46}, "lon"),
+        ({"lon": 111.13, "lat": 38.46, "crs": "EPSG:99999"}, "crs"),
+        ({"lon": 111.13, "lat": 38.46, "crs": "MARS"}, "crs"),
+    ],
+)
+def test_bad_input_is_422_naming_the_field(client: Any, params: dict[str, Any], field: str) -> None:
+    r = get(client, **params)
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert field in (body.get("field") or "") or field in body["detail"]
+
+
+def test_swapped_lat_lon_gets_a_hint(client: Any) -> None:
+    r = get(client, lon=38.46, lat=111.13)
+    assert r.status_code == 422
+    assert "swapped" in r.json()["detail"]
+
+
+def test_unknown_region_is_404(client: Any) -> None:
+    r = get(client, lon=111.13, lat=38.46, region="999999")
+    assert r.status_code == 404
+    assert "999999" in r.json()["detail"]
+
+
+def test_lookup_by_date_uses_the_set_valid_then(client: Any) -> None:
+    assert get(client, lon=111.13, lat=38.46, at="2023-06-01").status_code == 200
+    r = get(client, lon=111.13, lat=38.46, at="2019-01-01")
+    assert r.status_code == 404
+    assert "boundary set" in r.json()["detail"]
