@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine
 
 from api.settings import Settings
+from geo.access import ANONYMOUS_COMMAND, Principal
 
 
 def get_settings(request: Request) -> Settings:
@@ -30,3 +31,16 @@ def get_conn(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Connect
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 ConnDep = Annotated[Connection, Depends(get_conn)]
+
+
+def get_principal(request: Request) -> Principal:
+    """The caller. Until access control lands (issue 8), every caller is the command centre.
+
+    Issue 8 replaces this with token authentication; endpoints only depend on the contract in
+    ``geo.access``.
+    """
+    principal = getattr(request.state, "principal", None)
+    return principal if principal is not None else ANONYMOUS_COMMAND
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -187,16 +187,36 @@ def delete_region(conn: Connection, region_code: str) -> None:
         "compound", "camera", "grid_cell", "boundary_set", "admin_unit",
     ):
         conn.execute(text(f"DELETE FROM {table} WHERE region_code = :r"), {"r": region_code})
-    for hook in DEMO_DELETE_HOOKS:
+    for hook in _extensions("demo_delete_hook"):
         hook(conn, region_code)
     conn.execute(text("UPDATE incident_category SET region_code = region_code"))
     conn.execute(text("DELETE FROM region WHERE code = :r"), {"r": region_code})
 
 
-# Other modules (dispatch, access control ...) add their own demo content through these hooks:
-# a hook gets the connection, the region code and a numpy Generator, inside the load transaction.
-DEMO_HOOKS: list[Callable[[Connection, str, np.random.Generator], None]] = []
-DEMO_DELETE_HOOKS: list[Callable[[Connection, str], None]] = []
+# Other modules (dispatch, access control ...) add their own demo content: each module named
+# here, when it exists, defines ``demo_hook(conn, region_code, rng)`` (run inside the load
+# transaction, after the core rows) and may define ``demo_delete_hook(conn, region_code)``.
+DEMO_EXTENSION_MODULES = [
+    "geo.dispatch.demo",
+    "geo.analysis.demo",
+    "geo.auth_demo",
+]
+
+
+def _extensions(attr: str) -> list[Callable[..., None]]:
+    import importlib
+
+    out = []
+    for name in DEMO_EXTENSION_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue
+            raise
+        if hasattr(mod, attr):
+            out.append(getattr(mod, attr))
+    return out
 
 
 def load_demo(
@@ -479,7 +499,7 @@ def load_demo(
         )
         _copy_incidents(conn, incidents, ll)
         route_incidents(conn, REGION)
-        for hook in DEMO_HOOKS:
+        for hook in _extensions("demo_hook"):
             hook(conn, REGION, rng)
         for table in ("admin_unit", "grid_cell", "grid_worker", "compound", "camera",
                       "incident"):
