@@ -41,6 +41,15 @@ def _is_connection_problem(orig: BaseException | None) -> bool:
     return isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError)
 
 
+def _is_bad_value(orig: BaseException | None) -> bool:
+    """A driver error caused by a value (class 22 "data exception"), not by the server."""
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(orig, psycopg.DataError)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register handlers: domain errors, validation (422 naming the field), DB down (503)."""
 
@@ -95,6 +104,14 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.connection_invalidated or _is_connection_problem(exc.orig):
             log.warning("database connection lost: %s", exc.__class__.__name__)
             return _unavailable("数据库连接中断, 请重试 / database connection lost, retry")
+        if _is_bad_value(exc.orig):
+            # A value the database refuses (NUL byte, number out of range ...): the client's.
+            log.info("value refused by the database: %s", type(exc.orig).__name__)
+            return JSONResponse(
+                _body(422, "InvalidInput", "参数值无效(含非法字符或超出范围) / invalid parameter "
+                      "value (illegal character such as NUL, or out of range)"),
+                status_code=422,
+            )
         log.exception("database error")
         return JSONResponse(
             _body(500, "InternalError", "内部错误 / internal error (logged)"), status_code=500
