@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,12 +114,15 @@ def cluster() -> Iterator[Cluster]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def server(cluster: Cluster) -> Iterator[str]:
-    """The app in a uvicorn subprocess on one of this issue's HTTP ports."""
+@contextmanager
+def running_app(cluster: Cluster, healthy: bool = True) -> Iterator[str]:
+    """The app in a uvicorn subprocess on one of this issue's HTTP ports.
+
+    ``healthy``: wait until /health answers 200; otherwise only until it answers at all.
+    """
     port = _free_port(HTTP_PORTS)
     env = {**os.environ, "WANGGE_DATABASE_URL": cluster.url(), "PYTHONUNBUFFERED": "1"}
-    log = open(cluster.base / "uvicorn.log", "w+", encoding="utf-8")  # noqa: SIM115
+    log = open(cluster.base / "uvicorn.log", "a+", encoding="utf-8")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
@@ -129,7 +133,8 @@ def server(cluster: Cluster) -> Iterator[str]:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(base + "/health", timeout=2).status_code == 200:
+                status = httpx.get(base + "/health", timeout=2).status_code
+                if status == 200 or not healthy:
                     break
             except httpx.HTTPError:
                 pass
@@ -144,6 +149,12 @@ def server(cluster: Cluster) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(cluster: Cluster) -> Iterator[str]:
+    with running_app(cluster) as base:
+        yield base
 
 
 def _log_tail(cluster: Cluster) -> str:
@@ -254,3 +265,28 @@ def test_database_restart_under_traffic(cluster: Cluster, server: str) -> None:
     print(f"\nanswers: before {len(before)}, outage {len(outage)} "
           f"({len(unavailable)} x 503), after {len(after)}; "
           f"recovered {recovered_at - t_restart:.2f} s after the restart")
+
+
+def test_app_started_while_the_database_is_down(cluster: Cluster) -> None:
+    """The app comes up without its database, says 503, and serves once the database is up."""
+    cluster.crash()
+    try:
+        with running_app(cluster, healthy=False) as base:
+            for path in ("/health", "/cells/at?lon=111.13&lat=38.46"):
+                r = httpx.get(base + path, timeout=10)
+                assert r.status_code == 503 and r.headers.get("retry-after"), (path, r.text)
+                assert "Traceback" not in r.text
+            cluster.start()
+            t0 = time.monotonic()
+            statuses: list[int] = []
+            while time.monotonic() - t0 < RECOVERY_LIMIT_S:
+                r = httpx.get(base + "/cells/at?lon=111.13&lat=38.46", timeout=10)
+                statuses.append(r.status_code)
+                if r.status_code == 200:
+                    break
+                time.sleep(0.2)
+            assert statuses[-1] == 200, statuses
+            assert set(statuses) <= {200, 503}, statuses
+    finally:
+        if cluster.ctl("status").returncode != 0:
+            cluster.start()

@@ -39,7 +39,7 @@ crs_values = st.one_of(
 )
 
 
-@FAST
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=crs_values)
 @example(value="EPSG:0")
 @example(value="epsg:99999999999999999999")

@@ -14,8 +14,10 @@ Queries:
 * ``lookup``   -- ``geo.lookup.cell_at`` (which cell covers a point; the real code path)
 * ``items``    -- incidents in a 4 km box, newest 500, as GeoJSON (the list/map query)
 * ``tile z12`` -- ``ST_AsMVT`` of incidents in the z12 tile at the county seat
-* ``tile z7``  -- ``ST_AsMVT`` of incidents in the z7 tile over the county (overview); and
-  ``tile z7 agg``: the same tile from per-cell counts (how an overview should be served)
+* ``tile z7``  -- ``ST_AsMVT`` of incidents in the z7 tile over the county (overview);
+  ``tile z7 agg``: the same tile as per-cell counts computed on the fly; ``tile z7 rollup``:
+  from a per-cell count table (how an overview should be served), ``rollup refresh`` the
+  cost of rebuilding that table for the whole database
 * ``kpi``      -- group-by counts (closing rate, on-time) per township / per county
 * ``coverage`` -- union of camera sectors per cell, covered share of each cell's area
 
@@ -76,6 +78,28 @@ q AS (
          AS geom, c.code, counts.n
   FROM counts JOIN grid_cell c ON c.region_code = counts.region_code
    AND c.code = counts.cell_code, b
+)
+SELECT count(*), coalesce(length(ST_AsMVT(q, 'incident_counts', 4096, 'geom')), 0) FROM q
+""")
+
+ROLLUP_REFRESH = text("""
+DROP TABLE IF EXISTS pg_temp.cell_counts;
+CREATE TEMP TABLE cell_counts AS
+  SELECT region_code, cell_code, count(*) AS n,
+         count(*) FILTER (WHERE status NOT IN ('closed', 'cancelled')) AS open
+  FROM incident GROUP BY 1, 2;
+CREATE INDEX ON cell_counts (region_code, cell_code);
+ANALYZE cell_counts;
+""")
+
+MVT_ROLLUP = text("""
+WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
+q AS (
+  SELECT ST_AsMVTGeom(ST_Transform(ST_PointOnSurface(c.geom), 3857), b.env, 4096, 64, true)
+         AS geom, c.code, k.n, k.open
+  FROM grid_cell c JOIN cell_counts k ON k.region_code = c.region_code
+   AND k.cell_code = c.code, b
+  WHERE c.geom && ST_Transform(b.env, 4490) {scope}
 )
 SELECT count(*), coalesce(length(ST_AsMVT(q, 'incident_counts', 4096, 'geom')), 0) FROM q
 """)
@@ -193,6 +217,19 @@ def run_db(url: str, region: str, repeat: int, province_scope: bool) -> dict[str
                     agg["province"] = timed(lambda p=p: conn.execute(
                         text(MVT_AGG.text.format(scope="")), p).one(), repeat)[0]
                 res["tile z7 agg"] = agg
+                # The overview served from a per-cell rollup (refreshed, not per request).
+                t = time.perf_counter()
+                for stmt in ROLLUP_REFRESH.text.split(";"):
+                    if stmt.strip():
+                        conn.execute(text(stmt))
+                res["rollup refresh"] = {"province": (time.perf_counter() - t) * 1000}
+                roll = {"county": timed(lambda p=p: conn.execute(
+                    text(MVT_ROLLUP.text.format(scope="AND c.region_code = :r")), p).one(),
+                    repeat)[0]}
+                if province_scope:
+                    roll["province"] = timed(lambda p=p: conn.execute(
+                        text(MVT_ROLLUP.text.format(scope="")), p).one(), repeat)[0]
+                res["tile z7 rollup"] = roll
         res["kpi"] = {"county": timed(lambda: conn.execute(KPI_COUNTY, {"r": region}).all(),
                                       repeat)[0]}
         if province_scope:
@@ -228,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| query | scope | county DB ms (x anchor) | province DB ms (x anchor) | growth ms |"
           " growth x anchor |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
-    for q in ("lookup", "items", "tile z12", "tile z7", "tile z7 agg", "kpi", "coverage"):
+    for q in ("lookup", "items", "tile z12", "tile z7", "tile z7 agg", "tile z7 rollup",
+              "rollup refresh", "kpi", "coverage"):
         for scope in ("county", "province"):
             if scope not in province[q]:
                 continue

@@ -1,4 +1,4 @@
-"""region keys: (region_code, id) unique keys and region-consistent foreign keys
+"""region keys: (region_code, id) unique keys, region-consistent foreign keys, FK indexes
 
 The cheap half of the schema changes a distributed PostgreSQL (Citus, distributed by
 ``region_code``) needs, made now because they also guard integrity on one server: a row can
@@ -36,11 +36,24 @@ CHILDREN = (
 )
 
 
+# Indexes on the referencing side of foreign keys that had none. Without the first, deleting
+# incidents checked incident.merged_into_id by a full scan per deleted row: deleting 6,666 of
+# the demo's 20,000 incidents took 72 s (0.2 s with it); the others serve deletes of workers
+# or compounds in a province-size table and the per-worker / per-compound case lists.
+INDEXES = (
+    ("ix_incident_merged_into", "incident", "merged_into_id", "merged_into_id IS NOT NULL"),
+    ("ix_incident_worker", "incident", "region_code, worker_id", "worker_id IS NOT NULL"),
+    ("ix_incident_compound", "incident", "region_code, compound_id", "compound_id IS NOT NULL"),
+)
+
+
 def _fk_name(child: str, column: str) -> str:
     return f"fk_{child}_region_{column}"
 
 
 def upgrade() -> None:
+    for name, table, columns, where in INDEXES:
+        op.execute(f"CREATE INDEX {name} ON {table} ({columns}) WHERE {where}")
     for parent in PARENTS:
         op.execute(
             f"ALTER TABLE {parent} ADD CONSTRAINT uq_{parent}_region_id UNIQUE (region_code, id)"
@@ -54,6 +67,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for name, _table, _columns, _where in INDEXES:
+        op.execute(f"DROP INDEX IF EXISTS {name}")
     for child, column, _parent, _ondelete in CHILDREN:
         op.execute(f"ALTER TABLE {child} DROP CONSTRAINT IF EXISTS {_fk_name(child, column)}")
     for parent in PARENTS:
