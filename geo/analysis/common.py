@@ -252,7 +252,7 @@ def feature_collection(df: pd.DataFrame, precision: int = 7) -> dict[str, Any]:
 
 def to_payload(res: dict[str, Any], with_geometry: bool = True) -> dict[str, Any]:
     """JSON body of a result: inputs, summary and every table as a FeatureCollection."""
-    tables = {}
+    tables: dict[str, Any] = {}
     for name, df in res["tables"].items():
         if with_geometry:
             tables[name] = feature_collection(df)
