@@ -91,7 +91,7 @@ def getis_ord(y: np.ndarray, w: Any, permutations: int = 999, seed: int = 12345,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             g = esda.G_Local(y, w, transform="B", permutations=permutations, star=None,
-                             seed=seed)
+                             n_jobs=1, seed=seed)
         z = np.asarray(g.Zs, dtype=float)
         p = np.asarray(g.p_sim if permutations > 0 else g.p_norm, dtype=float)
     z = np.nan_to_num(z)
@@ -254,7 +254,8 @@ def hotspots(conn: Connection, principal: Principal, region_code: str, period: P
                          "hot_units": int((g["spot"] == "hot").sum()),
                          "cold_units": int((g["spot"] == "cold").sum()),
                          "top_hot_units": ",".join(map(str, hot.index[:5]))})
-    names = dict(conn.execute(text("SELECT code, name FROM incident_category")).tuples().all())
+    names: dict[str, str] = dict(
+        conn.execute(text("SELECT code, name FROM incident_category")).tuples().all())
     by_cat = pd.DataFrame(rows, columns=["category_code", "incidents", "hot_units",
                                          "cold_units", "top_hot_units"])
     by_cat.insert(1, "category_name", by_cat["category_code"].map(names))
