@@ -284,3 +284,17 @@ def gini(values: np.ndarray) -> float:
         return 0.0
     idx = np.arange(1, n + 1)
     return float((2.0 * (idx * x).sum()) / (n * x.sum()) - (n + 1.0) / n)
+
+
+def check_categories(conn: Connection, categories: list[str] | None) -> list[str] | None:
+    """Validate incident category codes (comma-separated values are split)."""
+    if not categories:
+        return None
+    cats = [c.strip() for item in categories for c in item.split(",") if c.strip()]
+    known = {c for (c,) in conn.execute(text("SELECT code FROM incident_category"))}
+    unknown = [c for c in cats if c not in known]
+    if unknown:
+        raise InvalidInput(
+            f"未知事件类别 {unknown} / unknown incident categories {unknown}; known: "
+            f"{sorted(known)}", field="category")
+    return cats or None

@@ -19,6 +19,7 @@ from geo.access import Principal, incident_scope_sql
 from geo.analysis.common import (
     Period,
     boundary_set,
+    check_categories,
     check_region,
     check_unit,
     incident_detail_level,
@@ -138,6 +139,7 @@ def camera_coverage(conn: Connection, principal: Principal, region_code: str, un
     """
     check_unit(unit)
     check_region(conn, principal, region_code)
+    categories = check_categories(conn, categories)
     bset = boundary_set(conn, region_code, at)
     params = {"r": region_code, "set_id": bset["id"]}
     units = read_gdf(conn, COVERAGE_SQL.format(units=unit_sql(unit)), params)

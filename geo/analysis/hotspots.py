@@ -30,6 +30,7 @@ from geo.access import Principal
 from geo.analysis.common import (
     Period,
     boundary_set,
+    check_categories,
     check_region,
     check_unit,
     read_gdf,
@@ -206,6 +207,7 @@ def hotspots(conn: Connection, principal: Principal, region_code: str, period: P
         raise InvalidInput("permutations 须在 0..9999, alpha 在 (0, 0.5) / permutations must be "
                            "0..9999 and alpha in (0, 0.5)", field="permutations")
     check_region(conn, principal, region_code)
+    categories = check_categories(conn, categories)
     bset = boundary_set(conn, region_code, at)
     inc = pd.DataFrame(conn.execute(text(INCIDENTS_SQL), {
         "r": region_code, "s": bset["id"], "t0": period.start_ts, "t1": period.end_ts,

@@ -33,6 +33,7 @@ from geo.access import Principal
 from geo.analysis.common import (
     Period,
     boundary_set,
+    check_categories,
     check_region,
     incident_detail_level,
     region_metric_srid,
@@ -243,6 +244,7 @@ def camera_sites(conn: Connection, principal: Principal, region_code: str, k: in
             "参数超出范围 / out of range: 10<=spacing_m<=5000, 1<=bearings<=36, "
             "0<fov_deg<=360, 1<=range_m<=1000, 0<urgent_weight<=100", field="spacing_m")
     check_region(conn, principal, region_code)
+    categories = check_categories(conn, categories)
     bset = boundary_set(conn, region_code, at)
     srid = region_metric_srid(conn, region_code)
     fwd = Transformer.from_crs("EPSG:4490", f"EPSG:{srid}", always_xy=True)
