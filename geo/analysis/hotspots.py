@@ -256,8 +256,8 @@ def hotspots(conn: Connection, principal: Principal, region_code: str, period: P
                          "hot_units": int((g["spot"] == "hot").sum()),
                          "cold_units": int((g["spot"] == "cold").sum()),
                          "top_hot_units": ",".join(map(str, hot.index[:5]))})
-    names: dict[str, str] = dict(
-        conn.execute(text("SELECT code, name FROM incident_category")).tuples().all())
+    names: dict[str, str] = {
+        str(c): str(n) for c, n in conn.execute(text("SELECT code, name FROM incident_category"))}
     by_cat = pd.DataFrame(rows, columns=["category_code", "incidents", "hot_units",
                                          "cold_units", "top_hot_units"])
     by_cat.insert(1, "category_name", by_cat["category_code"].map(names))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+import warnings
 from typing import Any
 
 import geopandas as gpd
@@ -111,7 +112,7 @@ def greedy_max_cover(sets: list[np.ndarray], weights: np.ndarray, k: int
         gain = float(weights[sets[j]][~covered[sets[j]]].sum())
         if gain <= 0:
             continue
-        if heap and gain < -heap[0][0] - 1e-12:  # stale bound: re-queue with the true gain
+        if heap and (-gain, j) > heap[0]:  # stale bound: re-queue with the true gain
             heapq.heappush(heap, (-gain, j))
             continue
         picks.append((j, gain))
@@ -140,13 +141,15 @@ def mclp_max_cover(sets: list[np.ndarray], weights: np.ndarray, k: int,
         key = tuple(sorted(js))
         groups[key] = groups.get(key, 0.0) + float(weights[i])
     prob = pulp.LpProblem("mclp", pulp.LpMaximize)
-    x = {j: pulp.LpVariable(f"x{j}", cat="Binary") for j in cand}
-    y = [pulp.LpVariable(f"y{g}", lowBound=0, upBound=1) for g in range(len(groups))]
+    x = {j: prob.add_variable(f"x{j}", cat="Binary") for j in cand}
+    y = [prob.add_variable(f"y{g}", lowBound=0, upBound=1) for g in range(len(groups))]
     prob += pulp.lpSum(w * y[g] for g, w in enumerate(groups.values()))
     for g, key in enumerate(groups):
         prob += y[g] <= pulp.lpSum(x[j] for j in key)
     prob += pulp.lpSum(x.values()) <= k
-    prob.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, threads=1))
+    with warnings.catch_warnings():  # PuLP 3.3 announces 4.0 renames; CBC ships with it
+        warnings.simplefilter("ignore", DeprecationWarning)
+        prob.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, threads=1))
     status = pulp.LpStatus[prob.status]
     chosen = [j for j in cand if (x[j].value() or 0) > 0.5]
     return chosen, status
