@@ -22,7 +22,6 @@ import datetime as dt
 import itertools
 import math
 from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
 import pytest
