@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 from sqlalchemy import Connection, text
 
@@ -24,6 +25,7 @@ from geo.analysis.common import (
     check_unit,
     incident_detail_level,
     read_gdf,
+    region_metric_srid,
     result,
     unit_sql,
 )
@@ -33,14 +35,17 @@ NOT_DEMAND = ("rejected", "cancelled", "merged")
 
 COVERAGE_SQL = """
 WITH cov AS (
-    -- disjoint pieces of the union of all covering sectors (no double counting)
-    SELECT ST_Subdivide(d.geom, 64) AS g
+    -- disjoint pieces of the union of all covering sectors (no double counting), in metres
+    SELECT ST_Subdivide(ST_Transform(d.geom, :srid), 64) AS g
       FROM (SELECT (ST_Dump(ST_Union(sector))).geom FROM camera
              WHERE region_code = :r AND status = 'online' AND sector IS NOT NULL) d
-), u AS ({units}),
-area AS (
-    SELECT u.code, sum(ST_Area(ST_Intersection(u.geom, cov.g)::geography)) AS covered_m2
-      FROM u JOIN cov ON ST_Intersects(u.geom, cov.g) GROUP BY u.code
+), u AS (
+    SELECT x.*, ST_Transform(x.geom, :srid) AS gm FROM ({units}) x
+), area AS (
+    -- a piece inside the unit needs no intersection (most of them)
+    SELECT u.code, sum(CASE WHEN ST_CoveredBy(cov.g, u.gm) THEN ST_Area(cov.g)
+                            ELSE ST_Area(ST_Intersection(u.gm, cov.g)) END) AS covered_m2
+      FROM u JOIN cov ON ST_Intersects(u.gm, cov.g) GROUP BY u.code
 ), cams AS (
     SELECT u.code, count(*) FILTER (WHERE c.status = 'online') AS cameras_online,
            count(*) FILTER (WHERE c.status <> 'online') AS cameras_not_online,
@@ -48,7 +53,7 @@ area AS (
       FROM u JOIN camera c ON c.region_code = :r AND ST_Covers(u.geom, c.geom) GROUP BY u.code
 )
 SELECT u.code, u.name, u.level, u.parent_code, u.township_code, u.households,
-       ST_Area(u.geom::geography) AS area_m2, coalesce(area.covered_m2, 0) AS covered_m2,
+       ST_Area(u.gm) AS area_m2, coalesce(area.covered_m2, 0) AS covered_m2,
        coalesce(cams.cameras_online, 0) AS cameras_online,
        coalesce(cams.cameras_not_online, 0) AS cameras_not_online,
        coalesce(cams.cameras_no_bearing, 0) AS cameras_no_bearing,
@@ -85,6 +90,24 @@ SELECT c.code, c.name, c.community_code, a.name AS community_name, c.households,
                    AND ST_Intersects(k.sector, c.geom))
  ORDER BY c.households DESC NULLS LAST, c.code
 """
+
+
+def coverage_by_unit(conn: Connection, region_code: str, unit: str, set_id: int
+                     ) -> gpd.GeoDataFrame:
+    """Covered area of every unit by the union of online sectors (the core of the analysis).
+
+    Returns one row per unit: ``code, name, level, parent_code, township_code, households,
+    area_m2, covered_m2, covered_pct`` and camera counts, with the unit polygon (EPSG:4490).
+    """
+    check_unit(unit)
+    srid = region_metric_srid(conn, region_code)
+    units = read_gdf(conn, COVERAGE_SQL.format(units=unit_sql(unit)),
+                     {"r": region_code, "set_id": set_id, "srid": srid})
+    units["covered_pct"] = (100.0 * units["covered_m2"] / units["area_m2"]).where(
+        units["area_m2"] > 0, 0.0).round(3)
+    units["area_m2"] = units["area_m2"].round(1)
+    units["covered_m2"] = units["covered_m2"].round(1)
+    return units
 
 
 def incidents_in_period(conn: Connection, principal: Principal, region_code: str,
@@ -142,11 +165,7 @@ def camera_coverage(conn: Connection, principal: Principal, region_code: str, un
     categories = check_categories(conn, categories)
     bset = boundary_set(conn, region_code, at)
     params = {"r": region_code, "set_id": bset["id"]}
-    units = read_gdf(conn, COVERAGE_SQL.format(units=unit_sql(unit)), params)
-    units["covered_pct"] = (100.0 * units["covered_m2"] / units["area_m2"]).where(
-        units["area_m2"] > 0, 0.0).round(3)
-    units["area_m2"] = units["area_m2"].round(1)
-    units["covered_m2"] = units["covered_m2"].round(1)
+    units = coverage_by_unit(conn, region_code, unit, bset["id"])
 
     inc = incidents_in_period(conn, principal, region_code, period, unit, bset["id"],
                               categories)
@@ -215,7 +234,8 @@ def camera_coverage(conn: Connection, principal: Principal, region_code: str, un
         "boundary_set": bset, "categories": categories or "all",
         "camera_statuses_counted": ["online"],
         "incident_statuses_excluded": list(NOT_DEMAND),
-        "area_method": "union of sectors, ST_Subdivide, ST_Area on geography (ellipsoid)",
+        "area_method": "union of sectors, ST_Subdivide, planar ST_Area in the metric CRS",
+        "metric_crs": f"EPSG:{region_metric_srid(conn, region_code)}",
         "top": top,
     }
     return result("camera-coverage", inputs, summary, {
