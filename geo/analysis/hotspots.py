@@ -272,6 +272,13 @@ def hotspots(conn: Connection, principal: Principal, region_code: str, period: P
                         ["code"][:10]),
         "max_per_km2": float(units["per_km2"].max()) if len(units) else 0.0,
     }
+    if unit == "cell" and len(units) > 1:
+        areas = units["area_km2"].to_numpy(dtype=float)
+        cv = float(areas.std() / areas.mean()) if areas.mean() > 0 else 0.0
+        summary["cell_area_cv"] = round(cv, 3)
+        if cv > 1.0:
+            summary["advice"] = ("网格面积差异很大, 建议同时查看 H3 六边形 (unit=h3) / cells are "
+                                 "very uneven in size: compare with H3 hexagons (unit=h3)")
     inputs = {"region": region_code, "period": period.as_dict(), "unit": unit,
               "boundary_set": bset if unit == "cell" else None,
               "h3_resolution": resolution if unit == "h3" else None,
