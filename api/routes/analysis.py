@@ -53,6 +53,25 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+# Tables of each analysis, to refuse an unknown ``table=`` before computing anything.
+TABLES = {
+    "camera-coverage": ("units", "blind_compounds", "uncovered_incidents",
+                        "cells_by_uncovered_incidents"),
+    "camera-sectors": ("cameras",),
+    "property-management": ("units", "unmanaged_compounds", "compounds"),
+    "grid-health": ("gaps", "overlaps", "vacant_cells", "worker_load"),
+    "hotspots": ("units", "by_category"),
+    "camera-sites": ("sites", "demand"),
+}
+
+
+def _check_table(analysis: str, table: str | None) -> None:
+    if table is not None and table not in TABLES[analysis]:
+        known = list(TABLES[analysis])
+        raise InvalidInput(f"没有表 {table!r}, 可选 {known} / no table {table!r}; choose one of "
+                           f"{known}", field="table")
+
+
 def _respond(res: dict[str, Any], table: str | None, geometry: bool) -> JSONResponse:
     if table is None:
         return JSONResponse(to_payload(res, with_geometry=geometry))
@@ -81,6 +100,7 @@ def get_camera_coverage(
 ) -> JSONResponse:
     """Covered area (m^2, %) of each unit by the union of online cameras' sectors, compounds no
     camera sees, the period's incidents outside every sector and cells ranked by them."""
+    _check_table("camera-coverage", table)
     res = camera_coverage(conn, principal, region or settings.default_region, unit,
                           make_period(from_, to), at, category, top)
     return _respond(res, table, geometry)
@@ -94,6 +114,7 @@ def get_camera_sectors(
     table: Table = None, geometry: Geometry = True,
 ) -> JSONResponse:
     """Every camera's field of view; cameras without bearing are flagged (full circle)."""
+    _check_table("camera-sectors", table)
     res = camera_sectors(conn, principal, region or settings.default_region,
                          tuple(status) if status else None)
     return _respond(res, table, geometry)
@@ -112,6 +133,7 @@ def get_property_management(
     region: Region = None, table: Table = None, geometry: Geometry = True,
 ) -> JSONResponse:
     """Share of compounds and households under each management mode, against the targets."""
+    _check_table("property-management", table)
     res = property_management(conn, principal, region or settings.default_region, as_of, unit,
                               parse_targets(targets))
     return _respond(res, table, geometry)
@@ -129,6 +151,7 @@ def get_grid_health(
     table: Table = None, geometry: Geometry = True,
 ) -> JSONResponse:
     """Gaps and overlaps with areas, cells without a worker on duty, worker load and Gini."""
+    _check_table("grid-health", table)
     res = grid_health(conn, principal, region or settings.default_region,
                       make_period(from_, to), at, sliver_m, min_area_m2)
     return _respond(res, table, geometry)
@@ -148,6 +171,7 @@ def get_hotspots(
     table: Table = None, geometry: Geometry = True,
 ) -> JSONResponse:
     """Incidents per 1,000 households and per km^2, Getis-Ord Gi* hot and cold spots."""
+    _check_table("hotspots", table)
     res = hotspots(conn, principal, region or settings.default_region, make_period(from_, to),
                    unit, category, measure, resolution, permutations, alpha, at)
     return _respond(res, table, geometry)
@@ -172,6 +196,7 @@ def get_camera_sites(
     table: Table = None, geometry: Geometry = True,
 ) -> JSONResponse:
     """The k sites and bearings covering the most incidents no camera sees yet."""
+    _check_table("camera-sites", table)
     res = camera_sites(conn, principal, region or settings.default_region, k,
                        make_period(from_, to), within, candidates, spacing_m, bearings, fov_deg,
                        range_m, solver, category, urgent_weight, at)
