@@ -465,3 +465,26 @@ def test_bad_inputs_are_clear_errors(tiny: Engine) -> None:
         make_period(dt.date(2026, 9, 1), dt.date(2026, 1, 1))
 
 
+
+
+# --- map layers (the shape the Folium maps consume) ------------------------------------------
+
+def test_map_layers_agree_with_the_analyses(tiny: Engine) -> None:
+    from geo.analysis import maplayers
+
+    with tiny.connect() as conn:
+        cov = maplayers.camera_coverage(conn, R, "cell").set_index("code")
+        prop = maplayers.property_share(conn, R, "cell", dt.date(2023, 1, 1)).set_index("code")
+        comm = maplayers.property_share(conn, R, "community", dt.date(2023, 1, 1))
+        gaps = maplayers.grid_gaps_overlaps(conn, R)
+        with pytest.raises(InvalidInput):
+            maplayers.camera_coverage(conn, R, "street")
+    assert rel(cov.loc[R + "100001001", "share"], UNION_135 / 500_000) < 1e-3
+    assert cov.loc[R + "100002001", "share"] == 0 and cov.loc[R + "100001002", "cameras"] == 1
+    # K1 lies in A1, K2 in A2: one managed compound each side of the edge.
+    assert (prop.loc[R + "100001001", "managed"], prop.loc[R + "100001002", "unmanaged"]) == (1, 1)
+    assert np.isnan(prop.loc[R + "100002001", "share"])
+    c = comm.set_index("code").loc[R + "100001"]
+    assert (c["compounds"], c["share"], c["share_households"]) == (2, 0.5, 0.25)
+    assert sorted(gaps["kind"]) == ["gap", "overlap"]
+    assert rel(float(gaps.set_index("kind").loc["overlap", "area_m2"]), 100_000) < 1e-3
