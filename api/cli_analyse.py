@@ -94,7 +94,7 @@ def register(main: click.Group) -> None:
     @click.option("--unit", default="community", show_default=True,
                   type=click.Choice(["community", "township", "county"]))
     @click.option("--targets", default=None,
-                  help="DATE:PERCENT,... (default 2022-12-31:80,2023-12-31:90)")
+                  help="DATE:PERCENT,... (default: the region's, see `analyse targets`)")
     @_common
     def property_cmd(as_of: dt.datetime | None, unit: str, targets: str | None,
                      **common: Any) -> None:
@@ -103,10 +103,41 @@ def register(main: click.Group) -> None:
         from geo.errors import WanggeError
 
         try:
-            tg = parse_targets(targets)
+            tg = parse_targets(targets) if targets else None
         except WanggeError as exc:
             raise click.ClickException(exc.message) from exc
         _run(property_management, as_of=_date(as_of), unit=unit, targets=tg, **common)
+
+    @analyse.command("targets")
+    @click.option("--region", default=None, help="Region (county) code")
+    @click.option("--set", "spec", default=None,
+                  help="New targets DATE:PERCENT,... (replace the region's targets)")
+    @click.option("--commit", is_flag=True, help="Write them (without it: a dry run)")
+    def targets_cmd(region: str | None, spec: str | None, commit: bool) -> None:
+        """Show or set the property-management targets (物业覆盖目标) of a region."""
+        from api.settings import Settings
+        from geo.analysis.property import parse_targets, region_targets, set_region_targets
+        from geo.db import get_engine
+        from geo.errors import WanggeError
+
+        s = Settings.from_env()
+        code = region or s.default_region
+        try:
+            with get_engine(s.database_url).begin() as conn:
+                current, source = region_targets(conn, code)
+                click.echo(f"region {code} targets ({source}): " + ", ".join(
+                    f"{d}:{round(100 * v, 2)}%" for d, v in current))
+                if spec is None:
+                    return
+                new = parse_targets(spec)
+                shown = ", ".join(f"{d}:{round(100 * v, 2)}%" for d, v in new)
+                if not commit:
+                    click.echo(f"would set: {shown} (dry run; add --commit to write)")
+                    return
+                set_region_targets(conn, code, new, set_by="cli")
+                click.echo(f"set: {shown}")
+        except WanggeError as exc:
+            raise click.ClickException(exc.message) from exc
 
     @analyse.command("grid-health")
     @click.option("--sliver-m", default=0.05, show_default=True, type=float)

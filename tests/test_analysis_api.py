@@ -236,3 +236,32 @@ def test_cli_writes_csv_xlsx_geojson_with_inputs(demo_url: str, tmp_path: Any,
         assert r.exit_code == 0, r.output
     r = runner.invoke(main, ["analyse", "property", "-o", str(tmp_path / "x.txt")])
     assert r.exit_code != 0 and "unsupported" in r.output
+
+
+def test_targets_are_configured_per_region(fresh_demo_url: str, monkeypatch: Any) -> None:
+    from click.testing import CliRunner
+
+    from api.cli import main
+
+    monkeypatch.setenv("WANGGE_DATABASE_URL", fresh_demo_url)
+    runner = CliRunner()
+    r = runner.invoke(main, ["analyse", "targets"])
+    assert r.exit_code == 0 and "seed default" in r.output and "90.0%" in r.output
+    r = runner.invoke(main, ["analyse", "targets", "--set", "2026-06-30:95"])
+    assert r.exit_code == 0 and "dry run" in r.output
+    r = runner.invoke(main, ["analyse", "targets"])
+    assert "seed default" in r.output                       # the dry run wrote nothing
+    r = runner.invoke(main, ["analyse", "targets", "--set", "2026-06-30:95", "--commit"])
+    assert r.exit_code == 0, r.output
+    with _client_as(fresh_demo_url, Principal(user="p", role="planner")) as c:
+        body = _ok(c.get("/analysis/property-management",
+                         params={"unit": "county", "as_of": "2026-10-31"}))
+        assert body["inputs"]["targets_source"] == "pm_target table"
+        assert body["summary"]["binding_target"]["target_pct"] == 95.0
+        u = body["tables"]["units"]["features"][0]["properties"]
+        assert u["target_pct"] == 95.0 and not u["meets_target"]    # 91.67 % < 95 %
+        over = _ok(c.get("/analysis/property-management",
+                         params={"unit": "county", "targets": "2023-12-31:90"}))
+        assert over["inputs"]["targets_source"] == "request"
+    r = runner.invoke(main, ["analyse", "targets", "--set", "2026:95", "--commit"])
+    assert r.exit_code != 0 and "DATE:PERCENT" in r.output

@@ -42,9 +42,9 @@ from geo.analysis import (
     property_management,
     sector_polygon,
 )
-from geo.analysis.hotspots import getis_ord, star_weights
 from geo.analysis.sectors import geodesic_area_m2
 from geo.analysis.sites import greedy_max_cover, mclp_max_cover
+from geo.analysis.spots import getis_ord, star_weights
 from geo.errors import InvalidInput
 from tests.conftest import create_database, drop_database
 
@@ -324,7 +324,7 @@ def test_grid_health_masks_worker_names_for_planners(tiny: Engine) -> None:
 
 def test_gini_by_hand() -> None:
     from geo.analysis.common import gini
-    from geo.analysis.grid_health import imbalance
+    from geo.analysis.grid import imbalance
 
     assert gini(np.array([1, 1, 1, 1])) == 0.0
     assert abs(gini(np.array([0, 0, 0, 4])) - 0.75) < 1e-12    # (n-1)/n

@@ -128,14 +128,14 @@ def get_property_management(
     = None,
     unit: Annotated[str, Query(description="community | township | county")] = "community",
     targets: Annotated[str | None, Query(
-        description="Targets DATE:PERCENT, comma-separated (default 2022-12-31:80,"
-                    "2023-12-31:90)")] = None,
+        description="Targets DATE:PERCENT, comma-separated (default: the region's, else "
+                    "2022-12-31:80,2023-12-31:90)")] = None,
     region: Region = None, table: Table = None, geometry: Geometry = True,
 ) -> JSONResponse:
     """Share of compounds and households under each management mode, against the targets."""
     _check_table("property-management", table)
     res = property_management(conn, principal, region or settings.default_region, as_of, unit,
-                              parse_targets(targets))
+                              parse_targets(targets) if targets else None)
     return _respond(res, table, geometry)
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, text
 
 from geo.analysis.common import read_gdf, region_metric_srid, unit_sql
 from geo.analysis.coverage import coverage_by_unit
-from geo.analysis.grid_health import GAPS_SQL, OVERLAPS_SQL
+from geo.analysis.grid import GAPS_SQL, OVERLAPS_SQL
 from geo.analysis.property import COMPOUNDS_SQL
 from geo.errors import InvalidInput
 from geo.lookup import boundary_set_at

@@ -17,7 +17,7 @@ import math
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from geo.access import Principal
 from geo.analysis.common import check_region, check_unit, read_gdf, result
@@ -82,6 +82,30 @@ def parse_targets(spec: str | None) -> list[tuple[dt.date, float]]:
     return sorted(out)
 
 
+def region_targets(conn: Connection, region_code: str
+                   ) -> tuple[list[tuple[dt.date, float]], str]:
+    """The region's configured targets (table ``pm_target``) and their source.
+
+    Returns the seed's targets with source ``"seed default"`` when none are configured.
+    """
+    rows = conn.execute(text("SELECT due_date, share FROM pm_target WHERE region_code = :r "
+                             "ORDER BY due_date"), {"r": region_code}).all()
+    if rows:
+        return [(d, float(s)) for d, s in rows], "pm_target table"
+    return list(DEFAULT_TARGETS), "seed default"
+
+
+def set_region_targets(conn: Connection, region_code: str,
+                       targets: list[tuple[dt.date, float]], set_by: str | None = None) -> None:
+    """Replace the region's property-management targets (caller commits)."""
+    if not targets:
+        raise InvalidInput("至少需要一个目标 / give at least one target", field="targets")
+    conn.execute(text("DELETE FROM pm_target WHERE region_code = :r"), {"r": region_code})
+    conn.execute(text("INSERT INTO pm_target (region_code, due_date, share, set_by) "
+                      "VALUES (:r, :d, :s, :u)"),
+                 [{"r": region_code, "d": d, "s": s, "u": set_by} for d, s in targets])
+
+
 def binding_target(targets: list[tuple[dt.date, float]], as_of: dt.date
                    ) -> tuple[dt.date, float, str] | None:
     """The target that applies on ``as_of``: (deadline, share, "due" | "upcoming")."""
@@ -140,7 +164,8 @@ def property_management(conn: Connection, principal: Principal, region_code: str
     unit
         ``community`` (communities/villages holding compounds), ``township`` or ``county``.
     targets
-        ``[(deadline, share)]``; default the seed's 80 % by 2022-12-31, 90 % by 2023-12-31.
+        ``[(deadline, share)]``; default the region's configured targets (table
+        ``pm_target``), else the seed's 80 % by 2022-12-31, 90 % by 2023-12-31.
 
     Returns
     -------
@@ -152,7 +177,10 @@ def property_management(conn: Connection, principal: Principal, region_code: str
     check_unit(unit, ("community", "township", "county"))
     check_region(conn, principal, region_code)
     as_of = as_of or dt.date.today()
-    targets = DEFAULT_TARGETS if targets is None else targets
+    if targets is None:
+        targets, target_source = region_targets(conn, region_code)
+    else:
+        target_source = "request"
     comp = read_gdf(conn, COMPOUNDS_SQL, {"r": region_code, "d": as_of})
     n_all = len(comp)
     comp = comp[comp["mgmt_mode"].notna()].copy()
@@ -226,6 +254,7 @@ def property_management(conn: Connection, principal: Principal, region_code: str
     inputs = {"region": region_code, "as_of": as_of.isoformat(), "unit": unit,
               "targets": [{"by": d.isoformat(), "share_pct": round(100 * s, 2)}
                           for d, s in targets],
+              "targets_source": target_source,
               "managed_means": "mgmt_mode <> 'none'",
               "mode_source": "compound_mgmt_history valid on as_of; compound.mgmt_mode when a "
                              "compound has no history"}
