@@ -142,15 +142,17 @@ def register(main: click.Group) -> None:
     @analyse.command("grid-health")
     @click.option("--sliver-m", default=0.05, show_default=True, type=float)
     @click.option("--min-area-m2", default=1.0, show_default=True, type=float)
+    @click.option("--on", type=_DATE, default=None, help="Duty roster day (default today)")
     @_period
     @_common
-    def grid_health_cmd(sliver_m: float, min_area_m2: float, from_: dt.datetime | None,
-                        to: dt.datetime | None, at: dt.datetime | None, **common: Any) -> None:
+    def grid_health_cmd(sliver_m: float, min_area_m2: float, on: dt.datetime | None,
+                        from_: dt.datetime | None, to: dt.datetime | None,
+                        at: dt.datetime | None, **common: Any) -> None:
         """Gaps, overlaps, cells without a worker on duty, worker load and imbalance."""
         from geo.analysis import grid_health, make_period
 
         _run(grid_health, period=make_period(_date(from_), _date(to)), at=_date(at),
-             sliver_m=sliver_m, min_area_m2=min_area_m2, **common)
+             sliver_m=sliver_m, min_area_m2=min_area_m2, on=_date(on), **common)
 
     @analyse.command("hotspots")
     @click.option("--unit", default="cell", show_default=True, type=click.Choice(["cell", "h3"]))

@@ -148,12 +148,14 @@ def get_grid_health(
                                      "this are slivers, ignored")] = 0.05,
     min_area_m2: Annotated[float, Query(ge=0, le=1e6, description="Smaller pieces are "
                                         "ignored")] = 1.0,
+    on: Annotated[dt.date | None, Query(description="Day of the duty roster (default today)")]
+    = None,
     table: Table = None, geometry: Geometry = True,
 ) -> JSONResponse:
     """Gaps and overlaps with areas, cells without a worker on duty, worker load and Gini."""
     _check_table("grid-health", table)
     res = grid_health(conn, principal, region or settings.default_region,
-                      make_period(from_, to), at, sliver_m, min_area_m2)
+                      make_period(from_, to), at, sliver_m, min_area_m2, on)
     return _respond(res, table, geometry)
 
 

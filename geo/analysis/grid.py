@@ -129,7 +129,7 @@ def imbalance(values: np.ndarray) -> dict[str, float]:
 
 def grid_health(conn: Connection, principal: Principal, region_code: str,
                 period: Period, at: dt.date | None = None, sliver_m: float = 0.05,
-                min_area_m2: float = 1.0) -> dict[str, Any]:
+                min_area_m2: float = 1.0, on: dt.date | None = None) -> dict[str, Any]:
     """Gaps, overlaps, vacant cells and worker load of a boundary set.
 
     Parameters
@@ -142,21 +142,24 @@ def grid_health(conn: Connection, principal: Principal, region_code: str,
     region_code
         County code.
     period
-        Incidents reported in this period measure the workers' load; the duty roster is taken
-        on the period's last day.
+        Incidents reported in this period measure the workers' load (each incident counts for
+        the worker on duty when it was reported).
     at
         Boundary set valid on this date (default: the active set).
     sliver_m, min_area_m2
         Sliver tolerance: pieces narrower than ``2 * sliver_m`` or smaller than
         ``min_area_m2`` are ignored.
+    on
+        Day of the duty roster (vacant cells, each worker's cells and households); default
+        today.
 
     Returns
     -------
     dict
         Tables ``gaps`` (scope ``parent`` or ``county``, unit, ``area_m2``, polygon),
         ``overlaps`` (cell pair, ``area_m2``, polygon), ``vacant_cells`` (no worker on duty on
-        the period's last day, polygon) and ``worker_load`` (per worker on duty: cells,
-        households, incidents in the period, ratio to the mean).
+        ``on``, polygon) and ``worker_load`` (per worker on duty: cells, households, incidents
+        in the period, ratio to the mean).
     """
     if not (0 <= sliver_m <= 100) or not (0 <= min_area_m2 <= 1e6):
         raise InvalidInput("容差须满足 0<=sliver_m<=100, 0<=min_area_m2<=1e6 / tolerances out "
@@ -171,7 +174,7 @@ def grid_health(conn: Connection, principal: Principal, region_code: str,
     overlaps = read_gdf(conn, OVERLAPS_SQL, p)
     for df in (gaps, overlaps):
         df["area_m2"] = df["area_m2"].astype(float).round(2)
-    duty_day = period.end
+    duty_day = on or dt.date.today()
     vacant = read_gdf(conn, VACANT_SQL, {**p, "d": duty_day})
     load = pd.DataFrame(conn.execute(
         text(LOAD_SQL),
