@@ -162,10 +162,11 @@ def register(main: click.Group) -> None:
     @click.option("--category", multiple=True, help="Incident category (repeatable)")
     @click.option("--permutations", default=999, show_default=True)
     @click.option("--alpha", default=0.05, show_default=True)
+    @click.option("--fdr", is_flag=True, help="Control the false discovery rate")
     @_period
     @_common
     def hotspots_cmd(unit: str, resolution: int, measure: str | None,
-                     category: tuple[str, ...], permutations: int, alpha: float,
+                     category: tuple[str, ...], permutations: int, alpha: float, fdr: bool,
                      from_: dt.datetime | None, to: dt.datetime | None,
                      at: dt.datetime | None, **common: Any) -> None:
         """Incident density per cell or H3 hexagon and Getis-Ord Gi* hot/cold spots."""
@@ -173,7 +174,7 @@ def register(main: click.Group) -> None:
 
         _run(hotspots, period=make_period(_date(from_), _date(to)), unit=unit,
              categories=list(category) or None, measure=measure, resolution=resolution,
-             permutations=permutations, alpha=alpha, at=_date(at), **common)
+             permutations=permutations, alpha=alpha, at=_date(at), fdr=fdr, **common)
 
     @analyse.command("camera-sites")
     @click.option("-k", "k", default=10, show_default=True, help="Number of new cameras")

@@ -488,3 +488,17 @@ def test_map_layers_agree_with_the_analyses(tiny: Engine) -> None:
     assert (c["compounds"], c["share"], c["share_households"]) == (2, 0.5, 0.25)
     assert sorted(gaps["kind"]) == ["gap", "overlap"]
     assert rel(float(gaps.set_index("kind").loc["overlap", "area_m2"]), 100_000) < 1e-3
+
+
+def test_fdr_is_stricter_than_per_unit_alpha() -> None:
+    n = 12
+    ids = [(i, j) for i in range(n) for j in range(n)]
+    nb = {(i, j): [(a, b) for a, b in ((i + 1, j), (i - 1, j), (i, j + 1), (i, j - 1))
+                   if 0 <= a < n and 0 <= b < n] for i, j in ids}
+    y = np.random.default_rng(3).poisson(2.0, len(ids)).astype(float)
+    y[:5] += 6  # a weak cluster on the first row
+    w = star_weights(nb, ids)
+    plain = getis_ord(y, w, permutations=0, alpha=0.05)
+    strict = getis_ord(y, w, permutations=0, alpha=0.05, fdr=True)
+    assert (strict["spot"] != "none").sum() <= (plain["spot"] != "none").sum()
+    assert (plain["spot"] != "none").sum() > 0

@@ -170,12 +170,14 @@ def get_hotspots(
     category: Category = None,
     permutations: Annotated[int, Query(ge=0, le=9999)] = 999,
     alpha: Annotated[float, Query(gt=0, lt=0.5)] = 0.05,
+    fdr: Annotated[bool, Query(description="Control the false discovery rate over all "
+                               "units")] = False,
     table: Table = None, geometry: Geometry = True,
 ) -> JSONResponse:
     """Incidents per 1,000 households and per km^2, Getis-Ord Gi* hot and cold spots."""
     _check_table("hotspots", table)
     res = hotspots(conn, principal, region or settings.default_region, make_period(from_, to),
-                   unit, category, measure, resolution, permutations, alpha, at)
+                   unit, category, measure, resolution, permutations, alpha, at, fdr=fdr)
     return _respond(res, table, geometry)
 
 

@@ -73,12 +73,14 @@ def star_weights(neighbours: dict[Any, list[Any]], ids: list[Any]) -> Any:
 
 
 def getis_ord(y: np.ndarray, w: Any, permutations: int = 999, seed: int = 12345,
-              alpha: float = 0.05) -> pd.DataFrame:
+              alpha: float = 0.05, fdr: bool = False) -> pd.DataFrame:
     """Getis-Ord Gi* of ``y`` (ordered as ``w.id_order``) with weights from :func:`star_weights`.
 
     Returns a DataFrame indexed by the unit ids with ``gi_z``, ``gi_p`` (permutation pseudo
     p-value, or the normal p-value when ``permutations`` is 0), ``gi_bin`` (-3..3) and
-    ``spot`` (``hot``, ``cold`` or ``none``).
+    ``spot`` (``hot``, ``cold`` or ``none``). With ``fdr`` the p-value cut-off is lowered to
+    control the false discovery rate over all units (``esda.fdr``), instead of ``alpha`` per
+    unit.
     """
     import esda
 
@@ -97,10 +99,11 @@ def getis_ord(y: np.ndarray, w: Any, permutations: int = 999, seed: int = 12345,
         p = np.asarray(g.p_sim if permutations > 0 else g.p_norm, dtype=float)
     z = np.nan_to_num(z)
     p = np.nan_to_num(p, nan=1.0)
+    cutoff = float(esda.fdr(p, alpha)) if fdr and n else alpha
     sign = np.sign(z)
     bins = np.where(p < 0.01, 3, np.where(p < 0.05, 2, np.where(p < 0.10, 1, 0))) * sign
-    spot = np.where((p < alpha) & (z > 0), "hot", np.where((p < alpha) & (z < 0), "cold",
-                                                           "none"))
+    spot = np.where((p < cutoff) & (z > 0), "hot", np.where((p < cutoff) & (z < 0), "cold",
+                                                             "none"))
     return pd.DataFrame({"gi_z": z.round(4), "gi_p": p.round(4), "gi_bin": bins.astype(int),
                          "spot": spot}, index=ids)
 
@@ -157,7 +160,7 @@ def hotspots(conn: Connection, principal: Principal, region_code: str, period: P
              unit: str = "cell", categories: list[str] | None = None,
              measure: str | None = None, resolution: int = 8, permutations: int = 999,
              alpha: float = 0.05, at: dt.date | None = None, by_category: bool = True,
-             seed: int = 12345) -> dict[str, Any]:
+             seed: int = 12345, fdr: bool = False) -> dict[str, Any]:
     """Incident density per unit and Gi* hot/cold spots.
 
     Parameters
@@ -183,6 +186,9 @@ def hotspots(conn: Connection, principal: Principal, region_code: str, period: P
         Conditional permutations for pseudo p-values, significance level, random seed.
     at
         Boundary set valid on this date (default: the active set).
+    fdr
+        Control the false discovery rate over all units (``esda.fdr``) instead of testing
+        each unit at ``alpha``.
     by_category
         Also run Gi* per category and summarise (table ``by_category``; p-values from the
         normal approximation there, to stay fast).
@@ -242,7 +248,7 @@ def hotspots(conn: Connection, principal: Principal, region_code: str, period: P
             np.nan).round(3)
     units["area_km2"] = units["area_km2"].astype(float).round(4)
     w = star_weights(nb, ids)
-    gi = getis_ord(measure_of(counts), w, permutations, seed, alpha)
+    gi = getis_ord(measure_of(counts), w, permutations, seed, alpha, fdr)
     units = units.join(gi, on="code")
     units = units[[c for c in units.columns if c != "geometry"] + ["geometry"]]
 
@@ -250,7 +256,7 @@ def hotspots(conn: Connection, principal: Principal, region_code: str, period: P
     if by_category:
         for cat, sub in inc.groupby("category_code"):
             # normal-approximation p-values here: 18 permutation runs would take seconds
-            g = getis_ord(measure_of(sub.groupby("key").size()), w, 0, seed, alpha)
+            g = getis_ord(measure_of(sub.groupby("key").size()), w, 0, seed, alpha, fdr)
             hot = g[g["spot"] == "hot"].sort_values("gi_z", ascending=False)
             rows.append({"category_code": cat, "incidents": len(sub),
                          "hot_units": int((g["spot"] == "hot").sum()),
@@ -285,6 +291,7 @@ def hotspots(conn: Connection, principal: Principal, region_code: str, period: P
               "categories": categories or "all", "measure": measure,
               "method": "Getis-Ord Gi* (esda.G_Local, star=True), binary contiguity weights",
               "permutations": permutations, "alpha": alpha, "seed": seed,
+              "multiple_testing": "false discovery rate (esda.fdr)" if fdr else "none",
               "by_category_p_values": "normal approximation (no permutations)",
               "incident_statuses_excluded": list(NOT_DEMAND)}
     return result("hotspots", inputs, summary, {"units": units, "by_category": by_cat})
