@@ -45,7 +45,7 @@ from geo.analysis import (
 from geo.analysis.sectors import geodesic_area_m2
 from geo.analysis.sites import greedy_max_cover, mclp_max_cover
 from geo.analysis.spots import getis_ord, star_weights
-from geo.errors import InvalidInput
+from geo.errors import Forbidden, InvalidInput
 from tests.conftest import create_database, drop_database
 
 R = "999999"
@@ -502,3 +502,14 @@ def test_fdr_is_stricter_than_per_unit_alpha() -> None:
     strict = getis_ord(y, w, permutations=0, alpha=0.05, fdr=True)
     assert (strict["spot"] != "none").sum() <= (plain["spot"] != "none").sum()
     assert (plain["spot"] != "none").sum() > 0
+
+
+def test_a_worker_sees_only_their_cells_incidents_but_all_aggregates(tiny: Engine) -> None:
+    worker = Principal(user="w", role="worker", cell_codes=frozenset({R + "100001002"}))
+    with tiny.connect() as conn:
+        res = camera_coverage(conn, worker, R, "cell", PERIOD)
+    assert list(res["tables"]["uncovered_incidents"]["code"]) == ["I3"]
+    assert res["summary"]["incidents_uncovered"] == 3                 # counts: whole county
+    other = Principal(user="x", role="planner", regions=frozenset({"141123"}))
+    with tiny.connect() as conn, pytest.raises(Forbidden):
+        camera_coverage(conn, other, R, "cell", PERIOD)
