@@ -513,3 +513,22 @@ def test_a_worker_sees_only_their_cells_incidents_but_all_aggregates(tiny: Engin
     other = Principal(user="x", role="planner", regions=frozenset({"141123"}))
     with tiny.connect() as conn, pytest.raises(Forbidden):
         camera_coverage(conn, other, R, "cell", PERIOD)
+
+
+@pytest.mark.parametrize("role", ["planner", "command", "viewer"])
+def test_a_period_without_incidents_gives_zeros_not_errors(tiny: Engine, role: str) -> None:
+    from geo.analysis.common import to_payload
+
+    empty = make_period(dt.date(2019, 1, 1), dt.date(2019, 3, 31))
+    who = Principal(user="u", role=role)
+    with tiny.connect() as conn:
+        cov = camera_coverage(conn, who, R, "cell", empty)
+        hot = hotspots(conn, who, R, empty, "cell", permutations=0)
+        sites = camera_sites(conn, who, R, 2, empty)
+        health = grid_health(conn, who, R, empty)
+    assert cov["summary"]["incidents"] == 0 and len(cov["tables"]["uncovered_incidents"]) == 0
+    assert rel(cov["summary"]["covered_m2"], UNION_135 + CIRCLE_64) < 1e-3
+    assert hot["summary"]["hot_units"] == 0 and sites["summary"]["sites_recommended"] == 0
+    assert health["summary"]["incidents_per_worker"]["max"] == 0
+    for res in (cov, hot, sites, health):
+        to_payload(res)

@@ -124,10 +124,13 @@ def incidents_in_period(conn: Connection, principal: Principal, region_code: str
     """
     scope, sparams = incident_scope_sql(principal, "i")
     sql = INCIDENTS_SQL.format(units=unit_sql(unit), scope=scope)
-    return read_gdf(conn, sql, {
+    inc = read_gdf(conn, sql, {
         "r": region_code, "set_id": set_id, "t0": period.start_ts, "t1": period.end_ts,
         "not_demand": list(NOT_DEMAND), "cats": categories or None, **sparams,
     })
+    for col in ("covered", "in_scope"):  # bool even when empty (an empty object mask selects
+        inc[col] = inc[col].astype(bool)  # columns, not rows)
+    return inc
 
 
 def camera_coverage(conn: Connection, principal: Principal, region_code: str, unit: str,
