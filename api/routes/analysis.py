@@ -1,0 +1,207 @@
+"""Planners' analyses over HTTP: JSON with inputs, summary and tables as GeoJSON.
+
+Every answer states its inputs (period, boundary set, parameters). With ``table=NAME`` the
+answer is that table alone as a GeoJSON FeatureCollection (``application/geo+json``) carrying
+``analysis``, ``inputs`` and ``summary`` as foreign members, e.g. for QGIS or a map.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from api.deps import ConnDep, PrincipalDep, SettingsDep
+from geo.analysis import (
+    camera_coverage,
+    camera_sectors,
+    camera_sites,
+    grid_health,
+    hotspots,
+    make_period,
+    parse_targets,
+    property_management,
+    to_payload,
+)
+from geo.analysis.common import feature_collection
+from geo.errors import InvalidInput
+
+router = APIRouter(prefix="/analysis", tags=["analysis 分析"])
+
+GEOJSON = "application/geo+json"
+
+Region = Annotated[str | None, Query(description="Region (county) code; default the server's")]
+From = Annotated[dt.date | None, Query(
+    alias="from", description="First day of the period (default: the last full quarter)")]
+To = Annotated[dt.date | None, Query(description="Last day of the period (inclusive)")]
+At = Annotated[dt.date | None, Query(
+    description="Use the boundary set valid on this date (default: the active set)")]
+Category = Annotated[list[str] | None, Query(
+    description="Incident category codes (repeat or comma-separate); default all")]
+Table = Annotated[str | None, Query(
+    description="Answer only this table, as a GeoJSON FeatureCollection")]
+Geometry = Annotated[bool, Query(
+    description="Include geometries (tables as FeatureCollections); false gives plain rows")]
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "JSON: analysis, inputs, summary, tables (GeoJSON FeatureCollections);"
+                         " with table=: one FeatureCollection", "content": {GEOJSON: {}}},
+    404: {"description": "Unknown region, boundary set or unit"},
+    422: {"description": "Invalid parameter (the message names it and how to fix it)"},
+}
+
+
+# Tables of each analysis, to refuse an unknown ``table=`` before computing anything.
+TABLES = {
+    "camera-coverage": ("units", "blind_compounds", "uncovered_incidents",
+                        "cells_by_uncovered_incidents"),
+    "camera-sectors": ("cameras",),
+    "property-management": ("units", "unmanaged_compounds", "compounds"),
+    "grid-health": ("gaps", "overlaps", "vacant_cells", "worker_load"),
+    "hotspots": ("units", "by_category"),
+    "camera-sites": ("sites", "demand"),
+}
+
+
+def _check_table(analysis: str, table: str | None) -> None:
+    if table is not None and table not in TABLES[analysis]:
+        known = list(TABLES[analysis])
+        raise InvalidInput(f"没有表 {table!r}, 可选 {known} / no table {table!r}; choose one of "
+                           f"{known}", field="table")
+
+
+def _respond(res: dict[str, Any], table: str | None, geometry: bool) -> JSONResponse:
+    if table is None:
+        return JSONResponse(to_payload(res, with_geometry=geometry))
+    if table not in res["tables"]:
+        raise InvalidInput(
+            f"没有表 {table!r}, 可选 {list(res['tables'])} / no table {table!r}; choose one of "
+            f"{list(res['tables'])}", field="table")
+    body = to_payload({**res, "tables": {}})
+    fc = feature_collection(res["tables"][table])
+    return JSONResponse({"type": "FeatureCollection", "analysis": body["analysis"],
+                         "table": table, "inputs": body["inputs"], "summary": body["summary"],
+                         "features": fc["features"]}, media_type=GEOJSON)
+
+
+@router.get("/camera-coverage", summary="Camera coverage per unit / 摄像头覆盖分析",
+            responses=_RESPONSES)
+def get_camera_coverage(
+    conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
+    unit: Annotated[str, Query(description="cell | community | township | county | compound")]
+    = "cell",
+    from_: From = None, to: To = None, at: At = None, region: Region = None,
+    category: Category = None,
+    top: Annotated[int, Query(ge=0, le=10_000, description="Cells ranked by uncovered "
+                              "incidents to return (0 = all)")] = 20,
+    table: Table = None, geometry: Geometry = True,
+) -> JSONResponse:
+    """Covered area (m^2, %) of each unit by the union of online cameras' sectors, compounds no
+    camera sees, the period's incidents outside every sector and cells ranked by them."""
+    _check_table("camera-coverage", table)
+    res = camera_coverage(conn, principal, region or settings.default_region, unit,
+                          make_period(from_, to), at, category, top)
+    return _respond(res, table, geometry)
+
+
+@router.get("/camera-sectors", summary="Camera sectors and flags / 摄像头视域",
+            responses=_RESPONSES)
+def get_camera_sectors(
+    conn: ConnDep, settings: SettingsDep, principal: PrincipalDep, region: Region = None,
+    status: Annotated[list[str] | None, Query(description="online | offline | fault")] = None,
+    table: Table = None, geometry: Geometry = True,
+) -> JSONResponse:
+    """Every camera's field of view; cameras without bearing are flagged (full circle)."""
+    _check_table("camera-sectors", table)
+    res = camera_sectors(conn, principal, region or settings.default_region,
+                         tuple(status) if status else None)
+    return _respond(res, table, geometry)
+
+
+@router.get("/property-management", summary="Property-management coverage / 物业覆盖",
+            responses=_RESPONSES)
+def get_property_management(
+    conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
+    as_of: Annotated[dt.date | None, Query(description="State on this date (default today)")]
+    = None,
+    unit: Annotated[str, Query(description="community | township | county")] = "community",
+    targets: Annotated[str | None, Query(
+        description="Targets DATE:PERCENT, comma-separated (default: the region's, else "
+                    "2022-12-31:80,2023-12-31:90)")] = None,
+    region: Region = None, table: Table = None, geometry: Geometry = True,
+) -> JSONResponse:
+    """Share of compounds and households under each management mode, against the targets."""
+    _check_table("property-management", table)
+    res = property_management(conn, principal, region or settings.default_region, as_of, unit,
+                              parse_targets(targets) if targets else None)
+    return _respond(res, table, geometry)
+
+
+@router.get("/grid-health", summary="Grid gaps, overlaps, vacant cells, worker load / 网格体检",
+            responses=_RESPONSES)
+def get_grid_health(
+    conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
+    from_: From = None, to: To = None, at: At = None, region: Region = None,
+    sliver_m: Annotated[float, Query(ge=0, le=100, description="Pieces narrower than twice "
+                                     "this are slivers, ignored")] = 0.05,
+    min_area_m2: Annotated[float, Query(ge=0, le=1e6, description="Smaller pieces are "
+                                        "ignored")] = 1.0,
+    on: Annotated[dt.date | None, Query(description="Day of the duty roster (default today)")]
+    = None,
+    table: Table = None, geometry: Geometry = True,
+) -> JSONResponse:
+    """Gaps and overlaps with areas, cells without a worker on duty, worker load and Gini."""
+    _check_table("grid-health", table)
+    res = grid_health(conn, principal, region or settings.default_region,
+                      make_period(from_, to), at, sliver_m, min_area_m2, on)
+    return _respond(res, table, geometry)
+
+
+@router.get("/hotspots", summary="Incident density and Gi* hot spots / 事件热点",
+            responses=_RESPONSES)
+def get_hotspots(
+    conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
+    unit: Annotated[str, Query(description="cell | h3")] = "cell",
+    resolution: Annotated[int, Query(description="H3 resolution 5..10")] = 8,
+    measure: Annotated[str | None, Query(description="count | per_km2 | per_1000_hh")] = None,
+    from_: From = None, to: To = None, at: At = None, region: Region = None,
+    category: Category = None,
+    permutations: Annotated[int, Query(ge=0, le=9999)] = 999,
+    alpha: Annotated[float, Query(gt=0, lt=0.5)] = 0.05,
+    fdr: Annotated[bool, Query(description="Control the false discovery rate over all "
+                               "units")] = False,
+    table: Table = None, geometry: Geometry = True,
+) -> JSONResponse:
+    """Incidents per 1,000 households and per km^2, Getis-Ord Gi* hot and cold spots."""
+    _check_table("hotspots", table)
+    res = hotspots(conn, principal, region or settings.default_region, make_period(from_, to),
+                   unit, category, measure, resolution, permutations, alpha, at, fdr=fdr)
+    return _respond(res, table, geometry)
+
+
+@router.get("/camera-sites", summary="Where to add cameras / 新增摄像头选址",
+            responses=_RESPONSES)
+def get_camera_sites(
+    conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
+    k: Annotated[int, Query(ge=1, le=200, description="Number of new cameras")] = 10,
+    from_: From = None, to: To = None, at: At = None, region: Region = None,
+    within: Annotated[str | None, Query(description="Restrict to a unit code (cell, village/"
+                                        "community, township, compound)")] = None,
+    candidates: Annotated[str, Query(description="entrances | lattice | both")] = "both",
+    spacing_m: Annotated[float, Query(ge=10, le=5000)] = 100.0,
+    bearings: Annotated[int, Query(ge=1, le=36)] = 8,
+    fov_deg: Annotated[float, Query(gt=0, le=360)] = 90.0,
+    range_m: Annotated[float, Query(ge=1, le=1000)] = 80.0,
+    solver: Annotated[str, Query(description="auto | mclp | greedy")] = "auto",
+    category: Category = None,
+    urgent_weight: Annotated[float, Query(gt=0, le=100)] = 2.0,
+    table: Table = None, geometry: Geometry = True,
+) -> JSONResponse:
+    """The k sites and bearings covering the most incidents no camera sees yet."""
+    _check_table("camera-sites", table)
+    res = camera_sites(conn, principal, region or settings.default_region, k,
+                       make_period(from_, to), within, candidates, spacing_m, bearings, fov_deg,
+                       range_m, solver, category, urgent_weight, at)
+    return _respond(res, table, geometry)

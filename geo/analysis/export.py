@@ -1,0 +1,98 @@
+"""Write an analysis result to CSV, XLSX or GeoJSON, always stating its inputs.
+
+- ``.geojson``: one table as a FeatureCollection (EPSG:4490 lon/lat) with the foreign members
+  ``analysis``, ``inputs`` and ``summary``.
+- ``.csv``: one table (no geometry) after ``# analysis``, ``# inputs`` and ``# summary`` comment
+  lines (read back with ``pandas.read_csv(path, comment="#")``).
+- ``.xlsx``: a sheet ``inputs`` (analysis, every input and summary number) and one sheet per
+  table (geometry left out).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from geo.analysis.common import _clean, feature_collection, records
+from geo.errors import InvalidInput
+
+FORMATS = (".csv", ".xlsx", ".geojson", ".json")
+
+
+def _table(res: dict[str, Any], table: str | None) -> tuple[str, pd.DataFrame]:
+    tables = res["tables"]
+    name = table or next(iter(tables))
+    if name not in tables:
+        raise InvalidInput(f"没有表 {name!r}, 可选 {list(tables)} / no table {name!r}; choose one "
+                           f"of {list(tables)}", field="table")
+    return name, tables[name]
+
+
+def _flat(prefix: str, value: Any, out: list[tuple[str, Any]]) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flat(f"{prefix}.{k}" if prefix else str(k), v, out)
+    elif isinstance(value, list) and value and isinstance(value[0], dict):
+        out.append((prefix, json.dumps(_clean(value), ensure_ascii=False)))
+    elif isinstance(value, list):
+        out.append((prefix, ", ".join(str(_clean(v)) for v in value)))
+    else:
+        out.append((prefix, _clean(value)))
+
+
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    if isinstance(df, gpd.GeoDataFrame):
+        df = pd.DataFrame(df.drop(columns=df.geometry.name))
+    df = df.copy()
+    for col in df.columns:
+        if isinstance(df[col].dtype, pd.DatetimeTZDtype):
+            df[col] = df[col].dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+    return df
+
+
+def write_result(res: dict[str, Any], path: str | Path, table: str | None = None) -> Path:
+    """Write ``res`` to ``path``; the suffix chooses the format. Returns the path.
+
+    Raises
+    ------
+    InvalidInput
+        Unknown suffix or table name.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise InvalidInput(f"不支持的文件类型 {suffix!r}, 可选 {list(FORMATS)} / unsupported "
+                           f"output {suffix!r}; use one of {list(FORMATS)}", field="output")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    head = {"analysis": res["analysis"], "inputs": _clean(res["inputs"]),
+            "summary": _clean(res["summary"])}
+    if suffix in (".geojson", ".json"):
+        name, df = _table(res, table)
+        fc = feature_collection(df)
+        body = {"type": "FeatureCollection", **head, "table": name, "features": fc["features"]}
+        path.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+    elif suffix == ".csv":
+        name, df = _table(res, table)
+        with path.open("w", encoding="utf-8-sig", newline="") as fh:
+            fh.write(f"# analysis: {res['analysis']} table: {name}\n")
+            fh.write("# inputs: " + json.dumps(head["inputs"], ensure_ascii=False) + "\n")
+            fh.write("# summary: " + json.dumps(head["summary"], ensure_ascii=False) + "\n")
+            pd.DataFrame(records(_plain(df))).to_csv(fh, index=False)
+    else:
+        rows: list[tuple[str, Any]] = [("analysis", res["analysis"])]
+        _flat("inputs", head["inputs"], rows)
+        _flat("summary", head["summary"], rows)
+        with pd.ExcelWriter(path, engine="openpyxl") as xw:
+            pd.DataFrame(rows, columns=["key", "value"]).astype({"value": str}).to_excel(
+                xw, sheet_name="inputs", index=False)
+            names = [table] if table else list(res["tables"])
+            for name in names:
+                _, df = _table(res, name)
+                pd.DataFrame(records(_plain(df)), columns=[
+                    c for c in df.columns if not isinstance(df, gpd.GeoDataFrame)
+                    or c != df.geometry.name]).to_excel(xw, sheet_name=name[:31], index=False)
+    return path
