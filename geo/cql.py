@@ -172,7 +172,7 @@ class FilterBuilder:
                 args = [args[0], args[1], args[3], args[4]]
             if len(args) != 4:
                 raise InvalidInput("BBOX 需要 4 个数 / BBOX needs 4 numbers", field="filter")
-            geom = shapely.box(args[0], args[1], args[2], args[3])
+            geom: Any = shapely.box(args[0], args[1], args[2], args[3])
         else:
             try:
                 geom = shapely.geometry.shape(node.__geo_interface__)
