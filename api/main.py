@@ -18,6 +18,7 @@ ROUTERS = [
     "api.routes.meta",
     "api.routes.cells",
     "api.routes.ogc",
+    "api.routes.cells_batch",
 ]
 
 
