@@ -19,6 +19,7 @@ ROUTERS = [
     "api.routes.cells",
     "api.routes.ogc",
     "api.routes.cells_batch",
+    "api.routes.spatial",
 ]
 
 
