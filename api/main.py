@@ -20,6 +20,7 @@ ROUTERS = [
     "api.routes.ogc",
     "api.routes.cells_batch",
     "api.routes.spatial",
+    "api.routes.tiles",
 ]
 
 
