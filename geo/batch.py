@@ -25,6 +25,7 @@ import datetime as dt
 import gc
 import math
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,9 +57,24 @@ class CellIndex:
     tree: shapely.STRtree
     core_deg: float
     to_metric: Transformer
+    # for the single lookup's full answer (geo.fastlookup)
+    names: list[str]
+    parents: list[str | None]
+    townships: list[str | None]
+    units: dict[str, dict[str, Any]]
+    ded_codes: list[str]
+    ded_names: list[str]
+    ded_polys: npt.NDArray[np.object_]
+    ded_tree: shapely.STRtree
+    checked_at: float = 0.0
 
 
-_CACHE: dict[tuple[str, int], CellIndex] = {}
+_CACHE: dict[tuple[str, str, int], CellIndex] = {}
+
+
+def _db_key(conn: Connection) -> str:
+    """Which database an index belongs to (a process may talk to several, e.g. in tests)."""
+    return conn.engine.url.render_as_string(hide_password=True)
 _LOCK = threading.Lock()
 
 
@@ -83,7 +99,7 @@ def cell_index(
     """
     set_id, _ = boundary_set_at(conn, region_code, at)
     stamp = _stamp(conn, set_id)
-    key = (region_code, set_id)
+    key = (_db_key(conn), region_code, set_id)
     cached = _CACHE.get(key)
     if cached is not None and cached.stamp == stamp and cached.core_deg >= _core_deg(
         cached, tolerance_m
@@ -122,13 +138,23 @@ def _deg_for(tolerance_m: float, max_abs_lat: float) -> float:
 def _build(
     conn: Connection, region_code: str, set_id: int, stamp: tuple[int, int], tolerance_m: float
 ) -> CellIndex:
-    rows = conn.execute(
-        text("SELECT code, ST_AsBinary(geom) FROM grid_cell "
-             "WHERE boundary_set_id = :s AND kind = 'basic' ORDER BY code"),
+    all_rows = conn.execute(
+        text("SELECT code, ST_AsBinary(geom), kind, name, parent_code, township_code "
+             "FROM grid_cell WHERE boundary_set_id = :s ORDER BY code"),
         {"s": set_id},
     ).all()
+    rows = [r for r in all_rows if r[2] == "basic"]
+    dedicated = [r for r in all_rows if r[2] != "basic"]
     codes = [str(r[0]) for r in rows]
     polys = np.asarray(shapely.from_wkb([bytes(r[1]) for r in rows]), dtype=object)
+    ded_polys = np.asarray(shapely.from_wkb([bytes(r[1]) for r in dedicated]), dtype=object)
+    units = {
+        str(r[0]): {"code": r[0], "name": r[1], "level": r[2]}
+        for r in conn.execute(
+            text("SELECT code, name, level FROM admin_unit WHERE region_code = :r"),
+            {"r": region_code},
+        )
+    }
     if len(polys):
         minx, miny, maxx, maxy = shapely.total_bounds(polys)
     else:
@@ -149,12 +175,16 @@ def _build(
 
     polys_m = np.asarray(shapely.transform(polys, _proj), dtype=object)
     bounds_m = np.asarray(shapely.boundary(polys_m), dtype=object)
-    for arr in (polys, cores, polys_m, bounds_m):
+    for arr in (polys, cores, polys_m, bounds_m, ded_polys):
         shapely.prepare(arr)
     return CellIndex(
         region_code=region_code, set_id=set_id, stamp=stamp, codes=codes, polys=polys,
         cores=cores, polys_m=polys_m, bounds_m=bounds_m, tree=shapely.STRtree(polys),
         core_deg=core_deg, to_metric=to_metric,
+        names=[str(r[3]) for r in rows], parents=[r[4] for r in rows],
+        townships=[r[5] for r in rows], units=units,
+        ded_codes=[str(r[0]) for r in dedicated], ded_names=[str(r[3]) for r in dedicated],
+        ded_polys=ded_polys, ded_tree=shapely.STRtree(ded_polys), checked_at=time.monotonic(),
     )
 
 

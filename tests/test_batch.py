@@ -44,22 +44,53 @@ def _sample_points(engine: Engine) -> list[tuple[float, float]]:
     return pts
 
 
-def test_batch_agrees_with_the_single_lookup(client: Any, demo_engine: Engine) -> None:
+def test_batch_agrees_with_postgis(client: Any, demo_engine: Engine) -> None:
+    """The in-process index answers exactly what the SQL lookup (geo.lookup.cell_at) answers."""
+    from geo.errors import NotFound
+    from geo.lookup import cell_at
+
     pts = _sample_points(demo_engine)
     r = client.post("/cells/at", json={"points": [list(p) for p in pts]})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["count"] == len(pts)
     assert body["near_boundary"] > 0
-    for (x, y), res in zip(pts, body["results"], strict=True):
-        single = client.get("/cells/at", params={"lon": x, "lat": y})
-        if single.status_code == 404:
-            assert res["cell_code"] is None
-            continue
-        p = single.json()["properties"]
-        assert res["cell_code"] == p["code"], (x, y)
-        assert res["near_boundary"] == p["near_boundary"]["near"], (x, y)
-        assert res["candidates"] == p["candidates"], (x, y)
+    with demo_engine.connect() as conn:
+        for (x, y), res in zip(pts, body["results"], strict=True):
+            try:
+                hit = cell_at(conn, x, y, "141123", 10.0, with_geometry=False)
+            except NotFound:
+                assert res["cell_code"] is None
+                continue
+            assert res["cell_code"] == hit.code, (x, y)
+            assert res["near_boundary"] == hit.near_boundary, (x, y)
+            assert res["candidates"] == hit.candidates, (x, y)
+
+
+def test_fast_single_lookup_equals_postgis(demo_url: str, demo_engine: Engine) -> None:
+    """GET /cells/at's indexed path gives the same CellHit as the SQL path, field by field."""
+    from geo.errors import NotFound
+    from geo.fastlookup import cell_at_fast
+    from geo.lookup import cell_at
+
+    engine = create_engine(demo_url)
+    checked = 0
+    with demo_engine.connect() as conn:
+        for x, y in _sample_points(demo_engine):
+            try:
+                slow = cell_at(conn, x, y, "141123", 10.0)
+            except NotFound as exc:
+                with pytest.raises(NotFound) as fast_exc:
+                    cell_at_fast(engine, x, y, "141123", 10.0)
+                assert fast_exc.value.message == exc.message
+                continue
+            fast = cell_at_fast(engine, x, y, "141123", 10.0)
+            assert fast.distance_to_edge_m == pytest.approx(slow.distance_to_edge_m, abs=0.02)
+            fast.distance_to_edge_m = slow.distance_to_edge_m
+            assert fast == slow, (x, y)
+            checked += 1
+    engine.dispose()
+    assert checked > 50
 
 
 def test_batch_objects_crs_and_bad_rows(client: Any) -> None:

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from api.deps import ConnDep, SettingsDep
+from api.deps import EngineDep, SettingsDep
 from geo.coords import normalize_crs, transform_geometry
-from geo.lookup import cell_at, to_cgcs2000_point
+from geo.fastlookup import cell_at_fast
+from geo.lookup import to_cgcs2000_point
 
 router = APIRouter(tags=["cells 网格"])
 
@@ -28,7 +29,7 @@ GEOJSON = "application/geo+json"
     },
 )
 def get_cell_at(
-    conn: ConnDep,
+    engine: EngineDep,
     settings: SettingsDep,
     lon: Annotated[float, Query(description="Longitude (x) in `crs`", examples=[111.13])],
     lat: Annotated[float, Query(description="Latitude (y) in `crs`", examples=[38.46])],
@@ -55,7 +56,7 @@ def get_cell_at(
     out_crs = normalize_crs(crs) if crs else "EPSG:4490"
     lon_c, lat_c = to_cgcs2000_point(lon, lat, crs)
     tol = settings.boundary_tolerance_m if tolerance_m < 0 else tolerance_m
-    hit = cell_at(conn, lon_c, lat_c, region or settings.default_region, tol, at)
+    hit = cell_at_fast(engine, lon_c, lat_c, region or settings.default_region, tol, at)
     geometry = hit.geometry
     if geometry is not None and out_crs != "EPSG:4490":
         from shapely.geometry import mapping, shape
