@@ -13,6 +13,7 @@ Anything unusual (a date in the past, an unknown region, a point in no cell) goe
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import time
@@ -49,41 +50,53 @@ _ACTIVE: dict[tuple[str, str], CellIndex] = {}
 
 
 def _index(engine: Engine, region_code: str, tolerance_m: float) -> CellIndex:
-    db = engine.url.render_as_string(hide_password=True)
-    idx = _ACTIVE.get((db, region_code))
-    if idx is not None and (time.monotonic() - idx.checked_at) < RECHECK_S and (
-        _CACHE.get((db, region_code, idx.set_id)) is idx
-    ):
+    idx = _fresh_index(engine, region_code)
+    if idx is not None:
         return idx
     with engine.connect() as conn:
         idx = cell_index(conn, region_code, None, tolerance_m)  # re-counts the set's cells
         idx.checked_at = time.monotonic()
-    _ACTIVE[(db, region_code)] = idx
+    _ACTIVE[(engine.url.render_as_string(hide_password=True), region_code)] = idx
     return idx
 
 
 def _locate(idx: CellIndex, lon: float, lat: float, tolerance_m: float) -> dict[str, Any] | None:
+    """Covering cells, candidates within the tolerance, edge distance, dedicated cells.
+
+    Uses the index's bucket grid (a slice per point); tolerances wider than the grid's margin
+    go through the STRtree instead.
+    """
+    deg = _deg_for(tolerance_m, abs(lat))
+    near = idx.grid.near(lon, lat) if deg <= idx.grid.margin_deg else None
     pt = shapely.Point(lon, lat)
-    covering = sorted(int(i) for i in idx.tree.query(pt, predicate="covered_by"))
+    if near is None:
+        near = sorted(int(i) for i in idx.tree.query(pt, predicate="dwithin", distance=deg))
+    bb = idx.bbox
+    covering = [i for i in near if bb[i][0] <= lon <= bb[i][2] and bb[i][1] <= lat <= bb[i][3]
+                and shapely.covers(idx.polys[i], pt)]
     if not covering:
         return None
     hit = covering[0]
     x, y = idx.to_metric.transform(lon, lat)
     pt_m = shapely.Point(x, y)
     edge_m = float(shapely.distance(pt_m, idx.bounds_m[hit]))
-    near_ids = idx.tree.query(pt, predicate="dwithin", distance=_deg_for(tolerance_m, abs(lat)))
-    near_ids = np.sort(near_ids)
-    covering_set = set(covering)
     candidates = []
-    for i in near_ids.tolist():
-        if i in covering_set:  # covering cells are always candidates
+    for i in near:
+        if i in covering:  # covering cells are always candidates
             candidates.append(idx.codes[i])
-        elif float(shapely.distance(pt_m, idx.polys_m[i])) <= tolerance_m:
+        elif (bb[i][0] - deg <= lon <= bb[i][2] + deg
+              and bb[i][1] - deg <= lat <= bb[i][3] + deg
+              and shapely.dwithin(idx.polys[i], pt, deg)) and float(
+            shapely.distance(pt_m, idx.polys_m[i])
+        ) <= tolerance_m:
             candidates.append(idx.codes[i])
-    dedicated = [
-        {"code": idx.ded_codes[i], "name": idx.ded_names[i]}
-        for i in sorted(int(j) for j in idx.ded_tree.query(pt, predicate="covered_by"))
-    ]
+    dedicated = []
+    if len(idx.ded_codes):
+        b = idx.ded_bounds
+        maybe = np.flatnonzero((b[:, 0] <= lon) & (lon <= b[:, 2]) & (b[:, 1] <= lat)
+                               & (lat <= b[:, 3]))
+        dedicated = [{"code": idx.ded_codes[i], "name": idx.ded_names[i]}
+                     for i in maybe.tolist() if shapely.covers(idx.ded_polys[i], pt)]
     return {"hit": hit, "edge_m": edge_m, "covering": [idx.codes[i] for i in covering],
             "candidates": candidates, "dedicated": dedicated}
 
@@ -131,6 +144,14 @@ def _hit_from_index(
         row = conn.execute(
             _ONE_TRIP, {"r": region_code, "s": idx.set_id, "c": code, "d": dt.date.today()}
         ).one()
+    return _assemble(engine, idx, found, tuple(row), region_code, tolerance_m, with_geometry)
+
+
+def _assemble(
+    engine: Engine, idx: CellIndex, found: dict[str, Any], row: tuple[Any, ...],
+    region_code: str, tolerance_m: float, with_geometry: bool,
+) -> CellHit | None:
+    """The CellHit from the index's answer and the round trip's row (None: set switched)."""
     if row[0] != idx.set_id:  # the active set was switched: answer from PostGIS this time
         _ACTIVE.pop((engine.url.render_as_string(hide_password=True), region_code), None)
         return None
@@ -138,8 +159,7 @@ def _hit_from_index(
     if row[2] is not None:
         worker = {"id": row[2], "code": row[3], "name": row[4], "phone": row[5],
                   "valid_from": row[6]}
-    parent_code = idx.parents[found["hit"]]
-    township_code = idx.townships[found["hit"]]
+    hit = found["hit"]
 
     def unit(c: str | None) -> dict[str, Any] | None:
         if not c:
@@ -148,23 +168,72 @@ def _hit_from_index(
 
     edge_m = found["edge_m"]
     return CellHit(
-        code=code, name=idx.names[found["hit"]], kind="basic", boundary_set_id=idx.set_id,
-        boundary_set_name=_set_name(engine, idx), parent=unit(parent_code),
-        township=unit(township_code), worker=worker, distance_to_edge_m=round(edge_m, 2),
+        code=idx.codes[hit], name=idx.names[hit], kind="basic", boundary_set_id=idx.set_id,
+        boundary_set_name=idx.set_name, parent=unit(idx.parents[hit]),
+        township=unit(idx.townships[hit]), worker=worker, distance_to_edge_m=round(edge_m, 2),
         near_boundary=edge_m <= tolerance_m, candidates=found["candidates"],
         covering=found["covering"], dedicated=found["dedicated"],
         geometry=json.loads(row[1]) if (with_geometry and row[1]) else None,
     )
 
 
-_SET_NAMES: dict[int, str] = {}
+# The same statement for asyncpg ($n placeholders).
+ONE_TRIP_PG = (
+    _ONE_TRIP.text.replace(":r", "$1").replace(":s", "$2").replace(":c", "$3")
+    .replace(":d", "$4")
+)
 
 
-def _set_name(engine: Engine, idx: CellIndex) -> str:
-    name = _SET_NAMES.get(idx.set_id)
-    if name is None:
-        with engine.connect() as conn:
-            name = str(conn.execute(text("SELECT name FROM boundary_set WHERE id = :s"),
-                                    {"s": idx.set_id}).scalar())
-        _SET_NAMES[idx.set_id] = name
-    return name
+def _fresh_index(engine: Engine, region_code: str) -> CellIndex | None:
+    db = engine.url.render_as_string(hide_password=True)
+    idx = _ACTIVE.get((db, region_code))
+    if idx is not None and (time.monotonic() - idx.checked_at) < RECHECK_S and (
+        _CACHE.get((db, region_code, idx.set_id)) is idx
+    ):
+        return idx
+    return None
+
+
+async def cell_at_fast_async(
+    pool: Any,
+    engine: Engine,
+    lon: float,
+    lat: float,
+    region_code: str,
+    tolerance_m: float = 10.0,
+    at: dt.date | None = None,
+    with_geometry: bool = True,
+) -> CellHit:
+    """:func:`cell_at_fast` for an event loop: the round trip goes through an asyncpg ``pool``.
+
+    Everything that needs the synchronous engine (building the index, the unusual cases) runs
+    in a worker thread. Without a pool (or when it fails) the synchronous path answers.
+    """
+    check_lonlat(lon, lat)
+    if pool is not None and at is None:
+        idx = _fresh_index(engine, region_code)
+        if idx is None:
+            try:
+                idx = await asyncio.to_thread(_index, engine, region_code, tolerance_m)
+            except NotFound:
+                idx = None
+        found = _locate(idx, lon, lat, tolerance_m) if idx is not None else None
+        if idx is not None and found is not None:
+            code = idx.codes[found["hit"]]
+            try:
+                row = await pool.fetchrow(ONE_TRIP_PG, region_code, idx.set_id, code,
+                                          dt.date.today())
+            except (TimeoutError, OSError, ConnectionError):
+                row = None  # database unreachable: the sync path reports it (503)
+            except Exception as exc:  # noqa: BLE001 - asyncpg's errors: let the sync path answer
+                if type(exc).__module__.startswith("asyncpg"):
+                    row = None
+                else:
+                    raise
+            if row is not None:
+                hit = _assemble(engine, idx, found, tuple(row), region_code, tolerance_m,
+                                with_geometry)
+                if hit is not None:
+                    return hit
+    return await asyncio.to_thread(cell_at_fast, engine, lon, lat, region_code, tolerance_m,
+                                   at, with_geometry)

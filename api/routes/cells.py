@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import EngineDep, SettingsDep
 from geo.coords import normalize_crs, transform_geometry
-from geo.fastlookup import cell_at_fast
+from geo.fastlookup import cell_at_fast_async
 from geo.lookup import to_cgcs2000_point
 
 router = APIRouter(tags=["cells 网格"])
@@ -28,7 +28,8 @@ GEOJSON = "application/geo+json"
         422: {"description": "Missing or invalid lon/lat/crs"},
     },
 )
-def get_cell_at(
+async def get_cell_at(
+    request: Request,
     engine: EngineDep,
     settings: SettingsDep,
     lon: Annotated[float, Query(description="Longitude (x) in `crs`", examples=[111.13])],
@@ -56,7 +57,10 @@ def get_cell_at(
     out_crs = normalize_crs(crs) if crs else "EPSG:4490"
     lon_c, lat_c = to_cgcs2000_point(lon, lat, crs)
     tol = settings.boundary_tolerance_m if tolerance_m < 0 else tolerance_m
-    hit = cell_at_fast(engine, lon_c, lat_c, region or settings.default_region, tol, at)
+    # hot path: in-process index + one asyncpg round trip (api.routes.cells_batch opens the pool)
+    pool = getattr(request.app.state, "lookup_pool", None)
+    hit = await cell_at_fast_async(pool, engine, lon_c, lat_c, region or settings.default_region,
+                                   tol, at)
     geometry = hit.geometry
     if geometry is not None and out_crs != "EPSG:4490":
         from shapely.geometry import mapping, shape

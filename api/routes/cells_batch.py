@@ -5,25 +5,59 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 
 from api.deps import EngineDep, PrincipalDep, SettingsDep
 from geo.batch import (
     cells_at_many,
     coords_to_cgcs2000,
     lookup_table,
+    no_gc,
     read_csv_text,
     result_rows,
 )
+from geo.db import normalize_url
 from geo.errors import InvalidInput, TooLarge
 
-router = APIRouter(tags=["cells 网格"])
+log = logging.getLogger("wangge")
+
+
+@asynccontextmanager
+async def _lookup_pool(app: FastAPI) -> AsyncIterator[None]:
+    """An asyncpg pool for the hot "which cell" round trip (GET /cells/at).
+
+    ``min_size=0``: nothing connects at start-up, so the app starts with the database down
+    (the lookup then falls back to the SQLAlchemy path, which answers 503).
+    """
+    pool = None
+    try:
+        import asyncpg
+
+        url = make_url(normalize_url(app.state.settings.database_url))
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        pool = await asyncpg.create_pool(dsn, min_size=0, max_size=8,
+                                         max_inactive_connection_lifetime=60.0)
+    except Exception as exc:  # noqa: BLE001 - the sync path still works without the pool
+        log.warning("no asyncpg pool for lookups: %s", exc.__class__.__name__)
+    app.state.lookup_pool = pool
+    try:
+        yield
+    finally:
+        app.state.lookup_pool = None
+        if pool is not None:
+            await pool.close()
+
+
+router = APIRouter(tags=["cells 网格"], lifespan=_lookup_pool)
 
 _JSON_SCHEMA = {
     "type": "object",
@@ -69,6 +103,13 @@ def _points_from_json(payload: Any) -> tuple[np.ndarray, np.ndarray, list[Any] |
     points = payload["points"]
     if not isinstance(points, list):
         raise InvalidInput("points 须为数组 / points must be an array", field="points")
+    if points and all(type(p) is list and len(p) == 2 for p in points):
+        try:  # the common case, [[lon, lat], ...] of numbers: one numpy conversion
+            arr = np.array(points, dtype=np.float64)
+            if all(type(v) in (int, float) for p in points for v in p):
+                return arr[:, 0].copy(), arr[:, 1].copy(), None
+        except (TypeError, ValueError):
+            pass
     xs = np.full(len(points), np.nan)
     ys = np.full(len(points), np.nan)
     ids: list[Any] | None = None
@@ -102,7 +143,8 @@ def _run_json(
     lon, lat, errors = coords_to_cgcs2000(xs, ys, crs)
     with engine.connect() as conn:
         result = cells_at_many(conn, lon, lat, region, tol, at, errors, max_points)
-    rows = result_rows(result)
+    with no_gc():
+        rows = result_rows(result)
     if ids is not None:
         for row, pid in zip(rows, ids, strict=True):
             row["id"] = pid
@@ -209,7 +251,8 @@ async def post_cells_at(
         )
         return Response(body, media_type="text/csv; charset=utf-8")
     try:
-        payload = json.loads(data)
+        with no_gc():
+            payload = json.loads(data)
     except ValueError as exc:
         raise InvalidInput(f"请求体不是合法 JSON / the body is not valid JSON: {exc}",
                            field="body") from exc
@@ -227,4 +270,5 @@ async def post_cells_at(
         payload.get("region", region) or settings.default_region,
         _date(payload.get("at")) or at, float(tol), max_points,
     )
-    return JSONResponse(result)
+    with no_gc():
+        return JSONResponse(result)
