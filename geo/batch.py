@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -73,6 +73,7 @@ class CellIndex:
     grid: BucketGrid
     bbox: list[tuple[float, float, float, float]]  # bounds of polys, one per basic cell
     checked_at: float = 0.0
+    geojson: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> geometry
 
 
 @dataclass

@@ -34,8 +34,8 @@ RECHECK_S = 5.0
 # Raw SQL on a measured hot path (see scripts/bench/lookup.py): one round trip.
 _ONE_TRIP = text("""
 SELECT (SELECT id FROM boundary_set WHERE region_code = :r AND is_active) AS set_id,
-       (SELECT ST_AsGeoJSON(geom, 8, 0) FROM grid_cell
-         WHERE boundary_set_id = :s AND code = :c) AS geojson,
+       CASE WHEN :g THEN (SELECT ST_AsGeoJSON(geom, 8, 0) FROM grid_cell
+         WHERE boundary_set_id = :s AND code = :c) END AS geojson,
        w.id, w.code, w.name, w.phone, w.valid_from
 FROM (SELECT 1) AS one
 LEFT JOIN LATERAL (
@@ -142,7 +142,8 @@ def _hit_from_index(
     code = idx.codes[found["hit"]]
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         row = conn.execute(
-            _ONE_TRIP, {"r": region_code, "s": idx.set_id, "c": code, "d": dt.date.today()}
+            _ONE_TRIP, {"r": region_code, "s": idx.set_id, "c": code, "d": dt.date.today(),
+                        "g": with_geometry and code not in idx.geojson},
         ).one()
     return _assemble(engine, idx, found, tuple(row), region_code, tolerance_m, with_geometry)
 
@@ -173,14 +174,22 @@ def _assemble(
         township=unit(idx.townships[hit]), worker=worker, distance_to_edge_m=round(edge_m, 2),
         near_boundary=edge_m <= tolerance_m, candidates=found["candidates"],
         covering=found["covering"], dedicated=found["dedicated"],
-        geometry=json.loads(row[1]) if (with_geometry and row[1]) else None,
+        geometry=_geometry(idx, idx.codes[hit], row[1]) if with_geometry else None,
     )
+
+
+def _geometry(idx: CellIndex, code: str, text_json: str | None) -> dict[str, Any] | None:
+    """The cell's GeoJSON geometry, cached per boundary set after the first fetch (shared:
+    callers must not mutate it)."""
+    if text_json:
+        idx.geojson[code] = json.loads(text_json)
+    return idx.geojson.get(code)
 
 
 # The same statement for asyncpg ($n placeholders).
 ONE_TRIP_PG = (
     _ONE_TRIP.text.replace(":r", "$1").replace(":s", "$2").replace(":c", "$3")
-    .replace(":d", "$4")
+    .replace(":d", "$4").replace(":g", "$5")
 )
 
 
@@ -222,7 +231,8 @@ async def cell_at_fast_async(
             code = idx.codes[found["hit"]]
             try:
                 row = await pool.fetchrow(ONE_TRIP_PG, region_code, idx.set_id, code,
-                                          dt.date.today())
+                                          dt.date.today(),
+                                          with_geometry and code not in idx.geojson)
             except (TimeoutError, OSError, ConnectionError):
                 row = None  # database unreachable: the sync path reports it (503)
             except Exception as exc:  # noqa: BLE001 - asyncpg's errors: let the sync path answer

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
 
-from api.deps import EngineDep, SettingsDep
+from api.settings import Settings
 from geo.coords import normalize_crs, transform_geometry
 from geo.fastlookup import cell_at_fast_async
 from geo.lookup import to_cgcs2000_point
@@ -30,8 +31,6 @@ GEOJSON = "application/geo+json"
 )
 async def get_cell_at(
     request: Request,
-    engine: EngineDep,
-    settings: SettingsDep,
     lon: Annotated[float, Query(description="Longitude (x) in `crs`", examples=[111.13])],
     lat: Annotated[float, Query(description="Latitude (y) in `crs`", examples=[38.46])],
     crs: Annotated[
@@ -54,6 +53,11 @@ async def get_cell_at(
     every covering cell is listed in ``covering`` and every cell within the tolerance in
     ``candidates``.
     """
+    # The hot path of the service: settings and engine straight from app.state, because
+    # FastAPI runs sync dependencies (SettingsDep, EngineDep) in the thread pool, two thread
+    # hops per request (measured by scripts/bench/lookup.py).
+    settings: Settings = request.app.state.settings
+    engine: Engine = request.app.state.engine
     out_crs = normalize_crs(crs) if crs else "EPSG:4490"
     lon_c, lat_c = to_cgcs2000_point(lon, lat, crs)
     tol = settings.boundary_tolerance_m if tolerance_m < 0 else tolerance_m

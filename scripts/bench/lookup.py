@@ -386,18 +386,27 @@ def run_dataset(label: str, url: str, region: str, args: argparse.Namespace,
     try:
         alive = {k: s.wait() for k, s in servers.items()}
         results: dict[str, float] = {}
-        if alive["wangge"]:
-            rate, total, bad = wrk_rate(base, "/cells/at?lon=%.7f&lat=%.7f", lon, lat,
-                                        args.duration)
-            results["wangge"] = rate
-            rows.append((label, "single: Wangge GET /cells/at (full answer)",
-                         f"{rate:,.0f} req/s", f"{total} req, {bad} non-2xx"))
-        if alive["minimal"]:
-            rate, total, bad = wrk_rate(base + 1, "/cell?lon=%.7f&lat=%.7f", lon, lat,
-                                        args.duration)
-            results["minimal"] = rate
-            rows.append((label, "single: (b) minimal FastAPI+asyncpg (code only)",
-                         f"{rate:,.0f} req/s", f"{total} req, {bad} non-2xx"))
+        if alive["wangge"]:  # warm up: the first lookup builds the in-process index
+            import httpx
+
+            httpx.get(f"http://127.0.0.1:{base}/cells/at",
+                      params={"lon": float(lon[0]), "lat": float(lat[0])}, timeout=300)
+        # Wangge and the minimal endpoint alternate twice (best of two each): on a shared
+        # machine the load of other processes drifts between runs.
+        best: dict[str, tuple[float, int, int]] = {}
+        for _ in range(2):
+            for key, port, path in (("wangge", base, "/cells/at?lon=%.7f&lat=%.7f"),
+                                    ("minimal", base + 1, "/cell?lon=%.7f&lat=%.7f")):
+                if alive[key]:
+                    got = wrk_rate(port, path, lon, lat, args.duration)
+                    if key not in best or got[0] > best[key][0]:
+                        best[key] = got
+        labels = {"wangge": "single: Wangge GET /cells/at (full answer)",
+                  "minimal": "single: (b) minimal FastAPI+asyncpg (code only)"}
+        for key, (rate, total, bad) in best.items():
+            results[key] = rate
+            rows.append((label, labels[key], f"{rate:,.0f} req/s",
+                         f"{total} req, {bad} non-2xx"))
         if "tipg" in servers and alive["tipg"]:
             d = 1e-6
             path = ("/collections/public.grid_cell/items?bbox=%.7f,%.7f,%.7f,%.7f"
