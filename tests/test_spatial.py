@@ -155,3 +155,15 @@ def test_cell_summary(client: Any, demo_engine: Engine) -> None:
     assert len(s["open_incidents"]["items"]) == min(open_n, 200)
     assert all("reporter_phone" not in i for i in s["open_incidents"]["items"])
     assert isinstance(s["compounds"], list) and isinstance(s["cameras"], list)
+
+
+def test_openapi_documents_every_new_endpoint(client: Any) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/spatial/{layer}/within", "/spatial/{layer}/nearest",
+                 "/spatial/{layer}/intersects", "/spatial/inside/{kind}/{code}",
+                 "/cells/{code}/summary", "/ogc/collections/{collection_id}/items",
+                 "/tiles/{layer}/{z}/{x}/{y}.pbf"):
+        assert path in paths, path
+    post = paths["/cells/at"]["post"]
+    assert {"application/json", "text/csv"} <= set(post["requestBody"]["content"])
+    assert "get" in paths["/cells/at"]
