@@ -214,3 +214,20 @@ def test_index_follows_the_active_set(fresh_demo_url: str) -> None:
     engine.dispose()
     assert after.boundary_set_id == new_set
     assert after.cell_code[0] == old[:-3] + "999"
+
+
+def test_hand_written_json_equals_json_dumps() -> None:
+    """The row-by-row encoder of POST /cells/at writes the same document as json.dumps."""
+    import json
+
+    from api.routes.cells_batch import _encode
+    from geo.batch import BatchResult, result_rows
+
+    res = BatchResult(["141123100001001", None, None], [True, False, None],
+                      [["141123100001001", '14"x'], [], []], [None, None, "坐标缺失 \\ bad"], 7)
+    ids: list[Any] = ["a", 2, {"k": None}]
+    head = {"boundary_set_id": 7, "count": 3, "tolerance_m": 10.0}
+    expected = {**head, "results": [dict(r, id=i) for r, i in zip(result_rows(res), ids,
+                                                                   strict=True)]}
+    assert json.loads(_encode(head, res, ids)) == expected
+    assert json.loads(_encode(head, res, None)) == {**head, "results": result_rows(res)}

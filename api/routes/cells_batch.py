@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import Engine, make_url
 
 from api.deps import EngineDep, PrincipalDep, SettingsDep
@@ -23,7 +23,6 @@ from geo.batch import (
     lookup_table,
     no_gc,
     read_csv_text,
-    result_rows,
 )
 from geo.db import normalize_url
 from geo.errors import InvalidInput, TooLarge
@@ -103,13 +102,13 @@ def _points_from_json(payload: Any) -> tuple[np.ndarray, np.ndarray, list[Any] |
     points = payload["points"]
     if not isinstance(points, list):
         raise InvalidInput("points 须为数组 / points must be an array", field="points")
-    if points and all(type(p) is list and len(p) == 2 for p in points):
+    if points and isinstance(points[0], list):
         try:  # the common case, [[lon, lat], ...] of numbers: one numpy conversion
-            arr = np.array(points, dtype=np.float64)
-            if all(type(v) in (int, float) for p in points for v in p):
-                return arr[:, 0].copy(), arr[:, 1].copy(), None
+            arr = np.array(points)
+            if arr.ndim == 2 and arr.shape[1] == 2 and arr.dtype.kind in "fi":
+                return arr[:, 0].astype(np.float64), arr[:, 1].astype(np.float64), None
         except (TypeError, ValueError):
-            pass
+            pass  # ragged or mixed: checked point by point below
     xs = np.full(len(points), np.nan)
     ys = np.full(len(points), np.nan)
     ids: list[Any] | None = None
@@ -134,7 +133,7 @@ def _points_from_json(payload: Any) -> tuple[np.ndarray, np.ndarray, list[Any] |
 def _run_json(
     engine: Engine, xs: np.ndarray, ys: np.ndarray, ids: list[Any] | None, crs: str | None,
     region: str, at: dt.date | None, tol: float, max_points: int,
-) -> dict[str, Any]:
+) -> bytes:
     if len(xs) > max_points:
         raise TooLarge(
             f"一次最多 {max_points} 个点, 收到 {len(xs)} 个; 请分批 / at most {max_points} "
@@ -143,22 +142,44 @@ def _run_json(
     lon, lat, errors = coords_to_cgcs2000(xs, ys, crs)
     with engine.connect() as conn:
         result = cells_at_many(conn, lon, lat, region, tol, at, errors, max_points)
-    with no_gc():
-        rows = result_rows(result)
-    if ids is not None:
-        for row, pid in zip(rows, ids, strict=True):
-            row["id"] = pid
-    found = sum(1 for c in result.cell_code if c is not None)
-    return {
+    head = {
         "boundary_set_id": result.boundary_set_id,
         "region": region,
         "tolerance_m": tol,
-        "count": len(rows),
-        "found": found,
+        "count": len(result.cell_code),
+        "found": sum(1 for c in result.cell_code if c is not None),
         "near_boundary": sum(1 for v in result.near_boundary if v),
         "errors": sum(1 for e in result.error if e),
-        "results": rows,
     }
+    with no_gc():
+        return _encode(head, result, ids)
+
+
+def _encode(head: dict[str, Any], result: Any, ids: list[Any] | None) -> bytes:
+    """The JSON answer, written row by row: json.dumps of 100,000 small dicts takes ~3x as
+    long (measured). Same document as ``{**head, "results": result_rows(result)}``."""
+    quoted: dict[str, str] = {}
+
+    def q(value: str) -> str:
+        out = quoted.get(value)
+        if out is None:
+            out = quoted[value] = json.dumps(value, ensure_ascii=False)
+        return out
+
+    flags = {True: "true", False: "false", None: "null"}
+    parts = []
+    for i, (code, near, cands, err) in enumerate(zip(result.cell_code, result.near_boundary,
+                                                     result.candidates, result.error,
+                                                     strict=True)):
+        row = (f'{{"cell_code":{"null" if code is None else q(code)},'
+               f'"near_boundary":{flags[near]},'
+               f'"candidates":[{",".join(q(c) for c in cands)}],'
+               f'"error":{"null" if err is None else json.dumps(err, ensure_ascii=False)}')
+        if ids is not None:
+            row += f',"id":{json.dumps(ids[i], ensure_ascii=False)}'
+        parts.append(row + "}")
+    body = json.dumps(head, ensure_ascii=False)[:-1] + ',"results":[' + ",".join(parts) + "]}"
+    return body.encode("utf-8")
 
 
 def _run_csv(
@@ -265,10 +286,9 @@ async def post_cells_at(
     if not isinstance(tol, int | float) or not 0 <= tol <= 1000:
         raise InvalidInput("tolerance_m 须在 0..1000 / tolerance_m must be in 0..1000",
                            field="tolerance_m")
-    result = await run_in_threadpool(
+    body = await run_in_threadpool(
         _run_json, engine, xs, ys, ids, payload.get("crs", crs),
         payload.get("region", region) or settings.default_region,
         _date(payload.get("at")) or at, float(tol), max_points,
     )
-    with no_gc():
-        return JSONResponse(result)
+    return Response(body, media_type="application/json")
