@@ -12,11 +12,16 @@ Answer per point, the same rules as the single lookup (``geo.lookup.cell_at``):
 - ``near_boundary``: the point lies within ``tolerance_m`` metres of that cell's edge;
 - ``candidates``: codes of every basic cell covering the point or within ``tolerance_m``.
 
+A point in no cell but within the tolerance of one has ``cell_code`` None, ``near_boundary``
+True and that cell among its ``candidates``.
+
 Fast path: each cell also has a "core", the cell shrunk by more than the tolerance (in degrees,
 conservatively); a point inside exactly one core is answered by that cell, not near, without any
 distance computation. The remaining points (near an edge or outside every cell) get exact
 distances in metres in a local transverse Mercator projection centred on the region (scale
-error below 3e-5 within +-0.5 degrees of its meridian).
+error below 3e-5 within +-0.5 degrees of its meridian). The fast path assumes what the
+boundary checks guarantee for an active set: basic cells do not overlap (by more than the
+tolerance); with overlapping basic cells a point deep inside one may not get the lowest code.
 """
 
 from __future__ import annotations

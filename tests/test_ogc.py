@@ -148,6 +148,23 @@ def test_output_crs(client: Any) -> None:
     assert 4_200_000 < north < 4_300_000 and 400_000 < east < 600_000
 
 
+def test_bbox_crs_axis_order_and_gcj02(client: Any) -> None:
+    box = (111.10, 38.44, 111.16, 38.48)
+    base = items(client, "cameras", bbox=",".join(map(str, box)), limit=1).json()
+    n = base["numberMatched"]
+    assert n > 0
+    # EPSG:4490 by URI: latitude first, as the CRS defines its axes
+    latlon = f"{box[1]},{box[0]},{box[3]},{box[2]}"
+    r = items(client, "cameras", bbox=latlon, limit=1,
+              **{"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/4490"})
+    assert r.status_code == 200 and r.json()["numberMatched"] == n
+    # the same box given in GCJ-02 (as read off a phone map) finds nearly the same cameras
+    (gx1, gy1), (gx2, gy2) = wgs84_to_gcj02(box[0], box[1]), wgs84_to_gcj02(box[2], box[3])
+    g = items(client, "cameras", bbox=f"{gx1},{gy1},{gx2},{gy2}", limit=1,
+              **{"bbox-crs": "GCJ02"}).json()["numberMatched"]
+    assert abs(g - n) <= max(2, n // 50)
+
+
 def test_camera_sectors_are_polygons(client: Any) -> None:
     body = items(client, "camera_sectors", limit=3).json()
     assert body["numberReturned"] == 3
