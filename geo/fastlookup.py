@@ -80,7 +80,13 @@ def _locate(idx: CellIndex, lon: float, lat: float, tolerance_m: float) -> dict[
     x, y = idx.to_metric.transform(lon, lat)
     pt_m = shapely.Point(x, y)
     edge_m = float(shapely.distance(pt_m, idx.bounds_m[hit]))
-    candidates = []
+    if edge_m > tolerance_m:
+        # Basic cells do not overlap: a cell that does not cover the point but lies within the
+        # tolerance would put the covering cell's edge within the tolerance too.
+        candidates = [idx.codes[i] for i in covering]
+        near = []
+    else:
+        candidates = []
     for i in near:
         if i in covering:  # covering cells are always candidates
             candidates.append(idx.codes[i])
