@@ -167,3 +167,20 @@ def test_openapi_documents_every_new_endpoint(client: Any) -> None:
     post = paths["/cells/at"]["post"]
     assert {"application/json", "text/csv"} <= set(post["requestBody"]["content"])
     assert "get" in paths["/cells/at"]
+
+
+def test_database_down_is_503_everywhere() -> None:
+    """The app starts without its database; every new endpoint answers 503, never a trace."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings("postgresql+psycopg://postgres@127.0.0.1:1/none"))
+    with TestClient(app) as c:
+        for url in ("/cells/at?lon=111.13&lat=38.46", "/ogc/collections",
+                    "/ogc/collections/incidents/items", "/spatial/cameras/nearest?lon=111.13&"
+                    "lat=38.46", "/cells/141123100003001/summary", "/tiles/cells/8/206/97.pbf"):
+            r = c.get(url)
+            assert r.status_code == 503, (url, r.text)
+        assert c.post("/cells/at", json={"points": [[111.13, 38.46]]}).status_code == 503
