@@ -23,14 +23,19 @@ def get_engine(request: Request) -> Engine:
 
 
 def get_conn(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Connection]:
-    """A connection in a transaction, committed when the handler returns without error."""
+    """A connection in a transaction, committed when the handler returns without error.
+
+    Used with ``scope="function"`` (``ConnDep``): the commit happens BEFORE the response is
+    sent, so a failed commit (database gone) becomes a 503 instead of a 200 for a write that
+    was lost, or a connection dropped half-way through the answer.
+    """
     with engine.begin() as conn:
         yield conn
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
-ConnDep = Annotated[Connection, Depends(get_conn)]
+ConnDep = Annotated[Connection, Depends(get_conn, scope="function")]
 
 
 def get_principal(request: Request) -> Principal:

@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from geo.coords import UnknownCRSError
 from geo.errors import WanggeError
@@ -20,14 +21,45 @@ def _body(status: int, title: str, detail: str, **extra: Any) -> dict[str, Any]:
     return {"status": status, "title": title, "detail": detail, **extra}
 
 
+RETRY_AFTER_S = 5
+
+
+def _unavailable(detail: str) -> JSONResponse:
+    return JSONResponse(
+        _body(503, "Unavailable", detail),
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+def _is_connection_problem(orig: BaseException | None) -> bool:
+    """A driver error that means "no usable connection" (psycopg 3), whatever wraps it."""
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    return isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError)
+
+
+def _is_bad_value(orig: BaseException | None) -> bool:
+    """A driver error caused by a value (class 22 "data exception"), not by the server."""
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(orig, psycopg.DataError)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register handlers: domain errors, validation (422 naming the field), DB down (503)."""
 
     @app.exception_handler(WanggeError)
     async def _domain(_: Request, exc: WanggeError) -> JSONResponse:
+        headers = {"Retry-After": str(RETRY_AFTER_S)} if exc.status == 503 else None
         return JSONResponse(
             _body(exc.status, type(exc).__name__, exc.message, **exc.detail),
             status_code=exc.status,
+            headers=headers,
         )
 
     @app.exception_handler(UnknownCRSError)
@@ -48,22 +80,37 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=422,
         )
 
-    @app.exception_handler(OperationalError)
-    async def _db_down(_: Request, exc: OperationalError) -> JSONResponse:
+    # The database is down, restarting, unreachable or overloaded: 503 + Retry-After, the
+    # client retries. OperationalError covers refused connections, "server closed the
+    # connection", "the database system is starting up" and cancelled statements;
+    # InterfaceError a connection already closed; the pool timeout an exhausted pool.
+    async def _db_down(_: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", exc.__class__.__name__)
-        return JSONResponse(
-            _body(503, "Unavailable", "数据库暂不可用, 请稍后重试 / database unavailable, retry"),
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
+        return _unavailable("数据库暂不可用, 请稍后重试 / database unavailable, retry")
+
+    down: list[type[Exception]] = [OperationalError, InterfaceError, DisconnectionError,
+                                   PoolTimeoutError]
+    try:  # the driver's own errors, when code uses the raw connection (COPY ...)
+        import psycopg
+
+        down += [psycopg.OperationalError, psycopg.InterfaceError]
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        pass
+    for cls in down:
+        app.add_exception_handler(cls, _db_down)
 
     @app.exception_handler(DBAPIError)
     async def _db_error(_: Request, exc: DBAPIError) -> JSONResponse:
-        if exc.connection_invalidated:
+        if exc.connection_invalidated or _is_connection_problem(exc.orig):
+            log.warning("database connection lost: %s", exc.__class__.__name__)
+            return _unavailable("数据库连接中断, 请重试 / database connection lost, retry")
+        if _is_bad_value(exc.orig):
+            # A value the database refuses (NUL byte, number out of range ...): the client's.
+            log.info("value refused by the database: %s", type(exc.orig).__name__)
             return JSONResponse(
-                _body(503, "Unavailable", "数据库连接中断, 请重试 / database connection lost"),
-                status_code=503,
-                headers={"Retry-After": "5"},
+                _body(422, "InvalidInput", "参数值无效(含非法字符或超出范围) / invalid parameter "
+                      "value (illegal character such as NUL, or out of range)"),
+                status_code=422,
             )
         log.exception("database error")
         return JSONResponse(

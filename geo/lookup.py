@@ -124,7 +124,7 @@ SELECT c.code, c.name, c.kind, c.parent_code, c.township_code,
        ST_Covers(c.geom, p.g) AS covers,
        ST_Distance(ST_Boundary(c.geom)::geography, p.g::geography) AS edge_m
 FROM grid_cell c, p
-WHERE c.boundary_set_id = :set_id
+WHERE c.region_code = :region AND c.boundary_set_id = :set_id
   AND c.geom && ST_Expand(p.g, :deg)
   AND (ST_Covers(c.geom, p.g) OR ST_DWithin(c.geom::geography, p.g::geography, :tol))
 ORDER BY c.code
@@ -166,7 +166,8 @@ def cell_at(
     deg = tolerance_m / 80_000.0 + 1e-9  # >= tolerance in degrees anywhere below ~45 N
     rows = conn.execute(
         _LOOKUP_SQL,
-        {"lon": lon, "lat": lat, "set_id": set_id, "tol": tolerance_m, "deg": deg},
+        {"lon": lon, "lat": lat, "set_id": set_id, "tol": tolerance_m, "deg": deg,
+         "region": region_code},
     ).mappings().all()
     basic = [r for r in rows if r["kind"] == "basic"]
     covering = [r for r in basic if r["covers"]]
@@ -194,8 +195,8 @@ def cell_at(
     if with_geometry:
         geometry = conn.execute(
             text("SELECT ST_AsGeoJSON(geom, 8, 0)::json FROM grid_cell "
-                 "WHERE boundary_set_id = :s AND code = :c"),
-            {"s": set_id, "c": hit["code"]},
+                 "WHERE region_code = :r AND boundary_set_id = :s AND code = :c"),
+            {"r": region_code, "s": set_id, "c": hit["code"]},
         ).scalar()
     return CellHit(
         code=hit["code"], name=hit["name"], kind=hit["kind"], boundary_set_id=set_id,

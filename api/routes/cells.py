@@ -38,7 +38,10 @@ async def get_cell_at(
         Query(description="CRS of lon/lat and of the answer: EPSG:4490 (default), EPSG:4326, "
               "GCJ02 (AMap/Tencent), BD09 (Baidu), or another EPSG code"),
     ] = "EPSG:4490",
-    region: Annotated[str | None, Query(description="Region (county) code")] = None,
+    region: Annotated[
+        str | None,
+        Query(description="Region (county) code, 6 digits (GB/T 2260)", pattern=r"^[0-9]{6,12}$"),
+    ] = None,
     at: Annotated[
         dt.date | None,
         Query(description="Use the boundaries valid on this date (default: the active set)"),

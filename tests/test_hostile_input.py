@@ -1,0 +1,205 @@
+"""Hostile and broken input: property-based tests (hypothesis) of CRS parsing, geometry
+parsing and the /cells/at query parser. Nothing may escape but the documented errors, and the
+HTTP API never answers 5xx."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+import shapely
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from geo.coords import UnknownCRSError, normalize_crs, transform_geometry
+from geo.errors import InvalidInput, TooLarge
+from geo.geomcheck import parse_geometry
+
+FAST = settings(max_examples=150, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+# --- CRS parsing ------------------------------------------------------------------------
+
+CRS_WORDS = ["EPSG", "epsg", ":", "::", "4490", "4326", "4546", "0", "-1", "999999", "urn",
+             "ogc", "def", "crs", "GCJ", "-02", "BD", "09", "+proj=", "longlat", "utm",
+             "+zone=", "50", " ", "http://www.opengis.net/def/crs/EPSG/0/", "CRS84", "WGS",
+             "84", "CGCS", "2000", "\x00", "中国", "{", "}", "[", "]", '"', "PROJCS", "GEOGCS"]
+
+crs_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63),
+    st.floats(allow_nan=True),
+    st.text(max_size=40),
+    st.lists(st.sampled_from(CRS_WORDS), max_size=6).map("".join),
+    st.lists(st.integers(), max_size=3),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=crs_values)
+@example(value="EPSG:0")
+@example(value="epsg:99999999999999999999")
+@example(value="+proj=longlat +datum=WGS84")
+@example(value="urn:ogc:def:crs:EPSG::")
+@example(value="\x00")
+def test_normalize_crs_raises_only_unknown_crs(value: Any) -> None:
+    try:
+        out = normalize_crs(value)
+    except UnknownCRSError as exc:
+        assert "/" in str(exc)  # Chinese / English
+        return
+    assert out in ("GCJ02", "BD09") or (out.startswith("EPSG:") and out[5:].isdigit())
+    assert normalize_crs(out) == out  # canonical names are fixed points
+
+
+# --- geometry parsing -------------------------------------------------------------------
+
+coord = st.one_of(
+    st.floats(min_value=-200, max_value=200, allow_nan=False),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([111.13, 38.46, 0.0, 90.0, -180.0, 1e308]),
+)
+position = st.lists(coord, min_size=0, max_size=4)
+ring = st.lists(position, min_size=0, max_size=7)
+geojson_like = st.fixed_dictionaries(
+    {"type": st.sampled_from(["Point", "MultiPoint", "LineString", "Polygon", "MultiPolygon",
+                              "GeometryCollection", "Feature", "polygon", ""]),
+     "coordinates": st.one_of(position, ring, st.lists(ring, max_size=3),
+                              st.lists(st.lists(ring, max_size=2), max_size=2))},
+)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["type", "coordinates", "geometry", "x"]), inner, max_size=3),
+    max_leaves=20,
+)
+
+
+def _closed_ring(points: list[tuple[float, float]]) -> list[list[float]]:
+    return [list(p) for p in points] + [list(points[0])] if points else []
+
+
+xing_point = st.tuples(st.floats(110.5, 111.5), st.floats(38.0, 38.8))
+random_polygons = st.lists(xing_point, min_size=0, max_size=9).map(
+    lambda pts: {"type": "Polygon", "coordinates": [_closed_ring(pts)]}
+)
+
+
+def _assert_clean(obj: Any, crs: str = "EPSG:4490") -> None:
+    try:
+        parsed = parse_geometry(obj, crs=crs)
+    except (InvalidInput, TooLarge) as exc:
+        assert " / " in exc.message
+        return
+    g = parsed.geom
+    assert not g.is_empty and g.is_valid
+    minx, miny, maxx, maxy = g.bounds
+    assert -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90
+    assert all(math.isfinite(v) for v in g.bounds)
+
+
+@FAST
+@given(obj=st.one_of(geojson_like, json_values, random_polygons),
+       crs=st.sampled_from(["EPSG:4490", "GCJ02", "BD09", "EPSG:4546"]))
+def test_parse_geometry_returns_valid_or_refuses(obj: Any, crs: str) -> None:
+    _assert_clean(obj, crs)
+
+
+@FAST
+@given(pts=st.lists(xing_point, min_size=3, max_size=9))
+def test_random_polygons_are_repaired_to_valid_polygons(pts: list[tuple[float, float]]) -> None:
+    poly = shapely.Polygon(pts)
+    assume(poly.area > 1e-9)
+    try:
+        parsed = parse_geometry({"type": "Polygon", "coordinates": [_closed_ring(pts)]})
+    except InvalidInput:
+        return  # e.g. a polygon degenerate after repair
+    assert parsed.geom.geom_type in ("Polygon", "MultiPolygon") and parsed.geom.is_valid
+    assert parsed.repaired == (not poly.is_valid)
+
+
+BOWTIE = {"type": "Polygon", "coordinates": [[[111.0, 38.0], [111.1, 38.1], [111.1, 38.0],
+                                              [111.0, 38.1], [111.0, 38.0]]]}
+THREE_POINT_RING = {"type": "Polygon", "coordinates": [[[111.0, 38.0], [111.1, 38.1],
+                                                        [111.0, 38.0]]]}
+SWAPPED = {"type": "Point", "coordinates": [38.46, 111.13]}
+
+
+def test_real_world_broken_geometries() -> None:
+    fixed = parse_geometry(BOWTIE)
+    assert fixed.repaired and "Self-intersection" in fixed.notes[0]
+    assert fixed.geom.geom_type == "MultiPolygon" and len(fixed.geom.geoms) == 2  # type: ignore[attr-defined]
+    assert fixed.geom.area == pytest.approx(0.005, rel=1e-6)
+    with pytest.raises(InvalidInput, match="4"):
+        parse_geometry(THREE_POINT_RING)
+    with pytest.raises(InvalidInput, match="swapped"):
+        parse_geometry(SWAPPED)
+    with pytest.raises(InvalidInput, match="Self-intersection"):
+        parse_geometry(BOWTIE, repair=False)
+    with pytest.raises(InvalidInput, match="not accepted"):
+        parse_geometry(BOWTIE, allowed=["Point"])
+    with pytest.raises(InvalidInput, match="NaN"):
+        parse_geometry({"type": "Point", "coordinates": [float("nan"), 38.0]})
+
+
+def test_repaired_geometries_are_valid_in_postgis(demo_engine: Engine) -> None:
+    """What the parser lets through, PostGIS accepts as valid too (same GEOS rules)."""
+    with demo_engine.connect() as conn:
+        for obj in (BOWTIE, {"type": "Polygon", "coordinates": [[[111, 38], [111.2, 38],
+                    [111.2, 38.2], [111.1, 38.0], [111, 38.2], [111, 38]]]}):
+            g = parse_geometry(obj).geom
+            ok = conn.execute(text("SELECT ST_IsValid(ST_GeomFromText(:w, 4490))"),
+                              {"w": g.wkt}).scalar()
+            assert ok is True
+
+
+@FAST
+@given(x=st.floats(allow_nan=True, allow_infinity=True),
+       y=st.floats(allow_nan=True, allow_infinity=True),
+       dst=st.sampled_from(["GCJ02", "BD09", "EPSG:4546", "EPSG:3857", "EPSG:4326"]))
+def test_transform_geometry_never_crashes_on_odd_numbers(x: float, y: float, dst: str) -> None:
+    out = transform_geometry(shapely.Point(x, y), "EPSG:4490", dst)
+    assert out.geom_type == "Point"
+
+
+# --- /cells/at query parsing -------------------------------------------------------------
+
+num_text = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.sampled_from(["", " ", "111.13", "38.46", "1e999", "-0", "0x10", "１１１", "nan", "inf",
+                     "111,13", "38.46;DROP TABLE grid_cell", "null", "[]", "%00"]),
+    st.text(max_size=8),
+)
+query_params = st.fixed_dictionaries(
+    {},
+    optional={
+        "lon": num_text, "lat": num_text,
+        "crs": st.one_of(st.sampled_from(["EPSG:4490", "GCJ02", "BD09", "EPSG:4546", "4326",
+                                          "EPSG:0", "EPSG:3857", "'", ""]), st.text(max_size=12)),
+        "region": st.one_of(st.sampled_from(["141123", "000000", "'; --", ""]),
+                            st.text(max_size=8)),
+        "at": st.one_of(st.dates().map(str), st.sampled_from(["2026-02-30", "yesterday", ""]),
+                        st.text(max_size=10)),
+        "tolerance_m": num_text,
+    },
+)
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(params=query_params)
+@example(params={"lon": "111.13", "lat": "38.46", "crs": "EPSG:4546"})
+@example(params={"lon": "500000", "lat": "4262998", "crs": "EPSG:4546"})
+@example(params={"lon": "1e308", "lat": "1e308", "crs": "EPSG:3857"})
+@example(params={"lon": "111.13", "lat": "38.46", "at": "0001-01-01"})
+@example(params={"lon": "111.13", "lat": "38.46", "crs": "BD09", "region": "\x00"})
+def test_cells_at_never_answers_5xx(client: Any, params: dict[str, str]) -> None:
+    r = client.get("/cells/at", params=params)
+    assert r.status_code in (200, 404, 422), (params, r.status_code, r.text[:300])
+    body = r.json()
+    if r.status_code != 200:
+        assert "Traceback" not in r.text and body["detail"]
