@@ -77,6 +77,13 @@ class CellIndex:
     ded_bounds: npt.NDArray[np.float64]
     grid: BucketGrid
     bbox: list[tuple[float, float, float, float]]  # bounds of polys, one per basic cell
+    # Unprepared copies for the single lookup: GEOS prepared geometries are not thread-safe
+    # (libgeos/geos#825), so only batches (serialised by ``lock``) touch the prepared ones.
+    single_polys: npt.NDArray[np.object_] = field(
+        default_factory=lambda: np.zeros(0, dtype=object))
+    single_ded: npt.NDArray[np.object_] = field(default_factory=lambda: np.zeros(0, dtype=object))
+    bbox_arr: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 4)))
+    lock: threading.Lock = field(default_factory=threading.Lock)
     checked_at: float = 0.0
     geojson: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> geometry
 
@@ -249,7 +256,11 @@ def _build(
 
     polys_m = np.asarray(shapely.transform(polys, _proj), dtype=object)
     bounds_m = np.asarray(shapely.boundary(polys_m), dtype=object)
-    for arr in (polys, cores, polys_m, bounds_m, ded_polys):
+    single_polys = np.asarray(shapely.from_wkb(shapely.to_wkb(polys)), dtype=object)
+    single_ded = np.asarray(shapely.from_wkb(shapely.to_wkb(ded_polys)), dtype=object)
+    # Only what the batch path queries with prepared-aware predicates is prepared; the metric
+    # copies are only measured (distance), which never uses the prepared form.
+    for arr in (polys, cores, ded_polys):
         shapely.prepare(arr)
     set_name = str(conn.execute(text("SELECT name FROM boundary_set WHERE id = :s"),
                                 {"s": set_id}).scalar())
@@ -267,6 +278,8 @@ def _build(
                           core_deg),
         bbox=[(float(a), float(b), float(c), float(d))
               for a, b, c, d in np.asarray(shapely.bounds(polys)).reshape(-1, 4).tolist()],
+        single_polys=single_polys, single_ded=single_ded,
+        bbox_arr=np.asarray(shapely.bounds(polys), dtype=np.float64).reshape(-1, 4),
         checked_at=time.monotonic(),
     )
 
@@ -394,9 +407,10 @@ def cells_at_many(
         cands: list[list[str]] = [[] for _ in range(n)]
         if len(vidx) and len(index.polys):
             pts = np.asarray(shapely.points(lons[vidx], lats[vidx]), dtype=object)
-            slow = _fast_path(index, pts, vidx, hit, cands)
-            if len(slow):
-                _slow_path(index, lons, lats, slow, tolerance_m, hit, near, cands)
+            with index.lock:  # prepared geometries: one thread at a time
+                slow = _fast_path(index, pts, vidx, hit, cands)
+                if len(slow):
+                    _slow_path(index, lons, lats, slow, tolerance_m, hit, near, cands)
         codes = index.codes
         cell_code = [codes[h] if h >= 0 else None for h in hit.tolist()]
         near_out: list[bool | None] = [

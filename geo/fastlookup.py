@@ -66,14 +66,19 @@ def _locate(idx: CellIndex, lon: float, lat: float, tolerance_m: float) -> dict[
     Uses the index's bucket grid (a slice per point); tolerances wider than the grid's margin
     go through the STRtree instead.
     """
+    # Only unprepared geometries here (idx.single_*): this runs on the event loop and in
+    # worker threads at once, and GEOS prepared geometries are not thread-safe.
     deg = _deg_for(tolerance_m, abs(lat))
     near = idx.grid.near(lon, lat) if deg <= idx.grid.margin_deg else None
     pt = shapely.Point(lon, lat)
-    if near is None:
-        near = sorted(int(i) for i in idx.tree.query(pt, predicate="dwithin", distance=deg))
+    if near is None:  # wider than the grid's margin: a box test over every cell
+        b = idx.bbox_arr
+        near = np.flatnonzero((b[:, 0] - deg <= lon) & (lon <= b[:, 2] + deg)
+                              & (b[:, 1] - deg <= lat) & (lat <= b[:, 3] + deg)).tolist()
+    polys = idx.single_polys
     bb = idx.bbox
     covering = [i for i in near if bb[i][0] <= lon <= bb[i][2] and bb[i][1] <= lat <= bb[i][3]
-                and shapely.covers(idx.polys[i], pt)]
+                and shapely.covers(polys[i], pt)]
     if not covering:
         return None
     hit = covering[0]
@@ -92,7 +97,7 @@ def _locate(idx: CellIndex, lon: float, lat: float, tolerance_m: float) -> dict[
             candidates.append(idx.codes[i])
         elif (bb[i][0] - deg <= lon <= bb[i][2] + deg
               and bb[i][1] - deg <= lat <= bb[i][3] + deg
-              and shapely.dwithin(idx.polys[i], pt, deg)) and float(
+              and shapely.dwithin(polys[i], pt, deg)) and float(
             shapely.distance(pt_m, idx.polys_m[i])
         ) <= tolerance_m:
             candidates.append(idx.codes[i])
@@ -102,7 +107,7 @@ def _locate(idx: CellIndex, lon: float, lat: float, tolerance_m: float) -> dict[
         maybe = np.flatnonzero((b[:, 0] <= lon) & (lon <= b[:, 2]) & (b[:, 1] <= lat)
                                & (lat <= b[:, 3]))
         dedicated = [{"code": idx.ded_codes[i], "name": idx.ded_names[i]}
-                     for i in maybe.tolist() if shapely.covers(idx.ded_polys[i], pt)]
+                     for i in maybe.tolist() if shapely.covers(idx.single_ded[i], pt)]
     return {"hit": hit, "edge_m": edge_m, "covering": [idx.codes[i] for i in covering],
             "candidates": candidates, "dedicated": dedicated}
 

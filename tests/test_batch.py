@@ -231,3 +231,41 @@ def test_hand_written_json_equals_json_dumps() -> None:
                                                                    strict=True)]}
     assert json.loads(_encode(head, res, ids)) == expected
     assert json.loads(_encode(head, res, None)) == {**head, "results": result_rows(res)}
+
+
+def test_concurrent_single_and_batch_lookups_agree(demo_url: str, demo_engine: Engine) -> None:
+    """Batches in threads and single lookups at once (the server does both): same answers.
+
+    GEOS prepared geometries are not thread-safe; the single path uses its own unprepared
+    copies and batches are serialised per index. A race here used to be able to crash.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from geo.batch import cells_at_many
+    from geo.fastlookup import cell_at_fast
+
+    pts = [p for p in _sample_points(demo_engine) if 110 < p[0] < 112 and p[1] < 39.0][:60]
+    lon = np.array([p[0] for p in pts])
+    lat = np.array([p[1] for p in pts])
+    engine = create_engine(demo_url)
+    with engine.connect() as conn:
+        expected = cells_at_many(conn, lon, lat, "141123").cell_code
+
+    def batch(_: int) -> list[str | None]:
+        with engine.connect() as conn:
+            return cells_at_many(conn, lon, lat, "141123").cell_code
+
+    def singles(_: int) -> list[str | None]:
+        out: list[str | None] = []
+        for x, y in pts:
+            try:
+                out.append(cell_at_fast(engine, x, y, "141123", with_geometry=False).code)
+            except Exception:  # noqa: BLE001 - NotFound for points in no cell
+                out.append(None)
+        return out
+
+    with ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(batch if k % 2 else singles, k) for k in range(12)]
+        results = [f.result() for f in futures]
+    engine.dispose()
+    assert all(r == expected for r in results)
