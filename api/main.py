@@ -18,6 +18,10 @@ ROUTERS = [
     "api.routes.meta",
     "api.routes.cells",
     "api.routes.analysis",
+    "api.routes.ogc",
+    "api.routes.cells_batch",
+    "api.routes.spatial",
+    "api.routes.tiles",
 ]
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
 
-from api.deps import ConnDep, SettingsDep
+from api.settings import Settings
 from geo.coords import normalize_crs, transform_geometry
-from geo.lookup import cell_at, to_cgcs2000_point
+from geo.fastlookup import cell_at_fast_async
+from geo.lookup import to_cgcs2000_point
 
 router = APIRouter(tags=["cells 网格"])
 
@@ -27,9 +29,8 @@ GEOJSON = "application/geo+json"
         422: {"description": "Missing or invalid lon/lat/crs"},
     },
 )
-def get_cell_at(
-    conn: ConnDep,
-    settings: SettingsDep,
+async def get_cell_at(
+    request: Request,
     lon: Annotated[float, Query(description="Longitude (x) in `crs`", examples=[111.13])],
     lat: Annotated[float, Query(description="Latitude (y) in `crs`", examples=[38.46])],
     crs: Annotated[
@@ -55,10 +56,18 @@ def get_cell_at(
     every covering cell is listed in ``covering`` and every cell within the tolerance in
     ``candidates``.
     """
+    # The hot path of the service: settings and engine straight from app.state, because
+    # FastAPI runs sync dependencies (SettingsDep, EngineDep) in the thread pool, two thread
+    # hops per request (measured by scripts/bench/lookup.py).
+    settings: Settings = request.app.state.settings
+    engine: Engine = request.app.state.engine
     out_crs = normalize_crs(crs) if crs else "EPSG:4490"
     lon_c, lat_c = to_cgcs2000_point(lon, lat, crs)
     tol = settings.boundary_tolerance_m if tolerance_m < 0 else tolerance_m
-    hit = cell_at(conn, lon_c, lat_c, region or settings.default_region, tol, at)
+    # hot path: in-process index + one asyncpg round trip (api.routes.cells_batch opens the pool)
+    pool = getattr(request.app.state, "lookup_pool", None)
+    hit = await cell_at_fast_async(pool, engine, lon_c, lat_c, region or settings.default_region,
+                                   tol, at)
     geometry = hit.geometry
     if geometry is not None and out_crs != "EPSG:4490":
         from shapely.geometry import mapping, shape

@@ -23,6 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.errors
 from sqlalchemy import Connection, text
 
 from geo.access import Principal
@@ -75,6 +76,12 @@ def make_period(start: dt.date | None, end: dt.date | None) -> Period:
     """
     if start is None and end is None:
         return last_full_quarter()
+    for value, name in ((start, "from"), (end, "to")):
+        if value is not None and not (1900 <= value.year <= 2200):
+            raise InvalidInput(
+                f"日期 {value} 超出 1900-2200 / date {value} is outside 1900-2200",
+                field=name,
+            )
     if start is None:
         assert end is not None
         start = end - dt.timedelta(days=91)
@@ -234,13 +241,21 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
             for row in df[cols].itertuples(index=False, name=None)]
 
 
+def _rounded(g: Any, precision: int) -> Any:
+    """Round coordinates for output; topology-preserving, or point-wise where GEOS gives up."""
+    try:
+        return shapely.set_precision(g, 10.0 ** -precision)
+    except shapely.errors.GEOSException:
+        return shapely.set_precision(g, 10.0 ** -precision, mode="pointwise")
+
+
 def feature_collection(df: pd.DataFrame, precision: int = 7) -> dict[str, Any]:
     """A (Geo)DataFrame as a GeoJSON FeatureCollection (geometry null for plain tables)."""
     props = records(df)
     if isinstance(df, gpd.GeoDataFrame) and len(df):
         geoms = [
             None if g is None or g.is_empty else
-            shapely.geometry.mapping(shapely.set_precision(g, 10.0 ** -precision))
+            shapely.geometry.mapping(_rounded(g, precision))
             for g in df.geometry
         ]
     else:

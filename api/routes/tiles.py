@@ -1,0 +1,39 @@
+"""Vector tiles: ``/tiles/{layer}/{z}/{x}/{y}.pbf`` (Mapbox Vector Tile, Web Mercator XYZ)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from fastapi.responses import Response
+
+from api.deps import ConnDep, PrincipalDep
+from geo.tiles import TILE_PROPERTIES, tile
+
+router = APIRouter(tags=["tiles 矢量瓦片"])
+
+MVT = "application/vnd.mapbox-vector-tile"
+
+
+@router.get(
+    "/tiles/{layer}/{z}/{x}/{y}.pbf",
+    summary="Vector tile of a layer / 矢量瓦片",
+    response_class=Response,
+    responses={200: {"content": {MVT: {}}, "description": "Mapbox vector tile"},
+               204: {"description": "Empty tile"},
+               404: {"description": "Unknown layer, or x/y outside the zoom's matrix"},
+               422: {"description": "Zoom outside 0..22 or non-integer z/x/y"}},
+)
+def get_tile(
+    conn: ConnDep,
+    principal: PrincipalDep,
+    layer: Annotated[str, Path(description=f"One of {', '.join(TILE_PROPERTIES)}")],
+    z: Annotated[int, Path(description="Zoom 0..22")],
+    x: Annotated[int, Path(description="Column 0..2^z-1")],
+    y: Annotated[int, Path(description="Row 0..2^z-1 (XYZ, north at 0)")],
+) -> Response:
+    """One tile; incidents are scoped to the caller and never carry personal fields."""
+    data = tile(conn, layer, z, x, y, principal)
+    if not data:
+        return Response(status_code=204, headers={"Cache-Control": "max-age=60"})
+    return Response(data, media_type=MVT, headers={"Cache-Control": "max-age=60"})
