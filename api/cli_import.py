@@ -111,9 +111,11 @@ def register(main: click.Group) -> None:
     @click.option("--set-name", help="Cells: name of the new boundary set.")
     @click.option("--valid-from", type=click.DateTime(["%Y-%m-%d"]),
                   help="Cells: date from which the new set applies [default: today].")
-    @click.option("--min-area-m2", default=1.0, show_default=True,
+    @click.option("--min-area-m2", default=10.0, show_default=True,
                   help="Gaps/overlaps smaller than this are ignored.")
     @click.option("--no-route", is_flag=True, help="Incidents: do not route to cells.")
+    @click.option("--chunk-rows", default=50_000, show_default=True,
+                  help="Rows per chunk (CSV is streamed; memory grows with this).")
     @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
     def import_cmd(layer: str, file: Path, **kw: Any) -> None:
         """Import FILE into LAYER (cells, admin, compounds, cameras, incidents, workers).
@@ -199,7 +201,7 @@ def register(main: click.Group) -> None:
     @boundaries.command("check")
     @click.argument("set_ref")
     @click.option("--region")
-    @click.option("--min-area-m2", default=1.0, show_default=True)
+    @click.option("--min-area-m2", default=10.0, show_default=True)
     def b_check(set_ref: str, region: str | None, min_area_m2: float) -> None:
         """Check a set: gaps, overlaps, cells outside their parent (areas in m²)."""
         from geo.errors import WanggeError

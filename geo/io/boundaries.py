@@ -24,7 +24,7 @@ from sqlalchemy import Connection, text
 
 from geo.errors import Conflict, NotFound
 
-DEFAULT_MIN_AREA_M2 = 1.0
+DEFAULT_MIN_AREA_M2 = 10.0  # smaller pieces are slivers of coordinate rounding
 MAX_LISTED = 200
 
 _OVERLAPS = text("""
@@ -266,7 +266,8 @@ def activate_set(
     )
     conn.execute(
         text("UPDATE boundary_set SET is_active = true, valid_from = :vf, valid_to = NULL, "
-             "activated_at = now(), checks = CAST(:c AS jsonb) WHERE id = :id"),
+             "activated_at = now(), checks = COALESCE(checks, '{}'::jsonb) || CAST(:c AS jsonb) "
+             "WHERE id = :id"),
         {"vf": vf, "id": bs["id"], "c": json.dumps(checks, default=str)},
     )
     rerouted = conn.execute(

@@ -491,7 +491,7 @@ def _chunk_geoms(ctx: _Ctx, chunk: Chunk) -> tuple[np.ndarray, list[str | None]]
     ok, why = _plausibility(ctx.plan, chunk.geoms)
     bad = [i for i in range(n) if not ok[i]]
     with_geom = sum(1 for g in chunk.geoms if g is not None)
-    if not ctx.layer_checked and with_geom and len(bad) * 2 >= with_geom:
+    if not ctx.layer_checked and with_geom and len(bad) * 2 > with_geom:
         i = bad[0]
         raise InvalidInput(
             f"整个图层被拒绝 (layer refused): {len(bad)}/{with_geom} 行的坐标不可能是 "
@@ -519,7 +519,7 @@ def _chunk_geoms(ctx: _Ctx, chunk: Chunk) -> tuple[np.ndarray, list[str | None]]
             inside = np.ones(n, dtype=bool)
             inside[has] = shapely.intersects(extent, np.asarray(list(out[has]), dtype=object))
             outside = [i for i in range(n) if has[i] and not inside[i]]
-            if not ctx.layer_checked and len(outside) * 2 >= int(has.sum()) and outside:
+            if not ctx.layer_checked and len(outside) * 2 > int(has.sum()) and outside:
                 i = outside[0]
                 hint = _swap_hint(ctx, chunk.geoms[i], extent)
                 raise InvalidInput(
@@ -706,7 +706,7 @@ def _import_cells(conn: Connection, ctx: _Ctx, progress: Progress | None) -> Non
     # Parents: given, or the first 12 digits of a 15-digit code when that unit exists.
     units: dict[str, str | None] = dict(conn.execute(
         text("SELECT code, parent_code FROM admin_unit WHERE region_code = :r"),
-        {"r": opts.region}).tuples().all())
+        {"r": opts.region}).all())
     unknown_parents: set[str] = set()
     for c in cells:
         if c["parent"] is None and len(c["code"]) == 15 and c["code"][:12] in units:
