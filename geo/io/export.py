@@ -146,6 +146,9 @@ def export_layer(
         raise InvalidInput(str(exc), field="crs") from exc
     if not principal.in_region(region_code):
         raise Forbidden(f"无权访问区域 {region_code} / no access to region {region_code}")
+    if principal.role == "viewer" and layer in ("incidents", "workers"):
+        raise Forbidden(f"公众角色只能导出公开图层 / viewers may export public layers only "
+                        f"(cells, admin, compounds, cameras), not {layer}")
     params: dict[str, Any] = {"r": region_code}
     base = _QUERIES[layer]
     if layer == "cells":
@@ -159,8 +162,8 @@ def export_layer(
         from geo.access import incident_scope_sql
 
         scope, sp = incident_scope_sql(principal, "incident")
-        if principal.role in ("planner", "viewer"):
-            scope = "TRUE"  # incidents without personal fields (masked below)
+        if principal.role == "planner":
+            scope = "TRUE"  # planners get incidents without personal fields (dropped below)
         params.update(sp)
         base = base.format(scope=scope)
     cols = [str(c) for c in conn.execute(text(f"SELECT * FROM ({base}) q LIMIT 0"),
@@ -222,10 +225,12 @@ def _plain(v: Any) -> Any:
 def _mask(df: pd.DataFrame, layer: str, principal: Principal) -> None:
     if df.empty:
         return
-    if layer == "incidents":
-        allowed = [principal.may_see_personal(c, d) and principal.role not in (
-            "planner", "viewer") for c, d in zip(df["cell_code"], df["department_code"],
-                                                 strict=True)]
+    if layer == "incidents" and principal.role in ("planner", "viewer"):
+        df["reporter_name"] = None
+        df["reporter_phone"] = None
+    elif layer == "incidents":
+        allowed = [principal.may_see_personal(c, d) for c, d in
+                   zip(df["cell_code"], df["department_code"], strict=True)]
         df["reporter_name"] = [n if ok else mask_name(n) for n, ok in
                                zip(df["reporter_name"], allowed, strict=True)]
         df["reporter_phone"] = [p if ok else mask_phone(p) for p, ok in
