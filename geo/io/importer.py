@@ -259,7 +259,29 @@ def plan_crs(file_crs: CRS | None, given: str | None) -> CrsPlan:
                    "EPSG:4490", None, True)
 
 
-def _example(attrs: pd.DataFrame, i: int, geom: Any) -> dict[str, Any]:
+class _Cols:
+    """A chunk's columns as Python lists (row access by index is far cheaper than pandas)."""
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self.df = df
+        self.columns = [str(c) for c in df.columns]
+        self._lists = {str(c): df[c].tolist() for c in df.columns}
+        self.n = len(df)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, col: str) -> list[Any]:
+        return self._lists[col]
+
+    def row(self, i: int) -> list[Any]:
+        """All values of row ``i``."""
+        return [self._lists[c][i] for c in self.columns]
+
+
+def _example(attrs: pd.DataFrame | _Cols, i: int, geom: Any) -> dict[str, Any]:
+    if isinstance(attrs, _Cols):
+        attrs = attrs.df
     row = {str(k): (None if is_empty(v) else str(v)) for k, v in attrs.iloc[i].items()}
     items = list(row.items())[:8]
     out = dict(items)
@@ -401,9 +423,9 @@ def _clean_polygon(g: Any, strict: bool) -> tuple[MultiPolygon | None, str | Non
 def _point(g: Any) -> tuple[Point | None, str | None]:
     if g is None or g.is_empty:
         return None, None
-    g = shapely.force_2d(g)
     if isinstance(g, Point):
-        return g, None
+        return (g, None) if not g.has_z else (shapely.force_2d(g), None)
+    g = shapely.force_2d(g)
     if g.geom_type == "MultiPoint" and len(g.geoms) == 1:
         return g.geoms[0], None
     return None, f"需要点几何，得到 {g.geom_type} / a point is needed, got {g.geom_type}"
@@ -468,10 +490,12 @@ def _map_fields(layer: str, columns: list[str], opts: ImportOptions) -> dict[str
     return out
 
 
-def _val(attrs: pd.DataFrame, col: str | None, i: int) -> Any:
+def _val(attrs: _Cols, col: str | None, i: int) -> Any:
     if col is None:
         return None
-    v = attrs[col].iat[i]
+    v = attrs[col][i]
+    if v is None or v == "":
+        return None
     return None if is_empty(v) else v
 
 
@@ -621,6 +645,17 @@ def _merge(conn: Connection, table: str, stg: str, keys: list[str], cols: list[s
     report.unchanged += int(distinct - (upd or 0) - (ins or 0))
 
 
+def _ewkb_many(geoms: np.ndarray) -> list[str | None]:
+    """Hex EWKB (SRID 4490) of an object array of geometries, None kept (vectorised)."""
+    out: list[str | None] = [None] * len(geoms)
+    ok = np.flatnonzero(np.array([g is not None for g in geoms], dtype=bool))
+    if len(ok):
+        arr = shapely.set_srid(np.asarray(list(geoms[ok]), dtype=object), 4490)
+        for k, w in zip(ok, shapely.to_wkb(arr, hex=True, include_srid=True), strict=True):
+            out[int(k)] = str(w)
+    return out
+
+
 def _ewkb(g: Any) -> str | None:
     if g is None:
         return None
@@ -652,7 +687,7 @@ def _import_cells(conn: Connection, ctx: _Ctx, progress: Progress | None) -> Non
     opts, report, f = ctx.opts, ctx.report, ctx.fields
     parts: dict[str, list[dict[str, Any]]] = {}
     for chunk, geoms, reasons in _iter_chunks(ctx, progress):
-        a = chunk.attrs
+        a = _Cols(chunk.attrs)
         for i in range(len(a)):
             row = chunk.start + i + 1
             code = _code(_val(a, f["code"], i))
@@ -811,7 +846,7 @@ def _import_admin(conn: Connection, ctx: _Ctx, progress: Progress | None) -> Non
 
     def rows() -> Iterator[tuple[Any, ...]]:
         for chunk, geoms, reasons in _iter_chunks(ctx, progress):
-            a = chunk.attrs
+            a = _Cols(chunk.attrs)
             for i in range(len(a)):
                 row = chunk.start + i + 1
                 code = _code(_val(a, f["code"], i))
@@ -867,7 +902,7 @@ def _import_compounds(conn: Connection, ctx: _Ctx, progress: Progress | None) ->
 
     def rows() -> Iterator[tuple[Any, ...]]:
         for chunk, geoms, reasons in _iter_chunks(ctx, progress):
-            a = chunk.attrs
+            a = _Cols(chunk.attrs)
             for i in range(len(a)):
                 row = chunk.start + i + 1
                 code = _code(_val(a, f["code"], i))
@@ -912,7 +947,7 @@ def _import_cameras(conn: Connection, ctx: _Ctx, progress: Progress | None) -> N
 
     def rows() -> Iterator[tuple[Any, ...]]:
         for chunk, geoms, reasons in _iter_chunks(ctx, progress):
-            a = chunk.attrs
+            a = _Cols(chunk.attrs)
             for i in range(len(a)):
                 row = chunk.start + i + 1
                 code = _code(_val(a, f["code"], i))
@@ -982,6 +1017,11 @@ def _import_incidents(conn: Connection, ctx: _Ctx, progress: Progress | None) ->
     if opts.status not in INCIDENT_STATUSES:
         raise InvalidInput(f"状态应为 {INCIDENT_STATUSES} 之一 / status must be one of "
                            f"{INCIDENT_STATUSES}", field="status")
+    if not conn.execute(text("SELECT EXISTS (SELECT 1 FROM incident_category)")).scalar():
+        from geo.reference import ensure_reference
+
+        ensure_reference(conn, opts.region)  # the installation's initial categories
+        report.notes.append("reference categories and departments created (none existed)")
     if opts.default_category:
         _ensure_default_category(conn, opts.default_category, opts.region)
     cats = _category_lookup(conn)
@@ -997,7 +1037,8 @@ def _import_incidents(conn: Connection, ctx: _Ctx, progress: Progress | None) ->
 
     def rows() -> Iterator[tuple[Any, ...]]:
         for chunk, geoms, reasons in _iter_chunks(ctx, progress):
-            a = chunk.attrs
+            a = _Cols(chunk.attrs)
+            wkbs = _ewkb_many(geoms)
             for i in range(len(a)):
                 row = chunk.start + i + 1
                 raw_code = _code(_val(a, f["code"], i))
@@ -1028,7 +1069,7 @@ def _import_incidents(conn: Connection, ctx: _Ctx, progress: Progress | None) ->
                                   kind="unknown category")
                     continue
                 code = raw_code or "IMP" + hashlib.sha1(
-                    "|".join(str(v) for v in a.iloc[i].tolist()).encode()).hexdigest()[:20]
+                    "|".join(str(v) for v in a.row(i)).encode()).hexdigest()[:20]
                 if pt is None:
                     report.no_location += 1
                 desc = _val(a, f["description"], i)
@@ -1037,7 +1078,8 @@ def _import_incidents(conn: Connection, ctx: _Ctx, progress: Progress | None) ->
                 yield (opts.region, code, cat, opts.channel,
                        opts.status if pt is not None else "needs_location", "normal", when,
                        desc, _val(a, f["address"], i), _val(a, f["reporter_name"], i),
-                       _val(a, f["reporter_phone"], i), _ewkb(pt), row)
+                       _val(a, f["reporter_phone"], i),
+                       wkbs[i] if pt is not None and pt is geoms[i] else _ewkb(pt), row)
 
     _copy_rows(conn, stg, cols + ["_rn"], rows())
     reset = ("boundary_set_id = NULL, cell_code = NULL, community_code = NULL, "
@@ -1064,7 +1106,7 @@ def _import_workers(conn: Connection, ctx: _Ctx, progress: Progress | None) -> N
 
     def rows() -> Iterator[tuple[Any, ...]]:
         for chunk, _g, _r in _iter_chunks(ctx, progress):
-            a = chunk.attrs
+            a = _Cols(chunk.attrs)
             for i in range(len(a)):
                 row = chunk.start + i + 1
                 code = _code(_val(a, f["code"], i))

@@ -16,21 +16,23 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pandas as pd
+
 _EMPTY = {"", "nan", "none", "null", "na", "n/a", "-", "—"}
 
 
 def is_empty(value: Any) -> bool:
-    """True for None, NaN and blank / placeholder strings."""
+    """True for None, NaN/NaT and blank / placeholder strings."""
     if value is None:
         return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    if isinstance(value, str) and value.strip().lower() in _EMPTY:
-        return True
+    if isinstance(value, str):
+        return value.strip().lower() in _EMPTY
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, int | bool | dt.date):
+        return value is pd.NaT
     try:
-        import pandas as pd
-
-        return bool(pd.isna(value)) if not isinstance(value, str | bytes) else False
+        return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
 

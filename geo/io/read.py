@@ -206,7 +206,8 @@ def _open_gdal(p: Path, layer: str | None, data: bytes | None = None,
 
     def reader() -> Iterator[Chunk]:
         step = CHUNK_ROWS
-        for start in range(0, max(total, 1), step):
+        start = 0
+        while True:
             df = pyogrio.read_dataframe(
                 target, layer=layer, skip_features=start, max_features=step,
                 on_invalid="fix", use_arrow=False,
@@ -222,6 +223,7 @@ def _open_gdal(p: Path, layer: str | None, data: bytes | None = None,
             yield Chunk(start, attrs.reset_index(drop=True), geoms, errors)
             if len(df) < step:
                 break
+            start += step
 
     return Source(path=p, fmt=fmt, columns=columns, file_crs=crs, total=total, layer=layer,
                   _reader=reader)

@@ -70,7 +70,7 @@ def run_cli(args: list[str], url: str) -> tuple[float, int, str]:
     t0 = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-c", "from api.cli import main; main()", *args],
                             env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+                            stderr=subprocess.STDOUT, text=True)
     out = proc.stdout.read() if proc.stdout else ""
     _, status, usage = os.wait4(proc.pid, 0)
     secs = time.monotonic() - t0
@@ -136,7 +136,7 @@ def main() -> None:
         with engine.connect() as conn:
             n, routed = conn.execute(text(
                 "SELECT count(*), count(cell_code) FROM incident WHERE code LIKE 'B%'")).one()
-        print(out.strip().splitlines()[2] if out.strip() else "")
+        print(next((ln for ln in out.splitlines() if ln.startswith("行 rows")), ""))
         print(f"anchor COPY of {ns.rows:,} rows:        {anchor:8.1f} s "
               f"({ns.rows / anchor:,.0f} rows/s)")
         print(f"wangge import of {ns.rows // 10:,} rows:     {s_secs:8.1f} s, peak RSS "
