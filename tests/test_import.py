@@ -344,3 +344,29 @@ def test_bad_date_refused_nothing_written(demo_rw: Engine, tmp_path: Path) -> No
     rep = run_import(demo_rw, "incidents", path, ImportOptions(
         region="141123", time_format="%Y-%m-%d %H:%M", commit=True, skip_refused=True))
     assert rep.committed and rep.new == 1 and rep.refused_count == 1
+
+
+def test_value_parsers() -> None:
+    """Numbers, bearings and dates as people type them."""
+    from zoneinfo import ZoneInfo
+
+    from geo.io.parse import find_field, parse_bearing, parse_number, parse_time
+
+    assert parse_number("1,234,567.5") == 1234567.5
+    assert parse_number("１２３") == 123.0 and parse_number(" ") is None
+    with pytest.raises(ValueError, match="not a number"):
+        parse_number("12a")
+    assert [parse_bearing(v) for v in ("NB", "SB", "EB", "WB", "NEB", "SEB", "SWB", "NWB")] == [
+        0.0, 180.0, 90.0, 270.0, 45.0, 135.0, 225.0, 315.0]
+    assert parse_bearing("SSW") == 202.5 and parse_bearing("-45") == 315.0
+    assert parse_bearing("正北") == 0.0 and parse_bearing("Northbound") == 0.0
+    with pytest.raises(ValueError, match="approach code"):
+        parse_bearing("up")
+    tz = ZoneInfo("Asia/Shanghai")
+    assert parse_time("2025年3月1日 8:30", None, tz) == dt.datetime(2025, 3, 1, 8, 30, tzinfo=tz)
+    assert parse_time("03/01/2025 08:30:00 PM", "%m/%d/%Y %I:%M:%S %p", tz).hour == 20
+    with pytest.raises(ValueError, match="--time-format"):
+        parse_time("31/02/2025", None, tz)
+    assert find_field(["编号", "经度", "纬度"], "lon", None) == "经度"
+    with pytest.raises(ValueError, match="columns are"):
+        find_field(["a"], "lon", "lng")

@@ -144,7 +144,8 @@ def parse_time(value: Any, fmt: str | None, tz: ZoneInfo) -> dt.datetime | None:
                 s2 = re.sub(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})", r"\1-\2-\3", s2)
                 m = re.match(r"^(\d{4})-(\d{1,2})-(\d{1,2})(.*)$", s2)
                 if m:
-                    s2 = f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}{m.group(4)}"
+                    rest = re.sub(r"^([ T])(\d):", r"\g<1>0\2:", m.group(4))
+                    s2 = f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}{rest}"
                 out = dt.datetime.fromisoformat(s2.replace("Z", "+00:00"))
         except ValueError:
             hint = f"格式 {fmt}" if fmt else "ISO 8601 (2025-03-01 08:30)"
