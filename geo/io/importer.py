@@ -1009,6 +1009,24 @@ def _ensure_default_category(conn: Connection, code: str, region: str) -> None:
         {"c": code, "r": region})
 
 
+def _fast_times(col: pd.Series, fmt: str | None, tz: ZoneInfo) -> list[dt.datetime | None]:
+    """Vectorised parse of a chunk's times; None where the row needs :func:`parse_time`."""
+    n = len(col)
+    try:
+        ts = pd.to_datetime(col, format=fmt or "ISO8601", errors="coerce")
+        if ts.dt.tz is None:
+            ts = ts.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+    except (ValueError, TypeError, AttributeError):
+        return [None] * n
+    out: list[dt.datetime | None] = []
+    for t in ts:
+        if pd.isna(t) or not (1900 <= t.year <= 2100):
+            out.append(None)
+        else:
+            out.append(t.to_pydatetime())
+    return out
+
+
 def _import_incidents(conn: Connection, ctx: _Ctx, progress: Progress | None) -> None:
     opts, report, f = ctx.opts, ctx.report, ctx.fields
     if opts.channel not in CHANNELS:
@@ -1039,11 +1057,13 @@ def _import_incidents(conn: Connection, ctx: _Ctx, progress: Progress | None) ->
         for chunk, geoms, reasons in _iter_chunks(ctx, progress):
             a = _Cols(chunk.attrs)
             wkbs = _ewkb_many(geoms)
+            times = _fast_times(chunk.attrs[f["time"]], opts.time_format, ctx.tz)
             for i in range(len(a)):
                 row = chunk.start + i + 1
                 raw_code = _code(_val(a, f["code"], i))
                 try:
-                    when = parse_time(_val(a, f["time"], i), opts.time_format, ctx.tz)
+                    when = times[i] or parse_time(_val(a, f["time"], i), opts.time_format,
+                                                  ctx.tz)
                 except ValueError as exc:
                     report.refuse(row, raw_code, str(exc), _example(a, i, chunk.geoms[i]),
                                   kind="bad date")
@@ -1088,12 +1108,41 @@ def _import_incidents(conn: Connection, ctx: _Ctx, progress: Progress | None) ->
     _merge(conn, "incident", stg, ["code"], cols, opts.region, report, extra_set=reset,
            insert_only=("status",))
     if opts.route:
-        from geo.demo import route_incidents
-
-        route_incidents(conn, opts.region)
+        route_new_incidents(conn, opts.region)
         report.routed = int(conn.execute(text(
             "SELECT count(*) FROM incident i JOIN stg_incident s ON s.region_code = "
             "i.region_code AND s.code = i.code WHERE i.cell_code IS NOT NULL")).scalar_one())
+
+
+_ROUTE_CELLS = text("""
+UPDATE incident SET boundary_set_id = s.sid, cell_code = s.code,
+       community_code = s.parent_code, township_code = s.township_code
+FROM (
+    SELECT DISTINCT ON (i.id) i.id, g.boundary_set_id AS sid, g.code, g.parent_code,
+           g.township_code
+    FROM boundary_set b
+    JOIN grid_cell g ON g.boundary_set_id = b.id AND g.kind = 'basic'
+    JOIN incident i ON i.region_code = b.region_code AND i.cell_code IS NULL
+     AND i.geom IS NOT NULL AND ST_Covers(g.geom, i.geom)
+     AND b.valid_from <= (i.reported_at AT TIME ZONE 'Asia/Shanghai')::date
+     AND (b.valid_to IS NULL OR (i.reported_at AT TIME ZONE 'Asia/Shanghai')::date < b.valid_to)
+    WHERE b.region_code = :r
+    ORDER BY i.id, g.code
+) s
+WHERE incident.id = s.id
+""")
+
+
+def route_new_incidents(conn: Connection, region_code: str) -> None:
+    """Route unrouted incidents: the same rule as :func:`geo.demo.route_incidents` (boundary
+    set valid at the report date, lowest covering basic cell code), joined cell by cell so
+    each polygon is prepared once for all its points (faster for large imports); then the
+    worker on duty and the department by ``route_incidents``.
+    """
+    from geo.demo import route_incidents
+
+    conn.execute(_ROUTE_CELLS, {"r": region_code})
+    route_incidents(conn, region_code)
 
 
 def _import_workers(conn: Connection, ctx: _Ctx, progress: Progress | None) -> None:

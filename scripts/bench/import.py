@@ -43,7 +43,7 @@ from geo.migrate import upgrade  # noqa: E402
 X0, Y0, STEP, N = -87.75, 41.90, 0.005, 20
 
 
-def write_csv(path: Path, rows: int, seed: int = 1) -> None:
+def write_csv(path: Path, rows: int, seed: int = 1, prefix: str = "B") -> None:
     """Incidents spread over the grid, written in chunks (the generator is bounded too)."""
     rng = np.random.default_rng(seed)
     first = True
@@ -54,7 +54,7 @@ def write_csv(path: Path, rows: int, seed: int = 1) -> None:
         t = pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 600 * 1440, n),
                                                          unit="min")
         df = pd.DataFrame({
-            "code": [f"B{i:09d}" for i in range(start, start + n)],
+            "code": [f"{prefix}{i:09d}" for i in range(start, start + n)],
             "category": rng.choice(["water", "power", "gas", "dispute"], n),
             "time": t.strftime("%Y-%m-%d %H:%M"),
             "lon": np.round(lon, 7), "lat": np.round(lat, 7),
@@ -110,7 +110,7 @@ def main() -> None:
         small, full = tmp / "small.csv", tmp / "full.csv"
         t0 = time.monotonic()
         write_csv(full, ns.rows)
-        write_csv(small, max(1, ns.rows // 10), seed=2)
+        write_csv(small, max(1, ns.rows // 10), seed=2, prefix="S")
         print(f"generated {ns.rows:,} rows ({full.stat().st_size / 2**20:.0f} MiB) in "
               f"{time.monotonic() - t0:.1f} s")
         # anchor: plain COPY of the same bytes into a bare table
