@@ -22,6 +22,7 @@ ROUTERS = [
     "api.routes.cells_batch",
     "api.routes.spatial",
     "api.routes.tiles",
+    "api.routes.importexport",
 ]
 
 

@@ -1,0 +1,154 @@
+"""Upload files for import (admins; dry run unless commit=true) and download exports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse, Response
+
+from api.deps import ConnDep, EngineDep, PrincipalDep, SettingsDep
+from geo.errors import Forbidden, InvalidInput, TooLarge
+from geo.io import LAYERS
+from geo.io.export import FORMATS, export_layer
+from geo.io.importer import ImportOptions, run_import
+
+router = APIRouter(tags=["import/export 导入导出"])
+
+IMPORT_ROLES = ("admin", "command")
+_LAYER_PATTERN = "^(" + "|".join(LAYERS) + ")$"
+
+
+def _safe_name(name: str | None) -> str:
+    base = Path(name or "upload").name
+    base = re.sub(r"[^\w.\-\u4e00-\u9fff]", "_", base)
+    return base or "upload"
+
+
+@router.post(
+    "/admin/import/{layer}",
+    summary="Import a file into a layer / 导入文件 (dry run unless commit=true)",
+    responses={
+        200: {"description": "The import report (dry run or committed)"},
+        403: {"description": "Only admins and the command centre may import"},
+        413: {"description": "File too large"},
+        422: {"description": "Unreadable file, bad CRS, refused layer or refused rows"},
+    },
+)
+def post_import(
+    engine: EngineDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    layer: Annotated[str, PathParam(pattern=_LAYER_PATTERN, description=f"One of {LAYERS}")],
+    file: Annotated[UploadFile, File(description="GeoJSON, zipped Shapefile, GeoPackage, KML, "
+                                     "CSV or XLSX")],
+    region: Annotated[str | None, Form()] = None,
+    region_name: Annotated[str | None, Form()] = None,
+    crs: Annotated[str | None, Form(description="EPSG code, GCJ02 or BD09")] = None,
+    src_layer: Annotated[str | None, Form(alias="layer_name")] = None,
+    lon_field: Annotated[str | None, Form()] = None,
+    lat_field: Annotated[str | None, Form()] = None,
+    wkt_field: Annotated[str | None, Form()] = None,
+    code_field: Annotated[str | None, Form()] = None,
+    name_field: Annotated[str | None, Form()] = None,
+    parent_field: Annotated[str | None, Form()] = None,
+    level: Annotated[str | None, Form()] = None,
+    category_field: Annotated[str | None, Form()] = None,
+    category_map: Annotated[str | None, Form(description="VALUE=code;VALUE2=code2")] = None,
+    default_category: Annotated[str | None, Form()] = None,
+    time_field: Annotated[str | None, Form()] = None,
+    time_format: Annotated[str | None, Form()] = None,
+    timezone: Annotated[str, Form()] = "Asia/Shanghai",
+    bearing_field: Annotated[str | None, Form()] = None,
+    channel: Annotated[str, Form()] = "12345",
+    strict: Annotated[bool, Form()] = False,
+    skip_refused: Annotated[bool, Form()] = False,
+    commit: Annotated[bool, Form()] = False,
+    activate: Annotated[bool, Form()] = False,
+    set_name: Annotated[str | None, Form()] = None,
+    valid_from: Annotated[dt.date | None, Form()] = None,
+) -> JSONResponse:
+    """Run an import of the uploaded file; answer its report.
+
+    A dry run (nothing written) unless ``commit=true``; with it everything is written in one
+    transaction or nothing is (refused rows make the whole commit fail unless
+    ``skip_refused=true``: 422 with the report).
+    """
+    if principal.role not in IMPORT_ROLES:
+        raise Forbidden("只有管理员和指挥中心可以导入数据 / only admins and the command centre "
+                        "may import data")
+    region_code = region or settings.default_region
+    if not principal.in_region(region_code):
+        raise Forbidden(f"无权访问区域 {region_code} / no access to region {region_code}")
+    cmap: dict[str, str] = {}
+    for item in re.split(r"[;\n]", category_map or ""):
+        if item.strip():
+            if "=" not in item:
+                raise InvalidInput(f"category_map 应为 VALUE=code / category_map entries are "
+                                   f"VALUE=code, got {item!r}", field="category_map")
+            k, v = item.rsplit("=", 1)
+            cmap[k.strip()] = v.strip()
+    opts = ImportOptions(
+        region=region_code, region_name=region_name, crs=crs, layer=src_layer,
+        lon_field=lon_field, lat_field=lat_field, wkt_field=wkt_field, code_field=code_field,
+        name_field=name_field, parent_field=parent_field, level=level,
+        category_field=category_field, category_map=cmap, default_category=default_category,
+        time_field=time_field, time_format=time_format, timezone=timezone,
+        bearing_field=bearing_field, channel=channel, strict=strict,
+        skip_refused=skip_refused, commit=commit, activate=activate, set_name=set_name,
+        valid_from=valid_from,
+    )
+    tmp = Path(tempfile.mkdtemp(prefix="wangge_upload_"))
+    try:
+        name = _safe_name(file.filename)
+        target = tmp / name
+        size = 0
+        with target.open("wb") as out:
+            while chunk := file.file.read(1 << 20):
+                size += len(chunk)
+                if size > settings.max_body_bytes:
+                    raise TooLarge(f"文件超过 {settings.max_body_bytes} 字节 / file larger than "
+                                   f"{settings.max_body_bytes} bytes: use the CLI "
+                                   "(wangge import) for big files")
+                out.write(chunk)
+        report = run_import(engine, layer, target, opts, display_name=name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    body: dict[str, Any] = report.to_dict()
+    return JSONResponse(body, status_code=422 if report.error else 200)
+
+
+@router.get(
+    "/export/{layer}",
+    summary="Download a layer as GeoJSON, GeoPackage, Shapefile (zip), CSV or XLSX / 导出",
+    responses={200: {"description": "The file", "content": {m: {} for m, _ in
+                                                           FORMATS.values()}},
+               422: {"description": "Unknown format, CRS, bad where or bbox"}},
+)
+def get_export(
+    conn: ConnDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    layer: Annotated[str, PathParam(pattern=_LAYER_PATTERN, description=f"One of {LAYERS}")],
+    format: Annotated[str, Query(pattern="^(geojson|gpkg|shp|csv|xlsx)$")] = "geojson",
+    crs: Annotated[str, Query(description="EPSG code, GCJ02 or BD09")] = "EPSG:4490",
+    where: Annotated[str | None, Query(description="ECQL, e.g. status = 'closed'")] = None,
+    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in crs")] = None,
+    region: Annotated[str | None, Query()] = None,
+    at: Annotated[dt.date | None, Query(description="Cells valid on this date")] = None,
+    boundary_set: Annotated[str | None, Query(alias="set")] = None,
+) -> Response:
+    """Export a layer; personal fields only for callers allowed to see them."""
+    res = export_layer(conn, principal, layer, format, region or settings.default_region, crs,
+                       where, bbox, at, boundary_set)
+    return Response(
+        res.content, media_type=res.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{res.filename}"',
+                 "X-Row-Count": str(res.rows)},
+    )

@@ -1,0 +1,303 @@
+"""Export a layer to GeoJSON, GeoPackage, Shapefile (zipped), CSV or XLSX, in any CRS.
+
+The access contract applies: incidents are filtered with
+:func:`geo.access.incident_scope_sql`; reporter names and phones are exported only where
+``principal.may_see_personal`` allows (masked otherwise); grid workers' names and phones are
+masked for every role that does not see all incidents.
+
+Filters: ``where`` is an ECQL expression over the exported columns (``status = 'closed' AND
+reported_at >= '2025-01-01'``), parsed by pygeofilter and bound to those columns only;
+``bbox`` is ``minx,miny,maxx,maxy`` in ``crs``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Connection, text
+
+from geo.access import Principal, mask_name, mask_phone
+from geo.coords import UnknownCRSError, normalize_crs, transform_geometry
+from geo.errors import Forbidden, InvalidInput
+from geo.io import LAYERS
+from geo.lookup import boundary_set_at
+
+FORMATS = {
+    "geojson": ("application/geo+json", ".geojson"),
+    "gpkg": ("application/geopackage+sqlite3", ".gpkg"),
+    "shp": ("application/zip", ".zip"),
+    "csv": ("text/csv; charset=utf-8", ".csv"),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx"),
+}
+MAX_ROWS = 2_000_000
+
+_QUERIES: dict[str, str] = {
+    "cells": """SELECT c.code, c.name, c.kind, c.parent_code, c.township_code, c.households,
+                       c.population, round(c.area_m2::numeric, 1) AS area_m2,
+                       b.name AS boundary_set, c.geom
+                FROM grid_cell c JOIN boundary_set b ON b.id = c.boundary_set_id
+                WHERE c.region_code = :r AND c.boundary_set_id = :set_id""",
+    "admin": """SELECT code, name, level, parent_code, households, population, geom
+                FROM admin_unit WHERE region_code = :r""",
+    "compounds": """SELECT code, name, address, community_code, households, buildings,
+                           built_year, mgmt_mode, company_name, owners_committee, geom
+                    FROM compound WHERE region_code = :r""",
+    "cameras": """SELECT gb_id, name, bearing_deg, fov_deg, range_m, status, project,
+                         installed_at, geom FROM camera WHERE region_code = :r""",
+    "incidents": """SELECT incident.code, incident.category_code, incident.channel,
+                           incident.status, incident.urgency, incident.reported_at,
+                           incident.description, incident.location_text,
+                           incident.reporter_name, incident.reporter_phone,
+                           incident.cell_code, incident.community_code,
+                           incident.township_code, incident.department_code, incident.geom
+                    FROM incident WHERE incident.region_code = :r AND {scope}""",
+    "workers": """SELECT w.code, w.name, w.phone, w.role_note, w.active,
+                         (SELECT string_agg(a.cell_code, ';' ORDER BY a.cell_code)
+                          FROM worker_assignment a WHERE a.worker_id = w.id
+                          AND a.valid_to IS NULL) AS cells
+                  FROM grid_worker w WHERE w.region_code = :r""",
+}
+
+
+@dataclass
+class ExportResult:
+    """The exported file's bytes, media type and suggested file name."""
+
+    content: bytes
+    media_type: str
+    filename: str
+    rows: int
+
+
+def _parse_bbox(bbox: str | None, crs: str) -> Any:
+    if not bbox:
+        return None
+    try:
+        parts = [float(p) for p in bbox.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) != 4 or parts[0] >= parts[2] or parts[1] >= parts[3]:
+        raise InvalidInput(
+            f"bbox 应为 minx,miny,maxx,maxy / bbox must be minx,miny,maxx,maxy, got {bbox!r}",
+            field="bbox")
+    box = shapely.box(parts[0], parts[1], parts[2], parts[3])
+    return transform_geometry(shapely.segmentize(box, (parts[2] - parts[0]) / 16), crs,
+                              "EPSG:4490")
+
+
+def _where_sql(where: str | None, columns: list[str]) -> str:
+    if not where:
+        return "TRUE"
+    from pygeofilter.backends.sql import to_sql_where
+    from pygeofilter.parsers.ecql import parse
+
+    try:
+        ast = parse(where)
+        return str(to_sql_where(ast, {c: c for c in columns if c != "geom"}))
+    except Exception as exc:  # noqa: BLE001 - lark/pygeofilter raise many kinds
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InvalidInput(
+            f"无法解析 where 条件 / cannot parse where {where!r}: {first}. Columns: "
+            f"{[c for c in columns if c != 'geom']}; example: status = 'closed' AND "
+            "reported_at >= '2025-01-01'", field="where") from exc
+
+
+def export_layer(
+    conn: Connection,
+    principal: Principal,
+    layer: str,
+    fmt: str,
+    region_code: str,
+    crs: str | None = None,
+    where: str | None = None,
+    bbox: str | None = None,
+    at: dt.date | None = None,
+    boundary_set: str | None = None,
+) -> ExportResult:
+    """Export ``layer`` of ``region_code`` as ``fmt`` in ``crs`` (default EPSG:4490).
+
+    Raises
+    ------
+    InvalidInput
+        Unknown layer, format or CRS; a bad ``where`` or ``bbox``.
+    Forbidden
+        The caller may not see the region.
+    """
+    if layer not in LAYERS:
+        raise InvalidInput(f"未知图层 {layer!r}，可选 {LAYERS} / unknown layer {layer!r}",
+                           field="layer")
+    if fmt not in FORMATS:
+        raise InvalidInput(f"未知格式 {fmt!r}，可选 {list(FORMATS)} / unknown format {fmt!r}",
+                           field="format")
+    try:
+        out_crs = normalize_crs(crs or "EPSG:4490")
+    except UnknownCRSError as exc:
+        raise InvalidInput(str(exc), field="crs") from exc
+    if not principal.in_region(region_code):
+        raise Forbidden(f"无权访问区域 {region_code} / no access to region {region_code}")
+    if principal.role == "viewer" and layer in ("incidents", "workers"):
+        raise Forbidden(f"公众角色只能导出公开图层 / viewers may export public layers only "
+                        f"(cells, admin, compounds, cameras), not {layer}")
+    params: dict[str, Any] = {"r": region_code}
+    base = _QUERIES[layer]
+    if layer == "cells":
+        if boundary_set:
+            from geo.io.boundaries import find_set
+
+            params["set_id"] = int(find_set(conn, region_code, boundary_set)["id"])
+        else:
+            params["set_id"] = boundary_set_at(conn, region_code, at)[0]
+    if layer == "incidents":
+        from geo.access import incident_scope_sql
+
+        scope, sp = incident_scope_sql(principal, "incident")
+        if principal.role == "planner":
+            scope = "TRUE"  # planners get incidents without personal fields (dropped below)
+        params.update(sp)
+        base = base.format(scope=scope)
+    cols = [str(c) for c in conn.execute(text(f"SELECT * FROM ({base}) q LIMIT 0"),
+                                         params).keys()]
+    cond = _where_sql(where, cols)
+    has_geom = "geom" in cols
+    sql = f"SELECT * FROM ({base}) q WHERE {cond}"
+    box = _parse_bbox(bbox, out_crs)
+    if box is not None:
+        if not has_geom:
+            raise InvalidInput(f"图层 {layer} 没有几何，不能用 bbox / layer {layer} has no "
+                               "geometry: bbox does not apply", field="bbox")
+        sql += " AND ST_Intersects(q.geom, ST_GeomFromText(:bbox, 4490))"
+        params["bbox"] = box.wkt
+    select = ", ".join(f'q."{c}"' for c in cols if c != "geom")
+    if has_geom:
+        select += ", ST_AsBinary(q.geom) AS geom_wkb"
+    try:
+        rows = conn.execute(text(f"SELECT {select} FROM ({sql}) q LIMIT {MAX_ROWS + 1}"),
+                            params).mappings().all()
+    except Exception as exc:  # noqa: BLE001 - a where clause of the wrong type
+        if "DataError" in type(exc).__name__ or "ProgrammingError" in type(exc).__name__:
+            raise InvalidInput(f"where 条件无效 / invalid where: {where!r}", field="where") from exc
+        raise
+    df = pd.DataFrame([dict(r) for r in rows], columns=[c for c in cols if c != "geom"] + (
+        ["geom_wkb"] if has_geom else []))
+    _mask(df, layer, principal)
+    geoms = None
+    if has_geom:
+        wkb = df.pop("geom_wkb").tolist()
+        geoms = np.array([shapely.from_wkb(bytes(w)) if w is not None else None for w in wkb],
+                         dtype=object)
+        if out_crs != "EPSG:4490" and len(geoms):
+            ok = np.array([g is not None for g in geoms], dtype=bool)
+            if ok.any():
+                geoms[ok] = transform_geometry(np.asarray(list(geoms[ok]), dtype=object),
+                                               "EPSG:4490", out_crs)
+    for c in df.columns:
+        if df[c].dtype == object:
+            df[c] = df[c].map(_plain)
+    name = f"{layer}_{region_code}"
+    content = _write(df, geoms, fmt, out_crs, name)
+    media, ext = FORMATS[fmt]
+    return ExportResult(content, media, name + ext, len(df))
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, dt.datetime):
+        return v.isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, dict | list):
+        return json.dumps(v, ensure_ascii=False)
+    if v is not None and not isinstance(v, str | int | float | bool):
+        return float(v) if hasattr(v, "__float__") else str(v)
+    return v
+
+
+def _mask(df: pd.DataFrame, layer: str, principal: Principal) -> None:
+    if df.empty:
+        return
+    if layer == "incidents" and principal.role in ("planner", "viewer"):
+        df["reporter_name"] = None
+        df["reporter_phone"] = None
+    elif layer == "incidents":
+        allowed = [principal.may_see_personal(c, d) for c, d in
+                   zip(df["cell_code"], df["department_code"], strict=True)]
+        df["reporter_name"] = [n if ok else mask_name(n) for n, ok in
+                               zip(df["reporter_name"], allowed, strict=True)]
+        df["reporter_phone"] = [p if ok else mask_phone(p) for p, ok in
+                                zip(df["reporter_phone"], allowed, strict=True)]
+    if layer == "workers" and not principal.sees_all_incidents():
+        df["phone"] = df["phone"].map(mask_phone)
+        df["name"] = df["name"].map(mask_name)
+
+
+def _write(df: pd.DataFrame, geoms: np.ndarray | None, fmt: str, crs: str, name: str) -> bytes:
+    crs_for_file = crs if crs.startswith("EPSG:") else None  # GCJ02/BD09: no EPSG CRS
+    if fmt in ("csv", "xlsx"):
+        out = df.copy()
+        if geoms is not None:
+            is_point = all(g is None or g.geom_type == "Point" for g in geoms)
+            if is_point:
+                xn, yn = ("lon", "lat") if _geographic(crs) else ("x", "y")
+                out[xn] = [None if g is None else round(g.x, 8) for g in geoms]
+                out[yn] = [None if g is None else round(g.y, 8) for g in geoms]
+            else:
+                out["wkt"] = [None if g is None else shapely.to_wkt(g, rounding_precision=8)
+                              for g in geoms]
+            out["crs"] = crs
+        if fmt == "csv":
+            return out.to_csv(index=False).encode("utf-8-sig")
+        buf = io.BytesIO()
+        with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+            out.to_excel(xw, index=False, sheet_name=name[:31])
+        return buf.getvalue()
+    import geopandas as gpd
+    import pyogrio
+
+    if geoms is None:
+        geoms = np.full(len(df), None, dtype=object)
+    gdf = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(list(geoms)), crs=crs_for_file)
+    tmp = Path(tempfile.mkdtemp(prefix="wangge_export_"))
+    try:
+        if fmt == "geojson":
+            path = tmp / f"{name}.geojson"
+            pyogrio.write_dataframe(gdf, path, driver="GeoJSON", layer=name)
+            data = path.read_bytes()
+            if crs_for_file is None:  # GCJ02/BD09 are no EPSG CRS: say so in the file
+                doc = json.loads(data)
+                doc["crs_note"] = f"coordinates are {crs}"
+                doc.pop("crs", None)
+                data = json.dumps(doc, ensure_ascii=False).encode()
+            return data
+        if fmt == "gpkg":
+            path = tmp / f"{name}.gpkg"
+            pyogrio.write_dataframe(gdf, path, driver="GPKG", layer=name)
+            return path.read_bytes()
+        shp_dir = tmp / name
+        shp_dir.mkdir()
+        shp_df = gdf.rename(columns={c: c[:10] for c in gdf.columns if c != "geometry"})
+        pyogrio.write_dataframe(shp_df, shp_dir / f"{name}.shp", driver="ESRI Shapefile",
+                                encoding="UTF-8")
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for f in sorted(shp_dir.iterdir()):
+                zf.write(f, f.name)
+        return buf.getvalue()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _geographic(crs: str) -> bool:
+    from geo.coords import is_geographic
+
+    return is_geographic(crs)
+

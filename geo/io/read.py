@@ -1,0 +1,386 @@
+"""Read any supported file into chunks of rows: attributes + shapely geometries in file CRS.
+
+Formats: GeoJSON (a FeatureCollection, a bare array of Features, or GeoJSON text sequences),
+Shapefile (``.shp``, a folder holding one, or a ``.zip``), GeoPackage (``layer``), KML/KMZ,
+CSV (streamed in chunks: millions of rows in bounded memory) and XLSX, the last two with
+longitude/latitude columns or a WKT column.
+
+A file's own CRS is reported in :attr:`Source.file_crs` (``None`` when the file has none:
+CSV, XLSX, and GeoJSON without a ``crs`` member, which many Chinese GeoJSON files in GCJ-02
+omit although RFC 7946 says WGS84).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from geo.errors import InvalidInput
+from geo.io.parse import find_field, is_empty, parse_number
+
+GDAL_SUFFIXES = {".geojson", ".json", ".shp", ".gpkg", ".kml", ".kmz", ".geojsonl",
+                 ".geojsons", ".fgb", ".gml"}
+TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls"}
+CHUNK_ROWS = 50_000
+
+
+@dataclass
+class Chunk:
+    """Rows ``start .. start+len`` of a source: attributes and geometries (file CRS)."""
+
+    start: int
+    attrs: pd.DataFrame
+    geoms: np.ndarray  # object array of shapely geometries or None
+    geom_errors: list[str | None]  # why a row has no geometry (None: fine or absent)
+
+
+@dataclass
+class Source:
+    """An opened input file."""
+
+    path: Path
+    fmt: str
+    columns: list[str]
+    file_crs: CRS | None
+    total: int | None
+    layer: str | None = None
+    _reader: Any = None
+    notes: list[str] = field(default_factory=list)
+    tmpdir: Path | None = None
+
+    def chunks(self) -> Iterator[Chunk]:
+        """Iterate over the rows in chunks."""
+        yield from self._reader()
+
+    def close(self) -> None:
+        """Remove files extracted from a zip."""
+        if self.tmpdir is not None:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            self.tmpdir = None
+
+
+@dataclass
+class GeomFields:
+    """How to build geometries from table columns."""
+
+    lon: str | None = None
+    lat: str | None = None
+    wkt: str | None = None
+
+
+def open_source(
+    path: str | Path,
+    layer: str | None = None,
+    lon_field: str | None = None,
+    lat_field: str | None = None,
+    wkt_field: str | None = None,
+    geometry_required: bool = True,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Source:
+    """Open ``path`` and describe it; rows are read lazily by :meth:`Source.chunks`.
+
+    Raises
+    ------
+    InvalidInput
+        Unknown format, missing file, no layer chosen among several, no coordinate columns.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InvalidInput(f"文件不存在 / file not found: {p}")
+    suffix = p.suffix.lower()
+    if p.is_dir():
+        return _open_gdal(_pick_in_dir(p, layer), None)
+    if suffix == ".zip":
+        return _open_zip(p, layer)
+    if suffix in (".geojson", ".json"):
+        return _open_geojson(p)
+    if suffix in GDAL_SUFFIXES:
+        return _open_gdal(p, layer)
+    if suffix in TABLE_SUFFIXES:
+        return _open_table(p, lon_field, lat_field, wkt_field, geometry_required, chunk_rows)
+    raise InvalidInput(
+        f"不支持的文件格式 {suffix!r} / unsupported file format {suffix!r}: use GeoJSON, "
+        "Shapefile (.shp, folder or .zip), GeoPackage (.gpkg), KML, CSV or XLSX"
+    )
+
+
+def _pick_in_dir(p: Path, layer: str | None) -> Path:
+    shps = sorted(p.rglob("*.shp")) or sorted(p.rglob("*.gpkg")) or sorted(p.rglob("*.geojson"))
+    if not shps:
+        raise InvalidInput(f"文件夹 {p} 中没有 .shp 文件 / no .shp file in folder {p}")
+    if layer:
+        for s in shps:
+            if s.stem == layer:
+                return s
+        raise InvalidInput(
+            f"文件夹中没有图层 {layer!r}；可选: {[s.stem for s in shps]} / no layer {layer!r} "
+            f"in the folder; choose one of {[s.stem for s in shps]} with --layer"
+        )
+    if len(shps) > 1:
+        raise InvalidInput(
+            f"文件夹中有多个图层 {[s.stem for s in shps]}，请用 --layer 选择 / the folder holds "
+            f"several layers {[s.stem for s in shps]}: choose one with --layer"
+        )
+    return shps[0]
+
+
+def _open_zip(p: Path, layer: str | None) -> Source:
+    try:
+        with zipfile.ZipFile(p) as zf:
+            names = [n for n in zf.namelist() if not n.endswith("/")]
+            tmp = Path(tempfile.mkdtemp(prefix="wangge_zip_"))
+            for n in names:
+                target = (tmp / n).resolve()
+                if not str(target).startswith(str(tmp.resolve())):
+                    raise InvalidInput(f"压缩包内路径非法 / unsafe path in zip: {n}")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(zf.read(n))
+    except zipfile.BadZipFile as exc:
+        raise InvalidInput(f"不是有效的 zip 文件 / not a valid zip file: {p.name}") from exc
+    try:
+        inner = _pick_in_dir(tmp, layer)
+        src = open_source(inner, layer=layer if inner.suffix == ".gpkg" else None)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    src.tmpdir = tmp
+    src.path = p
+    src.fmt = f"zip:{src.fmt}"
+    return src
+
+
+def _read_info(p: Path | bytes, layer: str | None) -> dict[str, Any]:
+    import pyogrio
+
+    try:
+        return dict(pyogrio.read_info(p, layer=layer))
+    except Exception as exc:  # noqa: BLE001 - GDAL raises many kinds; say it plainly
+        raise InvalidInput(
+            f"无法读取文件 / cannot read the file: {exc}".replace(str(Path.cwd()), ".")
+        ) from exc
+
+
+def _open_gdal(p: Path, layer: str | None, data: bytes | None = None,
+               explicit_crs: bool | None = None) -> Source:
+    import pyogrio
+
+    suffix = p.suffix.lower()
+    fmt = {".shp": "shapefile", ".gpkg": "gpkg", ".kml": "kml", ".kmz": "kml",
+           ".geojson": "geojson", ".json": "geojson"}.get(suffix, suffix.lstrip("."))
+    target: Any = data if data is not None else str(p)
+    if suffix in (".gpkg", ".kml", ".kmz") and data is None:
+        layers = [str(row[0]) for row in pyogrio.list_layers(str(p))]
+        if layer is None and len(layers) > 1 and suffix == ".gpkg":
+            raise InvalidInput(
+                f"GeoPackage 中有多个图层 {layers}，请用 --layer 选择 / the GeoPackage holds "
+                f"several layers {layers}: choose one with --layer"
+            )
+        if layer is not None and layer not in layers:
+            raise InvalidInput(
+                f"没有图层 {layer!r}；可选: {layers} / no layer {layer!r}; layers: {layers}"
+            )
+        if layer is None and suffix in (".kml", ".kmz") and len(layers) > 1:
+            counts = {name: int(_read_info(p, name).get("features") or 0) for name in layers}
+            layer = max(counts, key=lambda k: counts[k])
+    info = _read_info(target if data is None else data, layer)
+    crs: CRS | None = CRS.from_user_input(info["crs"]) if info.get("crs") else None
+    if suffix == ".shp" and not p.with_suffix(".prj").exists() and not p.with_suffix(
+            ".PRJ").exists():
+        crs = None
+    if explicit_crs is False:
+        crs = None
+    total = int(info.get("features") or 0)
+    columns = [str(c) for c in info.get("fields", [])]
+
+    def reader() -> Iterator[Chunk]:
+        step = CHUNK_ROWS
+        start = 0
+        while True:
+            df = pyogrio.read_dataframe(
+                target, layer=layer, skip_features=start, max_features=step,
+                on_invalid="fix", use_arrow=False,
+            )
+            geoms = np.asarray(df.geometry.values, dtype=object) if "geometry" in df else (
+                np.full(len(df), None, dtype=object))
+            attrs = pd.DataFrame(df.drop(columns="geometry", errors="ignore"))
+            errors: list[str | None] = [None] * len(df)
+            for i, g in enumerate(geoms):
+                if g is None:
+                    errors[i] = ("几何为空或无法解析 (如环少于 4 个点) / geometry missing or "
+                                 "unreadable (e.g. a ring of fewer than 4 points)")
+            yield Chunk(start, attrs.reset_index(drop=True), geoms, errors)
+            if len(df) < step:
+                break
+            start += step
+
+    return Source(path=p, fmt=fmt, columns=columns, file_crs=crs, total=total, layer=layer,
+                  _reader=reader)
+
+
+_CRS_MEMBER = re.compile(rb'"crs"\s*:')
+
+
+def _open_geojson(p: Path) -> Source:
+    head = p.read_bytes()[:65536]
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    explicit = bool(_CRS_MEMBER.search(head))
+    if stripped.startswith(b"["):
+        try:
+            features = json.loads(p.read_text(encoding="utf-8-sig"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"GeoJSON 解析失败 / invalid GeoJSON: {exc}") from exc
+        if not isinstance(features, list) or not all(
+                isinstance(f, dict) and f.get("type") == "Feature" for f in features):
+            raise InvalidInput(
+                "GeoJSON 数组中应全部为 Feature / a bare GeoJSON array must hold only Features"
+            )
+        data = json.dumps({"type": "FeatureCollection", "features": features}).encode()
+        src = _open_gdal(p, None, data=data, explicit_crs=False)
+        src.fmt = "geojson (bare array of Features)"
+        return src
+    return _open_gdal(p, None, explicit_crs=explicit)
+
+
+def _read_csv_chunks(p: Path, chunk_rows: int) -> tuple[list[str], Iterator[pd.DataFrame]]:
+    sep = "\t" if p.suffix.lower() == ".tsv" else ","
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            head = pd.read_csv(p, sep=sep, dtype=str, nrows=5, encoding=enc,
+                               keep_default_na=False)
+        except UnicodeDecodeError:
+            continue
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise InvalidInput(f"CSV 解析失败 / cannot parse CSV: {exc}") from exc
+        columns = [str(c) for c in head.columns]
+        it = pd.read_csv(p, sep=sep, dtype=str, chunksize=chunk_rows, encoding=enc,
+                         keep_default_na=False)
+        return columns, iter(it)
+    raise InvalidInput(f"无法识别文件编码 (应为 UTF-8 或 GB18030) / unknown text encoding: "
+                       f"{p.name}")
+
+
+def _open_table(
+    p: Path,
+    lon_field: str | None,
+    lat_field: str | None,
+    wkt_field: str | None,
+    geometry_required: bool,
+    chunk_rows: int,
+) -> Source:
+    is_csv = p.suffix.lower() in (".csv", ".txt", ".tsv")
+    if is_csv:
+        columns, _ = _read_csv_chunks(p, 5)
+        total = None
+    else:
+        try:
+            sheet = pd.read_excel(p, dtype=object, engine="openpyxl")
+        except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds
+            raise InvalidInput(f"无法读取 Excel 文件 / cannot read the spreadsheet: {exc}") from exc
+        columns = [str(c) for c in sheet.columns]
+        sheet.columns = columns
+        total = len(sheet)
+    try:
+        gf = GeomFields(
+            lon=find_field(columns, "lon", lon_field) if not wkt_field else None,
+            lat=find_field(columns, "lat", lat_field) if not wkt_field else None,
+            wkt=find_field(columns, "wkt", wkt_field) if not (lon_field or lat_field) else None,
+        )
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
+    if gf.lon and gf.lat:
+        gf.wkt = None
+    elif gf.wkt is None and geometry_required:
+        raise InvalidInput(
+            f"找不到坐标列：请用 --lon-field/--lat-field 指定经纬度 (或 x/y) 列，或用 --wkt-field "
+            f"指定 WKT 列；现有列: {columns} / no coordinate columns: give --lon-field and "
+            f"--lat-field (or --wkt-field); columns are: {columns}"
+        )
+
+    def frames() -> Iterator[pd.DataFrame]:
+        if is_csv:
+            _, it = _read_csv_chunks(p, chunk_rows)
+            yield from it
+        else:
+            for s in range(0, len(sheet), chunk_rows):
+                yield sheet.iloc[s: s + chunk_rows].reset_index(drop=True)
+
+    def reader() -> Iterator[Chunk]:
+        start = 0
+        for df in frames():
+            df = df.reset_index(drop=True)
+            geoms, errors = _table_geoms(df, gf)
+            yield Chunk(start, df, geoms, errors)
+            start += len(df)
+
+    src = Source(path=p, fmt="csv" if is_csv else "xlsx", columns=columns, file_crs=None,
+                 total=total, _reader=reader)
+    if gf.lon and gf.lat:
+        src.notes.append(f"coordinates from columns {gf.lon!r}, {gf.lat!r}")
+    elif gf.wkt:
+        src.notes.append(f"geometry from WKT column {gf.wkt!r}")
+    return src
+
+
+def _table_geoms(df: pd.DataFrame, gf: GeomFields) -> tuple[np.ndarray, list[str | None]]:
+    n = len(df)
+    errors: list[str | None] = [None] * n
+    if gf.lon and gf.lat:
+        xs = np.full(n, np.nan)
+        ys = np.full(n, np.nan)
+        lon_col = df[gf.lon].to_numpy(dtype=object)
+        lat_col = df[gf.lat].to_numpy(dtype=object)
+        fast_x = pd.to_numeric(df[gf.lon], errors="coerce").to_numpy(dtype=float)
+        fast_y = pd.to_numeric(df[gf.lat], errors="coerce").to_numpy(dtype=float)
+        for i in range(n):
+            x, y = fast_x[i], fast_y[i]
+            if np.isnan(x) or np.isnan(y):
+                if is_empty(lon_col[i]) or is_empty(lat_col[i]):
+                    errors[i] = "没有坐标 / no coordinates"
+                    continue
+                try:
+                    x2, y2 = parse_number(lon_col[i]), parse_number(lat_col[i])
+                except ValueError as exc:
+                    errors[i] = f"坐标不是数字 / coordinate is not a number: {exc}"
+                    continue
+                x, y = float(x2 or 0.0), float(y2 or 0.0)
+            xs[i], ys[i] = x, y
+        ok = ~(np.isnan(xs) | np.isnan(ys))
+        geoms = np.full(n, None, dtype=object)
+        if ok.any():
+            geoms[ok] = shapely.points(xs[ok], ys[ok])
+        return geoms, errors
+    if gf.wkt:
+        col = df[gf.wkt].to_numpy(dtype=object)
+        geoms = np.full(n, None, dtype=object)
+        for i, v in enumerate(col):
+            if is_empty(v):
+                errors[i] = "没有几何 / no geometry"
+                continue
+            try:
+                s = str(v).strip()
+                s = re.sub(r"^SRID=\d+;", "", s, flags=re.I)
+                geoms[i] = shapely.from_wkt(s)
+            except shapely.errors.GEOSException as exc:
+                errors[i] = f"WKT 无法解析 / unreadable WKT: {exc}"
+        return geoms, errors
+    return np.full(n, None, dtype=object), errors
+
+
+def crs_label(crs: CRS | None) -> str | None:
+    """``EPSG:nnnn`` when pyproj can identify the CRS, else its name."""
+    if crs is None:
+        return None
+    code = crs.to_epsg(min_confidence=60)
+    return f"EPSG:{code}" if code else str(crs.name)

@@ -1,0 +1,156 @@
+"""Benchmark: import of N incident rows (default 1,000,000) from CSV in bounded memory.
+
+Runs on a throwaway database of the configured PostGIS server (WANGGE_DATABASE_URL or the
+project-local cluster on WANGGE_PG_PORT):
+
+1. a 20 x 20 grid of cells for a region BENCH1 (imported and switched on);
+2. anchor: the same CSV loaded by a plain ``COPY`` into a bare table (PostgreSQL's own speed
+   for these bytes, measured in this run);
+3. ``wangge import incidents`` of a 10% file and of the full file, each in its own process,
+   with ``--commit`` (staged by COPY, merged, routed to cells), reporting wall time and the
+   process's peak RSS (``wait4``).
+
+Prints rows/s, the ratio of import time to the COPY anchor, and peak RSS of both runs: a
+bounded-memory import has about the same peak for 10% and 100% of the rows.
+
+    .venv/bin/python scripts/bench/import.py [--rows 1000000] [--no-route]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from shapely.geometry import box, mapping
+from sqlalchemy import create_engine, make_url, text
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from api.settings import Settings  # noqa: E402
+from geo.db import normalize_url  # noqa: E402
+from geo.migrate import upgrade  # noqa: E402
+
+X0, Y0, STEP, N = -87.75, 41.90, 0.005, 20
+
+
+def write_csv(path: Path, rows: int, seed: int = 1, prefix: str = "B") -> None:
+    """Incidents spread over the grid, written in chunks (the generator is bounded too)."""
+    rng = np.random.default_rng(seed)
+    first = True
+    for start in range(0, rows, 200_000):
+        n = min(200_000, rows - start)
+        lon = X0 + rng.uniform(0, STEP * N, n)
+        lat = Y0 - rng.uniform(0, STEP * N, n)
+        t = pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 600 * 1440, n),
+                                                         unit="min")
+        df = pd.DataFrame({
+            "code": [f"{prefix}{i:09d}" for i in range(start, start + n)],
+            "category": rng.choice(["water", "power", "gas", "dispute"], n),
+            "time": t.strftime("%Y-%m-%d %H:%M"),
+            "lon": np.round(lon, 7), "lat": np.round(lat, 7),
+            "description": "bench",
+        })
+        df.to_csv(path, mode="w" if first else "a", header=first, index=False)
+        first = False
+
+
+def run_cli(args: list[str], url: str) -> tuple[float, int, str]:
+    """Run ``wangge`` in a child process: (seconds, peak RSS in MiB, output)."""
+    env = {**os.environ, "WANGGE_DATABASE_URL": url}
+    t0 = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-c", "from api.cli import main; main()", *args],
+                            env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    out = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    secs = time.monotonic() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"wangge {' '.join(args[:2])} failed:\n{out[-3000:]}")
+    return secs, usage.ru_maxrss // 1024, out
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--no-route", action="store_true", help="skip routing to cells")
+    ns = ap.parse_args()
+    server = make_url(normalize_url(Settings.from_env().database_url))
+    dbname = f"wangge_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{dbname}"'))
+    url = server.set(database=dbname).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+            conn.commit()
+        upgrade(engine)
+        tmp = Path(tempfile.mkdtemp(prefix="wangge_bench_"))
+        cells = [{"type": "Feature", "properties": {"code": f"C{i:02d}{j:02d}"},
+                  "geometry": mapping(box(X0 + j * STEP, Y0 - (i + 1) * STEP,
+                                          X0 + (j + 1) * STEP, Y0 - i * STEP))}
+                 for i in range(N) for j in range(N)]
+        (tmp / "cells.geojson").write_text(json.dumps(
+            {"type": "FeatureCollection", "features": cells}))
+        run_cli(["import", "cells", str(tmp / "cells.geojson"), "--region", "BENCH1",
+                 "--crs", "EPSG:4326", "--valid-from", "2020-01-01", "--commit",
+                 "--activate"], url)
+        small, full = tmp / "small.csv", tmp / "full.csv"
+        t0 = time.monotonic()
+        write_csv(full, ns.rows)
+        write_csv(small, max(1, ns.rows // 10), seed=2, prefix="S")
+        print(f"generated {ns.rows:,} rows ({full.stat().st_size / 2**20:.0f} MiB) in "
+              f"{time.monotonic() - t0:.1f} s")
+        # anchor: plain COPY of the same bytes into a bare table
+        raw = engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute("CREATE TABLE anchor (code text, category text, time text, lon float8, "
+                        "lat float8, description text)")
+            t0 = time.monotonic()
+            with cur.copy("COPY anchor FROM STDIN WITH (FORMAT csv, HEADER true)") as cp, \
+                    full.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    cp.write(chunk)
+            raw.commit()
+            anchor = time.monotonic() - t0
+        finally:
+            raw.close()
+        common = ["--region", "BENCH1", "--commit", "--lon-field", "lon", "--lat-field", "lat"]
+        if ns.no_route:
+            common.append("--no-route")
+        s_secs, s_rss, _ = run_cli(["import", "incidents", str(small), *common], url)
+        f_secs, f_rss, out = run_cli(["import", "incidents", str(full), *common], url)
+        with engine.connect() as conn:
+            n, routed = conn.execute(text(
+                "SELECT count(*), count(cell_code) FROM incident WHERE code LIKE 'B%'")).one()
+        print(next((ln for ln in out.splitlines() if ln.startswith("行 rows")), ""))
+        print(f"anchor COPY of {ns.rows:,} rows:        {anchor:8.1f} s "
+              f"({ns.rows / anchor:,.0f} rows/s)")
+        print(f"wangge import of {ns.rows // 10:,} rows:     {s_secs:8.1f} s, peak RSS "
+              f"{s_rss} MiB")
+        print(f"wangge import of {ns.rows:,} rows:    {f_secs:8.1f} s, peak RSS {f_rss} MiB "
+              f"({ns.rows / f_secs:,.0f} rows/s); in the database: {n:,}, routed: {routed:,}")
+        print(f"ratio import / COPY anchor: {f_secs / anchor:.1f}; "
+              f"peak RSS full / 10%: {f_rss / max(s_rss, 1):.2f}")
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
