@@ -419,3 +419,4 @@ class IncidentEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     __table_args__ = (Index("ix_incident_event_incident", "incident_id", "at"),)
+from geo.dispatch import models as _dispatch_models  # noqa: E402,F401
