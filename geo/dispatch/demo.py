@@ -121,7 +121,7 @@ def demo_hook(conn: Connection, region_code: str, rng: np.random.Generator) -> N
     """Give the demo's incidents histories, deadlines and routing reasons (see module doc)."""
     cal = load_calendar(conn, region_code)
     limits: dict[str, Any] = dict(
-        conn.execute(text("SELECT code, limits FROM incident_category")).tuples().all())
+        tuple(r) for r in conn.execute(text("SELECT code, limits FROM incident_category")))
     rows = conn.execute(text(
         "SELECT id, status, urgency, category_code, channel, reported_at, registered_at, "
         "dispatched_at, handled_at, closed_at, rework_count, cell_code, boundary_set_id, "
@@ -137,7 +137,7 @@ def demo_hook(conn: Connection, region_code: str, rng: np.random.Generator) -> N
         WHERE i.region_code = :r AND i.synthetic
           AND i.status NOT IN ('closed', 'rejected', 'cancelled')
         ORDER BY 1, 4
-    """), {"r": region_code}).tuples():
+    """), {"r": region_code}):
         cams.setdefault(iid, []).append({"gb_id": gb_id, "name": name,
                                          "distance_m": float(dist)})
     raw = conn.connection.driver_connection

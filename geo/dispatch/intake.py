@@ -159,8 +159,7 @@ def create_incident(
             boundary_set_id, cell_code, community_code, township_code, worker_id,
             department_code, compound_id, routing, due_at, final_due_at, deadline)
         VALUES (:id, :r, :code, :cat, :ch, :st, :urg, :t, :descr, :loc, :rn, :rp,
-            CASE WHEN :lon IS NULL THEN NULL
-                 ELSE ST_SetSRID(ST_MakePoint(:lon, :lat), 4490) END,
+            ST_SetSRID(ST_MakePoint(CAST(:lon AS float8), CAST(:lat AS float8)), 4490),
             :bs, :cell, :comm, :town, :worker, :dept, :cmp, CAST(:routing AS jsonb), :due,
             :final, CAST(:deadline AS jsonb))
     """), {"id": new_id, "r": region_code, "code": code, "cat": cat["code"], "ch": channel,
