@@ -308,7 +308,7 @@ def merge(
     _check_version(row, version)
     _may_act(principal, row, "merged")
     if row["status"] in TERMINAL:
-        raise Conflict(f"事件 {row['code']} 已{STATUS_ZH[row['status']]}, 不能作为合并目标 / "
+        raise Conflict(f"事件 {row['code']} 状态为「{STATUS_ZH[row['status']]}」, 不能作为合并目标 / "
                        f"a {row['status']} case cannot absorb duplicates",
                        current=row["status"])
     now = now_cst()
@@ -350,7 +350,7 @@ def reassign(
     _check_version(row, version)
     _may_act(principal, row, "dispatched")
     if row["status"] in TERMINAL:
-        raise Conflict(f"事件已{STATUS_ZH[row['status']]}, 不能改派 / a {row['status']} case "
+        raise Conflict(f"事件状态为「{STATUS_ZH[row['status']]}」, 不能改派 / a {row['status']} case "
                        "cannot be reassigned", current=row["status"])
     sets: dict[str, Any] = {}
     data: dict[str, Any] = {}
