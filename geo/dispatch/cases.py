@@ -308,8 +308,8 @@ def merge(
     _check_version(row, version)
     _may_act(principal, row, "merged")
     if row["status"] in TERMINAL:
-        raise Conflict(f"事件 {row['code']} 状态为「{STATUS_ZH[row['status']]}」, 不能作为合并目标 / "
-                       f"a {row['status']} case cannot absorb duplicates",
+        raise Conflict(f"事件 {row['code']} 状态为「{STATUS_ZH[row['status']]}」, "
+                       f"不能作为合并目标 / a {row['status']} case cannot absorb duplicates",
                        current=row["status"])
     now = now_cst()
     merged = []
@@ -350,8 +350,8 @@ def reassign(
     _check_version(row, version)
     _may_act(principal, row, "dispatched")
     if row["status"] in TERMINAL:
-        raise Conflict(f"事件状态为「{STATUS_ZH[row['status']]}」, 不能改派 / a {row['status']} case "
-                       "cannot be reassigned", current=row["status"])
+        raise Conflict(f"事件状态为「{STATUS_ZH[row['status']]}」, 不能改派 / a "
+                       f"{row['status']} case cannot be reassigned", current=row["status"])
     sets: dict[str, Any] = {}
     data: dict[str, Any] = {}
     if cell_code:

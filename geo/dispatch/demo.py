@@ -28,7 +28,38 @@ MIN = dt.timedelta(minutes=1)
 
 def _history(r: dict[str, Any], rng: np.random.Generator) -> tuple[str, list[tuple[Any, ...]],
                                                                    dict[str, Any]]:
-    """(final status, transitions [(from, to, at, actor, note)], column updates)."""
+    """(final status, transitions [(from, to, at, actor, note)], step-time columns).
+
+    Cases reported in the demo's last week are cut after a random step of their flow, as if
+    seen live: the open cases then span every status from reported to verified.
+    """
+    status, events, _ = _full_history(r, rng)
+    if r["reported_at"] > DEMO_END - dt.timedelta(days=7) and len(events) > 1 \
+            and rng.random() < 0.6:
+        events = events[:int(rng.integers(1, len(events)))]
+        status = events[-1][1]
+        back = events[-1][2] + 60 * MIN
+        if status == "handled" and back <= DEMO_END and rng.random() < 0.4:
+            events.append(("handled", "rework", back, "指挥中心值班员",
+                           "核查未通过, 返工 / verification failed"))
+            status = "rework"
+
+    def last(to: str) -> Any:
+        return max((e[2] for e in events if e[1] == to), default=None)
+
+    cols = {
+        "registered_at": last("registered"), "dispatched_at": last("dispatched"),
+        "handled_at": last("handled"),
+        "closed_at": next((e[2] for e in events if e[1] in ("closed", "rejected",
+                                                            "cancelled")), None),
+        "rework_count": sum(1 for e in events if e[1] == "rework"),
+    }
+    return status, events, cols
+
+
+def _full_history(r: dict[str, Any], rng: np.random.Generator) -> tuple[
+        str, list[tuple[Any, ...]], dict[str, Any]]:
+    """The whole history implied by the core demo's status and step times."""
     st = r["status"]
     t0 = r["reported_at"]
     reg, disp, hand, clo = r["registered_at"], r["dispatched_at"], r["handled_at"], r["closed_at"]
@@ -144,7 +175,8 @@ def demo_hook(conn: Connection, region_code: str, rng: np.random.Generator) -> N
     assert raw is not None
     cur = raw.cursor()
     cur.execute("CREATE TEMP TABLE _demo_inc (id bigint, status text, due_at timestamptz, "
-                "final_due_at timestamptz, deadline jsonb, handled_at timestamptz, "
+                "final_due_at timestamptz, deadline jsonb, registered_at timestamptz, "
+                "dispatched_at timestamptz, handled_at timestamptz, closed_at timestamptz, "
                 "rework_count int, routing jsonb) ON COMMIT DROP")
     inc_lines: list[str] = []
     ev_lines: list[str] = []
@@ -166,16 +198,21 @@ def demo_hook(conn: Connection, region_code: str, rng: np.random.Generator) -> N
             "closed", "rejected", "cancelled") else None)
         inc_lines.append("\t".join(_copy_text(v) for v in (
             r["id"], status, due, final, json.dumps(clock, ensure_ascii=False),
-            upd["handled_at"], upd["rework_count"], json.dumps(routing, ensure_ascii=False))))
+            upd["registered_at"], upd["dispatched_at"], upd["handled_at"], upd["closed_at"],
+            upd["rework_count"], json.dumps(routing, ensure_ascii=False))))
     # One COPY at a time: a connection carries a single COPY stream.
     with cur.copy("COPY _demo_inc FROM STDIN") as copy:
         copy.write("\n".join(inc_lines) + "\n")
     with cur.copy("COPY incident_event (region_code, incident_id, kind, from_status, "
                   "to_status, actor, at, note, data) FROM STDIN") as copy:
         copy.write("\n".join(ev_lines) + "\n")
+    cur.execute("ALTER TABLE _demo_inc ADD PRIMARY KEY (id)")
+    cur.execute("ANALYZE _demo_inc")
     cur.execute("""
         UPDATE incident i SET status = d.status, due_at = d.due_at,
                final_due_at = d.final_due_at, deadline = d.deadline,
-               handled_at = d.handled_at, rework_count = d.rework_count, routing = d.routing
+               registered_at = d.registered_at, dispatched_at = d.dispatched_at,
+               handled_at = d.handled_at, closed_at = d.closed_at,
+               rework_count = d.rework_count, routing = d.routing
         FROM _demo_inc d WHERE i.id = d.id
     """)

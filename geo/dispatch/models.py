@@ -72,3 +72,5 @@ setattr(Incident, "final_due_at", mapped_column(DateTime(timezone=True)))  # noq
 setattr(Incident, "paused_at", mapped_column(DateTime(timezone=True)))  # noqa: B010
 setattr(Incident, "deadline", mapped_column(JSONB))  # noqa: B010
 Index("ix_incident_due", Incident.__table__.c.region_code, Incident.__table__.c.due_at)
+Index("ix_incident_merged_into", Incident.__table__.c.merged_into_id)
+Index("ix_incident_worker", Incident.__table__.c.worker_id)
