@@ -550,8 +550,8 @@ def board(
     cond, params = incident_scope_sql(principal, "i")
     params.update(r=region_code, now=now)
     base = f"FROM incident i WHERE i.region_code = :r AND {cond}"
-    by_status: dict[str, int] = dict(conn.execute(text(
-        f"SELECT i.status, count(*) {base} GROUP BY 1 ORDER BY 1"), params).tuples().all())
+    by_status: dict[str, int] = {s: n for s, n in conn.execute(text(
+        f"SELECT i.status, count(*) {base} GROUP BY 1 ORDER BY 1"), params)}
     by_cat = conn.execute(text(
         "SELECT i.category_code, c.name, count(*) AS n, count(*) FILTER (WHERE i.status IN "
         f"{OPEN_SQL}) AS open FROM incident i JOIN incident_category c "
