@@ -57,6 +57,16 @@ def _history(r: dict[str, Any], rng: np.random.Generator) -> tuple[str, list[tup
     return status, events, cols
 
 
+def _merged_history(r: dict[str, Any]) -> tuple[str, list[tuple[Any, ...]], dict[str, Any]]:
+    """A duplicate merged by the duty officer 20 minutes after it came in."""
+    t0 = r["reported_at"]
+    at = t0 + 20 * MIN
+    events = [(None, "reported", t0, ACTOR[r["channel"]], "上报 / reported"),
+              ("reported", "merged", at, "指挥中心值班员", "重复上报, 合并 / duplicate merged")]
+    return "merged", events, {"registered_at": None, "dispatched_at": None,
+                              "handled_at": None, "closed_at": at, "rework_count": 0}
+
+
 def _full_history(r: dict[str, Any], rng: np.random.Generator) -> tuple[
         str, list[tuple[Any, ...]], dict[str, Any]]:
     """The whole history implied by the core demo's status and step times."""
@@ -171,17 +181,38 @@ def demo_hook(conn: Connection, region_code: str, rng: np.random.Generator) -> N
     """), {"r": region_code}):
         cams.setdefault(iid, []).append({"gb_id": gb_id, "name": name,
                                          "distance_m": float(dist)})
+    # Duplicates: the same category reported again in the same compound within 48 h while the
+    # first case was still open; about half of them were merged by the duty officer.
+    merged_into: dict[int, int] = {}
+    primaries: set[int] = set()
+    for dup, first in conn.execute(text("""
+        SELECT DISTINCT ON (b.id) b.id, a.id
+        FROM incident a JOIN incident b ON b.region_code = a.region_code
+         AND b.compound_id = a.compound_id AND b.category_code = a.category_code
+         AND b.reported_at > a.reported_at AND b.reported_at < a.reported_at + interval '48 h'
+         AND b.reported_at < a.closed_at - interval '1 h'
+        WHERE a.region_code = :r AND a.synthetic AND a.status = 'closed' AND b.status = 'closed'
+          AND a.compound_id IS NOT NULL
+        ORDER BY b.id, a.reported_at
+    """), {"r": region_code}):
+        if dup in primaries or first in merged_into or rng.random() < 0.5:
+            continue
+        merged_into[dup] = first
+        primaries.add(first)
     raw = conn.connection.driver_connection
     assert raw is not None
     cur = raw.cursor()
     cur.execute("CREATE TEMP TABLE _demo_inc (id bigint, status text, due_at timestamptz, "
                 "final_due_at timestamptz, deadline jsonb, registered_at timestamptz, "
                 "dispatched_at timestamptz, handled_at timestamptz, closed_at timestamptz, "
-                "rework_count int, routing jsonb) ON COMMIT DROP")
+                "rework_count int, routing jsonb, merged_into_id bigint) ON COMMIT DROP")
     inc_lines: list[str] = []
     ev_lines: list[str] = []
     for r in rows:
-        status, events, upd = _history(dict(r), rng)
+        if r["id"] in merged_into:
+            status, events, upd = _merged_history(dict(r))
+        else:
+            status, events, upd = _history(dict(r), rng)
         lim = limits.get(r["category_code"])
         final = cal.add_working_minutes(r["reported_at"], final_limit(lim, r["urgency"]))
         step_start = next(
@@ -199,7 +230,8 @@ def demo_hook(conn: Connection, region_code: str, rng: np.random.Generator) -> N
         inc_lines.append("\t".join(_copy_text(v) for v in (
             r["id"], status, due, final, json.dumps(clock, ensure_ascii=False),
             upd["registered_at"], upd["dispatched_at"], upd["handled_at"], upd["closed_at"],
-            upd["rework_count"], json.dumps(routing, ensure_ascii=False))))
+            upd["rework_count"], json.dumps(routing, ensure_ascii=False),
+            merged_into.get(r["id"]))))
     # One COPY at a time: a connection carries a single COPY stream.
     with cur.copy("COPY _demo_inc FROM STDIN") as copy:
         copy.write("\n".join(inc_lines) + "\n")
@@ -213,6 +245,7 @@ def demo_hook(conn: Connection, region_code: str, rng: np.random.Generator) -> N
                final_due_at = d.final_due_at, deadline = d.deadline,
                registered_at = d.registered_at, dispatched_at = d.dispatched_at,
                handled_at = d.handled_at, closed_at = d.closed_at,
-               rework_count = d.rework_count, routing = d.routing
+               rework_count = d.rework_count, routing = d.routing,
+               merged_into_id = d.merged_into_id
         FROM _demo_inc d WHERE i.id = d.id
     """)
