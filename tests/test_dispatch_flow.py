@@ -459,3 +459,19 @@ def test_future_and_naive_times_refused(api: TestClient, spot: dict[str, Any]) -
     future = (dt.datetime.now(CST) + dt.timedelta(days=2)).isoformat()
     assert report(api, spot, reported_at=future).status_code == 422
     assert report(api, spot, reported_at="2024-06-03T09:00:00").status_code == 422
+
+
+def test_hostile_input_is_4xx_never_500(api: TestClient, spot: dict[str, Any]) -> None:
+    assert report(api, spot, place="x" * 301, lon=None, lat=None).status_code == 422
+    assert report(api, spot, reporter_phone="1" * 40).status_code == 422
+    assert api.get(f"/incidents/{10**30}").status_code == 404
+    assert api.get(f"/incidents/1/attachments/{10**30}").status_code == 404
+    inc = report(api, spot).json()
+    assert api.post(f"/incidents/{inc['id']}/merge",
+                    json={"duplicate_ids": [10**30]}).status_code == 404
+    r = move(api, inc, "registered", photo_ids=[10**30])
+    assert r.status_code == 422
+    r = report(api, spot, reported_at="0001-01-01T00:00:00+08:00")
+    assert r.status_code == 422 and "2000" in r.json()["detail"]
+    assert api.get("/incidents/overdue",
+                   params={"as_of": "0001-01-01T00:00:00+08:00"}).status_code == 422

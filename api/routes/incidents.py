@@ -154,7 +154,7 @@ def get_incidents(conn: ConnDep, principal: PrincipalDep, settings: SettingsDep,
                   status: Annotated[list[str] | None, Query()] = None,
                   cell: Annotated[list[str] | None, Query()] = None,
                   limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
-                  offset: Annotated[int, Query(ge=0)] = 0,
+                  offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
                   region: str | None = None) -> list[dict[str, Any]]:
     """Incidents, soonest due first; reporter fields masked outside your scope."""
     return cases.list_incidents(conn, principal, region or settings.default_region, status,
@@ -176,6 +176,8 @@ def _aware(t: dt.datetime | None) -> dt.datetime | None:
     if t is not None and t.tzinfo is None:
         raise InvalidInput(f"时间缺少时区 / time without time zone: {t}; add +08:00",
                            field="as_of")
+    if t is not None and not 1900 < t.year < 9999:
+        raise InvalidInput(f"时间超出范围 / time out of range: {t}", field="as_of")
     return t
 
 

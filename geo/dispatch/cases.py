@@ -36,6 +36,7 @@ _COLS = """i.id, i.region_code, i.code, i.category_code, i.channel, i.status, i.
   i.final_due_at, i.paused_at, i.deadline, i.registered_at, i.dispatched_at, i.handled_at,
   i.closed_at, i.rework_count, i.merged_into_id, i.version, i.updated_at"""
 
+MAX_ID = 2**63 - 1
 OPEN_SQL = "(" + ", ".join(f"'{s}'" for s in sorted(OPEN)) + ")"
 
 
@@ -132,6 +133,8 @@ def fetch(conn: Connection, incident_id: int | str, principal: Principal,
           lock: bool = False) -> dict[str, Any]:
     """One incident (by id or code) in the caller's scope; 404 otherwise."""
     cond, params = incident_scope_sql(principal, "i")
+    if str(incident_id).isdigit() and int(incident_id) > MAX_ID:
+        raise NotFound(f"事件 {incident_id} 不存在 / incident {incident_id} not found")
     key = "i.id = :k" if str(incident_id).isdigit() else "i.code = :k"
     k: int | str = int(incident_id) if str(incident_id).isdigit() else str(incident_id)
     sql = f"SELECT {_COLS} FROM incident i WHERE {key} AND {cond}"
@@ -274,7 +277,7 @@ def transition(
 def _claim_photos(conn: Connection, row: dict[str, Any], photo_ids: list[int]) -> list[int]:
     found = {r for (r,) in conn.execute(text(
         "SELECT id FROM incident_attachment WHERE incident_id = :i AND id = ANY(:ids)"),
-        {"i": row["id"], "ids": list(photo_ids)})}
+        {"i": row["id"], "ids": [p for p in photo_ids if 0 < p <= MAX_ID]})}
     missing = sorted(set(photo_ids) - found)
     if missing:
         raise InvalidInput(f"照片 {missing} 不属于事件 {row['code']} / photos {missing} are not "

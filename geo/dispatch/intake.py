@@ -62,7 +62,17 @@ class Report:
     photos: list[tuple[str | None, bytes]] = field(default_factory=list)
 
 
+_MAX_LEN = {"category": 100, "channel": 20, "description": 5000, "place": 300,
+            "reporter_name": 100, "reporter_phone": 32, "urgency": 10, "department": 100,
+            "source_ref": 100, "crs": 100}
+
+
 def _validate(conn: Connection, r: Report) -> tuple[dict[str, Any], str, str]:
+    for name, limit in _MAX_LEN.items():
+        value = getattr(r, name)
+        if value is not None and len(str(value)) > limit:
+            raise InvalidInput(f"字段 {name} 过长 (上限 {limit} 字符) / {name} is longer than "
+                               f"{limit} characters", field=name)
     cat = resolve_category(conn, r.category)
     channel = CHANNEL_ALIASES.get((r.channel or "").strip(), (r.channel or "").strip())
     if channel not in CHANNELS:
@@ -81,6 +91,9 @@ def _validate(conn: Connection, r: Report) -> tuple[dict[str, Any], str, str]:
     if r.reported_at is not None and r.reported_at.tzinfo is None:
         raise InvalidInput(f"上报时间缺少时区 / reported_at without time zone: "
                            f"{r.reported_at}; add +08:00", field="reported_at")
+    if r.reported_at is not None and r.reported_at.year < 2000:
+        raise InvalidInput(f"上报时间 {r.reported_at} 早于 2000 年 / reported_at "
+                           f"{r.reported_at} is before 2000", field="reported_at")
     if r.reported_at is not None and r.reported_at > now_cst() + dt.timedelta(minutes=5):
         raise InvalidInput(f"上报时间在未来 / reported_at is in the future: {r.reported_at}",
                            field="reported_at")
@@ -353,6 +366,8 @@ def read_attachment(conn: Connection, incident_id: int | str, attachment_id: int
                     principal: Principal, attachments_dir: Path) -> tuple[bytes, str, str]:
     """Bytes, content type and file name of one attachment in the caller's scope."""
     row = fetch(conn, incident_id, principal)
+    if not 0 < attachment_id < 2**63:
+        raise NotFound(f"附件 {attachment_id} 不存在 / attachment {attachment_id} not found")
     att = conn.execute(text(
         "SELECT path, content_type, filename FROM incident_attachment WHERE id = :a "
         "AND incident_id = :i"), {"a": attachment_id, "i": row["id"]}).mappings().first()
