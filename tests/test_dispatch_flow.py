@@ -375,8 +375,23 @@ def test_worker_views_and_masking(api: TestClient, spot: dict[str, Any]) -> None
         assert all(i["cell_code"] == spot["code"] for i in mine)
         own = next(i for i in mine if i["id"] == inc["id"])
         assert own["reporter_phone"] == "13812345678"
-        # another cell's case is invisible; the worker cannot register
+        # the worker cannot register (the command centre's step) ...
         assert move(api, inc, "registered").status_code == 403
+        api.app.dependency_overrides.clear()  # type: ignore[attr-defined]
+        inc = move(api, inc, "registered").json()
+        inc = move(api, inc, "dispatched").json()
+        api.app.dependency_overrides[get_principal] = lambda: me  # type: ignore
+        # ... but works the case in her cell: on site, a note with a photo, handled
+        inc = move(api, inc, "in_progress").json()
+        up = api.post(f"/incidents/{inc['id']}/attachments",
+                      files=[("files", ("door.jpg", JPEG))]).json()["attachments"][0]
+        r = api.post(f"/incidents/{inc['id']}/notes",
+                     json={"note": "通道已清理", "photo_ids": [up["id"]]})
+        assert r.status_code == 200 and r.json()["events"][-1]["actor"] == "wang"
+        r = move(api, r.json(), "handled")
+        assert r.status_code == 200 and r.json()["status"] == "handled"
+        assert move(api, r.json(), "verified").status_code == 403
+        # another cell's worker sees nothing of it
         other = Principal(user="li", role="worker", cell_codes=frozenset({"141123100001001"}))
         api.app.dependency_overrides[get_principal] = lambda: other  # type: ignore[attr-defined]
         assert api.get(f"/incidents/{inc['id']}").status_code == 404
