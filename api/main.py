@@ -23,6 +23,7 @@ ROUTERS = [
     "api.routes.spatial",
     "api.routes.tiles",
     "api.routes.importexport",
+    "api.routes.incidents",
 ]
 
 
