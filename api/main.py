@@ -17,6 +17,7 @@ from geo.db import get_engine
 ROUTERS = [
     "api.routes.meta",
     "api.routes.cells",
+    "api.routes.maps",
 ]
 
 
