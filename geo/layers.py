@@ -268,16 +268,31 @@ def cameras(
     return _gdf(rows)
 
 
+def check_bbox(bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """Validate a lon/lat bbox ``(minx, miny, maxx, maxy)``; raise InvalidInput."""
+    x0, y0, x1, y1 = bbox
+    if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
+        raise InvalidInput(
+            f"bbox={list(bbox)} 无效: 应为 minx,miny,maxx,maxy (经纬度, min < max) / invalid bbox:"
+            " give minx,miny,maxx,maxy in degrees with min < max", field="bbox")
+    return bbox
+
+
 def _incident_filter(
     principal: Principal,
     region_code: str,
     period: Period | None,
     open_only: bool,
     cell_codes: list[str] | None,
+    bbox: tuple[float, float, float, float] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     scope, params = incident_scope_sql(principal, "i")
     conds = ["i.region_code = :r", "i.geom IS NOT NULL", "i.status <> 'merged'", scope]
     params = {**params, "r": region_code, "closed": list(CLOSED_STATUSES)}
+    if bbox is not None:
+        x0, y0, x1, y1 = check_bbox(bbox)
+        conds.append("i.geom && ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, 4490)")
+        params.update(bx0=x0, by0=y0, bx1=x1, by1=y1)
     if period is not None:
         conds.append("i.reported_at >= :p0 AND i.reported_at < :p1")
         params.update(p0=period.start, p1=period.end)
@@ -304,17 +319,20 @@ def incidents(
     limit: int = 5000,
     overdue_days: float = DEFAULT_OVERDUE_DAYS,
     outside_cameras: bool = False,
+    bbox: tuple[float, float, float, float] | None = None,
 ) -> tuple[gpd.GeoDataFrame, int]:
     """Incidents the caller may see, most urgent first, and the total count before ``limit``.
 
     Order: overdue first, then urgent, then the most recent. Columns: id, code, category_code,
     category_name, category_name_en, channel, status, urgency, reported_at, description,
     location_text, cell_code, department_name, is_open, overdue, geometry. Never personal fields.
-    ``outside_cameras`` keeps incidents no online camera sector covers.
+    ``outside_cameras`` keeps incidents no online camera sector covers; ``bbox`` (EPSG:4490)
+    keeps those inside a box.
     """
     if limit < 0:
         raise InvalidInput("limit 不能为负 / limit must be >= 0", field="limit")
-    where, params = _incident_filter(principal, region_code, period, open_only, cell_codes)
+    where, params = _incident_filter(principal, region_code, period, open_only, cell_codes,
+                                     bbox)
     if outside_cameras:
         where += (" AND NOT EXISTS (SELECT 1 FROM camera k WHERE k.region_code = i.region_code "
                   "AND k.status = 'online' AND k.sector IS NOT NULL "

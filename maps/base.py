@@ -99,7 +99,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "overdue_rule": "超期: 未办结且超过截止时间(无截止时间时: 上报超过 {days} 天)",
         "link_cell": "所在网格", "link_item": "事件详情(API)", "basemap": "底图",
         "open_not_overdue": "未办结(未超期)", "target": "目标",
-        "urgent": "紧急", "normal": "一般",
+        "urgent": "紧急", "normal": "一般", "live": "视野内全部事件(放大到 {z} 级加载)",
     },
     "en": {
         "townships": "Townships", "villages": "Villages / communities", "cells": "Grid cells",
@@ -128,7 +128,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "overdue_rule": "Overdue: open past its due time (no due time: reported > {days} days ago)",
         "link_cell": "Cell at this point", "link_item": "Incident (API)", "basemap": "Basemap",
         "open_not_overdue": "Open (not overdue)", "target": "target",
-        "urgent": "urgent", "normal": "normal",
+        "urgent": "urgent", "normal": "normal", "live": "All incidents in view (zoom >= {z})",
     },
 }
 
@@ -203,7 +203,20 @@ class MapOptions:
 
 
 class WanggeMap(folium.Map):
-    """``folium.Map`` with Leaflet & co. served by Wangge itself (no CDN)."""
+    """``folium.Map`` with Leaflet served by Wangge itself (no CDN), plus Wangge's own JS/CSS.
+
+    Only what the Wangge maps use is linked (Leaflet, wangge.js/css): pages load faster and a
+    standalone export stays small. :class:`WanggeIconMap` links folium's full set (jQuery,
+    Bootstrap, Font Awesome, awesome-markers, glyphicons), also served locally, for maps that
+    use ``folium.Icon`` markers.
+    """
+
+    default_js = [assets.LEAFLET_JS, assets.WANGGE_JS]
+    default_css = [assets.LEAFLET_CSS, assets.WANGGE_CSS]
+
+
+class WanggeIconMap(WanggeMap):
+    """:class:`WanggeMap` with folium's complete default asset set, served locally."""
 
     default_js = [*assets.FOLIUM_JS, assets.WANGGE_JS]
     default_css = [*assets.FOLIUM_CSS, assets.WANGGE_CSS]

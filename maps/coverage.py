@@ -22,7 +22,7 @@ from geo import layers as gl
 from geo import map_coverage as cov
 from geo.access import Principal
 from maps import layers as ml
-from maps.base import MGMT_COLORS, JsCall, MapOptions, legend_html, new_map, shift
+from maps.base import INCIDENT_STYLES, MGMT_COLORS, JsCall, MapOptions, legend_html, new_map, shift
 
 PALETTE = ["#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704"]  # low -> high (camera)
 PALETTE_GOOD = ["#d73027", "#fc8d59", "#d9ef8b", "#1a9850"]  # below 50/80/90 %, >= 90 %
@@ -118,12 +118,14 @@ def build_camera_coverage_map(conn: Connection, principal: Principal, opts: MapO
                                   outside_cameras=True)
     ml.add_incidents(m, outside, opts, t["outside"], radius=4)
     rows = [("sw", c, lab) for c, lab in zip(colors, labels, strict=True)]
-    rows += [("sw", NO_DATA, t["no_data"]), ("sw", "#d500f9", f"{t['gap']} ({len(gaps)})"),
-             ("dot", "#e53935", t["outside"])]
+    rows += [("sw", NO_DATA, t["no_data"]), ("sw", "#d500f9", f"{t['gap']} ({len(gaps)})")]
+    rows += [("dot", INCIDENT_STYLES[k]["fill"], f"{t['outside']}: {t[k]}")
+             for k in ("overdue", "open", "closed")]
     notes = [f"{t['period']}: {period.label()}",
              f"{t['outside']}: {t['shown_of'].format(shown=len(outside), total=n_out)}",
              "mapclassify FisherJenks"]
-    m.add_child(JsCall("legend", legend_html(f"{t['share']} · {title}", rows, notes)))
+    m.add_child(JsCall("legend", legend_html(f"{t['share']} · {title}", rows, notes),
+                      "bottomright", t["legend"]))
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     return m
 
@@ -165,6 +167,7 @@ def build_property_coverage_map(conn: Connection, principal: Principal, opts: Ma
     share = managed / total * 100 if total else float("nan")
     notes = [f"{t['managed']}: {managed} / {total} ({share:.1f} %) · {t['target']} 80 % (2022), "
              "90 % (2023)", "mapclassify UserDefined"]
-    m.add_child(JsCall("legend", legend_html(f"{t['share']} · {title}", rows, notes)))
+    m.add_child(JsCall("legend", legend_html(f"{t['share']} · {title}", rows, notes),
+                      "bottomright", t["legend"]))
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     return m

@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
+from urllib.parse import urlencode
 
 import folium
 from sqlalchemy import Connection
 
 from geo import layers as gl
 from geo.access import Principal
+from geo.coords import transform_xy
 from maps import layers as ml
 from maps.base import (
     CAMERA_STYLES,
     INCIDENT_STYLES,
     JsCall,
+    JsLayer,
     LocalHeatMap,
     MapOptions,
     legend_html,
@@ -31,6 +35,8 @@ from maps.base import (
 
 LIMIT_OPEN = 1000
 LIMIT_CLOSED = 500
+LIVE_MIN_ZOOM = 14
+LIMIT_VIEW = 3000
 
 
 def build_dispatch_map(
@@ -77,6 +83,13 @@ def build_dispatch_map(
     n_closed = sum(int(c["total"]) - int(c["open"]) for c in counts)
     ml.add_incidents(m, closed_inc, opts, t["closed"] + " (" + period.label() + ")", radius=4)
 
+    query = urlencode({"from": f"{period.start:%Y-%m-%d}",
+                       "to": f"{(period.end - dt.timedelta(days=1)).date()}",
+                       "lang": opts.lang, "basemap": opts.basemap,
+                       "overdue_days": f"{opts.overdue_days:g}", "region": region})
+    JsLayer("live", {"url": f"/maps/data/incidents?{query}"}, {"minZoom": LIVE_MIN_ZOOM},
+            name=t["live"].format(z=LIVE_MIN_ZOOM), show=True).add_to(m)
+
     cams = gl.cameras(conn, region)
     ml.add_cameras(m, cams, opts, show=True)
 
@@ -103,8 +116,30 @@ def build_dispatch_map(
              f"{t['incidents_open']}: {shown_open}",
              f"{t['closed']}: {shown_closed}",
              t["overdue_rule"].format(days=f"{opts.overdue_days:g}")]
-    m.add_child(JsCall("legend", legend_html(t["legend"], rows, notes)))
+    m.add_child(JsCall("legend", legend_html(t["legend"], rows, notes), "bottomright", t["legend"]))
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     if opts.refresh:
         m.add_child(JsCall("refresh", opts.refresh))
     return m
+
+
+def incidents_in_view(
+    conn: Connection,
+    principal: Principal,
+    opts: MapOptions,
+    bbox: tuple[float, float, float, float],
+    limit: int = LIMIT_VIEW,
+) -> dict[str, Any]:
+    """Every incident of the period (and every open one) inside ``bbox`` given in the map's
+    coordinates (GCJ-02 for AMap), as the compact rows of ``Wangge.incidents``."""
+    opts = opts.validated()
+    x0, y0, x1, y1 = gl.check_bbox(bbox)
+    if opts.base.overlay_crs != "EPSG:4490":
+        xs, ys = transform_xy([x0, x1], [y0, y1], opts.base.overlay_crs, "EPSG:4490")
+        x0, x1, y0, y1 = float(xs[0]), float(xs[1]), float(ys[0]), float(ys[1])
+    period = gl.resolve_period(conn, opts.region_code, opts.start, opts.end)
+    gdf, total = gl.incidents(conn, principal, opts.region_code, period, limit=limit,
+                              overdue_days=opts.overdue_days, bbox=(x0, y0, x1, y1))
+    out = ml.incident_rows(gdf, opts)
+    out["total"] = total
+    return out

@@ -91,6 +91,13 @@ def add_cells(m: folium.Map, cells: gpd.GeoDataFrame, opts: MapOptions, name: st
     return layer
 
 
+def _text(value: Any) -> str | None:
+    """A string, or None for missing values (pandas turns None into NaN)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return str(value)
+
+
 def incident_rows(gdf: gpd.GeoDataFrame, opts: MapOptions) -> dict[str, Any]:
     """Compact incident table for ``Wangge.incidents`` (no personal fields)."""
     cols = ["lat", "lon", "lat0", "lon0", "id", "code", "cat", "status", "urgency", "reported",
@@ -109,8 +116,8 @@ def incident_rows(gdf: gpd.GeoDataFrame, opts: MapOptions) -> dict[str, Any]:
                 round(float(lon0[i]), 6), int(r.id), r.code,
                 getattr(r, cat_col) or r.category_name, opts.status_name(r.status),
                 opts.t.get(r.urgency, r.urgency), f"{reported:%Y-%m-%d %H:%M}",
-                r.description, r.location_text, r.cell_code, r.department_name, r.channel,
-                cls, bool(r.overdue),
+                _text(r.description), _text(r.location_text), _text(r.cell_code),
+                _text(r.department_name), r.channel, cls, bool(r.overdue),
             ])
     t = opts.t
     texts = {k: t[k] for k in ("status", "urgency", "reported", "description", "location",

@@ -99,8 +99,8 @@ def test_amap_basemap_shifts_overlays_to_gcj02(demo_url):  # type: ignore[no-unt
     engine.dispose()
     here = re.compile(r"Wangge\.here\(\w+,\s*([\d.]+),\s*([\d.]+)")
     (plat, plon), (alat, alon) = here.search(plain).groups(), here.search(amap).groups()
-    assert float(plon) == pytest.approx(lon, abs=1e-7)
-    assert float(alon) == pytest.approx(float(x[0]), abs=1e-6)
+    assert (float(plon), float(plat)) == pytest.approx((lon, lat), abs=1e-7)
+    assert (float(alon), float(alat)) == pytest.approx((float(x[0]), float(y[0])), abs=1e-6)
     assert "webrd0{s}.is.autonavi.com" in amap
 
 
@@ -168,3 +168,20 @@ def test_assets_installed_and_resolved() -> None:
     assets.check_installed()
     for _, url in [*assets.FOLIUM_JS, *assets.FOLIUM_CSS, *assets.HEAT_JS, assets.WANGGE_JS]:
         assert assets.resolve(url) is not None, url
+
+
+def test_incidents_in_view_endpoint(client):  # type: ignore[no-untyped-def]
+    bbox = "111.10,38.44,111.16,38.48"
+    r = client.get(f"/maps/data/incidents?bbox={bbox}&from=2026-10-01&to=2026-10-30")
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert d["rows"] and d["total"] >= len(d["rows"])
+    ci = {c: i for i, c in enumerate(d["cols"])}
+    for row in d["rows"]:
+        assert 111.10 <= row[ci["lon0"]] <= 111.16 and 38.44 <= row[ci["lat0"]] <= 38.48
+        assert row[ci["reported"]] >= "2026-10-01"
+    shifted = client.get(f"/maps/data/incidents?bbox={bbox}&from=2026-10-01&to=2026-10-30"
+                         "&basemap=amap").json()
+    assert shifted["rows"] and shifted["rows"][0][ci["lon"]] != shifted["rows"][0][ci["lon0"]]
+    for bad in ("1,2,3", "111.2,38.4,111.1,38.5", "a,b,c,d"):
+        assert client.get(f"/maps/data/incidents?bbox={bad}").status_code == 422, bad

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text as text_
 
 from tests.conftest import make_settings
 
@@ -116,11 +117,16 @@ def test_dispatch_map(server: str, browser: Any) -> None:
     assert incidents > 300 and paths > 354 + 3000 + incidents - 1
     assert count(page, ".leaflet-control-layers-overlays input") >= 7
     assert count(page, ".wangge-search input") == 1 and count(page, ".wangge-period input") == 2
-    # search a cell code: the map zooms there and draws a highlight
-    page.fill(".wangge-search input", CELL)
-    page.click(".wangge-search button")
+    # search a cell code: the map zooms there and draws a highlight; zoomed in, every
+    # incident in view is loaded from /maps/data/incidents
+    with page.expect_response(lambda r: "/maps/data/incidents?" in r.url) as resp:
+        page.fill(".wangge-search input", CELL)
+        page.click(".wangge-search button")
+    assert resp.value.status == 200 and resp.value.json()["rows"]
     page.wait_for_timeout(500)
+    assert count(page, "path.wangge-incident") > incidents
     assert count(page, "path.wangge-hit") == 1
+    page.screenshot(path=str(SHOTS / "dispatch_search.png"))
     assert page.evaluate("() => document.title").startswith("指挥调度图")
     # a popup with the case summary and API links
     page.evaluate("""() => { for (const k in window) { const v = window[k];
@@ -149,10 +155,22 @@ def test_dispatch_map_english_with_heat_and_counts(server: str, browser: Any) ->
     page.close()
 
 
-def test_cell_map_on_a_phone_with_where_am_i(server: str, browser: Any) -> None:
+def test_cell_map_on_a_phone_with_where_am_i(server: str, browser: Any, demo_url: str) -> None:
+    from sqlalchemy import create_engine
+
+    from geo.coords import wgs84_to_gcj02
+
+    engine = create_engine(demo_url)
+    with engine.connect() as conn:
+        lon, lat = conn.execute(text_("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface("
+                                      "geom) p FROM grid_cell WHERE code = :c) s"),
+                                {"c": CELL}).one()
+    engine.dispose()
+    glon, glat = wgs84_to_gcj02(lon, lat)  # as a phone's map app gives it
     page, blocked, errors = open_offline(
-        browser, server + f"/maps/cells/{CELL}?lon=111.1362&lat=38.4614&crs=GCJ02", "cell_phone",
+        browser, server + f"/maps/cells/{CELL}?lon={glon}&lat={glat}&crs=GCJ02", "cell_phone",
         viewport={"width": 390, "height": 780})
+    assert CELL in page.inner_text(".leaflet-tooltip")  # "where am I" names this very cell
     assert blocked == [] and errors == []
     assert count(page, ".wangge-legend") == 1 and count(page, ".leaflet-control-layers") == 1
     assert count(page, ".wangge-here") == 1

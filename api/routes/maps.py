@@ -12,15 +12,15 @@ import mimetypes
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from api.deps import ConnDep, PrincipalDep, SettingsDep
-from geo.errors import NotFound
+from geo.errors import InvalidInput, NotFound
 from maps import assets
 from maps.base import MapOptions, render_page, security_headers
 from maps.cell import build_cell_map
 from maps.coverage import build_camera_coverage_map, build_property_coverage_map
-from maps.dispatch import build_dispatch_map
+from maps.dispatch import build_dispatch_map, incidents_in_view
 
 router = APIRouter(tags=["maps 地图"])
 
@@ -105,6 +105,31 @@ def property_coverage_map(
     """Choropleth of the managed share of compounds, unmanaged compounds highlighted."""
     opts = _options(settings, lang, basemap, region)
     return _page(render_page(build_property_coverage_map(conn, principal, opts, unit)), opts)
+
+
+@router.get("/maps/data/incidents", summary="Incidents in a map view (compact rows) / 视野内事件",
+            responses={422: {"description": "Invalid bbox or parameters"}})
+def incidents_in_view_data(
+    conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
+    bbox: Annotated[str, Query(description="minx,miny,maxx,maxy in the map's coordinates")],
+    from_: Annotated[dt.date | None, Query(alias="from")] = None,
+    to: Annotated[dt.date | None, Query()] = None,
+    overdue_days: Annotated[float, Query(gt=0, le=365)] = 3.0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 3000,
+    lang: LangQ = "zh", basemap: BasemapQ = "none", region: RegionQ = None,
+) -> JSONResponse:
+    """What the dispatch map loads when zoomed in: every incident of the period in view."""
+    try:
+        parts = tuple(float(v) for v in bbox.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 4:
+        raise InvalidInput("bbox 应为 minx,miny,maxx,maxy 四个数 / bbox must be four numbers "
+                           "minx,miny,maxx,maxy", field="bbox")
+    opts = _options(settings, lang, basemap, region, start=from_, end=to,
+                    overdue_days=overdue_days)
+    data = incidents_in_view(conn, principal, opts, parts, limit)  # type: ignore[arg-type]
+    return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/static/{path:path}", include_in_schema=False)

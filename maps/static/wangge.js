@@ -43,6 +43,29 @@
     });
     return g;
   };
+  /* Every incident in view, fetched from the server when zoomed in to o.minZoom or closer
+   * (served pages only; a standalone file keeps the capped layers). */
+  W.live = function (d, o) {
+    var g = L.featureGroup(), map = null, seq = 0;
+    function load() {
+      if (!map || !map.hasLayer(g) || location.protocol === "file:") { return; }
+      if (map.getZoom() < o.minZoom) { g.clearLayers(); return; }
+      var b = map.getBounds(), u = new URL(d.url, location.href), my = ++seq;
+      u.searchParams.set("bbox", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(
+        function (v) { return v.toFixed(6); }).join(","));
+      fetch(u.toString(), {credentials: "same-origin"}).then(function (r) {
+        return r.ok ? r.json() : null;
+      }).then(function (j) {
+        if (!j || my !== seq) { return; }
+        g.clearLayers();
+        W.incidents(j, {radius: o.radius || 5}).eachLayer(function (l) { g.addLayer(l); });
+        g.fire("wangge:loaded", {count: j.rows.length});
+      });
+    }
+    g.on("add", function () { map = g._map; map.on("moveend", load); load(); });
+    g.on("remove", function () { if (map) { map.off("moveend", load); } });
+    return g;
+  };
   /* Per-cell aggregates: rows [lat, lon, code, name, total, open, overdue] */
   W.counts = function (d) {
     var g = L.featureGroup(), max = 1;
@@ -85,11 +108,14 @@
     });
     return g;
   };
-  W.legend = function (map, html, pos) {
+  W.legend = function (map, html, pos, summary) {
     var c = L.control({position: pos || "bottomright"});
     c.onAdd = function () {
       var div = L.DomUtil.create("div", "wangge-box wangge-legend");
-      div.innerHTML = html;
+      // collapsible (closed on a phone-sized screen): the map stays visible
+      var open = window.innerWidth > 600 ? " open" : "";
+      div.innerHTML = "<details" + open + "><summary>" + esc(summary || "") + "</summary>" + html +
+        "</details>";
       L.DomEvent.disableClickPropagation(div);
       L.DomEvent.disableScrollPropagation(div);
       return div;
