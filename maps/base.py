@@ -100,6 +100,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "link_cell": "所在网格", "link_item": "事件详情(API)", "basemap": "底图",
         "open_not_overdue": "未办结(未超期)", "target": "目标",
         "urgent": "紧急", "normal": "一般", "live": "视野内全部事件(放大到 {z} 级加载)",
+        "from_zoom": " (放大到 {z} 级显示)",
     },
     "en": {
         "townships": "Townships", "villages": "Villages / communities", "cells": "Grid cells",
@@ -129,6 +130,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "link_cell": "Cell at this point", "link_item": "Incident (API)", "basemap": "Basemap",
         "open_not_overdue": "Open (not overdue)", "target": "target",
         "urgent": "urgent", "normal": "normal", "live": "All incidents in view (zoom >= {z})",
+        "from_zoom": " (from zoom {z})",
     },
 }
 
@@ -353,7 +355,7 @@ def shift_xy(lon: Any, lat: Any, opts: MapOptions) -> tuple[np.ndarray, np.ndarr
 
 def legend_html(title: str, rows: list[tuple[str, str, str]], notes: list[str] = ()) -> str:  # type: ignore[assignment]
     """Legend HTML: rows of (kind, colour, label); kind is sw (swatch), dot or line."""
-    parts = [f"<h4>{_html_escape(title)}</h4>"]
+    parts = [f"<h4>{_html_escape(title)}</h4>"] if title else []
     for kind, color, label in rows:
         if kind == "line":
             sw = f"<i class='line' style='border-top-color:{color}'></i>"

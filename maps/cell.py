@@ -95,6 +95,6 @@ def build_cell_map(
              ("dot", CAMERA_STYLES["online"]["color"], t["cameras"]),
              ("line", "#d50000", f"{t['cell']} {code}"), ("line", "#1e88e5", t["neighbours"])]
     notes = [f"{t['incidents_open']}: {t['shown_of'].format(shown=len(inc), total=total)}"]
-    m.add_child(JsCall("legend", legend_html(t["legend"], rows, notes), "bottomleft", t["legend"]))
+    m.add_child(JsCall("legend", legend_html("", rows, notes), "bottomleft", t["legend"]))
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
     return m

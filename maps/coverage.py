@@ -30,6 +30,12 @@ NO_DATA = "#bdbdbd"
 LIMIT_OUTSIDE = 2000
 
 
+def pct(share: float) -> str:
+    """A share as a percentage with enough decimals to tell small classes apart."""
+    p = share * 100
+    return f"{p:.0f}" if p >= 10 else (f"{p:.1f}" if p >= 1 else f"{p:.2f}")
+
+
 def classify(values: np.ndarray, kind: str) -> tuple[np.ndarray, list[str], list[str]]:
     """Class index per value (-1 for NaN), class labels and colours, using mapclassify."""
     ok = ~np.isnan(values)
@@ -46,13 +52,13 @@ def classify(values: np.ndarray, kind: str) -> tuple[np.ndarray, list[str], list
         if ok.any():
             idx[ok] = 0
         hi = float(vals.max()) if vals.size else 0.0
-        return idx, [f"{hi * 100:.1f} %"], PALETTE[:1]
+        return idx, [f"{pct(hi)} %"], PALETTE[:1]
     mc = mapclassify.FisherJenks(vals, k=k)
     idx[ok] = mc.yb
     lo = float(vals.min())
     labels = []
     for b in mc.bins:
-        labels.append(f"{lo * 100:.1f} – {float(b) * 100:.1f} %")
+        labels.append(f"{pct(lo)} – {pct(float(b))} %")
         lo = float(b)
     colors = PALETTE if k == 5 else [PALETTE[round(i * 4 / (k - 1))] for i in range(k)]
     return idx, labels, colors
@@ -64,7 +70,7 @@ def _choropleth(m: folium.Map, gdf: gpd.GeoDataFrame, opts: MapOptions, kind: st
     idx, labels, colors = classify(values, kind)
     gdf = gdf.copy()
     gdf["cls"] = idx
-    gdf["share_pct"] = ["—" if math.isnan(v) else f"{v * 100:.1f} %" for v in values]
+    gdf["share_pct"] = ["—" if math.isnan(v) else f"{pct(v)} %" for v in values]
 
     def style(f: dict[str, Any]) -> dict[str, Any]:
         c = f["properties"]["cls"]
@@ -118,14 +124,14 @@ def build_camera_coverage_map(conn: Connection, principal: Principal, opts: MapO
                                   outside_cameras=True)
     ml.add_incidents(m, outside, opts, t["outside"], radius=4)
     rows = [("sw", c, lab) for c, lab in zip(colors, labels, strict=True)]
-    rows += [("sw", NO_DATA, t["no_data"]), ("sw", "#d500f9", f"{t['gap']} ({len(gaps)})")]
+    rows += [("sw", "#d500f9", f"{t['gap']} / {t['overlap']} ({len(gaps)})")]
     rows += [("dot", INCIDENT_STYLES[k]["fill"], f"{t['outside']}: {t[k]}")
              for k in ("overdue", "open", "closed")]
     notes = [f"{t['period']}: {period.label()}",
              f"{t['outside']}: {t['shown_of'].format(shown=len(outside), total=n_out)}",
              "mapclassify FisherJenks"]
-    m.add_child(JsCall("legend", legend_html(f"{t['share']} · {title}", rows, notes),
-                      "bottomright", t["legend"]))
+    m.add_child(JsCall("legend", legend_html("", rows, notes), "bottomright",
+                      f"{t['legend']} · {t['share']} ({_unit_label(opts, unit)})"))
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     return m
 
@@ -167,7 +173,7 @@ def build_property_coverage_map(conn: Connection, principal: Principal, opts: Ma
     share = managed / total * 100 if total else float("nan")
     notes = [f"{t['managed']}: {managed} / {total} ({share:.1f} %) · {t['target']} 80 % (2022), "
              "90 % (2023)", "mapclassify UserDefined"]
-    m.add_child(JsCall("legend", legend_html(f"{t['share']} · {title}", rows, notes),
-                      "bottomright", t["legend"]))
+    m.add_child(JsCall("legend", legend_html("", rows, notes), "bottomright",
+                      f"{t['legend']} · {t['share']} ({_unit_label(opts, unit)})"))
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     return m

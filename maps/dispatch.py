@@ -36,6 +36,7 @@ from maps.base import (
 LIMIT_OPEN = 1000
 LIMIT_CLOSED = 500
 LIVE_MIN_ZOOM = 14
+CAMERA_MIN_ZOOM = 13
 LIMIT_VIEW = 3000
 
 
@@ -91,7 +92,7 @@ def build_dispatch_map(
             name=t["live"].format(z=LIVE_MIN_ZOOM), show=True).add_to(m)
 
     cams = gl.cameras(conn, region)
-    ml.add_cameras(m, cams, opts, show=True)
+    ml.add_cameras(m, cams, opts, show=True, min_zoom=CAMERA_MIN_ZOOM)
 
     m.add_child(JsCall("search", ml.search_entries(gl.search_index(conn, region), opts),
                        {k: t[k] for k in ("placeholder", "go", "notfound")}))
@@ -116,7 +117,7 @@ def build_dispatch_map(
              f"{t['incidents_open']}: {shown_open}",
              f"{t['closed']}: {shown_closed}",
              t["overdue_rule"].format(days=f"{opts.overdue_days:g}")]
-    m.add_child(JsCall("legend", legend_html(t["legend"], rows, notes), "bottomright", t["legend"]))
+    m.add_child(JsCall("legend", legend_html("", rows, notes), "bottomright", t["legend"]))
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     if opts.refresh:
         m.add_child(JsCall("refresh", opts.refresh))

@@ -99,30 +99,51 @@ def _text(value: Any) -> str | None:
 
 
 def incident_rows(gdf: gpd.GeoDataFrame, opts: MapOptions) -> dict[str, Any]:
-    """Compact incident table for ``Wangge.incidents`` (no personal fields)."""
-    cols = ["lat", "lon", "lat0", "lon0", "id", "code", "cat", "status", "urgency", "reported",
-            "desc", "loc", "cell", "dept", "channel", "cls", "overdue"]
+    """Compact incident table for ``Wangge.incidents`` (no personal fields).
+
+    Repeated strings (category, status, department ...) are dictionary-encoded: the row holds
+    an index into ``dicts[col]``. ``lat0``/``lon0`` (CGCS2000, for API links) are only sent when
+    the basemap shifts the drawn position.
+    """
+    shifted = opts.base.overlay_crs != "EPSG:4490"
+    coded = ("cat", "status", "urgency", "dept", "channel", "desc", "cls")
+    cols = ["lat", "lon", *(["lat0", "lon0"] if shifted else []), "id", "code", "cat", "status",
+            "urgency", "reported", "desc", "loc", "cell", "dept", "channel", "cls"]
+    dicts: dict[str, list[Any]] = {c: [] for c in coded}
+    index: dict[str, dict[Any, int]] = {c: {} for c in coded}
+
+    def enc(col: str, value: Any) -> int:
+        pos = index[col].get(value)
+        if pos is None:
+            pos = index[col][value] = len(dicts[col])
+            dicts[col].append(value)
+        return pos
+
     rows: list[list[Any]] = []
     if not gdf.empty:
         lon0 = gdf.geometry.x.to_numpy()
         lat0 = gdf.geometry.y.to_numpy()
         lon, lat = shift_xy(lon0, lat0, opts)
         cat_col = "category_name_en" if opts.lang == "en" else "category_name"
+        tz = dt.timezone(dt.timedelta(hours=8))
         for i, r in enumerate(gdf.itertuples(index=False)):
             cls = "overdue" if r.overdue else ("open" if r.is_open else "closed")
-            reported = r.reported_at.astimezone(dt.timezone(dt.timedelta(hours=8)))
-            rows.append([
-                round(float(lat[i]), 6), round(float(lon[i]), 6), round(float(lat0[i]), 6),
-                round(float(lon0[i]), 6), int(r.id), r.code,
-                getattr(r, cat_col) or r.category_name, opts.status_name(r.status),
-                opts.t.get(r.urgency, r.urgency), f"{reported:%Y-%m-%d %H:%M}",
-                _text(r.description), _text(r.location_text), _text(r.cell_code),
-                _text(r.department_name), r.channel, cls, bool(r.overdue),
-            ])
+            reported = r.reported_at.astimezone(tz)
+            row: list[Any] = [round(float(lat[i]), 6), round(float(lon[i]), 6)]
+            if shifted:
+                row += [round(float(lat0[i]), 6), round(float(lon0[i]), 6)]
+            row += [
+                int(r.id), r.code, enc("cat", _text(getattr(r, cat_col)) or r.category_name),
+                enc("status", opts.status_name(r.status)),
+                enc("urgency", opts.t.get(r.urgency, r.urgency)), f"{reported:%Y-%m-%d %H:%M}",
+                enc("desc", _text(r.description)), _text(r.location_text), _text(r.cell_code),
+                enc("dept", _text(r.department_name)), enc("channel", r.channel), enc("cls", cls),
+            ]
+            rows.append(row)
     t = opts.t
     texts = {k: t[k] for k in ("status", "urgency", "reported", "description", "location",
                                "cell", "department", "channel", "overdue")}
-    return {"cols": cols, "rows": rows, "styles": INCIDENT_STYLES, "t": texts,
+    return {"cols": cols, "rows": rows, "dicts": dicts, "styles": INCIDENT_STYLES, "t": texts,
             "links": [[t[k], url] for k, url in API_LINKS]}
 
 
@@ -163,10 +184,11 @@ def camera_rows(cams: gpd.GeoDataFrame, opts: MapOptions) -> dict[str, Any]:
 
 
 def add_cameras(m: folium.Map, cams: gpd.GeoDataFrame, opts: MapOptions, show: bool = True,
-                sectors: bool = True) -> JsLayer:
-    """Camera positions with their view sectors, coloured by status."""
-    layer = JsLayer("cameras", camera_rows(cams, opts), {"sectors": sectors},
-                    name=opts.t["cameras"], show=show)
+                sectors: bool = True, min_zoom: int = 0) -> JsLayer:
+    """Camera positions with their view sectors, coloured by status (drawn from ``min_zoom``)."""
+    name = opts.t["cameras"] + (opts.t["from_zoom"].format(z=min_zoom) if min_zoom else "")
+    layer = JsLayer("cameras", camera_rows(cams, opts), {"sectors": sectors, "minZoom": min_zoom},
+                    name=name, show=show)
     layer.add_to(m)
     return layer
 

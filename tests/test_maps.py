@@ -177,11 +177,31 @@ def test_incidents_in_view_endpoint(client):  # type: ignore[no-untyped-def]
     d = r.json()
     assert d["rows"] and d["total"] >= len(d["rows"])
     ci = {c: i for i, c in enumerate(d["cols"])}
+    assert "lon0" not in ci  # no shift: drawn position == CGCS2000
     for row in d["rows"]:
-        assert 111.10 <= row[ci["lon0"]] <= 111.16 and 38.44 <= row[ci["lat0"]] <= 38.48
+        assert 111.10 <= row[ci["lon"]] <= 111.16 and 38.44 <= row[ci["lat"]] <= 38.48
         assert row[ci["reported"]] >= "2026-10-01"
-    shifted = client.get(f"/maps/data/incidents?bbox={bbox}&from=2026-10-01&to=2026-10-30"
-                         "&basemap=amap").json()
-    assert shifted["rows"] and shifted["rows"][0][ci["lon"]] != shifted["rows"][0][ci["lon0"]]
+        assert d["dicts"]["cls"][row[ci["cls"]]] in ("overdue", "open", "closed")
+    # with AMap the bbox is in GCJ-02 and rows carry both positions
+    gx0, gy0 = wgs84_to_gcj02(111.10, 38.44)
+    gx1, gy1 = wgs84_to_gcj02(111.16, 38.48)
+    s = client.get(f"/maps/data/incidents?bbox={gx0},{gy0},{gx1},{gy1}&from=2026-10-01"
+                   "&to=2026-10-30&basemap=amap").json()
+    cs = {c: i for i, c in enumerate(s["cols"])}
+    assert abs(len(s["rows"]) - len(d["rows"])) <= 0.05 * len(d["rows"])
+    for row in s["rows"]:
+        assert (row[cs["lon"]], row[cs["lat"]]) == pytest.approx(
+            wgs84_to_gcj02(row[cs["lon0"]], row[cs["lat0"]]), abs=2e-6)
     for bad in ("1,2,3", "111.2,38.4,111.1,38.5", "a,b,c,d"):
         assert client.get(f"/maps/data/incidents?bbox={bad}").status_code == 422, bad
+
+
+@pytest.mark.parametrize("lang,labels", [("zh", "cva_w"), ("en", "eva_w")])
+def test_tianditu_basemap_with_key(lang, labels):  # type: ignore[no-untyped-def]
+    from maps.base import csp_header, new_map, render_page
+
+    opts = MapOptions(basemap="tianditu", tianditu_key="KEY123", lang=lang).validated()
+    html = render_page(new_map(opts, (111.0, 38.3, 111.3, 38.6), "t"))
+    assert "tianditu.gov.cn/vec_w/wmts" in html and f"/{labels}/wmts" in html
+    assert "tk=KEY123" in html
+    assert "https://*.tianditu.gov.cn" in csp_header(opts)

@@ -16,27 +16,34 @@
       h += "<tr><td>" + esc(p[0]) + "</td><td>" + p[1] + "</td></tr>"; } });
     return h + "</table>";
   }
-  /* Incidents: d = {cols:[...], rows:[[...]], styles:{key:{color,fill}}, t:{texts}} */
+  /* Incidents: d = {cols:[...], rows:[[...]], dicts:{col:[values]}, styles:{cls:{color,fill}},
+   * t:{texts}, links:[[text, url template]]}; dictionary-encoded columns hold an index. */
   W.incidents = function (d, o) {
-    var g = L.featureGroup(), ci = {};
+    var g = L.featureGroup(), ci = {}, dicts = d.dicts || {};
     d.cols.forEach(function (c, i) { ci[c] = i; });
+    function v(r, c) {
+      var x = r[ci[c]];
+      return dicts[c] ? dicts[c][x] : x;
+    }
     d.rows.forEach(function (r) {
-      var key = r[ci.cls], st = d.styles[key] || {color: "#333", fill: "#999"};
+      var key = v(r, "cls"), st = d.styles[key] || {color: "#333", fill: "#999"};
+      var lat0 = ci.lat0 !== undefined ? r[ci.lat0] : r[ci.lat],
+        lon0 = ci.lon0 !== undefined ? r[ci.lon0] : r[ci.lon];
       var m = L.circleMarker([r[ci.lat], r[ci.lon]], {radius: o.radius || 6, color: st.color,
         weight: 1.5, fillColor: st.fill, fillOpacity: 0.9, className: "wangge-incident " + key});
-      m.bindTooltip(esc(r[ci.code]) + " " + esc(r[ci.cat]));
+      m.bindTooltip(esc(r[ci.code]) + " " + esc(v(r, "cat")));
       m.bindPopup(function () {
-        var t = d.t, late = r[ci.overdue] ? " <span class='late'>" + esc(t.overdue) + "</span>" : "";
+        var t = d.t, late = key === "overdue" ? " <span class='late'>" + esc(t.overdue) + "</span>" : "";
         var links = (d.links || []).map(function (l) {
           var href = l[1].replace("{id}", encodeURIComponent(r[ci.id])).replace("{code}",
-            encodeURIComponent(r[ci.code])).replace("{lon}", r[ci.lon0]).replace("{lat}", r[ci.lat0]);
+            encodeURIComponent(r[ci.code])).replace("{lon}", lon0).replace("{lat}", lat0);
           return "<a href='" + esc(href) + "' target='_blank'>" + esc(l[0]) + "</a>";
         }).join(" · ");
-        return "<div class='wangge-popup'><b>" + esc(r[ci.code]) + "</b> " + esc(r[ci.cat]) + late +
-          table([[t.status, esc(r[ci.status])], [t.urgency, esc(r[ci.urgency])],
-                 [t.reported, esc(r[ci.reported])], [t.description, esc(r[ci.desc])],
+        return "<div class='wangge-popup'><b>" + esc(r[ci.code]) + "</b> " + esc(v(r, "cat")) + late +
+          table([[t.status, esc(v(r, "status"))], [t.urgency, esc(v(r, "urgency"))],
+                 [t.reported, esc(r[ci.reported])], [t.description, esc(v(r, "desc"))],
                  [t.location, esc(r[ci.loc])], [t.cell, esc(r[ci.cell])],
-                 [t.department, esc(r[ci.dept])], [t.channel, esc(r[ci.channel])]]) +
+                 [t.department, esc(v(r, "dept"))], [t.channel, esc(v(r, "channel"))]]) +
           (links ? "<div>" + links + "</div>" : "") + "</div>";
       }, {maxWidth: 320});
       m.addTo(g);
@@ -106,6 +113,19 @@
       L.circleMarker([r[0], r[1]], {radius: o.radius || 3, color: st.color, weight: 1,
         fillColor: "#fff", fillOpacity: 1, className: "wangge-camera"}).bindTooltip(tip).addTo(g);
     });
+    return o.minZoom ? W.fromZoom(g, o.minZoom) : g;
+  };
+  /* A group whose content is only on the map from zoom o.minZoom (keeps county views light). */
+  W.fromZoom = function (inner, minZoom) {
+    var g = L.featureGroup(), map = null;
+    function sync() {
+      if (!map) { return; }
+      var want = map.getZoom() >= minZoom;
+      if (want && !g.hasLayer(inner)) { g.addLayer(inner); }
+      if (!want && g.hasLayer(inner)) { g.removeLayer(inner); }
+    }
+    g.on("add", function () { map = g._map; map.on("zoomend", sync); sync(); });
+    g.on("remove", function () { if (map) { map.off("zoomend", sync); } g.removeLayer(inner); });
     return g;
   };
   W.legend = function (map, html, pos, summary) {

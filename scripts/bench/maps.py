@@ -129,12 +129,14 @@ def first_paint(url: str, port: int) -> tuple[float, float]:
             t0 = time.perf_counter()
             page.goto(base + f"/maps/dispatch?from={FIRST}&to={LAST}", wait_until="commit")
             page.wait_for_function(
-                "() => document.querySelectorAll('path.wangge-camera').length >= 1500"
-                " && document.querySelectorAll('path.wangge-incident').length > 0",
-                timeout=60_000)
+                "() => document.querySelectorAll('path.wangge-incident').length > 0"
+                " && document.querySelectorAll('path.leaflet-interactive').length > 600"
+                " && document.querySelector('.wangge-legend') !== null", timeout=60_000)
             drawn = time.perf_counter() - t0
-            fcp = page.evaluate("() => (performance.getEntriesByName('first-contentful-paint')"
-                                "[0] || {startTime: NaN}).startTime") / 1000.0
+            page.wait_for_timeout(200)
+            fcp = page.evaluate("() => { const e = performance.getEntriesByType('paint')"
+                                ".filter(x => x.name === 'first-contentful-paint')[0];"
+                                " return e ? e.startTime : NaN; }") / 1000.0
             b.close()
     finally:
         srv.should_exit = True
