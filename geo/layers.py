@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import shapely
 from sqlalchemy import Connection, text
 
@@ -240,12 +241,14 @@ def cameras(
     bbox: tuple[float, float, float, float] | None = None,
     within_cells: list[str] | None = None,
     statuses: tuple[str, ...] = ("online", "offline", "fault"),
+    with_sector: bool = True,
 ) -> gpd.GeoDataFrame:
     """Cameras with their view sector: gb_id, name, bearing_deg, fov_deg, range_m, status.
 
     The GeoDataFrame's geometry is the camera position; ``sector`` holds the view sector as a
     shapely polygon (None when unknown). ``within_cells`` keeps cameras whose sector or position
-    touches those cells.
+    touches those cells. ``with_sector=False`` skips the sectors (maps draw them from bearing,
+    field of view and range).
     """
     conds = ["c.region_code = :r", "c.status = ANY(:st)"]
     params: dict[str, Any] = {"r": region_code, "st": list(statuses)}
@@ -257,10 +260,12 @@ def cameras(
         conds.append("EXISTS (SELECT 1 FROM grid_cell g WHERE g.boundary_set_id = :s AND "
                      "g.code = ANY(:cells) AND ST_Intersects(g.geom, COALESCE(c.sector, c.geom)))")
         params.update(s=set_id, cells=within_cells)
+    sector_sql = ("ST_AsGeoJSON(ST_SimplifyPreserveTopology(c.sector, 0.000005), 6)"
+                  if with_sector else "NULL::text")
     rows = [dict(r) for r in conn.execute(text(f"""
         SELECT c.gb_id, c.name, c.bearing_deg, c.fov_deg, c.range_m, c.status, c.project,
                ST_AsGeoJSON(c.geom, 6) AS geometry,
-               ST_AsGeoJSON(ST_SimplifyPreserveTopology(c.sector, 0.000005), 6) AS sector
+               {sector_sql} AS sector
         FROM camera c WHERE {' AND '.join(conds)} ORDER BY c.gb_id
     """), params).mappings()]
     for r in rows:
@@ -285,6 +290,7 @@ def _incident_filter(
     open_only: bool,
     cell_codes: list[str] | None,
     bbox: tuple[float, float, float, float] | None = None,
+    closed_only: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     scope, params = incident_scope_sql(principal, "i")
     conds = ["i.region_code = :r", "i.geom IS NOT NULL", "i.status <> 'merged'", scope]
@@ -298,6 +304,8 @@ def _incident_filter(
         params.update(p0=period.start, p1=period.end)
     if open_only:
         conds.append("NOT (i.status = ANY(:closed))")
+    if closed_only:
+        conds.append("i.status = ANY(:closed)")
     if cell_codes is not None:
         conds.append("i.cell_code = ANY(:cells)")
         params["cells"] = cell_codes
@@ -320,6 +328,7 @@ def incidents(
     overdue_days: float = DEFAULT_OVERDUE_DAYS,
     outside_cameras: bool = False,
     bbox: tuple[float, float, float, float] | None = None,
+    closed_only: bool = False,
 ) -> tuple[gpd.GeoDataFrame, int]:
     """Incidents the caller may see, most urgent first, and the total count before ``limit``.
 
@@ -327,12 +336,12 @@ def incidents(
     category_name, category_name_en, channel, status, urgency, reported_at, description,
     location_text, cell_code, department_name, is_open, overdue, geometry. Never personal fields.
     ``outside_cameras`` keeps incidents no online camera sector covers; ``bbox`` (EPSG:4490)
-    keeps those inside a box.
+    keeps those inside a box; ``closed_only`` keeps closed, rejected and cancelled ones.
     """
     if limit < 0:
         raise InvalidInput("limit 不能为负 / limit must be >= 0", field="limit")
     where, params = _incident_filter(principal, region_code, period, open_only, cell_codes,
-                                     bbox)
+                                     bbox, closed_only)
     if outside_cameras:
         where += (" AND NOT EXISTS (SELECT 1 FROM camera k WHERE k.region_code = i.region_code "
                   "AND k.status = 'online' AND k.sector IS NOT NULL "
@@ -439,7 +448,25 @@ def cell_exists(conn: Connection, region_code: str, code: str) -> bool:
 
 
 def to_geojson(gdf: gpd.GeoDataFrame, columns: list[str] | None = None) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection of ``gdf`` (selected columns), dates as ISO strings."""
+    """A GeoJSON FeatureCollection of ``gdf`` (selected columns); NaN becomes null.
+
+    Faster than ``GeoDataFrame.to_json`` for map layers (vectorised ``shapely.to_geojson``).
+    """
     cols = [c for c in (columns or list(gdf.columns)) if c != gdf.geometry.name]
-    sub = gdf[cols + [gdf.geometry.name]]
-    return json.loads(sub.to_json(default=str, drop_id=True))  # type: ignore[no-any-return]
+    geoms = shapely.to_geojson(np.asarray(gdf.geometry.values, dtype=object))
+    records = gdf[cols].astype(object).where(gdf[cols].notna(), None).to_dict("records")
+    features = [
+        {"type": "Feature", "properties": {k: _plain(v) for k, v in rec.items()},
+         "geometry": json.loads(g) if g is not None else None}
+        for rec, g in zip(records, geoms, strict=True)
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly scalar: numpy numbers to Python, dates to ISO strings."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return value

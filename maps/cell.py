@@ -75,7 +75,7 @@ def build_cell_map(
                  fill_opacity=0.03)
     comps = gl.compounds(conn, region, within_cells=[code])
     ml.add_compounds(m, comps, opts)
-    cams = gl.cameras(conn, region, within_cells=[code])
+    cams = gl.cameras(conn, region, within_cells=[code], with_sector=False)
     ml.add_cameras(m, cams, opts)
     inc, total = gl.incidents(conn, principal, region, None, open_only=True, cell_codes=[code],
                               limit=limit)

@@ -118,7 +118,7 @@ def build_camera_coverage_map(conn: Connection, principal: Principal, opts: MapO
                                       "fillColor": "#d500f9"},
             tooltip=folium.GeoJsonTooltip(["label", "codes", "area"], aliases=["", "", ""]),
         ).add_to(m)
-    cams = gl.cameras(conn, region, statuses=("online",))
+    cams = gl.cameras(conn, region, statuses=("online",), with_sector=False)
     ml.add_cameras(m, cams, opts, show=False)
     outside, n_out = gl.incidents(conn, principal, region, period, limit=LIMIT_OUTSIDE,
                                   outside_cameras=True)
@@ -146,7 +146,7 @@ def build_property_coverage_map(conn: Connection, principal: Principal, opts: Ma
     gdf = cov.property_share(conn, region, unit)
     title = f"{t['prop_title']} ({_unit_label(opts, unit)})"
     comps = gl.compounds(conn, region)
-    if comps.empty:
+    if comps.empty or unit == "township":
         bounds = gl.region_bounds(conn, region)
     else:
         x0, y0, x1, y1 = (float(v) for v in comps.total_bounds)

@@ -73,16 +73,12 @@ def build_dispatch_map(
     # Open incidents of any age still open at the end of the period (the overdue list), then
     # the closed ones reported in the period.
     open_period = dataclasses.replace(period, start=period.start.replace(year=1970))
+    closed_inc, n_closed = gl.incidents(conn, principal, region, period, closed_only=True,
+                                        limit=limit_closed, overdue_days=opts.overdue_days)
+    ml.add_incidents(m, closed_inc, opts, t["closed"] + " (" + period.label() + ")", radius=4)
     open_inc, n_open = gl.incidents(conn, principal, region, open_period, open_only=True,
                                     limit=limit_open, overdue_days=opts.overdue_days)
-    ml.add_incidents(m, open_inc, opts, t["incidents_open"])
-    closed_inc, _ = gl.incidents(conn, principal, region, period, open_only=False,
-                                        limit=limit_open + limit_closed,
-                                        overdue_days=opts.overdue_days)
-    closed_inc = closed_inc[~closed_inc["is_open"]].head(limit_closed) if not closed_inc.empty \
-        else closed_inc
-    n_closed = sum(int(c["total"]) - int(c["open"]) for c in counts)
-    ml.add_incidents(m, closed_inc, opts, t["closed"] + " (" + period.label() + ")", radius=4)
+    ml.add_incidents(m, open_inc, opts, t["incidents_open"])  # drawn above the closed ones
 
     query = urlencode({"from": f"{period.start:%Y-%m-%d}",
                        "to": f"{(period.end - dt.timedelta(days=1)).date()}",
@@ -91,7 +87,7 @@ def build_dispatch_map(
     JsLayer("live", {"url": f"/maps/data/incidents?{query}"}, {"minZoom": LIVE_MIN_ZOOM},
             name=t["live"].format(z=LIVE_MIN_ZOOM), show=True).add_to(m)
 
-    cams = gl.cameras(conn, region)
+    cams = gl.cameras(conn, region, with_sector=False)
     ml.add_cameras(m, cams, opts, show=True, min_zoom=CAMERA_MIN_ZOOM)
 
     m.add_child(JsCall("search", ml.search_entries(gl.search_index(conn, region), opts),
