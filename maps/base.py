@@ -101,6 +101,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "open_not_overdue": "未办结(未超期)", "target": "目标",
         "urgent": "紧急", "normal": "一般", "live": "视野内全部事件(放大到 {z} 级加载)",
         "from_zoom": " (放大到 {z} 级显示)",
+        "counts_note": "事件数(按网格汇总): 圆面积与事件数成正比; "
+                       "红=有超期, 橙=有未办结, 蓝=均已办结",
     },
     "en": {
         "townships": "Townships", "villages": "Villages / communities", "cells": "Grid cells",
@@ -131,6 +133,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "open_not_overdue": "Open (not overdue)", "target": "target",
         "urgent": "urgent", "normal": "normal", "live": "All incidents in view (zoom >= {z})",
         "from_zoom": " (from zoom {z})",
+        "counts_note": "Incidents per cell: circle area ~ count; red = some overdue, orange = "
+                       "some open, blue = all closed",
     },
 }
 

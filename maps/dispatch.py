@@ -112,7 +112,7 @@ def build_dispatch_map(
     notes = [f"{t['period']}: {period.label()}",
              f"{t['incidents_open']}: {shown_open}",
              f"{t['closed']}: {shown_closed}",
-             t["overdue_rule"].format(days=f"{opts.overdue_days:g}")]
+             t["overdue_rule"].format(days=f"{opts.overdue_days:g}"), t["counts_note"]]
     m.add_child(JsCall("legend", legend_html("", rows, notes), "bottomright", t["legend"]))
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     if opts.refresh:
