@@ -10,6 +10,7 @@ compounds. Figures come from :mod:`geo.map_coverage` (swappable for ``geo.analys
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import folium
@@ -53,7 +54,9 @@ def classify(values: np.ndarray, kind: str) -> tuple[np.ndarray, list[str], list
             idx[ok] = 0
         hi = float(vals.max()) if vals.size else 0.0
         return idx, [f"{pct(hi)} %"], PALETTE[:1]
-    mc = mapclassify.FisherJenks(vals, k=k)
+    with warnings.catch_warnings():  # "Numba not installed": the pure-Python path is fine
+        warnings.simplefilter("ignore", UserWarning)
+        mc = mapclassify.FisherJenks(vals, k=k)
     idx[ok] = mc.yb
     lo = float(vals.min())
     labels = []
