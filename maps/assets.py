@@ -16,6 +16,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from geo.errors import Unavailable
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 OWN_STATIC = Path(__file__).resolve().parent / "static"
 STATIC_PREFIX = "/static"
@@ -23,8 +25,8 @@ VENDOR_PREFIX = f"{STATIC_PREFIX}/vendor"
 OWN_PREFIX = f"{STATIC_PREFIX}/wangge"
 
 
-class AssetsMissing(RuntimeError):
-    """The npm assets are not installed (run ``bash maps/assets.sh``)."""
+class AssetsMissing(Unavailable):
+    """The npm assets are not installed (run ``bash maps/assets.sh``): HTTP 503, not a 500."""
 
 
 def assets_dir() -> Path:

@@ -205,3 +205,9 @@ def test_tianditu_basemap_with_key(lang, labels):  # type: ignore[no-untyped-def
     assert "tianditu.gov.cn/vec_w/wmts" in html and f"/{labels}/wmts" in html
     assert "tk=KEY123" in html
     assert "https://*.tianditu.gov.cn" in csp_header(opts)
+
+
+def test_missing_assets_answer_503_not_500(client, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("WANGGE_ASSETS_DIR", str(tmp_path))
+    r = client.get(f"/maps/cells/{CELL}")
+    assert r.status_code == 503 and "maps/assets.sh" in r.json()["detail"]
