@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -357,7 +358,7 @@ def shift_xy(lon: Any, lat: Any, opts: MapOptions) -> tuple[np.ndarray, np.ndarr
     return transform_xy(x, y, "EPSG:4490", opts.base.overlay_crs)
 
 
-def legend_html(title: str, rows: list[tuple[str, str, str]], notes: list[str] = ()) -> str:  # type: ignore[assignment]
+def legend_html(title: str, rows: list[tuple[str, str, str]], notes: Sequence[str] = ()) -> str:
     """Legend HTML: rows of (kind, colour, label); kind is sw (swatch), dot or line."""
     parts = [f"<h4>{_html_escape(title)}</h4>"] if title else []
     for kind, color, label in rows:
