@@ -21,7 +21,7 @@ from typing import Any
 import folium
 import geopandas as gpd
 import numpy as np
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from folium.map import Layer
 from folium.plugins import HeatMap
 from folium.template import Template
@@ -321,6 +321,7 @@ def new_map(opts: MapOptions, bounds: tuple[float, float, float, float], title: 
                              max_zoom=19, subdomains=base.subdomains, overlay=True,
                              control=False).add_to(m)
     root = m.get_root()
+    assert isinstance(root, Figure)
     root.header.add_child(Element(f"<title>{_html_escape(title)} · Wangge 网格</title>"),
                           name="wangge_title")
     root.header.add_child(Element('<meta name="referrer" content="no-referrer">'),
