@@ -403,20 +403,27 @@ def incident_heat(
     region_code: str,
     period: Period | None,
     grid_m: float = 250.0,
+    max_points: int = 3000,
 ) -> list[tuple[float, float, int]]:
     """Incidents snapped to a ``grid_m`` grid in SQL: ``(lat, lon, count)`` per occupied cell.
 
-    The result grows with the area covered, not with the number of incidents.
+    The result grows with the area covered, not with the number of incidents: when more than
+    ``max_points`` grid cells are occupied the grid is coarsened (up to three times).
     """
     if grid_m <= 0:
         raise InvalidInput("grid_m 必须为正 / grid_m must be > 0", field="grid_m")
     where, params = _incident_filter(principal, region_code, period, False, None)
-    params["g"] = grid_m * _DEG_PER_M
-    rows = conn.execute(text(f"""
+    sql = text(f"""
         SELECT ST_Y(p) AS lat, ST_X(p) AS lon, n FROM (
             SELECT ST_SnapToGrid(i.geom, :g) AS p, count(*) AS n
             FROM incident i WHERE {where} GROUP BY 1) s
-    """), params).all()
+    """)
+    rows = conn.execute(sql, {**params, "g": grid_m * _DEG_PER_M}).all()
+    for _ in range(3):
+        if not len(rows) > max_points > 0:
+            break
+        grid_m *= 1.15 * (len(rows) / max_points) ** 0.5
+        rows = conn.execute(sql, {**params, "g": grid_m * _DEG_PER_M}).all()
     return [(round(float(a), 5), round(float(b), 5), int(n)) for a, b, n in rows]
 
 
