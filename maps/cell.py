@@ -11,7 +11,7 @@ from __future__ import annotations
 import folium
 from sqlalchemy import Connection
 
-from geo import layers as gl
+from geo import map_layers as gl
 from geo.access import Principal
 from geo.errors import NotFound, WanggeError
 from geo.lookup import cell_at, to_cgcs2000_point

@@ -19,7 +19,7 @@ import mapclassify
 import numpy as np
 from sqlalchemy import Connection
 
-from geo import layers as gl
+from geo import map_layers as gl
 from geo import map_coverage as cov
 from geo.access import Principal
 from maps import layers as ml

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import folium
 from sqlalchemy import Connection
 
-from geo import layers as gl
+from geo import map_layers as gl
 from geo.access import Principal
 from geo.coords import transform_xy
 from maps import layers as ml

@@ -1,4 +1,4 @@
-"""Folium overlays built from :mod:`geo.layers` frames (shared by the dispatch, cell and
+"""Folium overlays built from :mod:`geo.map_layers` frames (shared by the dispatch, cell and
 coverage maps). Every function takes the map and :class:`maps.base.MapOptions` and shifts
 geometries to the basemap's CRS (GCJ-02 for AMap)."""
 
@@ -11,7 +11,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 
-from geo import layers as gl
+from geo import map_layers as gl
 from maps.base import (
     CAMERA_STYLES,
     INCIDENT_STYLES,
