@@ -24,6 +24,7 @@ ROUTERS = [
     "api.routes.tiles",
     "api.routes.importexport",
     "api.routes.incidents",
+    "api.routes.maps",
 ]
 
 

@@ -1,0 +1,145 @@
+"""HTML maps (Folium): dispatch, grid worker's cell map, coverage; and the offline assets.
+
+Every page links its JS/CSS under ``/static/`` (served here from the npm packages installed by
+``maps/assets.sh``), carries a Content-Security-Policy allowing only this server (and the tile
+host of a basemap the user chose), and never makes a request to another host by default.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import mimetypes
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+
+from api.deps import ConnDep, PrincipalDep, SettingsDep
+from geo.errors import InvalidInput, NotFound
+from maps import assets
+from maps.base import MapOptions, render_page, security_headers
+from maps.cell import build_cell_map
+from maps.coverage import build_camera_coverage_map, build_property_coverage_map
+from maps.dispatch import build_dispatch_map, incidents_in_view
+
+router = APIRouter(tags=["maps 地图"])
+
+LangQ = Annotated[str, Query(description="zh (default) or en", pattern="^(zh|en)$")]
+BasemapQ = Annotated[str, Query(description="none (default, offline), tianditu, amap, osm")]
+RegionQ = Annotated[str | None, Query(description="Region (county) code")]
+HTML_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"description": "HTML page (Leaflet/Folium)", "content": {"text/html": {}}},
+    422: {"description": "Invalid parameter (lang, basemap, dates, unit ...)"},
+}
+
+
+def _options(settings: SettingsDep, lang: str, basemap: str, region: str | None,
+             **extra: object) -> MapOptions:
+    return MapOptions(lang=lang, basemap=basemap, tianditu_key=settings.tianditu_key,
+                      region_code=region or settings.default_region, **extra)  # type: ignore[arg-type]
+
+
+def _page(html: str, opts: MapOptions) -> HTMLResponse:
+    return HTMLResponse(html, headers=security_headers(opts))
+
+
+@router.get("/maps/dispatch", summary="Dispatch map of the command centre / 指挥调度图",
+            response_class=HTMLResponse, responses=HTML_RESPONSES)
+def dispatch_map(
+    conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
+    from_: Annotated[dt.date | None, Query(alias="from", description="First day (reported)")]
+    = None,
+    to: Annotated[dt.date | None, Query(description="Last day, inclusive (default: latest)")]
+    = None,
+    refresh: Annotated[int, Query(ge=0, le=86400, description="Reload every N seconds")] = 0,
+    overdue_days: Annotated[float, Query(gt=0, le=365, description="Overdue after N days "
+                                         "when an incident has no due time")] = 3.0,
+    lang: LangQ = "zh", basemap: BasemapQ = "none", region: RegionQ = None,
+) -> HTMLResponse:
+    """Cells, boundaries, incidents by status/overdue, cameras and sectors, search, period."""
+    opts = _options(settings, lang, basemap, region, start=from_, end=to, refresh=refresh,
+                    overdue_days=overdue_days)
+    return _page(render_page(build_dispatch_map(conn, principal, opts)), opts)
+
+
+@router.get("/maps/cells/{code}", summary="Grid worker's map of one cell / 网格员地图",
+            response_class=HTMLResponse, responses={**HTML_RESPONSES, 404: {
+                "description": "Unknown cell code"}})
+def cell_map(
+    code: str, conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
+    lon: Annotated[float | None, Query(description="Where am I: longitude in crs")] = None,
+    lat: Annotated[float | None, Query(description="Where am I: latitude in crs")] = None,
+    crs: Annotated[str, Query(description="CRS of lon/lat: EPSG:4490, GCJ02, BD09 ...")]
+    = "EPSG:4490",
+    lang: LangQ = "zh", basemap: BasemapQ = "none", region: RegionQ = None,
+) -> HTMLResponse:
+    """The cell and its neighbours, compounds by management mode, cameras, open incidents."""
+    opts = _options(settings, lang, basemap, region)
+    here = (lon, lat) if lon is not None or lat is not None else None
+    return _page(render_page(build_cell_map(conn, principal, opts, code, here, crs)), opts)
+
+
+@router.get("/maps/coverage/cameras", summary="Camera coverage (planners) / 摄像头覆盖率",
+            response_class=HTMLResponse, responses=HTML_RESPONSES)
+def camera_coverage_map(
+    conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
+    unit: Annotated[str, Query(description="cell (default), community or township")] = "cell",
+    from_: Annotated[dt.date | None, Query(alias="from", description="Incidents from")] = None,
+    to: Annotated[dt.date | None, Query(description="Incidents to (inclusive)")] = None,
+    lang: LangQ = "zh", basemap: BasemapQ = "none", region: RegionQ = None,
+) -> HTMLResponse:
+    """Choropleth of camera coverage, grid gaps/overlaps, incidents outside every view."""
+    opts = _options(settings, lang, basemap, region, start=from_, end=to)
+    return _page(render_page(build_camera_coverage_map(conn, principal, opts, unit)), opts)
+
+
+@router.get("/maps/coverage/property",
+            summary="Property-management coverage (planners) / 物业管理覆盖率",
+            response_class=HTMLResponse, responses=HTML_RESPONSES)
+def property_coverage_map(
+    conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
+    unit: Annotated[str, Query(description="community (default), cell or township")]
+    = "community",
+    lang: LangQ = "zh", basemap: BasemapQ = "none", region: RegionQ = None,
+) -> HTMLResponse:
+    """Choropleth of the managed share of compounds, unmanaged compounds highlighted."""
+    opts = _options(settings, lang, basemap, region)
+    return _page(render_page(build_property_coverage_map(conn, principal, opts, unit)), opts)
+
+
+@router.get("/maps/data/incidents", summary="Incidents in a map view (compact rows) / 视野内事件",
+            responses={422: {"description": "Invalid bbox or parameters"}})
+def incidents_in_view_data(
+    conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
+    bbox: Annotated[str, Query(description="minx,miny,maxx,maxy in the map's coordinates")],
+    from_: Annotated[dt.date | None, Query(alias="from")] = None,
+    to: Annotated[dt.date | None, Query()] = None,
+    overdue_days: Annotated[float, Query(gt=0, le=365)] = 3.0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 3000,
+    lang: LangQ = "zh", basemap: BasemapQ = "none", region: RegionQ = None,
+) -> JSONResponse:
+    """What the dispatch map loads when zoomed in: every incident of the period in view."""
+    try:
+        parts = tuple(float(v) for v in bbox.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 4:
+        raise InvalidInput("bbox 应为 minx,miny,maxx,maxy 四个数 / bbox must be four numbers "
+                           "minx,miny,maxx,maxy", field="bbox")
+    opts = _options(settings, lang, basemap, region, start=from_, end=to,
+                    overdue_days=overdue_days)
+    data = incidents_in_view(conn, principal, opts, parts, limit)  # type: ignore[arg-type]
+    return JSONResponse(data, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/static/{path:path}", include_in_schema=False)
+def static_file(path: str) -> FileResponse:
+    """Offline map assets: npm packages (``/static/vendor/``) and Wangge's own CSS/JS."""
+    target = assets.resolve("/static/" + path)
+    if target is None:
+        raise NotFound(f"静态文件不存在 / no such static file: /static/{path}")
+    media = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+    if target.suffix == ".woff2":
+        media = "font/woff2"
+    return FileResponse(target, media_type=media, headers={
+        "Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"})

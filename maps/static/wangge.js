@@ -1,0 +1,220 @@
+/* Wangge map helpers (own code): compact point layers, camera sectors, legend, search,
+ * period filter, auto-refresh and the "where am I" marker. Data arrive as compact arrays
+ * built on the server; popups are assembled lazily when opened. */
+(function () {
+  "use strict";
+  var W = {};
+  function esc(s) {
+    return String(s === null || s === undefined ? "" : s).replace(/[&<>"']/g, function (c) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"}[c];
+    });
+  }
+  W.esc = esc;
+  function table(pairs) {
+    var h = "<table>";
+    pairs.forEach(function (p) { if (p[1] !== null && p[1] !== undefined && p[1] !== "") {
+      h += "<tr><td>" + esc(p[0]) + "</td><td>" + p[1] + "</td></tr>"; } });
+    return h + "</table>";
+  }
+  /* Incidents: d = {cols:[...], rows:[[...]], dicts:{col:[values]}, styles:{cls:{color,fill}},
+   * t:{texts}, links:[[text, url template]]}; dictionary-encoded columns hold an index. */
+  W.incidents = function (d, o) {
+    var g = L.featureGroup(), ci = {}, dicts = d.dicts || {};
+    d.cols.forEach(function (c, i) { ci[c] = i; });
+    function v(r, c) {
+      var x = r[ci[c]];
+      return dicts[c] ? dicts[c][x] : x;
+    }
+    d.rows.forEach(function (r) {
+      var key = v(r, "cls"), st = d.styles[key] || {color: "#333", fill: "#999"};
+      var lat0 = ci.lat0 !== undefined ? r[ci.lat0] : r[ci.lat],
+        lon0 = ci.lon0 !== undefined ? r[ci.lon0] : r[ci.lon];
+      var m = L.circleMarker([r[ci.lat], r[ci.lon]], {radius: o.radius || 6, color: st.color,
+        weight: 1.5, fillColor: st.fill, fillOpacity: 0.9, className: "wangge-incident " + key});
+      m.bindTooltip(esc(r[ci.code]) + " " + esc(v(r, "cat")));
+      m.bindPopup(function () {
+        var t = d.t, late = key === "overdue" ? " <span class='late'>" + esc(t.overdue) + "</span>" : "";
+        var links = (d.links || []).map(function (l) {
+          var href = l[1].replace("{id}", encodeURIComponent(r[ci.id])).replace("{code}",
+            encodeURIComponent(r[ci.code])).replace("{lon}", lon0).replace("{lat}", lat0);
+          return "<a href='" + esc(href) + "' target='_blank'>" + esc(l[0]) + "</a>";
+        }).join(" · ");
+        return "<div class='wangge-popup'><b>" + esc(r[ci.code]) + "</b> " + esc(v(r, "cat")) + late +
+          table([[t.status, esc(v(r, "status"))], [t.urgency, esc(v(r, "urgency"))],
+                 [t.reported, esc(r[ci.reported])], [t.description, esc(v(r, "desc"))],
+                 [t.location, esc(r[ci.loc])], [t.cell, esc(r[ci.cell])],
+                 [t.department, esc(v(r, "dept"))], [t.channel, esc(v(r, "channel"))]]) +
+          (links ? "<div>" + links + "</div>" : "") + "</div>";
+      }, {maxWidth: 320});
+      m.addTo(g);
+    });
+    return g;
+  };
+  /* Every incident in view, fetched from the server when zoomed in to o.minZoom or closer
+   * (served pages only; a standalone file keeps the capped layers). */
+  W.live = function (d, o) {
+    var g = L.featureGroup(), map = null, seq = 0;
+    function load() {
+      if (!map || !map.hasLayer(g) || location.protocol === "file:") { return; }
+      if (map.getZoom() < o.minZoom) { g.clearLayers(); return; }
+      var b = map.getBounds(), u = new URL(d.url, location.href), my = ++seq;
+      u.searchParams.set("bbox", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(
+        function (v) { return v.toFixed(6); }).join(","));
+      fetch(u.toString(), {credentials: "same-origin"}).then(function (r) {
+        return r.ok ? r.json() : null;
+      }).then(function (j) {
+        if (!j || my !== seq) { return; }
+        g.clearLayers();
+        W.incidents(j, {radius: o.radius || 5}).eachLayer(function (l) { g.addLayer(l); });
+        g.fire("wangge:loaded", {count: j.rows.length});
+      });
+    }
+    g.on("add", function () { map = g._map; map.on("moveend", load); load(); });
+    g.on("remove", function () { if (map) { map.off("moveend", load); } });
+    return g;
+  };
+  /* Per-cell aggregates: rows [lat, lon, code, name, total, open, overdue] */
+  W.counts = function (d) {
+    var g = L.featureGroup(), max = 1;
+    d.rows.forEach(function (r) { if (r[4] > max) { max = r[4]; } });
+    d.rows.forEach(function (r) {
+      var color = r[6] > 0 ? "#b71c1c" : (r[5] > 0 ? "#ef6c00" : "#1565c0");
+      var m = L.circleMarker([r[0], r[1]], {radius: 4 + 16 * Math.sqrt(r[4] / max), color: "#fff",
+        weight: 1, fillColor: color, fillOpacity: 0.75, className: "wangge-count-marker"});
+      m.bindTooltip(esc(r[2]) + " " + esc(r[3]) + "<br>" + esc(d.t.total) + " " + r[4] + " · " +
+        esc(d.t.open) + " " + r[5] + " · " + esc(d.t.overdue) + " " + r[6]);
+      m.addTo(g);
+    });
+    return g;
+  };
+  /* A camera's view sector around (lat, lon): bearing clockwise from north, null = full circle */
+  W.sector = function (lat, lon, bearing, fov, range) {
+    var pts = [], mLat = 111320, mLon = 111320 * Math.cos(lat * Math.PI / 180);
+    var full = bearing === null || fov >= 360, a0 = full ? 0 : bearing - fov / 2,
+      a1 = full ? 360 : bearing + fov / 2, n = Math.max(6, Math.round((a1 - a0) / 10));
+    if (!full) { pts.push([lat, lon]); }
+    for (var k = 0; k <= n; k++) {
+      var a = (a0 + (a1 - a0) * k / n) * Math.PI / 180;
+      pts.push([lat + range * Math.cos(a) / mLat, lon + range * Math.sin(a) / mLon]);
+    }
+    return pts;
+  };
+  /* Cameras: rows [lat, lon, gb_id, name, bearing, fov, range, status] */
+  W.cameras = function (d, o) {
+    var g = L.featureGroup();
+    d.rows.forEach(function (r) {
+      var st = d.styles[r[7]] || d.styles.online;
+      var tip = esc(r[3]) + "<br>" + esc(r[2]) + "<br>" + esc(d.t[r[7]] || r[7]) + " · " +
+        (r[4] === null ? esc(d.t.nobearing) : r[4] + "°") + " · " + r[5] + "° · " + r[6] + " m";
+      if (o.sectors) {
+        L.polygon(W.sector(r[0], r[1], r[4], r[5], r[6]), {color: st.color, weight: 1,
+          fillColor: st.color, fillOpacity: 0.18, className: "wangge-sector"}).bindTooltip(tip).addTo(g);
+      }
+      L.circleMarker([r[0], r[1]], {radius: o.radius || 3, color: st.color, weight: 1,
+        fillColor: "#fff", fillOpacity: 1, className: "wangge-camera"}).bindTooltip(tip).addTo(g);
+    });
+    return o.minZoom ? W.fromZoom(g, o.minZoom) : g;
+  };
+  /* A group whose content is only on the map from zoom o.minZoom (keeps county views light). */
+  W.fromZoom = function (inner, minZoom) {
+    var g = L.featureGroup(), map = null;
+    function sync() {
+      if (!map) { return; }
+      var want = map.getZoom() >= minZoom;
+      if (want && !g.hasLayer(inner)) { g.addLayer(inner); }
+      if (!want && g.hasLayer(inner)) { g.removeLayer(inner); }
+    }
+    g.on("add", function () { map = g._map; map.on("zoomend", sync); sync(); });
+    g.on("remove", function () { if (map) { map.off("zoomend", sync); } g.removeLayer(inner); });
+    return g;
+  };
+  W.legend = function (map, html, pos, summary) {
+    var c = L.control({position: pos || "bottomright"});
+    c.onAdd = function () {
+      var div = L.DomUtil.create("div", "wangge-box wangge-legend");
+      // collapsible (closed on a phone-sized screen): the map stays visible
+      var open = window.innerWidth > 600 ? " open" : "";
+      div.innerHTML = "<details" + open + "><summary>" + esc(summary || "") + "</summary>" + html +
+        "</details>";
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      return div;
+    };
+    c.addTo(map);
+    return c;
+  };
+  W.title = function (map, text) {
+    var c = L.control({position: "topright"});
+    c.onAdd = function () {
+      var div = L.DomUtil.create("div", "wangge-box wangge-title");
+      div.textContent = text;
+      return div;
+    };
+    c.addTo(map);
+  };
+  /* Search box: index = [{label, kind, bounds:[x0,y0,x1,y1]}] */
+  W.search = function (map, index, t) {
+    var c = L.control({position: "topleft"}), hl = null;
+    c.onAdd = function () {
+      var div = L.DomUtil.create("div", "wangge-box wangge-search"), id = "wangge-search-list";
+      div.innerHTML = "<input type='search' list='" + id + "' placeholder='" + esc(t.placeholder) +
+        "' aria-label='" + esc(t.placeholder) + "'><datalist id='" + id + "'></datalist>" +
+        "<button type='button'>" + esc(t.go) + "</button><div class='note'></div>";
+      var dl = div.querySelector("datalist"), input = div.querySelector("input"),
+        note = div.querySelector(".note");
+      index.forEach(function (e) { var opt = document.createElement("option"); opt.value = e.label; dl.appendChild(opt); });
+      function go() {
+        var q = input.value.trim().toLowerCase(), hit = null;
+        if (!q) { return; }
+        index.forEach(function (e) { if (!hit && e.label.toLowerCase() === q) { hit = e; } });
+        index.forEach(function (e) { if (!hit && e.label.toLowerCase().indexOf(q) >= 0) { hit = e; } });
+        if (!hit) { note.textContent = t.notfound; return; }
+        note.textContent = hit.label;
+        var b = L.latLngBounds([hit.bounds[1], hit.bounds[0]], [hit.bounds[3], hit.bounds[2]]);
+        if (hl) { map.removeLayer(hl); }
+        hl = L.rectangle(b, {color: "#d500f9", weight: 3, fill: false, className: "wangge-hit"}).addTo(map);
+        map.fitBounds(b, {maxZoom: 17});
+      }
+      div.querySelector("button").addEventListener("click", go);
+      input.addEventListener("change", go);
+      input.addEventListener("keydown", function (ev) { if (ev.key === "Enter") { go(); } });
+      L.DomEvent.disableClickPropagation(div);
+      return div;
+    };
+    c.addTo(map);
+    return c;
+  };
+  /* Period filter: reloads the page with ?from=&to= (other parameters kept). */
+  W.period = function (map, p, t) {
+    var c = L.control({position: "topleft"});
+    c.onAdd = function () {
+      var div = L.DomUtil.create("div", "wangge-box wangge-period");
+      div.innerHTML = "<label>" + esc(t.from) + " <input type='date' name='from' value='" + esc(p.from) +
+        "'></label><br><label>" + esc(t.to) + " <input type='date' name='to' value='" + esc(p.to) +
+        "'></label><button type='button'>" + esc(t.apply) + "</button>";
+      div.querySelector("button").addEventListener("click", function () {
+        if (location.protocol === "file:") { return; }
+        var u = new URL(location.href);
+        u.searchParams.set("from", div.querySelector("input[name=from]").value);
+        u.searchParams.set("to", div.querySelector("input[name=to]").value);
+        location.href = u.toString();
+      });
+      L.DomEvent.disableClickPropagation(div);
+      return div;
+    };
+    c.addTo(map);
+    return c;
+  };
+  W.refresh = function (seconds) {
+    if (seconds > 0 && location.protocol !== "file:") {
+      setTimeout(function () { location.reload(); }, seconds * 1000);
+    }
+  };
+  W.here = function (map, lat, lon, label) {
+    var icon = L.divIcon({className: "", html: "<div class='wangge-here'></div>", iconSize: [24, 24],
+      iconAnchor: [12, 12]});
+    return L.marker([lat, lon], {icon: icon, title: label, zIndexOffset: 1000}).bindTooltip(esc(label),
+      {permanent: true, direction: "top", offset: [0, -12]}).addTo(map);
+  };
+  window.Wangge = W;
+}());

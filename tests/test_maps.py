@@ -1,0 +1,216 @@
+"""Map pages over HTTP (no browser): status, headers, offline HTML, validation; map layers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import numpy as np
+import pytest
+from sqlalchemy import create_engine, text
+
+from geo import map_layers as gl
+from geo import map_coverage as cov
+from geo.access import ANONYMOUS_COMMAND, Principal
+from geo.coords import wgs84_to_gcj02
+from geo.errors import InvalidInput
+from maps import assets
+from maps.base import MapOptions, render_standalone, shift_xy
+from maps.cell import build_cell_map
+
+CELL = "141123100001001"
+PAGES = [
+    "/maps/dispatch",
+    "/maps/dispatch?lang=en&from=2026-09-01&to=2026-10-30&refresh=60",
+    f"/maps/cells/{CELL}",
+    f"/maps/cells/{CELL}?lon=111.1362&lat=38.4614&crs=GCJ02",
+    "/maps/coverage/cameras",
+    "/maps/coverage/cameras?unit=township",
+    "/maps/coverage/property",
+    "/maps/coverage/property?unit=cell&lang=en",
+]
+CDN = re.compile(r"(src|href)=\"https?://")
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_map_page_is_offline_html_with_csp(client, url):  # type: ignore[no-untyped-def]
+    r = client.get(url)
+    assert r.status_code == 200, r.text[:500]
+    assert r.headers["content-type"].startswith("text/html")
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "http" not in csp  # no basemap: no other host
+    assert r.headers["x-content-type-options"] == "nosniff"
+    html = r.text
+    assert not CDN.search(html), CDN.search(html)
+    assert "/static/vendor/leaflet/dist/leaflet.js" in html
+    assert "Wangge.legend(" in html and "L.control.layers" in html
+
+
+def test_static_assets_served_and_contained(client):  # type: ignore[no-untyped-def]
+    r = client.get("/static/vendor/leaflet/dist/leaflet.js")
+    assert r.status_code == 200 and "Leaflet" in r.text[:2000]
+    assert client.get("/static/wangge/wangge.js").status_code == 200
+    for bad in ("/static/vendor/../../../etc/passwd", "/static/vendor/%2e%2e/%2e%2e/etc/passwd",
+                "/static/wangge/../base.py", "/static/other/x.js"):
+        assert client.get(bad).status_code == 404, bad
+
+
+@pytest.mark.parametrize("url,field", [
+    ("/maps/dispatch?basemap=google", "basemap"),
+    ("/maps/dispatch?basemap=tianditu", "basemap"),  # no key configured
+    ("/maps/dispatch?lang=fr", "lang"),
+    ("/maps/dispatch?from=2026-10-10&to=2026-10-01", "from"),
+    ("/maps/dispatch?refresh=-5", "refresh"),
+    ("/maps/coverage/cameras?unit=province", "unit"),
+    (f"/maps/cells/{CELL}?lon=38.46&lat=111.13", "lat"),
+    (f"/maps/cells/{CELL}?lon=111.13", "lon"),
+])
+def test_bad_parameters_are_422(client, url, field):  # type: ignore[no-untyped-def]
+    r = client.get(url)
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert field in str(body) and "/" in body["detail"]  # Chinese / English
+
+
+def test_unknown_cell_is_404(client):  # type: ignore[no-untyped-def]
+    r = client.get("/maps/cells/141123999999999")
+    assert r.status_code == 404 and "141123999999999" in r.json()["detail"]
+
+
+def test_osm_basemap_csp_allows_only_its_tiles(client):  # type: ignore[no-untyped-def]
+    r = client.get("/maps/dispatch?basemap=osm")
+    assert r.status_code == 200
+    assert "https://tile.openstreetmap.org" in r.headers["content-security-policy"]
+    assert "tile.openstreetmap.org/{z}/{x}/{y}.png" in r.text
+
+
+def test_amap_basemap_shifts_overlays_to_gcj02(demo_url):  # type: ignore[no-untyped-def]
+    lon, lat = 111.13, 38.46
+    x, y = shift_xy([lon], [lat], MapOptions(basemap="amap"))
+    assert (float(x[0]), float(y[0])) == pytest.approx(wgs84_to_gcj02(lon, lat), abs=1e-9)
+    east_m = (float(x[0]) - lon) * 111_320 * np.cos(np.radians(lat))
+    assert 400 < east_m < 700  # about 540 m east at Xing County
+    engine = create_engine(demo_url)
+    with engine.connect() as conn:
+        plain = render_standalone(build_cell_map(conn, ANONYMOUS_COMMAND, MapOptions(), CELL,
+                                                 (lon, lat)))
+        amap = render_standalone(build_cell_map(conn, ANONYMOUS_COMMAND,
+                                                MapOptions(basemap="amap"), CELL, (lon, lat)))
+    engine.dispose()
+    here = re.compile(r"Wangge\.here\(\w+,\s*([\d.]+),\s*([\d.]+)")
+    (plat, plon), (alat, alon) = here.search(plain).groups(), here.search(amap).groups()
+    assert (float(plon), float(plat)) == pytest.approx((lon, lat), abs=1e-7)
+    assert (float(alon), float(alat)) == pytest.approx((float(x[0]), float(y[0])), abs=1e-6)
+    assert "webrd0{s}.is.autonavi.com" in amap
+
+
+def test_standalone_export_has_no_external_reference(demo_url):  # type: ignore[no-untyped-def]
+    engine = create_engine(demo_url)
+    with engine.connect() as conn:
+        html = render_standalone(build_cell_map(conn, ANONYMOUS_COMMAND, MapOptions(), CELL))
+    engine.dispose()
+    assert "/static/" not in re.sub(r"<script>.*?</script>", "", html, flags=re.S)
+    assert not re.search(r"<(script|link)[^>]+(src|href)=", html)
+    assert not re.search(r"url\((['\"]?)(https?:|\.\./)", html)
+
+
+def test_overdue_rule_and_scope(demo_url):  # type: ignore[no-untyped-def]
+    engine = create_engine(demo_url)
+    with engine.connect() as conn:
+        period = gl.resolve_period(conn, "141123", dt.date(2026, 10, 1), dt.date(2026, 10, 30))
+        inc, total = gl.incidents(conn, ANONYMOUS_COMMAND, "141123", period, limit=100_000,
+                                  overdue_days=3)
+        n_sql = conn.execute(text(
+            "SELECT count(*) FROM incident WHERE reported_at >= :a AND reported_at < :b "
+            "AND geom IS NOT NULL AND status <> 'merged'"),
+            {"a": period.start, "b": period.end}).scalar()
+        assert total == n_sql == len(inc) > 0
+        for r in inc.itertuples():
+            expect = r.is_open and r.reported_at < period.as_of - dt.timedelta(days=3)
+            assert bool(r.overdue) == bool(expect), r.code
+        assert not {"reporter_name", "reporter_phone"} & set(inc.columns)
+        worker = Principal(user="w", role="worker", cell_codes=frozenset({CELL}))
+        mine, _ = gl.incidents(conn, worker, "141123", period, limit=10_000)
+        assert set(mine["cell_code"]) <= {CELL}
+        planner = Principal(user="p", role="planner")
+        assert gl.incidents(conn, planner, "141123", period)[1] == 0
+        counts = gl.incident_counts_by_cell(conn, ANONYMOUS_COMMAND, "141123", period)
+        assert sum(c["total"] for c in counts) == n_sql
+        heat = gl.incident_heat(conn, ANONYMOUS_COMMAND, "141123", period)
+        assert sum(h[2] for h in heat) == n_sql
+        coarse = gl.incident_heat(conn, ANONYMOUS_COMMAND, "141123", period, max_points=100)
+        assert len(coarse) < len(heat) and len(coarse) <= 300
+        assert sum(h[2] for h in coarse) == n_sql
+        with pytest.raises(InvalidInput):
+            gl.resolve_period(conn, "141123", dt.date(2026, 10, 2), dt.date(2026, 10, 1))
+    engine.dispose()
+
+
+def test_coverage_figures(demo_url):  # type: ignore[no-untyped-def]
+    engine = create_engine(demo_url)
+    with engine.connect() as conn:
+        prop = cov.property_share(conn, "141123", "community")
+        n = conn.execute(text("SELECT count(*), count(*) FILTER (WHERE mgmt_mode <> 'none') "
+                              "FROM compound")).one()
+        assert int(prop["compounds"].sum()) == n[0] and int(prop["managed"].sum()) == n[1]
+        ok = prop["compounds"] > 0
+        assert ((prop.loc[ok, "share"] >= 0) & (prop.loc[ok, "share"] <= 1)).all()
+        assert prop.loc[~ok, "share"].isna().all()
+        town = cov.property_share(conn, "141123", "township")
+        assert int(town["compounds"].sum()) == n[0]
+        cams = cov.camera_coverage(conn, "141123", "township")
+        assert len(cams) == 17 and (cams["share"] >= 0).all() and (cams["share"] < 1).all()
+        # the county seat (蔚汾镇) is the best covered township
+        assert cams.sort_values("share").iloc[-1]["code"] == "141123100"
+        with pytest.raises(InvalidInput):
+            cov.check_unit("province")
+    engine.dispose()
+
+
+def test_assets_installed_and_resolved() -> None:
+    assets.check_installed()
+    for _, url in [*assets.FOLIUM_JS, *assets.FOLIUM_CSS, *assets.HEAT_JS, assets.WANGGE_JS]:
+        assert assets.resolve(url) is not None, url
+
+
+def test_incidents_in_view_endpoint(client):  # type: ignore[no-untyped-def]
+    bbox = "111.10,38.44,111.16,38.48"
+    r = client.get(f"/maps/data/incidents?bbox={bbox}&from=2026-10-01&to=2026-10-30")
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert d["rows"] and d["total"] >= len(d["rows"])
+    ci = {c: i for i, c in enumerate(d["cols"])}
+    assert "lon0" not in ci  # no shift: drawn position == CGCS2000
+    for row in d["rows"]:
+        assert 111.10 <= row[ci["lon"]] <= 111.16 and 38.44 <= row[ci["lat"]] <= 38.48
+        assert row[ci["reported"]] >= "2026-10-01"
+        assert d["dicts"]["cls"][row[ci["cls"]]] in ("overdue", "open", "closed")
+    # with AMap the bbox is in GCJ-02 and rows carry both positions
+    gx0, gy0 = wgs84_to_gcj02(111.10, 38.44)
+    gx1, gy1 = wgs84_to_gcj02(111.16, 38.48)
+    s = client.get(f"/maps/data/incidents?bbox={gx0},{gy0},{gx1},{gy1}&from=2026-10-01"
+                   "&to=2026-10-30&basemap=amap").json()
+    cs = {c: i for i, c in enumerate(s["cols"])}
+    assert abs(len(s["rows"]) - len(d["rows"])) <= 0.05 * len(d["rows"])
+    for row in s["rows"]:
+        assert (row[cs["lon"]], row[cs["lat"]]) == pytest.approx(
+            wgs84_to_gcj02(row[cs["lon0"]], row[cs["lat0"]]), abs=2e-6)
+    for bad in ("1,2,3", "111.2,38.4,111.1,38.5", "a,b,c,d"):
+        assert client.get(f"/maps/data/incidents?bbox={bad}").status_code == 422, bad
+
+
+@pytest.mark.parametrize("lang,labels", [("zh", "cva_w"), ("en", "eva_w")])
+def test_tianditu_basemap_with_key(lang, labels):  # type: ignore[no-untyped-def]
+    from maps.base import csp_header, new_map, render_page
+
+    opts = MapOptions(basemap="tianditu", tianditu_key="KEY123", lang=lang).validated()
+    html = render_page(new_map(opts, (111.0, 38.3, 111.3, 38.6), "t"))
+    assert "tianditu.gov.cn/vec_w/wmts" in html and f"/{labels}/wmts" in html
+    assert "tk=KEY123" in html
+    assert "https://*.tianditu.gov.cn" in csp_header(opts)
+
+
+def test_missing_assets_answer_503_not_500(client, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("WANGGE_ASSETS_DIR", str(tmp_path))
+    r = client.get(f"/maps/cells/{CELL}")
+    assert r.status_code == 503 and "maps/assets.sh" in r.json()["detail"]
