@@ -19,8 +19,8 @@ import mapclassify
 import numpy as np
 from sqlalchemy import Connection
 
-from geo import map_layers as gl
 from geo import map_coverage as cov
+from geo import map_layers as gl
 from geo.access import Principal
 from maps import layers as ml
 from maps.base import INCIDENT_STYLES, MGMT_COLORS, JsCall, MapOptions, legend_html, new_map, shift
