@@ -6,7 +6,7 @@ database (``ST_SimplifyPreserveTopology``) and rounded, so a county of thousands
 stays a few hundred kilobytes. Incidents go through :func:`geo.access.incident_scope_sql`;
 nothing here returns reporters' personal fields.
 
-Incident status and "overdue" (until the dispatch case flow lands): an incident is *open*
+Incident status and "overdue": an incident is *open*
 unless its status is one of :data:`CLOSED_STATUSES`; an open incident is *overdue* when its
 ``due_at`` has passed, or, when it has no ``due_at``, when it was reported more than
 ``overdue_days`` (default :data:`DEFAULT_OVERDUE_DAYS`) before the reference time ``as_of``.

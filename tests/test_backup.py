@@ -42,6 +42,7 @@ def test_backup_restore_round_trip(fresh_demo_url: str, empty_url: str, tmp_path
     engine = create_engine(fresh_demo_url)
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM incident_event"))
+        conn.execute(text("UPDATE incident SET merged_into_id = NULL"))
         conn.execute(text("DELETE FROM incident WHERE id % 3 = 0"))
         conn.execute(text("UPDATE grid_cell SET name = name || 'X' WHERE id % 2 = 0"))
         conn.execute(text("UPDATE camera SET status = 'fault'"))

@@ -45,6 +45,12 @@ import httpx
 REPO = Path(__file__).resolve().parents[2]
 XING_BBOX = (110.55, 38.10, 111.47, 38.72)
 SKIP_PATHS = {"/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
+# Planners' reports and exports take seconds each: not part of the interactive mix (--heavy).
+HEAVY_PREFIXES = ("/analysis", "/maps/coverage", "/export", "/kpi")
+# The command centre's writes: one intake per request (routing, deadlines, duplicates).
+DEFAULT_WRITE = ("/incidents", {"category": "ebike_charging", "channel": "12345",
+                                "lon": 111.1305, "lat": 38.4602,
+                                "description": "负载测试 load test"})
 
 
 @dataclass
@@ -85,7 +91,8 @@ class Stats:
             self.errors.setdefault(op, []).append(error)
 
 
-def build_mix(schema: dict[str, Any], write: str | None, write_body: Any) -> list[Op]:
+def build_mix(schema: dict[str, Any], write: str | None, write_body: Any,
+              heavy: bool = False) -> list[Op]:
     ops = []
     paths = schema.get("paths", {})
     if "/cells/at" in paths:
@@ -95,9 +102,13 @@ def build_mix(schema: dict[str, Any], write: str | None, write_body: Any) -> lis
     for path, item in sorted(paths.items()):
         if path in ("/cells/at", "/health") or path in SKIP_PATHS or "{" in path:
             continue
+        if not heavy and path.startswith(HEAVY_PREFIXES):
+            continue
         get = item.get("get")
         if get and not any(p.get("required") for p in get.get("parameters", [])):
             ops.append(Op(f"GET {path}", 5, set(range(200, 500)), path=path))
+    if write is None and "post" in paths.get(DEFAULT_WRITE[0], {}):
+        write, write_body = DEFAULT_WRITE
     if write:
         ops.append(Op(f"POST {write}", 10, {200, 201, 202, 409}, method="POST",
                       body=write_body, path=write))
@@ -129,11 +140,11 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def drive(url: str, duration: float, concurrency: int, write: str | None,
-                write_body: Any) -> tuple[Stats, list[Op], float]:
+                write_body: Any, heavy: bool = False) -> tuple[Stats, list[Op], float]:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=10, limits=limits) as client:
         schema = (await client.get("/openapi.json")).json()
-        ops = build_mix(schema, write, write_body)
+        ops = build_mix(schema, write, write_body, heavy)
         warm = Stats()
         await asyncio.gather(*(worker(client, ops, warm, time.monotonic() + 1.0, 1000 + k)
                                for k in range(concurrency)))
@@ -175,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--write", help="path of a POST operation to include in the mix")
     p.add_argument("--write-body", type=Path, help="JSON body for --write")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--heavy", action="store_true",
+                   help="also drive planners' reports, exports and KPIs (seconds each)")
     args = p.parse_args(argv)
     sys.path.insert(0, str(REPO))
 
@@ -183,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     url = args.url or f"http://127.0.0.1:{args.port}"
     try:
         stats, ops, elapsed = asyncio.run(drive(url, args.duration, args.concurrency,
-                                                args.write, body))
+                                                args.write, body, args.heavy))
     finally:
         if proc is not None:
             proc.terminate()

@@ -40,9 +40,8 @@ CHILDREN = (
 # incidents checked incident.merged_into_id by a full scan per deleted row: deleting 6,666 of
 # the demo's 20,000 incidents took 72 s (0.2 s with it); the others serve deletes of workers
 # or compounds in a province-size table and the per-worker / per-compound case lists.
+# (ix_incident_merged_into and ix_incident_worker come with 0004, the dispatch migration.)
 INDEXES = (
-    ("ix_incident_merged_into", "incident", "merged_into_id", "merged_into_id IS NOT NULL"),
-    ("ix_incident_worker", "incident", "region_code, worker_id", "worker_id IS NOT NULL"),
     ("ix_incident_compound", "incident", "region_code, compound_id", "compound_id IS NOT NULL"),
 )
 
