@@ -709,7 +709,7 @@ def _copy_incidents(
 ) -> None:
     compound_ids: dict[str, int] = dict(
         conn.execute(text("SELECT code, id FROM compound WHERE region_code = :r"), {"r": REGION})
-        .tuples().all()
+        .all()
     )
     cols = ("region_code", "code", "category_code", "channel", "status", "urgency",
             "reported_at", "description", "location_text", "reporter_name", "reporter_phone",

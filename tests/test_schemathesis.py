@@ -50,7 +50,7 @@ def _operations(api_schema: Any) -> list[Any]:
 def _fuzz(op: Any, mode: GenerationMode, seen: dict[str, int], examples: int) -> None:
     label = f"{op.method.upper()} {op.path}"
 
-    @settings(max_examples=examples, deadline=None, database=None,
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
     @given(case=op.as_strategy(generation_mode=mode))
     def run(case: Any) -> None:
