@@ -194,9 +194,13 @@ def add_cameras(m: folium.Map, cams: gpd.GeoDataFrame, opts: MapOptions, show: b
 
 
 def add_compounds(m: folium.Map, comps: gpd.GeoDataFrame, opts: MapOptions,
-                  show: bool = True) -> folium.GeoJson:
-    """Compounds coloured by property-management mode."""
+                  show: bool = True) -> folium.GeoJson | folium.FeatureGroup:
+    """Compounds coloured by property-management mode (an empty layer when there are none)."""
     t = opts.t
+    if comps.empty or "mgmt_mode" not in comps.columns:
+        group = folium.FeatureGroup(name=t["compounds"], show=show)
+        group.add_to(m)
+        return group
     comps = comps.copy()
     comps["mode"] = [t[f"mode_{x}"] for x in comps["mgmt_mode"]]
     comps["company"] = comps["company_name"].fillna("")

@@ -217,3 +217,14 @@ def test_missing_assets_answer_503_not_500(client, monkeypatch, tmp_path):  # ty
     monkeypatch.setenv("WANGGE_ASSETS_DIR", str(tmp_path))
     r = client.get(f"/maps/cells/{CELL}")
     assert r.status_code == 503 and "maps/assets.sh" in r.json()["detail"]
+
+
+def test_cell_map_of_a_rural_cell_without_compounds(client, demo_engine):  # type: ignore[no-untyped-def]
+    with demo_engine.connect() as conn:
+        code = conn.execute(text(
+            "SELECT c.code FROM grid_cell c WHERE c.kind = 'basic' AND c.parent_code NOT LIKE "
+            "'141123100%' AND NOT EXISTS (SELECT 1 FROM compound p "
+            "WHERE ST_Intersects(p.geom, c.geom)) ORDER BY c.code LIMIT 1")).scalar_one()
+    r = client.get(f"/maps/cells/{code}")
+    assert r.status_code == 200, r.text[:300]
+    assert code in r.text
