@@ -4,7 +4,7 @@ Choropleths per cell, village/community or township (``unit``), classed with map
 (camera coverage: Fisher-Jenks natural breaks; property management: the seed's targets
 50/80/90 %), with a classed legend. The camera map also shows grid gaps and overlaps and the
 incidents of the period that no online camera sees; the property map highlights unmanaged
-compounds. Figures come from :mod:`geo.map_coverage` (swappable for ``geo.analysis``).
+compounds. Figures come from :mod:`geo.analysis.maplayers` (the planners' analyses).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import mapclassify
 import numpy as np
 from sqlalchemy import Connection
 
-from geo import map_coverage as cov
 from geo import map_layers as gl
 from geo.access import Principal
+from geo.analysis import maplayers as cov
 from maps import layers as ml
 from maps.base import INCIDENT_STYLES, MGMT_COLORS, JsCall, MapOptions, legend_html, new_map, shift
 

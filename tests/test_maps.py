@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
 
-from geo import map_coverage as cov
 from geo import map_layers as gl
 from geo.access import ANONYMOUS_COMMAND, Principal
+from geo.analysis import maplayers as cov
 from geo.coords import wgs84_to_gcj02
 from geo.errors import InvalidInput
 from maps import assets

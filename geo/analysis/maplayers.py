@@ -1,6 +1,6 @@
 """Map layers from the full analyses, in the shape the Folium maps (``maps/``) consume.
 
-Drop-in for the interim ``geo.map_coverage`` of the maps work: the same function names,
+Coverage figures for the maps, from the planners' analyses: the same function names,
 signatures and columns (``f(conn, region_code, unit) -> GeoDataFrame``, one row per unit,
 EPSG:4490, geometry simplified for display), computed by :mod:`geo.analysis` (history-aware
 management modes, sliver-tolerant gaps and overlaps, metric areas). Shares are 0..1 here
