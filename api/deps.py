@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
 
 from api.settings import Settings
-from geo.access import ANONYMOUS_COMMAND, Principal
+from geo.access import ANONYMOUS_COMMAND, ANONYMOUS_VIEWER, Principal
+from geo.auth.audit import AuditEntry, record
+from geo.auth.rls import set_db_scope
+from geo.auth.tokens import TokenError, is_api_token, verify_session_token
+from geo.auth.users import principal_for_api_token, principal_for_session
+from geo.errors import Forbidden, Unauthorized
 
 
 def get_settings(request: Request) -> Settings:
@@ -22,14 +29,21 @@ def get_engine(request: Request) -> Engine:
     return request.app.state.engine  # type: ignore[no-any-return]
 
 
-def get_conn(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Connection]:
+def get_conn(
+    request: Request, engine: Annotated[Engine, Depends(get_engine)]
+) -> Iterator[Connection]:
     """A connection in a transaction, committed when the handler returns without error.
 
     Used with ``scope="function"`` (``ConnDep``): the commit happens BEFORE the response is
     sent, so a failed commit (database gone) becomes a 503 instead of a 200 for a write that
     was lost, or a connection dropped half-way through the answer.
+
+    With ``WANGGE_DB_RLS=1`` the transaction runs as ``wangge_app`` with the caller's scope,
+    so PostgreSQL row-level security backs the application's checks (``geo.auth.rls``).
     """
     with engine.begin() as conn:
+        if request.app.state.settings.db_rls:
+            set_db_scope(conn, get_principal(request))
         yield conn
 
 
@@ -38,14 +52,165 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 ConnDep = Annotated[Connection, Depends(get_conn, scope="function")]
 
 
-def get_principal(request: Request) -> Principal:
-    """The caller. Until access control lands (issue 8), every caller is the command centre.
+TOKEN_COOKIE = "wangge_token"
+_TRUE = ("1", "true", "yes", "on")
 
-    Issue 8 replaces this with token authentication; endpoints only depend on the contract in
-    ``geo.access``.
+
+def _client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _presented_token(request: Request) -> str | None:
+    """The Bearer token, or the login cookie on safe methods (GET/HEAD: no CSRF on writes)."""
+    auth = request.headers.get("authorization")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized(
+                "Authorization 头须为 'Bearer <令牌>' / the Authorization header must be "
+                "'Bearer <token>'"
+            )
+        return token.strip()
+    if request.method in ("GET", "HEAD"):
+        return request.cookies.get(TOKEN_COOKIE) or None
+    return None
+
+
+def anonymous_principal(settings: Settings, unmask: bool = False) -> Principal:
+    """The caller without a token: a viewer (the command centre under WANGGE_DEMO_OPEN=1)."""
+    base = ANONYMOUS_COMMAND if (settings.demo_mode and settings.demo_open) else ANONYMOUS_VIEWER
+    return replace(base, unmask=unmask)
+
+
+def resolve_principal(
+    engine: Engine, settings: Settings, token: str | None, unmask: bool = False
+) -> Principal:
+    """Resolve a presented token (session or API token) to a Principal.
+
+    Raises
+    ------
+    Unauthorized
+        Malformed, badly signed, expired or revoked token; disabled user.
     """
-    principal = getattr(request.state, "principal", None)
-    return principal if principal is not None else ANONYMOUS_COMMAND
+    if token is None:
+        return anonymous_principal(settings, unmask)
+    with engine.begin() as conn:
+        if is_api_token(token):
+            return principal_for_api_token(conn, token, settings.demo_mode, unmask)
+        try:
+            claims = verify_session_token(settings.secret_key, token)
+        except TokenError as exc:
+            raise Unauthorized(
+                f"令牌无效或已过期, 请重新登录 / invalid or expired token ({exc}): log in again "
+                "(POST /auth/login)"
+            ) from exc
+        return principal_for_session(conn, claims, settings.demo_mode, unmask)
+
+
+# Declares the Bearer scheme in OpenAPI (the "Authorize" button of /docs); the header itself
+# is parsed by get_principal so that a malformed one is a 401, not silently anonymous.
+_BEARER = HTTPBearer(auto_error=False, description="POST /auth/login -> access_token, or an "
+                     "API token wgk_...")
+
+
+def get_principal(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)] = None,
+) -> Principal:
+    """The caller, from ``Authorization: Bearer <token>`` (or the login cookie on GET).
+
+    - no token: anonymous ``viewer`` (public layers only); in demo mode with
+      ``WANGGE_DEMO_OPEN=1`` the anonymous caller is the command centre;
+    - a session token (``POST /auth/login``) or an API token (``wgk_...``): the user's role,
+      region, department and the cells assigned to them now;
+    - a bad, expired or revoked token: 401 (never silently anonymous).
+
+    ``?unmask=true`` asks for personal data unmasked: refused (401/403) for roles that may not,
+    otherwise written to the audit log *before* the handler runs (no audit, no data).
+    Resolved once per request and kept in ``request.state.principal``.
+    """
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    settings: Settings = request.app.state.settings
+    engine: Engine = request.app.state.engine
+    unmask = (request.query_params.get("unmask") or "").lower() in _TRUE
+    principal = resolve_principal(engine, settings, _presented_token(request), unmask)
+    request.state.principal = principal
+    if unmask:
+        if not principal.may_unmask():
+            if principal.is_anonymous:
+                raise Unauthorized("查看未脱敏个人信息需要登录 / unmask=true needs a login")
+            raise Forbidden(
+                f"角色 {principal.role} 无权查看未脱敏个人信息 / role {principal.role} may not "
+                "see personal data unmasked", role=principal.role,
+            )
+        with engine.begin() as conn:
+            record(conn, AuditEntry(
+                action="read_personal", username=principal.user, role=principal.role,
+                region_code=next(iter(sorted(principal.regions or {""}))),
+                method=request.method, path=request.url.path,
+                query=request.url.query or None, client_ip=_client_ip(request),
+                user_agent=request.headers.get("user-agent"),
+                detail={"unmask": True},
+            ))
+        request.state.audited = True
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_role(*roles: str) -> Callable[[Principal], Principal]:
+    """A dependency answering 401 (anonymous) / 403 unless the caller has one of ``roles``."""
+
+    def dep(principal: PrincipalDep) -> Principal:
+        if principal.role in roles and not (principal.is_anonymous and "viewer" not in roles):
+            return principal
+        if principal.is_anonymous:
+            raise Unauthorized("需要登录 / log in first (POST /auth/login)")
+        raise Forbidden(
+            f"角色 {principal.role} 无权访问, 需要 {list(roles)} / role {principal.role} may not "
+            f"do this; needs one of {list(roles)}", role=principal.role,
+        )
+
+    return dep
+
+
+AdminDep = Annotated[Principal, Depends(require_role("admin"))]
+
+
+INCIDENT_ROLES = ("admin", "command", "department", "worker")
+
+
+def allow_roles(*roles: str) -> Callable[[Principal], Principal]:
+    """A dependency admitting callers whose *role* is one of ``roles`` (401/403 otherwise).
+
+    Unlike :func:`require_role` it goes by role only, so the anonymous command centre of
+    ``WANGGE_DEMO_OPEN=1`` passes where ``command`` does; an anonymous viewer gets 401.
+    """
+
+    def dep(principal: PrincipalDep) -> Principal:
+        if principal.role in roles:
+            return principal
+        if principal.is_anonymous:
+            raise Unauthorized("需要登录 / log in first (POST /auth/login)")
+        raise Forbidden(
+            f"角色 {principal.role} 无权访问, 需要 {list(roles)} / role {principal.role} may not "
+            f"do this; needs one of {list(roles)}", role=principal.role,
+        )
+
+    return dep
+
+
+def require_login(principal: PrincipalDep) -> Principal:
+    """Any logged-in role (and the anonymous command centre of demo-open); 401 otherwise."""
+    if principal.is_anonymous and principal.role == "viewer":
+        raise Unauthorized("需要登录 / log in first (POST /auth/login)")
+    return principal
+
+
+# Route-level guards: ``dependencies=[READ_INCIDENTS]`` etc.
+READ_INCIDENTS = Depends(allow_roles(*INCIDENT_ROLES))
+LOGGED_IN = Depends(require_login)
+COMMAND_ONLY = Depends(allow_roles("admin", "command"))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
@@ -50,12 +51,26 @@ def _is_bad_value(orig: BaseException | None) -> bool:
     return isinstance(orig, psycopg.DataError)
 
 
+def _browser_page(request: Request) -> bool:
+    """A browser navigating to an HTML map (GET, Accept: text/html), not an API client."""
+    return (request.method == "GET" and request.url.path.startswith("/maps/")
+            and "text/html" in request.headers.get("accept", ""))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register handlers: domain errors, validation (422 naming the field), DB down (503)."""
 
     @app.exception_handler(WanggeError)
-    async def _domain(_: Request, exc: WanggeError) -> JSONResponse:
-        headers = {"Retry-After": str(RETRY_AFTER_S)} if exc.status == 503 else None
+    async def _domain(request: Request, exc: WanggeError) -> Response:
+        if exc.status == 401 and _browser_page(request):
+            # A person opening a map in a browser: to the login form, then back here.
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            lang = "en" if request.query_params.get("lang") == "en" else "zh"
+            return RedirectResponse(f"/login?{urlencode({'next': target, 'lang': lang})}",
+                                    status_code=303)
+        headers: dict[str, str] | None = dict(getattr(exc, "headers", None) or {}) or None
+        if exc.status == 503:
+            headers = {**(headers or {}), "Retry-After": str(RETRY_AFTER_S)}
         return JSONResponse(
             _body(exc.status, type(exc).__name__, exc.message, **exc.detail),
             status_code=exc.status,

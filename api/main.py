@@ -10,7 +10,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.settings import Settings
+from api.security import install_security
+from api.settings import Settings, check_secret
 from geo.db import get_engine
 
 # Routers, one module per resource. Modules added by later work register here.
@@ -25,12 +26,15 @@ ROUTERS = [
     "api.routes.importexport",
     "api.routes.incidents",
     "api.routes.maps",
+    "api.routes.auth",
+    "api.routes.audit",
 ]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the FastAPI app for ``settings`` (default: from the environment)."""
     settings = settings or Settings.from_env()
+    check_secret(settings)  # outside demo mode: no default secret
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = get_engine(settings.database_url)
     install_error_handlers(app)
+    install_security(app, settings)
     for name in ROUTERS:
         module: Any = importlib.import_module(name)
         app.include_router(module.router)

@@ -29,6 +29,15 @@ class Settings:
     demo_mode: bool = True
     secret_key: str = "wangge-demo-secret"
     tianditu_key: str = ""
+    # Access control (issue 8): see docs/ACCESS.md.
+    demo_open: bool = False  # demo mode only: anonymous callers act as the command centre
+    token_ttl_s: int = 8 * 3600  # session tokens from POST /auth/login
+    login_max_failures: int = 5  # then the account is locked for login_lockout_s
+    login_lockout_s: int = 15 * 60
+    rate_login_per_min: int = 10  # per client address; 0 disables
+    rate_expensive_per_min: int = 300  # per client on EXPENSIVE_PREFIXES; 0 disables
+    cors_origins: tuple[str, ...] = ()  # closed by default
+    db_rls: bool = False  # PostgreSQL row-level security as a second line (geo.auth.rls)
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -46,6 +55,40 @@ class Settings:
             demo_mode=os.environ.get("WANGGE_DEMO_MODE", "1") not in ("0", "false", "no"),
             secret_key=os.environ.get("WANGGE_SECRET_KEY", "wangge-demo-secret"),
             tianditu_key=os.environ.get("WANGGE_TIANDITU_KEY", ""),
+            demo_open=os.environ.get("WANGGE_DEMO_OPEN", "0") in ("1", "true", "yes"),
+            token_ttl_s=_env_int("WANGGE_TOKEN_TTL_S", 8 * 3600),
+            login_max_failures=_env_int("WANGGE_LOGIN_MAX_FAILURES", 5),
+            login_lockout_s=_env_int("WANGGE_LOGIN_LOCKOUT_S", 15 * 60),
+            rate_login_per_min=_env_int("WANGGE_RATE_LOGIN_PER_MIN", 10),
+            rate_expensive_per_min=_env_int("WANGGE_RATE_EXPENSIVE_PER_MIN", 300),
+            max_body_bytes=_env_int("WANGGE_MAX_BODY_BYTES", 50 * 1024 * 1024),
+            db_rls=os.environ.get("WANGGE_DB_RLS", "0") in ("1", "true", "yes"),
+            cors_origins=tuple(
+                o.strip() for o in os.environ.get("WANGGE_CORS_ORIGINS", "").split(",")
+                if o.strip()
+            ),
+        )
+
+
+DEFAULT_SECRET = "wangge-demo-secret"
+
+
+def check_secret(settings: Settings) -> None:
+    """Refuse to run outside demo mode with the default (or a short) secret key.
+
+    Raises
+    ------
+    RuntimeError
+        With the fix: set ``WANGGE_SECRET_KEY`` to a long random value.
+    """
+    if settings.demo_mode:
+        return
+    if settings.secret_key == DEFAULT_SECRET or len(settings.secret_key) < 32:
+        raise RuntimeError(
+            "拒绝启动: 非演示模式下必须设置 WANGGE_SECRET_KEY (至少 32 个字符的随机值) / "
+            "refusing to start: outside demo mode (WANGGE_DEMO_MODE=0) set WANGGE_SECRET_KEY "
+            "to a random value of at least 32 characters, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
         )
 
 

@@ -12,14 +12,34 @@ and masks personal fields with :meth:`Principal.may_see_personal` / :func:`mask_
 - ``planner`` (规划/住建): aggregates and geometries, never personal fields.
 - ``viewer``: public layers only (cells, admin units, compounds, cameras), no incidents' personal
   fields.
+
+Personal fields are shown **masked** (138****1234, 张*) by default, also to roles that may read
+them; a request with ``?unmask=true`` by a role that may (admin, command, department, worker)
+sets :attr:`Principal.unmask`, is written to the audit log before any data leaves, and only then
+does :meth:`Principal.may_see_personal` answer True for the rows in the caller's scope.
+Planners and viewers never get personal fields, masked or not (:func:`reporter_fields`).
+
+Callers without a token are ``anonymous`` with the ``viewer`` role (``WANGGE_DEMO_OPEN=1`` in
+demo mode makes them the command centre); see ``api.deps.get_principal`` and docs/ACCESS.md.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 ROLES = ("admin", "command", "department", "worker", "planner", "viewer")
 PERSONAL_FIELDS = ("reporter_name", "reporter_phone")
+# Roles that may ask for personal data unmasked (``?unmask=true``, audited), within their scope.
+UNMASK_ROLES = ("admin", "command", "department", "worker")
+ROLE_NAMES = {
+    "admin": "系统管理员 / administrator",
+    "command": "指挥中心 / command centre",
+    "department": "部门处置人员 / department handler",
+    "worker": "网格员 / grid worker",
+    "planner": "规划分析人员 / planner",
+    "viewer": "访客 / viewer",
+}
 
 
 @dataclass(frozen=True)
@@ -31,6 +51,18 @@ class Principal:
     regions: frozenset[str] | None = None  # None: every region
     cell_codes: frozenset[str] = field(default_factory=frozenset)
     department_code: str | None = None
+    user_id: int | None = None  # app_user.id; None for anonymous and built-in principals
+    unmask: bool = False  # this request asked for personal data unmasked (and was audited)
+    authenticated: bool = False  # a valid token was presented
+
+    @property
+    def is_anonymous(self) -> bool:
+        """True for a caller who presented no token."""
+        return not self.authenticated
+
+    def may_unmask(self) -> bool:
+        """True when the role may ask for personal data unmasked (within its scope)."""
+        return self.role in UNMASK_ROLES
 
     def in_region(self, region_code: str) -> bool:
         """True when the caller may see anything of ``region_code``."""
@@ -51,16 +83,22 @@ class Principal:
         return False
 
     def may_see_personal(self, cell_code: str | None, department_code: str | None) -> bool:
-        """True when the caller may read reporter names/phones of this incident unmasked."""
-        return self.may_see_incident(cell_code, department_code)
+        """True when the caller may read reporter names/phones of this incident unmasked.
+
+        Only on a request that asked ``?unmask=true`` (audited) and only inside the scope.
+        """
+        return self.unmask and self.may_unmask() and self.may_see_incident(
+            cell_code, department_code
+        )
 
 
 ANONYMOUS_COMMAND = Principal(user="anonymous", role="command")
+ANONYMOUS_VIEWER = Principal(user="anonymous", role="viewer")
 
 
 def mask_phone(phone: str | None) -> str | None:
-    """138****1234."""
-    if not phone:
+    """138****1234 (None, empty and non-text values such as pandas' NaN pass through)."""
+    if not phone or not isinstance(phone, str):
         return phone
     digits = phone.strip()
     if len(digits) < 7:
@@ -69,10 +107,20 @@ def mask_phone(phone: str | None) -> str | None:
 
 
 def mask_name(name: str | None) -> str | None:
-    """张* (family name kept)."""
-    if not name:
+    """张* (family name kept; None, empty and non-text values pass through)."""
+    if not name or not isinstance(name, str):
         return name
     return name[0] + "*" * max(1, len(name) - 1)
+
+
+_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+
+
+def mask_phones_in_text(value: str | None) -> str | None:
+    """Mask mobile numbers written inside free text ("请联系13812341234" -> 138****1234)."""
+    if not value:
+        return value
+    return _MOBILE_IN_TEXT.sub(lambda m: m.group(1) + "****" + m.group(3), value)
 
 
 def incident_scope_sql(
@@ -100,3 +148,24 @@ def incident_scope_sql(
     else:
         conds.append("FALSE")
     return (" AND ".join(conds) or "TRUE"), params
+
+
+def reporter_fields(
+    principal: Principal,
+    name: str | None,
+    phone: str | None,
+    cell_code: str | None,
+    department_code: str | None,
+) -> dict[str, str | None]:
+    """The reporter's personal fields as this caller may see them.
+
+    Returns ``reporter_name``, ``reporter_phone`` and ``personal``: ``"full"`` (unmasked, on an
+    audited ``?unmask=true`` request within scope), ``"masked"`` (138****1234, 张*: in scope),
+    or ``"withheld"`` (out of scope, planners, viewers: both fields None).
+    """
+    if principal.may_see_personal(cell_code, department_code):
+        return {"reporter_name": name, "reporter_phone": phone, "personal": "full"}
+    if principal.may_see_incident(cell_code, department_code):
+        return {"reporter_name": mask_name(name), "reporter_phone": mask_phone(phone),
+                "personal": "masked"}
+    return {"reporter_name": None, "reporter_phone": None, "personal": "withheld"}

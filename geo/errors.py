@@ -53,3 +53,22 @@ class Unavailable(WanggeError):
     """A dependency (the database) is down; retry later."""
 
     status = 503
+
+
+class Unauthorized(WanggeError):
+    """No valid credentials: log in (``POST /auth/login``) or send a valid Bearer token."""
+
+    status = 401
+    headers = {"WWW-Authenticate": 'Bearer realm="wangge"'}
+
+
+class Locked(WanggeError):
+    """The account is locked after repeated failed logins; retry later or ask an admin."""
+
+    status = 423
+
+
+class TooManyRequests(WanggeError):
+    """A rate limit was hit; retry after the number of seconds in ``Retry-After``."""
+
+    status = 429

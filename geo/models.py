@@ -420,4 +420,5 @@ class IncidentEvent(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     __table_args__ = (Index("ix_incident_event_incident", "incident_id", "at"),)
 from geo.analysis import models as _analysis_models  # noqa: E402,F401
+from geo.auth import models as _auth_models  # noqa: E402,F401
 from geo.dispatch import models as _dispatch_models  # noqa: E402,F401

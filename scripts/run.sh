@@ -8,5 +8,6 @@ say "applying migrations"
 .venv/bin/wangge db migrate
 say "loading the Xing County demo if the database is empty"
 .venv/bin/wangge demo load --if-empty
+.venv/bin/wangge users demo-credentials
 say "serving http://${WANGGE_HOST:-127.0.0.1}:${WANGGE_PORT:-8000} (OpenAPI docs at /docs)"
 exec .venv/bin/wangge serve --host "${WANGGE_HOST:-127.0.0.1}" --port "${WANGGE_PORT:-8000}"

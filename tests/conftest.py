@@ -131,9 +131,20 @@ def empty_url(admin_engine: Engine) -> Iterator[str]:
 
 
 def make_settings(url: str, **overrides: object) -> Settings:
-    """Settings pointing at ``url`` (nothing read from the environment but defaults)."""
+    """Settings pointing at ``url`` (nothing read from the environment but defaults).
+
+    Rate limits are off unless a test sets them: the session's requests all come from one
+    client address and would share one bucket.
+
+    ``demo_open`` is on unless a test sets it: the feature tests (dispatch, maps, analyses,
+    OGC ...) call as the anonymous command centre of the open demo. Who may see what is
+    tested with ``demo_open=False`` and real logins by tests/test_auth.py,
+    tests/test_authz_matrix.py (every endpoint x every role), test_audit.py, test_rls.py and
+    test_hardening.py.
+    """
     base = Settings.from_env()
-    fields = {**base.__dict__, "database_url": url, **overrides}
+    fields = {**base.__dict__, "database_url": url, "rate_login_per_min": 0,
+              "rate_expensive_per_min": 0, "demo_open": True, **overrides}
     return Settings(**fields)  # type: ignore[arg-type]
 
 
@@ -158,3 +169,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if reporter:
             reporter.write_line(f"CI: {skipped} test(s) skipped; skips fail in CI", red=True)
         session.exitstatus = 1
+
+
+@pytest.fixture(scope="session")
+def role_headers(demo_engine: Engine) -> dict[str, dict[str, str]]:
+    """``Authorization`` headers of the demo user of each role (``admin``, ``command``,
+    ``department``, ``worker``, ``planner``, ``viewer``) for requests through ``client``;
+    ``{}`` under ``anonymous``. Signed directly (no login round trip)."""
+    from geo.auth.tokens import issue_session_token
+    from geo.auth_demo import DEMO_USERS
+
+    secret = make_settings("unused").secret_key
+    out: dict[str, dict[str, str]] = {"anonymous": {}}
+    with demo_engine.connect() as conn:
+        for role, (username, _pw, _name) in DEMO_USERS.items():
+            uid, ver = conn.execute(
+                text("SELECT id, token_version FROM app_user WHERE username = :u"),
+                {"u": username},
+            ).one()
+            token, _ = issue_session_token(secret, uid, username, ver, 24 * 3600)
+            out[role] = {"Authorization": f"Bearer {token}"}
+    return out

@@ -32,13 +32,13 @@ def _client_as(demo_url: str, principal: Principal) -> TestClient:
 
 @pytest.fixture(scope="module")
 def planner(demo_url: str) -> Iterator[TestClient]:
-    with _client_as(demo_url, Principal(user="planner1", role="planner")) as c:
+    with _client_as(demo_url, Principal(user="planner1", role="planner", authenticated=True)) as c:
         yield c
 
 
 @pytest.fixture(scope="module")
 def viewer(demo_url: str) -> Iterator[TestClient]:
-    with _client_as(demo_url, Principal(user="viewer1", role="viewer")) as c:
+    with _client_as(demo_url, Principal(user="viewer1", role="viewer", authenticated=True)) as c:
         yield c
 
 

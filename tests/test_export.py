@@ -99,6 +99,10 @@ def test_export_access_contract(demo_engine: Engine) -> None:
         res = export_layer(conn, worker, "incidents", "csv", "141123")
         df = pd.read_csv(io.BytesIO(res.content), encoding="utf-8-sig", dtype=str)
         assert len(df) > 0 and set(df["cell_code"]) == {cell}
+        assert df["reporter_phone"].dropna().str.contains(r"^\d{3}\*{4}\d{4}$").all()
+        unmasked = Principal(user="w", role="worker", cell_codes=frozenset({cell}), unmask=True)
+        res = export_layer(conn, unmasked, "incidents", "csv", "141123")
+        df = pd.read_csv(io.BytesIO(res.content), encoding="utf-8-sig", dtype=str)
         assert df["reporter_phone"].dropna().str.contains(r"^\d{11}$").all()
         planner = Principal(user="p", role="planner")
         res = export_layer(conn, planner, "incidents", "csv", "141123")
@@ -165,7 +169,8 @@ def test_upload_endpoint(fresh_demo_url: str, tmp_path: Path) -> None:
         junk = tmp_path / "junk.geojson"
         junk.write_text("{not json")
         assert _upload(c, "cells", junk).status_code == 422
-        app.dependency_overrides[get_principal] = lambda: Principal(user="p", role="planner")
+        app.dependency_overrides[get_principal] = lambda: Principal(user="p", role="planner",
+                                                                 authenticated=True)
         assert _upload(c, "cameras", path, code_field="gb_id").status_code == 403
     with create_engine(fresh_demo_url).connect() as conn:
         n = conn.execute(text("SELECT count(*) FROM camera WHERE gb_id LIKE '1411239999%'")

@@ -236,7 +236,7 @@ def test_incidents_obey_the_access_contract(demo_url: str, demo_engine: Engine) 
         assert "reporter_phone" not in q and "status" in q
         assert items(c, "incidents", properties="reporter_name").status_code == 422
         assert items(c, "cells", limit=1).json()["numberMatched"] > 0  # public layers stay
-    command = Principal(user="c", role="command")
+    command = Principal(user="c", role="command", unmask=True)  # an audited ?unmask=true
     with _app_as(demo_url, command) as c:
         f = items(c, "incidents", limit=1, filter="reporter_phone IS NOT NULL").json()
         assert "****" not in (f["features"][0]["properties"]["reporter_phone"] or "")

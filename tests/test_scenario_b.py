@@ -132,4 +132,6 @@ def test_scenario_b_hotline_to_closed(setting: tuple[TestClient, dict[str, Any]]
         "registered", "dispatched", "in_progress", "handled", "rework", "handled",
         "verified", "closed"]
     assert {r["channel"] for r in final["reports"]} == {"12345", "patrol"}
-    assert final["reporter_phone"] == "13700001234"  # the command centre sees it
+    assert final["reporter_phone"] == "137****1234"  # masked by default, even for command
+    unmasked = api.get(f"/incidents/{inc['id']}", params={"unmask": "true"}).json()
+    assert unmasked["reporter_phone"] == "13700001234"  # the audited unmask shows it

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from api.deps import ConnDep, PrincipalDep, SettingsDep
+from api.deps import LOGGED_IN, ConnDep, PrincipalDep, SettingsDep
 from geo.analysis import (
     camera_coverage,
     camera_sectors,
@@ -28,7 +28,8 @@ from geo.analysis import (
 from geo.analysis.common import feature_collection
 from geo.errors import InvalidInput
 
-router = APIRouter(prefix="/analysis", tags=["analysis 分析"])
+# Any logged-in role: each analysis returns what the role may see (incident_detail_level).
+router = APIRouter(prefix="/analysis", tags=["analysis 分析"], dependencies=[LOGGED_IN])
 
 GEOJSON = "application/geo+json"
 

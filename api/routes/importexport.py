@@ -13,7 +13,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import ConnDep, EngineDep, PrincipalDep, SettingsDep
+from api.deps import COMMAND_ONLY, ConnDep, EngineDep, PrincipalDep, SettingsDep
 from geo.errors import Forbidden, InvalidInput, TooLarge
 from geo.io import LAYERS
 from geo.io.export import FORMATS, export_layer
@@ -33,6 +33,7 @@ def _safe_name(name: str | None) -> str:
 
 @router.post(
     "/admin/import/{layer}",
+    dependencies=[COMMAND_ONLY],
     summary="Import a file into a layer / 导入文件 (dry run unless commit=true)",
     responses={
         200: {"description": "The import report (dry run or committed)"},

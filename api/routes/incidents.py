@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Header, Query, UploadFile
+from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from api.deps import ConnDep, EngineDep, PrincipalDep, SettingsDep
+from api.deps import LOGGED_IN, READ_INCIDENTS, ConnDep, EngineDep, PrincipalDep, SettingsDep
+from geo.access import Principal
 from geo.dispatch import cases, intake
 from geo.dispatch.kpi import kpi, kpi_xlsx
 from geo.errors import InvalidInput
@@ -114,7 +115,8 @@ def _answer(inc: dict[str, Any], status: int = 200) -> JSONResponse:
     return JSONResponse(inc, status_code=status, headers={"ETag": f'"{inc["version"]}"'})
 
 
-@router.post("/incidents", status_code=201, summary="Report an incident / 上报事件",
+@router.post("/incidents", status_code=201, dependencies=[READ_INCIDENTS],
+            summary="Report an incident / 上报事件",
              responses={422: {"description": "Bad input; or the place is outside the region "
                                              "(the report is kept as needs_location)"}})
 def post_incident(body: IncidentIn, engine: EngineDep, settings: SettingsDep,
@@ -133,7 +135,8 @@ def post_incident(body: IncidentIn, engine: EngineDep, settings: SettingsDep,
     return _answer(inc, 201)
 
 
-@router.post("/incidents/bulk", summary="Import a hotline export (CSV/XLSX) / 批量导入")
+@router.post("/incidents/bulk", dependencies=[READ_INCIDENTS],
+            summary="Import a hotline export (CSV/XLSX) / 批量导入")
 async def post_bulk(engine: EngineDep, settings: SettingsDep, principal: PrincipalDep,
                     file: Annotated[UploadFile, File(description="CSV (UTF-8/GBK) or XLSX")],
                     commit: Annotated[bool, Form()] = True,
@@ -149,19 +152,24 @@ async def post_bulk(engine: EngineDep, settings: SettingsDep, principal: Princip
                                            commit=commit))
 
 
-@router.get("/incidents", summary="Incidents in your scope / 事件列表")
-def get_incidents(conn: ConnDep, principal: PrincipalDep, settings: SettingsDep,
+@router.get("/incidents", dependencies=[READ_INCIDENTS],
+            summary="Incidents in your scope / 事件列表")
+def get_incidents(request: Request, conn: ConnDep, principal: PrincipalDep,
+                  settings: SettingsDep,
                   status: Annotated[list[str] | None, Query()] = None,
                   cell: Annotated[list[str] | None, Query()] = None,
                   limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
                   offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
                   region: str | None = None) -> list[dict[str, Any]]:
-    """Incidents, soonest due first; reporter fields masked outside your scope."""
-    return cases.list_incidents(conn, principal, region or settings.default_region, status,
-                                cell, limit=limit, offset=offset)
+    """Incidents, soonest due first; reporter fields masked unless ``?unmask=true``."""
+    items = cases.list_incidents(conn, principal, region or settings.default_region, status,
+                                 cell, limit=limit, offset=offset)
+    audit_revealed(request, principal, items)
+    return items
 
 
-@router.get("/incidents/overdue", summary="Overdue open cases / 超期事件")
+@router.get("/incidents/overdue", dependencies=[READ_INCIDENTS],
+            summary="Overdue open cases / 超期事件")
 def get_overdue(conn: ConnDep, principal: PrincipalDep, settings: SettingsDep,
                 as_of: dt.datetime | None = None, region: str | None = None,
                 limit: Annotated[int, Query(ge=1, le=10_000)] = 500) -> dict[str, Any]:
@@ -170,6 +178,21 @@ def get_overdue(conn: ConnDep, principal: PrincipalDep, settings: SettingsDep,
                                  overdue_only=True, now=_aware(as_of), limit=limit)
     return {"count": len(items), "as_of": (_aware(as_of) or dt.datetime.now(dt.UTC)).isoformat(),
             "items": items}
+
+
+def audit_revealed(request: Request, principal: Principal, items: list[dict[str, Any]]) -> None:
+    """After an unmasked read (``?unmask=true``, already audited as ``read_personal``), name
+    the incidents whose reporter was actually shown (``read_personal_items``, written by
+    ``api.security.WriteAudit`` after the answer)."""
+    if not principal.unmask:
+        return
+    ids = [i["id"] for i in items
+           if (i.get("reporter_phone") or i.get("reporter_name"))
+           and principal.may_see_personal(i.get("cell_code"), i.get("department_code"))]
+    if ids:
+        request.state.audit = {"action": "read_personal_items", "object_type": "incident",
+                               "object_id": ids[0] if len(ids) == 1 else None,
+                               "detail": {"incident_ids": ids}}
 
 
 def _aware(t: dt.datetime | None) -> dt.datetime | None:
@@ -181,14 +204,18 @@ def _aware(t: dt.datetime | None) -> dt.datetime | None:
     return t
 
 
-@router.get("/incidents/{incident_id}", summary="One incident with its history / 事件详情")
-def get_incident(incident_id: str, conn: ConnDep, principal: PrincipalDep,
+@router.get("/incidents/{incident_id}", dependencies=[READ_INCIDENTS],
+            summary="One incident with its history / 事件详情")
+def get_incident(request: Request, incident_id: str, conn: ConnDep, principal: PrincipalDep,
                  as_of: dt.datetime | None = None) -> JSONResponse:
     """The incident, its events, photos and merged reports; ETag = version."""
-    return _answer(cases.get_incident(conn, incident_id, principal, _aware(as_of)))
+    inc = cases.get_incident(conn, incident_id, principal, _aware(as_of))
+    audit_revealed(request, principal, [inc])
+    return _answer(inc)
 
 
-@router.post("/incidents/{incident_id}/transition", summary="Move a case / 流转")
+@router.post("/incidents/{incident_id}/transition", dependencies=[READ_INCIDENTS],
+            summary="Move a case / 流转")
 def post_transition(incident_id: str, body: TransitionIn, conn: ConnDep,
                     principal: PrincipalDep, if_match: IfMatch = None) -> JSONResponse:
     """Only allowed transitions (409 names both states); 409 to the loser of a race."""
@@ -197,7 +224,8 @@ def post_transition(incident_id: str, body: TransitionIn, conn: ConnDep,
         body.note, _aware(body.at), body.photo_ids))
 
 
-@router.post("/incidents/{incident_id}/merge", summary="Merge duplicates / 合并重复事件")
+@router.post("/incidents/{incident_id}/merge", dependencies=[READ_INCIDENTS],
+            summary="Merge duplicates / 合并重复事件")
 def post_merge(incident_id: str, body: MergeIn, conn: ConnDep, principal: PrincipalDep,
                if_match: IfMatch = None) -> JSONResponse:
     """Merge duplicates into this case; every report and channel is kept."""
@@ -205,7 +233,8 @@ def post_merge(incident_id: str, body: MergeIn, conn: ConnDep, principal: Princi
                                cases.parse_version(if_match, body.version), body.note))
 
 
-@router.post("/incidents/{incident_id}/reassign", summary="Reassign / 改派")
+@router.post("/incidents/{incident_id}/reassign", dependencies=[READ_INCIDENTS],
+            summary="Reassign / 改派")
 def post_reassign(incident_id: str, body: ReassignIn, conn: ConnDep, principal: PrincipalDep,
                   if_match: IfMatch = None) -> JSONResponse:
     """Another cell (its worker on duty follows) and/or department; an audited event."""
@@ -214,7 +243,8 @@ def post_reassign(incident_id: str, body: ReassignIn, conn: ConnDep, principal: 
                                   cases.parse_version(if_match, body.version), body.note))
 
 
-@router.post("/incidents/{incident_id}/pause", summary="Pause the clock / 挂起")
+@router.post("/incidents/{incident_id}/pause", dependencies=[READ_INCIDENTS],
+            summary="Pause the clock / 挂起")
 def post_pause(incident_id: str, body: ClockIn, conn: ConnDep, principal: PrincipalDep,
                if_match: IfMatch = None) -> JSONResponse:
     """Stop the working-time clock (the time left is kept)."""
@@ -222,7 +252,8 @@ def post_pause(incident_id: str, body: ClockIn, conn: ConnDep, principal: Princi
                                cases.parse_version(if_match, body.version), _aware(body.at)))
 
 
-@router.post("/incidents/{incident_id}/resume", summary="Resume the clock / 恢复")
+@router.post("/incidents/{incident_id}/resume", dependencies=[READ_INCIDENTS],
+            summary="Resume the clock / 恢复")
 def post_resume(incident_id: str, body: ClockIn, conn: ConnDep, principal: PrincipalDep,
                 if_match: IfMatch = None) -> JSONResponse:
     """Restart the clock with the working time left at the pause."""
@@ -230,7 +261,8 @@ def post_resume(incident_id: str, body: ClockIn, conn: ConnDep, principal: Princ
                                 cases.parse_version(if_match, body.version), _aware(body.at)))
 
 
-@router.post("/incidents/{incident_id}/extend", summary="Extend the deadline / 延期")
+@router.post("/incidents/{incident_id}/extend", dependencies=[READ_INCIDENTS],
+            summary="Extend the deadline / 延期")
 def post_extend(incident_id: str, body: ExtendIn, conn: ConnDep, principal: PrincipalDep,
                 if_match: IfMatch = None) -> JSONResponse:
     """Add working minutes to the current step's and the case's due times."""
@@ -238,7 +270,8 @@ def post_extend(incident_id: str, body: ExtendIn, conn: ConnDep, principal: Prin
                                 cases.parse_version(if_match, body.version)))
 
 
-@router.post("/incidents/{incident_id}/notes", summary="Add a note / 备注")
+@router.post("/incidents/{incident_id}/notes", dependencies=[READ_INCIDENTS],
+            summary="Add a note / 备注")
 def post_note(incident_id: str, body: NoteIn, conn: ConnDep, principal: PrincipalDep,
               if_match: IfMatch = None) -> JSONResponse:
     """A note (and uploaded photos) in the history, status unchanged."""
@@ -246,7 +279,8 @@ def post_note(incident_id: str, body: NoteIn, conn: ConnDep, principal: Principa
                                   cases.parse_version(if_match, body.version), body.photo_ids))
 
 
-@router.post("/incidents/{incident_id}/locate", summary="Locate a case / 定位")
+@router.post("/incidents/{incident_id}/locate", dependencies=[READ_INCIDENTS],
+            summary="Locate a case / 定位")
 def post_locate(incident_id: str, body: LocateIn, conn: ConnDep,
                 principal: PrincipalDep, if_match: IfMatch = None) -> JSONResponse:
     """Give a needs_location case its point; it is routed and becomes reported."""
@@ -255,7 +289,7 @@ def post_locate(incident_id: str, body: LocateIn, conn: ConnDep,
 
 
 @router.post("/incidents/{incident_id}/attachments", status_code=201,
-             summary="Attach photos / 上传照片")
+             dependencies=[READ_INCIDENTS], summary="Attach photos / 上传照片")
 async def post_attachments(incident_id: str, engine: EngineDep, settings: SettingsDep,
                            principal: PrincipalDep,
                            files: Annotated[list[UploadFile], File()],
@@ -264,11 +298,11 @@ async def post_attachments(incident_id: str, engine: EngineDep, settings: Settin
     photos = [(f.filename, await f.read()) for f in files]
     stored = intake.add_photos(engine, incident_id, photos, principal,
                                settings.data_dir / "attachments", note)
-    return JSONResponse({"attachments": stored}, status_code=201)
+    return JSONResponse(stored, status_code=201)
 
 
 @router.get("/incidents/{incident_id}/attachments/{attachment_id}",
-            summary="Download a photo / 下载照片")
+            dependencies=[READ_INCIDENTS], summary="Download a photo / 下载照片")
 def get_attachment(incident_id: str, attachment_id: int, conn: ConnDep,
                    settings: SettingsDep, principal: PrincipalDep) -> Response:
     """The stored file."""
@@ -278,15 +312,18 @@ def get_attachment(incident_id: str, attachment_id: int, conn: ConnDep,
                     headers={"Content-Disposition": f'inline; filename="{name}"'})
 
 
-@router.get("/me/cell", summary="My cells / 我的网格")
+@router.get("/me/cell", dependencies=[READ_INCIDENTS],
+            summary="My cells / 我的网格")
 def get_my_cell(conn: ConnDep, principal: PrincipalDep, settings: SettingsDep,
                 region: str | None = None) -> dict[str, Any]:
     """The caller's cells (a grid worker's) with open and overdue counts."""
     return cases.my_cells(conn, principal, region or settings.default_region)
 
 
-@router.get("/me/incidents", summary="My cells' incidents / 我的事件")
-def get_my_incidents(conn: ConnDep, principal: PrincipalDep, settings: SettingsDep,
+@router.get("/me/incidents", dependencies=[READ_INCIDENTS],
+            summary="My cells' incidents / 我的事件")
+def get_my_incidents(request: Request, conn: ConnDep, principal: PrincipalDep,
+                     settings: SettingsDep,
                      all_statuses: bool = False, region: str | None = None,
                      limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> dict[str, Any]:
     """Open incidents of the caller's cells (every status with ``all_statuses=true``)."""
@@ -296,17 +333,20 @@ def get_my_incidents(conn: ConnDep, principal: PrincipalDep, settings: SettingsD
     cells = sorted(principal.cell_codes) if principal.role == "worker" else None
     items = cases.list_incidents(conn, principal, region or settings.default_region, statuses,
                                  cells, limit=limit)
+    audit_revealed(request, principal, items)
     return {"user": principal.user, "count": len(items), "items": items}
 
 
-@router.get("/board", summary="Command-centre board / 指挥中心看板")
+@router.get("/board", dependencies=[READ_INCIDENTS],
+            summary="Command-centre board / 指挥中心看板")
 def get_board(conn: ConnDep, principal: PrincipalDep, settings: SettingsDep,
               as_of: dt.datetime | None = None, region: str | None = None) -> dict[str, Any]:
     """Counts by status, category and township, and the overdue list."""
     return cases.board(conn, principal, region or settings.default_region, _aware(as_of))
 
 
-@router.get("/kpi", summary="KPIs / 考核指标",
+@router.get("/kpi", dependencies=[LOGGED_IN],
+            summary="KPIs / 考核指标",
             responses={200: {"content": {"application/json": {}, XLSX: {}}}})
 def get_kpi(conn: ConnDep, principal: PrincipalDep, settings: SettingsDep,
             date_from: Annotated[dt.date, Query(alias="from")],

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
-from api.deps import ConnDep, PrincipalDep, SettingsDep
+from api.deps import LOGGED_IN, READ_INCIDENTS, ConnDep, PrincipalDep, SettingsDep
 from geo.errors import InvalidInput, NotFound
 from maps import assets
 from maps.base import MapOptions, render_page, security_headers
@@ -43,7 +43,8 @@ def _page(html: str, opts: MapOptions) -> HTMLResponse:
     return HTMLResponse(html, headers=security_headers(opts))
 
 
-@router.get("/maps/dispatch", summary="Dispatch map of the command centre / 指挥调度图",
+@router.get("/maps/dispatch", dependencies=[READ_INCIDENTS],
+            summary="Dispatch map of the command centre / 指挥调度图",
             response_class=HTMLResponse, responses=HTML_RESPONSES)
 def dispatch_map(
     conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
@@ -62,7 +63,8 @@ def dispatch_map(
     return _page(render_page(build_dispatch_map(conn, principal, opts)), opts)
 
 
-@router.get("/maps/cells/{code}", summary="Grid worker's map of one cell / 网格员地图",
+@router.get("/maps/cells/{code}", dependencies=[READ_INCIDENTS],
+            summary="Grid worker's map of one cell / 网格员地图",
             response_class=HTMLResponse, responses={**HTML_RESPONSES, 404: {
                 "description": "Unknown cell code"}})
 def cell_map(
@@ -79,7 +81,8 @@ def cell_map(
     return _page(render_page(build_cell_map(conn, principal, opts, code, here, crs)), opts)
 
 
-@router.get("/maps/coverage/cameras", summary="Camera coverage (planners) / 摄像头覆盖率",
+@router.get("/maps/coverage/cameras", dependencies=[LOGGED_IN],
+            summary="Camera coverage (planners) / 摄像头覆盖率",
             response_class=HTMLResponse, responses=HTML_RESPONSES)
 def camera_coverage_map(
     conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
@@ -93,7 +96,7 @@ def camera_coverage_map(
     return _page(render_page(build_camera_coverage_map(conn, principal, opts, unit)), opts)
 
 
-@router.get("/maps/coverage/property",
+@router.get("/maps/coverage/property", dependencies=[LOGGED_IN],
             summary="Property-management coverage (planners) / 物业管理覆盖率",
             response_class=HTMLResponse, responses=HTML_RESPONSES)
 def property_coverage_map(
@@ -107,7 +110,8 @@ def property_coverage_map(
     return _page(render_page(build_property_coverage_map(conn, principal, opts, unit)), opts)
 
 
-@router.get("/maps/data/incidents", summary="Incidents in a map view (compact rows) / 视野内事件",
+@router.get("/maps/data/incidents", dependencies=[READ_INCIDENTS],
+            summary="Incidents in a map view (compact rows) / 视野内事件",
             responses={422: {"description": "Invalid bbox or parameters"}})
 def incidents_in_view_data(
     conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,

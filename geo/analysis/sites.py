@@ -30,7 +30,7 @@ from pyproj import Transformer
 from scipy.spatial import cKDTree
 from sqlalchemy import Connection, text
 
-from geo.access import Principal
+from geo.access import Principal, incident_scope_sql
 from geo.analysis.common import (
     Period,
     boundary_set,
@@ -52,7 +52,7 @@ MCLP_MAX_NONZEROS = 300_000
 
 DEMAND_SQL = """
 SELECT i.id, i.code, i.category_code, i.urgency, i.reported_at, i.cell_code,
-       ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
+       ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, ({scope}) AS in_scope,
        EXISTS (SELECT 1 FROM camera c WHERE c.region_code = i.region_code
                AND c.status = 'online' AND c.sector IS NOT NULL
                AND ST_Intersects(c.sector, i.geom)) AS covered
@@ -261,12 +261,13 @@ def camera_sites(conn: Connection, principal: Principal, region_code: str, k: in
                                 ":r AND level = 'county' LIMIT 1"), {"r": region_code}).scalar()
         region_ll = shapely.from_wkb(bytes(wkb)) if wkb is not None else None
 
-    dem = pd.DataFrame(conn.execute(text(DEMAND_SQL), {
-        "r": region_code, "t0": period.start_ts, "t1": period.end_ts,
+    scope, sparams = incident_scope_sql(principal, "i")
+    dem = pd.DataFrame(conn.execute(text(DEMAND_SQL.format(scope=scope)), {
+        **sparams, "r": region_code, "t0": period.start_ts, "t1": period.end_ts,
         "not_demand": list(NOT_DEMAND), "cats": categories or None,
         "within": unit["wkb"] if unit else None}).mappings().all(),
         columns=["id", "code", "category_code", "urgency", "reported_at", "cell_code", "lon",
-                 "lat", "covered"])
+                 "lat", "in_scope", "covered"])
     n_total = len(dem)
     n_existing = int(dem["covered"].sum()) if n_total else 0
     dem = dem[~dem["covered"].astype(bool)].reset_index(drop=True)
@@ -357,7 +358,11 @@ def camera_sites(conn: Connection, principal: Principal, region_code: str, k: in
     level = incident_detail_level(principal)
     dem["new_site_rank"] = covered_by
     dem_geom = shapely.points(dem_lon, dem_lat) if len(dem) else np.array([], dtype=object)
-    demand = gpd.GeoDataFrame(dem.drop(columns=["lon", "lat", "covered", "id"]),
+    # Every uncovered incident counts as demand (an aggregate), but a worker or department sees
+    # the codes and dates only of its own cases: the rest are anonymous points, as planners get.
+    out_of_scope = ~dem["in_scope"].astype(bool)
+    dem.loc[out_of_scope, ["code", "reported_at"]] = None
+    demand = gpd.GeoDataFrame(dem.drop(columns=["lon", "lat", "covered", "id", "in_scope"]),
                               geometry=gpd.GeoSeries(dem_geom, crs="EPSG:4490"),
                               crs="EPSG:4490")
     demand["weight"] = weights

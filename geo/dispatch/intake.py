@@ -347,8 +347,11 @@ def add_photos(
     engine: Engine, incident_id: int | str, photos: list[tuple[str | None, bytes]],
     principal: Principal, attachments_dir: Path, note: str | None = None,
     max_photo_bytes: int = MAX_PHOTO_BYTES,
-) -> list[dict[str, Any]]:
-    """Attach photos to an existing incident (checked first; each stored in its own step)."""
+) -> dict[str, Any]:
+    """Attach photos to an existing incident (checked first; each stored in its own step).
+
+    Returns the incident's id and code and the stored attachments.
+    """
     if not photos:
         raise InvalidInput("没有照片 / no photo given", field="files")
     if len(photos) > MAX_PHOTOS:
@@ -356,10 +359,11 @@ def add_photos(
     checked = [(n, d, sniff_image(d, n, max_photo_bytes)) for n, d in photos]
     out = []
     with engine.begin() as conn:
+        row = fetch(conn, incident_id, principal)
         for n, d, ct in checked:
-            out.append(store_attachment(conn, int(fetch(conn, incident_id, principal)["id"]),
-                                        n, d, ct, attachments_dir, principal, note))
-    return out
+            out.append(store_attachment(conn, int(row["id"]), n, d, ct, attachments_dir,
+                                        principal, note))
+    return {"incident_id": int(row["id"]), "incident_code": row["code"], "attachments": out}
 
 
 def read_attachment(conn: Connection, incident_id: int | str, attachment_id: int,

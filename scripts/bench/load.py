@@ -13,8 +13,13 @@ The mix (weights) is built from the server's own OpenAPI schema:
 * ``GET /health``
 * every other GET operation without required parameters (lists, summaries, layers ... that
   later work adds), 2xx/3xx/4xx accepted, never 5xx
-* writes: none yet in this branch (no write endpoint exists); a ``POST`` operation in the
-  schema with a ``--write-body`` JSON file can be added with ``--write PATH``.
+* writes: ``POST /incidents`` (the command centre's intake) by default; another ``POST``
+  operation with a ``--write-body`` JSON file can be given with ``--write PATH``.
+
+The load runs as one logged-in user (``POST /auth/login``; default: the demo's command-centre
+user, ``--user``/``--password`` for another). The server started here has the per-client rate
+limits off (``WANGGE_RATE_*_PER_MIN=0``): all the load comes from one address and would
+otherwise be throttled (429) by design.
 
 An *error* is a 5xx, an unexpected status, a timeout or a connection failure. The report
 gives throughput, p50/p99 per operation and errors, and the ratio of the lookup's p50 to
@@ -140,9 +145,17 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def drive(url: str, duration: float, concurrency: int, write: str | None,
-                write_body: Any, heavy: bool = False) -> tuple[Stats, list[Op], float]:
+                write_body: Any, heavy: bool = False,
+                login: tuple[str, str] | None = None) -> tuple[Stats, list[Op], float]:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=10, limits=limits) as client:
+        if login:
+            r = await client.post("/auth/login",
+                                  json={"username": login[0], "password": login[1]})
+            if r.status_code != 200:
+                raise SystemExit(f"login as {login[0]} failed: {r.status_code} {r.text[:200]}")
+            client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+            client.cookies.clear()
         schema = (await client.get("/openapi.json")).json()
         ops = build_mix(schema, write, write_body, heavy)
         warm = Stats()
@@ -157,7 +170,8 @@ async def drive(url: str, duration: float, concurrency: int, write: str | None,
 
 
 def start_server(port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANGGE_RATE_LOGIN_PER_MIN": "0",
+           "WANGGE_RATE_EXPENSIVE_PER_MIN": "0"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host",
          "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
@@ -186,17 +200,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--write", help="path of a POST operation to include in the mix")
     p.add_argument("--write-body", type=Path, help="JSON body for --write")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--user", default=None,
+                   help="log in as this user (default: the demo command-centre user)")
+    p.add_argument("--password", default=None, help="password of --user")
+    p.add_argument("--anonymous", action="store_true", help="send no token (a viewer)")
     p.add_argument("--heavy", action="store_true",
                    help="also drive planners' reports, exports and KPIs (seconds each)")
     args = p.parse_args(argv)
     sys.path.insert(0, str(REPO))
 
     body = json.loads(args.write_body.read_text()) if args.write_body else None
+    login = None
+    if not args.anonymous:
+        from geo.auth_demo import DEMO_USERS
+
+        user, password = DEMO_USERS["command"][:2]
+        login = (args.user or user, args.password or password)
     proc = None if args.url else start_server(args.port)
     url = args.url or f"http://127.0.0.1:{args.port}"
     try:
         stats, ops, elapsed = asyncio.run(drive(url, args.duration, args.concurrency,
-                                                args.write, body, args.heavy))
+                                                args.write, body, args.heavy, login))
     finally:
         if proc is not None:
             proc.terminate()

@@ -10,7 +10,7 @@ MATCH SIMPLE: a NULL parent id is not checked. See docs/SCALING.md for the rest 
 keys including region_code, which would break other tables' foreign keys to ``id`` today).
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 from collections.abc import Sequence
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,145 @@
+"""Who may call what: the classification of every endpoint, checked by the matrix test.
+
+``tests/test_authz_matrix.py`` walks ``app.routes`` and fails for any endpoint missing here,
+then calls each endpoint as every role (and anonymously) on an object in and out of the
+caller's scope and checks the outcome this table promises. When a new router lands, add one
+line per endpoint: ``"METHOD /path": "<policy>"`` (and, if its path has parameters the test
+does not know, a probe in the test).
+
+Policies (expected outcome per role; "own" = inside the caller's cells / department):
+
+- ``public``: everyone, anonymous included; never personal data (cell lookup, health, docs).
+- ``authenticated``: any logged-in user, acting on their own objects (an admin on anyone's);
+  anonymous -> 401.
+- ``admin``: admins only; other roles -> 403, anonymous -> 401.
+- ``incidents``: incident details with personal data. admin/command: all; worker: own cells;
+  department: own department; others' objects -> 404 (not revealed) or an empty page;
+  planner/viewer -> 403; anonymous -> 401. Personal fields masked unless ``?unmask=true``
+  (audited).
+- ``incident_write``: like ``incidents`` for writes (worker/department only in scope).
+- ``aggregate``: counts and geometries without personal fields, any logged-in role
+  (planners' KPIs, analysis, maps of counts); anonymous -> 401.
+- ``public_layer``: public layers (cells, admin units, compounds, cameras) for everyone,
+  never personal fields.
+- ``incident_command``: case-flow steps only the command centre takes (reassign, merge, pause,
+  resume, extend): admin/command; worker/department 403 on their own cases, 404 on others'
+  (not revealed); planner/viewer 403; anonymous 401.
+- ``scoped``: lists, boards, maps and reports of the incident roles (admin, command,
+  department, worker), each limited to the caller's scope (``incident_scope_sql``);
+  planner/viewer 403; anonymous 401.
+- ``command``: admins and the command centre only (data import); others 403, anonymous 401.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+POLICIES = ("public", "public_layer", "authenticated", "admin", "incidents", "incident_write",
+            "aggregate", "incident_command", "scoped", "command")
+
+ENDPOINT_POLICY: dict[str, str] = {
+    # foundation
+    "GET /health": "public",
+    "GET /cells/at": "public_layer",
+    # OpenAPI and docs
+    "GET /openapi.json": "public",
+    "GET /docs": "public",
+    "GET /docs/oauth2-redirect": "public",
+    "GET /redoc": "public",
+    # auth (issue 8)
+    "POST /auth/login": "public",
+    "POST /auth/logout": "public",
+    "GET /login": "public",
+    "POST /login": "public",
+    "GET /auth/me": "public",
+    "POST /auth/tokens": "authenticated",
+    "GET /auth/tokens": "authenticated",
+    "DELETE /auth/tokens/{token_id}": "authenticated",
+    "GET /audit": "admin",
+    # public layers (issues 2, 3): no personal field for any role; incident layers of OGC and
+    # /spatial are scoped and masked by geo.layers (empty for viewers)
+    "POST /cells/at": "public_layer",
+    "GET /cells/{code}/summary": "public_layer",
+    "GET /ogc": "public_layer",
+    "GET /ogc/": "public_layer",
+    "GET /ogc/conformance": "public_layer",
+    "GET /ogc/collections": "public_layer",
+    "GET /ogc/collections/{collection_id}": "public_layer",
+    "GET /ogc/collections/{collection_id}/queryables": "public_layer",
+    "GET /ogc/collections/{collection_id}/items": "public_layer",
+    "GET /ogc/collections/{collection_id}/items/{feature_id}": "public_layer",
+    "GET /spatial/{layer}/within": "public_layer",
+    "GET /spatial/{layer}/nearest": "public_layer",
+    "POST /spatial/{layer}/intersects": "public_layer",
+    "GET /spatial/inside/{kind}/{code}": "public_layer",
+    "GET /tiles/{layer}/{z}/{x}/{y}.pbf": "public_layer",
+    "GET /static/{path:path}": "public",
+    # import / export (issue 4): import admin/command; export of public layers for everyone,
+    # incidents/workers refused to viewers and scoped/masked for the others (geo.io.export)
+    "POST /admin/import/{layer}": "command",
+    "GET /export/{layer}": "public_layer",
+    # analysis (issue 6): every logged-in role; geo.analysis.common.incident_detail_level
+    # gives planners anonymous points and viewers counts, never reporter fields
+    "GET /analysis/camera-coverage": "aggregate",
+    "GET /analysis/camera-sectors": "aggregate",
+    "GET /analysis/camera-sites": "aggregate",
+    "GET /analysis/grid-health": "aggregate",
+    "GET /analysis/hotspots": "aggregate",
+    "GET /analysis/property-management": "aggregate",
+    # incidents and the case flow (issue 5)
+    "GET /incidents": "incidents",
+    "GET /incidents/{incident_id}": "incidents",
+    "GET /incidents/{incident_id}/attachments/{attachment_id}": "incidents",
+    "GET /incidents/overdue": "scoped",
+    "POST /incidents": "scoped",
+    "POST /incidents/bulk": "scoped",
+    "POST /incidents/{incident_id}/transition": "incident_write",
+    "POST /incidents/{incident_id}/notes": "incident_write",
+    "POST /incidents/{incident_id}/attachments": "incident_write",
+    "POST /incidents/{incident_id}/locate": "incident_write",
+    "POST /incidents/{incident_id}/merge": "incident_command",
+    "POST /incidents/{incident_id}/reassign": "incident_command",
+    "POST /incidents/{incident_id}/pause": "incident_command",
+    "POST /incidents/{incident_id}/resume": "incident_command",
+    "POST /incidents/{incident_id}/extend": "incident_command",
+    "GET /me/cell": "scoped",
+    "GET /me/incidents": "scoped",
+    "GET /board": "scoped",
+    # KPIs: planners get aggregates of the region, the incident roles of their scope
+    "GET /kpi": "aggregate",
+    # maps (issue 7): the dispatch / cell maps and the incidents in view show single incidents
+    # (scoped); the coverage maps are aggregates for planners
+    "GET /maps/dispatch": "scoped",
+    "GET /maps/cells/{code}": "scoped",
+    "GET /maps/data/incidents": "scoped",
+    "GET /maps/coverage/cameras": "aggregate",
+    "GET /maps/coverage/property": "aggregate",
+}
+
+
+def iter_endpoints(routes: list[Any], prefix: str = "") -> Iterator[str]:
+    """Yield ``"METHOD /path"`` for every route (``"MOUNT /path"`` for mounted apps).
+
+    Walks included routers (FastAPI >= 0.16x keeps them as ``_IncludedRouter`` nodes) and
+    mounts; HEAD is folded into GET.
+    """
+    for route in routes:
+        original = getattr(route, "original_router", None)
+        if original is not None:  # FastAPI's included router node
+            context = getattr(route, "include_context", None)
+            yield from iter_endpoints(list(original.routes),
+                                      prefix + getattr(context, "prefix", ""))
+            continue
+        path = prefix + getattr(route, "path", "")
+        methods = getattr(route, "methods", None)
+        if methods:
+            for method in sorted(methods):
+                if method != "HEAD":
+                    yield f"{method} {path}"
+        elif hasattr(route, "app") and hasattr(route, "path"):  # Mount
+            sub = getattr(route, "routes", None)
+            if sub:
+                yield from iter_endpoints(list(sub), path)
+            else:
+                yield f"MOUNT {path}"

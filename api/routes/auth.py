@@ -1,0 +1,257 @@
+"""Login and tokens: ``POST /auth/login``, ``GET /auth/me``, API tokens (``/auth/tokens``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from html import escape
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, Field
+
+from api.deps import (
+    TOKEN_COOKIE,
+    EngineDep,
+    PrincipalDep,
+    SettingsDep,
+)
+from geo.access import ROLE_NAMES, Principal
+from geo.auth.audit import AuditEntry, record
+from geo.auth.tokens import issue_session_token
+from geo.auth.users import create_api_token, list_api_tokens, login, revoke_api_token
+from geo.errors import Locked, Unauthorized
+
+router = APIRouter(tags=["auth 认证"])
+
+
+def _authenticated(principal: PrincipalDep) -> Principal:
+    if principal.is_anonymous:
+        raise Unauthorized("需要登录 / log in first (POST /auth/login)")
+    return principal
+
+
+AuthenticatedDep = Annotated[Principal, Depends(_authenticated)]
+
+
+class LoginRequest(BaseModel):
+    """User name and password."""
+
+    username: str = Field(min_length=1, max_length=64, examples=["demo-worker"])
+    password: str = Field(min_length=1, max_length=256)
+
+
+class TokenRequest(BaseModel):
+    """An API token for a system acting as the caller."""
+
+    name: str = Field(min_length=1, max_length=100, examples=["12345 hotline bridge"])
+    days: int | None = Field(default=None, ge=1, le=3650, description="None: no expiry")
+
+
+def _principal_info(p: Principal) -> dict[str, Any]:
+    return {
+        "user": p.user, "role": p.role, "role_name": ROLE_NAMES.get(p.role, p.role),
+        "authenticated": p.authenticated,
+        "regions": sorted(p.regions) if p.regions is not None else None,
+        "department_code": p.department_code, "cell_codes": sorted(p.cell_codes),
+        "may_unmask": p.may_unmask(),
+    }
+
+
+@router.post(
+    "/auth/login",
+    summary="Log in with a password; get a short-lived token / 登录",
+    responses={401: {"description": "Wrong user name or password"},
+               423: {"description": "Account locked after repeated failures"},
+               429: {"description": "Too many login attempts from this address"}},
+)
+def post_login(
+    request: Request,
+    response: Response,
+    engine: EngineDep,
+    settings: SettingsDep,
+    body: Annotated[LoginRequest, Body()],
+) -> dict[str, Any]:
+    """Check the password (argon2id) and answer a signed token valid ``token_ttl_s`` seconds.
+
+    Send it as ``Authorization: Bearer <token>``. The token is also set as an HttpOnly,
+    SameSite=Strict cookie, honoured on GET only (browsers opening maps). Repeated failures
+    lock the account (``login_max_failures``, ``login_lockout_s``).
+    """
+    token, exp, principal = _login(request, engine, settings, body.username, body.password)
+    _set_cookie(request, response, settings, token)
+    return {
+        "access_token": token, "token_type": "bearer", "expires_in": settings.token_ttl_s,
+        "expires_at": dt.datetime.fromtimestamp(exp, dt.UTC).isoformat(),
+        "user": _principal_info(principal),
+    }
+
+
+def _login(request: Request, engine: Any, settings: Any, username: str,
+           password: str) -> tuple[str, int, Principal]:
+    """Check the password, audit the attempt, issue a session token (Unauthorized/Locked)."""
+    failure: Exception | None = None
+    with engine.begin() as conn:  # commits the failure count even when the login fails
+        try:
+            user = login(conn, username, password, settings.login_max_failures,
+                         settings.login_lockout_s, settings.demo_mode)
+        except (Unauthorized, Locked) as exc:
+            failure = exc
+            record(conn, AuditEntry(
+                action="login_locked" if isinstance(exc, Locked) or exc.detail.get("locked")
+                else "login_failed", username=username, method="POST",
+                path=request.url.path, status=exc.status,
+                client_ip=request.client.host if request.client else None,
+                user_agent=request.headers.get("user-agent"),
+            ))
+    request.state.audited = True
+    if failure is not None:
+        raise failure
+    token, exp = issue_session_token(settings.secret_key, user["id"], user["username"],
+                                     user["token_version"], settings.token_ttl_s)
+    with engine.begin() as conn:
+        from geo.auth.users import principal_for_user
+
+        principal = principal_for_user(conn, user["id"], demo_mode=settings.demo_mode)
+        record(conn, AuditEntry(
+            action="login", username=user["username"], role=user["role"],
+            region_code=sorted(principal.regions or {""})[0], method="POST",
+            path=request.url.path, status=200,
+            client_ip=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+        ))
+    return token, exp, principal
+
+
+def _set_cookie(request: Request, response: Response, settings: Any, token: str) -> None:
+    response.set_cookie(TOKEN_COOKIE, token, max_age=settings.token_ttl_s, httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https")
+
+
+# -- the login page of browsers (maps): a plain HTML form, no script -------------------------
+
+_LOGIN_TEXT = {
+    "zh": {"title": "网格 Wangge 登录", "user": "用户名", "password": "密码", "submit": "登录",
+           "hint": "登录后打开: ", "failed": "登录失败: "},
+    "en": {"title": "Wangge log in", "user": "User name", "password": "Password",
+           "submit": "Log in", "hint": "After login: ", "failed": "Login failed: "},
+}
+_LOGIN_CSP = ("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+              "frame-ancestors 'none'; base-uri 'none'")
+
+
+def safe_next(value: str | None) -> str:
+    """A local path to go to after login (never another host: no open redirect)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/maps/dispatch"
+    return value
+
+
+def _login_page(next_path: str, lang: str, error: str | None = None,
+                username: str = "") -> str:
+    t = _LOGIN_TEXT["en" if lang == "en" else "zh"]
+    err = (f'<p class="err" role="alert">{escape(t["failed"])}{escape(error)}</p>'
+           if error else "")
+    return f"""<!DOCTYPE html>
+<html lang="{'en' if lang == 'en' else 'zh-CN'}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(t["title"])}</title>
+<style>body{{font-family:sans-serif;max-width:22em;margin:4em auto;padding:0 1em}}
+label{{display:block;margin:.8em 0 .2em}}input{{width:100%;padding:.5em;box-sizing:border-box}}
+button{{margin-top:1.2em;padding:.6em 1.4em}}.err{{color:#b00}}.hint{{color:#666}}</style>
+</head><body><h1>{escape(t["title"])}</h1>{err}
+<form method="post" action="/login">
+<input type="hidden" name="next" value="{escape(next_path)}">
+<input type="hidden" name="lang" value="{'en' if lang == 'en' else 'zh'}">
+<label for="u">{escape(t["user"])}</label>
+<input id="u" name="username" autocomplete="username" required value="{escape(username)}">
+<label for="p">{escape(t["password"])}</label>
+<input id="p" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">{escape(t["submit"])}</button></form>
+<p class="hint">{escape(t["hint"])}{escape(next_path)}</p></body></html>"""
+
+
+def _html(body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(body, status_code=status, headers={
+        "Content-Security-Policy": _LOGIN_CSP, "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+        "Cache-Control": "no-store"})
+
+
+@router.get("/login", response_class=HTMLResponse,
+            summary="Login page of browsers (maps) / 浏览器登录页")
+def get_login_page(next: str | None = None, lang: str = "zh") -> HTMLResponse:
+    """A form posting to ``POST /login``; opening a map without a login redirects here."""
+    return _html(_login_page(safe_next(next), lang))
+
+
+@router.post("/login", response_class=HTMLResponse,
+             summary="Log in from the browser form / 浏览器表单登录",
+             responses={303: {"description": "Logged in: go to `next` with the cookie set"},
+                        401: {"description": "The form again, with the reason"}})
+def post_login_form(
+    request: Request, engine: EngineDep, settings: SettingsDep,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    next: Annotated[str | None, Form()] = None,
+    lang: Annotated[str, Form()] = "zh",
+) -> Response:
+    """Check the password like ``POST /auth/login``, set the cookie, go to ``next``."""
+    target = safe_next(next)
+    try:
+        token, _exp, _principal = _login(request, engine, settings, username, password)
+    except (Unauthorized, Locked) as exc:
+        return _html(_login_page(target, lang, exc.message, username), exc.status)
+    response = RedirectResponse(target, status_code=303)
+    _set_cookie(request, response, settings, token)
+    return response
+
+
+@router.post("/auth/logout", summary="Forget the login cookie / 退出")
+def post_logout(response: Response, principal: PrincipalDep) -> dict[str, Any]:
+    """Clear the cookie. Bearer tokens expire by themselves (revoke all: password reset)."""
+    response.delete_cookie(TOKEN_COOKIE)
+    return {"user": principal.user, "logged_out": True}
+
+
+@router.get("/auth/me", summary="Who am I, with which scope / 当前用户")
+def get_me(principal: PrincipalDep) -> dict[str, Any]:
+    """The caller's role and scope (anonymous callers included)."""
+    return _principal_info(principal)
+
+
+@router.post("/auth/tokens", status_code=201, summary="Create an API token / 创建 API 令牌")
+def post_token(
+    request: Request, engine: EngineDep, principal: AuthenticatedDep,
+    body: Annotated[TokenRequest, Body()],
+) -> dict[str, Any]:
+    """A long-lived token acting as the caller (shown once; only its hash is stored)."""
+    with engine.begin() as conn:
+        tid, token = create_api_token(conn, principal.user, body.name, body.days)
+    request.state.audit = {"action": "token_create", "object_type": "api_token",
+                           "object_id": tid, "detail": {"name": body.name, "days": body.days}}
+    return {"id": tid, "token": token, "name": body.name, "days": body.days,
+            "note": "只显示一次, 请妥善保存 / shown once: store it safely"}
+
+
+@router.get("/auth/tokens", summary="List API tokens / API 令牌列表")
+def get_tokens(engine: EngineDep, principal: AuthenticatedDep) -> list[dict[str, Any]]:
+    """The caller's API tokens (an admin sees everyone's). Never the secrets."""
+    with engine.connect() as conn:
+        rows = list_api_tokens(conn, None if principal.role == "admin" else principal.user_id)
+    return [{k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in r.items()}
+            for r in rows]
+
+
+@router.delete("/auth/tokens/{token_id}", summary="Revoke an API token / 吊销 API 令牌")
+def delete_token(
+    request: Request, token_id: int, engine: EngineDep, principal: AuthenticatedDep
+) -> dict[str, Any]:
+    """Revoke one of the caller's tokens (an admin may revoke any)."""
+    with engine.begin() as conn:
+        revoke_api_token(conn, token_id,
+                         None if principal.role == "admin" else principal.user_id)
+    request.state.audit = {"action": "token_revoke", "object_type": "api_token",
+                           "object_id": token_id}
+    return {"id": token_id, "revoked": True}
+

@@ -1,0 +1,306 @@
+"""Hardening middleware: security headers, request size limit, rate limits, write audit, CORS.
+
+Pure ASGI (no BaseHTTPMiddleware): cheap on hot paths such as tiles. Installed by
+``install_security(app, settings)`` from ``api.main.create_app``. Order, outermost first:
+security headers -> body size limit -> rate limits -> write audit -> the app.
+
+To put a new expensive endpoint under the shared rate limit, add its path prefix to
+``EXPENSIVE_PREFIXES``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import anyio
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from api.settings import Settings
+from geo.auth.audit import AuditEntry, record
+
+log = logging.getLogger("wangge.security")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# Endpoints costing real work per request (analysis, exports, maps, big lists): rate limited.
+# (Not /incidents: intake and the case flow must never be throttled during an emergency.)
+EXPENSIVE_PREFIXES = (
+    "/audit", "/analysis", "/analyse", "/exports", "/export", "/kpi", "/kpis", "/maps",
+    "/batch", "/cells/batch", "/lookup/batch",
+)
+LOGIN_PATHS = ("/auth/login", "/login")
+# Pages whose HTML loads third-party script (FastAPI's Swagger/ReDoc): no CSP there.
+CSP_EXEMPT = ("/docs", "/redoc")
+CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob: http: https:; font-src 'self' data:; connect-src 'self'; "
+    "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'self'"
+)
+COMMON_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"SAMEORIGIN"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (b"permissions-policy", b"geolocation=(self), camera=(), microphone=()"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+def _json_response(status: int, title: str, detail: str,
+                   headers: list[tuple[bytes, bytes]] | None = None) -> tuple[Message, Message]:
+    body = json.dumps({"status": status, "title": title, "detail": detail},
+                      ensure_ascii=False).encode()
+    start = {"type": "http.response.start", "status": status,
+             "headers": [(b"content-type", b"application/json"),
+                         (b"content-length", str(len(body)).encode()), *(headers or [])]}
+    return start, {"type": "http.response.body", "body": body}
+
+
+class SecurityHeaders:
+    """Security headers on every response; a CSP on HTML; no-store on credentialed calls and
+    on /auth/ (tokens)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        req_headers = dict(scope.get("headers") or [])
+        credentialed = (b"authorization" in req_headers or b"wangge_token" in req_headers.get(
+            b"cookie", b"") or path.startswith("/auth/"))
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                names = {k.lower() for k, _ in headers}
+                headers += [h for h in COMMON_HEADERS if h[0] not in names]
+                ctype = dict((k.lower(), v) for k, v in headers).get(b"content-type", b"")
+                if ctype.startswith(b"text/html") and not path.startswith(CSP_EXEMPT) and (
+                        b"content-security-policy" not in names):
+                    headers.append((b"content-security-policy", CSP.encode()))
+                if credentialed and b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+class BodyTooLarge(Exception):
+    """Raised from ``receive`` when a body without Content-Length grows past the limit."""
+
+
+class BodySizeLimit:
+    """413 for request bodies above ``max_bytes`` (by Content-Length, or while streaming)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.max_bytes <= 0:
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_bytes
+        msg = (f"请求体超过上限 {limit} 字节 / request body larger than the limit of {limit} "
+               "bytes (WANGGE_MAX_BODY_BYTES): send less, or split it")
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None:
+            try:
+                too_big = int(length) > limit
+            except ValueError:
+                too_big = True
+            if too_big:
+                for m in _json_response(413, "TooLarge", msg):
+                    await send(m)
+                return
+        seen = 0
+        overflow = False
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen, overflow
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    overflow = True
+                    raise BodyTooLarge(msg)
+            return message
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if overflow and not started:
+                return  # the app's answer to the broken read (often a 400) is replaced
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, send_wrapper)
+        except BodyTooLarge:
+            pass
+        if overflow and not started:
+            for m in _json_response(413, "TooLarge", msg):
+                await send(m)
+
+
+class TokenBucket:
+    """In-process token buckets per key: ``capacity`` requests, refilled ``capacity`` per
+    minute. Thread-safe; idle buckets are dropped. One process only (behind several workers
+    each keeps its own: the limit multiplies by the worker count)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+        self._last_prune = time.monotonic()
+
+    def take(self, key: str, now: float | None = None) -> float:
+        """Take one token; return 0 when allowed, else the seconds to wait."""
+        t = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.capacity, t))
+            tokens = min(self.capacity, tokens + (t - last) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, t)
+                wait = 0.0
+            else:
+                self._buckets[key] = (tokens, t)
+                wait = (1.0 - tokens) / self.rate
+            if t - self._last_prune > 300:
+                full = 60.0 if self.rate <= 0 else self.capacity / self.rate
+                self._buckets = {k: v for k, v in self._buckets.items() if t - v[1] < full}
+                self._last_prune = t
+        return wait
+
+
+class RateLimit:
+    """429 + Retry-After when a client exceeds the login or the expensive-endpoint budget."""
+
+    def __init__(self, app: ASGIApp, login_per_min: int, expensive_per_min: int) -> None:
+        self.app = app
+        self.login = TokenBucket(login_per_min) if login_per_min > 0 else None
+        self.expensive = TokenBucket(expensive_per_min) if expensive_per_min > 0 else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        client = (scope.get("client") or ("?", 0))[0]
+        bucket, key = None, client
+        if self.login is not None and path in LOGIN_PATHS and scope.get("method") == "POST":
+            bucket = self.login
+        elif self.expensive is not None and path.startswith(EXPENSIVE_PREFIXES):
+            bucket = self.expensive
+            auth = dict(scope.get("headers") or []).get(b"authorization", b"")
+            key = client + ":" + hashlib.sha256(auth).hexdigest()[:16]
+        if bucket is not None:
+            wait = bucket.take(key)
+            if wait > 0:
+                retry = str(max(1, int(wait + 0.999)))
+                msg = (f"请求过于频繁, 请 {retry} 秒后重试 / too many requests: retry after "
+                       f"{retry} s")
+                for m in _json_response(429, "TooManyRequests", msg,
+                                        [(b"retry-after", retry.encode())]):
+                    await send(m)
+                return
+        await self.app(scope, receive, send)
+
+
+class WriteAudit:
+    """Append an audit record for every write request (POST/PUT/PATCH/DELETE).
+
+    Who comes from the Principal resolved for the request (``request.state.principal``);
+    handlers may add ``request.state.audit = {"action", "object_type", "object_id",
+    "detail", "username"}`` (a GET with such a dict is written too: e.g. which incidents an
+    unmasked read revealed). Writes already audited (``request.state.audited``, the login) are
+    not written twice. Runs after the response, in a thread.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            state = scope.get("state") or {}
+            extra = state.get("audit")
+            is_write = scope.get("method") not in SAFE_METHODS
+            if extra or (is_write and not state.get("audited")):
+                entry = self._entry(scope, status, state, extra or {})
+                try:
+                    await anyio.to_thread.run_sync(self._write, scope, entry)
+                except Exception:  # noqa: BLE001 - never turn a served request into a 500
+                    log.exception("audit write failed for %s %s", entry.method, entry.path)
+
+    @staticmethod
+    def _entry(scope: Scope, status: int, state: dict[str, Any],
+               extra: dict[str, Any]) -> AuditEntry:
+        principal = state.get("principal")
+        headers = dict(scope.get("headers") or [])
+        regions = getattr(principal, "regions", None) or {""}
+        return AuditEntry(
+            action=extra.get("action") or "write",
+            username=extra.get("username") or getattr(principal, "user", None),
+            role=getattr(principal, "role", None),
+            region_code=sorted(regions)[0],
+            method=scope.get("method"), path=scope.get("path"),
+            query=(scope.get("query_string") or b"").decode("latin-1") or None,
+            status=status, object_type=extra.get("object_type"),
+            object_id=extra.get("object_id"),
+            client_ip=(scope.get("client") or (None, 0))[0],
+            user_agent=headers.get(b"user-agent", b"").decode("latin-1") or None,
+            detail=extra.get("detail"),
+        )
+
+    @staticmethod
+    def _write(scope: Scope, entry: AuditEntry) -> None:
+        engine = scope["app"].state.engine
+        with engine.begin() as conn:
+            record(conn, entry)
+
+
+def install_security(app: FastAPI, settings: Settings) -> None:
+    """Add the middleware stack (CORS only when ``settings.cors_origins`` lists origins)."""
+    app.add_middleware(WriteAudit)
+    app.add_middleware(RateLimit, login_per_min=settings.rate_login_per_min,
+                       expensive_per_min=settings.rate_expensive_per_min)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=list(settings.cors_origins), allow_credentials=False,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match"],
+            expose_headers=["ETag", "Retry-After"],
+        )
+    app.add_middleware(SecurityHeaders)

@@ -1,0 +1,120 @@
+"""The audit log: who did or read what, when, from where. Append-only.
+
+Written for every write request, every read of personal data unmasked (``?unmask=true``),
+every login (success or failure) and every user/token administration step (API and CLI).
+The table refuses UPDATE, DELETE and TRUNCATE (trigger of migration 0006).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from geo.errors import InvalidInput
+
+MAX_AUDIT_PAGE = 1000
+
+
+@dataclass
+class AuditEntry:
+    """One audit record (see ``geo.auth.models.AuditLog``)."""
+
+    action: str
+    username: str | None = None
+    role: str | None = None
+    region_code: str = ""
+    method: str | None = None
+    path: str | None = None
+    query: str | None = None
+    status: int | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    client_ip: str | None = None
+    user_agent: str | None = None
+    detail: dict[str, Any] | None = field(default=None)
+
+
+_INSERT = text("""
+INSERT INTO audit_log (region_code, username, role, action, method, path, query, status,
+                       object_type, object_id, client_ip, user_agent, detail)
+VALUES (:region_code, :username, :role, :action, :method, :path, :query, :status,
+        :object_type, :object_id, :client_ip, :user_agent, CAST(:detail AS jsonb))
+""")
+
+
+def record(conn: Connection, entry: AuditEntry) -> None:
+    """Append one record (in the caller's transaction)."""
+    params = dict(entry.__dict__)
+    params["detail"] = json.dumps(entry.detail, ensure_ascii=False, default=str) if (
+        entry.detail) else None
+    if params["user_agent"]:
+        params["user_agent"] = params["user_agent"][:300]
+    if params["object_id"] is not None:
+        params["object_id"] = str(params["object_id"])[:100]
+    conn.execute(_INSERT, params)
+
+
+def query_audit(
+    conn: Connection,
+    username: str | None = None,
+    action: str | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    region_codes: frozenset[str] | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """Audit records, newest first, filtered by user, action (prefix ``login*`` allowed) and
+    the half-open time range [start, end).
+
+    Raises
+    ------
+    InvalidInput
+        ``limit`` outside 1..1000, negative ``offset``, or ``end`` before ``start``.
+    """
+    if not 1 <= limit <= MAX_AUDIT_PAGE:
+        raise InvalidInput(f"limit 须在 1..{MAX_AUDIT_PAGE} / limit must be 1..{MAX_AUDIT_PAGE}",
+                           field="limit")
+    if offset < 0:
+        raise InvalidInput("offset 不能为负 / offset must be >= 0", field="offset")
+    if start and end and end < start:
+        raise InvalidInput("to 早于 from / 'to' is before 'from'", field="to")
+    conds = ["TRUE"]
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    if username:
+        conds.append("username = :username")
+        params["username"] = username
+    if action:
+        if action.endswith("*"):
+            conds.append("action LIKE :action")
+            params["action"] = action[:-1].replace("%", r"\%").replace("_", r"\_") + "%"
+        else:
+            conds.append("action = :action")
+            params["action"] = action
+    if start:
+        conds.append("at >= :start")
+        params["start"] = start
+    if end:
+        conds.append("at < :end")
+        params["end"] = end
+    if region_codes is not None:
+        conds.append("(region_code = ANY(:regions) OR region_code = '')")
+        params["regions"] = sorted(region_codes)
+    where = " AND ".join(conds)
+    total = conn.execute(text(f"SELECT count(*) FROM audit_log WHERE {where}"), params).scalar()
+    rows = conn.execute(
+        text(f"SELECT id, at, username, role, action, method, path, query, status, "
+             f"object_type, object_id, client_ip, user_agent, detail, region_code "
+             f"FROM audit_log WHERE {where} ORDER BY at DESC, id DESC "
+             f"LIMIT :limit OFFSET :offset"), params,
+    ).mappings().all()
+    items = []
+    for r in rows:
+        item = dict(r)
+        item["at"] = r["at"].isoformat()
+        items.append(item)
+    return {"total": int(total or 0), "limit": limit, "offset": offset, "items": items}

@@ -1,0 +1,343 @@
+"""Users: passwords (argon2id), login with lockout, administration, token -> Principal.
+
+Every function takes an open connection; the caller owns the transaction. Messages are
+Chinese first, then English.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import Connection, text
+
+from geo.access import ROLES, Principal
+from geo.auth.tokens import (
+    SessionClaims,
+    hash_api_token,
+    new_api_token,
+)
+from geo.errors import Conflict, InvalidInput, Locked, NotFound, Unauthorized
+
+_HASHER = PasswordHasher()
+_DUMMY_HASH = _HASHER.hash("wangge-timing-equaliser")
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+MIN_PASSWORD = 8
+
+BAD_CREDENTIALS = "用户名或密码错误 / wrong user name or password"
+
+
+def hash_password(password: str) -> str:
+    """Argon2id hash of ``password`` (argon2-cffi defaults)."""
+    return _HASHER.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """True when ``password`` matches; constant work even without a hash."""
+    try:
+        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def check_password_policy(password: str) -> None:
+    """Raise InvalidInput for a password shorter than 8 characters."""
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(
+            f"密码至少 {MIN_PASSWORD} 个字符 / the password needs at least {MIN_PASSWORD} "
+            "characters", field="password",
+        )
+
+
+def generate_password() -> str:
+    """A random password (16 URL-safe characters)."""
+    return secrets.token_urlsafe(12)
+
+
+def add_user(
+    conn: Connection,
+    username: str,
+    role: str,
+    region_code: str,
+    password: str | None = None,
+    department_code: str | None = None,
+    worker_code: str | None = None,
+    display_name: str | None = None,
+    synthetic: bool = False,
+) -> tuple[int, str]:
+    """Create a user; return its id and the password (generated when not given).
+
+    Raises
+    ------
+    InvalidInput
+        Bad user name or role, missing department for ``department`` or worker for ``worker``,
+        unknown department or worker, short password.
+    Conflict
+        The user name exists.
+    """
+    if not USERNAME_RE.match(username or ""):
+        raise InvalidInput(
+            "用户名须为 2-64 个字母、数字或 _.@- / the user name must be 2-64 letters, digits "
+            "or _.@-", field="username",
+        )
+    if role not in ROLES:
+        raise InvalidInput(f"未知角色 {role} / unknown role {role}; one of {list(ROLES)}",
+                           field="role")
+    dept = None
+    if role == "department":
+        if not department_code:
+            raise InvalidInput("部门用户须指定部门 / a department user needs --department",
+                               field="department")
+        dept = conn.execute(text("SELECT code FROM department WHERE code = :c"),
+                            {"c": department_code}).scalar()
+        if dept is None:
+            known = [c for (c,) in conn.execute(text("SELECT code FROM department ORDER BY 1"))]
+            raise InvalidInput(f"未知部门 {department_code} / unknown department "
+                               f"{department_code}; known: {known}", field="department")
+    worker_id = None
+    if role == "worker":
+        if not worker_code:
+            raise InvalidInput("网格员用户须关联网格员编码 / a worker user needs --worker "
+                               "(the grid_worker code)", field="worker")
+        worker_id = conn.execute(
+            text("SELECT id FROM grid_worker WHERE code = :c AND region_code = :r"),
+            {"c": worker_code, "r": region_code},
+        ).scalar()
+        if worker_id is None:
+            raise InvalidInput(f"未知网格员 {worker_code} / unknown grid worker {worker_code} "
+                               f"in region {region_code}", field="worker")
+    if password is None:
+        password = generate_password()
+    check_password_policy(password)
+    exists = conn.execute(text("SELECT 1 FROM app_user WHERE username = :u"),
+                          {"u": username}).scalar()
+    if exists:
+        raise Conflict(f"用户 {username} 已存在 / user {username} exists", username=username)
+    uid = conn.execute(
+        text("INSERT INTO app_user (region_code, username, display_name, role, department_code,"
+             " worker_id, password_hash, synthetic) VALUES (:r, :u, :d, :role, :dept, :w, :h, "
+             ":s) RETURNING id"),
+        {"r": region_code, "u": username, "d": display_name, "role": role, "dept": dept,
+         "w": worker_id, "h": hash_password(password), "s": synthetic},
+    ).scalar_one()
+    return int(uid), password
+
+
+def _user_id(conn: Connection, username: str) -> int:
+    uid = conn.execute(text("SELECT id FROM app_user WHERE username = :u"),
+                       {"u": username}).scalar()
+    if uid is None:
+        raise NotFound(f"没有用户 {username} / no user {username}", username=username)
+    return int(uid)
+
+
+def set_disabled(conn: Connection, username: str, disabled: bool = True) -> None:
+    """Disable (or enable) a user; earlier session tokens stop working either way."""
+    uid = _user_id(conn, username)
+    conn.execute(text("UPDATE app_user SET disabled = :d, token_version = token_version + 1 "
+                      "WHERE id = :i"), {"d": disabled, "i": uid})
+
+
+def reset_password(conn: Connection, username: str, password: str | None = None) -> str:
+    """Set a new password (generated when not given), unlock, invalidate session tokens."""
+    uid = _user_id(conn, username)
+    if password is None:
+        password = generate_password()
+    check_password_policy(password)
+    conn.execute(
+        text("UPDATE app_user SET password_hash = :h, failed_logins = 0, locked_until = NULL, "
+             "token_version = token_version + 1 WHERE id = :i"),
+        {"h": hash_password(password), "i": uid},
+    )
+    return password
+
+
+def list_users(conn: Connection) -> list[dict[str, Any]]:
+    """Every user with role, binding and state (no hashes)."""
+    rows = conn.execute(text("""
+        SELECT u.id, u.username, u.display_name, u.role, u.department_code,
+               w.code AS worker_code, u.disabled, u.failed_logins, u.locked_until,
+               u.last_login_at, u.synthetic, u.region_code,
+               (SELECT count(*) FROM api_token t WHERE t.user_id = u.id
+                 AND t.revoked_at IS NULL) AS api_tokens
+        FROM app_user u LEFT JOIN grid_worker w ON w.id = u.worker_id
+        ORDER BY u.username""")).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def login(
+    conn: Connection,
+    username: str,
+    password: str,
+    max_failures: int = 5,
+    lockout_s: int = 900,
+    demo_mode: bool = True,
+) -> dict[str, Any]:
+    """Check a password; return the user row (id, username, role, token_version).
+
+    A wrong password counts a failure; after ``max_failures`` in a row the account is locked
+    for ``lockout_s`` seconds. Unknown users cost the same work as known ones. Synthetic
+    (demo) users cannot log in outside demo mode.
+
+    Raises
+    ------
+    Unauthorized
+        Unknown user, wrong password, disabled, or a demo user outside demo mode.
+    Locked
+        Too many failures; the message says until when.
+    """
+    row = conn.execute(
+        text("SELECT id, username, role, password_hash, disabled, failed_logins, "
+             "locked_until, token_version, synthetic, now() AS now FROM app_user "
+             "WHERE username = :u FOR UPDATE"), {"u": username},
+    ).mappings().first()
+    if row is None:
+        verify_password(None, password)
+        raise Unauthorized(BAD_CREDENTIALS)
+    if row["locked_until"] is not None and row["locked_until"] > row["now"]:
+        raise Locked(
+            f"账户因多次登录失败被锁定至 {row['locked_until']:%Y-%m-%d %H:%M:%S %z} / account "
+            f"locked after repeated failed logins until {row['locked_until'].isoformat()}; "
+            "retry later or ask an admin (`wangge users reset`)",
+            locked_until=row["locked_until"].isoformat(),
+        )
+    ok = verify_password(row["password_hash"], password)
+    if not ok:
+        failures = int(row["failed_logins"]) + 1
+        lock = failures >= max_failures
+        conn.execute(
+            text("UPDATE app_user SET failed_logins = :f, locked_until = CASE WHEN :lock "
+                 "THEN now() + make_interval(secs => :s) ELSE locked_until END WHERE id = :i"),
+            {"f": 0 if lock else failures, "lock": lock, "s": lockout_s, "i": row["id"]},
+        )
+        raise Unauthorized(BAD_CREDENTIALS, failures=failures, locked=lock)
+    if row["disabled"]:
+        raise Unauthorized("账户已停用 / account disabled; ask an admin")
+    if row["synthetic"] and not demo_mode:
+        raise Unauthorized("演示账户仅在演示模式可用 / demo accounts work in demo mode only")
+    conn.execute(text("UPDATE app_user SET failed_logins = 0, locked_until = NULL, "
+                      "last_login_at = now() WHERE id = :i"), {"i": row["id"]})
+    if _HASHER.check_needs_rehash(row["password_hash"]):
+        conn.execute(text("UPDATE app_user SET password_hash = :h WHERE id = :i"),
+                     {"h": hash_password(password), "i": row["id"]})
+    return {"id": int(row["id"]), "username": row["username"], "role": row["role"],
+            "token_version": int(row["token_version"])}
+
+
+_PRINCIPAL_SQL = text("""
+SELECT u.id, u.username, u.role, u.region_code, u.department_code, u.disabled,
+       u.token_version, u.synthetic,
+       CASE WHEN u.role = 'worker' THEN ARRAY(
+           SELECT DISTINCT a.cell_code FROM worker_assignment a
+           WHERE a.worker_id = u.worker_id
+             AND a.valid_from <= (now() AT TIME ZONE 'Asia/Shanghai')::date
+             AND (a.valid_to IS NULL OR (now() AT TIME ZONE 'Asia/Shanghai')::date < a.valid_to)
+           ORDER BY a.cell_code) END AS cells
+FROM app_user u WHERE u.id = :i
+""")
+
+
+def principal_for_user(
+    conn: Connection,
+    user_id: int,
+    token_version: int | None = None,
+    demo_mode: bool = True,
+    unmask: bool = False,
+) -> Principal:
+    """Build the Principal of a user: role, region, department, cells assigned *now*.
+
+    Raises
+    ------
+    Unauthorized
+        Unknown or disabled user, a token issued before a reset/disable (``token_version``),
+        or a demo user outside demo mode.
+    """
+    row = conn.execute(_PRINCIPAL_SQL, {"i": user_id}).mappings().first()
+    if row is None or row["disabled"]:
+        raise Unauthorized("账户不存在或已停用 / unknown or disabled account")
+    if token_version is not None and int(row["token_version"]) != token_version:
+        raise Unauthorized("令牌已失效, 请重新登录 / token revoked (password reset or account "
+                           "disabled): log in again")
+    if row["synthetic"] and not demo_mode:
+        raise Unauthorized("演示账户仅在演示模式可用 / demo accounts work in demo mode only")
+    return Principal(
+        user=row["username"], role=row["role"], regions=frozenset({row["region_code"]}),
+        cell_codes=frozenset(row["cells"] or ()), department_code=row["department_code"],
+        user_id=int(row["id"]), unmask=unmask, authenticated=True,
+    )
+
+
+def principal_for_session(
+    conn: Connection, claims: SessionClaims, demo_mode: bool = True, unmask: bool = False
+) -> Principal:
+    """The Principal of a verified session token."""
+    return principal_for_user(conn, claims.user_id, claims.token_version, demo_mode, unmask)
+
+
+def principal_for_api_token(
+    conn: Connection, token: str, demo_mode: bool = True, unmask: bool = False
+) -> Principal:
+    """The Principal of an API token (unknown, revoked or expired -> Unauthorized)."""
+    row = conn.execute(
+        text("SELECT id, user_id, last_used_at IS NULL OR last_used_at < now() - "
+             "interval '60 seconds' AS stale FROM api_token WHERE token_hash = :h "
+             "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())"),
+        {"h": hash_api_token(token)},
+    ).first()
+    if row is None:
+        raise Unauthorized("API 令牌无效、已吊销或已过期 / API token unknown, revoked or expired")
+    if row[2]:  # last use recorded to the minute: no write on every request
+        conn.execute(text("UPDATE api_token SET last_used_at = now() WHERE id = :i"),
+                     {"i": row[0]})
+    return principal_for_user(conn, int(row[1]), None, demo_mode, unmask)
+
+
+def create_api_token(
+    conn: Connection, username: str, name: str, days: int | None = None
+) -> tuple[int, str]:
+    """Create an API token for ``username``; return its id and the token (shown once)."""
+    uid = _user_id(conn, username)
+    if days is not None and days <= 0:
+        raise InvalidInput("有效天数须为正数 / days must be positive", field="days")
+    token = new_api_token()
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=days)) if days else None
+    tid = conn.execute(
+        text("INSERT INTO api_token (region_code, user_id, name, token_hash, prefix, expires_at)"
+             " SELECT region_code, id, :n, :h, :p, :e FROM app_user WHERE id = :u RETURNING id"),
+        {"n": name or "api", "h": hash_api_token(token), "p": token[:10], "e": expires,
+         "u": uid},
+    ).scalar_one()
+    return int(tid), token
+
+
+def list_api_tokens(conn: Connection, user_id: int | None = None) -> list[dict[str, Any]]:
+    """API tokens (no secrets), of one user or of everyone."""
+    rows = conn.execute(
+        text("SELECT t.id, u.username, t.name, t.prefix, t.created_at, t.expires_at, "
+             "t.revoked_at, t.last_used_at FROM api_token t JOIN app_user u ON u.id = t.user_id"
+             " WHERE (CAST(:u AS int) IS NULL OR t.user_id = :u) ORDER BY t.id"),
+        {"u": user_id},
+    ).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def revoke_api_token(conn: Connection, token_id: int, owner_id: int | None = None) -> None:
+    """Revoke a token (``owner_id`` given: only a token of that user).
+
+    Raises
+    ------
+    NotFound
+        No such (unrevoked) token, or not the owner's.
+    """
+    done = conn.execute(
+        text("UPDATE api_token SET revoked_at = now() WHERE id = :i AND revoked_at IS NULL "
+             "AND (CAST(:o AS int) IS NULL OR user_id = :o) RETURNING id"),
+        {"i": token_id, "o": owner_id},
+    ).first()
+    if done is None:
+        raise NotFound(f"没有可吊销的令牌 {token_id} / no revocable token {token_id}",
+                       token_id=token_id)

@@ -1,0 +1,336 @@
+"""Users, login, lockout, session and API tokens, anonymous callers, the secret check, CLI."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from conftest import create_database, drop_database, make_settings
+from fastapi.testclient import TestClient
+from hypothesis import assume, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+from api.main import create_app
+from geo.access import Principal, mask_name, mask_phone, reporter_fields
+from geo.auth.tokens import TokenError, issue_session_token, verify_session_token
+from geo.auth.users import add_user, reset_password, set_disabled
+from geo.auth_demo import DEMO_USERS
+
+LONG_SECRET = "x" * 40
+
+
+@pytest.fixture(scope="module")
+def auth_url(admin_engine: Engine, demo_template: str) -> Iterator[str]:
+    url = create_database(admin_engine, template=demo_template)
+    yield url
+    drop_database(admin_engine, url)
+
+
+@pytest.fixture(scope="module")
+def auth_engine(auth_url: str) -> Iterator[Engine]:
+    engine = create_engine(auth_url)
+    yield engine
+    engine.dispose()
+
+
+def client_for(url: str, **overrides: Any) -> TestClient:
+    overrides.setdefault("rate_login_per_min", 0)
+    overrides.setdefault("demo_open", False)
+    return TestClient(create_app(make_settings(url, **overrides)))
+
+
+def login(client: TestClient, username: str, password: str) -> Any:
+    return client.post("/auth/login", json={"username": username, "password": password})
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_session_token_signature_and_expiry() -> None:
+    token, exp = issue_session_token("k" * 32, 7, "u", 3, ttl_s=60, now=1000)
+    claims = verify_session_token("k" * 32, token, now=1010)
+    assert (claims.user_id, claims.username, claims.token_version, exp) == (7, "u", 3, 1060)
+    with pytest.raises(TokenError, match="expired"):
+        verify_session_token("k" * 32, token, now=1060)
+    with pytest.raises(TokenError, match="signature"):
+        verify_session_token("other" * 8, token, now=1010)
+    head, body, sig = token.split(".")
+    forged = body[:-2] + ("AA" if body[-2:] != "AA" else "BB")
+    with pytest.raises(TokenError):
+        verify_session_token("k" * 32, f"{head}.{forged}.{sig}", now=1010)
+
+
+def test_masking_helpers() -> None:
+    assert mask_phone("13812341234") == "138****1234"
+    assert mask_name("张三丰") == "张**"
+    assert mask_name("张三") == "张*"
+    assert mask_phone(None) is None
+    worker = Principal("w", "worker", cell_codes=frozenset({"A"}))
+    assert reporter_fields(worker, "张三", "13812341234", "A", None)["reporter_phone"] == (
+        "138****1234")
+    assert reporter_fields(worker, "张三", "13812341234", "B", None)["reporter_phone"] is None
+    unmasked = Principal("w", "worker", cell_codes=frozenset({"A"}), unmask=True)
+    assert reporter_fields(unmasked, "张三", "13812341234", "A", None)["personal"] == "full"
+    assert reporter_fields(unmasked, "张三", "13812341234", "B", None)["personal"] == "withheld"
+    planner = Principal("p", "planner", unmask=True)
+    assert reporter_fields(planner, "张三", "13812341234", "A", "x")["reporter_name"] is None
+
+
+def test_login_me_and_worker_scope(auth_url: str, auth_engine: Engine) -> None:
+    with client_for(auth_url) as client:
+        r = login(client, *DEMO_USERS["worker"][:2])
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["token_type"] == "bearer" and body["expires_in"] > 0
+        assert "wangge_token" in r.cookies
+        assert r.headers["cache-control"] == "no-store"  # a token must not be cached
+        me = client.get("/auth/me", headers=bearer(body["access_token"])).json()
+        assert me["role"] == "worker" and me["authenticated"] is True
+        with auth_engine.connect() as conn:
+            cells = set(conn.execute(text(
+                "SELECT a.cell_code FROM app_user u JOIN worker_assignment a ON "
+                "a.worker_id = u.worker_id AND a.valid_to IS NULL WHERE u.username = "
+                "'demo-worker'")).scalars())
+        assert set(me["cell_codes"]) == cells and len(cells) == 1
+        assert next(iter(cells)).startswith("141123100")  # a 蔚汾镇 cell
+        # the cookie works on GET (browsers opening maps), not on writes
+        client.cookies.set("wangge_token", body["access_token"])
+        assert client.get("/auth/me").json()["role"] == "worker"
+        assert client.post("/auth/tokens", json={"name": "x"}).status_code == 401
+        client.cookies.clear()
+        dept = login(client, *DEMO_USERS["department"][:2]).json()["user"]
+        assert dept["department_code"] == "xiaofang"
+
+
+def test_anonymous_is_viewer_unless_demo_open(auth_url: str) -> None:
+    with client_for(auth_url) as client:
+        me = client.get("/auth/me").json()
+        assert (me["user"], me["role"], me["authenticated"]) == ("anonymous", "viewer", False)
+        assert client.get("/incidents").status_code == 401
+        r = client.get("/cells/at", params={"lon": 111.13, "lat": 38.46})
+        assert r.status_code == 200
+        worker = r.json()["properties"]["worker"]
+        assert worker is None or "****" in worker["phone_masked"]
+    with client_for(auth_url, demo_open=True) as client:
+        assert client.get("/auth/me").json()["role"] == "command"
+        r = client.get("/incidents", params={"limit": 5})
+        assert r.status_code == 200
+        assert r.json() and all("*" in (i["reporter_phone"] or "*") for i in r.json())
+    # outside demo mode WANGGE_DEMO_OPEN is ignored
+    with client_for(auth_url, demo_open=True, demo_mode=False,
+                    secret_key=LONG_SECRET) as client:
+        assert client.get("/auth/me").json()["role"] == "viewer"
+
+
+def test_bad_tokens_get_401_not_anonymous(auth_url: str) -> None:
+    with client_for(auth_url) as client:
+        for headers in ({"Authorization": "Bearer nonsense"},
+                        {"Authorization": "Basic dXNlcjpwdw=="},
+                        {"Authorization": "Bearer wgk_unknown"}):
+            r = client.get("/auth/me", headers=headers)
+            assert r.status_code == 401, headers
+            assert r.headers["www-authenticate"].startswith("Bearer")
+            assert r.json()["detail"]
+        other_secret, _ = issue_session_token("y" * 40, 1, "demo-admin", 1, 60)
+        assert client.get("/auth/me", headers=bearer(other_secret)).status_code == 401
+
+
+def test_wrong_password_locks_after_n_failures(auth_url: str, auth_engine: Engine) -> None:
+    with auth_engine.begin() as conn:
+        add_user(conn, "lock-me", "viewer", "141123", password="right-password")
+    with client_for(auth_url, login_max_failures=3, login_lockout_s=600) as client:
+        assert login(client, "nobody-here", "whatever").status_code == 401
+        for _ in range(2):
+            r = login(client, "lock-me", "wrong-password")
+            assert r.status_code == 401 and "密码" in r.json()["detail"]
+        assert login(client, "lock-me", "wrong-password").status_code == 401  # 3rd: locks
+        r = login(client, "lock-me", "right-password")
+        assert r.status_code == 423, r.text
+        assert "locked" in r.json()["detail"]
+    with auth_engine.connect() as conn:
+        actions = [a for (a,) in conn.execute(text(
+            "SELECT action FROM audit_log WHERE username = 'lock-me' ORDER BY id"))]
+    assert actions == ["login_failed", "login_failed", "login_locked", "login_locked"]
+    with auth_engine.begin() as conn:
+        reset_password(conn, "lock-me", "new-password-1")
+    with client_for(auth_url) as client:
+        assert login(client, "lock-me", "new-password-1").status_code == 200
+
+
+def test_disable_and_reset_end_sessions(auth_url: str, auth_engine: Engine) -> None:
+    with auth_engine.begin() as conn:
+        add_user(conn, "short-lived", "planner", "141123", password="password-1")
+    with client_for(auth_url) as client:
+        token = login(client, "short-lived", "password-1").json()["access_token"]
+        assert client.get("/auth/me", headers=bearer(token)).json()["role"] == "planner"
+        with auth_engine.begin() as conn:
+            reset_password(conn, "short-lived", "password-2")
+        assert client.get("/auth/me", headers=bearer(token)).status_code == 401
+        token = login(client, "short-lived", "password-2").json()["access_token"]
+        with auth_engine.begin() as conn:
+            set_disabled(conn, "short-lived")
+        assert client.get("/auth/me", headers=bearer(token)).status_code == 401
+        assert login(client, "short-lived", "password-2").status_code == 401
+
+
+def test_expired_session_token(auth_url: str, auth_engine: Engine) -> None:
+    with auth_engine.connect() as conn:
+        uid, ver = conn.execute(text("SELECT id, token_version FROM app_user "
+                                     "WHERE username = 'demo-viewer'")).one()
+    settings = make_settings(auth_url)
+    token, _ = issue_session_token(settings.secret_key, uid, "demo-viewer", ver, 1,
+                                   now=time.time() - 10)
+    with client_for(auth_url) as client:
+        r = client.get("/auth/me", headers=bearer(token))
+        assert r.status_code == 401 and "expired" in r.json()["detail"]
+
+
+def test_api_tokens_create_use_list_revoke(auth_url: str) -> None:
+    with client_for(auth_url) as client:
+        session = login(client, *DEMO_USERS["command"][:2]).json()["access_token"]
+        client.cookies.clear()
+        r = client.post("/auth/tokens", json={"name": "hotline bridge", "days": 30},
+                        headers=bearer(session))
+        assert r.status_code == 201, r.text
+        api_token, tid = r.json()["token"], r.json()["id"]
+        assert api_token.startswith("wgk_")
+        me = client.get("/auth/me", headers=bearer(api_token)).json()
+        assert (me["user"], me["role"]) == ("demo-command", "command")
+        listed = client.get("/auth/tokens", headers=bearer(session)).json()
+        assert any(t["id"] == tid for t in listed)
+        assert api_token not in str(listed)  # never the secret
+        viewer = login(client, *DEMO_USERS["viewer"][:2]).json()["access_token"]
+        client.cookies.clear()
+        assert client.delete(f"/auth/tokens/{tid}", headers=bearer(viewer)).status_code == 404
+        assert client.delete(f"/auth/tokens/{tid}", headers=bearer(session)).status_code == 200
+        assert client.get("/auth/me", headers=bearer(api_token)).status_code == 401
+        assert client.post("/auth/tokens", json={"name": "x"}).status_code == 401
+
+
+def test_demo_users_only_in_demo_mode(auth_url: str) -> None:
+    with client_for(auth_url, demo_mode=False, secret_key=LONG_SECRET) as client:
+        r = login(client, *DEMO_USERS["admin"][:2])
+        assert r.status_code == 401 and "demo" in r.json()["detail"]
+
+
+def test_refuses_to_start_with_default_secret_outside_demo_mode(auth_url: str) -> None:
+    with pytest.raises(RuntimeError, match="WANGGE_SECRET_KEY"):
+        create_app(make_settings(auth_url, demo_mode=False))
+    with pytest.raises(RuntimeError, match="WANGGE_SECRET_KEY"):
+        create_app(make_settings(auth_url, demo_mode=False, secret_key="short"))
+    create_app(make_settings(auth_url, demo_mode=False, secret_key=LONG_SECRET))
+    create_app(make_settings(auth_url))  # demo mode: the default secret is accepted
+
+
+def test_cli_users(auth_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.cli import main
+
+    monkeypatch.setenv("WANGGE_DATABASE_URL", auth_url)
+    runner = CliRunner()
+    r = runner.invoke(main, ["users", "add", "cli-dept", "--role", "department",
+                             "--department", "gongan"])
+    assert r.exit_code == 0, r.output
+    password = r.output.split("password: ")[1].strip()
+    r = runner.invoke(main, ["users", "add", "cli-dept", "--role", "viewer"])
+    assert r.exit_code != 0 and "exists" in r.output
+    r = runner.invoke(main, ["users", "add", "cli-w", "--role", "worker"])
+    assert r.exit_code != 0 and "--worker" in r.output
+    r = runner.invoke(main, ["users", "add", "cli-d", "--role", "department",
+                             "--department", "nope"])
+    assert r.exit_code != 0 and "unknown department" in r.output
+    r = runner.invoke(main, ["users", "list"])
+    assert "cli-dept" in r.output and "gongan" in r.output
+    r = runner.invoke(main, ["users", "token", "cli-dept", "--name", "bridge"])
+    assert r.exit_code == 0, r.output
+    api_token = r.output.strip().splitlines()[-1]
+    with client_for(auth_url) as client:
+        assert login(client, "cli-dept", password).status_code == 200
+        me = client.get("/auth/me", headers=bearer(api_token)).json()
+        assert me["department_code"] == "gongan"
+        assert runner.invoke(main, ["users", "disable", "cli-dept"]).exit_code == 0
+        assert client.get("/auth/me", headers=bearer(api_token)).status_code == 401
+        assert runner.invoke(main, ["users", "enable", "cli-dept"]).exit_code == 0
+        r = runner.invoke(main, ["users", "reset", "cli-dept"])
+        assert r.exit_code == 0
+        new_pw = r.output.split("password: ")[1].strip()
+        assert login(client, "cli-dept", password).status_code == 401
+        assert login(client, "cli-dept", new_pw).status_code == 200
+    r = runner.invoke(main, ["users", "demo-credentials"])
+    assert "demo-worker" in r.output and DEMO_USERS["worker"][1] in r.output
+    with create_engine(auth_url).connect() as conn:
+        actions = {a for (a,) in conn.execute(text(
+            "SELECT action FROM audit_log WHERE object_id = 'cli-dept'"))}
+    assert {"user_add", "token_create", "user_disable", "user_enable", "user_reset"} <= actions
+
+
+def test_role_headers_fixture(demo_url: str, role_headers: Any) -> None:
+    """The conftest helper tests use to call endpoints as a role (on the shared demo DB)."""
+    with client_for(demo_url) as client:
+        for role in ("admin", "command", "department", "worker", "planner", "viewer"):
+            assert client.get("/auth/me", headers=role_headers[role]).json()["role"] == role
+        assert client.get("/incidents", headers=role_headers["command"]).status_code == 200
+        assert client.get("/incidents", headers=role_headers["anonymous"]).status_code == 401
+
+
+def test_phone_numbers_in_free_text_are_masked() -> None:
+    from geo.access import mask_phones_in_text
+
+    assert mask_phones_in_text("请联系13812341234或0358-6123456") == (
+        "请联系138****1234或0358-6123456")
+    assert mask_phones_in_text("编号 2138123412345") == "编号 2138123412345"  # not a mobile
+    assert mask_phones_in_text(None) is None
+
+
+@hyp_settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_any_tampered_token_is_refused(data: st.DataObject) -> None:
+    token, _ = issue_session_token("s" * 32, 1, "demo-admin", 1, 3600)
+    i = data.draw(st.integers(0, len(token) - 1))
+    c = data.draw(st.sampled_from("ABCDEFabcdef0123456789-_."))
+    assume(token[i] != c)
+    with pytest.raises(TokenError):
+        verify_session_token("s" * 32, token[:i] + c + token[i + 1:])
+
+
+def test_openapi_declares_bearer(client: Any) -> None:
+    spec = client.get("/openapi.json").json()
+    schemes = spec["components"]["securitySchemes"]
+    assert any(s.get("scheme") == "bearer" for s in schemes.values())
+
+
+def test_browser_login_page_and_redirect_back_to_the_map(auth_url: str) -> None:
+    """A person opening a map without a login is sent to the form and back with a cookie."""
+    username, password, _ = DEMO_USERS["command"]
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    with client_for(auth_url) as c:
+        r = c.get("/maps/dispatch?lang=en", headers=html, follow_redirects=False)
+        assert r.status_code == 303
+        assert r.headers["location"].startswith("/login?next=%2Fmaps%2Fdispatch%3Flang%3Den")
+        # an API client (no text/html) still gets the 401 with its reason
+        assert c.get("/maps/dispatch").status_code == 401
+        page = c.get(r.headers["location"])
+        assert page.status_code == 200 and 'name="password"' in page.text
+        assert "Wangge log in" in page.text  # lang=en carried through
+        assert "form-action 'self'" in page.headers["content-security-policy"]
+        bad = c.post("/login", data={"username": username, "password": "wrong",
+                                     "next": "/maps/dispatch"}, follow_redirects=False)
+        assert bad.status_code == 401 and "登录失败" in bad.text
+        assert "wangge_token" not in bad.cookies
+        ok = c.post("/login", data={"username": username, "password": password,
+                                    "next": "/maps/dispatch?lang=en"}, follow_redirects=False)
+        assert ok.status_code == 303 and ok.headers["location"] == "/maps/dispatch?lang=en"
+        assert ok.cookies.get("wangge_token")
+        page = c.get("/maps/dispatch?lang=en", headers=html)
+        assert page.status_code == 200 and "leaflet" in page.text.lower()
+        c.cookies.clear()
+        # never a redirect to another host
+        evil = c.post("/login", data={"username": username, "password": password,
+                                      "next": "//evil.example/x"}, follow_redirects=False)
+        assert evil.headers["location"] == "/maps/dispatch"
