@@ -38,11 +38,12 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 ConnDep = Annotated[Connection, Depends(get_conn, scope="function")]
 
 
-def get_principal(request: Request) -> Principal:
+async def get_principal(request: Request) -> Principal:
     """The caller. Until access control lands (issue 8), every caller is the command centre.
 
     Issue 8 replaces this with token authentication; endpoints only depend on the contract in
-    ``geo.access``.
+    ``geo.access``. ``async def``: FastAPI runs a plain ``def`` dependency in the thread pool,
+    a thread hop on every request (measured on GET /cells/at by scripts/bench/lookup.py).
     """
     principal = getattr(request.state, "principal", None)
     return principal if principal is not None else ANONYMOUS_COMMAND

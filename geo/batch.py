@@ -86,6 +86,7 @@ class CellIndex:
     lock: threading.Lock = field(default_factory=threading.Lock)
     checked_at: float = 0.0
     geojson: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> geometry
+    geojson_text: dict[str, str] = field(default_factory=dict)  # code -> the same as JSON text
 
 
 @dataclass
