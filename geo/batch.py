@@ -285,15 +285,90 @@ def _build(
     )
 
 
-@dataclass
 class BatchResult:
-    """Per input point: code (or None), near flag, candidate codes, error (or None)."""
+    """Per input point: code (or None), near flag, candidate codes, error (or None).
 
-    cell_code: list[str | None]
-    near_boundary: list[bool | None]
-    candidates: list[list[str]]
-    error: list[str | None]
-    boundary_set_id: int
+    Built by :func:`cells_at_many` from arrays (``hit``: index of the answering cell or -1,
+    ``simple``: answered deep inside one cell, its only candidate; ``extra``: the candidates of
+    the other rows), so that a 100,000-point answer is not 100,000 small lists until someone
+    asks for them: ``cell_code``, ``near_boundary`` and ``candidates`` are made on first use.
+    """
+
+    def __init__(
+        self,
+        cell_code: list[str | None],
+        near_boundary: list[bool | None],
+        candidates: list[list[str]],
+        error: list[str | None],
+        boundary_set_id: int,
+    ) -> None:
+        self._cell_code: list[str | None] | None = cell_code
+        self._near_boundary: list[bool | None] | None = near_boundary
+        self._candidates: list[list[str]] | None = candidates
+        self.error = error
+        self.boundary_set_id = boundary_set_id
+        self.codes: list[str] = []
+        self.hit = np.zeros(0, dtype=np.int64)
+        self.near = np.zeros(0, dtype=bool)
+        self.valid = np.zeros(0, dtype=bool)
+        self.simple = np.zeros(0, dtype=bool)
+        self.extra: dict[int, list[str]] = {}
+
+    @classmethod
+    def from_arrays(
+        cls, codes: list[str], hit: npt.NDArray[np.int64], near: npt.NDArray[np.bool_],
+        valid: npt.NDArray[np.bool_], simple: npt.NDArray[np.bool_],
+        extra: dict[int, list[str]], error: list[str | None], boundary_set_id: int,
+    ) -> BatchResult:
+        """The result as :func:`cells_at_many` computes it (lists made on first use)."""
+        out = cls([], [], [], error, boundary_set_id)
+        out._cell_code = out._near_boundary = out._candidates = None
+        out.codes, out.hit, out.near, out.valid = codes, hit, near, valid
+        out.simple, out.extra = simple, extra
+        return out
+
+    @property
+    def cell_code(self) -> list[str | None]:
+        """Code of the answering cell per point (None: no cell covers it)."""
+        if self._cell_code is None:
+            codes = self.codes
+            self._cell_code = [codes[h] if h >= 0 else None for h in self.hit.tolist()]
+        return self._cell_code
+
+    @property
+    def near_boundary(self) -> list[bool | None]:
+        """Within the tolerance of the cell's edge (None for unusable rows)."""
+        if self._near_boundary is None:
+            self._near_boundary = [nb if ok else None for nb, ok in
+                                   zip(self.near.tolist(), self.valid.tolist(), strict=True)]
+        return self._near_boundary
+
+    @property
+    def candidates(self) -> list[list[str]]:
+        """Codes of every cell covering the point or within the tolerance, per point."""
+        if self._candidates is None:
+            codes, extra = self.codes, self.extra
+            self._candidates = [
+                [codes[h]] if s else extra.get(i, [])
+                for i, (h, s) in enumerate(zip(self.hit.tolist(), self.simple.tolist(),
+                                               strict=True))
+            ]
+        return self._candidates
+
+    def __len__(self) -> int:
+        return len(self.error)
+
+    def found(self) -> int:
+        """How many points a cell covers."""
+        if self._cell_code is None:
+            return int(np.count_nonzero(self.hit >= 0))
+        return sum(1 for c in self._cell_code if c is not None)
+
+    def near_count(self) -> int:
+        """How many points are near a boundary."""
+        if self._near_boundary is None:
+            return int(np.count_nonzero(self.near & self.valid))
+        return sum(1 for v in self._near_boundary if v)
 
 
 @contextmanager
@@ -404,20 +479,17 @@ def cells_at_many(
     hit = np.full(n, -1, dtype=np.int64)
     near = np.zeros(n, dtype=bool)
     vidx = np.flatnonzero(valid)
+    simple = np.zeros(n, dtype=bool)
+    extra: dict[int, list[str]] = {}
     with no_gc():
-        cands: list[list[str]] = [[] for _ in range(n)]
         if len(vidx) and len(index.polys):
             pts = np.asarray(shapely.points(lons[vidx], lats[vidx]), dtype=object)
             with index.lock:  # prepared geometries: one thread at a time
-                slow = _fast_path(index, pts, vidx, hit, cands)
+                slow = _fast_path(index, pts, vidx, hit, simple)
                 if len(slow):
-                    _slow_path(index, lons, lats, slow, tolerance_m, hit, near, cands)
-        codes = index.codes
-        cell_code = [codes[h] if h >= 0 else None for h in hit.tolist()]
-        near_out: list[bool | None] = [
-            nb if ok else None for nb, ok in zip(near.tolist(), valid.tolist(), strict=True)
-        ]
-    return BatchResult(cell_code, near_out, cands, errs, index.set_id)
+                    _slow_path(index, lons, lats, slow, tolerance_m, hit, near, extra)
+    return BatchResult.from_arrays(index.codes, hit, near, valid, simple, extra, errs,
+                                   index.set_id)
 
 
 def _fast_path(
@@ -425,9 +497,10 @@ def _fast_path(
     pts: npt.NDArray[np.object_],
     vidx: npt.NDArray[np.int64],
     hit: npt.NDArray[np.int64],
-    cands: list[list[str]],
+    simple: npt.NDArray[np.bool_],
 ) -> npt.NDArray[np.int64]:
-    """Answer points inside exactly one core; return the input indices left for the slow path."""
+    """Answer points inside exactly one core (``simple``: that cell is their only candidate);
+    return the input indices left for the slow path."""
     # Tree on the points, queried with the prepared cores (the geopandas.sjoin trick).
     ptree = shapely.STRtree(pts)
     core_i, pt_i = ptree.query(index.cores, predicate="contains_properly")
@@ -436,9 +509,7 @@ def _fast_path(
     ans_pt, ans_cell = pt_i[once], core_i[once]
     rows = vidx[ans_pt]
     hit[rows] = ans_cell
-    codes = index.codes
-    for r, c in zip(rows.tolist(), ans_cell.tolist(), strict=True):
-        cands[r] = [codes[c]]
+    simple[rows] = True
     done = np.zeros(len(pts), dtype=bool)
     done[ans_pt] = True
     return vidx[~done]
@@ -452,9 +523,9 @@ def _slow_path(
     tolerance_m: float,
     hit: npt.NDArray[np.int64],
     near: npt.NDArray[np.bool_],
-    cands: list[list[str]],
+    extra: dict[int, list[str]],
 ) -> None:
-    """Exact answer for points near an edge or outside every core."""
+    """Exact answer for points near an edge or outside every core (candidates into ``extra``)."""
     pts = shapely.points(lons[rows], lats[rows])
     x, y = index.to_metric.transform(lons[rows], lats[rows])
     pts_m = shapely.points(x, y)
@@ -476,7 +547,7 @@ def _slow_path(
         order = np.lexsort((k_i, q_i))
         codes = index.codes
         for q, k in zip(q_i[order].tolist(), k_i[order].tolist(), strict=True):
-            cands[int(rows[q])].append(codes[k])
+            extra.setdefault(int(rows[q]), []).append(codes[k])
     has = np.flatnonzero(local_hit >= 0)
     if len(has):
         edge = shapely.distance(pts_m[has], index.bounds_m[local_hit[has]])
@@ -484,7 +555,7 @@ def _slow_path(
         hit[rows[has]] = local_hit[has]
     # Points in no cell but within the tolerance of one are near a boundary too.
     for j in np.flatnonzero(local_hit < 0).tolist():
-        if cands[int(rows[j])]:
+        if extra.get(int(rows[j])):
             near[rows[j]] = True
 
 

@@ -264,6 +264,7 @@ class RoundTrips:
         self.pool = pool
         self.queue: list[tuple[str, int, str, bool, asyncio.Future[Any]]] = []
         self.in_flight = 0
+        self.largest_batch = 0  # for tests and curiosity
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def row(self, region_code: str, set_id: int, code: str, geometry: bool) -> Any:
@@ -282,6 +283,7 @@ class RoundTrips:
             while self.queue:
                 batch = self.queue[:self.max_batch]
                 del self.queue[:self.max_batch]
+                self.largest_batch = max(self.largest_batch, len(batch))
                 try:
                     rows = await self.pool.fetch(
                         MANY_TRIPS_PG, [b[0] for b in batch], [b[1] for b in batch],
