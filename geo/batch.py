@@ -17,9 +17,14 @@ True and that cell among its ``candidates``.
 
 Fast path: each cell also has a "core", the cell shrunk by more than the tolerance (in degrees,
 conservatively); a point inside exactly one core is answered by that cell, not near, without any
-distance computation. The remaining points (near an edge or outside every cell) get exact
-distances in metres in a local transverse Mercator projection centred on the region (scale
-error below 3e-5 within +-0.5 degrees of its meridian). The fast path assumes what the
+distance computation. Most points are found inside a core without any geometry: a fine grid of
+buckets (made by the first batch) records the buckets lying wholly inside one core and touched
+by no other, so a point in such a bucket is answered by two divisions and an array lookup
+(measured: ~88% of the demo's points, ~49% on the 50,000-cell grid); the others are tested
+against the prepared cores through an STRtree of the points. The remaining points (near an
+edge or outside every cell) get exact distances in metres in a local transverse Mercator
+projection centred on the region (scale error below 3e-5 within +-0.5 degrees of its
+meridian). The fast path assumes what the
 boundary checks guarantee for an active set: basic cells do not overlap (by more than the
 tolerance); with overlapping basic cells a point deep inside one may not get the lowest code.
 """
@@ -84,6 +89,8 @@ class CellIndex:
     single_ded: npt.NDArray[np.object_] = field(default_factory=lambda: np.zeros(0, dtype=object))
     bbox_arr: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 4)))
     lock: threading.Lock = field(default_factory=threading.Lock)
+    deep: DeepGrid | None = None  # made by the first batch (single lookups do not use it)
+    deep_done: bool = False
     checked_at: float = 0.0
     geojson: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> geometry
     geojson_text: dict[str, str] = field(default_factory=dict)  # code -> the same as JSON text
@@ -149,6 +156,60 @@ def _bucket_grid(bounds: npt.NDArray[np.float64], margin_deg: float) -> BucketGr
     all_b, all_c = all_b[order], all_c[order]
     start = np.searchsorted(all_b, np.arange(nx * ny + 1)).astype(np.int64)
     return BucketGrid(float(lo[0]), float(lo[1]), dx, dy, nx, ny, margin_deg, start, all_c)
+
+
+@dataclass
+class DeepGrid:
+    """Fine buckets lying wholly inside one cell's core: their points need no geometry at all.
+
+    ``owner[b]`` is the cell whose core contains bucket b (grown by a hair for rounding) and
+    which no other core touches, else -1. A point in such a bucket is inside exactly one core,
+    the fast path's condition, found by two divisions and a lookup.
+    """
+
+    x0: float
+    y0: float
+    dx: float
+    dy: float
+    nx: int
+    ny: int
+    owner: npt.NDArray[np.int32]
+
+    def owners(
+        self, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.int64]:
+        """The owning cell of each point's bucket (-1: none, or outside the grid)."""
+        with np.errstate(invalid="ignore"):
+            fx = np.floor((x - self.x0) / self.dx)
+            fy = np.floor((y - self.y0) / self.dy)
+        inside = (fx >= 0) & (fx < self.nx) & (fy >= 0) & (fy < self.ny)
+        out = np.full(len(x), -1, dtype=np.int64)
+        b = fy[inside].astype(np.int64) * self.nx + fx[inside].astype(np.int64)
+        out[inside] = self.owner[b]
+        return out
+
+
+def _deep_grid(cores: npt.NDArray[np.object_], coarse: BucketGrid,
+               max_buckets: int = 1_000_000) -> DeepGrid | None:
+    if len(cores) == 0 or coarse.nx == 0:
+        return None
+    f = int(max(1, min(4, math.sqrt(max_buckets / (coarse.nx * coarse.ny)))))
+    nx, ny = coarse.nx * f, coarse.ny * f
+    dx, dy = coarse.dx / f, coarse.dy / f
+    ix, iy = np.meshgrid(np.arange(nx), np.arange(ny))
+    x0 = coarse.x0 + ix.ravel() * dx
+    y0 = coarse.y0 + iy.ravel() * dy
+    hair = 1e-9  # degrees (0.1 mm): covers the rounding of the bucket arithmetic
+    boxes = shapely.box(x0 - hair, y0 - hair, x0 + dx + hair, y0 + dy + hair)
+    tree = shapely.STRtree(cores)
+    b_i, c_i = tree.query(boxes, predicate="intersects")
+    touching = np.bincount(b_i, minlength=len(boxes))
+    one = touching[b_i] == 1
+    b_i, c_i = b_i[one], c_i[one]
+    inside = shapely.contains_properly(cores[c_i], boxes[b_i])
+    owner = np.full(len(boxes), -1, dtype=np.int32)
+    owner[b_i[inside]] = c_i[inside]
+    return DeepGrid(coarse.x0, coarse.y0, dx, dy, nx, ny, owner)
 
 
 _CACHE: dict[tuple[str, str, int], CellIndex] = {}
@@ -265,6 +326,8 @@ def _build(
         shapely.prepare(arr)
     set_name = str(conn.execute(text("SELECT name FROM boundary_set WHERE id = :s"),
                                 {"s": set_id}).scalar())
+    grid = _bucket_grid(np.asarray(shapely.bounds(polys), dtype=np.float64).reshape(-1, 4),
+                        core_deg)
     return CellIndex(
         region_code=region_code, set_id=set_id, set_name=set_name, stamp=stamp, codes=codes,
         polys=polys,
@@ -275,8 +338,7 @@ def _build(
         ded_codes=[str(r[0]) for r in dedicated], ded_names=[str(r[3]) for r in dedicated],
         ded_polys=ded_polys, ded_tree=shapely.STRtree(ded_polys),
         ded_bounds=np.asarray(shapely.bounds(ded_polys), dtype=np.float64).reshape(-1, 4),
-        grid=_bucket_grid(np.asarray(shapely.bounds(polys), dtype=np.float64).reshape(-1, 4),
-                          core_deg),
+        grid=grid,
         bbox=[(float(a), float(b), float(c), float(d))
               for a, b, c, d in np.asarray(shapely.bounds(polys)).reshape(-1, 4).tolist()],
         single_polys=single_polys, single_ded=single_ded,
@@ -482,6 +544,17 @@ def cells_at_many(
     simple = np.zeros(n, dtype=bool)
     extra: dict[int, list[str]] = {}
     with no_gc():
+        if not index.deep_done:
+            with index.lock:
+                if not index.deep_done:
+                    index.deep = _deep_grid(index.cores, index.grid)
+                    index.deep_done = True
+        if len(vidx) and index.deep is not None:  # points deep inside a cell: no geometry
+            own = index.deep.owners(lons[vidx], lats[vidx])
+            deep = own >= 0
+            hit[vidx[deep]] = own[deep]
+            simple[vidx[deep]] = True
+            vidx = vidx[~deep]
         if len(vidx) and len(index.polys):
             pts = np.asarray(shapely.points(lons[vidx], lats[vidx]), dtype=object)
             with index.lock:  # prepared geometries: one thread at a time

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import shapely
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
@@ -387,3 +388,28 @@ def test_batch_columns_format_over_http(client: Any) -> None:
         assert body[field] == [r[field] for r in rows["results"]]
     bad = client.post("/cells/at?format=xml", json={"points": pts})
     assert bad.status_code == 422 and "format" in bad.text
+
+
+def test_deep_buckets_change_no_answer(demo_engine: Engine) -> None:
+    """Points answered from the fine buckets deep inside cells (no geometry) get exactly the
+    answers of the geometric path, over random points across the county and its edges."""
+    from geo.batch import cell_index, cells_at_many
+
+    rng = np.random.default_rng(3)
+    with demo_engine.connect() as conn:
+        index = cell_index(conn, "141123")
+        minx, miny, maxx, maxy = (float(v) for v in shapely.total_bounds(index.polys))
+        lon = rng.uniform(minx - 0.01, maxx + 0.01, 20_000)
+        lat = rng.uniform(miny - 0.01, maxy + 0.01, 20_000)
+        with_deep = cells_at_many(conn, lon, lat, "141123")
+        assert index.deep is not None
+        deep_share = float((index.deep.owners(lon, lat) >= 0).mean())
+        saved, index.deep = index.deep, None
+        try:
+            without = cells_at_many(conn, lon, lat, "141123")
+        finally:
+            index.deep = saved
+    assert deep_share > 0.3
+    assert with_deep.cell_code == without.cell_code
+    assert with_deep.near_boundary == without.near_boundary
+    assert with_deep.candidates == without.candidates
