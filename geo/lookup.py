@@ -75,6 +75,8 @@ def to_cgcs2000_point(x: float, y: float, crs: str | int | None) -> tuple[float,
         raise InvalidInput(str(exc), field="crs") from exc
     if name in ("EPSG:4490", "EPSG:4326", "GCJ02", "BD09"):
         check_lonlat(x, y)
+    if name == "EPSG:4490":  # the common case, on the hot path: nothing to transform
+        return float(x), float(y)
     lon, lat = to_cgcs2000(x, y, name)
     lon_f, lat_f = float(np.ravel(lon)[0]), float(np.ravel(lat)[0])
     if lon_f != lon_f or lat_f != lat_f:  # NaN from a failed projection
