@@ -290,7 +290,11 @@ class RoundTrips:
                         [b[2] for b in batch], [b[3] for b in batch], dt.date.today())
                 except BaseException as exc:
                     for *_, fut in batch:
-                        if not fut.done():
+                        if fut.done():
+                            continue
+                        if isinstance(exc, asyncio.CancelledError):
+                            fut.cancel()
+                        else:
                             fut.set_exception(exc)
                     if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
                         raise
