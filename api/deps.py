@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
@@ -29,27 +30,8 @@ def get_engine(request: Request) -> Engine:
     return request.app.state.engine  # type: ignore[no-any-return]
 
 
-def get_conn(
-    request: Request, engine: Annotated[Engine, Depends(get_engine)]
-) -> Iterator[Connection]:
-    """A connection in a transaction, committed when the handler returns without error.
-
-    Used with ``scope="function"`` (``ConnDep``): the commit happens BEFORE the response is
-    sent, so a failed commit (database gone) becomes a 503 instead of a 200 for a write that
-    was lost, or a connection dropped half-way through the answer.
-
-    With ``WANGGE_DB_RLS=1`` the transaction runs as ``wangge_app`` with the caller's scope,
-    so PostgreSQL row-level security backs the application's checks (``geo.auth.rls``).
-    """
-    with engine.begin() as conn:
-        if request.app.state.settings.db_rls:
-            set_db_scope(conn, get_principal(request))
-        yield conn
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
-ConnDep = Annotated[Connection, Depends(get_conn, scope="function")]
 
 
 TOKEN_COOKIE = "wangge_token"
@@ -113,7 +95,7 @@ _BEARER = HTTPBearer(auto_error=False, description="POST /auth/login -> access_t
                      "API token wgk_...")
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)] = None,
 ) -> Principal:
@@ -127,7 +109,10 @@ def get_principal(
 
     ``?unmask=true`` asks for personal data unmasked: refused (401/403) for roles that may not,
     otherwise written to the audit log *before* the handler runs (no audit, no data).
-    Resolved once per request and kept in ``request.state.principal``.
+    Resolved once per request and kept in ``request.state.principal``. ``async def`` with
+    the database work (token look-up, audit record) in a worker thread: an anonymous call
+    (``GET /cells/at`` from a phone) costs no thread hop and no round trip
+    (scripts/bench/lookup.py measures that path).
     """
     cached = getattr(request.state, "principal", None)
     if cached is not None:
@@ -135,7 +120,12 @@ def get_principal(
     settings: Settings = request.app.state.settings
     engine: Engine = request.app.state.engine
     unmask = (request.query_params.get("unmask") or "").lower() in _TRUE
-    principal = resolve_principal(engine, settings, _presented_token(request), unmask)
+    token = _presented_token(request)
+    if token is None:
+        principal = anonymous_principal(settings, unmask)
+    else:
+        principal = await anyio.to_thread.run_sync(resolve_principal, engine, settings, token,
+                                                   unmask)
     request.state.principal = principal
     if unmask:
         if not principal.may_unmask():
@@ -145,15 +135,14 @@ def get_principal(
                 f"角色 {principal.role} 无权查看未脱敏个人信息 / role {principal.role} may not "
                 "see personal data unmasked", role=principal.role,
             )
-        with engine.begin() as conn:
-            record(conn, AuditEntry(
-                action="read_personal", username=principal.user, role=principal.role,
-                region_code=next(iter(sorted(principal.regions or {""}))),
-                method=request.method, path=request.url.path,
-                query=request.url.query or None, client_ip=_client_ip(request),
-                user_agent=request.headers.get("user-agent"),
-                detail={"unmask": True},
-            ))
+        await anyio.to_thread.run_sync(_record, engine, AuditEntry(
+            action="read_personal", username=principal.user, role=principal.role,
+            region_code=next(iter(sorted(principal.regions or {""}))),
+            method=request.method, path=request.url.path,
+            query=request.url.query or None, client_ip=_client_ip(request),
+            user_agent=request.headers.get("user-agent"),
+            detail={"unmask": True},
+        ))
         request.state.audited = True
     return principal
 
@@ -161,10 +150,37 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+def _record(engine: Engine, entry: AuditEntry) -> None:
+    with engine.begin() as conn:
+        record(conn, entry)
+
+
+def get_conn(
+    request: Request, engine: Annotated[Engine, Depends(get_engine)],
+    principal: Annotated[Principal, Depends(get_principal)],
+) -> Iterator[Connection]:
+    """A connection in a transaction, committed when the handler returns without error.
+
+    Used with ``scope="function"`` (``ConnDep``): the commit happens BEFORE the response is
+    sent, so a failed commit (database gone) becomes a 503 instead of a 200 for a write that
+    was lost, or a connection dropped half-way through the answer.
+
+    With ``WANGGE_DB_RLS=1`` the transaction runs as ``wangge_app`` with the caller's scope,
+    so PostgreSQL row-level security backs the application's checks (``geo.auth.rls``).
+    """
+    with engine.begin() as conn:
+        if request.app.state.settings.db_rls:
+            set_db_scope(conn, principal)
+        yield conn
+
+
+ConnDep = Annotated[Connection, Depends(get_conn, scope="function")]
+
+
 def require_role(*roles: str) -> Callable[[Principal], Principal]:
     """A dependency answering 401 (anonymous) / 403 unless the caller has one of ``roles``."""
 
-    def dep(principal: PrincipalDep) -> Principal:
+    async def dep(principal: PrincipalDep) -> Principal:
         if principal.role in roles and not (principal.is_anonymous and "viewer" not in roles):
             return principal
         if principal.is_anonymous:
@@ -190,7 +206,7 @@ def allow_roles(*roles: str) -> Callable[[Principal], Principal]:
     ``WANGGE_DEMO_OPEN=1`` passes where ``command`` does; an anonymous viewer gets 401.
     """
 
-    def dep(principal: PrincipalDep) -> Principal:
+    async def dep(principal: PrincipalDep) -> Principal:
         if principal.role in roles:
             return principal
         if principal.is_anonymous:
@@ -203,7 +219,7 @@ def allow_roles(*roles: str) -> Callable[[Principal], Principal]:
     return dep
 
 
-def require_login(principal: PrincipalDep) -> Principal:
+async def require_login(principal: PrincipalDep) -> Principal:
     """Any logged-in role (and the anonymous command centre of demo-open); 401 otherwise."""
     if principal.is_anonymous and principal.role == "viewer":
         raise Unauthorized("需要登录 / log in first (POST /auth/login)")

@@ -17,9 +17,14 @@ True and that cell among its ``candidates``.
 
 Fast path: each cell also has a "core", the cell shrunk by more than the tolerance (in degrees,
 conservatively); a point inside exactly one core is answered by that cell, not near, without any
-distance computation. The remaining points (near an edge or outside every cell) get exact
-distances in metres in a local transverse Mercator projection centred on the region (scale
-error below 3e-5 within +-0.5 degrees of its meridian). The fast path assumes what the
+distance computation. Most points are found inside a core without any geometry: a fine grid of
+buckets (made by the first batch) records the buckets lying wholly inside one core and touched
+by no other, so a point in such a bucket is answered by two divisions and an array lookup
+(measured: ~88% of the demo's points, ~49% on the 50,000-cell grid); the others are tested
+against the prepared cores through an STRtree of the points. The remaining points (near an
+edge or outside every cell) get exact distances in metres in a local transverse Mercator
+projection centred on the region (scale error below 3e-5 within +-0.5 degrees of its
+meridian). The fast path assumes what the
 boundary checks guarantee for an active set: basic cells do not overlap (by more than the
 tolerance); with overlapping basic cells a point deep inside one may not get the lowest code.
 """
@@ -84,8 +89,11 @@ class CellIndex:
     single_ded: npt.NDArray[np.object_] = field(default_factory=lambda: np.zeros(0, dtype=object))
     bbox_arr: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 4)))
     lock: threading.Lock = field(default_factory=threading.Lock)
+    deep: DeepGrid | None = None  # made by the first batch (single lookups do not use it)
+    deep_done: bool = False
     checked_at: float = 0.0
     geojson: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> geometry
+    geojson_text: dict[str, str] = field(default_factory=dict)  # code -> the same as JSON text
 
 
 @dataclass
@@ -148,6 +156,60 @@ def _bucket_grid(bounds: npt.NDArray[np.float64], margin_deg: float) -> BucketGr
     all_b, all_c = all_b[order], all_c[order]
     start = np.searchsorted(all_b, np.arange(nx * ny + 1)).astype(np.int64)
     return BucketGrid(float(lo[0]), float(lo[1]), dx, dy, nx, ny, margin_deg, start, all_c)
+
+
+@dataclass
+class DeepGrid:
+    """Fine buckets lying wholly inside one cell's core: their points need no geometry at all.
+
+    ``owner[b]`` is the cell whose core contains bucket b (grown by a hair for rounding) and
+    which no other core touches, else -1. A point in such a bucket is inside exactly one core,
+    the fast path's condition, found by two divisions and a lookup.
+    """
+
+    x0: float
+    y0: float
+    dx: float
+    dy: float
+    nx: int
+    ny: int
+    owner: npt.NDArray[np.int32]
+
+    def owners(
+        self, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.int64]:
+        """The owning cell of each point's bucket (-1: none, or outside the grid)."""
+        with np.errstate(invalid="ignore"):
+            fx = np.floor((x - self.x0) / self.dx)
+            fy = np.floor((y - self.y0) / self.dy)
+        inside = (fx >= 0) & (fx < self.nx) & (fy >= 0) & (fy < self.ny)
+        out = np.full(len(x), -1, dtype=np.int64)
+        b = fy[inside].astype(np.int64) * self.nx + fx[inside].astype(np.int64)
+        out[inside] = self.owner[b]
+        return out
+
+
+def _deep_grid(cores: npt.NDArray[np.object_], coarse: BucketGrid,
+               max_buckets: int = 1_000_000) -> DeepGrid | None:
+    if len(cores) == 0 or coarse.nx == 0:
+        return None
+    f = int(max(1, min(4, math.sqrt(max_buckets / (coarse.nx * coarse.ny)))))
+    nx, ny = coarse.nx * f, coarse.ny * f
+    dx, dy = coarse.dx / f, coarse.dy / f
+    ix, iy = np.meshgrid(np.arange(nx), np.arange(ny))
+    x0 = coarse.x0 + ix.ravel() * dx
+    y0 = coarse.y0 + iy.ravel() * dy
+    hair = 1e-9  # degrees (0.1 mm): covers the rounding of the bucket arithmetic
+    boxes = shapely.box(x0 - hair, y0 - hair, x0 + dx + hair, y0 + dy + hair)
+    tree = shapely.STRtree(cores)
+    b_i, c_i = tree.query(boxes, predicate="intersects")
+    touching = np.bincount(b_i, minlength=len(boxes))
+    one = touching[b_i] == 1
+    b_i, c_i = b_i[one], c_i[one]
+    inside = shapely.contains_properly(cores[c_i], boxes[b_i])
+    owner = np.full(len(boxes), -1, dtype=np.int32)
+    owner[b_i[inside]] = c_i[inside]
+    return DeepGrid(coarse.x0, coarse.y0, dx, dy, nx, ny, owner)
 
 
 _CACHE: dict[tuple[str, str, int], CellIndex] = {}
@@ -264,6 +326,8 @@ def _build(
         shapely.prepare(arr)
     set_name = str(conn.execute(text("SELECT name FROM boundary_set WHERE id = :s"),
                                 {"s": set_id}).scalar())
+    grid = _bucket_grid(np.asarray(shapely.bounds(polys), dtype=np.float64).reshape(-1, 4),
+                        core_deg)
     return CellIndex(
         region_code=region_code, set_id=set_id, set_name=set_name, stamp=stamp, codes=codes,
         polys=polys,
@@ -274,8 +338,7 @@ def _build(
         ded_codes=[str(r[0]) for r in dedicated], ded_names=[str(r[3]) for r in dedicated],
         ded_polys=ded_polys, ded_tree=shapely.STRtree(ded_polys),
         ded_bounds=np.asarray(shapely.bounds(ded_polys), dtype=np.float64).reshape(-1, 4),
-        grid=_bucket_grid(np.asarray(shapely.bounds(polys), dtype=np.float64).reshape(-1, 4),
-                          core_deg),
+        grid=grid,
         bbox=[(float(a), float(b), float(c), float(d))
               for a, b, c, d in np.asarray(shapely.bounds(polys)).reshape(-1, 4).tolist()],
         single_polys=single_polys, single_ded=single_ded,
@@ -284,15 +347,90 @@ def _build(
     )
 
 
-@dataclass
 class BatchResult:
-    """Per input point: code (or None), near flag, candidate codes, error (or None)."""
+    """Per input point: code (or None), near flag, candidate codes, error (or None).
 
-    cell_code: list[str | None]
-    near_boundary: list[bool | None]
-    candidates: list[list[str]]
-    error: list[str | None]
-    boundary_set_id: int
+    Built by :func:`cells_at_many` from arrays (``hit``: index of the answering cell or -1,
+    ``simple``: answered deep inside one cell, its only candidate; ``extra``: the candidates of
+    the other rows), so that a 100,000-point answer is not 100,000 small lists until someone
+    asks for them: ``cell_code``, ``near_boundary`` and ``candidates`` are made on first use.
+    """
+
+    def __init__(
+        self,
+        cell_code: list[str | None],
+        near_boundary: list[bool | None],
+        candidates: list[list[str]],
+        error: list[str | None],
+        boundary_set_id: int,
+    ) -> None:
+        self._cell_code: list[str | None] | None = cell_code
+        self._near_boundary: list[bool | None] | None = near_boundary
+        self._candidates: list[list[str]] | None = candidates
+        self.error = error
+        self.boundary_set_id = boundary_set_id
+        self.codes: list[str] = []
+        self.hit = np.zeros(0, dtype=np.int64)
+        self.near = np.zeros(0, dtype=bool)
+        self.valid = np.zeros(0, dtype=bool)
+        self.simple = np.zeros(0, dtype=bool)
+        self.extra: dict[int, list[str]] = {}
+
+    @classmethod
+    def from_arrays(
+        cls, codes: list[str], hit: npt.NDArray[np.int64], near: npt.NDArray[np.bool_],
+        valid: npt.NDArray[np.bool_], simple: npt.NDArray[np.bool_],
+        extra: dict[int, list[str]], error: list[str | None], boundary_set_id: int,
+    ) -> BatchResult:
+        """The result as :func:`cells_at_many` computes it (lists made on first use)."""
+        out = cls([], [], [], error, boundary_set_id)
+        out._cell_code = out._near_boundary = out._candidates = None
+        out.codes, out.hit, out.near, out.valid = codes, hit, near, valid
+        out.simple, out.extra = simple, extra
+        return out
+
+    @property
+    def cell_code(self) -> list[str | None]:
+        """Code of the answering cell per point (None: no cell covers it)."""
+        if self._cell_code is None:
+            codes = self.codes
+            self._cell_code = [codes[h] if h >= 0 else None for h in self.hit.tolist()]
+        return self._cell_code
+
+    @property
+    def near_boundary(self) -> list[bool | None]:
+        """Within the tolerance of the cell's edge (None for unusable rows)."""
+        if self._near_boundary is None:
+            self._near_boundary = [nb if ok else None for nb, ok in
+                                   zip(self.near.tolist(), self.valid.tolist(), strict=True)]
+        return self._near_boundary
+
+    @property
+    def candidates(self) -> list[list[str]]:
+        """Codes of every cell covering the point or within the tolerance, per point."""
+        if self._candidates is None:
+            codes, extra = self.codes, self.extra
+            self._candidates = [
+                [codes[h]] if s else extra.get(i, [])
+                for i, (h, s) in enumerate(zip(self.hit.tolist(), self.simple.tolist(),
+                                               strict=True))
+            ]
+        return self._candidates
+
+    def __len__(self) -> int:
+        return len(self.error)
+
+    def found(self) -> int:
+        """How many points a cell covers."""
+        if self._cell_code is None:
+            return int(np.count_nonzero(self.hit >= 0))
+        return sum(1 for c in self._cell_code if c is not None)
+
+    def near_count(self) -> int:
+        """How many points are near a boundary."""
+        if self._near_boundary is None:
+            return int(np.count_nonzero(self.near & self.valid))
+        return sum(1 for v in self._near_boundary if v)
 
 
 @contextmanager
@@ -403,20 +541,28 @@ def cells_at_many(
     hit = np.full(n, -1, dtype=np.int64)
     near = np.zeros(n, dtype=bool)
     vidx = np.flatnonzero(valid)
+    simple = np.zeros(n, dtype=bool)
+    extra: dict[int, list[str]] = {}
     with no_gc():
-        cands: list[list[str]] = [[] for _ in range(n)]
+        if not index.deep_done:
+            with index.lock:
+                if not index.deep_done:
+                    index.deep = _deep_grid(index.cores, index.grid)
+                    index.deep_done = True
+        if len(vidx) and index.deep is not None:  # points deep inside a cell: no geometry
+            own = index.deep.owners(lons[vidx], lats[vidx])
+            deep = own >= 0
+            hit[vidx[deep]] = own[deep]
+            simple[vidx[deep]] = True
+            vidx = vidx[~deep]
         if len(vidx) and len(index.polys):
             pts = np.asarray(shapely.points(lons[vidx], lats[vidx]), dtype=object)
             with index.lock:  # prepared geometries: one thread at a time
-                slow = _fast_path(index, pts, vidx, hit, cands)
+                slow = _fast_path(index, pts, vidx, hit, simple)
                 if len(slow):
-                    _slow_path(index, lons, lats, slow, tolerance_m, hit, near, cands)
-        codes = index.codes
-        cell_code = [codes[h] if h >= 0 else None for h in hit.tolist()]
-        near_out: list[bool | None] = [
-            nb if ok else None for nb, ok in zip(near.tolist(), valid.tolist(), strict=True)
-        ]
-    return BatchResult(cell_code, near_out, cands, errs, index.set_id)
+                    _slow_path(index, lons, lats, slow, tolerance_m, hit, near, extra)
+    return BatchResult.from_arrays(index.codes, hit, near, valid, simple, extra, errs,
+                                   index.set_id)
 
 
 def _fast_path(
@@ -424,9 +570,10 @@ def _fast_path(
     pts: npt.NDArray[np.object_],
     vidx: npt.NDArray[np.int64],
     hit: npt.NDArray[np.int64],
-    cands: list[list[str]],
+    simple: npt.NDArray[np.bool_],
 ) -> npt.NDArray[np.int64]:
-    """Answer points inside exactly one core; return the input indices left for the slow path."""
+    """Answer points inside exactly one core (``simple``: that cell is their only candidate);
+    return the input indices left for the slow path."""
     # Tree on the points, queried with the prepared cores (the geopandas.sjoin trick).
     ptree = shapely.STRtree(pts)
     core_i, pt_i = ptree.query(index.cores, predicate="contains_properly")
@@ -435,9 +582,7 @@ def _fast_path(
     ans_pt, ans_cell = pt_i[once], core_i[once]
     rows = vidx[ans_pt]
     hit[rows] = ans_cell
-    codes = index.codes
-    for r, c in zip(rows.tolist(), ans_cell.tolist(), strict=True):
-        cands[r] = [codes[c]]
+    simple[rows] = True
     done = np.zeros(len(pts), dtype=bool)
     done[ans_pt] = True
     return vidx[~done]
@@ -451,9 +596,9 @@ def _slow_path(
     tolerance_m: float,
     hit: npt.NDArray[np.int64],
     near: npt.NDArray[np.bool_],
-    cands: list[list[str]],
+    extra: dict[int, list[str]],
 ) -> None:
-    """Exact answer for points near an edge or outside every core."""
+    """Exact answer for points near an edge or outside every core (candidates into ``extra``)."""
     pts = shapely.points(lons[rows], lats[rows])
     x, y = index.to_metric.transform(lons[rows], lats[rows])
     pts_m = shapely.points(x, y)
@@ -475,7 +620,7 @@ def _slow_path(
         order = np.lexsort((k_i, q_i))
         codes = index.codes
         for q, k in zip(q_i[order].tolist(), k_i[order].tolist(), strict=True):
-            cands[int(rows[q])].append(codes[k])
+            extra.setdefault(int(rows[q]), []).append(codes[k])
     has = np.flatnonzero(local_hit >= 0)
     if len(has):
         edge = shapely.distance(pts_m[has], index.bounds_m[local_hit[has]])
@@ -483,7 +628,7 @@ def _slow_path(
         hit[rows[has]] = local_hit[has]
     # Points in no cell but within the tolerance of one are near a boundary too.
     for j in np.flatnonzero(local_hit < 0).tolist():
-        if cands[int(rows[j])]:
+        if extra.get(int(rows[j])):
             near[rows[j]] = True
 
 

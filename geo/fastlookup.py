@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import struct
 import time
 from typing import Any
 
@@ -25,7 +26,7 @@ from sqlalchemy import Engine, text
 
 from geo.batch import _CACHE, CellIndex, _deg_for, cell_index
 from geo.errors import NotFound
-from geo.lookup import CellHit, cell_at, check_lonlat
+from geo.lookup import CellHit, cell_at, check_lonlat, edge_rule
 
 # How often (seconds) the cells of the cached active set are re-counted to notice edits made in
 # place; a switch of the active set itself is noticed on the very next request.
@@ -47,6 +48,16 @@ LEFT JOIN LATERAL (
 """)
 
 _ACTIVE: dict[tuple[str, str], CellIndex] = {}
+_DB_KEYS: dict[Any, str] = {}
+
+
+def _db(engine: Engine) -> str:
+    """The database an engine talks to, as :mod:`geo.batch` keys its cache (memoised: this
+    runs on every request)."""
+    key = _DB_KEYS.get(engine.url)
+    if key is None:
+        key = _DB_KEYS[engine.url] = engine.url.render_as_string(hide_password=True)
+    return key
 
 
 def _index(engine: Engine, region_code: str, tolerance_m: float) -> CellIndex:
@@ -56,59 +67,69 @@ def _index(engine: Engine, region_code: str, tolerance_m: float) -> CellIndex:
     with engine.connect() as conn:
         idx = cell_index(conn, region_code, None, tolerance_m)  # re-counts the set's cells
         idx.checked_at = time.monotonic()
-    _ACTIVE[(engine.url.render_as_string(hide_password=True), region_code)] = idx
+    _ACTIVE[(_db(engine), region_code)] = idx
     return idx
+
+
+def _point(x: float, y: float) -> Any:
+    """A shapely Point, from WKB: less than half the time of ``shapely.Point(x, y)``."""
+    return shapely.from_wkb(_WKB_POINT(1, 1, x, y))
+
+
+_WKB_POINT = struct.Struct("<BIdd").pack
 
 
 def _locate(idx: CellIndex, lon: float, lat: float, tolerance_m: float) -> dict[str, Any] | None:
     """Covering cells, candidates within the tolerance, edge distance, dedicated cells.
 
-    Uses the index's bucket grid (a slice per point); tolerances wider than the grid's margin
-    go through the STRtree instead.
+    The measurements come from the index; the decision is :func:`geo.lookup.edge_rule`, the
+    same as the PostGIS lookup's. Uses the index's bucket grid (a slice per point); tolerances
+    wider than the grid's margin go through a box test over every cell instead.
     """
     # Only unprepared geometries here (idx.single_*): this runs on the event loop and in
     # worker threads at once, and GEOS prepared geometries are not thread-safe.
     deg = _deg_for(tolerance_m, abs(lat))
     near = idx.grid.near(lon, lat) if deg <= idx.grid.margin_deg else None
-    pt = shapely.Point(lon, lat)
+    pt = _point(lon, lat)
     if near is None:  # wider than the grid's margin: a box test over every cell
         b = idx.bbox_arr
         near = np.flatnonzero((b[:, 0] - deg <= lon) & (lon <= b[:, 2] + deg)
                               & (b[:, 1] - deg <= lat) & (lat <= b[:, 3] + deg)).tolist()
+    # Geometry methods, not the vectorised shapely functions: for one geometry the ufunc
+    # machinery costs several times the predicate itself (measured).
     polys = idx.single_polys
     bb = idx.bbox
-    covering = [i for i in near if bb[i][0] <= lon <= bb[i][2] and bb[i][1] <= lat <= bb[i][3]
-                and shapely.covers(polys[i], pt)]
-    if not covering:
+    covers = [bb[i][0] <= lon <= bb[i][2] and bb[i][1] <= lat <= bb[i][3]
+              and bool(polys[i].covers(pt)) for i in near]
+    if True not in covers:
         return None
-    hit = covering[0]
+    first = near[covers.index(True)]
     x, y = idx.to_metric.transform(lon, lat)
-    pt_m = shapely.Point(x, y)
-    edge_m = float(shapely.distance(pt_m, idx.bounds_m[hit]))
-    if edge_m > tolerance_m:
-        # Basic cells do not overlap: a cell that does not cover the point but lies within the
-        # tolerance would put the covering cell's edge within the tolerance too.
-        candidates = [idx.codes[i] for i in covering]
-        near = []
-    else:
-        candidates = []
-    for i in near:
-        if i in covering:  # covering cells are always candidates
-            candidates.append(idx.codes[i])
-        elif (bb[i][0] - deg <= lon <= bb[i][2] + deg
-              and bb[i][1] - deg <= lat <= bb[i][3] + deg
-              and shapely.dwithin(polys[i], pt, deg)) and float(
-            shapely.distance(pt_m, idx.polys_m[i])
-        ) <= tolerance_m:
-            candidates.append(idx.codes[i])
+    pt_m = _point(x, y)
+    hit_edge_m = float(pt_m.distance(idx.bounds_m[first]))
+    # Edge distances the rule compares with the tolerance: those of cells that do not cover the
+    # point. Basic cells do not overlap, so when the covering cell's own edge is farther than
+    # the tolerance no other cell can be within it (inf: not measured).
+    inf = float("inf")
+    edge_m = []
+    for i, cov in zip(near, covers, strict=True):
+        if cov or hit_edge_m > tolerance_m or not (
+            bb[i][0] - deg <= lon <= bb[i][2] + deg and bb[i][1] - deg <= lat <= bb[i][3] + deg
+            and polys[i].dwithin(pt, deg)
+        ):
+            edge_m.append(inf)
+        else:
+            edge_m.append(float(pt_m.distance(idx.polys_m[i])))
+    pos, covering, candidates = edge_rule([idx.codes[i] for i in near], covers, edge_m,
+                                          tolerance_m)
     dedicated = []
     if len(idx.ded_codes):
         b = idx.ded_bounds
         maybe = np.flatnonzero((b[:, 0] <= lon) & (lon <= b[:, 2]) & (b[:, 1] <= lat)
                                & (lat <= b[:, 3]))
         dedicated = [{"code": idx.ded_codes[i], "name": idx.ded_names[i]}
-                     for i in maybe.tolist() if shapely.covers(idx.single_ded[i], pt)]
-    return {"hit": hit, "edge_m": edge_m, "covering": [idx.codes[i] for i in covering],
+                     for i in maybe.tolist() if idx.single_ded[i].covers(pt)]
+    return {"hit": first, "edge_m": hit_edge_m, "covering": covering,
             "candidates": candidates, "dedicated": dedicated}
 
 
@@ -165,13 +186,14 @@ def _assemble(
 ) -> CellHit | None:
     """The CellHit from the index's answer and the round trip's row (None: set switched)."""
     if row[0] != idx.set_id:  # the active set was switched: answer from PostGIS this time
-        _ACTIVE.pop((engine.url.render_as_string(hide_password=True), region_code), None)
+        _ACTIVE.pop((_db(engine), region_code), None)
         return None
     worker = None
     if row[2] is not None:
         worker = {"id": row[2], "code": row[3], "name": row[4], "phone": row[5],
                   "valid_from": row[6]}
     hit = found["hit"]
+    code = idx.codes[hit]
 
     def unit(c: str | None) -> dict[str, Any] | None:
         if not c:
@@ -185,15 +207,19 @@ def _assemble(
         township=unit(idx.townships[hit]), worker=worker, distance_to_edge_m=round(edge_m, 2),
         near_boundary=edge_m <= tolerance_m, candidates=found["candidates"],
         covering=found["covering"], dedicated=found["dedicated"],
-        geometry=_geometry(idx, idx.codes[hit], row[1]) if with_geometry else None,
+        geometry=_geometry(idx, code, row[1]) if with_geometry else None,
+        geometry_json=idx.geojson_text.get(code) if with_geometry else None,
     )
 
 
 def _geometry(idx: CellIndex, code: str, text_json: str | None) -> dict[str, Any] | None:
     """The cell's GeoJSON geometry, cached per boundary set after the first fetch (shared:
-    callers must not mutate it)."""
+    callers must not mutate it), with its JSON text for the HTTP answer."""
     if text_json:
-        idx.geojson[code] = json.loads(text_json)
+        geometry = json.loads(text_json)
+        idx.geojson[code] = geometry
+        idx.geojson_text[code] = json.dumps(geometry, ensure_ascii=False,
+                                            separators=(",", ":"))
     return idx.geojson.get(code)
 
 
@@ -203,9 +229,98 @@ ONE_TRIP_PG = (
     .replace(":d", "$4").replace(":g", "$5")
 )
 
+# The same again for several lookups at once, one row per lookup in input order.
+MANY_TRIPS_PG = """
+SELECT q.n, (SELECT id FROM boundary_set WHERE region_code = q.r AND is_active) AS set_id,
+       CASE WHEN q.g THEN (SELECT ST_AsGeoJSON(geom, 8, 0) FROM grid_cell
+         WHERE boundary_set_id = q.s AND code = q.c) END AS geojson,
+       w.id, w.code, w.name, w.phone, w.valid_from
+FROM unnest($1::text[], $2::int[], $3::text[], $4::bool[]) WITH ORDINALITY AS q(r, s, c, g, n)
+LEFT JOIN LATERAL (
+  SELECT gw.id, gw.code, gw.name, gw.phone, a.valid_from FROM worker_assignment a
+  JOIN grid_worker gw ON gw.id = a.worker_id
+  WHERE a.region_code = q.r AND a.cell_code = q.c AND a.valid_from <= $5
+    AND (a.valid_to IS NULL OR $5 < a.valid_to)
+  ORDER BY a.valid_from DESC LIMIT 1) AS w ON true
+ORDER BY q.n
+"""
+
+
+class RoundTrips:
+    """The database rows of concurrent single lookups, fetched together.
+
+    A lookup queues its question and waits; while fewer than ``max_in_flight`` statements run,
+    one is sent with every question queued so far (:data:`MANY_TRIPS_PG`). Under load the
+    lookups that arrive during one round trip share the next, so the per-statement cost
+    (pool checkout, protocol, executor start) is paid once per batch instead of once per
+    request. Every answer still comes from a statement that started after its question was
+    asked: as fresh as a round trip of its own.
+    """
+
+    max_in_flight = 2
+    max_batch = 64
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+        self.queue: list[tuple[str, int, str, bool, asyncio.Future[Any]]] = []
+        self.in_flight = 0
+        self.largest_batch = 0  # for tests and curiosity
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def row(self, region_code: str, set_id: int, code: str, geometry: bool) -> Any:
+        """The row of :data:`ONE_TRIP_PG` for one lookup (raises what asyncpg raised)."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.queue.append((region_code, set_id, code, geometry, fut))
+        if self.in_flight < self.max_in_flight:
+            self.in_flight += 1
+            task = asyncio.ensure_future(self._drain())
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        return await fut
+
+    async def _drain(self) -> None:
+        try:
+            while self.queue:
+                batch = self.queue[:self.max_batch]
+                del self.queue[:self.max_batch]
+                self.largest_batch = max(self.largest_batch, len(batch))
+                try:
+                    rows = await self.pool.fetch(
+                        MANY_TRIPS_PG, [b[0] for b in batch], [b[1] for b in batch],
+                        [b[2] for b in batch], [b[3] for b in batch], dt.date.today())
+                except BaseException as exc:
+                    for *_, fut in batch:
+                        if fut.done():
+                            continue
+                        if isinstance(exc, asyncio.CancelledError):
+                            fut.cancel()
+                        else:
+                            fut.set_exception(exc)
+                    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
+                        raise
+                    continue
+                for (*_, fut), row in zip(batch, rows, strict=True):
+                    if not fut.done():
+                        fut.set_result(tuple(row)[1:])
+        finally:
+            self.in_flight -= 1
+
+
+_TRIPS: dict[int, RoundTrips] = {}
+
+
+def round_trips(pool: Any) -> RoundTrips:
+    """The :class:`RoundTrips` of an asyncpg pool (one per pool)."""
+    trips = _TRIPS.get(id(pool))
+    if trips is None or trips.pool is not pool:
+        if len(_TRIPS) > 16:  # pools of apps that are gone (tests create many)
+            _TRIPS.clear()
+        trips = _TRIPS[id(pool)] = RoundTrips(pool)
+    return trips
+
 
 def _fresh_index(engine: Engine, region_code: str) -> CellIndex | None:
-    db = engine.url.render_as_string(hide_password=True)
+    db = _db(engine)
     idx = _ACTIVE.get((db, region_code))
     if idx is not None and (time.monotonic() - idx.checked_at) < RECHECK_S and (
         _CACHE.get((db, region_code, idx.set_id)) is idx
@@ -241,9 +356,8 @@ async def cell_at_fast_async(
         if idx is not None and found is not None:
             code = idx.codes[found["hit"]]
             try:
-                row = await pool.fetchrow(ONE_TRIP_PG, region_code, idx.set_id, code,
-                                          dt.date.today(),
-                                          with_geometry and code not in idx.geojson)
+                row = await round_trips(pool).row(region_code, idx.set_id, code,
+                                                  with_geometry and code not in idx.geojson)
             except (TimeoutError, OSError, ConnectionError):
                 row = None  # database unreachable: the sync path reports it (503)
             except Exception as exc:  # noqa: BLE001 - asyncpg's errors: let the sync path answer
@@ -252,7 +366,7 @@ async def cell_at_fast_async(
                 else:
                     raise
             if row is not None:
-                hit = _assemble(engine, idx, found, tuple(row), region_code, tolerance_m,
+                hit = _assemble(engine, idx, found, row, region_code, tolerance_m,
                                 with_geometry)
                 if hit is not None:
                     return hit

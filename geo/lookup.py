@@ -37,6 +37,28 @@ class CellHit:
     covering: list[str]
     dedicated: list[dict[str, Any]] = field(default_factory=list)
     geometry: dict[str, Any] | None = None
+    # The same geometry as GeoJSON text, when the lookup has it ready (geo.fastlookup caches
+    # it per cell): the HTTP answer splices it in instead of encoding the dict again.
+    geometry_json: str | None = field(default=None, compare=False, repr=False)
+
+
+def edge_rule(
+    codes: list[str], covers: list[bool], edge_m: list[float], tolerance_m: float
+) -> tuple[int | None, list[str], list[str]]:
+    """The shared-edge rule, for the basic cells near a point given in code order.
+
+    ``covers[i]``: cell i covers the point; ``edge_m[i]``: metres from the point to the edge of
+    cell i (only compared with the tolerance for cells that do not cover the point). Returns
+    the position of the answering cell (the covering cell with the lowest code, None when no
+    cell covers the point), the codes of every covering cell, and the candidates: every cell
+    covering the point or within ``tolerance_m`` of it. Used by :func:`cell_at` (PostGIS) and
+    :mod:`geo.fastlookup` (in-process index), so both answer by one rule.
+    """
+    covering = [c for c, cov in zip(codes, covers, strict=True) if cov]
+    candidates = [c for c, cov, d in zip(codes, covers, edge_m, strict=True)
+                  if cov or d <= tolerance_m]
+    hit = covers.index(True) if covering else None
+    return hit, covering, candidates
 
 
 def to_cgcs2000_point(x: float, y: float, crs: str | int | None) -> tuple[float, float]:
@@ -53,6 +75,8 @@ def to_cgcs2000_point(x: float, y: float, crs: str | int | None) -> tuple[float,
         raise InvalidInput(str(exc), field="crs") from exc
     if name in ("EPSG:4490", "EPSG:4326", "GCJ02", "BD09"):
         check_lonlat(x, y)
+    if name == "EPSG:4490":  # the common case, on the hot path: nothing to transform
+        return float(x), float(y)
     lon, lat = to_cgcs2000(x, y, name)
     lon_f, lat_f = float(np.ravel(lon)[0]), float(np.ravel(lat)[0])
     if lon_f != lon_f or lat_f != lat_f:  # NaN from a failed projection
@@ -170,8 +194,10 @@ def cell_at(
          "region": region_code},
     ).mappings().all()
     basic = [r for r in rows if r["kind"] == "basic"]
-    covering = [r for r in basic if r["covers"]]
-    if not covering:
+    pos, covering, candidates = edge_rule([r["code"] for r in basic],
+                                          [bool(r["covers"]) for r in basic],
+                                          [float(r["edge_m"]) for r in basic], tolerance_m)
+    if pos is None:
         nearest = [r["code"] for r in basic]
         raise NotFound(
             f"点 ({lon:.6f}, {lat:.6f}) 不在{rname}({region_code})的任何网格内 / the point is "
@@ -180,9 +206,8 @@ def cell_at(
             region=region_code,
             candidates=nearest,
         )
-    hit = covering[0]
+    hit = basic[pos]
     edge_m = float(hit["edge_m"])
-    candidates = [r["code"] for r in basic if r["covers"] or r["edge_m"] <= tolerance_m]
     dedicated = [
         {"code": r["code"], "name": r["name"]}
         for r in rows
@@ -202,7 +227,7 @@ def cell_at(
         code=hit["code"], name=hit["name"], kind=hit["kind"], boundary_set_id=set_id,
         boundary_set_name=set_name, parent=parent, township=township, worker=worker,
         distance_to_edge_m=round(edge_m, 2), near_boundary=edge_m <= tolerance_m,
-        candidates=candidates, covering=[r["code"] for r in covering], dedicated=dedicated,
+        candidates=candidates, covering=covering, dedicated=dedicated,
         geometry=geometry,
     )
 

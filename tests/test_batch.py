@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import shapely
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
@@ -269,3 +271,145 @@ def test_concurrent_single_and_batch_lookups_agree(demo_url: str, demo_engine: E
         results = [f.result() for f in futures]
     engine.dispose()
     assert all(r == expected for r in results)
+
+
+def test_concurrent_async_lookups_equal_postgis(demo_url: str, demo_engine: Engine) -> None:
+    """GET /cells/at's path (index + round trips shared by concurrent lookups through asyncpg)
+    answers every point as geo.lookup.cell_at does, errors included, and does share them."""
+    import asyncio
+
+    import asyncpg
+    from sqlalchemy import make_url
+
+    from geo.errors import NotFound
+    from geo.fastlookup import cell_at_fast_async, round_trips
+    from geo.lookup import cell_at
+
+    pts = _sample_points(demo_engine)
+    expected: list[Any] = []
+    with demo_engine.connect() as conn:
+        for x, y in pts:
+            try:
+                expected.append(cell_at(conn, x, y, "141123", 10.0))
+            except NotFound as exc:
+                expected.append(exc.message)
+    engine = create_engine(demo_url)
+    dsn = make_url(demo_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def run() -> tuple[list[Any], int]:
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
+        try:
+            await cell_at_fast_async(pool, engine, pts[0][0], pts[0][1], "141123")  # index
+            got = await asyncio.gather(
+                *(cell_at_fast_async(pool, engine, x, y, "141123", 10.0) for x, y in pts * 2),
+                return_exceptions=True)
+            return list(got), round_trips(pool).largest_batch
+        finally:
+            await pool.close()
+
+    got, largest = asyncio.run(run())
+    engine.dispose()
+    assert largest > 1  # lookups did share a round trip
+    for (x, y), want, fast in zip(pts * 2, expected * 2, got, strict=True):
+        if isinstance(want, str):
+            assert isinstance(fast, NotFound) and fast.message == want, (x, y)
+            continue
+        assert not isinstance(fast, BaseException), (x, y, fast)
+        assert fast.distance_to_edge_m == pytest.approx(want.distance_to_edge_m, abs=0.02)
+        fast.distance_to_edge_m = want.distance_to_edge_m
+        assert fast == want, (x, y)
+        assert fast.geometry_json is None or json.loads(fast.geometry_json) == want.geometry
+
+
+def test_http_single_answer_equals_postgis(client: Any, demo_engine: Engine) -> None:
+    """The Feature GET /cells/at writes by hand holds the SQL lookup's answer, field by field."""
+    from geo.errors import NotFound
+    from geo.lookup import cell_at
+
+    checked = 0
+    with demo_engine.connect() as conn:
+        for x, y in _sample_points(demo_engine)[:60]:
+            r = client.get("/cells/at", params={"lon": x, "lat": y})
+            try:
+                want = cell_at(conn, x, y, "141123", 10.0)
+            except NotFound as exc:
+                assert r.status_code == 404 and r.json()["detail"] == exc.message
+                continue
+            assert r.status_code == 200, r.text
+            f = r.json()
+            p = f["properties"]
+            assert f["id"] == p["code"] == want.code
+            assert f["geometry"] == want.geometry
+            assert p["candidates"] == want.candidates and p["covering"] == want.covering
+            assert p["dedicated"] == want.dedicated
+            assert p["near_boundary"]["near"] == want.near_boundary
+            assert p["village_or_community"] == want.parent and p["township"] == want.township
+            assert (p["worker"] or {}).get("code") == (want.worker or {}).get("code")
+            assert p["boundary_set"]["id"] == want.boundary_set_id
+            checked += 1
+    assert checked > 30
+
+
+def test_batch_encoders_equal_json_dumps_on_real_results(demo_engine: Engine) -> None:
+    """Both JSON layouts of POST /cells/at, written from cells_at_many's arrays (rows deep in a
+    cell repeated per cell), equal json.dumps of the same values: points near edges, outside
+    every cell, unusable rows, with and without ids."""
+    import json
+
+    from api.routes.cells_batch import _encode, _encode_columns, columns_document
+    from geo.batch import cells_at_many, result_rows
+
+    pts = _sample_points(demo_engine)
+    lon = np.array([p[0] for p in pts] + [np.nan])
+    lat = np.array([p[1] for p in pts] + [38.4])
+    errors: list[str | None] = [None] * len(pts) + ["坐标缺失 / missing"]
+    with demo_engine.connect() as conn:
+        res = cells_at_many(conn, lon, lat, "141123", 10.0, None, errors)
+    assert res.simple.any() and (~res.simple).any() and res.near_count() > 0
+    head = {"boundary_set_id": res.boundary_set_id, "count": len(res)}
+    ids: list[Any] = [f"p{i}" if i % 3 else i for i in range(len(res))]
+    rows = result_rows(res)
+    assert json.loads(_encode(head, res, None)) == {**head, "results": rows}
+    assert json.loads(_encode(head, res, ids)) == {
+        **head, "results": [dict(r, id=i) for r, i in zip(rows, ids, strict=True)]}
+    for with_ids in (None, ids):
+        assert json.loads(_encode_columns(head, res, with_ids)) == {
+            **head, **columns_document(res, with_ids)}
+
+
+def test_batch_columns_format_over_http(client: Any) -> None:
+    pts = [[111.13, 38.46], [116.39, 39.91], ["x", 1]]
+    rows = client.post("/cells/at", json={"points": pts}).json()
+    cols = client.post("/cells/at?format=columns", json={"points": pts})
+    assert cols.status_code == 200, cols.text
+    body = cols.json()
+    assert body["count"] == rows["count"] == 3 and body["found"] == 1
+    for field in ("cell_code", "near_boundary", "candidates", "error"):
+        assert body[field] == [r[field] for r in rows["results"]]
+    bad = client.post("/cells/at?format=xml", json={"points": pts})
+    assert bad.status_code == 422 and "format" in bad.text
+
+
+def test_deep_buckets_change_no_answer(demo_engine: Engine) -> None:
+    """Points answered from the fine buckets deep inside cells (no geometry) get exactly the
+    answers of the geometric path, over random points across the county and its edges."""
+    from geo.batch import cell_index, cells_at_many
+
+    rng = np.random.default_rng(3)
+    with demo_engine.connect() as conn:
+        index = cell_index(conn, "141123")
+        minx, miny, maxx, maxy = (float(v) for v in shapely.total_bounds(index.polys))
+        lon = rng.uniform(minx - 0.01, maxx + 0.01, 20_000)
+        lat = rng.uniform(miny - 0.01, maxy + 0.01, 20_000)
+        with_deep = cells_at_many(conn, lon, lat, "141123")
+        assert index.deep is not None
+        deep_share = float((index.deep.owners(lon, lat) >= 0).mean())
+        saved, index.deep = index.deep, None
+        try:
+            without = cells_at_many(conn, lon, lat, "141123")
+        finally:
+            index.deep = saved
+    assert deep_share > 0.3
+    assert with_deep.cell_code == without.cell_code
+    assert with_deep.near_boundary == without.near_boundary
+    assert with_deep.candidates == without.candidates

@@ -115,6 +115,12 @@ def test_outside_every_cell_is_404_naming_the_region(client: Any) -> None:
         ({"lon": "abc", "lat": 38.46}, "lon"),
         ({"lon": 111.13, "lat": 38.46, "crs": "EPSG:99999"}, "crs"),
         ({"lon": 111.13, "lat": 38.46, "crs": "MARS"}, "crs"),
+        ({"lon": "nan", "lat": 38.46}, "lon"),
+        ({"lon": 111.13, "lat": ""}, "lat"),
+        ({"lon": 111.13, "lat": 38.46, "region": "14x123"}, "region"),
+        ({"lon": 111.13, "lat": 38.46, "at": "2023-13-45"}, "at"),
+        ({"lon": 111.13, "lat": 38.46, "tolerance_m": 5000}, "tolerance_m"),
+        ({"lon": 111.13, "lat": 38.46, "tolerance_m": "far"}, "tolerance_m"),
     ],
 )
 def test_bad_input_is_422_naming_the_field(client: Any, params: dict[str, Any], field: str) -> None:
@@ -141,3 +147,21 @@ def test_lookup_by_date_uses_the_set_valid_then(client: Any) -> None:
     r = get(client, lon=111.13, lat=38.46, at="2019-01-01")
     assert r.status_code == 404
     assert "boundary set" in r.json()["detail"]
+
+
+def test_documented_query_parameters(client: Any) -> None:
+    """GET /cells/at parses its query itself: the OpenAPI document still lists every option."""
+    params = client.get("/openapi.json").json()["paths"]["/cells/at"]["get"]["parameters"]
+    by_name = {p["name"]: p for p in params}
+    assert {"lon", "lat", "crs", "region", "at", "tolerance_m"} <= set(by_name)
+    assert by_name["lon"]["required"] and by_name["lat"]["required"]
+    assert by_name["tolerance_m"]["schema"]["maximum"] == 1000
+
+
+def test_tolerance_and_region_options(client: Any) -> None:
+    wide = get(client, lon=111.13, lat=38.46, tolerance_m=50, region="141123")
+    assert wide.status_code == 200, wide.text
+    props = wide.json()["properties"]
+    assert props["near_boundary"]["tolerance_m"] == 50
+    assert props["near_boundary"]["near"] is True  # 26 m from the edge (see above)
+    assert len(props["candidates"]) >= 2

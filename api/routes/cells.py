@@ -3,20 +3,88 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+import json
+import math
+import re
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 
+from api.deps import PrincipalDep
 from api.settings import Settings
 from geo.coords import normalize_crs, transform_geometry
+from geo.errors import InvalidInput
 from geo.fastlookup import cell_at_fast_async
 from geo.lookup import to_cgcs2000_point
 
 router = APIRouter(tags=["cells 网格"])
 
 GEOJSON = "application/geo+json"
+
+
+def _param(name: str, description: str, schema: dict[str, Any],
+           required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "description": description,
+            "schema": {**schema, "title": name, "description": description}}
+
+
+# GET /cells/at's query parameters, documented here and parsed by _query (FastAPI's
+# per-parameter validation was the largest single cost of this hot path, measured with
+# cProfile under scripts/bench/lookup.py's load). Bad values get the same 422 naming the field.
+_AT_PARAMS = [
+    _param("lon", "Longitude (x) in `crs`", {"type": "number", "examples": [111.13]}, True),
+    _param("lat", "Latitude (y) in `crs`", {"type": "number", "examples": [38.46]}, True),
+    _param("crs", "CRS of lon/lat and of the answer: EPSG:4490 (default), EPSG:4326, GCJ02 "
+           "(AMap/Tencent), BD09 (Baidu), or another EPSG code",
+           {"type": "string", "default": "EPSG:4490"}),
+    _param("region", "Region (county) code, 6 digits (GB/T 2260); default: the configured region",
+           {"type": "string", "pattern": "^[0-9]{6,12}$"}),
+    _param("at", "Use the boundaries valid on this date (default: the active set)",
+           {"type": "string", "format": "date"}),
+    _param("tolerance_m", "Edge distance counted as near_boundary (default: the configured "
+           "tolerance, 10 m)", {"type": "number", "minimum": 0, "maximum": 1000}),
+]
+_REGION = re.compile(r"[0-9]{6,12}")
+
+
+def _number(raw: str | None, name: str, required: bool = False) -> float | None:
+    if raw is None:
+        if required:
+            raise InvalidInput(f"缺少参数 {name} / missing query parameter {name}", field=name)
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise InvalidInput(f"{name} 须为数字 / {name} must be a number, got {raw!r}", field=name)
+    return value
+
+
+def _query(params: Any) -> tuple[float, float, str, str | None, dt.date | None, float | None]:
+    """lon, lat, crs, region, at, tolerance_m from the query string (422 naming a bad one)."""
+    lon = _number(params.get("lon"), "lon", True)
+    lat = _number(params.get("lat"), "lat", True)
+    crs = params.get("crs") or "EPSG:4490"
+    region = params.get("region")
+    if region is not None and not _REGION.fullmatch(region):
+        raise InvalidInput(f"region 须为 6-12 位数字区划代码 / region must be a 6-12 digit code, "
+                           f"got {region!r}", field="region")
+    at = None
+    if params.get("at") is not None:
+        try:
+            at = dt.date.fromisoformat(params["at"])
+        except ValueError as exc:
+            raise InvalidInput(f"at 须为日期 YYYY-MM-DD / at must be a date YYYY-MM-DD: "
+                               f"{params['at']!r}", field="at") from exc
+    tol = _number(params.get("tolerance_m"), "tolerance_m")
+    if tol is not None and not 0 <= tol <= 1000:
+        raise InvalidInput(f"tolerance_m 须在 0..1000 / tolerance_m must be in 0..1000, got {tol}",
+                           field="tolerance_m")
+    assert lon is not None and lat is not None  # required above
+    return lon, lat, crs, region, at, tol
 
 
 @router.get(
@@ -26,53 +94,39 @@ GEOJSON = "application/geo+json"
     responses={
         200: {"description": "GeoJSON Feature of the covering cell", "content": {GEOJSON: {}}},
         404: {"description": "No cell covers the point (message names the region)"},
-        422: {"description": "Missing or invalid lon/lat/crs"},
+        422: {"description": "Missing or invalid lon/lat/crs/region/at/tolerance_m"},
     },
+    openapi_extra={"parameters": _AT_PARAMS},
 )
-async def get_cell_at(
-    request: Request,
-    lon: Annotated[float, Query(description="Longitude (x) in `crs`", examples=[111.13])],
-    lat: Annotated[float, Query(description="Latitude (y) in `crs`", examples=[38.46])],
-    crs: Annotated[
-        str,
-        Query(description="CRS of lon/lat and of the answer: EPSG:4490 (default), EPSG:4326, "
-              "GCJ02 (AMap/Tencent), BD09 (Baidu), or another EPSG code"),
-    ] = "EPSG:4490",
-    region: Annotated[
-        str | None,
-        Query(description="Region (county) code, 6 digits (GB/T 2260)", pattern=r"^[0-9]{6,12}$"),
-    ] = None,
-    at: Annotated[
-        dt.date | None,
-        Query(description="Use the boundaries valid on this date (default: the active set)"),
-    ] = None,
-    tolerance_m: Annotated[
-        float, Query(ge=0, le=1000, description="Edge distance counted as near_boundary")
-    ] = -1,
-) -> JSONResponse:
+async def get_cell_at(request: Request, principal: PrincipalDep) -> Response:
     """Return the basic grid cell covering the point as a GeoJSON Feature.
 
     A point on an edge shared by several cells is answered by the cell with the lowest code;
     every covering cell is listed in ``covering`` and every cell within the tolerance in
-    ``candidates``.
+    ``candidates``. Cells are a public layer: the worker's phone is masked for every role.
     """
+    del principal  # public layer; the dependency keeps the access contract uniform
     # The hot path of the service: settings and engine straight from app.state, because
     # FastAPI runs sync dependencies (SettingsDep, EngineDep) in the thread pool, two thread
     # hops per request (measured by scripts/bench/lookup.py).
     settings: Settings = request.app.state.settings
     engine: Engine = request.app.state.engine
-    out_crs = normalize_crs(crs) if crs else "EPSG:4490"
+    lon, lat, crs, region, at, tolerance_m = _query(request.query_params)
+    out_crs = normalize_crs(crs)
     lon_c, lat_c = to_cgcs2000_point(lon, lat, crs)
-    tol = settings.boundary_tolerance_m if tolerance_m < 0 else tolerance_m
+    tol = settings.boundary_tolerance_m if tolerance_m is None else tolerance_m
     # hot path: in-process index + one asyncpg round trip (api.routes.cells_batch opens the pool)
     pool = getattr(request.app.state, "lookup_pool", None)
     hit = await cell_at_fast_async(pool, engine, lon_c, lat_c, region or settings.default_region,
                                    tol, at)
-    geometry = hit.geometry
-    if geometry is not None and out_crs != "EPSG:4490":
-        from shapely.geometry import mapping, shape
+    geometry_json = hit.geometry_json
+    if hit.geometry is not None and (out_crs != "EPSG:4490" or geometry_json is None):
+        geometry = hit.geometry
+        if out_crs != "EPSG:4490":
+            from shapely.geometry import mapping, shape
 
-        geometry = dict(mapping(transform_geometry(shape(geometry), "EPSG:4490", out_crs)))
+            geometry = dict(mapping(transform_geometry(shape(geometry), "EPSG:4490", out_crs)))
+        geometry_json = _dumps(geometry)
     props: dict[str, Any] = {
         "code": hit.code,
         "name": hit.name,
@@ -92,8 +146,14 @@ async def get_cell_at(
         "query": {"lon": lon, "lat": lat, "crs": out_crs, "lon_cgcs2000": round(lon_c, 8),
                   "lat_cgcs2000": round(lat_c, 8), "at": at.isoformat() if at else None},
     }
-    feature = {"type": "Feature", "id": hit.code, "geometry": geometry, "properties": props}
-    return JSONResponse(feature, media_type=GEOJSON)
+    # The Feature written as text: the geometry's JSON is cached per cell by the lookup and
+    # spliced in (encoding a densified polygon again is the costliest step of the answer).
+    body = (f'{{"type":"Feature","id":{_dumps(hit.code)},"geometry":{geometry_json or "null"},'
+            f'"properties":{_dumps(props)}}}')
+    return Response(body.encode("utf-8"), media_type=GEOJSON)
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 
 def _public_worker(worker: dict[str, Any] | None) -> dict[str, Any] | None:
