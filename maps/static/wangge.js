@@ -108,6 +108,7 @@
     function make() {
     var vg = L.vectorGrid.protobuf(d.url, {
       pane: "wanggeTiles", minZoom: o.minZoom, maxZoom: 19, interactive: true,
+      getFeatureId: function (f) { return f.properties.code; },
       fetchOptions: {credentials: "same-origin"},
       vectorTileLayerStyles: {incidents: function (p) {
         var k = cls(p), st = d.styles[k];
@@ -116,6 +117,18 @@
       }}
     });
     vg.on("tileload", function (e) {
+      // Leaflet 1.9 asks a clicked circle for its LatLng; tile symbolizers only know their
+      // pixel position in the tile: give each one its LatLng (VectorGrid 1.3 predates 1.9).
+      var r = vg._vectorTiles[vg._tileCoordsToKey(e.coords)], size = vg.getTileSize();
+      if (r && r._features) {
+        Object.keys(r._features).forEach(function (id) {
+          var f = r._features[id].feature;
+          if (f && f._point) {
+            f._latlng = g._map.unproject(L.point(e.coords.x * size.x + f._point.x,
+              e.coords.y * size.y + f._point.y), e.coords.z);
+          }
+        });
+      }
       g.counts.tiles += 1;
       g.counts.features += e.tile.querySelectorAll ? e.tile.querySelectorAll("path").length : 0;
     });
@@ -123,7 +136,8 @@
       var p = e.layer.properties || {}, t = d.t, k = cls(p);
       var late = k === "overdue" ? " <span class='late'>" + esc(t.overdue) + "</span>" : "";
       var href = d.item.replace("{code}", encodeURIComponent(p.code));
-      L.popup({maxWidth: 320}).setLatLng(e.latlng).setContent(
+      var at = e.latlng || g._map.mouseEventToLatLng(e.originalEvent);
+      L.popup({maxWidth: 320}).setLatLng(at).setContent(
         "<div class='wangge-popup'><b>" + esc(p.code) + "</b> " +
         esc(d.cats[p.category_code] || p.category_code) + late +
         table([[t.status, esc((d.statuses || {})[p.status] || p.status)],
