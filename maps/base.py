@@ -117,6 +117,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "gain_area": "新增覆盖面积", "sector_area": "视域面积", "site_sector": "建议点位视域",
         "sites_note": "建议点位: {solver} 求解, k={k}, 候选 {cands} 个; 共新增覆盖 {n} 起事件 "
                       "({share} % 的未覆盖需求), 新增覆盖面积 {area} 平方公里",
+        "sites_fallback": "时段较长, 候选点阵过大: 仅在小区出入口中选点",
         "live_tiles": "事件矢量瓦片 (放大到 {z} 级, 时段内全部)",
         "tiles_note": "放大到 {z} 级后, 时段内全部事件以矢量瓦片 (/tiles/incidents) 加载",
     },
@@ -165,6 +166,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "sector_area": "Sector area", "site_sector": "Recommended sector",
         "sites_note": "Sites: {solver} solver, k={k}, {cands} candidates; {n} incidents newly "
                       "covered ({share} % of the uncovered demand), {area} km² newly covered",
+        "sites_fallback": "Long period, candidate lattice too large: compound entrances only",
         "live_tiles": "Incident vector tiles (zoom >= {z}, whole period)",
         "tiles_note": "From zoom {z} every incident of the period loads as vector tiles "
                       "(/tiles/incidents)",

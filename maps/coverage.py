@@ -233,6 +233,8 @@ def build_camera_coverage_map(conn: Connection, principal: Principal, opts: MapO
             solver=site_sum["solver"], k=k, cands=site_sum["candidates"],
             n=site_sum["newly_covered_incidents"], share=site_sum["newly_covered_share_pct"],
             area=f"{site_sum['gain_area_m2'] / 1e6:.3f}"))
+        if site_sum["candidates_used"] != candidates:
+            notes.append(t["sites_fallback"])
     m.add_child(JsCall("legend", legend_html("", rows, notes), "bottomright",
                       f"{t['legend']} · {t['share']} ({_unit_label(opts, unit)})"))
     folium.LayerControl(collapsed=False, position="topright").add_to(m)

@@ -292,6 +292,12 @@ def test_coverage_map_parameters(client):  # type: ignore[no-untyped-def]
     en = client.get("/maps/coverage/cameras?k=0&hotspots=false&lang=en").text
     assert "Wangge.sites(" not in en and "Incident hot spots" not in en
     assert "Camera coverage" in en
+    # a long period makes the lattice too large for the site search: the map falls back to
+    # compound entrances and says so, instead of failing with a 413
+    long = client.get("/maps/coverage/cameras?from=2025-01-01&to=2026-10-30&hotspots=false"
+                      "&unit=township")
+    assert long.status_code == 200, long.text[:300]
+    assert "仅在小区出入口中选点" in long.text and "建议点位 (10)" in long.text
     for bad in ("k=51", "k=-1", "candidates=roof", "hotspots=maybe"):
         assert client.get(f"/maps/coverage/cameras?{bad}").status_code == 422, bad
 

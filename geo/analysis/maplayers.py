@@ -22,7 +22,7 @@ from geo.analysis.common import Period, read_gdf, region_metric_srid, unit_sql
 from geo.analysis.coverage import coverage_by_unit
 from geo.analysis.grid import GAPS_SQL, OVERLAPS_SQL
 from geo.analysis.property import COMPOUNDS_SQL
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, TooLarge
 from geo.lookup import boundary_set_at
 
 UNITS = ("cell", "community", "township")
@@ -185,7 +185,9 @@ def camera_site_layer(conn: Connection, principal: Principal, region_code: str, 
     Calls :func:`geo.analysis.sites.camera_sites` (MCLP or greedy, the analysis' own limits)
     and adds ``gain_area_m2``: the part of each new sector that neither an online camera nor a
     better-ranked new site already sees (metric CRS of the region). ``k`` is capped at
-    :data:`MAX_MAP_SITES` for the map.
+    :data:`MAX_MAP_SITES` for the map. When the candidate set is too large for the analysis
+    (a long period: lattice points near every uncovered incident), the search falls back to
+    the compound entrances (``summary["candidates_used"]``) instead of failing the map.
 
     Returns
     -------
@@ -199,7 +201,16 @@ def camera_site_layer(conn: Connection, principal: Principal, region_code: str, 
     if not 1 <= k <= MAX_MAP_SITES:
         raise InvalidInput(f"地图上 k 须在 1..{MAX_MAP_SITES} / on the map k must be within "
                            f"1..{MAX_MAP_SITES} (the analysis endpoint allows more)", field="k")
-    res = camera_sites(conn, principal, region_code, k, period, candidates=candidates)
+    used = candidates
+    try:
+        res = camera_sites(conn, principal, region_code, k, period, candidates=candidates)
+    except TooLarge:
+        if candidates == "entrances":
+            raise
+        # a long period makes the 100 m lattice too large: a map still shows the best sites
+        # among the compound entrances (and says so) rather than failing
+        used = "entrances"
+        res = camera_sites(conn, principal, region_code, k, period, candidates=used)
     sites = res["tables"]["sites"].copy()  # the "demand" table (incident codes) is not used
     srid = region_metric_srid(conn, region_code)
     sites["sector_area_m2"] = 0.0
@@ -226,6 +237,7 @@ def camera_site_layer(conn: Connection, principal: Principal, region_code: str, 
             "standalone_incidents", "sector_area_m2", "gain_area_m2", "geometry"]
     sites = gpd.GeoDataFrame(sites[[c for c in keep if c in sites.columns]],
                              geometry="geometry", crs=CRS)
-    summary = {**res["summary"], "k": k, "candidates_kind": candidates,
+    summary = {**res["summary"], "k": k, "candidates_asked": candidates,
+               "candidates_used": used,
                "gain_area_m2": float(sites["gain_area_m2"].sum()) if len(sites) else 0.0}
     return sites, summary

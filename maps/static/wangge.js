@@ -92,6 +92,51 @@
       var limit = due !== null ? due : rep + d.odays * 86400000;
       return limit < asof ? "overdue" : "open";
     }
+    function make() {  // the VectorGrid layer, created when first added to a map
+      var vg = L.vectorGrid.protobuf(d.url, {
+        // no minZoom here: Leaflet would make it the whole map's minimum zoom (fromZoom below)
+        pane: "wanggeTiles", interactive: true,
+        getFeatureId: function (f) { return f.properties.code; },
+        fetchOptions: {credentials: "same-origin"},
+        vectorTileLayerStyles: {incidents: function (p) {
+          var k = cls(p), st = d.styles[k];
+          return {radius: o.radius || 5, color: st.color, weight: 1.2, fill: true,
+            fillColor: st.fill, fillOpacity: 0.85, className: "wangge-vt-incident " + k};
+        }}
+      });
+      vg.on("tileload", function (e) {
+        // Leaflet 1.9 asks a clicked circle for its LatLng; tile symbolizers only know their
+        // pixel position in the tile: give each one its LatLng (VectorGrid 1.3 predates 1.9).
+        var r = vg._vectorTiles[vg._tileCoordsToKey(e.coords)], size = vg.getTileSize();
+        if (r && r._features) {
+          Object.keys(r._features).forEach(function (id) {
+            var f = r._features[id].feature;
+            if (f && f._point) {
+              f._latlng = g._map.unproject(L.point(e.coords.x * size.x + f._point.x,
+                e.coords.y * size.y + f._point.y), e.coords.z);
+            }
+          });
+        }
+        g.counts.tiles += 1;
+        g.counts.features += e.tile.querySelectorAll ? e.tile.querySelectorAll("path").length : 0;
+      });
+      vg.on("click", function (e) {
+        var p = e.layer.properties || {}, t = d.t, k = cls(p);
+        var late = k === "overdue" ? " <span class='late'>" + esc(t.overdue) + "</span>" : "";
+        var href = d.item.replace("{code}", encodeURIComponent(p.code));
+        var at = e.latlng || g._map.mouseEventToLatLng(e.originalEvent);
+        L.popup({maxWidth: 320}).setLatLng(at).setContent(
+          "<div class='wangge-popup'><b>" + esc(p.code) + "</b> " +
+          esc(d.cats[p.category_code] || p.category_code) + late +
+          table([[t.status, esc((d.statuses || {})[p.status] || p.status)],
+                 [t.urgency, esc((d.urgencies || {})[p.urgency] || p.urgency)],
+                 [t.reported, esc(String(p.reported_at || "").slice(0, 16))],
+                 [t.cell, esc(p.cell_code)], [t.channel, esc(p.channel)]]) +
+          "<div><a href='" + esc(href) + "' target='_blank'>" + esc(t.link_item) + "</a></div></div>"
+        ).openOn(g._map);
+      });
+      return vg;
+    }
     g.counts = {features: 0, tiles: 0};
     if (location.protocol === "file:" || !L.vectorGrid) { return g; }
     g.on("add", function () {
@@ -101,54 +146,10 @@
         map.createPane("wanggeTiles").style.zIndex = 450;
       }
       vg = make();
-      g.addLayer(vg);
+      g.addLayer(W.fromZoom(vg, o.minZoom));
       g.vectorGrid = vg;
     });
     return g;
-    function make() {
-    var vg = L.vectorGrid.protobuf(d.url, {
-      pane: "wanggeTiles", minZoom: o.minZoom, maxZoom: 19, interactive: true,
-      getFeatureId: function (f) { return f.properties.code; },
-      fetchOptions: {credentials: "same-origin"},
-      vectorTileLayerStyles: {incidents: function (p) {
-        var k = cls(p), st = d.styles[k];
-        return {radius: o.radius || 5, color: st.color, weight: 1.2, fill: true,
-          fillColor: st.fill, fillOpacity: 0.85, className: "wangge-vt-incident " + k};
-      }}
-    });
-    vg.on("tileload", function (e) {
-      // Leaflet 1.9 asks a clicked circle for its LatLng; tile symbolizers only know their
-      // pixel position in the tile: give each one its LatLng (VectorGrid 1.3 predates 1.9).
-      var r = vg._vectorTiles[vg._tileCoordsToKey(e.coords)], size = vg.getTileSize();
-      if (r && r._features) {
-        Object.keys(r._features).forEach(function (id) {
-          var f = r._features[id].feature;
-          if (f && f._point) {
-            f._latlng = g._map.unproject(L.point(e.coords.x * size.x + f._point.x,
-              e.coords.y * size.y + f._point.y), e.coords.z);
-          }
-        });
-      }
-      g.counts.tiles += 1;
-      g.counts.features += e.tile.querySelectorAll ? e.tile.querySelectorAll("path").length : 0;
-    });
-    vg.on("click", function (e) {
-      var p = e.layer.properties || {}, t = d.t, k = cls(p);
-      var late = k === "overdue" ? " <span class='late'>" + esc(t.overdue) + "</span>" : "";
-      var href = d.item.replace("{code}", encodeURIComponent(p.code));
-      var at = e.latlng || g._map.mouseEventToLatLng(e.originalEvent);
-      L.popup({maxWidth: 320}).setLatLng(at).setContent(
-        "<div class='wangge-popup'><b>" + esc(p.code) + "</b> " +
-        esc(d.cats[p.category_code] || p.category_code) + late +
-        table([[t.status, esc((d.statuses || {})[p.status] || p.status)],
-               [t.urgency, esc((d.urgencies || {})[p.urgency] || p.urgency)],
-               [t.reported, esc(String(p.reported_at || "").slice(0, 16))],
-               [t.cell, esc(p.cell_code)], [t.channel, esc(p.channel)]]) +
-        "<div><a href='" + esc(href) + "' target='_blank'>" + esc(t.link_item) + "</a></div></div>"
-      ).openOn(g._map);
-    });
-    return vg;
-    }
   };
   /* Per-cell aggregates: rows [lat, lon, code, name, total, open, overdue] */
   W.counts = function (d) {
