@@ -108,6 +108,8 @@ def timed(f, *a):  # type: ignore[no-untyped-def]
 
 ZOOM_TO = "() => { for (const k in window) { if (window[k] instanceof L.Map) { " \
     "window[k].setView([38.462, 111.128], 13, {animate: false}); return; } } }"
+SETTLED = "() => { for (const k in window) { if (window[k] instanceof L.Map) { " \
+    "return !window[k]._animatingZoom; } } return false; }"
 BOUNDS = "() => { for (const k in window) { if (window[k] instanceof L.Map) { " \
     "const b = window[k].getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), " \
     "b.getNorth()].map(v => v.toFixed(6)).join(','); } } }"
@@ -154,6 +156,8 @@ def first_paint(url: str, port: int) -> dict[str, float]:
             pbf: list[object] = []
             page.on("response", lambda r: pbf.append(r) if "/tiles/incidents/" in r.url
                     else None)
+            # the initial fitBounds may still be animating: a setView now would be undone
+            page.wait_for_function(SETTLED, timeout=60_000)
             t1 = time.perf_counter()
             page.evaluate(ZOOM_TO)
             page.wait_for_function(
