@@ -114,9 +114,15 @@ def analysis_period(period: gl.Period) -> Period:
     return Period(period.start.date(), last.date())
 
 
-def add_hotspots(m: folium.Map, spots: gpd.GeoDataFrame, opts: MapOptions) -> folium.GeoJson:
-    """Cells that are significant Gi* hot spots (red, by confidence; cold spots in blue)."""
+def add_hotspots(m: folium.Map, spots: gpd.GeoDataFrame, opts: MapOptions
+                 ) -> folium.GeoJson | folium.FeatureGroup:
+    """Cells that are significant Gi* hot spots (red, by confidence); an empty layer when
+    there are none (no incidents in the period, or no significant cluster)."""
     t = opts.t
+    if spots.empty:
+        group = folium.FeatureGroup(name=t["hotspots"])
+        group.add_to(m)
+        return group
     spots = spots.copy()
     spots["kind"] = [t["hot"] if b > 0 else t["cold"] for b in spots["gi_bin"]]
     spots["conf"] = [SPOT_CONFIDENCE[abs(int(b))] for b in spots["gi_bin"]]

@@ -298,6 +298,10 @@ def test_coverage_map_parameters(client):  # type: ignore[no-untyped-def]
                       "&unit=township")
     assert long.status_code == 200, long.text[:300]
     assert "仅在小区出入口中选点" in long.text and "建议点位 (10)" in long.text
+    # a period without incidents: no hot spot, no site, still a map (schemathesis found a 500)
+    empty = client.get("/maps/coverage/cameras?to=2000-01-01")
+    assert empty.status_code == 200, empty.text[:300]
+    assert "建议点位 (0)" in empty.text and "热点 99 % (0)" in empty.text
     for bad in ("k=51", "k=-1", "candidates=roof", "hotspots=maybe"):
         assert client.get(f"/maps/coverage/cameras?{bad}").status_code == 422, bad
 

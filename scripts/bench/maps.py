@@ -154,8 +154,11 @@ def first_paint(url: str, port: int) -> dict[str, float]:
             drawn = time.perf_counter() - t0
             page.wait_for_timeout(200)
             pbf: list[object] = []
-            page.on("response", lambda r: pbf.append(r) if "/tiles/incidents/" in r.url
+            asked: list[str] = []
+            page.on("request", lambda r: asked.append(r.url) if "/tiles/incidents/" in r.url
                     else None)
+            page.on("requestfinished", lambda r: pbf.append(r.response())
+                    if "/tiles/incidents/" in r.url else None)
             # the initial fitBounds may still be animating: a setView now would be undone
             page.wait_for_function(SETTLED, timeout=60_000)
             t1 = time.perf_counter()
@@ -163,10 +166,19 @@ def first_paint(url: str, port: int) -> dict[str, float]:
             page.wait_for_function(
                 "() => document.querySelectorAll('path.wangge-vt-incident').length > 0",
                 timeout=60_000)
-            page.wait_for_load_state("networkidle")
-            tiles_s = time.perf_counter() - t1
-            vt = page.eval_on_selector_all("path.wangge-vt-incident", "e => e.length")
-            tile_bytes = sum(len(r.body()) for r in pbf)  # type: ignore[attr-defined]
+            # done when every tile asked for has arrived and the drawing stopped changing
+            # (wait_for_load_state("networkidle") would return at once: reached at load)
+            vt, done_at = -1, time.perf_counter()
+            while time.perf_counter() - t1 < 120:
+                page.wait_for_timeout(250)
+                now = page.eval_on_selector_all("path.wangge-vt-incident", "e => e.length")
+                if now != vt or len(pbf) < len(asked):
+                    vt, done_at = now, time.perf_counter()
+                elif time.perf_counter() - done_at >= 0.75:
+                    break
+            tiles_s = done_at - t1
+            tile_bytes = sum(int(r.headers.get("content-length", 0))  # type: ignore[attr-defined]
+                             for r in pbf if r)
             bbox = page.evaluate(BOUNDS)
             b.close()
         t2 = time.perf_counter()
