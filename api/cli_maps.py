@@ -2,7 +2,8 @@
 
     wangge map dispatch -o dispatch.html [--png dispatch.png] [--from D --to D]
     wangge map cell 141123100001001 -o cell.html [--lon X --lat Y --crs GCJ02]
-    wangge map coverage-cameras -o cameras.html [--unit cell|community|township]
+    wangge map coverage-cameras -o cameras.html [--unit cell|community|township] [-k 10]
+        [--candidates both|entrances|lattice] [--no-hotspots] [--from D --to D]
     wangge map coverage-property -o property.html [--unit community|cell|township]
 
 The HTML opens from disk with no server and no internet (no CDN URL anywhere). The PNG is a
@@ -149,12 +150,22 @@ def register(main: click.Group) -> None:
     @with_common
     @click.option("--unit", type=click.Choice(["cell", "community", "township"]),
                   default="cell", show_default=True)
-    def coverage_cameras(out: Path, png: Path | None, lang: str, basemap: str,
-                         unit: str) -> None:
-        """Camera coverage per unit, grid gaps/overlaps, incidents outside every view."""
+    @click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), default=None,
+                  help="Period start (default: 92 days before the latest report)")
+    @click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), default=None)
+    @click.option("-k", "k", type=click.IntRange(0, 50), default=10, show_default=True,
+                  help="Recommended new camera sites (0 = none)")
+    @click.option("--candidates", type=click.Choice(["both", "entrances", "lattice"]),
+                  default="both", show_default=True)
+    @click.option("--hotspots/--no-hotspots", default=True, show_default=True)
+    def coverage_cameras(out: Path, png: Path | None, lang: str, basemap: str, unit: str,
+                         start: dt.datetime | None, end: dt.datetime | None, k: int,
+                         candidates: str, hotspots: bool) -> None:
+        """Camera coverage per unit, gaps/overlaps, uncovered incidents, hot spots, new sites."""
         from maps.coverage import build_camera_coverage_map
 
-        _write(build_camera_coverage_map, out, png, opts=_opts(lang, basemap), unit=unit)
+        _write(build_camera_coverage_map, out, png, opts=_opts(lang, basemap, start, end),
+               unit=unit, k=k, candidates=candidates, hotspots=hotspots)
 
     @map_group.command("coverage-property")
     @with_common

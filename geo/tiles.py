@@ -6,6 +6,7 @@ personal fields in tiles and are scoped to the caller like every other incident 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import Connection, String, cast, func, literal, literal_column, select
@@ -19,7 +20,7 @@ EXTENT = 4096
 BUFFER = 64
 TILE_PROPERTIES: dict[str, tuple[str, ...]] = {
     "incidents": ("code", "category_code", "channel", "status", "urgency", "reported_at",
-                  "cell_code", "township_code"),
+                  "due_at", "cell_code", "township_code"),
     "cells": ("code", "name", "kind", "parent_code", "township_code", "households"),
     "compounds": ("code", "name", "mgmt_mode", "households"),
     "cameras": ("gb_id", "name", "status", "bearing_deg", "range_m"),
@@ -41,10 +42,20 @@ def check_tile(z: int, x: int, y: int) -> None:
         )
 
 
-def tile(conn: Connection, layer_id: str, z: int, x: int, y: int, principal: Principal) -> bytes:
-    """The MVT tile ``z/x/y`` of a layer (empty bytes when nothing is in it)."""
+def tile(conn: Connection, layer_id: str, z: int, x: int, y: int, principal: Principal,
+         start: dt.datetime | None = None, end: dt.datetime | None = None) -> bytes:
+    """The MVT tile ``z/x/y`` of a layer (empty bytes when nothing is in it).
+
+    ``start``/``end`` (inclusive) restrict a layer with a time property (incidents:
+    ``reported_at``) to a period, as the ``datetime`` parameter of the OGC items does.
+    """
     layer = get_layer(layer_id, tuple(TILE_PROPERTIES))
     check_tile(z, x, y)
+    if (start is not None or end is not None) and not layer.datetime_column:
+        raise InvalidInput(
+            f"图层 {layer.id} 没有时间属性, 不能用 datetime / layer {layer.id} has no temporal "
+            "property: drop the datetime parameter", field="datetime",
+        )
     t = layer.table
     geom = layer.column("geometry")
     env = func.ST_TileEnvelope(z, x, y)
@@ -56,6 +67,12 @@ def tile(conn: Connection, layer_id: str, z: int, x: int, y: int, principal: Pri
         props.append((cast(col, String) if kind in ("datetime", "date") else col).label(name))
     conds = base_conditions(layer, principal)
     conds.append(geom.op("&&")(func.ST_Expand(func.ST_Transform(env, 4490), margin_deg)))
+    if layer.datetime_column:
+        when = layer.column(layer.datetime_column)
+        if start is not None:
+            conds.append(when >= start)
+        if end is not None:
+            conds.append(when <= end)
     rows = (
         select(
             func.ST_AsMVTGeom(func.ST_Transform(geom, 3857), env, EXTENT, BUFFER, True)

@@ -71,6 +71,9 @@ MARKERCLUSTER_CSS = [
     ("markerclustercss", vendor("leaflet.markercluster/dist/MarkerCluster.css")),
     ("markerclusterdefaultcss", vendor("leaflet.markercluster/dist/MarkerCluster.Default.css")),
 ]
+# Leaflet.VectorGrid 1.3.0 (bundled: pbf + vector-tile inside) draws /tiles/*.pbf client-side.
+VECTORGRID_JS = [("vectorgrid_js",
+                  vendor("leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js"))]
 WANGGE_JS = ("wangge_js", own("wangge.js"))
 WANGGE_CSS = ("wangge_css", own("wangge.css"))
 

@@ -37,7 +37,8 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 say "installing map assets into $DEST: leaflet@1.9.3 leaflet.markercluster@1.1.0 leaflet.heat@0.2.0" \
     "jquery@3.7.1 bootstrap@5.2.2 bootstrap@3.4.1 (glyphicons) @fortawesome/fontawesome-free@6.2.0" \
-    "leaflet.awesome-markers@2.0.5 (npm ci, pinned by maps/assets/package-lock.json)"
+    "leaflet.awesome-markers@2.0.5 leaflet.vectorgrid@1.3.0 (npm ci, pinned by" \
+    "maps/assets/package-lock.json)"
 mkdir -p "$DEST"
 cp maps/assets/package.json maps/assets/package-lock.json "$DEST/"
 (cd "$DEST" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)

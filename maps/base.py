@@ -22,6 +22,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 from branca.element import Element, Figure, MacroElement
+from folium.elements import JSCSSMixin
 from folium.map import Layer
 from folium.plugins import HeatMap
 from folium.template import Template
@@ -104,6 +105,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "from_zoom": " (放大到 {z} 级显示)",
         "counts_note": "事件数(按网格汇总): 圆面积与事件数成正比; "
                        "红=有超期, 橙=有未办结, 蓝=均已办结",
+        "hotspots": "事件热点 (Gi*)", "hot": "热点", "cold": "冷点",
+        "confidence": "置信度", "gi_z": "Gi* z 值", "gi_p": "p 值", "per_km2": "每平方公里事件",
+        "incidents_n": "事件数",
+        "hot_note": "热点: Getis-Ord Gi* (esda), 每平方公里事件数, {perm} 次置换, 时段 {period}",
+        "sites": "建议新增摄像头点位 (前 {k} 个)", "site": "建议点位", "rank": "排序",
+        "bearing": "朝向", "fov": "视角", "range": "视距", "source": "候选来源",
+        "src_entrance": "小区出入口", "src_lattice": "网格点阵", "compound": "小区",
+        "gain_inc": "新增覆盖事件", "gain_weight": "新增覆盖权重(紧急计2)",
+        "cum_inc": "累计新增覆盖事件", "standalone": "单独可见事件",
+        "gain_area": "新增覆盖面积", "sector_area": "视域面积", "site_sector": "建议点位视域",
+        "sites_note": "建议点位: {solver} 求解, k={k}, 候选 {cands} 个; 共新增覆盖 {n} 起事件 "
+                      "({share} % 的未覆盖需求), 新增覆盖面积 {area} 平方公里",
+        "sites_fallback": "时段较长, 候选点阵过大: 仅在小区出入口中选点",
+        "live_tiles": "事件矢量瓦片 (放大到 {z} 级, 时段内全部)",
+        "tiles_note": "放大到 {z} 级后, 时段内全部事件以矢量瓦片 (/tiles/incidents) 加载",
     },
     "en": {
         "townships": "Townships", "villages": "Villages / communities", "cells": "Grid cells",
@@ -136,6 +152,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "from_zoom": " (from zoom {z})",
         "counts_note": "Incidents per cell: circle area ~ count; red = some overdue, orange = "
                        "some open, blue = all closed",
+        "hotspots": "Incident hot spots (Gi*)", "hot": "Hot spot", "cold": "Cold spot",
+        "confidence": "confidence", "gi_z": "Gi* z-score", "gi_p": "p-value",
+        "per_km2": "Incidents per km²", "incidents_n": "Incidents",
+        "hot_note": "Hot spots: Getis-Ord Gi* (esda) of incidents per km², {perm} permutations, "
+                    "period {period}",
+        "sites": "Recommended camera sites (top {k})", "site": "Recommended site",
+        "rank": "Rank", "bearing": "Bearing", "fov": "Field of view", "range": "Range",
+        "source": "Candidate", "src_entrance": "compound entrance", "src_lattice": "lattice",
+        "compound": "Compound", "gain_inc": "Incidents newly covered",
+        "gain_weight": "Weight newly covered (urgent = 2)", "cum_inc": "Cumulative incidents",
+        "standalone": "Incidents seen alone", "gain_area": "Area newly covered",
+        "sector_area": "Sector area", "site_sector": "Recommended sector",
+        "sites_note": "Sites: {solver} solver, k={k}, {cands} candidates; {n} incidents newly "
+                      "covered ({share} % of the uncovered demand), {area} km² newly covered",
+        "sites_fallback": "Long period, candidate lattice too large: compound entrances only",
+        "live_tiles": "Incident vector tiles (zoom >= {z}, whole period)",
+        "tiles_note": "From zoom {z} every incident of the period loads as vector tiles "
+                      "(/tiles/incidents)",
     },
 }
 
@@ -252,6 +286,13 @@ class JsLayer(Layer):
         self.factory = factory
         self.data_json = _js_json(data)
         self.options_json = _js_json(options or {})
+
+
+class VectorTileLayer(JSCSSMixin, JsLayer):
+    """A ``Wangge.tiles`` overlay: Wangge's vector tiles drawn by Leaflet.VectorGrid (npm)."""
+
+    default_js = assets.VECTORGRID_JS
+    default_css: list[tuple[str, str]] = []
 
 
 class JsCall(MacroElement):

@@ -9,6 +9,7 @@ compounds. Figures come from :mod:`geo.analysis.maplayers` (the planners' analys
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import warnings
 from typing import Any
@@ -22,13 +23,31 @@ from sqlalchemy import Connection
 from geo import map_layers as gl
 from geo.access import Principal
 from geo.analysis import maplayers as cov
+from geo.analysis.common import Period
+from geo.errors import InvalidInput
 from maps import layers as ml
-from maps.base import INCIDENT_STYLES, MGMT_COLORS, JsCall, MapOptions, legend_html, new_map, shift
+from maps.base import (
+    INCIDENT_STYLES,
+    MGMT_COLORS,
+    JsCall,
+    JsLayer,
+    MapOptions,
+    legend_html,
+    new_map,
+    shift,
+    shift_xy,
+)
 
 PALETTE = ["#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704"]  # low -> high (camera)
 PALETTE_GOOD = ["#d73027", "#fc8d59", "#d9ef8b", "#1a9850"]  # below 50/80/90 %, >= 90 %
 NO_DATA = "#bdbdbd"
 LIMIT_OUTSIDE = 2000
+DEFAULT_SITES = 10
+# Gi* confidence bins (+-3/2/1 = 99/95/90 %), as ArcGIS's Hot Spot Analysis colours them
+SPOT_COLORS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7",
+               -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac"}
+SPOT_CONFIDENCE = {3: "99 %", 2: "95 %", 1: "90 %"}
+SITE_COLOR = "#00897b"
 
 
 def pct(share: float) -> str:
@@ -89,15 +108,83 @@ def _choropleth(m: folium.Map, gdf: gpd.GeoDataFrame, opts: MapOptions, kind: st
     return labels, colors
 
 
+def analysis_period(period: gl.Period) -> Period:
+    """The map's half-open period as the analyses' inclusive dates."""
+    last = period.end - dt.timedelta(seconds=1)
+    return Period(period.start.date(), last.date())
+
+
+def add_hotspots(m: folium.Map, spots: gpd.GeoDataFrame, opts: MapOptions
+                 ) -> folium.GeoJson | folium.FeatureGroup:
+    """Cells that are significant Gi* hot spots (red, by confidence); an empty layer when
+    there are none (no incidents in the period, or no significant cluster)."""
+    t = opts.t
+    if spots.empty:
+        group = folium.FeatureGroup(name=t["hotspots"])
+        group.add_to(m)
+        return group
+    spots = spots.copy()
+    spots["kind"] = [t["hot"] if b > 0 else t["cold"] for b in spots["gi_bin"]]
+    spots["conf"] = [SPOT_CONFIDENCE[abs(int(b))] for b in spots["gi_bin"]]
+    spots["per_km2_s"] = [f"{v:.1f}" for v in spots["per_km2"]]
+    spots["z_s"] = [f"{v:.2f}" for v in spots["gi_z"]]
+    spots["p_s"] = [f"{v:.3f}" for v in spots["gi_p"]]
+    spots["gi_bin"] = spots["gi_bin"].astype(int)
+
+    def style(f: dict[str, Any]) -> dict[str, Any]:
+        b = int(f["properties"]["gi_bin"])
+        return {"color": "#7f0000" if b > 0 else "#08306b", "weight": 2,
+                "fillColor": SPOT_COLORS[b], "fillOpacity": 0.55,
+                "className": "wangge-hotspot " + ("hot" if b > 0 else "cold")}
+
+    cols = ["code", "name", "kind", "conf", "incidents", "per_km2_s", "z_s", "p_s"]
+    layer = folium.GeoJson(
+        gl.to_geojson(shift(spots, opts), [*cols, "gi_bin"]), name=t["hotspots"],
+        style_function=style,
+        tooltip=folium.GeoJsonTooltip(cols, aliases=[t["code"], t["name"], "", t["confidence"],
+                                                     t["incidents_n"], t["per_km2"], t["gi_z"],
+                                                     t["gi_p"]], sticky=True))
+    layer.add_to(m)
+    return layer
+
+
+def site_rows(sites: gpd.GeoDataFrame, opts: MapOptions) -> dict[str, Any]:
+    """Compact rows for ``Wangge.sites``: position, sector ring and the gained coverage only."""
+    t = opts.t
+    rows: list[list[Any]] = []
+    if not sites.empty:
+        lon, lat = shift_xy(sites["lon"].to_numpy(), sites["lat"].to_numpy(), opts)
+        sectors = shift(sites[["geometry"]], opts).geometry
+        for i, r in enumerate(sites.itertuples(index=False)):
+            ring = [[round(y, 6), round(x, 6)] for x, y in sectors.iloc[i].exterior.coords]
+            rows.append([round(float(lat[i]), 6), round(float(lon[i]), 6), int(r.rank),
+                         float(r.bearing_deg), float(r.fov_deg), float(r.range_m), ring,
+                         int(r.gain_incidents), float(r.gain_weight),
+                         int(r.cumulative_incidents), int(r.standalone_incidents),
+                         round(float(r.gain_area_m2)), round(float(r.sector_area_m2)),
+                         r.cell_code or "", t["src_" + r.source],
+                         r.compound if isinstance(r.compound, str) else ""])
+    keys = ("site", "rank", "bearing", "fov", "range", "gain_inc", "gain_weight", "cum_inc",
+            "standalone", "gain_area", "sector_area", "cell", "source", "compound")
+    return {"rows": rows, "color": SITE_COLOR, "t": {k: t[k] for k in keys}}
+
+
 def _unit_label(opts: MapOptions, unit: str) -> str:
     return opts.t[f"unit_{unit}"]
 
 
 def build_camera_coverage_map(conn: Connection, principal: Principal, opts: MapOptions,
-                              unit: str = "cell") -> folium.Map:
-    """Camera coverage choropleth + gaps/overlaps + incidents outside every camera view."""
+                              unit: str = "cell", k: int = DEFAULT_SITES,
+                              candidates: str = "both", hotspots: bool = True) -> folium.Map:
+    """Camera coverage choropleth + gaps/overlaps + incidents outside every camera view,
+    Gi* hot spots and ``k`` recommended camera sites (0: none) with their sectors and
+    gained coverage, over the period of ``opts`` (default: the 92 days ending with the latest
+    report). Both analyses are :mod:`geo.analysis`'s (hot spots with 199 permutations)."""
     opts = opts.validated()
     cov.check_unit(unit)
+    if not 0 <= k <= cov.MAX_MAP_SITES:
+        raise InvalidInput(f"k 须在 0..{cov.MAX_MAP_SITES} (0 = 不显示建议点位) / k must be within "
+                           f"0..{cov.MAX_MAP_SITES} (0 = no recommended sites)", field="k")
     t = opts.t
     region = opts.region_code
     period = gl.resolve_period(conn, region, opts.start, opts.end, default_days=92)
@@ -128,11 +215,32 @@ def build_camera_coverage_map(conn: Connection, principal: Principal, opts: MapO
     ml.add_incidents(m, outside, opts, t["outside"], radius=4)
     rows = [("sw", c, lab) for c, lab in zip(colors, labels, strict=True)]
     rows += [("sw", "#d500f9", f"{t['gap']} / {t['overlap']} ({len(gaps)})")]
-    rows += [("dot", INCIDENT_STYLES[k]["fill"], f"{t['outside']}: {t[k]}")
-             for k in ("overdue", "open", "closed")]
+    rows += [("dot", INCIDENT_STYLES[s]["fill"], f"{t['outside']}: {t[s]}")
+             for s in ("overdue", "open", "closed")]
     notes = [f"{t['period']}: {period.label()}",
              f"{t['outside']}: {t['shown_of'].format(shown=len(outside), total=n_out)}",
              "mapclassify FisherJenks"]
+    a_period = analysis_period(period)
+    if hotspots:
+        spots, spot_sum = cov.hotspot_layer(conn, principal, region, a_period)
+        add_hotspots(m, spots, opts)
+        rows += [("sw", SPOT_COLORS[b], f"{t['hot' if b > 0 else 'cold']} "
+                  f"{SPOT_CONFIDENCE[abs(b)]} ({int((spots['gi_bin'] == b).sum())})")
+                 for b in (3, 2, 1)]
+        notes.append(t["hot_note"].format(perm=spot_sum["permutations"],
+                                          period=period.label()))
+    if k:
+        sites, site_sum = cov.camera_site_layer(conn, principal, region, a_period, k,
+                                                candidates)
+        JsLayer("sites", site_rows(sites, opts), name=t["sites"].format(k=len(sites))).add_to(m)
+        rows += [("dot", SITE_COLOR, f"{t['site']} ({len(sites)})"),
+                 ("sw", SITE_COLOR, t["site_sector"])]
+        notes.append(t["sites_note"].format(
+            solver=site_sum["solver"], k=k, cands=site_sum["candidates"],
+            n=site_sum["newly_covered_incidents"], share=site_sum["newly_covered_share_pct"],
+            area=f"{site_sum['gain_area_m2'] / 1e6:.3f}"))
+        if site_sum["candidates_used"] != candidates:
+            notes.append(t["sites_fallback"])
     m.add_child(JsCall("legend", legend_html("", rows, notes), "bottomright",
                       f"{t['legend']} · {t['share']} ({_unit_label(opts, unit)})"))
     folium.LayerControl(collapsed=False, position="topright").add_to(m)

@@ -5,6 +5,15 @@ aggregated per cell and snapped to a grid for the heat map *in SQL* (so the page
 the number of cells, not of incidents), and at most ``limit_open`` open and ``limit_closed``
 closed incidents drawn one by one (overdue and urgent first). Cameras travel as compact rows
 (position, bearing, field of view, range) and their sectors are drawn in the browser.
+
+The heaviest layer, every incident of the period, is not in the page at all: from zoom
+:data:`TILES_MIN_ZOOM` the browser loads it as Mapbox vector tiles from
+``/tiles/incidents/{z}/{x}/{y}.pbf?datetime=<period>`` (``ST_AsMVT``, scoped to the caller like
+every incident answer) and draws them with Leaflet.VectorGrid. Below that zoom a county's
+incidents would make tiles of tens of thousands of points, so the low-zoom view stays the
+aggregation above (per-cell counts, heat grid, capped layers). With the AMap basemap the
+overlays are shifted to GCJ-02, which tiles cut in Web Mercator from CGCS2000 cannot follow:
+there the zoomed-in view is the ``/maps/data/incidents?bbox=`` layer (shifted on the server).
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import folium
 from sqlalchemy import Connection
@@ -28,6 +37,7 @@ from maps.base import (
     JsLayer,
     LocalHeatMap,
     MapOptions,
+    VectorTileLayer,
     legend_html,
     new_map,
     shift_xy,
@@ -36,6 +46,7 @@ from maps.base import (
 LIMIT_OPEN = 1000
 LIMIT_CLOSED = 500
 LIVE_MIN_ZOOM = 14
+TILES_MIN_ZOOM = 12
 CAMERA_MIN_ZOOM = 13
 LIMIT_VIEW = 3000
 
@@ -84,8 +95,11 @@ def build_dispatch_map(
                        "to": f"{(period.end - dt.timedelta(days=1)).date()}",
                        "lang": opts.lang, "basemap": opts.basemap,
                        "overdue_days": f"{opts.overdue_days:g}", "region": region})
+    tiles = opts.base.overlay_crs == "EPSG:4490"  # tiles cannot follow a GCJ-02 shift
+    if tiles:
+        add_incident_tiles(m, opts, period, [open_inc, closed_inc])
     JsLayer("live", {"url": f"/maps/data/incidents?{query}"}, {"minZoom": LIVE_MIN_ZOOM},
-            name=t["live"].format(z=LIVE_MIN_ZOOM), show=True).add_to(m)
+            name=t["live"].format(z=LIVE_MIN_ZOOM), show=not tiles).add_to(m)
 
     cams = gl.cameras(conn, region, with_sector=False)
     ml.add_cameras(m, cams, opts, show=True, min_zoom=CAMERA_MIN_ZOOM)
@@ -113,6 +127,8 @@ def build_dispatch_map(
              f"{t['incidents_open']}: {shown_open}",
              f"{t['closed']}: {shown_closed}",
              t["overdue_rule"].format(days=f"{opts.overdue_days:g}"), t["counts_note"]]
+    if tiles:
+        notes.append(t["tiles_note"].format(z=TILES_MIN_ZOOM))
     m.add_child(JsCall("legend", legend_html("", rows, notes), "bottomright", t["legend"]))
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     if opts.refresh:
@@ -140,3 +156,41 @@ def incidents_in_view(
     out = ml.incident_rows(gdf, opts)
     out["total"] = total
     return out
+
+
+def tile_url(period: gl.Period) -> str:
+    """URL template of the incident vector tiles of ``period`` (RFC 3339 interval, inclusive)."""
+    last = period.end - dt.timedelta(microseconds=1)
+    interval = f"{period.start.isoformat()}/{last.isoformat()}"
+    return "/tiles/incidents/{z}/{x}/{y}.pbf?datetime=" + quote(interval, safe="")
+
+
+def add_incident_tiles(m: folium.Map, opts: MapOptions, period: gl.Period,
+                       known: list[Any]) -> VectorTileLayer:
+    """Every incident of the period as vector tiles (from zoom :data:`TILES_MIN_ZOOM`).
+
+    ``known`` are incident frames already loaded for the page: their category names label the
+    tiles' category codes (tiles carry codes only).
+    """
+    t = opts.t
+    cat_col = "category_name_en" if opts.lang == "en" else "category_name"
+    cats: dict[str, str] = {}
+    for gdf in known:
+        if not gdf.empty:
+            for code, name, zh in zip(gdf["category_code"], gdf[cat_col], gdf["category_name"],
+                                      strict=True):
+                cats[str(code)] = str(name if isinstance(name, str) and name else zh)
+    data = {
+        "url": tile_url(period), "closed": list(gl.CLOSED_STATUSES),
+        "asof": period.as_of.isoformat(), "odays": opts.overdue_days,
+        "styles": INCIDENT_STYLES, "cats": cats,
+        "statuses": {s: opts.status_name(s) for s in (*gl.OPEN_STATUSES, *gl.CLOSED_STATUSES)},
+        "urgencies": {u: t[u] for u in ("urgent", "normal")},
+        "item": "/ogc/collections/incidents/items/{code}",
+        "t": {k: t[k] for k in ("status", "urgency", "reported", "cell", "channel", "overdue",
+                                "link_item")},
+    }
+    layer = VectorTileLayer("tiles", data, {"minZoom": TILES_MIN_ZOOM},
+                            name=t["live_tiles"].format(z=TILES_MIN_ZOOM), show=True)
+    layer.add_to(m)
+    return layer

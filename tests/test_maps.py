@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import numpy as np
@@ -12,6 +13,7 @@ from sqlalchemy import create_engine, text
 from geo import map_layers as gl
 from geo.access import ANONYMOUS_COMMAND, Principal
 from geo.analysis import maplayers as cov
+from geo.analysis.common import Period
 from geo.coords import wgs84_to_gcj02
 from geo.errors import InvalidInput
 from maps import assets
@@ -172,7 +174,8 @@ def test_coverage_figures(demo_url):  # type: ignore[no-untyped-def]
 
 def test_assets_installed_and_resolved() -> None:
     assets.check_installed()
-    for _, url in [*assets.FOLIUM_JS, *assets.FOLIUM_CSS, *assets.HEAT_JS, assets.WANGGE_JS]:
+    for _, url in [*assets.FOLIUM_JS, *assets.FOLIUM_CSS, *assets.HEAT_JS, assets.WANGGE_JS,
+                   *assets.VECTORGRID_JS]:
         assert assets.resolve(url) is not None, url
 
 
@@ -228,3 +231,159 @@ def test_cell_map_of_a_rural_cell_without_compounds(client, demo_engine):  # typ
     r = client.get(f"/maps/cells/{code}")
     assert r.status_code == 200, r.text[:300]
     assert code in r.text
+
+
+# --- hot spots, recommended camera sites, incident vector tiles (issue 7 follow-up) ---------
+
+MVT = "application/vnd.mapbox-vector-tile"
+Q3 = Period(dt.date(2026, 7, 31), dt.date(2026, 10, 30))  # the coverage map's default period
+
+
+def test_hotspot_layer_is_the_analysis_hot_cells(demo_engine):  # type: ignore[no-untyped-def]
+    from geo.analysis.spots import hotspots
+
+    with demo_engine.connect() as conn:
+        spots, summary = cov.hotspot_layer(conn, ANONYMOUS_COMMAND, "141123", Q3)
+        full = hotspots(conn, ANONYMOUS_COMMAND, "141123", Q3, permutations=199,
+                        by_category=False)["tables"]["units"]
+    assert len(spots) > 0 and (spots["gi_bin"] > 0).all() and (spots["spot"] != "cold").all()
+    expect = full[full["gi_bin"] > 0].set_index("code")
+    assert set(spots["code"]) == set(expect.index)
+    got = spots.set_index("code")
+    assert (got["incidents"] == expect.loc[got.index, "incidents"]).all()
+    assert summary["permutations"] == 199 and summary["incidents"] > 0
+    assert spots.crs.to_epsg() == 4490 and spots.geometry.is_valid.all()
+
+
+def test_camera_site_layer_gains_and_no_incident_codes(demo_engine):  # type: ignore[no-untyped-def]
+    with demo_engine.connect() as conn:
+        sites, summary = cov.camera_site_layer(conn, ANONYMOUS_COMMAND, "141123", Q3, k=4,
+                                               candidates="entrances")
+        assert list(sites["rank"]) == [1, 2, 3, 4]
+        assert int(sites["gain_incidents"].sum()) == summary["newly_covered_incidents"] > 0
+        assert not {"code", "codes", "reporter_name", "reporter_phone"} & set(sites.columns)
+        assert ((sites["gain_area_m2"] > 0)
+                & (sites["gain_area_m2"] <= sites["sector_area_m2"] + 0.5)).all()
+        # the sector of a 90 deg / 80 m camera is pi * 80^2 / 4 = 5,026.5 m^2
+        assert sites["sector_area_m2"].to_numpy() == pytest.approx(np.pi * 80**2 / 4, rel=0.01)
+        # site 1's gain, recomputed by PostGIS on the ellipsoid: sector minus online sectors
+        first = sites.iloc[0]
+        pg_gain = conn.execute(text("""
+            SELECT ST_Area(ST_Difference(s.g, COALESCE((SELECT ST_Union(c.sector) FROM camera c
+                    WHERE c.status = 'online' AND c.sector IS NOT NULL
+                      AND ST_Intersects(c.sector, s.g)), ST_GeomFromText('POLYGON EMPTY', 4490)))
+                   ::geography)
+              FROM (SELECT ST_GeomFromText(:wkt, 4490) AS g) s"""),
+            {"wkt": first.geometry.wkt}).scalar()
+        assert first["gain_area_m2"] == pytest.approx(pg_gain, rel=0.01, abs=5)
+        with pytest.raises(InvalidInput):
+            cov.camera_site_layer(conn, ANONYMOUS_COMMAND, "141123", Q3, k=51)
+
+
+def test_coverage_map_parameters(client):  # type: ignore[no-untyped-def]
+    r = client.get("/maps/coverage/cameras?k=3&candidates=entrances")
+    assert r.status_code == 200, r.text[:300]
+    html = r.text
+    # layer-control names are JSON-escaped by folium, the legend is not
+    assert "Wangge.sites(" in html and json.dumps("建议新增摄像头点位 (前 3 个)") in html
+    assert json.dumps("事件热点 (Gi*)") in html and "199 次置换" in html
+    assert "建议点位 (3)" in html
+    assert not re.search(r"SJ\d{14}", html.split("Wangge.sites(", 1)[1].split(");", 1)[0])
+    en = client.get("/maps/coverage/cameras?k=0&hotspots=false&lang=en").text
+    assert "Wangge.sites(" not in en and "Incident hot spots" not in en
+    assert "Camera coverage" in en
+    # a long period makes the lattice too large for the site search: the map falls back to
+    # compound entrances and says so, instead of failing with a 413
+    long = client.get("/maps/coverage/cameras?from=2025-01-01&to=2026-10-30&hotspots=false"
+                      "&unit=township")
+    assert long.status_code == 200, long.text[:300]
+    assert "仅在小区出入口中选点" in long.text and "建议点位 (10)" in long.text
+    # a period without incidents: no hot spot, no site, still a map (schemathesis found a 500)
+    empty = client.get("/maps/coverage/cameras?to=2000-01-01")
+    assert empty.status_code == 200, empty.text[:300]
+    assert "建议点位 (0)" in empty.text and "热点 99 % (0)" in empty.text
+    for bad in ("k=51", "k=-1", "candidates=roof", "hotspots=maybe"):
+        assert client.get(f"/maps/coverage/cameras?{bad}").status_code == 422, bad
+
+
+def test_dispatch_map_links_incident_tiles_of_its_period(client):  # type: ignore[no-untyped-def]
+    html = client.get("/maps/dispatch?from=2026-10-01&to=2026-10-30").text
+    assert "Leaflet.VectorGrid.bundled.min.js" in html and "Wangge.tiles(" in html
+    m = re.search(r'"url":"(/tiles/incidents/\{z\}/\{x\}/\{y\}\.pbf\?datetime=[^"]+)"', html)
+    assert m, "no tile URL"
+    assert "2026-10-01T00%3A00%3A00%2B08%3A00%2F2026-10-30T23%3A59%3A59" in m.group(1)
+    # AMap: overlays are shifted to GCJ-02, tiles cannot be: the bbox layer is used instead
+    amap = client.get("/maps/dispatch?basemap=amap").text
+    assert "Wangge.tiles(" not in amap and "Wangge.live(" in amap
+
+
+def _tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    x = int((lon + 180.0) / 360.0 * n)
+    y = int((1.0 - np.arcsinh(np.tan(np.radians(lat))) / np.pi) / 2.0 * n)
+    return x, y
+
+
+def test_incident_tiles_of_a_period(client, demo_engine):  # type: ignore[no-untyped-def]
+    import mapbox_vector_tile
+
+    z = 12
+    x, y = _tile_xy(111.13, 38.46, z)
+    interval = "2026-10-01T00:00:00+08:00/2026-10-30T23:59:59.999999+08:00"
+    r = client.get(f"/tiles/incidents/{z}/{x}/{y}.pbf", params={"datetime": interval})
+    assert r.status_code == 200 and r.headers["content-type"] == MVT
+    feats = mapbox_vector_tile.decode(r.content)["incidents"]["features"]
+    with demo_engine.connect() as conn:
+        n = conn.execute(text(
+            "SELECT count(*) FROM incident WHERE ST_Intersects(ST_Transform(geom, 3857), "
+            "ST_TileEnvelope(:z, :x, :y)) AND reported_at >= '2026-10-01T00:00:00+08:00' "
+            "AND reported_at < '2026-10-31T00:00:00+08:00'"), {"z": z, "x": x, "y": y}).scalar()
+    inside = [f for f in feats if all(0 <= c <= 4096 for c in f["geometry"]["coordinates"])]
+    assert 0 < n <= len(feats) and abs(len(inside) - n) <= 0.02 * n + 2
+    assert all("2026-10-01" <= f["properties"]["reported_at"][:10] <= "2026-10-30"
+               for f in feats)
+    assert all("due_at" in f["properties"] and "reporter_phone" not in f["properties"]
+               for f in feats)
+    everything = client.get(f"/tiles/incidents/{z}/{x}/{y}.pbf")
+    assert len(mapbox_vector_tile.decode(everything.content)["incidents"]["features"]) > len(
+        feats)
+    for bad in ("2026-13-01/..", "2026-10-30/2026-10-01"):
+        assert client.get(f"/tiles/incidents/{z}/{x}/{y}.pbf",
+                          params={"datetime": bad}).status_code == 422, bad
+    assert client.get(f"/tiles/cells/{z}/{x}/{y}.pbf",
+                      params={"datetime": interval}).status_code == 422
+
+
+def test_incident_tiles_pass_the_principal(demo_url):  # type: ignore[no-untyped-def]
+    """The tiles the dispatch map loads are scoped to whoever asks (planner: no incidents)."""
+    from fastapi import Request
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings(demo_url))
+    roles = {"planner": Principal(user="p", role="planner"),
+             "worker": Principal(user="w", role="worker", cell_codes=frozenset({CELL}))}
+
+    @app.middleware("http")
+    async def as_role(request: Request, call_next):  # type: ignore[no-untyped-def]
+        role = request.headers.get("x-test-role")
+        if role:
+            request.state.principal = roles[role]
+        return await call_next(request)
+
+    import mapbox_vector_tile
+
+    z = 12
+    x, y = _tile_xy(111.13, 38.46, z)
+    with TestClient(app) as c:
+        command = c.get(f"/tiles/incidents/{z}/{x}/{y}.pbf")
+        planner = c.get(f"/tiles/incidents/{z}/{x}/{y}.pbf", headers={"x-test-role": "planner"})
+        worker = c.get(f"/tiles/incidents/{z}/{x}/{y}.pbf", headers={"x-test-role": "worker"})
+    all_cells = {f["properties"]["cell_code"] for f in mapbox_vector_tile.decode(
+        command.content)["incidents"]["features"]}
+    assert len(all_cells) > 1
+    assert planner.status_code == 204
+    mine = mapbox_vector_tile.decode(worker.content)["incidents"]["features"]
+    assert mine and {f["properties"]["cell_code"] for f in mine} == {CELL}

@@ -107,7 +107,10 @@ def common_checks(page: Any, blocked: list[str], errors: list[str]) -> None:
 
 
 def test_dispatch_map(server: str, browser: Any) -> None:
-    page, blocked, errors = open_offline(browser, server + "/maps/dispatch", "dispatch")
+    # an explicit period: other tests may add today's incidents to the shared demo database,
+    # which would move the default period (30 days up to the latest report)
+    page, blocked, errors = open_offline(browser, server + "/maps/dispatch?from=2026-10-01"
+                                         "&to=2026-10-30", "dispatch")
     common_checks(page, blocked, errors)
     paths = count(page, "path.leaflet-interactive")
     incidents = count(page, "path.wangge-incident")
@@ -116,17 +119,51 @@ def test_dispatch_map(server: str, browser: Any) -> None:
     assert incidents > 300 and paths > 354 + 250 + 17 + incidents - 1
     assert count(page, ".leaflet-control-layers-overlays input") >= 7
     assert count(page, ".wangge-search input") == 1 and count(page, ".wangge-period input") == 2
+    assert count(page, "path.wangge-vt-incident") == 0  # county view: no tiles (zoom < 12)
     # search a cell code: the map zooms there and draws a highlight; zoomed in, every
-    # incident in view is loaded from /maps/data/incidents
-    with page.expect_response(lambda r: "/maps/data/incidents?" in r.url) as resp:
+    # incident of the period comes as vector tiles from Wangge's /tiles/incidents
+    tiles: list[Any] = []
+    page.on("response", lambda r: tiles.append(r) if "/tiles/incidents/" in r.url else None)
+    with page.expect_response(lambda r: "/tiles/incidents/" in r.url) as resp:
         page.fill(".wangge-search input", CELL)
         page.click(".wangge-search button")
-    assert resp.value.status == 200 and resp.value.json()["rows"]
-    page.wait_for_timeout(500)
-    assert count(page, "path.wangge-incident") > incidents
+    assert resp.value.status in (200, 204)  # an empty tile is 204
+    page.wait_for_function("() => document.querySelectorAll('path.wangge-vt-incident').length"
+                           " > 0", timeout=30_000)
+    page.wait_for_timeout(1000)
+    assert tiles and all(r.url.startswith(BASE + "/tiles/incidents/") and r.status in (200, 204)
+                         and "datetime=" in r.url for r in tiles)
+    assert any(r.status == 200 and r.headers["content-type"]
+               == "application/vnd.mapbox-vector-tile" for r in tiles)
+    drawn = count(page, "path.wangge-vt-incident")
+    loaded = page.evaluate("""() => { let n = 0; for (const k in window) { const v = window[k];
+        if (v && v.counts && v.vectorGrid) { n += v.counts.features; } } return n; }""")
+    assert 0 < drawn <= loaded
+    assert count(page, "path.wangge-vt-incident.closed") > 0
     assert count(page, "path.wangge-camera") == 1500 == count(page, "path.wangge-sector")
     assert count(page, "path.wangge-hit") == 1
     page.screenshot(path=str(SHOTS / "dispatch_search.png"))
+    # a vector-tile incident answers a click with its summary (no personal fields)
+    box = page.evaluate("""() => { for (const p of document.querySelectorAll(
+        'path.wangge-vt-incident')) { const b = p.getBoundingClientRect();
+        const x = b.x + b.width / 2, y = b.y + b.height / 2;
+        if (x > 320 && x < 880 && y > 120 && y < 760 &&
+            document.elementFromPoint(x, y) === p) { return [x, y]; } } return null; }""")
+    assert box is not None
+    page.mouse.click(box[0], box[1])
+    page.wait_for_timeout(300)
+    popup = page.inner_html(".leaflet-popup-content")
+    assert "/ogc/collections/incidents/items/SJ" in popup and "电话" not in popup
+    page.screenshot(path=str(SHOTS / "dispatch_tile_popup.png"))
+    page.keyboard.press("Escape")
+    page.evaluate("() => document.querySelector('.leaflet-popup-close-button')?.click()")
+    # the bbox layer (full case summaries) is still offered, unchecked
+    with page.expect_response(lambda r: "/maps/data/incidents?" in r.url) as resp:
+        page.get_by_label("视野内全部事件(放大到 14 级加载)").check()
+    assert resp.value.status == 200 and resp.value.json()["rows"]
+    page.wait_for_timeout(500)
+    assert count(page, "path.wangge-incident") > incidents
+    assert blocked == [] and errors == [], (blocked, errors)
     assert page.evaluate("() => document.title").startswith("指挥调度图")
     # a popup with the case summary and API links
     page.evaluate("""() => { for (const k in window) { const v = window[k];
@@ -177,6 +214,37 @@ def test_cell_map_on_a_phone_with_where_am_i(server: str, browser: Any, demo_url
     assert "网格" in page.inner_text(".leaflet-tooltip")
     assert count(page, "path.leaflet-interactive") >= 5
     assert count(page, "path.wangge-camera") >= 1
+    page.close()
+
+
+def test_coverage_map_hot_spots_and_recommended_sites(server: str, browser: Any) -> None:
+    page, blocked, errors = open_offline(browser, server + "/maps/coverage/cameras?from="
+                                         "2026-07-31&to=2026-10-30", "coverage_cameras_sites")
+    common_checks(page, blocked, errors)
+    assert count(page, "path.wangge-hotspot.hot") > 0
+    assert count(page, "path.wangge-hotspot.cold") == 0
+    assert count(page, ".wangge-site") == 10 == count(page, "path.wangge-site-sector")
+    legend = page.inner_text(".wangge-legend")
+    assert "热点 99 %" in legend and "建议点位 (10)" in legend and "新增覆盖" in legend
+    layers = page.inner_text(".leaflet-control-layers")
+    assert "事件热点 (Gi*)" in layers and "建议新增摄像头点位 (前 10 个)" in layers
+    # a site's popup: gained coverage in numbers, never an incident code
+    page.evaluate("() => document.querySelector('.wangge-site').click()")
+    page.wait_for_timeout(300)
+    popup = page.inner_text(".leaflet-popup-content")
+    assert "新增覆盖事件" in popup and "新增覆盖面积" in popup and "m²" in popup
+    assert "SJ" not in popup
+    page.screenshot(path=str(SHOTS / "coverage_cameras_site_popup.png"))
+    page.close()
+    page, blocked, errors = open_offline(
+        browser, server + "/maps/coverage/cameras?k=3&candidates=entrances&lang=en&unit=township"
+        "&from=2026-07-31&to=2026-10-30",
+        "coverage_cameras_sites_en")
+    common_checks(page, blocked, errors)
+    assert count(page, ".wangge-site") == 3 == count(page, "path.wangge-site-sector")
+    assert count(page, "path.wangge-hotspot") > 0
+    legend = page.inner_text(".wangge-legend")
+    assert "Hot spot 99 %" in legend and "Recommended site (3)" in legend
     page.close()
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -305,3 +308,29 @@ def test_owslib_lists_collections_and_pages_incidents(server_url: str,
     assert len(seen) == len(set(seen)) == expected > 1000
     one = w.collection_item("cells", w.collection_items("cells", limit=1)["features"][0]["id"])
     assert one["type"] == "Feature"
+
+
+def test_gdal_ogr_oapif_driver_reads_the_service(server_url: str, demo_engine: Engine) -> None:
+    """A second real client: GDAL/OGR's OGC API - Features driver (what ogr2ogr and many desktop
+    tools use), through pyogrio, in its own process (GDAL holds the GIL the server thread of
+    this process needs): every active cell, paged by the driver, and a bbox."""
+    script = f"""
+import json, pyogrio
+src = "OAPIF:{server_url}"
+assert "OAPIF" in pyogrio.list_drivers(), "pyogrio's GDAL has no OAPIF driver"
+layers = sorted(name for name, _ in pyogrio.list_layers(src))
+cells = pyogrio.read_dataframe(src, layer="cells")
+part = pyogrio.read_dataframe(src, layer="cells", bbox=(111.10, 38.44, 111.16, 38.48))
+print(json.dumps({{"layers": layers, "n": len(cells), "valid": bool(cells.geometry.is_valid.all()),
+                  "has_code": "code" in cells.columns, "crs": str(cells.crs),
+                  "part": len(part)}}))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    n = scalar(demo_engine, "SELECT count(*) FROM grid_cell c JOIN boundary_set b "
+               "ON b.id = c.boundary_set_id AND b.is_active")
+    assert set(got["layers"]) == COLLECTIONS
+    assert got["n"] == n and got["valid"] and got["has_code"] and got["crs"] != "None"
+    assert 0 < got["part"] < n

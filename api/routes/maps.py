@@ -89,11 +89,22 @@ def camera_coverage_map(
     unit: Annotated[str, Query(description="cell (default), community or township")] = "cell",
     from_: Annotated[dt.date | None, Query(alias="from", description="Incidents from")] = None,
     to: Annotated[dt.date | None, Query(description="Incidents to (inclusive)")] = None,
+    k: Annotated[int, Query(ge=0, le=50, description="Recommended new camera sites to show "
+                            "(0 = none); MCLP/greedy of /analysis/camera-sites")] = 10,
+    candidates: Annotated[str, Query(pattern="^(both|entrances|lattice)$",
+                                     description="Candidate sites: both (default), entrances "
+                                     "(compound entrances) or lattice (100 m lattice)")] = "both",
+    hotspots: Annotated[bool, Query(description="Show Gi* hot/cold spots of the period")]
+    = True,
     lang: LangQ = "zh", basemap: BasemapQ = "none", region: RegionQ = None,
 ) -> HTMLResponse:
-    """Choropleth of camera coverage, grid gaps/overlaps, incidents outside every view."""
+    """Choropleth of camera coverage, grid gaps/overlaps, incidents outside every view, hot
+    spots and recommended camera sites with their sectors and gained coverage (period default:
+    the 92 days ending with the latest report)."""
     opts = _options(settings, lang, basemap, region, start=from_, end=to)
-    return _page(render_page(build_camera_coverage_map(conn, principal, opts, unit)), opts)
+    return _page(render_page(build_camera_coverage_map(conn, principal, opts, unit, k=k,
+                                                       candidates=candidates,
+                                                       hotspots=hotspots)), opts)
 
 
 @router.get("/maps/coverage/property", dependencies=[LOGGED_IN],

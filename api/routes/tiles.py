@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from api.deps import ConnDep, PrincipalDep
+from geo.ogc import parse_datetime
 from geo.tiles import TILE_PROPERTIES, tile
 
 router = APIRouter(tags=["tiles 矢量瓦片"])
@@ -31,9 +32,13 @@ def get_tile(
     z: Annotated[int, Path(description="Zoom 0..22")],
     x: Annotated[int, Path(description="Column 0..2^z-1")],
     y: Annotated[int, Path(description="Row 0..2^z-1 (XYZ, north at 0)")],
+    datetime: Annotated[str | None, Query(
+        description="Incidents reported in this RFC 3339 instant or interval "
+                    "(2025-06-01/2025-06-30, ../2025-06-30), as in the OGC items")] = None,
 ) -> Response:
     """One tile; incidents are scoped to the caller and never carry personal fields."""
-    data = tile(conn, layer, z, x, y, principal)
+    start, end = parse_datetime(datetime) if datetime else (None, None)
+    data = tile(conn, layer, z, x, y, principal, start, end)
     if not data:
         return Response(status_code=204, headers={"Cache-Control": "max-age=60"})
     return Response(data, media_type=MVT, headers={"Cache-Control": "max-age=60"})

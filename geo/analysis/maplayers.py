@@ -10,17 +10,19 @@ management modes, sliver-tolerant gaps and overlaps, metric areas). Shares are 0
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import shapely
 from sqlalchemy import Connection, text
 
-from geo.analysis.common import read_gdf, region_metric_srid, unit_sql
+from geo.access import Principal
+from geo.analysis.common import Period, read_gdf, region_metric_srid, unit_sql
 from geo.analysis.coverage import coverage_by_unit
 from geo.analysis.grid import GAPS_SQL, OVERLAPS_SQL
 from geo.analysis.property import COMPOUNDS_SQL
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, TooLarge
 from geo.lookup import boundary_set_at
 
 UNITS = ("cell", "community", "township")
@@ -134,3 +136,108 @@ def grid_gaps_overlaps(conn: Connection, region_code: str, min_area_m2: float = 
                                    ovl["area_m2"].to_numpy(dtype=float)]),
     }, geometry=gpd.GeoSeries(list(gaps.geometry) + list(ovl.geometry), crs=CRS), crs=CRS)
     return out.sort_values("area_m2", ascending=False).reset_index(drop=True)
+
+
+# Hot spots and recommended camera sites for the planners' camera-coverage map. The analyses
+# are issue 6's (:func:`geo.analysis.spots.hotspots`, :func:`geo.analysis.sites.camera_sites`);
+# these wrappers only choose map-friendly defaults and keep aggregates: never incident codes
+# or personal fields (``camera_sites``' ``demand`` table is dropped here).
+
+HOTSPOT_PERMUTATIONS = 199
+MAX_MAP_SITES = 50
+
+
+def hotspot_layer(conn: Connection, principal: Principal, region_code: str, period: Period,
+                  permutations: int = HOTSPOT_PERMUTATIONS) -> tuple[gpd.GeoDataFrame,
+                                                                      dict[str, Any]]:
+    """Cells that are significant Getis-Ord Gi* hot spots of incident density.
+
+    Calls :func:`geo.analysis.spots.hotspots` (unit ``cell``, measure incidents per km^2) with
+    ``permutations`` (199 by default: a map should open in a second; the analysis endpoint
+    defaults to 999) and keeps the hot cells of the 90/95/99 % confidence bins (cold spots, in
+    this county most rural cells, would hide the coverage choropleth: see the analysis).
+
+    Returns
+    -------
+    tuple
+        GeoDataFrame (code, name, incidents, per_km2, gi_z, gi_p, gi_bin, spot, geometry
+        simplified) and the analysis' summary plus its method and permutations.
+    """
+    from geo.analysis.spots import hotspots
+
+    res = hotspots(conn, principal, region_code, period, unit="cell",
+                   permutations=permutations, by_category=False)
+    units = res["tables"]["units"]
+    units = units[units["gi_bin"] > 0]
+    cols = ["code", "name", "incidents", "per_km2", "gi_z", "gi_p", "gi_bin", "spot",
+            "geometry"]
+    out = gpd.GeoDataFrame(units[cols].reset_index(drop=True), geometry="geometry", crs=CRS)
+    summary = {**res["summary"], "permutations": permutations,
+               "method": res["inputs"]["method"], "measure": res["inputs"]["measure"]}
+    return _simplified(out, "cell"), summary
+
+
+def camera_site_layer(conn: Connection, principal: Principal, region_code: str, period: Period,
+                      k: int = 10, candidates: str = "both") -> tuple[gpd.GeoDataFrame,
+                                                                       dict[str, Any]]:
+    """``k`` recommended new camera sites with their sectors and the coverage each one gains.
+
+    Calls :func:`geo.analysis.sites.camera_sites` (MCLP or greedy, the analysis' own limits)
+    and adds ``gain_area_m2``: the part of each new sector that neither an online camera nor a
+    better-ranked new site already sees (metric CRS of the region). ``k`` is capped at
+    :data:`MAX_MAP_SITES` for the map. When the candidate set is too large for the analysis
+    (a long period: lattice points near every uncovered incident), the search falls back to
+    the compound entrances (``summary["candidates_used"]``) instead of failing the map.
+
+    Returns
+    -------
+    tuple
+        GeoDataFrame (rank, lon, lat, bearing_deg, fov_deg, range_m, source, compound,
+        cell_code, gain_incidents, gain_weight, cumulative_incidents, standalone_incidents,
+        sector_area_m2, gain_area_m2, geometry = the sector) and the analysis' summary.
+    """
+    from geo.analysis.sites import camera_sites
+
+    if not 1 <= k <= MAX_MAP_SITES:
+        raise InvalidInput(f"地图上 k 须在 1..{MAX_MAP_SITES} / on the map k must be within "
+                           f"1..{MAX_MAP_SITES} (the analysis endpoint allows more)", field="k")
+    used = candidates
+    try:
+        res = camera_sites(conn, principal, region_code, k, period, candidates=candidates)
+    except TooLarge:
+        if candidates == "entrances":
+            raise
+        # a long period makes the 100 m lattice too large: a map still shows the best sites
+        # among the compound entrances (and says so) rather than failing
+        used = "entrances"
+        res = camera_sites(conn, principal, region_code, k, period, candidates=used)
+    sites = res["tables"]["sites"].copy()  # the "demand" table (incident codes) is not used
+    srid = region_metric_srid(conn, region_code)
+    sites["sector_area_m2"] = 0.0
+    sites["gain_area_m2"] = 0.0
+    if len(sites):
+        metric = sites.to_crs(epsg=srid)
+        x0, y0, x1, y1 = (float(v) for v in sites.total_bounds)
+        existing = read_gdf(conn, """
+            SELECT ST_AsBinary(sector) AS geom FROM camera
+             WHERE region_code = :r AND status = 'online' AND sector IS NOT NULL
+               AND sector && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490)""",
+                            {"r": region_code, "x0": x0, "y0": y0, "x1": x1, "y1": y1})
+        seen = (shapely.union_all(existing.to_crs(epsg=srid).geometry.values)
+                if len(existing) else shapely.Polygon())
+        areas, gains = [], []
+        for sector in metric.geometry.values:  # rank order: earlier sites count as seen
+            areas.append(float(sector.area))
+            gains.append(float(shapely.difference(sector, seen).area))
+            seen = shapely.union(seen, sector)
+        sites["sector_area_m2"] = np.round(areas, 1)
+        sites["gain_area_m2"] = np.round(gains, 1)
+    keep = ["rank", "lon", "lat", "bearing_deg", "fov_deg", "range_m", "source", "compound",
+            "cell_code", "gain_incidents", "gain_weight", "cumulative_incidents",
+            "standalone_incidents", "sector_area_m2", "gain_area_m2", "geometry"]
+    sites = gpd.GeoDataFrame(sites[[c for c in keep if c in sites.columns]],
+                             geometry="geometry", crs=CRS)
+    summary = {**res["summary"], "k": k, "candidates_asked": candidates,
+               "candidates_used": used,
+               "gain_area_m2": float(sites["gain_area_m2"].sum()) if len(sites) else 0.0}
+    return sites, summary

@@ -73,6 +73,84 @@
     g.on("remove", function () { if (map) { map.off("moveend", load); } });
     return g;
   };
+  /* Every incident of the period as Mapbox vector tiles from Wangge's /tiles/incidents (drawn
+   * client-side by Leaflet.VectorGrid, SVG renderer) from zoom o.minZoom. d = {url, closed:
+   * [statuses], asof (ISO), odays, styles, cats: {code: name}, t: {texts}, item: URL template}.
+   * Overdue as on the server: open and past due_at (or reported more than odays before asof).
+   * Served pages only: a standalone file (file:) has no tile server. */
+  W.tiles = function (d, o) {
+    var g = L.featureGroup(), asof = new Date(d.asof).getTime(), vg = null;
+    function when(s) {
+      if (!s) { return null; }
+      s = String(s).replace(" ", "T");
+      if (/[+-]\d\d$/.test(s)) { s += ":00"; }
+      return new Date(s).getTime();
+    }
+    function cls(p) {
+      if (d.closed.indexOf(p.status) >= 0) { return "closed"; }
+      var due = when(p.due_at), rep = when(p.reported_at);
+      var limit = due !== null ? due : rep + d.odays * 86400000;
+      return limit < asof ? "overdue" : "open";
+    }
+    function make() {  // the VectorGrid layer, created when first added to a map
+      var vg = L.vectorGrid.protobuf(d.url, {
+        // no minZoom here: Leaflet would make it the whole map's minimum zoom (fromZoom below)
+        pane: "wanggeTiles", interactive: true,
+        getFeatureId: function (f) { return f.properties.code; },
+        fetchOptions: {credentials: "same-origin"},
+        vectorTileLayerStyles: {incidents: function (p) {
+          var k = cls(p), st = d.styles[k];
+          return {radius: o.radius || 5, color: st.color, weight: 1.2, fill: true,
+            fillColor: st.fill, fillOpacity: 0.85, className: "wangge-vt-incident " + k};
+        }}
+      });
+      vg.on("tileload", function (e) {
+        // Leaflet 1.9 asks a clicked circle for its LatLng; tile symbolizers only know their
+        // pixel position in the tile: give each one its LatLng (VectorGrid 1.3 predates 1.9).
+        var r = vg._vectorTiles[vg._tileCoordsToKey(e.coords)], size = vg.getTileSize();
+        if (r && r._features) {
+          Object.keys(r._features).forEach(function (id) {
+            var f = r._features[id].feature;
+            if (f && f._point) {
+              f._latlng = g._map.unproject(L.point(e.coords.x * size.x + f._point.x,
+                e.coords.y * size.y + f._point.y), e.coords.z);
+            }
+          });
+        }
+        g.counts.tiles += 1;
+        g.counts.features += e.tile.querySelectorAll ? e.tile.querySelectorAll("path").length : 0;
+      });
+      vg.on("click", function (e) {
+        var p = e.layer.properties || {}, t = d.t, k = cls(p);
+        var late = k === "overdue" ? " <span class='late'>" + esc(t.overdue) + "</span>" : "";
+        var href = d.item.replace("{code}", encodeURIComponent(p.code));
+        var at = e.latlng || g._map.mouseEventToLatLng(e.originalEvent);
+        L.popup({maxWidth: 320}).setLatLng(at).setContent(
+          "<div class='wangge-popup'><b>" + esc(p.code) + "</b> " +
+          esc(d.cats[p.category_code] || p.category_code) + late +
+          table([[t.status, esc((d.statuses || {})[p.status] || p.status)],
+                 [t.urgency, esc((d.urgencies || {})[p.urgency] || p.urgency)],
+                 [t.reported, esc(String(p.reported_at || "").slice(0, 16))],
+                 [t.cell, esc(p.cell_code)], [t.channel, esc(p.channel)]]) +
+          "<div><a href='" + esc(href) + "' target='_blank'>" + esc(t.link_item) + "</a></div></div>"
+        ).openOn(g._map);
+      });
+      return vg;
+    }
+    g.counts = {features: 0, tiles: 0};
+    if (location.protocol === "file:" || !L.vectorGrid) { return g; }
+    g.on("add", function () {
+      if (vg) { return; }
+      var map = g._map;
+      if (!map.getPane("wanggeTiles")) {  // above the cell polygons, below markers/popups
+        map.createPane("wanggeTiles").style.zIndex = 450;
+      }
+      vg = make();
+      g.addLayer(W.fromZoom(vg, o.minZoom));
+      g.vectorGrid = vg;
+    });
+    return g;
+  };
   /* Per-cell aggregates: rows [lat, lon, code, name, total, open, overdue] */
   W.counts = function (d) {
     var g = L.featureGroup(), max = 1;
@@ -114,6 +192,29 @@
         fillColor: "#fff", fillOpacity: 1, className: "wangge-camera"}).bindTooltip(tip).addTo(g);
     });
     return o.minZoom ? W.fromZoom(g, o.minZoom) : g;
+  };
+  /* Recommended camera sites: rows [lat, lon, rank, bearing, fov, range, sector ring [[lat, lon]],
+   * gain_incidents, gain_weight, cumulative, standalone, gain_area_m2, sector_area_m2, cell,
+   * source, compound]; only aggregates (no incident codes). */
+  W.sites = function (d) {
+    var g = L.featureGroup(), t = d.t;
+    d.rows.forEach(function (r) {
+      var tip = esc(t.site) + " #" + r[2] + "<br>" + esc(t.gain_inc) + " " + r[7] + " · " +
+        esc(t.gain_area) + " " + r[11].toLocaleString() + " m²";
+      var popup = "<div class='wangge-popup'><b>" + esc(t.site) + " #" + r[2] + "</b>" +
+        table([[t.gain_inc, r[7]], [t.gain_weight, r[8]], [t.cum_inc, r[9]],
+               [t.standalone, r[10]], [t.gain_area, r[11].toLocaleString() + " m²"],
+               [t.sector_area, r[12].toLocaleString() + " m²"],
+               [t.bearing, r[3] + "°"], [t.fov, r[4] + "°"], [t.range, r[5] + " m"],
+               [t.cell, esc(r[13])], [t.source, esc(r[14])], [t.compound, esc(r[15])]]) + "</div>";
+      L.polygon(r[6], {color: d.color, weight: 2, fillColor: d.color, fillOpacity: 0.35,
+        className: "wangge-site-sector"}).bindTooltip(tip).bindPopup(popup).addTo(g);
+      var icon = L.divIcon({className: "wangge-site", html: String(r[2]), iconSize: [22, 22],
+        iconAnchor: [11, 11]});
+      L.marker([r[0], r[1]], {icon: icon, title: t.site + " #" + r[2], zIndexOffset: 500})
+        .bindTooltip(tip).bindPopup(popup).addTo(g);
+    });
+    return g;
   };
   /* A group whose content is only on the map from zoom o.minZoom (keeps county views light). */
   W.fromZoom = function (inner, minZoom) {
