@@ -11,8 +11,14 @@ Without PostGIS, tests that need it skip locally and fail when WANGGE_REQUIRE_DB
 from __future__ import annotations
 
 import os
+import shutil
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
@@ -190,3 +196,47 @@ def role_headers(demo_engine: Engine) -> dict[str, dict[str, str]]:
             token, _ = issue_session_token(secret, uid, username, ver, 24 * 3600)
             out[role] = {"Authorization": f"Bearer {token}"}
     return out
+
+
+@contextmanager
+def serve_in_thread(settings: Settings, host: str, port: int) -> Iterator[str]:
+    """The app for ``settings`` served by uvicorn in a thread of this process; yields its URL.
+
+    For real HTTP clients written in Python (OWSLib, Playwright). A client that holds the GIL
+    while it waits (GDAL) must run in a subprocess instead.
+    """
+    import uvicorn
+
+    from api.main import create_app
+
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+CHROMIUM = os.environ.get("WANGGE_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (the Debian package) driven by Playwright (a skip fails in CI)."""
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: run WITH_BROWSER=1 scripts/setup.sh")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM,
+                              args=["--no-sandbox", "--disable-gpu", "--disable-quic"])
+        yield b
+        b.close()

@@ -5,9 +5,6 @@ draws with her cell's open incidents; nothing is fetched from another host."""
 from __future__ import annotations
 
 import os
-import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +14,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from geo.auth_demo import DEMO_USERS
-from tests.conftest import make_settings
+from tests.conftest import make_settings, serve_in_thread
 
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("WANGGE_CHROMIUM", "/usr/bin/chromium")
 HOST, PORT = "127.0.0.1", int(os.environ.get("WANGGE_TEST_LOGIN_HTTP_PORT", "8176"))
 BASE = f"http://{HOST}:{PORT}"
 SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
@@ -28,30 +24,12 @@ SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 
 @pytest.fixture(scope="module")
 def closed_server(demo_url: str) -> Iterator[str]:
-    import uvicorn
-
-    from api.main import create_app
-
-    config = uvicorn.Config(create_app(make_settings(demo_url, demo_open=False)), host=HOST,
-                            port=PORT, log_level="warning")
-    srv = uvicorn.Server(config)
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield BASE
-    srv.should_exit = True
-    th.join(timeout=10)
+    with serve_in_thread(make_settings(demo_url, demo_open=False), HOST, PORT) as url:
+        yield url
 
 
-def test_worker_logs_in_from_the_map(closed_server: str, demo_engine: Engine) -> None:
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: run WITH_BROWSER=1 scripts/setup.sh")
-    from playwright.sync_api import sync_playwright
-
+def test_worker_logs_in_from_the_map(closed_server: str, demo_engine: Engine,
+                                      browser: Any) -> None:
     username, password, _ = DEMO_USERS["worker"]
     with demo_engine.connect() as conn:
         cell = conn.execute(text(
@@ -60,37 +38,34 @@ def test_worker_logs_in_from_the_map(closed_server: str, demo_engine: Engine) ->
             {"u": username}).scalar_one()
     blocked: list[str] = []
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-quic"])
-        page = browser.new_page(viewport={"width": 390, "height": 780})  # a phone
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    page = browser.new_page(viewport={"width": 390, "height": 780})  # a phone
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
 
-        def route(r: Any) -> None:
-            if r.request.url.startswith((BASE + "/", "data:", "about:")):
-                r.continue_()
-            else:
-                blocked.append(r.request.url)
-                r.abort()
+    def route(r: Any) -> None:
+        if r.request.url.startswith((BASE + "/", "data:", "about:")):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
 
-        page.route("**/*", route)
-        page.goto(f"{BASE}/maps/cells/{cell}")
-        assert "/login?next=" in page.url
-        assert page.locator("input[name=password]").count() == 1
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", "wrong-password")
-        page.click("button[type=submit]")
-        assert page.locator("p.err").count() == 1  # the form again, with the reason
-        errors.clear()  # the 401 of the failed form post is logged by Chromium as an error
-        page.fill("input[name=password]", password)
-        page.click("button[type=submit]")
-        page.wait_for_load_state("networkidle")
-        assert page.url == f"{BASE}/maps/cells/{cell}"
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / "login_then_cell_map.png"))
-        assert page.locator(".leaflet-container").count() == 1
-        assert int(page.eval_on_selector_all("path.leaflet-interactive", "e => e.length")) > 0
-        browser.close()
+    page.route("**/*", route)
+    page.goto(f"{BASE}/maps/cells/{cell}")
+    assert "/login?next=" in page.url
+    assert page.locator("input[name=password]").count() == 1
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "wrong-password")
+    page.click("button[type=submit]")
+    assert page.locator("p.err").count() == 1  # the form again, with the reason
+    errors.clear()  # the 401 of the failed form post is logged by Chromium as an error
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.url == f"{BASE}/maps/cells/{cell}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "login_then_cell_map.png"))
+    assert page.locator(".leaflet-container").count() == 1
+    assert int(page.eval_on_selector_all("path.leaflet-interactive", "e => e.length")) > 0
+    page.close()
     assert blocked == [], blocked
     assert errors == [], errors

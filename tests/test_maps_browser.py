@@ -10,9 +10,6 @@ artifacts/screenshots/*.png (look at them).
 from __future__ import annotations
 
 import os
-import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,10 +17,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text as text_
 
-from tests.conftest import make_settings
+from tests.conftest import make_settings, serve_in_thread
 
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("WANGGE_CHROMIUM", "/usr/bin/chromium")
 HOST, PORT = "127.0.0.1", int(os.environ.get("WANGGE_TEST_HTTP_PORT", "8171"))
 BASE = f"http://{HOST}:{PORT}"
 SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
@@ -33,37 +29,8 @@ CELL = "141123100001001"
 @pytest.fixture(scope="module")
 def server(demo_url: str) -> Iterator[str]:
     """The app served by uvicorn in a thread."""
-    import uvicorn
-
-    from api.main import create_app
-
-    config = uvicorn.Config(create_app(make_settings(demo_url)), host=HOST, port=PORT,
-                            log_level="warning")
-    srv = uvicorn.Server(config)
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield BASE
-    srv.should_exit = True
-    th.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Headless Chromium (the Debian package) driven by Playwright."""
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: run WITH_BROWSER=1 scripts/setup.sh")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-quic"])
-        yield b
-        b.close()
+    with serve_in_thread(make_settings(demo_url), HOST, PORT) as url:
+        yield url
 
 
 def open_offline(browser: Any, url: str, shot: str, viewport: dict[str, int] | None = None

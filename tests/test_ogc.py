@@ -7,8 +7,6 @@ import json
 import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from geo.access import Principal
 from geo.coords import wgs84_to_gcj02
-from tests.conftest import make_settings
+from tests.conftest import make_settings, serve_in_thread
 
 GEOJSON = "application/geo+json"
 COLLECTIONS = {"cells", "admin_units", "compounds", "cameras", "camera_sectors", "incidents"}
@@ -264,24 +262,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server_url(demo_url: str) -> Iterator[str]:
     """The app served by uvicorn in a thread (OWSLib speaks real HTTP)."""
-    import uvicorn
-
-    from api.main import create_app
-
-    port = _free_port()
-    config = uvicorn.Config(create_app(make_settings(demo_url)), host="127.0.0.1", port=port,
-                            log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}/ogc"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(make_settings(demo_url), "127.0.0.1", _free_port()) as url:
+        yield url + "/ogc"
 
 
 def test_owslib_lists_collections_and_pages_incidents(server_url: str,
