@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.hot_path import CellAtHotPath
 from api.security import install_security
 from api.settings import Settings, check_secret
 from geo.db import get_engine
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = get_engine(settings.database_url)
     install_error_handlers(app)
     install_security(app, settings)
+    app.add_middleware(CellAtHotPath)  # outermost: anonymous GET /cells/at skips the stack
     for name in ROUTERS:
         module: Any = importlib.import_module(name)
         app.include_router(module.router)

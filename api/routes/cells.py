@@ -106,17 +106,27 @@ async def get_cell_at(request: Request, principal: PrincipalDep) -> Response:
     ``candidates``. Cells are a public layer: the worker's phone is masked for every role.
     """
     del principal  # public layer; the dependency keeps the access contract uniform
+    body = await cell_at_answer(request.app.state, request.query_params)
+    return Response(body, media_type=GEOJSON)
+
+
+async def cell_at_answer(state: Any, params: Any) -> bytes:
+    """The body of ``GET /cells/at`` for query ``params`` (a mapping of str to str).
+
+    Shared by the route above and by :mod:`api.hot_path`, which answers anonymous calls
+    without the router. Raises the route's errors (InvalidInput, NotFound, ...).
+    """
     # The hot path of the service: settings and engine straight from app.state, because
     # FastAPI runs sync dependencies (SettingsDep, EngineDep) in the thread pool, two thread
     # hops per request (measured by scripts/bench/lookup.py).
-    settings: Settings = request.app.state.settings
-    engine: Engine = request.app.state.engine
-    lon, lat, crs, region, at, tolerance_m = _query(request.query_params)
+    settings: Settings = state.settings
+    engine: Engine = state.engine
+    lon, lat, crs, region, at, tolerance_m = _query(params)
     out_crs = normalize_crs(crs)
     lon_c, lat_c = to_cgcs2000_point(lon, lat, crs)
     tol = settings.boundary_tolerance_m if tolerance_m is None else tolerance_m
     # hot path: in-process index + one asyncpg round trip (api.routes.cells_batch opens the pool)
-    pool = getattr(request.app.state, "lookup_pool", None)
+    pool = getattr(state, "lookup_pool", None)
     hit = await cell_at_fast_async(pool, engine, lon_c, lat_c, region or settings.default_region,
                                    tol, at)
     geometry_json = hit.geometry_json
@@ -150,7 +160,7 @@ async def get_cell_at(request: Request, principal: PrincipalDep) -> Response:
     # spliced in (encoding a densified polygon again is the costliest step of the answer).
     body = (f'{{"type":"Feature","id":{_dumps(hit.code)},"geometry":{geometry_json or "null"},'
             f'"properties":{_dumps(props)}}}')
-    return Response(body.encode("utf-8"), media_type=GEOJSON)
+    return body.encode("utf-8")
 
 
 _dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
