@@ -88,6 +88,7 @@ class CellIndex:
         default_factory=lambda: np.zeros(0, dtype=object))
     single_ded: npt.NDArray[np.object_] = field(default_factory=lambda: np.zeros(0, dtype=object))
     bbox_arr: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 4)))
+    core_bbox: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 4)))
     lock: threading.Lock = field(default_factory=threading.Lock)
     deep: DeepGrid | None = None  # made by the first batch (single lookups do not use it)
     deep_done: bool = False
@@ -343,6 +344,8 @@ def _build(
               for a, b, c, d in np.asarray(shapely.bounds(polys)).reshape(-1, 4).tolist()],
         single_polys=single_polys, single_ded=single_ded,
         bbox_arr=np.asarray(shapely.bounds(polys), dtype=np.float64).reshape(-1, 4),
+        core_bbox=np.nan_to_num(np.asarray(shapely.bounds(cores), dtype=np.float64)
+                                .reshape(-1, 4), nan=0.0),
         checked_at=time.monotonic(),
     )
 
@@ -351,9 +354,10 @@ class BatchResult:
     """Per input point: code (or None), near flag, candidate codes, error (or None).
 
     Built by :func:`cells_at_many` from arrays (``hit``: index of the answering cell or -1,
-    ``simple``: answered deep inside one cell, its only candidate; ``extra``: the candidates of
-    the other rows), so that a 100,000-point answer is not 100,000 small lists until someone
-    asks for them: ``cell_code``, ``near_boundary`` and ``candidates`` are made on first use.
+    ``simple``: answered deep inside one cell, its only candidate; ``cand_rows``/``cand_cells``:
+    the candidates of the other rows as (row, cell) pairs sorted by row then cell), so that a
+    100,000-point answer is not 100,000 small lists until someone asks for them:
+    ``cell_code``, ``near_boundary`` and ``candidates`` are made on first use.
     """
 
     def __init__(
@@ -374,20 +378,35 @@ class BatchResult:
         self.near = np.zeros(0, dtype=bool)
         self.valid = np.zeros(0, dtype=bool)
         self.simple = np.zeros(0, dtype=bool)
-        self.extra: dict[int, list[str]] = {}
+        self.cand_rows = np.zeros(0, dtype=np.int64)
+        self.cand_cells = np.zeros(0, dtype=np.int64)
+        self._extra: dict[int, list[str]] | None = {}
 
     @classmethod
     def from_arrays(
         cls, codes: list[str], hit: npt.NDArray[np.int64], near: npt.NDArray[np.bool_],
         valid: npt.NDArray[np.bool_], simple: npt.NDArray[np.bool_],
-        extra: dict[int, list[str]], error: list[str | None], boundary_set_id: int,
+        cand_rows: npt.NDArray[np.int64], cand_cells: npt.NDArray[np.int64],
+        error: list[str | None], boundary_set_id: int,
     ) -> BatchResult:
         """The result as :func:`cells_at_many` computes it (lists made on first use)."""
         out = cls([], [], [], error, boundary_set_id)
         out._cell_code = out._near_boundary = out._candidates = None
         out.codes, out.hit, out.near, out.valid = codes, hit, near, valid
-        out.simple, out.extra = simple, extra
+        out.simple, out.cand_rows, out.cand_cells = simple, cand_rows, cand_cells
+        out._extra = None
         return out
+
+    @property
+    def extra(self) -> dict[int, list[str]]:
+        """Candidate codes of the rows not answered deep inside one cell (row -> codes)."""
+        if self._extra is None:
+            codes = self.codes
+            extra: dict[int, list[str]] = {}
+            for r, c in zip(self.cand_rows.tolist(), self.cand_cells.tolist(), strict=True):
+                extra.setdefault(r, []).append(codes[c])
+            self._extra = extra
+        return self._extra
 
     @property
     def cell_code(self) -> list[str | None]:
@@ -542,7 +561,6 @@ def cells_at_many(
     near = np.zeros(n, dtype=bool)
     vidx = np.flatnonzero(valid)
     simple = np.zeros(n, dtype=bool)
-    extra: dict[int, list[str]] = {}
     with no_gc():
         if not index.deep_done:
             with index.lock:
@@ -555,40 +573,48 @@ def cells_at_many(
             hit[vidx[deep]] = own[deep]
             simple[vidx[deep]] = True
             vidx = vidx[~deep]
+        cand_rows = cand_cells = np.zeros(0, dtype=np.int64)
         if len(vidx) and len(index.polys):
-            pts = np.asarray(shapely.points(lons[vidx], lats[vidx]), dtype=object)
             with index.lock:  # prepared geometries: one thread at a time
-                slow = _fast_path(index, pts, vidx, hit, simple)
-                if len(slow):
-                    _slow_path(index, lons, lats, slow, tolerance_m, hit, near, extra)
-    return BatchResult.from_arrays(index.codes, hit, near, valid, simple, extra, errs,
-                                   index.set_id)
+                cand_rows, cand_cells = _exact_path(index, lons, lats, vidx, tolerance_m, hit,
+                                                    near, simple)
+    return BatchResult.from_arrays(index.codes, hit, near, valid, simple, cand_rows,
+                                   cand_cells, errs, index.set_id)
 
 
-def _fast_path(
-    index: CellIndex,
-    pts: npt.NDArray[np.object_],
-    vidx: npt.NDArray[np.int64],
-    hit: npt.NDArray[np.int64],
-    simple: npt.NDArray[np.bool_],
-) -> npt.NDArray[np.int64]:
-    """Answer points inside exactly one core (``simple``: that cell is their only candidate);
-    return the input indices left for the slow path."""
-    # Tree on the points, queried with the prepared cores (the geopandas.sjoin trick).
-    ptree = shapely.STRtree(pts)
-    core_i, pt_i = ptree.query(index.cores, predicate="contains_properly")
-    counts = np.bincount(pt_i, minlength=len(pts))
-    once = counts[pt_i] == 1
-    ans_pt, ans_cell = pt_i[once], core_i[once]
-    rows = vidx[ans_pt]
-    hit[rows] = ans_cell
-    simple[rows] = True
-    done = np.zeros(len(pts), dtype=bool)
-    done[ans_pt] = True
-    return vidx[~done]
+def _pairs(
+    index: CellIndex, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], deg: float
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(point, cell) pairs whose cell box grown by ``deg`` holds the point, sorted by point
+    then cell (= code order).
+
+    From the bucket grid, vectorised (no point geometries, no tree); tolerances wider than the
+    grid's margin use the STRtree instead.
+    """
+    g = index.grid
+    if deg > g.margin_deg or g.nx == 0:
+        q, k = index.tree.query(shapely.points(x, y), predicate="dwithin", distance=deg)
+        order = np.lexsort((k, q))
+        return q[order].astype(np.int64), k[order].astype(np.int64)
+    with np.errstate(invalid="ignore"):
+        fx = np.floor((x - g.x0) / g.dx)
+        fy = np.floor((y - g.y0) / g.dy)
+    inside = (fx >= 0) & (fx < g.nx) & (fy >= 0) & (fy < g.ny)
+    pts = np.flatnonzero(inside)
+    b = fy[pts].astype(np.int64) * g.nx + fx[pts].astype(np.int64)
+    start = g.start[b]
+    count = g.start[b + 1] - start
+    q = np.repeat(pts, count)
+    first = np.cumsum(count) - count  # where each point's run of pairs starts
+    k = g.items[np.repeat(start - first, count) + np.arange(len(q))]
+    bb = index.bbox_arr[k]
+    xq, yq = x[q], y[q]
+    keep = ((bb[:, 0] - deg <= xq) & (xq <= bb[:, 2] + deg)
+            & (bb[:, 1] - deg <= yq) & (yq <= bb[:, 3] + deg))
+    return q[keep], k[keep]
 
 
-def _slow_path(
+def _exact_path(
     index: CellIndex,
     lons: npt.NDArray[np.float64],
     lats: npt.NDArray[np.float64],
@@ -596,40 +622,67 @@ def _slow_path(
     tolerance_m: float,
     hit: npt.NDArray[np.int64],
     near: npt.NDArray[np.bool_],
-    extra: dict[int, list[str]],
-) -> None:
-    """Exact answer for points near an edge or outside every core (candidates into ``extra``)."""
-    pts = shapely.points(lons[rows], lats[rows])
-    x, y = index.to_metric.transform(lons[rows], lats[rows])
-    pts_m = shapely.points(x, y)
-    # covering cells, lowest code (= lowest index, the index is sorted by code) first
-    p_i, c_i = index.tree.query(pts, predicate="covered_by")
+    simple: npt.NDArray[np.bool_],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Answer the points the deep grid could not: covering cell, core test, exact metres.
+
+    A point inside its covering cell's core (the cell shrunk by at least the tolerance) and
+    covered by no other cell is ``simple``: that cell is its only candidate. The others get
+    their edge distance and every cell within the tolerance, in metres of the index's local
+    transverse Mercator. Returns the candidates of those others as (input row, cell) pairs,
+    sorted by row then cell. Prepared geometries: call under ``index.lock``.
+    """
+    x, y = lons[rows], lats[rows]
+    deg = _deg_for(tolerance_m, float(np.nanmax(np.abs(y))) if len(y) else 0.0)
+    q, k = _pairs(index, x, y, deg)
+    # 1. inside exactly one core: simple (most points; cores are tested only where the point
+    #    lies in the core's box)
+    cb = index.core_bbox[k]
+    xq, yq = x[q], y[q]
+    maybe = np.flatnonzero((cb[:, 0] < xq) & (xq < cb[:, 2]) & (cb[:, 1] < yq) & (yq < cb[:, 3]))
+    in_core = np.zeros(len(q), dtype=bool)
+    in_core[maybe] = shapely.contains_xy(index.cores[k[maybe]], xq[maybe], yq[maybe])
+    n_core = np.bincount(q[in_core], minlength=len(rows))
+    easy = n_core == 1
+    eq = q[in_core & easy[q]]
+    hit[rows[eq]] = k[in_core & easy[q]]
+    simple[rows[eq]] = True
+    # 2. the others: covering cells (lowest code first), exact metres
+    hard = ~easy
+    pair_hard = hard[q]
+    q, k = q[pair_hard], k[pair_hard]
+    covers = shapely.intersects_xy(index.polys[k], x[q], y[q])  # a point: intersects = covers
+    cq, ck = q[covers], k[covers]
     local_hit = np.full(len(rows), -1, dtype=np.int64)
-    if len(p_i):
-        order = np.lexsort((c_i, p_i))
-        p_s, c_s = p_i[order], c_i[order]
-        first = np.unique(p_s, return_index=True)[1]
-        local_hit[p_s[first]] = c_s[first]
-    # candidates: every cell within the tolerance (exact metres)
-    deg = _deg_for(tolerance_m, float(np.nanmax(np.abs(lats[rows]))) if len(rows) else 0.0)
-    q_i, k_i = index.tree.query(pts, predicate="dwithin", distance=deg)
-    if len(q_i):
-        dist = shapely.distance(pts_m[q_i], index.polys_m[k_i])
-        keep = dist <= tolerance_m
-        q_i, k_i = q_i[keep], k_i[keep]
-        order = np.lexsort((k_i, q_i))
-        codes = index.codes
-        for q, k in zip(q_i[order].tolist(), k_i[order].tolist(), strict=True):
-            extra.setdefault(int(rows[q]), []).append(codes[k])
+    if len(cq):
+        firsts = np.unique(cq, return_index=True)[1]  # lowest cell (= lowest code) first
+        local_hit[cq[firsts]] = ck[firsts]
     has = np.flatnonzero(local_hit >= 0)
-    if len(has):
-        edge = shapely.distance(pts_m[has], index.bounds_m[local_hit[has]])
-        near[rows[has]] = edge <= tolerance_m
-        hit[rows[has]] = local_hit[has]
+    hit[rows[has]] = local_hit[has]
+    hard_idx = np.flatnonzero(hard)
+    mx = np.full(len(rows), np.nan)
+    my = np.full(len(rows), np.nan)
+    if len(hard_idx):
+        mx[hard_idx], my[hard_idx] = index.to_metric.transform(x[hard_idx], y[hard_idx])
+    own = k == local_hit[q]
+    other = np.flatnonzero(~own)
+    keep = own.copy()
+    if len(other):
+        dist = shapely.distance(shapely.points(mx[q[other]], my[q[other]]),
+                                index.polys_m[k[other]])
+        keep[other] = dist <= tolerance_m
+    cand_q, cand_k = q[keep], k[keep]
+    edge_rows = hard_idx[local_hit[hard_idx] >= 0]
+    if len(edge_rows):
+        edge = shapely.distance(shapely.points(mx[edge_rows], my[edge_rows]),
+                                index.bounds_m[local_hit[edge_rows]])
+        near[rows[edge_rows]] = edge <= tolerance_m
     # Points in no cell but within the tolerance of one are near a boundary too.
-    for j in np.flatnonzero(local_hit < 0).tolist():
-        if extra.get(int(rows[j])):
-            near[rows[j]] = True
+    lost = np.zeros(len(rows), dtype=bool)
+    lost[cand_q] = True
+    lost &= local_hit < 0
+    near[rows[lost]] = True
+    return rows[cand_q], cand_k
 
 
 def clear_cache() -> None:

@@ -69,6 +69,35 @@ def test_batch_agrees_with_postgis(client: Any, demo_engine: Engine) -> None:
             assert res["candidates"] == hit.candidates, (x, y)
 
 
+@pytest.mark.parametrize("tolerance_m", [10.0, 30.0])
+def test_batch_near_edges_agrees_with_postgis(demo_engine: Engine, tolerance_m: float) -> None:
+    """1,500 points scattered a few metres around cell edges (where the index's exact path
+    works: covering cell, core test, metres to every neighbour): the batch answers what the
+    SQL lookup answers, point by point."""
+    from geo.batch import cell_index, cells_at_many
+    from geo.errors import NotFound
+    from geo.lookup import cell_at
+
+    rng = np.random.default_rng(11)
+    with demo_engine.connect() as conn:
+        index = cell_index(conn, "141123")
+        edges = shapely.get_coordinates(shapely.boundary(index.polys[::7]))
+        pick = edges[rng.integers(0, len(edges), 1500)]
+        sd = tolerance_m / 111_000  # about the tolerance, in degrees
+        lon = pick[:, 0] + rng.normal(0, sd, len(pick))
+        lat = pick[:, 1] + rng.normal(0, sd, len(pick))
+        res = cells_at_many(conn, lon, lat, "141123", tolerance_m)
+        assert 0.2 < res.near_count() / len(res) < 0.95  # the test is about edges
+        for i, (x, y) in enumerate(zip(lon.tolist(), lat.tolist(), strict=True)):
+            try:
+                hit = cell_at(conn, x, y, "141123", tolerance_m, with_geometry=False)
+            except NotFound:
+                assert res.cell_code[i] is None, (x, y)
+                continue
+            assert (res.cell_code[i], res.near_boundary[i], res.candidates[i]) == (
+                hit.code, hit.near_boundary, hit.candidates), (x, y)
+
+
 def test_fast_single_lookup_equals_postgis(demo_url: str, demo_engine: Engine) -> None:
     """GET /cells/at's indexed path gives the same CellHit as the SQL path, field by field."""
     from geo.errors import NotFound
