@@ -148,7 +148,8 @@ def register(main: click.Group) -> None:
                 _audit(conn, "token_create", username, {"token_id": tid, "name": name})
         except WanggeError as exc:
             raise _fail(exc) from exc
-        click.echo(f"token id {tid} for {username} ({name}); send 'Authorization: Bearer <token>'")
+        click.echo(f"token id {tid} for {username} ({name}); send 'Authorization: Bearer <token>' "
+                   "(QGIS/GDAL: Basic authentication, any user name, the token as password)")
         click.echo(tok)
 
     @users.command("revoke")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Annotated
@@ -43,19 +45,45 @@ def _client_ip(request: Request) -> str | None:
 
 
 def _presented_token(request: Request) -> str | None:
-    """The Bearer token, or the login cookie on safe methods (GET/HEAD: no CSRF on writes)."""
+    """The Bearer token, an API token sent as a Basic password, or the login cookie on safe
+    methods (GET/HEAD: no CSRF on writes).
+
+    Basic is for desktop GIS clients (QGIS's "Basic" authentication, GDAL's GDAL_HTTP_USERPWD)
+    that cannot send a Bearer header: the password must be an API token (``wangge users token
+    USER``); the user name is not used, the token says who is calling. Login passwords are never
+    accepted in a header (no lockout there, and a slow hash on every request).
+    """
     auth = request.headers.get("authorization")
     if auth:
         scheme, _, token = auth.partition(" ")
+        if scheme.lower() == "basic" and token.strip():
+            return _basic_api_token(token.strip())
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized(
-                "Authorization 头须为 'Bearer <令牌>' / the Authorization header must be "
-                "'Bearer <token>'"
+                "Authorization 头须为 'Bearer <令牌>' 或以 API 令牌为密码的 Basic / the "
+                "Authorization header must be 'Bearer <token>', or Basic with an API token as "
+                "the password"
             )
         return token.strip()
     if request.method in ("GET", "HEAD"):
         return request.cookies.get(TOKEN_COOKIE) or None
     return None
+
+
+def _basic_api_token(encoded: str) -> str:
+    try:
+        pair = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError) as exc:
+        raise Unauthorized("Basic 凭据格式错误 / malformed Basic credentials (base64 of "
+                           "'user:password')") from exc
+    _, sep, secret = pair.partition(":")
+    if not sep or not is_api_token(secret):
+        raise Unauthorized(
+            "Basic 认证的密码须为 API 令牌 (wangge users token 用户名) / with Basic "
+            "authentication the password must be an API token (wgk_..., made by 'wangge users "
+            "token USER'); login passwords go to POST /auth/login only"
+        )
+    return secret
 
 
 def anonymous_principal(settings: Settings, unmask: bool = False) -> Principal:

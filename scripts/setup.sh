@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Shared set-up for run.sh and test.sh: idempotent, prints each step.
-#   1. system packages (PostgreSQL 15 + PostGIS; Chromium for map tests) when root
+#   1. system packages (PostgreSQL 15 + PostGIS; Chromium and QGIS for tests) when root
 #   2. .venv with the project and its pinned dependencies
 #   3. offline map assets (Leaflet & co. from the npm registry, pinned)
 #   4. a project-local PostGIS cluster under .wangge/ (unless WANGGE_DATABASE_URL is set)
@@ -16,8 +16,9 @@ if [ -z "${WANGGE_DATABASE_URL:-}" ]; then
   [ -x "$PG_BIN/initdb" ] || APT_PKGS+=(postgresql-15)
   [ -f /usr/share/postgresql/15/extension/postgis.control ] || APT_PKGS+=(postgresql-15-postgis-3)
 fi
-if [ "$WITH_BROWSER" = 1 ]; then
+if [ "$WITH_BROWSER" = 1 ]; then  # the real clients the tests drive: Chromium, QGIS (headless)
   command -v chromium >/dev/null 2>&1 || APT_PKGS+=(chromium)
+  dpkg -s python3-qgis qgis-providers >/dev/null 2>&1 || APT_PKGS+=(python3-qgis qgis-providers)
 fi
 if [ ${#APT_PKGS[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -203,6 +204,17 @@ def test_api_tokens_create_use_list_revoke(auth_url: str) -> None:
         assert api_token.startswith("wgk_")
         me = client.get("/auth/me", headers=bearer(api_token)).json()
         assert (me["user"], me["role"]) == ("demo-command", "command")
+        # desktop GIS (QGIS "Basic" authentication): any user name, the API token as password
+        basic = {"Authorization": "Basic " + base64.b64encode(
+            f"qgis-user:{api_token}".encode()).decode()}
+        me = client.get("/auth/me", headers=basic).json()
+        assert (me["user"], me["role"]) == ("demo-command", "command")
+        assert client.get("/incidents", params={"limit": 1}, headers=basic).status_code == 200
+        password = {"Authorization": "Basic " + base64.b64encode(
+            f"demo-command:{DEMO_USERS['command'][1]}".encode()).decode()}
+        r = client.get("/auth/me", headers=password)
+        assert r.status_code == 401 and "API" in r.json()["detail"]  # never a login password
+        assert client.get("/auth/me", headers={"Authorization": "Basic %%%"}).status_code == 401
         listed = client.get("/auth/tokens", headers=bearer(session)).json()
         assert any(t["id"] == tid for t in listed)
         assert api_token not in str(listed)  # never the secret
@@ -211,6 +223,7 @@ def test_api_tokens_create_use_list_revoke(auth_url: str) -> None:
         assert client.delete(f"/auth/tokens/{tid}", headers=bearer(viewer)).status_code == 404
         assert client.delete(f"/auth/tokens/{tid}", headers=bearer(session)).status_code == 200
         assert client.get("/auth/me", headers=bearer(api_token)).status_code == 401
+        assert client.get("/auth/me", headers=basic).status_code == 401
         assert client.post("/auth/tokens", json={"name": "x"}).status_code == 401
 
 
