@@ -141,10 +141,28 @@ def base_conditions(layer: Layer, principal: Principal) -> list[ColumnElement[bo
         conds.append(t.c.sector.is_not(None))
     if principal.regions is not None:
         conds.append(t.c.region_code.in_(sorted(principal.regions)))
-    if layer.incidents:
+    if layer.incidents and not _sees_incident_points(principal):
         sql, params = incident_scope_sql(principal, alias=layer.table_name)
         conds.append(text(sql).bindparams(**params) if params else text(sql))
     return conds
+
+
+# Free text of incidents may name people (a description, an address): withheld with the
+# personal fields from the roles that get geometries without personal data.
+FREE_TEXT_FIELDS = ("description", "location_text")
+
+
+def _sees_incident_points(principal: Principal) -> bool:
+    """Planners get every incident of their regions as a point with its non-personal
+    attributes (category, status, times, cell/township): "aggregates and geometries without
+    personal fields" (the QGIS planner of the scenarios loads the incidents of a township)."""
+    return principal.role == "planner"
+
+
+def _withheld(layer: Layer, principal: Principal) -> tuple[str, ...]:
+    if not layer.personal or principal.role not in ("planner", "viewer"):
+        return ()
+    return tuple(layer.personal) + (FREE_TEXT_FIELDS if layer.incidents else ())
 
 
 def where_all(conds: list[Any]) -> Any:
@@ -153,14 +171,18 @@ def where_all(conds: list[Any]) -> Any:
 
 
 def may_filter_on(layer: Layer, name: str, principal: Principal) -> bool:
-    """Personal fields may be filtered or sorted on only by roles that see them all."""
+    """Personal fields may be filtered or sorted on only by roles that see them all; withheld
+    fields (planners, viewers) not at all."""
+    if name in _withheld(layer, principal):
+        return False
     return name not in layer.personal or principal.sees_all_incidents()
 
 
 def visible_properties(layer: Layer, principal: Principal) -> list[str]:
-    """Property names the caller may receive (planners/viewers never get personal fields)."""
-    hide = principal.role in ("planner", "viewer")
-    return [p for p in layer.properties if not (hide and p in layer.personal)]
+    """Property names the caller may receive (planners/viewers never get personal fields, nor
+    an incident's free text)."""
+    hide = _withheld(layer, principal)
+    return [p for p in layer.properties if p not in hide]
 
 
 def mask_row(layer: Layer, row: dict[str, Any], principal: Principal) -> dict[str, Any]:

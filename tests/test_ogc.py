@@ -229,13 +229,25 @@ def test_incidents_obey_the_access_contract(demo_url: str, demo_engine: Engine) 
         assert c.get(f"/ogc/collections/incidents/items/{other}").status_code == 404
         # filtering on personal fields would leak them: only all-seeing roles may
         assert items(c, "incidents", filter="reporter_phone LIKE '138%'").status_code == 422
-    planner = Principal(user="p", role="planner")
+    # planners: every incident of their region as a point, no personal fields, no free text
+    planner = Principal(user="p", role="planner", regions=frozenset({"141123"}))
     with _app_as(demo_url, planner) as c:
-        body = items(c, "incidents", limit=5).json()
-        assert body["numberMatched"] == 0
+        body = items(c, "incidents", limit=5, filter="township_code = '141123100'").json()
+        assert body["numberMatched"] == scalar(
+            demo_engine, "SELECT count(*) FROM incident WHERE township_code = '141123100'") > 0
+        props = body["features"][0]["properties"]
+        assert body["features"][0]["geometry"]["type"] == "Point"
+        assert {"category_code", "status", "reported_at", "cell_code"} <= set(props)
+        assert not {"reporter_name", "reporter_phone", "description", "location_text"} & set(
+            props)
         q = c.get("/ogc/collections/incidents/queryables").json()["properties"]
-        assert "reporter_phone" not in q and "status" in q
-        assert items(c, "incidents", properties="reporter_name").status_code == 422
+        assert "reporter_phone" not in q and "description" not in q and "status" in q
+        for bad in ({"properties": "reporter_name"}, {"properties": "description"},
+                    {"filter": "description LIKE '%张%'"}, {"sortby": "location_text"}):
+            assert items(c, "incidents", **bad).status_code == 422, bad
+    viewer = Principal(user="v", role="viewer", regions=frozenset({"141123"}))
+    with _app_as(demo_url, viewer) as c:
+        assert items(c, "incidents", limit=5).json()["numberMatched"] == 0  # counts only
         assert items(c, "cells", limit=1).json()["numberMatched"] > 0  # public layers stay
     command = Principal(user="c", role="command", unmask=True)  # an audited ?unmask=true
     with _app_as(demo_url, command) as c:

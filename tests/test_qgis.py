@@ -23,6 +23,7 @@ from tests.conftest import make_settings, serve_in_thread
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 BBOX = (111.12, 38.45, 111.15, 38.47)
+TOWNSHIP = "141123100"  # 蔚汾镇
 
 QGIS_SCRIPT = r"""
 import json, os, sys, tempfile
@@ -42,6 +43,7 @@ cfg.setName("wangge")
 cfg.setConfig("username", "qgis")
 cfg.setConfig("password", token)
 assert auth.storeAuthenticationConfig(cfg)[0]
+township = sys.argv[4]
 out = {}
 for coll, authcfg in (("cells", None), ("incidents", cfg.id()), ("incidents_anon", None)):
     name = coll.split("_")[0]
@@ -55,6 +57,12 @@ for coll, authcfg in (("cells", None), ("incidents", cfg.id()), ("incidents_anon
         got["bbox"] = len(part)
         got["geometry_ok"] = all(f.hasGeometry() and not f.geometry().isEmpty() for f in part)
         got["first"] = part[0].attributes()[:3] if part else None
+        if name == "incidents" and part:
+            p = part[0].geometry().asPoint()
+            got["point"] = [part[0]["code"], p.x(), p.y()]
+        if name == "incidents":  # the planner's filter: one township
+            layer.setSubsetString(f"township_code = '{township}'")
+            got["township"] = len(list(layer.getFeatures()))
     out[coll] = got
 print(json.dumps(out, ensure_ascii=False, default=str), flush=True)
 os._exit(0)  # QGIS 3.22's teardown (exitQgis) crashes headless after OAPIF layers were used
@@ -88,18 +96,22 @@ def _count(engine: Engine, sql: str, **params: Any) -> int:
         return int(conn.execute(text(sql), params).scalar_one())
 
 
-def test_qgis_adds_cells_and_incidents_with_an_api_token(closed_server: str,
-                                                          demo_engine: Engine) -> None:
+def test_qgis_planner_loads_cells_and_a_townships_incidents(closed_server: str,
+                                                            demo_engine: Engine) -> None:
+    """Scenario F: a planner adds the service in QGIS, loads the cells and the incidents of
+    one township with a filter, in the right place; never a reporter's name, phone or the
+    free text."""
     if not _have_qgis():
         pytest.skip("QGIS (python3-qgis, qgis-providers) is not installed: scripts/setup.sh "
                     "installs it for tests")
     from geo.auth.users import create_api_token, revoke_api_token
 
     with demo_engine.begin() as conn:
-        token_id, token = create_api_token(conn, "demo-command", "qgis test")
+        token_id, token = create_api_token(conn, "demo-planner", "qgis test")
     try:
         out = subprocess.run(
-            [SYSTEM_PYTHON, "-c", QGIS_SCRIPT, closed_server, token, ",".join(map(str, BBOX))],
+            [SYSTEM_PYTHON, "-c", QGIS_SCRIPT, closed_server, token, ",".join(map(str, BBOX)),
+             TOWNSHIP],
             capture_output=True, text=True, timeout=600, check=False)
     finally:
         with demo_engine.begin() as conn:
@@ -119,14 +131,23 @@ def test_qgis_adds_cells_and_incidents_with_an_api_token(closed_server: str,
         demo_engine, f"SELECT count(*) {active} WHERE ST_Intersects(c.geom, {envelope})", **box)
     assert cells["geometry_ok"] and str(cells["first"][1]).startswith("141123")
 
-    incidents = got["incidents"]  # the command centre's token, as a Basic password
-    assert incidents["valid"] and {"code", "status", "category_code"} <= set(
+    incidents = got["incidents"]  # the planner's API token, as a Basic password
+    assert incidents["valid"] and {"code", "status", "category_code", "township_code"} <= set(
+        incidents["fields"])
+    assert not {"reporter_name", "reporter_phone", "description", "location_text"} & set(
         incidents["fields"])
     assert incidents["count"] == _count(demo_engine, "SELECT count(*) FROM incident")
     assert incidents["bbox"] == _count(
         demo_engine, f"SELECT count(*) FROM incident WHERE ST_Intersects(geom, {envelope})",
         **box) > 0
+    assert incidents["township"] == _count(
+        demo_engine, "SELECT count(*) FROM incident WHERE township_code = :t", t=TOWNSHIP) > 0
     assert incidents["geometry_ok"]
+    code, x, y = incidents["point"]  # in the right place: the stored CGCS2000 point
+    with demo_engine.connect() as conn:
+        sx, sy = conn.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM incident WHERE code = :c"),
+                              {"c": code}).one()
+    assert abs(x - sx) < 1e-7 and abs(y - sy) < 1e-7
 
     anonymous = got["incidents_anon"]  # no login: QGIS gets nothing of the incidents
     assert anonymous.get("count", 0) == 0 and not anonymous["fields"]
