@@ -165,3 +165,44 @@ def test_tolerance_and_region_options(client: Any) -> None:
     assert props["near_boundary"]["tolerance_m"] == 50
     assert props["near_boundary"]["near"] is True  # 26 m from the edge (see above)
     assert len(props["candidates"]) >= 2
+
+
+def test_scenario_a_worker_in_the_street(client: Any, demo_engine: Engine,
+                                         role_headers: dict[str, dict[str, str]]) -> None:
+    """SCENARIOS.md A: the worker's phone sends a GCJ-02 position; she sees the cell, that it
+    is hers, the distance to the edge, and her cell's open incidents nearest first."""
+    worker = role_headers["worker"]
+    cells = client.get("/me/cell", headers=worker).json()["cells"]
+    mine = cells[0]["code"]
+    with demo_engine.connect() as conn:
+        x, y, other_x, other_y = conn.execute(text("""
+            SELECT ST_X(p), ST_Y(p), ST_X(q), ST_Y(q) FROM
+              (SELECT ST_PointOnSurface(c.geom) p FROM grid_cell c JOIN boundary_set b
+                 ON b.id = c.boundary_set_id AND b.is_active WHERE c.code = :c) a,
+              (SELECT ST_PointOnSurface(c.geom) q FROM grid_cell c JOIN boundary_set b
+                 ON b.id = c.boundary_set_id AND b.is_active
+               WHERE c.code <> :c AND c.kind = 'basic' ORDER BY c.code LIMIT 1) o"""),
+            {"c": mine}).one()
+    gx, gy = wgs84_to_gcj02(x, y)  # the phone's map app (CGCS2000 ~ WGS 84 here)
+    r = get_as(client, worker, lon=gx, lat=gy, crs="GCJ02")
+    assert r.status_code == 200
+    p = r.json()["properties"]
+    assert p["code"] == mine and p["name"]
+    assert p["caller"] == {"user": p["caller"]["user"], "role": "worker",
+                           "assigned_to_you": True}
+    assert p["near_boundary"]["distance_to_edge_m"] > 0
+    assert p["worker"] is None or "****" in p["worker"]["phone_masked"]
+    other = get_as(client, worker, lon=other_x, lat=other_y).json()["properties"]
+    assert other["code"] != mine and other["caller"]["assigned_to_you"] is False
+    assert "caller" not in get(client, lon=x, lat=y).json()["properties"]  # anonymous
+    listed = client.get("/me/incidents", headers=worker,
+                        params={"lon": gx, "lat": gy, "crs": "GCJ02"}).json()["items"]
+    assert listed and {i["cell_code"] for i in listed} <= {c["code"] for c in cells}
+    dist = [i["distance_m"] for i in listed]
+    assert dist == sorted(dist) and dist[0] >= 0
+    bad = client.get("/me/incidents", headers=worker, params={"lon": gx})
+    assert bad.status_code == 422 and "lat" in bad.text
+
+
+def get_as(client: Any, headers: dict[str, str], **params: Any) -> Any:
+    return client.get("/cells/at", params=params, headers=headers)

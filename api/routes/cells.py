@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from api.deps import PrincipalDep
 from api.settings import Settings
+from geo.access import Principal
 from geo.coords import normalize_crs, transform_geometry
 from geo.errors import InvalidInput
 from geo.fastlookup import cell_at_fast_async
@@ -104,14 +105,16 @@ async def get_cell_at(request: Request, principal: PrincipalDep) -> Response:
     A point on an edge shared by several cells is answered by the cell with the lowest code;
     every covering cell is listed in ``covering`` and every cell within the tolerance in
     ``candidates``. Cells are a public layer: the worker's phone is masked for every role.
+    A logged-in caller also gets ``caller`` (user, role, ``assigned_to_you``: whether the cell
+    is one of a grid worker's cells now).
     """
-    del principal  # public layer; the dependency keeps the access contract uniform
-    body = await cell_at_answer(request.app.state, request.query_params)
+    body = await cell_at_answer(request.app.state, request.query_params, principal)
     return Response(body, media_type=GEOJSON)
 
 
-async def cell_at_answer(state: Any, params: Any) -> bytes:
-    """The body of ``GET /cells/at`` for query ``params`` (a mapping of str to str).
+async def cell_at_answer(state: Any, params: Any, principal: Principal | None = None) -> bytes:
+    """The body of ``GET /cells/at`` for query ``params`` (a mapping of str to str), as
+    ``principal`` sees it (None or anonymous: the public answer).
 
     Shared by the route above and by :mod:`api.hot_path`, which answers anonymous calls
     without the router. Raises the route's errors (InvalidInput, NotFound, ...).
@@ -156,6 +159,9 @@ async def cell_at_answer(state: Any, params: Any) -> bytes:
         "query": {"lon": lon, "lat": lat, "crs": out_crs, "lon_cgcs2000": round(lon_c, 8),
                   "lat_cgcs2000": round(lat_c, 8), "at": at.isoformat() if at else None},
     }
+    if principal is not None and principal.authenticated:
+        props["caller"] = {"user": principal.user, "role": principal.role,
+                           "assigned_to_you": hit.code in principal.cell_codes}
     # The Feature written as text: the geometry's JSON is cached per cell by the lookup and
     # spliced in (encoding a densified polygon again is the costliest step of the answer).
     body = (f'{{"type":"Feature","id":{_dumps(hit.code)},"geometry":{geometry_json or "null"},'

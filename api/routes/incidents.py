@@ -325,14 +325,27 @@ def get_my_cell(conn: ConnDep, principal: PrincipalDep, settings: SettingsDep,
 def get_my_incidents(request: Request, conn: ConnDep, principal: PrincipalDep,
                      settings: SettingsDep,
                      all_statuses: bool = False, region: str | None = None,
-                     limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> dict[str, Any]:
-    """Open incidents of the caller's cells (every status with ``all_statuses=true``)."""
+                     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
+                     lon: Annotated[float | None, Query(
+                         description="Where you stand (with lat): nearest first, with "
+                         "distance_m")] = None,
+                     lat: Annotated[float | None, Query(description="See lon")] = None,
+                     crs: Annotated[str, Query(description="CRS of lon/lat: EPSG:4490, "
+                                               "EPSG:4326, GCJ02, BD09")] = "EPSG:4490",
+                     ) -> dict[str, Any]:
+    """Open incidents of the caller's cells (every status with ``all_statuses=true``); most
+    urgent first, or nearest first from ``lon``/``lat`` (a phone's position, ``crs=GCJ02``)."""
     from geo.dispatch.flow import OPEN
+    from geo.lookup import to_cgcs2000_point
 
+    if (lon is None) != (lat is None):
+        raise InvalidInput("lon 与 lat 须同时给出 / give both lon and lat, or neither",
+                           field="lat" if lat is None else "lon")
+    near = None if lon is None or lat is None else to_cgcs2000_point(lon, lat, crs)
     statuses = None if all_statuses else sorted(OPEN)
     cells = sorted(principal.cell_codes) if principal.role == "worker" else None
     items = cases.list_incidents(conn, principal, region or settings.default_region, statuses,
-                                 cells, limit=limit)
+                                 cells, limit=limit, near=near)
     audit_revealed(request, principal, items)
     return {"user": principal.user, "count": len(items), "items": items}
 

@@ -500,9 +500,12 @@ def list_incidents(
     conn: Connection, principal: Principal, region_code: str | None = None,
     status: list[str] | None = None, cell_codes: list[str] | None = None,
     overdue_only: bool = False, now: dt.datetime | None = None, limit: int = 200,
-    offset: int = 0,
+    offset: int = 0, near: tuple[float, float] | None = None,
 ) -> list[dict[str, Any]]:
-    """Incidents in the caller's scope, most urgent first (overdue, then by due time)."""
+    """Incidents in the caller's scope, most urgent first (overdue, then by due time).
+
+    ``near`` (CGCS2000 lon, lat): nearest first instead, each with ``distance_m`` (geodesic).
+    """
     now = now or now_cst()
     cond, params = incident_scope_sql(principal, "i")
     where = [cond]
@@ -518,10 +521,24 @@ def list_incidents(
     if overdue_only:
         where.append(f"i.status IN {OPEN_SQL} AND i.paused_at IS NULL AND i.due_at < :now")
     params.update(now=now, lim=limit, off=offset)
+    dist, order = "NULL", "i.due_at NULLS LAST, i.id"
+    if near is not None:
+        params.update(near_x=near[0], near_y=near[1])
+        dist = ("ST_Distance(i.geom::geography, "
+                "ST_SetSRID(ST_MakePoint(:near_x, :near_y), 4490)::geography)")
+        order = "distance_m NULLS LAST, i.id"
     rows = conn.execute(text(
-        f"SELECT {_COLS} FROM incident i WHERE {' AND '.join(where)} "
-        "ORDER BY i.due_at NULLS LAST, i.id LIMIT :lim OFFSET :off"), params).mappings().all()
-    return [incident_json(conn, dict(r), principal, now) for r in rows]
+        f"SELECT {_COLS}, {dist} AS distance_m FROM incident i WHERE {' AND '.join(where)} "
+        f"ORDER BY {order} LIMIT :lim OFFSET :off"), params).mappings().all()
+    out = []
+    for r in rows:
+        row = dict(r)
+        distance_m = row.pop("distance_m")
+        item = incident_json(conn, row, principal, now)
+        if near is not None:
+            item["distance_m"] = None if distance_m is None else round(float(distance_m), 1)
+        out.append(item)
+    return out
 
 
 def my_cells(conn: Connection, principal: Principal, region_code: str) -> dict[str, Any]:
