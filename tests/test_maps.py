@@ -355,7 +355,8 @@ def test_incident_tiles_of_a_period(client, demo_engine):  # type: ignore[no-unt
 
 
 def test_incident_tiles_pass_the_principal(demo_url):  # type: ignore[no-untyped-def]
-    """The tiles the dispatch map loads are scoped to whoever asks (planner: no incidents)."""
+    """The tiles the dispatch map loads are scoped to whoever asks (worker: her cell; planner:
+    every incident as a point, no personal fields; viewer: none)."""
     from fastapi import Request
     from fastapi.testclient import TestClient
 
@@ -364,6 +365,7 @@ def test_incident_tiles_pass_the_principal(demo_url):  # type: ignore[no-untyped
 
     app = create_app(make_settings(demo_url))
     roles = {"planner": Principal(user="p", role="planner"),
+             "viewer": Principal(user="v", role="viewer"),
              "worker": Principal(user="w", role="worker", cell_codes=frozenset({CELL}))}
 
     @app.middleware("http")
@@ -381,9 +383,13 @@ def test_incident_tiles_pass_the_principal(demo_url):  # type: ignore[no-untyped
         command = c.get(f"/tiles/incidents/{z}/{x}/{y}.pbf")
         planner = c.get(f"/tiles/incidents/{z}/{x}/{y}.pbf", headers={"x-test-role": "planner"})
         worker = c.get(f"/tiles/incidents/{z}/{x}/{y}.pbf", headers={"x-test-role": "worker"})
+        viewer = c.get(f"/tiles/incidents/{z}/{x}/{y}.pbf", headers={"x-test-role": "viewer"})
     all_cells = {f["properties"]["cell_code"] for f in mapbox_vector_tile.decode(
         command.content)["incidents"]["features"]}
     assert len(all_cells) > 1
-    assert planner.status_code == 204
+    points = mapbox_vector_tile.decode(planner.content)["incidents"]["features"]
+    assert len(points) == len(mapbox_vector_tile.decode(command.content)["incidents"]["features"])
+    assert not {"reporter_name", "reporter_phone", "description"} & set(points[0]["properties"])
+    assert viewer.status_code == 204
     mine = mapbox_vector_tile.decode(worker.content)["incidents"]["features"]
     assert mine and {f["properties"]["cell_code"] for f in mine} == {CELL}
