@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from api.deps import TOKEN_COOKIE
 from api.routes.cells import GEOJSON, cell_at_answer
 from api.security import COMMON_HEADERS
 
@@ -36,12 +37,13 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 PATH = "/cells/at"
 # Request headers that need the full stack (who is calling, CORS).
 _NEEDS_APP = (b"authorization", b"origin")
+_COOKIE = TOKEN_COOKIE.encode()
 
 
 def _plain(scope: Scope) -> bool:
     """An anonymous, non-CORS call (no token, no login cookie)."""
     for name, value in scope.get("headers") or ():
-        if name in _NEEDS_APP or (name == b"cookie" and b"wangge_token" in value):
+        if name in _NEEDS_APP or (name == b"cookie" and _COOKIE in value):
             return False
     return True
 

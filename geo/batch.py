@@ -626,8 +626,8 @@ def _exact_path(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Answer the points the deep grid could not: covering cell, core test, exact metres.
 
-    A point inside its covering cell's core (the cell shrunk by at least the tolerance) and
-    covered by no other cell is ``simple``: that cell is its only candidate. The others get
+    A point inside exactly one cell's core (the cell shrunk by at least the tolerance) is
+    ``simple``: that cell covers it and is its only candidate. The others get
     their edge distance and every cell within the tolerance, in metres of the index's local
     transverse Mercator. Returns the candidates of those others as (input row, cell) pairs,
     sorted by row then cell. Prepared geometries: call under ``index.lock``.

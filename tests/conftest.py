@@ -199,8 +199,9 @@ def role_headers(demo_engine: Engine) -> dict[str, dict[str, str]]:
 
 
 @contextmanager
-def serve_in_thread(settings: Settings, host: str, port: int) -> Iterator[str]:
-    """The app for ``settings`` served by uvicorn in a thread of this process; yields its URL.
+def serve_in_thread(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """The app for ``settings`` served by uvicorn in a thread of this process; yields its URL
+    (``port`` 0: a free port chosen by the system).
 
     For real HTTP clients written in Python (OWSLib, Playwright). A client that holds the GIL
     while it waits (GDAL) must run in a subprocess instead.
@@ -218,6 +219,7 @@ def serve_in_thread(settings: Settings, host: str, port: int) -> Iterator[str]:
             break
         time.sleep(0.05)
     assert server.started, "uvicorn did not start"
+    port = server.servers[0].sockets[0].getsockname()[1]
     try:
         yield f"http://{host}:{port}"
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import csv
 import io
 import json
@@ -336,7 +337,10 @@ def test_concurrent_async_lookups_equal_postgis(demo_url: str, demo_engine: Engi
         finally:
             await pool.close()
 
-    got, largest = asyncio.run(run())
+    # In a thread of its own: the session's Playwright browser (sync API) keeps an event loop
+    # running in the main thread once a browser test has run, and asyncio.run refuses that.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        got, largest = pool.submit(asyncio.run, run()).result()
     engine.dispose()
     assert largest > 1  # lookups did share a round trip
     for (x, y), want, fast in zip(pts * 2, expected * 2, got, strict=True):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -258,23 +257,10 @@ def test_incidents_obey_the_access_contract(demo_url: str, demo_engine: Engine) 
 # -- OWSLib against a real HTTP server ---------------------------------------------------
 
 
-def _free_port() -> int:
-    for port in range(8131, 8140):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server_url(demo_url: str) -> Iterator[str]:
     """The app served by uvicorn in a thread (OWSLib speaks real HTTP)."""
-    with serve_in_thread(make_settings(demo_url), "127.0.0.1", _free_port()) as url:
+    with serve_in_thread(make_settings(demo_url)) as url:
         yield url + "/ogc"
 
 

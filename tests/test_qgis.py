@@ -10,7 +10,6 @@ Skips when QGIS is absent (a skip fails in CI).
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -77,17 +76,10 @@ def _have_qgis() -> bool:
         return False
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def closed_server(demo_url: str) -> Iterator[str]:
     """The app with anonymous callers as viewers (not the demo's open command centre)."""
-    with serve_in_thread(make_settings(demo_url, demo_open=False), "127.0.0.1",
-                         _free_port()) as url:
+    with serve_in_thread(make_settings(demo_url, demo_open=False)) as url:
         yield url
 
 
