@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -41,6 +42,21 @@ def status(data_dir: Path) -> tuple[bool, str]:
     return res.returncode == 0, res.stdout.strip() or res.stderr.strip()
 
 
+def _let_server_user_in(path: Path) -> list[str]:
+    """As root, the server runs as ``postgres``, which must be able to pass through every folder
+    above the cluster. A checkout in a private folder (``mktemp -d``: mode 700) would make
+    initdb fail with "permission denied": add traverse-only permission (o+x, no listing) to
+    such folders owned by root, and say so."""
+    done = []
+    for folder in reversed(path.parents):
+        st = folder.stat()
+        if st.st_uid == 0 and not st.st_mode & stat.S_IXOTH:
+            os.chmod(folder, stat.S_IMODE(st.st_mode) | stat.S_IXOTH)
+            done.append(f"added o+x (traverse only) to {folder} so the postgres user can reach "
+                        "the cluster")
+    return done
+
+
 def start(data_dir: Path, port: int) -> str:
     """Create (first time) and start the cluster; idempotent."""
     if not (PG_BIN / "initdb").exists():
@@ -51,11 +67,12 @@ def start(data_dir: Path, port: int) -> str:
     base = cluster_dir(data_dir)
     pgdata = base / "data"
     base.mkdir(parents=True, exist_ok=True)
+    messages = []
     if os.geteuid() == 0:
         pw = pwd.getpwnam("postgres")
         for p in (data_dir, base):
             os.chown(p, pw.pw_uid, pw.pw_gid)
-    messages = []
+        messages += _let_server_user_in(data_dir.resolve())
     if not (pgdata / "PG_VERSION").exists():
         _run(
             [
