@@ -58,7 +58,7 @@ ENDPOINT_POLICY: dict[str, str] = {
     "DELETE /auth/tokens/{token_id}": "authenticated",
     "GET /audit": "admin",
     # public layers (issues 2, 3): no personal field for any role; incident layers of OGC and
-    # /spatial are scoped and masked by geo.layers (empty for viewers)
+    # /spatial are scoped and masked by geo.layers.registry (empty for viewers)
     "POST /cells/at": "public_layer",
     "GET /cells/{code}/summary": "public_layer",
     "GET /ogc": "public_layer",

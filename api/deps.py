@@ -14,8 +14,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
 
 from api.settings import Settings
-from geo.access import ANONYMOUS_COMMAND, ANONYMOUS_VIEWER, Principal
 from geo.auth.audit import AuditEntry, record
+from geo.auth.principal import ANONYMOUS_COMMAND, ANONYMOUS_VIEWER, Principal
 from geo.auth.rls import set_db_scope
 from geo.auth.tokens import TokenError, is_api_token, verify_session_token
 from geo.auth.users import principal_for_api_token, principal_for_session

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from geo.coords import UnknownCRSError
+from geo.crs.transforms import UnknownCRSError
 from geo.errors import WanggeError
 
 log = logging.getLogger("wangge")

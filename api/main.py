@@ -2,33 +2,45 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.hot_path import CellAtHotPath
-from api.security import install_security
+from api.middleware.hot_path import CellAtHotPath
+from api.middleware.security import install_security
+from api.routes import (
+    analysis,
+    audit,
+    auth,
+    cells,
+    cells_batch,
+    importexport,
+    incidents,
+    maps,
+    meta,
+    ogc,
+    spatial,
+    tiles,
+)
 from api.settings import Settings, check_secret
-from geo.db import get_engine
+from geo.db.engine import get_engine
 
-# Routers, one module per resource. Modules added by later work register here.
+# Routers, one module per resource.
 ROUTERS = [
-    "api.routes.meta",
-    "api.routes.cells",
-    "api.routes.analysis",
-    "api.routes.ogc",
-    "api.routes.cells_batch",
-    "api.routes.spatial",
-    "api.routes.tiles",
-    "api.routes.importexport",
-    "api.routes.incidents",
-    "api.routes.maps",
-    "api.routes.auth",
-    "api.routes.audit",
+    meta.router,
+    cells.router,
+    analysis.router,
+    ogc.router,
+    cells_batch.router,
+    spatial.router,
+    tiles.router,
+    importexport.router,
+    incidents.router,
+    maps.router,
+    auth.router,
+    audit.router,
 ]
 
 
@@ -58,7 +70,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_security(app, settings)
     app.add_middleware(CellAtHotPath)  # outermost: anonymous GET /cells/at skips the stack
-    for name in ROUTERS:
-        module: Any = importlib.import_module(name)
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

@@ -2,7 +2,7 @@
 
 The cell (highlighted) and its neighbours' outlines, the cell's compounds coloured by property
 management mode, its cameras with their sectors, its open incidents, and, given ``lon``/``lat``
-(in any CRS accepted by ``geo.coords``, e.g. GCJ-02 from a phone's map app), a "where am I"
+(in any CRS accepted by ``geo.crs.transforms``, e.g. GCJ-02 from a phone's map app), a "where am I"
 marker saying which cell the point is in and how far from its edge.
 """
 
@@ -11,12 +11,12 @@ from __future__ import annotations
 import folium
 from sqlalchemy import Connection
 
-from geo import map_layers as gl
-from geo.access import Principal
+from geo.auth.principal import Principal
 from geo.errors import NotFound, WanggeError
-from geo.lookup import cell_at, to_cgcs2000_point
-from maps import layers as ml
-from maps.base import (
+from geo.lookup.postgis import cell_at, to_cgcs2000_point
+from geo.mapdata import foundation as gl
+from maps import overlays as ml
+from maps.frame import (
     CAMERA_STYLES,
     INCIDENT_STYLES,
     MGMT_COLORS,

@@ -4,7 +4,7 @@ Choropleths per cell, village/community or township (``unit``), classed with map
 (camera coverage: Fisher-Jenks natural breaks; property management: the seed's targets
 50/80/90 %), with a classed legend. The camera map also shows grid gaps and overlaps and the
 incidents of the period that no online camera sees; the property map highlights unmanaged
-compounds. Figures come from :mod:`geo.analysis.maplayers` (the planners' analyses).
+compounds. Figures come from :mod:`geo.mapdata.analysis` (the planners' analyses).
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ import mapclassify
 import numpy as np
 from sqlalchemy import Connection
 
-from geo import map_layers as gl
-from geo.access import Principal
-from geo.analysis import maplayers as cov
 from geo.analysis.common import Period
+from geo.auth.principal import Principal
 from geo.errors import InvalidInput
-from maps import layers as ml
-from maps.base import (
+from geo.mapdata import analysis as cov
+from geo.mapdata import foundation as gl
+from maps import overlays as ml
+from maps.frame import (
     INCIDENT_STYLES,
     MGMT_COLORS,
     JsCall,

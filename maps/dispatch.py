@@ -26,11 +26,11 @@ from urllib.parse import quote, urlencode
 import folium
 from sqlalchemy import Connection
 
-from geo import map_layers as gl
-from geo.access import Principal
-from geo.coords import transform_xy
-from maps import layers as ml
-from maps.base import (
+from geo.auth.principal import Principal
+from geo.crs.transforms import transform_xy
+from geo.mapdata import foundation as gl
+from maps import overlays as ml
+from maps.frame import (
     CAMERA_STYLES,
     INCIDENT_STYLES,
     JsCall,

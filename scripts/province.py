@@ -57,8 +57,8 @@ from extract_boundary import INDEX_DB, LAND_DIR, Source, SourceError, convert  #
 
 from api.localdb import ensure_database, psql  # noqa: E402
 from api.settings import Settings, local_database_url  # noqa: E402
-from geo.backup import libpq_url  # noqa: E402
-from geo.reference import CATEGORIES  # noqa: E402
+from geo.db.backup import libpq_url  # noqa: E402
+from geo.incidents.reference import CATEGORIES  # noqa: E402
 
 KM_PER_DEG = 111.32
 GRID_ORIGIN = (100.0, 45.0)  # west, north: one grid for the whole province
@@ -335,8 +335,8 @@ def main(argv: list[str] | None = None) -> int:
         url = local_database_url(settings.pg_port, args.db)
     from sqlalchemy import create_engine
 
-    from geo.migrate import upgrade
-    from geo.reference import ensure_reference
+    from geo.db.migrate import upgrade
+    from geo.incidents.reference import ensure_reference
 
     engine = create_engine(url)
     upgrade(engine)

@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import Engine
 
 from api.settings import Settings
-from geo.db import normalize_url
+from geo.db.engine import normalize_url
 
 _PREFIX = f"wangge_t{os.getpid()}_"
 
@@ -82,7 +82,7 @@ def create_database(admin: Engine, template: str | None = None) -> str:
 
 def drop_database(admin: Engine, url: str) -> None:
     """Drop a throwaway database and every engine connected to it."""
-    from geo.db import get_engine
+    from geo.db.engine import get_engine
 
     get_engine.cache_clear()
     name = make_url(url).database
@@ -93,8 +93,8 @@ def drop_database(admin: Engine, url: str) -> None:
 @pytest.fixture(scope="session")
 def demo_template(admin_engine: Engine) -> str:
     """Name of a template database holding the migrated schema and the demo."""
-    from geo.demo import load_demo
-    from geo.migrate import upgrade
+    from geo.db.migrate import upgrade
+    from geo.demo.county import load_demo
 
     url = create_database(admin_engine)
     engine = create_engine(url)
@@ -183,7 +183,7 @@ def role_headers(demo_engine: Engine) -> dict[str, dict[str, str]]:
     ``department``, ``worker``, ``planner``, ``viewer``) for requests through ``client``;
     ``{}`` under ``anonymous``. Signed directly (no login round trip)."""
     from geo.auth.tokens import issue_session_token
-    from geo.auth_demo import DEMO_USERS
+    from geo.demo.users import DEMO_USERS
 
     secret = make_settings("unused").secret_key
     out: dict[str, dict[str, str]] = {"anonymous": {}}

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from geo.access import Principal
+from geo.auth.principal import Principal
 from tests.conftest import make_settings
 
 Q3 = {"from": "2026-07-01", "to": "2026-09-30"}

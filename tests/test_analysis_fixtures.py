@@ -31,7 +31,6 @@ from shapely.geometry import box
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import Engine
 
-from geo.access import Principal
 from geo.analysis import (
     camera_coverage,
     camera_sectors,
@@ -45,6 +44,7 @@ from geo.analysis import (
 from geo.analysis.sectors import geodesic_area_m2
 from geo.analysis.sites import greedy_max_cover, mclp_max_cover
 from geo.analysis.spots import getis_ord, star_weights
+from geo.auth.principal import Principal
 from geo.errors import Forbidden, InvalidInput
 from tests.conftest import create_database, drop_database
 
@@ -75,8 +75,8 @@ def pt(x: float, y: float) -> str:
 
 def build_tiny(conn: Connection) -> None:
     """Insert the tiny county described in the module docstring."""
-    from geo.demo import route_incidents
-    from geo.reference import ensure_reference
+    from geo.demo.county import route_incidents
+    from geo.incidents.reference import ensure_reference
 
     conn.execute(text("INSERT INTO region (code, region_code, name) VALUES (:r, :r, '小县')"),
                  {"r": R})
@@ -153,7 +153,7 @@ def build_tiny(conn: Connection) -> None:
 @pytest.fixture(scope="module")
 def tiny(admin_engine: Engine) -> Iterator[Engine]:
     """Engine on a migrated database holding only the tiny county."""
-    from geo.migrate import upgrade
+    from geo.db.migrate import upgrade
 
     url = create_database(admin_engine)
     engine = create_engine(url)
@@ -470,7 +470,7 @@ def test_bad_inputs_are_clear_errors(tiny: Engine) -> None:
 # --- map layers (the shape the Folium maps consume) ------------------------------------------
 
 def test_map_layers_agree_with_the_analyses(tiny: Engine) -> None:
-    from geo.analysis import maplayers
+    from geo.mapdata import analysis as maplayers
 
     with tiny.connect() as conn:
         cov = maplayers.camera_coverage(conn, R, "cell").set_index("code")

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from api.main import create_app
-from geo.auth_demo import DEMO_USERS
+from geo.demo.users import DEMO_USERS
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from api.main import create_app
-from geo.access import Principal, mask_name, mask_phone, reporter_fields
+from geo.auth.principal import Principal, mask_name, mask_phone, reporter_fields
 from geo.auth.tokens import TokenError, issue_session_token, verify_session_token
 from geo.auth.users import add_user, reset_password, set_disabled
-from geo.auth_demo import DEMO_USERS
+from geo.demo.users import DEMO_USERS
 
 LONG_SECRET = "x" * 40
 
@@ -293,7 +293,7 @@ def test_role_headers_fixture(demo_url: str, role_headers: Any) -> None:
 
 
 def test_phone_numbers_in_free_text_are_masked() -> None:
-    from geo.access import mask_phones_in_text
+    from geo.auth.principal import mask_phones_in_text
 
     assert mask_phones_in_text("请联系13812341234或0358-6123456") == (
         "请联系138****1234或0358-6123456")

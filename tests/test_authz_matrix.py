@@ -22,9 +22,9 @@ from sqlalchemy.engine import Engine
 
 from api.access_policy import ENDPOINT_POLICY, POLICIES, iter_endpoints
 from api.main import create_app
-from geo.access import UNMASK_ROLES
+from geo.auth.principal import UNMASK_ROLES
 from geo.auth.users import add_user, create_api_token
-from geo.auth_demo import DEMO_USERS
+from geo.demo.users import DEMO_USERS
 
 ROLES = ("anonymous", "admin", "command", "department", "worker", "planner", "viewer")
 SCOPES = ("own", "other")

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from api.cli import main
-from geo.backup import fingerprint
+from geo.db.backup import fingerprint
 
 
 def _fingerprint(url: str) -> dict[str, tuple[int, str]]:

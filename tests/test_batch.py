@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from geo.coords import wgs84_to_gcj02
+from geo.crs.transforms import wgs84_to_gcj02
 from tests.conftest import make_settings
 
 
@@ -48,9 +48,9 @@ def _sample_points(engine: Engine) -> list[tuple[float, float]]:
 
 
 def test_batch_agrees_with_postgis(client: Any, demo_engine: Engine) -> None:
-    """The in-process index answers exactly what the SQL lookup (geo.lookup.cell_at) answers."""
+    """The in-process index answers what the SQL lookup (geo.lookup.postgis.cell_at) answers."""
     from geo.errors import NotFound
-    from geo.lookup import cell_at
+    from geo.lookup.postgis import cell_at
 
     pts = _sample_points(demo_engine)
     r = client.post("/cells/at", json={"points": [list(p) for p in pts]})
@@ -75,9 +75,9 @@ def test_batch_near_edges_agrees_with_postgis(demo_engine: Engine, tolerance_m: 
     """1,500 points scattered a few metres around cell edges (where the index's exact path
     works: covering cell, core test, metres to every neighbour): the batch answers what the
     SQL lookup answers, point by point."""
-    from geo.batch import cell_index, cells_at_many
     from geo.errors import NotFound
-    from geo.lookup import cell_at
+    from geo.lookup.batch import cell_index, cells_at_many
+    from geo.lookup.postgis import cell_at
 
     rng = np.random.default_rng(11)
     with demo_engine.connect() as conn:
@@ -102,8 +102,8 @@ def test_batch_near_edges_agrees_with_postgis(demo_engine: Engine, tolerance_m: 
 def test_fast_single_lookup_equals_postgis(demo_url: str, demo_engine: Engine) -> None:
     """GET /cells/at's indexed path gives the same CellHit as the SQL path, field by field."""
     from geo.errors import NotFound
-    from geo.fastlookup import cell_at_fast
-    from geo.lookup import cell_at
+    from geo.lookup.postgis import cell_at
+    from geo.lookup.single_async import cell_at_fast
 
     engine = create_engine(demo_url)
     checked = 0
@@ -222,7 +222,7 @@ def test_cli_lookup_cells(tmp_path: Path, demo_url: str, monkeypatch: pytest.Mon
 
 def test_index_follows_the_active_set(fresh_demo_url: str) -> None:
     """Switching the active boundary set changes the batch answers at once."""
-    from geo.batch import cells_at_many
+    from geo.lookup.batch import cells_at_many
 
     engine = create_engine(fresh_demo_url)
     with engine.begin() as conn:
@@ -253,7 +253,7 @@ def test_hand_written_json_equals_json_dumps() -> None:
     import json
 
     from api.routes.cells_batch import _encode
-    from geo.batch import BatchResult, result_rows
+    from geo.lookup.batch import BatchResult, result_rows
 
     res = BatchResult(["141123100001001", None, None], [True, False, None],
                       [["141123100001001", '14"x'], [], []], [None, None, "坐标缺失 \\ bad"], 7)
@@ -273,8 +273,8 @@ def test_concurrent_single_and_batch_lookups_agree(demo_url: str, demo_engine: E
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from geo.batch import cells_at_many
-    from geo.fastlookup import cell_at_fast
+    from geo.lookup.batch import cells_at_many
+    from geo.lookup.single_async import cell_at_fast
 
     pts = [p for p in _sample_points(demo_engine) if 110 < p[0] < 112 and p[1] < 39.0][:60]
     lon = np.array([p[0] for p in pts])
@@ -305,15 +305,15 @@ def test_concurrent_single_and_batch_lookups_agree(demo_url: str, demo_engine: E
 
 def test_concurrent_async_lookups_equal_postgis(demo_url: str, demo_engine: Engine) -> None:
     """GET /cells/at's path (index + round trips shared by concurrent lookups through asyncpg)
-    answers every point as geo.lookup.cell_at does, errors included, and does share them."""
+    answers every point as geo.lookup.postgis.cell_at does, errors included, and does share them."""
     import asyncio
 
     import asyncpg
     from sqlalchemy import make_url
 
     from geo.errors import NotFound
-    from geo.fastlookup import cell_at_fast_async, round_trips
-    from geo.lookup import cell_at
+    from geo.lookup.postgis import cell_at
+    from geo.lookup.single_async import cell_at_fast_async, round_trips
 
     pts = _sample_points(demo_engine)
     expected: list[Any] = []
@@ -357,7 +357,7 @@ def test_concurrent_async_lookups_equal_postgis(demo_url: str, demo_engine: Engi
 def test_http_single_answer_equals_postgis(client: Any, demo_engine: Engine) -> None:
     """The Feature GET /cells/at writes by hand holds the SQL lookup's answer, field by field."""
     from geo.errors import NotFound
-    from geo.lookup import cell_at
+    from geo.lookup.postgis import cell_at
 
     checked = 0
     with demo_engine.connect() as conn:
@@ -390,7 +390,7 @@ def test_batch_encoders_equal_json_dumps_on_real_results(demo_engine: Engine) ->
     import json
 
     from api.routes.cells_batch import _encode, _encode_columns, columns_document
-    from geo.batch import cells_at_many, result_rows
+    from geo.lookup.batch import cells_at_many, result_rows
 
     pts = _sample_points(demo_engine)
     lon = np.array([p[0] for p in pts] + [np.nan])
@@ -426,7 +426,7 @@ def test_batch_columns_format_over_http(client: Any) -> None:
 def test_deep_buckets_change_no_answer(demo_engine: Engine) -> None:
     """Points answered from the fine buckets deep inside cells (no geometry) get exactly the
     answers of the geometric path, over random points across the county and its edges."""
-    from geo.batch import cell_index, cells_at_many
+    from geo.lookup.batch import cell_index, cells_at_many
 
     rng = np.random.default_rng(3)
     with demo_engine.connect() as conn:

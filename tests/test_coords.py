@@ -1,4 +1,4 @@
-"""Tests for geo.coords: GCJ-02 / BD-09 / CGCS2000 conversions and CRS names.
+"""Tests for geo.crs.transforms: GCJ-02 / BD-09 / CGCS2000 conversions and CRS names.
 
 No database needed. Published reference pairs come from the test suites of two
 widely used open-source implementations of the same public formulas:
@@ -27,7 +27,7 @@ import shapely
 from pyproj import Geod
 from shapely.geometry import MultiPolygon, Point, Polygon, shape
 
-from geo.coords import (
+from geo.crs.transforms import (
     UnknownCRSError,
     bd09_to_gcj02,
     bd09_to_gcj02_arr,

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
-from geo.dispatch.calendar import CST, WorkCalendar, load_calendar, seed_rows
+from geo.incidents.calendar import CST, WorkCalendar, load_calendar, seed_rows
 
 
 def t(s: str) -> dt.datetime:
@@ -72,7 +72,7 @@ def test_naive_time_is_a_clear_error(cal: WorkCalendar) -> None:
 
 def test_holiday_table_seeded_and_extended_by_cli(empty_url: str, monkeypatch) -> None:
     from api.cli import main
-    from geo.migrate import upgrade
+    from geo.db.migrate import upgrade
 
     engine = create_engine(empty_url)
     upgrade(engine)

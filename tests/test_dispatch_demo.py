@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from geo.dispatch.flow import OPEN
+from geo.incidents.flow import OPEN
 
 
 def one(engine: Engine, sql: str) -> object:

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from geo.access import Principal
-from geo.dispatch.calendar import CST
+from geo.auth.principal import Principal
+from geo.incidents.calendar import CST
 from tests.conftest import create_database, drop_database, make_settings
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 200
@@ -155,8 +155,8 @@ def test_stale_if_match_loses(api: TestClient, spot: dict[str, Any]) -> None:
 
 def test_two_threads_race_one_wins(engine: Engine, api: TestClient,
                                    spot: dict[str, Any]) -> None:
-    from geo.dispatch.cases import transition
     from geo.errors import Conflict
+    from geo.incidents.cases import transition
 
     inc = report(api, spot).json()
     barrier = threading.Barrier(2)

@@ -32,8 +32,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from geo.access import Principal
-from geo.dispatch.calendar import CST
+from geo.auth.principal import Principal
+from geo.incidents.calendar import CST
 from tests.conftest import create_database, drop_database, make_settings
 
 BOSS = Principal(user="duty", role="command")
@@ -45,8 +45,8 @@ def t(s: str) -> dt.datetime:
 
 @pytest.fixture(scope="module")
 def fixture_db(admin_engine: Engine, demo_template: str) -> Iterator[tuple[str, str]]:
-    from geo.dispatch.cases import merge, transition
-    from geo.dispatch.intake import Report, create_incident
+    from geo.incidents.cases import merge, transition
+    from geo.incidents.intake import Report, create_incident
 
     url = create_database(admin_engine, template=demo_template)
     engine = create_engine(url)

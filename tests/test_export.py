@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from api.deps import get_principal
 from api.main import create_app
-from geo.access import Principal
+from geo.auth.principal import Principal
 from geo.errors import Forbidden
 from geo.io.export import export_layer
 from geo.io.importer import ImportOptions, run_import

@@ -101,8 +101,8 @@ def cluster() -> Iterator[Cluster]:
         with engine.connect() as conn:
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
         engine.dispose()
-        from geo.demo import load_demo
-        from geo.migrate import upgrade
+        from geo.db.migrate import upgrade
+        from geo.demo.county import load_demo
 
         engine = create_engine(c.url())
         upgrade(engine)

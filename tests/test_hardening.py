@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.security import CSP, TokenBucket
+from api.middleware.security import CSP, TokenBucket
 from api.settings import Settings
 
 

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from geo.coords import UnknownCRSError, normalize_crs, transform_geometry
+from geo.crs.transforms import UnknownCRSError, normalize_crs, transform_geometry
 from geo.errors import InvalidInput, TooLarge
-from geo.geomcheck import parse_geometry
+from geo.io.geometry import parse_geometry
 
 FAST = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

@@ -1,4 +1,4 @@
-"""api.hot_path: anonymous GET /cells/at answered without the router, same answer as the route.
+"""api.middleware.hot_path: anonymous GET /cells/at answered without the router, as the route.
 
 The hot path and the route share ``cell_at_answer``; these tests check what the hot path adds
 on its own (which calls it takes, the headers it writes) against the full stack.

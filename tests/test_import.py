@@ -16,11 +16,11 @@ import shapely
 from shapely.geometry import Point, Polygon, box
 from sqlalchemy import Engine, create_engine, text
 
-from geo.coords import from_cgcs2000, transform_geometry
+from geo.boundaries.sets import activate_set
+from geo.crs.transforms import from_cgcs2000, transform_geometry
 from geo.errors import InvalidInput
-from geo.io.boundaries import activate_set
 from geo.io.importer import ImportOptions, run_import
-from geo.lookup import cell_at
+from geo.lookup.postgis import cell_at
 
 SEAT = (111.13, 38.46)  # Xing County seat (demo region 141123)
 
@@ -28,7 +28,7 @@ SEAT = (111.13, 38.46)  # Xing County seat (demo region 141123)
 @pytest.fixture()
 def empty_engine(empty_url: str) -> Any:
     """A migrated, empty database."""
-    from geo.migrate import upgrade
+    from geo.db.migrate import upgrade
 
     engine = create_engine(empty_url)
     upgrade(engine)
@@ -169,7 +169,7 @@ def test_shapefile_zip_gauss_kruger(demo_rw: Engine, tmp_path: Path) -> None:
 
 def test_gcj02_csv_cameras_with_bearings(demo_rw: Engine, tmp_path: Path) -> None:
     """GCJ-02 points copied from a phone map; bearings as degrees or approach codes."""
-    from geo.coords import wgs84_to_gcj02
+    from geo.crs.transforms import wgs84_to_gcj02
 
     true_pts = [(SEAT[0] + 0.001 * k, SEAT[1] + 0.0005 * k) for k in range(4)]
     gcj = [wgs84_to_gcj02(x, y) for x, y in true_pts]

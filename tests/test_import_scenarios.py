@@ -20,12 +20,12 @@ import pytest
 import shapely
 from sqlalchemy import Engine, create_engine, text
 
-from geo.access import Principal
-from geo.coords import transform_geometry
-from geo.io.boundaries import activate_set
+from geo.auth.principal import Principal
+from geo.boundaries.sets import activate_set
+from geo.crs.transforms import transform_geometry
 from geo.io.export import export_layer
 from geo.io.importer import ImportOptions, run_import
-from geo.lookup import cell_at
+from geo.lookup.postgis import cell_at
 
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared beside the checkout (as in CI); WANGGE_SHARED_DIR for other layouts (worktrees)
@@ -156,7 +156,7 @@ def test_chicago_beats_and_crimes(empty_url: str) -> None:
     the assigned cell equals the official beat label at least as often as shapely finds the
     label's polygon strictly containing the point, and the label is among the answer's
     boundary candidates (10 m) for >= 99.9% of the crimes."""
-    from geo.migrate import upgrade
+    from geo.db.migrate import upgrade
 
     engine = create_engine(empty_url)
     upgrade(engine)

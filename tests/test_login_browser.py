@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from geo.auth_demo import DEMO_USERS
+from geo.demo.users import DEMO_USERS
 from tests.conftest import make_settings, serve_in_thread
 
 pytestmark = pytest.mark.browser

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from geo.coords import wgs84_to_bd09, wgs84_to_gcj02
+from geo.crs.transforms import wgs84_to_bd09, wgs84_to_gcj02
 
 
 def get(client: Any, **params: Any) -> Any:

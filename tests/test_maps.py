@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
 
-from geo import map_layers as gl
-from geo.access import ANONYMOUS_COMMAND, Principal
-from geo.analysis import maplayers as cov
 from geo.analysis.common import Period
-from geo.coords import wgs84_to_gcj02
+from geo.auth.principal import ANONYMOUS_COMMAND, Principal
+from geo.crs.transforms import wgs84_to_gcj02
 from geo.errors import InvalidInput
+from geo.mapdata import analysis as cov
+from geo.mapdata import foundation as gl
 from maps import assets
-from maps.base import MapOptions, render_standalone, shift_xy
 from maps.cell import build_cell_map
+from maps.frame import MapOptions, render_standalone, shift_xy
 
 CELL = "141123100001001"
 PAGES = [
@@ -207,7 +207,7 @@ def test_incidents_in_view_endpoint(client):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("lang,labels", [("zh", "cva_w"), ("en", "eva_w")])
 def test_tianditu_basemap_with_key(lang, labels):  # type: ignore[no-untyped-def]
-    from maps.base import csp_header, new_map, render_page
+    from maps.frame import csp_header, new_map, render_page
 
     opts = MapOptions(basemap="tianditu", tianditu_key="KEY123", lang=lang).validated()
     html = render_page(new_map(opts, (111.0, 38.3, 111.3, 38.6), "t"))

@@ -162,7 +162,7 @@ def test_dispatch_map_english_with_heat_and_counts(server: str, browser: Any) ->
 def test_cell_map_on_a_phone_with_where_am_i(server: str, browser: Any, demo_url: str) -> None:
     from sqlalchemy import create_engine
 
-    from geo.coords import wgs84_to_gcj02
+    from geo.crs.transforms import wgs84_to_gcj02
 
     engine = create_engine(demo_url)
     with engine.connect() as conn:
@@ -241,9 +241,9 @@ def test_standalone_file_opens_with_no_server(browser: Any, demo_url: str,
                                               tmp_path: Path) -> None:
     from sqlalchemy import create_engine
 
-    from geo.access import ANONYMOUS_COMMAND
-    from maps.base import MapOptions, render_standalone
+    from geo.auth.principal import ANONYMOUS_COMMAND
     from maps.coverage import build_property_coverage_map
+    from maps.frame import MapOptions, render_standalone
 
     engine = create_engine(demo_url)
     with engine.connect() as conn:

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from geo.access import Principal
-from geo.coords import wgs84_to_gcj02
+from geo.auth.principal import Principal
+from geo.crs.transforms import wgs84_to_gcj02
 from tests.conftest import make_settings, serve_in_thread
 
 GEOJSON = "application/geo+json"

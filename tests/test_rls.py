@@ -13,11 +13,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-import geo.dispatch.cases
+import geo.incidents.cases
 from api.main import create_app
-from geo.access import Principal
+from geo.auth.principal import Principal
 from geo.auth.rls import set_db_scope
-from geo.auth_demo import DEMO_USERS
+from geo.demo.users import DEMO_USERS
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_rls_holds_when_the_application_check_is_removed(
     rls: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Simulate the bug the matrix test catches (no scope in SQL): RLS still hides it."""
-    monkeypatch.setattr(geo.dispatch.cases, "incident_scope_sql",
+    monkeypatch.setattr(geo.incidents.cases, "incident_scope_sql",
                         lambda principal, alias="incident": ("TRUE", {}))
     client, h = rls["client"], rls["headers"]
     r = client.get(f"/incidents/{rls['other']}", headers=h["worker"])

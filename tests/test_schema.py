@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
-from geo.migrate import current_revision, upgrade
-from geo.models import Base
+from geo.db.migrate import current_revision, upgrade
+from geo.db.tables import Base
 
 
 def test_upgrade_from_empty_creates_every_table(empty_url: str) -> None:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from geo.coords import wgs84_to_gcj02
+from geo.crs.transforms import wgs84_to_gcj02
 
 LON, LAT = 111.13, 38.46
 SQUARE = {"type": "Polygon", "coordinates": [[[111.12, 38.45], [111.14, 38.45], [111.14, 38.47],

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from geo.access import Principal
+from geo.auth.principal import Principal
 from tests.conftest import make_settings
 
 MVT = "application/vnd.mapbox-vector-tile"

@@ -16,8 +16,8 @@ from api.deps import (
     PrincipalDep,
     SettingsDep,
 )
-from geo.access import ROLE_NAMES, Principal
 from geo.auth.audit import AuditEntry, record
+from geo.auth.principal import ROLE_NAMES, Principal
 from geo.auth.tokens import issue_session_token
 from geo.auth.users import create_api_token, list_api_tokens, login, revoke_api_token
 from geo.errors import Locked, Unauthorized

@@ -14,11 +14,11 @@ from sqlalchemy import Engine
 
 from api.deps import PrincipalDep
 from api.settings import Settings
-from geo.access import Principal
-from geo.coords import normalize_crs, transform_geometry
+from geo.auth.principal import Principal
+from geo.crs.transforms import normalize_crs, transform_geometry
 from geo.errors import InvalidInput
-from geo.fastlookup import cell_at_fast_async
-from geo.lookup import to_cgcs2000_point
+from geo.lookup.postgis import to_cgcs2000_point
+from geo.lookup.single_async import cell_at_fast_async
 
 router = APIRouter(tags=["cells 网格"])
 
@@ -116,7 +116,7 @@ async def cell_at_answer(state: Any, params: Any, principal: Principal | None = 
     """The body of ``GET /cells/at`` for query ``params`` (a mapping of str to str), as
     ``principal`` sees it (None or anonymous: the public answer).
 
-    Shared by the route above and by :mod:`api.hot_path`, which answers anonymous calls
+    Shared by the route above and by :mod:`api.middleware.hot_path`, which answers anonymous calls
     without the router. Raises the route's errors (InvalidInput, NotFound, ...).
     """
     # The hot path of the service: settings and engine straight from app.state, because

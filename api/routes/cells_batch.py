@@ -18,7 +18,9 @@ from fastapi.responses import Response
 from sqlalchemy import Engine, make_url
 
 from api.deps import EngineDep, PrincipalDep, SettingsDep
-from geo.batch import (
+from geo.db.engine import normalize_url
+from geo.errors import InvalidInput, TooLarge
+from geo.lookup.batch import (
     BatchResult,
     cells_at_many,
     coords_to_cgcs2000,
@@ -26,8 +28,6 @@ from geo.batch import (
     no_gc,
     read_csv_text,
 )
-from geo.db import normalize_url
-from geo.errors import InvalidInput, TooLarge
 
 log = logging.getLogger("wangge")
 

@@ -10,10 +10,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from api.deps import LOGGED_IN, READ_INCIDENTS, ConnDep, EngineDep, PrincipalDep, SettingsDep
-from geo.access import Principal
-from geo.dispatch import cases, intake
-from geo.dispatch.kpi import kpi, kpi_xlsx
+from geo.auth.principal import Principal
 from geo.errors import InvalidInput
+from geo.incidents import cases, intake
+from geo.incidents.kpi import kpi, kpi_xlsx
 
 router = APIRouter(tags=["incidents 事件"])
 
@@ -183,7 +183,7 @@ def get_overdue(conn: ConnDep, principal: PrincipalDep, settings: SettingsDep,
 def audit_revealed(request: Request, principal: Principal, items: list[dict[str, Any]]) -> None:
     """After an unmasked read (``?unmask=true``, already audited as ``read_personal``), name
     the incidents whose reporter was actually shown (``read_personal_items``, written by
-    ``api.security.WriteAudit`` after the answer)."""
+    ``api.middleware.security.WriteAudit`` after the answer)."""
     if not principal.unmask:
         return
     ids = [i["id"] for i in items
@@ -335,8 +335,8 @@ def get_my_incidents(request: Request, conn: ConnDep, principal: PrincipalDep,
                      ) -> dict[str, Any]:
     """Open incidents of the caller's cells (every status with ``all_statuses=true``); most
     urgent first, or nearest first from ``lon``/``lat`` (a phone's position, ``crs=GCJ02``)."""
-    from geo.dispatch.flow import OPEN
-    from geo.lookup import to_cgcs2000_point
+    from geo.incidents.flow import OPEN
+    from geo.lookup.postgis import to_cgcs2000_point
 
     if (lon is None) != (lat is None):
         raise InvalidInput("lon 与 lat 须同时给出 / give both lon and lat, or neither",

@@ -17,10 +17,10 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from api.deps import LOGGED_IN, READ_INCIDENTS, ConnDep, PrincipalDep, SettingsDep
 from geo.errors import InvalidInput, NotFound
 from maps import assets
-from maps.base import MapOptions, render_page, security_headers
 from maps.cell import build_cell_map
 from maps.coverage import build_camera_coverage_map, build_property_coverage_map
 from maps.dispatch import build_dispatch_map, incidents_in_view
+from maps.frame import MapOptions, render_page, security_headers
 
 router = APIRouter(tags=["maps 地图"])
 

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import ConnDep, PrincipalDep, SettingsDep
-from geo import ogc
 from geo.errors import InvalidInput
-from geo.layers import LAYERS, get_layer
+from geo.layers import ogc
+from geo.layers.registry import LAYERS, get_layer
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from api.deps import ConnDep, PrincipalDep
-from geo.ogc import parse_datetime
-from geo.tiles import TILE_PROPERTIES, tile
+from geo.layers.ogc import parse_datetime
+from geo.layers.tiles import TILE_PROPERTIES, tile
 
 router = APIRouter(tags=["tiles 矢量瓦片"])
 

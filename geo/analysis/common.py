@@ -26,9 +26,9 @@ import shapely
 import shapely.errors
 from sqlalchemy import Connection, text
 
-from geo.access import Principal
+from geo.auth.principal import Principal
 from geo.errors import Forbidden, InvalidInput, NotFound
-from geo.lookup import boundary_set_at, region_name
+from geo.lookup.postgis import boundary_set_at, region_name
 
 CST = dt.timezone(dt.timedelta(hours=8))
 UNITS = ("cell", "community", "township", "county", "compound")

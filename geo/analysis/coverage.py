@@ -17,7 +17,6 @@ import geopandas as gpd
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from geo.access import Principal, incident_scope_sql
 from geo.analysis.common import (
     Period,
     boundary_set,
@@ -30,6 +29,7 @@ from geo.analysis.common import (
     result,
     unit_sql,
 )
+from geo.auth.principal import Principal, incident_scope_sql
 
 # Incidents in these statuses are not demand (duplicates merged away, rejected, cancelled).
 NOT_DEMAND = ("rejected", "cancelled", "merged")

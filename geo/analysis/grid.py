@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from geo.access import Principal, mask_name
 from geo.analysis.common import (
     Period,
     boundary_set,
@@ -28,6 +27,7 @@ from geo.analysis.common import (
     result,
 )
 from geo.analysis.coverage import NOT_DEMAND
+from geo.auth.principal import Principal, mask_name
 from geo.errors import InvalidInput
 
 _KEEP = "ST_Area(d.geom) >= :min_area AND NOT ST_IsEmpty(ST_Buffer(d.geom, -:sliver))"

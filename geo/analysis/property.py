@@ -19,10 +19,10 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from geo.access import Principal
 from geo.analysis.common import check_region, check_unit, read_gdf, result
+from geo.auth.principal import Principal
+from geo.db.tables.foundation import MGMT_MODES
 from geo.errors import InvalidInput
-from geo.models import MGMT_MODES
 
 DEFAULT_TARGETS: list[tuple[dt.date, float]] = [
     (dt.date(2022, 12, 31), 0.80),

@@ -19,8 +19,8 @@ from pyproj import Geod
 from shapely.geometry import Polygon
 from sqlalchemy import Connection
 
-from geo.access import Principal
 from geo.analysis.common import check_region, read_gdf, result
+from geo.auth.principal import Principal
 
 GEOD = Geod(ellps="WGS84")
 COVERING_STATUSES = ("online",)

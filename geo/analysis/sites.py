@@ -30,7 +30,6 @@ from pyproj import Transformer
 from scipy.spatial import cKDTree
 from sqlalchemy import Connection, text
 
-from geo.access import Principal, incident_scope_sql
 from geo.analysis.common import (
     Period,
     boundary_set,
@@ -43,6 +42,7 @@ from geo.analysis.common import (
 )
 from geo.analysis.coverage import NOT_DEMAND
 from geo.analysis.sectors import GEOD, sector_polygon
+from geo.auth.principal import Principal, incident_scope_sql
 from geo.errors import InvalidInput, TooLarge
 
 MAX_SITES = 6000

@@ -26,7 +26,6 @@ import shapely
 from shapely.geometry import Polygon
 from sqlalchemy import Connection, text
 
-from geo.access import Principal
 from geo.analysis.common import (
     Period,
     boundary_set,
@@ -37,6 +36,7 @@ from geo.analysis.common import (
     result,
 )
 from geo.analysis.coverage import NOT_DEMAND
+from geo.auth.principal import Principal
 from geo.errors import InvalidInput, TooLarge
 
 MEASURES = ("count", "per_km2", "per_1000_hh")

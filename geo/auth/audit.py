@@ -21,7 +21,7 @@ MAX_AUDIT_PAGE = 1000
 
 @dataclass
 class AuditEntry:
-    """One audit record (see ``geo.auth.models.AuditLog``)."""
+    """One audit record (see ``geo.db.tables.auth.AuditLog``)."""
 
     action: str
     username: str | None = None

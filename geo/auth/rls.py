@@ -1,4 +1,4 @@
-"""PostgreSQL row-level security, the second line behind ``geo.access.incident_scope_sql``.
+"""PostgreSQL row-level security, the second line behind ``geo.auth.principal.incident_scope_sql``.
 
 With ``WANGGE_DB_RLS=1`` every request transaction (``api.deps.get_conn``) runs as the
 non-superuser role ``wangge_app`` with the caller's scope in ``wangge.*`` settings; the policy
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from geo.access import Principal
+from geo.auth.principal import Principal
 
 APP_ROLE = "wangge_app"
 

@@ -15,7 +15,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Connection, text
 
-from geo.access import ROLES, Principal
+from geo.auth.principal import ROLES, Principal
 from geo.auth.tokens import (
     SessionClaims,
     hash_api_token,

@@ -1,7 +1,7 @@
 """Export a layer to GeoJSON, GeoPackage, Shapefile (zipped), CSV or XLSX, in any CRS.
 
 The access contract applies: incidents are filtered with
-:func:`geo.access.incident_scope_sql`; reporter names and phones are exported only where
+:func:`geo.auth.principal.incident_scope_sql`; reporter names and phones are exported only where
 ``principal.may_see_personal`` allows (masked otherwise); grid workers' names and phones are
 masked for every role that does not see all incidents.
 
@@ -27,11 +27,11 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
-from geo.access import Principal, mask_name, mask_phone
-from geo.coords import UnknownCRSError, normalize_crs, transform_geometry
+from geo.auth.principal import Principal, mask_name, mask_phone
+from geo.crs.transforms import UnknownCRSError, normalize_crs, transform_geometry
 from geo.errors import Forbidden, InvalidInput
 from geo.io import LAYERS
-from geo.lookup import boundary_set_at
+from geo.lookup.postgis import boundary_set_at
 
 FORMATS = {
     "geojson": ("application/geo+json", ".geojson"),
@@ -153,13 +153,13 @@ def export_layer(
     base = _QUERIES[layer]
     if layer == "cells":
         if boundary_set:
-            from geo.io.boundaries import find_set
+            from geo.boundaries.sets import find_set
 
             params["set_id"] = int(find_set(conn, region_code, boundary_set)["id"])
         else:
             params["set_id"] = boundary_set_at(conn, region_code, at)[0]
     if layer == "incidents":
-        from geo.access import incident_scope_sql
+        from geo.auth.principal import incident_scope_sql
 
         scope, sp = incident_scope_sql(principal, "incident")
         if principal.role == "planner":
@@ -297,7 +297,7 @@ def _write(df: pd.DataFrame, geoms: np.ndarray | None, fmt: str, crs: str, name:
 
 
 def _geographic(crs: str) -> bool:
-    from geo.coords import is_geographic
+    from geo.crs.transforms import is_geographic
 
     return is_geographic(crs)
 

@@ -5,7 +5,7 @@ merged, checked) and rolls back, so its report is exactly what a commit would do
 that fails half-way (an error, a refused row without ``skip_refused``, a killed process)
 leaves the database as it was. Re-importing the same file changes nothing (``unchanged``).
 
-Layers and their keys: ``cells`` (a new pending boundary set; see :mod:`geo.io.boundaries`),
+Layers and their keys: ``cells`` (a new pending boundary set; see :mod:`geo.boundaries.sets`),
 ``admin`` (region + code), ``compounds`` (region + code), ``cameras`` (GB/T 28181 id),
 ``incidents`` (region + code, streamed: millions of rows in bounded memory), ``workers``
 (region + code, optional assignment to a cell).
@@ -31,10 +31,11 @@ from pyproj import CRS, Transformer
 from shapely.geometry import MultiPolygon, Point, Polygon
 from sqlalchemy import Connection, Engine, text
 
-from geo.coords import UnknownCRSError, is_geographic, normalize_crs, transform_geometry
+from geo.boundaries.sets import DEFAULT_MIN_AREA_M2, activate_set, check_boundary_set
+from geo.crs.transforms import UnknownCRSError, is_geographic, normalize_crs, transform_geometry
+from geo.db.tables.foundation import CAMERA_STATUSES, CHANNELS, INCIDENT_STATUSES, MGMT_MODES
 from geo.errors import InvalidInput
 from geo.io import LAYERS
-from geo.io.boundaries import DEFAULT_MIN_AREA_M2, activate_set, check_boundary_set
 from geo.io.parse import (
     find_field,
     is_empty,
@@ -45,7 +46,6 @@ from geo.io.parse import (
     parse_time,
 )
 from geo.io.read import Chunk, Source, crs_label, open_source
-from geo.models import CAMERA_STATUSES, CHANNELS, INCIDENT_STATUSES, MGMT_MODES
 
 MAX_LISTED = 100
 Progress = Callable[[int, int | None], None]
@@ -174,7 +174,7 @@ class ImportReport:
         if self.boundary_set:
             out.append(f"边界集 boundary set: {self.boundary_set}")
         if self.checks:
-            from geo.io.boundaries import describe_checks
+            from geo.boundaries.sets import describe_checks
 
             out.extend("检查 checks: " + line if i == 0 else line
                        for i, line in enumerate(describe_checks(self.checks)))
@@ -200,7 +200,7 @@ class CrsPlan:
 
     label: str
     source: str  # "file", "--crs", "default"
-    name: str | None  # normalised name for geo.coords, or None (WKT-only CRS)
+    name: str | None  # normalised name for geo.crs.transforms, or None (WKT-only CRS)
     crs: CRS | None
     geographic: bool
 
@@ -1036,7 +1036,7 @@ def _import_incidents(conn: Connection, ctx: _Ctx, progress: Progress | None) ->
         raise InvalidInput(f"状态应为 {INCIDENT_STATUSES} 之一 / status must be one of "
                            f"{INCIDENT_STATUSES}", field="status")
     if not conn.execute(text("SELECT EXISTS (SELECT 1 FROM incident_category)")).scalar():
-        from geo.reference import ensure_reference
+        from geo.incidents.reference import ensure_reference
 
         ensure_reference(conn, opts.region)  # the installation's initial categories
         report.notes.append("reference categories and departments created (none existed)")
@@ -1134,12 +1134,12 @@ WHERE incident.id = s.id
 
 
 def route_new_incidents(conn: Connection, region_code: str) -> None:
-    """Route unrouted incidents: the same rule as :func:`geo.demo.route_incidents` (boundary
+    """Route unrouted incidents: the same rule as :func:`geo.demo.county.route_incidents` (boundary
     set valid at the report date, lowest covering basic cell code), joined cell by cell so
     each polygon is prepared once for all its points (faster for large imports); then the
     worker on duty and the department by ``route_incidents``.
     """
-    from geo.demo import route_incidents
+    from geo.demo.county import route_incidents
 
     conn.execute(_ROUTE_CELLS, {"r": region_code})
     route_incidents(conn, region_code)

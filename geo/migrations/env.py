@@ -1,12 +1,12 @@
-"""Alembic environment: the URL comes from the caller (geo.migrate), never from a file."""
+"""Alembic environment: the URL comes from the caller (geo.db.migrate), never from a file."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from geo.db import normalize_url
-from geo.models import Base
+from geo.db.engine import normalize_url
+from geo.db.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -22,8 +22,8 @@ from sqlalchemy import text
 from api.main import create_app
 from api.settings import Settings
 from geo.auth.users import create_api_token, verify_password
-from geo.auth_demo import DEMO_USERS
-from geo.db import get_engine
+from geo.db.engine import get_engine
+from geo.demo.users import DEMO_USERS
 
 
 def per_request(n: int, call: Callable[[], object]) -> float:

@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from api.settings import Settings  # noqa: E402
 from geo.analysis.coverage import coverage_by_unit  # noqa: E402
-from geo.db import get_engine  # noqa: E402
-from geo.lookup import boundary_set_at  # noqa: E402
+from geo.db.engine import get_engine  # noqa: E402
+from geo.lookup.postgis import boundary_set_at  # noqa: E402
 
 REGION = "141123"
 TOLERANCE = 1e-3  # 0.1 %

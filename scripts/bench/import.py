@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from api.settings import Settings  # noqa: E402
-from geo.db import normalize_url  # noqa: E402
-from geo.migrate import upgrade  # noqa: E402
+from geo.db.engine import normalize_url  # noqa: E402
+from geo.db.migrate import upgrade  # noqa: E402
 
 X0, Y0, STEP, N = -87.75, 41.90, 0.005, 20
 

@@ -73,7 +73,7 @@ class Op:
             lat = rnd.uniform(XING_BBOX[1], XING_BBOX[3])
             crs = rnd.choice(["EPSG:4490", "EPSG:4490", "EPSG:4490", "GCJ02", "BD09"])
             if crs != "EPSG:4490":
-                from geo.coords import from_cgcs2000
+                from geo.crs.transforms import from_cgcs2000
 
                 x, y = from_cgcs2000(lon, lat, crs)
                 lon, lat = float(x), float(y)
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     body = json.loads(args.write_body.read_text()) if args.write_body else None
     login = None
     if not args.anonymous:
-        from geo.auth_demo import DEMO_USERS
+        from geo.demo.users import DEMO_USERS
 
         user, password = DEMO_USERS["command"][:2]
         login = (args.user or user, args.password or password)

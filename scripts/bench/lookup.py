@@ -13,7 +13,7 @@ Datasets: the Xing County demo (the configured database) and a synthetic 50,000-
   bbox; installed into ``.wangge/tipg-venv`` on first use, never into the project venv),
   (b) a minimal FastAPI + asyncpg endpoint written below that returns only the code, and
   (c) the PostGIS floor: one prepared ``ST_Covers`` query per point on one connection;
-- batches of 100,000 points: Wangge in process (``geo.batch.cells_at_many``) and over HTTP
+- batches of 100,000 points: Wangge in process (``geo.lookup.batch.cells_at_many``) and over HTTP
   (``POST /cells/at`` JSON, default row layout and ``?format=columns``) against a set-based
   PostGIS query and ``geopandas.sjoin`` in memory.
 
@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, make_url, text  # noqa: E402
 
 from api.settings import Settings  # noqa: E402
-from geo.db import normalize_url  # noqa: E402
+from geo.db.engine import normalize_url  # noqa: E402
 
 MINIMAL_APP = '''
 import os
@@ -85,8 +85,8 @@ def plain_dsn(url: str) -> str:
 
 
 def ensure_demo(url: str) -> None:
-    from geo.demo import database_is_empty, load_demo
-    from geo.migrate import upgrade
+    from geo.db.migrate import upgrade
+    from geo.demo.county import database_is_empty, load_demo
 
     engine = create_engine(url)
     upgrade(engine)
@@ -98,7 +98,7 @@ def ensure_demo(url: str) -> None:
 
 def ensure_grid(admin_url: str, url: str, n_side: tuple[int, int] = (250, 200)) -> None:
     """A synthetic region 990001 with 50,000 square cells of 0.004 deg (~350 m x 440 m)."""
-    from geo.migrate import upgrade
+    from geo.db.migrate import upgrade
 
     name = make_url(url).database
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -323,7 +323,7 @@ def sjoin_s(polys: Any, codes: list[str], lon: np.ndarray, lat: np.ndarray) -> f
 
 
 def wangge_batch_s(url: str, region: str, lon: np.ndarray, lat: np.ndarray) -> float:
-    from geo.batch import cells_at_many
+    from geo.lookup.batch import cells_at_many
 
     engine = create_engine(url)
     best = float("inf")

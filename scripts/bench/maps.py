@@ -38,10 +38,10 @@ import folium  # noqa: E402
 from sqlalchemy import create_engine, make_url, text  # noqa: E402
 
 from api.settings import Settings  # noqa: E402
-from geo.access import ANONYMOUS_COMMAND  # noqa: E402
-from geo.db import normalize_url  # noqa: E402
-from maps.base import MapOptions, render_page  # noqa: E402
+from geo.auth.principal import ANONYMOUS_COMMAND  # noqa: E402
+from geo.db.engine import normalize_url  # noqa: E402
 from maps.dispatch import build_dispatch_map  # noqa: E402
+from maps.frame import MapOptions, render_page  # noqa: E402
 
 REGION = "141123"
 FIRST, LAST = dt.date(2025, 1, 1), dt.date(2026, 10, 31)
@@ -203,8 +203,8 @@ def main() -> int:
     args = ap.parse_args()
     sizes = sorted(int(x) for x in args.sizes.split(","))
 
-    from geo.demo import load_demo
-    from geo.migrate import upgrade
+    from geo.db.migrate import upgrade
+    from geo.demo.county import load_demo
 
     server = normalize_url(Settings.from_env().database_url)
     admin = create_engine(make_url(server).set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -245,7 +245,7 @@ def main() -> int:
                       flush=True)
     finally:
         engine.dispose()
-        from geo.db import get_engine
+        from geo.db.engine import get_engine
 
         get_engine.cache_clear()
         with admin.connect() as c:

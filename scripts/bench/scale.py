@@ -11,7 +11,7 @@ run (the anchor), so runs on a loaded machine stay comparable.
 
 Queries:
 
-* ``lookup``   -- ``geo.lookup.cell_at`` (which cell covers a point; the real code path)
+* ``lookup``   -- ``geo.lookup.postgis.cell_at`` (which cell covers a point; the real code path)
 * ``items``    -- incidents in a 4 km box, newest 500, as GeoJSON (the list/map query)
 * ``tile z12`` -- ``ST_AsMVT`` of incidents in the z12 tile at the county seat
 * ``tile z7``  -- ``ST_AsMVT`` of incidents in the z7 tile over the county (overview);
@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from api.settings import Settings, local_database_url  # noqa: E402
-from geo.lookup import cell_at  # noqa: E402
+from geo.lookup.postgis import cell_at  # noqa: E402
 
 SEAT = (111.13, 38.46)
 

@@ -57,7 +57,7 @@ def upgrade() -> None:
     op.create_index("ix_incident_worker", "incident", ["worker_id"])
 
     # Seed the calendar from the chinese-calendar package (2004-2026 in version 1.11).
-    from geo.dispatch.calendar import seed_rows
+    from geo.incidents.calendar import seed_rows
 
     holiday = sa.table(
         "holiday", sa.column("region_code", sa.String), sa.column("day", sa.Date),

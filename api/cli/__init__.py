@@ -1,0 +1,138 @@
+"""The ``wangge`` command line: database, demo, server (and, in sub-modules, the rest)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from api.settings import Settings
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Wangge 网格: grid-management service for county command centres."""
+
+
+@main.group()
+def db() -> None:
+    """The database: local PostGIS cluster, migrations, backups."""
+
+
+@db.command("start")
+def db_start() -> None:
+    """Start the project-local PostGIS (creates it the first time)."""
+    from api import localdb
+
+    s = _settings()
+    if _uses_external_db():
+        click.echo("WANGGE_DATABASE_URL is set: nothing to start.")
+        return
+    try:
+        click.echo(localdb.start(s.data_dir, s.pg_port))
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the project-local PostGIS."""
+    from api import localdb
+
+    click.echo(localdb.stop(_settings().data_dir))
+
+
+@db.command("status")
+def db_status() -> None:
+    """Say whether the database answers and which schema revision it has."""
+    from api import localdb
+    from geo.db.engine import get_engine
+    from geo.db.migrate import current_revision
+
+    s = _settings()
+    if not _uses_external_db():
+        running, msg = localdb.status(s.data_dir)
+        click.echo(f"local cluster: {'running' if running else 'stopped'} ({msg})")
+    try:
+        rev = current_revision(get_engine(s.database_url))
+    except Exception as exc:  # noqa: BLE001 - report any connection problem plainly
+        raise click.ClickException(f"database does not answer: {exc.__class__.__name__}") from exc
+    click.echo(f"database: {s.database_url.split('@')[-1]} revision {rev or '(empty)'}")
+
+
+@db.command("migrate")
+def db_migrate() -> None:
+    """Apply the schema migrations (idempotent)."""
+    from geo.db.engine import get_engine
+    from geo.db.migrate import current_revision, upgrade
+
+    s = _settings()
+    engine = get_engine(s.database_url)
+    upgrade(engine)
+    click.echo(f"schema at revision {current_revision(engine)}")
+
+
+@main.group()
+def demo() -> None:
+    """The Xing County (兴县) demo data (synthetic content on a real boundary)."""
+
+
+@demo.command("load")
+@click.option("--if-empty", is_flag=True, help="Only load when the database holds no region.")
+@click.option("--seed", default=20221, show_default=True, help="Random seed (deterministic).")
+@click.option("--incidents", default=20_000, show_default=True, help="Number of incidents.")
+def demo_load(if_empty: bool, seed: int, incidents: int) -> None:
+    """Load the demo county (replaces an earlier demo load)."""
+    from geo.db.engine import get_engine
+    from geo.demo.county import database_is_empty, load_demo
+
+    s = _settings()
+    engine = get_engine(s.database_url)
+    if if_empty and not database_is_empty(engine):
+        click.echo("database already holds data: demo not loaded (drop --if-empty to reload)")
+        return
+    report = load_demo(engine, seed=seed, n_incidents=incidents, progress=click.echo)
+    for key, value in report.items():
+        click.echo(f"  {key}: {value}")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--workers", default=1, show_default=True)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+def _uses_external_db() -> bool:
+    import os
+
+    return bool(os.environ.get("WANGGE_DATABASE_URL"))
+
+
+def _register_subcommands() -> None:
+    """Attach the command groups, one module per group under ``api/cli/``."""
+    from api.cli import analyse, importing, incidents, lookup, maps, ops, users
+
+    for module in (lookup, importing, incidents, analyse, maps, users, ops):
+        module.register(main)
+
+
+_register_subcommands()
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""China's working calendar: statutory holidays, make-up working days, working minutes.
+
+The ``holiday`` table holds the exceptions to "Monday-Friday work": statutory holidays
+(``kind = 'holiday'``) and make-up working days on weekends (``kind = 'workday'``). It is
+seeded from the ``chinese-calendar`` package (2004-2026) by migration 0004 and extended by an
+admin (``wangge incidents holidays add``) when the State Council publishes a new year's schedule.
+
+A year with no row at all is *unknown*: it falls back to weekends-only, and every computation
+that touched it reports ``calendar_incomplete`` with a warning (never an exception).
+
+Working hours are 08:30-12:00 and 13:30-18:00 China Standard Time: 480 minutes a day, the
+unit of the category limits (a "day" in ``geo.incidents.reference`` is 480 working minutes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, text
+
+from geo.errors import InvalidInput
+
+log = logging.getLogger("wangge.calendar")
+
+CST = dt.timezone(dt.timedelta(hours=8))
+# Working periods of a working day, minutes after midnight (local time).
+WORK_PERIODS: tuple[tuple[int, int], ...] = ((8 * 60 + 30, 12 * 60), (13 * 60 + 30, 18 * 60))
+DAY_MINUTES = sum(b - a for a, b in WORK_PERIODS)
+NATIONAL = "CN"  # region_code of nationwide rows
+MAX_DAYS = 3660  # a deadline further than ten years away is a configuration error
+
+
+@dataclass
+class WorkCalendar:
+    """Working-day rules: overrides by date and the set of years somebody entered."""
+
+    overrides: dict[dt.date, bool] = field(default_factory=dict)  # True = working day
+    known_years: set[int] = field(default_factory=set)
+    touched_unknown: set[int] = field(default_factory=set)
+
+    def is_workday(self, day: dt.date) -> bool:
+        """True when ``day`` is a working day (weekends-only for years nobody entered)."""
+        if day in self.overrides:
+            return self.overrides[day]
+        if day.year not in self.known_years:
+            self.touched_unknown.add(day.year)
+        return day.weekday() < 5
+
+    def take_warnings(self) -> list[str]:
+        """Warnings for unknown years touched since the last call (and forget them)."""
+        years = sorted(self.touched_unknown)
+        self.touched_unknown = set()
+        return [unknown_year_warning(y) for y in years]
+
+    def add_working_minutes(self, start: dt.datetime, minutes: float) -> dt.datetime:
+        """The instant ``minutes`` working minutes after ``start`` (aware datetime, CST).
+
+        Starting outside working hours counts from the next working period's start.
+        """
+        _check_aware(start)
+        if minutes < 0:
+            raise InvalidInput(f"工作分钟数不能为负 / working minutes must be >= 0: {minutes}")
+        local = start.astimezone(CST)
+        day = local.date()
+        minute = local.hour * 60 + local.minute + local.second / 60 + local.microsecond / 6e7
+        left = float(minutes)
+        for _ in range(MAX_DAYS):
+            if self.is_workday(day):
+                for a, b in WORK_PERIODS:
+                    if minute >= b:
+                        continue
+                    begin = max(minute, a)
+                    avail = b - begin
+                    if left <= avail:
+                        return _at(day, begin + left)
+                    left -= avail
+                    minute = b
+            day += dt.timedelta(days=1)
+            minute = 0.0
+        raise InvalidInput(f"期限超过十年 / deadline more than ten years away ({minutes} min)")
+
+    def working_minutes_between(self, a: dt.datetime, b: dt.datetime) -> float:
+        """Working minutes in [a, b) (negative when b < a)."""
+        _check_aware(a)
+        _check_aware(b)
+        if b < a:
+            return -self.working_minutes_between(b, a)
+        la, lb = a.astimezone(CST), b.astimezone(CST)
+        total = 0.0
+        day = la.date()
+        for _ in range(MAX_DAYS + 1):
+            if day > lb.date():
+                break
+            if self.is_workday(day):
+                lo = _minute_of(la) if day == la.date() else 0.0
+                hi = _minute_of(lb) if day == lb.date() else 24 * 60.0
+                for p, q in WORK_PERIODS:
+                    total += max(0.0, min(q, hi) - max(p, lo))
+            day += dt.timedelta(days=1)
+        return total
+
+
+def _minute_of(t: dt.datetime) -> float:
+    return t.hour * 60 + t.minute + t.second / 60 + t.microsecond / 6e7
+
+
+def _at(day: dt.date, minute: float) -> dt.datetime:
+    base = dt.datetime(day.year, day.month, day.day, tzinfo=CST)
+    return base + dt.timedelta(minutes=minute)
+
+
+def _check_aware(t: dt.datetime) -> None:
+    if t.tzinfo is None:
+        raise InvalidInput(
+            f"时间缺少时区 / time without time zone: {t.isoformat()}; add +08:00"
+        )
+
+
+def unknown_year_warning(year: int) -> str:
+    """The warning for a year that nobody entered in the holiday table."""
+    return (
+        f"{year} 年的法定节假日与调休安排尚未录入, 期限按仅周末休息计算, 可能不准确; 请管理员用 "
+        f"`wangge incidents holidays add` 录入 / China's {year} holiday schedule is not in the "
+        f"holiday table: deadlines count weekends only and may be wrong (calendar_incomplete); "
+        f"an admin adds it with `wangge incidents holidays add DATE --holiday/--workday`"
+    )
+
+
+def load_calendar(conn: Connection, region_code: str | None = None) -> WorkCalendar:
+    """Read the holiday table (national rows plus ``region_code``'s own) into a calendar."""
+    rows = conn.execute(
+        text("SELECT day, kind FROM holiday WHERE region_code = :n OR region_code = :r "
+             "ORDER BY (region_code = :n) DESC"),
+        {"n": NATIONAL, "r": region_code or NATIONAL},
+    ).all()
+    cal = WorkCalendar()
+    for day, kind in rows:  # regional rows come last and win
+        cal.overrides[day] = kind == "workday"
+        cal.known_years.add(day.year)
+    return cal
+
+
+def seed_rows() -> list[dict[str, object]]:
+    """Holiday-table rows from the ``chinese-calendar`` package (every year it knows)."""
+    import chinese_calendar
+
+    rows: list[dict[str, object]] = []
+    for day, name in sorted(chinese_calendar.holidays.items()):
+        rows.append({"day": day, "kind": "holiday", "name": str(name)})
+    for day, name in sorted(chinese_calendar.workdays.items()):
+        if day.weekday() >= 5:  # a make-up working day on a weekend
+            rows.append({"day": day, "kind": "workday", "name": str(name)})
+    return rows
+
+
+def set_day(
+    conn: Connection,
+    day: dt.date,
+    workday: bool,
+    name: str | None = None,
+    region_code: str = NATIONAL,
+    source: str = "admin",
+) -> dict[str, object]:
+    """Enter (or change) one day: a statutory holiday or a make-up working day."""
+    kind = "workday" if workday else "holiday"
+    conn.execute(
+        text("INSERT INTO holiday (region_code, day, kind, name, source) "
+             "VALUES (:r, :d, :k, :n, :s) ON CONFLICT (region_code, day) DO UPDATE "
+             "SET kind = EXCLUDED.kind, name = EXCLUDED.name, source = EXCLUDED.source"),
+        {"r": region_code, "d": day, "k": kind, "n": name, "s": source},
+    )
+    return {"day": day.isoformat(), "kind": kind, "name": name, "region_code": region_code}
+
+
+def list_days(conn: Connection, year: int | None = None) -> list[dict[str, object]]:
+    """Rows of the holiday table, optionally one year."""
+    sql = "SELECT region_code, day, kind, name, source FROM holiday"
+    params: dict[str, object] = {}
+    if year is not None:
+        sql += " WHERE extract(year FROM day) = :y"
+        params["y"] = year
+    rows = conn.execute(text(sql + " ORDER BY day, region_code"), params).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def local_date(t: dt.datetime) -> dt.date:
+    """The China Standard Time date of an aware instant."""
+    _check_aware(t)
+    return t.astimezone(CST).date()
+
+
+def now_cst() -> dt.datetime:
+    """Now, in China Standard Time."""
+    return dt.datetime.now(CST)

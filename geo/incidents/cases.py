@@ -1,0 +1,602 @@
+"""Case operations: read, transitions, merge, reassignment, pause/resume/extension, notes.
+
+Every change locks the incident row (``SELECT ... FOR UPDATE``), checks the caller's scope and
+the optimistic version (If-Match), applies the change with ``version = version + 1`` and writes
+one audited ``incident_event`` (who, when, note, photos). The loser of a race gets 409.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from geo.auth.principal import Principal, incident_scope_sql, mask_name, mask_phone
+from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
+from geo.incidents.calendar import CST, WorkCalendar, load_calendar, now_cst
+from geo.incidents.flow import (
+    COMMAND_ONLY,
+    KEEPS_CLOCK,
+    OPEN,
+    STATUS_ZH,
+    STEP_OF_STATUS,
+    TERMINAL,
+    check_transition,
+    final_limit,
+    start_clock,
+)
+from geo.incidents.routing import resolve_department
+
+_COLS = """i.id, i.region_code, i.code, i.category_code, i.channel, i.status, i.urgency,
+  i.reported_at, i.description, i.location_text, i.reporter_name, i.reporter_phone,
+  ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.boundary_set_id, i.cell_code, i.community_code,
+  i.township_code, i.worker_id, i.department_code, i.compound_id, i.routing, i.due_at,
+  i.final_due_at, i.paused_at, i.deadline, i.registered_at, i.dispatched_at, i.handled_at,
+  i.closed_at, i.rework_count, i.merged_into_id, i.version, i.updated_at"""
+
+MAX_ID = 2**63 - 1
+OPEN_SQL = "(" + ", ".join(f"'{s}'" for s in sorted(OPEN)) + ")"
+
+
+def parse_version(if_match: str | None, version: int | None) -> int | None:
+    """The expected version from an If-Match header (``"3"``, ``W/"3"``) or a body field."""
+    if if_match:
+        raw = if_match.strip()
+        if raw == "*":
+            return version
+        raw = raw.removeprefix("W/").strip('"').removeprefix("v")
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise InvalidInput(
+                f"If-Match 无法解析: {if_match!r} / If-Match must be the ETag of the incident, "
+                'e.g. "3"', field="If-Match") from exc
+    return version
+
+
+def is_overdue(row: dict[str, Any], now: dt.datetime) -> bool:
+    """An open, unpaused case past its current step's due time."""
+    return (row["status"] in OPEN and row.get("paused_at") is None
+            and row.get("due_at") is not None and row["due_at"] < now)
+
+
+def incident_json(
+    conn: Connection, row: dict[str, Any], principal: Principal, now: dt.datetime | None = None,
+    with_events: bool = False,
+) -> dict[str, Any]:
+    """The public JSON of an incident; reporter fields masked unless the caller may see them."""
+    now = now or now_cst()
+    personal = principal.may_see_personal(row["cell_code"], row["department_code"])
+    routing = dict(row["routing"] or {})
+    out: dict[str, Any] = {
+        "id": row["id"], "code": row["code"], "region_code": row["region_code"],
+        "status": row["status"], "status_zh": STATUS_ZH.get(row["status"]),
+        "category": row["category_code"], "channel": row["channel"],
+        "urgency": row["urgency"], "reported_at": _iso(row["reported_at"]),
+        "description": row["description"], "location_text": row["location_text"],
+        "reporter_name": row["reporter_name"] if personal else mask_name(row["reporter_name"]),
+        "reporter_phone": (row["reporter_phone"] if personal
+                           else mask_phone(row["reporter_phone"])),
+        "lon": row["lon"], "lat": row["lat"],
+        "cell_code": row["cell_code"], "community_code": row["community_code"],
+        "township_code": row["township_code"], "worker_id": row["worker_id"],
+        "department_code": row["department_code"], "compound_id": row["compound_id"],
+        "routing": routing,
+        "due_at": _iso(row["due_at"]), "final_due_at": _iso(row["final_due_at"]),
+        "overdue": is_overdue(row, now), "paused": row["paused_at"] is not None,
+        "deadline": row["deadline"],
+        "calendar_incomplete": bool((row["deadline"] or {}).get("calendar_incomplete")),
+        "registered_at": _iso(row["registered_at"]), "dispatched_at": _iso(row["dispatched_at"]),
+        "handled_at": _iso(row["handled_at"]), "closed_at": _iso(row["closed_at"]),
+        "rework_count": row["rework_count"], "merged_into_id": row["merged_into_id"],
+        "version": row["version"],
+    }
+    if with_events:
+        out["events"] = events_of(conn, row["id"])
+        out["attachments"] = attachments_of(conn, row["id"])
+        merged = conn.execute(text(
+            "SELECT id, code, channel, reported_at, description FROM incident "
+            "WHERE merged_into_id = :i ORDER BY reported_at"), {"i": row["id"]}).mappings().all()
+        out["reports"] = [
+            {"id": row["id"], "code": row["code"], "channel": row["channel"],
+             "reported_at": _iso(row["reported_at"]), "description": row["description"]},
+            *({**dict(m), "reported_at": _iso(m["reported_at"])} for m in merged),
+        ]
+        out["channels"] = sorted({r["channel"] for r in out["reports"]})
+    return out
+
+
+def _iso(t: dt.datetime | None) -> str | None:
+    return t.astimezone(CST).isoformat() if t is not None else None
+
+
+def events_of(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
+    """The audited history of an incident, oldest first."""
+    rows = conn.execute(text(
+        "SELECT id, kind, from_status, to_status, actor, at, note, data FROM incident_event "
+        "WHERE incident_id = :i ORDER BY at, id"), {"i": incident_id}).mappings().all()
+    return [{**dict(r), "at": _iso(r["at"])} for r in rows]
+
+
+def attachments_of(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
+    """Attachments (photos) stored with an incident."""
+    rows = conn.execute(text(
+        "SELECT id, event_id, filename, content_type, size_bytes, sha256, uploaded_by, "
+        "created_at FROM incident_attachment WHERE incident_id = :i ORDER BY id"),
+        {"i": incident_id}).mappings().all()
+    return [{**dict(r), "created_at": _iso(r["created_at"])} for r in rows]
+
+
+def fetch(conn: Connection, incident_id: int | str, principal: Principal,
+          lock: bool = False) -> dict[str, Any]:
+    """One incident (by id or code) in the caller's scope; 404 otherwise."""
+    cond, params = incident_scope_sql(principal, "i")
+    if str(incident_id).isdigit() and int(incident_id) > MAX_ID:
+        raise NotFound(f"事件 {incident_id} 不存在 / incident {incident_id} not found")
+    key = "i.id = :k" if str(incident_id).isdigit() else "i.code = :k"
+    k: int | str = int(incident_id) if str(incident_id).isdigit() else str(incident_id)
+    sql = f"SELECT {_COLS} FROM incident i WHERE {key} AND {cond}"
+    if lock:
+        sql += " FOR UPDATE OF i"
+    row = conn.execute(text(sql), {**params, "k": k}).mappings().first()
+    if row is None:
+        raise NotFound(f"事件 {incident_id} 不存在或不在您的范围内 / incident {incident_id} "
+                       "not found (or not in your scope)", incident=str(incident_id))
+    return dict(row)
+
+
+def get_incident(conn: Connection, incident_id: int | str, principal: Principal,
+                 now: dt.datetime | None = None) -> dict[str, Any]:
+    """An incident with its events, attachments and merged reports."""
+    return incident_json(conn, fetch(conn, incident_id, principal), principal, now,
+                         with_events=True)
+
+
+def _category(conn: Connection, code: str) -> dict[str, Any]:
+    row = conn.execute(text('SELECT code, "group", limits FROM incident_category '
+                            "WHERE code = :c"), {"c": code}).mappings().one()
+    return dict(row)
+
+
+def _check_version(row: dict[str, Any], expected: int | None) -> None:
+    if expected is not None and int(expected) != int(row["version"]):
+        raise Conflict(
+            f"事件 {row['code']} 已被他人修改 (当前版本 {row['version']}, 您的版本 {expected}), "
+            f"请刷新后重试 / incident {row['code']} was changed by someone else (version "
+            f"{row['version']}, yours {expected}): reload and retry",
+            current_version=row["version"], your_version=expected,
+        )
+
+
+def _check_time(row: dict[str, Any], at: dt.datetime | None) -> dt.datetime:
+    now = now_cst()
+    if at is None:
+        return now
+    if at.tzinfo is None:
+        raise InvalidInput(f"时间缺少时区 / time without time zone: {at}; add +08:00",
+                           field="at")
+    if at > now + dt.timedelta(minutes=5):
+        raise InvalidInput(f"时间 {at} 在未来 / time {at} is in the future", field="at")
+    if at < row["reported_at"]:
+        raise InvalidInput(f"时间 {at} 早于上报时间 / time {at} is before the report "
+                           f"({row['reported_at']})", field="at")
+    return at
+
+
+def _may_act(principal: Principal, row: dict[str, Any], target: str | None) -> None:
+    if principal.role in ("planner", "viewer"):
+        raise Forbidden(f"角色 {principal.role} 只读 / role {principal.role} is read-only")
+    if target in COMMAND_ONLY and not principal.sees_all_incidents():
+        raise Forbidden(
+            f"只有指挥中心可以将事件置为 {target} / only the command centre may set {target}; "
+            "grid workers and departments move cases to in_progress and handled",
+        )
+
+
+def add_event(
+    conn: Connection, row: dict[str, Any], kind: str, actor: str, at: dt.datetime,
+    note: str | None = None, data: dict[str, Any] | None = None,
+    from_status: str | None = None, to_status: str | None = None,
+) -> int:
+    """Insert one audited event; return its id."""
+    return int(conn.execute(text(
+        "INSERT INTO incident_event (region_code, incident_id, kind, from_status, to_status, "
+        "actor, at, note, data) VALUES (:r, :i, :k, :f, :t, :a, :at, :n, CAST(:d AS jsonb)) "
+        "RETURNING id"),
+        {"r": row["region_code"], "i": row["id"], "k": kind, "f": from_status, "t": to_status,
+         "a": actor, "at": at, "n": note, "d": json.dumps(data or {}, default=str)},
+    ).scalar_one())
+
+
+def _update(conn: Connection, row: dict[str, Any], sets: dict[str, Any]) -> None:
+    """Apply ``sets`` and bump the version (the row is locked by the caller)."""
+    parts = [f"{k} = :{k}" if k not in ("routing", "deadline") else f"{k} = CAST(:{k} AS jsonb)"
+             for k in sets]
+    params = {k: (json.dumps(v, default=str) if k in ("routing", "deadline") and v is not None
+                  else v) for k, v in sets.items()}
+    n = conn.execute(text(
+        f"UPDATE incident SET {', '.join(parts + ['version = version + 1', 'updated_at = now()'])}"
+        " WHERE id = :_id AND version = :_v"),
+        {**params, "_id": row["id"], "_v": row["version"]}).rowcount
+    if n != 1:  # cannot happen under FOR UPDATE; kept as a guard against lost updates
+        raise Conflict(f"事件 {row['code']} 已被他人修改 / incident changed concurrently")
+
+
+def transition(
+    conn: Connection, incident_id: int | str, target: str, principal: Principal,
+    version: int | None = None, note: str | None = None, at: dt.datetime | None = None,
+    photo_ids: list[int] | None = None, cal: WorkCalendar | None = None,
+) -> dict[str, Any]:
+    """Move a case to ``target`` (409 naming both states when not allowed)."""
+    row = fetch(conn, incident_id, principal, lock=True)
+    _check_version(row, version)
+    _may_act(principal, row, target)
+    if target == "reported" and row["status"] == "needs_location":
+        raise Conflict("待定位事件请先定位 (POST /incidents/{id}/locate) / locate the case first")
+    check_transition(row["status"], target)
+    if target == "merged":
+        raise Conflict("合并请用 POST /incidents/{id}/merge / use the merge endpoint")
+    when = _check_time(row, at)
+    cal = cal or load_calendar(conn, row["region_code"])
+    sets: dict[str, Any] = {"status": target}
+    stamp = {"registered": "registered_at", "dispatched": "dispatched_at",
+             "handled": "handled_at", "closed": "closed_at", "rejected": "closed_at",
+             "cancelled": "closed_at"}.get(target)
+    if stamp:
+        sets[stamp] = when
+    if target == "rework":
+        sets["rework_count"] = row["rework_count"] + 1
+    data: dict[str, Any] = {}
+    if target in STEP_OF_STATUS and target not in KEEPS_CLOCK:
+        cat = _category(conn, row["category_code"])
+        due, clock = start_clock(cal, cat["limits"], row["urgency"], STEP_OF_STATUS[target],
+                                 when)
+        sets["due_at"], sets["deadline"] = due, clock
+        sets["paused_at"] = None
+        data["due_at"] = due.isoformat()
+        if clock["warnings"]:
+            data["warnings"] = clock["warnings"]
+    if target in TERMINAL:
+        sets["paused_at"] = None
+        late = row["due_at"] is not None and when > row["due_at"]
+        data["on_time"] = (row["final_due_at"] is None or when <= row["final_due_at"])
+        data["step_late"] = late
+    previous_due = row["due_at"]
+    if previous_due is not None and row["paused_at"] is None and when > previous_due:
+        data["previous_step_late_by_min"] = round((when - previous_due).total_seconds() / 60, 1)
+    if photo_ids:
+        data["photos"] = _claim_photos(conn, row, photo_ids)
+    _update(conn, row, sets)
+    add_event(conn, row, "transition", principal.user, when, note, data,
+              from_status=row["status"], to_status=target)
+    return incident_json(conn, fetch(conn, row["id"], principal), principal, with_events=True)
+
+
+def _claim_photos(conn: Connection, row: dict[str, Any], photo_ids: list[int]) -> list[int]:
+    found = {r for (r,) in conn.execute(text(
+        "SELECT id FROM incident_attachment WHERE incident_id = :i AND id = ANY(:ids)"),
+        {"i": row["id"], "ids": [p for p in photo_ids if 0 < p <= MAX_ID]})}
+    missing = sorted(set(photo_ids) - found)
+    if missing:
+        raise InvalidInput(f"照片 {missing} 不属于事件 {row['code']} / photos {missing} are not "
+                           "attachments of this incident (upload them first)", field="photo_ids")
+    return sorted(found)
+
+
+def add_note(
+    conn: Connection, incident_id: int | str, principal: Principal, note: str,
+    version: int | None = None, photo_ids: list[int] | None = None,
+) -> dict[str, Any]:
+    """Add a note (and photos) to a case without changing its status."""
+    row = fetch(conn, incident_id, principal, lock=True)
+    _check_version(row, version)
+    _may_act(principal, row, None)
+    data = {"photos": _claim_photos(conn, row, photo_ids)} if photo_ids else {}
+    _update(conn, row, {})
+    add_event(conn, row, "note", principal.user, now_cst(), note, data)
+    return incident_json(conn, fetch(conn, row["id"], principal), principal, with_events=True)
+
+
+def merge(
+    conn: Connection, incident_id: int | str, duplicate_ids: list[int | str],
+    principal: Principal, version: int | None = None, note: str | None = None,
+) -> dict[str, Any]:
+    """Merge duplicate reports into this case: each keeps its report, channel and history."""
+    if not duplicate_ids:
+        raise InvalidInput("请给出要合并的事件 / give the duplicates to merge",
+                           field="duplicate_ids")
+    row = fetch(conn, incident_id, principal, lock=True)
+    _check_version(row, version)
+    _may_act(principal, row, "merged")
+    if row["status"] in TERMINAL:
+        raise Conflict(f"事件 {row['code']} 状态为「{STATUS_ZH[row['status']]}」, "
+                       f"不能作为合并目标 / a {row['status']} case cannot absorb duplicates",
+                       current=row["status"])
+    now = now_cst()
+    merged = []
+    for dup_key in duplicate_ids:
+        dup = fetch(conn, dup_key, principal, lock=True)
+        if dup["id"] == row["id"]:
+            raise InvalidInput("事件不能与自身合并 / a case cannot merge with itself")
+        check_transition(dup["status"], "merged")
+        _update(conn, dup, {"status": "merged", "merged_into_id": row["id"],
+                            "closed_at": now, "paused_at": None})
+        add_event(conn, dup, "transition", principal.user, now, note,
+                  {"merged_into": row["code"], "merged_into_id": row["id"]},
+                  from_status=dup["status"], to_status="merged")
+        # Earlier duplicates merged into the duplicate follow it.
+        conn.execute(text("UPDATE incident SET merged_into_id = :p WHERE merged_into_id = :d"),
+                     {"p": row["id"], "d": dup["id"]})
+        merged.append({"id": dup["id"], "code": dup["code"], "channel": dup["channel"],
+                       "reported_at": dup["reported_at"].isoformat()})
+    routing = dict(row["routing"] or {})
+    routing["merged_reports"] = [*routing.get("merged_reports", []), *merged]
+    _update(conn, row, {"routing": routing})
+    add_event(conn, row, "merge", principal.user, now, note,
+              {"merged": merged, "channels": sorted({row["channel"]} |
+                                                    {m["channel"] for m in merged})})
+    return incident_json(conn, fetch(conn, row["id"], principal), principal, with_events=True)
+
+
+def reassign(
+    conn: Connection, incident_id: int | str, principal: Principal,
+    cell_code: str | None = None, department_code: str | None = None,
+    version: int | None = None, note: str | None = None,
+) -> dict[str, Any]:
+    """Reassign a case to another cell (and its worker on duty) and/or department."""
+    if not cell_code and not department_code:
+        raise InvalidInput("请给出新网格 cell_code 或新部门 department_code / give cell_code "
+                           "or department_code", field="cell_code")
+    row = fetch(conn, incident_id, principal, lock=True)
+    _check_version(row, version)
+    _may_act(principal, row, "dispatched")
+    if row["status"] in TERMINAL:
+        raise Conflict(f"事件状态为「{STATUS_ZH[row['status']]}」, 不能改派 / a "
+                       f"{row['status']} case cannot be reassigned", current=row["status"])
+    sets: dict[str, Any] = {}
+    data: dict[str, Any] = {}
+    if cell_code:
+        cell = conn.execute(text(
+            "SELECT c.code, c.parent_code, c.township_code, c.boundary_set_id FROM grid_cell c "
+            "JOIN boundary_set b ON b.id = c.boundary_set_id AND b.is_active "
+            "WHERE c.region_code = :r AND c.code = :c"),
+            {"r": row["region_code"], "c": cell_code}).mappings().first()
+        if cell is None:
+            raise InvalidInput(f"未知网格 {cell_code} / unknown cell {cell_code} in the active "
+                               "boundary set (GET /cells/at finds the right one)",
+                               field="cell_code")
+        from geo.lookup.postgis import worker_on_duty
+
+        worker = worker_on_duty(conn, row["region_code"], cell_code, now_cst().date())
+        sets.update(cell_code=cell_code, community_code=cell["parent_code"],
+                    township_code=cell["township_code"],
+                    worker_id=worker["id"] if worker else None)
+        data["cell"] = {"from": row["cell_code"], "to": cell_code}
+        data["worker"] = {"from": row["worker_id"], "to": worker["id"] if worker else None}
+    if department_code:
+        dept = resolve_department(conn, department_code)
+        sets["department_code"] = dept["code"]
+        data["department"] = {"from": row["department_code"], "to": dept["code"]}
+    routing = dict(row["routing"] or {})
+    routing.setdefault("reassignments", []).append(
+        {**data, "by": principal.user, "at": now_cst().isoformat(), "note": note})
+    sets["routing"] = routing
+    _update(conn, row, sets)
+    add_event(conn, row, "reassign", principal.user, now_cst(), note, data)
+    return incident_json(conn, fetch(conn, row["id"], principal), principal, with_events=True)
+
+
+def pause(
+    conn: Connection, incident_id: int | str, principal: Principal, note: str | None = None,
+    version: int | None = None, at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Stop the clock (挂起), e.g. waiting for the reporter or for weather."""
+    row = fetch(conn, incident_id, principal, lock=True)
+    _check_version(row, version)
+    _may_act(principal, row, "registered")
+    if row["status"] not in OPEN or row["paused_at"] is not None:
+        raise Conflict(f"事件 {row['code']} ({row['status']}) 无法挂起 / only a running open "
+                       "case can be paused", current=row["status"])
+    when = _check_time(row, at)
+    cal = load_calendar(conn, row["region_code"])
+    left = cal.working_minutes_between(when, row["due_at"]) if row["due_at"] else None
+    left_final = (cal.working_minutes_between(when, row["final_due_at"])
+                  if row["final_due_at"] else None)
+    data = {"remaining_min": left, "remaining_final_min": left_final}
+    _update(conn, row, {"paused_at": when})
+    add_event(conn, row, "pause", principal.user, when, note, data)
+    return incident_json(conn, fetch(conn, row["id"], principal), principal, with_events=True)
+
+
+def resume(
+    conn: Connection, incident_id: int | str, principal: Principal, note: str | None = None,
+    version: int | None = None, at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Restart the clock: the working time left at the pause runs again from now."""
+    row = fetch(conn, incident_id, principal, lock=True)
+    _check_version(row, version)
+    _may_act(principal, row, "registered")
+    if row["paused_at"] is None:
+        raise Conflict(f"事件 {row['code']} 未挂起 / the case is not paused")
+    when = _check_time(row, at)
+    last = conn.execute(text(
+        "SELECT data FROM incident_event WHERE incident_id = :i AND kind = 'pause' "
+        "ORDER BY at DESC, id DESC LIMIT 1"), {"i": row["id"]}).scalar_one()
+    cal = load_calendar(conn, row["region_code"])
+    sets: dict[str, Any] = {"paused_at": None}
+    if last.get("remaining_min") is not None:
+        sets["due_at"] = cal.add_working_minutes(when, max(0.0, last["remaining_min"]))
+    if last.get("remaining_final_min") is not None:
+        sets["final_due_at"] = cal.add_working_minutes(
+            when, max(0.0, last["remaining_final_min"]))
+    deadline = dict(row["deadline"] or {})
+    if "due_at" in sets:
+        deadline["due_at"] = sets["due_at"].isoformat()
+    warnings = cal.take_warnings()
+    if warnings:
+        deadline["calendar_incomplete"] = True
+        deadline["warnings"] = warnings
+    sets["deadline"] = deadline
+    _update(conn, row, sets)
+    add_event(conn, row, "resume", principal.user, when, note,
+              {"due_at": deadline.get("due_at"), "paused_min":
+               round((when - row["paused_at"]).total_seconds() / 60, 1)})
+    return incident_json(conn, fetch(conn, row["id"], principal), principal, with_events=True)
+
+
+def extend(
+    conn: Connection, incident_id: int | str, principal: Principal, minutes: int,
+    note: str | None = None, version: int | None = None,
+) -> dict[str, Any]:
+    """Grant an extension (延期) of ``minutes`` working minutes to the current step and case."""
+    if minutes <= 0 or minutes > 480 * 60:
+        raise InvalidInput(f"延期分钟数须在 1..28800 之间 / extension must be 1..28800 working "
+                           f"minutes, got {minutes}", field="minutes")
+    row = fetch(conn, incident_id, principal, lock=True)
+    _check_version(row, version)
+    _may_act(principal, row, "registered")
+    if row["status"] not in OPEN or row["due_at"] is None:
+        raise Conflict(f"事件 {row['code']} ({row['status']}) 没有运行中的期限 / no running "
+                       "deadline to extend", current=row["status"])
+    if row["paused_at"] is not None:
+        raise Conflict("挂起中的事件请先恢复再延期 / resume the case before extending it")
+    cal = load_calendar(conn, row["region_code"])
+    due = cal.add_working_minutes(row["due_at"], minutes)
+    final = (cal.add_working_minutes(row["final_due_at"], minutes)
+             if row["final_due_at"] else None)
+    deadline = dict(row["deadline"] or {})
+    deadline["extension_min"] = int(deadline.get("extension_min") or 0) + minutes
+    deadline["due_at"] = due.isoformat()
+    warnings = cal.take_warnings()
+    if warnings:
+        deadline["calendar_incomplete"] = True
+        deadline["warnings"] = warnings
+    _update(conn, row, {"due_at": due, "final_due_at": final, "deadline": deadline})
+    add_event(conn, row, "extend", principal.user, now_cst(), note,
+              {"minutes": minutes, "from": row["due_at"].isoformat(), "to": due.isoformat()})
+    return incident_json(conn, fetch(conn, row["id"], principal), principal, with_events=True)
+
+
+def initial_deadlines(
+    cal: WorkCalendar, limits: dict[str, Any] | None, urgency: str, step: str,
+    start: dt.datetime, reported_at: dt.datetime,
+) -> tuple[dt.datetime, dt.datetime, dict[str, Any]]:
+    """Due time of the first step and of the whole case, with the clock JSON."""
+    due, clock = start_clock(cal, limits, urgency, step, start)
+    final = cal.add_working_minutes(reported_at, final_limit(limits, urgency))
+    more = cal.take_warnings()
+    if more:
+        clock["calendar_incomplete"] = True
+        clock["warnings"] = sorted(set(clock["warnings"]) | set(more))
+    return due, final, clock
+
+
+# ---------------------------------------------------------------- views
+
+
+def list_incidents(
+    conn: Connection, principal: Principal, region_code: str | None = None,
+    status: list[str] | None = None, cell_codes: list[str] | None = None,
+    overdue_only: bool = False, now: dt.datetime | None = None, limit: int = 200,
+    offset: int = 0, near: tuple[float, float] | None = None,
+) -> list[dict[str, Any]]:
+    """Incidents in the caller's scope, most urgent first (overdue, then by due time).
+
+    ``near`` (CGCS2000 lon, lat): nearest first instead, each with ``distance_m`` (geodesic).
+    """
+    now = now or now_cst()
+    cond, params = incident_scope_sql(principal, "i")
+    where = [cond]
+    if region_code:
+        where.append("i.region_code = :region")
+        params["region"] = region_code
+    if status:
+        where.append("i.status = ANY(:statuses)")
+        params["statuses"] = status
+    if cell_codes is not None:
+        where.append("i.cell_code = ANY(:cells)")
+        params["cells"] = list(cell_codes)
+    if overdue_only:
+        where.append(f"i.status IN {OPEN_SQL} AND i.paused_at IS NULL AND i.due_at < :now")
+    params.update(now=now, lim=limit, off=offset)
+    dist, order = "NULL", "i.due_at NULLS LAST, i.id"
+    if near is not None:
+        params.update(near_x=near[0], near_y=near[1])
+        dist = ("ST_Distance(i.geom::geography, "
+                "ST_SetSRID(ST_MakePoint(:near_x, :near_y), 4490)::geography)")
+        order = "distance_m NULLS LAST, i.id"
+    rows = conn.execute(text(
+        f"SELECT {_COLS}, {dist} AS distance_m FROM incident i WHERE {' AND '.join(where)} "
+        f"ORDER BY {order} LIMIT :lim OFFSET :off"), params).mappings().all()
+    out = []
+    for r in rows:
+        row = dict(r)
+        distance_m = row.pop("distance_m")
+        item = incident_json(conn, row, principal, now)
+        if near is not None:
+            item["distance_m"] = None if distance_m is None else round(float(distance_m), 1)
+        out.append(item)
+    return out
+
+
+def my_cells(conn: Connection, principal: Principal, region_code: str) -> dict[str, Any]:
+    """The caller's cells (a grid worker's ``cell_codes``) with open and overdue counts."""
+    codes = sorted(principal.cell_codes)
+    if not codes:
+        return {"user": principal.user, "role": principal.role, "cells": [],
+                "message": "您没有负责的网格 / you are responsible for no cell"}
+    rows = conn.execute(text(f"""
+        SELECT c.code, c.name, c.kind, c.parent_code, c.township_code, c.households,
+               ST_AsGeoJSON(c.geom, 7)::json AS geometry,
+               (SELECT count(*) FROM incident i WHERE i.region_code = c.region_code
+                  AND i.cell_code = c.code AND i.status IN {OPEN_SQL}) AS open_incidents,
+               (SELECT count(*) FROM incident i WHERE i.region_code = c.region_code
+                  AND i.cell_code = c.code AND i.status IN {OPEN_SQL}
+                  AND i.paused_at IS NULL AND i.due_at < now()) AS overdue_incidents
+        FROM grid_cell c JOIN boundary_set b ON b.id = c.boundary_set_id AND b.is_active
+        WHERE c.region_code = :r AND c.code = ANY(:codes) ORDER BY c.code
+    """), {"r": region_code, "codes": codes}).mappings().all()
+    return {"user": principal.user, "role": principal.role, "cells": [dict(r) for r in rows]}
+
+
+def board(
+    conn: Connection, principal: Principal, region_code: str, now: dt.datetime | None = None,
+    overdue_limit: int = 50,
+) -> dict[str, Any]:
+    """Command-centre board: counts by status, category and township; the overdue list."""
+    now = now or now_cst()
+    cond, params = incident_scope_sql(principal, "i")
+    params.update(r=region_code, now=now)
+    base = f"FROM incident i WHERE i.region_code = :r AND {cond}"
+    by_status: dict[str, int] = {s: n for s, n in conn.execute(text(
+        f"SELECT i.status, count(*) {base} GROUP BY 1 ORDER BY 1"), params)}
+    by_cat = conn.execute(text(
+        "SELECT i.category_code, c.name, count(*) AS n, count(*) FILTER (WHERE i.status IN "
+        f"{OPEN_SQL}) AS open FROM incident i JOIN incident_category c "
+        f"ON c.code = i.category_code WHERE i.region_code = :r AND {cond} "
+        "GROUP BY 1, 2 ORDER BY 3 DESC"), params).mappings().all()
+    by_town = conn.execute(text(
+        f"SELECT i.township_code, a.name, count(*) AS n, count(*) FILTER (WHERE i.status IN "
+        f"{OPEN_SQL}) AS open, count(*) FILTER (WHERE i.status IN {OPEN_SQL} "
+        "AND i.paused_at IS NULL AND i.due_at < :now) AS overdue "
+        "FROM incident i LEFT JOIN admin_unit a ON a.region_code = i.region_code "
+        f"AND a.code = i.township_code WHERE i.region_code = :r AND {cond} "
+        "GROUP BY 1, 2 ORDER BY 1 NULLS LAST"), params).mappings().all()
+    overdue_total = conn.execute(text(
+        f"SELECT count(*) {base} AND i.status IN {OPEN_SQL} AND i.paused_at IS NULL "
+        "AND i.due_at < :now"), params).scalar_one()
+    overdue = list_incidents(conn, principal, region_code, overdue_only=True, now=now,
+                             limit=overdue_limit)
+    return {
+        "region_code": region_code, "as_of": now.isoformat(),
+        "by_status": by_status,
+        "open": sum(v for k, v in by_status.items() if k in OPEN),
+        "by_category": [dict(r) for r in by_cat],
+        "by_township": [dict(r) for r in by_town],
+        "overdue_total": overdue_total,
+        "overdue": [{k: o[k] for k in ("id", "code", "status", "category", "cell_code",
+                                         "township_code", "department_code", "due_at",
+                                         "reported_at")} for o in overdue],
+    }

@@ -1,0 +1,107 @@
+"""The case flow as an explicit state machine (GB/T 30428-style), and its deadlines.
+
+reported -> registered 立案 -> dispatched 派遣 -> in_progress 处置 -> handled -> verified 核查
+-> closed 结案; a failed verification returns the case for rework 返工; a case may be rejected
+(not our matter), cancelled or merged into another. ``needs_location`` is a report whose place
+could not be resolved: it waits to be located (then ``reported``) or closed as rejected.
+
+Each status opens a step whose time limit (working minutes, per category and urgency) starts
+when the status is entered: ``register`` (reported), ``dispatch`` (registered), ``handle``
+(dispatched, and again on rework), ``verify`` (handled) and ``close`` (verified).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from geo.errors import Conflict
+from geo.incidents.calendar import WorkCalendar
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "needs_location": frozenset({"reported", "rejected", "cancelled", "merged"}),
+    "reported": frozenset({"registered", "rejected", "cancelled", "merged"}),
+    "registered": frozenset({"dispatched", "rejected", "cancelled", "merged"}),
+    "dispatched": frozenset({"in_progress", "handled", "cancelled", "merged"}),
+    "in_progress": frozenset({"handled", "cancelled", "merged"}),
+    "handled": frozenset({"verified", "rework"}),
+    "rework": frozenset({"in_progress", "handled", "cancelled"}),
+    "verified": frozenset({"closed"}),
+    "closed": frozenset(),
+    "rejected": frozenset(),
+    "cancelled": frozenset(),
+    "merged": frozenset(),
+}
+TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+OPEN = frozenset(TRANSITIONS) - TERMINAL
+STATUS_ZH = {
+    "needs_location": "待定位", "reported": "已上报", "registered": "已立案",
+    "dispatched": "已派遣", "in_progress": "处置中", "handled": "已处置", "verified": "已核查",
+    "closed": "已结案", "rework": "返工", "rejected": "不予受理", "cancelled": "已撤销",
+    "merged": "已合并",
+}
+# The step whose clock a status starts (None: the clock keeps running / no clock).
+STEP_OF_STATUS = {
+    "needs_location": "register", "reported": "register", "registered": "dispatch",
+    "dispatched": "handle", "rework": "handle", "handled": "verify", "verified": "close",
+}
+# Entering these statuses keeps the running step (in_progress continues "handle").
+KEEPS_CLOCK = frozenset({"in_progress"})
+STEPS = ("register", "dispatch", "handle", "verify")
+DEFAULT_LIMITS = {"register": 30, "dispatch": 30, "handle": 2400, "verify": 120, "close": 30}
+# Statuses only the command centre (or an admin) may set; workers and departments handle.
+COMMAND_ONLY = frozenset({"registered", "dispatched", "verified", "closed", "rework",
+                          "rejected", "cancelled", "merged", "reported"})
+
+
+def check_transition(current: str, target: str) -> None:
+    """Raise Conflict (409) naming both states unless ``current -> target`` is allowed."""
+    if target not in TRANSITIONS:
+        from geo.errors import InvalidInput
+
+        raise InvalidInput(
+            f"未知状态 {target} / unknown status {target}; valid: {sorted(TRANSITIONS)}",
+            field="to", valid=sorted(TRANSITIONS),
+        )
+    if target not in TRANSITIONS.get(current, frozenset()):
+        allowed = sorted(TRANSITIONS.get(current, frozenset()))
+        raise Conflict(
+            f"不允许从 {STATUS_ZH.get(current, current)}({current}) 转为 "
+            f"{STATUS_ZH.get(target, target)}({target}) / transition {current} -> {target} is "
+            f"not allowed; from {current} the case may go to: {allowed or 'nothing (final)'}",
+            current=current, target=target, allowed=allowed,
+        )
+
+
+def step_limit(limits: dict[str, Any] | None, urgency: str, step: str) -> int:
+    """Working minutes allowed for ``step`` of a category at ``urgency``."""
+    table = (limits or {}).get(urgency) or (limits or {}).get("normal") or {}
+    value = table.get(step)
+    if value is None and step == "close":
+        value = table.get("dispatch")
+    return int(value if value is not None else DEFAULT_LIMITS[step])
+
+
+def final_limit(limits: dict[str, Any] | None, urgency: str) -> int:
+    """Working minutes from report to closing: the sum of the four step limits."""
+    return sum(step_limit(limits, urgency, s) for s in STEPS)
+
+
+def start_clock(
+    cal: WorkCalendar,
+    limits: dict[str, Any] | None,
+    urgency: str,
+    step: str,
+    start: dt.datetime,
+    extension_min: int = 0,
+) -> tuple[dt.datetime, dict[str, Any]]:
+    """Due time of ``step`` started at ``start`` and the clock's description (JSON)."""
+    limit = step_limit(limits, urgency, step)
+    due = cal.add_working_minutes(start, limit + extension_min)
+    warnings = cal.take_warnings()
+    clock = {
+        "step": step, "started_at": start.isoformat(), "limit_min": limit,
+        "extension_min": extension_min, "due_at": due.isoformat(),
+        "calendar_incomplete": bool(warnings), "warnings": warnings,
+    }
+    return due, clock

@@ -1,0 +1,227 @@
+"""Routing on intake: place -> point, cell, worker on duty, community, township, department,
+cameras that see the point and duplicate candidates; each decision with its reason.
+
+Everything runs on the caller's connection, inside the intake transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from geo.errors import InvalidInput, NotFound
+from geo.incidents.calendar import local_date
+from geo.lookup.postgis import cell_at, worker_on_duty
+
+
+def categories(conn: Connection) -> dict[str, dict[str, Any]]:
+    """Every incident category by code (name, department, group, duplicate window, limits)."""
+    rows = conn.execute(text(
+        'SELECT code, name, name_en, department_code, "group", dup_radius_m, dup_window_h, '
+        "limits FROM incident_category ORDER BY code")).mappings().all()
+    return {r["code"]: dict(r) for r in rows}
+
+
+def resolve_category(conn: Connection, value: str | None) -> dict[str, Any]:
+    """A category by code or Chinese/English name; 422 listing the valid ones otherwise."""
+    cats = categories(conn)
+    key = (value or "").strip()
+    if key in cats:
+        return cats[key]
+    for c in cats.values():
+        if key and key in (c["name"], c["name_en"]):
+            return c
+    valid = [f"{c['code']} ({c['name']})" for c in cats.values()]
+    raise InvalidInput(
+        f"未知事件类别 {key!r} / unknown incident category {key!r}; valid categories: "
+        + ", ".join(valid),
+        field="category", valid=sorted(cats),
+    )
+
+
+def resolve_department(conn: Connection, value: str) -> dict[str, Any]:
+    """A department by code or name; 422 listing the valid ones otherwise."""
+    rows = conn.execute(text(
+        "SELECT code, name, name_en FROM department ORDER BY code")).mappings().all()
+    for r in rows:
+        if value in (r["code"], r["name"], r["name_en"]):
+            return dict(r)
+    raise InvalidInput(
+        f"未知部门 {value!r} / unknown department {value!r}; valid departments: "
+        + ", ".join(f"{r['code']} ({r['name']})" for r in rows),
+        field="department", valid=[r["code"] for r in rows],
+    )
+
+
+def resolve_place(conn: Connection, region_code: str, place: str) -> dict[str, Any] | None:
+    """A compound or community/village name (possibly followed by a building) -> a point.
+
+    The longest compound name contained in ``place`` wins; its entrance is the point, or a
+    point on its surface (the centroid when it lies inside). Then communities and villages.
+    Returns None when nothing matches.
+    """
+    place = place.strip()
+    if not place:
+        return None
+    row = conn.execute(text("""
+        SELECT id, code, name, community_code,
+               ST_X(p) AS lon, ST_Y(p) AS lat, has_entrance
+        FROM (SELECT id, code, name, community_code, entrance IS NOT NULL AS has_entrance,
+                     COALESCE(entrance, CASE WHEN ST_Covers(geom, ST_Centroid(geom))
+                              THEN ST_Centroid(geom) ELSE ST_PointOnSurface(geom) END) AS p
+              FROM compound
+              WHERE region_code = :r AND strpos(:t, name) > 0
+              ORDER BY length(name) DESC, code LIMIT 1) s
+    """), {"r": region_code, "t": place}).mappings().first()
+    if row is not None:
+        how = "entrance 小区入口" if row["has_entrance"] else "centroid 小区中心"
+        return {
+            "source": "compound", "compound_id": row["id"], "compound_code": row["code"],
+            "compound_name": row["name"], "lon": row["lon"], "lat": row["lat"],
+            "reason": f"地点文字含小区名 {row['name']}, 取其{how.split()[1]} / place names "
+                      f"compound {row['name']}: its {how.split()[0]}",
+        }
+    row = conn.execute(text("""
+        SELECT code, name, level, ST_X(p) AS lon, ST_Y(p) AS lat
+        FROM (SELECT code, name, level,
+                     CASE WHEN ST_Covers(geom, ST_Centroid(geom)) THEN ST_Centroid(geom)
+                          ELSE ST_PointOnSurface(geom) END AS p
+              FROM admin_unit
+              WHERE region_code = :r AND level IN ('community', 'village')
+                AND strpos(:t, name) > 0
+              ORDER BY length(name) DESC, code LIMIT 1) s
+    """), {"r": region_code, "t": place}).mappings().first()
+    if row is not None:
+        return {
+            "source": row["level"], "unit_code": row["code"], "lon": row["lon"],
+            "lat": row["lat"],
+            "reason": f"地点文字含{'社区' if row['level'] == 'community' else '村'}名 "
+                      f"{row['name']}, 取其中心 / place names {row['level']} {row['name']}: "
+                      "its centroid (approximate: locate the case precisely when you can)",
+        }
+    return None
+
+
+def route_point(
+    conn: Connection,
+    region_code: str,
+    lon: float,
+    lat: float,
+    reported_at: dt.datetime,
+    category: dict[str, Any],
+    exclude_id: int | None = None,
+) -> dict[str, Any]:
+    """Cell, worker, community, township, cameras and duplicates of a CGCS2000 point.
+
+    Raises
+    ------
+    NotFound
+        When no cell of the boundary set valid at ``reported_at`` covers the point.
+    """
+    day = local_date(reported_at)
+    hit = cell_at(conn, lon, lat, region_code, at=day, with_geometry=False)
+    worker = worker_on_duty(conn, region_code, hit.code, day)
+    routing: dict[str, Any] = {
+        "cell": {
+            "code": hit.code, "name": hit.name, "boundary_set_id": hit.boundary_set_id,
+            "near_boundary": hit.near_boundary, "distance_to_edge_m": hit.distance_to_edge_m,
+            "candidates": hit.candidates,
+            "reason": f"{day} 有效的边界集「{hit.boundary_set_name}」中覆盖该点的基础网格 "
+                      f"(共边时取编码最小者) / basic cell covering the point in the boundary "
+                      f"set valid on {day} (lowest code on a shared edge)",
+        },
+        "community": {**(hit.parent or {}), "reason": "网格所属村/社区 / the cell's parent"},
+        "township": {**(hit.township or {}), "reason": "网格所属乡镇 / the cell's township"},
+        "worker": (
+            {"id": worker["id"], "code": worker["code"], "name": worker["name"],
+             "reason": f"{day} 在岗的网格员 (自 {worker['valid_from']}) / worker on duty "
+                       f"on {day} (since {worker['valid_from']})"}
+            if worker else
+            {"id": None, "reason": f"{day} 该网格无在岗网格员, 由指挥中心指派 / no worker on "
+                                   f"duty in this cell on {day}: the command centre assigns"}
+        ),
+        "dedicated": hit.dedicated,
+    }
+    routing["cameras"] = cameras_seeing(conn, region_code, lon, lat)
+    routing["cameras_reason"] = (
+        "在线摄像头中视场扇区覆盖该点者, 由近及远 / online cameras whose field-of-view sector "
+        "covers the point, nearest first"
+    )
+    routing["duplicates"] = duplicate_candidates(
+        conn, region_code, lon, lat, reported_at, category, exclude_id)
+    routing["duplicates_reason"] = (
+        f"同类组「{category['group']}」, {category['dup_radius_m']:g} 米内, 前后 "
+        f"{category['dup_window_h']:g} 小时内的未合并事件 / same category group "
+        f"{category['group']!r} within {category['dup_radius_m']:g} m and "
+        f"{category['dup_window_h']:g} h"
+    )
+    routing["_ids"] = {
+        "boundary_set_id": hit.boundary_set_id, "cell_code": hit.code,
+        "community_code": (hit.parent or {}).get("code"),
+        "township_code": (hit.township or {}).get("code"),
+        "worker_id": worker["id"] if worker else None,
+    }
+    return routing
+
+
+def cameras_seeing(
+    conn: Connection, region_code: str, lon: float, lat: float, limit: int = 10
+) -> list[dict[str, Any]]:
+    """Online cameras whose sector covers the point, nearest first."""
+    rows = conn.execute(text("""
+        WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4490) AS g)
+        SELECT c.id, c.gb_id, c.name, c.bearing_deg,
+               round(ST_Distance(c.geom::geography, p.g::geography)::numeric, 1) AS distance_m
+        FROM camera c, p
+        WHERE c.region_code = :r AND c.status = 'online' AND c.sector && p.g
+          AND ST_Covers(c.sector, p.g)
+        ORDER BY ST_Distance(c.geom::geography, p.g::geography), c.gb_id
+        LIMIT :n
+    """), {"lon": lon, "lat": lat, "r": region_code, "n": limit}).mappings().all()
+    return [{**dict(r), "distance_m": float(r["distance_m"])} for r in rows]
+
+
+def duplicate_candidates(
+    conn: Connection,
+    region_code: str,
+    lon: float,
+    lat: float,
+    reported_at: dt.datetime,
+    category: dict[str, Any],
+    exclude_id: int | None = None,
+    limit: int = 10,
+) -> list[dict[str, Any]]:
+    """Reports of the same category group near in place and time (not merged/rejected)."""
+    rows = conn.execute(text("""
+        WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4490) AS g)
+        SELECT i.id, i.code, i.category_code, i.channel, i.status, i.reported_at,
+               round(ST_Distance(i.geom::geography, p.g::geography)::numeric, 1) AS distance_m
+        FROM incident i JOIN incident_category c ON c.code = i.category_code, p
+        WHERE i.region_code = :r AND c."group" IS NOT DISTINCT FROM :grp
+          AND i.id IS DISTINCT FROM :ex
+          AND i.status NOT IN ('merged', 'rejected', 'cancelled')
+          AND i.reported_at BETWEEN :t - make_interval(secs => :win * 3600)
+                                AND :t + make_interval(secs => :win * 3600)
+          AND i.geom && ST_Expand(p.g, :deg)
+          AND ST_DWithin(i.geom::geography, p.g::geography, :rad)
+        ORDER BY ST_Distance(i.geom::geography, p.g::geography), i.reported_at
+        LIMIT :n
+    """), {"lon": lon, "lat": lat, "r": region_code, "grp": category["group"],
+           "ex": exclude_id, "t": reported_at, "win": float(category["dup_window_h"]),
+           "rad": float(category["dup_radius_m"]),
+           "deg": float(category["dup_radius_m"]) / 80_000.0 + 1e-6, "n": limit},
+    ).mappings().all()
+    out = []
+    for r in rows:
+        hours = (r["reported_at"] - reported_at).total_seconds() / 3600
+        out.append({"id": r["id"], "code": r["code"], "category": r["category_code"],
+                    "channel": r["channel"], "status": r["status"],
+                    "distance_m": float(r["distance_m"]), "hours_apart": round(hours, 2)})
+    return out
+
+
+def not_in_region_reason(exc: NotFound) -> str:
+    """The reason recorded when a point lies in no cell."""
+    return exc.message

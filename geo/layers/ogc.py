@@ -1,0 +1,398 @@
+"""OGC API - Features (Part 1 Core, GeoJSON; CRS by reference from Part 2; CQL2 text filters).
+
+The domain side: parse and validate the query parameters of ``/collections/{id}/items``, run
+one counted, paged SQL query per request and return GeoJSON-ready features in the requested
+CRS. The HTTP side (links, media types, headers) lives in ``api/routes/ogc.py``.
+
+Axis order: GeoJSON's default, OGC CRS84, is longitude/latitude. A CRS named by EPSG code (short
+``EPSG:4490`` or URI ``http://www.opengis.net/def/crs/EPSG/0/4490``) is answered in that CRS's
+authority axis order (latitude first for EPSG:4490/4326; northing first for EPSG:4546), as
+OGC API - Features Part 2 requires and QGIS expects. GCJ02 and BD09 (AMap/Tencent and Baidu web
+map coordinates; not EPSG systems) are longitude/latitude.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import shapely
+from geoalchemy2 import functions as gf
+from pyproj import CRS
+from sqlalchemy import Connection, func, literal, select
+from sqlalchemy.types import String
+
+from geo.crs.transforms import BD09, GCJ02, UnknownCRSError, normalize_crs, transform_geometry
+from geo.errors import InvalidInput, NotFound, TooLarge
+from geo.layers.cql import FilterBuilder, parse_cql2
+from geo.layers.registry import (
+    Layer,
+    base_conditions,
+    mask_row,
+    may_filter_on,
+    visible_properties,
+    where_all,
+)
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/{}"
+SUPPORTED_CRS = [
+    CRS84,
+    EPSG_URI.format(4490),
+    EPSG_URI.format(4326),
+    EPSG_URI.format(4546),
+    EPSG_URI.format(3857),
+    GCJ02,
+    BD09,
+]
+_CRS84_FORMS = {
+    CRS84.upper(), "HTTPS://WWW.OPENGIS.NET/DEF/CRS/OGC/1.3/CRS84", "OGC:CRS84", "CRS84",
+    "URN:OGC:DEF:CRS:OGC:1.3:CRS84", "URN:OGC:DEF:CRS:OGC::CRS84",
+}
+
+
+@dataclass(frozen=True)
+class OutputCRS:
+    """A resolved CRS: Wangge's name for transforms, the URI to echo, and the axis order."""
+
+    name: str  # "EPSG:4326", "EPSG:4490", "GCJ02", ...
+    uri: str  # for Content-Crs
+    swap_xy: bool  # True when the CRS's first axis is northing/latitude
+
+
+@lru_cache(maxsize=64)
+def _north_first(name: str) -> bool:
+    axes = CRS.from_user_input(name).axis_info
+    return bool(axes) and axes[0].direction.lower() in ("north", "south")
+
+
+def resolve_crs(value: str | None, param: str = "crs") -> OutputCRS:
+    """Resolve a ``crs``/``bbox-crs``/``filter-crs`` value (None: CRS84).
+
+    Raises
+    ------
+    InvalidInput
+        Unknown CRS (the message names the value and the supported list).
+    """
+    if value is None or not value.strip() or value.strip().upper() in _CRS84_FORMS:
+        return OutputCRS("EPSG:4326", CRS84, False)
+    try:
+        name = normalize_crs(value)
+    except UnknownCRSError as exc:
+        raise InvalidInput(
+            f"{param}: 不支持的坐标参考系 {value!r} / unsupported CRS {value!r}; supported: "
+            f"{', '.join(SUPPORTED_CRS)} (or any EPSG code)",
+            field=param, crs=value,
+        ) from exc
+    if name in (GCJ02, BD09):
+        return OutputCRS(name, name, False)
+    code = name.split(":")[1]
+    return OutputCRS(name, EPSG_URI.format(code), _north_first(name))
+
+
+def parse_bbox(values: list[float], bbox_crs: OutputCRS) -> Any:
+    """A bbox (4 or 6 numbers, in ``bbox_crs`` axis order) as a CGCS2000 shapely polygon."""
+    if len(values) == 6:
+        values = [values[0], values[1], values[3], values[4]]
+    if len(values) != 4:
+        raise InvalidInput(
+            f"bbox 需要 4 个数 (minx,miny,maxx,maxy) / bbox needs 4 numbers, got {len(values)}",
+            field="bbox",
+        )
+    x1, y1, x2, y2 = values
+    if bbox_crs.swap_xy:
+        x1, y1, x2, y2 = y1, x1, y2, x2
+    if x1 > x2 or y1 > y2:
+        raise InvalidInput(
+            f"bbox 最小值大于最大值 / bbox minimum above maximum: {values}", field="bbox"
+        )
+    box = shapely.segmentize(shapely.box(x1, y1, x2, y2), max(x2 - x1, y2 - y1) / 16 or 1)
+    return transform_geometry(box, bbox_crs.name, "EPSG:4490")
+
+
+def parse_datetime(value: str) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """An RFC 3339 instant or interval (``a/b``, ``../b``, ``a/..``) as (start, end)."""
+
+    def one(text: str, end: bool) -> dt.datetime | None:
+        text = text.strip()
+        if text in ("", ".."):
+            return None
+        try:
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+                day = dt.date.fromisoformat(text)
+                base = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+                return base + dt.timedelta(days=1) - dt.timedelta(microseconds=1) if end else base
+            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise InvalidInput(
+                f"datetime 格式错误 {text!r} / invalid datetime {text!r}: use RFC 3339, e.g. "
+                "2025-06-01T00:00:00Z or 2025-06-01/2025-06-30 or ../2025-06-30",
+                field="datetime",
+            ) from exc
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+    if "/" in value:
+        a, b = value.split("/", 1)
+        start, end = one(a, False), one(b, True)
+        if start and end and start > end:
+            raise InvalidInput(
+                f"datetime 区间起点晚于终点 / datetime interval starts after it ends: {value}",
+                field="datetime",
+            )
+        return start, end
+    instant = one(value, False)
+    if instant is None:
+        raise InvalidInput("datetime 不能为空 / datetime is empty", field="datetime")
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        return instant, one(value, True)
+    return instant, instant
+
+
+@dataclass
+class ItemsQuery:
+    """Validated parameters of an items request."""
+
+    limit: int = 10
+    offset: int = 0
+    bbox: list[float] | None = None
+    bbox_crs: str | None = None
+    datetime: str | None = None
+    properties: list[str] | None = None
+    sortby: list[str] | None = None
+    filter: str | None = None
+    filter_lang: str | None = None
+    filter_crs: str | None = None
+    crs: str | None = None
+
+
+@dataclass
+class ItemsResult:
+    """A page of features."""
+
+    features: list[dict[str, Any]]
+    number_matched: int
+    crs: OutputCRS
+
+
+def _check_props(layer: Layer, names: list[str], allowed: list[str], param: str) -> None:
+    for name in names:
+        if name not in allowed:
+            raise InvalidInput(
+                f"{param}: 集合 {layer.id} 没有属性 {name!r} / collection {layer.id} has no "
+                f"property {name!r}; known: {', '.join(allowed)}",
+                field=param, property=name,
+            )
+
+
+def _sort_columns(layer: Layer, sortby: list[str], allowed: list[str]) -> list[Any]:
+    cols = []
+    for raw in sortby:
+        item = raw.strip()
+        desc = item.startswith("-")
+        name = item.lstrip("+-").strip()
+        if " " in name:  # "code DESC" style
+            name, _, direction = name.partition(" ")
+            desc = desc or direction.strip().upper() == "DESC"
+        _check_props(layer, [name], allowed, "sortby")
+        col = layer.column(name)
+        cols.append(col.desc() if desc else col.asc())
+    return cols
+
+
+def _conditions(
+    layer: Layer, principal: Any, q: ItemsQuery, allowed: list[str]
+) -> list[Any]:
+    conds = base_conditions(layer, principal)
+    geom = layer.column("geometry")
+    if q.bbox is not None:
+        box = parse_bbox(q.bbox, resolve_crs(q.bbox_crs, "bbox-crs"))
+        conds.append(func.ST_Intersects(geom, gf.ST_GeomFromText(literal(box.wkt, String), 4490)))
+    if q.datetime:
+        if not layer.datetime_column:
+            raise InvalidInput(
+                f"集合 {layer.id} 没有时间属性, 不能用 datetime / collection {layer.id} has no "
+                "temporal property: drop the datetime parameter", field="datetime",
+            )
+        start, end = parse_datetime(q.datetime)
+        col = layer.column(layer.datetime_column)
+        if start is not None:
+            conds.append(col >= start)
+        if end is not None:
+            conds.append(col <= end)
+    if q.filter:
+        lang = (q.filter_lang or "cql2-text").lower()
+        if lang != "cql2-text":
+            raise InvalidInput(
+                f"不支持的 filter-lang {q.filter_lang!r}; 仅支持 cql2-text / unsupported "
+                f"filter-lang {q.filter_lang!r}; only cql2-text", field="filter-lang",
+            )
+        fcrs = resolve_crs(q.filter_crs, "filter-crs")
+        queryable = {p for p in allowed if may_filter_on(layer, p, principal)}
+        builder = FilterBuilder(layer, queryable, fcrs.name, fcrs.swap_xy)
+        conds.append(builder.build(parse_cql2(q.filter)))
+    return conds
+
+
+def items(
+    conn: Connection, layer: Layer, principal: Any, q: ItemsQuery, max_limit: int = 10_000
+) -> ItemsResult:
+    """Run an items query: filter, count, sort, page, mask personal fields, transform.
+
+    Raises
+    ------
+    InvalidInput
+        Unknown property/CRS, bad bbox, datetime or filter (the message names it).
+    TooLarge
+        ``limit`` above ``max_limit``.
+    """
+    if q.limit < 1:
+        raise InvalidInput(f"limit 必须 >= 1 / limit must be >= 1, got {q.limit}", field="limit")
+    if q.limit > max_limit:
+        raise TooLarge(
+            f"limit={q.limit} 超过上限 {max_limit}; 请用 offset 翻页 / limit {q.limit} is above "
+            f"the maximum page size {max_limit}; page with offset (follow the 'next' link)",
+            field="limit", max=max_limit,
+        )
+    if q.offset < 0:
+        raise InvalidInput(f"offset 必须 >= 0 / offset must be >= 0, got {q.offset}",
+                           field="offset")
+    out_crs = resolve_crs(q.crs, "crs")
+    allowed = visible_properties(layer, principal)
+    wanted = q.properties if q.properties is not None else allowed
+    _check_props(layer, wanted, allowed, "properties")
+    order = _sort_columns(layer, q.sortby or [], allowed)
+    for name in q.sortby or []:
+        prop = name.strip().lstrip("+-").split(" ")[0]
+        if not may_filter_on(layer, prop, principal):
+            raise InvalidInput(f"不能按个人信息排序 / cannot sort by personal field {prop}",
+                               field="sortby")
+    conds = _conditions(layer, principal, q, allowed)
+    where = where_all(conds)
+    t = layer.table
+    number_matched = int(conn.execute(select(func.count()).select_from(t).where(where)).scalar()
+                         or 0)
+    fetch = list(dict.fromkeys([layer.id_column, *wanted]))
+    if layer.incidents:
+        fetch = list(dict.fromkeys([*fetch, "cell_code", "department_code"]))
+    stmt = (
+        select(*[t.c[c] for c in fetch],
+               func.ST_AsBinary(layer.column("geometry")).label("__wkb"))
+        .where(where)
+        .order_by(*order, t.c[layer.id_column])
+        .limit(q.limit)
+        .offset(q.offset)
+    )
+    rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    features = _features(layer, rows, wanted, principal, out_crs)
+    return ItemsResult(features, number_matched, out_crs)
+
+
+def item(
+    conn: Connection, layer: Layer, principal: Any, fid: str, crs: str | None = None,
+    properties: list[str] | None = None,
+) -> tuple[dict[str, Any], OutputCRS]:
+    """One feature by id, within the caller's scope; NotFound otherwise."""
+    out_crs = resolve_crs(crs, "crs")
+    allowed = visible_properties(layer, principal)
+    wanted = properties if properties is not None else allowed
+    _check_props(layer, wanted, allowed, "properties")
+    t = layer.table
+    conds = base_conditions(layer, principal)
+    conds.append(t.c[layer.id_column] == fid)
+    fetch = list(dict.fromkeys([layer.id_column, *wanted]))
+    if layer.incidents:
+        fetch = list(dict.fromkeys([*fetch, "cell_code", "department_code"]))
+    stmt = select(*[t.c[c] for c in fetch],
+                  func.ST_AsBinary(layer.column("geometry")).label("__wkb")).where(
+        where_all(conds)).limit(1)
+    rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    if not rows:
+        raise NotFound(
+            f"集合 {layer.id} 中没有要素 {fid!r} (或无权查看) / no feature {fid!r} in "
+            f"collection {layer.id} (or not visible to you)", collection=layer.id, fid=fid,
+        )
+    return _features(layer, rows, wanted, principal, out_crs)[0], out_crs
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+def _features(
+    layer: Layer, rows: list[dict[str, Any]], wanted: list[str], principal: Any,
+    out_crs: OutputCRS,
+) -> list[dict[str, Any]]:
+    wkbs = [r.pop("__wkb") for r in rows]
+    geoms = np.array([None] * len(rows), dtype=object)
+    present = [i for i, w in enumerate(wkbs) if w is not None]
+    if present:
+        geoms[present] = shapely.from_wkb([bytes(wkbs[i]) for i in present])
+        if out_crs.name not in ("EPSG:4490", "EPSG:4326"):
+            geoms[present] = transform_geometry(geoms[present], "EPSG:4490", out_crs.name)
+        if out_crs.swap_xy:
+            geoms[present] = shapely.transform(geoms[present], lambda c: c[:, ::-1])
+    texts = shapely.to_geojson(geoms)
+    out = []
+    for row, gj in zip(rows, texts, strict=True):
+        masked = mask_row(layer, row, principal)
+        props = {k: _jsonable(masked[k]) for k in wanted}
+        out.append({
+            "type": "Feature",
+            "id": str(row[layer.id_column]),
+            "geometry": json.loads(gj) if gj is not None else None,
+            "properties": props,
+        })
+    return out
+
+
+def extent(conn: Connection, layer: Layer, principal: Any) -> dict[str, Any]:
+    """Spatial (CRS84) and, for incidents, temporal extent of a collection."""
+    t = layer.table
+    where = where_all(base_conditions(layer, principal))
+    box = conn.execute(
+        select(func.ST_XMin(func.ST_Extent(layer.column("geometry"))),
+               func.ST_YMin(func.ST_Extent(layer.column("geometry"))),
+               func.ST_XMax(func.ST_Extent(layer.column("geometry"))),
+               func.ST_YMax(func.ST_Extent(layer.column("geometry")))).where(where)
+    ).one()
+    result: dict[str, Any] = {}
+    if box[0] is not None:
+        result["spatial"] = {"bbox": [[round(float(v), 6) for v in box]], "crs": CRS84}
+    if layer.datetime_column:
+        col = t.c[layer.datetime_column]
+        lo, hi = conn.execute(select(func.min(col), func.max(col)).where(where)).one()
+        result["temporal"] = {
+            "interval": [[_jsonable(lo), _jsonable(hi)]],
+            "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
+        }
+    return result
+
+
+def queryables(layer: Layer, principal: Any) -> dict[str, Any]:
+    """JSON Schema of the properties usable in filters (OGC API - Features Part 3)."""
+    types = {"datetime": ("string", "date-time"), "date": ("string", "date")}
+    props: dict[str, Any] = {
+        "geometry": {"$ref": f"https://geojson.org/schema/{layer.geometry_type}.json"},
+    }
+    for name in visible_properties(layer, principal):
+        if not may_filter_on(layer, name, principal):
+            continue
+        kind = layer.properties[name]
+        if kind in types:
+            props[name] = {"type": types[kind][0], "format": types[kind][1]}
+        else:
+            props[name] = {"type": kind}
+    return {
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "type": "object",
+        "title": layer.title,
+        "properties": props,
+        "additionalProperties": False,
+    }
