@@ -1,0 +1,1 @@
+"""ASGI middleware: security headers, limits and rate limits, the ``/cells/at`` hot path."""

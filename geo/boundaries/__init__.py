@@ -1,0 +1,1 @@
+"""Boundary sets ("generations"): which set is valid on a date, checks, activation."""

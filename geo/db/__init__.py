@@ -1,0 +1,1 @@
+"""The database: engine, migrations, backups, and the tables (``geo.db.tables``)."""

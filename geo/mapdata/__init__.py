@@ -1,0 +1,1 @@
+"""Data shaped for drawing: the layers the Folium maps in ``maps/`` read."""

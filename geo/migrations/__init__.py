@@ -1,0 +1,1 @@
+"""Alembic migrations of the Wangge schema (history: never edited once released)."""
