@@ -109,6 +109,8 @@ def test_export_access_contract(demo_engine: Engine) -> None:
         df = pd.read_csv(io.BytesIO(res.content), encoding="utf-8-sig", dtype=str)
         assert len(df) > 1000 and df["reporter_phone"].isna().all()
         assert df["reporter_name"].isna().all()
+        # free text may name people: withheld from planners like the personal fields (issue 15)
+        assert df["description"].isna().all() and df["location_text"].isna().all()
         res = export_layer(conn, planner, "workers", "csv", "141123")
         df = pd.read_csv(io.BytesIO(res.content), encoding="utf-8-sig", dtype=str)
         assert df["phone"].dropna().str.contains(r"\*\*\*\*").all()

@@ -2,8 +2,8 @@
 
 Every endpoint, map, export and tile receives a :class:`Principal` (``api.deps.PrincipalDep``)
 and passes it to the domain function, which filters rows in SQL with :func:`incident_scope_sql`
-and masks personal fields with :meth:`Principal.may_see_personal` / :func:`mask_phone` /
-:func:`mask_name`. Roles:
+and masks personal fields as the one field policy :mod:`geo.auth.fields` says
+(:meth:`Principal.may_see_personal`, :func:`mask_phone`, :func:`mask_name`). Roles:
 
 - ``admin``, ``command`` (指挥中心): everything in their regions, personal data unmasked.
 - ``department`` (部门处置人员): incidents routed to ``department_code``; personal data of those.
@@ -29,7 +29,6 @@ import re
 from dataclasses import dataclass, field
 
 ROLES = ("admin", "command", "department", "worker", "planner", "viewer")
-PERSONAL_FIELDS = ("reporter_name", "reporter_phone")
 # Roles that may ask for personal data unmasked (``?unmask=true``, audited), within their scope.
 UNMASK_ROLES = ("admin", "command", "department", "worker")
 ROLE_NAMES = {

@@ -27,11 +27,12 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
-from geo.auth.principal import Principal, mask_name, mask_phone
+from geo.auth.fields import Access, field_access, mask_value, personal_fields, withheld_fields
+from geo.auth.principal import Principal
+from geo.boundaries.sets import set_valid_at
 from geo.crs.transforms import UnknownCRSError, normalize_crs, transform_geometry
 from geo.errors import Forbidden, InvalidInput
 from geo.io import LAYERS
-from geo.lookup.postgis import boundary_set_at
 
 FORMATS = {
     "geojson": ("application/geo+json", ".geojson"),
@@ -157,7 +158,7 @@ def export_layer(
 
             params["set_id"] = int(find_set(conn, region_code, boundary_set)["id"])
         else:
-            params["set_id"] = boundary_set_at(conn, region_code, at)[0]
+            params["set_id"] = set_valid_at(conn, region_code, at)[0]
     if layer == "incidents":
         from geo.auth.principal import incident_scope_sql
 
@@ -223,21 +224,23 @@ def _plain(v: Any) -> Any:
 
 
 def _mask(df: pd.DataFrame, layer: str, principal: Principal) -> None:
+    """Apply the field policy (:mod:`geo.auth.fields`) to the exported rows, in place."""
     if df.empty:
         return
-    if layer == "incidents" and principal.role in ("planner", "viewer"):
-        df["reporter_name"] = None
-        df["reporter_phone"] = None
-    elif layer == "incidents":
-        allowed = [principal.may_see_personal(c, d) for c, d in
-                   zip(df["cell_code"], df["department_code"], strict=True)]
-        df["reporter_name"] = [n if ok else mask_name(n) for n, ok in
-                               zip(df["reporter_name"], allowed, strict=True)]
-        df["reporter_phone"] = [p if ok else mask_phone(p) for p, ok in
-                                zip(df["reporter_phone"], allowed, strict=True)]
-    if layer == "workers" and not principal.sees_all_incidents():
-        df["phone"] = df["phone"].map(mask_phone)
-        df["name"] = df["name"].map(mask_name)
+    for name in withheld_fields(principal, layer):
+        if name in df.columns:
+            df[name] = None
+    personal = [n for n in personal_fields(layer) if n in df.columns and
+                n not in withheld_fields(principal, layer)]
+    if not personal:
+        return
+    cells = df["cell_code"] if "cell_code" in df.columns else [None] * len(df)
+    depts = df["department_code"] if "department_code" in df.columns else [None] * len(df)
+    for name in personal:
+        df[name] = [
+            v if field_access(principal, layer, name, c, d) is Access.FULL else mask_value(name, v)
+            for v, c, d in zip(df[name], cells, depts, strict=True)
+        ]
 
 
 def _write(df: pd.DataFrame, geoms: np.ndarray | None, fmt: str, crs: str, name: str) -> bytes:

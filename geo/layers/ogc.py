@@ -27,15 +27,13 @@ from pyproj import CRS
 from sqlalchemy import Connection, func, literal, select
 from sqlalchemy.types import String
 
+from geo.auth.fields import mask_row, may_filter_on, visible_fields
 from geo.crs.transforms import BD09, GCJ02, UnknownCRSError, normalize_crs, transform_geometry
 from geo.errors import InvalidInput, NotFound, TooLarge
 from geo.layers.cql import FilterBuilder, parse_cql2
 from geo.layers.registry import (
     Layer,
     base_conditions,
-    mask_row,
-    may_filter_on,
-    visible_properties,
     where_all,
 )
 
@@ -232,7 +230,7 @@ def _conditions(
                 f"filter-lang {q.filter_lang!r}; only cql2-text", field="filter-lang",
             )
         fcrs = resolve_crs(q.filter_crs, "filter-crs")
-        queryable = {p for p in allowed if may_filter_on(layer, p, principal)}
+        queryable = {p for p in allowed if may_filter_on(principal, layer.id, p)}
         builder = FilterBuilder(layer, queryable, fcrs.name, fcrs.swap_xy)
         conds.append(builder.build(parse_cql2(q.filter)))
     return conds
@@ -262,13 +260,13 @@ def items(
         raise InvalidInput(f"offset 必须 >= 0 / offset must be >= 0, got {q.offset}",
                            field="offset")
     out_crs = resolve_crs(q.crs, "crs")
-    allowed = visible_properties(layer, principal)
+    allowed = visible_fields(principal, layer.id, layer.properties)
     wanted = q.properties if q.properties is not None else allowed
     _check_props(layer, wanted, allowed, "properties")
     order = _sort_columns(layer, q.sortby or [], allowed)
     for name in q.sortby or []:
         prop = name.strip().lstrip("+-").split(" ")[0]
-        if not may_filter_on(layer, prop, principal):
+        if not may_filter_on(principal, layer.id, prop):
             raise InvalidInput(f"不能按个人信息排序 / cannot sort by personal field {prop}",
                                field="sortby")
     conds = _conditions(layer, principal, q, allowed)
@@ -298,7 +296,7 @@ def item(
 ) -> tuple[dict[str, Any], OutputCRS]:
     """One feature by id, within the caller's scope; NotFound otherwise."""
     out_crs = resolve_crs(crs, "crs")
-    allowed = visible_properties(layer, principal)
+    allowed = visible_fields(principal, layer.id, layer.properties)
     wanted = properties if properties is not None else allowed
     _check_props(layer, wanted, allowed, "properties")
     t = layer.table
@@ -341,7 +339,7 @@ def _features(
     texts = shapely.to_geojson(geoms)
     out = []
     for row, gj in zip(rows, texts, strict=True):
-        masked = mask_row(layer, row, principal)
+        masked = mask_row(principal, layer.id, row)
         props = {k: _jsonable(masked[k]) for k in wanted}
         out.append({
             "type": "Feature",
@@ -381,8 +379,8 @@ def queryables(layer: Layer, principal: Any) -> dict[str, Any]:
     props: dict[str, Any] = {
         "geometry": {"$ref": f"https://geojson.org/schema/{layer.geometry_type}.json"},
     }
-    for name in visible_properties(layer, principal):
-        if not may_filter_on(layer, name, principal):
+    for name in visible_fields(principal, layer.id, layer.properties):
+        if not may_filter_on(principal, layer.id, name):
             continue
         kind = layer.properties[name]
         if kind in types:

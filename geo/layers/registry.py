@@ -1,8 +1,8 @@
 """The spatial layers served over HTTP (OGC API - Features, spatial questions, vector tiles).
 
 One registry describes each layer once: its table, feature id, geometry column, public
-properties (and their types, for filters and schemas), the datetime property, the personal
-fields and the base condition (cells: the active boundary set only). Every query built from it
+properties (and their types, for filters and schemas), the datetime property and the base
+condition (cells: the active boundary set only). Every query built from it
 uses SQLAlchemy Core expressions with bound parameters; user input only ever selects names that
 exist in this registry.
 """
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Table, and_, select, text, true
 from sqlalchemy.sql.elements import TextClause
 
-from geo.auth.principal import PERSONAL_FIELDS, Principal, incident_scope_sql, mask_name, mask_phone
+from geo.auth.principal import Principal, incident_scope_sql
 from geo.db.tables import Base
 from geo.errors import NotFound
 
@@ -38,7 +38,6 @@ class Layer:
     geometry_type: str
     properties: dict[str, str]  # name -> JSON-schema-ish type: string|integer|number|boolean|...
     datetime_column: str | None = None
-    personal: tuple[str, ...] = ()
     incidents: bool = False
     base: str = ""  # extra base condition key, see ``base_condition``
     default_sort: tuple[str, ...] = field(default_factory=tuple)
@@ -110,7 +109,7 @@ LAYERS: dict[str, Layer] = {
               "按权限范围过滤, 个人信息按权限遮盖 / scoped to the caller; personal fields "
               "masked unless the caller may see them",
               "incident", "code", "geom", "Point", _INCIDENT_PROPS,
-              datetime_column="reported_at", personal=PERSONAL_FIELDS, incidents=True,
+              datetime_column="reported_at", incidents=True,
               default_sort=("code",)),
     )
 }
@@ -147,11 +146,6 @@ def base_conditions(layer: Layer, principal: Principal) -> list[ColumnElement[bo
     return conds
 
 
-# Free text of incidents may name people (a description, an address): withheld with the
-# personal fields from the roles that get geometries without personal data.
-FREE_TEXT_FIELDS = ("description", "location_text")
-
-
 def _sees_incident_points(principal: Principal) -> bool:
     """Planners get every incident of their regions as a point with its non-personal
     attributes (category, status, times, cell/township): "aggregates and geometries without
@@ -159,46 +153,9 @@ def _sees_incident_points(principal: Principal) -> bool:
     return principal.role == "planner"
 
 
-def _withheld(layer: Layer, principal: Principal) -> tuple[str, ...]:
-    if not layer.personal or principal.role not in ("planner", "viewer"):
-        return ()
-    return tuple(layer.personal) + (FREE_TEXT_FIELDS if layer.incidents else ())
-
-
 def where_all(conds: list[Any]) -> Any:
     """AND of conditions (TRUE when empty)."""
     return and_(*conds) if conds else true()
-
-
-def may_filter_on(layer: Layer, name: str, principal: Principal) -> bool:
-    """Personal fields may be filtered or sorted on only by roles that see them all; withheld
-    fields (planners, viewers) not at all."""
-    if name in _withheld(layer, principal):
-        return False
-    return name not in layer.personal or principal.sees_all_incidents()
-
-
-def visible_properties(layer: Layer, principal: Principal) -> list[str]:
-    """Property names the caller may receive (planners/viewers never get personal fields, nor
-    an incident's free text)."""
-    hide = _withheld(layer, principal)
-    return [p for p in layer.properties if p not in hide]
-
-
-def mask_row(layer: Layer, row: dict[str, Any], principal: Principal) -> dict[str, Any]:
-    """Mask personal fields of an incident row unless the caller may see them."""
-    if not layer.personal:
-        return row
-    cell = row.get("cell_code")
-    dept = row.get("department_code")
-    if principal.may_see_personal(cell, dept):
-        return row
-    out = dict(row)
-    if "reporter_name" in out:
-        out["reporter_name"] = mask_name(out["reporter_name"])
-    if "reporter_phone" in out:
-        out["reporter_phone"] = mask_phone(out["reporter_phone"])
-    return out
 
 
 def active_set_id(conn: Connection, region_code: str) -> int | None:

@@ -17,8 +17,10 @@ from geoalchemy2 import functions as gf
 from sqlalchemy import Connection, func, literal, select, text
 from sqlalchemy.types import String
 
+from geo.auth.fields import mask_row, visible_fields
 from geo.auth.principal import Principal, mask_phone
 from geo.crs.transforms import transform_geometry
+from geo.crs.validate import check_lonlat
 from geo.db.tables import Base
 from geo.errors import InvalidInput, NotFound, TooLarge
 from geo.layers.registry import (
@@ -26,12 +28,10 @@ from geo.layers.registry import (
     Layer,
     base_conditions,
     get_layer,
-    mask_row,
-    visible_properties,
     where_all,
 )
-from geo.lookup.batch import _deg_for
-from geo.lookup.postgis import check_lonlat, worker_on_duty
+from geo.lookup.index import deg_for
+from geo.workers import worker_on_duty
 
 MAX_DISTANCE_M = 50_000.0
 MAX_K = 1000
@@ -62,7 +62,7 @@ def _feature_rows(
 ) -> list[dict[str, Any]]:
     out = []
     for row in rows:
-        masked = mask_row(layer, row, principal)
+        masked = mask_row(principal, layer.id, row)
         properties = {k: _jsonable(masked[k]) for k in props}
         for key in extra:
             value = masked.get(key)
@@ -78,7 +78,7 @@ def _feature_rows(
 
 
 def _columns(layer: Layer, principal: Principal) -> tuple[list[Any], list[str]]:
-    props = visible_properties(layer, principal)
+    props = visible_fields(principal, layer.id, layer.properties)
     fetch = list(dict.fromkeys([layer.id_column, *props]))
     if layer.incidents:
         fetch = list(dict.fromkeys([*fetch, "cell_code", "department_code"]))
@@ -126,7 +126,7 @@ def within_distance(
     geom = layer.column("geometry")
     dist = func.ST_Distance(_geog(geom), _geog(p))
     conds = base_conditions(layer, principal)
-    conds += [geom.op("&&")(func.ST_Expand(p, _deg_for(distance_m, abs(lat)))),
+    conds += [geom.op("&&")(func.ST_Expand(p, deg_for(distance_m, abs(lat)))),
               func.ST_DWithin(_geog(geom), _geog(p), distance_m)]
     cols, props = _columns(layer, principal)
     stmt = (select(*cols, dist.label("distance_m")).where(where_all(conds))
@@ -164,7 +164,7 @@ def nearest(
     bound = float(bound) + 0.01
     dist = func.ST_Distance(_geog(geom), _geog(p))
     conds = base_conditions(layer, principal)
-    conds += [geom.op("&&")(func.ST_Expand(p, _deg_for(bound, abs(lat)))),
+    conds += [geom.op("&&")(func.ST_Expand(p, deg_for(bound, abs(lat)))),
               func.ST_DWithin(_geog(geom), _geog(p), bound)]
     cols, props = _columns(layer, principal)
     stmt = (select(*cols, dist.label("distance_m")).where(where_all(conds))

@@ -1,0 +1,156 @@
+"""Who may see, filter, sort or export each field: the one field-visibility policy.
+
+Every way out (OGC items and their ``filter``/``sortby``/``properties``, spatial answers,
+tiles, exports and their ``where``, maps) asks this module instead of deciding for itself.
+
+Fields fall in three classes per layer:
+
+- **public**: everything not listed below; returned to whoever may see the row;
+- **personal** (:data:`PERSONAL`): incidents' reporter name and phone, grid workers' name and
+  phone. Returned unmasked only to a caller for whom :func:`field_access` says ``FULL``,
+  masked (138****1234, 张*) where it says ``MASKED``, and not at all where ``WITHHELD``;
+- **free text** (:data:`FREE_TEXT`): an incident's description and address text, which may name
+  people; withheld together with the personal fields from the roles that get incident points
+  without personal data (planners) and from viewers.
+
+A filter, sort, group or search parameter may name a field only where :func:`may_filter_on`
+allows it: a field one may not read unmasked must never be matchable, or counts and orders
+become an oracle for the masked value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import Enum
+from typing import Any
+
+from geo.auth.principal import Principal, mask_name, mask_phone
+
+# Layer names: the served layers (geo.layers.registry) and the export layers (geo.io) share
+# "incidents"; "workers" is an export layer.
+PERSONAL: dict[str, tuple[str, ...]] = {
+    "incidents": ("reporter_name", "reporter_phone"),
+    "workers": ("name", "phone"),
+}
+FREE_TEXT: dict[str, tuple[str, ...]] = {
+    "incidents": ("description", "location_text"),
+}
+# How each personal field is masked.
+_MASKERS = {
+    "reporter_name": mask_name, "reporter_phone": mask_phone,
+    "name": mask_name, "phone": mask_phone,
+}
+# Roles that never receive an incident's personal fields or free text, masked or not.
+_NO_PERSONAL_ROLES = ("planner", "viewer")
+
+
+class Access(Enum):
+    """How a caller receives one field of one row."""
+
+    FULL = "full"
+    MASKED = "masked"
+    WITHHELD = "withheld"
+
+
+def personal_fields(layer: str) -> tuple[str, ...]:
+    """The personal fields of ``layer`` (empty for public layers)."""
+    return PERSONAL.get(layer, ())
+
+
+def withheld_fields(principal: Principal, layer: str) -> tuple[str, ...]:
+    """Fields of ``layer`` the caller never receives, whatever the row.
+
+    Parameters
+    ----------
+    principal
+        The caller.
+    layer
+        Layer name (``incidents``, ``workers``, ``cells`` ...).
+
+    Returns
+    -------
+    tuple of str
+        Personal and free-text fields of incidents for planners and viewers; nothing otherwise.
+    """
+    if layer != "incidents" or principal.role not in _NO_PERSONAL_ROLES:
+        return ()
+    return PERSONAL["incidents"] + FREE_TEXT["incidents"]
+
+
+def field_access(
+    principal: Principal,
+    layer: str,
+    name: str,
+    cell_code: str | None = None,
+    department_code: str | None = None,
+) -> Access:
+    """How the caller receives field ``name`` of one row of ``layer``.
+
+    Parameters
+    ----------
+    principal
+        The caller.
+    layer
+        Layer name.
+    name
+        Field name.
+    cell_code, department_code
+        The row's scope keys (incidents).
+
+    Returns
+    -------
+    Access
+        ``WITHHELD`` for fields the caller never gets, ``MASKED`` for personal fields the
+        caller may not read in clear on this row, ``FULL`` otherwise.
+    """
+    if name in withheld_fields(principal, layer):
+        return Access.WITHHELD
+    if name not in personal_fields(layer):
+        return Access.FULL
+    if layer == "workers":
+        return Access.FULL if principal.sees_all_incidents() else Access.MASKED
+    if principal.may_see_personal(cell_code, department_code):
+        return Access.FULL
+    return Access.MASKED
+
+
+def visible_fields(principal: Principal, layer: str, names: Iterable[str]) -> list[str]:
+    """The subset of ``names`` the caller may receive (masked or not), in order."""
+    hide = withheld_fields(principal, layer)
+    return [n for n in names if n not in hide]
+
+
+def may_filter_on(principal: Principal, layer: str, name: str) -> bool:
+    """True when a filter, sort, group or search parameter may name field ``name``.
+
+    Withheld fields never; personal fields only for roles that see every incident of their
+    regions; public fields always.
+    """
+    if name in withheld_fields(principal, layer):
+        return False
+    return name not in personal_fields(layer) or principal.sees_all_incidents()
+
+
+def mask_value(name: str, value: Any) -> Any:
+    """``value`` of personal field ``name`` masked (138****1234, 张*)."""
+    masker = _MASKERS.get(name)
+    return masker(value) if masker else value
+
+
+def mask_row(principal: Principal, layer: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``row`` as the caller may receive it: withheld fields dropped to None,
+    personal fields masked unless :func:`field_access` says ``FULL``."""
+    out = dict(row)
+    fields = personal_fields(layer) + FREE_TEXT.get(layer, ())
+    if not fields:
+        return out
+    cell, dept = row.get("cell_code"), row.get("department_code")
+    for name in fields:
+        if name not in out:
+            continue
+        access = field_access(principal, layer, name, cell, dept)
+        if access is Access.WITHHELD:
+            out[name] = None
+        elif access is Access.MASKED:
+            out[name] = mask_value(name, out[name])
+    return out
