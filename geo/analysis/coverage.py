@@ -29,10 +29,8 @@ from geo.analysis.common import (
     result,
     unit_sql,
 )
-from geo.auth.principal import Principal, incident_scope_sql
-
-# Incidents in these statuses are not demand (duplicates merged away, rejected, cancelled).
-NOT_DEMAND = ("rejected", "cancelled", "merged")
+from geo.analysis.demand import NOT_DEMAND, demand_points
+from geo.auth.principal import Principal
 
 COVERAGE_SQL = """
 WITH u AS MATERIALIZED (
@@ -65,23 +63,6 @@ SELECT u.code, u.name, u.level, u.parent_code, u.township_code, u.households,
  ORDER BY u.code
 """
 
-INCIDENTS_SQL = """
-WITH u AS ({units})
-SELECT i.id, i.code, i.category_code, i.reported_at, i.urgency, i.cell_code,
-       (SELECT u.code FROM u WHERE ST_Covers(u.geom, i.geom) ORDER BY u.code LIMIT 1)
-           AS unit_code,
-       EXISTS (SELECT 1 FROM camera c WHERE c.region_code = i.region_code
-               AND c.status = 'online' AND c.sector IS NOT NULL
-               AND ST_Intersects(c.sector, i.geom)) AS covered,
-       ({scope}) AS in_scope,
-       ST_AsBinary(i.geom) AS geom
-  FROM incident i
- WHERE i.region_code = :r AND i.geom IS NOT NULL
-   AND i.reported_at >= :t0 AND i.reported_at < :t1
-   AND i.status <> ALL(CAST(:not_demand AS text[]))
-   AND (CAST(:cats AS text[]) IS NULL OR i.category_code = ANY(CAST(:cats AS text[])))
-"""
-
 BLIND_COMPOUNDS_SQL = """
 SELECT c.code, c.name, c.community_code, a.name AS community_name, c.households,
        c.mgmt_mode, ST_AsBinary(c.geom) AS geom
@@ -111,26 +92,6 @@ def coverage_by_unit(conn: Connection, region_code: str, unit: str, set_id: int
     units["area_m2"] = units["area_m2"].round(1)
     units["covered_m2"] = units["covered_m2"].round(1)
     return units
-
-
-def incidents_in_period(conn: Connection, principal: Principal, region_code: str,
-                        period: Period, unit: str, set_id: int,
-                        categories: list[str] | None = None) -> pd.DataFrame:
-    """Incidents of a period (not rejected/cancelled/merged) with their unit and coverage.
-
-    Columns: ``id, code, category_code, reported_at, urgency, cell_code, unit_code, covered``
-    (inside at least one online camera's sector), ``in_scope`` (the caller may see the row's
-    details) and the point geometry. Never any reporter field.
-    """
-    scope, sparams = incident_scope_sql(principal, "i")
-    sql = INCIDENTS_SQL.format(units=unit_sql(unit), scope=scope)
-    inc = read_gdf(conn, sql, {
-        "r": region_code, "set_id": set_id, "t0": period.start_ts, "t1": period.end_ts,
-        "not_demand": list(NOT_DEMAND), "cats": categories or None, **sparams,
-    })
-    for col in ("covered", "in_scope"):  # bool even when empty (an empty object mask selects
-        inc[col] = inc[col].astype(bool)  # columns, not rows)
-    return inc
 
 
 def camera_coverage(conn: Connection, principal: Principal, region_code: str, unit: str,
@@ -173,10 +134,10 @@ def camera_coverage(conn: Connection, principal: Principal, region_code: str, un
     params = {"r": region_code, "set_id": bset["id"]}
     units = coverage_by_unit(conn, region_code, unit, bset["id"])
 
-    inc = incidents_in_period(conn, principal, region_code, period, unit, bset["id"],
-                              categories)
-    cell_inc = inc if unit == "cell" else incidents_in_period(
-        conn, principal, region_code, period, "cell", bset["id"], categories)
+    inc = demand_points(conn, principal, region_code, period, categories, unit=unit,
+                        set_id=bset["id"])
+    cell_inc = inc if unit == "cell" else demand_points(
+        conn, principal, region_code, period, categories, unit="cell", set_id=bset["id"])
     per_unit = inc.groupby("unit_code").agg(
         incidents=("id", "size"), incidents_uncovered=("covered", lambda s: int((~s).sum())))
     units = units.merge(per_unit, how="left", left_on="code", right_index=True)

@@ -26,7 +26,7 @@ from geo.analysis.common import (
     region_metric_srid,
     result,
 )
-from geo.analysis.coverage import NOT_DEMAND
+from geo.analysis.demand import NOT_DEMAND
 from geo.auth.principal import Principal, mask_name
 from geo.errors import InvalidInput
 

@@ -40,32 +40,15 @@ from geo.analysis.common import (
     result,
     unit_geometry,
 )
-from geo.analysis.coverage import NOT_DEMAND
+from geo.analysis.demand import NOT_DEMAND, demand_points
 from geo.analysis.sectors import GEOD, sector_polygon
-from geo.auth.principal import Principal, incident_scope_sql
+from geo.auth.principal import Principal
 from geo.errors import InvalidInput, TooLarge
 
 MAX_SITES = 6000
 MAX_CANDIDATES = 40_000
 MCLP_MAX_CANDIDATES = 15_000
 MCLP_MAX_NONZEROS = 300_000
-
-DEMAND_SQL = """
-SELECT i.id, i.code, i.category_code, i.urgency, i.reported_at, i.cell_code,
-       ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, ({scope}) AS in_scope,
-       EXISTS (SELECT 1 FROM camera c WHERE c.region_code = i.region_code
-               AND c.status = 'online' AND c.sector IS NOT NULL
-               AND ST_Intersects(c.sector, i.geom)) AS covered
-  FROM incident i
- WHERE i.region_code = :r AND i.geom IS NOT NULL
-   AND i.reported_at >= :t0 AND i.reported_at < :t1
-   AND i.status <> ALL(CAST(:not_demand AS text[]))
-   AND (CAST(:cats AS text[]) IS NULL OR i.category_code = ANY(CAST(:cats AS text[])))
-   AND (CAST(:within AS bytea) IS NULL
-        OR ST_Covers(ST_GeomFromWKB(CAST(:within AS bytea), 4490), i.geom))
- ORDER BY i.id
-"""
-
 
 def coverage_sets(site_lon: np.ndarray, site_lat: np.ndarray, bearings_deg: np.ndarray,
                   fov_deg: float, range_m: float, dem_lon: np.ndarray, dem_lat: np.ndarray,
@@ -261,13 +244,11 @@ def camera_sites(conn: Connection, principal: Principal, region_code: str, k: in
                                 ":r AND level = 'county' LIMIT 1"), {"r": region_code}).scalar()
         region_ll = shapely.from_wkb(bytes(wkb)) if wkb is not None else None
 
-    scope, sparams = incident_scope_sql(principal, "i")
-    dem = pd.DataFrame(conn.execute(text(DEMAND_SQL.format(scope=scope)), {
-        **sparams, "r": region_code, "t0": period.start_ts, "t1": period.end_ts,
-        "not_demand": list(NOT_DEMAND), "cats": categories or None,
-        "within": unit["wkb"] if unit else None}).mappings().all(),
-        columns=["id", "code", "category_code", "urgency", "reported_at", "cell_code", "lon",
-                 "lat", "in_scope", "covered"])
+    dem = pd.DataFrame(demand_points(
+        conn, principal, region_code, period, categories,
+        within_wkb=unit["wkb"] if unit else None)[[
+            "id", "code", "category_code", "urgency", "reported_at", "cell_code", "lon", "lat",
+            "in_scope", "covered"]])
     n_total = len(dem)
     n_existing = int(dem["covered"].sum()) if n_total else 0
     dem = dem[~dem["covered"].astype(bool)].reset_index(drop=True)

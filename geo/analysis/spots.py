@@ -35,24 +35,12 @@ from geo.analysis.common import (
     read_gdf,
     result,
 )
-from geo.analysis.coverage import NOT_DEMAND
+from geo.analysis.demand import NOT_DEMAND, demand_points
 from geo.auth.principal import Principal
 from geo.errors import InvalidInput, TooLarge
 
 MEASURES = ("count", "per_km2", "per_1000_hh")
 MAX_HEXAGONS = 60_000
-
-INCIDENTS_SQL = """
-SELECT i.category_code,
-       (SELECT c.code FROM grid_cell c WHERE c.boundary_set_id = :s AND c.kind = 'basic'
-         AND ST_Covers(c.geom, i.geom) ORDER BY c.code LIMIT 1) AS cell,
-       ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
-  FROM incident i
- WHERE i.region_code = :r AND i.geom IS NOT NULL
-   AND i.reported_at >= :t0 AND i.reported_at < :t1
-   AND i.status <> ALL(CAST(:not_demand AS text[]))
-   AND (CAST(:cats AS text[]) IS NULL OR i.category_code = ANY(CAST(:cats AS text[])))
-"""
 
 NEIGHBOURS_SQL = """
 SELECT a.code, b.code FROM grid_cell a
@@ -215,10 +203,10 @@ def hotspots(conn: Connection, principal: Principal, region_code: str, period: P
     check_region(conn, principal, region_code)
     categories = check_categories(conn, categories)
     bset = boundary_set(conn, region_code, at)
-    inc = pd.DataFrame(conn.execute(text(INCIDENTS_SQL), {
-        "r": region_code, "s": bset["id"], "t0": period.start_ts, "t1": period.end_ts,
-        "not_demand": list(NOT_DEMAND), "cats": categories or None}).mappings().all(),
-        columns=["category_code", "cell", "lon", "lat"])
+    dem = demand_points(conn, principal, region_code, period, categories, unit="cell",
+                        set_id=bset["id"], with_coverage=False)
+    inc = pd.DataFrame({"category_code": dem["category_code"], "cell": dem["unit_code"],
+                        "lon": dem["lon"], "lat": dem["lat"]})
     if unit == "cell":
         units, nb = _cell_units(conn, bset["id"])
         inc["key"] = inc["cell"]
