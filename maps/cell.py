@@ -12,8 +12,9 @@ import folium
 from sqlalchemy import Connection
 
 from geo.auth.principal import Principal
+from geo.crs.validate import to_cgcs2000_point
 from geo.errors import NotFound, WanggeError
-from geo.lookup.postgis import cell_at, to_cgcs2000_point
+from geo.lookup.postgis import cell_at
 from geo.mapdata import foundation as gl
 from maps import overlays as ml
 from maps.frame import (

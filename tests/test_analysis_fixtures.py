@@ -75,8 +75,8 @@ def pt(x: float, y: float) -> str:
 
 def build_tiny(conn: Connection) -> None:
     """Insert the tiny county described in the module docstring."""
-    from geo.demo.county import route_incidents
     from geo.incidents.reference import ensure_reference
+    from geo.incidents.routing import route_incidents
 
     conn.execute(text("INSERT INTO region (code, region_code, name) VALUES (:r, :r, '小县')"),
                  {"r": R})

@@ -76,7 +76,8 @@ def test_batch_near_edges_agrees_with_postgis(demo_engine: Engine, tolerance_m: 
     works: covering cell, core test, metres to every neighbour): the batch answers what the
     SQL lookup answers, point by point."""
     from geo.errors import NotFound
-    from geo.lookup.batch import cell_index, cells_at_many
+    from geo.lookup.batch import cells_at_many
+    from geo.lookup.index import cell_index
     from geo.lookup.postgis import cell_at
 
     rng = np.random.default_rng(11)
@@ -426,7 +427,8 @@ def test_batch_columns_format_over_http(client: Any) -> None:
 def test_deep_buckets_change_no_answer(demo_engine: Engine) -> None:
     """Points answered from the fine buckets deep inside cells (no geometry) get exactly the
     answers of the geometric path, over random points across the county and its edges."""
-    from geo.lookup.batch import cell_index, cells_at_many
+    from geo.lookup.batch import cells_at_many
+    from geo.lookup.index import cell_index
 
     rng = np.random.default_rng(3)
     with demo_engine.connect() as conn:

@@ -16,7 +16,7 @@ import shapely
 from shapely.geometry import Point, Polygon, box
 from sqlalchemy import Engine, create_engine, text
 
-from geo.boundaries.sets import activate_set
+from geo.boundaries.activate import activate_set
 from geo.crs.transforms import from_cgcs2000, transform_geometry
 from geo.errors import InvalidInput
 from geo.io.importer import ImportOptions, run_import

@@ -21,7 +21,7 @@ import shapely
 from sqlalchemy import Engine, create_engine, text
 
 from geo.auth.principal import Principal
-from geo.boundaries.sets import activate_set
+from geo.boundaries.activate import activate_set
 from geo.crs.transforms import transform_geometry
 from geo.io.export import export_layer
 from geo.io.importer import ImportOptions, run_import

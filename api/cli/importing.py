@@ -204,7 +204,8 @@ def register(main: click.Group) -> None:
     @click.option("--min-area-m2", default=10.0, show_default=True)
     def b_check(set_ref: str, region: str | None, min_area_m2: float) -> None:
         """Check a set: gaps, overlaps, cells outside their parent (areas in m²)."""
-        from geo.boundaries.sets import check_boundary_set, describe_checks, find_set
+        from geo.boundaries.checks import check_boundary_set, describe_checks
+        from geo.boundaries.sets import find_set
         from geo.errors import WanggeError
 
         try:
@@ -225,7 +226,7 @@ def register(main: click.Group) -> None:
     def b_activate(set_ref: str, region: str | None, force: bool,
                    valid_from: dt.datetime | None) -> None:
         """Switch a pending set on after its checks (the old set stays for history)."""
-        from geo.boundaries.sets import activate_set
+        from geo.boundaries.activate import activate_set
         from geo.errors import WanggeError
 
         try:

@@ -16,8 +16,8 @@ from api.deps import PrincipalDep
 from api.settings import Settings
 from geo.auth.principal import Principal
 from geo.crs.transforms import normalize_crs, transform_geometry
+from geo.crs.validate import to_cgcs2000_point
 from geo.errors import InvalidInput
-from geo.lookup.postgis import to_cgcs2000_point
 from geo.lookup.single_async import cell_at_fast_async
 
 router = APIRouter(tags=["cells 网格"])

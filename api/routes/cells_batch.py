@@ -18,12 +18,12 @@ from fastapi.responses import Response
 from sqlalchemy import Engine, make_url
 
 from api.deps import EngineDep, PrincipalDep, SettingsDep
+from geo.crs.validate import coords_to_cgcs2000
 from geo.db.engine import normalize_url
 from geo.errors import InvalidInput, TooLarge
 from geo.lookup.batch import (
     BatchResult,
     cells_at_many,
-    coords_to_cgcs2000,
     lookup_table,
     no_gc,
     read_csv_text,

@@ -335,8 +335,8 @@ def get_my_incidents(request: Request, conn: ConnDep, principal: PrincipalDep,
                      ) -> dict[str, Any]:
     """Open incidents of the caller's cells (every status with ``all_statuses=true``); most
     urgent first, or nearest first from ``lon``/``lat`` (a phone's position, ``crs=GCJ02``)."""
+    from geo.crs.validate import to_cgcs2000_point
     from geo.incidents.flow import OPEN
-    from geo.lookup.postgis import to_cgcs2000_point
 
     if (lon is None) != (lat is None):
         raise InvalidInput("lon 与 lat 须同时给出 / give both lon and lat, or neither",

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import JSONResponse
 
 from api.deps import ConnDep, PrincipalDep, SettingsDep
+from geo.crs.validate import to_cgcs2000_point
 from geo.errors import InvalidInput
 from geo.layers import spatial
-from geo.lookup.postgis import to_cgcs2000_point
 
 router = APIRouter(tags=["spatial 空间查询"])
 

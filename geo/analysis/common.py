@@ -27,8 +27,9 @@ import shapely.errors
 from sqlalchemy import Connection, text
 
 from geo.auth.principal import Principal
+from geo.boundaries.sets import set_valid_at
 from geo.errors import Forbidden, InvalidInput, NotFound
-from geo.lookup.postgis import boundary_set_at, region_name
+from geo.lookup.postgis import region_name
 
 CST = dt.timezone(dt.timedelta(hours=8))
 UNITS = ("cell", "community", "township", "county", "compound")
@@ -139,7 +140,7 @@ def region_metric_srid(conn: Connection, region_code: str) -> int:
 
 def boundary_set(conn: Connection, region_code: str, at: dt.date | None) -> dict[str, Any]:
     """The boundary set used (active, or valid at ``at``) as ``{"id", "name"}``."""
-    set_id, name = boundary_set_at(conn, region_code, at)
+    set_id, name = set_valid_at(conn, region_code, at)
     return {"id": set_id, "name": name, "valid_at": at.isoformat() if at else "active"}
 
 

@@ -29,6 +29,7 @@ from geo.analysis.common import (
 from geo.analysis.demand import NOT_DEMAND
 from geo.auth.principal import Principal, mask_name
 from geo.errors import InvalidInput
+from geo.workers import on_duty_sql
 
 _KEEP = "ST_Area(d.geom) >= :min_area AND NOT ST_IsEmpty(ST_Buffer(d.geom, -:sliver))"
 
@@ -74,7 +75,7 @@ SELECT a.code AS cell_a, b.code AS cell_b, a.parent_code AS parent_a,
  ORDER BY area_m2 DESC
 """
 
-VACANT_SQL = """
+VACANT_SQL = f"""
 SELECT c.code, c.name, c.kind, c.parent_code, c.township_code, c.households,
        (SELECT max(a.valid_to) FROM worker_assignment a WHERE a.region_code = c.region_code
          AND a.cell_code = c.code AND a.valid_to <= :d) AS vacant_since,
@@ -82,18 +83,17 @@ SELECT c.code, c.name, c.kind, c.parent_code, c.township_code, c.households,
   FROM grid_cell c
  WHERE c.boundary_set_id = :s
    AND NOT EXISTS (SELECT 1 FROM worker_assignment a WHERE a.region_code = c.region_code
-                   AND a.cell_code = c.code AND a.valid_from <= :d
-                   AND (a.valid_to IS NULL OR :d < a.valid_to))
+                   AND a.cell_code = c.code AND {on_duty_sql("a", ":d")})
  ORDER BY c.code
 """
 
-LOAD_SQL = """
+LOAD_SQL = f"""
 WITH duty AS (
     SELECT a.worker_id, c.code, c.kind, coalesce(c.households, 0) AS households,
            c.township_code
       FROM worker_assignment a
       JOIN grid_cell c ON c.boundary_set_id = :s AND c.code = a.cell_code
-     WHERE a.region_code = :r AND a.valid_from <= :d AND (a.valid_to IS NULL OR :d < a.valid_to)
+     WHERE a.region_code = :r AND {on_duty_sql("a", ":d")}
 ), inc AS (
     SELECT worker_id, count(*) AS n FROM incident
      WHERE region_code = :r AND reported_at >= :t0 AND reported_at < :t1

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, text
 
 from geo.analysis.common import check_region, check_unit, read_gdf, result
 from geo.auth.principal import Principal
+from geo.boundaries.sets import valid_at_sql
 from geo.db.tables.foundation import MGMT_MODES
 from geo.errors import InvalidInput
 
@@ -32,7 +33,7 @@ NO_UNMANAGED_URBAN_FROM = dt.date(2022, 4, 30)
 MODE_NAMES = {"company": "物业服务企业", "community": "社区托管", "social_org": "社会组织代管",
               "owners": "业委会/物管会自管", "none": "无物业"}
 
-COMPOUNDS_SQL = """
+COMPOUNDS_SQL = f"""
 SELECT c.id, c.code, c.name, c.address, c.community_code, a.name AS community_name,
        a.parent_code AS township_code, t.name AS township_name, c.households, c.buildings,
        CASE WHEN h.id IS NOT NULL THEN h.mgmt_mode
@@ -48,7 +49,7 @@ SELECT c.id, c.code, c.name, c.address, c.community_code, a.name AS community_na
   LEFT JOIN admin_unit t ON t.region_code = c.region_code AND t.code = a.parent_code
   LEFT JOIN LATERAL (
        SELECT * FROM compound_mgmt_history h WHERE h.compound_id = c.id
-          AND h.valid_from <= :d AND (h.valid_to IS NULL OR :d < h.valid_to)
+          AND {valid_at_sql("h", ":d")}
         ORDER BY h.valid_from DESC LIMIT 1) h ON TRUE
  WHERE c.region_code = :r
  ORDER BY c.code

@@ -22,6 +22,7 @@ from geo.auth.tokens import (
     new_api_token,
 )
 from geo.errors import Conflict, InvalidInput, Locked, NotFound, Unauthorized
+from geo.workers import on_duty_sql
 
 _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash("wangge-timing-equaliser")
@@ -228,14 +229,13 @@ def login(
             "token_version": int(row["token_version"])}
 
 
-_PRINCIPAL_SQL = text("""
+_PRINCIPAL_SQL = text(f"""
 SELECT u.id, u.username, u.role, u.region_code, u.department_code, u.disabled,
        u.token_version, u.synthetic,
        CASE WHEN u.role = 'worker' THEN ARRAY(
            SELECT DISTINCT a.cell_code FROM worker_assignment a
            WHERE a.worker_id = u.worker_id
-             AND a.valid_from <= (now() AT TIME ZONE 'Asia/Shanghai')::date
-             AND (a.valid_to IS NULL OR (now() AT TIME ZONE 'Asia/Shanghai')::date < a.valid_to)
+             AND {on_duty_sql("a", "(now() AT TIME ZONE 'Asia/Shanghai')::date")}
            ORDER BY a.cell_code) END AS cells
 FROM app_user u WHERE u.id = :i
 """)

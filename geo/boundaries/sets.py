@@ -1,186 +1,191 @@
-"""Boundary sets: checks before switching a set on, activation, listing.
+"""Boundary sets: which set is valid on a date, a set's state, finding and listing sets.
 
-A set imported by :mod:`geo.io.importer` is *pending*: inactive with an empty validity period
-(``valid_to = valid_from``), so no lookup or routing by date ever uses it. Activation, in one
-transaction, closes the current set (``valid_to`` = the new set's ``valid_from``; it stays for
-history, and incidents of earlier dates still resolve in it), opens the new one
-(``valid_to`` NULL, ``is_active``) and re-routes the incidents reported since ``valid_from``.
+A boundary set is valid over ``[valid_from, valid_to)`` (``valid_to`` NULL: open). Its state
+(:class:`SetState`):
 
-Checks, with areas in square metres on the ellipsoid (geography):
+- *pending*: imported by :mod:`geo.io.importer`, inactive with an empty validity period
+  (``valid_to = valid_from``), so no lookup or routing by date ever uses it;
+- *checked*: pending, and its checks (:mod:`geo.boundaries.checks`) passed;
+- *active*: the set in use now (``is_active``, ``valid_to`` NULL), switched on by
+  :mod:`geo.boundaries.activate`;
+- *history*: closed by a later set; incidents of its dates still resolve in it.
 
-- overlaps between basic cells of the same parent (cells without a parent form one group);
-- gaps: the parent's area not covered by its basic cells; for cells without a parent unit,
-  the holes inside the union of the group;
-- cells outside their parent (only where the parent unit exists).
+"The set valid on a date" is written once: :func:`set_valid_at` (Python) and
+:func:`valid_at_sql` (the predicate, for bigger statements); "the active set" likewise:
+:func:`active_set_id` and :func:`active_set_sql`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+import enum
 from typing import Any
 
 from sqlalchemy import Connection, text
 
 from geo.errors import Conflict, NotFound
 
-DEFAULT_MIN_AREA_M2 = 10.0  # smaller pieces are slivers of coordinate rounding
-MAX_LISTED = 200
 
-_OVERLAPS = text("""
-SELECT a.code AS a, b.code AS b, a.parent_code AS parent,
-       ST_Area(x.g::geography) AS area_m2,
-       ST_X(ST_PointOnSurface(x.g)) AS lon, ST_Y(ST_PointOnSurface(x.g)) AS lat
-FROM grid_cell a
-JOIN grid_cell b ON b.boundary_set_id = a.boundary_set_id AND a.code < b.code
- AND b.kind = 'basic' AND a.parent_code IS NOT DISTINCT FROM b.parent_code
- AND a.geom && b.geom
-CROSS JOIN LATERAL (SELECT ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3) AS g) x
-WHERE a.boundary_set_id = :s AND a.kind = 'basic'
-  AND ST_Relate(a.geom, b.geom, '2********') AND NOT ST_IsEmpty(x.g)
-  AND ST_Area(x.g::geography) >= :min
-ORDER BY area_m2 DESC
-""")
+class SetState(enum.StrEnum):
+    """The state of a boundary set (see the module docstring)."""
 
-# Gaps where the parent unit exists: parent minus the union of its basic cells.
-_GAPS_PARENT = text("""
-WITH grp AS (
-    SELECT c.parent_code, ST_Union(c.geom) AS u
-    FROM grid_cell c
-    JOIN admin_unit p ON p.region_code = c.region_code AND p.code = c.parent_code
-    WHERE c.boundary_set_id = :s AND c.kind = 'basic'
-    GROUP BY c.parent_code
-), d AS (
-    SELECT g.parent_code,
-           (ST_Dump(ST_CollectionExtract(ST_Difference(p.geom, g.u), 3))).geom AS g
-    FROM grp g JOIN admin_unit p ON p.region_code = :r AND p.code = g.parent_code
+    PENDING = "pending"
+    CHECKED = "checked"
+    ACTIVE = "active"
+    HISTORY = "history"
+
+
+def set_state(
+    is_active: bool, valid_from: dt.date, valid_to: dt.date | None,
+    checks_ok: bool | None = None,
+) -> SetState:
+    """The state of a boundary set from its columns.
+
+    Parameters
+    ----------
+    is_active, valid_from, valid_to
+        The set's columns.
+    checks_ok
+        Whether its checks passed (``checks->>'ok'``); None: unknown (not checked).
+
+    Returns
+    -------
+    SetState
+        ACTIVE, PENDING or CHECKED (empty validity period), else HISTORY.
+    """
+    if is_active:
+        return SetState.ACTIVE
+    if valid_to == valid_from:
+        return SetState.CHECKED if checks_ok else SetState.PENDING
+    return SetState.HISTORY
+
+
+def valid_at_sql(alias: str, day: str) -> str:
+    """SQL predicate: row ``alias`` (a boundary set) is valid on the date expression ``day``.
+
+    The validity rule of every table with ``valid_from``/``valid_to`` columns (boundary sets,
+    the worker assignments of :mod:`geo.workers`, compound management history).
+
+    Parameters
+    ----------
+    alias
+        The table's alias in the statement (e.g. ``"b"``).
+    day
+        A SQL date expression (a bind such as ``":d"`` or a column expression).
+
+    Returns
+    -------
+    str
+        ``valid_from <= day < valid_to`` (an open ``valid_to`` never ends). Pending sets
+        (``valid_to = valid_from``) are never valid.
+    """
+    return (f"{alias}.valid_from <= {day} AND ({alias}.valid_to IS NULL "
+            f"OR {day} < {alias}.valid_to)")
+
+
+def active_set_sql(region: str) -> str:
+    """SQL sub-select of the id of a region's active boundary set (at most one row).
+
+    Parameters
+    ----------
+    region
+        A SQL expression for the region code (a bind such as ``":r"`` or a column).
+
+    Returns
+    -------
+    str
+        The SELECT statement.
+    """
+    return f"SELECT id FROM boundary_set WHERE region_code = {region} AND is_active"
+
+
+_ACTIVE = text("SELECT id, name FROM boundary_set WHERE region_code = :r AND is_active")
+_ACTIVE_ID = text(active_set_sql(":r"))
+_VALID_AT = text(
+    "SELECT b.id, b.name FROM boundary_set b WHERE b.region_code = :r AND "
+    + valid_at_sql("b", ":d") + " ORDER BY b.is_active DESC, b.valid_from DESC LIMIT 1"
 )
-SELECT parent_code AS parent, ST_Area(g::geography) AS area_m2,
-       ST_X(ST_PointOnSurface(g)) AS lon, ST_Y(ST_PointOnSurface(g)) AS lat
-FROM d WHERE ST_Area(g::geography) >= :min ORDER BY area_m2 DESC
-""")
-
-# Gaps where no parent unit exists: holes of the union of the group.
-_GAPS_HOLES = text("""
-WITH grp AS (
-    SELECT c.parent_code, ST_Union(c.geom) AS u
-    FROM grid_cell c
-    WHERE c.boundary_set_id = :s AND c.kind = 'basic' AND NOT EXISTS (
-        SELECT 1 FROM admin_unit p WHERE p.region_code = c.region_code
-        AND p.code = c.parent_code)
-    GROUP BY c.parent_code
-), polys AS (
-    SELECT parent_code, (ST_Dump(u)).geom AS g FROM grp
-), holes AS (
-    SELECT parent_code, ST_MakePolygon(ST_InteriorRingN(g, n)) AS g
-    FROM polys, generate_series(1, ST_NumInteriorRings(g)) AS n
-)
-SELECT parent_code AS parent, ST_Area(g::geography) AS area_m2,
-       ST_X(ST_PointOnSurface(g)) AS lon, ST_Y(ST_PointOnSurface(g)) AS lat
-FROM holes WHERE ST_Area(g::geography) >= :min ORDER BY area_m2 DESC
-""")
-
-_OUTSIDE = text("""
-SELECT c.code, c.parent_code AS parent, ST_Area(x.g::geography) AS area_m2,
-       ST_X(ST_PointOnSurface(x.g)) AS lon, ST_Y(ST_PointOnSurface(x.g)) AS lat
-FROM grid_cell c
-JOIN admin_unit p ON p.region_code = c.region_code AND p.code = c.parent_code
-CROSS JOIN LATERAL (
-    SELECT ST_CollectionExtract(ST_Difference(c.geom, p.geom), 3) AS g) x
-WHERE c.boundary_set_id = :s AND NOT ST_IsEmpty(x.g) AND ST_Area(x.g::geography) >= :min
-ORDER BY area_m2 DESC
-""")
 
 
-def _rows(conn: Connection, sql: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for r in conn.execute(sql, params).mappings():
-        d = dict(r)
-        d["area_m2"] = round(float(d["area_m2"]), 2)
-        d["lon"] = round(float(d["lon"]), 7)
-        d["lat"] = round(float(d["lat"]), 7)
-        out.append(d)
-    return out
-
-
-def check_boundary_set(
-    conn: Connection, set_id: int, min_area_m2: float = DEFAULT_MIN_AREA_M2
-) -> dict[str, Any]:
-    """Gaps, overlaps and cells outside their parent in a boundary set (areas in m^2).
+def set_valid_at(conn: Connection, region_code: str, at: dt.date | None) -> tuple[int, str]:
+    """The active boundary set (``at`` None) or the one valid on date ``at``.
 
     Parameters
     ----------
     conn
         Open connection.
-    set_id
-        The boundary set to check.
-    min_area_m2
-        Pieces smaller than this are floating-point noise and ignored.
+    region_code
+        The county.
+    at
+        The date; None: the set active now.
+
+    Returns
+    -------
+    tuple
+        The set's id and name.
+
+    Raises
+    ------
+    NotFound
+        The region has no such set.
+    """
+    if at is None:
+        row = conn.execute(_ACTIVE, {"r": region_code}).first()
+    else:
+        row = conn.execute(_VALID_AT, {"r": region_code, "d": at}).first()
+    if row is None:
+        when = f"valid on {at}" if at else "active"
+        raise NotFound(
+            f"区域 {region_code} 没有{'生效' if at is None else '当日有效'}的网格边界集 / "
+            f"region {region_code} has no {when} boundary set",
+            region=region_code,
+        )
+    return int(row[0]), str(row[1])
+
+
+def active_set_id(conn: Connection, region_code: str) -> int | None:
+    """The id of the region's active boundary set, None when it has none.
+
+    Parameters
+    ----------
+    conn
+        Open connection.
+    region_code
+        The county.
+
+    Returns
+    -------
+    int or None
+        The id.
+    """
+    value = conn.execute(_ACTIVE_ID, {"r": region_code}).scalar()
+    return None if value is None else int(value)
+
+
+def find_set(conn: Connection, region_code: str | None, ref: str) -> dict[str, Any]:
+    """A boundary set by id or by name (within ``region_code`` when given).
+
+    Parameters
+    ----------
+    conn
+        Open connection.
+    region_code
+        The county, or None to search every region.
+    ref
+        The set's id or name.
 
     Returns
     -------
     dict
-        ``ok``, ``overlaps``, ``gaps``, ``outside_parent`` (each a list of pieces with
-        ``area_m2`` and a point ``lon``/``lat`` inside), their counts and total areas.
+        id, region_code, name, valid_from, valid_to, is_active, checks.
+
+    Raises
+    ------
+    NotFound
+        No such set.
+    Conflict
+        Several regions have a set of that name (give the region).
     """
-    region = conn.execute(
-        text("SELECT region_code FROM boundary_set WHERE id = :s"), {"s": set_id}
-    ).scalar()
-    if region is None:
-        raise NotFound(f"没有边界集 {set_id} / no boundary set {set_id}")
-    p = {"s": set_id, "r": region, "min": min_area_m2}
-    overlaps = _rows(conn, _OVERLAPS, p)
-    gaps = _rows(conn, _GAPS_PARENT, p) + _rows(conn, _GAPS_HOLES, p)
-    outside = _rows(conn, _OUTSIDE, p)
-    n_cells, n_parents = conn.execute(
-        text("SELECT count(*), count(DISTINCT parent_code) FROM grid_cell "
-             "WHERE boundary_set_id = :s"), {"s": set_id}
-    ).one()
-    with_parent = conn.execute(
-        text("SELECT count(*) FROM grid_cell c WHERE c.boundary_set_id = :s AND EXISTS ("
-             "SELECT 1 FROM admin_unit p WHERE p.region_code = c.region_code "
-             "AND p.code = c.parent_code)"), {"s": set_id}
-    ).scalar_one()
-    return {
-        "ok": not (overlaps or gaps or outside),
-        "min_area_m2": min_area_m2,
-        "cells": int(n_cells),
-        "cells_with_parent_unit": int(with_parent),
-        "parents": int(n_parents),
-        "overlap_count": len(overlaps),
-        "overlap_area_m2": round(sum(o["area_m2"] for o in overlaps), 2),
-        "gap_count": len(gaps),
-        "gap_area_m2": round(sum(g["area_m2"] for g in gaps), 2),
-        "outside_parent_count": len(outside),
-        "outside_parent_area_m2": round(sum(o["area_m2"] for o in outside), 2),
-        "overlaps": overlaps[:MAX_LISTED],
-        "gaps": gaps[:MAX_LISTED],
-        "outside_parent": outside[:MAX_LISTED],
-    }
-
-
-def describe_checks(checks: dict[str, Any]) -> list[str]:
-    """Human-readable lines (Chinese / English) for a checks dict."""
-    lines = [
-        f"重叠 overlaps: {checks['overlap_count']} ({checks['overlap_area_m2']} m²); "
-        f"缝隙 gaps: {checks['gap_count']} ({checks['gap_area_m2']} m²); "
-        f"超出上级 outside parent: {checks['outside_parent_count']} "
-        f"({checks['outside_parent_area_m2']} m²)"
-    ]
-    for o in checks["overlaps"][:20]:
-        lines.append(f"  overlap {o['a']} x {o['b']}: {o['area_m2']} m² at "
-                     f"({o['lon']}, {o['lat']})")
-    for g in checks["gaps"][:20]:
-        lines.append(f"  gap in {g['parent'] or '(no parent)'}: {g['area_m2']} m² at "
-                     f"({g['lon']}, {g['lat']})")
-    for o in checks["outside_parent"][:20]:
-        lines.append(f"  {o['code']} outside {o['parent']}: {o['area_m2']} m² at "
-                     f"({o['lon']}, {o['lat']})")
-    return lines
-
-
-def find_set(conn: Connection, region_code: str | None, ref: str) -> dict[str, Any]:
-    """A boundary set by id or by name (within ``region_code`` when given)."""
     params: dict[str, Any] = {"ref": ref, "r": region_code}
     cond = "(CAST(id AS text) = :ref OR name = :ref)"
     if region_code:
@@ -200,7 +205,21 @@ def find_set(conn: Connection, region_code: str | None, ref: str) -> dict[str, A
 
 
 def list_sets(conn: Connection, region_code: str | None = None) -> list[dict[str, Any]]:
-    """Every boundary set (of a region), newest first, with cell counts."""
+    """Every boundary set (of a region), newest first, with cell counts and state.
+
+    Parameters
+    ----------
+    conn
+        Open connection.
+    region_code
+        The county, or None for every region.
+
+    Returns
+    -------
+    list of dict
+        id, region_code, name, valid_from, valid_to, is_active, source, cells, checks_ok and
+        ``state`` (a :class:`SetState` value).
+    """
     rows = conn.execute(
         text("SELECT b.id, b.region_code, b.name, b.valid_from, b.valid_to, b.is_active, "
              "b.source, (SELECT count(*) FROM grid_cell g WHERE g.boundary_set_id = b.id) "
@@ -211,73 +230,7 @@ def list_sets(conn: Connection, region_code: str | None = None) -> list[dict[str
     out = []
     for r in rows:
         d = dict(r)
-        d["state"] = ("active" if d["is_active"] else
-                      "pending" if d["valid_to"] == d["valid_from"] else "history")
+        d["state"] = set_state(d["is_active"], d["valid_from"], d["valid_to"],
+                               d["checks_ok"]).value
         out.append(d)
     return out
-
-
-def activate_set(
-    conn: Connection,
-    region_code: str | None,
-    ref: str,
-    force: bool = False,
-    valid_from: dt.date | None = None,
-    min_area_m2: float = DEFAULT_MIN_AREA_M2,
-) -> dict[str, Any]:
-    """Switch a pending boundary set on (in the caller's transaction).
-
-    Raises
-    ------
-    Conflict
-        The set is already active, its checks fail (unless ``force``), or it would start
-        before the current set.
-    """
-    from geo.demo.county import route_incidents
-
-    bs = find_set(conn, region_code, ref)
-    region = bs["region_code"]
-    if bs["is_active"]:
-        raise Conflict(f"边界集 {bs['name']} 已经生效 / boundary set {bs['name']} is already "
-                       "active")
-    vf = valid_from or bs["valid_from"]
-    checks = check_boundary_set(conn, int(bs["id"]), min_area_m2)
-    if not checks["ok"] and not force:
-        raise Conflict(
-            "边界集检查未通过，未启用；修正文件后重新导入，或用 --force 强制启用 / the boundary "
-            "set fails its checks and was not switched on; fix the file and import it again, or "
-            "use --force. " + " ".join(describe_checks(checks)[:1]),
-            checks=checks,
-        )
-    current = conn.execute(
-        text("SELECT id, name, valid_from FROM boundary_set WHERE region_code = :r AND "
-             "is_active FOR UPDATE"), {"r": region}
-    ).mappings().first()
-    if current is not None and current["valid_from"] >= vf:
-        raise Conflict(
-            f"新边界集的生效日期 {vf} 必须晚于当前边界集的 {current['valid_from']} / the new set's "
-            f"valid_from {vf} must be after the current set's {current['valid_from']}"
-        )
-    # Close every set still valid on or after vf (the current one, and any history).
-    conn.execute(
-        text("UPDATE boundary_set SET is_active = false, valid_to = :vf WHERE region_code = :r "
-             "AND id <> :id AND valid_from < :vf AND (valid_to IS NULL OR valid_to > :vf)"),
-        {"r": region, "id": bs["id"], "vf": vf},
-    )
-    conn.execute(
-        text("UPDATE boundary_set SET is_active = true, valid_from = :vf, valid_to = NULL, "
-             "activated_at = now(), checks = COALESCE(checks, '{}'::jsonb) || CAST(:c AS jsonb) "
-             "WHERE id = :id"),
-        {"vf": vf, "id": bs["id"], "c": json.dumps(checks, default=str)},
-    )
-    rerouted = conn.execute(
-        text("UPDATE incident SET boundary_set_id = NULL, cell_code = NULL, "
-             "community_code = NULL, township_code = NULL, worker_id = NULL "
-             "WHERE region_code = :r AND (reported_at AT TIME ZONE 'Asia/Shanghai')::date >= :vf"),
-        {"r": region, "vf": vf},
-    ).rowcount
-    route_incidents(conn, region)
-    return {"activated": bs["name"], "id": bs["id"], "region": region,
-            "valid_from": vf.isoformat(),
-            "previous": current["name"] if current else None, "checks": checks,
-            "incidents_rerouted": int(rerouted or 0)}

@@ -26,6 +26,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, Engine, text
 
 from geo.incidents.reference import CATEGORIES, ensure_reference
+from geo.incidents.routing import route_incidents
 
 REGION = "141123"
 BOUNDARY_FILE = (
@@ -715,47 +716,6 @@ def _copy_incidents(
                 compound_ids.get(inc["compound_code"]), st["registered_at"], st["dispatched_at"],
                 st["handled_at"], st["closed_at"], st["rework"], True,
             ))
-
-
-def route_incidents(conn: Connection, region_code: str) -> None:
-    """Set cell, community, township, worker on duty and department of unrouted incidents.
-
-    Uses the boundary set valid at each incident's report date and the worker assignment valid
-    then. Set-based (one statement per step).
-    """
-    conn.execute(text("""
-        UPDATE incident SET boundary_set_id = s.boundary_set_id, cell_code = s.code,
-               community_code = s.parent_code, township_code = s.township_code
-        FROM (
-            SELECT i.id, c.* FROM incident i
-            JOIN boundary_set b ON b.region_code = i.region_code
-             AND b.valid_from <= (i.reported_at AT TIME ZONE 'Asia/Shanghai')::date
-             AND (b.valid_to IS NULL
-                  OR (i.reported_at AT TIME ZONE 'Asia/Shanghai')::date < b.valid_to)
-            CROSS JOIN LATERAL (
-                SELECT g.boundary_set_id, g.code, g.parent_code, g.township_code
-                FROM grid_cell g
-                WHERE g.boundary_set_id = b.id AND g.kind = 'basic'
-                  AND ST_Covers(g.geom, i.geom)
-                ORDER BY g.code LIMIT 1) c
-            WHERE i.region_code = :r AND i.cell_code IS NULL AND i.geom IS NOT NULL
-        ) s
-        WHERE incident.id = s.id
-    """), {"r": region_code})
-    conn.execute(text("""
-        UPDATE incident i SET worker_id = a.worker_id
-        FROM worker_assignment a
-        WHERE i.region_code = :r AND i.worker_id IS NULL AND a.region_code = i.region_code
-          AND a.cell_code = i.cell_code
-          AND a.valid_from <= (i.reported_at AT TIME ZONE 'Asia/Shanghai')::date
-          AND (a.valid_to IS NULL OR (i.reported_at AT TIME ZONE 'Asia/Shanghai')::date
-               < a.valid_to)
-    """), {"r": region_code})
-    conn.execute(text("""
-        UPDATE incident i SET department_code = c.department_code
-        FROM incident_category c
-        WHERE i.region_code = :r AND i.department_code IS NULL AND c.code = i.category_code
-    """), {"r": region_code})
 
 
 def geojson_feature(geom: BaseGeometry, **props: Any) -> dict[str, Any]:

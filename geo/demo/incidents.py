@@ -1,11 +1,12 @@
 """Demo content of the dispatch package: histories, routing reasons and deadlines.
 
 Run by ``geo.demo.county.load_demo`` inside its transaction, after the core rows (the 20,000
-synthetic incidents with their step times) and ``route_incidents``. For every incident it writes the
-``incident_event`` rows of its history (intake, each transition, rework when verification
-failed), consistent with its status and step times, spreads the open cases across the flow
-(reported ... verified, rework), sets ``due_at``/``final_due_at``/``deadline`` in working time
-and records the routing reasons and the cameras that see each point. Bulk writes use COPY.
+synthetic incidents with their step times) and ``geo.incidents.routing.route_incidents``.
+For every incident it writes the ``incident_event`` rows of its history (intake, each
+transition, rework when verification failed), consistent with its status and step times,
+spreads the open cases across the flow (reported ... verified, rework), sets
+``due_at``/``final_due_at``/``deadline`` in working time and records the routing reasons and
+the cameras that see each point. Bulk writes use COPY.
 """
 
 from __future__ import annotations

@@ -367,7 +367,7 @@ def reassign(
             raise InvalidInput(f"未知网格 {cell_code} / unknown cell {cell_code} in the active "
                                "boundary set (GET /cells/at finds the right one)",
                                field="cell_code")
-        from geo.lookup.postgis import worker_on_duty
+        from geo.workers import worker_on_duty
 
         worker = worker_on_duty(conn, row["region_code"], cell_code, now_cst().date())
         sets.update(cell_code=cell_code, community_code=cell["parent_code"],

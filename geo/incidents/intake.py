@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from geo.auth.principal import Principal
+from geo.crs.validate import to_cgcs2000_point
 from geo.db.tables.foundation import CHANNELS, URGENCIES
 from geo.errors import Forbidden, InvalidInput, NotFound, TooLarge, Unavailable, WanggeError
 from geo.incidents.calendar import CST, WorkCalendar, load_calendar, now_cst
@@ -31,7 +32,6 @@ from geo.incidents.routing import (
     resolve_place,
     route_point,
 )
-from geo.lookup.postgis import to_cgcs2000_point
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_PHOTOS = 9

@@ -1,7 +1,13 @@
-"""Routing on intake: place -> point, cell, worker on duty, community, township, department,
-cameras that see the point and duplicate candidates; each decision with its reason.
+"""The one router of incidents: point -> cell, worker on duty, community, township, department.
 
-Everything runs on the caller's connection, inside the intake transaction.
+- :func:`route_point`: one incident on intake (cell, worker, community, township, cameras that
+  see the point and duplicate candidates; each decision with its reason);
+- :func:`route_incidents`: every unrouted incident of a region at once, set-based (imports,
+  boundary activation, the demo).
+
+Both use the boundary set valid on the incident's report date (China Standard Time), the
+covering basic cell with the lowest code, and the worker on duty on that date. Everything runs
+on the caller's connection, inside its transaction.
 """
 
 from __future__ import annotations
@@ -11,9 +17,11 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from geo.boundaries.sets import valid_at_sql
 from geo.errors import InvalidInput, NotFound
 from geo.incidents.calendar import local_date
-from geo.lookup.postgis import cell_at, worker_on_duty
+from geo.lookup.postgis import cell_at
+from geo.workers import on_duty_sql, worker_on_duty
 
 
 def categories(conn: Connection) -> dict[str, dict[str, Any]]:
@@ -225,3 +233,57 @@ def duplicate_candidates(
 def not_in_region_reason(exc: NotFound) -> str:
     """The reason recorded when a point lies in no cell."""
     return exc.message
+
+
+# The report date of incident i in China Standard Time.
+_REPORT_DAY = "(i.reported_at AT TIME ZONE 'Asia/Shanghai')::date"
+
+# Cells: joined cell by cell, so each polygon is prepared once for all its points.
+_ROUTE_CELLS = text(f"""
+UPDATE incident SET boundary_set_id = s.sid, cell_code = s.code,
+       community_code = s.parent_code, township_code = s.township_code
+FROM (
+    SELECT DISTINCT ON (i.id) i.id, g.boundary_set_id AS sid, g.code, g.parent_code,
+           g.township_code
+    FROM boundary_set b
+    JOIN grid_cell g ON g.boundary_set_id = b.id AND g.kind = 'basic'
+    JOIN incident i ON i.region_code = b.region_code AND i.cell_code IS NULL
+     AND i.geom IS NOT NULL AND ST_Covers(g.geom, i.geom)
+     AND {valid_at_sql("b", _REPORT_DAY)}
+    WHERE b.region_code = :r
+    ORDER BY i.id, g.code
+) s
+WHERE incident.id = s.id
+""")
+
+_ROUTE_WORKERS = text(f"""
+UPDATE incident i SET worker_id = a.worker_id
+FROM worker_assignment a
+WHERE i.region_code = :r AND i.worker_id IS NULL AND a.region_code = i.region_code
+  AND a.cell_code = i.cell_code AND {on_duty_sql("a", _REPORT_DAY)}
+""")
+
+_ROUTE_DEPARTMENTS = text("""
+UPDATE incident i SET department_code = c.department_code
+FROM incident_category c
+WHERE i.region_code = :r AND i.department_code IS NULL AND c.code = i.category_code
+""")
+
+
+def route_incidents(conn: Connection, region_code: str) -> None:
+    """Set cell, community, township, worker on duty and department of unrouted incidents.
+
+    Uses the boundary set valid on each incident's report date and the worker assignment valid
+    then; set-based (one statement per step). Incidents already routed keep their answers
+    (clear ``cell_code``/``worker_id``/``department_code`` first to route them again).
+
+    Parameters
+    ----------
+    conn
+        Open connection (the caller's transaction).
+    region_code
+        The county whose incidents are routed.
+    """
+    conn.execute(_ROUTE_CELLS, {"r": region_code})
+    conn.execute(_ROUTE_WORKERS, {"r": region_code})
+    conn.execute(_ROUTE_DEPARTMENTS, {"r": region_code})

@@ -6,8 +6,8 @@
   the file's CRS (streamed for CSV).
 - :mod:`geo.io.importer`: ``run_import(engine, layer, path, options)``; a dry run by default,
   everything written in one transaction with ``commit=True``.
-- :mod:`geo.boundaries.sets`: checks of a boundary set (gaps, overlaps, cells outside their
-  parent) and its activation.
+- :mod:`geo.boundaries.checks`: checks of a boundary set (gaps, overlaps, cells outside their
+  parent); :mod:`geo.boundaries.activate`: its activation.
 - :mod:`geo.io.export`: ``export_layer(conn, principal, layer, fmt, ...)``.
 """
 

@@ -31,10 +31,13 @@ from pyproj import CRS, Transformer
 from shapely.geometry import MultiPolygon, Point, Polygon
 from sqlalchemy import Connection, Engine, text
 
-from geo.boundaries.sets import DEFAULT_MIN_AREA_M2, activate_set, check_boundary_set
+from geo.boundaries.activate import activate_set
+from geo.boundaries.checks import DEFAULT_MIN_AREA_M2, check_boundary_set
+from geo.boundaries.sets import active_set_id
 from geo.crs.transforms import UnknownCRSError, is_geographic, normalize_crs, transform_geometry
 from geo.db.tables.foundation import CAMERA_STATUSES, CHANNELS, INCIDENT_STATUSES, MGMT_MODES
 from geo.errors import InvalidInput
+from geo.incidents.routing import route_incidents
 from geo.io import LAYERS
 from geo.io.parse import (
     find_field,
@@ -174,7 +177,7 @@ class ImportReport:
         if self.boundary_set:
             out.append(f"边界集 boundary set: {self.boundary_set}")
         if self.checks:
-            from geo.boundaries.sets import describe_checks
+            from geo.boundaries.checks import describe_checks
 
             out.extend("检查 checks: " + line if i == 0 else line
                        for i, line in enumerate(describe_checks(self.checks)))
@@ -796,9 +799,7 @@ def _import_cells(conn: Connection, ctx: _Ctx, progress: Progress | None) -> Non
          _ewkb(c["geom"])) for c in cells))
     conn.execute(text("UPDATE grid_cell SET area_m2 = ST_Area(geom::geography) "
                       "WHERE boundary_set_id = :s"), {"s": set_id})
-    prev = conn.execute(
-        text("SELECT id FROM boundary_set WHERE region_code = :r AND is_active"),
-        {"r": opts.region}).scalar()
+    prev = active_set_id(conn, opts.region)
     if prev is None:
         report.new = len(cells)
     else:
@@ -1108,41 +1109,10 @@ def _import_incidents(conn: Connection, ctx: _Ctx, progress: Progress | None) ->
     _merge(conn, "incident", stg, ["code"], cols, opts.region, report, extra_set=reset,
            insert_only=("status",))
     if opts.route:
-        route_new_incidents(conn, opts.region)
+        route_incidents(conn, opts.region)
         report.routed = int(conn.execute(text(
             "SELECT count(*) FROM incident i JOIN stg_incident s ON s.region_code = "
             "i.region_code AND s.code = i.code WHERE i.cell_code IS NOT NULL")).scalar_one())
-
-
-_ROUTE_CELLS = text("""
-UPDATE incident SET boundary_set_id = s.sid, cell_code = s.code,
-       community_code = s.parent_code, township_code = s.township_code
-FROM (
-    SELECT DISTINCT ON (i.id) i.id, g.boundary_set_id AS sid, g.code, g.parent_code,
-           g.township_code
-    FROM boundary_set b
-    JOIN grid_cell g ON g.boundary_set_id = b.id AND g.kind = 'basic'
-    JOIN incident i ON i.region_code = b.region_code AND i.cell_code IS NULL
-     AND i.geom IS NOT NULL AND ST_Covers(g.geom, i.geom)
-     AND b.valid_from <= (i.reported_at AT TIME ZONE 'Asia/Shanghai')::date
-     AND (b.valid_to IS NULL OR (i.reported_at AT TIME ZONE 'Asia/Shanghai')::date < b.valid_to)
-    WHERE b.region_code = :r
-    ORDER BY i.id, g.code
-) s
-WHERE incident.id = s.id
-""")
-
-
-def route_new_incidents(conn: Connection, region_code: str) -> None:
-    """Route unrouted incidents: the same rule as :func:`geo.demo.county.route_incidents` (boundary
-    set valid at the report date, lowest covering basic cell code), joined cell by cell so
-    each polygon is prepared once for all its points (faster for large imports); then the
-    worker on duty and the department by ``route_incidents``.
-    """
-    from geo.demo.county import route_incidents
-
-    conn.execute(_ROUTE_CELLS, {"r": region_code})
-    route_incidents(conn, region_code)
 
 
 def _import_workers(conn: Connection, ctx: _Ctx, progress: Progress | None) -> None:

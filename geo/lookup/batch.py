@@ -2,9 +2,9 @@
 
 Why not a SQL join: a set-based PostGIS join of many points on complex cell polygons spends
 most of its time in per-pair point-in-polygon tests without prepared geometries; GEOS's
-prepared polygons in process (as geopandas.sjoin does) are 5-10x faster. The index holds the
-basic cells of one boundary set, loaded once and reloaded when the set changes (the cache key
-is the set id plus a stamp of its cells).
+prepared polygons in process (as geopandas.sjoin does) are 5-10x faster. The index of the
+boundary set's cells, loaded once and reloaded when the set changes, is
+:mod:`geo.lookup.index`.
 
 Answer per point, the same rules as the single lookup (``geo.lookup.postgis.cell_at``):
 
@@ -33,321 +33,21 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import math
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import shapely
-from pyproj import Transformer
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
-from geo.crs.transforms import UnknownCRSError, normalize_crs, to_cgcs2000
+from geo.crs.validate import coords_to_cgcs2000
 from geo.errors import InvalidInput, TooLarge
-from geo.lookup.postgis import boundary_set_at, region_name
+from geo.lookup.index import CellIndex, cell_index, deep_grid, deg_for
+from geo.lookup.postgis import region_name
 
 MAX_BATCH = 100_000
-
-
-@dataclass
-class CellIndex:
-    """Basic cells of one boundary set, ready for point lookups."""
-
-    region_code: str
-    set_id: int
-    set_name: str
-    stamp: tuple[int, int]
-    codes: list[str]
-    polys: npt.NDArray[np.object_]  # CGCS2000 degrees, prepared
-    cores: npt.NDArray[np.object_]  # shrunk by core_deg, prepared
-    polys_m: npt.NDArray[np.object_]  # local TM metres
-    bounds_m: npt.NDArray[np.object_]  # boundaries of polys_m
-    tree: shapely.STRtree
-    core_deg: float
-    to_metric: Transformer
-    # for the single lookup's full answer (geo.lookup.single_async)
-    names: list[str]
-    parents: list[str | None]
-    townships: list[str | None]
-    units: dict[str, dict[str, Any]]
-    ded_codes: list[str]
-    ded_names: list[str]
-    ded_polys: npt.NDArray[np.object_]
-    ded_tree: shapely.STRtree
-    ded_bounds: npt.NDArray[np.float64]
-    grid: BucketGrid
-    bbox: list[tuple[float, float, float, float]]  # bounds of polys, one per basic cell
-    # Unprepared copies for the single lookup: GEOS prepared geometries are not thread-safe
-    # (libgeos/geos#825), so only batches (serialised by ``lock``) touch the prepared ones.
-    single_polys: npt.NDArray[np.object_] = field(
-        default_factory=lambda: np.zeros(0, dtype=object))
-    single_ded: npt.NDArray[np.object_] = field(default_factory=lambda: np.zeros(0, dtype=object))
-    bbox_arr: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 4)))
-    core_bbox: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 4)))
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    deep: DeepGrid | None = None  # made by the first batch (single lookups do not use it)
-    deep_done: bool = False
-    checked_at: float = 0.0
-    geojson: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> geometry
-    geojson_text: dict[str, str] = field(default_factory=dict)  # code -> the same as JSON text
-
-
-@dataclass
-class BucketGrid:
-    """A uniform grid over the region: bucket -> cells whose box (+ margin) touches it.
-
-    Finding the few cells near one point costs two divisions and a slice, where an STRtree
-    query costs ~100 microseconds of Python wrapper; this is what keeps the single lookup lean.
-    """
-
-    x0: float
-    y0: float
-    dx: float
-    dy: float
-    nx: int
-    ny: int
-    margin_deg: float
-    start: npt.NDArray[np.int64]
-    items: npt.NDArray[np.int64]
-
-    def near(self, x: float, y: float) -> list[int] | None:
-        """Cells whose box grown by ``margin_deg`` may contain (x, y); None outside the grid."""
-        ix = int((x - self.x0) // self.dx)
-        iy = int((y - self.y0) // self.dy)
-        if not (0 <= ix < self.nx and 0 <= iy < self.ny):
-            return None
-        b = iy * self.nx + ix
-        return self.items[self.start[b]:self.start[b + 1]].tolist()  # type: ignore[no-any-return]
-
-
-def _bucket_grid(bounds: npt.NDArray[np.float64], margin_deg: float) -> BucketGrid:
-    n = len(bounds)
-    if n == 0:
-        return BucketGrid(0.0, 0.0, 1.0, 1.0, 0, 0, margin_deg, np.zeros(1, dtype=np.int64),
-                          np.zeros(0, dtype=np.int64))
-    lo = bounds[:, :2].min(axis=0) - margin_deg
-    hi = bounds[:, 2:].max(axis=0) + margin_deg
-    # buckets about as small as the small (10th percentile) cells, at most 2048 a side
-    w = np.percentile(bounds[:, 2] - bounds[:, 0], 10) or 1e-3
-    h = np.percentile(bounds[:, 3] - bounds[:, 1], 10) or 1e-3
-    nx = int(min(2048, max(1, math.ceil((hi[0] - lo[0]) / w))))
-    ny = int(min(2048, max(1, math.ceil((hi[1] - lo[1]) / h))))
-    dx = float(hi[0] - lo[0]) / nx or 1.0
-    dy = float(hi[1] - lo[1]) / ny or 1.0
-    ix0 = np.clip(((bounds[:, 0] - margin_deg - lo[0]) // dx).astype(np.int64), 0, nx - 1)
-    ix1 = np.clip(((bounds[:, 2] + margin_deg - lo[0]) // dx).astype(np.int64), 0, nx - 1)
-    iy0 = np.clip(((bounds[:, 1] - margin_deg - lo[1]) // dy).astype(np.int64), 0, ny - 1)
-    iy1 = np.clip(((bounds[:, 3] + margin_deg - lo[1]) // dy).astype(np.int64), 0, ny - 1)
-    buckets: list[npt.NDArray[np.int64]] = []
-    cells: list[npt.NDArray[np.int64]] = []
-    for i in range(n):
-        xs = np.arange(ix0[i], ix1[i] + 1)
-        ys = np.arange(iy0[i], iy1[i] + 1)
-        b = (ys[:, None] * nx + xs[None, :]).ravel()
-        buckets.append(b)
-        cells.append(np.full(len(b), i, dtype=np.int64))
-    all_b = np.concatenate(buckets)
-    all_c = np.concatenate(cells)
-    order = np.lexsort((all_c, all_b))  # by bucket, then by cell (= code order)
-    all_b, all_c = all_b[order], all_c[order]
-    start = np.searchsorted(all_b, np.arange(nx * ny + 1)).astype(np.int64)
-    return BucketGrid(float(lo[0]), float(lo[1]), dx, dy, nx, ny, margin_deg, start, all_c)
-
-
-@dataclass
-class DeepGrid:
-    """Fine buckets lying wholly inside one cell's core: their points need no geometry at all.
-
-    ``owner[b]`` is the cell whose core contains bucket b (grown by a hair for rounding) and
-    which no other core touches, else -1. A point in such a bucket is inside exactly one core,
-    the fast path's condition, found by two divisions and a lookup.
-    """
-
-    x0: float
-    y0: float
-    dx: float
-    dy: float
-    nx: int
-    ny: int
-    owner: npt.NDArray[np.int32]
-
-    def owners(
-        self, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
-    ) -> npt.NDArray[np.int64]:
-        """The owning cell of each point's bucket (-1: none, or outside the grid)."""
-        with np.errstate(invalid="ignore"):
-            fx = np.floor((x - self.x0) / self.dx)
-            fy = np.floor((y - self.y0) / self.dy)
-        inside = (fx >= 0) & (fx < self.nx) & (fy >= 0) & (fy < self.ny)
-        out = np.full(len(x), -1, dtype=np.int64)
-        b = fy[inside].astype(np.int64) * self.nx + fx[inside].astype(np.int64)
-        out[inside] = self.owner[b]
-        return out
-
-
-def _deep_grid(cores: npt.NDArray[np.object_], coarse: BucketGrid,
-               max_buckets: int = 1_000_000) -> DeepGrid | None:
-    if len(cores) == 0 or coarse.nx == 0:
-        return None
-    f = int(max(1, min(4, math.sqrt(max_buckets / (coarse.nx * coarse.ny)))))
-    nx, ny = coarse.nx * f, coarse.ny * f
-    dx, dy = coarse.dx / f, coarse.dy / f
-    ix, iy = np.meshgrid(np.arange(nx), np.arange(ny))
-    x0 = coarse.x0 + ix.ravel() * dx
-    y0 = coarse.y0 + iy.ravel() * dy
-    hair = 1e-9  # degrees (0.1 mm): covers the rounding of the bucket arithmetic
-    boxes = shapely.box(x0 - hair, y0 - hair, x0 + dx + hair, y0 + dy + hair)
-    tree = shapely.STRtree(cores)
-    b_i, c_i = tree.query(boxes, predicate="intersects")
-    touching = np.bincount(b_i, minlength=len(boxes))
-    one = touching[b_i] == 1
-    b_i, c_i = b_i[one], c_i[one]
-    inside = shapely.contains_properly(cores[c_i], boxes[b_i])
-    owner = np.full(len(boxes), -1, dtype=np.int32)
-    owner[b_i[inside]] = c_i[inside]
-    return DeepGrid(coarse.x0, coarse.y0, dx, dy, nx, ny, owner)
-
-
-_CACHE: dict[tuple[str, str, int], CellIndex] = {}
-
-
-def _db_key(conn: Connection) -> str:
-    """Which database an index belongs to (a process may talk to several, e.g. in tests)."""
-    return conn.engine.url.render_as_string(hide_password=True)
-_LOCK = threading.Lock()
-
-
-def _stamp(conn: Connection, set_id: int) -> tuple[int, int]:
-    row = conn.execute(
-        text("SELECT count(*), coalesce(max(id), 0) FROM grid_cell "
-             "WHERE boundary_set_id = :s AND kind = 'basic'"),
-        {"s": set_id},
-    ).one()
-    return int(row[0]), int(row[1])
-
-
-def cell_index(
-    conn: Connection, region_code: str, at: dt.date | None = None, tolerance_m: float = 10.0
-) -> CellIndex:
-    """The (cached) index of the boundary set active now (``at`` None) or valid at ``at``.
-
-    Raises
-    ------
-    NotFound
-        Unknown region or no boundary set.
-    """
-    set_id, _ = boundary_set_at(conn, region_code, at)
-    stamp = _stamp(conn, set_id)
-    key = (_db_key(conn), region_code, set_id)
-    cached = _CACHE.get(key)
-    if cached is not None and cached.stamp == stamp and cached.core_deg >= _core_deg(
-        cached, tolerance_m
-    ):
-        return cached
-    with _LOCK:
-        cached = _CACHE.get(key)
-        if cached is not None and cached.stamp == stamp:
-            if cached.core_deg >= _core_deg(cached, tolerance_m):
-                return cached
-        index = _build(conn, region_code, set_id, stamp, tolerance_m)
-        # keep a few sets (history lookups); drop the rest
-        if len(_CACHE) > 8:
-            _CACHE.clear()
-        _CACHE[key] = index
-        return index
-
-
-def _core_deg(index: CellIndex, tolerance_m: float) -> float:
-    return _deg_for(tolerance_m, _max_abs_lat(index))
-
-
-def _max_abs_lat(index: CellIndex) -> float:
-    if len(index.polys) == 0:
-        return 0.0
-    b = shapely.total_bounds(index.polys)
-    return float(max(abs(b[1]), abs(b[3])))
-
-
-def _deg_for(tolerance_m: float, max_abs_lat: float) -> float:
-    """Degrees that are at least ``tolerance_m`` metres in every direction up to that latitude."""
-    cos = math.cos(math.radians(min(max_abs_lat + 0.5, 89.0)))
-    return tolerance_m / (111_000.0 * cos) * 1.05 + 1e-9
-
-
-def _build(
-    conn: Connection, region_code: str, set_id: int, stamp: tuple[int, int], tolerance_m: float
-) -> CellIndex:
-    all_rows = conn.execute(
-        text("SELECT code, ST_AsBinary(geom), kind, name, parent_code, township_code "
-             "FROM grid_cell WHERE boundary_set_id = :s ORDER BY code"),
-        {"s": set_id},
-    ).all()
-    rows = [r for r in all_rows if r[2] == "basic"]
-    dedicated = [r for r in all_rows if r[2] != "basic"]
-    codes = [str(r[0]) for r in rows]
-    polys = np.asarray(shapely.from_wkb([bytes(r[1]) for r in rows]), dtype=object)
-    ded_polys = np.asarray(shapely.from_wkb([bytes(r[1]) for r in dedicated]), dtype=object)
-    units = {
-        str(r[0]): {"code": r[0], "name": r[1], "level": r[2]}
-        for r in conn.execute(
-            text("SELECT code, name, level FROM admin_unit WHERE region_code = :r"),
-            {"r": region_code},
-        )
-    }
-    if len(polys):
-        minx, miny, maxx, maxy = shapely.total_bounds(polys)
-    else:
-        minx = miny = maxx = maxy = 0.0
-    lon0 = (minx + maxx) / 2.0
-    to_metric = Transformer.from_crs(
-        "EPSG:4490",
-        f"+proj=tmerc +lat_0=0 +lon_0={lon0:.6f} +k=1 +x_0=0 +y_0=0 +ellps=GRS80 +units=m",
-        always_xy=True,
-    )
-    max_lat = float(max(abs(miny), abs(maxy)))
-    core_deg = _deg_for(max(tolerance_m, 10.0), max_lat)
-    cores = np.asarray(shapely.buffer(polys, -core_deg), dtype=object)
-
-    def _proj(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        x, y = to_metric.transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([x, y])
-
-    polys_m = np.asarray(shapely.transform(polys, _proj), dtype=object)
-    bounds_m = np.asarray(shapely.boundary(polys_m), dtype=object)
-    single_polys = np.asarray(shapely.from_wkb(shapely.to_wkb(polys)), dtype=object)
-    single_ded = np.asarray(shapely.from_wkb(shapely.to_wkb(ded_polys)), dtype=object)
-    # Only what the batch path queries with prepared-aware predicates is prepared; the metric
-    # copies are only measured (distance), which never uses the prepared form.
-    for arr in (polys, cores, ded_polys):
-        shapely.prepare(arr)
-    set_name = str(conn.execute(text("SELECT name FROM boundary_set WHERE id = :s"),
-                                {"s": set_id}).scalar())
-    grid = _bucket_grid(np.asarray(shapely.bounds(polys), dtype=np.float64).reshape(-1, 4),
-                        core_deg)
-    return CellIndex(
-        region_code=region_code, set_id=set_id, set_name=set_name, stamp=stamp, codes=codes,
-        polys=polys,
-        cores=cores, polys_m=polys_m, bounds_m=bounds_m, tree=shapely.STRtree(polys),
-        core_deg=core_deg, to_metric=to_metric,
-        names=[str(r[3]) for r in rows], parents=[r[4] for r in rows],
-        townships=[r[5] for r in rows], units=units,
-        ded_codes=[str(r[0]) for r in dedicated], ded_names=[str(r[3]) for r in dedicated],
-        ded_polys=ded_polys, ded_tree=shapely.STRtree(ded_polys),
-        ded_bounds=np.asarray(shapely.bounds(ded_polys), dtype=np.float64).reshape(-1, 4),
-        grid=grid,
-        bbox=[(float(a), float(b), float(c), float(d))
-              for a, b, c, d in np.asarray(shapely.bounds(polys)).reshape(-1, 4).tolist()],
-        single_polys=single_polys, single_ded=single_ded,
-        bbox_arr=np.asarray(shapely.bounds(polys), dtype=np.float64).reshape(-1, 4),
-        core_bbox=np.nan_to_num(np.asarray(shapely.bounds(cores), dtype=np.float64)
-                                .reshape(-1, 4), nan=0.0),
-        checked_at=time.monotonic(),
-    )
 
 
 class BatchResult:
@@ -469,49 +169,6 @@ def no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def coords_to_cgcs2000(
-    x: npt.ArrayLike, y: npt.ArrayLike, crs: str | int | None
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[str | None]]:
-    """Transform coordinates to CGCS2000 and validate them row by row.
-
-    Returns lon, lat (NaN where unusable) and a reason per row (None when usable).
-    """
-    try:
-        name = normalize_crs(crs or "EPSG:4490")
-    except UnknownCRSError as exc:
-        raise InvalidInput(str(exc), field="crs") from exc
-    xs = np.asarray(x, dtype=np.float64)
-    ys = np.asarray(y, dtype=np.float64)
-    errors: list[str | None] = [None] * len(xs)
-    bad_in = ~np.isfinite(xs) | ~np.isfinite(ys)
-    geographic = name in ("EPSG:4490", "EPSG:4326", "GCJ02", "BD09")
-    if geographic:
-        swapped = (np.abs(ys) > 90) & (np.abs(xs) <= 90)
-        out = (np.abs(ys) > 90) | (np.abs(xs) > 180)
-    else:
-        swapped = np.zeros(len(xs), dtype=bool)
-        out = np.zeros(len(xs), dtype=bool)
-    usable = ~(bad_in | out)
-    lon = np.full(len(xs), np.nan)
-    lat = np.full(len(xs), np.nan)
-    if usable.any():
-        tl, tt = to_cgcs2000(xs[usable], ys[usable], name)
-        lon[usable], lat[usable] = tl, tt
-    failed = usable & (~np.isfinite(lon) | (np.abs(lat) > 90) | (np.abs(lon) > 180))
-    for i in np.flatnonzero(bad_in | out | failed):
-        if bad_in[i]:
-            errors[i] = "坐标缺失或不是数字 / missing or non-numeric coordinate"
-        elif swapped[i]:
-            errors[i] = (f"纬度 {ys[i]} 超出范围, 经纬度是否写反? / latitude {ys[i]} out of "
-                         "range: are lon and lat swapped?")
-        elif out[i]:
-            errors[i] = f"坐标超出范围 / coordinate out of range ({xs[i]}, {ys[i]})"
-        else:
-            errors[i] = f"坐标无法从 {name} 转换 / cannot transform from {name}"
-        lon[i] = lat[i] = np.nan
-    return lon, lat, errors
-
-
 def cells_at_many(
     conn: Connection,
     lon: npt.ArrayLike,
@@ -533,7 +190,7 @@ def cells_at_many(
     region_code, tolerance_m, at
         As for :func:`geo.lookup.postgis.cell_at`.
     errors
-        Reasons for unusable rows from :func:`coords_to_cgcs2000`.
+        Reasons for unusable rows from :func:`geo.crs.validate.coords_to_cgcs2000`.
 
     Raises
     ------
@@ -562,13 +219,9 @@ def cells_at_many(
     vidx = np.flatnonzero(valid)
     simple = np.zeros(n, dtype=bool)
     with no_gc():
-        if not index.deep_done:
-            with index.lock:
-                if not index.deep_done:
-                    index.deep = _deep_grid(index.cores, index.grid)
-                    index.deep_done = True
-        if len(vidx) and index.deep is not None:  # points deep inside a cell: no geometry
-            own = index.deep.owners(lons[vidx], lats[vidx])
+        deep_cells = deep_grid(index)
+        if len(vidx) and deep_cells is not None:  # points deep inside a cell: no geometry
+            own = deep_cells.owners(lons[vidx], lats[vidx])
             deep = own >= 0
             hit[vidx[deep]] = own[deep]
             simple[vidx[deep]] = True
@@ -633,7 +286,7 @@ def _exact_path(
     sorted by row then cell. Prepared geometries: call under ``index.lock``.
     """
     x, y = lons[rows], lats[rows]
-    deg = _deg_for(tolerance_m, float(np.nanmax(np.abs(y))) if len(y) else 0.0)
+    deg = deg_for(tolerance_m, float(np.nanmax(np.abs(y))) if len(y) else 0.0)
     q, k = _pairs(index, x, y, deg)
     # 1. inside exactly one core: simple (most points; cores are tested only where the point
     #    lies in the core's box)
@@ -683,12 +336,6 @@ def _exact_path(
     lost &= local_hit < 0
     near[rows[lost]] = True
     return rows[cand_q], cand_k
-
-
-def clear_cache() -> None:
-    """Forget every loaded index (tests; after bulk edits of cells in place)."""
-    with _LOCK:
-        _CACHE.clear()
 
 
 def result_rows(result: BatchResult) -> list[dict[str, Any]]:

@@ -1,11 +1,11 @@
 """The single "which cell" lookup on the hot path: in-process index + one SQL round trip.
 
 Same answer as :func:`geo.lookup.postgis.cell_at` (same rules, same
-:class:`~geo.lookup.postgis.CellHit`), computed differently because this is the most
+:class:`~geo.lookup.rule.CellHit`), computed differently because this is the most
 frequent request of the service (every phone report, every 110 call): the point-in-polygon,
 the candidates within the tolerance and the
 distance to the edge come from the in-process index of the active boundary set
-(:mod:`geo.lookup.batch`); one SQL statement then checks that the active set is still the
+(:mod:`geo.lookup.index`); one SQL statement then checks that the active set is still the
 indexed one and fetches the cell's geometry and the worker on duty. No BEGIN/COMMIT
 (autocommit read).
 
@@ -26,40 +26,30 @@ import numpy as np
 import shapely
 from sqlalchemy import Engine, text
 
+from geo.boundaries.sets import active_set_sql
+from geo.crs.validate import check_lonlat
 from geo.errors import NotFound
-from geo.lookup.batch import _CACHE, CellIndex, _deg_for, cell_index
-from geo.lookup.postgis import CellHit, cell_at, check_lonlat, edge_rule
+from geo.lookup.index import CellIndex, cached_index, cell_index, deg_for, engine_key
+from geo.lookup.postgis import cell_at
+from geo.lookup.rule import CellHit, edge_rule
+from geo.workers import on_duty_select
 
 # How often (seconds) the cells of the cached active set are re-counted to notice edits made in
 # place; a switch of the active set itself is noticed on the very next request.
 RECHECK_S = 5.0
 
 # Raw SQL on a measured hot path (see scripts/bench/lookup.py): one round trip.
-_ONE_TRIP = text("""
-SELECT (SELECT id FROM boundary_set WHERE region_code = :r AND is_active) AS set_id,
+_ONE_TRIP = text(f"""
+SELECT ({active_set_sql(":r")}) AS set_id,
        CASE WHEN :g THEN (SELECT ST_AsGeoJSON(geom, 8, 0) FROM grid_cell
          WHERE boundary_set_id = :s AND code = :c) END AS geojson,
        w.id, w.code, w.name, w.phone, w.valid_from
 FROM (SELECT 1) AS one
-LEFT JOIN LATERAL (
-  SELECT gw.id, gw.code, gw.name, gw.phone, a.valid_from FROM worker_assignment a
-  JOIN grid_worker gw ON gw.id = a.worker_id
-  WHERE a.region_code = :r AND a.cell_code = :c AND a.valid_from <= :d
-    AND (a.valid_to IS NULL OR :d < a.valid_to)
-  ORDER BY a.valid_from DESC LIMIT 1) AS w ON true
+LEFT JOIN LATERAL ({on_duty_select(":r", ":c", ":d")}) AS w ON true
 """)
 
 _ACTIVE: dict[tuple[str, str], CellIndex] = {}
-_DB_KEYS: dict[Any, str] = {}
-
-
-def _db(engine: Engine) -> str:
-    """The database an engine talks to, as :mod:`geo.lookup.batch` keys its cache (memoised: this
-    runs on every request)."""
-    key = _DB_KEYS.get(engine.url)
-    if key is None:
-        key = _DB_KEYS[engine.url] = engine.url.render_as_string(hide_password=True)
-    return key
+_db = engine_key  # the database an engine talks to, as geo.lookup.index keys its cache
 
 
 def _index(engine: Engine, region_code: str, tolerance_m: float) -> CellIndex:
@@ -84,13 +74,13 @@ _WKB_POINT = struct.Struct("<BIdd").pack
 def _locate(idx: CellIndex, lon: float, lat: float, tolerance_m: float) -> dict[str, Any] | None:
     """Covering cells, candidates within the tolerance, edge distance, dedicated cells.
 
-    The measurements come from the index; the decision is :func:`geo.lookup.postgis.edge_rule`, the
+    The measurements come from the index; the decision is :func:`geo.lookup.rule.edge_rule`, the
     same as the PostGIS lookup's. Uses the index's bucket grid (a slice per point); tolerances
     wider than the grid's margin go through a box test over every cell instead.
     """
     # Only unprepared geometries here (idx.single_*): this runs on the event loop and in
     # worker threads at once, and GEOS prepared geometries are not thread-safe.
-    deg = _deg_for(tolerance_m, abs(lat))
+    deg = deg_for(tolerance_m, abs(lat))
     near = idx.grid.near(lon, lat) if deg <= idx.grid.margin_deg else None
     pt = _point(lon, lat)
     if near is None:  # wider than the grid's margin: a box test over every cell
@@ -232,18 +222,13 @@ ONE_TRIP_PG = (
 )
 
 # The same again for several lookups at once, one row per lookup in input order.
-MANY_TRIPS_PG = """
-SELECT q.n, (SELECT id FROM boundary_set WHERE region_code = q.r AND is_active) AS set_id,
+MANY_TRIPS_PG = f"""
+SELECT q.n, ({active_set_sql("q.r")}) AS set_id,
        CASE WHEN q.g THEN (SELECT ST_AsGeoJSON(geom, 8, 0) FROM grid_cell
          WHERE boundary_set_id = q.s AND code = q.c) END AS geojson,
        w.id, w.code, w.name, w.phone, w.valid_from
 FROM unnest($1::text[], $2::int[], $3::text[], $4::bool[]) WITH ORDINALITY AS q(r, s, c, g, n)
-LEFT JOIN LATERAL (
-  SELECT gw.id, gw.code, gw.name, gw.phone, a.valid_from FROM worker_assignment a
-  JOIN grid_worker gw ON gw.id = a.worker_id
-  WHERE a.region_code = q.r AND a.cell_code = q.c AND a.valid_from <= $5
-    AND (a.valid_to IS NULL OR $5 < a.valid_to)
-  ORDER BY a.valid_from DESC LIMIT 1) AS w ON true
+LEFT JOIN LATERAL ({on_duty_select("q.r", "q.c", "$5")}) AS w ON true
 ORDER BY q.n
 """
 
@@ -325,7 +310,7 @@ def _fresh_index(engine: Engine, region_code: str) -> CellIndex | None:
     db = _db(engine)
     idx = _ACTIVE.get((db, region_code))
     if idx is not None and (time.monotonic() - idx.checked_at) < RECHECK_S and (
-        _CACHE.get((db, region_code, idx.set_id)) is idx
+        cached_index(db, region_code, idx.set_id) is idx
     ):
         return idx
     return None

@@ -22,8 +22,8 @@ from geo.analysis.coverage import coverage_by_unit
 from geo.analysis.grid import GAPS_SQL, OVERLAPS_SQL
 from geo.analysis.property import COMPOUNDS_SQL
 from geo.auth.principal import Principal
+from geo.boundaries.sets import set_valid_at
 from geo.errors import InvalidInput, TooLarge
-from geo.lookup.postgis import boundary_set_at
 
 UNITS = ("cell", "community", "township")
 CRS = "EPSG:4490"
@@ -57,7 +57,7 @@ def camera_coverage(conn: Connection, region_code: str, unit: str = "cell") -> g
         cameras_no_bearing, geometry (simplified).
     """
     check_unit(unit)
-    set_id, _ = boundary_set_at(conn, region_code, None)
+    set_id, _ = set_valid_at(conn, region_code, None)
     units = coverage_by_unit(conn, region_code, unit, set_id)
     out = units[["code", "name", "area_m2", "covered_m2", "cameras_online",
                  "cameras_no_bearing", "geometry"]].rename(columns={"cameras_online": "cameras"})
@@ -79,7 +79,7 @@ def property_share(conn: Connection, region_code: str, unit: str = "community",
         share_households (0..1, NaN without compounds), geometry (simplified).
     """
     check_unit(unit)
-    set_id, _ = boundary_set_at(conn, region_code, None)
+    set_id, _ = set_valid_at(conn, region_code, None)
     comp = read_gdf(conn, COMPOUNDS_SQL, {"r": region_code, "d": as_of or dt.date.today()})
     comp = comp[comp["mgmt_mode"].notna()].copy()
     if unit == "cell":
@@ -122,7 +122,7 @@ def grid_gaps_overlaps(conn: Connection, region_code: str, min_area_m2: float = 
     GeoDataFrame
         kind ('gap' | 'overlap'), codes (the parent, or the two cells), area_m2, geometry.
     """
-    set_id, _ = boundary_set_at(conn, region_code, None)
+    set_id, _ = set_valid_at(conn, region_code, None)
     p = {"r": region_code, "s": set_id, "srid": region_metric_srid(conn, region_code),
          "sliver": sliver_m, "min_area": min_area_m2}
     gaps = read_gdf(conn, GAPS_SQL, p)

@@ -27,8 +27,9 @@ import shapely
 from sqlalchemy import Connection, text
 
 from geo.auth.principal import Principal, incident_scope_sql, mask_phone
+from geo.boundaries.sets import set_valid_at
 from geo.errors import InvalidInput, NotFound
-from geo.lookup.postgis import boundary_set_at
+from geo.workers import on_duty_select
 
 CLOSED_STATUSES = ("closed", "rejected", "cancelled", "merged")
 OPEN_STATUSES = (
@@ -175,7 +176,7 @@ def cells(
     township_name, worker_name, worker_phone_masked, geometry. ``near_code`` selects a cell and
     every cell touching it (its neighbours). The worker's phone is always masked.
     """
-    set_id, _ = boundary_set_at(conn, region_code, None)
+    set_id, _ = set_valid_at(conn, region_code, None)
     tol = (SIMPLIFY_M["cell"] if simplify_m is None else simplify_m) * _DEG_PER_M
     conds = ["c.boundary_set_id = :s", "c.kind = ANY(:kinds)"]
     params: dict[str, Any] = {"s": set_id, "tol": tol, "r": region_code,
@@ -194,12 +195,8 @@ def cells(
         FROM grid_cell c
         LEFT JOIN admin_unit p ON p.region_code = :r AND p.code = c.parent_code
         LEFT JOIN admin_unit t ON t.region_code = :r AND t.code = c.township_code
-        LEFT JOIN LATERAL (
-            SELECT gw.name, gw.phone FROM worker_assignment a
-            JOIN grid_worker gw ON gw.id = a.worker_id
-            WHERE a.region_code = :r AND a.cell_code = c.code AND a.valid_from <= :d
-              AND (a.valid_to IS NULL OR :d < a.valid_to)
-            ORDER BY a.valid_from DESC LIMIT 1) w ON TRUE
+        LEFT JOIN LATERAL ({on_duty_select(":r", "c.code", ":d", "gw.name, gw.phone")}) w
+          ON TRUE
         WHERE {' AND '.join(conds)}
         ORDER BY c.kind, c.code
     """), params).mappings()]
@@ -221,7 +218,7 @@ def compounds(
     cond = ""
     params: dict[str, Any] = {"r": region_code, "tol": simplify_m * _DEG_PER_M}
     if within_cells is not None:
-        set_id, _ = boundary_set_at(conn, region_code, None)
+        set_id, _ = set_valid_at(conn, region_code, None)
         cond = ("AND EXISTS (SELECT 1 FROM grid_cell g WHERE g.boundary_set_id = :s AND "
                 "g.code = ANY(:cells) AND ST_Intersects(g.geom, m.geom))")
         params.update(s=set_id, cells=within_cells)
@@ -256,7 +253,7 @@ def cameras(
         conds.append("c.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490)")
         params.update(x0=bbox[0], y0=bbox[1], x1=bbox[2], y1=bbox[3])
     if within_cells is not None:
-        set_id, _ = boundary_set_at(conn, region_code, None)
+        set_id, _ = set_valid_at(conn, region_code, None)
         conds.append("EXISTS (SELECT 1 FROM grid_cell g WHERE g.boundary_set_id = :s AND "
                      "g.code = ANY(:cells) AND ST_Intersects(g.geom, COALESCE(c.sector, c.geom)))")
         params.update(s=set_id, cells=within_cells)
@@ -381,7 +378,7 @@ def incident_counts_by_cell(
     where, params = _incident_filter(principal, region_code, period, False, None)
     as_of = period.as_of if period else dt.datetime.now(_tz())
     params.update(asof=as_of, odays=overdue_days)
-    set_id, _ = boundary_set_at(conn, region_code, None)
+    set_id, _ = set_valid_at(conn, region_code, None)
     params["s"] = set_id
     rows = conn.execute(text(f"""
         WITH agg AS (
@@ -429,7 +426,7 @@ def incident_heat(
 
 def search_index(conn: Connection, region_code: str) -> list[dict[str, Any]]:
     """Cell codes/names and compound names with their bounding boxes, for a map search box."""
-    set_id, _ = boundary_set_at(conn, region_code, None)
+    set_id, _ = set_valid_at(conn, region_code, None)
     rows = conn.execute(text("""
         SELECT code || ' ' || name AS label, 'cell' AS kind,
                ST_XMin(geom) x0, ST_YMin(geom) y0, ST_XMax(geom) x1, ST_YMax(geom) y1
@@ -447,7 +444,7 @@ def search_index(conn: Connection, region_code: str) -> list[dict[str, Any]]:
 
 def cell_exists(conn: Connection, region_code: str, code: str) -> bool:
     """True when ``code`` is a cell of the region's active boundary set."""
-    set_id, _ = boundary_set_at(conn, region_code, None)
+    set_id, _ = set_valid_at(conn, region_code, None)
     return bool(conn.execute(
         text("SELECT 1 FROM grid_cell WHERE boundary_set_id = :s AND code = :c"),
         {"s": set_id, "c": code},

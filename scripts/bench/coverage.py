@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from api.settings import Settings  # noqa: E402
 from geo.analysis.coverage import coverage_by_unit  # noqa: E402
+from geo.boundaries.sets import set_valid_at  # noqa: E402
 from geo.db.engine import get_engine  # noqa: E402
-from geo.lookup.postgis import boundary_set_at  # noqa: E402
 
 REGION = "141123"
 TOLERANCE = 1e-3  # 0.1 %
@@ -155,7 +155,7 @@ def main() -> int:
         if not known:
             print("the demo county is not loaded: run `wangge demo load` first")
             return 2
-        set_id, _ = boundary_set_at(conn, REGION, None)
+        set_id, _ = set_valid_at(conn, REGION, None)
         try:  # everything below runs in one transaction, rolled back at the end
             for case in ("demo", "synthetic"):
                 if case == "synthetic":

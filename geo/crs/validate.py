@@ -1,0 +1,141 @@
+"""Points and arrays of coordinates -> validated CGCS2000 lon/lat.
+
+The one place that checks coordinates given by callers (degree ranges, swapped axes, failed
+projections) before a lookup or an import uses them: :func:`to_cgcs2000_point` for one point
+(raises), :func:`coords_to_cgcs2000` for many (a reason per unusable row).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from geo.crs.transforms import UnknownCRSError, normalize_crs, to_cgcs2000
+from geo.errors import InvalidInput
+
+# CRS names whose coordinates are degrees of longitude/latitude (checked before transforming).
+_DEGREES = ("EPSG:4490", "EPSG:4326", "GCJ02", "BD09")
+
+
+def check_lonlat(lon: float, lat: float) -> None:
+    """Raise InvalidInput unless lon/lat are valid degrees; hint at swapped axes.
+
+    Parameters
+    ----------
+    lon, lat
+        Degrees.
+
+    Raises
+    ------
+    InvalidInput
+        Latitude outside [-90, 90] (with a hint when the axes look swapped) or longitude
+        outside [-180, 180].
+    """
+    if not (-90.0 <= lat <= 90.0):
+        hint = ""
+        if -90.0 <= lon <= 90.0 and -180.0 <= lat <= 180.0:
+            hint = " 经纬度是否写反了? / Are lon and lat swapped? lon is east (e.g. 111.13), lat is north (e.g. 38.46)."  # noqa: E501
+        raise InvalidInput(
+            f"纬度 lat={lat} 超出 [-90, 90] / latitude lat={lat} is outside [-90, 90].{hint}",
+            field="lat",
+        )
+    if not (-180.0 <= lon <= 180.0):
+        raise InvalidInput(
+            f"经度 lon={lon} 超出 [-180, 180] / longitude lon={lon} is outside [-180, 180]",
+            field="lon",
+        )
+
+
+def to_cgcs2000_point(x: float, y: float, crs: str | int | None) -> tuple[float, float]:
+    """Validate a point given in ``crs`` and return CGCS2000 lon/lat.
+
+    Parameters
+    ----------
+    x, y
+        The point in ``crs`` (lon/lat for geographic systems).
+    crs
+        Any form :func:`geo.crs.transforms.normalize_crs` accepts; None means CGCS2000.
+
+    Returns
+    -------
+    tuple of float
+        CGCS2000 (EPSG:4490) longitude and latitude.
+
+    Raises
+    ------
+    InvalidInput
+        Unknown CRS, latitude/longitude out of range (with a hint when they look swapped).
+    """
+    try:
+        name = normalize_crs(crs or "EPSG:4490")
+    except UnknownCRSError as exc:
+        raise InvalidInput(str(exc), field="crs") from exc
+    if name in _DEGREES:
+        check_lonlat(x, y)
+    if name == "EPSG:4490":  # the common case, on the hot path: nothing to transform
+        return float(x), float(y)
+    lon, lat = to_cgcs2000(x, y, name)
+    lon_f, lat_f = float(np.ravel(lon)[0]), float(np.ravel(lat)[0])
+    if lon_f != lon_f or lat_f != lat_f:  # NaN from a failed projection
+        raise InvalidInput(
+            f"坐标无法从 {name} 转换 / coordinates cannot be transformed from {name}"
+        )
+    check_lonlat(lon_f, lat_f)
+    return lon_f, lat_f
+
+
+def coords_to_cgcs2000(
+    x: npt.ArrayLike, y: npt.ArrayLike, crs: str | int | None
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[str | None]]:
+    """Transform coordinates to CGCS2000 and validate them row by row.
+
+    Parameters
+    ----------
+    x, y
+        Coordinates in ``crs`` (NaN or inf: missing).
+    crs
+        Any form :func:`geo.crs.transforms.normalize_crs` accepts; None means CGCS2000.
+
+    Returns
+    -------
+    tuple
+        lon, lat (NaN where unusable) and a reason per row (None when usable).
+
+    Raises
+    ------
+    InvalidInput
+        Unknown CRS.
+    """
+    try:
+        name = normalize_crs(crs or "EPSG:4490")
+    except UnknownCRSError as exc:
+        raise InvalidInput(str(exc), field="crs") from exc
+    xs = np.asarray(x, dtype=np.float64)
+    ys = np.asarray(y, dtype=np.float64)
+    errors: list[str | None] = [None] * len(xs)
+    bad_in = ~np.isfinite(xs) | ~np.isfinite(ys)
+    if name in _DEGREES:
+        swapped = (np.abs(ys) > 90) & (np.abs(xs) <= 90)
+        out = (np.abs(ys) > 90) | (np.abs(xs) > 180)
+    else:
+        swapped = np.zeros(len(xs), dtype=bool)
+        out = np.zeros(len(xs), dtype=bool)
+    usable = ~(bad_in | out)
+    lon = np.full(len(xs), np.nan)
+    lat = np.full(len(xs), np.nan)
+    if usable.any():
+        tl, tt = to_cgcs2000(xs[usable], ys[usable], name)
+        lon[usable], lat[usable] = tl, tt
+    failed = usable & (~np.isfinite(lon) | (np.abs(lat) > 90) | (np.abs(lon) > 180))
+    for i in np.flatnonzero(bad_in | out | failed):
+        if bad_in[i]:
+            errors[i] = "坐标缺失或不是数字 / missing or non-numeric coordinate"
+        elif swapped[i]:
+            errors[i] = (f"纬度 {ys[i]} 超出范围, 经纬度是否写反? / latitude {ys[i]} out of "
+                         "range: are lon and lat swapped?")
+        elif out[i]:
+            errors[i] = f"坐标超出范围 / coordinate out of range ({xs[i]}, {ys[i]})"
+        else:
+            errors[i] = f"坐标无法从 {name} 转换 / cannot transform from {name}"
+        lon[i] = lat[i] = np.nan
+    return lon, lat, errors
