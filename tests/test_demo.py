@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from geo.demo.county import TOWNSHIPS
+from geo.demo.generate import TOWNSHIPS
 
 
 def scalar(engine: Engine, sql: str) -> object:

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, text
 
-from geo.incidents.calendar import CST, load_calendar
+from geo.demo.incident_rows import DEMO_END
+from geo.incidents.calendar import load_calendar
 from geo.incidents.flow import KEEPS_CLOCK, STEP_OF_STATUS, final_limit, start_clock
 
-DEMO_END = dt.datetime(2026, 10, 31, 23, 0, tzinfo=CST)
 ACTOR = {"12345": "12345热线", "110": "110指挥中心", "patrol": "网格员巡查", "photo": "随手拍",
          "camera": "视频巡查", "petition": "信访"}
 MIN = dt.timedelta(minutes=1)
