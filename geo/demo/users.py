@@ -18,6 +18,8 @@ import numpy as np
 from sqlalchemy import Connection, text
 
 from geo.auth.users import add_user
+from geo.localtime import local_date_sql
+from geo.workers import on_duty_sql
 
 DEMO_DEPARTMENT = "xiaofang"
 SEAT_TOWNSHIP_SUFFIX = "100"  # 蔚汾镇
@@ -34,14 +36,14 @@ DEMO_USERS: dict[str, tuple[str, str, str]] = {
 
 def pick_demo_worker(conn: Connection, region_code: str) -> tuple[str, str]:
     """The (worker code, cell code) the demo worker user is bound to (deterministic)."""
-    row = conn.execute(text("""
+    row = conn.execute(text(f"""
         SELECT w.code, a.cell_code FROM worker_assignment a
         JOIN grid_worker w ON w.id = a.worker_id
         JOIN boundary_set b ON b.region_code = a.region_code AND b.is_active
         JOIN grid_cell g ON g.boundary_set_id = b.id AND g.code = a.cell_code
              AND g.kind = 'basic' AND g.township_code = :t
         WHERE a.region_code = :r AND a.valid_to IS NULL
-          AND a.valid_from <= (now() AT TIME ZONE 'Asia/Shanghai')::date
+          AND {on_duty_sql("a", local_date_sql("now()"))}
         ORDER BY (SELECT count(*) FROM incident i WHERE i.region_code = a.region_code
                   AND i.cell_code = a.cell_code AND i.reporter_phone IS NOT NULL
                   AND i.department_code = :d) DESC, a.cell_code
