@@ -13,6 +13,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from geo.localtime import TZ_NAME
+
 PG_BIN = Path(os.environ.get("WANGGE_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 
@@ -92,7 +94,7 @@ def start(data_dir: Path, port: int) -> str:
             fh.write(
                 "\n# wangge\nmax_connections = 200\nshared_buffers = 256MB\n"
                 "work_mem = 32MB\nmaintenance_work_mem = 256MB\nfsync = on\n"
-                "timezone = 'Asia/Shanghai'\n"
+                f"timezone = '{TZ_NAME}'\n"
             )
         messages.append(f"initialised cluster in {pgdata}")
     running, _ = status(data_dir)

@@ -59,11 +59,11 @@ from api.localdb import ensure_database, psql  # noqa: E402
 from api.settings import Settings, local_database_url  # noqa: E402
 from geo.db.backup import libpq_url  # noqa: E402
 from geo.incidents.reference import CATEGORIES  # noqa: E402
+from geo.localtime import CST  # noqa: E402
 
 KM_PER_DEG = 111.32
 GRID_ORIGIN = (100.0, 45.0)  # west, north: one grid for the whole province
 LAT0 = 37.5  # grid aspect chosen at the province's middle latitude
-CST = dt.timezone(dt.timedelta(hours=8))
 T0 = dt.datetime(2025, 1, 1, tzinfo=CST)
 SPAN_S = int((dt.datetime(2026, 10, 31, tzinfo=CST) - T0).total_seconds())
 STATUSES = ["closed"] * 80 + ["in_progress"] * 8 + ["dispatched"] * 5 + ["reported"] * 4 + \

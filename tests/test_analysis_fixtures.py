@@ -46,6 +46,7 @@ from geo.analysis.sites import greedy_max_cover, mclp_max_cover
 from geo.analysis.spots import getis_ord, star_weights
 from geo.auth.principal import Principal
 from geo.errors import Forbidden, InvalidInput
+from geo.localtime import CST
 from tests.conftest import create_database, drop_database
 
 R = "999999"
@@ -54,7 +55,6 @@ INV = Transformer.from_crs("EPSG:4546", "EPSG:4490", always_xy=True)
 PLANNER = Principal(user="p", role="planner")
 COMMAND = Principal(user="c", role="command")
 PERIOD = make_period(dt.date(2026, 7, 1), dt.date(2026, 9, 30))
-CST = dt.timezone(dt.timedelta(hours=8))
 
 
 def ll(x: float, y: float) -> tuple[float, float]:

@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
-from geo.incidents.calendar import CST, WorkCalendar, load_calendar, seed_rows
+from geo.incidents.calendar import WorkCalendar, load_calendar, seed_rows
+from geo.localtime import CST
 
 
 def t(s: str) -> dt.datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from geo.incidents.flow import OPEN
+from geo.incidents.flow import open_status_sql
 
 
 def one(engine: Engine, sql: str) -> object:
@@ -68,13 +68,12 @@ def test_every_history_matches_its_incident(demo_engine: Engine) -> None:
 
 
 def test_deadlines_and_routing(demo_engine: Engine) -> None:
-    open_sql = "(" + ", ".join(f"'{s}'" for s in OPEN) + ")"
-    assert one(demo_engine, f"SELECT count(*) FROM incident WHERE status IN {open_sql} "
+    assert one(demo_engine, f"SELECT count(*) FROM incident WHERE {open_status_sql('status')} "
                             "AND (due_at IS NULL OR final_due_at IS NULL)") == 0
     end = "'2026-10-31 23:00+08'"
-    late = one(demo_engine, f"SELECT count(*) FROM incident WHERE status IN {open_sql} "
+    late = one(demo_engine, f"SELECT count(*) FROM incident WHERE {open_status_sql('status')} "
                             f"AND due_at < {end}")
-    in_time = one(demo_engine, f"SELECT count(*) FROM incident WHERE status IN {open_sql} "
+    in_time = one(demo_engine, f"SELECT count(*) FROM incident WHERE {open_status_sql('status')} "
                                f"AND due_at >= {end}")
     assert late and in_time  # some open cases overdue at the demo's end, some not
     assert one(demo_engine, "SELECT count(*) FROM incident WHERE routing IS NULL "

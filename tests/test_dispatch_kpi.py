@@ -33,7 +33,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from geo.auth.principal import Principal
-from geo.incidents.calendar import CST
+from geo.localtime import CST
 from tests.conftest import create_database, drop_database, make_settings
 
 BOSS = Principal(user="duty", role="command")

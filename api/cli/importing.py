@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from geo.io import LAYERS
+from geo.localtime import TZ_NAME
 
 
 def _engine() -> Any:
@@ -92,7 +93,7 @@ def register(main: click.Group) -> None:
                   "'其他(导入) / Other (imported)' when absent).")
     @click.option("--time-field")
     @click.option("--time-format", help="strftime format, e.g. '%Y/%m/%d %H:%M'.")
-    @click.option("--timezone", default="Asia/Shanghai", show_default=True,
+    @click.option("--timezone", default=TZ_NAME, show_default=True,
                   help="Time zone of times without one.")
     @click.option("--description-field")
     @click.option("--address-field")

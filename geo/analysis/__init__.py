@@ -7,7 +7,7 @@ Each function takes ``(conn, principal, region_code, ...)`` and returns a plain 
 the Folium maps draw.
 """
 
-from geo.analysis.common import Period, last_full_quarter, make_period, to_payload
+from geo.analysis.common import to_payload
 from geo.analysis.coverage import camera_coverage
 from geo.analysis.export import write_result
 from geo.analysis.grid import grid_health
@@ -15,6 +15,7 @@ from geo.analysis.property import parse_targets, property_management
 from geo.analysis.sectors import camera_sectors, sector_polygon
 from geo.analysis.sites import camera_sites
 from geo.analysis.spots import hotspots
+from geo.periods import Period, last_full_quarter, make_period
 
 __all__ = [
     "Period", "camera_coverage", "camera_sectors", "camera_sites", "grid_health", "hotspots",

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -31,72 +30,7 @@ from geo.boundaries.sets import set_valid_at
 from geo.errors import Forbidden, InvalidInput, NotFound
 from geo.lookup.postgis import region_name
 
-CST = dt.timezone(dt.timedelta(hours=8))
 UNITS = ("cell", "community", "township", "county", "compound")
-
-
-@dataclass(frozen=True)
-class Period:
-    """Dates ``start`` .. ``end`` inclusive, in China Standard Time."""
-
-    start: dt.date
-    end: dt.date
-
-    @property
-    def start_ts(self) -> dt.datetime:
-        """First instant of the period (CST)."""
-        return dt.datetime.combine(self.start, dt.time(0), CST)
-
-    @property
-    def end_ts(self) -> dt.datetime:
-        """First instant after the period (CST, exclusive)."""
-        return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(0), CST)
-
-    def as_dict(self) -> dict[str, str]:
-        """JSON form."""
-        return {"from": self.start.isoformat(), "to": self.end.isoformat()}
-
-
-def last_full_quarter(today: dt.date | None = None) -> Period:
-    """The last calendar quarter that ended before ``today``."""
-    today = today or dt.date.today()
-    q_start_month = 3 * ((today.month - 1) // 3) + 1
-    this_q = dt.date(today.year, q_start_month, 1)
-    end = this_q - dt.timedelta(days=1)
-    start = dt.date(end.year, 3 * ((end.month - 1) // 3) + 1, 1)
-    return Period(start, end)
-
-
-def make_period(start: dt.date | None, end: dt.date | None) -> Period:
-    """Validate a period; missing ends default to the last full quarter (or one quarter).
-
-    Raises
-    ------
-    InvalidInput
-        When ``from`` is after ``to`` or the period exceeds 10 years.
-    """
-    if start is None and end is None:
-        return last_full_quarter()
-    for value, name in ((start, "from"), (end, "to")):
-        if value is not None and not (1900 <= value.year <= 2200):
-            raise InvalidInput(
-                f"日期 {value} 超出 1900-2200 / date {value} is outside 1900-2200",
-                field=name,
-            )
-    if start is None:
-        assert end is not None
-        start = end - dt.timedelta(days=91)
-    if end is None:
-        end = start + dt.timedelta(days=91)
-    if start > end:
-        raise InvalidInput(
-            f"时段起点 {start} 晚于终点 {end} / period start {start} is after its end {end}; "
-            "swap from and to",
-            field="from",
-        )
-    if (end - start).days > 3660:
-        raise InvalidInput("时段不能超过10年 / the period may not exceed 10 years", field="to")
-    return Period(start, end)
 
 
 def check_unit(unit: str, allowed: tuple[str, ...] = UNITS) -> str:

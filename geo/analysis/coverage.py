@@ -18,7 +18,6 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from geo.analysis.common import (
-    Period,
     boundary_set,
     check_categories,
     check_region,
@@ -31,6 +30,8 @@ from geo.analysis.common import (
 )
 from geo.analysis.demand import NOT_DEMAND, demand_points
 from geo.auth.principal import Principal
+from geo.localtime import TZ_NAME
+from geo.periods import Period
 
 COVERAGE_SQL = """
 WITH u AS MATERIALIZED (
@@ -155,7 +156,7 @@ def camera_coverage(conn: Connection, principal: Principal, region_code: str, un
     elif level == "anonymous":
         unc = unc[["category_code", "reported_at", "unit_code", "geometry"]].copy()
         unc["reported_at"] = pd.to_datetime(unc["reported_at"], utc=True).dt.tz_convert(
-            "Asia/Shanghai").dt.date
+            TZ_NAME).dt.date
     else:
         unc = unc.iloc[0:0][["category_code", "unit_code", "geometry"]]
 

@@ -14,11 +14,13 @@ import geopandas as gpd
 import numpy as np
 from sqlalchemy import Connection
 
-from geo.analysis.common import Period, read_gdf, unit_sql
+from geo.analysis.common import read_gdf, unit_sql
 from geo.auth.principal import Principal, incident_scope_sql
+from geo.incidents.flow import VOID_STATUSES
+from geo.periods import Period
 
 # Incidents in these statuses are not demand (duplicates merged away, rejected, cancelled).
-NOT_DEMAND = ("rejected", "cancelled", "merged")
+NOT_DEMAND = VOID_STATUSES
 
 _DEMAND_SQL = """
 {with_units}
@@ -86,8 +88,8 @@ def demand_points(conn: Connection, principal: Principal, region_code: str, peri
     sql = _DEMAND_SQL.format(with_units=with_units, unit_code=unit_code, scope=scope,
                              covered=_COVERED if with_coverage else "FALSE")
     dem = read_gdf(conn, sql, {
-        **sparams, "r": region_code, "set_id": set_id, "t0": period.start_ts,
-        "t1": period.end_ts, "not_demand": list(NOT_DEMAND), "cats": categories or None,
+        **sparams, "r": region_code, "set_id": set_id, "t0": period.start,
+        "t1": period.end, "not_demand": list(NOT_DEMAND), "cats": categories or None,
         "within": within_wkb})
     for col in ("covered", "in_scope"):  # bool even when empty (an empty object mask selects
         dem[col] = dem[col].astype(bool)  # columns, not rows)

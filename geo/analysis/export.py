@@ -19,6 +19,7 @@ import pandas as pd
 
 from geo.analysis.common import _clean, feature_collection, records
 from geo.errors import InvalidInput
+from geo.localtime import TZ_NAME
 
 FORMATS = (".csv", ".xlsx", ".geojson", ".json")
 
@@ -50,7 +51,7 @@ def _plain(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     for col in df.columns:
         if isinstance(df[col].dtype, pd.DatetimeTZDtype):
-            df[col] = df[col].dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+            df[col] = df[col].dt.tz_convert(TZ_NAME).dt.tz_localize(None)
     return df
 
 

@@ -18,7 +18,6 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from geo.analysis.common import (
-    Period,
     boundary_set,
     check_region,
     gini,
@@ -29,6 +28,7 @@ from geo.analysis.common import (
 from geo.analysis.demand import NOT_DEMAND
 from geo.auth.principal import Principal, mask_name
 from geo.errors import InvalidInput
+from geo.periods import Period
 from geo.workers import on_duty_sql
 
 _KEEP = "ST_Area(d.geom) >= :min_area AND NOT ST_IsEmpty(ST_Buffer(d.geom, -:sliver))"
@@ -178,7 +178,7 @@ def grid_health(conn: Connection, principal: Principal, region_code: str,
     vacant = read_gdf(conn, VACANT_SQL, {**p, "d": duty_day})
     load = pd.DataFrame(conn.execute(
         text(LOAD_SQL),
-        {**p, "d": duty_day, "t0": period.start_ts, "t1": period.end_ts,
+        {**p, "d": duty_day, "t0": period.start, "t1": period.end,
          "not_demand": list(NOT_DEMAND)}).mappings().all())
     if load.empty:
         load = pd.DataFrame(columns=["worker_id", "worker_code", "worker_name", "role_note",

@@ -31,7 +31,6 @@ from scipy.spatial import cKDTree
 from sqlalchemy import Connection, text
 
 from geo.analysis.common import (
-    Period,
     boundary_set,
     check_categories,
     check_region,
@@ -44,6 +43,7 @@ from geo.analysis.demand import NOT_DEMAND, demand_points
 from geo.analysis.sectors import GEOD, sector_polygon
 from geo.auth.principal import Principal
 from geo.errors import InvalidInput, TooLarge
+from geo.periods import Period
 
 MAX_SITES = 6000
 MAX_CANDIDATES = 40_000

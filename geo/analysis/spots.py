@@ -27,7 +27,6 @@ from shapely.geometry import Polygon
 from sqlalchemy import Connection, text
 
 from geo.analysis.common import (
-    Period,
     boundary_set,
     check_categories,
     check_region,
@@ -38,6 +37,7 @@ from geo.analysis.common import (
 from geo.analysis.demand import NOT_DEMAND, demand_points
 from geo.auth.principal import Principal
 from geo.errors import InvalidInput, TooLarge
+from geo.periods import Period
 
 MEASURES = ("count", "per_km2", "per_1000_hh")
 MAX_HEXAGONS = 60_000

@@ -28,17 +28,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-ROLES = ("admin", "command", "department", "worker", "planner", "viewer")
+from geo.db.tables.vocab import ROLE
+
+ROLES = ROLE.codes
 # Roles that may ask for personal data unmasked (``?unmask=true``, audited), within their scope.
 UNMASK_ROLES = ("admin", "command", "department", "worker")
-ROLE_NAMES = {
-    "admin": "系统管理员 / administrator",
-    "command": "指挥中心 / command centre",
-    "department": "部门处置人员 / department handler",
-    "worker": "网格员 / grid worker",
-    "planner": "规划分析人员 / planner",
-    "viewer": "访客 / viewer",
-}
+ROLE_NAMES = {code: f"{zh} / {en}" for code, (zh, en) in ROLE.items()}
 
 
 @dataclass(frozen=True)

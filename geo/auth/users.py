@@ -22,6 +22,7 @@ from geo.auth.tokens import (
     new_api_token,
 )
 from geo.errors import Conflict, InvalidInput, Locked, NotFound, Unauthorized
+from geo.localtime import local_date_sql
 from geo.workers import on_duty_sql
 
 _HASHER = PasswordHasher()
@@ -235,7 +236,7 @@ SELECT u.id, u.username, u.role, u.region_code, u.department_code, u.disabled,
        CASE WHEN u.role = 'worker' THEN ARRAY(
            SELECT DISTINCT a.cell_code FROM worker_assignment a
            WHERE a.worker_id = u.worker_id
-             AND {on_duty_sql("a", "(now() AT TIME ZONE 'Asia/Shanghai')::date")}
+             AND {on_duty_sql("a", local_date_sql("now()"))}
            ORDER BY a.cell_code) END AS cells
 FROM app_user u WHERE u.id = :i
 """)

@@ -18,6 +18,7 @@ from geo.boundaries.checks import DEFAULT_MIN_AREA_M2, check_boundary_set, descr
 from geo.boundaries.sets import find_set
 from geo.errors import Conflict
 from geo.incidents.routing import route_incidents
+from geo.localtime import local_date_sql
 
 
 def activate_set(
@@ -94,7 +95,7 @@ def activate_set(
     rerouted = conn.execute(
         text("UPDATE incident SET boundary_set_id = NULL, cell_code = NULL, "
              "community_code = NULL, township_code = NULL, worker_id = NULL "
-             "WHERE region_code = :r AND (reported_at AT TIME ZONE 'Asia/Shanghai')::date >= :vf"),
+             f"WHERE region_code = :r AND {local_date_sql('reported_at')} >= :vf"),
         {"r": region, "vf": vf},
     ).rowcount
     route_incidents(conn, region)

@@ -20,8 +20,8 @@ from sqlalchemy import Connection, text
 
 from geo.demo.boundary import REGION
 from geo.demo.generate import person_name, phone
-from geo.incidents.calendar import CST
 from geo.incidents.reference import CATEGORIES
+from geo.localtime import CST
 
 DEMO_START = dt.datetime(2025, 1, 1, tzinfo=CST)
 DEMO_END = dt.datetime(2026, 10, 31, 23, 0, tzinfo=CST)

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, text
 
 from geo.errors import InvalidInput
+from geo.localtime import CST, check_aware
 
 log = logging.getLogger("wangge.calendar")
 
-CST = dt.timezone(dt.timedelta(hours=8))
 # Working periods of a working day, minutes after midnight (local time).
 WORK_PERIODS: tuple[tuple[int, int], ...] = ((8 * 60 + 30, 12 * 60), (13 * 60 + 30, 18 * 60))
 DAY_MINUTES = sum(b - a for a, b in WORK_PERIODS)
@@ -59,7 +59,7 @@ class WorkCalendar:
 
         Starting outside working hours counts from the next working period's start.
         """
-        _check_aware(start)
+        check_aware(start)
         if minutes < 0:
             raise InvalidInput(f"工作分钟数不能为负 / working minutes must be >= 0: {minutes}")
         local = start.astimezone(CST)
@@ -83,8 +83,8 @@ class WorkCalendar:
 
     def working_minutes_between(self, a: dt.datetime, b: dt.datetime) -> float:
         """Working minutes in [a, b) (negative when b < a)."""
-        _check_aware(a)
-        _check_aware(b)
+        check_aware(a)
+        check_aware(b)
         if b < a:
             return -self.working_minutes_between(b, a)
         la, lb = a.astimezone(CST), b.astimezone(CST)
@@ -109,13 +109,6 @@ def _minute_of(t: dt.datetime) -> float:
 def _at(day: dt.date, minute: float) -> dt.datetime:
     base = dt.datetime(day.year, day.month, day.day, tzinfo=CST)
     return base + dt.timedelta(minutes=minute)
-
-
-def _check_aware(t: dt.datetime) -> None:
-    if t.tzinfo is None:
-        raise InvalidInput(
-            f"时间缺少时区 / time without time zone: {t.isoformat()}; add +08:00"
-        )
 
 
 def unknown_year_warning(year: int) -> str:
@@ -183,14 +176,3 @@ def list_days(conn: Connection, year: int | None = None) -> list[dict[str, objec
         params["y"] = year
     rows = conn.execute(text(sql + " ORDER BY day, region_code"), params).mappings().all()
     return [dict(r) for r in rows]
-
-
-def local_date(t: dt.datetime) -> dt.date:
-    """The China Standard Time date of an aware instant."""
-    _check_aware(t)
-    return t.astimezone(CST).date()
-
-
-def now_cst() -> dt.datetime:
-    """Now, in China Standard Time."""
-    return dt.datetime.now(CST)

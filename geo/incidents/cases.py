@@ -13,9 +13,10 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from geo import localtime
 from geo.auth.principal import Principal, incident_scope_sql, mask_name, mask_phone
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
-from geo.incidents.calendar import CST, WorkCalendar, load_calendar, now_cst
+from geo.incidents.calendar import WorkCalendar, load_calendar
 from geo.incidents.flow import (
     COMMAND_ONLY,
     KEEPS_CLOCK,
@@ -25,9 +26,11 @@ from geo.incidents.flow import (
     TERMINAL,
     check_transition,
     final_limit,
+    open_status_sql,
     start_clock,
 )
 from geo.incidents.routing import resolve_department
+from geo.localtime import CST
 
 _COLS = """i.id, i.region_code, i.code, i.category_code, i.channel, i.status, i.urgency,
   i.reported_at, i.description, i.location_text, i.reporter_name, i.reporter_phone,
@@ -37,7 +40,7 @@ _COLS = """i.id, i.region_code, i.code, i.category_code, i.channel, i.status, i.
   i.closed_at, i.rework_count, i.merged_into_id, i.version, i.updated_at"""
 
 MAX_ID = 2**63 - 1
-OPEN_SQL = "(" + ", ".join(f"'{s}'" for s in sorted(OPEN)) + ")"
+OPEN_SQL = open_status_sql("i.status")
 
 
 def parse_version(if_match: str | None, version: int | None) -> int | None:
@@ -67,7 +70,7 @@ def incident_json(
     with_events: bool = False,
 ) -> dict[str, Any]:
     """The public JSON of an incident; reporter fields masked unless the caller may see them."""
-    now = now or now_cst()
+    now = now or localtime.now()
     personal = principal.may_see_personal(row["cell_code"], row["department_code"])
     routing = dict(row["routing"] or {})
     out: dict[str, Any] = {
@@ -171,7 +174,7 @@ def _check_version(row: dict[str, Any], expected: int | None) -> None:
 
 
 def _check_time(row: dict[str, Any], at: dt.datetime | None) -> dt.datetime:
-    now = now_cst()
+    now = localtime.now()
     if at is None:
         return now
     if at.tzinfo is None:
@@ -295,7 +298,7 @@ def add_note(
     _may_act(principal, row, None)
     data = {"photos": _claim_photos(conn, row, photo_ids)} if photo_ids else {}
     _update(conn, row, {})
-    add_event(conn, row, "note", principal.user, now_cst(), note, data)
+    add_event(conn, row, "note", principal.user, localtime.now(), note, data)
     return incident_json(conn, fetch(conn, row["id"], principal), principal, with_events=True)
 
 
@@ -314,7 +317,7 @@ def merge(
         raise Conflict(f"事件 {row['code']} 状态为「{STATUS_ZH[row['status']]}」, "
                        f"不能作为合并目标 / a {row['status']} case cannot absorb duplicates",
                        current=row["status"])
-    now = now_cst()
+    now = localtime.now()
     merged = []
     for dup_key in duplicate_ids:
         dup = fetch(conn, dup_key, principal, lock=True)
@@ -369,7 +372,7 @@ def reassign(
                                field="cell_code")
         from geo.workers import worker_on_duty
 
-        worker = worker_on_duty(conn, row["region_code"], cell_code, now_cst().date())
+        worker = worker_on_duty(conn, row["region_code"], cell_code, localtime.now().date())
         sets.update(cell_code=cell_code, community_code=cell["parent_code"],
                     township_code=cell["township_code"],
                     worker_id=worker["id"] if worker else None)
@@ -381,10 +384,10 @@ def reassign(
         data["department"] = {"from": row["department_code"], "to": dept["code"]}
     routing = dict(row["routing"] or {})
     routing.setdefault("reassignments", []).append(
-        {**data, "by": principal.user, "at": now_cst().isoformat(), "note": note})
+        {**data, "by": principal.user, "at": localtime.now().isoformat(), "note": note})
     sets["routing"] = routing
     _update(conn, row, sets)
-    add_event(conn, row, "reassign", principal.user, now_cst(), note, data)
+    add_event(conn, row, "reassign", principal.user, localtime.now(), note, data)
     return incident_json(conn, fetch(conn, row["id"], principal), principal, with_events=True)
 
 
@@ -474,7 +477,7 @@ def extend(
         deadline["calendar_incomplete"] = True
         deadline["warnings"] = warnings
     _update(conn, row, {"due_at": due, "final_due_at": final, "deadline": deadline})
-    add_event(conn, row, "extend", principal.user, now_cst(), note,
+    add_event(conn, row, "extend", principal.user, localtime.now(), note,
               {"minutes": minutes, "from": row["due_at"].isoformat(), "to": due.isoformat()})
     return incident_json(conn, fetch(conn, row["id"], principal), principal, with_events=True)
 
@@ -506,7 +509,7 @@ def list_incidents(
 
     ``near`` (CGCS2000 lon, lat): nearest first instead, each with ``distance_m`` (geodesic).
     """
-    now = now or now_cst()
+    now = now or localtime.now()
     cond, params = incident_scope_sql(principal, "i")
     where = [cond]
     if region_code:
@@ -519,7 +522,7 @@ def list_incidents(
         where.append("i.cell_code = ANY(:cells)")
         params["cells"] = list(cell_codes)
     if overdue_only:
-        where.append(f"i.status IN {OPEN_SQL} AND i.paused_at IS NULL AND i.due_at < :now")
+        where.append(f"{OPEN_SQL} AND i.paused_at IS NULL AND i.due_at < :now")
     params.update(now=now, lim=limit, off=offset)
     dist, order = "NULL", "i.due_at NULLS LAST, i.id"
     if near is not None:
@@ -551,9 +554,9 @@ def my_cells(conn: Connection, principal: Principal, region_code: str) -> dict[s
         SELECT c.code, c.name, c.kind, c.parent_code, c.township_code, c.households,
                ST_AsGeoJSON(c.geom, 7)::json AS geometry,
                (SELECT count(*) FROM incident i WHERE i.region_code = c.region_code
-                  AND i.cell_code = c.code AND i.status IN {OPEN_SQL}) AS open_incidents,
+                  AND i.cell_code = c.code AND {OPEN_SQL}) AS open_incidents,
                (SELECT count(*) FROM incident i WHERE i.region_code = c.region_code
-                  AND i.cell_code = c.code AND i.status IN {OPEN_SQL}
+                  AND i.cell_code = c.code AND {OPEN_SQL}
                   AND i.paused_at IS NULL AND i.due_at < now()) AS overdue_incidents
         FROM grid_cell c JOIN boundary_set b ON b.id = c.boundary_set_id AND b.is_active
         WHERE c.region_code = :r AND c.code = ANY(:codes) ORDER BY c.code
@@ -566,26 +569,26 @@ def board(
     overdue_limit: int = 50,
 ) -> dict[str, Any]:
     """Command-centre board: counts by status, category and township; the overdue list."""
-    now = now or now_cst()
+    now = now or localtime.now()
     cond, params = incident_scope_sql(principal, "i")
     params.update(r=region_code, now=now)
     base = f"FROM incident i WHERE i.region_code = :r AND {cond}"
     by_status: dict[str, int] = {s: n for s, n in conn.execute(text(
         f"SELECT i.status, count(*) {base} GROUP BY 1 ORDER BY 1"), params)}
     by_cat = conn.execute(text(
-        "SELECT i.category_code, c.name, count(*) AS n, count(*) FILTER (WHERE i.status IN "
+        "SELECT i.category_code, c.name, count(*) AS n, count(*) FILTER (WHERE "
         f"{OPEN_SQL}) AS open FROM incident i JOIN incident_category c "
         f"ON c.code = i.category_code WHERE i.region_code = :r AND {cond} "
         "GROUP BY 1, 2 ORDER BY 3 DESC"), params).mappings().all()
     by_town = conn.execute(text(
-        f"SELECT i.township_code, a.name, count(*) AS n, count(*) FILTER (WHERE i.status IN "
-        f"{OPEN_SQL}) AS open, count(*) FILTER (WHERE i.status IN {OPEN_SQL} "
+        f"SELECT i.township_code, a.name, count(*) AS n, count(*) FILTER (WHERE "
+        f"{OPEN_SQL}) AS open, count(*) FILTER (WHERE {OPEN_SQL} "
         "AND i.paused_at IS NULL AND i.due_at < :now) AS overdue "
         "FROM incident i LEFT JOIN admin_unit a ON a.region_code = i.region_code "
         f"AND a.code = i.township_code WHERE i.region_code = :r AND {cond} "
         "GROUP BY 1, 2 ORDER BY 1 NULLS LAST"), params).mappings().all()
     overdue_total = conn.execute(text(
-        f"SELECT count(*) {base} AND i.status IN {OPEN_SQL} AND i.paused_at IS NULL "
+        f"SELECT count(*) {base} AND {OPEN_SQL} AND i.paused_at IS NULL "
         "AND i.due_at < :now"), params).scalar_one()
     overdue = list_incidents(conn, principal, region_code, overdue_only=True, now=now,
                              limit=overdue_limit)

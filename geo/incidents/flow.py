@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from geo.db.tables.vocab import INCIDENT_STATUS
 from geo.errors import Conflict
 from geo.incidents.calendar import WorkCalendar
 
@@ -32,14 +33,18 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "cancelled": frozenset(),
     "merged": frozenset(),
 }
+# The status groupings: every other module imports these (sets, ordered tuples, SQL).
 TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 OPEN = frozenset(TRANSITIONS) - TERMINAL
-STATUS_ZH = {
-    "needs_location": "待定位", "reported": "已上报", "registered": "已立案",
-    "dispatched": "已派遣", "in_progress": "处置中", "handled": "已处置", "verified": "已核查",
-    "closed": "已结案", "rework": "返工", "rejected": "不予受理", "cancelled": "已撤销",
-    "merged": "已合并",
-}
+# Void: no longer a case of its own (rejected, cancelled, merged into another): not demand for
+# the analyses, not a duplicate candidate.
+VOID = frozenset({"rejected", "cancelled", "merged"})
+# Not (yet) a case for the KPIs: void, or a report still waiting for its place.
+NOT_A_CASE = VOID | {"needs_location"}
+OPEN_STATUSES = tuple(s for s in INCIDENT_STATUS.codes if s in OPEN)
+CLOSED_STATUSES = tuple(s for s in INCIDENT_STATUS.codes if s in TERMINAL)
+VOID_STATUSES = tuple(s for s in INCIDENT_STATUS.codes if s in VOID)
+STATUS_ZH = INCIDENT_STATUS.labels("zh")
 # The step whose clock a status starts (None: the clock keeps running / no clock).
 STEP_OF_STATUS = {
     "needs_location": "register", "reported": "register", "registered": "dispatch",
@@ -52,6 +57,41 @@ DEFAULT_LIMITS = {"register": 30, "dispatch": 30, "handle": 2400, "verify": 120,
 # Statuses only the command centre (or an admin) may set; workers and departments handle.
 COMMAND_ONLY = frozenset({"registered", "dispatched", "verified", "closed", "rework",
                           "rejected", "cancelled", "merged", "reported"})
+
+
+def status_in_sql(column: str, statuses: frozenset[str] | tuple[str, ...]) -> str:
+    """SQL ``column IN ('a', 'b', ...)`` over a status grouping (codes in vocabulary order).
+
+    Parameters
+    ----------
+    column : str
+        The status column, e.g. ``"i.status"``.
+    statuses : frozenset or tuple of str
+        A grouping of this module (``OPEN``, ``TERMINAL``, ``VOID`` ...).
+
+    Returns
+    -------
+    str
+        The SQL condition (statuses are vocabulary codes, so quoting them is safe).
+    """
+    codes = ", ".join(f"'{s}'" for s in INCIDENT_STATUS.codes if s in statuses)
+    return f"{column} IN ({codes})"
+
+
+def open_status_sql(column: str = "status") -> str:
+    """SQL condition: ``column`` is an open status (see :data:`OPEN`).
+
+    Parameters
+    ----------
+    column : str
+        The status column.
+
+    Returns
+    -------
+    str
+        ``column IN ('reported', ...)``.
+    """
+    return status_in_sql(column, OPEN)
 
 
 def check_transition(current: str, target: str) -> None:

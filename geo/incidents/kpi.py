@@ -23,10 +23,12 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from geo import localtime
 from geo.auth.principal import Principal, incident_scope_sql
 from geo.errors import Forbidden, InvalidInput
-from geo.incidents.calendar import CST, load_calendar, now_cst
-from geo.incidents.flow import OPEN
+from geo.incidents.calendar import load_calendar
+from geo.incidents.flow import NOT_A_CASE, OPEN
+from geo.localtime import CST
 
 GROUPS = {
     "township": ("i.township_code",
@@ -65,7 +67,7 @@ def kpi(
                            f"({date_from})", field="to")
     if not principal.in_region(region_code):
         raise Forbidden(f"无权访问区域 {region_code} / region {region_code} is outside your scope")
-    as_of = as_of or now_cst()
+    as_of = as_of or localtime.now()
     # Aggregates carry no personal field: planners and viewers see the whole region;
     # workers and departments their own scope.
     cond, params = ("TRUE", {}) if principal.role in ("planner", "viewer") else \
@@ -109,7 +111,7 @@ def _count(acc: dict[str, Any], r: Any, as_of: dt.datetime, cal: Any) -> None:
     if status == "merged":
         acc["repeat_reports"] += 1
         return
-    if status in ("rejected", "cancelled", "needs_location"):
+    if status in NOT_A_CASE:
         return
     acc["cases"] += 1
     if r["handled_at"] is not None or r["rework_count"] > 0:

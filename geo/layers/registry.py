@@ -19,11 +19,6 @@ from geo.auth.principal import Principal, incident_scope_sql
 from geo.db.tables import Base
 from geo.errors import NotFound
 
-OPEN_STATUSES = (
-    "reported", "registered", "dispatched", "in_progress", "handled", "verified", "rework",
-    "needs_location",
-)
-
 
 @dataclass(frozen=True)
 class Layer:

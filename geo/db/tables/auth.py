@@ -24,8 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from geo.auth.principal import ROLES
 from geo.db.tables.base import Base, _in
+from geo.db.tables.vocab import ROLE
 
 
 class AppUser(Base):
@@ -57,7 +57,7 @@ class AppUser(Base):
     )
     synthetic: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
     __table_args__ = (
-        CheckConstraint(_in("role", ROLES), name="ck_app_user_role"),
+        CheckConstraint(_in("role", ROLE.codes), name="ck_app_user_role"),
         CheckConstraint(
             "role <> 'department' OR department_code IS NOT NULL", name="ck_app_user_dept"
         ),

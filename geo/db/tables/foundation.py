@@ -37,29 +37,18 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from geo.db.tables import vocab
 from geo.db.tables.base import SRID, Base, _in
 
-ADMIN_LEVELS = ("county", "township", "village", "community")
-CELL_KINDS = ("basic", "dedicated")
-MGMT_MODES = ("company", "community", "social_org", "owners", "none")
-OWNERS_COMMITTEE = ("established", "preparing", "none")
-CAMERA_STATUSES = ("online", "offline", "fault")
-CHANNELS = ("12345", "110", "patrol", "photo", "camera", "petition")
-INCIDENT_STATUSES = (
-    "reported",
-    "registered",
-    "dispatched",
-    "in_progress",
-    "handled",
-    "verified",
-    "closed",
-    "rework",
-    "rejected",
-    "cancelled",
-    "merged",
-    "needs_location",
-)
-URGENCIES = ("normal", "urgent")
+# The code lists and their labels live in geo.db.tables.vocab; these names are their codes.
+ADMIN_LEVELS = vocab.ADMIN_LEVEL.codes
+CELL_KINDS = vocab.CELL_KIND.codes
+MGMT_MODES = vocab.MGMT_MODE.codes
+OWNERS_COMMITTEE = vocab.OWNERS_COMMITTEE.codes
+CAMERA_STATUSES = vocab.CAMERA_STATUS.codes
+CHANNELS = vocab.CHANNEL.codes
+INCIDENT_STATUSES = vocab.INCIDENT_STATUS.codes
+URGENCIES = vocab.URGENCY.codes
 
 
 

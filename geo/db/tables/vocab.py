@@ -1,0 +1,116 @@
+"""Every code list of Wangge with its Chinese and English display labels, as data.
+
+The tables' CHECK constraints, the API's validation, the maps and the exports all read the
+codes and labels from here; nothing else spells a code list or a status label.
+
+Incident status labels follow the 网格化 case flow of the GB/T 30428 family
+(信息采集/上报 -> 立案 -> 派遣 -> 处置 -> 核查 -> 结案, with 返工): a report that is not
+registered is 不予立案 (the standard term; 不予受理 was an older copy), and a case handled but
+not yet verified is 已处置待核查 (says what it waits for; 已处置 was an older copy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+
+class Vocab(Mapping[str, tuple[str, str]]):
+    """An ordered code list: code -> (Chinese label, English label).
+
+    Parameters
+    ----------
+    labels : dict of str to (str, str)
+        The codes in display order, each with its Chinese and English label.
+    """
+
+    def __init__(self, labels: dict[str, tuple[str, str]]) -> None:
+        self._labels = dict(labels)
+        self.codes: tuple[str, ...] = tuple(self._labels)
+
+    def __getitem__(self, code: str) -> tuple[str, str]:
+        return self._labels[code]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._labels)
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+    def label(self, code: str, lang: str = "zh") -> str:
+        """Display label of ``code`` in ``lang`` ("zh" or "en"); unknown codes as given.
+
+        Parameters
+        ----------
+        code : str
+            A code of this list.
+        lang : str
+            "zh" for the Chinese label, anything else for the English one.
+
+        Returns
+        -------
+        str
+            The label, or ``code`` itself when it is not in the list.
+        """
+        pair = self._labels.get(code)
+        if pair is None:
+            return code
+        return pair[0] if lang == "zh" else pair[1]
+
+    def labels(self, lang: str = "zh") -> dict[str, str]:
+        """All labels in ``lang`` as a ``{code: label}`` dict, in display order.
+
+        Parameters
+        ----------
+        lang : str
+            "zh" or "en".
+
+        Returns
+        -------
+        dict of str to str
+            code -> label.
+        """
+        return {code: self.label(code, lang) for code in self.codes}
+
+
+ADMIN_LEVEL = Vocab({
+    "county": ("县", "county"), "township": ("乡镇", "township"),
+    "village": ("行政村", "village"), "community": ("社区", "community"),
+})
+CELL_KIND = Vocab({"basic": ("基础网格", "basic"), "dedicated": ("专属网格", "dedicated")})
+MGMT_MODE = Vocab({
+    "company": ("物业公司", "property company"), "community": ("社区托管", "community"),
+    "social_org": ("社会组织", "social organisation"), "owners": ("业主自管", "owners"),
+    "none": ("无物业", "none"),
+})
+OWNERS_COMMITTEE = Vocab({
+    "established": ("已成立", "established"), "preparing": ("筹备中", "preparing"),
+    "none": ("未成立", "none"),
+})
+CAMERA_STATUS = Vocab({
+    "online": ("在线", "online"), "offline": ("离线", "offline"), "fault": ("故障", "fault"),
+})
+CHANNEL = Vocab({
+    "12345": ("12345热线", "12345 hotline"), "110": ("110", "110"),
+    "patrol": ("网格员巡查", "patrol"), "photo": ("随手拍", "photo"),
+    "camera": ("视频告警", "camera"), "petition": ("信访", "petition"),
+})
+INCIDENT_STATUS = Vocab({
+    "reported": ("已上报", "reported"),
+    "registered": ("已立案", "registered"),
+    "dispatched": ("已派遣", "dispatched"),
+    "in_progress": ("处置中", "in progress"),
+    "handled": ("已处置待核查", "handled"),
+    "verified": ("已核查", "verified"),
+    "closed": ("已结案", "closed"),
+    "rework": ("返工", "rework"),
+    "rejected": ("不予立案", "rejected"),
+    "cancelled": ("已撤销", "cancelled"),
+    "merged": ("已合并", "merged"),
+    "needs_location": ("待定位", "needs location"),
+})
+URGENCY = Vocab({"normal": ("一般", "normal"), "urgent": ("紧急", "urgent")})
+ROLE = Vocab({
+    "admin": ("系统管理员", "administrator"), "command": ("指挥中心", "command centre"),
+    "department": ("部门处置人员", "department handler"), "worker": ("网格员", "grid worker"),
+    "planner": ("规划分析人员", "planner"), "viewer": ("访客", "viewer"),
+})
