@@ -27,10 +27,11 @@ from sqlalchemy import Connection, text
 
 from geo.auth.principal import Principal
 from geo.boundaries.sets import set_valid_at
+from geo.db.tables.vocab import ANALYSIS_UNIT
 from geo.errors import Forbidden, InvalidInput, NotFound
 from geo.lookup.postgis import region_name
 
-UNITS = ("cell", "community", "township", "county", "compound")
+UNITS = ANALYSIS_UNIT.codes
 
 
 def check_unit(unit: str, allowed: tuple[str, ...] = UNITS) -> str:

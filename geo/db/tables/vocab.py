@@ -114,3 +114,13 @@ ROLE = Vocab({
     "department": ("部门处置人员", "department handler"), "worker": ("网格员", "grid worker"),
     "planner": ("规划分析人员", "planner"), "viewer": ("访客", "viewer"),
 })
+# The steps of the case flow, each with its own time limit (geo.incidents.flow).
+CASE_STEP = Vocab({
+    "register": ("立案", "register"), "dispatch": ("派遣", "dispatch"),
+    "handle": ("处置", "handle"), "verify": ("核查", "verify"), "close": ("结案", "close"),
+})
+# The units the planners' analyses aggregate by (geo.analysis.common).
+ANALYSIS_UNIT = Vocab({
+    "cell": ("网格", "cell"), "community": ("村/社区", "village/community"),
+    "township": ("乡镇", "township"), "county": ("县", "county"), "compound": ("小区", "compound"),
+})
