@@ -118,28 +118,36 @@ ENDPOINT_POLICY: dict[str, str] = {
 }
 
 
-def iter_endpoints(routes: list[Any], prefix: str = "") -> Iterator[str]:
-    """Yield ``"METHOD /path"`` for every route (``"MOUNT /path"`` for mounted apps).
+def walk_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Yield ``(full path, route)`` for every route, inside included routers and mounts.
 
-    Walks included routers (FastAPI >= 0.16x keeps them as ``_IncludedRouter`` nodes) and
-    mounts; HEAD is folded into GET.
+    FastAPI >= 0.16x keeps included routers as ``_IncludedRouter`` nodes; a mount without
+    sub-routes (static files) is yielded itself.
     """
     for route in routes:
         original = getattr(route, "original_router", None)
         if original is not None:  # FastAPI's included router node
             context = getattr(route, "include_context", None)
-            yield from iter_endpoints(list(original.routes),
-                                      prefix + getattr(context, "prefix", ""))
+            yield from walk_routes(list(original.routes), prefix + getattr(context, "prefix", ""))
             continue
         path = prefix + getattr(route, "path", "")
+        sub = None if getattr(route, "methods", None) else getattr(route, "routes", None)
+        if sub and hasattr(route, "app"):  # a Mount with routes
+            yield from walk_routes(list(sub), path)
+        else:
+            yield path, route
+
+
+def iter_endpoints(routes: list[Any], prefix: str = "") -> Iterator[str]:
+    """Yield ``"METHOD /path"`` for every route (``"MOUNT /path"`` for mounted apps).
+
+    HEAD is folded into GET.
+    """
+    for path, route in walk_routes(routes, prefix):
         methods = getattr(route, "methods", None)
         if methods:
             for method in sorted(methods):
                 if method != "HEAD":
                     yield f"{method} {path}"
         elif hasattr(route, "app") and hasattr(route, "path"):  # Mount
-            sub = getattr(route, "routes", None)
-            if sub:
-                yield from iter_endpoints(list(sub), path)
-            else:
-                yield f"MOUNT {path}"
+            yield f"MOUNT {path}"

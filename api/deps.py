@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterator
+import datetime as dt
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from typing import Annotated
 
 import anyio
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
 
@@ -19,7 +20,8 @@ from geo.auth.principal import ANONYMOUS_COMMAND, ANONYMOUS_VIEWER, Principal
 from geo.auth.rls import set_db_scope
 from geo.auth.tokens import TokenError, is_api_token, verify_session_token
 from geo.auth.users import principal_for_api_token, principal_for_session
-from geo.errors import Forbidden, Unauthorized
+from geo.errors import Forbidden, InvalidInput, Unauthorized
+from geo.incidents.cases import parse_version
 
 
 def get_settings(request: Request) -> Settings:
@@ -34,6 +36,61 @@ def get_engine(request: Request) -> Engine:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+def get_region(
+    settings: SettingsDep,
+    region: Annotated[str | None, Query(description="Region (county) code; default: the "
+                                        "service's region")] = None,
+) -> str:
+    """``?region=``, or the service's default region (:meth:`Settings.region_or_default`)."""
+    return settings.region_or_default(region)
+
+
+RegionDep = Annotated[str, Depends(get_region)]
+
+
+def aware(t: dt.datetime | None, field: str = "as_of") -> dt.datetime | None:
+    """``t`` unchanged if it has a time zone and a sane year; 422 naming ``field`` otherwise."""
+    if t is not None and t.tzinfo is None:
+        raise InvalidInput(f"时间缺少时区 / time without time zone: {t}; add +08:00",
+                           field=field)
+    if t is not None and not 1900 < t.year < 9999:
+        raise InvalidInput(f"时间超出范围 / time out of range: {t}", field=field)
+    return t
+
+
+def get_as_of(
+    as_of: Annotated[dt.datetime | None, Query(description="State at this time (with a time "
+                                               "zone, e.g. +08:00); default now")] = None,
+) -> dt.datetime | None:
+    """``?as_of=`` as an aware datetime (None: now)."""
+    return aware(as_of)
+
+
+AsOfDep = Annotated[dt.datetime | None, Depends(get_as_of)]
+
+
+class ExpectedVersion:
+    """The version a write expects: the ``If-Match`` header, else the body's ``version``."""
+
+    def __init__(self, if_match: str | None) -> None:
+        self.if_match = if_match
+
+    def of(self, body_version: int | None) -> int | None:
+        """The expected version given the body's ``version`` field (``If-Match: *``: that)."""
+        return parse_version(self.if_match, body_version)
+
+
+def get_version(
+    if_match: Annotated[str | None, Header(alias="If-Match",
+                                           description='ETag of the incident, e.g. "3"')] = None,
+) -> ExpectedVersion:
+    """The ``If-Match`` header (parsed by :meth:`ExpectedVersion.of`, 422 if malformed)."""
+    return ExpectedVersion(if_match)
+
+
+VersionDep = Annotated[ExpectedVersion, Depends(get_version)]
 
 
 TOKEN_COOKIE = "wangge_token"
@@ -205,11 +262,15 @@ def get_conn(
 ConnDep = Annotated[Connection, Depends(get_conn, scope="function")]
 
 
-def require_role(*roles: str) -> Callable[[Principal], Principal]:
-    """A dependency answering 401 (anonymous) / 403 unless the caller has one of ``roles``."""
+def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """The one role guard: admit callers whose *role* is one of ``roles``; 401/403 otherwise.
+
+    It goes by role only, so the anonymous command centre of ``WANGGE_DEMO_OPEN=1`` passes
+    where ``command`` does; an anonymous viewer gets 401, a logged-in wrong role 403.
+    """
 
     async def dep(principal: PrincipalDep) -> Principal:
-        if principal.role in roles and not (principal.is_anonymous and "viewer" not in roles):
+        if principal.role in roles:
             return principal
         if principal.is_anonymous:
             raise Unauthorized("需要登录 / log in first (POST /auth/login)")
@@ -227,26 +288,6 @@ AdminDep = Annotated[Principal, Depends(require_role("admin"))]
 INCIDENT_ROLES = ("admin", "command", "department", "worker")
 
 
-def allow_roles(*roles: str) -> Callable[[Principal], Principal]:
-    """A dependency admitting callers whose *role* is one of ``roles`` (401/403 otherwise).
-
-    Unlike :func:`require_role` it goes by role only, so the anonymous command centre of
-    ``WANGGE_DEMO_OPEN=1`` passes where ``command`` does; an anonymous viewer gets 401.
-    """
-
-    async def dep(principal: PrincipalDep) -> Principal:
-        if principal.role in roles:
-            return principal
-        if principal.is_anonymous:
-            raise Unauthorized("需要登录 / log in first (POST /auth/login)")
-        raise Forbidden(
-            f"角色 {principal.role} 无权访问, 需要 {list(roles)} / role {principal.role} may not "
-            f"do this; needs one of {list(roles)}", role=principal.role,
-        )
-
-    return dep
-
-
 async def require_login(principal: PrincipalDep) -> Principal:
     """Any logged-in role (and the anonymous command centre of demo-open); 401 otherwise."""
     if principal.is_anonymous and principal.role == "viewer":
@@ -254,7 +295,17 @@ async def require_login(principal: PrincipalDep) -> Principal:
     return principal
 
 
+async def expensive() -> None:
+    """Marker: the route costs real work per request and is rate limited.
+
+    Declared with ``dependencies=[EXPENSIVE]`` on a route or a router; the rate limit
+    (:class:`api.middleware.security.RateLimit`) derives its list from the app's routes.
+    """
+
+
+EXPENSIVE = Depends(expensive)
+
 # Route-level guards: ``dependencies=[READ_INCIDENTS]`` etc.
-READ_INCIDENTS = Depends(allow_roles(*INCIDENT_ROLES))
+READ_INCIDENTS = Depends(require_role(*INCIDENT_ROLES))
 LOGGED_IN = Depends(require_login)
-COMMAND_ONLY = Depends(allow_roles("admin", "command"))
+COMMAND_ONLY = Depends(require_role("admin", "command"))

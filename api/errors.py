@@ -12,10 +12,56 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from geo.crs.transforms import UnknownCRSError
-from geo.errors import WanggeError
+from geo.crs.names import UnknownCRSError
+from geo.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    Locked,
+    NotFound,
+    TooLarge,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
+    WanggeError,
+)
 
 log = logging.getLogger("wangge")
+
+
+# The status map: one HTTP status per domain error class (the nearest listed base class wins).
+STATUS: dict[type[WanggeError], int] = {
+    WanggeError: 400,
+    InvalidInput: 422,
+    NotFound: 404,
+    Conflict: 409,
+    TooLarge: 413,
+    Forbidden: 403,
+    Unavailable: 503,
+    Unauthorized: 401,
+    Locked: 423,
+    TooManyRequests: 429,
+}
+# Extra headers per domain error class.
+HEADERS: dict[type[WanggeError], dict[str, str]] = {
+    Unauthorized: {"WWW-Authenticate": 'Bearer realm="wangge"'},
+}
+
+
+def status_of(exc: WanggeError) -> int:
+    """The HTTP status for a domain error: that of its nearest class in :data:`STATUS`."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def headers_of(exc: WanggeError) -> dict[str, str]:
+    """Extra response headers for a domain error (``WWW-Authenticate`` on 401 ...)."""
+    for cls in type(exc).__mro__:
+        if cls in HEADERS:
+            return dict(HEADERS[cls])
+    return {}
 
 
 def _body(status: int, title: str, detail: str, **extra: Any) -> dict[str, Any]:
@@ -62,18 +108,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(WanggeError)
     async def _domain(request: Request, exc: WanggeError) -> Response:
-        if exc.status == 401 and _browser_page(request):
+        status = status_of(exc)
+        if status == 401 and _browser_page(request):
             # A person opening a map in a browser: to the login form, then back here.
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             lang = "en" if request.query_params.get("lang") == "en" else "zh"
             return RedirectResponse(f"/login?{urlencode({'next': target, 'lang': lang})}",
                                     status_code=303)
-        headers: dict[str, str] | None = dict(getattr(exc, "headers", None) or {}) or None
-        if exc.status == 503:
+        headers: dict[str, str] | None = headers_of(exc) or None
+        if status == 503:
             headers = {**(headers or {}), "Retry-After": str(RETRY_AFTER_S)}
         return JSONResponse(
-            _body(exc.status, type(exc).__name__, exc.message, **exc.detail),
-            status_code=exc.status,
+            _body(status, type(exc).__name__, exc.message, **exc.detail),
+            status_code=status,
             headers=headers,
         )
 

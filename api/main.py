@@ -1,24 +1,25 @@
-"""Assemble the Wangge app: ``create_app(settings)``; the lifespan opens and closes the engine."""
+"""Assemble the Wangge app: ``create_app(settings)``; resources live in :mod:`api.lifespan`."""
 
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.lifespan import lifespan
 from api.middleware.hot_path import CellAtHotPath
 from api.middleware.security import install_security
 from api.routes import (
     analysis,
     audit,
     auth,
+    board,
     cells,
     cells_batch,
     importexport,
     incidents,
+    kpi,
     maps,
+    me,
     meta,
     ogc,
     spatial,
@@ -38,6 +39,9 @@ ROUTERS = [
     tiles.router,
     importexport.router,
     incidents.router,
+    me.router,
+    board.router,
+    kpi.router,
     maps.router,
     auth.router,
     audit.router,
@@ -48,12 +52,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the FastAPI app for ``settings`` (default: from the environment)."""
     settings = settings or Settings.from_env()
     check_secret(settings)  # outside demo mode: no default secret
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = get_engine(settings.database_url)
-        yield
-        app.state.engine.dispose()
 
     app = FastAPI(
         title="Wangge 网格 API",
@@ -66,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Also before start-up, for callers that never run the lifespan (the lifespan reopens it).
     app.state.engine = get_engine(settings.database_url)
     install_error_handlers(app)
     install_security(app, settings)

@@ -40,6 +40,10 @@ class Settings:
     db_rls: bool = False  # PostgreSQL row-level security as a second line (geo.auth.rls)
     extra: dict[str, str] = field(default_factory=dict)
 
+    def region_or_default(self, region: str | None) -> str:
+        """``region`` if given, else the service's default region: the one rule (API and CLI)."""
+        return region or self.default_region
+
     @classmethod
     def from_env(cls) -> Settings:
         """Build settings from ``WANGGE_*`` environment variables."""

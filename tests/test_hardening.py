@@ -3,6 +3,7 @@ stack traces."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -10,8 +11,9 @@ from conftest import make_settings
 from fastapi.responses import HTMLResponse
 from fastapi.testclient import TestClient
 
+from api.access_policy import iter_endpoints
 from api.main import create_app
-from api.middleware.security import CSP, TokenBucket
+from api.middleware.security import CSP, TokenBucket, expensive_routes
 from api.settings import Settings
 
 
@@ -61,6 +63,33 @@ def test_expensive_rate_limit_per_client(demo_url: str) -> None:
         assert codes == [401, 401, 429]
         # another credential is another bucket
         assert client.get("/audit", headers={"Authorization": "Bearer x"}).status_code == 401
+
+
+def _concrete(path: str) -> str:
+    """A request path for a route path: every ``{param}`` becomes ``1``."""
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def test_expensive_routes_are_real_and_throttled(demo_url: str) -> None:
+    """The expensive list comes from the routes (``dependencies=[EXPENSIVE]``): it names only
+    real routes, covers the heavy ones (batch lookup, OGC, spatial, tiles ...), leaves the
+    hot single lookup and the case flow alone, and every route on it is throttled."""
+    app = create_app(closed(demo_url, rate_expensive_per_min=1))
+    marked = expensive_routes(app).endpoints
+    real = set(iter_endpoints(list(app.routes)))
+    assert marked and {f"{m} {p}" for m, p in marked} <= real
+    prefixes = {p.split("/")[1] for _, p in marked}
+    assert {"analysis", "audit", "export", "kpi", "maps", "ogc", "spatial", "tiles"} <= prefixes
+    assert ("POST", "/cells/at") in marked and ("GET", "/cells/at") not in marked
+    assert not any(p.startswith(("/incidents", "/auth", "/login")) for _, p in marked)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        client.get("/ogc/conformance")  # takes the one token of the minute
+        for method, path in marked:
+            r = client.request(method, _concrete(path))
+            assert r.status_code == 429, (method, path, r.status_code)
+        # not expensive: never throttled
+        assert client.get("/health").status_code != 429
+        assert client.get("/cells/at", params={"lon": 1, "lat": 1}).status_code != 429
 
 
 def test_token_bucket_refills() -> None:

@@ -56,7 +56,7 @@ def _run(fn: Callable[..., dict[str, Any]], output: str, table: str | None,
     principal = Principal(user="cli", role=role)
     try:
         with get_engine(s.database_url).connect() as conn:
-            res = fn(conn, principal, region or s.default_region, **kwargs)
+            res = fn(conn, principal, s.region_or_default(region), **kwargs)
         path = write_result(res, output, table)
     except WanggeError as exc:
         raise click.ClickException(exc.message) from exc
@@ -121,7 +121,7 @@ def register(main: click.Group) -> None:
         from geo.errors import WanggeError
 
         s = Settings.from_env()
-        code = region or s.default_region
+        code = s.region_or_default(region)
         try:
             with get_engine(s.database_url).begin() as conn:
                 current, source = region_targets(conn, code)

@@ -41,7 +41,7 @@ def lookup_cells(
     ``error``. At most 100,000 rows per run.
     """
     from api.settings import Settings
-    from geo.crs.transforms import UnknownCRSError, normalize_crs
+    from geo.crs.names import UnknownCRSError, normalize_crs
     from geo.db.engine import get_engine
     from geo.errors import WanggeError
     from geo.lookup.batch import lookup_table, read_csv_text
@@ -64,7 +64,7 @@ def lookup_cells(
         click.echo(f"read {len(table)} rows from {file}", err=True)
         with engine.connect() as conn:
             out = lookup_table(
-                conn, table, lon_field, lat_field, crs, region or settings.default_region, day,
+                conn, table, lon_field, lat_field, crs, settings.region_or_default(region), day,
                 settings.boundary_tolerance_m if tolerance_m is None else tolerance_m,
                 settings.max_batch_points,
             )

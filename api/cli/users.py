@@ -60,9 +60,9 @@ def register(main: click.Group) -> None:
         from geo.auth.users import add_user
         from geo.errors import WanggeError
 
-        password = click.get_text_stream("stdin").readline().rstrip("\n") if (
-            password_stdin) else None
-        region = region or Settings.from_env().default_region
+        password = click.get_text_stream("stdin").readline().rstrip(  # type: ignore[operator]
+            "\n") if password_stdin else None
+        region = Settings.from_env().region_or_default(region)
         try:
             with _engine().begin() as conn:
                 uid, pw = add_user(conn, username, role, region, password, department, worker,
@@ -107,8 +107,8 @@ def register(main: click.Group) -> None:
         from geo.auth.users import reset_password
         from geo.errors import WanggeError
 
-        password = click.get_text_stream("stdin").readline().rstrip("\n") if (
-            password_stdin) else None
+        password = click.get_text_stream("stdin").readline().rstrip(  # type: ignore[operator]
+            "\n") if password_stdin else None
         try:
             with _engine().begin() as conn:
                 pw = reset_password(conn, username, password)

@@ -4,8 +4,9 @@ Pure ASGI (no BaseHTTPMiddleware): cheap on hot paths such as tiles. Installed b
 ``install_security(app, settings)`` from ``api.main.create_app``. Order, outermost first:
 security headers -> body size limit -> rate limits -> write audit -> the app.
 
-To put a new expensive endpoint under the shared rate limit, add its path prefix to
-``EXPENSIVE_PREFIXES``.
+To put a new expensive endpoint under the shared rate limit, declare it on the route or its
+router: ``dependencies=[EXPENSIVE]`` (:data:`api.deps.EXPENSIVE`). :func:`expensive_routes`
+reads the list from the app's routes, so it names real routes only.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -21,7 +23,10 @@ from typing import Any
 import anyio
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import compile_path
 
+from api.access_policy import walk_routes
+from api.deps import expensive
 from api.settings import Settings
 from geo.auth.audit import AuditEntry, record
 
@@ -34,12 +39,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-# Endpoints costing real work per request (analysis, exports, maps, big lists): rate limited.
-# (Not /incidents: intake and the case flow must never be throttled during an emergency.)
-EXPENSIVE_PREFIXES = (
-    "/audit", "/analysis", "/analyse", "/exports", "/export", "/kpi", "/kpis", "/maps",
-    "/batch", "/cells/batch", "/lookup/batch",
-)
 LOGIN_PATHS = ("/auth/login", "/login")
 # Pages whose HTML loads third-party script (FastAPI's Swagger/ReDoc): no CSP there.
 CSP_EXEMPT = ("/docs", "/redoc")
@@ -191,6 +190,45 @@ class TokenBucket:
         return wait
 
 
+class ExpensiveRoutes:
+    """The routes declared expensive (``dependencies=[EXPENSIVE]``), matched by method and path.
+
+    Endpoints costing real work per request (analysis, exports, maps, tiles, OGC, spatial,
+    the batch lookup) are marked; intake and the case flow are not (never throttled during an
+    emergency).
+    """
+
+    def __init__(self, routes: list[Any]) -> None:
+        self.endpoints: list[tuple[str, str]] = []  # (METHOD, /path) for tests and docs
+        self._exact: set[tuple[str, str]] = set()
+        self._patterns: list[tuple[frozenset[str], re.Pattern[str]]] = []
+        for path, route in walk_routes(routes):
+            deps = getattr(route, "dependencies", None) or []
+            if not any(getattr(d, "dependency", None) is expensive for d in deps):
+                continue
+            methods = frozenset(route.methods)
+            self.endpoints += [(m, path) for m in sorted(methods) if m != "HEAD"]
+            if "{" in path:
+                self._patterns.append((methods, compile_path(path)[0]))
+            else:
+                self._exact.update((m, path) for m in methods)
+
+    def match(self, method: str, path: str) -> bool:
+        """True if ``method path`` is one of the expensive routes."""
+        if (method, path) in self._exact:
+            return True
+        return any(method in methods and rx.match(path) for methods, rx in self._patterns)
+
+
+def expensive_routes(app: Any) -> ExpensiveRoutes:
+    """The app's expensive routes (built once per app, after every router is included)."""
+    found = getattr(app.state, "expensive_routes", None)
+    if found is None:
+        found = ExpensiveRoutes(list(app.routes))
+        app.state.expensive_routes = found
+    return found
+
+
 class RateLimit:
     """429 + Retry-After when a client exceeds the login or the expensive-endpoint budget."""
 
@@ -208,7 +246,8 @@ class RateLimit:
         bucket, key = None, client
         if self.login is not None and path in LOGIN_PATHS and scope.get("method") == "POST":
             bucket = self.login
-        elif self.expensive is not None and path.startswith(EXPENSIVE_PREFIXES):
+        elif self.expensive is not None and expensive_routes(scope["app"]).match(
+                scope.get("method", ""), path):
             bucket = self.expensive
             auth = dict(scope.get("headers") or []).get(b"authorization", b"")
             key = client + ":" + hashlib.sha256(auth).hexdigest()[:16]

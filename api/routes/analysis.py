@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from api.deps import LOGGED_IN, ConnDep, PrincipalDep, SettingsDep
+from api.deps import EXPENSIVE, LOGGED_IN, ConnDep, PrincipalDep, SettingsDep
 from geo.analysis import (
     camera_coverage,
     camera_sectors,
@@ -29,7 +29,8 @@ from geo.analysis.common import feature_collection
 from geo.errors import InvalidInput
 
 # Any logged-in role: each analysis returns what the role may see (incident_detail_level).
-router = APIRouter(prefix="/analysis", tags=["analysis 分析"], dependencies=[LOGGED_IN])
+router = APIRouter(prefix="/analysis", tags=["analysis 分析"],
+                   dependencies=[LOGGED_IN, EXPENSIVE])
 
 GEOJSON = "application/geo+json"
 
@@ -102,7 +103,7 @@ def get_camera_coverage(
     """Covered area (m^2, %) of each unit by the union of online cameras' sectors, compounds no
     camera sees, the period's incidents outside every sector and cells ranked by them."""
     _check_table("camera-coverage", table)
-    res = camera_coverage(conn, principal, region or settings.default_region, unit,
+    res = camera_coverage(conn, principal, settings.region_or_default(region), unit,
                           make_period(from_, to), at, category, top)
     return _respond(res, table, geometry)
 
@@ -116,7 +117,7 @@ def get_camera_sectors(
 ) -> JSONResponse:
     """Every camera's field of view; cameras without bearing are flagged (full circle)."""
     _check_table("camera-sectors", table)
-    res = camera_sectors(conn, principal, region or settings.default_region,
+    res = camera_sectors(conn, principal, settings.region_or_default(region),
                          tuple(status) if status else None)
     return _respond(res, table, geometry)
 
@@ -135,7 +136,7 @@ def get_property_management(
 ) -> JSONResponse:
     """Share of compounds and households under each management mode, against the targets."""
     _check_table("property-management", table)
-    res = property_management(conn, principal, region or settings.default_region, as_of, unit,
+    res = property_management(conn, principal, settings.region_or_default(region), as_of, unit,
                               parse_targets(targets) if targets else None)
     return _respond(res, table, geometry)
 
@@ -155,7 +156,7 @@ def get_grid_health(
 ) -> JSONResponse:
     """Gaps and overlaps with areas, cells without a worker on duty, worker load and Gini."""
     _check_table("grid-health", table)
-    res = grid_health(conn, principal, region or settings.default_region,
+    res = grid_health(conn, principal, settings.region_or_default(region),
                       make_period(from_, to), at, sliver_m, min_area_m2, on)
     return _respond(res, table, geometry)
 
@@ -177,7 +178,7 @@ def get_hotspots(
 ) -> JSONResponse:
     """Incidents per 1,000 households and per km^2, Getis-Ord Gi* hot and cold spots."""
     _check_table("hotspots", table)
-    res = hotspots(conn, principal, region or settings.default_region, make_period(from_, to),
+    res = hotspots(conn, principal, settings.region_or_default(region), make_period(from_, to),
                    unit, category, measure, resolution, permutations, alpha, at, fdr=fdr)
     return _respond(res, table, geometry)
 
@@ -202,7 +203,7 @@ def get_camera_sites(
 ) -> JSONResponse:
     """The k sites and bearings covering the most incidents no camera sees yet."""
     _check_table("camera-sites", table)
-    res = camera_sites(conn, principal, region or settings.default_region, k,
+    res = camera_sites(conn, principal, settings.region_or_default(region), k,
                        make_period(from_, to), within, candidates, spacing_m, bearings, fov_deg,
                        range_m, solver, category, urgent_weight, at)
     return _respond(res, table, geometry)

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import AdminDep, ConnDep
+from api.deps import EXPENSIVE, AdminDep, ConnDep
 from geo.auth.audit import MAX_AUDIT_PAGE, query_audit
 
-router = APIRouter(tags=["audit 审计"])
+router = APIRouter(tags=["audit 审计"], dependencies=[EXPENSIVE])
 
 
 @router.get("/audit", summary="Audit log, newest first (admins) / 审计日志")

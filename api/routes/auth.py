@@ -16,6 +16,7 @@ from api.deps import (
     PrincipalDep,
     SettingsDep,
 )
+from api.errors import status_of
 from geo.auth.audit import AuditEntry, record
 from geo.auth.principal import ROLE_NAMES, Principal
 from geo.auth.tokens import issue_session_token
@@ -100,7 +101,7 @@ def _login(request: Request, engine: Any, settings: Any, username: str,
             record(conn, AuditEntry(
                 action="login_locked" if isinstance(exc, Locked) or exc.detail.get("locked")
                 else "login_failed", username=username, method="POST",
-                path=request.url.path, status=exc.status,
+                path=request.url.path, status=status_of(exc),
                 client_ip=request.client.host if request.client else None,
                 user_agent=request.headers.get("user-agent"),
             ))
@@ -201,7 +202,7 @@ def post_login_form(
     try:
         token, _exp, _principal = _login(request, engine, settings, username, password)
     except (Unauthorized, Locked) as exc:
-        return _html(_login_page(target, lang, exc.message, username), exc.status)
+        return _html(_login_page(target, lang, exc.message, username), status_of(exc))
     response = RedirectResponse(target, status_code=303)
     _set_cookie(request, response, settings, token)
     return response

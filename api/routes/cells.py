@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 from api.deps import PrincipalDep
 from api.settings import Settings
 from geo.auth.principal import Principal
-from geo.crs.transforms import normalize_crs, transform_geometry
+from geo.crs.names import normalize_crs
+from geo.crs.transforms import transform_geometry
 from geo.crs.validate import to_cgcs2000_point
 from geo.errors import InvalidInput
 from geo.lookup.single_async import cell_at_fast_async
@@ -130,7 +131,7 @@ async def cell_at_answer(state: Any, params: Any, principal: Principal | None = 
     tol = settings.boundary_tolerance_m if tolerance_m is None else tolerance_m
     # hot path: in-process index + one asyncpg round trip (api.routes.cells_batch opens the pool)
     pool = getattr(state, "lookup_pool", None)
-    hit = await cell_at_fast_async(pool, engine, lon_c, lat_c, region or settings.default_region,
+    hit = await cell_at_fast_async(pool, engine, lon_c, lat_c, settings.region_or_default(region),
                                    tol, at)
     geometry_json = hit.geometry_json
     if hit.geometry is not None and (out_crs != "EPSG:4490" or geometry_json is None):

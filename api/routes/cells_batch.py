@@ -6,20 +6,17 @@ import datetime as dt
 import io
 import json
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 import numpy as np
 import orjson
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from sqlalchemy import Engine, make_url
+from sqlalchemy import Engine
 
-from api.deps import EngineDep, PrincipalDep, SettingsDep
+from api.deps import EXPENSIVE, EngineDep, PrincipalDep, SettingsDep
 from geo.crs.validate import coords_to_cgcs2000
-from geo.db.engine import normalize_url
 from geo.errors import InvalidInput, TooLarge
 from geo.lookup.batch import (
     BatchResult,
@@ -32,33 +29,7 @@ from geo.lookup.batch import (
 log = logging.getLogger("wangge")
 
 
-@asynccontextmanager
-async def _lookup_pool(app: FastAPI) -> AsyncIterator[None]:
-    """An asyncpg pool for the hot "which cell" round trip (GET /cells/at).
-
-    ``min_size=0``: nothing connects at start-up, so the app starts with the database down
-    (the lookup then falls back to the SQLAlchemy path, which answers 503).
-    """
-    pool = None
-    try:
-        import asyncpg
-
-        url = make_url(normalize_url(app.state.settings.database_url))
-        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        pool = await asyncpg.create_pool(dsn, min_size=0, max_size=8,
-                                         max_inactive_connection_lifetime=60.0)
-    except Exception as exc:  # noqa: BLE001 - the sync path still works without the pool
-        log.warning("no asyncpg pool for lookups: %s", exc.__class__.__name__)
-    app.state.lookup_pool = pool
-    try:
-        yield
-    finally:
-        app.state.lookup_pool = None
-        if pool is not None:
-            await pool.close()
-
-
-router = APIRouter(tags=["cells 网格"], lifespan=_lookup_pool)
+router = APIRouter(tags=["cells 网格"], dependencies=[EXPENSIVE])
 
 _JSON_SCHEMA = {
     "type": "object",
@@ -345,7 +316,7 @@ async def post_cells_at(
         body = await run_in_threadpool(
             _run_csv, engine, data, fields.get("lon_field", lon_field),
             fields.get("lat_field", lat_field), fields.get("crs", crs),
-            fields.get("region", region or settings.default_region),
+            fields.get("region", settings.region_or_default(region)),
             _date(fields.get("at")) or at,
             float(fields.get("tolerance_m") or (tolerance_m if tolerance_m is not None
                                                 else tol_default)),
@@ -356,7 +327,7 @@ async def post_cells_at(
     if ctype in ("text/csv", "application/csv", "text/plain"):
         body = await run_in_threadpool(
             _run_csv, engine, data, lon_field, lat_field, crs,
-            region or settings.default_region, at,
+            settings.region_or_default(region), at,
             tolerance_m if tolerance_m is not None else tol_default, max_points,
         )
         return Response(body, media_type="text/csv; charset=utf-8")
@@ -377,7 +348,7 @@ async def post_cells_at(
                            field="tolerance_m")
     body = await run_in_threadpool(
         _run_json, engine, xs, ys, ids, payload.get("crs", crs),
-        payload.get("region", region) or settings.default_region,
+        settings.region_or_default(payload.get("region", region)),
         _date(payload.get("at")) or at, float(tol), max_points, format,
     )
     return Response(body, media_type="application/json")

@@ -13,11 +13,12 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import COMMAND_ONLY, ConnDep, EngineDep, PrincipalDep, SettingsDep
+from api.deps import COMMAND_ONLY, EXPENSIVE, ConnDep, EngineDep, PrincipalDep, SettingsDep
 from geo.errors import Forbidden, InvalidInput, TooLarge
 from geo.io import LAYERS
 from geo.io.export import FORMATS, export_layer
 from geo.io.importer import ImportOptions, run_import
+from geo.localtime import TZ_NAME
 
 router = APIRouter(tags=["import/export 导入导出"])
 
@@ -65,7 +66,7 @@ def post_import(
     default_category: Annotated[str | None, Form()] = None,
     time_field: Annotated[str | None, Form()] = None,
     time_format: Annotated[str | None, Form()] = None,
-    timezone: Annotated[str, Form()] = "Asia/Shanghai",
+    timezone: Annotated[str, Form()] = TZ_NAME,
     bearing_field: Annotated[str | None, Form()] = None,
     channel: Annotated[str, Form()] = "12345",
     strict: Annotated[bool, Form()] = False,
@@ -84,7 +85,7 @@ def post_import(
     if principal.role not in IMPORT_ROLES:
         raise Forbidden("只有管理员和指挥中心可以导入数据 / only admins and the command centre "
                         "may import data")
-    region_code = region or settings.default_region
+    region_code = settings.region_or_default(region)
     if not principal.in_region(region_code):
         raise Forbidden(f"无权访问区域 {region_code} / no access to region {region_code}")
     cmap: dict[str, str] = {}
@@ -127,6 +128,7 @@ def post_import(
 
 @router.get(
     "/export/{layer}",
+    dependencies=[EXPENSIVE],
     summary="Download a layer as GeoJSON, GeoPackage, Shapefile (zip), CSV or XLSX / 导出",
     responses={200: {"description": "The file", "content": {m: {} for m, _ in
                                                            FORMATS.values()}},
@@ -146,7 +148,7 @@ def get_export(
     boundary_set: Annotated[str | None, Query(alias="set")] = None,
 ) -> Response:
     """Export a layer; personal fields only for callers allowed to see them."""
-    res = export_layer(conn, principal, layer, format, region or settings.default_region, crs,
+    res = export_layer(conn, principal, layer, format, settings.region_or_default(region), crs,
                        where, bbox, at, boundary_set)
     return Response(
         res.content, media_type=res.media_type,

@@ -1,27 +1,33 @@
-"""Incidents (事件): intake, the case flow, overdue list, worker views, board, KPIs."""
+"""Incidents (事件): intake, the case flow, the list and the overdue list.
+
+Worker views are in :mod:`api.routes.me`, the board in :mod:`api.routes.board`, KPIs in
+:mod:`api.routes.kpi`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from api.deps import LOGGED_IN, READ_INCIDENTS, ConnDep, EngineDep, PrincipalDep, SettingsDep
+from api.deps import (
+    READ_INCIDENTS,
+    AsOfDep,
+    ConnDep,
+    EngineDep,
+    PrincipalDep,
+    RegionDep,
+    SettingsDep,
+    VersionDep,
+    aware,
+)
 from geo.auth.principal import Principal
-from geo.errors import InvalidInput
 from geo.incidents import cases, intake
-from geo.incidents.kpi import kpi, kpi_xlsx
 
 router = APIRouter(tags=["incidents 事件"])
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-IfMatch = Annotated[str | None, Header(alias="If-Match",
-                                       description='ETag of the incident, e.g. "3"')]
-
 
 class PhotoIn(BaseModel):
     """A photo sent inline with a report."""
@@ -130,7 +136,8 @@ def post_incident(body: IncidentIn, engine: EngineDep, settings: SettingsDep,
         source_ref=body.source_ref,
         photos=[intake.decode_photo(p.model_dump()) for p in body.photos],
     )
-    inc = intake.submit_incident(engine, report, principal, body.region or settings.default_region,
+    inc = intake.submit_incident(engine, report, principal,
+                                 settings.region_or_default(body.region),
                                  settings.data_dir / "attachments")
     return _answer(inc, 201)
 
@@ -139,9 +146,12 @@ def post_incident(body: IncidentIn, engine: EngineDep, settings: SettingsDep,
             summary="Import a hotline export (CSV/XLSX) / 批量导入")
 async def post_bulk(engine: EngineDep, settings: SettingsDep, principal: PrincipalDep,
                     file: Annotated[UploadFile, File(description="CSV (UTF-8/GBK) or XLSX")],
-                    commit: Annotated[bool, Form()] = True,
+                    commit: Annotated[bool, Form()] = False,
                     region: Annotated[str | None, Form()] = None) -> JSONResponse:
-    """Every row routed; bad rows listed with their row number; re-import skips known ids."""
+    """Every row routed; bad rows listed with their row number; re-import skips known ids.
+
+    A dry run (nothing written) unless ``commit=true``, like every import.
+    """
     data = await file.read()
     if len(data) > settings.max_body_bytes:
         from geo.errors import TooLarge
@@ -154,15 +164,14 @@ async def post_bulk(engine: EngineDep, settings: SettingsDep, principal: Princip
 
 @router.get("/incidents", dependencies=[READ_INCIDENTS],
             summary="Incidents in your scope / 事件列表")
-def get_incidents(request: Request, conn: ConnDep, principal: PrincipalDep,
-                  settings: SettingsDep,
+def get_incidents(request: Request, conn: ConnDep, principal: PrincipalDep, region: RegionDep,
                   status: Annotated[list[str] | None, Query()] = None,
                   cell: Annotated[list[str] | None, Query()] = None,
                   limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
                   offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-                  region: str | None = None) -> list[dict[str, Any]]:
+                  ) -> list[dict[str, Any]]:
     """Incidents, soonest due first; reporter fields masked unless ``?unmask=true``."""
-    items = cases.list_incidents(conn, principal, region or settings.default_region, status,
+    items = cases.list_incidents(conn, principal, region, status,
                                  cell, limit=limit, offset=offset)
     audit_revealed(request, principal, items)
     return items
@@ -170,13 +179,12 @@ def get_incidents(request: Request, conn: ConnDep, principal: PrincipalDep,
 
 @router.get("/incidents/overdue", dependencies=[READ_INCIDENTS],
             summary="Overdue open cases / 超期事件")
-def get_overdue(conn: ConnDep, principal: PrincipalDep, settings: SettingsDep,
-                as_of: dt.datetime | None = None, region: str | None = None,
+def get_overdue(conn: ConnDep, principal: PrincipalDep, as_of: AsOfDep, region: RegionDep,
                 limit: Annotated[int, Query(ge=1, le=10_000)] = 500) -> dict[str, Any]:
     """Open, unpaused cases whose current step is past its due time (working time)."""
-    items = cases.list_incidents(conn, principal, region or settings.default_region,
-                                 overdue_only=True, now=_aware(as_of), limit=limit)
-    return {"count": len(items), "as_of": (_aware(as_of) or dt.datetime.now(dt.UTC)).isoformat(),
+    items = cases.list_incidents(conn, principal, region,
+                                 overdue_only=True, now=as_of, limit=limit)
+    return {"count": len(items), "as_of": (as_of or dt.datetime.now(dt.UTC)).isoformat(),
             "items": items}
 
 
@@ -195,21 +203,12 @@ def audit_revealed(request: Request, principal: Principal, items: list[dict[str,
                                "detail": {"incident_ids": ids}}
 
 
-def _aware(t: dt.datetime | None) -> dt.datetime | None:
-    if t is not None and t.tzinfo is None:
-        raise InvalidInput(f"时间缺少时区 / time without time zone: {t}; add +08:00",
-                           field="as_of")
-    if t is not None and not 1900 < t.year < 9999:
-        raise InvalidInput(f"时间超出范围 / time out of range: {t}", field="as_of")
-    return t
-
-
 @router.get("/incidents/{incident_id}", dependencies=[READ_INCIDENTS],
             summary="One incident with its history / 事件详情")
 def get_incident(request: Request, incident_id: str, conn: ConnDep, principal: PrincipalDep,
-                 as_of: dt.datetime | None = None) -> JSONResponse:
+                 as_of: AsOfDep) -> JSONResponse:
     """The incident, its events, photos and merged reports; ETag = version."""
-    inc = cases.get_incident(conn, incident_id, principal, _aware(as_of))
+    inc = cases.get_incident(conn, incident_id, principal, as_of)
     audit_revealed(request, principal, [inc])
     return _answer(inc)
 
@@ -217,75 +216,75 @@ def get_incident(request: Request, incident_id: str, conn: ConnDep, principal: P
 @router.post("/incidents/{incident_id}/transition", dependencies=[READ_INCIDENTS],
             summary="Move a case / 流转")
 def post_transition(incident_id: str, body: TransitionIn, conn: ConnDep,
-                    principal: PrincipalDep, if_match: IfMatch = None) -> JSONResponse:
+                    principal: PrincipalDep, version: VersionDep) -> JSONResponse:
     """Only allowed transitions (409 names both states); 409 to the loser of a race."""
     return _answer(cases.transition(
-        conn, incident_id, body.to, principal, cases.parse_version(if_match, body.version),
-        body.note, _aware(body.at), body.photo_ids))
+        conn, incident_id, body.to, principal, version.of(body.version),
+        body.note, aware(body.at), body.photo_ids))
 
 
 @router.post("/incidents/{incident_id}/merge", dependencies=[READ_INCIDENTS],
             summary="Merge duplicates / 合并重复事件")
 def post_merge(incident_id: str, body: MergeIn, conn: ConnDep, principal: PrincipalDep,
-               if_match: IfMatch = None) -> JSONResponse:
+               version: VersionDep) -> JSONResponse:
     """Merge duplicates into this case; every report and channel is kept."""
     return _answer(cases.merge(conn, incident_id, body.duplicate_ids, principal,
-                               cases.parse_version(if_match, body.version), body.note))
+                               version.of(body.version), body.note))
 
 
 @router.post("/incidents/{incident_id}/reassign", dependencies=[READ_INCIDENTS],
             summary="Reassign / 改派")
 def post_reassign(incident_id: str, body: ReassignIn, conn: ConnDep, principal: PrincipalDep,
-                  if_match: IfMatch = None) -> JSONResponse:
+                  version: VersionDep) -> JSONResponse:
     """Another cell (its worker on duty follows) and/or department; an audited event."""
     return _answer(cases.reassign(conn, incident_id, principal, body.cell_code,
                                   body.department_code,
-                                  cases.parse_version(if_match, body.version), body.note))
+                                  version.of(body.version), body.note))
 
 
 @router.post("/incidents/{incident_id}/pause", dependencies=[READ_INCIDENTS],
             summary="Pause the clock / 挂起")
 def post_pause(incident_id: str, body: ClockIn, conn: ConnDep, principal: PrincipalDep,
-               if_match: IfMatch = None) -> JSONResponse:
+               version: VersionDep) -> JSONResponse:
     """Stop the working-time clock (the time left is kept)."""
     return _answer(cases.pause(conn, incident_id, principal, body.note,
-                               cases.parse_version(if_match, body.version), _aware(body.at)))
+                               version.of(body.version), aware(body.at)))
 
 
 @router.post("/incidents/{incident_id}/resume", dependencies=[READ_INCIDENTS],
             summary="Resume the clock / 恢复")
 def post_resume(incident_id: str, body: ClockIn, conn: ConnDep, principal: PrincipalDep,
-                if_match: IfMatch = None) -> JSONResponse:
+                version: VersionDep) -> JSONResponse:
     """Restart the clock with the working time left at the pause."""
     return _answer(cases.resume(conn, incident_id, principal, body.note,
-                                cases.parse_version(if_match, body.version), _aware(body.at)))
+                                version.of(body.version), aware(body.at)))
 
 
 @router.post("/incidents/{incident_id}/extend", dependencies=[READ_INCIDENTS],
             summary="Extend the deadline / 延期")
 def post_extend(incident_id: str, body: ExtendIn, conn: ConnDep, principal: PrincipalDep,
-                if_match: IfMatch = None) -> JSONResponse:
+                version: VersionDep) -> JSONResponse:
     """Add working minutes to the current step's and the case's due times."""
     return _answer(cases.extend(conn, incident_id, principal, body.minutes, body.note,
-                                cases.parse_version(if_match, body.version)))
+                                version.of(body.version)))
 
 
 @router.post("/incidents/{incident_id}/notes", dependencies=[READ_INCIDENTS],
             summary="Add a note / 备注")
 def post_note(incident_id: str, body: NoteIn, conn: ConnDep, principal: PrincipalDep,
-              if_match: IfMatch = None) -> JSONResponse:
+              version: VersionDep) -> JSONResponse:
     """A note (and uploaded photos) in the history, status unchanged."""
     return _answer(cases.add_note(conn, incident_id, principal, body.note,
-                                  cases.parse_version(if_match, body.version), body.photo_ids))
+                                  version.of(body.version), body.photo_ids))
 
 
 @router.post("/incidents/{incident_id}/locate", dependencies=[READ_INCIDENTS],
             summary="Locate a case / 定位")
 def post_locate(incident_id: str, body: LocateIn, conn: ConnDep,
-                principal: PrincipalDep, if_match: IfMatch = None) -> JSONResponse:
+                principal: PrincipalDep, version: VersionDep) -> JSONResponse:
     """Give a needs_location case its point; it is routed and becomes reported."""
     return _answer(intake.locate(conn, incident_id, principal, body.lon, body.lat, body.crs,
-                                 cases.parse_version(if_match, body.version)))
+                                 version.of(body.version)))
 
 
 @router.post("/incidents/{incident_id}/attachments", status_code=201,
@@ -310,70 +309,3 @@ def get_attachment(incident_id: str, attachment_id: int, conn: ConnDep,
                                                settings.data_dir / "attachments")
     return Response(data, media_type=ctype,
                     headers={"Content-Disposition": f'inline; filename="{name}"'})
-
-
-@router.get("/me/cell", dependencies=[READ_INCIDENTS],
-            summary="My cells / 我的网格")
-def get_my_cell(conn: ConnDep, principal: PrincipalDep, settings: SettingsDep,
-                region: str | None = None) -> dict[str, Any]:
-    """The caller's cells (a grid worker's) with open and overdue counts."""
-    return cases.my_cells(conn, principal, region or settings.default_region)
-
-
-@router.get("/me/incidents", dependencies=[READ_INCIDENTS],
-            summary="My cells' incidents / 我的事件")
-def get_my_incidents(request: Request, conn: ConnDep, principal: PrincipalDep,
-                     settings: SettingsDep,
-                     all_statuses: bool = False, region: str | None = None,
-                     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
-                     lon: Annotated[float | None, Query(
-                         description="Where you stand (with lat): nearest first, with "
-                         "distance_m")] = None,
-                     lat: Annotated[float | None, Query(description="See lon")] = None,
-                     crs: Annotated[str, Query(description="CRS of lon/lat: EPSG:4490, "
-                                               "EPSG:4326, GCJ02, BD09")] = "EPSG:4490",
-                     ) -> dict[str, Any]:
-    """Open incidents of the caller's cells (every status with ``all_statuses=true``); most
-    urgent first, or nearest first from ``lon``/``lat`` (a phone's position, ``crs=GCJ02``)."""
-    from geo.crs.validate import to_cgcs2000_point
-    from geo.incidents.flow import OPEN
-
-    if (lon is None) != (lat is None):
-        raise InvalidInput("lon 与 lat 须同时给出 / give both lon and lat, or neither",
-                           field="lat" if lat is None else "lon")
-    near = None if lon is None or lat is None else to_cgcs2000_point(lon, lat, crs)
-    statuses = None if all_statuses else sorted(OPEN)
-    cells = sorted(principal.cell_codes) if principal.role == "worker" else None
-    items = cases.list_incidents(conn, principal, region or settings.default_region, statuses,
-                                 cells, limit=limit, near=near)
-    audit_revealed(request, principal, items)
-    return {"user": principal.user, "count": len(items), "items": items}
-
-
-@router.get("/board", dependencies=[READ_INCIDENTS],
-            summary="Command-centre board / 指挥中心看板")
-def get_board(conn: ConnDep, principal: PrincipalDep, settings: SettingsDep,
-              as_of: dt.datetime | None = None, region: str | None = None) -> dict[str, Any]:
-    """Counts by status, category and township, and the overdue list."""
-    return cases.board(conn, principal, region or settings.default_region, _aware(as_of))
-
-
-@router.get("/kpi", dependencies=[LOGGED_IN],
-            summary="KPIs / 考核指标",
-            responses={200: {"content": {"application/json": {}, XLSX: {}}}})
-def get_kpi(conn: ConnDep, principal: PrincipalDep, settings: SettingsDep,
-            date_from: Annotated[dt.date, Query(alias="from")],
-            date_to: Annotated[dt.date, Query(alias="to", description="exclusive")],
-            group_by: Literal["township", "cell", "department", "worker", "category"]
-            = "township",
-            format: Literal["json", "xlsx"] = "json", as_of: dt.datetime | None = None,
-            region: str | None = None) -> Response:
-    """结案率, 按期结案率, average handling time, rework and repeat-report rates."""
-    result = kpi(conn, principal, region or settings.default_region, date_from, date_to,
-                 group_by, _aware(as_of))
-    if format == "xlsx":
-        name = f"kpi_{group_by}_{date_from}_{date_to}.xlsx"
-        return Response(kpi_xlsx(result), media_type=XLSX,
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
-    return JSONResponse(result)
-

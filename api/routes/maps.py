@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
-from api.deps import LOGGED_IN, READ_INCIDENTS, ConnDep, PrincipalDep, SettingsDep
+from api.deps import EXPENSIVE, LOGGED_IN, READ_INCIDENTS, ConnDep, PrincipalDep, SettingsDep
 from geo.errors import InvalidInput, NotFound
 from maps import assets
 from maps.cell import build_cell_map
@@ -36,14 +36,14 @@ HTML_RESPONSES: dict[int | str, dict[str, object]] = {
 def _options(settings: SettingsDep, lang: str, basemap: str, region: str | None,
              **extra: object) -> MapOptions:
     return MapOptions(lang=lang, basemap=basemap, tianditu_key=settings.tianditu_key,
-                      region_code=region or settings.default_region, **extra)  # type: ignore[arg-type]
+                      region_code=settings.region_or_default(region), **extra)  # type: ignore[arg-type]
 
 
 def _page(html: str, opts: MapOptions) -> HTMLResponse:
     return HTMLResponse(html, headers=security_headers(opts))
 
 
-@router.get("/maps/dispatch", dependencies=[READ_INCIDENTS],
+@router.get("/maps/dispatch", dependencies=[READ_INCIDENTS, EXPENSIVE],
             summary="Dispatch map of the command centre / 指挥调度图",
             response_class=HTMLResponse, responses=HTML_RESPONSES)
 def dispatch_map(
@@ -63,7 +63,7 @@ def dispatch_map(
     return _page(render_page(build_dispatch_map(conn, principal, opts)), opts)
 
 
-@router.get("/maps/cells/{code}", dependencies=[READ_INCIDENTS],
+@router.get("/maps/cells/{code}", dependencies=[READ_INCIDENTS, EXPENSIVE],
             summary="Grid worker's map of one cell / 网格员地图",
             response_class=HTMLResponse, responses={**HTML_RESPONSES, 404: {
                 "description": "Unknown cell code"}})
@@ -81,7 +81,7 @@ def cell_map(
     return _page(render_page(build_cell_map(conn, principal, opts, code, here, crs)), opts)
 
 
-@router.get("/maps/coverage/cameras", dependencies=[LOGGED_IN],
+@router.get("/maps/coverage/cameras", dependencies=[LOGGED_IN, EXPENSIVE],
             summary="Camera coverage (planners) / 摄像头覆盖率",
             response_class=HTMLResponse, responses=HTML_RESPONSES)
 def camera_coverage_map(
@@ -107,7 +107,7 @@ def camera_coverage_map(
                                                        hotspots=hotspots)), opts)
 
 
-@router.get("/maps/coverage/property", dependencies=[LOGGED_IN],
+@router.get("/maps/coverage/property", dependencies=[LOGGED_IN, EXPENSIVE],
             summary="Property-management coverage (planners) / 物业管理覆盖率",
             response_class=HTMLResponse, responses=HTML_RESPONSES)
 def property_coverage_map(
@@ -121,7 +121,7 @@ def property_coverage_map(
     return _page(render_page(build_property_coverage_map(conn, principal, opts, unit)), opts)
 
 
-@router.get("/maps/data/incidents", dependencies=[READ_INCIDENTS],
+@router.get("/maps/data/incidents", dependencies=[READ_INCIDENTS, EXPENSIVE],
             summary="Incidents in a map view (compact rows) / 视野内事件",
             responses={422: {"description": "Invalid bbox or parameters"}})
 def incidents_in_view_data(

@@ -11,12 +11,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import ConnDep, PrincipalDep, SettingsDep
+from api.deps import EXPENSIVE, ConnDep, PrincipalDep, SettingsDep
 from geo.errors import InvalidInput
 from geo.layers import ogc
 from geo.layers.registry import LAYERS, get_layer
 
-router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
+router = APIRouter(prefix="/ogc", tags=["OGC API - Features"],
+                   dependencies=[EXPENSIVE])
 
 GEOJSON = "application/geo+json"
 JSON = "application/json"

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import JSONResponse
 
-from api.deps import ConnDep, PrincipalDep, SettingsDep
+from api.deps import EXPENSIVE, ConnDep, PrincipalDep, SettingsDep
 from geo.crs.validate import to_cgcs2000_point
 from geo.errors import InvalidInput
 from geo.layers import spatial
@@ -29,6 +29,7 @@ Crs = Annotated[
 
 @router.get(
     "/spatial/{layer}/within",
+    dependencies=[EXPENSIVE],
     summary="Features within a distance of a point / 距离范围内的要素",
     responses={200: {"content": {GEOJSON: {}}}, 404: {"description": "unknown layer"},
                422: {"description": "bad point, CRS or distance"}},
@@ -53,6 +54,7 @@ def within(
 
 @router.get(
     "/spatial/{layer}/nearest",
+    dependencies=[EXPENSIVE],
     summary="The k nearest features to a point / 最近的 k 个要素",
     responses={200: {"content": {GEOJSON: {}}}, 404: {"description": "unknown layer"},
                422: {"description": "bad point, CRS or k"}},
@@ -85,6 +87,7 @@ _INTERSECTS_EXAMPLE = {
 
 @router.post(
     "/spatial/{layer}/intersects",
+    dependencies=[EXPENSIVE],
     summary="Features intersecting a posted GeoJSON geometry / 与给定几何相交的要素",
     responses={200: {"content": {GEOJSON: {}}}, 404: {"description": "unknown layer"},
                422: {"description": "not GeoJSON, or invalid geometry (GEOS reason)"}},
@@ -113,6 +116,7 @@ def intersects(
 
 @router.get(
     "/spatial/inside/{kind}/{code}",
+    dependencies=[EXPENSIVE],
     summary="Everything inside a cell, village, community or township / 单元内的一切",
     responses={404: {"description": "unknown unit"}, 422: {"description": "bad kind/layers"}},
 )

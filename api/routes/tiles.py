@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from api.deps import ConnDep, PrincipalDep
+from api.deps import EXPENSIVE, ConnDep, PrincipalDep
 from geo.layers.ogc import parse_datetime
 from geo.layers.tiles import TILE_PROPERTIES, tile
 
-router = APIRouter(tags=["tiles 矢量瓦片"])
+router = APIRouter(tags=["tiles 矢量瓦片"], dependencies=[EXPENSIVE])
 
 MVT = "application/vnd.mapbox-vector-tile"
 

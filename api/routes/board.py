@@ -1,0 +1,20 @@
+"""The command-centre board (指挥中心看板)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import READ_INCIDENTS, AsOfDep, ConnDep, PrincipalDep, RegionDep
+from geo.incidents import cases
+
+router = APIRouter(tags=["incidents 事件"])
+
+
+@router.get("/board", dependencies=[READ_INCIDENTS],
+            summary="Command-centre board / 指挥中心看板")
+def get_board(conn: ConnDep, principal: PrincipalDep, as_of: AsOfDep,
+              region: RegionDep) -> dict[str, Any]:
+    """Counts by status, category and township, and the overdue list."""
+    return cases.board(conn, principal, region, as_of)
