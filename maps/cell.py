@@ -2,8 +2,8 @@
 
 The cell (highlighted) and its neighbours' outlines, the cell's compounds coloured by property
 management mode, its cameras with their sectors, its open incidents, and, given ``lon``/``lat``
-(in any CRS accepted by ``geo.crs.transforms``, e.g. GCJ-02 from a phone's map app), a "where am I"
-marker saying which cell the point is in and how far from its edge.
+(in any CRS accepted by ``geo.crs.names.normalize_crs``, e.g. GCJ-02 from a phone's map app),
+a "where am I" marker saying which cell the point is in and how far from its edge.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from geo.crs.validate import to_cgcs2000_point
 from geo.errors import NotFound, WanggeError
 from geo.lookup.postgis import cell_at
 from geo.mapdata import foundation as gl
+from geo.mapdata import incidents as gi
 from maps import overlays as ml
+from maps import styles as st
 from maps.frame import (
-    CAMERA_STYLES,
-    INCIDENT_STYLES,
-    MGMT_COLORS,
     JsCall,
     MapOptions,
     legend_html,
@@ -78,7 +77,7 @@ def build_cell_map(
     ml.add_compounds(m, comps, opts)
     cams = gl.cameras(conn, region, within_cells=[code], with_sector=False)
     ml.add_cameras(m, cams, opts)
-    inc, total = gl.incidents(conn, principal, region, None, open_only=True, cell_codes=[code],
+    inc, total = gi.incidents(conn, principal, region, None, open_only=True, cell_codes=[code],
                               limit=limit)
     ml.add_incidents(m, inc, opts, t["incidents_open"], radius=8)
     if here_ll is not None:
@@ -90,11 +89,11 @@ def build_cell_map(
             label += " · —"
         hx, hy = shift_xy([here_ll[0]], [here_ll[1]], opts)
         m.add_child(JsCall("here", round(float(hy[0]), 7), round(float(hx[0]), 7), label))
-    rows = [("sw", MGMT_COLORS[k], t[f"mode_{k}"]) for k in MGMT_COLORS]
-    rows += [("dot", INCIDENT_STYLES["overdue"]["fill"], t["overdue"]),
-             ("dot", INCIDENT_STYLES["open"]["fill"], t["open_not_overdue"]),
-             ("dot", CAMERA_STYLES["online"]["color"], t["cameras"]),
-             ("line", "#d50000", f"{t['cell']} {code}"), ("line", "#1e88e5", t["neighbours"])]
+    rows = [("sw", st.MGMT_COLORS[k], t[f"mode_{k}"]) for k in st.MGMT_COLORS]
+    rows += [("dot", st.INCIDENT_STYLES["overdue"]["fill"], t["overdue"]),
+             ("dot", st.INCIDENT_STYLES["open"]["fill"], t["open_not_overdue"]),
+             ("dot", st.CAMERA_STYLES["online"]["color"], t["cameras"]),
+             ("line", st.FOCUS, f"{t['cell']} {code}"), ("line", st.CELL_LINE, t["neighbours"])]
     notes = [f"{t['incidents_open']}: {t['shown_of'].format(shown=len(inc), total=total)}"]
     m.add_child(JsCall("legend", legend_html("", rows, notes), "bottomleft", t["legend"]))
     folium.LayerControl(collapsed=True, position="topright").add_to(m)

@@ -20,15 +20,15 @@ import mapclassify
 import numpy as np
 from sqlalchemy import Connection
 
-from geo.analysis.common import Period
 from geo.auth.principal import Principal
 from geo.errors import InvalidInput
 from geo.mapdata import analysis as cov
 from geo.mapdata import foundation as gl
+from geo.mapdata import incidents as gi
+from geo.periods import Period
 from maps import overlays as ml
+from maps import styles as st
 from maps.frame import (
-    INCIDENT_STYLES,
-    MGMT_COLORS,
     JsCall,
     JsLayer,
     MapOptions,
@@ -38,16 +38,9 @@ from maps.frame import (
     shift_xy,
 )
 
-PALETTE = ["#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704"]  # low -> high (camera)
-PALETTE_GOOD = ["#d73027", "#fc8d59", "#d9ef8b", "#1a9850"]  # below 50/80/90 %, >= 90 %
-NO_DATA = "#bdbdbd"
 LIMIT_OUTSIDE = 2000
 DEFAULT_SITES = 10
-# Gi* confidence bins (+-3/2/1 = 99/95/90 %), as ArcGIS's Hot Spot Analysis colours them
-SPOT_COLORS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7",
-               -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac"}
 SPOT_CONFIDENCE = {3: "99 %", 2: "95 %", 1: "90 %"}
-SITE_COLOR = "#00897b"
 
 
 def pct(share: float) -> str:
@@ -65,14 +58,14 @@ def classify(values: np.ndarray, kind: str) -> tuple[np.ndarray, list[str], list
         if ok.any():
             idx[ok] = mapclassify.UserDefined(values[ok], bins=bins).yb
         labels = ["< 50 %", "50 – 80 %", "80 – 90 %", "≥ 90 %"]
-        return idx, labels, PALETTE_GOOD
+        return idx, labels, st.TARGET_SCALE
     vals = values[ok]
     k = int(min(5, max(1, len(np.unique(vals)))))
     if k < 2:
         if ok.any():
             idx[ok] = 0
         hi = float(vals.max()) if vals.size else 0.0
-        return idx, [f"{pct(hi)} %"], PALETTE[:1]
+        return idx, [f"{pct(hi)} %"], st.COVERAGE_SCALE[:1]
     with warnings.catch_warnings():  # "Numba not installed": the pure-Python path is fine
         warnings.simplefilter("ignore", UserWarning)
         mc = mapclassify.FisherJenks(vals, k=k)
@@ -82,7 +75,8 @@ def classify(values: np.ndarray, kind: str) -> tuple[np.ndarray, list[str], list
     for b in mc.bins:
         labels.append(f"{pct(lo)} – {pct(float(b))} %")
         lo = float(b)
-    colors = PALETTE if k == 5 else [PALETTE[round(i * 4 / (k - 1))] for i in range(k)]
+    scale = st.COVERAGE_SCALE
+    colors = scale if k == 5 else [scale[round(i * 4 / (k - 1))] for i in range(k)]
     return idx, labels, colors
 
 
@@ -96,8 +90,8 @@ def _choropleth(m: folium.Map, gdf: gpd.GeoDataFrame, opts: MapOptions, kind: st
 
     def style(f: dict[str, Any]) -> dict[str, Any]:
         c = f["properties"]["cls"]
-        return {"color": "#455a64", "weight": 0.8, "fillOpacity": 0.75,
-                "fillColor": NO_DATA if c < 0 else colors[c]}
+        return {"color": st.UNIT_LINE, "weight": 0.8, "fillOpacity": 0.75,
+                "fillColor": st.NO_DATA if c < 0 else colors[c]}
 
     folium.GeoJson(gl.to_geojson(shift(gdf, opts), ["code", "name", "cls", "share_pct", *fields]),
                    name=name, style_function=style,
@@ -108,15 +102,15 @@ def _choropleth(m: folium.Map, gdf: gpd.GeoDataFrame, opts: MapOptions, kind: st
     return labels, colors
 
 
-def analysis_period(period: gl.Period) -> Period:
+def analysis_period(period: gi.Period) -> Period:
     """The map's half-open period as the analyses' inclusive dates."""
     last = period.end - dt.timedelta(seconds=1)
-    return Period(period.start.date(), last.date())
+    return Period.from_dates(period.start.date(), last.date())
 
 
 def add_hotspots(m: folium.Map, spots: gpd.GeoDataFrame, opts: MapOptions
                  ) -> folium.GeoJson | folium.FeatureGroup:
-    """Cells that are significant Gi* hot spots (red, by confidence); an empty layer when
+    """Cells that are significant Gi* hot spots (orange, by confidence); an empty layer when
     there are none (no incidents in the period, or no significant cluster)."""
     t = opts.t
     if spots.empty:
@@ -133,8 +127,8 @@ def add_hotspots(m: folium.Map, spots: gpd.GeoDataFrame, opts: MapOptions
 
     def style(f: dict[str, Any]) -> dict[str, Any]:
         b = int(f["properties"]["gi_bin"])
-        return {"color": "#7f0000" if b > 0 else "#08306b", "weight": 2,
-                "fillColor": SPOT_COLORS[b], "fillOpacity": 0.55,
+        return {"color": st.HOT_LINE if b > 0 else st.COLD_LINE, "weight": 2,
+                "fillColor": st.SPOT_COLORS[b], "fillOpacity": 0.55,
                 "className": "wangge-hotspot " + ("hot" if b > 0 else "cold")}
 
     cols = ["code", "name", "kind", "conf", "incidents", "per_km2_s", "z_s", "p_s"]
@@ -166,7 +160,7 @@ def site_rows(sites: gpd.GeoDataFrame, opts: MapOptions) -> dict[str, Any]:
                          r.compound if isinstance(r.compound, str) else ""])
     keys = ("site", "rank", "bearing", "fov", "range", "gain_inc", "gain_weight", "cum_inc",
             "standalone", "gain_area", "sector_area", "cell", "source", "compound")
-    return {"rows": rows, "color": SITE_COLOR, "t": {k: t[k] for k in keys}}
+    return {"rows": rows, "color": st.SITE, "t": {k: t[k] for k in keys}}
 
 
 def _unit_label(opts: MapOptions, unit: str) -> str:
@@ -187,7 +181,7 @@ def build_camera_coverage_map(conn: Connection, principal: Principal, opts: MapO
                            f"0..{cov.MAX_MAP_SITES} (0 = no recommended sites)", field="k")
     t = opts.t
     region = opts.region_code
-    period = gl.resolve_period(conn, region, opts.start, opts.end, default_days=92)
+    period = gi.resolve_period(conn, region, opts.start, opts.end, default_days=92)
     title = f"{t['cam_cov_title']} ({_unit_label(opts, unit)})"
     m = new_map(opts, gl.region_bounds(conn, region), title)
     gdf = cov.camera_coverage(conn, region, unit)
@@ -203,19 +197,19 @@ def build_camera_coverage_map(conn: Connection, principal: Principal, opts: MapO
         folium.GeoJson(
             gl.to_geojson(shift(gaps, opts), ["kind", "label", "codes", "area"]),
             name=f"{t['gap']} / {t['overlap']}",
-            style_function=lambda f: {"color": "#d500f9" if f["properties"]["kind"] == "gap"
-                                      else "#000000", "weight": 3, "fillOpacity": 0.6,
-                                      "fillColor": "#d500f9"},
+            style_function=lambda f: {"color": st.FOCUS if f["properties"]["kind"] == "gap"
+                                      else st.OVERLAP_LINE, "weight": 3, "fillOpacity": 0.6,
+                                      "fillColor": st.FOCUS},
             tooltip=folium.GeoJsonTooltip(["label", "codes", "area"], aliases=["", "", ""]),
         ).add_to(m)
     cams = gl.cameras(conn, region, statuses=("online",), with_sector=False)
     ml.add_cameras(m, cams, opts, show=False)
-    outside, n_out = gl.incidents(conn, principal, region, period, limit=LIMIT_OUTSIDE,
+    outside, n_out = gi.incidents(conn, principal, region, period, limit=LIMIT_OUTSIDE,
                                   outside_cameras=True)
     ml.add_incidents(m, outside, opts, t["outside"], radius=4)
     rows = [("sw", c, lab) for c, lab in zip(colors, labels, strict=True)]
-    rows += [("sw", "#d500f9", f"{t['gap']} / {t['overlap']} ({len(gaps)})")]
-    rows += [("dot", INCIDENT_STYLES[s]["fill"], f"{t['outside']}: {t[s]}")
+    rows += [("sw", st.FOCUS, f"{t['gap']} / {t['overlap']} ({len(gaps)})")]
+    rows += [("dot", st.INCIDENT_STYLES[s]["fill"], f"{t['outside']}: {t[s]}")
              for s in ("overdue", "open", "closed")]
     notes = [f"{t['period']}: {period.label()}",
              f"{t['outside']}: {t['shown_of'].format(shown=len(outside), total=n_out)}",
@@ -224,7 +218,7 @@ def build_camera_coverage_map(conn: Connection, principal: Principal, opts: MapO
     if hotspots:
         spots, spot_sum = cov.hotspot_layer(conn, principal, region, a_period)
         add_hotspots(m, spots, opts)
-        rows += [("sw", SPOT_COLORS[b], f"{t['hot' if b > 0 else 'cold']} "
+        rows += [("sw", st.SPOT_COLORS[b], f"{t['hot' if b > 0 else 'cold']} "
                   f"{SPOT_CONFIDENCE[abs(b)]} ({int((spots['gi_bin'] == b).sum())})")
                  for b in (3, 2, 1)]
         notes.append(t["hot_note"].format(perm=spot_sum["permutations"],
@@ -233,8 +227,8 @@ def build_camera_coverage_map(conn: Connection, principal: Principal, opts: MapO
         sites, site_sum = cov.camera_site_layer(conn, principal, region, a_period, k,
                                                 candidates)
         JsLayer("sites", site_rows(sites, opts), name=t["sites"].format(k=len(sites))).add_to(m)
-        rows += [("dot", SITE_COLOR, f"{t['site']} ({len(sites)})"),
-                 ("sw", SITE_COLOR, t["site_sector"])]
+        rows += [("dot", st.SITE, f"{t['site']} ({len(sites)})"),
+                 ("sw", st.SITE, t["site_sector"])]
         notes.append(t["sites_note"].format(
             solver=site_sum["solver"], k=k, cands=site_sum["candidates"],
             n=site_sum["newly_covered_incidents"], share=site_sum["newly_covered_share_pct"],
@@ -273,12 +267,13 @@ def build_property_coverage_map(conn: Connection, principal: Principal, opts: Ma
         folium.GeoJson(
             gl.to_geojson(shift(unmanaged, opts), ["code", "name", "address"]),
             name=f"{t['mode_none']} ({len(unmanaged)})",
-            style_function=lambda _f: {"color": "#b71c1c", "weight": 4, "fillOpacity": 0.0},
+            style_function=lambda _f: {"color": st.UNMANAGED_LINE, "weight": 4,
+                                         "fillOpacity": 0.0},
             tooltip=folium.GeoJsonTooltip(["name", "address"], aliases=["", ""]),
         ).add_to(m)
     rows = [("sw", c, lab) for c, lab in zip(colors, labels, strict=True)]
-    rows += [("sw", NO_DATA, t["no_data"])]
-    rows += [("sw", MGMT_COLORS[k], t[f"mode_{k}"]) for k in MGMT_COLORS]
+    rows += [("sw", st.NO_DATA, t["no_data"])]
+    rows += [("sw", st.MGMT_COLORS[k], t[f"mode_{k}"]) for k in st.MGMT_COLORS]
     total = int(gdf["compounds"].sum())
     managed = int(gdf["managed"].sum())
     share = managed / total * 100 if total else float("nan")

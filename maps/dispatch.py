@@ -29,10 +29,10 @@ from sqlalchemy import Connection
 from geo.auth.principal import Principal
 from geo.crs.transforms import transform_xy
 from geo.mapdata import foundation as gl
+from geo.mapdata import incidents as gi
 from maps import overlays as ml
+from maps import styles as st
 from maps.frame import (
-    CAMERA_STYLES,
-    INCIDENT_STYLES,
     JsCall,
     JsLayer,
     LocalHeatMap,
@@ -62,7 +62,7 @@ def build_dispatch_map(
     opts = opts.validated()
     t = opts.t
     region = opts.region_code
-    period = gl.resolve_period(conn, region, opts.start, opts.end)
+    period = gi.resolve_period(conn, region, opts.start, opts.end)
     m = new_map(opts, gl.region_bounds(conn, region), t["dispatch_title"])
 
     admin = gl.admin_units(conn, region, ("township", "village", "community"))
@@ -71,9 +71,9 @@ def build_dispatch_map(
     cells = gl.cells(conn, region, on=period.as_of.date())
     ml.add_cells(m, cells, opts)
 
-    counts = gl.incident_counts_by_cell(conn, principal, region, period, opts.overdue_days)
+    counts = gi.incident_counts_by_cell(conn, principal, region, period, opts.overdue_days)
     ml.add_counts(m, counts, opts, show=False)
-    heat = gl.incident_heat(conn, principal, region, period)
+    heat = gi.incident_heat(conn, principal, region, period)
     if heat:
         lon, lat = shift_xy([h[1] for h in heat], [h[0] for h in heat], opts)
         LocalHeatMap([[round(float(lat[i]), 5), round(float(lon[i]), 5), h[2]]
@@ -84,10 +84,10 @@ def build_dispatch_map(
     # Open incidents of any age still open at the end of the period (the overdue list), then
     # the closed ones reported in the period.
     open_period = dataclasses.replace(period, start=period.start.replace(year=1970))
-    closed_inc, n_closed = gl.incidents(conn, principal, region, period, closed_only=True,
+    closed_inc, n_closed = gi.incidents(conn, principal, region, period, closed_only=True,
                                         limit=limit_closed, overdue_days=opts.overdue_days)
     ml.add_incidents(m, closed_inc, opts, t["closed"] + " (" + period.label() + ")", radius=4)
-    open_inc, n_open = gl.incidents(conn, principal, region, open_period, open_only=True,
+    open_inc, n_open = gi.incidents(conn, principal, region, open_period, open_only=True,
                                     limit=limit_open, overdue_days=opts.overdue_days)
     ml.add_incidents(m, open_inc, opts, t["incidents_open"])  # drawn above the closed ones
 
@@ -105,23 +105,23 @@ def build_dispatch_map(
     ml.add_cameras(m, cams, opts, show=True, min_zoom=CAMERA_MIN_ZOOM)
 
     m.add_child(JsCall("search", ml.search_entries(gl.search_index(conn, region), opts),
-                       {k: t[k] for k in ("placeholder", "go", "notfound")}))
+                       {k: t[k] for k in ("placeholder", "go", "notfound")}, st.FOCUS))
     last_day = (period.end - dt.timedelta(days=1)).date()
     m.add_child(JsCall("period", {"from": f"{period.start:%Y-%m-%d}", "to": f"{last_day}"},
                        {k: t[k] for k in ("from", "to", "apply")}))
     shown_open = t["shown_of"].format(shown=len(open_inc), total=n_open)
     shown_closed = t["shown_of"].format(shown=len(closed_inc), total=max(n_closed, 0))
     rows = [
-        ("dot", INCIDENT_STYLES["overdue"]["fill"], t["overdue"]),
-        ("dot", INCIDENT_STYLES["open"]["fill"], t["open_not_overdue"]),
-        ("dot", INCIDENT_STYLES["closed"]["fill"], t["closed"]),
-        ("line", "#263238", t["townships"]),
-        ("line", "#546e7a", t["villages"]),
-        ("sw", "#90caf9", t["cells"]),
-        ("sw", "#ce93d8", t["dedicated"]),
-        ("dot", CAMERA_STYLES["online"]["color"], f"{t['cameras']} ({t['online']})"),
-        ("dot", CAMERA_STYLES["offline"]["color"], f"{t['cameras']} ({t['offline']})"),
-        ("dot", CAMERA_STYLES["fault"]["color"], f"{t['cameras']} ({t['fault']})"),
+        ("dot", st.INCIDENT_STYLES["overdue"]["fill"], t["overdue"]),
+        ("dot", st.INCIDENT_STYLES["open"]["fill"], t["open_not_overdue"]),
+        ("dot", st.INCIDENT_STYLES["closed"]["fill"], t["closed"]),
+        ("line", st.TOWNSHIP_LINE, t["townships"]),
+        ("line", st.VILLAGE_LINE, t["villages"]),
+        ("sw", st.CELL_FILL, t["cells"]),
+        ("sw", st.DEDICATED_FILL, t["dedicated"]),
+        ("dot", st.CAMERA_STYLES["online"]["color"], f"{t['cameras']} ({t['online']})"),
+        ("dot", st.CAMERA_STYLES["offline"]["color"], f"{t['cameras']} ({t['offline']})"),
+        ("dot", st.CAMERA_STYLES["fault"]["color"], f"{t['cameras']} ({t['fault']})"),
     ]
     notes = [f"{t['period']}: {period.label()}",
              f"{t['incidents_open']}: {shown_open}",
@@ -150,22 +150,22 @@ def incidents_in_view(
     if opts.base.overlay_crs != "EPSG:4490":
         xs, ys = transform_xy([x0, x1], [y0, y1], opts.base.overlay_crs, "EPSG:4490")
         x0, x1, y0, y1 = float(xs[0]), float(xs[1]), float(ys[0]), float(ys[1])
-    period = gl.resolve_period(conn, opts.region_code, opts.start, opts.end)
-    gdf, total = gl.incidents(conn, principal, opts.region_code, period, limit=limit,
+    period = gi.resolve_period(conn, opts.region_code, opts.start, opts.end)
+    gdf, total = gi.incidents(conn, principal, opts.region_code, period, limit=limit,
                               overdue_days=opts.overdue_days, bbox=(x0, y0, x1, y1))
     out = ml.incident_rows(gdf, opts)
     out["total"] = total
     return out
 
 
-def tile_url(period: gl.Period) -> str:
+def tile_url(period: gi.Period) -> str:
     """URL template of the incident vector tiles of ``period`` (RFC 3339 interval, inclusive)."""
     last = period.end - dt.timedelta(microseconds=1)
     interval = f"{period.start.isoformat()}/{last.isoformat()}"
     return "/tiles/incidents/{z}/{x}/{y}.pbf?datetime=" + quote(interval, safe="")
 
 
-def add_incident_tiles(m: folium.Map, opts: MapOptions, period: gl.Period,
+def add_incident_tiles(m: folium.Map, opts: MapOptions, period: gi.Period,
                        known: list[Any]) -> VectorTileLayer:
     """Every incident of the period as vector tiles (from zoom :data:`TILES_MIN_ZOOM`).
 
@@ -181,10 +181,10 @@ def add_incident_tiles(m: folium.Map, opts: MapOptions, period: gl.Period,
                                       strict=True):
                 cats[str(code)] = str(name if isinstance(name, str) and name else zh)
     data = {
-        "url": tile_url(period), "closed": list(gl.CLOSED_STATUSES),
+        "url": tile_url(period), "closed": list(gi.CLOSED_STATUSES),
         "asof": period.as_of.isoformat(), "odays": opts.overdue_days,
-        "styles": INCIDENT_STYLES, "cats": cats,
-        "statuses": {s: opts.status_name(s) for s in (*gl.OPEN_STATUSES, *gl.CLOSED_STATUSES)},
+        "styles": st.INCIDENT_STYLES, "cats": cats,
+        "statuses": {s: opts.status_name(s) for s in (*gi.OPEN_STATUSES, *gi.CLOSED_STATUSES)},
         "urgencies": {u: t[u] for u in ("urgent", "normal")},
         "item": "/ogc/collections/incidents/items/{code}",
         "t": {k: t[k] for k in ("status", "urgency", "reported", "cell", "channel", "overdue",

@@ -1,6 +1,6 @@
-"""Folium overlays built from :mod:`geo.mapdata.foundation` frames (shared by the dispatch, cell and
-coverage maps). Every function takes the map and :class:`maps.frame.MapOptions` and shifts
-geometries to the basemap's CRS (GCJ-02 for AMap)."""
+"""Folium overlays built from :mod:`geo.mapdata.foundation` and :mod:`geo.mapdata.incidents`
+frames (shared by the dispatch, cell and coverage maps). Every function takes the map and
+:class:`maps.frame.MapOptions` and shifts geometries to the basemap's CRS (GCJ-02 for AMap)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ import geopandas as gpd
 import numpy as np
 
 from geo.mapdata import foundation as gl
+from maps import styles as st
 from maps.frame import (
-    CAMERA_STYLES,
-    INCIDENT_STYLES,
-    MGMT_COLORS,
     JsLayer,
     MapOptions,
     shift,
@@ -43,9 +41,9 @@ def add_admin(m: folium.Map, units: gpd.GeoDataFrame, opts: MapOptions, level: s
                                                           strict=True)]
     else:
         units["label"] = units["name"]
-    style = ({"color": "#263238", "weight": 3, "fill": False, "dashArray": None}
+    style = ({"color": st.TOWNSHIP_LINE, "weight": 3, "fill": False, "dashArray": None}
              if level == "township" else
-             {"color": "#546e7a", "weight": 1.2, "fill": False, "dashArray": "4 3"})
+             {"color": st.VILLAGE_LINE, "weight": 1.2, "fill": False, "dashArray": "4 3"})
     layer = folium.GeoJson(
         _geojson(units, ["code", "label"], opts),
         name=t["townships"] if level == "township" else t["villages"],
@@ -73,11 +71,12 @@ def add_cells(m: folium.Map, cells: gpd.GeoDataFrame, opts: MapOptions, name: st
     def style(feature: dict[str, Any]) -> dict[str, Any]:
         props = feature["properties"]
         if props["code"] == highlight:
-            return {"color": "#d50000", "weight": 4, "fillColor": "#ffeb3b", "fillOpacity": 0.12}
+            return {"color": st.FOCUS, "weight": 4, "fillColor": st.FOCUS_FILL, "fillOpacity": 0.12}
         if props["kind"] == "dedicated":
-            return {"color": "#8e24aa", "weight": 2, "dashArray": "6 4", "fillColor": "#ce93d8",
+            return {"color": st.DEDICATED_LINE, "weight": 2, "dashArray": "6 4",
+                    "fillColor": st.DEDICATED_FILL,
                     "fillOpacity": 0.15}
-        return {"color": "#1e88e5", "weight": 1.2, "fillColor": "#90caf9",
+        return {"color": st.CELL_LINE, "weight": 1.2, "fillColor": st.CELL_FILL,
                 "fillOpacity": fill_opacity}
 
     layer = folium.GeoJson(
@@ -143,7 +142,7 @@ def incident_rows(gdf: gpd.GeoDataFrame, opts: MapOptions) -> dict[str, Any]:
     t = opts.t
     texts = {k: t[k] for k in ("status", "urgency", "reported", "description", "location",
                                "cell", "department", "channel", "overdue")}
-    return {"cols": cols, "rows": rows, "dicts": dicts, "styles": INCIDENT_STYLES, "t": texts,
+    return {"cols": cols, "rows": rows, "dicts": dicts, "styles": st.INCIDENT_STYLES, "t": texts,
             "links": [[t[k], url] for k, url in API_LINKS]}
 
 
@@ -163,7 +162,8 @@ def add_counts(m: folium.Map, counts: list[dict[str, Any]], opts: MapOptions,
     rows = [[round(float(lat[i]), 6), round(float(lon[i]), 6), c["cell_code"], c["name"],
              int(c["total"]), int(c["open"]), int(c["overdue"])] for i, c in enumerate(counts)]
     t = opts.t
-    layer = JsLayer("counts", {"rows": rows, "t": {k: t[k] for k in ("total", "open", "overdue")}},
+    layer = JsLayer("counts", {"rows": rows, "colors": st.COUNT_COLORS,
+                                "t": {k: t[k] for k in ("total", "open", "overdue")}},
                     name=t["incidents_counts"], show=show)
     layer.add_to(m)
     return layer
@@ -179,7 +179,7 @@ def camera_rows(cams: gpd.GeoDataFrame, opts: MapOptions) -> dict[str, Any]:
             rows.append([round(float(lat[i]), 6), round(float(lon[i]), 6), r.gb_id, r.name,
                          bearing, r.fov_deg, r.range_m, r.status])
     t = opts.t
-    return {"rows": rows, "styles": CAMERA_STYLES,
+    return {"rows": rows, "styles": st.CAMERA_STYLES, "fill": st.CAMERA_FILL,
             "t": {k: t[k] for k in ("online", "offline", "fault", "nobearing")}}
 
 
@@ -207,8 +207,8 @@ def add_compounds(m: folium.Map, comps: gpd.GeoDataFrame, opts: MapOptions,
     layer = folium.GeoJson(
         _geojson(comps, ["code", "name", "mgmt_mode", "mode", "company", "households"], opts),
         name=t["compounds"],
-        style_function=lambda f: {"color": MGMT_COLORS[f["properties"]["mgmt_mode"]],
-                                  "weight": 1.5, "fillColor": MGMT_COLORS[f["properties"]
+        style_function=lambda f: {"color": st.MGMT_COLORS[f["properties"]["mgmt_mode"]],
+                                  "weight": 1.5, "fillColor": st.MGMT_COLORS[f["properties"]
                                                                           ["mgmt_mode"]],
                                   "fillOpacity": 0.45},
         tooltip=folium.GeoJsonTooltip(["name", "mode", "company", "households"],

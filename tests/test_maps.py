@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
 
-from geo.analysis.common import Period
 from geo.auth.principal import ANONYMOUS_COMMAND, Principal
-from geo.crs.transforms import wgs84_to_gcj02
+from geo.crs.china import wgs84_to_gcj02
 from geo.errors import InvalidInput
 from geo.mapdata import analysis as cov
-from geo.mapdata import foundation as gl
+from geo.mapdata import incidents as gi
+from geo.periods import Period
 from maps import assets
 from maps.cell import build_cell_map
 from maps.frame import MapOptions, render_standalone, shift_xy
@@ -89,7 +89,8 @@ def test_osm_basemap_csp_allows_only_its_tiles(client):  # type: ignore[no-untyp
 def test_amap_basemap_shifts_overlays_to_gcj02(demo_url):  # type: ignore[no-untyped-def]
     lon, lat = 111.13, 38.46
     x, y = shift_xy([lon], [lat], MapOptions(basemap="amap"))
-    assert (float(x[0]), float(y[0])) == pytest.approx(wgs84_to_gcj02(lon, lat), abs=1e-9)
+    gx, gy = wgs84_to_gcj02(lon, lat)
+    assert (float(x[0]), float(y[0])) == pytest.approx((float(gx), float(gy)), abs=1e-9)
     east_m = (float(x[0]) - lon) * 111_320 * np.cos(np.radians(lat))
     assert 400 < east_m < 700  # about 540 m east at Xing County
     engine = create_engine(demo_url)
@@ -119,8 +120,8 @@ def test_standalone_export_has_no_external_reference(demo_url):  # type: ignore[
 def test_overdue_rule_and_scope(demo_url):  # type: ignore[no-untyped-def]
     engine = create_engine(demo_url)
     with engine.connect() as conn:
-        period = gl.resolve_period(conn, "141123", dt.date(2026, 10, 1), dt.date(2026, 10, 30))
-        inc, total = gl.incidents(conn, ANONYMOUS_COMMAND, "141123", period, limit=100_000,
+        period = gi.resolve_period(conn, "141123", dt.date(2026, 10, 1), dt.date(2026, 10, 30))
+        inc, total = gi.incidents(conn, ANONYMOUS_COMMAND, "141123", period, limit=100_000,
                                   overdue_days=3)
         n_sql = conn.execute(text(
             "SELECT count(*) FROM incident WHERE reported_at >= :a AND reported_at < :b "
@@ -135,19 +136,19 @@ def test_overdue_rule_and_scope(demo_url):  # type: ignore[no-untyped-def]
             assert bool(r.overdue) == bool(expect), r.code
         assert not {"reporter_name", "reporter_phone"} & set(inc.columns)
         worker = Principal(user="w", role="worker", cell_codes=frozenset({CELL}))
-        mine, _ = gl.incidents(conn, worker, "141123", period, limit=10_000)
+        mine, _ = gi.incidents(conn, worker, "141123", period, limit=10_000)
         assert set(mine["cell_code"]) <= {CELL}
         planner = Principal(user="p", role="planner")
-        assert gl.incidents(conn, planner, "141123", period)[1] == 0
-        counts = gl.incident_counts_by_cell(conn, ANONYMOUS_COMMAND, "141123", period)
+        assert gi.incidents(conn, planner, "141123", period)[1] == 0
+        counts = gi.incident_counts_by_cell(conn, ANONYMOUS_COMMAND, "141123", period)
         assert sum(c["total"] for c in counts) == n_sql
-        heat = gl.incident_heat(conn, ANONYMOUS_COMMAND, "141123", period)
+        heat = gi.incident_heat(conn, ANONYMOUS_COMMAND, "141123", period)
         assert sum(h[2] for h in heat) == n_sql
-        coarse = gl.incident_heat(conn, ANONYMOUS_COMMAND, "141123", period, max_points=100)
+        coarse = gi.incident_heat(conn, ANONYMOUS_COMMAND, "141123", period, max_points=100)
         assert len(coarse) < len(heat) and len(coarse) <= 300
         assert sum(h[2] for h in coarse) == n_sql
         with pytest.raises(InvalidInput):
-            gl.resolve_period(conn, "141123", dt.date(2026, 10, 2), dt.date(2026, 10, 1))
+            gi.resolve_period(conn, "141123", dt.date(2026, 10, 2), dt.date(2026, 10, 1))
     engine.dispose()
 
 
@@ -192,15 +193,15 @@ def test_incidents_in_view_endpoint(client):  # type: ignore[no-untyped-def]
         assert row[ci["reported"]] >= "2026-10-01"
         assert d["dicts"]["cls"][row[ci["cls"]]] in ("overdue", "open", "closed")
     # with AMap the bbox is in GCJ-02 and rows carry both positions
-    gx0, gy0 = wgs84_to_gcj02(111.10, 38.44)
-    gx1, gy1 = wgs84_to_gcj02(111.16, 38.48)
+    gx, gy = wgs84_to_gcj02([111.10, 111.16], [38.44, 38.48])
+    gx0, gx1, gy0, gy1 = float(gx[0]), float(gx[1]), float(gy[0]), float(gy[1])
     s = client.get(f"/maps/data/incidents?bbox={gx0},{gy0},{gx1},{gy1}&from=2026-10-01"
                    "&to=2026-10-30&basemap=amap").json()
     cs = {c: i for i, c in enumerate(s["cols"])}
     assert abs(len(s["rows"]) - len(d["rows"])) <= 0.05 * len(d["rows"])
     for row in s["rows"]:
         assert (row[cs["lon"]], row[cs["lat"]]) == pytest.approx(
-            wgs84_to_gcj02(row[cs["lon0"]], row[cs["lat0"]]), abs=2e-6)
+            tuple(map(float, wgs84_to_gcj02(row[cs["lon0"]], row[cs["lat0"]]))), abs=2e-6)
     for bad in ("1,2,3", "111.2,38.4,111.1,38.5", "a,b,c,d"):
         assert client.get(f"/maps/data/incidents?bbox={bad}").status_code == 422, bad
 
@@ -236,7 +237,8 @@ def test_cell_map_of_a_rural_cell_without_compounds(client, demo_engine):  # typ
 # --- hot spots, recommended camera sites, incident vector tiles (issue 7 follow-up) ---------
 
 MVT = "application/vnd.mapbox-vector-tile"
-Q3 = Period(dt.date(2026, 7, 31), dt.date(2026, 10, 30))  # the coverage map's default period
+# the coverage map's default period
+Q3 = Period.from_dates(dt.date(2026, 7, 31), dt.date(2026, 10, 30))
 
 
 def test_hotspot_layer_is_the_analysis_hot_cells(demo_engine):  # type: ignore[no-untyped-def]
@@ -393,3 +395,19 @@ def test_incident_tiles_pass_the_principal(demo_url):  # type: ignore[no-untyped
     assert viewer.status_code == 204
     mine = mapbox_vector_tile.decode(worker.content)["incidents"]["features"]
     assert mine and {f["properties"]["cell_code"] for f in mine} == {CELL}
+
+
+def test_one_palette() -> None:
+    """Every colour is defined once, in maps/styles.py: no literal colour elsewhere in maps/."""
+    from pathlib import Path
+
+    from maps import styles
+
+    root = Path(styles.__file__).parent
+    colour = re.compile(r"#[0-9a-fA-F]{6}\b|#[0-9a-fA-F]{3}\b")
+    for path in [*root.glob("*.py"), root / "static" / "wangge.js"]:
+        if path.name != "styles.py":
+            assert not colour.findall(path.read_text(encoding="utf-8")), path
+    # red means overdue, and nothing else is drawn in it
+    assert styles.INCIDENT_STYLES["overdue"]["fill"] == styles.COUNT_COLORS["overdue"]
+    assert styles.MGMT_COLORS["none"] not in (styles.OVERDUE, styles.OVERDUE_LINE)

@@ -26,7 +26,7 @@
       return dicts[c] ? dicts[c][x] : x;
     }
     d.rows.forEach(function (r) {
-      var key = v(r, "cls"), st = d.styles[key] || {color: "#333", fill: "#999"};
+      var key = v(r, "cls"), st = d.styles[key] || d.styles.unknown;
       var lat0 = ci.lat0 !== undefined ? r[ci.lat0] : r[ci.lat],
         lon0 = ci.lon0 !== undefined ? r[ci.lon0] : r[ci.lon];
       var m = L.circleMarker([r[ci.lat], r[ci.lon]], {radius: o.radius || 6, color: st.color,
@@ -156,8 +156,8 @@
     var g = L.featureGroup(), max = 1;
     d.rows.forEach(function (r) { if (r[4] > max) { max = r[4]; } });
     d.rows.forEach(function (r) {
-      var color = r[6] > 0 ? "#b71c1c" : (r[5] > 0 ? "#ef6c00" : "#1565c0");
-      var m = L.circleMarker([r[0], r[1]], {radius: 4 + 16 * Math.sqrt(r[4] / max), color: "#fff",
+      var k = d.colors, color = r[6] > 0 ? k.overdue : (r[5] > 0 ? k.open : k.closed);
+      var m = L.circleMarker([r[0], r[1]], {radius: 4 + 16 * Math.sqrt(r[4] / max), color: k.outline,
         weight: 1, fillColor: color, fillOpacity: 0.75, className: "wangge-count-marker"});
       m.bindTooltip(esc(r[2]) + " " + esc(r[3]) + "<br>" + esc(d.t.total) + " " + r[4] + " · " +
         esc(d.t.open) + " " + r[5] + " · " + esc(d.t.overdue) + " " + r[6]);
@@ -189,7 +189,7 @@
           fillColor: st.color, fillOpacity: 0.18, className: "wangge-sector"}).bindTooltip(tip).addTo(g);
       }
       L.circleMarker([r[0], r[1]], {radius: o.radius || 3, color: st.color, weight: 1,
-        fillColor: "#fff", fillOpacity: 1, className: "wangge-camera"}).bindTooltip(tip).addTo(g);
+        fillColor: d.fill, fillOpacity: 1, className: "wangge-camera"}).bindTooltip(tip).addTo(g);
     });
     return o.minZoom ? W.fromZoom(g, o.minZoom) : g;
   };
@@ -253,8 +253,8 @@
     };
     c.addTo(map);
   };
-  /* Search box: index = [{label, kind, bounds:[x0,y0,x1,y1]}] */
-  W.search = function (map, index, t) {
+  /* Search box: index = [{label, kind, bounds:[x0,y0,x1,y1]}]; color of the hit's outline */
+  W.search = function (map, index, t, color) {
     var c = L.control({position: "topleft"}), hl = null;
     c.onAdd = function () {
       var div = L.DomUtil.create("div", "wangge-box wangge-search"), id = "wangge-search-list";
@@ -273,7 +273,7 @@
         note.textContent = hit.label;
         var b = L.latLngBounds([hit.bounds[1], hit.bounds[0]], [hit.bounds[3], hit.bounds[2]]);
         if (hl) { map.removeLayer(hl); }
-        hl = L.rectangle(b, {color: "#d500f9", weight: 3, fill: false, className: "wangge-hit"}).addTo(map);
+        hl = L.rectangle(b, {color: color, weight: 3, fill: false, className: "wangge-hit"}).addTo(map);
         map.fitBounds(b, {maxZoom: 17});
       }
       div.querySelector("button").addEventListener("click", go);

@@ -1,0 +1,176 @@
+"""Incident layers shaped for drawing: points, per-cell counts and a heat grid over a period.
+
+Incidents go through :func:`geo.auth.principal.incident_scope_sql`; nothing here returns
+reporters' personal fields.
+
+Incident status and "overdue": an incident is *open*
+unless its status is one of :data:`CLOSED_STATUSES`; an open incident is *overdue* when its
+``due_at`` has passed, or, when it has no ``due_at``, when it was reported more than
+``overdue_days`` (default :data:`DEFAULT_OVERDUE_DAYS`) before the reference time ``as_of``.
+The reference time is "now", capped at the end of the requested period so that a map of last
+month shows what was overdue then.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import shapely
+from sqlalchemy import Connection, text
+
+from geo import localtime
+from geo.auth.principal import Principal, incident_scope_sql
+from geo.boundaries.sets import set_valid_at
+from geo.crs.metres import metres_to_degrees
+from geo.errors import InvalidInput
+from geo.incidents.flow import CLOSED_STATUSES
+from geo.incidents.flow import OPEN_STATUSES as OPEN_STATUSES  # read by maps.dispatch
+from geo.mapdata.foundation import CRS, check_bbox
+from geo.periods import Period as Period  # read by maps as gi.Period
+from geo.periods import resolve_period as resolve_period
+
+DEFAULT_OVERDUE_DAYS = 3.0
+
+def _incident_filter(
+    principal: Principal,
+    region_code: str,
+    period: Period | None,
+    open_only: bool,
+    cell_codes: list[str] | None,
+    bbox: tuple[float, float, float, float] | None = None,
+    closed_only: bool = False,
+) -> tuple[str, dict[str, Any]]:
+    scope, params = incident_scope_sql(principal, "i")
+    conds = ["i.region_code = :r", "i.geom IS NOT NULL", "i.status <> 'merged'", scope]
+    params = {**params, "r": region_code, "closed": list(CLOSED_STATUSES)}
+    if bbox is not None:
+        x0, y0, x1, y1 = check_bbox(bbox)
+        conds.append("i.geom && ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, 4490)")
+        params.update(bx0=x0, by0=y0, bx1=x1, by1=y1)
+    if period is not None:
+        conds.append("i.reported_at >= :p0 AND i.reported_at < :p1")
+        params.update(p0=period.start, p1=period.end)
+    if open_only:
+        conds.append("NOT (i.status = ANY(:closed))")
+    if closed_only:
+        conds.append("i.status = ANY(:closed)")
+    if cell_codes is not None:
+        conds.append("i.cell_code = ANY(:cells)")
+        params["cells"] = cell_codes
+    return " AND ".join(conds), params
+
+
+def _overdue_sql(as_of_param: str = ":asof", days_param: str = ":odays") -> str:
+    return (f"(NOT (i.status = ANY(:closed)) AND COALESCE(i.due_at, i.reported_at + "
+            f"make_interval(secs => {days_param} * 86400)) < {as_of_param})")
+
+
+def incidents(
+    conn: Connection,
+    principal: Principal,
+    region_code: str,
+    period: Period | None = None,
+    open_only: bool = False,
+    cell_codes: list[str] | None = None,
+    limit: int = 5000,
+    overdue_days: float = DEFAULT_OVERDUE_DAYS,
+    outside_cameras: bool = False,
+    bbox: tuple[float, float, float, float] | None = None,
+    closed_only: bool = False,
+) -> tuple[gpd.GeoDataFrame, int]:
+    """Incidents the caller may see, most urgent first, and the total count before ``limit``.
+
+    Order: overdue first, then urgent, then the most recent. Columns: id, code, category_code,
+    category_name, category_name_en, channel, status, urgency, reported_at, description,
+    location_text, cell_code, department_name, is_open, overdue, geometry. Never personal fields.
+    ``outside_cameras`` keeps incidents no online camera sector covers; ``bbox`` (EPSG:4490)
+    keeps those inside a box; ``closed_only`` keeps closed, rejected and cancelled ones.
+    """
+    if limit < 0:
+        raise InvalidInput("limit 不能为负 / limit must be >= 0", field="limit")
+    where, params = _incident_filter(principal, region_code, period, open_only, cell_codes,
+                                     bbox, closed_only)
+    if outside_cameras:
+        where += (" AND NOT EXISTS (SELECT 1 FROM camera k WHERE k.region_code = i.region_code "
+                  "AND k.status = 'online' AND k.sector IS NOT NULL "
+                  "AND ST_Intersects(k.sector, i.geom))")
+    as_of = period.as_of if period else localtime.now()
+    params.update(asof=as_of, odays=overdue_days, lim=limit)
+    total = int(conn.execute(text(f"SELECT count(*) FROM incident i WHERE {where}"),
+                             params).scalar_one())
+    rows = [dict(r) for r in conn.execute(text(f"""
+        SELECT i.id, i.code, i.category_code, c.name AS category_name,
+               c.name_en AS category_name_en, i.channel, i.status, i.urgency, i.reported_at,
+               i.description, i.location_text, i.cell_code, d.name AS department_name,
+               NOT (i.status = ANY(:closed)) AS is_open, {_overdue_sql()} AS overdue,
+               ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
+        FROM incident i
+        JOIN incident_category c ON c.code = i.category_code
+        LEFT JOIN department d ON d.code = i.department_code
+        WHERE {where}
+        ORDER BY {_overdue_sql()} DESC, (i.urgency = 'urgent') DESC, i.reported_at DESC
+        LIMIT :lim
+    """), params).mappings()]
+    geoms = shapely.points([(r.pop("lon"), r.pop("lat")) for r in rows]) if rows else []
+    return gpd.GeoDataFrame(rows, geometry=list(geoms), crs=CRS), total
+
+
+def incident_counts_by_cell(
+    conn: Connection,
+    principal: Principal,
+    region_code: str,
+    period: Period | None,
+    overdue_days: float = DEFAULT_OVERDUE_DAYS,
+) -> list[dict[str, Any]]:
+    """Per cell (aggregated in SQL): total, open and overdue counts and a label point.
+
+    Aggregates carry no personal data; the caller's incident scope still applies.
+    """
+    where, params = _incident_filter(principal, region_code, period, False, None)
+    as_of = period.as_of if period else localtime.now()
+    params.update(asof=as_of, odays=overdue_days)
+    set_id, _ = set_valid_at(conn, region_code, None)
+    params["s"] = set_id
+    rows = conn.execute(text(f"""
+        WITH agg AS (
+            SELECT i.cell_code, count(*) AS total,
+                   count(*) FILTER (WHERE NOT (i.status = ANY(:closed))) AS open,
+                   count(*) FILTER (WHERE {_overdue_sql()}) AS overdue
+            FROM incident i WHERE {where} AND i.cell_code IS NOT NULL GROUP BY i.cell_code)
+        SELECT a.cell_code, a.total, a.open, a.overdue, g.name,
+               ST_X(ST_PointOnSurface(g.geom)) AS lon, ST_Y(ST_PointOnSurface(g.geom)) AS lat
+        FROM agg a JOIN grid_cell g ON g.boundary_set_id = :s AND g.code = a.cell_code
+        ORDER BY a.total DESC
+    """), params).mappings()
+    return [dict(r) for r in rows]
+
+
+def incident_heat(
+    conn: Connection,
+    principal: Principal,
+    region_code: str,
+    period: Period | None,
+    grid_m: float = 250.0,
+    max_points: int = 3000,
+) -> list[tuple[float, float, int]]:
+    """Incidents snapped to a ``grid_m`` grid in SQL: ``(lat, lon, count)`` per occupied cell.
+
+    The result grows with the area covered, not with the number of incidents: when more than
+    ``max_points`` grid cells are occupied the grid is coarsened (up to three times).
+    """
+    if grid_m <= 0:
+        raise InvalidInput("grid_m 必须为正 / grid_m must be > 0", field="grid_m")
+    where, params = _incident_filter(principal, region_code, period, False, None)
+    sql = text(f"""
+        SELECT ST_Y(p) AS lat, ST_X(p) AS lon, n FROM (
+            SELECT ST_SnapToGrid(i.geom, :g) AS p, count(*) AS n
+            FROM incident i WHERE {where} GROUP BY 1) s
+    """)
+    rows = conn.execute(sql, {**params, "g": metres_to_degrees(grid_m)}).all()
+    for _ in range(3):
+        if not len(rows) > max_points > 0:
+            break
+        grid_m *= 1.15 * (len(rows) / max_points) ** 0.5
+        rows = conn.execute(sql, {**params, "g": metres_to_degrees(grid_m)}).all()
+    return [(round(float(a), 5), round(float(b), 5), int(n)) for a, b, n in rows]

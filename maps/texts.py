@@ -1,0 +1,112 @@
+"""The zh/en texts of the maps, as data: labels, legends, tooltips and status names.
+
+:attr:`maps.frame.MapOptions.t` picks the table of the requested language; colours named in a
+text (legends) are those of :mod:`maps.styles`.
+"""
+
+from __future__ import annotations
+
+from geo.db.tables.vocab import INCIDENT_STATUS
+
+LANGS = ("zh", "en")
+
+TEXTS: dict[str, dict[str, str]] = {
+    "zh": {
+        "townships": "乡镇界", "villages": "村/社区界", "cells": "网格", "dedicated": "专属网格",
+        "incidents_open": "未办结事件", "incidents_counts": "事件数(按网格汇总)",
+        "heat": "事件热力图", "cameras": "摄像头及视域", "compounds": "小区(物业管理方式)",
+        "code": "编码", "name": "名称", "worker": "网格员", "phone": "电话", "village": "村/社区",
+        "township": "乡镇", "households": "户数", "status": "状态", "urgency": "紧急程度",
+        "reported": "上报时间", "description": "事件描述", "location": "位置", "cell": "网格",
+        "department": "责任部门", "channel": "来源渠道", "overdue": "超期", "open": "未办结",
+        "closed": "已办结", "total": "合计", "period": "时段", "from": "从", "to": "到",
+        "apply": "查询", "go": "定位", "placeholder": "网格编码或小区名称",
+        "notfound": "未找到", "online": "在线", "offline": "离线", "fault": "故障",
+        "nobearing": "朝向未知(按圆形计)", "legend": "图例", "dispatch_title": "指挥调度图",
+        "cell_title": "网格员地图", "here": "我的位置", "cam_cov_title": "摄像头覆盖率",
+        "prop_title": "物业管理覆盖率", "no_data": "无数据/无小区", "gap": "网格空隙",
+        "overlap": "网格重叠", "outside": "不在任何摄像头视域内的事件",
+        "shown_of": "显示 {shown} / 共 {total}", "neighbours": "相邻网格",
+        "mode_company": "物业服务企业", "mode_community": "社区托管",
+        "mode_social_org": "社会组织代管",
+        "mode_owners": "业主自管", "mode_none": "无物业管理", "unit_cell": "网格",
+        "unit_community": "村/社区", "unit_township": "乡镇", "share": "覆盖率",
+        "compounds_n": "小区数", "managed": "有物业管理", "cameras_n": "在线摄像头",
+        "overdue_rule": "超期: 未办结且超过截止时间(无截止时间时: 上报超过 {days} 天)",
+        "link_cell": "所在网格", "link_item": "事件详情(API)", "basemap": "底图",
+        "open_not_overdue": "未办结(未超期)", "target": "目标",
+        "urgent": "紧急", "normal": "一般", "live": "视野内全部事件(放大到 {z} 级加载)",
+        "from_zoom": " (放大到 {z} 级显示)",
+        "counts_note": "事件数(按网格汇总): 圆面积与事件数成正比; "
+                       "红=有超期, 橙=有未办结, 绿=均已办结",
+        "hotspots": "事件热点 (Gi*)", "hot": "热点", "cold": "冷点",
+        "confidence": "置信度", "gi_z": "Gi* z 值", "gi_p": "p 值", "per_km2": "每平方公里事件",
+        "incidents_n": "事件数",
+        "hot_note": "热点: Getis-Ord Gi* (esda), 每平方公里事件数, {perm} 次置换, 时段 {period}",
+        "sites": "建议新增摄像头点位 (前 {k} 个)", "site": "建议点位", "rank": "排序",
+        "bearing": "朝向", "fov": "视角", "range": "视距", "source": "候选来源",
+        "src_entrance": "小区出入口", "src_lattice": "网格点阵", "compound": "小区",
+        "gain_inc": "新增覆盖事件", "gain_weight": "新增覆盖权重(紧急计2)",
+        "cum_inc": "累计新增覆盖事件", "standalone": "单独可见事件",
+        "gain_area": "新增覆盖面积", "sector_area": "视域面积", "site_sector": "建议点位视域",
+        "sites_note": "建议点位: {solver} 求解, k={k}, 候选 {cands} 个; 共新增覆盖 {n} 起事件 "
+                      "({share} % 的未覆盖需求), 新增覆盖面积 {area} 平方公里",
+        "sites_fallback": "时段较长, 候选点阵过大: 仅在小区出入口中选点",
+        "live_tiles": "事件矢量瓦片 (放大到 {z} 级, 时段内全部)",
+        "tiles_note": "放大到 {z} 级后, 时段内全部事件以矢量瓦片 (/tiles/incidents) 加载",
+    },
+    "en": {
+        "townships": "Townships", "villages": "Villages / communities", "cells": "Grid cells",
+        "dedicated": "Dedicated cells", "incidents_open": "Open incidents",
+        "incidents_counts": "Incidents per cell", "heat": "Incident heat map",
+        "cameras": "Cameras and view sectors", "compounds": "Compounds (property management)",
+        "code": "Code", "name": "Name", "worker": "Grid worker", "phone": "Phone",
+        "village": "Village/community", "township": "Township", "households": "Households",
+        "status": "Status", "urgency": "Urgency", "reported": "Reported",
+        "description": "Description", "location": "Location", "cell": "Cell",
+        "department": "Department", "channel": "Channel", "overdue": "Overdue", "open": "Open",
+        "closed": "Closed", "total": "Total", "period": "Period", "from": "From", "to": "To",
+        "apply": "Apply", "go": "Go", "placeholder": "Cell code or compound name",
+        "notfound": "Not found", "online": "online", "offline": "offline", "fault": "fault",
+        "nobearing": "bearing unknown (circle)", "legend": "Legend",
+        "dispatch_title": "Dispatch map", "cell_title": "Grid worker's map", "here": "I am here",
+        "cam_cov_title": "Camera coverage", "prop_title": "Property-management coverage",
+        "no_data": "No data / no compounds", "gap": "Grid gap", "overlap": "Grid overlap",
+        "outside": "Incidents outside every camera view", "shown_of": "showing {shown} of {total}",
+        "neighbours": "Neighbouring cells", "mode_company": "Management company",
+        "mode_community": "Entrusted to community", "mode_social_org": "Social organisation",
+        "mode_owners": "Self-managed by owners", "mode_none": "No property management",
+        "unit_cell": "cell", "unit_community": "village/community", "unit_township": "township",
+        "share": "Coverage", "compounds_n": "Compounds", "managed": "Managed",
+        "cameras_n": "Online cameras",
+        "overdue_rule": "Overdue: open past its due time (no due time: reported > {days} days ago)",
+        "link_cell": "Cell at this point", "link_item": "Incident (API)", "basemap": "Basemap",
+        "open_not_overdue": "Open (not overdue)", "target": "target",
+        "urgent": "urgent", "normal": "normal", "live": "All incidents in view (zoom >= {z})",
+        "from_zoom": " (from zoom {z})",
+        "counts_note": "Incidents per cell: circle area ~ count; red = some overdue, orange = "
+                       "some open, green = all closed",
+        "hotspots": "Incident hot spots (Gi*)", "hot": "Hot spot", "cold": "Cold spot",
+        "confidence": "confidence", "gi_z": "Gi* z-score", "gi_p": "p-value",
+        "per_km2": "Incidents per km²", "incidents_n": "Incidents",
+        "hot_note": "Hot spots: Getis-Ord Gi* (esda) of incidents per km², {perm} permutations, "
+                    "period {period}",
+        "sites": "Recommended camera sites (top {k})", "site": "Recommended site",
+        "rank": "Rank", "bearing": "Bearing", "fov": "Field of view", "range": "Range",
+        "source": "Candidate", "src_entrance": "compound entrance", "src_lattice": "lattice",
+        "compound": "Compound", "gain_inc": "Incidents newly covered",
+        "gain_weight": "Weight newly covered (urgent = 2)", "cum_inc": "Cumulative incidents",
+        "standalone": "Incidents seen alone", "gain_area": "Area newly covered",
+        "sector_area": "Sector area", "site_sector": "Recommended sector",
+        "sites_note": "Sites: {solver} solver, k={k}, {cands} candidates; {n} incidents newly "
+                      "covered ({share} % of the uncovered demand), {area} km² newly covered",
+        "sites_fallback": "Long period, candidate lattice too large: compound entrances only",
+        "live_tiles": "Incident vector tiles (zoom >= {z}, whole period)",
+        "tiles_note": "From zoom {z} every incident of the period loads as vector tiles "
+                      "(/tiles/incidents)",
+    },
+}
+
+STATUS_NAMES: dict[str, dict[str, str]] = {
+    lang: INCIDENT_STATUS.labels(lang) for lang in ("zh", "en")
+}
