@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from geo.crs.transforms import wgs84_to_gcj02
+from geo.crs.china import wgs84_to_gcj02
 from tests.conftest import make_settings
 
 
@@ -127,7 +127,7 @@ def test_fast_single_lookup_equals_postgis(demo_url: str, demo_engine: Engine) -
 
 
 def test_batch_objects_crs_and_bad_rows(client: Any) -> None:
-    glon, glat = wgs84_to_gcj02(111.13, 38.46)
+    glon, glat = map(float, wgs84_to_gcj02(111.13, 38.46))
     base = client.get("/cells/at", params={"lon": 111.13, "lat": 38.46}).json()["properties"]
     r = client.post("/cells/at", json={"crs": "GCJ02", "points": [
         {"id": "a", "lon": glon, "lat": glat}, {"id": "b", "lon": "x", "lat": 1},

@@ -1,4 +1,4 @@
-"""Tests for geo.crs.transforms: GCJ-02 / BD-09 / CGCS2000 conversions and CRS names.
+"""Tests for geo.crs: GCJ-02 / BD-09 (china), CGCS2000 transforms, CRS names, metres.
 
 No database needed. Published reference pairs come from the test suites of two
 widely used open-source implementations of the same public formulas:
@@ -27,28 +27,16 @@ import shapely
 from pyproj import Geod
 from shapely.geometry import MultiPolygon, Point, Polygon, shape
 
-from geo.crs.transforms import (
-    UnknownCRSError,
+from geo.crs.china import (
     bd09_to_gcj02,
-    bd09_to_gcj02_arr,
-    bd09_to_wgs84,
-    bd09_to_wgs84_arr,
-    from_cgcs2000,
     gcj02_to_bd09,
-    gcj02_to_bd09_arr,
     gcj02_to_wgs84,
-    gcj02_to_wgs84_arr,
-    is_geographic,
-    normalize_crs,
     out_of_china,
-    to_cgcs2000,
-    transform_geometry,
-    transform_xy,
-    wgs84_to_bd09,
-    wgs84_to_bd09_arr,
     wgs84_to_gcj02,
-    wgs84_to_gcj02_arr,
 )
+from geo.crs.metres import metres_to_degrees
+from geo.crs.names import BD09, WGS84, UnknownCRSError, is_geographic, normalize_crs
+from geo.crs.transforms import from_cgcs2000, to_cgcs2000, transform_geometry, transform_xy
 
 GEOD = Geod(ellps="WGS84")
 REPO = Path(__file__).resolve().parents[1]
@@ -57,6 +45,23 @@ REPO = Path(__file__).resolve().parents[1]
 def dist_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     """Geodesic distance in metres."""
     return float(GEOD.inv(lon1, lat1, lon2, lat2)[2])
+
+
+def pt(xy: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
+    """One converted point (two 0-d float64 arrays) as a pair of floats."""
+    x, y = xy
+    assert x.shape == () and y.shape == () and x.dtype == y.dtype == np.float64
+    return float(x), float(y)
+
+
+def wgs84_to_bd09(lon: object, lat: object) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 -> BD-09, as the transforms module composes it."""
+    return transform_xy(lon, lat, WGS84, BD09)
+
+
+def bd09_to_wgs84(lon: object, lat: object) -> tuple[np.ndarray, np.ndarray]:
+    """BD-09 -> WGS84, as the transforms module composes it."""
+    return transform_xy(lon, lat, BD09, WGS84)
 
 
 def max_dist_m(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray) -> float:
@@ -89,7 +94,7 @@ def china_grid() -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize(("wlon", "wlat", "glon", "glat"), GCJ_REFERENCE)
 def test_wgs84_to_gcj02_matches_published(wlon: float, wlat: float, glon: float, glat: float):
-    lon, lat = wgs84_to_gcj02(wlon, wlat)
+    lon, lat = pt(wgs84_to_gcj02(wlon, wlat))
     assert dist_m(lon, lat, glon, glat) < 1.0
     # In fact the formula is the same, so agreement is to floating-point precision.
     assert lon == pytest.approx(glon, abs=1e-9)
@@ -98,7 +103,7 @@ def test_wgs84_to_gcj02_matches_published(wlon: float, wlat: float, glon: float,
 
 @pytest.mark.parametrize(("wlon", "wlat", "glon", "glat"), GCJ_REFERENCE)
 def test_gcj02_to_wgs84_recovers_published_wgs(wlon: float, wlat: float, glon: float, glat: float):
-    lon, lat = gcj02_to_wgs84(glon, glat)
+    lon, lat = pt(gcj02_to_wgs84(glon, glat))
     # Exact inverse: back to the published WGS84 point within a centimetre.
     assert dist_m(lon, lat, wlon, wlat) < 0.01
 
@@ -106,55 +111,48 @@ def test_gcj02_to_wgs84_recovers_published_wgs(wlon: float, wlat: float, glon: f
 def test_gcj02_to_wgs84_close_to_published_one_step_inverse():
     # wandergis/coordtransform test/app.js: gcj02towgs84(116.404, 39.915) with the crude
     # one-step inverse. Ours is the exact inverse, so agreement is only to ~0.1 m here.
-    lon, lat = gcj02_to_wgs84(116.404, 39.915)
+    lon, lat = pt(gcj02_to_wgs84(116.404, 39.915))
     assert dist_m(lon, lat, 116.39775550083061, 39.91359571849836) < 1.0
     # ... and ours is the better one: the forward formula reproduces the input.
-    flon, flat = wgs84_to_gcj02(lon, lat)
+    flon, flat = pt(wgs84_to_gcj02(lon, lat))
     assert dist_m(flon, flat, 116.404, 39.915) < 1e-4
-    clon, clat = wgs84_to_gcj02(116.39775550083061, 39.91359571849836)
+    clon, clat = pt(wgs84_to_gcj02(116.39775550083061, 39.91359571849836))
     assert dist_m(clon, clat, 116.404, 39.915) > 0.01
 
 
 def test_gcj02_offset_is_a_few_hundred_metres():
     lon, lat = 111.0, 38.5  # Xing County, Shanxi
-    glon, glat = wgs84_to_gcj02(lon, lat)
+    glon, glat = pt(wgs84_to_gcj02(lon, lat))
     assert 100.0 < dist_m(lon, lat, glon, glat) < 1000.0
 
 
 def test_gcj02_round_trip_below_1cm_across_china():
     lon, lat = china_grid()
-    glon, glat = wgs84_to_gcj02_arr(lon, lat)
-    wlon, wlat = gcj02_to_wgs84_arr(glon, glat)
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    wlon, wlat = gcj02_to_wgs84(glon, glat)
     assert max_dist_m(lon, lat, wlon, wlat) < 0.01
     # and the other way round: treat the grid as GCJ-02 input
-    wlon, wlat = gcj02_to_wgs84_arr(lon, lat)
-    glon, glat = wgs84_to_gcj02_arr(wlon, wlat)
+    wlon, wlat = gcj02_to_wgs84(lon, lat)
+    glon, glat = wgs84_to_gcj02(wlon, wlat)
     assert max_dist_m(lon, lat, glon, glat) < 0.01
 
 
 def test_scalar_round_trip_below_1cm():
     for lon, lat in [(111.0, 38.5), (87.6, 43.8), (126.6, 45.75), (110.3, 20.0), (91.1, 29.65)]:
-        wlon, wlat = gcj02_to_wgs84(*wgs84_to_gcj02(lon, lat))
+        wlon, wlat = pt(gcj02_to_wgs84(*wgs84_to_gcj02(lon, lat)))
         assert dist_m(lon, lat, wlon, wlat) < 0.01
 
 
-def test_scalar_and_array_versions_agree():
+def test_scalar_input_agrees_with_arrays():
     lon, lat = china_grid()
     lon, lat = lon[::97], lat[::97]
-    pairs = [
-        (wgs84_to_gcj02, wgs84_to_gcj02_arr),
-        (gcj02_to_wgs84, gcj02_to_wgs84_arr),
-        (gcj02_to_bd09, gcj02_to_bd09_arr),
-        (bd09_to_gcj02, bd09_to_gcj02_arr),
-        (wgs84_to_bd09, wgs84_to_bd09_arr),
-        (bd09_to_wgs84, bd09_to_wgs84_arr),
-    ]
-    for scalar, vector in pairs:
-        ax, ay = vector(lon, lat)
+    funcs = [wgs84_to_gcj02, gcj02_to_wgs84, gcj02_to_bd09, bd09_to_gcj02, wgs84_to_bd09,
+             bd09_to_wgs84]
+    for func in funcs:
+        ax, ay = func(lon, lat)
         assert ax.dtype == np.float64 and ax.shape == lon.shape
         for i in range(lon.size):
-            sx, sy = scalar(float(lon[i]), float(lat[i]))
-            assert isinstance(sx, float) and isinstance(sy, float)
+            sx, sy = pt(func(float(lon[i]), float(lat[i])))  # 0-d float64 arrays
             assert sx == pytest.approx(ax[i], abs=1e-12)
             assert sy == pytest.approx(ay[i], abs=1e-12)
 
@@ -163,17 +161,17 @@ def test_array_functions_do_not_modify_input_and_accept_lists_and_2d():
     lon = np.array([[111.0, 112.0], [113.0, 114.0]])
     lat = np.array([[38.5, 38.0], [37.0, 36.0]])
     before = lon.copy(), lat.copy()
-    glon, glat = wgs84_to_gcj02_arr(lon, lat)
+    glon, glat = wgs84_to_gcj02(lon, lat)
     assert glon.shape == (2, 2)
     np.testing.assert_array_equal(lon, before[0])
     np.testing.assert_array_equal(lat, before[1])
-    llon, llat = gcj02_to_wgs84_arr(list(glon.ravel()), list(glat.ravel()))
+    llon, llat = gcj02_to_wgs84(list(glon.ravel()), list(glat.ravel()))
     np.testing.assert_allclose(llon, lon.ravel(), atol=1e-9)
     np.testing.assert_allclose(llat, lat.ravel(), atol=1e-9)
 
 
 def test_nan_propagates():
-    lon, lat = gcj02_to_wgs84_arr(np.array([np.nan, 111.0]), np.array([38.5, 38.5]))
+    lon, lat = gcj02_to_wgs84(np.array([np.nan, 111.0]), np.array([38.5, 38.5]))
     assert math.isnan(lon[0])
     assert not math.isnan(lon[1])
 
@@ -194,19 +192,19 @@ OUTSIDE = [
 
 @pytest.mark.parametrize(("lon", "lat"), OUTSIDE)
 def test_out_of_china_is_identity(lon: float, lat: float):
-    assert out_of_china(lon, lat)
-    assert wgs84_to_gcj02(lon, lat) == (lon, lat)
-    assert gcj02_to_wgs84(lon, lat) == (lon, lat)
+    assert bool(out_of_china(lon, lat))
+    assert pt(wgs84_to_gcj02(lon, lat)) == (lon, lat)
+    assert pt(gcj02_to_wgs84(lon, lat)) == (lon, lat)
 
 
 def test_out_of_china_identity_in_mixed_arrays():
     lon = np.array([p[0] for p in OUTSIDE] + [111.0])
     lat = np.array([p[1] for p in OUTSIDE] + [38.5])
-    glon, glat = wgs84_to_gcj02_arr(lon, lat)
+    glon, glat = wgs84_to_gcj02(lon, lat)
     np.testing.assert_array_equal(glon[:-1], lon[:-1])
     np.testing.assert_array_equal(glat[:-1], lat[:-1])
     assert glon[-1] != lon[-1]
-    wlon, wlat = gcj02_to_wgs84_arr(lon, lat)
+    wlon, wlat = gcj02_to_wgs84(lon, lat)
     np.testing.assert_array_equal(wlon[:-1], lon[:-1])
     np.testing.assert_array_equal(wlat[:-1], lat[:-1])
 
@@ -215,6 +213,8 @@ def test_out_of_china_rectangle():
     assert not out_of_china(111.0, 38.5)
     assert not out_of_china(72.004, 0.8293)
     assert out_of_china(72.003, 30.0)
+    np.testing.assert_array_equal(out_of_china([111.0, 72.003, np.nan], [38.5, 30.0, 38.5]),
+                                  [False, True, True])
 
 
 # --------------------------------------------------------------------------- BD-09
@@ -222,7 +222,7 @@ def test_out_of_china_rectangle():
 
 def test_gcj02_to_bd09_matches_published():
     # wandergis/coordtransform test/app.js: gcj02tobd09(116.404, 39.915)
-    lon, lat = gcj02_to_bd09(116.404, 39.915)
+    lon, lat = pt(gcj02_to_bd09(116.404, 39.915))
     assert lon == pytest.approx(116.41036949371029, abs=1e-9)
     assert lat == pytest.approx(39.92133699351021, abs=1e-9)
 
@@ -230,28 +230,30 @@ def test_gcj02_to_bd09_matches_published():
 def test_bd09_to_gcj02_matches_published():
     # wandergis/coordtransform test/app.js: bd09togcj02(116.404, 39.915). That is the
     # closed-form approximate inverse; ours refines it, so they agree to ~5 cm.
-    lon, lat = bd09_to_gcj02(116.404, 39.915)
+    lon, lat = pt(bd09_to_gcj02(116.404, 39.915))
     assert dist_m(lon, lat, 116.39762729119315, 39.90865673957631) < 1.0
 
 
 def test_bd09_round_trips_below_1cm():
     lon, lat = china_grid()
-    blon, blat = gcj02_to_bd09_arr(lon, lat)
-    glon, glat = bd09_to_gcj02_arr(blon, blat)
+    blon, blat = gcj02_to_bd09(lon, lat)
+    glon, glat = bd09_to_gcj02(blon, blat)
     assert max_dist_m(lon, lat, glon, glat) < 0.01
-    blon, blat = wgs84_to_bd09_arr(lon, lat)
-    wlon, wlat = bd09_to_wgs84_arr(blon, blat)
+    blon, blat = wgs84_to_bd09(lon, lat)
+    wlon, wlat = bd09_to_wgs84(blon, blat)
     assert max_dist_m(lon, lat, wlon, wlat) < 0.01
     # BD09 -> WGS84 -> BD09
-    wlon, wlat = bd09_to_wgs84_arr(lon, lat)
-    blon, blat = wgs84_to_bd09_arr(wlon, wlat)
+    wlon, wlat = bd09_to_wgs84(lon, lat)
+    blon, blat = wgs84_to_bd09(wlon, wlat)
     assert max_dist_m(lon, lat, blon, blat) < 0.01
 
 
-def test_bd09_scalar_chain_equals_composition():
+def test_bd09_chain_equals_composition():
     lon, lat = 111.0, 38.5
-    assert wgs84_to_bd09(lon, lat) == pytest.approx(gcj02_to_bd09(*wgs84_to_gcj02(lon, lat)))
-    assert bd09_to_wgs84(lon, lat) == pytest.approx(gcj02_to_wgs84(*bd09_to_gcj02(lon, lat)))
+    composed = pt(gcj02_to_bd09(*wgs84_to_gcj02(lon, lat)))
+    assert pt(wgs84_to_bd09(lon, lat)) == pytest.approx(composed)
+    composed = pt(gcj02_to_wgs84(*bd09_to_gcj02(lon, lat)))
+    assert pt(bd09_to_wgs84(lon, lat)) == pytest.approx(composed)
 
 
 # --------------------------------------------------------------------------- third-party
@@ -268,10 +270,10 @@ def test_cross_check_coordtransform_package_if_installed():
     keep = (lon > 73.7) & (lon < 135.0) & (lat > 3.9) & (lat < 53.5)
     for x, y in zip(lon[keep][::50], lat[keep][::50], strict=True):
         ref = ct.wgs84_to_gcj02(float(x), float(y))
-        ours = wgs84_to_gcj02(float(x), float(y))
+        ours = pt(wgs84_to_gcj02(float(x), float(y)))
         assert ours == pytest.approx(tuple(ref), abs=1e-9)
         ref_bd = ct.gcj02_to_bd09(float(x), float(y))
-        assert gcj02_to_bd09(float(x), float(y)) == pytest.approx(tuple(ref_bd), abs=1e-9)
+        assert pt(gcj02_to_bd09(float(x), float(y))) == pytest.approx(tuple(ref_bd), abs=1e-9)
 
 
 def test_cross_check_eviltransform_package_if_installed():
@@ -281,10 +283,10 @@ def test_cross_check_eviltransform_package_if_installed():
     lon, lat = china_grid()
     for x, y in zip(lon[::50], lat[::50], strict=True):
         glat, glon = et.wgs2gcj(float(y), float(x))
-        olon, olat = wgs84_to_gcj02(float(x), float(y))
+        olon, olat = pt(wgs84_to_gcj02(float(x), float(y)))
         assert dist_m(olon, olat, glon, glat) < 0.05
         wlat, wlon = et.gcj2wgs_exact(float(y), float(x))
-        olon, olat = gcj02_to_wgs84(float(x), float(y))
+        olon, olat = pt(gcj02_to_wgs84(float(x), float(y)))
         assert dist_m(olon, olat, wlon, wlat) < 0.3
 
 
@@ -389,10 +391,10 @@ def test_projected_round_trip_arrays():
 
 def test_to_cgcs2000_from_web_map_crs():
     lon, lat = 111.0, 38.5
-    glon, glat = wgs84_to_gcj02(lon, lat)
+    glon, glat = pt(wgs84_to_gcj02(lon, lat))
     x, y = to_cgcs2000(glon, glat, "GCJ-02")
     assert dist_m(float(x), float(y), lon, lat) < 0.01
-    blon, blat = wgs84_to_bd09(lon, lat)
+    blon, blat = pt(wgs84_to_bd09(lon, lat))
     x, y = to_cgcs2000([blon], [blat], "BD09")
     assert x.shape == (1,)
     assert dist_m(float(x[0]), float(y[0]), lon, lat) < 0.01
@@ -429,7 +431,7 @@ def test_transform_geometry_gcj02_to_cgcs2000():
     assert out.geom_type == "Polygon"
     assert len(out.interiors) == 1
     coords = np.asarray(out.exterior.coords)
-    elon, elat = gcj02_to_wgs84_arr(np.asarray(ring)[:, 0], np.asarray(ring)[:, 1])
+    elon, elat = gcj02_to_wgs84(np.asarray(ring)[:, 0], np.asarray(ring)[:, 1])
     np.testing.assert_allclose(coords[:, 0], elon, atol=1e-12)
     np.testing.assert_allclose(coords[:, 1], elat, atol=1e-12)
     back = transform_geometry(out, 4490, "gcj-02")
@@ -491,3 +493,27 @@ def test_xing_county_boundary_file_if_present():
     assert 38.05 < miny < 38.15 and 38.7 < maxy < 38.8
     area_km2 = transform_geometry(geom, "EPSG:4490", "EPSG:4546").area / 1e6
     assert 3100 < area_km2 < 3230  # official figure: 3,168 km2
+
+
+# --------------------------------------------------------------------------- metres
+
+
+@pytest.mark.parametrize("lat", [0.0, 20.0, 38.46, 45.75, 53.5, -38.46, 88.0])
+def test_metres_to_degrees_spans_at_least_the_distance(lat: float):
+    span = metres_to_degrees(1000.0, lat)
+    # every direction, at the latitude given and up to half a degree poleward of it
+    for la in (lat, math.copysign(min(abs(lat) + 0.5, 89.0), lat or 1.0)):
+        east = dist_m(111.0, la, 111.0 + span, la)
+        north = dist_m(111.0, la - span / 2, 111.0, la + span / 2)
+        assert east >= 1000.0 and north >= 1000.0, (la, east, north)
+    # and not wildly more east-west at Chinese latitudes (5% margin plus the half-degree pad)
+    if abs(lat) <= 54.0:
+        assert dist_m(111.0, lat, 111.0 + span, lat) < 1000.0 * 1.15
+
+
+def test_metres_to_degrees_keeps_the_old_search_margin():
+    # the batch/single lookup margin before the one rule, bit for bit
+    for m, lat in [(10.0, 38.46), (0.0, 0.0), (500.0, 53.5)]:
+        old = m / (111_000.0 * math.cos(math.radians(min(lat + 0.5, 89.0)))) * 1.05 + 1e-9
+        assert metres_to_degrees(m, lat) == old
+    assert metres_to_degrees(10.0, -38.46) == metres_to_degrees(10.0, 38.46)

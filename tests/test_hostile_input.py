@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from geo.crs.transforms import UnknownCRSError, normalize_crs, transform_geometry
+from geo.crs.names import UnknownCRSError, normalize_crs
+from geo.crs.transforms import transform_geometry
 from geo.errors import InvalidInput, TooLarge
 from geo.io.geometry import parse_geometry
 

@@ -169,10 +169,10 @@ def test_shapefile_zip_gauss_kruger(demo_rw: Engine, tmp_path: Path) -> None:
 
 def test_gcj02_csv_cameras_with_bearings(demo_rw: Engine, tmp_path: Path) -> None:
     """GCJ-02 points copied from a phone map; bearings as degrees or approach codes."""
-    from geo.crs.transforms import wgs84_to_gcj02
+    from geo.crs.china import wgs84_to_gcj02
 
     true_pts = [(SEAT[0] + 0.001 * k, SEAT[1] + 0.0005 * k) for k in range(4)]
-    gcj = [wgs84_to_gcj02(x, y) for x, y in true_pts]
+    gcj = [tuple(map(float, wgs84_to_gcj02(x, y))) for x, y in true_pts]
     bearings = ["NB", "135°", "SEB", "西南"]
     df = pd.DataFrame({
         "设备编码": [f"1411239999132{k:07d}" for k in range(4)],

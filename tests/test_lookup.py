@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from geo.crs.transforms import wgs84_to_bd09, wgs84_to_gcj02
+from geo.crs.china import gcj02_to_bd09, wgs84_to_gcj02
 
 
 def get(client: Any, **params: Any) -> Any:
@@ -76,9 +76,9 @@ def test_near_an_edge_lists_the_neighbour(client: Any, demo_engine: Engine) -> N
 
 def test_gcj02_and_bd09_inputs_give_the_same_cell(client: Any) -> None:
     base = get(client, lon=111.13, lat=38.46).json()["properties"]["code"]
-    glon, glat = wgs84_to_gcj02(111.13, 38.46)
+    glon, glat = map(float, wgs84_to_gcj02(111.13, 38.46))
     assert get(client, lon=glon, lat=glat, crs="GCJ02").json()["properties"]["code"] == base
-    blon, blat = wgs84_to_bd09(111.13, 38.46)
+    blon, blat = map(float, gcj02_to_bd09(glon, glat))
     assert get(client, lon=blon, lat=blat, crs="BD09").json()["properties"]["code"] == base
     # the same GCJ-02 numbers read as CGCS2000 land ~500 m away: another cell
     other = get(client, lon=glon, lat=glat)
@@ -183,7 +183,7 @@ def test_scenario_a_worker_in_the_street(client: Any, demo_engine: Engine,
                  ON b.id = c.boundary_set_id AND b.is_active
                WHERE c.code <> :c AND c.kind = 'basic' ORDER BY c.code LIMIT 1) o"""),
             {"c": mine}).one()
-    gx, gy = wgs84_to_gcj02(x, y)  # the phone's map app (CGCS2000 ~ WGS 84 here)
+    gx, gy = map(float, wgs84_to_gcj02(x, y))  # the phone's map app (CGCS2000 ~ WGS 84 here)
     r = get_as(client, worker, lon=gx, lat=gy, crs="GCJ02")
     assert r.status_code == 200
     p = r.json()["properties"]

@@ -162,7 +162,7 @@ def test_dispatch_map_english_with_heat_and_counts(server: str, browser: Any) ->
 def test_cell_map_on_a_phone_with_where_am_i(server: str, browser: Any, demo_url: str) -> None:
     from sqlalchemy import create_engine
 
-    from geo.crs.transforms import wgs84_to_gcj02
+    from geo.crs.china import wgs84_to_gcj02
 
     engine = create_engine(demo_url)
     with engine.connect() as conn:
@@ -170,7 +170,7 @@ def test_cell_map_on_a_phone_with_where_am_i(server: str, browser: Any, demo_url
                                       "geom) p FROM grid_cell WHERE code = :c) s"),
                                 {"c": CELL}).one()
     engine.dispose()
-    glon, glat = wgs84_to_gcj02(lon, lat)  # as a phone's map app gives it
+    glon, glat = map(float, wgs84_to_gcj02(lon, lat))  # as a phone's map app gives it
     page, blocked, errors = open_offline(
         browser, server + f"/maps/cells/{CELL}?lon={glon}&lat={glat}&crs=GCJ02", "cell_phone",
         viewport={"width": 390, "height": 780})

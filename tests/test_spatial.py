@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from geo.crs.transforms import wgs84_to_gcj02
+from geo.crs.china import wgs84_to_gcj02
 
 LON, LAT = 111.13, 38.46
 SQUARE = {"type": "Polygon", "coordinates": [[[111.12, 38.45], [111.14, 38.45], [111.14, 38.47],
@@ -33,7 +33,7 @@ def test_within_distance_matches_geodesic_postgis(client: Any, demo_engine: Engi
 
 
 def test_within_takes_the_point_crs(client: Any) -> None:
-    glon, glat = wgs84_to_gcj02(LON, LAT)
+    glon, glat = map(float, wgs84_to_gcj02(LON, LAT))
     a = client.get("/spatial/compounds/within", params={"lon": LON, "lat": LAT,
                                                         "distance_m": 300}).json()
     b = client.get("/spatial/compounds/within", params={"lon": glon, "lat": glat,

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from geo.crs.transforms import UnknownCRSError, normalize_crs, to_cgcs2000
+from geo.crs.names import UnknownCRSError, normalize_crs
+from geo.crs.transforms import to_cgcs2000
 from geo.errors import InvalidInput
 
 # CRS names whose coordinates are degrees of longitude/latitude (checked before transforming).
@@ -54,7 +55,7 @@ def to_cgcs2000_point(x: float, y: float, crs: str | int | None) -> tuple[float,
     x, y
         The point in ``crs`` (lon/lat for geographic systems).
     crs
-        Any form :func:`geo.crs.transforms.normalize_crs` accepts; None means CGCS2000.
+        Any form :func:`geo.crs.names.normalize_crs` accepts; None means CGCS2000.
 
     Returns
     -------
@@ -94,7 +95,7 @@ def coords_to_cgcs2000(
     x, y
         Coordinates in ``crs`` (NaN or inf: missing).
     crs
-        Any form :func:`geo.crs.transforms.normalize_crs` accepts; None means CGCS2000.
+        Any form :func:`geo.crs.names.normalize_crs` accepts; None means CGCS2000.
 
     Returns
     -------

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from geo.boundaries.sets import valid_at_sql
+from geo.crs.metres import metres_to_degrees
 from geo.errors import InvalidInput, NotFound
 from geo.incidents.calendar import local_date
 from geo.lookup.postgis import cell_at
@@ -219,7 +220,7 @@ def duplicate_candidates(
     """), {"lon": lon, "lat": lat, "r": region_code, "grp": category["group"],
            "ex": exclude_id, "t": reported_at, "win": float(category["dup_window_h"]),
            "rad": float(category["dup_radius_m"]),
-           "deg": float(category["dup_radius_m"]) / 80_000.0 + 1e-6, "n": limit},
+           "deg": metres_to_degrees(float(category["dup_radius_m"]), lat), "n": limit},
     ).mappings().all()
     out = []
     for r in rows:

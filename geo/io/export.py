@@ -30,7 +30,8 @@ from sqlalchemy import Connection, text
 from geo.auth.fields import Access, field_access, mask_value, personal_fields, withheld_fields
 from geo.auth.principal import Principal
 from geo.boundaries.sets import set_valid_at
-from geo.crs.transforms import UnknownCRSError, normalize_crs, transform_geometry
+from geo.crs.names import UnknownCRSError, normalize_crs
+from geo.crs.transforms import transform_geometry
 from geo.errors import Forbidden, InvalidInput
 from geo.io import LAYERS
 
@@ -300,7 +301,7 @@ def _write(df: pd.DataFrame, geoms: np.ndarray | None, fmt: str, crs: str, name:
 
 
 def _geographic(crs: str) -> bool:
-    from geo.crs.transforms import is_geographic
+    from geo.crs.names import is_geographic
 
     return is_geographic(crs)
 

@@ -20,7 +20,8 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
-from geo.crs.transforms import CGCS2000, UnknownCRSError, normalize_crs, transform_geometry
+from geo.crs.names import CGCS2000, UnknownCRSError, normalize_crs
+from geo.crs.transforms import transform_geometry
 from geo.errors import InvalidInput, TooLarge
 
 GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
@@ -146,7 +147,7 @@ def parse_geometry(
     obj
         Parsed JSON: a GeoJSON geometry object or a Feature holding one.
     crs
-        CRS of the coordinates (anything :func:`geo.crs.transforms.normalize_crs` accepts).
+        CRS of the coordinates (anything :func:`geo.crs.names.normalize_crs` accepts).
     allowed
         Geometry types accepted (others are refused).
     repair

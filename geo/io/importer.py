@@ -34,7 +34,8 @@ from sqlalchemy import Connection, Engine, text
 from geo.boundaries.activate import activate_set
 from geo.boundaries.checks import DEFAULT_MIN_AREA_M2, check_boundary_set
 from geo.boundaries.sets import active_set_id
-from geo.crs.transforms import UnknownCRSError, is_geographic, normalize_crs, transform_geometry
+from geo.crs.names import UnknownCRSError, is_geographic, normalize_crs
+from geo.crs.transforms import transform_geometry
 from geo.db.tables.foundation import CAMERA_STATUSES, CHANNELS, INCIDENT_STATUSES, MGMT_MODES
 from geo.errors import InvalidInput
 from geo.incidents.routing import route_incidents

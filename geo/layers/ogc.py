@@ -28,7 +28,8 @@ from sqlalchemy import Connection, func, literal, select
 from sqlalchemy.types import String
 
 from geo.auth.fields import mask_row, may_filter_on, visible_fields
-from geo.crs.transforms import BD09, GCJ02, UnknownCRSError, normalize_crs, transform_geometry
+from geo.crs.names import BD09, GCJ02, UnknownCRSError, normalize_crs
+from geo.crs.transforms import transform_geometry
 from geo.errors import InvalidInput, NotFound, TooLarge
 from geo.layers.cql import FilterBuilder, parse_cql2
 from geo.layers.registry import (

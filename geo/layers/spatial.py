@@ -19,6 +19,7 @@ from sqlalchemy.types import String
 
 from geo.auth.fields import mask_row, visible_fields
 from geo.auth.principal import Principal, mask_phone
+from geo.crs.metres import metres_to_degrees
 from geo.crs.transforms import transform_geometry
 from geo.crs.validate import check_lonlat
 from geo.db.tables import Base
@@ -30,7 +31,6 @@ from geo.layers.registry import (
     get_layer,
     where_all,
 )
-from geo.lookup.index import deg_for
 from geo.workers import worker_on_duty
 
 MAX_DISTANCE_M = 50_000.0
@@ -126,7 +126,7 @@ def within_distance(
     geom = layer.column("geometry")
     dist = func.ST_Distance(_geog(geom), _geog(p))
     conds = base_conditions(layer, principal)
-    conds += [geom.op("&&")(func.ST_Expand(p, deg_for(distance_m, abs(lat)))),
+    conds += [geom.op("&&")(func.ST_Expand(p, metres_to_degrees(distance_m, lat))),
               func.ST_DWithin(_geog(geom), _geog(p), distance_m)]
     cols, props = _columns(layer, principal)
     stmt = (select(*cols, dist.label("distance_m")).where(where_all(conds))
@@ -164,7 +164,7 @@ def nearest(
     bound = float(bound) + 0.01
     dist = func.ST_Distance(_geog(geom), _geog(p))
     conds = base_conditions(layer, principal)
-    conds += [geom.op("&&")(func.ST_Expand(p, deg_for(bound, abs(lat)))),
+    conds += [geom.op("&&")(func.ST_Expand(p, metres_to_degrees(bound, lat))),
               func.ST_DWithin(_geog(geom), _geog(p), bound)]
     cols, props = _columns(layer, principal)
     stmt = (select(*cols, dist.label("distance_m")).where(where_all(conds))

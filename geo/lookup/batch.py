@@ -42,9 +42,10 @@ import numpy.typing as npt
 import shapely
 from sqlalchemy import Connection
 
+from geo.crs.metres import metres_to_degrees
 from geo.crs.validate import coords_to_cgcs2000
 from geo.errors import InvalidInput, TooLarge
-from geo.lookup.index import CellIndex, cell_index, deep_grid, deg_for
+from geo.lookup.index import CellIndex, cell_index, deep_grid
 from geo.lookup.postgis import region_name
 
 MAX_BATCH = 100_000
@@ -286,7 +287,7 @@ def _exact_path(
     sorted by row then cell. Prepared geometries: call under ``index.lock``.
     """
     x, y = lons[rows], lats[rows]
-    deg = deg_for(tolerance_m, float(np.nanmax(np.abs(y))) if len(y) else 0.0)
+    deg = metres_to_degrees(tolerance_m, float(np.nanmax(np.abs(y))) if len(y) else 0.0)
     q, k = _pairs(index, x, y, deg)
     # 1. inside exactly one core: simple (most points; cores are tested only where the point
     #    lies in the core's box)

@@ -19,7 +19,6 @@ Metres become degrees by :func:`geo.crs.metres.metres_to_degrees`.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from pyproj import Transformer
 from sqlalchemy import Connection, Engine, text
 
 from geo.boundaries.sets import set_valid_at
+from geo.crs.metres import metres_to_degrees
 from geo.lookup.grids import BucketGrid, DeepGrid, bucket_grid, make_deep_grid
 
 
@@ -216,7 +216,7 @@ def cell_index(
 
 
 def _core_deg(index: CellIndex, tolerance_m: float) -> float:
-    return deg_for(tolerance_m, _max_abs_lat(index))
+    return metres_to_degrees(tolerance_m, _max_abs_lat(index))
 
 
 def _max_abs_lat(index: CellIndex) -> float:
@@ -224,25 +224,6 @@ def _max_abs_lat(index: CellIndex) -> float:
         return 0.0
     b = shapely.total_bounds(index.polys)
     return float(max(abs(b[1]), abs(b[3])))
-
-
-def deg_for(tolerance_m: float, max_abs_lat: float) -> float:
-    """Degrees that are at least ``tolerance_m`` metres in every direction up to that latitude.
-
-    Parameters
-    ----------
-    tolerance_m
-        Metres.
-    max_abs_lat
-        The highest absolute latitude concerned (degrees).
-
-    Returns
-    -------
-    float
-        Degrees (with 5% margin), valid in longitude and latitude alike.
-    """
-    cos = math.cos(math.radians(min(max_abs_lat + 0.5, 89.0)))
-    return tolerance_m / (111_000.0 * cos) * 1.05 + 1e-9
 
 
 def _build(
@@ -276,7 +257,7 @@ def _build(
         always_xy=True,
     )
     max_lat = float(max(abs(miny), abs(maxy)))
-    core_deg = deg_for(max(tolerance_m, 10.0), max_lat)
+    core_deg = metres_to_degrees(max(tolerance_m, 10.0), max_lat)
     cores = np.asarray(shapely.buffer(polys, -core_deg), dtype=object)
 
     def _proj(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from geo.boundaries.sets import set_valid_at
+from geo.crs.metres import metres_to_degrees
 from geo.crs.validate import check_lonlat
 from geo.errors import NotFound
 from geo.lookup.rule import CellHit, edge_rule
@@ -96,7 +97,7 @@ def cell_at(
     check_lonlat(lon, lat)
     rname = region_name(conn, region_code)
     set_id, set_name = set_valid_at(conn, region_code, at)
-    deg = tolerance_m / 80_000.0 + 1e-9  # >= tolerance in degrees anywhere below ~45 N
+    deg = metres_to_degrees(tolerance_m, lat)
     rows = conn.execute(
         _LOOKUP_SQL,
         {"lon": lon, "lat": lat, "set_id": set_id, "tol": tolerance_m, "deg": deg,

@@ -27,9 +27,10 @@ import shapely
 from sqlalchemy import Engine, text
 
 from geo.boundaries.sets import active_set_sql
+from geo.crs.metres import metres_to_degrees
 from geo.crs.validate import check_lonlat
 from geo.errors import NotFound
-from geo.lookup.index import CellIndex, cached_index, cell_index, deg_for, engine_key
+from geo.lookup.index import CellIndex, cached_index, cell_index, engine_key
 from geo.lookup.postgis import cell_at
 from geo.lookup.rule import CellHit, edge_rule
 from geo.workers import on_duty_select
@@ -80,7 +81,7 @@ def _locate(idx: CellIndex, lon: float, lat: float, tolerance_m: float) -> dict[
     """
     # Only unprepared geometries here (idx.single_*): this runs on the event loop and in
     # worker threads at once, and GEOS prepared geometries are not thread-safe.
-    deg = deg_for(tolerance_m, abs(lat))
+    deg = metres_to_degrees(tolerance_m, lat)
     near = idx.grid.near(lon, lat) if deg <= idx.grid.margin_deg else None
     pt = _point(lon, lat)
     if near is None:  # wider than the grid's margin: a box test over every cell

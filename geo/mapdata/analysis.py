@@ -23,11 +23,12 @@ from geo.analysis.grid import GAPS_SQL, OVERLAPS_SQL
 from geo.analysis.property import COMPOUNDS_SQL
 from geo.auth.principal import Principal
 from geo.boundaries.sets import set_valid_at
+from geo.crs.metres import metres_to_degrees
 from geo.errors import InvalidInput, TooLarge
 
 UNITS = ("cell", "community", "township")
 CRS = "EPSG:4490"
-_SIMPLIFY_DEG = {"cell": 8 / 111_000, "community": 20 / 111_000, "township": 60 / 111_000}
+_SIMPLIFY_M = {"cell": 8.0, "community": 20.0, "township": 60.0}
 
 
 def check_unit(unit: str) -> str:
@@ -42,7 +43,7 @@ def check_unit(unit: str) -> str:
 
 def _simplified(gdf: gpd.GeoDataFrame, unit: str) -> gpd.GeoDataFrame:
     gdf = gdf.copy()
-    gdf["geometry"] = shapely.simplify(gdf.geometry.values, _SIMPLIFY_DEG[unit],
+    gdf["geometry"] = shapely.simplify(gdf.geometry.values, metres_to_degrees(_SIMPLIFY_M[unit]),
                                        preserve_topology=True)
     return gdf
 
