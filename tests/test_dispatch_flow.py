@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from geo.auth.principal import Principal
-from geo.incidents.calendar import CST
+from geo.localtime import CST
 from tests.conftest import create_database, drop_database, make_settings
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 200
@@ -436,12 +436,22 @@ def test_bulk_import_csv_xlsx_and_cli(api: TestClient, engine: Engine, db_url: s
     dry = api.post("/incidents/bulk", files={"file": ("hotline.csv", data)},
                    data={"commit": "false"}).json()
     assert dry["created"] == 3 and dry["committed"] is False
-    r = api.post("/incidents/bulk", files={"file": ("hotline.csv", data)})
+    # Without commit: a dry run too (every import path defaults to a dry run).
+    with engine.connect() as conn:
+        before = conn.execute(text("SELECT count(*) FROM incident")).scalar()
+    default = api.post("/incidents/bulk", files={"file": ("hotline.csv", data)})
+    assert default.status_code == 200 and default.json()["committed"] is False
+    assert default.json()["created"] == 3
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM incident")).scalar() == before
+    commit = {"commit": "true"}
+    r = api.post("/incidents/bulk", files={"file": ("hotline.csv", data)}, data=commit)
     rep = r.json()
     assert r.status_code == 200 and rep["created"] == 3 and rep["rows"] == 4
     assert [e["row"] for e in rep["errors"]] == [4] and "外星人" in rep["errors"][0]["error"]
     assert [n["row"] for n in rep["needs_location"]] == [5]
-    again = api.post("/incidents/bulk", files={"file": ("hotline.csv", data)}).json()
+    again = api.post("/incidents/bulk", files={"file": ("hotline.csv", data)},
+                     data=commit).json()
     assert again["created"] == 0 and sorted(again["skipped_existing"]) == ["H001", "H002",
                                                                         "H004"]
     wb = openpyxl.Workbook()
@@ -452,7 +462,8 @@ def test_bulk_import_csv_xlsx_and_cli(api: TestClient, engine: Engine, db_url: s
                "12345"])
     buf = io.BytesIO()
     wb.save(buf)
-    r = api.post("/incidents/bulk", files={"file": ("export.xlsx", buf.getvalue())})
+    r = api.post("/incidents/bulk", files={"file": ("export.xlsx", buf.getvalue())},
+                 data=commit)
     assert r.json()["created"] == 1, r.text
     path = tmp_path / "hotline.csv"
     path.write_text(csv_text.replace("H00", "C00"), encoding="utf-8")

@@ -62,7 +62,8 @@ def test_scenario_b_hotline_to_closed(setting: tuple[TestClient, dict[str, Any]]
     csv = ("工单编号,来电时间,问题类型,诉求内容,事发地点,来电人,联系电话\n"
            f"12345-0930-001,2025-09-30 15:00,电动自行车违规停放充电,电动车在楼道充电,"
            f"{comp['name']}3号楼,赵六,13700001234\n")
-    r = api.post("/incidents/bulk", files={"file": ("12345.csv", csv.encode("utf-8"))})
+    r = api.post("/incidents/bulk", files={"file": ("12345.csv", csv.encode("utf-8"))},
+                 data={"commit": "true"})
     assert r.status_code == 200 and r.json()["created"] == 1, r.text
     code = r.json()["incidents"][0]
     inc = api.get(f"/incidents/{code}").json()

@@ -20,11 +20,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from geo import localtime
 from geo.auth.principal import Principal
 from geo.crs.validate import to_cgcs2000_point
 from geo.db.tables.foundation import CHANNELS, URGENCIES
 from geo.errors import Forbidden, InvalidInput, NotFound, TooLarge, Unavailable, WanggeError
-from geo.incidents.calendar import CST, WorkCalendar, load_calendar, now_cst
+from geo.incidents.calendar import WorkCalendar, load_calendar
 from geo.incidents.cases import add_event, fetch, incident_json, initial_deadlines
 from geo.incidents.routing import (
     resolve_category,
@@ -32,6 +33,7 @@ from geo.incidents.routing import (
     resolve_place,
     route_point,
 )
+from geo.localtime import CST
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_PHOTOS = 9
@@ -94,7 +96,7 @@ def _validate(conn: Connection, r: Report) -> tuple[dict[str, Any], str, str]:
     if r.reported_at is not None and r.reported_at.year < 2000:
         raise InvalidInput(f"上报时间 {r.reported_at} 早于 2000 年 / reported_at "
                            f"{r.reported_at} is before 2000", field="reported_at")
-    if r.reported_at is not None and r.reported_at > now_cst() + dt.timedelta(minutes=5):
+    if r.reported_at is not None and r.reported_at > localtime.now() + dt.timedelta(minutes=5):
         raise InvalidInput(f"上报时间在未来 / reported_at is in the future: {r.reported_at}",
                            field="reported_at")
     return cat, channel, urgency
@@ -118,8 +120,8 @@ def create_incident(
     cat, channel, urgency = _validate(conn, report)
     dept = (resolve_department(conn, report.department) if report.department
             else {"code": cat["department_code"]})
-    reported_at = report.reported_at or now_cst()
-    routing: dict[str, Any] = {"routed_at": now_cst().isoformat()}
+    reported_at = report.reported_at or localtime.now()
+    routing: dict[str, Any] = {"routed_at": localtime.now().isoformat()}
     if report.source_ref:
         routing["source_ref"] = report.source_ref
     lon = lat = None
@@ -264,7 +266,7 @@ def locate(
     conn.execute(text("UPDATE incident SET geom = ST_SetSRID(ST_MakePoint(:x, :y), 4490) "
                       "WHERE id = :i"), {"x": x, "y": y, "i": row["id"]})
     _update(conn, row, {"status": "reported", "routing": routing, **ids})
-    add_event(conn, row, "locate", principal.user, now_cst(), None,
+    add_event(conn, row, "locate", principal.user, localtime.now(), None,
               {"cell": ids.get("cell_code")}, from_status="needs_location",
               to_status="reported")
     return incident_json(conn, fetch(conn, row["id"], principal), principal, with_events=True)
@@ -330,7 +332,7 @@ def store_attachment(
             f"the photo was not saved, incident {row['code']} is kept; upload it again later",
             incident=row["code"],
         ) from exc
-    event_id = add_event(conn, row, "attachment", principal.user, now_cst(), event_note,
+    event_id = add_event(conn, row, "attachment", principal.user, localtime.now(), event_note,
                          {"filename": filename, "sha256": digest, "bytes": len(data)})
     att_id = conn.execute(text(
         "INSERT INTO incident_attachment (region_code, incident_id, event_id, filename, "
@@ -433,16 +435,9 @@ def read_table(data: bytes, filename: str) -> list[dict[str, Any]]:
         ws = wb.worksheets[0]
         raw_rows = [list(r) for r in ws.iter_rows(values_only=True)]
     elif name.endswith(".csv") or name.endswith(".txt"):
-        for enc in ("utf-8-sig", "gb18030"):
-            try:
-                txt = data.decode(enc)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise InvalidInput("CSV 编码无法识别 (请用 UTF-8 或 GBK) / CSV encoding not "
-                               "recognised (use UTF-8 or GBK)", field="file")
-        raw_rows = [list(r) for r in csv.reader(io.StringIO(txt))]
+        from geo.io.read import decode_csv
+
+        raw_rows = [list(r) for r in csv.reader(io.StringIO(decode_csv(data)))]
     else:
         raise InvalidInput(f"不支持的文件类型 {filename} (请用 .csv 或 .xlsx) / unsupported file "
                            f"{filename}: use .csv or .xlsx", field="file")
@@ -504,7 +499,7 @@ def _s(v: Any) -> str | None:
 
 def import_rows(
     engine: Engine, data: bytes, filename: str, principal: Principal, region_code: str,
-    commit: bool = True,
+    commit: bool = False,
 ) -> dict[str, Any]:
     """Import a hotline export: every row routed; bad rows reported, needs-location kept.
 

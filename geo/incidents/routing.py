@@ -20,7 +20,8 @@ from sqlalchemy import Connection, text
 from geo.boundaries.sets import valid_at_sql
 from geo.crs.metres import metres_to_degrees
 from geo.errors import InvalidInput, NotFound
-from geo.incidents.calendar import local_date
+from geo.incidents.flow import VOID, status_in_sql
+from geo.localtime import local_date, local_date_sql
 from geo.lookup.postgis import cell_at
 from geo.workers import on_duty_sql, worker_on_duty
 
@@ -203,14 +204,14 @@ def duplicate_candidates(
     limit: int = 10,
 ) -> list[dict[str, Any]]:
     """Reports of the same category group near in place and time (not merged/rejected)."""
-    rows = conn.execute(text("""
+    rows = conn.execute(text(f"""
         WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4490) AS g)
         SELECT i.id, i.code, i.category_code, i.channel, i.status, i.reported_at,
                round(ST_Distance(i.geom::geography, p.g::geography)::numeric, 1) AS distance_m
         FROM incident i JOIN incident_category c ON c.code = i.category_code, p
         WHERE i.region_code = :r AND c."group" IS NOT DISTINCT FROM :grp
           AND i.id IS DISTINCT FROM :ex
-          AND i.status NOT IN ('merged', 'rejected', 'cancelled')
+          AND NOT {status_in_sql('i.status', VOID)}
           AND i.reported_at BETWEEN :t - make_interval(secs => :win * 3600)
                                 AND :t + make_interval(secs => :win * 3600)
           AND i.geom && ST_Expand(p.g, :deg)
@@ -237,7 +238,7 @@ def not_in_region_reason(exc: NotFound) -> str:
 
 
 # The report date of incident i in China Standard Time.
-_REPORT_DAY = "(i.reported_at AT TIME ZONE 'Asia/Shanghai')::date"
+_REPORT_DAY = local_date_sql("i.reported_at")
 
 # Cells: joined cell by cell, so each polygon is prepared once for all its points.
 _ROUTE_CELLS = text(f"""

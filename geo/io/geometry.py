@@ -7,6 +7,11 @@ the one gate they go through: every problem it cannot repair is refused with
 :class:`geo.errors.InvalidInput` (Chinese first, then English, saying how to fix it), and
 nothing else ever escapes it. Self-intersecting polygons are repaired with
 ``shapely.make_valid`` (polygonal parts kept) and the repair is reported in ``notes``.
+
+Callers: the spatial API (:func:`geo.layers.spatial.parse_geojson_geometry`: refuses invalid
+input, no repair) and the importer (:func:`clean_polygon` and :func:`as_point` on each row's
+geometry once it is in CGCS2000: repaired with ``make_valid`` and listed, or refused with
+``--strict``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import shapely
-from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.geometry import MultiPoint, MultiPolygon, Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs.names import CGCS2000, UnknownCRSError, normalize_crs
@@ -39,6 +44,7 @@ class ParsedGeometry:
 
     @property
     def repaired(self) -> bool:
+        """Whether anything was repaired (the notes say what)."""
         return bool(self.notes)
 
 
@@ -101,14 +107,28 @@ def _check_rings(data: dict[str, Any], notes: list[str]) -> Any:
                     notes.append("closed an unclosed ring")
             if len(ring) < 4:
                 raise _bad(f"多边形的环只有 {len(ring)} 个点, 至少需要 4 个(首尾相同)",
-                           f"a polygon ring has {len(ring)} positions; it needs at least 4 "
-                           "(first == last)", positions=len(ring))
+                           f"a GeoJSON polygon ring has {len(ring)} positions; it needs at "
+                           "least 4 (first == last)", positions=len(ring))
             rings.append(ring)
         out.append(rings)
     return out[0] if data["type"] == "Polygon" else out
 
 
-def _polygonal_parts(geom: BaseGeometry) -> BaseGeometry:
+def polygonal_parts(geom: BaseGeometry | None) -> MultiPolygon | None:
+    """The polygons of a geometry (collections searched) with an area, or ``None``.
+
+    Parameters
+    ----------
+    geom
+        Any geometry, e.g. the result of ``shapely.make_valid``.
+
+    Returns
+    -------
+    MultiPolygon or None
+        The non-empty polygons with an area as one MultiPolygon; ``None`` when there are none.
+    """
+    if geom is None or geom.is_empty:
+        return None
     parts: list[BaseGeometry] = []
     stack: list[BaseGeometry] = [geom]
     while stack:
@@ -118,7 +138,72 @@ def _polygonal_parts(geom: BaseGeometry) -> BaseGeometry:
         elif hasattr(g, "geoms"):
             stack.extend(g.geoms)
     polys = [p for p in parts if isinstance(p, Polygon) and not p.is_empty and p.area > 0]
-    return MultiPolygon(polys) if polys else MultiPolygon()
+    if not polys:
+        return None
+    if isinstance(geom, MultiPolygon) and len(polys) == len(geom.geoms):
+        return geom
+    return MultiPolygon(polys)
+
+
+def clean_polygon(geom: BaseGeometry | None, strict: bool
+                  ) -> tuple[MultiPolygon | None, str | None, str | None]:
+    """A polygon of an imported row through the gate: kept, repaired or refused.
+
+    Parameters
+    ----------
+    geom
+        The row's geometry, already in CGCS2000 (``None`` when the row has none).
+    strict
+        Refuse invalid polygons instead of repairing them with ``make_valid``.
+
+    Returns
+    -------
+    tuple
+        ``(geometry, repair note, refusal reason)``: a valid MultiPolygon and ``None`` or the
+        repair made, or ``(None, None, reason)``.
+    """
+    if geom is None:
+        return None, None, "没有几何 / no geometry"
+    if geom.geom_type not in _POLYGONAL:
+        return None, None, (f"需要面状几何，得到 {geom.geom_type} / a polygon is needed, got "
+                            f"{geom.geom_type}")
+    geom = shapely.force_2d(geom)
+    if shapely.is_valid(geom):
+        out = polygonal_parts(geom)
+        return (out, None, None) if out is not None else (
+            None, None, "面积为零 / zero-area polygon")
+    why = shapely.is_valid_reason(geom)
+    if strict:
+        return None, None, (f"几何无效 ({why})，--strict 模式下拒绝 / invalid geometry ({why}), "
+                            "refused with --strict")
+    fixed = polygonal_parts(shapely.make_valid(geom))
+    if fixed is None:
+        return None, None, (f"几何无效且无法修复 ({why}; 如环少于 4 个点) / invalid geometry that "
+                            f"cannot be repaired ({why}; e.g. a ring of fewer than 4 points)")
+    return fixed, f"make_valid: {why}", None
+
+
+def as_point(geom: BaseGeometry | None) -> tuple[Point | None, str | None]:
+    """A point of an imported row: ``(point, None)``, ``(None, None)`` or ``(None, reason)``.
+
+    Parameters
+    ----------
+    geom
+        The row's geometry in CGCS2000, or ``None`` (no location: not an error).
+
+    Returns
+    -------
+    tuple
+        The 2-D point (a one-point MultiPoint unwrapped), or the refusal reason.
+    """
+    if geom is None or geom.is_empty:
+        return None, None
+    if isinstance(geom, Point):
+        return (geom, None) if not geom.has_z else (shapely.force_2d(geom), None)
+    geom = shapely.force_2d(geom)
+    if isinstance(geom, MultiPoint) and len(geom.geoms) == 1:
+        return geom.geoms[0], None
+    return None, f"需要点几何，得到 {geom.geom_type} / a point is needed, got {geom.geom_type}"
 
 
 def _check_lonlat_bounds(geom: BaseGeometry, crs: str) -> None:
@@ -197,16 +282,17 @@ def parse_geometry(
         reason = shapely.is_valid_reason(geom)
         if not repair:
             raise _bad(f"几何无效: {reason}", f"invalid geometry: {reason}; fix it in the "
-                       "source (e.g. QGIS 'Fix geometries')", reason=reason)
+                       "source (e.g. QGIS 'Fix geometries', ST_MakeValid, or by removing the "
+                       "self-intersection)", reason=reason)
         fixed = shapely.make_valid(geom)
         if geom.geom_type in _POLYGONAL:
-            fixed = _polygonal_parts(fixed)
-            if fixed.is_empty:
+            parts = polygonal_parts(fixed)
+            if parts is None:
                 raise _bad("多边形退化(面积为零), 无法修复",
                            f"polygon is degenerate (zero area) and cannot be repaired: {reason}",
                            reason=reason)
-            if geom.geom_type == "Polygon" and len(fixed.geoms) == 1:  # type: ignore[attr-defined]
-                fixed = fixed.geoms[0]  # type: ignore[attr-defined]
+            fixed = parts.geoms[0] if geom.geom_type == "Polygon" and len(parts.geoms) == 1 \
+                else parts
         if fixed.is_empty or not fixed.is_valid:
             raise _bad(f"几何无效且无法修复: {reason}",
                        f"invalid geometry that cannot be repaired: {reason}", reason=reason)

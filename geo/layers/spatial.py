@@ -12,7 +12,6 @@ import datetime as dt
 import json
 from typing import Any
 
-import shapely
 from geoalchemy2 import functions as gf
 from sqlalchemy import Connection, func, literal, select, text
 from sqlalchemy.types import String
@@ -20,12 +19,13 @@ from sqlalchemy.types import String
 from geo.auth.fields import mask_row, visible_fields
 from geo.auth.principal import Principal, mask_phone
 from geo.crs.metres import metres_to_degrees
-from geo.crs.transforms import transform_geometry
+from geo.crs.names import CGCS2000
 from geo.crs.validate import check_lonlat
 from geo.db.tables import Base
 from geo.errors import InvalidInput, NotFound, TooLarge
+from geo.incidents.flow import OPEN_STATUSES
+from geo.io.geometry import parse_geometry
 from geo.layers.registry import (
-    OPEN_STATUSES,
     Layer,
     base_conditions,
     get_layer,
@@ -177,33 +177,15 @@ def nearest(
 def parse_geojson_geometry(geometry: Any, crs: str | None) -> Any:
     """A posted GeoJSON geometry as a valid CGCS2000 shapely geometry.
 
+    The one geometry gate (:func:`geo.io.geometry.parse_geometry`) without repair: API input
+    that is invalid is refused, never silently changed.
+
     Raises
     ------
     InvalidInput
         Not a GeoJSON geometry, or invalid (with the GEOS reason, e.g. a self-intersection).
     """
-    if isinstance(geometry, dict) and geometry.get("type") == "Feature":
-        geometry = geometry.get("geometry")
-    if not isinstance(geometry, dict) or "type" not in geometry:
-        raise InvalidInput(
-            "geometry 须为 GeoJSON 几何对象 / geometry must be a GeoJSON geometry object "
-            '({"type": "Polygon", "coordinates": [...]})', field="geometry",
-        )
-    try:
-        geom = shapely.geometry.shape(geometry)
-    except Exception as exc:  # noqa: BLE001 - shapely raises several kinds for bad input
-        raise InvalidInput(
-            f"无法读取 GeoJSON 几何 / cannot read the GeoJSON geometry: {exc}", field="geometry"
-        ) from exc
-    if geom.is_empty:
-        raise InvalidInput("几何为空 / the geometry is empty", field="geometry")
-    if not geom.is_valid:
-        reason = shapely.is_valid_reason(geom)
-        raise InvalidInput(
-            f"几何无效: {reason} / invalid geometry: {reason} (fix it, e.g. with ST_MakeValid "
-            "or by removing the self-intersection)", field="geometry", reason=reason,
-        )
-    return transform_geometry(geom, crs or "EPSG:4490", "EPSG:4490")
+    return parse_geometry(geometry, crs or CGCS2000, repair=False).geom
 
 
 def intersecting(

@@ -360,14 +360,9 @@ def read_csv_text(data: bytes) -> Any:
 
     import pandas as pd
 
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text_data = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - gb18030 decodes any byte string
-        raise InvalidInput("无法识别 CSV 编码 / cannot decode the CSV (use UTF-8)")
+    from geo.io.read import decode_csv
+
+    text_data = decode_csv(data)
     try:
         return pd.read_csv(io.StringIO(text_data), dtype=str, keep_default_na=False)
     except Exception as exc:  # noqa: BLE001 - pandas raises several parser errors

@@ -17,7 +17,7 @@ import numpy as np
 import shapely
 from sqlalchemy import Connection, text
 
-from geo.analysis.common import Period, read_gdf, region_metric_srid, unit_sql
+from geo.analysis.common import read_gdf, region_metric_srid, unit_sql
 from geo.analysis.coverage import coverage_by_unit
 from geo.analysis.grid import GAPS_SQL, OVERLAPS_SQL
 from geo.analysis.property import COMPOUNDS_SQL
@@ -25,6 +25,7 @@ from geo.auth.principal import Principal
 from geo.boundaries.sets import set_valid_at
 from geo.crs.metres import metres_to_degrees
 from geo.errors import InvalidInput, TooLarge
+from geo.periods import Period
 
 UNITS = ("cell", "community", "township")
 CRS = "EPSG:4490"

@@ -1,0 +1,72 @@
+"""Import of cameras (GB/T 28181 id)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from geo.db.tables.foundation import CAMERA_STATUSES
+from geo.errors import InvalidInput
+from geo.io.geometry import as_point
+from geo.io.importer.fields import Cols, code_of, example_row, field_value
+from geo.io.importer.options import Progress
+from geo.io.importer.rows import ImportContext, iter_chunks
+from geo.io.importer.staging import copy_rows, ewkb, merge, stage
+from geo.io.parse import parse_bearing, parse_number
+
+
+def import_cameras(conn: Connection, ctx: ImportContext, progress: Progress | None) -> None:
+    """Import cameras: 20-digit GB/T 28181 ids, points, bearing, field of view and range."""
+    opts, report, f = ctx.opts, ctx.report, ctx.fields
+    cols = ["region_code", "gb_id", "name", "bearing_deg", "fov_deg", "range_m", "status",
+            "geom"]
+    stg = stage(conn, "camera", cols)
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for chunk, geoms, reasons in iter_chunks(ctx, progress):
+            a = Cols(chunk.attrs)
+            for i in range(len(a)):
+                row = chunk.start + i + 1
+                code = code_of(field_value(a, f["code"], i))
+                if code is None or not re.fullmatch(r"\d{20}", code):
+                    report.refuse(row, code, "设备编码应为 20 位数字 (GB/T 28181) / the camera id "
+                                             "must be 20 digits (GB/T 28181)", kind="bad gb_id")
+                    continue
+                if reasons[i] or geoms[i] is None:
+                    report.refuse(row, code, str(reasons[i] or "没有坐标 / no coordinates"),
+                                  example_row(a, i, chunk.geoms[i]))
+                    continue
+                pt, why = as_point(geoms[i])
+                if pt is None:
+                    report.refuse(row, code, str(why))
+                    continue
+                try:
+                    bearing = parse_bearing(field_value(a, f["bearing"], i))
+                    fov = parse_number(field_value(a, f["fov"], i)) or 90.0
+                    rng = parse_number(field_value(a, f["range"], i)) or 50.0
+                except ValueError as exc:
+                    report.refuse(row, code, str(exc))
+                    continue
+                status = str(field_value(a, f["status"], i) or "online").strip().lower()
+                status = {"在线": "online", "离线": "offline", "故障": "fault"}.get(status, status)
+                if status not in CAMERA_STATUSES or not (0 < fov <= 360) or not (
+                        0 < rng <= 5000):
+                    report.refuse(row, code, f"状态/视场角/距离无效 / invalid status {status!r}, "
+                                             f"fov {fov} or range {rng} "
+                                             "(fov 0-360, range 0-5000 m)")
+                    continue
+                yield (opts.region, code, field_value(a, f["name"], i), bearing, fov, rng, status,
+                       ewkb(pt), row)
+
+    copy_rows(conn, stg, cols + ["_rn"], rows())
+    foreign = conn.execute(text(
+        "SELECT s.gb_id, c.region_code FROM stg_camera s JOIN camera c ON c.gb_id = s.gb_id "
+        "WHERE c.region_code <> s.region_code LIMIT 5")).all()
+    if foreign:
+        raise InvalidInput(
+            f"摄像头编码已属于其他区域 / camera ids already belong to another region: "
+            f"{[tuple(r) for r in foreign]}")
+    merge(conn, "camera", stg, ["gb_id"], cols, None, report)

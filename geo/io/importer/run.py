@@ -1,0 +1,129 @@
+"""``run_import``: one transaction, a dry run unless ``opts.commit``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Connection, Engine
+
+from geo.errors import InvalidInput
+from geo.io import LAYERS
+from geo.io.importer.admin import import_admin
+from geo.io.importer.cameras import import_cameras
+from geo.io.importer.cells import import_cells
+from geo.io.importer.compounds import import_compounds
+from geo.io.importer.crs_plan import plan_crs
+from geo.io.importer.fields import map_fields
+from geo.io.importer.incidents import import_incidents
+from geo.io.importer.options import ImportOptions, Progress
+from geo.io.importer.report import ImportReport
+from geo.io.importer.rows import ImportContext, ensure_region, region_extent
+from geo.io.importer.workers import import_workers
+from geo.io.read import Source, crs_label, open_source
+
+_HANDLERS: dict[str, Callable[[Connection, ImportContext, Progress | None], None]] = {
+    "cells": import_cells, "admin": import_admin, "compounds": import_compounds,
+    "cameras": import_cameras, "incidents": import_incidents, "workers": import_workers,
+}
+
+
+def run_import(
+    engine: Engine,
+    layer: str,
+    path: str | Path,
+    opts: ImportOptions,
+    progress: Progress | None = None,
+    display_name: str | None = None,
+) -> ImportReport:
+    """Import ``path`` into ``layer`` of region ``opts.region``; dry run unless ``opts.commit``.
+
+    Parameters
+    ----------
+    engine
+        Engine of a migrated database.
+    layer
+        One of :data:`geo.io.LAYERS`.
+    path
+        The file (or Shapefile folder / zip).
+    opts
+        Options: CRS, field mapping, strictness, commit.
+    progress
+        Called with (rows read, total rows or None) after each chunk.
+    display_name
+        The name shown in the report (an upload's original file name).
+
+    Returns
+    -------
+    ImportReport
+        ``committed`` True only when everything was written. A commit refused because of
+        refused rows carries ``error`` and leaves the database untouched.
+
+    Raises
+    ------
+    InvalidInput
+        Unreadable file, unknown CRS or a conflicting one, a layer whose coordinates cannot be
+        in the claimed CRS (with the reason and an example row). Nothing is written.
+    """
+    t0 = time.monotonic()
+    if layer not in LAYERS:
+        raise InvalidInput(f"未知图层 {layer!r}，可选 {LAYERS} / unknown layer {layer!r}; "
+                           f"layers: {LAYERS}", field="layer")
+    try:
+        tz = ZoneInfo(opts.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(f"未知时区 / unknown timezone {opts.timezone!r}",
+                           field="timezone") from exc
+    src = open_source(path, layer=opts.layer, lon_field=opts.lon_field,
+                      lat_field=opts.lat_field, wkt_field=opts.wkt_field,
+                      geometry_required=layer not in ("workers", "incidents"),
+                      chunk_rows=opts.chunk_rows)
+    try:
+        return _run(engine, layer, path, opts, src, tz, t0, progress, display_name)
+    finally:
+        src.close()
+
+
+def _run(engine: Engine, layer: str, path: str | Path, opts: ImportOptions, src: Source,
+         tz: ZoneInfo, t0: float, progress: Progress | None, display_name: str | None
+         ) -> ImportReport:
+    plan = plan_crs(src.file_crs, opts.crs)
+    report = ImportReport(
+        layer=layer, region=opts.region, file=display_name or Path(path).name, format=src.fmt,
+        crs={"source": plan.label, "from": plan.source, "file_crs": crs_label(src.file_crs)},
+        dry_run=not opts.commit, notes=list(src.notes),
+    )
+    fields = map_fields(layer, src.columns, opts)
+    report.notes.append("fields: " + ", ".join(f"{k}={v!r}" for k, v in fields.items() if v))
+    with engine.connect() as conn:
+        trans = conn.begin()
+        try:
+            ensure_region(conn, opts, report)
+            ctx = ImportContext(layer, opts, src, plan, report, region_extent(conn, opts.region),
+                       fields, tz, {})
+            _HANDLERS[layer](conn, ctx, progress)
+            if report.rows and report.refused_count == report.rows:
+                raise InvalidInput(
+                    f"所有 {report.rows} 行都被拒绝 / all {report.rows} rows were refused: "
+                    f"{report.refused[0]['reason'] if report.refused else ''}",
+                    report=report.to_dict())
+            if opts.commit and report.refused_count and not opts.skip_refused:
+                report.error = (
+                    f"{report.refused_count} 行被拒绝，未写入任何数据；修正后重试或用 "
+                    f"--skip-refused 只导入其余行 / {report.refused_count} rows refused, "
+                    "nothing written: fix them, or give --skip-refused to import the other rows")
+                trans.rollback()
+            elif opts.commit:
+                trans.commit()
+                report.committed = True
+            else:
+                trans.rollback()
+        except BaseException:
+            if trans.is_active:
+                trans.rollback()
+            raise
+    report.dry_run = not report.committed
+    report.seconds = round(time.monotonic() - t0, 2)
+    return report

@@ -1,0 +1,89 @@
+"""Staging with COPY and the set-based merge (upsert counting new/updated/unchanged)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import shapely
+from sqlalchemy import Connection, text
+
+from geo.io.importer.report import ImportReport
+
+
+def copy_rows(conn: Connection, table: str, cols: list[str], rows: Iterator[tuple[Any, ...]]
+               ) -> int:
+    """COPY rows into ``table`` (a staging table); the number of rows."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    n = 0
+    with raw.cursor().copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as cp:
+        for r in rows:
+            cp.write_row(r)
+            n += 1
+    return n
+
+
+def stage(conn: Connection, table: str, cols: list[str]) -> str:
+    """Create the temporary staging table ``stg_<table>`` (dropped at commit) with a row number."""
+    stg = f"stg_{table}"
+    conn.execute(text(f"DROP TABLE IF EXISTS {stg}"))
+    conn.execute(text(f"CREATE TEMP TABLE {stg} ON COMMIT DROP AS SELECT {', '.join(cols)} "
+                      f"FROM {table} WITH NO DATA"))
+    conn.execute(text(f"ALTER TABLE {stg} ADD COLUMN _rn bigint"))
+    return stg
+
+
+def merge(conn: Connection, table: str, stg: str, keys: list[str], cols: list[str],
+           region: str | None, report: ImportReport, extra_set: str = "",
+           insert_only: tuple[str, ...] = ()) -> None:
+    """Upsert staging rows into ``table`` by ``keys``; count new/updated/unchanged.
+
+    ``insert_only`` columns are written for new rows only (an incident's status belongs to
+    its case flow once it exists).
+    """
+    key_eq = " AND ".join(f"t.{k} = s.{k}" for k in keys)
+    total = conn.execute(text(f"SELECT count(*) FROM {stg}")).scalar_one()
+    conn.execute(text(
+        f"DELETE FROM {stg} s USING (SELECT {', '.join(keys)}, max(_rn) AS m FROM {stg} "
+        f"GROUP BY {', '.join(keys)} HAVING count(*) > 1) d WHERE "
+        + " AND ".join(f"s.{k} = d.{k}" for k in keys) + " AND s._rn < d.m"))
+    distinct = conn.execute(text(f"SELECT count(*) FROM {stg}")).scalar_one()
+    report.duplicates += int(total - distinct)
+    if report.duplicates:
+        report.notes.append(f"{report.duplicates} rows repeat a code already in the file: "
+                            "the last one counts")
+    vals = [c for c in cols if c not in keys and c != "region_code" and c not in insert_only]
+    region_cond = "t.region_code = s.region_code AND " if region is not None else ""
+    sets = ", ".join(f"{c} = s.{c}" for c in vals) + (f", {extra_set}" if extra_set else "")
+    differ = "(" + ", ".join(f"t.{c}" for c in vals) + ") IS DISTINCT FROM (" + ", ".join(
+        f"s.{c}" for c in vals) + ")"
+    upd = conn.execute(text(
+        f"UPDATE {table} t SET {sets} FROM {stg} s WHERE {region_cond}{key_eq} AND {differ}"
+    )).rowcount
+    ins = conn.execute(text(
+        f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM {stg} s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {region_cond}{key_eq})"
+    )).rowcount
+    report.updated += int(upd or 0)
+    report.new += int(ins or 0)
+    report.unchanged += int(distinct - (upd or 0) - (ins or 0))
+
+
+def ewkb_many(geoms: np.ndarray) -> list[str | None]:
+    """Hex EWKB (SRID 4490) of an object array of geometries, None kept (vectorised)."""
+    out: list[str | None] = [None] * len(geoms)
+    ok = np.flatnonzero(np.array([g is not None for g in geoms], dtype=bool))
+    if len(ok):
+        arr = shapely.set_srid(np.asarray(list(geoms[ok]), dtype=object), 4490)
+        for k, w in zip(ok, shapely.to_wkb(arr, hex=True, include_srid=True), strict=True):
+            out[int(k)] = str(w)
+    return out
+
+
+def ewkb(g: Any) -> str | None:
+    """Hex EWKB (SRID 4490) of one geometry, None kept."""
+    if g is None:
+        return None
+    return str(shapely.to_wkb(shapely.set_srid(g, 4490), hex=True, include_srid=True))
