@@ -32,7 +32,7 @@ def import_cmd(file: Path, commit: bool, region: str | None) -> None:
     """Import a hotline export (CSV or XLSX): every row routed, bad rows listed."""
     from geo.db.engine import get_engine
     from geo.errors import WanggeError
-    from geo.incidents.intake import import_rows
+    from geo.incidents.bulk import import_rows
 
     s = Settings.from_env()
     try:
@@ -102,7 +102,7 @@ def holidays_list(year: int | None) -> None:
 def overdue_cmd(region: str | None, as_json: bool) -> None:
     """Open cases past their current step's due time."""
     from geo.db.engine import get_engine
-    from geo.incidents.cases import list_incidents
+    from geo.incidents.views import list_incidents
 
     s = Settings.from_env()
     with get_engine(s.database_url).connect() as conn:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import READ_INCIDENTS, AsOfDep, ConnDep, PrincipalDep, RegionDep
-from geo.incidents import cases
+from geo.incidents import views
 
 router = APIRouter(tags=["incidents 事件"])
 
@@ -17,4 +17,4 @@ router = APIRouter(tags=["incidents 事件"])
 def get_board(conn: ConnDep, principal: PrincipalDep, as_of: AsOfDep,
               region: RegionDep) -> dict[str, Any]:
     """Counts by status, category and township, and the overdue list."""
-    return cases.board(conn, principal, region, as_of)
+    return views.board(conn, principal, region, as_of)

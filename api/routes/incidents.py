@@ -25,7 +25,7 @@ from api.deps import (
     aware,
 )
 from geo.auth.principal import Principal
-from geo.incidents import cases, intake
+from geo.incidents import attachments, bulk, cases, clock, intake, views
 
 router = APIRouter(tags=["incidents 事件"])
 
@@ -134,7 +134,7 @@ def post_incident(body: IncidentIn, engine: EngineDep, settings: SettingsDep,
         reporter_name=body.reporter_name, reporter_phone=body.reporter_phone,
         reported_at=body.reported_at, urgency=body.urgency, department=body.department,
         source_ref=body.source_ref,
-        photos=[intake.decode_photo(p.model_dump()) for p in body.photos],
+        photos=[attachments.decode_photo(p.model_dump()) for p in body.photos],
     )
     inc = intake.submit_incident(engine, report, principal,
                                  settings.region_or_default(body.region),
@@ -157,7 +157,7 @@ async def post_bulk(engine: EngineDep, settings: SettingsDep, principal: Princip
         from geo.errors import TooLarge
 
         raise TooLarge(f"文件过大 / file larger than {settings.max_body_bytes} bytes")
-    return JSONResponse(intake.import_rows(engine, data, file.filename or "upload.csv",
+    return JSONResponse(bulk.import_rows(engine, data, file.filename or "upload.csv",
                                            principal, region or settings.default_region,
                                            commit=commit))
 
@@ -171,7 +171,7 @@ def get_incidents(request: Request, conn: ConnDep, principal: PrincipalDep, regi
                   offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
                   ) -> list[dict[str, Any]]:
     """Incidents, soonest due first; reporter fields masked unless ``?unmask=true``."""
-    items = cases.list_incidents(conn, principal, region, status,
+    items = views.list_incidents(conn, principal, region, status,
                                  cell, limit=limit, offset=offset)
     audit_revealed(request, principal, items)
     return items
@@ -182,7 +182,7 @@ def get_incidents(request: Request, conn: ConnDep, principal: PrincipalDep, regi
 def get_overdue(conn: ConnDep, principal: PrincipalDep, as_of: AsOfDep, region: RegionDep,
                 limit: Annotated[int, Query(ge=1, le=10_000)] = 500) -> dict[str, Any]:
     """Open, unpaused cases whose current step is past its due time (working time)."""
-    items = cases.list_incidents(conn, principal, region,
+    items = views.list_incidents(conn, principal, region,
                                  overdue_only=True, now=as_of, limit=limit)
     return {"count": len(items), "as_of": (as_of or dt.datetime.now(dt.UTC)).isoformat(),
             "items": items}
@@ -247,7 +247,7 @@ def post_reassign(incident_id: str, body: ReassignIn, conn: ConnDep, principal: 
 def post_pause(incident_id: str, body: ClockIn, conn: ConnDep, principal: PrincipalDep,
                version: VersionDep) -> JSONResponse:
     """Stop the working-time clock (the time left is kept)."""
-    return _answer(cases.pause(conn, incident_id, principal, body.note,
+    return _answer(clock.pause(conn, incident_id, principal, body.note,
                                version.of(body.version), aware(body.at)))
 
 
@@ -256,7 +256,7 @@ def post_pause(incident_id: str, body: ClockIn, conn: ConnDep, principal: Princi
 def post_resume(incident_id: str, body: ClockIn, conn: ConnDep, principal: PrincipalDep,
                 version: VersionDep) -> JSONResponse:
     """Restart the clock with the working time left at the pause."""
-    return _answer(cases.resume(conn, incident_id, principal, body.note,
+    return _answer(clock.resume(conn, incident_id, principal, body.note,
                                 version.of(body.version), aware(body.at)))
 
 
@@ -265,7 +265,7 @@ def post_resume(incident_id: str, body: ClockIn, conn: ConnDep, principal: Princ
 def post_extend(incident_id: str, body: ExtendIn, conn: ConnDep, principal: PrincipalDep,
                 version: VersionDep) -> JSONResponse:
     """Add working minutes to the current step's and the case's due times."""
-    return _answer(cases.extend(conn, incident_id, principal, body.minutes, body.note,
+    return _answer(clock.extend(conn, incident_id, principal, body.minutes, body.note,
                                 version.of(body.version)))
 
 
@@ -295,7 +295,7 @@ async def post_attachments(incident_id: str, engine: EngineDep, settings: Settin
                            note: Annotated[str | None, Form()] = None) -> JSONResponse:
     """Photos (JPEG/PNG/GIF/WebP/HEIC by content, <= 10 MB each) stored with the incident."""
     photos = [(f.filename, await f.read()) for f in files]
-    stored = intake.add_photos(engine, incident_id, photos, principal,
+    stored = attachments.add_photos(engine, incident_id, photos, principal,
                                settings.data_dir / "attachments", note)
     return JSONResponse(stored, status_code=201)
 
@@ -305,7 +305,7 @@ async def post_attachments(incident_id: str, engine: EngineDep, settings: Settin
 def get_attachment(incident_id: str, attachment_id: int, conn: ConnDep,
                    settings: SettingsDep, principal: PrincipalDep) -> Response:
     """The stored file."""
-    data, ctype, name = intake.read_attachment(conn, incident_id, attachment_id, principal,
+    data, ctype, name = attachments.read_attachment(conn, incident_id, attachment_id, principal,
                                                settings.data_dir / "attachments")
     return Response(data, media_type=ctype,
                     headers={"Content-Disposition": f'inline; filename="{name}"'})

@@ -10,7 +10,7 @@ from api.deps import READ_INCIDENTS, ConnDep, PrincipalDep, RegionDep
 from api.routes.incidents import audit_revealed
 from geo.crs.validate import to_cgcs2000_point
 from geo.errors import InvalidInput
-from geo.incidents import cases
+from geo.incidents import views
 from geo.incidents.flow import OPEN
 
 router = APIRouter(tags=["incidents 事件"])
@@ -20,7 +20,7 @@ router = APIRouter(tags=["incidents 事件"])
             summary="My cells / 我的网格")
 def get_my_cell(conn: ConnDep, principal: PrincipalDep, region: RegionDep) -> dict[str, Any]:
     """The caller's cells (a grid worker's) with open and overdue counts."""
-    return cases.my_cells(conn, principal, region)
+    return views.my_cells(conn, principal, region)
 
 
 @router.get("/me/incidents", dependencies=[READ_INCIDENTS],
@@ -44,7 +44,7 @@ def get_my_incidents(request: Request, conn: ConnDep, principal: PrincipalDep,
     near = None if lon is None or lat is None else to_cgcs2000_point(lon, lat, crs)
     statuses = None if all_statuses else sorted(OPEN)
     cells = sorted(principal.cell_codes) if principal.role == "worker" else None
-    items = cases.list_incidents(conn, principal, region, statuses,
+    items = views.list_incidents(conn, principal, region, statuses,
                                  cells, limit=limit, near=near)
     audit_revealed(request, principal, items)
     return {"user": principal.user, "count": len(items), "items": items}

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, text
 from geo.analysis.common import check_region, check_unit, read_gdf, result
 from geo.auth.principal import Principal
 from geo.boundaries.sets import valid_at_sql
-from geo.db.tables.foundation import MGMT_MODES
+from geo.db.tables import vocab
 from geo.errors import InvalidInput
 
 DEFAULT_TARGETS: list[tuple[dt.date, float]] = [
@@ -128,7 +128,7 @@ def _aggregate(df: pd.DataFrame, key: str) -> pd.DataFrame:
         "managed_compounds": g["managed"].sum(),
         "managed_households": g["managed_hh"].sum(),
     })
-    for mode in MGMT_MODES:
+    for mode in vocab.MGMT_MODE.codes:
         sel = df["mgmt_mode"] == mode
         out[f"compounds_{mode}"] = df[sel].groupby(key).size().reindex(out.index).fillna(0)
         out[f"households_{mode}"] = (df[sel].groupby(key)["households"].sum()
@@ -142,7 +142,7 @@ def _aggregate(df: pd.DataFrame, key: str) -> pd.DataFrame:
     out["managed_households_pct"] = (
         100.0 * out["managed_households"] / out["households"].where(out["households"] > 0)
     ).round(2)
-    for mode in MGMT_MODES:
+    for mode in vocab.MGMT_MODE.codes:
         out[f"share_{mode}_pct"] = (100.0 * out[f"compounds_{mode}"] / out["compounds"]).round(2)
     return out
 
@@ -230,7 +230,7 @@ def property_management(conn: Connection, principal: Principal, region_code: str
         "by_mode": {m: {"name": MODE_NAMES[m], "compounds": int(tot.get(f"compounds_{m}", 0)),
                         "households": int(tot.get(f"households_{m}", 0)),
                         "share_pct": float(tot.get(f"share_{m}_pct", 0.0))}
-                    for m in MGMT_MODES},
+                    for m in vocab.MGMT_MODE.codes},
         "owners_committee": {oc: int(tot.get(f"owners_committee_{oc}", 0))
                              for oc in ("established", "preparing", "none")},
         "unmanaged_compounds": len(unmanaged),

@@ -25,14 +25,13 @@ from geo.incidents.flow import (
     STEP_OF_STATUS,
     TERMINAL,
     check_transition,
-    final_limit,
     open_status_sql,
     start_clock,
 )
 from geo.incidents.routing import resolve_department
 from geo.localtime import CST
 
-_COLS = """i.id, i.region_code, i.code, i.category_code, i.channel, i.status, i.urgency,
+CASE_COLUMNS = """i.id, i.region_code, i.code, i.category_code, i.channel, i.status, i.urgency,
   i.reported_at, i.description, i.location_text, i.reporter_name, i.reporter_phone,
   ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.boundary_set_id, i.cell_code, i.community_code,
   i.township_code, i.worker_id, i.department_code, i.compound_id, i.routing, i.due_at,
@@ -140,7 +139,7 @@ def fetch(conn: Connection, incident_id: int | str, principal: Principal,
         raise NotFound(f"事件 {incident_id} 不存在 / incident {incident_id} not found")
     key = "i.id = :k" if str(incident_id).isdigit() else "i.code = :k"
     k: int | str = int(incident_id) if str(incident_id).isdigit() else str(incident_id)
-    sql = f"SELECT {_COLS} FROM incident i WHERE {key} AND {cond}"
+    sql = f"SELECT {CASE_COLUMNS} FROM incident i WHERE {key} AND {cond}"
     if lock:
         sql += " FOR UPDATE OF i"
     row = conn.execute(text(sql), {**params, "k": k}).mappings().first()
@@ -163,7 +162,8 @@ def _category(conn: Connection, code: str) -> dict[str, Any]:
     return dict(row)
 
 
-def _check_version(row: dict[str, Any], expected: int | None) -> None:
+def check_version(row: dict[str, Any], expected: int | None) -> None:
+    """Raise Conflict (409) when the caller's expected version is not the row's."""
     if expected is not None and int(expected) != int(row["version"]):
         raise Conflict(
             f"事件 {row['code']} 已被他人修改 (当前版本 {row['version']}, 您的版本 {expected}), "
@@ -173,7 +173,8 @@ def _check_version(row: dict[str, Any], expected: int | None) -> None:
         )
 
 
-def _check_time(row: dict[str, Any], at: dt.datetime | None) -> dt.datetime:
+def check_time(row: dict[str, Any], at: dt.datetime | None) -> dt.datetime:
+    """The time of a step: ``at`` (aware, not in the future, not before the report) or now."""
     now = localtime.now()
     if at is None:
         return now
@@ -188,7 +189,8 @@ def _check_time(row: dict[str, Any], at: dt.datetime | None) -> dt.datetime:
     return at
 
 
-def _may_act(principal: Principal, row: dict[str, Any], target: str | None) -> None:
+def may_act(principal: Principal, row: dict[str, Any], target: str | None) -> None:
+    """Raise Forbidden unless the caller may move this case (to ``target``)."""
     if principal.role in ("planner", "viewer"):
         raise Forbidden(f"角色 {principal.role} 只读 / role {principal.role} is read-only")
     if target in COMMAND_ONLY and not principal.sees_all_incidents():
@@ -213,7 +215,7 @@ def add_event(
     ).scalar_one())
 
 
-def _update(conn: Connection, row: dict[str, Any], sets: dict[str, Any]) -> None:
+def update_row(conn: Connection, row: dict[str, Any], sets: dict[str, Any]) -> None:
     """Apply ``sets`` and bump the version (the row is locked by the caller)."""
     parts = [f"{k} = :{k}" if k not in ("routing", "deadline") else f"{k} = CAST(:{k} AS jsonb)"
              for k in sets]
@@ -234,14 +236,14 @@ def transition(
 ) -> dict[str, Any]:
     """Move a case to ``target`` (409 naming both states when not allowed)."""
     row = fetch(conn, incident_id, principal, lock=True)
-    _check_version(row, version)
-    _may_act(principal, row, target)
+    check_version(row, version)
+    may_act(principal, row, target)
     if target == "reported" and row["status"] == "needs_location":
         raise Conflict("待定位事件请先定位 (POST /incidents/{id}/locate) / locate the case first")
     check_transition(row["status"], target)
     if target == "merged":
         raise Conflict("合并请用 POST /incidents/{id}/merge / use the merge endpoint")
-    when = _check_time(row, at)
+    when = check_time(row, at)
     cal = cal or load_calendar(conn, row["region_code"])
     sets: dict[str, Any] = {"status": target}
     stamp = {"registered": "registered_at", "dispatched": "dispatched_at",
@@ -271,7 +273,7 @@ def transition(
         data["previous_step_late_by_min"] = round((when - previous_due).total_seconds() / 60, 1)
     if photo_ids:
         data["photos"] = _claim_photos(conn, row, photo_ids)
-    _update(conn, row, sets)
+    update_row(conn, row, sets)
     add_event(conn, row, "transition", principal.user, when, note, data,
               from_status=row["status"], to_status=target)
     return incident_json(conn, fetch(conn, row["id"], principal), principal, with_events=True)
@@ -294,10 +296,10 @@ def add_note(
 ) -> dict[str, Any]:
     """Add a note (and photos) to a case without changing its status."""
     row = fetch(conn, incident_id, principal, lock=True)
-    _check_version(row, version)
-    _may_act(principal, row, None)
+    check_version(row, version)
+    may_act(principal, row, None)
     data = {"photos": _claim_photos(conn, row, photo_ids)} if photo_ids else {}
-    _update(conn, row, {})
+    update_row(conn, row, {})
     add_event(conn, row, "note", principal.user, localtime.now(), note, data)
     return incident_json(conn, fetch(conn, row["id"], principal), principal, with_events=True)
 
@@ -311,8 +313,8 @@ def merge(
         raise InvalidInput("请给出要合并的事件 / give the duplicates to merge",
                            field="duplicate_ids")
     row = fetch(conn, incident_id, principal, lock=True)
-    _check_version(row, version)
-    _may_act(principal, row, "merged")
+    check_version(row, version)
+    may_act(principal, row, "merged")
     if row["status"] in TERMINAL:
         raise Conflict(f"事件 {row['code']} 状态为「{STATUS_ZH[row['status']]}」, "
                        f"不能作为合并目标 / a {row['status']} case cannot absorb duplicates",
@@ -324,7 +326,7 @@ def merge(
         if dup["id"] == row["id"]:
             raise InvalidInput("事件不能与自身合并 / a case cannot merge with itself")
         check_transition(dup["status"], "merged")
-        _update(conn, dup, {"status": "merged", "merged_into_id": row["id"],
+        update_row(conn, dup, {"status": "merged", "merged_into_id": row["id"],
                             "closed_at": now, "paused_at": None})
         add_event(conn, dup, "transition", principal.user, now, note,
                   {"merged_into": row["code"], "merged_into_id": row["id"]},
@@ -336,7 +338,7 @@ def merge(
                        "reported_at": dup["reported_at"].isoformat()})
     routing = dict(row["routing"] or {})
     routing["merged_reports"] = [*routing.get("merged_reports", []), *merged]
-    _update(conn, row, {"routing": routing})
+    update_row(conn, row, {"routing": routing})
     add_event(conn, row, "merge", principal.user, now, note,
               {"merged": merged, "channels": sorted({row["channel"]} |
                                                     {m["channel"] for m in merged})})
@@ -353,8 +355,8 @@ def reassign(
         raise InvalidInput("请给出新网格 cell_code 或新部门 department_code / give cell_code "
                            "or department_code", field="cell_code")
     row = fetch(conn, incident_id, principal, lock=True)
-    _check_version(row, version)
-    _may_act(principal, row, "dispatched")
+    check_version(row, version)
+    may_act(principal, row, "dispatched")
     if row["status"] in TERMINAL:
         raise Conflict(f"事件状态为「{STATUS_ZH[row['status']]}」, 不能改派 / a "
                        f"{row['status']} case cannot be reassigned", current=row["status"])
@@ -386,220 +388,6 @@ def reassign(
     routing.setdefault("reassignments", []).append(
         {**data, "by": principal.user, "at": localtime.now().isoformat(), "note": note})
     sets["routing"] = routing
-    _update(conn, row, sets)
+    update_row(conn, row, sets)
     add_event(conn, row, "reassign", principal.user, localtime.now(), note, data)
     return incident_json(conn, fetch(conn, row["id"], principal), principal, with_events=True)
-
-
-def pause(
-    conn: Connection, incident_id: int | str, principal: Principal, note: str | None = None,
-    version: int | None = None, at: dt.datetime | None = None,
-) -> dict[str, Any]:
-    """Stop the clock (挂起), e.g. waiting for the reporter or for weather."""
-    row = fetch(conn, incident_id, principal, lock=True)
-    _check_version(row, version)
-    _may_act(principal, row, "registered")
-    if row["status"] not in OPEN or row["paused_at"] is not None:
-        raise Conflict(f"事件 {row['code']} ({row['status']}) 无法挂起 / only a running open "
-                       "case can be paused", current=row["status"])
-    when = _check_time(row, at)
-    cal = load_calendar(conn, row["region_code"])
-    left = cal.working_minutes_between(when, row["due_at"]) if row["due_at"] else None
-    left_final = (cal.working_minutes_between(when, row["final_due_at"])
-                  if row["final_due_at"] else None)
-    data = {"remaining_min": left, "remaining_final_min": left_final}
-    _update(conn, row, {"paused_at": when})
-    add_event(conn, row, "pause", principal.user, when, note, data)
-    return incident_json(conn, fetch(conn, row["id"], principal), principal, with_events=True)
-
-
-def resume(
-    conn: Connection, incident_id: int | str, principal: Principal, note: str | None = None,
-    version: int | None = None, at: dt.datetime | None = None,
-) -> dict[str, Any]:
-    """Restart the clock: the working time left at the pause runs again from now."""
-    row = fetch(conn, incident_id, principal, lock=True)
-    _check_version(row, version)
-    _may_act(principal, row, "registered")
-    if row["paused_at"] is None:
-        raise Conflict(f"事件 {row['code']} 未挂起 / the case is not paused")
-    when = _check_time(row, at)
-    last = conn.execute(text(
-        "SELECT data FROM incident_event WHERE incident_id = :i AND kind = 'pause' "
-        "ORDER BY at DESC, id DESC LIMIT 1"), {"i": row["id"]}).scalar_one()
-    cal = load_calendar(conn, row["region_code"])
-    sets: dict[str, Any] = {"paused_at": None}
-    if last.get("remaining_min") is not None:
-        sets["due_at"] = cal.add_working_minutes(when, max(0.0, last["remaining_min"]))
-    if last.get("remaining_final_min") is not None:
-        sets["final_due_at"] = cal.add_working_minutes(
-            when, max(0.0, last["remaining_final_min"]))
-    deadline = dict(row["deadline"] or {})
-    if "due_at" in sets:
-        deadline["due_at"] = sets["due_at"].isoformat()
-    warnings = cal.take_warnings()
-    if warnings:
-        deadline["calendar_incomplete"] = True
-        deadline["warnings"] = warnings
-    sets["deadline"] = deadline
-    _update(conn, row, sets)
-    add_event(conn, row, "resume", principal.user, when, note,
-              {"due_at": deadline.get("due_at"), "paused_min":
-               round((when - row["paused_at"]).total_seconds() / 60, 1)})
-    return incident_json(conn, fetch(conn, row["id"], principal), principal, with_events=True)
-
-
-def extend(
-    conn: Connection, incident_id: int | str, principal: Principal, minutes: int,
-    note: str | None = None, version: int | None = None,
-) -> dict[str, Any]:
-    """Grant an extension (延期) of ``minutes`` working minutes to the current step and case."""
-    if minutes <= 0 or minutes > 480 * 60:
-        raise InvalidInput(f"延期分钟数须在 1..28800 之间 / extension must be 1..28800 working "
-                           f"minutes, got {minutes}", field="minutes")
-    row = fetch(conn, incident_id, principal, lock=True)
-    _check_version(row, version)
-    _may_act(principal, row, "registered")
-    if row["status"] not in OPEN or row["due_at"] is None:
-        raise Conflict(f"事件 {row['code']} ({row['status']}) 没有运行中的期限 / no running "
-                       "deadline to extend", current=row["status"])
-    if row["paused_at"] is not None:
-        raise Conflict("挂起中的事件请先恢复再延期 / resume the case before extending it")
-    cal = load_calendar(conn, row["region_code"])
-    due = cal.add_working_minutes(row["due_at"], minutes)
-    final = (cal.add_working_minutes(row["final_due_at"], minutes)
-             if row["final_due_at"] else None)
-    deadline = dict(row["deadline"] or {})
-    deadline["extension_min"] = int(deadline.get("extension_min") or 0) + minutes
-    deadline["due_at"] = due.isoformat()
-    warnings = cal.take_warnings()
-    if warnings:
-        deadline["calendar_incomplete"] = True
-        deadline["warnings"] = warnings
-    _update(conn, row, {"due_at": due, "final_due_at": final, "deadline": deadline})
-    add_event(conn, row, "extend", principal.user, localtime.now(), note,
-              {"minutes": minutes, "from": row["due_at"].isoformat(), "to": due.isoformat()})
-    return incident_json(conn, fetch(conn, row["id"], principal), principal, with_events=True)
-
-
-def initial_deadlines(
-    cal: WorkCalendar, limits: dict[str, Any] | None, urgency: str, step: str,
-    start: dt.datetime, reported_at: dt.datetime,
-) -> tuple[dt.datetime, dt.datetime, dict[str, Any]]:
-    """Due time of the first step and of the whole case, with the clock JSON."""
-    due, clock = start_clock(cal, limits, urgency, step, start)
-    final = cal.add_working_minutes(reported_at, final_limit(limits, urgency))
-    more = cal.take_warnings()
-    if more:
-        clock["calendar_incomplete"] = True
-        clock["warnings"] = sorted(set(clock["warnings"]) | set(more))
-    return due, final, clock
-
-
-# ---------------------------------------------------------------- views
-
-
-def list_incidents(
-    conn: Connection, principal: Principal, region_code: str | None = None,
-    status: list[str] | None = None, cell_codes: list[str] | None = None,
-    overdue_only: bool = False, now: dt.datetime | None = None, limit: int = 200,
-    offset: int = 0, near: tuple[float, float] | None = None,
-) -> list[dict[str, Any]]:
-    """Incidents in the caller's scope, most urgent first (overdue, then by due time).
-
-    ``near`` (CGCS2000 lon, lat): nearest first instead, each with ``distance_m`` (geodesic).
-    """
-    now = now or localtime.now()
-    cond, params = incident_scope_sql(principal, "i")
-    where = [cond]
-    if region_code:
-        where.append("i.region_code = :region")
-        params["region"] = region_code
-    if status:
-        where.append("i.status = ANY(:statuses)")
-        params["statuses"] = status
-    if cell_codes is not None:
-        where.append("i.cell_code = ANY(:cells)")
-        params["cells"] = list(cell_codes)
-    if overdue_only:
-        where.append(f"{OPEN_SQL} AND i.paused_at IS NULL AND i.due_at < :now")
-    params.update(now=now, lim=limit, off=offset)
-    dist, order = "NULL", "i.due_at NULLS LAST, i.id"
-    if near is not None:
-        params.update(near_x=near[0], near_y=near[1])
-        dist = ("ST_Distance(i.geom::geography, "
-                "ST_SetSRID(ST_MakePoint(:near_x, :near_y), 4490)::geography)")
-        order = "distance_m NULLS LAST, i.id"
-    rows = conn.execute(text(
-        f"SELECT {_COLS}, {dist} AS distance_m FROM incident i WHERE {' AND '.join(where)} "
-        f"ORDER BY {order} LIMIT :lim OFFSET :off"), params).mappings().all()
-    out = []
-    for r in rows:
-        row = dict(r)
-        distance_m = row.pop("distance_m")
-        item = incident_json(conn, row, principal, now)
-        if near is not None:
-            item["distance_m"] = None if distance_m is None else round(float(distance_m), 1)
-        out.append(item)
-    return out
-
-
-def my_cells(conn: Connection, principal: Principal, region_code: str) -> dict[str, Any]:
-    """The caller's cells (a grid worker's ``cell_codes``) with open and overdue counts."""
-    codes = sorted(principal.cell_codes)
-    if not codes:
-        return {"user": principal.user, "role": principal.role, "cells": [],
-                "message": "您没有负责的网格 / you are responsible for no cell"}
-    rows = conn.execute(text(f"""
-        SELECT c.code, c.name, c.kind, c.parent_code, c.township_code, c.households,
-               ST_AsGeoJSON(c.geom, 7)::json AS geometry,
-               (SELECT count(*) FROM incident i WHERE i.region_code = c.region_code
-                  AND i.cell_code = c.code AND {OPEN_SQL}) AS open_incidents,
-               (SELECT count(*) FROM incident i WHERE i.region_code = c.region_code
-                  AND i.cell_code = c.code AND {OPEN_SQL}
-                  AND i.paused_at IS NULL AND i.due_at < now()) AS overdue_incidents
-        FROM grid_cell c JOIN boundary_set b ON b.id = c.boundary_set_id AND b.is_active
-        WHERE c.region_code = :r AND c.code = ANY(:codes) ORDER BY c.code
-    """), {"r": region_code, "codes": codes}).mappings().all()
-    return {"user": principal.user, "role": principal.role, "cells": [dict(r) for r in rows]}
-
-
-def board(
-    conn: Connection, principal: Principal, region_code: str, now: dt.datetime | None = None,
-    overdue_limit: int = 50,
-) -> dict[str, Any]:
-    """Command-centre board: counts by status, category and township; the overdue list."""
-    now = now or localtime.now()
-    cond, params = incident_scope_sql(principal, "i")
-    params.update(r=region_code, now=now)
-    base = f"FROM incident i WHERE i.region_code = :r AND {cond}"
-    by_status: dict[str, int] = {s: n for s, n in conn.execute(text(
-        f"SELECT i.status, count(*) {base} GROUP BY 1 ORDER BY 1"), params)}
-    by_cat = conn.execute(text(
-        "SELECT i.category_code, c.name, count(*) AS n, count(*) FILTER (WHERE "
-        f"{OPEN_SQL}) AS open FROM incident i JOIN incident_category c "
-        f"ON c.code = i.category_code WHERE i.region_code = :r AND {cond} "
-        "GROUP BY 1, 2 ORDER BY 3 DESC"), params).mappings().all()
-    by_town = conn.execute(text(
-        f"SELECT i.township_code, a.name, count(*) AS n, count(*) FILTER (WHERE "
-        f"{OPEN_SQL}) AS open, count(*) FILTER (WHERE {OPEN_SQL} "
-        "AND i.paused_at IS NULL AND i.due_at < :now) AS overdue "
-        "FROM incident i LEFT JOIN admin_unit a ON a.region_code = i.region_code "
-        f"AND a.code = i.township_code WHERE i.region_code = :r AND {cond} "
-        "GROUP BY 1, 2 ORDER BY 1 NULLS LAST"), params).mappings().all()
-    overdue_total = conn.execute(text(
-        f"SELECT count(*) {base} AND {OPEN_SQL} AND i.paused_at IS NULL "
-        "AND i.due_at < :now"), params).scalar_one()
-    overdue = list_incidents(conn, principal, region_code, overdue_only=True, now=now,
-                             limit=overdue_limit)
-    return {
-        "region_code": region_code, "as_of": now.isoformat(),
-        "by_status": by_status,
-        "open": sum(v for k, v in by_status.items() if k in OPEN),
-        "by_category": [dict(r) for r in by_cat],
-        "by_township": [dict(r) for r in by_town],
-        "overdue_total": overdue_total,
-        "overdue": [{k: o[k] for k in ("id", "code", "status", "category", "cell_code",
-                                         "township_code", "department_code", "due_at",
-                                         "reported_at")} for o in overdue],
-    }

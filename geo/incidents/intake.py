@@ -9,11 +9,7 @@ when the store cannot be written the incident is kept and the error says so.
 
 from __future__ import annotations
 
-import base64
-import csv
 import datetime as dt
-import hashlib
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +19,12 @@ from sqlalchemy import Connection, Engine, text
 from geo import localtime
 from geo.auth.principal import Principal
 from geo.crs.validate import to_cgcs2000_point
-from geo.db.tables.foundation import CHANNELS, URGENCIES
-from geo.errors import Forbidden, InvalidInput, NotFound, TooLarge, Unavailable, WanggeError
+from geo.db.tables import vocab
+from geo.errors import Forbidden, InvalidInput, NotFound, TooLarge, Unavailable
+from geo.incidents.attachments import MAX_PHOTO_BYTES, MAX_PHOTOS, sniff_image, store_attachment
 from geo.incidents.calendar import WorkCalendar, load_calendar
-from geo.incidents.cases import add_event, fetch, incident_json, initial_deadlines
+from geo.incidents.cases import add_event, fetch, incident_json
+from geo.incidents.clock import initial_deadlines
 from geo.incidents.routing import (
     resolve_category,
     resolve_department,
@@ -35,9 +33,6 @@ from geo.incidents.routing import (
 )
 from geo.localtime import CST
 
-MAX_PHOTO_BYTES = 10 * 1024 * 1024
-MAX_PHOTOS = 9
-MAX_BULK_ROWS = 50_000
 CHANNEL_ALIASES = {"12345热线": "12345", "热线": "12345", "110报警": "110", "巡查": "patrol",
                    "网格员巡查": "patrol", "随手拍": "photo", "视频": "camera",
                    "摄像头": "camera", "信访": "petition", "hotline": "12345"}
@@ -77,13 +72,15 @@ def _validate(conn: Connection, r: Report) -> tuple[dict[str, Any], str, str]:
                                f"{limit} characters", field=name)
     cat = resolve_category(conn, r.category)
     channel = CHANNEL_ALIASES.get((r.channel or "").strip(), (r.channel or "").strip())
-    if channel not in CHANNELS:
+    if channel not in vocab.CHANNEL.codes:
         raise InvalidInput(f"未知渠道 {r.channel!r} / unknown channel {r.channel!r}; valid "
-                           f"channels: {list(CHANNELS)}", field="channel", valid=list(CHANNELS))
+                           f"channels: {list(vocab.CHANNEL.codes)}", field="channel",
+                           valid=list(vocab.CHANNEL.codes))
     urgency = URGENCY_ALIASES.get((r.urgency or "normal").strip(), (r.urgency or "").strip())
-    if urgency not in URGENCIES:
+    if urgency not in vocab.URGENCY.codes:
         raise InvalidInput(f"未知紧急程度 {r.urgency!r} / unknown urgency {r.urgency!r}; valid: "
-                           f"{list(URGENCIES)}", field="urgency", valid=list(URGENCIES))
+                           f"{list(vocab.URGENCY.codes)}", field="urgency",
+                           valid=list(vocab.URGENCY.codes))
     if (r.lon is None) != (r.lat is None):
         raise InvalidInput("经纬度须同时给出 / give both lon and lat", field="lon")
     if r.lon is None and not (r.place or "").strip():
@@ -246,10 +243,10 @@ def locate(
     crs: str = "EPSG:4490", version: int | None = None,
 ) -> dict[str, Any]:
     """Give a ``needs_location`` case its point: route it and make it ``reported``."""
-    from geo.incidents.cases import _check_version, _update
+    from geo.incidents.cases import check_version, update_row
 
     row = fetch(conn, incident_id, principal, lock=True)
-    _check_version(row, version)
+    check_version(row, version)
     if row["status"] != "needs_location":
         from geo.errors import Conflict
 
@@ -265,7 +262,7 @@ def locate(
                          "reason": "指挥中心定位 / located by the command centre"}}
     conn.execute(text("UPDATE incident SET geom = ST_SetSRID(ST_MakePoint(:x, :y), 4490) "
                       "WHERE id = :i"), {"x": x, "y": y, "i": row["id"]})
-    _update(conn, row, {"status": "reported", "routing": routing, **ids})
+    update_row(conn, row, {"status": "reported", "routing": routing, **ids})
     add_event(conn, row, "locate", principal.user, localtime.now(), None,
               {"cell": ids.get("cell_code")}, from_status="needs_location",
               to_status="reported")
@@ -274,267 +271,3 @@ def locate(
 
 # ---------------------------------------------------------------- photos
 
-_MAGIC: list[tuple[bytes, int, str, str]] = [
-    (b"\xff\xd8\xff", 0, "image/jpeg", "jpg"),
-    (b"\x89PNG\r\n\x1a\n", 0, "image/png", "png"),
-    (b"GIF87a", 0, "image/gif", "gif"),
-    (b"GIF89a", 0, "image/gif", "gif"),
-]
-
-
-def sniff_image(data: bytes, filename: str | None = None,
-                max_bytes: int = MAX_PHOTO_BYTES) -> str:
-    """The content type of a photo from its magic bytes; 413/422 when too large or not one."""
-    if len(data) > max_bytes:
-        raise TooLarge(f"照片 {filename or ''} 过大 ({len(data)} 字节, 上限 {max_bytes}) / photo "
-                       f"{filename or ''} is {len(data)} bytes; the limit is {max_bytes}",
-                       limit=max_bytes)
-    if not data:
-        raise InvalidInput(f"照片 {filename or ''} 为空 / photo {filename or ''} is empty",
-                           field="photos")
-    for magic, off, ctype, _ext in _MAGIC:
-        if data[off:off + len(magic)] == magic:
-            return ctype
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"hevc"):
-        return "image/heic"
-    raise InvalidInput(
-        f"文件 {filename or ''} 不是支持的图片 (JPEG/PNG/GIF/WebP/HEIC, 按文件内容判断) / file "
-        f"{filename or ''} is not a supported image (checked by its content, not its name)",
-        field="photos",
-    )
-
-
-_EXT = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp",
-        "image/heic": "heic"}
-
-
-def store_attachment(
-    conn: Connection, incident_id: int, filename: str | None, data: bytes, content_type: str,
-    attachments_dir: Path, principal: Principal, event_note: str | None = None,
-) -> dict[str, Any]:
-    """Write a checked photo to the store and record it (and an event) on the incident."""
-    row = fetch(conn, incident_id, principal, lock=True)
-    digest = hashlib.sha256(data).hexdigest()
-    rel = Path(row["region_code"]) / row["code"] / f"{digest[:20]}.{_EXT[content_type]}"
-    target = attachments_dir / rel
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".part")
-        tmp.write_bytes(data)
-        tmp.replace(target)
-    except OSError as exc:
-        raise Unavailable(
-            f"附件存储不可写 ({attachments_dir}: {exc.strerror or exc}), 照片未保存, 事件 "
-            f"{row['code']} 已保留; 请联系管理员后重新上传 / the attachment store "
-            f"{attachments_dir} cannot be written ({exc.strerror or exc.__class__.__name__}): "
-            f"the photo was not saved, incident {row['code']} is kept; upload it again later",
-            incident=row["code"],
-        ) from exc
-    event_id = add_event(conn, row, "attachment", principal.user, localtime.now(), event_note,
-                         {"filename": filename, "sha256": digest, "bytes": len(data)})
-    att_id = conn.execute(text(
-        "INSERT INTO incident_attachment (region_code, incident_id, event_id, filename, "
-        "content_type, size_bytes, sha256, path, uploaded_by) VALUES (:r, :i, :e, :f, :ct, "
-        ":n, :h, :p, :u) RETURNING id"),
-        {"r": row["region_code"], "i": row["id"], "e": event_id, "f": filename,
-         "ct": content_type, "n": len(data), "h": digest, "p": str(rel),
-         "u": principal.user}).scalar_one()
-    return {"id": att_id, "filename": filename, "content_type": content_type,
-            "size_bytes": len(data), "sha256": digest}
-
-
-def add_photos(
-    engine: Engine, incident_id: int | str, photos: list[tuple[str | None, bytes]],
-    principal: Principal, attachments_dir: Path, note: str | None = None,
-    max_photo_bytes: int = MAX_PHOTO_BYTES,
-) -> dict[str, Any]:
-    """Attach photos to an existing incident (checked first; each stored in its own step).
-
-    Returns the incident's id and code and the stored attachments.
-    """
-    if not photos:
-        raise InvalidInput("没有照片 / no photo given", field="files")
-    if len(photos) > MAX_PHOTOS:
-        raise TooLarge(f"照片最多 {MAX_PHOTOS} 张 / at most {MAX_PHOTOS} photos at once")
-    checked = [(n, d, sniff_image(d, n, max_photo_bytes)) for n, d in photos]
-    out = []
-    with engine.begin() as conn:
-        row = fetch(conn, incident_id, principal)
-        for n, d, ct in checked:
-            out.append(store_attachment(conn, int(row["id"]), n, d, ct, attachments_dir,
-                                        principal, note))
-    return {"incident_id": int(row["id"]), "incident_code": row["code"], "attachments": out}
-
-
-def read_attachment(conn: Connection, incident_id: int | str, attachment_id: int,
-                    principal: Principal, attachments_dir: Path) -> tuple[bytes, str, str]:
-    """Bytes, content type and file name of one attachment in the caller's scope."""
-    row = fetch(conn, incident_id, principal)
-    if not 0 < attachment_id < 2**63:
-        raise NotFound(f"附件 {attachment_id} 不存在 / attachment {attachment_id} not found")
-    att = conn.execute(text(
-        "SELECT path, content_type, filename FROM incident_attachment WHERE id = :a "
-        "AND incident_id = :i"), {"a": attachment_id, "i": row["id"]}).mappings().first()
-    if att is None:
-        raise NotFound(f"附件 {attachment_id} 不存在 / attachment {attachment_id} not found")
-    try:
-        data = (attachments_dir / att["path"]).read_bytes()
-    except OSError as exc:
-        raise Unavailable(f"附件文件不可读 / attachment file unreadable: {exc}") from exc
-    return data, att["content_type"], att["filename"] or Path(att["path"]).name
-
-
-def decode_photo(item: dict[str, Any]) -> tuple[str | None, bytes]:
-    """A JSON photo ``{"filename": ..., "content_base64": ...}`` -> (name, bytes)."""
-    try:
-        return item.get("filename"), base64.b64decode(item["content_base64"], validate=True)
-    except (KeyError, ValueError) as exc:
-        raise InvalidInput("照片须为 {filename, content_base64} / a photo is {filename, "
-                           "content_base64 (base64)}", field="photos") from exc
-
-
-# ---------------------------------------------------------------- bulk import
-
-# Column headers of hotline exports (Chinese or English) -> Report fields.
-HEADERS = {
-    "工单编号": "source_ref", "工单号": "source_ref", "编号": "source_ref", "id": "source_ref",
-    "source_ref": "source_ref", "code": "source_ref",
-    "类别": "category", "事件类别": "category", "问题类型": "category", "category": "category",
-    "渠道": "channel", "来源": "channel", "channel": "channel",
-    "内容": "description", "问题描述": "description", "描述": "description",
-    "诉求内容": "description", "description": "description",
-    "地点": "place", "地址": "place", "事发地点": "place", "place": "place",
-    "location": "place", "location_text": "place",
-    "经度": "lon", "lon": "lon", "longitude": "lon", "纬度": "lat", "lat": "lat",
-    "latitude": "lat", "坐标系": "crs", "crs": "crs",
-    "来电人": "reporter_name", "联系人": "reporter_name", "姓名": "reporter_name",
-    "reporter_name": "reporter_name",
-    "电话": "reporter_phone", "联系电话": "reporter_phone", "来电号码": "reporter_phone",
-    "reporter_phone": "reporter_phone",
-    "时间": "reported_at", "来电时间": "reported_at", "上报时间": "reported_at",
-    "reported_at": "reported_at",
-    "紧急程度": "urgency", "urgency": "urgency", "部门": "department",
-    "department": "department",
-}
-
-
-def read_table(data: bytes, filename: str) -> list[dict[str, Any]]:
-    """Rows of a CSV (UTF-8 or GBK) or XLSX hotline export as dicts keyed by Report fields."""
-    name = filename.lower()
-    raw_rows: list[list[Any]]
-    if name.endswith(".xlsx") or data[:2] == b"PK":
-        import openpyxl
-
-        try:
-            wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as exc:  # noqa: BLE001 - any parse failure is bad input
-            raise InvalidInput(f"无法读取 XLSX 文件 {filename} / cannot read XLSX {filename}: "
-                               f"{exc.__class__.__name__}", field="file") from exc
-        ws = wb.worksheets[0]
-        raw_rows = [list(r) for r in ws.iter_rows(values_only=True)]
-    elif name.endswith(".csv") or name.endswith(".txt"):
-        from geo.io.read import decode_csv
-
-        raw_rows = [list(r) for r in csv.reader(io.StringIO(decode_csv(data)))]
-    else:
-        raise InvalidInput(f"不支持的文件类型 {filename} (请用 .csv 或 .xlsx) / unsupported file "
-                           f"{filename}: use .csv or .xlsx", field="file")
-    raw_rows = [r for r in raw_rows if any(c not in (None, "") for c in r)]
-    if not raw_rows:
-        raise InvalidInput(f"文件 {filename} 没有数据 / file {filename} holds no rows",
-                           field="file")
-    header = [str(h or "").strip() for h in raw_rows[0]]
-    fields = [HEADERS.get(h, HEADERS.get(h.lower())) for h in header]
-    if "category" not in fields:
-        raise InvalidInput(
-            f"文件缺少「类别」列 / the file has no category column; headers found: {header}; "
-            f"known headers: {sorted(HEADERS)}", field="file")
-    if len(raw_rows) - 1 > MAX_BULK_ROWS:
-        raise TooLarge(f"一次最多导入 {MAX_BULK_ROWS} 行 / at most {MAX_BULK_ROWS} rows per "
-                       "import: split the file")
-    out = []
-    for r in raw_rows[1:]:
-        out.append({f: v for f, v in zip(fields, r, strict=False) if f and v not in (None, "")})
-    return out
-
-
-def _report_from_row(row: dict[str, Any]) -> Report:
-    def num(key: str) -> float | None:
-        v = row.get(key)
-        if v is None:
-            return None
-        try:
-            return float(v)
-        except ValueError as exc:
-            raise InvalidInput(f"{key}={v!r} 不是数字 / {key} is not a number",
-                               field=key) from exc
-
-    when = row.get("reported_at")
-    if isinstance(when, str):
-        try:
-            when = dt.datetime.fromisoformat(when.strip().replace("/", "-"))
-        except ValueError as exc:
-            raise InvalidInput(f"时间 {when!r} 无法解析 (例 2025-09-30 15:00) / time {when!r} "
-                               "not understood (e.g. 2025-09-30 15:00)",
-                               field="reported_at") from exc
-    if isinstance(when, dt.datetime) and when.tzinfo is None:
-        when = when.replace(tzinfo=CST)  # hotline exports are in China Standard Time
-    return Report(
-        category=str(row.get("category", "")), channel=str(row.get("channel") or "12345"),
-        description=_s(row.get("description")), lon=num("lon"), lat=num("lat"),
-        crs=str(row.get("crs") or "EPSG:4490"), place=_s(row.get("place")),
-        reporter_name=_s(row.get("reporter_name")),
-        reporter_phone=_s(row.get("reporter_phone")),
-        reported_at=when if isinstance(when, dt.datetime) else None,
-        urgency=str(row.get("urgency") or "normal"), department=_s(row.get("department")),
-        source_ref=_s(row.get("source_ref")),
-    )
-
-
-def _s(v: Any) -> str | None:
-    return None if v is None else str(v).strip() or None
-
-
-def import_rows(
-    engine: Engine, data: bytes, filename: str, principal: Principal, region_code: str,
-    commit: bool = False,
-) -> dict[str, Any]:
-    """Import a hotline export: every row routed; bad rows reported, needs-location kept.
-
-    Rows whose ``source_ref`` was imported before are skipped (re-importing is safe). With
-    ``commit=False`` nothing is written and the report says what would happen.
-    """
-    rows = read_table(data, filename)
-    report: dict[str, Any] = {"file": filename, "rows": len(rows), "created": 0,
-                              "needs_location": [], "skipped_existing": [], "errors": [],
-                              "duplicates_flagged": 0, "committed": commit, "incidents": []}
-    with engine.connect() as conn:
-        tx = conn.begin()
-        cal = load_calendar(conn, region_code)
-        for n, raw in enumerate(rows, start=2):  # row 1 is the header
-            try:
-                rep = _report_from_row(raw)
-                if rep.source_ref and conn.execute(text(
-                        "SELECT 1 FROM incident WHERE region_code = :r "
-                        "AND routing->>'source_ref' = :s"),
-                        {"r": region_code, "s": rep.source_ref}).first():
-                    report["skipped_existing"].append(rep.source_ref)
-                    continue
-                with conn.begin_nested():
-                    inc = create_incident(conn, rep, principal, region_code, cal)
-            except WanggeError as exc:
-                report["errors"].append({"row": n, "error": exc.message})
-                continue
-            report["created"] += 1
-            report["incidents"].append(inc["code"])
-            if inc["status"] == "needs_location":
-                report["needs_location"].append({"row": n, "code": inc["code"]})
-            if inc["routing"].get("duplicates"):
-                report["duplicates_flagged"] += 1
-        if commit:
-            tx.commit()
-        else:
-            tx.rollback()
-    return report

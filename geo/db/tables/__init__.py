@@ -3,7 +3,15 @@
 Importing this package registers every table on ``Base.metadata`` (migrations and tests use it).
 """
 
-from geo.db.tables import analysis, auth, foundation, incidents  # noqa: F401
+from geo.db.tables import (  # noqa: F401
+    analysis,
+    auth,
+    boundaries,
+    incidents,
+    people,
+    places,
+    vocab,
+)
 from geo.db.tables.base import SRID, Base
 
 __all__ = ["SRID", "Base"]

@@ -1,4 +1,7 @@
-"""Tables of the dispatch package (migration 0004): holidays, attachments, deadline columns.
+"""Incidents: departments, categories, incidents and their events; holidays, attachments.
+
+Migration 0001 created the first four; migration 0004 added holidays, attachments and the
+deadline columns.
 
 ``holiday`` rows are exceptions to "Monday-Friday work" (``region_code = 'CN'`` nationwide).
 ``incident_attachment`` records photos stored under ``<data_dir>/attachments``. The incident
@@ -9,12 +12,16 @@ current step's clock: step, limit, extensions, warnings, ``calendar_incomplete``
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -26,8 +33,110 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from geo.db.tables.base import Base
-from geo.db.tables.foundation import Incident
+from geo.db.tables import vocab
+from geo.db.tables.base import SRID, Base, _in
+
+
+class Department(Base):
+    """A responsible department (住建局, 公安, 消防 ...)."""
+
+    __tablename__ = "department"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    name_en: Mapped[str | None] = mapped_column(String(100))
+
+
+class IncidentCategory(Base):
+    """An incident category, its department and its duplicate/deadline parameters."""
+
+    __tablename__ = "incident_category"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    name_en: Mapped[str | None] = mapped_column(String(100))
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("department.code"))
+    group: Mapped[str | None] = mapped_column(String(32))  # related categories share a group
+    dup_radius_m: Mapped[float] = mapped_column(Float, nullable=False, server_default="250")
+    dup_window_h: Mapped[float] = mapped_column(Float, nullable=False, server_default="72")
+    # Time limits per step in working minutes, per urgency: {"normal": {...}, "urgent": {...}}
+    limits: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class Incident(Base):
+    """An incident (事件) reported through a channel; routed to a cell, worker, department.
+
+    ``reporter_name`` / ``reporter_phone`` are personal data. ``geom`` is NULL while the case
+    "needs location". ``version`` guards concurrent updates (If-Match).
+    """
+
+    __tablename__ = "incident"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("region.code"), nullable=False)
+    code: Mapped[str] = mapped_column(String(32), nullable=False)
+    category_code: Mapped[str] = mapped_column(
+        ForeignKey("incident_category.code"), nullable=False
+    )
+    channel: Mapped[str] = mapped_column(String(12), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="reported")
+    urgency: Mapped[str] = mapped_column(String(8), nullable=False, server_default="normal")
+    reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    location_text: Mapped[str | None] = mapped_column(String(300))
+    reporter_name: Mapped[str | None] = mapped_column(String(100))
+    reporter_phone: Mapped[str | None] = mapped_column(String(32))
+    geom: Mapped[Any | None] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+    # Routing (filled on intake, each decision explained in ``routing``)
+    boundary_set_id: Mapped[int | None] = mapped_column(ForeignKey("boundary_set.id"))
+    cell_code: Mapped[str | None] = mapped_column(String(32))
+    community_code: Mapped[str | None] = mapped_column(String(12))
+    township_code: Mapped[str | None] = mapped_column(String(12))
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("grid_worker.id"))
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("department.code"))
+    compound_id: Mapped[int | None] = mapped_column(ForeignKey("compound.id"))
+    routing: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # Case flow
+    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    registered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    handled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    rework_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"))
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    __table_args__ = (
+        UniqueConstraint("region_code", "code", name="uq_incident_code"),
+        CheckConstraint(_in("channel", vocab.CHANNEL.codes), name="ck_incident_channel"),
+        CheckConstraint(_in("status", vocab.INCIDENT_STATUS.codes), name="ck_incident_status"),
+        CheckConstraint(_in("urgency", vocab.URGENCY.codes), name="ck_incident_urgency"),
+        Index("ix_incident_geom", "geom", postgresql_using="gist"),
+        Index("ix_incident_reported", "region_code", "reported_at"),
+        Index("ix_incident_cell", "region_code", "cell_code"),
+        Index("ix_incident_status", "region_code", "status"),
+    )
+
+
+class IncidentEvent(Base):
+    """An audited step of an incident's case flow (who, when, from/to status, note)."""
+
+    __tablename__ = "incident_event"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incident.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)  # transition, note, ...
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(String(100))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    __table_args__ = (Index("ix_incident_event_incident", "incident_id", "at"),)
 
 
 class Holiday(Base):

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from geo.db.tables.foundation import CAMERA_STATUSES
+from geo.db.tables import vocab
 from geo.errors import InvalidInput
 from geo.io.geometry import as_point
 from geo.io.importer.fields import Cols, code_of, example_row, field_value
@@ -52,7 +52,7 @@ def import_cameras(conn: Connection, ctx: ImportContext, progress: Progress | No
                     continue
                 status = str(field_value(a, f["status"], i) or "online").strip().lower()
                 status = {"在线": "online", "离线": "offline", "故障": "fault"}.get(status, status)
-                if status not in CAMERA_STATUSES or not (0 < fov <= 360) or not (
+                if status not in vocab.CAMERA_STATUS.codes or not (0 < fov <= 360) or not (
                         0 < rng <= 5000):
                     report.refuse(row, code, f"状态/视场角/距离无效 / invalid status {status!r}, "
                                              f"fov {fov} or range {rng} "

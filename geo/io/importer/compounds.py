@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from geo.db.tables.foundation import MGMT_MODES
+from geo.db.tables import vocab
 from geo.io.importer.fields import code_of, field_value
 from geo.io.importer.options import Progress
 from geo.io.importer.rows import ImportContext, polygon_rows
@@ -30,9 +30,9 @@ def import_compounds(conn: Connection, ctx: ImportContext, progress: Progress | 
         for a, i, row, code, g in polygon_rows(ctx, progress):
             mode = str(field_value(a, f["mgmt_mode"], i) or "none").strip()
             mode = _MGMT.get(mode, mode.lower())
-            if mode not in MGMT_MODES:
+            if mode not in vocab.MGMT_MODE.codes:
                 report.refuse(row, code, f"物业管理方式无效 {mode!r} / mgmt_mode must be one "
-                                         f"of {MGMT_MODES}")
+                                         f"of {vocab.MGMT_MODE.codes}")
                 continue
             try:
                 nums = [parse_int(field_value(a, f[k], i))

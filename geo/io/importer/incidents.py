@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from geo.db.tables.foundation import CHANNELS, INCIDENT_STATUSES
+from geo.db.tables import vocab
 from geo.errors import InvalidInput
 from geo.incidents.routing import route_incidents
 from geo.io.geometry import as_point
@@ -60,12 +60,13 @@ def _fast_times(col: pd.Series, fmt: str | None, tz: ZoneInfo) -> list[dt.dateti
 def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | None) -> None:
     """Import incidents streamed through staging; new ones routed to a cell with ``opts.route``."""
     opts, report, f = ctx.opts, ctx.report, ctx.fields
-    if opts.channel not in CHANNELS:
-        raise InvalidInput(f"渠道应为 {CHANNELS} 之一 / channel must be one of {CHANNELS}",
+    if opts.channel not in vocab.CHANNEL.codes:
+        raise InvalidInput(f"渠道应为 {vocab.CHANNEL.codes} 之一 / channel must be one of "
+                           f"{vocab.CHANNEL.codes}",
                            field="channel")
-    if opts.status not in INCIDENT_STATUSES:
-        raise InvalidInput(f"状态应为 {INCIDENT_STATUSES} 之一 / status must be one of "
-                           f"{INCIDENT_STATUSES}", field="status")
+    if opts.status not in vocab.INCIDENT_STATUS.codes:
+        raise InvalidInput(f"状态应为 {vocab.INCIDENT_STATUS.codes} 之一 / status must be one of "
+                           f"{vocab.INCIDENT_STATUS.codes}", field="status")
     if not conn.execute(text("SELECT EXISTS (SELECT 1 FROM incident_category)")).scalar():
         from geo.incidents.reference import ensure_reference
 

@@ -1,0 +1,121 @@
+"""Read-side views of cases: scoped lists, a worker's cells, the command-centre board."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from geo import localtime
+from geo.auth.principal import Principal, incident_scope_sql
+from geo.incidents.cases import CASE_COLUMNS, OPEN_SQL, incident_json
+from geo.incidents.flow import (
+    OPEN,
+)
+
+
+def list_incidents(
+    conn: Connection, principal: Principal, region_code: str | None = None,
+    status: list[str] | None = None, cell_codes: list[str] | None = None,
+    overdue_only: bool = False, now: dt.datetime | None = None, limit: int = 200,
+    offset: int = 0, near: tuple[float, float] | None = None,
+) -> list[dict[str, Any]]:
+    """Incidents in the caller's scope, most urgent first (overdue, then by due time).
+
+    ``near`` (CGCS2000 lon, lat): nearest first instead, each with ``distance_m`` (geodesic).
+    """
+    now = now or localtime.now()
+    cond, params = incident_scope_sql(principal, "i")
+    where = [cond]
+    if region_code:
+        where.append("i.region_code = :region")
+        params["region"] = region_code
+    if status:
+        where.append("i.status = ANY(:statuses)")
+        params["statuses"] = status
+    if cell_codes is not None:
+        where.append("i.cell_code = ANY(:cells)")
+        params["cells"] = list(cell_codes)
+    if overdue_only:
+        where.append(f"{OPEN_SQL} AND i.paused_at IS NULL AND i.due_at < :now")
+    params.update(now=now, lim=limit, off=offset)
+    dist, order = "NULL", "i.due_at NULLS LAST, i.id"
+    if near is not None:
+        params.update(near_x=near[0], near_y=near[1])
+        dist = ("ST_Distance(i.geom::geography, "
+                "ST_SetSRID(ST_MakePoint(:near_x, :near_y), 4490)::geography)")
+        order = "distance_m NULLS LAST, i.id"
+    rows = conn.execute(text(
+        f"SELECT {CASE_COLUMNS}, {dist} AS distance_m FROM incident i WHERE {' AND '.join(where)} "
+        f"ORDER BY {order} LIMIT :lim OFFSET :off"), params).mappings().all()
+    out = []
+    for r in rows:
+        row = dict(r)
+        distance_m = row.pop("distance_m")
+        item = incident_json(conn, row, principal, now)
+        if near is not None:
+            item["distance_m"] = None if distance_m is None else round(float(distance_m), 1)
+        out.append(item)
+    return out
+
+
+def my_cells(conn: Connection, principal: Principal, region_code: str) -> dict[str, Any]:
+    """The caller's cells (a grid worker's ``cell_codes``) with open and overdue counts."""
+    codes = sorted(principal.cell_codes)
+    if not codes:
+        return {"user": principal.user, "role": principal.role, "cells": [],
+                "message": "您没有负责的网格 / you are responsible for no cell"}
+    rows = conn.execute(text(f"""
+        SELECT c.code, c.name, c.kind, c.parent_code, c.township_code, c.households,
+               ST_AsGeoJSON(c.geom, 7)::json AS geometry,
+               (SELECT count(*) FROM incident i WHERE i.region_code = c.region_code
+                  AND i.cell_code = c.code AND {OPEN_SQL}) AS open_incidents,
+               (SELECT count(*) FROM incident i WHERE i.region_code = c.region_code
+                  AND i.cell_code = c.code AND {OPEN_SQL}
+                  AND i.paused_at IS NULL AND i.due_at < now()) AS overdue_incidents
+        FROM grid_cell c JOIN boundary_set b ON b.id = c.boundary_set_id AND b.is_active
+        WHERE c.region_code = :r AND c.code = ANY(:codes) ORDER BY c.code
+    """), {"r": region_code, "codes": codes}).mappings().all()
+    return {"user": principal.user, "role": principal.role, "cells": [dict(r) for r in rows]}
+
+
+def board(
+    conn: Connection, principal: Principal, region_code: str, now: dt.datetime | None = None,
+    overdue_limit: int = 50,
+) -> dict[str, Any]:
+    """Command-centre board: counts by status, category and township; the overdue list."""
+    now = now or localtime.now()
+    cond, params = incident_scope_sql(principal, "i")
+    params.update(r=region_code, now=now)
+    base = f"FROM incident i WHERE i.region_code = :r AND {cond}"
+    by_status: dict[str, int] = {s: n for s, n in conn.execute(text(
+        f"SELECT i.status, count(*) {base} GROUP BY 1 ORDER BY 1"), params)}
+    by_cat = conn.execute(text(
+        "SELECT i.category_code, c.name, count(*) AS n, count(*) FILTER (WHERE "
+        f"{OPEN_SQL}) AS open FROM incident i JOIN incident_category c "
+        f"ON c.code = i.category_code WHERE i.region_code = :r AND {cond} "
+        "GROUP BY 1, 2 ORDER BY 3 DESC"), params).mappings().all()
+    by_town = conn.execute(text(
+        f"SELECT i.township_code, a.name, count(*) AS n, count(*) FILTER (WHERE "
+        f"{OPEN_SQL}) AS open, count(*) FILTER (WHERE {OPEN_SQL} "
+        "AND i.paused_at IS NULL AND i.due_at < :now) AS overdue "
+        "FROM incident i LEFT JOIN admin_unit a ON a.region_code = i.region_code "
+        f"AND a.code = i.township_code WHERE i.region_code = :r AND {cond} "
+        "GROUP BY 1, 2 ORDER BY 1 NULLS LAST"), params).mappings().all()
+    overdue_total = conn.execute(text(
+        f"SELECT count(*) {base} AND {OPEN_SQL} AND i.paused_at IS NULL "
+        "AND i.due_at < :now"), params).scalar_one()
+    overdue = list_incidents(conn, principal, region_code, overdue_only=True, now=now,
+                             limit=overdue_limit)
+    return {
+        "region_code": region_code, "as_of": now.isoformat(),
+        "by_status": by_status,
+        "open": sum(v for k, v in by_status.items() if k in OPEN),
+        "by_category": [dict(r) for r in by_cat],
+        "by_township": [dict(r) for r in by_town],
+        "overdue_total": overdue_total,
+        "overdue": [{k: o[k] for k in ("id", "code", "status", "category", "cell_code",
+                                         "township_code", "department_code", "due_at",
+                                         "reported_at")} for o in overdue],
+    }
