@@ -435,25 +435,32 @@ def test_bulk_import_csv_xlsx_and_cli(api: TestClient, engine: Engine, db_url: s
     data = csv_text.encode("gb18030")
     dry = api.post("/incidents/bulk", files={"file": ("hotline.csv", data)},
                    data={"commit": "false"}).json()
-    assert dry["created"] == 3 and dry["committed"] is False
+    # the one import report (same shape as /admin/import and `wangge import`)
+    assert dry["new"] == 3 and dry["committed"] is False and dry["dry_run"] is True
+    assert dry["layer"] == "incidents" and dry["refused_count"] == 1
     # Without commit: a dry run too (every import path defaults to a dry run).
     with engine.connect() as conn:
         before = conn.execute(text("SELECT count(*) FROM incident")).scalar()
     default = api.post("/incidents/bulk", files={"file": ("hotline.csv", data)})
     assert default.status_code == 200 and default.json()["committed"] is False
-    assert default.json()["created"] == 3
+    assert default.json()["new"] == 3
+    # A commit with a refused row writes nothing (all or nothing) unless skip_refused.
+    refused = api.post("/incidents/bulk", files={"file": ("hotline.csv", data)},
+                       data={"commit": "true"})
+    assert refused.status_code == 422 and refused.json()["committed"] is False
+    assert "skip-refused" in refused.json()["error"]
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM incident")).scalar() == before
-    commit = {"commit": "true"}
+    commit = {"commit": "true", "skip_refused": "true"}
     r = api.post("/incidents/bulk", files={"file": ("hotline.csv", data)}, data=commit)
     rep = r.json()
-    assert r.status_code == 200 and rep["created"] == 3 and rep["rows"] == 4
-    assert [e["row"] for e in rep["errors"]] == [4] and "外星人" in rep["errors"][0]["error"]
-    assert [n["row"] for n in rep["needs_location"]] == [5]
+    assert r.status_code == 200 and rep["new"] == 3 and rep["rows"] == 4, rep
+    assert [e["row"] for e in rep["refused"]] == [4] and "外星人" in rep["refused"][0]["reason"]
+    assert [c["row"] for c in rep["cases"] if c["status"] == "needs_location"] == [5]
+    assert rep["no_location"] == 1
     again = api.post("/incidents/bulk", files={"file": ("hotline.csv", data)},
                      data=commit).json()
-    assert again["created"] == 0 and sorted(again["skipped_existing"]) == ["H001", "H002",
-                                                                        "H004"]
+    assert again["new"] == 0 and again["unchanged"] == 3
     wb = openpyxl.Workbook()
     ws = wb.active
     assert ws is not None
@@ -464,14 +471,17 @@ def test_bulk_import_csv_xlsx_and_cli(api: TestClient, engine: Engine, db_url: s
     wb.save(buf)
     r = api.post("/incidents/bulk", files={"file": ("export.xlsx", buf.getvalue())},
                  data=commit)
-    assert r.json()["created"] == 1, r.text
+    assert r.json()["new"] == 1, r.text
     path = tmp_path / "hotline.csv"
     path.write_text(csv_text.replace("H00", "C00"), encoding="utf-8")
     monkeypatch.setenv("WANGGE_DATABASE_URL", db_url)
     res = CliRunner().invoke(main, ["incidents", "import", str(path)])
-    assert res.exit_code == 0 and "dry run" in res.output, res.output
+    assert res.exit_code == 0 and "DRY RUN" in res.output, res.output
     res = CliRunner().invoke(main, ["incidents", "import", str(path), "--commit"])
-    assert res.exit_code == 0 and "imported 3" in res.output, res.output
+    assert res.exit_code == 1 and "nothing written" in res.output, res.output
+    res = CliRunner().invoke(main, ["incidents", "import", str(path), "--commit",
+                                    "--skip-refused"])
+    assert res.exit_code == 0 and "new: 3" in res.output, res.output
     with engine.connect() as conn:
         n = conn.execute(text("SELECT count(*) FROM incident WHERE routing->>'source_ref' "
                               "LIKE 'C00%'")).scalar()

@@ -64,8 +64,8 @@ def test_scenario_b_hotline_to_closed(setting: tuple[TestClient, dict[str, Any]]
            f"{comp['name']}3号楼,赵六,13700001234\n")
     r = api.post("/incidents/bulk", files={"file": ("12345.csv", csv.encode("utf-8"))},
                  data={"commit": "true"})
-    assert r.status_code == 200 and r.json()["created"] == 1, r.text
-    code = r.json()["incidents"][0]
+    assert r.status_code == 200 and r.json()["new"] == 1, r.text
+    code = r.json()["cases"][0]["code"]
     inc = api.get(f"/incidents/{code}").json()
     rt = inc["routing"]
     assert inc["status"] == "reported" and inc["channel"] == "12345"

@@ -11,21 +11,15 @@ from typing import Any
 
 import click
 
+from api.settings import Settings
 from geo.io import LAYERS
 from geo.localtime import TZ_NAME
 
 
 def _engine() -> Any:
-    from api.settings import Settings
     from geo.db.engine import get_engine
 
     return get_engine(Settings.from_env().database_url)
-
-
-def _default_region() -> str:
-    from api.settings import Settings
-
-    return Settings.from_env().default_region
 
 
 class _Progress:
@@ -115,6 +109,9 @@ def register(main: click.Group) -> None:
     @click.option("--min-area-m2", default=10.0, show_default=True,
                   help="Gaps/overlaps smaller than this are ignored.")
     @click.option("--no-route", is_flag=True, help="Incidents: do not route to cells.")
+    @click.option("--as-cases", is_flag=True,
+                  help="Incidents: each row a live case (routing reasons, deadlines, duplicate "
+                  "flags), as POST /incidents/bulk; default: a staged history import.")
     @click.option("--chunk-rows", default=50_000, show_default=True,
                   help="Rows per chunk (CSV is streamed; memory grows with this).")
     @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -130,7 +127,7 @@ def register(main: click.Group) -> None:
         as_json = kw.pop("as_json")
         vf = kw.pop("valid_from")
         opts = ImportOptions(
-            region=kw.pop("region") or _default_region(),
+            region=Settings.from_env().region_or_default(kw.pop("region")),
             region_name=kw.pop("region_name"), layer=kw.pop("src_layer"),
             category_map=_parse_map(kw.pop("category_map")),
             valid_from=vf.date() if vf else None, route=not kw.pop("no_route"),
@@ -174,7 +171,8 @@ def register(main: click.Group) -> None:
         principal = Principal(user="cli", role="admin")
         try:
             with _engine().connect() as conn:
-                res = export_layer(conn, principal, layer, fmt, region or _default_region(),
+                region_code = Settings.from_env().region_or_default(region)
+                res = export_layer(conn, principal, layer, fmt, region_code,
                                    crs, where, bbox, at.date() if at else None, set_ref)
         except WanggeError as exc:
             raise click.ClickException(exc.message) from exc

@@ -27,29 +27,34 @@ def incidents() -> None:
 @incidents.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--commit", is_flag=True, help="Write the incidents (default: dry run).")
+@click.option("--skip-refused", is_flag=True,
+              help="Commit the other rows even when some are refused.")
 @click.option("--region", default=None, help="Region code (default: WANGGE_REGION).")
-def import_cmd(file: Path, commit: bool, region: str | None) -> None:
-    """Import a hotline export (CSV or XLSX): every row routed, bad rows listed."""
+def import_cmd(file: Path, commit: bool, skip_refused: bool, region: str | None) -> None:
+    """Import a hotline export (CSV or XLSX) as cases: every row routed, bad rows listed.
+
+    The same pipeline and report as POST /incidents/bulk and ``wangge import incidents
+    --as-cases``.
+    """
     from geo.db.engine import get_engine
     from geo.errors import WanggeError
-    from geo.incidents.bulk import import_rows
+    from geo.io.importer import ImportOptions, run_import
 
     s = Settings.from_env()
+    opts = ImportOptions(region=s.region_or_default(region), commit=commit,
+                         skip_refused=skip_refused, as_cases=True)
     try:
-        report = import_rows(get_engine(s.database_url), file.read_bytes(), file.name,
-                             CLI_PRINCIPAL, region or s.default_region, commit=commit)
+        report = run_import(get_engine(s.database_url), "incidents", file, opts,
+                            principal=CLI_PRINCIPAL)
     except WanggeError as exc:
         raise click.ClickException(exc.message) from exc
-    verb = "imported" if commit else "would import (dry run: add --commit to write)"
-    click.echo(f"{file.name}: {report['rows']} rows; {verb} {report['created']} incidents; "
-               f"{len(report['needs_location'])} need a location; "
-               f"{len(report['skipped_existing'])} already imported; "
-               f"{report['duplicates_flagged']} with duplicate candidates; "
-               f"{len(report['errors'])} errors")
-    for err in report["errors"]:
-        click.echo(f"  row {err['row']}: {err['error']}", err=True)
-    for nl in report["needs_location"]:
-        click.echo(f"  row {nl['row']}: {nl['code']} needs a location")
+    for line in report.summary_lines():
+        click.echo(line)
+    for case in report.cases:
+        if case["status"] == "needs_location":
+            click.echo(f"  row {case['row']}: {case['code']} needs a location")
+    if report.error:
+        raise click.ClickException(report.error)
 
 
 @incidents.group("holidays")
@@ -106,7 +111,7 @@ def overdue_cmd(region: str | None, as_json: bool) -> None:
 
     s = Settings.from_env()
     with get_engine(s.database_url).connect() as conn:
-        items = list_incidents(conn, CLI_PRINCIPAL, region or s.default_region,
+        items = list_incidents(conn, CLI_PRINCIPAL, s.region_or_default(region),
                                overdue_only=True, limit=10_000)
     if as_json:
         click.echo(json.dumps(items, ensure_ascii=False, indent=1))

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
@@ -14,22 +11,17 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import COMMAND_ONLY, EXPENSIVE, ConnDep, EngineDep, PrincipalDep, SettingsDep
-from geo.errors import Forbidden, InvalidInput, TooLarge
+from api.uploads import import_upload
+from geo.errors import Forbidden, InvalidInput
 from geo.io import LAYERS
 from geo.io.export import FORMATS, export_layer
-from geo.io.importer import ImportOptions, run_import
+from geo.io.importer import ImportOptions
 from geo.localtime import TZ_NAME
 
 router = APIRouter(tags=["import/export 导入导出"])
 
 IMPORT_ROLES = ("admin", "command")
 _LAYER_PATTERN = "^(" + "|".join(LAYERS) + ")$"
-
-
-def _safe_name(name: str | None) -> str:
-    base = Path(name or "upload").name
-    base = re.sub(r"[^\w.\-\u4e00-\u9fff]", "_", base)
-    return base or "upload"
 
 
 @router.post(
@@ -69,6 +61,8 @@ def post_import(
     timezone: Annotated[str, Form()] = TZ_NAME,
     bearing_field: Annotated[str | None, Form()] = None,
     channel: Annotated[str, Form()] = "12345",
+    as_cases: Annotated[bool, Form(description="incidents: each row as a live case (routed, "
+                                "deadlines, duplicate flags), as POST /incidents/bulk")] = False,
     strict: Annotated[bool, Form()] = False,
     skip_refused: Annotated[bool, Form()] = False,
     commit: Annotated[bool, Form()] = False,
@@ -104,24 +98,9 @@ def post_import(
         time_field=time_field, time_format=time_format, timezone=timezone,
         bearing_field=bearing_field, channel=channel, strict=strict,
         skip_refused=skip_refused, commit=commit, activate=activate, set_name=set_name,
-        valid_from=valid_from,
+        valid_from=valid_from, as_cases=as_cases,
     )
-    tmp = Path(tempfile.mkdtemp(prefix="wangge_upload_"))
-    try:
-        name = _safe_name(file.filename)
-        target = tmp / name
-        size = 0
-        with target.open("wb") as out:
-            while chunk := file.file.read(1 << 20):
-                size += len(chunk)
-                if size > settings.max_body_bytes:
-                    raise TooLarge(f"文件超过 {settings.max_body_bytes} 字节 / file larger than "
-                                   f"{settings.max_body_bytes} bytes: use the CLI "
-                                   "(wangge import) for big files")
-                out.write(chunk)
-        report = run_import(engine, layer, target, opts, display_name=name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    report = import_upload(engine, settings, layer, file, opts, principal)
     body: dict[str, Any] = report.to_dict()
     return JSONResponse(body, status_code=422 if report.error else 200)
 

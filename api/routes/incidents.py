@@ -24,8 +24,10 @@ from api.deps import (
     VersionDep,
     aware,
 )
+from api.uploads import import_upload
 from geo.auth.principal import Principal
-from geo.incidents import attachments, bulk, cases, clock, intake, views
+from geo.incidents import attachments, cases, clock, intake, views
+from geo.io.importer import ImportOptions
 
 router = APIRouter(tags=["incidents 事件"])
 
@@ -143,23 +145,22 @@ def post_incident(body: IncidentIn, engine: EngineDep, settings: SettingsDep,
 
 
 @router.post("/incidents/bulk", dependencies=[READ_INCIDENTS],
-            summary="Import a hotline export (CSV/XLSX) / 批量导入")
-async def post_bulk(engine: EngineDep, settings: SettingsDep, principal: PrincipalDep,
-                    file: Annotated[UploadFile, File(description="CSV (UTF-8/GBK) or XLSX")],
-                    commit: Annotated[bool, Form()] = False,
-                    region: Annotated[str | None, Form()] = None) -> JSONResponse:
-    """Every row routed; bad rows listed with their row number; re-import skips known ids.
+             summary="Import a hotline export (CSV/XLSX) as cases / 批量导入工单")
+def post_bulk(engine: EngineDep, settings: SettingsDep, principal: PrincipalDep,
+              file: Annotated[UploadFile, File(description="CSV (UTF-8/GBK) or XLSX")],
+              commit: Annotated[bool, Form()] = False,
+              skip_refused: Annotated[bool, Form()] = False,
+              region: Annotated[str | None, Form()] = None) -> JSONResponse:
+    """Each row a case (routed, deadlines, duplicate flags); the one import pipeline and report.
 
-    A dry run (nothing written) unless ``commit=true``, like every import.
+    A dry run (nothing written) unless ``commit=true``, like every import; rows already imported
+    (same 工单编号) are ``unchanged``; refused rows are listed, and a commit with refused rows
+    writes nothing (422 with the report) unless ``skip_refused=true``.
     """
-    data = await file.read()
-    if len(data) > settings.max_body_bytes:
-        from geo.errors import TooLarge
-
-        raise TooLarge(f"文件过大 / file larger than {settings.max_body_bytes} bytes")
-    return JSONResponse(bulk.import_rows(engine, data, file.filename or "upload.csv",
-                                           principal, region or settings.default_region,
-                                           commit=commit))
+    opts = ImportOptions(region=settings.region_or_default(region), commit=commit,
+                         skip_refused=skip_refused, as_cases=True)
+    report = import_upload(engine, settings, "incidents", file, opts, principal)
+    return JSONResponse(report.to_dict(), status_code=422 if report.error else 200)
 
 
 @router.get("/incidents", dependencies=[READ_INCIDENTS],

@@ -53,5 +53,8 @@ class ImportOptions:
     valid_from: dt.date | None = None
     min_area_m2: float = DEFAULT_MIN_AREA_M2
     route: bool = True
+    # incidents: each row as a live case (routing reasons, deadlines, duplicate flags, like one
+    # report; the hotline path) instead of a staged history import
+    as_cases: bool = False
     chunk_rows: int = 50_000
 

@@ -6,7 +6,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from geo.io.importer.options import MAX_LISTED
+from sqlalchemy import RootTransaction
+
+from geo.errors import InvalidInput
+from geo.io.importer.options import MAX_LISTED, ImportOptions
 from geo.io.parse import is_empty
 
 
@@ -38,6 +41,7 @@ class ImportReport:
     checks: dict[str, Any] | None = None
     activation: dict[str, Any] | None = None
     routed: int | None = None
+    cases: list[dict[str, Any]] = field(default_factory=list)  # as_cases: the first created
     notes: list[str] = field(default_factory=list)
     committed: bool = False
     error: str | None = None
@@ -109,3 +113,34 @@ class ImportReport:
             out.append(f"错误 error: {self.error}")
         out.append(f"{self.seconds:.1f} s")
         return out
+
+
+def finish(trans: RootTransaction, report: ImportReport, opts: ImportOptions) -> None:
+    """End an import's transaction by the one rule of every import.
+
+    Every row refused: InvalidInput (nothing written). A commit with refused rows writes
+    nothing (``report.error`` says why) unless ``opts.skip_refused``. A dry run rolls back.
+    ``report.committed`` and ``report.dry_run`` say what happened.
+
+    Raises
+    ------
+    InvalidInput
+        When every row was refused (the report rides along).
+    """
+    if report.rows and report.refused_count == report.rows:
+        raise InvalidInput(
+            f"所有 {report.rows} 行都被拒绝 / all {report.rows} rows were refused: "
+            f"{report.refused[0]['reason'] if report.refused else ''}",
+            report=report.to_dict())
+    if opts.commit and report.refused_count and not opts.skip_refused:
+        report.error = (
+            f"{report.refused_count} 行被拒绝，未写入任何数据；修正后重试或用 "
+            f"--skip-refused 只导入其余行 / {report.refused_count} rows refused, "
+            "nothing written: fix them, or give --skip-refused to import the other rows")
+        trans.rollback()
+    elif opts.commit:
+        trans.commit()
+        report.committed = True
+    else:
+        trans.rollback()
+    report.dry_run = not report.committed

@@ -9,21 +9,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, Engine
 
+from geo.auth.principal import Principal
 from geo.errors import InvalidInput
 from geo.io import LAYERS
 from geo.io.importer.admin import import_admin
 from geo.io.importer.cameras import import_cameras
+from geo.io.importer.cases import import_cases
 from geo.io.importer.cells import import_cells
 from geo.io.importer.compounds import import_compounds
 from geo.io.importer.crs_plan import plan_crs
 from geo.io.importer.fields import map_fields
 from geo.io.importer.incidents import import_incidents
 from geo.io.importer.options import ImportOptions, Progress
-from geo.io.importer.report import ImportReport
+from geo.io.importer.report import ImportReport, finish
 from geo.io.importer.rows import ImportContext, ensure_region, region_extent
 from geo.io.importer.workers import import_workers
 from geo.io.read import Source, crs_label, open_source
 
+SYSTEM = Principal(user="system", role="admin")  # imports run from the CLI or by admins
 _HANDLERS: dict[str, Callable[[Connection, ImportContext, Progress | None], None]] = {
     "cells": import_cells, "admin": import_admin, "compounds": import_compounds,
     "cameras": import_cameras, "incidents": import_incidents, "workers": import_workers,
@@ -37,6 +40,7 @@ def run_import(
     opts: ImportOptions,
     progress: Progress | None = None,
     display_name: str | None = None,
+    principal: Principal | None = None,
 ) -> ImportReport:
     """Import ``path`` into ``layer`` of region ``opts.region``; dry run unless ``opts.commit``.
 
@@ -54,6 +58,8 @@ def run_import(
         Called with (rows read, total rows or None) after each chunk.
     display_name
         The name shown in the report (an upload's original file name).
+    principal
+        Who imports: the actor of each case with ``opts.as_cases`` (default: the system).
 
     Returns
     -------
@@ -76,6 +82,8 @@ def run_import(
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise InvalidInput(f"未知时区 / unknown timezone {opts.timezone!r}",
                            field="timezone") from exc
+    if layer == "incidents" and opts.as_cases:
+        return import_cases(engine, path, opts, principal or SYSTEM, display_name)
     src = open_source(path, layer=opts.layer, lon_field=opts.lon_field,
                       lat_field=opts.lat_field, wkt_field=opts.wkt_field,
                       geometry_required=layer not in ("workers", "incidents"),
@@ -104,26 +112,10 @@ def _run(engine: Engine, layer: str, path: str | Path, opts: ImportOptions, src:
             ctx = ImportContext(layer, opts, src, plan, report, region_extent(conn, opts.region),
                        fields, tz, {})
             _HANDLERS[layer](conn, ctx, progress)
-            if report.rows and report.refused_count == report.rows:
-                raise InvalidInput(
-                    f"所有 {report.rows} 行都被拒绝 / all {report.rows} rows were refused: "
-                    f"{report.refused[0]['reason'] if report.refused else ''}",
-                    report=report.to_dict())
-            if opts.commit and report.refused_count and not opts.skip_refused:
-                report.error = (
-                    f"{report.refused_count} 行被拒绝，未写入任何数据；修正后重试或用 "
-                    f"--skip-refused 只导入其余行 / {report.refused_count} rows refused, "
-                    "nothing written: fix them, or give --skip-refused to import the other rows")
-                trans.rollback()
-            elif opts.commit:
-                trans.commit()
-                report.committed = True
-            else:
-                trans.rollback()
+            finish(trans, report, opts)
         except BaseException:
             if trans.is_active:
                 trans.rollback()
             raise
-    report.dry_run = not report.committed
     report.seconds = round(time.monotonic() - t0, 2)
     return report

@@ -1,10 +1,21 @@
-"""Bulk hotline exports (CSV/XLSX): each row goes through ``intake.create_incident``."""
+"""Work orders imported as live cases (``as_cases``): each row goes through the intake of a report.
+
+The hotline path (``POST /incidents/bulk``, ``wangge incidents import``, ``wangge import incidents
+--as-cases``): every row is routed with reasons, gets deadlines and duplicate flags like a
+report made on the phone, in one transaction. History imports (the default of ``wangge import
+incidents``) are staged with COPY instead (:mod:`.incidents`). Both fill the one
+:class:`~geo.io.importer.report.ImportReport` and follow the same rules: a dry run unless
+``commit``; rows of a known ``source_ref`` are ``unchanged``; refused rows are listed with their
+row number and, when committing, nothing is written unless ``skip_refused``.
+"""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import io
+import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -13,9 +24,12 @@ from geo.auth.principal import Principal
 from geo.errors import InvalidInput, TooLarge, WanggeError
 from geo.incidents.calendar import load_calendar
 from geo.incidents.intake import Report, create_incident
+from geo.io.importer.options import MAX_LISTED, ImportOptions
+from geo.io.importer.report import ImportReport, finish
+from geo.io.read import decode_csv
 from geo.localtime import CST
 
-MAX_BULK_ROWS = 50_000
+MAX_CASE_ROWS = 50_000
 HEADERS = {
     "工单编号": "source_ref", "工单号": "source_ref", "编号": "source_ref", "id": "source_ref",
     "source_ref": "source_ref", "code": "source_ref",
@@ -53,8 +67,6 @@ def read_table(data: bytes, filename: str) -> list[dict[str, Any]]:
         ws = wb.worksheets[0]
         raw_rows = [list(r) for r in ws.iter_rows(values_only=True)]
     elif name.endswith(".csv") or name.endswith(".txt"):
-        from geo.io.read import decode_csv
-
         raw_rows = [list(r) for r in csv.reader(io.StringIO(decode_csv(data)))]
     else:
         raise InvalidInput(f"不支持的文件类型 {filename} (请用 .csv 或 .xlsx) / unsupported file "
@@ -69,8 +81,8 @@ def read_table(data: bytes, filename: str) -> list[dict[str, Any]]:
         raise InvalidInput(
             f"文件缺少「类别」列 / the file has no category column; headers found: {header}; "
             f"known headers: {sorted(HEADERS)}", field="file")
-    if len(raw_rows) - 1 > MAX_BULK_ROWS:
-        raise TooLarge(f"一次最多导入 {MAX_BULK_ROWS} 行 / at most {MAX_BULK_ROWS} rows per "
+    if len(raw_rows) - 1 > MAX_CASE_ROWS:
+        raise TooLarge(f"一次最多导入 {MAX_CASE_ROWS} 行 / at most {MAX_CASE_ROWS} rows per "
                        "import: split the file")
     out = []
     for r in raw_rows[1:]:
@@ -115,44 +127,69 @@ def _s(v: Any) -> str | None:
     return None if v is None else str(v).strip() or None
 
 
-def import_rows(
-    engine: Engine, data: bytes, filename: str, principal: Principal, region_code: str,
-    commit: bool = False,
-) -> dict[str, Any]:
-    """Import a hotline export: every row routed; bad rows reported, needs-location kept.
+def import_cases(engine: Engine, path: str | Path, opts: ImportOptions, principal: Principal,
+                 display_name: str | None = None) -> ImportReport:
+    """Import a hotline export (CSV/XLSX) of ``opts.region`` as cases, one transaction.
 
-    Rows whose ``source_ref`` was imported before are skipped (re-importing is safe). With
-    ``commit=False`` nothing is written and the report says what would happen.
+    Parameters
+    ----------
+    engine
+        Engine of a migrated database.
+    path
+        The file.
+    opts
+        ``region``, ``commit``, ``skip_refused``.
+    principal
+        Who imports (the actor of each case's intake event).
+    display_name
+        The name shown in the report (an upload's original file name).
+
+    Returns
+    -------
+    ImportReport
+        ``new`` cases (listed in ``cases`` with row, code, status and duplicate count),
+        ``unchanged`` rows already imported, ``refused`` rows with the reason,
+        ``no_location`` cases kept as ``needs_location``, ``duplicates``.
     """
-    rows = read_table(data, filename)
-    report: dict[str, Any] = {"file": filename, "rows": len(rows), "created": 0,
-                              "needs_location": [], "skipped_existing": [], "errors": [],
-                              "duplicates_flagged": 0, "committed": commit, "incidents": []}
+    t0 = time.monotonic()
+    name = display_name or Path(path).name
+    rows = read_table(Path(path).read_bytes(), name)
+    report = ImportReport(
+        layer="incidents", region=opts.region, file=name,
+        format="xlsx" if name.lower().endswith(".xlsx") else "csv",
+        crs={"source": "EPSG:4490", "from": "rows (lon/lat; a crs column may name another)"},
+        dry_run=not opts.commit, rows=len(rows),
+        notes=["as cases: every row routed and given deadlines like one report"],
+    )
     with engine.connect() as conn:
-        tx = conn.begin()
-        cal = load_calendar(conn, region_code)
-        for n, raw in enumerate(rows, start=2):  # row 1 is the header
-            try:
-                rep = _report_from_row(raw)
-                if rep.source_ref and conn.execute(text(
-                        "SELECT 1 FROM incident WHERE region_code = :r "
-                        "AND routing->>'source_ref' = :s"),
-                        {"r": region_code, "s": rep.source_ref}).first():
-                    report["skipped_existing"].append(rep.source_ref)
+        trans = conn.begin()
+        try:
+            cal = load_calendar(conn, opts.region)
+            for n, raw in enumerate(rows, start=2):  # row 1 is the header
+                try:
+                    rep = _report_from_row(raw)
+                    if rep.source_ref and conn.execute(text(
+                            "SELECT 1 FROM incident WHERE region_code = :r "
+                            "AND routing->>'source_ref' = :s"),
+                            {"r": opts.region, "s": rep.source_ref}).first():
+                        report.unchanged += 1
+                        continue
+                    with conn.begin_nested():
+                        inc = create_incident(conn, rep, principal, opts.region, cal)
+                except WanggeError as exc:
+                    report.refuse(n, raw.get("source_ref"), exc.message)
                     continue
-                with conn.begin_nested():
-                    inc = create_incident(conn, rep, principal, region_code, cal)
-            except WanggeError as exc:
-                report["errors"].append({"row": n, "error": exc.message})
-                continue
-            report["created"] += 1
-            report["incidents"].append(inc["code"])
-            if inc["status"] == "needs_location":
-                report["needs_location"].append({"row": n, "code": inc["code"]})
-            if inc["routing"].get("duplicates"):
-                report["duplicates_flagged"] += 1
-        if commit:
-            tx.commit()
-        else:
-            tx.rollback()
+                dups = len(inc["routing"].get("duplicates") or [])
+                report.new += 1
+                report.duplicates += bool(dups)
+                report.no_location += inc["status"] == "needs_location"
+                if len(report.cases) < MAX_LISTED:
+                    report.cases.append({"row": n, "code": inc["code"], "status": inc["status"],
+                                         "duplicates": dups})
+            finish(trans, report, opts)
+        except BaseException:
+            if trans.is_active:
+                trans.rollback()
+            raise
+    report.seconds = round(time.monotonic() - t0, 2)
     return report
