@@ -1,6 +1,6 @@
 """Who may call what: the classification of every endpoint, checked by the matrix test.
 
-``tests/test_authz_matrix.py`` walks ``app.routes`` and fails for any endpoint missing here,
+``tests/api/test_authz_matrix.py`` walks ``app.routes`` and fails for any endpoint missing here,
 then calls each endpoint as every role (and anonymously) on an object in and out of the
 caller's scope and checks the outcome this table promises. When a new router lands, add one
 line per endpoint: ``"METHOD /path": "<policy>"`` (and, if its path has parameters the test

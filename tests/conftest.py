@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from api.settings import Settings
 from geo.db.engine import normalize_url
 
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout: tests live in tests/<package>/
 _PREFIX = f"wangge_t{os.getpid()}_"
 
 
@@ -144,8 +145,8 @@ def make_settings(url: str, **overrides: object) -> Settings:
 
     ``demo_open`` is on unless a test sets it: the feature tests (dispatch, maps, analyses,
     OGC ...) call as the anonymous command centre of the open demo. Who may see what is
-    tested with ``demo_open=False`` and real logins by tests/test_auth.py,
-    tests/test_authz_matrix.py (every endpoint x every role), test_audit.py, test_rls.py and
+    tested with ``demo_open=False`` and real logins by tests/api/test_auth.py,
+    tests/api/test_authz_matrix.py (every endpoint x every role), test_audit.py, test_rls.py and
     test_hardening.py.
     """
     base = Settings.from_env()

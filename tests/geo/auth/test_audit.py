@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import create_database, drop_database, make_settings
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
@@ -16,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from api.main import create_app
 from geo.demo.users import DEMO_USERS
+from tests.conftest import create_database, drop_database, make_settings
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,12 +13,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from geo.demo.users import DEMO_USERS
-from tests.conftest import make_settings, serve_in_thread
+from tests.conftest import REPO_ROOT, make_settings, serve_in_thread
 
 pytestmark = pytest.mark.browser
 HOST, PORT = "127.0.0.1", int(os.environ.get("WANGGE_TEST_LOGIN_HTTP_PORT", "8176"))
 BASE = f"http://{HOST}:{PORT}"
-SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+SHOTS = REPO_ROOT / "artifacts" / "screenshots"
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from conftest import make_settings
 from fastapi.responses import HTMLResponse
 from fastapi.testclient import TestClient
 
@@ -15,6 +14,7 @@ from api.access_policy import iter_endpoints
 from api.main import create_app
 from api.middleware.security import CSP, TokenBucket, expensive_routes
 from api.settings import Settings
+from tests.conftest import make_settings
 
 
 @pytest.fixture()

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from conftest import create_database, drop_database, make_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
@@ -25,6 +24,7 @@ from api.main import create_app
 from geo.auth.principal import UNMASK_ROLES
 from geo.auth.users import add_user, create_api_token
 from geo.demo.users import DEMO_USERS
+from tests.conftest import create_database, drop_database, make_settings
 
 ROLES = ("anonymous", "admin", "command", "department", "worker", "planner", "viewer")
 SCOPES = ("own", "other")
@@ -384,7 +384,7 @@ def build_request(env: Env, endpoint: str, role: str, scope: str) -> Request:
     for name in re.findall(r"{(\w+)}", path):
         assert name in PATH_PARAMS, (
             f"{endpoint}: no probe for path parameter {{{name}}}; add one to PROBES or "
-            "PATH_PARAMS in tests/test_authz_matrix.py")
+            "PATH_PARAMS in tests/api/test_authz_matrix.py")
         path = path.replace(f"{{{name}}}", PATH_PARAMS[name](env, scope))
     return method, path, {}
 

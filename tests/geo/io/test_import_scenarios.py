@@ -26,10 +26,11 @@ from geo.crs.transforms import transform_geometry
 from geo.io.export import export_layer
 from geo.io.importer import ImportOptions, run_import
 from geo.lookup.postgis import cell_at
+from tests.conftest import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 # ../shared beside the checkout (as in CI); WANGGE_SHARED_DIR for other layouts (worktrees)
-SHARED = Path(os.environ.get("WANGGE_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
+SHARED = Path(os.environ.get("WANGGE_SHARED_DIR") or REPO_ROOT.parent / "shared")
 CHICAGO = SHARED / "data" / "realworld" / "chicago"
 ADMIN = Principal(user="test", role="admin")
 

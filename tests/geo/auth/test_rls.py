@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import create_database, drop_database, make_settings
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
@@ -18,6 +17,7 @@ from api.main import create_app
 from geo.auth.principal import Principal
 from geo.auth.rls import set_db_scope
 from geo.demo.users import DEMO_USERS
+from tests.conftest import create_database, drop_database, make_settings
 
 
 @pytest.fixture(scope="module")

@@ -28,8 +28,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from api.localdb import PG_BIN
+from tests.conftest import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 HTTP_PORTS = range(8190, 8200)
 RECOVERY_LIMIT_S = 15.0
 

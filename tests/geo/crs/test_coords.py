@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,9 +36,10 @@ from geo.crs.china import (
 from geo.crs.metres import metres_to_degrees
 from geo.crs.names import BD09, WGS84, UnknownCRSError, is_geographic, normalize_crs
 from geo.crs.transforms import from_cgcs2000, to_cgcs2000, transform_geometry, transform_xy
+from tests.conftest import REPO_ROOT
 
 GEOD = Geod(ellps="WGS84")
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 
 
 def dist_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from sqlalchemy import text as text_
 
-from tests.conftest import make_settings, serve_in_thread
+from tests.conftest import REPO_ROOT, make_settings, serve_in_thread
 
 pytestmark = pytest.mark.browser
 HOST, PORT = "127.0.0.1", int(os.environ.get("WANGGE_TEST_HTTP_PORT", "8171"))
 BASE = f"http://{HOST}:{PORT}"
-SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+SHOTS = REPO_ROOT / "artifacts" / "screenshots"
 CELL = "141123100001001"
 
 

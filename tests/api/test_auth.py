@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import create_database, drop_database, make_settings
 from fastapi.testclient import TestClient
 from hypothesis import assume, given
 from hypothesis import settings as hyp_settings
@@ -22,6 +21,7 @@ from geo.auth.principal import Principal, mask_name, mask_phone, reporter_fields
 from geo.auth.tokens import TokenError, issue_session_token, verify_session_token
 from geo.auth.users import add_user, reset_password, set_disabled
 from geo.demo.users import DEMO_USERS
+from tests.conftest import create_database, drop_database, make_settings
 
 LONG_SECRET = "x" * 40
 
