@@ -14,6 +14,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.deps import EXPENSIVE, LOGGED_IN, ConnDep, PrincipalDep, SettingsDep
+from api.schemas import ok
+from api.schemas import places as schemas_places
 from geo.analysis import (
     camera_coverage,
     camera_sectors,
@@ -89,7 +91,7 @@ def _respond(res: dict[str, Any], table: str | None, geometry: bool) -> JSONResp
 
 
 @router.get("/camera-coverage", summary="Camera coverage per unit / 摄像头覆盖分析",
-            responses=_RESPONSES)
+            responses=ok(schemas_places.Analysis) | _RESPONSES, response_model=None)
 def get_camera_coverage(
     conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
     unit: Annotated[str, Query(description="cell | community | township | county | compound")]
@@ -109,7 +111,7 @@ def get_camera_coverage(
 
 
 @router.get("/camera-sectors", summary="Camera sectors and flags / 摄像头视域",
-            responses=_RESPONSES)
+            responses=ok(schemas_places.Analysis) | _RESPONSES, response_model=None)
 def get_camera_sectors(
     conn: ConnDep, settings: SettingsDep, principal: PrincipalDep, region: Region = None,
     status: Annotated[list[str] | None, Query(description="online | offline | fault")] = None,
@@ -123,7 +125,7 @@ def get_camera_sectors(
 
 
 @router.get("/property-management", summary="Property-management coverage / 物业覆盖",
-            responses=_RESPONSES)
+            responses=ok(schemas_places.Analysis) | _RESPONSES, response_model=None)
 def get_property_management(
     conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
     as_of: Annotated[dt.date | None, Query(description="State on this date (default today)")]
@@ -142,7 +144,7 @@ def get_property_management(
 
 
 @router.get("/grid-health", summary="Grid gaps, overlaps, vacant cells, worker load / 网格体检",
-            responses=_RESPONSES)
+            responses=ok(schemas_places.Analysis) | _RESPONSES, response_model=None)
 def get_grid_health(
     conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
     from_: From = None, to: To = None, at: At = None, region: Region = None,
@@ -162,7 +164,7 @@ def get_grid_health(
 
 
 @router.get("/hotspots", summary="Incident density and Gi* hot spots / 事件热点",
-            responses=_RESPONSES)
+            responses=ok(schemas_places.Analysis) | _RESPONSES, response_model=None)
 def get_hotspots(
     conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
     unit: Annotated[str, Query(description="cell | h3")] = "cell",
@@ -184,7 +186,7 @@ def get_hotspots(
 
 
 @router.get("/camera-sites", summary="Where to add cameras / 新增摄像头选址",
-            responses=_RESPONSES)
+            responses=ok(schemas_places.Analysis) | _RESPONSES, response_model=None)
 def get_camera_sites(
     conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
     k: Annotated[int, Query(ge=1, le=200, description="Number of new cameras")] = 10,

@@ -8,12 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import EXPENSIVE, AdminDep, ConnDep
+from api.schemas import auth as schemas_auth
+from api.schemas import ok
 from geo.auth.audit import MAX_AUDIT_PAGE, query_audit
 
 router = APIRouter(tags=["audit 审计"], dependencies=[EXPENSIVE])
 
 
-@router.get("/audit", summary="Audit log, newest first (admins) / 审计日志")
+@router.get("/audit", summary="Audit log, newest first (admins) / 审计日志",
+    responses=ok(schemas_auth.AuditPage),
+    response_model=None)
 def get_audit(
     conn: ConnDep,
     principal: AdminDep,

@@ -17,6 +17,8 @@ from api.deps import (
     SettingsDep,
 )
 from api.errors import status_of
+from api.schemas import auth as schemas_auth
+from api.schemas import ok
 from geo.auth.audit import AuditEntry, record
 from geo.auth.principal import ROLE_NAMES, Principal
 from geo.auth.tokens import issue_session_token
@@ -62,10 +64,10 @@ def _principal_info(p: Principal) -> dict[str, Any]:
 @router.post(
     "/auth/login",
     summary="Log in with a password; get a short-lived token / 登录",
-    responses={401: {"description": "Wrong user name or password"},
+    responses=ok(schemas_auth.Login) | {401: {"description": "Wrong user name or password"},
                423: {"description": "Account locked after repeated failures"},
                429: {"description": "Too many login attempts from this address"}},
-)
+               response_model=None)
 def post_login(
     request: Request,
     response: Response,
@@ -208,20 +210,26 @@ def post_login_form(
     return response
 
 
-@router.post("/auth/logout", summary="Forget the login cookie / 退出")
+@router.post("/auth/logout", summary="Forget the login cookie / 退出",
+    responses=ok(schemas_auth.Logout),
+    response_model=None)
 def post_logout(response: Response, principal: PrincipalDep) -> dict[str, Any]:
     """Clear the cookie. Bearer tokens expire by themselves (revoke all: password reset)."""
     response.delete_cookie(TOKEN_COOKIE)
     return {"user": principal.user, "logged_out": True}
 
 
-@router.get("/auth/me", summary="Who am I, with which scope / 当前用户")
+@router.get("/auth/me", summary="Who am I, with which scope / 当前用户",
+    responses=ok(schemas_auth.Me),
+    response_model=None)
 def get_me(principal: PrincipalDep) -> dict[str, Any]:
     """The caller's role and scope (anonymous callers included)."""
     return _principal_info(principal)
 
 
-@router.post("/auth/tokens", status_code=201, summary="Create an API token / 创建 API 令牌")
+@router.post("/auth/tokens", status_code=201, summary="Create an API token / 创建 API 令牌",
+    responses=ok(schemas_auth.TokenCreated, status=201),
+    response_model=None)
 def post_token(
     request: Request, engine: EngineDep, principal: AuthenticatedDep,
     body: Annotated[TokenRequest, Body()],
@@ -235,7 +243,9 @@ def post_token(
             "note": "只显示一次, 请妥善保存 / shown once: store it safely"}
 
 
-@router.get("/auth/tokens", summary="List API tokens / API 令牌列表")
+@router.get("/auth/tokens", summary="List API tokens / API 令牌列表",
+    responses=ok(schemas_auth.Tokens),
+    response_model=None)
 def get_tokens(engine: EngineDep, principal: AuthenticatedDep) -> list[dict[str, Any]]:
     """The caller's API tokens (an admin sees everyone's). Never the secrets."""
     with engine.connect() as conn:
@@ -244,7 +254,9 @@ def get_tokens(engine: EngineDep, principal: AuthenticatedDep) -> list[dict[str,
             for r in rows]
 
 
-@router.delete("/auth/tokens/{token_id}", summary="Revoke an API token / 吊销 API 令牌")
+@router.delete("/auth/tokens/{token_id}", summary="Revoke an API token / 吊销 API 令牌",
+    responses=ok(schemas_auth.Revoked),
+    response_model=None)
 def delete_token(
     request: Request, token_id: int, engine: EngineDep, principal: AuthenticatedDep
 ) -> dict[str, Any]:

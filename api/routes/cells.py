@@ -13,6 +13,8 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 
 from api.deps import PrincipalDep
+from api.schemas import cells as schemas_cells
+from api.schemas import ok
 from api.settings import Settings
 from geo.auth.principal import Principal
 from geo.crs.names import normalize_crs
@@ -93,13 +95,12 @@ def _query(params: Any) -> tuple[float, float, str, str | None, dt.date | None, 
     "/cells/at",
     summary="Which grid cell covers a point / 该点属于哪个网格",
     response_class=JSONResponse,
-    responses={
+    responses=ok(schemas_cells.CellAt) | {
         200: {"description": "GeoJSON Feature of the covering cell", "content": {GEOJSON: {}}},
         404: {"description": "No cell covers the point (message names the region)"},
         422: {"description": "Missing or invalid lon/lat/crs/region/at/tolerance_m"},
     },
-    openapi_extra={"parameters": _AT_PARAMS},
-)
+    openapi_extra={"parameters": _AT_PARAMS}, response_model=None)
 async def get_cell_at(request: Request, principal: PrincipalDep) -> Response:
     """Return the basic grid cell covering the point as a GeoJSON Feature.
 

@@ -16,6 +16,8 @@ from fastapi.responses import Response
 from sqlalchemy import Engine
 
 from api.deps import EXPENSIVE, EngineDep, PrincipalDep, SettingsDep
+from api.schemas import cells as schemas_cells
+from api.schemas import ok
 from geo.crs.validate import coords_to_cgcs2000
 from geo.errors import InvalidInput, TooLarge
 from geo.lookup.batch import (
@@ -267,12 +269,13 @@ def _date(value: Any) -> dt.date | None:
         "multipart/form-data": {"schema": {"type": "object", "properties": {
             "file": {"type": "string", "format": "binary"}}}},
     }}},
-    responses={200: {"description": "JSON results in input order, or the CSV with 4 columns "
+    responses=ok(schemas_cells.BatchAnswer) |
+       {200: {"description": "JSON results in input order, or the CSV with 4 columns "
                      "added (cell_code, near_boundary, candidates, error)",
                      "content": {"application/json": {}, "text/csv": {}}},
                413: {"description": "more than 100,000 points or body too large"},
                422: {"description": "bad body, CRS, date or missing CSV column"}},
-)
+               response_model=None)
 async def post_cells_at(
     request: Request,
     engine: EngineDep,

@@ -11,6 +11,8 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import COMMAND_ONLY, EXPENSIVE, ConnDep, EngineDep, PrincipalDep, SettingsDep
+from api.schemas import files, ok
+from api.schemas import places as schemas_places
 from api.uploads import import_upload
 from geo.errors import Forbidden, InvalidInput
 from geo.io import LAYERS
@@ -28,13 +30,12 @@ _LAYER_PATTERN = "^(" + "|".join(LAYERS) + ")$"
     "/admin/import/{layer}",
     dependencies=[COMMAND_ONLY],
     summary="Import a file into a layer / 导入文件 (dry run unless commit=true)",
-    responses={
+    responses=ok(schemas_places.ImportReport) | {
         200: {"description": "The import report (dry run or committed)"},
         403: {"description": "Only admins and the command centre may import"},
         413: {"description": "File too large"},
         422: {"description": "Unreadable file, bad CRS, refused layer or refused rows"},
-    },
-)
+    }, response_model=None)
 def post_import(
     engine: EngineDep,
     settings: SettingsDep,
@@ -109,9 +110,9 @@ def post_import(
     "/export/{layer}",
     dependencies=[EXPENSIVE],
     summary="Download a layer as GeoJSON, GeoPackage, Shapefile (zip), CSV or XLSX / 导出",
-    responses={200: {"description": "The file", "content": {m: {} for m, _ in
-                                                           FORMATS.values()}},
-               422: {"description": "Unknown format, CRS, bad where or bbox"}},
+    response_class=Response,
+    responses=files(*(m for m, _ in FORMATS.values()), description="The file") |
+    {422: {"description": "Unknown format, CRS, bad where or bbox"}},
 )
 def get_export(
     conn: ConnDep,

@@ -24,6 +24,9 @@ from api.deps import (
     VersionDep,
     aware,
 )
+from api.schemas import files, ok
+from api.schemas import incidents as schemas_incidents
+from api.schemas import places as schemas_places
 from api.uploads import import_upload
 from geo.auth.principal import Principal
 from geo.incidents import attachments, cases, clock, intake, views
@@ -125,8 +128,10 @@ def _answer(inc: dict[str, Any], status: int = 200) -> JSONResponse:
 
 @router.post("/incidents", status_code=201, dependencies=[READ_INCIDENTS],
             summary="Report an incident / 上报事件",
-             responses={422: {"description": "Bad input; or the place is outside the region "
-                                             "(the report is kept as needs_location)"}})
+             responses=ok(schemas_incidents.Incident, status=201) |
+                {422: {"description": "Bad input; or the place is outside the region "
+                                             "(the report is kept as needs_location)"}},
+                                             response_model=None)
 def post_incident(body: IncidentIn, engine: EngineDep, settings: SettingsDep,
                   principal: PrincipalDep) -> JSONResponse:
     """Store and route one report: cell, worker, department, cameras, duplicates, due time."""
@@ -145,7 +150,9 @@ def post_incident(body: IncidentIn, engine: EngineDep, settings: SettingsDep,
 
 
 @router.post("/incidents/bulk", dependencies=[READ_INCIDENTS],
-             summary="Import a hotline export (CSV/XLSX) as cases / 批量导入工单")
+             summary="Import a hotline export (CSV/XLSX) as cases / 批量导入工单",
+             responses=ok(schemas_places.ImportReport),
+             response_model=None)
 def post_bulk(engine: EngineDep, settings: SettingsDep, principal: PrincipalDep,
               file: Annotated[UploadFile, File(description="CSV (UTF-8/GBK) or XLSX")],
               commit: Annotated[bool, Form()] = False,
@@ -164,7 +171,9 @@ def post_bulk(engine: EngineDep, settings: SettingsDep, principal: PrincipalDep,
 
 
 @router.get("/incidents", dependencies=[READ_INCIDENTS],
-            summary="Incidents in your scope / 事件列表")
+            summary="Incidents in your scope / 事件列表",
+            responses=ok(schemas_incidents.IncidentList),
+            response_model=None)
 def get_incidents(request: Request, conn: ConnDep, principal: PrincipalDep, region: RegionDep,
                   status: Annotated[list[str] | None, Query()] = None,
                   cell: Annotated[list[str] | None, Query()] = None,
@@ -179,7 +188,8 @@ def get_incidents(request: Request, conn: ConnDep, principal: PrincipalDep, regi
 
 
 @router.get("/incidents/overdue", dependencies=[READ_INCIDENTS],
-            summary="Overdue open cases / 超期事件")
+            summary="Overdue open cases / 超期事件", responses=ok(schemas_incidents.OverdueList),
+            response_model=None)
 def get_overdue(conn: ConnDep, principal: PrincipalDep, as_of: AsOfDep, region: RegionDep,
                 limit: Annotated[int, Query(ge=1, le=10_000)] = 500) -> dict[str, Any]:
     """Open, unpaused cases whose current step is past its due time (working time)."""
@@ -205,7 +215,9 @@ def audit_revealed(request: Request, principal: Principal, items: list[dict[str,
 
 
 @router.get("/incidents/{incident_id}", dependencies=[READ_INCIDENTS],
-            summary="One incident with its history / 事件详情")
+            summary="One incident with its history / 事件详情",
+            responses=ok(schemas_incidents.Incident),
+            response_model=None)
 def get_incident(request: Request, incident_id: str, conn: ConnDep, principal: PrincipalDep,
                  as_of: AsOfDep) -> JSONResponse:
     """The incident, its events, photos and merged reports; ETag = version."""
@@ -215,7 +227,8 @@ def get_incident(request: Request, incident_id: str, conn: ConnDep, principal: P
 
 
 @router.post("/incidents/{incident_id}/transition", dependencies=[READ_INCIDENTS],
-            summary="Move a case / 流转")
+            summary="Move a case / 流转", responses=ok(schemas_incidents.Incident),
+            response_model=None)
 def post_transition(incident_id: str, body: TransitionIn, conn: ConnDep,
                     principal: PrincipalDep, version: VersionDep) -> JSONResponse:
     """Only allowed transitions (409 names both states); 409 to the loser of a race."""
@@ -225,7 +238,8 @@ def post_transition(incident_id: str, body: TransitionIn, conn: ConnDep,
 
 
 @router.post("/incidents/{incident_id}/merge", dependencies=[READ_INCIDENTS],
-            summary="Merge duplicates / 合并重复事件")
+            summary="Merge duplicates / 合并重复事件", responses=ok(schemas_incidents.Incident),
+            response_model=None)
 def post_merge(incident_id: str, body: MergeIn, conn: ConnDep, principal: PrincipalDep,
                version: VersionDep) -> JSONResponse:
     """Merge duplicates into this case; every report and channel is kept."""
@@ -234,7 +248,8 @@ def post_merge(incident_id: str, body: MergeIn, conn: ConnDep, principal: Princi
 
 
 @router.post("/incidents/{incident_id}/reassign", dependencies=[READ_INCIDENTS],
-            summary="Reassign / 改派")
+            summary="Reassign / 改派",
+            responses=ok(schemas_incidents.Incident), response_model=None)
 def post_reassign(incident_id: str, body: ReassignIn, conn: ConnDep, principal: PrincipalDep,
                   version: VersionDep) -> JSONResponse:
     """Another cell (its worker on duty follows) and/or department; an audited event."""
@@ -244,7 +259,8 @@ def post_reassign(incident_id: str, body: ReassignIn, conn: ConnDep, principal: 
 
 
 @router.post("/incidents/{incident_id}/pause", dependencies=[READ_INCIDENTS],
-            summary="Pause the clock / 挂起")
+            summary="Pause the clock / 挂起", responses=ok(schemas_incidents.Incident),
+            response_model=None)
 def post_pause(incident_id: str, body: ClockIn, conn: ConnDep, principal: PrincipalDep,
                version: VersionDep) -> JSONResponse:
     """Stop the working-time clock (the time left is kept)."""
@@ -253,7 +269,8 @@ def post_pause(incident_id: str, body: ClockIn, conn: ConnDep, principal: Princi
 
 
 @router.post("/incidents/{incident_id}/resume", dependencies=[READ_INCIDENTS],
-            summary="Resume the clock / 恢复")
+            summary="Resume the clock / 恢复", responses=ok(schemas_incidents.Incident),
+            response_model=None)
 def post_resume(incident_id: str, body: ClockIn, conn: ConnDep, principal: PrincipalDep,
                 version: VersionDep) -> JSONResponse:
     """Restart the clock with the working time left at the pause."""
@@ -262,7 +279,8 @@ def post_resume(incident_id: str, body: ClockIn, conn: ConnDep, principal: Princ
 
 
 @router.post("/incidents/{incident_id}/extend", dependencies=[READ_INCIDENTS],
-            summary="Extend the deadline / 延期")
+            summary="Extend the deadline / 延期", responses=ok(schemas_incidents.Incident),
+            response_model=None)
 def post_extend(incident_id: str, body: ExtendIn, conn: ConnDep, principal: PrincipalDep,
                 version: VersionDep) -> JSONResponse:
     """Add working minutes to the current step's and the case's due times."""
@@ -271,7 +289,8 @@ def post_extend(incident_id: str, body: ExtendIn, conn: ConnDep, principal: Prin
 
 
 @router.post("/incidents/{incident_id}/notes", dependencies=[READ_INCIDENTS],
-            summary="Add a note / 备注")
+            summary="Add a note / 备注", responses=ok(schemas_incidents.Incident),
+            response_model=None)
 def post_note(incident_id: str, body: NoteIn, conn: ConnDep, principal: PrincipalDep,
               version: VersionDep) -> JSONResponse:
     """A note (and uploaded photos) in the history, status unchanged."""
@@ -280,7 +299,8 @@ def post_note(incident_id: str, body: NoteIn, conn: ConnDep, principal: Principa
 
 
 @router.post("/incidents/{incident_id}/locate", dependencies=[READ_INCIDENTS],
-            summary="Locate a case / 定位")
+            summary="Locate a case / 定位", responses=ok(schemas_incidents.Incident),
+            response_model=None)
 def post_locate(incident_id: str, body: LocateIn, conn: ConnDep,
                 principal: PrincipalDep, version: VersionDep) -> JSONResponse:
     """Give a needs_location case its point; it is routed and becomes reported."""
@@ -289,7 +309,9 @@ def post_locate(incident_id: str, body: LocateIn, conn: ConnDep,
 
 
 @router.post("/incidents/{incident_id}/attachments", status_code=201,
-             dependencies=[READ_INCIDENTS], summary="Attach photos / 上传照片")
+             dependencies=[READ_INCIDENTS], summary="Attach photos / 上传照片",
+             responses=ok(schemas_incidents.Photos, status=201),
+             response_model=None)
 async def post_attachments(incident_id: str, engine: EngineDep, settings: SettingsDep,
                            principal: PrincipalDep,
                            files: Annotated[list[UploadFile], File()],
@@ -302,7 +324,10 @@ async def post_attachments(incident_id: str, engine: EngineDep, settings: Settin
 
 
 @router.get("/incidents/{incident_id}/attachments/{attachment_id}",
-            dependencies=[READ_INCIDENTS], summary="Download a photo / 下载照片")
+            dependencies=[READ_INCIDENTS], summary="Download a photo / 下载照片",
+            response_class=Response,
+            responses=files("image/jpeg", "image/png", "image/gif", "image/webp",
+                            description="The stored photo"))
 def get_attachment(incident_id: str, attachment_id: int, conn: ConnDep,
                    settings: SettingsDep, principal: PrincipalDep) -> Response:
     """The stored file."""

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import EXPENSIVE, LOGGED_IN, AsOfDep, ConnDep, PrincipalDep, RegionDep
+from api.schemas import incidents as schemas_incidents
+from api.schemas import ok
 from geo.incidents.kpi import kpi, kpi_xlsx
 
 router = APIRouter(tags=["incidents 事件"])
@@ -18,7 +20,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @router.get("/kpi", dependencies=[LOGGED_IN, EXPENSIVE],
             summary="KPIs / 考核指标",
-            responses={200: {"content": {"application/json": {}, XLSX: {}}}})
+            responses=ok(schemas_incidents.Kpi) | {
+                200: {"content": {"application/json": {}, XLSX: {}}}},
+            response_model=None)
 def get_kpi(conn: ConnDep, principal: PrincipalDep, as_of: AsOfDep, region: RegionDep,
             date_from: Annotated[dt.date, Query(alias="from")],
             date_to: Annotated[dt.date, Query(alias="to", description="exclusive")],

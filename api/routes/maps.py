@@ -15,6 +15,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from api.deps import EXPENSIVE, LOGGED_IN, READ_INCIDENTS, ConnDep, PrincipalDep, SettingsDep
+from api.schemas import ok
+from api.schemas import places as schemas_places
 from geo.errors import InvalidInput, NotFound
 from maps import assets
 from maps.cell import build_cell_map
@@ -123,7 +125,9 @@ def property_coverage_map(
 
 @router.get("/maps/data/incidents", dependencies=[READ_INCIDENTS, EXPENSIVE],
             summary="Incidents in a map view (compact rows) / 视野内事件",
-            responses={422: {"description": "Invalid bbox or parameters"}})
+            responses=ok(schemas_places.MapRows) | {
+                422: {"description": "Invalid bbox or parameters"}},
+            response_model=None)
 def incidents_in_view_data(
     conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
     bbox: Annotated[str, Query(description="minx,miny,maxx,maxy in the map's coordinates")],

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Query, Request
 
 from api.deps import READ_INCIDENTS, ConnDep, PrincipalDep, RegionDep
 from api.routes.incidents import audit_revealed
+from api.schemas import incidents as schemas_incidents
+from api.schemas import ok
 from geo.crs.validate import to_cgcs2000_point
 from geo.errors import InvalidInput
 from geo.incidents import views
@@ -17,14 +19,16 @@ router = APIRouter(tags=["incidents 事件"])
 
 
 @router.get("/me/cell", dependencies=[READ_INCIDENTS],
-            summary="My cells / 我的网格")
+            summary="My cells / 我的网格",
+            responses=ok(schemas_incidents.MyCells), response_model=None)
 def get_my_cell(conn: ConnDep, principal: PrincipalDep, region: RegionDep) -> dict[str, Any]:
     """The caller's cells (a grid worker's) with open and overdue counts."""
     return views.my_cells(conn, principal, region)
 
 
 @router.get("/me/incidents", dependencies=[READ_INCIDENTS],
-            summary="My cells' incidents / 我的事件")
+            summary="My cells' incidents / 我的事件", responses=ok(schemas_incidents.MyIncidents),
+            response_model=None)
 def get_my_incidents(request: Request, conn: ConnDep, principal: PrincipalDep,
                      region: RegionDep,
                      all_statuses: bool = False,

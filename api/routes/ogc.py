@@ -12,6 +12,9 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import EXPENSIVE, ConnDep, PrincipalDep, SettingsDep
+from api.schemas import common as schemas_common
+from api.schemas import ogc as schemas_ogc
+from api.schemas import ok
 from geo.errors import InvalidInput
 from geo.layers import ogc
 from geo.layers.registry import LAYERS, get_layer
@@ -52,7 +55,8 @@ def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str
     return link
 
 
-@router.get("", summary="Landing page / 服务首页")
+@router.get("", summary="Landing page / 服务首页", responses=ok(schemas_ogc.Landing),
+    response_model=None)
 @router.get("/", include_in_schema=False)
 def landing(request: Request) -> JSONResponse:
     """OGC API - Features landing page with links to the API, conformance and collections."""
@@ -76,7 +80,9 @@ def landing(request: Request) -> JSONResponse:
     })
 
 
-@router.get("/conformance", summary="Conformance classes / 符合性")
+@router.get("/conformance", summary="Conformance classes / 符合性",
+    responses=ok(schemas_ogc.Conformance),
+    response_model=None)
 def conformance() -> JSONResponse:
     """The conformance classes implemented."""
     return JSONResponse({"conformsTo": CONFORMANCE})
@@ -103,7 +109,8 @@ def _collection(request: Request, conn: Any, layer_id: str, principal: Any) -> d
     }
 
 
-@router.get("/collections", summary="Collections / 集合")
+@router.get("/collections", summary="Collections / 集合", responses=ok(schemas_ogc.Collections),
+    response_model=None)
 def collections(request: Request, conn: ConnDep, principal: PrincipalDep) -> JSONResponse:
     """Every served collection with its extent, CRSs and links."""
     base = _base(request)
@@ -117,7 +124,9 @@ def collections(request: Request, conn: ConnDep, principal: PrincipalDep) -> JSO
 CollectionId = Annotated[str, Path(description=f"One of: {', '.join(LAYERS)}")]
 
 
-@router.get("/collections/{collection_id}", summary="One collection / 单个集合")
+@router.get("/collections/{collection_id}", summary="One collection / 单个集合",
+    responses=ok(schemas_ogc.Collection),
+    response_model=None)
 def collection(
     request: Request, conn: ConnDep, principal: PrincipalDep, collection_id: CollectionId
 ) -> JSONResponse:
@@ -125,7 +134,9 @@ def collection(
     return JSONResponse(_collection(request, conn, collection_id, principal))
 
 
-@router.get("/collections/{collection_id}/queryables", summary="Queryables / 可查询属性")
+@router.get("/collections/{collection_id}/queryables", summary="Queryables / 可查询属性",
+    responses=ok(schemas_ogc.Queryables),
+    response_model=None)
 def queryables(principal: PrincipalDep, collection_id: CollectionId) -> JSONResponse:
     """JSON Schema of the properties usable in ``filter`` and ``sortby``."""
     layer = get_layer(collection_id)
@@ -160,10 +171,11 @@ def _content_crs(crs: ogc.OutputCRS) -> dict[str, str]:
 @router.get(
     "/collections/{collection_id}/items",
     summary="Features of a collection / 要素查询",
-    responses={200: {"content": {GEOJSON: {}}}, 404: {"description": "unknown collection"},
+    responses=ok(schemas_common.FeatureCollection) |
+       {200: {"content": {GEOJSON: {}}}, 404: {"description": "unknown collection"},
                413: {"description": "limit above the page-size cap"},
                422: {"description": "bad bbox, crs, datetime, property, sortby or filter"}},
-)
+               response_model=None)
 def items(
     request: Request,
     conn: ConnDep,
@@ -215,8 +227,9 @@ def items(
 @router.get(
     "/collections/{collection_id}/items/{feature_id}",
     summary="One feature / 单个要素",
-    responses={200: {"content": {GEOJSON: {}}}, 404: {"description": "unknown feature"}},
-)
+    responses=ok(schemas_common.Feature) | {
+        200: {"content": {GEOJSON: {}}}, 404: {"description": "unknown feature"}},
+    response_model=None)
 def item(
     request: Request,
     conn: ConnDep,

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import JSONResponse
 
 from api.deps import EXPENSIVE, ConnDep, PrincipalDep, SettingsDep
+from api.schemas import ok
+from api.schemas import places as schemas_places
 from geo.crs.validate import to_cgcs2000_point
 from geo.errors import InvalidInput
 from geo.layers import spatial
@@ -31,9 +33,9 @@ Crs = Annotated[
     "/spatial/{layer}/within",
     dependencies=[EXPENSIVE],
     summary="Features within a distance of a point / 距离范围内的要素",
-    responses={200: {"content": {GEOJSON: {}}}, 404: {"description": "unknown layer"},
-               422: {"description": "bad point, CRS or distance"}},
-)
+    responses=ok(schemas_places.SpatialAnswer) |
+       {200: {"content": {GEOJSON: {}}}, 404: {"description": "unknown layer"},
+               422: {"description": "bad point, CRS or distance"}}, response_model=None)
 def within(
     conn: ConnDep,
     principal: PrincipalDep,
@@ -56,9 +58,9 @@ def within(
     "/spatial/{layer}/nearest",
     dependencies=[EXPENSIVE],
     summary="The k nearest features to a point / 最近的 k 个要素",
-    responses={200: {"content": {GEOJSON: {}}}, 404: {"description": "unknown layer"},
-               422: {"description": "bad point, CRS or k"}},
-)
+    responses=ok(schemas_places.SpatialAnswer) |
+       {200: {"content": {GEOJSON: {}}}, 404: {"description": "unknown layer"},
+               422: {"description": "bad point, CRS or k"}}, response_model=None)
 def nearest(
     conn: ConnDep,
     principal: PrincipalDep,
@@ -89,9 +91,10 @@ _INTERSECTS_EXAMPLE = {
     "/spatial/{layer}/intersects",
     dependencies=[EXPENSIVE],
     summary="Features intersecting a posted GeoJSON geometry / 与给定几何相交的要素",
-    responses={200: {"content": {GEOJSON: {}}}, 404: {"description": "unknown layer"},
+    responses=ok(schemas_places.SpatialAnswer) |
+       {200: {"content": {GEOJSON: {}}}, 404: {"description": "unknown layer"},
                422: {"description": "not GeoJSON, or invalid geometry (GEOS reason)"}},
-)
+               response_model=None)
 def intersects(
     layer: Annotated[str, Path(description=f"One of {', '.join(spatial.SPATIAL_LAYERS)}")],
     conn: ConnDep,
@@ -118,8 +121,9 @@ def intersects(
     "/spatial/inside/{kind}/{code}",
     dependencies=[EXPENSIVE],
     summary="Everything inside a cell, village, community or township / 单元内的一切",
-    responses={404: {"description": "unknown unit"}, 422: {"description": "bad kind/layers"}},
-)
+    responses=ok(schemas_places.SpatialAnswer) | {
+        404: {"description": "unknown unit"}, 422: {"description": "bad kind/layers"}},
+    response_model=None)
 def inside(
     conn: ConnDep,
     principal: PrincipalDep,
@@ -142,8 +146,9 @@ def inside(
 @router.get(
     "/cells/{code}/summary",
     summary="A cell's summary: worker, compounds, cameras, open incidents, neighbours / 网格概况",
-    responses={404: {"description": "no such cell in the active boundary set"}},
-)
+    responses=ok(schemas_places.CellSummary) | {
+        404: {"description": "no such cell in the active boundary set"}},
+    response_model=None)
 def cell_summary(
     conn: ConnDep,
     principal: PrincipalDep,
