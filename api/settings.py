@@ -35,7 +35,7 @@ class Settings:
     login_max_failures: int = 5  # then the account is locked for login_lockout_s
     login_lockout_s: int = 15 * 60
     rate_login_per_min: int = 10  # per client address; 0 disables
-    rate_expensive_per_min: int = 300  # per client on EXPENSIVE_PREFIXES; 0 disables
+    rate_expensive_per_min: int = 300  # per client on routes marked EXPENSIVE; 0 disables
     cors_origins: tuple[str, ...] = ()  # closed by default
     db_rls: bool = False  # PostgreSQL row-level security as a second line (geo.auth.rls)
     extra: dict[str, str] = field(default_factory=dict)
