@@ -123,12 +123,19 @@ def visible_fields(principal: Principal, layer: str, names: Iterable[str]) -> li
 def may_filter_on(principal: Principal, layer: str, name: str) -> bool:
     """True when a filter, sort, group or search parameter may name field ``name``.
 
-    Withheld fields never; personal fields only for roles that see every incident of their
-    regions; public fields always.
+    Public fields always. Withheld fields never. Personal fields only where the caller reads
+    them unmasked: grid workers' name and phone for the roles that see all incidents; an
+    incident's reporter fields only on a request that asked ``?unmask=true`` (audited) by a
+    role that may unmask (the rows themselves stay scoped). Anything else would let counts,
+    orders or row numbers reveal a masked value without an audit record.
     """
     if name in withheld_fields(principal, layer):
         return False
-    return name not in personal_fields(layer) or principal.sees_all_incidents()
+    if name not in personal_fields(layer):
+        return True
+    if layer == "workers":
+        return principal.sees_all_incidents()
+    return principal.unmask and principal.may_unmask()
 
 
 def mask_value(name: str, value: Any) -> Any:

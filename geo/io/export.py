@@ -27,7 +27,14 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
-from geo.auth.fields import Access, field_access, mask_value, personal_fields, withheld_fields
+from geo.auth.fields import (
+    Access,
+    field_access,
+    mask_value,
+    may_filter_on,
+    personal_fields,
+    withheld_fields,
+)
 from geo.auth.principal import Principal
 from geo.boundaries.sets import set_valid_at
 from geo.crs.names import UnknownCRSError, normalize_crs
@@ -98,21 +105,56 @@ def _parse_bbox(bbox: str | None, crs: str) -> Any:
                               "EPSG:4490")
 
 
-def _where_sql(where: str | None, columns: list[str]) -> str:
+def _attributes(node: Any) -> set[str]:
+    """Names of the attributes a parsed ECQL expression mentions."""
+    from pygeofilter import ast
+
+    if isinstance(node, ast.Attribute):
+        return {node.name}
+    out: set[str] = set()
+    for sub in node.get_sub_nodes() if isinstance(node, ast.Node) else []:
+        out |= _attributes(sub)
+    return out
+
+
+def _where_sql(where: str | None, columns: list[str], refused: list[str]) -> str:
+    """SQL of an ECQL ``where`` over ``columns``; naming a ``refused`` column is InvalidInput.
+
+    ``refused`` are the columns the caller may not filter on (:func:`geo.auth.fields.
+    may_filter_on`): a filter on a field one may not read unmasked is an oracle for it.
+    """
     if not where:
         return "TRUE"
     from pygeofilter.backends.sql import to_sql_where
     from pygeofilter.parsers.ecql import parse
 
+    allowed = [c for c in columns if c != "geom" and c not in refused]
     try:
         ast = parse(where)
-        return str(to_sql_where(ast, {c: c for c in columns if c != "geom"}))
     except Exception as exc:  # noqa: BLE001 - lark/pygeofilter raise many kinds
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InvalidInput(
             f"无法解析 where 条件 / cannot parse where {where!r}: {first}. Columns: "
-            f"{[c for c in columns if c != 'geom']}; example: status = 'closed' AND "
-            "reported_at >= '2025-01-01'", field="where") from exc
+            f"{allowed}; example: status = 'closed' AND reported_at >= '2025-01-01'",
+            field="where") from exc
+    named = _attributes(ast)
+    forbidden = sorted(named & set(refused))
+    if forbidden:
+        raise InvalidInput(
+            f"where 不能使用字段 {forbidden} (无权查看其明文) / where may not name {forbidden}: "
+            "you may not read these fields unmasked; filterable columns: "
+            f"{allowed}", field="where")
+    unknown = sorted(named - set(allowed))
+    if unknown:
+        raise InvalidInput(f"where 中的未知字段 {unknown} / unknown columns in where: {unknown}; "
+                           f"columns: {allowed}", field="where")
+    try:
+        return str(to_sql_where(ast, {c: c for c in allowed}))
+    except Exception as exc:  # noqa: BLE001 - pygeofilter raises many kinds
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InvalidInput(
+            f"无法转换 where 条件 / cannot use where {where!r}: {first}. Columns: {allowed}",
+            field="where") from exc
 
 
 def export_layer(
@@ -170,7 +212,8 @@ def export_layer(
         base = base.format(scope=scope)
     cols = [str(c) for c in conn.execute(text(f"SELECT * FROM ({base}) q LIMIT 0"),
                                          params).keys()]
-    cond = _where_sql(where, cols)
+    cond = _where_sql(where, cols,
+                      [c for c in cols if not may_filter_on(principal, layer, c)])
     has_geom = "geom" in cols
     sql = f"SELECT * FROM ({base}) q WHERE {cond}"
     box = _parse_bbox(bbox, out_crs)

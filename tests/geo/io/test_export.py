@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, text
 from api.deps import get_principal
 from api.main import create_app
 from geo.auth.principal import Principal
-from geo.errors import Forbidden
+from geo.errors import Forbidden, InvalidInput
 from geo.io.export import export_layer
 from geo.io.importer import ImportOptions, run_import
 from tests.conftest import make_settings
@@ -179,3 +179,38 @@ def test_upload_endpoint(fresh_demo_url: str, tmp_path: Path) -> None:
                          ).scalar_one()
     assert n == 2
     assert json.dumps(body)  # the report is plain JSON
+
+
+def test_where_may_not_name_fields_the_caller_may_not_read_unmasked(demo_engine: Engine) -> None:
+    """Issue 15, finding 3: a filter on a masked field is an oracle (row counts reveal the
+    value, 40 requests for a phone); only callers reading the field unmasked may filter on it."""
+    with demo_engine.connect() as conn:
+        code, phone, cell = conn.execute(text(
+            "SELECT code, reporter_phone, cell_code FROM incident "
+            "WHERE reporter_phone IS NOT NULL ORDER BY id LIMIT 1")).one()
+        probe = f"code = '{code}' AND reporter_phone LIKE '{phone[:4]}%'"
+        worker = Principal(user="w", role="worker", cell_codes=frozenset({cell}))
+        planner = Principal(user="p", role="planner")
+        command = Principal(user="c", role="command")
+        department = Principal(user="d", role="department", department_code="xiaofang")
+        for who in (worker, planner, command):
+            with pytest.raises(InvalidInput, match="reporter_phone"):
+                export_layer(conn, who, "incidents", "csv", "141123", where=probe)
+        with pytest.raises(InvalidInput, match="reporter_name"):
+            export_layer(conn, planner, "incidents", "csv", "141123",
+                         where="reporter_name LIKE '张%'")
+        with pytest.raises(InvalidInput, match="description"):
+            export_layer(conn, planner, "incidents", "csv", "141123",
+                         where="description LIKE '%楼%'")
+        for who in (planner, department, worker):
+            with pytest.raises(InvalidInput, match="phone"):
+                export_layer(conn, who, "workers", "csv", "141123", where="phone LIKE '13%'")
+        # an audited ?unmask=true request of a role that may unmask: allowed, within its scope
+        unmasked = Principal(user="w", role="worker", cell_codes=frozenset({cell}), unmask=True)
+        res = export_layer(conn, unmasked, "incidents", "csv", "141123", where=probe)
+        assert res.rows == 1
+        # public fields stay filterable for everyone who may export the layer
+        assert export_layer(conn, planner, "incidents", "csv", "141123",
+                            where="status = 'closed'").rows > 0
+        assert export_layer(conn, command, "workers", "csv", "141123",
+                            where="phone LIKE '1%'").rows > 0
