@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +29,7 @@ class Settings:
     max_page_size: int = 10_000
     max_body_bytes: int = 50 * 1024 * 1024
     demo_mode: bool = True
-    secret_key: str = "wangge-demo-secret"
+    secret_key: str = ""  # from_env: WANGGE_SECRET_KEY or the installation's own (see below)
     tianditu_key: str = ""
     # Access control (issue 8): see docs/ACCESS.md.
     demo_open: bool = False  # demo mode only: anonymous callers act as the command centre
@@ -57,7 +59,7 @@ class Settings:
             default_region=os.environ.get("WANGGE_REGION", "141123"),
             boundary_tolerance_m=float(os.environ.get("WANGGE_BOUNDARY_TOLERANCE_M", "10")),
             demo_mode=os.environ.get("WANGGE_DEMO_MODE", "1") not in ("0", "false", "no"),
-            secret_key=os.environ.get("WANGGE_SECRET_KEY", "wangge-demo-secret"),
+            secret_key=os.environ.get("WANGGE_SECRET_KEY") or installation_secret(data_dir),
             tianditu_key=os.environ.get("WANGGE_TIANDITU_KEY", ""),
             demo_open=os.environ.get("WANGGE_DEMO_OPEN", "0") in ("1", "true", "yes"),
             token_ttl_s=_env_int("WANGGE_TOKEN_TTL_S", 8 * 3600),
@@ -74,24 +76,54 @@ class Settings:
         )
 
 
+# Published in earlier releases as the demo's signing secret: never accepted (a token for any
+# user could be forged with it).
 DEFAULT_SECRET = "wangge-demo-secret"
+SECRET_FILE = "secret_key"
+
+
+def installation_secret(data_dir: Path) -> str:
+    """This installation's signing secret: made at random on first start, then kept.
+
+    Stored in ``data_dir/secret_key`` (mode 600, git-ignored with the rest of ``.wangge/``).
+    Every process of the installation reads the same file; delete it to rotate the secret
+    (every session token signed with the old one stops working; API tokens are unaffected).
+    """
+    path = data_dir / SECRET_FILE
+    for _ in range(50):
+        if path.exists():
+            secret = path.read_text(encoding="ascii").strip()
+            if secret:
+                return secret
+            time.sleep(0.05)  # another process is writing it
+            continue
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        secret = secrets.token_urlsafe(48)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secret + "\n")
+        return secret
+    raise RuntimeError(f"密钥文件为空 / the secret file {path} stays empty: delete it and restart")
 
 
 def check_secret(settings: Settings) -> None:
-    """Refuse to run outside demo mode with the default (or a short) secret key.
+    """Refuse to run with the published default, an empty or a short secret key (any mode).
 
     Raises
     ------
     RuntimeError
-        With the fix: set ``WANGGE_SECRET_KEY`` to a long random value.
+        With the fix: unset ``WANGGE_SECRET_KEY`` (a random one is made) or set it to a long
+        random value.
     """
-    if settings.demo_mode:
-        return
     if settings.secret_key == DEFAULT_SECRET or len(settings.secret_key) < 32:
         raise RuntimeError(
-            "拒绝启动: 非演示模式下必须设置 WANGGE_SECRET_KEY (至少 32 个字符的随机值) / "
-            "refusing to start: outside demo mode (WANGGE_DEMO_MODE=0) set WANGGE_SECRET_KEY "
-            "to a random value of at least 32 characters, e.g. "
+            "拒绝启动: WANGGE_SECRET_KEY 须为至少 32 个字符的随机值 (不设置则自动生成) / "
+            "refusing to start: WANGGE_SECRET_KEY must be a random value of at least 32 "
+            "characters and never the published demo default; leave it unset and a random "
+            f"secret is made and kept in the data directory ({SECRET_FILE}), or set it, e.g. "
             "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
         )
 

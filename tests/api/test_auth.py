@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from api.main import create_app
+from api.settings import DEFAULT_SECRET, SECRET_FILE, Settings
 from geo.auth.principal import Principal, mask_name, mask_phone, reporter_fields
 from geo.auth.tokens import TokenError, issue_session_token, verify_session_token
 from geo.auth.users import add_user, reset_password, set_disabled
@@ -235,11 +237,31 @@ def test_demo_users_only_in_demo_mode(auth_url: str) -> None:
 
 def test_refuses_to_start_with_default_secret_outside_demo_mode(auth_url: str) -> None:
     with pytest.raises(RuntimeError, match="WANGGE_SECRET_KEY"):
-        create_app(make_settings(auth_url, demo_mode=False))
+        create_app(make_settings(auth_url, demo_mode=False, secret_key=DEFAULT_SECRET))
     with pytest.raises(RuntimeError, match="WANGGE_SECRET_KEY"):
         create_app(make_settings(auth_url, demo_mode=False, secret_key="short"))
     create_app(make_settings(auth_url, demo_mode=False, secret_key=LONG_SECRET))
-    create_app(make_settings(auth_url))  # demo mode: the default secret is accepted
+
+
+def test_published_default_secret_never_signs(auth_url: str, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15, finding 1: the demo signed admin tokens with the published default secret."""
+    with pytest.raises(RuntimeError, match="WANGGE_SECRET_KEY"):  # demo mode too
+        create_app(make_settings(auth_url, secret_key=DEFAULT_SECRET))
+    monkeypatch.delenv("WANGGE_SECRET_KEY", raising=False)
+    monkeypatch.setenv("WANGGE_DATA_DIR", str(tmp_path / "data"))
+    first = Settings.from_env().secret_key
+    assert len(first) >= 32 and first != DEFAULT_SECRET
+    assert Settings.from_env().secret_key == first  # kept: every process signs alike
+    secret_file = tmp_path / "data" / SECRET_FILE
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+    forged, _ = issue_session_token(DEFAULT_SECRET, 1, "demo-admin", 0, 3600)
+    with client_for(auth_url, secret_key=first, demo_open=False) as client:
+        r = client.get("/incidents", params={"unmask": "true"},
+                       headers={"Authorization": f"Bearer {forged}"})
+        assert r.status_code == 401
+    secret_file.unlink()  # rotation: a new secret, old session tokens stop working
+    assert Settings.from_env().secret_key != first
 
 
 def test_cli_users(auth_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
