@@ -72,6 +72,8 @@ def incident_json(
     now = now or localtime.now()
     personal = principal.may_see_personal(row["cell_code"], row["department_code"])
     routing = dict(row["routing"] or {})
+    if routing.get("duplicates") and not principal.sees_all_incidents():
+        routing["duplicates"] = in_scope(principal, routing["duplicates"])
     out: dict[str, Any] = {
         "id": row["id"], "code": row["code"], "region_code": row["region_code"],
         "status": row["status"], "status_zh": STATUS_ZH.get(row["status"]),
@@ -108,6 +110,18 @@ def incident_json(
         ]
         out["channels"] = sorted({r["channel"] for r in out["reports"]})
     return out
+
+
+def in_scope(principal: Principal, related: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The related cases (duplicates, merge candidates) the caller may know exist.
+
+    A case outside the caller's scope is left out without a trace (no count either): naming
+    it, or counting it, would tell a worker that something was reported where she may not
+    look. Entries without their scope keys (stored before they were recorded) count as
+    outside.
+    """
+    return [d for d in related
+            if principal.may_see_incident(d.get("cell_code"), d.get("department_code"))]
 
 
 def _iso(t: dt.datetime | None) -> str | None:

@@ -188,7 +188,6 @@ def create_incident(
               f"{channel} 上报 / reported via {channel}",
               {"routing": {k: routing[k] for k in ("cell", "department", "place")
                            if k in routing},
-               "duplicates": [d["code"] for d in routing.get("duplicates", [])],
                "due_at": due.isoformat()},
               to_status=status)
     return incident_json(conn, fetch(conn, new_id, _SYSTEM), principal)

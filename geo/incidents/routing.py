@@ -207,6 +207,7 @@ def duplicate_candidates(
     rows = conn.execute(text(f"""
         WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4490) AS g)
         SELECT i.id, i.code, i.category_code, i.channel, i.status, i.reported_at,
+               i.cell_code, i.department_code,
                round(ST_Distance(i.geom::geography, p.g::geography)::numeric, 1) AS distance_m
         FROM incident i JOIN incident_category c ON c.code = i.category_code, p
         WHERE i.region_code = :r AND c."group" IS NOT DISTINCT FROM :grp
@@ -228,6 +229,7 @@ def duplicate_candidates(
         hours = (r["reported_at"] - reported_at).total_seconds() / 3600
         out.append({"id": r["id"], "code": r["code"], "category": r["category_code"],
                     "channel": r["channel"], "status": r["status"],
+                    "cell_code": r["cell_code"], "department_code": r["department_code"],
                     "distance_m": float(r["distance_m"]), "hours_apart": round(hours, 2)})
     return out
 
