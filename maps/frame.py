@@ -210,9 +210,14 @@ class RawScript(MacroElement):
 
 
 def _js_json(value: Any) -> str:
-    """JSON safe to embed in an inline <script> (no ``</`` sequences)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).replace(
-        "</", "<\\/")
+    """JSON safe to embed in an inline <script>: every ``<``, ``>`` and ``&`` escaped.
+
+    ``</`` alone is not enough: ``<!--<script>`` in a description switches the HTML parser
+    into its "script data escaped" states and the page stops rendering (issue 15, finding 7).
+    The escapes only occur inside JSON strings, where JavaScript reads them back unchanged.
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def new_map(opts: MapOptions, bounds: tuple[float, float, float, float], title: str) -> WanggeMap:

@@ -411,3 +411,16 @@ def test_one_palette() -> None:
     # red means overdue, and nothing else is drawn in it
     assert styles.INCIDENT_STYLES["overdue"]["fill"] == styles.COUNT_COLORS["overdue"]
     assert styles.MGMT_COLORS["none"] not in (styles.OVERDUE, styles.OVERDUE_LINE)
+
+
+def test_json_in_pages_escapes_every_angle_bracket_and_ampersand() -> None:
+    """Issue 15, finding 7: a description ``x <!--<script>`` stopped the maps rendering for
+    everyone (only ``</`` was escaped). No ``<``, ``>`` or ``&`` may reach the inline script."""
+    import json
+
+    from maps.frame import _js_json
+
+    value = {"desc": "x <!--<script> a&b </script> -->", "n": [1, 2.5, None]}
+    text = _js_json(value)
+    assert not {"<", ">", "&"} & set(text)
+    assert json.loads(text) == value
