@@ -23,6 +23,19 @@ def safe_name(name: str | None) -> str:
     return base or "upload"
 
 
+def content_disposition(filename: str, kind: str = "attachment") -> str:
+    """A ``Content-Disposition`` value safe for any file name (RFC 6266 / RFC 5987).
+
+    An ASCII fallback name (anything but word characters, dots and dashes replaced) plus
+    ``filename*`` with the UTF-8 name percent-encoded: quotes, semicolons and line breaks in a
+    name (``?region=...``) cannot add parameters, and Chinese names (照片.png) do not fail.
+    """
+    from urllib.parse import quote
+
+    fallback = re.sub(r"[^\w.\-]", "_", filename, flags=re.ASCII) or "download"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 def import_upload(engine: Engine, settings: Settings, layer: str, file: UploadFile,
                   opts: ImportOptions, principal: Principal) -> ImportReport:
     """Save ``file`` (at most ``settings.max_body_bytes``) and run the one import pipeline."""

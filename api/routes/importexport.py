@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from api.deps import COMMAND_ONLY, EXPENSIVE, ConnDep, EngineDep, PrincipalDep, SettingsDep
 from api.schemas import files, ok
 from api.schemas import places as schemas_places
-from api.uploads import import_upload
+from api.uploads import content_disposition, import_upload
 from geo.errors import Forbidden, InvalidInput
 from geo.io import LAYERS
 from geo.io.export import FORMATS, export_layer
@@ -132,6 +132,6 @@ def get_export(
                        where, bbox, at, boundary_set)
     return Response(
         res.content, media_type=res.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{res.filename}"',
+        headers={"Content-Disposition": content_disposition(res.filename),
                  "X-Row-Count": str(res.rows)},
     )

@@ -27,7 +27,7 @@ from api.deps import (
 from api.schemas import files, ok
 from api.schemas import incidents as schemas_incidents
 from api.schemas import places as schemas_places
-from api.uploads import import_upload
+from api.uploads import content_disposition, import_upload
 from geo.auth.principal import Principal
 from geo.incidents import attachments, cases, clock, intake, views
 from geo.io.importer import ImportOptions
@@ -334,4 +334,4 @@ def get_attachment(incident_id: str, attachment_id: int, conn: ConnDep,
     data, ctype, name = attachments.read_attachment(conn, incident_id, attachment_id, principal,
                                                settings.data_dir / "attachments")
     return Response(data, media_type=ctype,
-                    headers={"Content-Disposition": f'inline; filename="{name}"'})
+                    headers={"Content-Disposition": content_disposition(name, "inline")})

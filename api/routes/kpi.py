@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from api.deps import EXPENSIVE, LOGGED_IN, AsOfDep, ConnDep, PrincipalDep, RegionDep
 from api.schemas import incidents as schemas_incidents
 from api.schemas import ok
+from api.uploads import content_disposition
 from geo.incidents.kpi import kpi, kpi_xlsx
 
 router = APIRouter(tags=["incidents 事件"])
@@ -34,5 +35,5 @@ def get_kpi(conn: ConnDep, principal: PrincipalDep, as_of: AsOfDep, region: Regi
     if format == "xlsx":
         name = f"kpi_{group_by}_{date_from}_{date_to}.xlsx"
         return Response(kpi_xlsx(result), media_type=XLSX,
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                        headers={"Content-Disposition": content_disposition(name)})
     return JSONResponse(result)

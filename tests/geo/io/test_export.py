@@ -214,3 +214,15 @@ def test_where_may_not_name_fields_the_caller_may_not_read_unmasked(demo_engine:
                             where="status = 'closed'").rows > 0
         assert export_layer(conn, command, "workers", "csv", "141123",
                             where="phone LIKE '1%'").rows > 0
+
+
+def test_download_names_cannot_inject_or_crash(client: Any) -> None:
+    """Issue 15: ``?region=兴县`` gave a 500 (non-ASCII file name in a header) and a region with
+    quotes could add Content-Disposition parameters; names are now RFC 5987 encoded."""
+    for region in ("兴县", 'x"; filename=evil.exe'):
+        r = client.get("/export/admin", params={"region": region, "format": "csv"})
+        assert r.status_code < 500, r.text
+        if r.status_code == 200:
+            cd = r.headers["content-disposition"]
+            assert cd.count("filename=") == 1 and "evil.exe\"" not in cd
+            assert "filename*=UTF-8''" in cd
