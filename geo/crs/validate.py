@@ -7,11 +7,15 @@ projections) before a lookup or an import uses them: :func:`to_cgcs2000_point` f
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
 from geo.crs.names import UnknownCRSError, normalize_crs
-from geo.crs.transforms import to_cgcs2000
+from geo.crs.transforms import to_cgcs2000, transform_geometry
 from geo.errors import InvalidInput
 
 # CRS names whose coordinates are degrees of longitude/latitude (checked before transforming).
@@ -140,3 +144,47 @@ def coords_to_cgcs2000(
             errors[i] = f"坐标无法从 {name} 转换 / cannot transform from {name}"
         lon[i] = lat[i] = np.nan
     return lon, lat, errors
+
+
+def bbox_polygon(values: Sequence[float], crs: str, swap_xy: bool = False) -> Any:
+    """A bbox (4 numbers, or 6 with heights) in ``crs`` as a densified CGCS2000 polygon.
+
+    Parameters
+    ----------
+    values
+        minx, miny, maxx, maxy (lat/lon order when ``swap_xy``, as EPSG:4326 by reference).
+    crs
+        Normalised CRS name of the numbers.
+    swap_xy
+        True when the CRS's authority axis order is lat/lon.
+
+    Raises
+    ------
+    InvalidInput
+        Not 4 or 6 numbers, a number that is not finite (NaN, inf), minimum above maximum, or a
+        box the CRS cannot place on the earth; the message says which (``field="bbox"``).
+    """
+    vals = list(values)
+    if len(vals) == 6:
+        vals = [vals[0], vals[1], vals[3], vals[4]]
+    if len(vals) != 4:
+        raise InvalidInput(
+            f"bbox 需要 4 个数 (minx,miny,maxx,maxy) / bbox needs 4 numbers, got {len(vals)}",
+            field="bbox")
+    if not all(math.isfinite(v) for v in vals):
+        raise InvalidInput(f"bbox 须为有限数 / bbox numbers must be finite, got {vals}",
+                           field="bbox")
+    x1, y1, x2, y2 = vals
+    if swap_xy:
+        x1, y1, x2, y2 = y1, x1, y2, x2
+    if x1 > x2 or y1 > y2:
+        raise InvalidInput(f"bbox 最小值大于最大值 / bbox minimum above maximum: {vals}",
+                           field="bbox")
+    import shapely
+
+    box = shapely.segmentize(shapely.box(x1, y1, x2, y2), max(x2 - x1, y2 - y1) / 16 or 1)
+    out = transform_geometry(box, crs, "EPSG:4490")
+    if out is None or out.is_empty or not all(math.isfinite(v) for v in out.bounds):
+        raise InvalidInput(f"bbox {vals} 超出 {crs} 的范围 / bbox {vals} lies outside what "
+                           f"{crs} can express", field="bbox")
+    return out

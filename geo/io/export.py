@@ -39,8 +39,10 @@ from geo.auth.principal import Principal
 from geo.boundaries.sets import set_valid_at
 from geo.crs.names import UnknownCRSError, normalize_crs
 from geo.crs.transforms import transform_geometry
+from geo.crs.validate import bbox_polygon
 from geo.errors import Forbidden, InvalidInput
 from geo.io import LAYERS
+from geo.localtime import CST
 
 FORMATS = {
     "geojson": ("application/geo+json", ".geojson"),
@@ -90,19 +92,16 @@ class ExportResult:
 
 
 def _parse_bbox(bbox: str | None, crs: str) -> Any:
+    """``minx,miny,maxx,maxy`` in ``crs`` as a CGCS2000 polygon (None without a bbox)."""
     if not bbox:
         return None
     try:
         parts = [float(p) for p in bbox.split(",")]
-    except ValueError:
-        parts = []
-    if len(parts) != 4 or parts[0] >= parts[2] or parts[1] >= parts[3]:
+    except ValueError as exc:
         raise InvalidInput(
             f"bbox 应为 minx,miny,maxx,maxy / bbox must be minx,miny,maxx,maxy, got {bbox!r}",
-            field="bbox")
-    box = shapely.box(parts[0], parts[1], parts[2], parts[3])
-    return transform_geometry(shapely.segmentize(box, (parts[2] - parts[0]) / 16), crs,
-                              "EPSG:4490")
+            field="bbox") from exc
+    return bbox_polygon(parts, crs)
 
 
 def _attributes(node: Any) -> set[str]:
@@ -303,6 +302,9 @@ def _write(df: pd.DataFrame, geoms: np.ndarray | None, fmt: str, crs: str, name:
             out["crs"] = crs
         if fmt == "csv":
             return out.to_csv(index=False).encode("utf-8-sig")
+        for c in out.columns:  # Excel has no time zones: local (China Standard) time, typed
+            if isinstance(out[c].dtype, pd.DatetimeTZDtype):
+                out[c] = out[c].dt.tz_convert(CST).dt.tz_localize(None)
         buf = io.BytesIO()
         with pd.ExcelWriter(buf, engine="openpyxl") as xw:
             out.to_excel(xw, index=False, sheet_name=name[:31])

@@ -30,6 +30,7 @@ from sqlalchemy.types import String
 from geo.auth.fields import mask_row, may_filter_on, visible_fields
 from geo.crs.names import BD09, GCJ02, UnknownCRSError, normalize_crs
 from geo.crs.transforms import transform_geometry
+from geo.crs.validate import bbox_polygon
 from geo.errors import InvalidInput, NotFound, TooLarge
 from geo.layers.cql import FilterBuilder, parse_cql2
 from geo.layers.registry import (
@@ -96,22 +97,7 @@ def resolve_crs(value: str | None, param: str = "crs") -> OutputCRS:
 
 def parse_bbox(values: list[float], bbox_crs: OutputCRS) -> Any:
     """A bbox (4 or 6 numbers, in ``bbox_crs`` axis order) as a CGCS2000 shapely polygon."""
-    if len(values) == 6:
-        values = [values[0], values[1], values[3], values[4]]
-    if len(values) != 4:
-        raise InvalidInput(
-            f"bbox 需要 4 个数 (minx,miny,maxx,maxy) / bbox needs 4 numbers, got {len(values)}",
-            field="bbox",
-        )
-    x1, y1, x2, y2 = values
-    if bbox_crs.swap_xy:
-        x1, y1, x2, y2 = y1, x1, y2, x2
-    if x1 > x2 or y1 > y2:
-        raise InvalidInput(
-            f"bbox 最小值大于最大值 / bbox minimum above maximum: {values}", field="bbox"
-        )
-    box = shapely.segmentize(shapely.box(x1, y1, x2, y2), max(x2 - x1, y2 - y1) / 16 or 1)
-    return transform_geometry(box, bbox_crs.name, "EPSG:4490")
+    return bbox_polygon(values, bbox_crs.name, bbox_crs.swap_xy)
 
 
 def parse_datetime(value: str) -> tuple[dt.datetime | None, dt.datetime | None]:

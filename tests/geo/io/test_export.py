@@ -226,3 +226,21 @@ def test_download_names_cannot_inject_or_crash(client: Any) -> None:
             cd = r.headers["content-disposition"]
             assert cd.count("filename=") == 1 and "evil.exe\"" not in cd
             assert "filename*=UTF-8''" in cd
+
+
+def test_xlsx_of_incidents_and_non_finite_bboxes(client: Any) -> None:
+    """Review of 2026-12-04: XLSX of incidents was a 500 (Excel has no time zones) and a bbox
+    with NaN a 500 on OGC items and silently ignored by export; both now answer properly."""
+    r = client.get("/export/incidents", params={"format": "xlsx", "where": "status = 'closed'",
+                                                "bbox": "111.10,38.44,111.16,38.48"})
+    assert r.status_code == 200, r.text
+    ws = openpyxl.load_workbook(io.BytesIO(r.content)).active
+    assert ws is not None
+    header = [c.value for c in ws[1]]
+    when = ws.cell(row=2, column=header.index("reported_at") + 1).value
+    assert when is not None and getattr(when, "tzinfo", None) is None
+    for bbox in ("nan,nan,nan,nan", "111,38,nan,39", "111,38,inf,39"):
+        assert client.get("/export/cameras", params={"bbox": bbox}).status_code == 422
+        for layer in ("cells", "incidents"):
+            r = client.get(f"/ogc/collections/{layer}/items", params={"bbox": bbox})
+            assert r.status_code == 422 and "bbox" in r.json()["detail"], r.text
