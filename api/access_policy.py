@@ -27,7 +27,11 @@ Policies (expected outcome per role; "own" = inside the caller's cells / departm
 - ``scoped``: lists, boards, maps and reports of the incident roles (admin, command,
   department, worker), each limited to the caller's scope (``incident_scope_sql``);
   planner/viewer 403; anonymous 401.
-- ``command``: admins and the command centre only (data import); others 403, anonymous 401.
+- ``command``: admins and the command centre only (data import, hotline files); others 403,
+  anonymous 401.
+- ``report``: a new case: the command centre anywhere; a grid worker in her own cells and a
+  department for its own department (403 naming where the case belongs, and to report it to
+  the command centre, otherwise); planner/viewer 403; anonymous 401.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from collections.abc import Iterator
 from typing import Any
 
 POLICIES = ("public", "public_layer", "authenticated", "admin", "incidents", "incident_write",
-            "aggregate", "incident_command", "scoped", "command")
+            "aggregate", "incident_command", "scoped", "command", "report")
 
 ENDPOINT_POLICY: dict[str, str] = {
     # foundation
@@ -92,8 +96,8 @@ ENDPOINT_POLICY: dict[str, str] = {
     "GET /incidents/{incident_id}": "incidents",
     "GET /incidents/{incident_id}/attachments/{attachment_id}": "incidents",
     "GET /incidents/overdue": "scoped",
-    "POST /incidents": "scoped",
-    "POST /incidents/bulk": "scoped",
+    "POST /incidents": "report",
+    "POST /incidents/bulk": "command",
     "POST /incidents/{incident_id}/transition": "incident_write",
     "POST /incidents/{incident_id}/notes": "incident_write",
     "POST /incidents/{incident_id}/attachments": "incident_write",

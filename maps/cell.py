@@ -63,7 +63,7 @@ def build_cell_map(
 
             raise InvalidInput("lon 和 lat 需同时给出 / give both lon and lat", field="lon")
         here_ll = to_cgcs2000_point(lon, lat, crs)
-    cells = gl.cells(conn, region, near_code=code, simplify_m=1.0)
+    cells = gl.cells(conn, region, near_code=code, simplify_m=1.0, principal=principal)
     target = cells[cells["code"] == code]
     x0, y0, x1, y1 = (float(v) for v in target.total_bounds)
     if here_ll is not None:

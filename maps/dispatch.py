@@ -68,7 +68,7 @@ def build_dispatch_map(
     admin = gl.admin_units(conn, region, ("township", "village", "community"))
     ml.add_admin(m, admin[admin["level"] == "township"], opts, "township")
     ml.add_admin(m, admin[admin["level"] != "township"], opts, "village")
-    cells = gl.cells(conn, region, on=period.as_of.date())
+    cells = gl.cells(conn, region, on=period.as_of.date(), principal=principal)
     ml.add_cells(m, cells, opts)
 
     counts = gi.incident_counts_by_cell(conn, principal, region, period, opts.overdue_days)

@@ -16,7 +16,8 @@ from api.deps import PrincipalDep
 from api.schemas import cells as schemas_cells
 from api.schemas import ok
 from api.settings import Settings
-from geo.auth.principal import Principal
+from geo.auth.fields import as_seen
+from geo.auth.principal import ANONYMOUS_VIEWER, Principal, mask_phone
 from geo.crs.names import normalize_crs
 from geo.crs.transforms import transform_geometry
 from geo.crs.validate import to_cgcs2000_point
@@ -148,7 +149,7 @@ async def cell_at_answer(state: Any, params: Any, principal: Principal | None = 
         "kind": hit.kind,
         "village_or_community": hit.parent,
         "township": hit.township,
-        "worker": _public_worker(hit.worker),
+        "worker": _public_worker(hit.worker, principal or ANONYMOUS_VIEWER),
         "near_boundary": {
             "near": hit.near_boundary,
             "distance_to_edge_m": hit.distance_to_edge_m,
@@ -174,15 +175,13 @@ async def cell_at_answer(state: Any, params: Any, principal: Principal | None = 
 _dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 
-def _public_worker(worker: dict[str, Any] | None) -> dict[str, Any] | None:
+def _public_worker(worker: dict[str, Any] | None, principal: Principal) -> dict[str, Any] | None:
+    """The worker on duty: phone always masked, name as the one field policy says."""
     if worker is None:
         return None
-    phone = worker.get("phone") or ""
-    masked = phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else phone
-    name = worker.get("name") or ""
     return {
         "code": worker.get("code"),
-        "name": name,
-        "phone_masked": masked,
+        "name": as_seen(principal, "workers", "name", worker.get("name") or ""),
+        "phone_masked": mask_phone(worker.get("phone") or ""),
         "on_duty_since": str(worker.get("valid_from")),
     }

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from api.deps import (
+    COMMAND_ONLY,
     READ_INCIDENTS,
     AsOfDep,
     ConnDep,
@@ -149,7 +150,7 @@ def post_incident(body: IncidentIn, engine: EngineDep, settings: SettingsDep,
     return _answer(inc, 201)
 
 
-@router.post("/incidents/bulk", dependencies=[READ_INCIDENTS],
+@router.post("/incidents/bulk", dependencies=[COMMAND_ONLY],
              summary="Import a hotline export (CSV/XLSX) as cases / 批量导入工单",
              responses=ok(schemas_places.ImportReport),
              response_model=None)
@@ -159,6 +160,9 @@ def post_bulk(engine: EngineDep, settings: SettingsDep, principal: PrincipalDep,
               skip_refused: Annotated[bool, Form()] = False,
               region: Annotated[str | None, Form()] = None) -> JSONResponse:
     """Each row a case (routed, deadlines, duplicate flags); the one import pipeline and report.
+
+    The command centre's intake of hotline (12345) exports: cases from anywhere in the county,
+    dated when they were called in.
 
     A dry run (nothing written) unless ``commit=true``, like every import; rows already imported
     (same 工单编号) are ``unchanged``; refused rows are listed, and a commit with refused rows

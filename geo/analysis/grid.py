@@ -26,7 +26,8 @@ from geo.analysis.common import (
     result,
 )
 from geo.analysis.demand import NOT_DEMAND
-from geo.auth.principal import Principal, mask_name
+from geo.auth.fields import as_seen
+from geo.auth.principal import Principal
 from geo.errors import InvalidInput
 from geo.periods import Period
 from geo.workers import on_duty_sql
@@ -185,8 +186,7 @@ def grid_health(conn: Connection, principal: Principal, region_code: str,
                                      "cells", "cell_codes", "township_code", "households",
                                      "incidents"])
     load = load.drop(columns=["worker_id"])
-    if not principal.sees_all_incidents():
-        load["worker_name"] = [mask_name(n) for n in load["worker_name"]]
+    load["worker_name"] = [as_seen(principal, "workers", "name", n) for n in load["worker_name"]]
     for col in ("cells", "households", "incidents"):
         load[col] = load[col].astype(int)
     hh_mean = load["households"].mean() if len(load) else 0

@@ -9,9 +9,11 @@ Fields fall in three classes per layer:
 - **personal** (:data:`PERSONAL`): incidents' reporter name and phone, grid workers' name and
   phone. Returned unmasked only to a caller for whom :func:`field_access` says ``FULL``,
   masked (138****1234, 张*) where it says ``MASKED``, and not at all where ``WITHHELD``;
-- **free text** (:data:`FREE_TEXT`): an incident's description and address text, which may name
-  people; withheld together with the personal fields from the roles that get incident points
-  without personal data (planners) and from viewers.
+- **free text** (:data:`FREE_TEXT`): an incident's description and address text (and the notes
+  of its history), which may name people and carry their numbers; withheld together with the
+  personal fields from the roles that get incident points without personal data (planners) and
+  from viewers, and shown with the phone and ID-card numbers in it masked wherever the personal
+  fields are masked.
 
 A filter, sort, group or search parameter may name a field only where :func:`may_filter_on`
 allows it: a field one may not read unmasked must never be matchable, or counts and orders
@@ -24,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Any
 
-from geo.auth.principal import Principal, mask_name, mask_phone
+from geo.auth.principal import Principal, mask_name, mask_personal_text, mask_phone
 
 # Layer names: the served layers (geo.layers.registry) and the export layers (geo.io) share
 # "incidents"; "workers" is an export layer.
@@ -33,12 +35,14 @@ PERSONAL: dict[str, tuple[str, ...]] = {
     "workers": ("name", "phone"),
 }
 FREE_TEXT: dict[str, tuple[str, ...]] = {
-    "incidents": ("description", "location_text"),
+    "incidents": ("description", "location_text", "note"),  # note: of the case's history
 }
 # How each personal field is masked.
 _MASKERS = {
     "reporter_name": mask_name, "reporter_phone": mask_phone,
     "name": mask_name, "phone": mask_phone,
+    "description": mask_personal_text, "location_text": mask_personal_text,
+    "note": mask_personal_text,
 }
 # Roles that never receive an incident's personal fields or free text, masked or not.
 _NO_PERSONAL_ROLES = ("planner", "viewer")
@@ -55,6 +59,11 @@ class Access(Enum):
 def personal_fields(layer: str) -> tuple[str, ...]:
     """The personal fields of ``layer`` (empty for public layers)."""
     return PERSONAL.get(layer, ())
+
+
+def _guarded(layer: str) -> tuple[str, ...]:
+    """Fields of ``layer`` that are masked unless the caller reads them in full."""
+    return PERSONAL.get(layer, ()) + FREE_TEXT.get(layer, ())
 
 
 def withheld_fields(principal: Principal, layer: str) -> tuple[str, ...]:
@@ -100,12 +109,12 @@ def field_access(
     Returns
     -------
     Access
-        ``WITHHELD`` for fields the caller never gets, ``MASKED`` for personal fields the
-        caller may not read in clear on this row, ``FULL`` otherwise.
+        ``WITHHELD`` for fields the caller never gets, ``MASKED`` for personal and free-text
+        fields the caller may not read in clear on this row, ``FULL`` otherwise.
     """
     if name in withheld_fields(principal, layer):
         return Access.WITHHELD
-    if name not in personal_fields(layer):
+    if name not in _guarded(layer):
         return Access.FULL
     if layer == "workers":
         return Access.FULL if principal.sees_all_incidents() else Access.MASKED
@@ -123,15 +132,16 @@ def visible_fields(principal: Principal, layer: str, names: Iterable[str]) -> li
 def may_filter_on(principal: Principal, layer: str, name: str) -> bool:
     """True when a filter, sort, group or search parameter may name field ``name``.
 
-    Public fields always. Withheld fields never. Personal fields only where the caller reads
-    them unmasked: grid workers' name and phone for the roles that see all incidents; an
-    incident's reporter fields only on a request that asked ``?unmask=true`` (audited) by a
-    role that may unmask (the rows themselves stay scoped). Anything else would let counts,
-    orders or row numbers reveal a masked value without an audit record.
+    Public fields always. Withheld fields never. Personal and free-text fields only where the
+    caller reads them unmasked: grid workers' name and phone for the roles that see all
+    incidents; an incident's reporter fields, description and address text only on a request
+    that asked ``?unmask=true`` (audited) by a role that may unmask (the rows themselves stay
+    scoped). Anything else would let counts, orders or row numbers reveal a masked value (or a
+    phone number typed into a description) without an audit record.
     """
     if name in withheld_fields(principal, layer):
         return False
-    if name not in personal_fields(layer):
+    if name not in _guarded(layer):
         return True
     if layer == "workers":
         return principal.sees_all_incidents()
@@ -144,11 +154,22 @@ def mask_value(name: str, value: Any) -> Any:
     return masker(value) if masker else value
 
 
+def as_seen(
+    principal: Principal, layer: str, name: str, value: Any,
+    cell_code: str | None = None, department_code: str | None = None,
+) -> Any:
+    """One value of field ``name`` as the caller may receive it (None where withheld)."""
+    access = field_access(principal, layer, name, cell_code, department_code)
+    if access is Access.WITHHELD:
+        return None
+    return value if access is Access.FULL else mask_value(name, value)
+
+
 def mask_row(principal: Principal, layer: str, row: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``row`` as the caller may receive it: withheld fields dropped to None,
-    personal fields masked unless :func:`field_access` says ``FULL``."""
+    personal and free-text fields masked unless :func:`field_access` says ``FULL``."""
     out = dict(row)
-    fields = personal_fields(layer) + FREE_TEXT.get(layer, ())
+    fields = _guarded(layer)
     if not fields:
         return out
     cell, dept = row.get("cell_code"), row.get("department_code")

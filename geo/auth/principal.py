@@ -107,13 +107,25 @@ def mask_name(name: str | None) -> str | None:
     return name[0] + "*" * max(1, len(name) - 1)
 
 
-_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+# Mobile numbers (11 digits from 13x-19x) and ID-card numbers (18 characters, the last may be
+# X) written inside free text, not glued to other digits.
+_MOBILE_IN_TEXT = re.compile(r"(?<![0-9０-９])(1[3-9][0-9])([0-9]{4})([0-9]{4})(?![0-9０-９])")
+_ID_CARD_IN_TEXT = re.compile(r"(?<![0-9０-９])([1-9][0-9]{5})[0-9]{8}([0-9]{3}[0-9Xx])"
+                              r"(?![0-9０-９Xx])")
+_FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789Xx")
 
 
-def mask_phones_in_text(value: str | None) -> str | None:
-    """Mask mobile numbers written inside free text ("请联系13812341234" -> 138****1234)."""
-    if not value:
+def mask_personal_text(value: str | None) -> str | None:
+    """Free text with the personal numbers in it masked.
+
+    Mobile numbers become ``138****1234`` and ID-card numbers ``142301********123X``
+    (full-width digits are read as digits first). None, empty and non-text values pass through.
+    """
+    if not value or not isinstance(value, str):
         return value
+    if any(ch in value for ch in "０１２３４５６７８９"):
+        value = value.translate(_FULLWIDTH_DIGITS)
+    value = _ID_CARD_IN_TEXT.sub(lambda m: m.group(1) + "*" * 8 + m.group(2), value)
     return _MOBILE_IN_TEXT.sub(lambda m: m.group(1) + "****" + m.group(3), value)
 
 

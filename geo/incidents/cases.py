@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from geo import localtime
-from geo.auth.principal import Principal, incident_scope_sql, mask_name, mask_phone
+from geo.auth.fields import as_seen, mask_row
+from geo.auth.principal import Principal, incident_scope_sql
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.incidents.calendar import WorkCalendar, load_calendar
 from geo.incidents.flow import (
@@ -70,7 +71,6 @@ def incident_json(
 ) -> dict[str, Any]:
     """The public JSON of an incident; reporter fields masked unless the caller may see them."""
     now = now or localtime.now()
-    personal = principal.may_see_personal(row["cell_code"], row["department_code"])
     routing = dict(row["routing"] or {})
     if routing.get("duplicates") and not principal.sees_all_incidents():
         routing["duplicates"] = in_scope(principal, routing["duplicates"])
@@ -80,9 +80,7 @@ def incident_json(
         "category": row["category_code"], "channel": row["channel"],
         "urgency": row["urgency"], "reported_at": _iso(row["reported_at"]),
         "description": row["description"], "location_text": row["location_text"],
-        "reporter_name": row["reporter_name"] if personal else mask_name(row["reporter_name"]),
-        "reporter_phone": (row["reporter_phone"] if personal
-                           else mask_phone(row["reporter_phone"])),
+        "reporter_name": row["reporter_name"], "reporter_phone": row["reporter_phone"],
         "lon": row["lon"], "lat": row["lat"],
         "cell_code": row["cell_code"], "community_code": row["community_code"],
         "township_code": row["township_code"], "worker_id": row["worker_id"],
@@ -97,16 +95,25 @@ def incident_json(
         "rework_count": row["rework_count"], "merged_into_id": row["merged_into_id"],
         "version": row["version"],
     }
+    out = mask_row(principal, "incidents", out)
+
+    def seen(name: str, value: Any) -> Any:
+        return as_seen(principal, "incidents", name, value, row["cell_code"],
+                       row["department_code"])
+
     if with_events:
-        out["events"] = events_of(conn, row["id"])
+        out["events"] = [{**e, "note": seen("note", e["note"])}
+                         for e in events_of(conn, row["id"])]
         out["attachments"] = attachments_of(conn, row["id"])
         merged = conn.execute(text(
             "SELECT id, code, channel, reported_at, description FROM incident "
             "WHERE merged_into_id = :i ORDER BY reported_at"), {"i": row["id"]}).mappings().all()
         out["reports"] = [
             {"id": row["id"], "code": row["code"], "channel": row["channel"],
-             "reported_at": _iso(row["reported_at"]), "description": row["description"]},
-            *({**dict(m), "reported_at": _iso(m["reported_at"])} for m in merged),
+             "reported_at": _iso(row["reported_at"]),
+             "description": seen("description", row["description"])},
+            *({**dict(m), "reported_at": _iso(m["reported_at"]),
+               "description": seen("description", m["description"])} for m in merged),
         ]
         out["channels"] = sorted({r["channel"] for r in out["reports"]})
     return out
@@ -187,19 +194,49 @@ def check_version(row: dict[str, Any], expected: int | None) -> None:
         )
 
 
-def check_time(row: dict[str, Any], at: dt.datetime | None) -> dt.datetime:
-    """The time of a step: ``at`` (aware, not in the future, not before the report) or now."""
+# Events that are steps of the case flow, dated by ``at``: they must come in order.
+STEP_EVENTS = ("intake", "transition", "pause", "resume")
+# How far in the past a step's time may lie before it counts as backdating (clock skew,
+# a form filled in over a few minutes).
+BACKDATE_GRACE = dt.timedelta(minutes=5)
+
+
+def check_time(
+    conn: Connection, row: dict[str, Any], at: dt.datetime | None, principal: Principal,
+) -> dt.datetime:
+    """The time of a step on a case: ``at`` if it is allowed, else now.
+
+    A case's history only moves forward: ``at`` must be aware, not in the future, not before
+    the report and not before the case's latest step (:data:`STEP_EVENTS`; notes, merges and
+    reassignments are dated when they are made and do not count). Only the command centre (and
+    admins) may backdate a step (``at`` more than :data:`BACKDATE_GRACE` ago), e.g. to enter
+    what was done on paper during an outage; :func:`add_event` records when such a step was entered.
+    Grid workers and departments leave ``at`` out (now) or give the current time.
+    """
     now = localtime.now()
     if at is None:
         return now
     if at.tzinfo is None:
         raise InvalidInput(f"时间缺少时区 / time without time zone: {at}; add +08:00",
                            field="at")
-    if at > now + dt.timedelta(minutes=5):
+    if at > now + BACKDATE_GRACE:
         raise InvalidInput(f"时间 {at} 在未来 / time {at} is in the future", field="at")
     if at < row["reported_at"]:
         raise InvalidInput(f"时间 {at} 早于上报时间 / time {at} is before the report "
                            f"({row['reported_at']})", field="at")
+    last = conn.execute(text(
+        "SELECT max(at) FROM incident_event WHERE incident_id = :i AND kind = ANY(:steps)"),
+        {"i": row["id"], "steps": list(STEP_EVENTS)}).scalar_one()
+    if last is not None and at < last:
+        raise InvalidInput(
+            f"时间 {at.astimezone(CST):%Y-%m-%d %H:%M:%S} 早于该事件上一步 "
+            f"({last.astimezone(CST):%Y-%m-%d %H:%M:%S}): 办理过程只能向后记录 / time {at} "
+            f"is before the case's previous step ({last}); steps are recorded in order",
+            field="at")
+    if at < now - BACKDATE_GRACE and not principal.sees_all_incidents():
+        raise Forbidden(
+            "只有指挥中心可以补录过去的时间; 不填 at 即按当前时间记录 / only the command centre "
+            "may backdate a step; leave out 'at' to record it now")
     return at
 
 
@@ -219,7 +256,14 @@ def add_event(
     note: str | None = None, data: dict[str, Any] | None = None,
     from_status: str | None = None, to_status: str | None = None,
 ) -> int:
-    """Insert one audited event; return its id."""
+    """Insert one audited event; return its id.
+
+    An event dated more than :data:`BACKDATE_GRACE` before now (a backdated step, a report
+    entered later) also records ``entered_at``, when it was written.
+    """
+    now = localtime.now()
+    if at < now - BACKDATE_GRACE:
+        data = {**(data or {}), "entered_at": now.isoformat()}
     return int(conn.execute(text(
         "INSERT INTO incident_event (region_code, incident_id, kind, from_status, to_status, "
         "actor, at, note, data) VALUES (:r, :i, :k, :f, :t, :a, :at, :n, CAST(:d AS jsonb)) "
@@ -257,7 +301,7 @@ def transition(
     check_transition(row["status"], target)
     if target == "merged":
         raise Conflict("合并请用 POST /incidents/{id}/merge / use the merge endpoint")
-    when = check_time(row, at)
+    when = check_time(conn, row, at, principal)
     cal = cal or load_calendar(conn, row["region_code"])
     sets: dict[str, Any] = {"status": target}
     stamp = {"registered": "registered_at", "dispatched": "dispatched_at",

@@ -38,7 +38,7 @@ def pause(
     if row["status"] not in OPEN or row["paused_at"] is not None:
         raise Conflict(f"事件 {row['code']} ({row['status']}) 无法挂起 / only a running open "
                        "case can be paused", current=row["status"])
-    when = check_time(row, at)
+    when = check_time(conn, row, at, principal)
     cal = load_calendar(conn, row["region_code"])
     left = cal.working_minutes_between(when, row["due_at"]) if row["due_at"] else None
     left_final = (cal.working_minutes_between(when, row["final_due_at"])
@@ -59,7 +59,7 @@ def resume(
     may_act(principal, row, "registered")
     if row["paused_at"] is None:
         raise Conflict(f"事件 {row['code']} 未挂起 / the case is not paused")
-    when = check_time(row, at)
+    when = check_time(conn, row, at, principal)
     last = conn.execute(text(
         "SELECT data FROM incident_event WHERE incident_id = :i AND kind = 'pause' "
         "ORDER BY at DESC, id DESC LIMIT 1"), {"i": row["id"]}).scalar_one()

@@ -157,6 +157,7 @@ def create_incident(
                    f"{cat['code']} in the category table") if not report.department else
                   "上报时指定 / given with the report",
     }
+    _check_own_scope(principal, status, ids.get("cell_code"), dept["code"], reported_at)
     cal = cal or load_calendar(conn, region_code)
     due, final, clock = initial_deadlines(cal, cat["limits"], urgency, "register",
                                           reported_at, reported_at)
@@ -194,6 +195,40 @@ def create_incident(
 
 
 _SYSTEM = Principal(user="system", role="admin")
+
+# How far back grid workers and departments may date a report: a phone that queued it offline
+# sends it later the same day. The command centre may enter older reports (a paper log, a
+# hotline export); each such entry records when it was entered (cases.add_event).
+FIELD_BACKDATE_MAX = dt.timedelta(hours=24)
+
+
+def _check_own_scope(principal: Principal, status: str, cell_code: str | None,
+                     department_code: str, reported_at: dt.datetime) -> None:
+    """Grid workers and departments report within their own scope, dated today.
+
+    A case a worker or department could not read afterwards (another worker's cell, another
+    department, no place at all) goes to the command centre, which registers reports from
+    anywhere; a backdated report would start overdue against someone else.
+    """
+    if principal.sees_all_incidents():
+        return
+    if status == "needs_location":
+        raise InvalidInput(
+            "请给出事件位置 (lon/lat 或可匹配的地点) / give the place of the case (lon/lat or "
+            "a place that matches a compound): a report without a place goes to the command "
+            "centre", field="lon")
+    if not principal.may_see_incident(cell_code, department_code):
+        zh, en = ((f"网格 {cell_code}", f"cell {cell_code}") if principal.role == "worker"
+                  else (f"部门 {department_code}", f"department {department_code}"))
+        raise Forbidden(
+            f"该事件属于{zh}, 不在您的职责范围内; 请报指挥中心 (12345) 登记 / this case "
+            f"belongs to {en}, outside your scope; report it to the command centre, which "
+            "registers cases anywhere")
+    if reported_at < localtime.now() - FIELD_BACKDATE_MAX:
+        raise Forbidden(
+            "网格员和部门只能上报 24 小时内的事件; 更早的请交指挥中心补录 / grid workers and "
+            "departments report cases from the last 24 hours; the command centre enters "
+            "older ones", field="reported_at")
 
 
 def submit_incident(

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from geo import localtime
+from geo.auth.fields import as_seen
 from geo.auth.principal import Principal, incident_scope_sql
 from geo.errors import Forbidden, InvalidInput
 from geo.incidents.calendar import load_calendar
@@ -39,8 +40,9 @@ GROUPS = {
              "AND g.code = i.cell_code)"),
     "department": ("i.department_code",
                    "(SELECT name FROM department d WHERE d.code = i.department_code)"),
+    # The worker's name as the caller may read it (geo.auth.fields) is added in Python.
     "worker": ("i.worker_id::text",
-               "(SELECT w.name || ' (' || w.code || ')' FROM grid_worker w "
+               "(SELECT json_build_array(w.name, w.code) FROM grid_worker w "
                "WHERE w.id = i.worker_id)"),
     "category": ("i.category_code",
                  "(SELECT name FROM incident_category c WHERE c.code = i.category_code)"),
@@ -85,7 +87,12 @@ def kpi(
     groups: dict[Any, dict[str, Any]] = {}
     total = _empty("TOTAL", "合计 / total")
     for r in rows:
-        g = groups.setdefault(r["key"], _empty(r["key"], r["name"]))
+        g = groups.get(r["key"])
+        if g is None:
+            label = r["name"]
+            if group_by == "worker" and label is not None:
+                label = f"{as_seen(principal, 'workers', 'name', label[0])} ({label[1]})"
+            g = groups[r["key"]] = _empty(r["key"], label)
         for acc in (g, total):
             _count(acc, r, as_of, cal)
     out = sorted(groups.values(), key=lambda g: (g["key"] is None, str(g["key"])))

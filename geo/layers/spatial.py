@@ -16,7 +16,7 @@ from geoalchemy2 import functions as gf
 from sqlalchemy import Connection, func, literal, select, text
 from sqlalchemy.types import String
 
-from geo.auth.fields import mask_row, visible_fields
+from geo.auth.fields import as_seen, mask_row, visible_fields
 from geo.auth.principal import Principal, mask_phone
 from geo.crs.metres import metres_to_degrees
 from geo.crs.names import CGCS2000
@@ -330,7 +330,8 @@ def cell_summary(conn: Connection, code: str, principal: Principal) -> dict[str,
         "area_m2": round(float(cell["area_m2"]), 1),
         "boundary_set_id": cell["boundary_set_id"],
         "worker": None if worker is None else {
-            "code": worker["code"], "name": worker["name"],
+            "code": worker["code"],
+            "name": as_seen(principal, "workers", "name", worker["name"]),
             "phone_masked": mask_phone(worker.get("phone")),
             "on_duty_since": _jsonable(worker["valid_from"]),
         },

@@ -18,7 +18,8 @@ import numpy as np
 import shapely
 from sqlalchemy import Connection, text
 
-from geo.auth.principal import mask_phone
+from geo.auth.fields import as_seen
+from geo.auth.principal import ANONYMOUS_VIEWER, Principal, mask_phone
 from geo.boundaries.sets import set_valid_at
 from geo.crs.metres import metres_to_degrees
 from geo.errors import InvalidInput, NotFound
@@ -88,12 +89,14 @@ def cells(
     codes: list[str] | None = None,
     near_code: str | None = None,
     kinds: tuple[str, ...] = ("basic", "dedicated"),
+    principal: Principal | None = None,
 ) -> gpd.GeoDataFrame:
     """Grid cells of the active boundary set with the worker on duty ``on`` (default today).
 
     Columns: code, name, kind, parent_code, township_code, households, parent_name,
     township_name, worker_name, worker_phone_masked, geometry. ``near_code`` selects a cell and
-    every cell touching it (its neighbours). The worker's phone is always masked.
+    every cell touching it (its neighbours). The worker's phone is always masked, the name as
+    ``principal`` may read it (geo.auth.fields; masked when no principal is given).
     """
     set_id, _ = set_valid_at(conn, region_code, None)
     tol = metres_to_degrees(SIMPLIFY_M["cell"] if simplify_m is None else simplify_m)
@@ -121,6 +124,8 @@ def cells(
     """), params).mappings()]
     for r in rows:
         r["worker_phone_masked"] = mask_phone(r.pop("worker_phone"))
+        r["worker_name"] = as_seen(principal or ANONYMOUS_VIEWER, "workers", "name",
+                                   r["worker_name"])
     return _gdf(rows)
 
 

@@ -20,6 +20,7 @@ import shapely
 from sqlalchemy import Connection, text
 
 from geo import localtime
+from geo.auth.fields import mask_row
 from geo.auth.principal import Principal, incident_scope_sql
 from geo.boundaries.sets import set_valid_at
 from geo.crs.metres import metres_to_degrees
@@ -102,8 +103,9 @@ def incidents(
     rows = [dict(r) for r in conn.execute(text(f"""
         SELECT i.id, i.code, i.category_code, c.name AS category_name,
                c.name_en AS category_name_en, i.channel, i.status, i.urgency, i.reported_at,
-               i.description, i.location_text, i.cell_code, d.name AS department_name,
-               NOT (i.status = ANY(:closed)) AS is_open, {_overdue_sql()} AS overdue,
+               i.description, i.location_text, i.cell_code, i.department_code,
+               d.name AS department_name, NOT (i.status = ANY(:closed)) AS is_open,
+               {_overdue_sql()} AS overdue,
                ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
         FROM incident i
         JOIN incident_category c ON c.code = i.category_code
@@ -112,6 +114,10 @@ def incidents(
         ORDER BY {_overdue_sql()} DESC, (i.urgency = 'urgent') DESC, i.reported_at DESC
         LIMIT :lim
     """), params).mappings()]
+    # Free text as the caller may read it (phone and ID numbers masked unless unmasked).
+    rows = [mask_row(principal, "incidents", r) for r in rows]
+    for r in rows:
+        del r["department_code"]
     geoms = shapely.points([(r.pop("lon"), r.pop("lat")) for r in rows]) if rows else []
     return gpd.GeoDataFrame(rows, geometry=list(geoms), crs=CRS), total
 

@@ -315,12 +315,12 @@ def test_role_headers_fixture(demo_url: str, role_headers: Any) -> None:
 
 
 def test_phone_numbers_in_free_text_are_masked() -> None:
-    from geo.auth.principal import mask_phones_in_text
+    from geo.auth.principal import mask_personal_text
 
-    assert mask_phones_in_text("请联系13812341234或0358-6123456") == (
+    assert mask_personal_text("请联系13812341234或0358-6123456") == (
         "请联系138****1234或0358-6123456")
-    assert mask_phones_in_text("编号 2138123412345") == "编号 2138123412345"  # not a mobile
-    assert mask_phones_in_text(None) is None
+    assert mask_personal_text("编号 2138123412345") == "编号 2138123412345"  # not a mobile
+    assert mask_personal_text(None) is None
 
 
 @hyp_settings(max_examples=60, deadline=None)

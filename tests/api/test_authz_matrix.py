@@ -411,6 +411,8 @@ def expected(endpoint: str, role: str, scope: str) -> str:
         return "denied"
     if policy == "scoped" or role in ("admin", "command"):
         return "ok"
+    if policy == "report":
+        return "ok" if scope == "own" else "denied"
     if policy in ("incidents", "incident_write"):
         return "ok" if scope == "own" else "hidden"
     if policy == "incident_command":
