@@ -154,6 +154,9 @@ def incidents_in_view_data(
 @router.get("/static/{path:path}", include_in_schema=False)
 def static_file(path: str) -> FileResponse:
     """Offline map assets: npm packages (``/static/vendor/``) and Wangge's own CSS/JS."""
+    if "\x00" in path:  # the file system refuses it (ValueError): the caller's mistake
+        raise InvalidInput(f"路径含 NUL 字符 / the path contains a NUL byte: /static/{path!r}",
+                           field="path")
     target = assets.resolve("/static/" + path)
     if target is None:
         raise NotFound(f"静态文件不存在 / no such static file: /static/{path}")

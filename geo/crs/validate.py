@@ -14,12 +14,64 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from geo.crs.names import UnknownCRSError, normalize_crs
-from geo.crs.transforms import to_cgcs2000, transform_geometry
+from geo.crs.names import UnknownCRSError, is_geographic, normalize_crs
+from geo.crs.transforms import from_cgcs2000, to_cgcs2000, transform_geometry
 from geo.errors import InvalidInput
 
 # CRS names whose coordinates are degrees of longitude/latitude (checked before transforming).
 _DEGREES = ("EPSG:4490", "EPSG:4326", "GCJ02", "BD09")
+
+
+def degrees_in_metres_reason(x: float, y: float, name: str) -> str:
+    """The message for numbers that look like degrees given to a metric (projected) CRS."""
+    return (f"坐标 ({x}, {y}) 像经纬度(度), 不是投影坐标系 {name} 的米; 经纬度请用 "
+            f"crs=EPSG:4490 (或 GCJ02/BD09), 或给出 {name} 的米制坐标 / the numbers ({x}, {y}) "
+            f"look like degrees, not metres of the projected CRS {name}: give degrees with "
+            f"crs=EPSG:4490 (or GCJ02/BD09), or metres in {name}")
+
+
+def outside_crs_reason(x: float, y: float, name: str) -> str:
+    """The message for a position the (projected) CRS cannot place on the earth."""
+    return (f"坐标 ({x}, {y}) 超出 {name} 能表示的范围 (单位是米吗?) / the position ({x}, {y}) "
+            f"lies outside what {name} can express (are the numbers metres of {name}?)")
+
+
+def projected_problems(
+    xs: npt.ArrayLike, ys: npt.ArrayLike, name: str,
+    lon: npt.ArrayLike | None = None, lat: npt.ArrayLike | None = None,
+) -> list[str | None]:
+    """Per position given in a projected (metric) CRS: why it is unusable, or None.
+
+    The one rule for metric coordinates: numbers within ±180/±90 are degrees given to a metric
+    CRS (a plausible projected position is never that close to the false origin here), and a
+    position whose CGCS2000 transform does not map back to it (Web Mercator clamps at the
+    poles and wraps at the antimeridian, 1e10 m "succeeds") lies outside what the CRS can
+    express. Geographic CRSs (degrees) get no reasons: their ranges are checked by
+    :func:`check_lonlat`. ``lon``/``lat`` are the transformed positions when already known.
+    """
+    x = np.atleast_1d(np.asarray(xs, dtype=np.float64))
+    y = np.atleast_1d(np.asarray(ys, dtype=np.float64))
+    out: list[str | None] = [None] * len(x)
+    if name in _DEGREES or is_geographic(name):
+        return out
+    if lon is None or lat is None:
+        lon, lat = to_cgcs2000(x, y, name)
+    lon_a = np.atleast_1d(np.asarray(lon, dtype=np.float64))
+    lat_a = np.atleast_1d(np.asarray(lat, dtype=np.float64))
+    with np.errstate(all="ignore"):
+        bx, by = from_cgcs2000(lon_a, lat_a, name)
+        bx, by = np.atleast_1d(bx), np.atleast_1d(by)
+        tol = 1.0 + 1e-9 * np.maximum(np.abs(x), np.abs(y))
+        back = (np.isfinite(bx) & np.isfinite(by) & (np.abs(bx - x) <= tol)
+                & (np.abs(by - y) <= tol))
+    for i in range(len(x)):
+        if not (math.isfinite(x[i]) and math.isfinite(y[i])):
+            continue  # callers report non-finite numbers themselves
+        if abs(x[i]) <= 180 and abs(y[i]) <= 90:
+            out[i] = degrees_in_metres_reason(float(x[i]), float(y[i]), name)
+        elif not back[i]:
+            out[i] = outside_crs_reason(float(x[i]), float(y[i]), name)
+    return out
 
 
 def check_lonlat(lon: float, lat: float) -> None:
@@ -79,8 +131,14 @@ def to_cgcs2000_point(x: float, y: float, crs: str | int | None) -> tuple[float,
         check_lonlat(x, y)
     if name == "EPSG:4490":  # the common case, on the hot path: nothing to transform
         return float(x), float(y)
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise InvalidInput(f"坐标须为有限数 / coordinates must be finite numbers, got ({x}, {y})",
+                           field="lon")
     lon, lat = to_cgcs2000(x, y, name)
     lon_f, lat_f = float(np.ravel(lon)[0]), float(np.ravel(lat)[0])
+    problem = projected_problems([x], [y], name, [lon_f], [lat_f])[0]
+    if problem:
+        raise InvalidInput(problem, field="crs", crs=name)
     if lon_f != lon_f or lat_f != lat_f:  # NaN from a failed projection
         raise InvalidInput(
             f"坐标无法从 {name} 转换 / coordinates cannot be transformed from {name}"
@@ -131,7 +189,14 @@ def coords_to_cgcs2000(
     if usable.any():
         tl, tt = to_cgcs2000(xs[usable], ys[usable], name)
         lon[usable], lat[usable] = tl, tt
-    failed = usable & (~np.isfinite(lon) | (np.abs(lat) > 90) | (np.abs(lon) > 180))
+    projected: list[str | None] = [None] * len(xs)
+    if usable.any() and name not in _DEGREES:
+        idx = np.flatnonzero(usable)
+        for k, reason in zip(idx, projected_problems(xs[usable], ys[usable], name,
+                                                     lon[usable], lat[usable]), strict=True):
+            projected[k] = reason
+    wrong = np.array([r is not None for r in projected], dtype=bool)
+    failed = usable & (~np.isfinite(lon) | (np.abs(lat) > 90) | (np.abs(lon) > 180) | wrong)
     for i in np.flatnonzero(bad_in | out | failed):
         if bad_in[i]:
             errors[i] = "坐标缺失或不是数字 / missing or non-numeric coordinate"
@@ -140,6 +205,8 @@ def coords_to_cgcs2000(
                          "range: are lon and lat swapped?")
         elif out[i]:
             errors[i] = f"坐标超出范围 / coordinate out of range ({xs[i]}, {ys[i]})"
+        elif projected[i]:
+            errors[i] = projected[i]
         else:
             errors[i] = f"坐标无法从 {name} 转换 / cannot transform from {name}"
         lon[i] = lat[i] = np.nan
@@ -161,8 +228,9 @@ def bbox_polygon(values: Sequence[float], crs: str, swap_xy: bool = False) -> An
     Raises
     ------
     InvalidInput
-        Not 4 or 6 numbers, a number that is not finite (NaN, inf), minimum above maximum, or a
-        box the CRS cannot place on the earth; the message says which (``field="bbox"``).
+        Not 4 or 6 numbers, a number that is not finite (NaN, inf), minimum above maximum,
+        degrees given to a metric CRS or a box the CRS cannot place on the earth
+        (:func:`projected_problems`); the message says which (``field="bbox"``).
     """
     vals = list(values)
     if len(vals) == 6:
@@ -182,6 +250,10 @@ def bbox_polygon(values: Sequence[float], crs: str, swap_xy: bool = False) -> An
                            field="bbox")
     import shapely
 
+    corners = ([x1, x1, x2, x2], [y1, y2, y1, y2])
+    problem = next((p for p in projected_problems(*corners, crs) if p), None)
+    if problem:
+        raise InvalidInput(f"bbox {vals}: {problem}", field="bbox")
     box = shapely.segmentize(shapely.box(x1, y1, x2, y2), max(x2 - x1, y2 - y1) / 16 or 1)
     out = transform_geometry(box, crs, "EPSG:4490")
     if out is None or out.is_empty or not all(math.isfinite(v) for v in out.bounds):
