@@ -17,6 +17,7 @@ from api.schemas import ogc as schemas_ogc
 from api.schemas import ok
 from geo.errors import InvalidInput
 from geo.layers import ogc
+from geo.layers.cql import MAX_FILTER_CHARS, MAX_FILTER_DEPTH, MAX_FILTER_TERMS, MAX_IN_VALUES
 from geo.layers.registry import LAYERS, get_layer
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Features"],
@@ -191,7 +192,11 @@ def items(
     ] = None,
     properties: Annotated[str | None, Query(description="Comma-separated properties")] = None,
     sortby: Annotated[str | None, Query(description="e.g. -reported_at,code")] = None,
-    filter: Annotated[str | None, Query(description="CQL2 text filter")] = None,  # noqa: A002
+    filter: Annotated[str | None, Query(description=(  # noqa: A002
+        "CQL2 text filter, e.g. status = 'closed' AND reported_at >= '2025-06-01'. Types must "
+        f"match the queryables (a 422 names the property otherwise). Limits: {MAX_FILTER_CHARS} "
+        f"characters, {MAX_FILTER_TERMS} conditions, {MAX_FILTER_DEPTH} levels of nesting, "
+        f"{MAX_IN_VALUES} values per IN list"))] = None,
     filter_lang: Annotated[str | None, Query(alias="filter-lang")] = None,
     filter_crs: Annotated[str | None, Query(alias="filter-crs")] = None,
     crs: Annotated[str | None, Query(description="Output CRS (default CRS84)")] = None,

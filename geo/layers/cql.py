@@ -518,3 +518,15 @@ class _Checker(FilterBuilder):
 
     def check(self, node: Any) -> None:
         self._cond(node)
+
+
+# PostgreSQL type OIDs -> filter kinds (for :func:`check_filter` over a query's columns).
+_PG_KINDS = {16: "boolean", 20: "integer", 21: "integer", 23: "integer", 700: "number",
+             701: "number", 1700: "number", 1082: "date", 1114: "datetime", 1184: "datetime"}
+
+
+def kinds_from_description(description: Any, geometry: str = "geom") -> dict[str, str]:
+    """Column name -> filter kind from a DB-API cursor ``description`` (``geometry``: the
+    geometry column; any other type is treated as text)."""
+    return {col.name: GEOMETRY if col.name == geometry else _PG_KINDS.get(col.type_code, "string")
+            for col in description}

@@ -4,6 +4,7 @@ HTTP API never answers 5xx."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -204,3 +205,127 @@ def test_cells_at_never_answers_5xx(client: Any, params: dict[str, str]) -> None
     body = r.json()
     if r.status_code != 200:
         assert "Traceback" not in r.text and body["detail"]
+
+
+# --- issue 15: 5xx that must be 4xx ------------------------------------------------------
+
+EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
+MISMATCHED_FILTERS = [
+    ("incidents", "code > 5", "code"),                          # number vs text
+    ("incidents", "reported_at > 'notadate'", "notadate"),      # a date that is not a date
+    ("incidents", "reported_at = 5", "reported_at"),
+    ("incidents", "reported_at BETWEEN 'a' AND 'b'", "'a'"),
+    ("incidents", "status BETWEEN 1 AND 'x'", "status"),        # BETWEEN with mixed types
+    ("incidents", "code IN (1, 'a', 2.5)", "code"),             # IN of mixed types
+    ("incidents", "code = TRUE", "code"),
+    ("incidents", "code + 1 > 2", "code"),                      # arithmetic on text
+    ("incidents", "rework_count LIKE '5%'", "LIKE"),            # LIKE on a number
+    ("incidents", "rework_count = 'x'", "rework_count"),
+    ("incidents", "S_INTERSECTS(code, POINT(111.1 38.4))", "code"),  # spatial on text
+    ("incidents", "BBOX(code, 1, 2, 3, 4)", "code"),
+    ("incidents", "T_AFTER(code, TIMESTAMP('2020-01-01T00:00:00Z'))", "code"),
+    ("incidents", "geometry = 5", "spatial"),
+    ("cells", "households = 'many'", "households"),
+    ("cells", "lower(households) = 'x'", "households"),
+    ("cells", "S_INTERSECTS(geometry, POINT(1e10 1e10))", "geometry"),
+    ("cells", "S_INTERSECTS(geometry, BBOX(3, 2, 1, 0))", "bbox"),
+    ("cells", "households > 1e999", "finite"),
+    ("cameras", "installed_at > 'yesterday'", "yesterday"),
+]
+
+
+@pytest.mark.parametrize(("collection", "cql", "named"), MISMATCHED_FILTERS)
+def test_mismatched_filter_is_a_422_naming_it(client: Any, collection: str, cql: str,
+                                              named: str) -> None:
+    r = client.get(f"/ogc/collections/{collection}/items", params={"filter": cql, "limit": 1})
+    assert r.status_code == 422, (cql, r.status_code, r.text[:300])
+    detail = r.json()["detail"]
+    assert " / " in detail and named in detail, detail
+
+
+@pytest.mark.parametrize(("collection", "cql", "matched"), [
+    ("incidents", "reported_at >= '2026-10-01' AND reported_at < '2026-10-02'", True),
+    ("incidents", "reported_at > TIMESTAMP('2030-01-01T00:00:00Z')", False),
+    ("cells", "households BETWEEN 0 AND 1e6 AND area_m2 > 0.5", True),
+    ("cells", "code IN ('141123100003001', '0')", True),
+    ("cameras", "installed_at < DATE('2100-01-01')", True),
+])
+def test_well_typed_filters_still_work(client: Any, collection: str, cql: str,
+                                       matched: bool) -> None:
+    """A quoted ISO date against a date property is read as that date (CST without a zone)."""
+    r = client.get(f"/ogc/collections/{collection}/items", params={"filter": cql, "limit": 1})
+    assert r.status_code == 200, r.text[:300]
+    assert (r.json()["numberMatched"] > 0) == matched
+
+
+@pytest.mark.parametrize(("cql", "limit"), [
+    (" OR ".join(f"code = 'SJ{i}'" for i in range(1500)), "4000"),        # 1,500 ORs, long
+    (" OR ".join(f"code='{i}'" for i in range(150)), "100"),              # too many terms
+    ("code = 'a' AND " * 3 + "(" * 30 + "code = 'x'" + ")" * 30, None),   # parentheses only
+    ("".join(f"(code = '{i}' {'OR' if i % 2 else 'AND'} " for i in range(25))
+     + "code = 'x'" + ")" * 25, "20"),                                     # deep nesting
+    ("rework_count" + " + 1" * 40 + " > 2", "20"),                         # deep arithmetic
+    ("code IN (" + ",".join(f"'{i}'" for i in range(600)) + ")", "500"),  # long IN list
+])
+def test_filter_limits_are_a_clear_422(client: Any, cql: str, limit: str | None) -> None:
+    r = client.get("/ogc/collections/incidents/items", params={"filter": cql, "limit": 1})
+    if limit is None:  # redundant parentheses add no depth
+        assert r.status_code == 200, r.text[:300]
+        return
+    assert r.status_code == 422, (r.status_code, r.text[:300])
+    assert limit in r.json()["detail"] and " / " in r.json()["detail"]
+
+
+@pytest.mark.parametrize(("path", "params", "says"), [
+    ("/cells/at", {"lon": "111", "lat": "38", "crs": "EPSG:3857"}, "look like degrees"),
+    ("/cells/at", {"lon": "111.13", "lat": "38.46", "crs": "EPSG:4547"}, "look like degrees"),
+    ("/cells/at", {"lon": "1e10", "lat": "1e10", "crs": "EPSG:3857"}, "outside what"),
+    ("/cells/at", {"lon": "1e10", "lat": "5", "crs": "EPSG:3857"}, "outside what"),
+    ("/cells/at", {"lon": "1e10", "lat": "1e10", "crs": "EPSG:4547"}, "outside what"),
+    ("/cells/at", {"lon": "nan", "lat": "4262998", "crs": "EPSG:4546"}, "finite"),
+    ("/spatial/cameras/within", {"lon": "1e10", "lat": "1e10", "crs": "EPSG:3857",
+                                 "distance_m": "100"}, "outside what"),
+    ("/spatial/cameras/nearest", {"lon": "111", "lat": "38", "crs": "EPSG:3857"},
+     "look like degrees"),
+    ("/ogc/collections/cells/items", {"bbox": "1e10,1e10,2e10,2e10",
+                                      "bbox-crs": EPSG + "3857"}, "outside what"),
+    ("/ogc/collections/cells/items", {"bbox": "-1e10,-1e10,1e10,1e10",
+                                      "bbox-crs": EPSG + "3857"}, "outside what"),
+    ("/ogc/collections/cells/items", {"bbox": "110,38,112,39", "bbox-crs": EPSG + "3857"},
+     "look like degrees"),
+    ("/ogc/collections/cells/items", {"filter": "S_INTERSECTS(geometry, POINT(1e10 1e10))",
+                                      "filter-crs": EPSG + "3857"}, "outside what"),
+    ("/export/cells", {"bbox": "1e10,1e10,2e10,2e10", "crs": "EPSG:3857"}, "outside what"),
+    ("/export/cells", {"bbox": "1e10,1e10,2e10,2e10", "crs": "EPSG:4547"}, "outside what"),
+])
+def test_metric_coordinates_out_of_reach_are_a_422(client: Any, path: str,
+                                                   params: dict[str, str], says: str) -> None:
+    """1e10 m or degrees given to a metric CRS: a 422 saying so (was 500, or 404 "not in any
+    cell" where the README promises a 422 about units)."""
+    r = client.get(path, params=params)
+    assert r.status_code == 422, (path, params, r.status_code, r.text[:300])
+    assert says in r.json()["detail"] and " / " in r.json()["detail"]
+
+
+def test_metric_coordinates_that_fit_still_work(client: Any) -> None:
+    r = client.get("/cells/at", params={"lon": "12371000", "lat": "4640000",
+                                        "crs": "EPSG:3857"})
+    assert r.status_code in (200, 404), r.text[:300]
+    r = client.get("/cells/at", params={"lon": "500000", "lat": "4262998", "crs": "EPSG:4546"})
+    assert r.status_code == 200, r.text[:300]
+
+
+def test_batch_lookup_names_each_unusable_metric_point(client: Any) -> None:
+    r = client.post("/cells/at", json={"crs": "EPSG:3857", "points": [
+        [1e10, 1e10], [111.13, 38.46], [12371000, 4640000]]})
+    assert r.status_code == 200, r.text[:300]
+    rows = r.json()["results"] if "results" in r.json() else r.json()["features"]
+    text_rows = json.dumps(rows, ensure_ascii=False)
+    assert "outside what EPSG:3857" in text_rows and "look like degrees" in text_rows
+
+
+@pytest.mark.parametrize("path", ["/static/vendor/x%00y.js", "/static/%00",
+                                  "/static/maps/wangge.css%00.js"])
+def test_nul_byte_in_static_path_is_a_4xx(client: Any, path: str) -> None:
+    r = client.get(path)
+    assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:200])
