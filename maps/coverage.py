@@ -32,6 +32,7 @@ from maps.frame import (
     JsCall,
     JsLayer,
     MapOptions,
+    Tooltip,
     legend_html,
     new_map,
     shift,
@@ -95,10 +96,9 @@ def _choropleth(m: folium.Map, gdf: gpd.GeoDataFrame, opts: MapOptions, kind: st
 
     folium.GeoJson(gl.to_geojson(shift(gdf, opts), ["code", "name", "cls", "share_pct", *fields]),
                    name=name, style_function=style,
-                   tooltip=folium.GeoJsonTooltip(["code", "name", "share_pct", *fields],
-                                                 aliases=[opts.t["code"], opts.t["name"],
-                                                          opts.t["share"], *aliases],
-                                                 sticky=True)).add_to(m)
+                   tooltip=Tooltip(["code", "name", "share_pct", *fields],
+                                   aliases=[opts.t["code"], opts.t["name"], opts.t["share"],
+                                            *aliases])).add_to(m)
     return labels, colors
 
 
@@ -135,9 +135,8 @@ def add_hotspots(m: folium.Map, spots: gpd.GeoDataFrame, opts: MapOptions
     layer = folium.GeoJson(
         gl.to_geojson(shift(spots, opts), [*cols, "gi_bin"]), name=t["hotspots"],
         style_function=style,
-        tooltip=folium.GeoJsonTooltip(cols, aliases=[t["code"], t["name"], "", t["confidence"],
-                                                     t["incidents_n"], t["per_km2"], t["gi_z"],
-                                                     t["gi_p"]], sticky=True))
+        tooltip=Tooltip(cols, aliases=[t["code"], t["name"], "", t["confidence"],
+                                       t["incidents_n"], t["per_km2"], t["gi_z"], t["gi_p"]]))
     layer.add_to(m)
     return layer
 
@@ -200,7 +199,7 @@ def build_camera_coverage_map(conn: Connection, principal: Principal, opts: MapO
             style_function=lambda f: {"color": st.FOCUS if f["properties"]["kind"] == "gap"
                                       else st.OVERLAP_LINE, "weight": 3, "fillOpacity": 0.6,
                                       "fillColor": st.FOCUS},
-            tooltip=folium.GeoJsonTooltip(["label", "codes", "area"], aliases=["", "", ""]),
+            tooltip=Tooltip(["label", "codes", "area"], aliases=["", "", ""]),
         ).add_to(m)
     cams = gl.cameras(conn, region, statuses=("online",), with_sector=False)
     ml.add_cameras(m, cams, opts, show=False)
@@ -269,7 +268,7 @@ def build_property_coverage_map(conn: Connection, principal: Principal, opts: Ma
             name=f"{t['mode_none']} ({len(unmanaged)})",
             style_function=lambda _f: {"color": st.UNMANAGED_LINE, "weight": 4,
                                          "fillOpacity": 0.0},
-            tooltip=folium.GeoJsonTooltip(["name", "address"], aliases=["", ""]),
+            tooltip=Tooltip(["name", "address"], aliases=["", ""]),
         ).add_to(m)
     rows = [("sw", c, lab) for c, lab in zip(colors, labels, strict=True)]
     rows += [("sw", st.NO_DATA, t["no_data"])]

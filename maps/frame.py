@@ -7,14 +7,22 @@
   shifted to GCJ-02 with :mod:`geo.crs.transforms` so it sits on AMap's streets) and ``osm``.
 - Labels and legends in Chinese by default, English with ``lang="en"`` (the tables are data in
   :mod:`maps.texts`); every colour comes from the one palette in :mod:`maps.styles`.
-- :func:`csp_header` gives the Content-Security-Policy of a page: self + inline scripts/styles
-  (Folium writes inline scripts), images from self, data: and the chosen basemap's tile host.
+- :func:`csp_header` gives the Content-Security-Policy of a page: scripts from self plus the
+  SHA-256 hashes of the page's own inline scripts (Folium writes inline scripts; no
+  ``'unsafe-inline'`` for scripts, so markup smuggled into the page in data cannot run), inline
+  styles (Leaflet and the legend set ``style`` attributes), images from self, data: and the
+  chosen basemap's tile host.
+- :class:`Tooltip` is the one tooltip of GeoJSON layers: values are written as text
+  (``Wangge.detail`` builds the table with ``textContent``), never parsed as HTML.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -178,6 +186,33 @@ class VectorTileLayer(JSCSSMixin, JsLayer):
     default_css: list[tuple[str, str]] = []
 
 
+class Tooltip(folium.GeoJsonTooltip):
+    """``folium.GeoJsonTooltip`` whose names and values are text, never HTML (issue 15, 8).
+
+    Folium's own tooltip joins the properties into a string set as ``innerHTML``: a compound
+    named ``<img src=x onerror=...>`` ran script for every map user. Here the table is built
+    by ``Wangge.detail`` (maps/static/wangge.js) with ``textContent``. Use this class for every
+    GeoJSON tooltip of a Wangge map.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.bindTooltip(function (layer) {
+            return Wangge.detail(layer.feature.properties, {{ this.fields_json }},
+                {{ this.aliases_json }}, {{ this.labels_json }});
+        }, {{ this.tooltip_options | tojavascript }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, fields: Sequence[str], aliases: Sequence[str] | None = None,
+                 sticky: bool = True, labels: bool = True) -> None:
+        super().__init__(list(fields), aliases=list(aliases) if aliases is not None else None,
+                         labels=labels, sticky=sticky)
+        self.fields_json = _js_json(list(self.fields))
+        self.aliases_json = _js_json(list(self.aliases))
+        self.labels_json = _js_json(labels)
+
+
 class JsCall(MacroElement):
     """A ``Wangge.<func>(map, ...args)`` call added to the map (legend, search, period ...)."""
 
@@ -312,19 +347,53 @@ def render_standalone(m: folium.Map) -> str:
     return assets.inline_assets(render_page(m))
 
 
-def csp_header(opts: MapOptions) -> str:
-    """Content-Security-Policy for a map page: only self (+ inline) and the basemap's tiles."""
+_INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script\s*>", re.S | re.I)
+
+
+def inline_script_hashes(html: str) -> list[str]:
+    """CSP source expressions (``'sha256-...'``) of every inline ``<script>`` of ``html``.
+
+    The browser hashes a script's text after the HTML parser has turned CR LF and CR into LF,
+    so the same is done here. With these in ``script-src`` instead of ``'unsafe-inline'`` the
+    scripts the server wrote run and nothing else inline does (no injected ``<script>``, no
+    ``onerror=`` attribute, no ``javascript:`` URL).
+    """
+    out: list[str] = []
+    for body in _INLINE_SCRIPT.findall(html):
+        text = body.replace("\r\n", "\n").replace("\r", "\n")
+        digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+        source = f"'sha256-{digest}'"
+        if source not in out:
+            out.append(source)
+    return out
+
+
+def script_src(html: str) -> str:
+    """The ``script-src`` directive of a page rendered on the server: self + its inline scripts.
+
+    Also used for the OpenAPI page (``/docs``, api/main.py), the other page with an inline script.
+    """
+    return " ".join(("script-src 'self'", *inline_script_hashes(html)))
+
+
+def csp_header(opts: MapOptions, html: str = "") -> str:
+    """Content-Security-Policy for the map page ``html``: scripts from self and the page's own
+    inline scripts (by hash), inline styles, images from self and the basemap's tile host.
+
+    ``style-src`` keeps ``'unsafe-inline'``: Leaflet positions everything with ``style``
+    attributes; a style cannot run script.
+    """
     img = " ".join(("'self'", "data:", *opts.base.hosts))
-    return ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
+    return (f"default-src 'self'; {script_src(html)}; "
             "style-src 'self' 'unsafe-inline'; "
             f"img-src {img}; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
             "base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
 
 
-def security_headers(opts: MapOptions) -> dict[str, str]:
-    """Every security header of an HTML map page."""
+def security_headers(opts: MapOptions, html: str = "") -> dict[str, str]:
+    """Every security header of the HTML map page ``html``."""
     return {
-        "Content-Security-Policy": csp_header(opts),
+        "Content-Security-Policy": csp_header(opts, html),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         "X-Frame-Options": "SAMEORIGIN",

@@ -16,6 +16,7 @@ from maps import styles as st
 from maps.frame import (
     JsLayer,
     MapOptions,
+    Tooltip,
     shift,
     shift_xy,
 )
@@ -49,8 +50,7 @@ def add_admin(m: folium.Map, units: gpd.GeoDataFrame, opts: MapOptions, level: s
         name=t["townships"] if level == "township" else t["villages"],
         style_function=lambda _f: style,
         highlight_function=None,
-        tooltip=folium.GeoJsonTooltip(["label", "code"], aliases=[t["name"], t["code"]],
-                                      sticky=True),
+        tooltip=Tooltip(["label", "code"], aliases=[t["name"], t["code"]]),
         show=show, smooth_factor=1.0,
     )
     layer.add_to(m)
@@ -82,9 +82,8 @@ def add_cells(m: folium.Map, cells: gpd.GeoDataFrame, opts: MapOptions, name: st
     layer = folium.GeoJson(
         _geojson(cells, ["code", "name", "kind", "parent", "worker"], opts),
         name=name or t["cells"], style_function=style,
-        tooltip=folium.GeoJsonTooltip(["code", "name", "parent", "worker"],
-                                      aliases=[t["code"], t["name"], t["village"], t["worker"]],
-                                      sticky=True),
+        tooltip=Tooltip(["code", "name", "parent", "worker"],
+                        aliases=[t["code"], t["name"], t["village"], t["worker"]]),
     )
     layer.add_to(m)
     return layer
@@ -211,9 +210,8 @@ def add_compounds(m: folium.Map, comps: gpd.GeoDataFrame, opts: MapOptions,
                                   "weight": 1.5, "fillColor": st.MGMT_COLORS[f["properties"]
                                                                           ["mgmt_mode"]],
                                   "fillOpacity": 0.45},
-        tooltip=folium.GeoJsonTooltip(["name", "mode", "company", "households"],
-                                      aliases=[t["name"], t["compounds"], "", t["households"]],
-                                      sticky=True),
+        tooltip=Tooltip(["name", "mode", "company", "households"],
+                        aliases=[t["name"], t["compounds"], "", t["households"]]),
         show=show,
     )
     layer.add_to(m)

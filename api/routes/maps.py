@@ -2,7 +2,8 @@
 
 Every page links its JS/CSS under ``/static/`` (served here from the npm packages installed by
 ``maps/assets.sh``), carries a Content-Security-Policy allowing only this server (and the tile
-host of a basemap the user chose), and never makes a request to another host by default.
+host of a basemap the user chose) and, of inline scripts, only the page's own (by hash), and
+never makes a request to another host by default.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def _options(settings: SettingsDep, lang: str, basemap: str, region: str | None,
 
 
 def _page(html: str, opts: MapOptions) -> HTMLResponse:
-    return HTMLResponse(html, headers=security_headers(opts))
+    """The page with its headers; its CSP allows exactly the inline scripts in ``html``."""
+    return HTMLResponse(html, headers=security_headers(opts, html))
 
 
 @router.get("/maps/dispatch", dependencies=[READ_INCIDENTS, EXPENSIVE],

@@ -10,6 +10,26 @@
     });
   }
   W.esc = esc;
+  /* Tooltip of a GeoJSON feature (maps.frame.Tooltip): a table of aliases and property values
+   * written with textContent, so a name such as "<img src=x onerror=...>" shows as text. */
+  W.detail = function (props, fields, aliases, labels) {
+    var div = document.createElement("div"), tbl = document.createElement("table");
+    fields.forEach(function (f, i) {
+      var v = props ? props[f] : null, tr = document.createElement("tr"),
+        td = document.createElement("td");
+      if (labels !== false) {
+        var th = document.createElement("th");
+        th.textContent = aliases[i] === null || aliases[i] === undefined ? "" : aliases[i];
+        tr.appendChild(th);
+      }
+      td.textContent = v === null || v === undefined ? "" :
+        (typeof v === "object" ? JSON.stringify(v) : String(v));
+      tr.appendChild(td);
+      tbl.appendChild(tr);
+    });
+    div.appendChild(tbl);
+    return div;
+  };
   function table(pairs) {
     var h = "<table>";
     pairs.forEach(function (p) { if (p[1] !== null && p[1] !== undefined && p[1] !== "") {
