@@ -229,8 +229,9 @@ def bbox_polygon(values: Sequence[float], crs: str, swap_xy: bool = False) -> An
     ------
     InvalidInput
         Not 4 or 6 numbers, a number that is not finite (NaN, inf), minimum above maximum,
-        degrees given to a metric CRS or a box the CRS cannot place on the earth
-        (:func:`projected_problems`); the message says which (``field="bbox"``).
+        zero width or height, degrees given to a metric CRS or a box the CRS cannot place on
+        the earth (:func:`projected_problems`); the message says which (``field="bbox"``).
+        Boxes in degrees are cut to [-180, 180] x [-90, 90] first.
     """
     vals = list(values)
     if len(vals) == 6:
@@ -250,13 +251,26 @@ def bbox_polygon(values: Sequence[float], crs: str, swap_xy: bool = False) -> An
                            field="bbox")
     import shapely
 
+    if x1 == x2 or y1 == y2:
+        raise InvalidInput(f"bbox 的宽或高为零 / bbox {vals} has zero width or height: give "
+                           "minx < maxx and miny < maxy", field="bbox")
+    outside = InvalidInput(f"bbox {vals} 超出 {crs} 的范围 / bbox {vals} lies outside what "
+                           f"{crs} can express", field="bbox")
+    if crs in _DEGREES or is_geographic(crs):
+        # Degrees: a map view past the antimeridian or the poles is cut to the earth.
+        x1, x2, y1, y2 = max(x1, -180.0), min(x2, 180.0), max(y1, -90.0), min(y2, 90.0)
+        if x1 >= x2 or y1 >= y2:
+            raise outside
     corners = ([x1, x1, x2, x2], [y1, y2, y1, y2])
     problem = next((p for p in projected_problems(*corners, crs) if p), None)
     if problem:
         raise InvalidInput(f"bbox {vals}: {problem}", field="bbox")
-    box = shapely.segmentize(shapely.box(x1, y1, x2, y2), max(x2 - x1, y2 - y1) / 16 or 1)
-    out = transform_geometry(box, crs, "EPSG:4490")
-    if out is None or out.is_empty or not all(math.isfinite(v) for v in out.bounds):
-        raise InvalidInput(f"bbox {vals} 超出 {crs} 的范围 / bbox {vals} lies outside what "
-                           f"{crs} can express", field="bbox")
+    try:
+        box = shapely.segmentize(shapely.box(x1, y1, x2, y2), max(x2 - x1, y2 - y1) / 16)
+        out = transform_geometry(box, crs, "EPSG:4490")
+    except (ValueError, shapely.errors.GEOSException) as exc:
+        raise outside from exc
+    if (out is None or out.is_empty or not all(math.isfinite(v) for v in out.bounds)
+            or not out.is_valid):
+        raise outside
     return out

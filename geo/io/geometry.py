@@ -27,6 +27,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs.names import CGCS2000, UnknownCRSError, normalize_crs
 from geo.crs.transforms import transform_geometry
+from geo.crs.validate import projected_problems
 from geo.errors import InvalidInput, TooLarge
 
 GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
@@ -272,6 +273,10 @@ def parse_geometry(
     if shapely.has_z(geom):
         geom = shapely.force_2d(geom)
     if src != CGCS2000:
+        xy = shapely.get_coordinates(geom)  # metres of a projected CRS: the one rule
+        problem = next((p for p in projected_problems(xy[:, 0], xy[:, 1], src) if p), None)
+        if problem:
+            raise InvalidInput(problem, field="geometry", crs=src)
         try:
             geom = transform_geometry(geom, src, CGCS2000)
         except (ValueError, shapely.errors.GEOSException) as exc:

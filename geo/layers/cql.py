@@ -480,12 +480,14 @@ class FilterBuilder:
         )
 
 
-def check_filter(node: Any, kinds: Mapping[str, str], geometry: str = "geom") -> None:
+def check_filter(node: Any, kinds: Mapping[str, str], geometry: str = "geom",
+                 field: str = "filter") -> None:
     """Check a parsed CQL2/ECQL filter over columns of the given kinds, without building SQL.
 
     For callers that build their SQL otherwise (the export ``where``): the same limits and
     type rules as OGC filters. ``kinds`` maps column name -> string|integer|number|boolean|
-    datetime|date; ``geometry`` names the geometry column (if any).
+    datetime|date (:func:`kinds_from_description`); ``geometry`` names the geometry column
+    (if any); ``field`` is the parameter the errors name.
 
     Raises
     ------
@@ -496,8 +498,13 @@ def check_filter(node: Any, kinds: Mapping[str, str], geometry: str = "geom") ->
     layer = Layer(id="filter", title="", description="", table_name="", id_column="",
                   geom_column=geometry, geometry_type="Geometry", properties=props)
     checker = _Checker(layer, set(props))
-    check_size(node)
-    checker.check(node)
+    try:
+        check_size(node)
+        checker.check(node)
+    except InvalidInput as exc:
+        if field == "filter":
+            raise
+        raise InvalidInput(exc.message, **{**exc.detail, "field": field}) from exc
 
 
 class _Checker(FilterBuilder):

@@ -282,7 +282,7 @@ def test_filter_limits_are_a_clear_422(client: Any, cql: str, limit: str | None)
     ("/cells/at", {"lon": "1e10", "lat": "1e10", "crs": "EPSG:3857"}, "outside what"),
     ("/cells/at", {"lon": "1e10", "lat": "5", "crs": "EPSG:3857"}, "outside what"),
     ("/cells/at", {"lon": "1e10", "lat": "1e10", "crs": "EPSG:4547"}, "outside what"),
-    ("/cells/at", {"lon": "nan", "lat": "4262998", "crs": "EPSG:4546"}, "finite"),
+    ("/cells/at", {"lon": "nan", "lat": "4262998", "crs": "EPSG:4546"}, "number"),
     ("/spatial/cameras/within", {"lon": "1e10", "lat": "1e10", "crs": "EPSG:3857",
                                  "distance_m": "100"}, "outside what"),
     ("/spatial/cameras/nearest", {"lon": "111", "lat": "38", "crs": "EPSG:3857"},
@@ -297,7 +297,17 @@ def test_filter_limits_are_a_clear_422(client: Any, cql: str, limit: str | None)
                                       "filter-crs": EPSG + "3857"}, "outside what"),
     ("/export/cells", {"bbox": "1e10,1e10,2e10,2e10", "crs": "EPSG:3857"}, "outside what"),
     ("/export/cells", {"bbox": "1e10,1e10,2e10,2e10", "crs": "EPSG:4547"}, "outside what"),
+    ("/export/cells", {"bbox": "0,0,0,0"}, "zero width"),
+    ("/ogc/collections/cells/items", {"bbox": "111,38,111,39"}, "zero width"),
+    ("/ogc/collections/cells/items", {"bbox": "1e10,1e10,2e10,2e10"}, "outside what"),
 ])
+
+
+def test_posted_geometry_in_metres_out_of_reach_is_a_422(client: Any) -> None:
+    for coords, says in (([1e10, 1e10], "outside what"), ([111.13, 38.46], "look like degrees")):
+        r = client.post("/spatial/cells/intersects", json={
+            "geometry": {"type": "Point", "coordinates": coords}, "crs": "EPSG:3857"})
+        assert r.status_code == 422 and says in r.json()["detail"], r.text[:300]
 def test_metric_coordinates_out_of_reach_are_a_422(client: Any, path: str,
                                                    params: dict[str, str], says: str) -> None:
     """1e10 m or degrees given to a metric CRS: a 422 saying so (was 500, or 404 "not in any
