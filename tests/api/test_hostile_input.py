@@ -301,13 +301,6 @@ def test_filter_limits_are_a_clear_422(client: Any, cql: str, limit: str | None)
     ("/ogc/collections/cells/items", {"bbox": "111,38,111,39"}, "zero width"),
     ("/ogc/collections/cells/items", {"bbox": "1e10,1e10,2e10,2e10"}, "outside what"),
 ])
-
-
-def test_posted_geometry_in_metres_out_of_reach_is_a_422(client: Any) -> None:
-    for coords, says in (([1e10, 1e10], "outside what"), ([111.13, 38.46], "look like degrees")):
-        r = client.post("/spatial/cells/intersects", json={
-            "geometry": {"type": "Point", "coordinates": coords}, "crs": "EPSG:3857"})
-        assert r.status_code == 422 and says in r.json()["detail"], r.text[:300]
 def test_metric_coordinates_out_of_reach_are_a_422(client: Any, path: str,
                                                    params: dict[str, str], says: str) -> None:
     """1e10 m or degrees given to a metric CRS: a 422 saying so (was 500, or 404 "not in any
@@ -315,6 +308,13 @@ def test_metric_coordinates_out_of_reach_are_a_422(client: Any, path: str,
     r = client.get(path, params=params)
     assert r.status_code == 422, (path, params, r.status_code, r.text[:300])
     assert says in r.json()["detail"] and " / " in r.json()["detail"]
+
+
+def test_posted_geometry_in_metres_out_of_reach_is_a_422(client: Any) -> None:
+    for coords, says in (([1e10, 1e10], "outside what"), ([111.13, 38.46], "look like degrees")):
+        r = client.post("/spatial/cells/intersects", json={
+            "geometry": {"type": "Point", "coordinates": coords}, "crs": "EPSG:3857"})
+        assert r.status_code == 422 and says in r.json()["detail"], r.text[:300]
 
 
 def test_metric_coordinates_that_fit_still_work(client: Any) -> None:
