@@ -61,8 +61,8 @@ def personal_fields(layer: str) -> tuple[str, ...]:
     return PERSONAL.get(layer, ())
 
 
-def _guarded(layer: str) -> tuple[str, ...]:
-    """Fields of ``layer`` that are masked unless the caller reads them in full."""
+def guarded_fields(layer: str) -> tuple[str, ...]:
+    """Personal and free-text fields of ``layer``: masked unless the caller reads them in full."""
     return PERSONAL.get(layer, ()) + FREE_TEXT.get(layer, ())
 
 
@@ -114,7 +114,7 @@ def field_access(
     """
     if name in withheld_fields(principal, layer):
         return Access.WITHHELD
-    if name not in _guarded(layer):
+    if name not in guarded_fields(layer):
         return Access.FULL
     if layer == "workers":
         return Access.FULL if principal.sees_all_incidents() else Access.MASKED
@@ -141,7 +141,7 @@ def may_filter_on(principal: Principal, layer: str, name: str) -> bool:
     """
     if name in withheld_fields(principal, layer):
         return False
-    if name not in _guarded(layer):
+    if name not in guarded_fields(layer):
         return True
     if layer == "workers":
         return principal.sees_all_incidents()
@@ -169,7 +169,7 @@ def mask_row(principal: Principal, layer: str, row: Mapping[str, Any]) -> dict[s
     """A copy of ``row`` as the caller may receive it: withheld fields dropped to None,
     personal and free-text fields masked unless :func:`field_access` says ``FULL``."""
     out = dict(row)
-    fields = _guarded(layer)
+    fields = guarded_fields(layer)
     if not fields:
         return out
     cell, dept = row.get("cell_code"), row.get("department_code")

@@ -27,14 +27,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
-from geo.auth.fields import (
-    Access,
-    field_access,
-    mask_value,
-    may_filter_on,
-    personal_fields,
-    withheld_fields,
-)
+from geo.auth.fields import as_seen, guarded_fields, may_filter_on, withheld_fields
 from geo.auth.principal import Principal
 from geo.boundaries.sets import set_valid_at
 from geo.crs.names import UnknownCRSError, normalize_crs
@@ -273,17 +266,15 @@ def _mask(df: pd.DataFrame, layer: str, principal: Principal) -> None:
     for name in withheld_fields(principal, layer):
         if name in df.columns:
             df[name] = None
-    personal = [n for n in personal_fields(layer) if n in df.columns and
-                n not in withheld_fields(principal, layer)]
-    if not personal:
+    guarded = [n for n in guarded_fields(layer) if n in df.columns and
+               n not in withheld_fields(principal, layer)]
+    if not guarded:
         return
     cells = df["cell_code"] if "cell_code" in df.columns else [None] * len(df)
     depts = df["department_code"] if "department_code" in df.columns else [None] * len(df)
-    for name in personal:
-        df[name] = [
-            v if field_access(principal, layer, name, c, d) is Access.FULL else mask_value(name, v)
-            for v, c, d in zip(df[name], cells, depts, strict=True)
-        ]
+    for name in guarded:
+        df[name] = [as_seen(principal, layer, name, v, c, d)
+                    for v, c, d in zip(df[name], cells, depts, strict=True)]
 
 
 def _write(df: pd.DataFrame, geoms: np.ndarray | None, fmt: str, crs: str, name: str) -> bytes:
