@@ -294,7 +294,8 @@ class WriteAudit:
         finally:
             state = scope.get("state") or {}
             extra = state.get("audit")
-            is_write = scope.get("method") not in SAFE_METHODS
+            # read_only: a query sent as POST (e.g. /spatial/{layer}/intersects) is no write
+            is_write = scope.get("method") not in SAFE_METHODS and not state.get("read_only")
             if extra or (is_write and not state.get("audited")):
                 entry = self._entry(scope, status, state, extra or {})
                 try:

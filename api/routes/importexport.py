@@ -6,11 +6,12 @@ import datetime as dt
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import COMMAND_ONLY, EXPENSIVE, ConnDep, EngineDep, PrincipalDep, SettingsDep
+from api.reveal import note_revealed
 from api.schemas import files, ok
 from api.schemas import places as schemas_places
 from api.uploads import content_disposition, import_upload
@@ -115,6 +116,7 @@ def post_import(
     {422: {"description": "Unknown format, CRS, bad where or bbox"}},
 )
 def get_export(
+    request: Request,
     conn: ConnDep,
     settings: SettingsDep,
     principal: PrincipalDep,
@@ -130,6 +132,7 @@ def get_export(
     """Export a layer; personal fields only for callers allowed to see them."""
     res = export_layer(conn, principal, layer, format, settings.region_or_default(region), crs,
                        where, bbox, at, boundary_set)
+    note_revealed(request, res.revealed, layer.rstrip("s"), f"{layer.rstrip('s')}_codes")
     return Response(
         res.content, media_type=res.media_type,
         headers={"Content-Disposition": content_disposition(res.filename),

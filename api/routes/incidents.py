@@ -25,11 +25,11 @@ from api.deps import (
     VersionDep,
     aware,
 )
+from api.reveal import audit_revealed
 from api.schemas import files, ok
 from api.schemas import incidents as schemas_incidents
 from api.schemas import places as schemas_places
 from api.uploads import content_disposition, import_upload
-from geo.auth.principal import Principal
 from geo.incidents import attachments, cases, clock, intake, views
 from geo.io.importer import ImportOptions
 
@@ -133,7 +133,7 @@ def _answer(inc: dict[str, Any], status: int = 200) -> JSONResponse:
                 {422: {"description": "Bad input; or the place is outside the region "
                                              "(the report is kept as needs_location)"}},
                                              response_model=None)
-def post_incident(body: IncidentIn, engine: EngineDep, settings: SettingsDep,
+def post_incident(request: Request, body: IncidentIn, engine: EngineDep, settings: SettingsDep,
                   principal: PrincipalDep) -> JSONResponse:
     """Store and route one report: cell, worker, department, cameras, duplicates, due time."""
     report = intake.Report(
@@ -147,6 +147,8 @@ def post_incident(body: IncidentIn, engine: EngineDep, settings: SettingsDep,
     inc = intake.submit_incident(engine, report, principal,
                                  settings.region_or_default(body.region),
                                  settings.data_dir / "attachments")
+    request.state.audit = {"action": "create_incident", "object_type": "incident",
+                           "object_id": inc["id"], "detail": {"code": inc["code"]}}
     return _answer(inc, 201)
 
 
@@ -201,21 +203,6 @@ def get_overdue(conn: ConnDep, principal: PrincipalDep, as_of: AsOfDep, region: 
                                  overdue_only=True, now=as_of, limit=limit)
     return {"count": len(items), "as_of": (as_of or dt.datetime.now(dt.UTC)).isoformat(),
             "items": items}
-
-
-def audit_revealed(request: Request, principal: Principal, items: list[dict[str, Any]]) -> None:
-    """After an unmasked read (``?unmask=true``, already audited as ``read_personal``), name
-    the incidents whose reporter was actually shown (``read_personal_items``, written by
-    ``api.middleware.security.WriteAudit`` after the answer)."""
-    if not principal.unmask:
-        return
-    ids = [i["id"] for i in items
-           if (i.get("reporter_phone") or i.get("reporter_name"))
-           and principal.may_see_personal(i.get("cell_code"), i.get("department_code"))]
-    if ids:
-        request.state.audit = {"action": "read_personal_items", "object_type": "incident",
-                               "object_id": ids[0] if len(ids) == 1 else None,
-                               "detail": {"incident_ids": ids}}
 
 
 @router.get("/incidents/{incident_id}", dependencies=[READ_INCIDENTS],

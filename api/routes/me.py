@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from api.deps import READ_INCIDENTS, ConnDep, PrincipalDep, RegionDep
-from api.routes.incidents import audit_revealed
+from api.reveal import audit_revealed
 from api.schemas import incidents as schemas_incidents
 from api.schemas import ok
 from geo.crs.validate import to_cgcs2000_point

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import EXPENSIVE, ConnDep, PrincipalDep, SettingsDep
+from api.reveal import note_revealed
 from api.schemas import common as schemas_common
 from api.schemas import ogc as schemas_ogc
 from api.schemas import ok
@@ -210,6 +211,7 @@ def items(
         filter=filter, filter_lang=filter_lang, filter_crs=filter_crs, crs=crs,
     )
     result = ogc.items(conn, layer, principal, q, settings.max_page_size)
+    note_revealed(request, result.revealed)
     links = [_link(str(request.url), "self", GEOJSON, "this page")]
     returned = len(result.features)
     if offset + returned < result.number_matched:
@@ -247,8 +249,9 @@ def item(
 ) -> JSONResponse:
     """One feature by id (cells: 15-digit code; cameras: GB/T 28181 id; incidents: code)."""
     layer = get_layer(collection_id)
-    feature, out_crs = ogc.item(conn, layer, principal, feature_id, crs,
-                                _csv(properties, "properties"))
+    feature, out_crs, revealed = ogc.item(conn, layer, principal, feature_id, crs,
+                                          _csv(properties, "properties"))
+    note_revealed(request, revealed)
     base = _base(request)
     feature["links"] = [
         _link(str(request.url), "self", GEOJSON),

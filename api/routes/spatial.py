@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import EXPENSIVE, ConnDep, PrincipalDep, SettingsDep
+from api.reveal import audit_revealed_features
 from api.schemas import ok
 from api.schemas import places as schemas_places
 from geo.crs.validate import to_cgcs2000_point
@@ -37,6 +38,7 @@ Crs = Annotated[
        {200: {"content": {GEOJSON: {}}}, 404: {"description": "unknown layer"},
                422: {"description": "bad point, CRS or distance"}}, response_model=None)
 def within(
+    request: Request,
     conn: ConnDep,
     principal: PrincipalDep,
     settings: SettingsDep,
@@ -51,6 +53,7 @@ def within(
     lon_c, lat_c = to_cgcs2000_point(lon, lat, crs)
     body = spatial.within_distance(conn, layer, lon_c, lat_c, distance_m, principal, limit,
                                    settings.max_page_size)
+    audit_revealed_features(request, principal, body)
     return JSONResponse(body, media_type=GEOJSON)
 
 
@@ -62,6 +65,7 @@ def within(
        {200: {"content": {GEOJSON: {}}}, 404: {"description": "unknown layer"},
                422: {"description": "bad point, CRS or k"}}, response_model=None)
 def nearest(
+    request: Request,
     conn: ConnDep,
     principal: PrincipalDep,
     layer: Annotated[str, Path(description=f"One of {', '.join(spatial.NEAREST_LAYERS)}")],
@@ -75,8 +79,9 @@ def nearest(
     Uses the index (``<->`` KNN) for candidates, then the exact distance on the ellipsoid.
     """
     lon_c, lat_c = to_cgcs2000_point(lon, lat, crs)
-    return JSONResponse(spatial.nearest(conn, layer, lon_c, lat_c, k, principal),
-                        media_type=GEOJSON)
+    body = spatial.nearest(conn, layer, lon_c, lat_c, k, principal)
+    audit_revealed_features(request, principal, body)
+    return JSONResponse(body, media_type=GEOJSON)
 
 
 _INTERSECTS_EXAMPLE = {
@@ -96,6 +101,7 @@ _INTERSECTS_EXAMPLE = {
                422: {"description": "not GeoJSON, or invalid geometry (GEOS reason)"}},
                response_model=None)
 def intersects(
+    request: Request,
     layer: Annotated[str, Path(description=f"One of {', '.join(spatial.SPATIAL_LAYERS)}")],
     conn: ConnDep,
     principal: PrincipalDep,
@@ -112,8 +118,10 @@ def intersects(
     crs = body.get("crs")
     if crs is not None and not isinstance(crs, str):
         raise InvalidInput("crs 须为字符串 / crs must be a string", field="crs")
+    request.state.read_only = True  # a query with a body: not a write in the audit log
     result = spatial.intersecting(conn, layer, body["geometry"], crs, principal, limit,
                                   settings.max_page_size)
+    audit_revealed_features(request, principal, result)
     return JSONResponse(result, media_type=GEOJSON)
 
 
@@ -125,6 +133,7 @@ def intersects(
         404: {"description": "unknown unit"}, 422: {"description": "bad kind/layers"}},
     response_model=None)
 def inside(
+    request: Request,
     conn: ConnDep,
     principal: PrincipalDep,
     settings: SettingsDep,
@@ -139,8 +148,9 @@ def inside(
     names = tuple(x.strip() for x in layers.split(",") if x.strip())
     if not names:
         raise InvalidInput("layers 为空 / layers is empty", field="layers")
-    return JSONResponse(spatial.inside(conn, kind, code, principal, names, limit,
-                                       settings.max_page_size))
+    body = spatial.inside(conn, kind, code, principal, names, limit, settings.max_page_size)
+    audit_revealed_features(request, principal, body)
+    return JSONResponse(body)
 
 
 @router.get(

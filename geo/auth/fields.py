@@ -182,3 +182,22 @@ def mask_row(principal: Principal, layer: str, row: Mapping[str, Any]) -> dict[s
         elif access is Access.MASKED:
             out[name] = mask_value(name, out[name])
     return out
+
+
+def revealed_ids(
+    principal: Principal, layer: str, rows: Iterable[Mapping[Any, Any]], id_key: str = "id",
+) -> list[Any]:
+    """Ids of the rows whose personal fields went out in full (for the audit log).
+
+    Only an unmasked request (``?unmask=true``, audited as such) reveals anything; a row counts
+    when one of its personal fields is not empty and :func:`field_access` says ``FULL``.
+    """
+    if not principal.unmask or not personal_fields(layer):
+        return []
+    out = []
+    for row in rows:
+        cell, dept = row.get("cell_code"), row.get("department_code")
+        if any(row.get(f) and field_access(principal, layer, f, cell, dept) is Access.FULL
+               for f in personal_fields(layer)):
+            out.append(row[id_key])
+    return out

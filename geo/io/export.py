@@ -18,7 +18,7 @@ import json
 import shutil
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,13 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
-from geo.auth.fields import as_seen, guarded_fields, may_filter_on, withheld_fields
+from geo.auth.fields import (
+    as_seen,
+    guarded_fields,
+    may_filter_on,
+    revealed_ids,
+    withheld_fields,
+)
 from geo.auth.principal import Principal
 from geo.boundaries.sets import set_valid_at
 from geo.crs.names import UnknownCRSError, normalize_crs
@@ -82,6 +88,7 @@ class ExportResult:
     media_type: str
     filename: str
     rows: int
+    revealed: list[Any] = field(default_factory=list)  # codes whose personal fields went out
 
 
 def _parse_bbox(bbox: str | None, crs: str) -> Any:
@@ -227,6 +234,7 @@ def export_layer(
         raise
     df = pd.DataFrame([dict(r) for r in rows], columns=[c for c in cols if c != "geom"] + (
         ["geom_wkb"] if has_geom else []))
+    revealed = revealed_ids(principal, layer, rows, "code") if "code" in cols else []
     _mask(df, layer, principal)
     geoms = None
     if has_geom:
@@ -244,7 +252,7 @@ def export_layer(
     name = f"{layer}_{region_code}"
     content = _write(df, geoms, fmt, out_crs, name)
     media, ext = FORMATS[fmt]
-    return ExportResult(content, media, name + ext, len(df))
+    return ExportResult(content, media, name + ext, len(df), revealed)
 
 
 def _plain(v: Any) -> Any:

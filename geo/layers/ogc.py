@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -27,7 +27,7 @@ from pyproj import CRS
 from sqlalchemy import Connection, func, literal, select
 from sqlalchemy.types import String
 
-from geo.auth.fields import mask_row, may_filter_on, visible_fields
+from geo.auth.fields import mask_row, may_filter_on, revealed_ids, visible_fields
 from geo.crs.names import BD09, GCJ02, UnknownCRSError, normalize_crs
 from geo.crs.transforms import transform_geometry
 from geo.crs.validate import bbox_polygon
@@ -162,6 +162,7 @@ class ItemsResult:
     features: list[dict[str, Any]]
     number_matched: int
     crs: OutputCRS
+    revealed: list[Any] = field(default_factory=list)  # ids whose personal fields went out
 
 
 def _check_props(layer: Layer, names: list[str], allowed: list[str], param: str) -> None:
@@ -273,15 +274,19 @@ def items(
         .offset(q.offset)
     )
     rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    revealed = revealed_ids(principal, layer.id, rows, layer.id_column)
     features = _features(layer, rows, wanted, principal, out_crs)
-    return ItemsResult(features, number_matched, out_crs)
+    return ItemsResult(features, number_matched, out_crs, revealed)
 
 
 def item(
     conn: Connection, layer: Layer, principal: Any, fid: str, crs: str | None = None,
     properties: list[str] | None = None,
-) -> tuple[dict[str, Any], OutputCRS]:
-    """One feature by id, within the caller's scope; NotFound otherwise."""
+) -> tuple[dict[str, Any], OutputCRS, list[Any]]:
+    """One feature by id, within the caller's scope; NotFound otherwise.
+
+    Returns the feature, its CRS and the ids whose personal fields went out (for the audit).
+    """
     out_crs = resolve_crs(crs, "crs")
     allowed = visible_fields(principal, layer.id, layer.properties)
     wanted = properties if properties is not None else allowed
@@ -301,7 +306,8 @@ def item(
             f"集合 {layer.id} 中没有要素 {fid!r} (或无权查看) / no feature {fid!r} in "
             f"collection {layer.id} (or not visible to you)", collection=layer.id, fid=fid,
         )
-    return _features(layer, rows, wanted, principal, out_crs)[0], out_crs
+    revealed = revealed_ids(principal, layer.id, rows, layer.id_column)
+    return _features(layer, rows, wanted, principal, out_crs)[0], out_crs, revealed
 
 
 def _jsonable(value: Any) -> Any:
