@@ -115,6 +115,12 @@ def install_error_handlers(app: FastAPI) -> None:
             lang = "en" if request.query_params.get("lang") == "en" else "zh"
             return RedirectResponse(f"/login?{urlencode({'next': target, 'lang': lang})}",
                                     status_code=303)
+        if status == 403 or exc.detail.get("refused_fields"):
+            # refusals are audited (api.middleware.security.WriteAudit writes them)
+            request.state.audit = {"action": "refused", "detail": {
+                "status": status, "reason": exc.message[:300],
+                **({"refused_fields": exc.detail["refused_fields"]}
+                   if exc.detail.get("refused_fields") else {})}}
         headers: dict[str, str] | None = headers_of(exc) or None
         if status == 503:
             headers = {**(headers or {}), "Retry-After": str(RETRY_AFTER_S)}

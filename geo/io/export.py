@@ -142,7 +142,7 @@ def _where_sql(where: str | None, columns: list[str], refused: list[str]) -> str
         raise InvalidInput(
             f"where 不能使用字段 {forbidden} (无权查看其明文) / where may not name {forbidden}: "
             "you may not read these fields unmasked; filterable columns: "
-            f"{allowed}", field="where")
+            f"{allowed}", field="where", refused_fields=forbidden)
     unknown = sorted(named - set(allowed))
     if unknown:
         raise InvalidInput(f"where 中的未知字段 {unknown} / unknown columns in where: {unknown}; "

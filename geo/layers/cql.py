@@ -359,10 +359,12 @@ class FilterBuilder:
         if name in (*_GEOMETRY_NAMES, self.layer.geom_column):
             return self.layer.column(name)
         if name not in self.allowed:
+            # a property that exists but is not queryable for this caller is a refusal (audited)
+            refused = {"refused_fields": [name]} if name in self.layer.properties else {}
             raise InvalidInput(
                 f"过滤条件中的未知属性 {name!r} / unknown property {name!r} in the filter of "
                 f"collection {self.layer.id}; queryable: {', '.join(sorted(self.allowed))}",
-                field="filter", property=name,
+                field="filter", property=name, **refused,
             )
         return self.layer.column(name)
 

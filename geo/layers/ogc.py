@@ -256,7 +256,7 @@ def items(
         prop = name.strip().lstrip("+-").split(" ")[0]
         if not may_filter_on(principal, layer.id, prop):
             raise InvalidInput(f"不能按个人信息排序 / cannot sort by personal field {prop}",
-                               field="sortby")
+                               field="sortby", refused_fields=[prop])
     conds = _conditions(layer, principal, q, allowed)
     where = where_all(conds)
     t = layer.table

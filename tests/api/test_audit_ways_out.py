@@ -80,3 +80,24 @@ def test_a_new_case_is_named_and_a_posted_query_is_no_write(
                     json={"geometry": {"type": "Polygon", "coordinates": [ring]}})
     assert r.status_code == 200, r.text
     assert _last(engine, "/spatial/cells/intersects") is None
+
+
+def test_refusals_are_audited(
+    env: tuple[TestClient, Engine, dict[str, str], dict[str, Any]],
+    role_headers: dict[str, dict[str, str]],
+) -> None:
+    client, engine, _, _ = env
+    worker = role_headers["worker"]
+    probes = (("/export/incidents", {"where": "reporter_phone LIKE '138%'", "format": "csv"}),
+              ("/ogc/collections/incidents/items", {"sortby": "reporter_phone"}),
+              ("/ogc/collections/incidents/items", {"filter": "reporter_name = '张三'"}))
+    for path, params in probes:
+        r = client.get(path, params=params, headers=worker)
+        assert r.status_code == 422, r.text
+        rec = _last(engine, path)
+        assert rec is not None and rec["action"] == "refused", (path, rec)
+        assert rec["detail"]["refused_fields"], rec
+    r = client.get("/incidents", params={"unmask": "true"}, headers=role_headers["planner"])
+    assert r.status_code == 403
+    rec = _last(engine, "/incidents")
+    assert rec is not None and rec["action"] == "refused" and rec["detail"]["status"] == 403
