@@ -21,9 +21,15 @@ from api.schemas import auth as schemas_auth
 from api.schemas import ok
 from geo.auth.audit import AuditEntry, record
 from geo.auth.principal import ROLE_NAMES, Principal
-from geo.auth.tokens import issue_session_token
-from geo.auth.users import create_api_token, list_api_tokens, login, revoke_api_token
-from geo.errors import Locked, Unauthorized
+from geo.auth.tokens import API_TOKEN_DEFAULT_DAYS, API_TOKEN_MAX_DAYS, issue_session_token
+from geo.auth.users import (
+    api_token_days,
+    create_api_token,
+    list_api_tokens,
+    login,
+    revoke_api_token,
+)
+from geo.errors import Forbidden, Locked, Unauthorized
 
 router = APIRouter(tags=["auth 认证"])
 
@@ -48,7 +54,11 @@ class TokenRequest(BaseModel):
     """An API token for a system acting as the caller."""
 
     name: str = Field(min_length=1, max_length=100, examples=["12345 hotline bridge"])
-    days: int | None = Field(default=None, ge=1, le=3650, description="None: no expiry")
+    days: int | None = Field(
+        default=None, ge=1, le=API_TOKEN_MAX_DAYS, examples=[90],
+        description=f"有效天数 / lifetime in days, 1..{API_TOKEN_MAX_DAYS}; not given or null: "
+        f"{API_TOKEN_DEFAULT_DAYS} days. Every API token expires; a password reset or disabling "
+        "the user revokes it at once.")
 
 
 def _principal_info(p: Principal) -> dict[str, Any]:
@@ -228,18 +238,32 @@ def get_me(principal: PrincipalDep) -> dict[str, Any]:
 
 
 @router.post("/auth/tokens", status_code=201, summary="Create an API token / 创建 API 令牌",
-    responses=ok(schemas_auth.TokenCreated, status=201),
+    responses=ok(schemas_auth.TokenCreated, status=201) | {
+        403: {"description": "Not a login session (an API token never mints another)"}},
     response_model=None)
 def post_token(
     request: Request, engine: EngineDep, principal: AuthenticatedDep,
     body: Annotated[TokenRequest, Body()],
 ) -> dict[str, Any]:
-    """A long-lived token acting as the caller (shown once; only its hash is stored)."""
+    """A token for a system acting as the caller (shown once; only its hash is stored).
+
+    Only a login session (``POST /auth/login``) may mint one: an API token, also sent as
+    Basic, gets 403. The token expires after ``days`` (default 90, at most 365).
+    """
+    if not principal.may_mint_api_tokens():
+        raise Forbidden(
+            "只有登录会话可以创建 API 令牌, API 令牌不能再创建令牌; 请先登录 (POST /auth/login) / "
+            "only a login session may create API tokens, an API token cannot mint another: log "
+            "in (POST /auth/login) and use that session token", credential=principal.credential)
+    days = api_token_days(body.days)
     with engine.begin() as conn:
-        tid, token = create_api_token(conn, principal.user, body.name, body.days)
+        tid, token = create_api_token(conn, principal.user, body.name, days)
+        expires_at = next(r["expires_at"] for r in list_api_tokens(conn, principal.user_id)
+                          if r["id"] == tid)
     request.state.audit = {"action": "token_create", "object_type": "api_token",
-                           "object_id": tid, "detail": {"name": body.name, "days": body.days}}
-    return {"id": tid, "token": token, "name": body.name, "days": body.days,
+                           "object_id": tid, "detail": {"name": body.name, "days": days}}
+    return {"id": tid, "token": token, "name": body.name, "days": days,
+            "expires_at": expires_at.isoformat(),
             "note": "只显示一次, 请妥善保存 / shown once: store it safely"}
 
 

@@ -34,6 +34,9 @@ ROLES = ROLE.codes
 # Roles that may ask for personal data unmasked (``?unmask=true``, audited), within their scope.
 UNMASK_ROLES = ("admin", "command", "department", "worker")
 ROLE_NAMES = {code: f"{zh} / {en}" for code, (zh, en) in ROLE.items()}
+# How an authenticated caller proved who they are (:attr:`Principal.credential`).
+SESSION = "session"  # a session token of POST /auth/login (Bearer, or the cookie on GET)
+API_TOKEN = "api_token"  # an API token wgk_... (Bearer, or as the password of Basic)
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Principal:
     user_id: int | None = None  # app_user.id; None for anonymous and built-in principals
     unmask: bool = False  # this request asked for personal data unmasked (and was audited)
     authenticated: bool = False  # a valid token was presented
+    credential: str | None = None  # SESSION or API_TOKEN; None for anonymous and built-ins
 
     @property
     def is_anonymous(self) -> bool:
@@ -57,6 +61,11 @@ class Principal:
     def may_unmask(self) -> bool:
         """True when the role may ask for personal data unmasked (within its scope)."""
         return self.role in UNMASK_ROLES
+
+    def may_mint_api_tokens(self) -> bool:
+        """True for a login session only: an API token (Bearer or Basic) never mints another,
+        so a leaked API token cannot outlive its own revocation or expiry."""
+        return self.authenticated and self.credential == SESSION
 
     def in_region(self, region_code: str) -> bool:
         """True when the caller may see anything of ``region_code``."""

@@ -7,7 +7,12 @@ base64url JSON ``{"uid", "sub", "ver", "iat", "exp"}``, signature HMAC-SHA256 of
 No JWT library is needed for this one algorithm; the format is JWT-like but not JWT.
 
 API token (for systems): ``wgk_`` + 43 random characters; only its SHA-256 is stored, so a
-leaked database does not leak usable tokens. Revocable one by one.
+leaked database does not leak usable tokens. Revocable one by one; a password reset or a
+disable revokes all of a user's API tokens. Every API token expires: after
+:data:`API_TOKEN_DEFAULT_DAYS` unless the creator asks for 1..:data:`API_TOKEN_MAX_DAYS` days
+(tokens of earlier releases stored without an expiry end :data:`API_TOKEN_MAX_DAYS` days after
+their creation). Only a login session may mint one (``POST /auth/tokens``), never another API
+token.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import time
 from dataclasses import dataclass
 
 API_TOKEN_PREFIX = "wgk_"
+API_TOKEN_DEFAULT_DAYS = 90  # an API token asked for without a lifetime lives this long
+API_TOKEN_MAX_DAYS = 365  # and never longer than this
 _VERSION = "v1"
 
 

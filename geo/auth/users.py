@@ -15,8 +15,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Connection, text
 
-from geo.auth.principal import ROLES, Principal
+from geo.auth.principal import API_TOKEN, ROLES, SESSION, Principal
 from geo.auth.tokens import (
+    API_TOKEN_DEFAULT_DAYS,
+    API_TOKEN_MAX_DAYS,
     SessionClaims,
     hash_api_token,
     new_api_token,
@@ -137,15 +139,26 @@ def _user_id(conn: Connection, username: str) -> int:
     return int(uid)
 
 
+_REVOKE_ALL = text("UPDATE api_token SET revoked_at = now() WHERE user_id = :i "
+                   "AND revoked_at IS NULL")
+
+
 def set_disabled(conn: Connection, username: str, disabled: bool = True) -> None:
-    """Disable (or enable) a user; earlier session tokens stop working either way."""
+    """Disable (or enable) a user; earlier session tokens stop working either way.
+
+    Disabling also revokes every API token of the user, so enabling them again does not bring
+    old tokens back: they mint new ones after logging in.
+    """
     uid = _user_id(conn, username)
     conn.execute(text("UPDATE app_user SET disabled = :d, token_version = token_version + 1 "
                       "WHERE id = :i"), {"d": disabled, "i": uid})
+    if disabled:
+        conn.execute(_REVOKE_ALL, {"i": uid})
 
 
 def reset_password(conn: Connection, username: str, password: str | None = None) -> str:
-    """Set a new password (generated when not given), unlock, invalidate session tokens."""
+    """Set a new password (generated when not given), unlock, end every session and revoke
+    every API token of the user (a reset is what an admin does after a leak)."""
     uid = _user_id(conn, username)
     if password is None:
         password = generate_password()
@@ -155,6 +168,7 @@ def reset_password(conn: Connection, username: str, password: str | None = None)
              "token_version = token_version + 1 WHERE id = :i"),
         {"h": hash_password(password), "i": uid},
     )
+    conn.execute(_REVOKE_ALL, {"i": uid})
     return password
 
 
@@ -248,8 +262,12 @@ def principal_for_user(
     token_version: int | None = None,
     demo_mode: bool = True,
     unmask: bool = False,
+    credential: str | None = None,
 ) -> Principal:
     """Build the Principal of a user: role, region, department, cells assigned *now*.
+
+    ``credential`` says how the caller proved it (``SESSION``, ``API_TOKEN``; None: a
+    server-side look-up such as the login itself).
 
     Raises
     ------
@@ -268,7 +286,7 @@ def principal_for_user(
     return Principal(
         user=row["username"], role=row["role"], regions=frozenset({row["region_code"]}),
         cell_codes=frozenset(row["cells"] or ()), department_code=row["department_code"],
-        user_id=int(row["id"]), unmask=unmask, authenticated=True,
+        user_id=int(row["id"]), unmask=unmask, authenticated=True, credential=credential,
     )
 
 
@@ -276,7 +294,15 @@ def principal_for_session(
     conn: Connection, claims: SessionClaims, demo_mode: bool = True, unmask: bool = False
 ) -> Principal:
     """The Principal of a verified session token."""
-    return principal_for_user(conn, claims.user_id, claims.token_version, demo_mode, unmask)
+    return principal_for_user(conn, claims.user_id, claims.token_version, demo_mode, unmask,
+                              credential=SESSION)
+
+
+def _api_token_valid(t: str) -> str:
+    """SQL: the API token ``t`` is in force (not revoked, not expired). Tokens stored without an
+    expiry by earlier releases end API_TOKEN_MAX_DAYS after their creation."""
+    return (f"{t}.revoked_at IS NULL AND COALESCE({t}.expires_at, {t}.created_at + "
+            f"interval '{API_TOKEN_MAX_DAYS} days') > now()")
 
 
 def principal_for_api_token(
@@ -285,8 +311,8 @@ def principal_for_api_token(
     """The Principal of an API token (unknown, revoked or expired -> Unauthorized)."""
     row = conn.execute(
         text("SELECT id, user_id, last_used_at IS NULL OR last_used_at < now() - "
-             "interval '60 seconds' AS stale FROM api_token WHERE token_hash = :h "
-             "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())"),
+             "interval '60 seconds' AS stale FROM api_token t WHERE token_hash = :h "
+             f"AND {_api_token_valid('t')}"),
         {"h": hash_api_token(token)},
     ).first()
     if row is None:
@@ -294,18 +320,51 @@ def principal_for_api_token(
     if row[2]:  # last use recorded to the minute: no write on every request
         conn.execute(text("UPDATE api_token SET last_used_at = now() WHERE id = :i"),
                      {"i": row[0]})
-    return principal_for_user(conn, int(row[1]), None, demo_mode, unmask)
+    return principal_for_user(conn, int(row[1]), None, demo_mode, unmask, credential=API_TOKEN)
+
+
+def api_token_owner(conn: Connection, token: str) -> tuple[int, str] | None:
+    """The user id and name of an API token in force (None: unknown, revoked or expired).
+
+    One indexed look-up and no write: for the rate limiter, which keys on the user.
+    """
+    row = conn.execute(
+        text("SELECT u.id, u.username FROM api_token t JOIN app_user u ON u.id = t.user_id "
+             f"WHERE t.token_hash = :h AND {_api_token_valid('t')}"),
+        {"h": hash_api_token(token)},
+    ).first()
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def api_token_days(days: int | None) -> int:
+    """The lifetime of a new API token: ``days``, or the default when None.
+
+    Raises
+    ------
+    InvalidInput
+        ``days`` outside 1..API_TOKEN_MAX_DAYS (no token lives for ever).
+    """
+    if days is None:
+        return API_TOKEN_DEFAULT_DAYS
+    if not 1 <= days <= API_TOKEN_MAX_DAYS:
+        raise InvalidInput(
+            f"有效天数须在 1..{API_TOKEN_MAX_DAYS} 之间 (不填: {API_TOKEN_DEFAULT_DAYS} 天) / "
+            f"days must be 1..{API_TOKEN_MAX_DAYS} (none given: {API_TOKEN_DEFAULT_DAYS}); "
+            "API tokens always expire", field="days")
+    return days
 
 
 def create_api_token(
     conn: Connection, username: str, name: str, days: int | None = None
 ) -> tuple[int, str]:
-    """Create an API token for ``username``; return its id and the token (shown once)."""
+    """Create an API token for ``username``; return its id and the token (shown once).
+
+    It expires after ``days`` (1..API_TOKEN_MAX_DAYS; None: API_TOKEN_DEFAULT_DAYS).
+    """
     uid = _user_id(conn, username)
-    if days is not None and days <= 0:
-        raise InvalidInput("有效天数须为正数 / days must be positive", field="days")
+    lifetime = api_token_days(days)
     token = new_api_token()
-    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=days)) if days else None
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=lifetime)
     tid = conn.execute(
         text("INSERT INTO api_token (region_code, user_id, name, token_hash, prefix, expires_at)"
              " SELECT region_code, id, :n, :h, :p, :e FROM app_user WHERE id = :u RETURNING id"),

@@ -20,9 +20,15 @@ from sqlalchemy.engine import Engine
 from api.main import create_app
 from api.settings import DEFAULT_SECRET, SECRET_FILE, Settings
 from geo.auth.principal import Principal, mask_name, mask_phone, reporter_fields
-from geo.auth.tokens import TokenError, issue_session_token, verify_session_token
-from geo.auth.users import add_user, reset_password, set_disabled
+from geo.auth.tokens import (
+    TokenError,
+    hash_api_token,
+    issue_session_token,
+    verify_session_token,
+)
+from geo.auth.users import add_user, create_api_token, reset_password, set_disabled
 from geo.demo.users import DEMO_USERS
+from geo.errors import InvalidInput
 from tests.conftest import create_database, drop_database, make_settings
 
 LONG_SECRET = "x" * 40
@@ -369,3 +375,101 @@ def test_browser_login_page_and_redirect_back_to_the_map(auth_url: str) -> None:
         evil = c.post("/login", data={"username": username, "password": password,
                                       "next": "//evil.example/x"}, follow_redirects=False)
         assert evil.headers["location"] == "/maps/dispatch"
+
+
+def _mint(client: TestClient, headers: dict[str, str], **body: Any) -> Any:
+    return client.post("/auth/tokens", json={"name": "t", **body}, headers=headers)
+
+
+def test_password_reset_and_disable_revoke_api_tokens(auth_url: str,
+                                                      auth_engine: Engine) -> None:
+    """Issue 15, finding 9: API tokens survived a password reset and a disable-then-enable."""
+    with auth_engine.begin() as conn:
+        add_user(conn, "token-owner", "command", "141123", password="password-1")
+    with client_for(auth_url) as client:
+        session = login(client, "token-owner", "password-1").json()["access_token"]
+        client.cookies.clear()
+        api_token = _mint(client, bearer(session)).json()["token"]
+        assert client.get("/auth/me", headers=bearer(api_token)).status_code == 200
+        with auth_engine.begin() as conn:
+            reset_password(conn, "token-owner", "password-2")
+        r = client.get("/auth/me", headers=bearer(api_token))
+        assert r.status_code == 401 and "revoked" in r.json()["detail"]
+
+        session = login(client, "token-owner", "password-2").json()["access_token"]
+        client.cookies.clear()
+        api_token = _mint(client, bearer(session)).json()["token"]
+        with auth_engine.begin() as conn:
+            set_disabled(conn, "token-owner", True)
+            set_disabled(conn, "token-owner", False)
+        assert client.get("/auth/me", headers=bearer(api_token)).status_code == 401
+        with auth_engine.connect() as conn:
+            live = conn.execute(text(
+                "SELECT count(*) FROM api_token t JOIN app_user u ON u.id = t.user_id "
+                "WHERE u.username = 'token-owner' AND t.revoked_at IS NULL")).scalar()
+        assert live == 0
+        # after enabling, the user logs in and mints a new one, which works
+        session = login(client, "token-owner", "password-2").json()["access_token"]
+        client.cookies.clear()
+        fresh = _mint(client, bearer(session)).json()["token"]
+        assert client.get("/auth/me", headers=bearer(fresh)).status_code == 200
+
+
+def test_api_tokens_always_expire(auth_url: str, auth_engine: Engine) -> None:
+    """Issue 15, finding 9: ``days: null`` meant a token that never expires."""
+    from geo.auth.tokens import API_TOKEN_DEFAULT_DAYS, API_TOKEN_MAX_DAYS
+
+    with client_for(auth_url) as client:
+        session = login(client, *DEMO_USERS["command"][:2]).json()["access_token"]
+        client.cookies.clear()
+        for body in ({}, {"days": None}):
+            r = _mint(client, bearer(session), **body)
+            assert r.status_code == 201, r.text
+            assert r.json()["days"] == API_TOKEN_DEFAULT_DAYS
+            with auth_engine.connect() as conn:
+                days = conn.execute(text(
+                    "SELECT extract(epoch FROM expires_at - created_at) / 86400 FROM api_token "
+                    "WHERE id = :i"), {"i": r.json()["id"]}).scalar()
+            assert days is not None and round(float(days)) == API_TOKEN_DEFAULT_DAYS
+        for bad in (0, -1, API_TOKEN_MAX_DAYS + 1, 3650):
+            r = _mint(client, bearer(session), days=bad)
+            assert r.status_code == 422, (bad, r.text)
+        assert _mint(client, bearer(session), days=API_TOKEN_MAX_DAYS).status_code == 201
+        spec = client.get("/openapi.json").json()
+        days_doc = spec["components"]["schemas"]["TokenRequest"]["properties"]["days"]
+        assert f"{API_TOKEN_DEFAULT_DAYS} days" in days_doc["description"]
+        assert any(o.get("maximum") == API_TOKEN_MAX_DAYS
+                   for o in days_doc.get("anyOf", [days_doc]))
+    # the CLI and the library: the same default, the same limit
+    with auth_engine.begin() as conn:
+        _tid, _tok = create_api_token(conn, "demo-command", "cli", None)
+        expires = conn.execute(text("SELECT expires_at FROM api_token WHERE id = :i"),
+                               {"i": _tid}).scalar()
+        assert expires is not None
+        with pytest.raises(InvalidInput, match="days"):
+            create_api_token(conn, "demo-command", "cli", 0)
+        # a token stored without expiry by an earlier release ends after the maximum
+        legacy = "wgk_legacy-token-without-expiry-000000000000000"
+        conn.execute(text(
+            "INSERT INTO api_token (region_code, user_id, name, token_hash, prefix, created_at) "
+            "SELECT region_code, id, 'legacy', :h, 'wgk_legacy', now() - interval '400 days' "
+            "FROM app_user WHERE username = 'demo-command'"), {"h": hash_api_token(legacy)})
+    with client_for(auth_url) as client:
+        assert client.get("/auth/me", headers=bearer(legacy)).status_code == 401
+
+
+def test_only_a_login_session_mints_api_tokens(auth_url: str) -> None:
+    """Issue 15, finding 9: an API token could mint more API tokens."""
+    with client_for(auth_url) as client:
+        session = login(client, *DEMO_USERS["worker"][:2]).json()["access_token"]
+        client.cookies.clear()
+        api_token = _mint(client, bearer(session)).json()["token"]
+        basic = {"Authorization": "Basic " + base64.b64encode(
+            f"any:{api_token}".encode()).decode()}
+        for headers in (bearer(api_token), basic):
+            r = _mint(client, headers)
+            assert r.status_code == 403, r.text
+            assert "登录会话" in r.json()["detail"] and "session" in r.json()["detail"]
+        # the API token still reads, lists and revokes; the session still mints
+        assert client.get("/auth/tokens", headers=bearer(api_token)).status_code == 200
+        assert _mint(client, bearer(session)).status_code == 201
