@@ -71,6 +71,10 @@ class Env:
     code_scope: dict[str, tuple[str | None, str | None]]  # incident code -> (cell, dept)
     worker_phones: set[str]
     seen: list[str] = field(default_factory=list)
+    # Scope oracle: cases at the own point, reported now, that a scoped role may not know of
+    # (another department's; one reassigned to another cell); every write probe's fresh case
+    # has them as duplicate candidates, so any answer naming related cases would name them.
+    shadows: list[dict[str, Any]] = field(default_factory=list)
     probe_target: dict[str, Any] | None = None  # a fresh incident a probe created (writes)
     fresh: int = 0  # counter for the reporter phones of fresh incidents
 
@@ -118,13 +122,27 @@ def env(admin_engine: Engine, demo_template: str) -> Iterator[Env]:
             assert r.status_code == 200, r.text
             headers[role] = {"Authorization": f"Bearer {r.json()['access_token']}"}
             client.cookies.clear()
+        shadows = []
+        for dept, moved_to in ((other["department_code"], None), ("xiaofang", other["cell_code"])):
+            r = client.post("/incidents", headers=headers["command"], json={
+                "category": own["category_code"], "department": dept, "description": "shadow",
+                **dict(zip(("lon", "lat"), own_point, strict=True))})
+            assert r.status_code == 201, r.text
+            shadow = {"id": r.json()["id"], "code": r.json()["code"],
+                      "cell_code": moved_to or r.json()["cell_code"], "department_code": dept}
+            if moved_to:
+                with engine.begin() as conn:
+                    conn.execute(text("UPDATE incident SET cell_code = :c WHERE id = :i"),
+                                 {"c": moved_to, "i": shadow["id"]})
+            shadows.append(shadow)
+            rows.append((shadow["code"], None, shadow["cell_code"], dept))
         yield Env(
             client=client, engine=engine, headers=headers, worker_cells=cells,
             department="xiaofang", own=dict(own), other=dict(other), own_point=own_point,
             other_point=other_point,
             incident_scope={p: (c, d) for _, p, c, d in rows if p},
             code_scope={code: (c, d) for code, _, c, d in rows},
-            worker_phones=worker_phones,
+            worker_phones=worker_phones, shadows=shadows,
         )
     engine.dispose()
     drop_database(admin_engine, url)
@@ -430,7 +448,11 @@ def check_no_leak(env: Env, role: str, body: str, unmasked: bool, what: str) -> 
             ok = unmasked and role in UNMASK_ROLES and in_scope(env, role, cell, dept)
             assert ok, (f"{what}: reporter phone {phone} (cell {cell}, {dept}) leaked to {role}"
                         f"{' with unmask' if unmasked else ' without unmask'}")
-    if role in ("worker", "department"):
+    if role in ("worker", "department") and "/openapi.json" not in what:  # its examples
+        for sh in env.shadows:
+            if not in_scope(env, role, sh["cell_code"], sh["department_code"]):
+                assert not re.search(rf'"id":\s*{sh["id"]}\b', body), (
+                    f"{what}: related case id {sh['id']} outside {role}'s scope named")
         for code in set(INCIDENT_CODE_RE.findall(body)):
             if code in env.code_scope:
                 cell, dept = env.code_scope[code]
@@ -537,6 +559,22 @@ def test_matrix_unmask(env: Env, endpoint: str, role: str, scope: str) -> None:
         assert after == (before or 0) + 1, f"{what}: unmasked read not audited"
     if role not in UNMASK_ROLES:
         assert after == before, f"{what}: refused unmask must not count as a read"
+
+
+def test_the_shadow_cases_are_related_to_every_write_probe(env: Env) -> None:
+    """Positive control of the scope oracle: the command centre reporting at the own point is
+    shown both shadow cases as duplicate candidates, so a write answer that named related
+    cases without the scope rule would name them to workers and departments too."""
+    r = env.client.post("/incidents", headers=env.headers["command"], json={
+        "category": env.own["category_code"], "department": env.department,
+        **dict(zip(("lon", "lat"), env.own_point, strict=True))})
+    assert r.status_code == 201, r.text
+    named = {d["id"] for d in r.json()["routing"]["duplicates"]}
+    assert {sh["id"] for sh in env.shadows} <= named, (named, env.shadows)
+    for role in ("worker", "department"):
+        out = [sh for sh in env.shadows
+               if not in_scope(env, role, sh["cell_code"], sh["department_code"])]
+        assert out, role  # each scoped role has a shadow it may not know of
 
 
 @pytest.mark.parametrize("role", ["worker", "department"])
