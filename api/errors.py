@@ -124,6 +124,8 @@ def install_error_handlers(app: FastAPI) -> None:
         headers: dict[str, str] | None = headers_of(exc) or None
         if status == 503:
             headers = {**(headers or {}), "Retry-After": str(RETRY_AFTER_S)}
+        if "retry_after" in exc.detail:  # e.g. the login throttle's 429
+            headers = {**(headers or {}), "Retry-After": str(exc.detail["retry_after"])}
         return JSONResponse(
             _body(status, type(exc).__name__, exc.message, **exc.detail),
             status_code=status,

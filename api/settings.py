@@ -34,8 +34,8 @@ class Settings:
     # Access control (issue 8): see docs/ACCESS.md.
     demo_open: bool = False  # demo mode only: anonymous callers act as the command centre
     token_ttl_s: int = 8 * 3600  # session tokens from POST /auth/login
-    login_max_failures: int = 5  # then the account is locked for login_lockout_s
-    login_lockout_s: int = 15 * 60
+    login_max_failures: int = 5  # failed logins per (address, name) in login_lockout_s: 429
+    login_lockout_s: int = 15 * 60  # the window of that count (no account is ever locked)
     rate_login_per_min: int = 10  # per client address; 0 disables
     rate_expensive_per_min: int = 300  # per client on routes marked EXPENSIVE; 0 disables
     cors_origins: tuple[str, ...] = ()  # closed by default

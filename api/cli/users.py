@@ -78,7 +78,7 @@ def register(main: click.Group) -> None:
     @users.command("disable")
     @click.argument("username")
     def disable(username: str) -> None:
-        """Disable a user (their tokens stop working at once)."""
+        """Disable a user (their sessions end and their API tokens are revoked at once)."""
         _set_disabled(username, True)
 
     @users.command("enable")
@@ -115,7 +115,7 @@ def register(main: click.Group) -> None:
                 _audit(conn, "user_reset", username)
         except WanggeError as exc:
             raise _fail(exc) from exc
-        click.echo(f"user {username}: password reset, account unlocked, sessions ended")
+        click.echo(f"user {username}: password reset, sessions ended, API tokens revoked")
         if not password_stdin:
             click.echo(f"password: {pw}")
 
@@ -136,7 +136,7 @@ def register(main: click.Group) -> None:
     @users.command("token")
     @click.argument("username")
     @click.option("--name", default="api", show_default=True, help="What the token is for.")
-    @click.option("--days", type=int, default=None, help="Expiry in days (default: none).")
+    @click.option("--days", type=int, default=None, help="Expiry in days, 1..365 (default: 90).")
     def token(username: str, name: str, days: int | None) -> None:
         """Create a long-lived API token for a system acting as USERNAME (shown once)."""
         from geo.auth.users import create_api_token

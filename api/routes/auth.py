@@ -29,7 +29,7 @@ from geo.auth.users import (
     login,
     revoke_api_token,
 )
-from geo.errors import Forbidden, Locked, Unauthorized
+from geo.errors import Forbidden, TooManyRequests, Unauthorized
 
 router = APIRouter(tags=["auth 认证"])
 
@@ -74,9 +74,11 @@ def _principal_info(p: Principal) -> dict[str, Any]:
 @router.post(
     "/auth/login",
     summary="Log in with a password; get a short-lived token / 登录",
-    responses=ok(schemas_auth.Login) | {401: {"description": "Wrong user name or password"},
-               423: {"description": "Account locked after repeated failures"},
-               429: {"description": "Too many login attempts from this address"}},
+    responses=ok(schemas_auth.Login) | {
+        401: {"description": "Wrong user name or password (the same answer for an unknown "
+                             "user)"},
+        429: {"description": "Too many attempts or failed logins from this address "
+                             "(Retry-After)"}},
                response_model=None)
 def post_login(
     request: Request,
@@ -88,8 +90,10 @@ def post_login(
     """Check the password (argon2id) and answer a signed token valid ``token_ttl_s`` seconds.
 
     Send it as ``Authorization: Bearer <token>``. The token is also set as an HttpOnly,
-    SameSite=Strict cookie, honoured on GET only (browsers opening maps). Repeated failures
-    lock the account (``login_max_failures``, ``login_lockout_s``).
+    SameSite=Strict cookie, honoured on GET only (browsers opening maps). An unknown user and
+    a wrong password get the same 401. Repeated failures are throttled per client address and
+    name, never by locking the account (``login_max_failures`` within ``login_lockout_s``:
+    429 with ``Retry-After``).
     """
     token, exp, principal = _login(request, engine, settings, body.username, body.password)
     _set_cookie(request, response, settings, token)
@@ -102,19 +106,20 @@ def post_login(
 
 def _login(request: Request, engine: Any, settings: Any, username: str,
            password: str) -> tuple[str, int, Principal]:
-    """Check the password, audit the attempt, issue a session token (Unauthorized/Locked)."""
+    """Check the password, audit the attempt, issue a session token (Unauthorized or
+    TooManyRequests). The ``login_failed`` records are what the throttle counts."""
     failure: Exception | None = None
-    with engine.begin() as conn:  # commits the failure count even when the login fails
+    client_ip = request.client.host if request.client else None
+    with engine.begin() as conn:  # commits the failure record even when the login fails
         try:
             user = login(conn, username, password, settings.login_max_failures,
-                         settings.login_lockout_s, settings.demo_mode)
-        except (Unauthorized, Locked) as exc:
+                         settings.login_lockout_s, settings.demo_mode, client_ip)
+        except (Unauthorized, TooManyRequests) as exc:
             failure = exc
             record(conn, AuditEntry(
-                action="login_locked" if isinstance(exc, Locked) or exc.detail.get("locked")
+                action="login_throttled" if isinstance(exc, TooManyRequests)
                 else "login_failed", username=username, method="POST",
-                path=request.url.path, status=status_of(exc),
-                client_ip=request.client.host if request.client else None,
+                path=request.url.path, status=status_of(exc), client_ip=client_ip,
                 user_agent=request.headers.get("user-agent"),
             ))
     request.state.audited = True
@@ -130,8 +135,7 @@ def _login(request: Request, engine: Any, settings: Any, username: str,
             action="login", username=user["username"], role=user["role"],
             region_code=sorted(principal.regions or {""})[0], method="POST",
             path=request.url.path, status=200,
-            client_ip=request.client.host if request.client else None,
-            user_agent=request.headers.get("user-agent"),
+            client_ip=client_ip, user_agent=request.headers.get("user-agent"),
         ))
     return token, exp, principal
 
@@ -201,7 +205,8 @@ def get_login_page(next: str | None = None, lang: str = "zh") -> HTMLResponse:
 @router.post("/login", response_class=HTMLResponse,
              summary="Log in from the browser form / 浏览器表单登录",
              responses={303: {"description": "Logged in: go to `next` with the cookie set"},
-                        401: {"description": "The form again, with the reason"}})
+                        401: {"description": "The form again, with the reason"},
+                        429: {"description": "The form again: too many failed logins"}})
 def post_login_form(
     request: Request, engine: EngineDep, settings: SettingsDep,
     username: Annotated[str, Form(max_length=64)],
@@ -213,8 +218,11 @@ def post_login_form(
     target = safe_next(next)
     try:
         token, _exp, _principal = _login(request, engine, settings, username, password)
-    except (Unauthorized, Locked) as exc:
-        return _html(_login_page(target, lang, exc.message, username), status_of(exc))
+    except (Unauthorized, TooManyRequests) as exc:
+        page = _html(_login_page(target, lang, exc.message, username), status_of(exc))
+        if "retry_after" in exc.detail:
+            page.headers["Retry-After"] = str(exc.detail["retry_after"])
+        return page
     response = RedirectResponse(target, status_code=303)
     _set_cookie(request, response, settings, token)
     return response

@@ -1,4 +1,5 @@
-"""Users: passwords (argon2id), login with lockout, administration, token -> Principal.
+"""Users: passwords (argon2id), login with per-client throttling, administration, token ->
+Principal.
 
 Every function takes an open connection; the caller owns the transaction. Messages are
 Chinese first, then English.
@@ -23,7 +24,7 @@ from geo.auth.tokens import (
     hash_api_token,
     new_api_token,
 )
-from geo.errors import Conflict, InvalidInput, Locked, NotFound, Unauthorized
+from geo.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from geo.localtime import local_date_sql
 from geo.workers import on_duty_sql
 
@@ -157,7 +158,7 @@ def set_disabled(conn: Connection, username: str, disabled: bool = True) -> None
 
 
 def reset_password(conn: Connection, username: str, password: str | None = None) -> str:
-    """Set a new password (generated when not given), unlock, end every session and revoke
+    """Set a new password (generated when not given), end every session and revoke
     every API token of the user (a reset is what an admin does after a leak)."""
     uid = _user_id(conn, username)
     if password is None:
@@ -185,6 +186,46 @@ def list_users(conn: Connection) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+# Failed logins from one client address, whatever the names, before it is throttled as well:
+# this many times the per-name limit (password spraying over many names).
+ADDRESS_FAILURE_FACTOR = 10
+
+_NTH_FAILURE = text("""
+SELECT GREATEST(1, CEIL(EXTRACT(EPOCH FROM at + make_interval(secs => :w) - now())))::int
+FROM audit_log
+WHERE action = 'login_failed' AND client_ip IS NOT DISTINCT FROM :ip
+  AND (CAST(:u AS text) IS NULL OR username = :u)
+  AND at > GREATEST(now() - make_interval(secs => :w), COALESCE((
+      SELECT max(at) FROM audit_log WHERE action = 'login' AND CAST(:u AS text) IS NOT NULL
+        AND username = :u AND client_ip IS NOT DISTINCT FROM :ip), '-infinity'))
+ORDER BY at DESC OFFSET :n LIMIT 1
+""")
+
+
+def login_wait(
+    conn: Connection, client_ip: str | None, username: str, max_failures: int, window_s: int
+) -> int:
+    """Seconds this client must wait before trying ``username`` again (0: go ahead).
+
+    Throttling is per client, never per account (nobody can lock someone else out by typing
+    their name): ``max_failures`` failed logins for one name from one address within
+    ``window_s`` seconds (since that address last logged in as that name), or
+    ``ADDRESS_FAILURE_FACTOR`` times as many for any names from one address. It reads the
+    ``login_failed`` audit records (indexed by name and time, by action and time), so every
+    process of the installation counts alike, and it answers the same for existing and unknown
+    names.
+    """
+    if max_failures <= 0 or window_s <= 0:
+        return 0
+    for name, limit in ((username, max_failures),
+                        (None, max_failures * ADDRESS_FAILURE_FACTOR)):
+        wait = conn.execute(_NTH_FAILURE, {"ip": client_ip, "u": name, "w": window_s,
+                                           "n": limit - 1}).scalar()
+        if wait:
+            return int(wait)
+    return 0
+
+
 def login(
     conn: Connection,
     username: str,
@@ -192,45 +233,35 @@ def login(
     max_failures: int = 5,
     lockout_s: int = 900,
     demo_mode: bool = True,
+    client_ip: str | None = None,
 ) -> dict[str, Any]:
     """Check a password; return the user row (id, username, role, token_version).
 
-    A wrong password counts a failure; after ``max_failures`` in a row the account is locked
-    for ``lockout_s`` seconds. Unknown users cost the same work as known ones. Synthetic
-    (demo) users cannot log in outside demo mode.
+    Unknown users and wrong passwords get the same answer (401, :data:`BAD_CREDENTIALS`) and
+    cost the same work: no account is locked and nothing tells whether the name exists.
+    Repeated failures from one client are throttled instead (:func:`login_wait`: 429 for
+    ``lockout_s`` seconds at most, before any password is checked); the caller records each
+    failure as a ``login_failed`` audit record, which is what is counted. Synthetic (demo)
+    users cannot log in outside demo mode.
 
     Raises
     ------
+    TooManyRequests
+        Too many failures from this client (``retry_after`` seconds).
     Unauthorized
         Unknown user, wrong password, disabled, or a demo user outside demo mode.
-    Locked
-        Too many failures; the message says until when.
     """
+    wait = login_wait(conn, client_ip, username, max_failures, lockout_s)
+    if wait:
+        raise TooManyRequests(
+            f"登录失败次数过多, 请 {wait} 秒后再试 / too many failed logins from this address: "
+            f"retry after {wait} s", retry_after=wait)
     row = conn.execute(
-        text("SELECT id, username, role, password_hash, disabled, failed_logins, "
-             "locked_until, token_version, synthetic, now() AS now FROM app_user "
-             "WHERE username = :u FOR UPDATE"), {"u": username},
+        text("SELECT id, username, role, password_hash, disabled, token_version, synthetic "
+             "FROM app_user WHERE username = :u"), {"u": username},
     ).mappings().first()
-    if row is None:
-        verify_password(None, password)
+    if not verify_password(row["password_hash"] if row else None, password) or row is None:
         raise Unauthorized(BAD_CREDENTIALS)
-    if row["locked_until"] is not None and row["locked_until"] > row["now"]:
-        raise Locked(
-            f"账户因多次登录失败被锁定至 {row['locked_until']:%Y-%m-%d %H:%M:%S %z} / account "
-            f"locked after repeated failed logins until {row['locked_until'].isoformat()}; "
-            "retry later or ask an admin (`wangge users reset`)",
-            locked_until=row["locked_until"].isoformat(),
-        )
-    ok = verify_password(row["password_hash"], password)
-    if not ok:
-        failures = int(row["failed_logins"]) + 1
-        lock = failures >= max_failures
-        conn.execute(
-            text("UPDATE app_user SET failed_logins = :f, locked_until = CASE WHEN :lock "
-                 "THEN now() + make_interval(secs => :s) ELSE locked_until END WHERE id = :i"),
-            {"f": 0 if lock else failures, "lock": lock, "s": lockout_s, "i": row["id"]},
-        )
-        raise Unauthorized(BAD_CREDENTIALS, failures=failures, locked=lock)
     if row["disabled"]:
         raise Unauthorized("账户已停用 / account disabled; ask an admin")
     if row["synthetic"] and not demo_mode:

@@ -151,26 +151,79 @@ def test_bad_tokens_get_401_not_anonymous(auth_url: str) -> None:
         assert client.get("/auth/me", headers=bearer(other_secret)).status_code == 401
 
 
-def test_wrong_password_locks_after_n_failures(auth_url: str, auth_engine: Engine) -> None:
+def _same_answer(a: Any, b: Any) -> None:
+    """Two responses alike: status, body, and headers (but the date)."""
+    assert (a.status_code, a.content) == (b.status_code, b.content)
+    assert ({k: v for k, v in a.headers.items() if k != "date"}
+            == {k: v for k, v in b.headers.items() if k != "date"})
+
+
+def test_unknown_user_and_wrong_password_answer_alike(auth_url: str,
+                                                      auth_engine: Engine) -> None:
+    """Issue 15, finding 10: a wrong password for an existing user answered
+    ``"failures":1,"locked":false``, an unknown user not (user enumeration)."""
+    with auth_engine.begin() as conn:
+        add_user(conn, "enum-me", "viewer", "141123", password="right-password")
+    with client_for(auth_url) as client:
+        known, unknown = login(client, "enum-me", "wrong"), login(client, "enum-mf", "wrong")
+        assert known.status_code == 401 and "密码" in known.json()["detail"]
+        assert set(known.json()) == {"status", "title", "detail"}
+        _same_answer(known, unknown)
+        form = {"password": "wrong", "next": "/maps/dispatch"}
+        known = client.post("/login", data={**form, "username": "enum-me"})
+        unknown = client.post("/login", data={**form, "username": "enum-mf"})
+        assert known.status_code == 401 and "登录失败" in known.text
+        _same_answer(known, client.post("/login", data={**form, "username": "enum-me"}))
+        assert known.text.replace("enum-me", "X") == unknown.text.replace("enum-mf", "X")
+
+
+def test_failures_throttle_the_client_not_the_account(auth_url: str,
+                                                      auth_engine: Engine) -> None:
+    """Issue 15, finding 10: anyone could lock an account by naming it. Failures now throttle
+    the client address (per name, and per address), alike for unknown names."""
     with auth_engine.begin() as conn:
         add_user(conn, "lock-me", "viewer", "141123", password="right-password")
-    with client_for(auth_url, login_max_failures=3, login_lockout_s=600) as client:
-        assert login(client, "nobody-here", "whatever").status_code == 401
-        for _ in range(2):
-            r = login(client, "lock-me", "wrong-password")
-            assert r.status_code == 401 and "密码" in r.json()["detail"]
-        assert login(client, "lock-me", "wrong-password").status_code == 401  # 3rd: locks
-        r = login(client, "lock-me", "right-password")
-        assert r.status_code == 423, r.text
-        assert "locked" in r.json()["detail"]
+    app = create_app(make_settings(auth_url, rate_login_per_min=0, demo_open=False,
+                                   login_max_failures=3, login_lockout_s=600))
+    with TestClient(app, client=("10.9.8.7", 5000)) as attacker, \
+            TestClient(app, client=("10.1.1.1", 5000)) as owner:
+        for name in ("lock-me", "lock-mf"):  # an existing and an unknown name
+            codes = [login(attacker, name, "wrong-password").status_code for _ in range(3)]
+            assert codes == [401, 401, 401]
+        known, unknown = (login(attacker, "lock-me", "right-password"),
+                          login(attacker, "lock-mf", "right-password"))
+        assert known.status_code == unknown.status_code == 429, known.text
+        assert set(known.json()) == set(unknown.json())
+        assert 1 <= int(known.headers["retry-after"]) <= 600
+        assert int(known.json()["retry_after"]) == int(known.headers["retry-after"])
+        assert "retry" in known.json()["detail"] and "过多" in known.json()["detail"]
+        form = attacker.post("/login", data={"username": "lock-me", "password": "x"})
+        assert form.status_code == 429 and form.headers["retry-after"]
+        # the owner, from their own address, is not locked out
+        r = login(owner, "lock-me", "right-password")
+        assert r.status_code == 200, r.text
     with auth_engine.connect() as conn:
         actions = [a for (a,) in conn.execute(text(
             "SELECT action FROM audit_log WHERE username = 'lock-me' ORDER BY id"))]
-    assert actions == ["login_failed", "login_failed", "login_locked", "login_locked"]
-    with auth_engine.begin() as conn:
-        reset_password(conn, "lock-me", "new-password-1")
-    with client_for(auth_url) as client:
-        assert login(client, "lock-me", "new-password-1").status_code == 200
+        locked = conn.execute(text("SELECT failed_logins, locked_until FROM app_user "
+                                   "WHERE username = 'lock-me'")).one()
+    assert actions == ["login_failed"] * 3 + ["login_throttled"] * 2 + ["login"]
+    assert tuple(locked) == (0, None)
+
+
+def test_failures_over_many_names_throttle_the_address(auth_url: str) -> None:
+    """Password spraying: one address trying many names is throttled too."""
+    from geo.auth.users import ADDRESS_FAILURE_FACTOR
+
+    app = create_app(make_settings(auth_url, rate_login_per_min=0, demo_open=False,
+                                   login_max_failures=2, login_lockout_s=600))
+    with TestClient(app, client=("10.5.5.5", 5000)) as sprayer, \
+            TestClient(app, client=("10.5.5.6", 5000)) as neighbour:
+        codes = [login(sprayer, f"spray-{i}", "pw").status_code
+                 for i in range(2 * ADDRESS_FAILURE_FACTOR + 1)]
+        assert codes == [401] * (2 * ADDRESS_FAILURE_FACTOR) + [429]
+        assert login(sprayer, *DEMO_USERS["viewer"][:2]).status_code == 429
+        assert login(neighbour, *DEMO_USERS["viewer"][:2]).status_code == 200
 
 
 def test_disable_and_reset_end_sessions(auth_url: str, auth_engine: Engine) -> None:

@@ -121,7 +121,7 @@ def test_get_audit_admin_only_and_filters(env: tuple[TestClient, Engine]) -> Non
     assert body["items"][0]["client_ip"] == "testclient"
     assert body["items"][0]["user_agent"] == "audit-test"
     logins = client.get("/audit", headers=admin, params={"action": "login*"}).json()
-    assert {i["action"] for i in logins["items"]} <= {"login", "login_failed", "login_locked"}
+    assert {i["action"] for i in logins["items"]} <= {"login", "login_failed", "login_throttled"}
     future = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
     assert client.get("/audit", headers=admin, params={"from": future}).json()["total"] == 0
     past = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).isoformat()
