@@ -19,7 +19,7 @@ from geo.auth.audit import AuditEntry, record
 from geo.auth.principal import ANONYMOUS_COMMAND, ANONYMOUS_VIEWER, Principal
 from geo.auth.rls import set_db_scope
 from geo.auth.tokens import TokenError, is_api_token, verify_session_token
-from geo.auth.users import principal_for_api_token, principal_for_session
+from geo.auth.users import api_token_owner, principal_for_api_token, principal_for_session
 from geo.errors import Forbidden, InvalidInput, Unauthorized
 from geo.incidents.cases import parse_version
 
@@ -102,17 +102,33 @@ def _client_ip(request: Request) -> str | None:
 
 
 def _presented_token(request: Request) -> str | None:
+    """The caller's token in ``request`` (:func:`presented_token`)."""
+    return presented_token(request.headers.get("authorization"), request.method,
+                           request.cookies.get(TOKEN_COOKIE))
+
+
+def presented_token(authorization: str | None, method: str,
+                    cookie_token: str | None = None) -> str | None:
     """The Bearer token, an API token sent as a Basic password, or the login cookie on safe
-    methods (GET/HEAD: no CSRF on writes).
+    methods (GET/HEAD: no CSRF on writes). The one reading of a caller's credentials, shared by
+    :func:`get_principal` and the rate limiter (``api.middleware.security.RateLimit``).
+
+    The scheme is case-insensitive and surrounding blanks do not matter (``bearer X``,
+    ``BEARER X`` and ``Bearer  X`` are the same token).
 
     Basic is for desktop GIS clients (QGIS's "Basic" authentication, GDAL's GDAL_HTTP_USERPWD)
     that cannot send a Bearer header: the password must be an API token (``wangge users token
     USER``); the user name is not used, the token says who is calling. Login passwords are never
     accepted in a header (no lockout there, and a slow hash on every request).
+
+    Raises
+    ------
+    Unauthorized
+        Another scheme, an empty token, malformed Basic credentials or a Basic password that is
+        not an API token.
     """
-    auth = request.headers.get("authorization")
-    if auth:
-        scheme, _, token = auth.partition(" ")
+    if authorization:
+        scheme, _, token = authorization.strip().partition(" ")
         if scheme.lower() == "basic" and token.strip():
             return _basic_api_token(token.strip())
         if scheme.lower() != "bearer" or not token.strip():
@@ -122,8 +138,8 @@ def _presented_token(request: Request) -> str | None:
                 "the password"
             )
         return token.strip()
-    if request.method in ("GET", "HEAD"):
-        return request.cookies.get(TOKEN_COOKIE) or None
+    if method in ("GET", "HEAD"):
+        return cookie_token or None
     return None
 
 
@@ -172,6 +188,24 @@ def resolve_principal(
                 "(POST /auth/login)"
             ) from exc
         return principal_for_session(conn, claims, settings.demo_mode, unmask)
+
+
+def credential_owner(engine: Engine, settings: Settings, token: str) -> tuple[int, str] | None:
+    """Who a presented token belongs to, cheaply: ``(user id, user name)`` or None.
+
+    A session token is checked by its signature and expiry only (no database); an API token by
+    one indexed look-up (no write). Enough to count requests per user (the rate limiter); who
+    may do what is still decided by :func:`resolve_principal` (disabled users, revoked session
+    versions, demo accounts).
+    """
+    if is_api_token(token):
+        with engine.connect() as conn:
+            return api_token_owner(conn, token)
+    try:
+        claims = verify_session_token(settings.secret_key, token)
+    except TokenError:
+        return None
+    return claims.user_id, claims.username
 
 
 # Declares the Bearer scheme in OpenAPI (the "Authorize" button of /docs); the header itself

@@ -11,7 +11,6 @@ reads the list from the app's routes, so it names real routes only.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -23,12 +22,15 @@ from typing import Any
 import anyio
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import cookie_parser
 from starlette.routing import compile_path
 
 from api.access_policy import walk_routes
-from api.deps import expensive
+from api.deps import TOKEN_COOKIE, credential_owner, expensive, presented_token
 from api.settings import Settings
 from geo.auth.audit import AuditEntry, record
+from geo.auth.tokens import hash_api_token, is_api_token
+from geo.errors import Unauthorized
 
 log = logging.getLogger("wangge.security")
 
@@ -110,6 +112,12 @@ class BodySizeLimit:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.refusals = RefusalAudit()
+
+    async def _refused(self, scope: Scope) -> None:
+        client = (scope.get("client") or ("?", 0))[0]
+        await self.refusals.write(scope, f"addr:{client}", 413, "body too large",
+                                  limit_bytes=self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.max_bytes <= 0:
@@ -127,6 +135,7 @@ class BodySizeLimit:
             if too_big:
                 for m in _json_response(413, "TooLarge", msg):
                     await send(m)
+                await self._refused(scope)
                 return
         seen = 0
         overflow = False
@@ -157,6 +166,7 @@ class BodySizeLimit:
         if overflow and not started:
             for m in _json_response(413, "TooLarge", msg):
                 await send(m)
+            await self._refused(scope)
 
 
 class TokenBucket:
@@ -229,13 +239,123 @@ def expensive_routes(app: Any) -> ExpensiveRoutes:
     return found
 
 
+class CredentialOwners:
+    """Who an API token belongs to, remembered for ``ttl_s`` seconds (also "nobody"), so that
+    the rate limiter does not query the database on every request of a system. Session tokens
+    need no memory (their signature says who). Bounded: cleared when ``max_size`` is reached.
+    """
+
+    def __init__(self, ttl_s: float = 60.0, max_size: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_size = max_size
+        self._known: dict[str, tuple[tuple[int, str] | None, float]] = {}
+
+    async def owner(self, app: Any, token: str) -> tuple[int, str] | None:
+        """``(user id, user name)`` of ``token``, or None when it resolves to nobody."""
+        settings = app.state.settings
+        if not is_api_token(token):
+            return credential_owner(app.state.engine, settings, token)  # HMAC only: no thread
+        key = hash_api_token(token)
+        now = time.monotonic()
+        hit = self._known.get(key)
+        if hit is not None and now - hit[1] < self.ttl_s:
+            return hit[0]
+        found = await anyio.to_thread.run_sync(credential_owner, app.state.engine, settings,
+                                               token)
+        if len(self._known) >= self.max_size:
+            self._known.clear()
+        self._known[key] = (found, now)
+        return found
+
+
+class RefusalAudit:
+    """Audit records of the middleware's refusals (429, 413), at most one per client key and
+    reason every ``every_s`` seconds (the next one says how many were folded into it), so a
+    flood of refused requests does not become a flood of database writes."""
+
+    def __init__(self, every_s: float = 60.0) -> None:
+        self.every_s = every_s
+        self._last: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def due(self, key: str, now: float | None = None) -> int | None:
+        """The number of refusals folded since the last record if one is due now, else None."""
+        t = time.monotonic() if now is None else now
+        with self._lock:
+            last, folded = self._last.get(key, (float("-inf"), 0))
+            if t - last < self.every_s:
+                self._last[key] = (last, folded + 1)
+                return None
+            if len(self._last) > 10_000:
+                self._last = {k: v for k, v in self._last.items() if t - v[0] < self.every_s}
+            self._last[key] = (t, 0)
+            return folded
+
+    async def write(self, scope: Scope, key: str, status: int, reason: str,
+                    username: str | None = None, **detail: Any) -> None:
+        """Append a ``refused`` record (in a thread, after the answer was sent) when due."""
+        folded = self.due(f"{status}:{reason}:{key}")
+        if folded is None:
+            return
+        headers = dict(scope.get("headers") or [])
+        entry = AuditEntry(
+            action="refused", username=username, method=scope.get("method"),
+            path=scope.get("path"),
+            query=(scope.get("query_string") or b"").decode("latin-1")[:2000] or None,
+            status=status, client_ip=(scope.get("client") or (None, 0))[0],
+            user_agent=headers.get(b"user-agent", b"").decode("latin-1") or None,
+            detail={"status": status, "reason": reason, "key": key,
+                    "folded_refusals": folded, **detail},
+        )
+        try:
+            await anyio.to_thread.run_sync(WriteAudit._write, scope, entry)
+        except Exception:  # noqa: BLE001 - a refusal stays a refusal when the audit fails
+            log.exception("audit of a refusal failed for %s %s", entry.method, entry.path)
+
+
+def _cookie_token(headers: dict[bytes, bytes]) -> str | None:
+    raw = headers.get(b"cookie")
+    return cookie_parser(raw.decode("latin-1")).get(TOKEN_COOKIE) if raw else None
+
+
 class RateLimit:
-    """429 + Retry-After when a client exceeds the login or the expensive-endpoint budget."""
+    """429 + Retry-After when a client exceeds the login or the expensive-endpoint budget.
+
+    Logins count per client address. Expensive routes count per caller: ``user:<id>`` for a
+    credential that resolves to a user (a session token by its signature, an API token by a
+    remembered look-up; however the header is spelled, Bearer or Basic, and whichever of the
+    user's tokens is sent), ``addr:<client address>`` for anonymous callers and for
+    credentials that resolve to nobody (which then get their 401 from the app, if the budget
+    allows). Anonymous calls cost no look-up. Each refusal is audited (:class:`RefusalAudit`).
+    """
 
     def __init__(self, app: ASGIApp, login_per_min: int, expensive_per_min: int) -> None:
         self.app = app
         self.login = TokenBucket(login_per_min) if login_per_min > 0 else None
         self.expensive = TokenBucket(expensive_per_min) if expensive_per_min > 0 else None
+        self.owners = CredentialOwners()
+        self.refusals = RefusalAudit()
+
+    async def caller_key(self, scope: Scope) -> tuple[str, str | None]:
+        """The bucket key of the caller and, when known, the user name."""
+        client = (scope.get("client") or ("?", 0))[0]
+        headers = dict(scope.get("headers") or [])
+        auth = headers.get(b"authorization")
+        method = scope.get("method", "")
+        cookie = _cookie_token(headers) if method in ("GET", "HEAD") else None
+        if auth is None and cookie is None:
+            return f"addr:{client}", None  # anonymous: no parsing, no look-up
+        try:
+            token = presented_token(auth.decode("latin-1") if auth else None, method, cookie)
+            owner = await self.owners.owner(scope["app"], token) if token else None
+        except Unauthorized:
+            owner = None
+        except Exception:  # noqa: BLE001 - database down: the app answers (503); count by address
+            log.warning("rate limit: credential look-up failed", exc_info=True)
+            owner = None
+        if owner is None:
+            return f"addr:{client}", None
+        return f"user:{owner[0]}", owner[1]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -243,14 +363,13 @@ class RateLimit:
             return
         path: str = scope.get("path", "")
         client = (scope.get("client") or ("?", 0))[0]
-        bucket, key = None, client
+        bucket, key, username, limit = None, f"addr:{client}", None, ""
         if self.login is not None and path in LOGIN_PATHS and scope.get("method") == "POST":
-            bucket = self.login
+            bucket, limit = self.login, "login"
         elif self.expensive is not None and expensive_routes(scope["app"]).match(
                 scope.get("method", ""), path):
-            bucket = self.expensive
-            auth = dict(scope.get("headers") or []).get(b"authorization", b"")
-            key = client + ":" + hashlib.sha256(auth).hexdigest()[:16]
+            bucket, limit = self.expensive, "expensive"
+            key, username = await self.caller_key(scope)
         if bucket is not None:
             wait = bucket.take(key)
             if wait > 0:
@@ -260,6 +379,8 @@ class RateLimit:
                 for m in _json_response(429, "TooManyRequests", msg,
                                         [(b"retry-after", retry.encode())]):
                     await send(m)
+                await self.refusals.write(scope, key, 429, f"rate limit: {limit}", username,
+                                     retry_after=int(retry))
                 return
         await self.app(scope, receive, send)
 
