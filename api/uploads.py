@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from api.settings import Settings
 from geo.auth.principal import Principal
-from geo.errors import TooLarge
+from geo.errors import InvalidInput, TooLarge, WanggeError
 from geo.io.importer import ImportOptions, ImportReport, run_import
 
 
@@ -36,6 +36,15 @@ def content_disposition(filename: str, kind: str = "attachment") -> str:
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
+def commit_flag(form: bool | None, query: bool | None) -> bool:
+    """``commit`` of an upload, sent as a form field or in the query (curl users do both);
+    a dry run when neither says true, a 422 when they disagree."""
+    if form is not None and query is not None and form != query:
+        raise InvalidInput(f"commit 表单值 ({form}) 与查询参数 ({query}) 矛盾 / commit is {form} "
+                           f"in the form but {query} in the query: send it once", field="commit")
+    return bool(form if form is not None else query)
+
+
 def import_upload(engine: Engine, settings: Settings, layer: str, file: UploadFile,
                   opts: ImportOptions, principal: Principal) -> ImportReport:
     """Save ``file`` (at most ``settings.max_body_bytes``) and run the one import pipeline."""
@@ -52,6 +61,22 @@ def import_upload(engine: Engine, settings: Settings, layer: str, file: UploadFi
                                    f"{settings.max_body_bytes} bytes: use the CLI "
                                    "(wangge import) for big files")
                 out.write(chunk)
-        return run_import(engine, layer, target, opts, display_name=name, principal=principal)
+        report = run_import(engine, layer, target, opts, display_name=name,
+                            principal=principal)
+    except WanggeError as exc:  # messages from readers (GDAL ...) may name the saved copy
+        exc.message = _scrub(exc.message, tmp, name)
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    report.error = _scrub(report.error, tmp, name) if report.error else report.error
+    report.notes = [_scrub(n, tmp, name) for n in report.notes]
+    for row in report.refused:
+        if isinstance(row.get("reason"), str):
+            row["reason"] = _scrub(row["reason"], tmp, name)
+    return report
+
+
+def _scrub(text: str, tmp: Path, name: str) -> str:
+    """``text`` without the server's temporary folder: the file is named as it was sent."""
+    return text.replace(str(tmp / name), name).replace(str(tmp) + "/", "").replace(str(tmp),
+                                                                                   "")

@@ -14,7 +14,7 @@ from api.deps import COMMAND_ONLY, EXPENSIVE, ConnDep, EngineDep, PrincipalDep, 
 from api.reveal import note_revealed
 from api.schemas import files, ok
 from api.schemas import places as schemas_places
-from api.uploads import content_disposition, import_upload
+from api.uploads import commit_flag, content_disposition, import_upload
 from geo.errors import Forbidden, InvalidInput
 from geo.io import LAYERS
 from geo.io.export import FORMATS, export_layer
@@ -67,7 +67,9 @@ def post_import(
                                 "deadlines, duplicate flags), as POST /incidents/bulk")] = False,
     strict: Annotated[bool, Form()] = False,
     skip_refused: Annotated[bool, Form()] = False,
-    commit: Annotated[bool, Form()] = False,
+    commit: Annotated[bool | None, Form()] = None,
+    commit_q: Annotated[bool | None, Query(alias="commit", description="commit, also accepted "
+                                           "in the query")] = None,
     activate: Annotated[bool, Form()] = False,
     set_name: Annotated[str | None, Form()] = None,
     valid_from: Annotated[dt.date | None, Form()] = None,
@@ -99,7 +101,8 @@ def post_import(
         category_field=category_field, category_map=cmap, default_category=default_category,
         time_field=time_field, time_format=time_format, timezone=timezone,
         bearing_field=bearing_field, channel=channel, strict=strict,
-        skip_refused=skip_refused, commit=commit, activate=activate, set_name=set_name,
+        skip_refused=skip_refused, commit=commit_flag(commit, commit_q), activate=activate,
+        set_name=set_name,
         valid_from=valid_from, as_cases=as_cases,
     )
     report = import_upload(engine, settings, layer, file, opts, principal)

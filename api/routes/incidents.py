@@ -29,7 +29,7 @@ from api.reveal import audit_revealed
 from api.schemas import files, ok
 from api.schemas import incidents as schemas_incidents
 from api.schemas import places as schemas_places
-from api.uploads import content_disposition, import_upload
+from api.uploads import commit_flag, content_disposition, import_upload
 from geo.incidents import attachments, cases, clock, intake, views
 from geo.io.importer import ImportOptions
 
@@ -158,7 +158,9 @@ def post_incident(request: Request, body: IncidentIn, engine: EngineDep, setting
              response_model=None)
 def post_bulk(engine: EngineDep, settings: SettingsDep, principal: PrincipalDep,
               file: Annotated[UploadFile, File(description="CSV (UTF-8/GBK) or XLSX")],
-              commit: Annotated[bool, Form()] = False,
+              commit: Annotated[bool | None, Form()] = None,
+    commit_q: Annotated[bool | None, Query(alias="commit", description="commit, also accepted "
+                                           "in the query")] = None,
               skip_refused: Annotated[bool, Form()] = False,
               region: Annotated[str | None, Form()] = None) -> JSONResponse:
     """Each row a case (routed, deadlines, duplicate flags); the one import pipeline and report.
@@ -170,8 +172,9 @@ def post_bulk(engine: EngineDep, settings: SettingsDep, principal: PrincipalDep,
     (same 工单编号) are ``unchanged``; refused rows are listed, and a commit with refused rows
     writes nothing (422 with the report) unless ``skip_refused=true``.
     """
-    opts = ImportOptions(region=settings.region_or_default(region), commit=commit,
-                         skip_refused=skip_refused, as_cases=True)
+    opts = ImportOptions(region=settings.region_or_default(region),
+                         commit=commit_flag(commit, commit_q), skip_refused=skip_refused,
+                         as_cases=True)
     report = import_upload(engine, settings, "incidents", file, opts, principal)
     return JSONResponse(report.to_dict(), status_code=422 if report.error else 200)
 

@@ -41,6 +41,7 @@ from geo.crs.transforms import transform_geometry
 from geo.crs.validate import bbox_polygon
 from geo.errors import Forbidden, InvalidInput
 from geo.io import LAYERS
+from geo.layers.cql import check_filter, kinds_from_description
 from geo.localtime import CST
 
 FORMATS = {
@@ -116,12 +117,15 @@ def _attributes(node: Any) -> set[str]:
     return out
 
 
-def _where_sql(where: str | None, columns: list[str], refused: list[str]) -> str:
-    """SQL of an ECQL ``where`` over ``columns``; naming a ``refused`` column is InvalidInput.
+def _where_sql(where: str | None, kinds: dict[str, str], refused: list[str]) -> str:
+    """SQL of an ECQL ``where`` over the columns ``kinds`` describes (name -> filter kind);
+    naming a ``refused`` column is InvalidInput.
 
     ``refused`` are the columns the caller may not filter on (:func:`geo.auth.fields.
-    may_filter_on`): a filter on a field one may not read unmasked is an oracle for it.
+    may_filter_on`): a filter on a field one may not read unmasked is an oracle for it. The
+    limits and type rules are the OGC filter's (:func:`geo.layers.cql.check_filter`).
     """
+    columns = list(kinds)
     if not where:
         return "TRUE"
     from pygeofilter.backends.sql import to_sql_where
@@ -136,6 +140,14 @@ def _where_sql(where: str | None, columns: list[str], refused: list[str]) -> str
             f"无法解析 where 条件 / cannot parse where {where!r}: {first}. Columns: "
             f"{allowed}; example: status = 'closed' AND reported_at >= '2025-01-01'",
             field="where") from exc
+    try:
+        check_filter(ast, kinds, field="where")  # limits and types first: _attributes recurses
+    except InvalidInput as exc:
+        prop = exc.detail.get("property")
+        if isinstance(prop, str) and prop not in kinds:
+            raise InvalidInput(f"where 中的未知字段 [{prop!r}] / unknown columns in where: "
+                               f"[{prop!r}]; columns: {allowed}", field="where") from exc
+        raise
     named = _attributes(ast)
     forbidden = sorted(named & set(refused))
     if forbidden:
@@ -209,9 +221,10 @@ def export_layer(
             scope = "TRUE"  # planners get incidents without personal fields (dropped below)
         params.update(sp)
         base = base.format(scope=scope)
-    cols = [str(c) for c in conn.execute(text(f"SELECT * FROM ({base}) q LIMIT 0"),
-                                         params).keys()]
-    cond = _where_sql(where, cols,
+    probe = conn.execute(text(f"SELECT * FROM ({base}) q LIMIT 0"), params)
+    cols = [str(c) for c in probe.keys()]
+    kinds = kinds_from_description(probe.cursor.description)
+    cond = _where_sql(where, kinds,
                       [c for c in cols if not may_filter_on(principal, layer, c)])
     has_geom = "geom" in cols
     sql = f"SELECT * FROM ({base}) q WHERE {cond}"

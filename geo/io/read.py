@@ -181,7 +181,13 @@ def _open_gdal(p: Path, layer: str | None, data: bytes | None = None,
            ".geojson": "geojson", ".json": "geojson"}.get(suffix, suffix.lstrip("."))
     target: Any = data if data is not None else str(p)
     if suffix in (".gpkg", ".kml", ".kmz") and data is None:
-        layers = [str(row[0]) for row in pyogrio.list_layers(str(p))]
+        try:
+            layers = [str(row[0]) for row in pyogrio.list_layers(str(p))]
+        except Exception as exc:  # noqa: BLE001 - GDAL raises many kinds; say it plainly
+            raise InvalidInput(
+                f"无法读取文件 {p.name} (不是有效的 {fmt} 文件?) / cannot read {p.name}: not a "
+                f"valid {fmt} file ({type(exc).__name__}); check the file and its extension"
+            ) from exc
         if layer is None and len(layers) > 1 and suffix == ".gpkg":
             raise InvalidInput(
                 f"GeoPackage 中有多个图层 {layers}，请用 --layer 选择 / the GeoPackage holds "
@@ -208,10 +214,16 @@ def _open_gdal(p: Path, layer: str | None, data: bytes | None = None,
         step = CHUNK_ROWS
         start = 0
         while True:
-            df = pyogrio.read_dataframe(
-                target, layer=layer, skip_features=start, max_features=step,
-                on_invalid="fix", use_arrow=False,
-            )
+            try:
+                df = pyogrio.read_dataframe(
+                    target, layer=layer, skip_features=start, max_features=step,
+                    on_invalid="fix", use_arrow=False,
+                )
+            except Exception as exc:  # noqa: BLE001 - a file damaged after its header
+                raise InvalidInput(
+                    f"文件 {p.name} 第 {start + 1} 行起无法读取 / cannot read {p.name} from "
+                    f"feature {start + 1}: {str(exc).replace(str(p), p.name)[:200]}"
+                ) from exc
             geoms = np.asarray(df.geometry.values, dtype=object) if "geometry" in df else (
                 np.full(len(df), None, dtype=object))
             attrs = pd.DataFrame(df.drop(columns="geometry", errors="ignore"))
