@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from api.deps import TOKEN_COOKIE
+from api.deps import TOKEN_COOKIE, anonymous_principal
 from api.middleware.security import COMMON_HEADERS
 from api.routes.cells import GEOJSON, cell_at_answer
 
@@ -65,8 +65,11 @@ class CellAtHotPath:
                                     keep_blank_values=True))
             if "unmask" not in params:
                 state = scope["app"].state
+                anonymous = getattr(state, "anonymous_principal", None)
+                if anonymous is None:  # the route's anonymous caller (names as it may read them)
+                    anonymous = state.anonymous_principal = anonymous_principal(state.settings)
                 try:
-                    body = await cell_at_answer(state, params)
+                    body = await cell_at_answer(state, params, anonymous)
                 except Exception:  # noqa: BLE001 - the route answers errors (one implementation)
                     body = None
                 if body is not None:
