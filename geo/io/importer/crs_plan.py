@@ -12,6 +12,7 @@ from pyproj import CRS, Transformer
 
 from geo.crs.names import UnknownCRSError, is_geographic, normalize_crs
 from geo.crs.transforms import transform_geometry
+from geo.crs.validate import degrees_in_metres_reason, projected_problems
 from geo.errors import InvalidInput
 
 
@@ -89,6 +90,8 @@ def plausibility(plan: CrsPlan, geoms: np.ndarray) -> tuple[np.ndarray, list[str
         return ok, reasons
     b = shapely.bounds(np.asarray(list(geoms[has]), dtype=object))
     idx = np.flatnonzero(has)
+    metric = (projected_problems(b[:, 0], b[:, 1], plan.name)
+              if not plan.geographic and plan.name else None)
     for k, i in enumerate(idx):
         minx, miny, maxx, maxy = b[k]
         ax, ay = max(abs(minx), abs(maxx)), max(abs(miny), abs(maxy))
@@ -110,17 +113,19 @@ def plausibility(plan: CrsPlan, geoms: np.ndarray) -> tuple[np.ndarray, list[str
             else:
                 reasons[i] = (f"坐标超出经纬度范围 / coordinates ({minx}, {miny}) are outside "
                               "the range of longitude/latitude")
+        elif plan.name and re.match(r"EPSG:45(3[4-9]|4\d|5[0-4])$", plan.name) and ax > 1e7:
+            ok[i] = False
+            reasons[i] = (
+                f"东坐标 {minx:.1f} 带有带号前缀，应使用带带号的坐标系 (EPSG:4513-4533) / the "
+                f"easting {minx:.1f} carries a zone prefix: use the CRS with zone number "
+                f"(EPSG:4513-4533) instead of {plan.name}")
         else:
-            if ax <= 180 and ay <= 90:
+            # the one rule for metric coordinates (geo.crs.validate): degrees given to a
+            # projected CRS, or positions it cannot express
+            why = (metric[k] if metric is not None else
+                   degrees_in_metres_reason(minx, miny, plan.label)
+                   if ax <= 180 and ay <= 90 else None)
+            if why:
                 ok[i] = False
-                reasons[i] = (
-                    f"坐标 ({minx:.6f}, {miny:.6f}) 像经纬度 (度)，不可能是投影坐标系 {plan.label} "
-                    f"的米 / coordinates ({minx:.6f}, {miny:.6f}) look like degrees, not metres "
-                    f"of the projected CRS {plan.label}: give --crs EPSG:4490 (or GCJ02/BD09)")
-            elif plan.name and re.match(r"EPSG:45(3[4-9]|4\d|5[0-4])$", plan.name) and ax > 1e7:
-                ok[i] = False
-                reasons[i] = (
-                    f"东坐标 {minx:.1f} 带有带号前缀，应使用带带号的坐标系 (EPSG:4513-4533) / the "
-                    f"easting {minx:.1f} carries a zone prefix: use the CRS with zone number "
-                    f"(EPSG:4513-4533) instead of {plan.name}")
+                reasons[i] = why
     return ok, reasons
