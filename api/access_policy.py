@@ -50,7 +50,6 @@ ENDPOINT_POLICY: dict[str, str] = {
     "GET /openapi.json": "public",
     "GET /docs": "public",
     "GET /docs/oauth2-redirect": "public",
-    "GET /redoc": "public",
     # auth (issue 8)
     "POST /auth/login": "public",
     "POST /auth/logout": "public",

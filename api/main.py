@@ -15,6 +15,7 @@ from api.routes import (
     board,
     cells,
     cells_batch,
+    docs,
     importexport,
     incidents,
     kpi,
@@ -31,6 +32,7 @@ from geo.db.engine import get_engine
 # Routers, one module per resource.
 ROUTERS = [
     meta.router,
+    docs.router,  # /docs: Swagger UI served offline (FastAPI's own loads it from a CDN)
     cells.router,
     analysis.router,
     ogc.router,
@@ -62,6 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "cameras and incidents in PostGIS (CGCS2000, EPSG:4490)."
         ),
         lifespan=lifespan,
+        docs_url=None,  # api/routes/docs.py serves /docs offline; no ReDoc
+        redoc_url=None,
     )
     app.state.settings = settings
     # Also before start-up, for callers that never run the lifespan (the lifespan reopens it).

@@ -1,4 +1,5 @@
-"""Offline map assets: where they are installed, the URLs Wangge serves them at, inlining.
+"""Offline map assets (and Swagger UI): where they are installed, the URLs Wangge serves them at,
+inlining.
 
 ``maps/assets.sh`` installs pinned npm packages (Leaflet 1.9.3 & co.) into the git-ignored
 ``.wangge/assets/node_modules`` (or ``$WANGGE_ASSETS_DIR``); Wangge serves them under
@@ -74,6 +75,10 @@ MARKERCLUSTER_CSS = [
 # Leaflet.VectorGrid 1.3.0 (bundled: pbf + vector-tile inside) draws /tiles/*.pbf client-side.
 VECTORGRID_JS = [("vectorgrid_js",
                   vendor("leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js"))]
+# Swagger UI of the OpenAPI page /docs (api/routes/docs.py), from npm like the map assets.
+SWAGGER_JS = vendor("swagger-ui-dist/swagger-ui-bundle.js")
+SWAGGER_CSS = vendor("swagger-ui-dist/swagger-ui.css")
+SWAGGER_FAVICON = vendor("swagger-ui-dist/favicon-32x32.png")
 WANGGE_JS = ("wangge_js", own("wangge.js"))
 WANGGE_CSS = ("wangge_css", own("wangge.css"))
 
@@ -91,9 +96,10 @@ def resolve(url_path: str) -> Path | None:
     return None
 
 
-def check_installed() -> None:
-    """Raise :class:`AssetsMissing` when Leaflet is not installed."""
-    if resolve(LEAFLET_JS[1]) is None:
+def check_installed(url: str = LEAFLET_JS[1]) -> None:
+    """Raise :class:`AssetsMissing` when the asset at ``url`` (default: Leaflet) is not
+    installed."""
+    if resolve(url) is None:
         raise AssetsMissing(
             f"地图资源未安装 / map assets not installed in {assets_dir()}: "
             "run `bash maps/assets.sh`"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Install the JS/CSS the Folium maps need (Leaflet & co.), pinned by maps/assets/package-lock.json,
-# from the npm registry into the git-ignored .wangge/assets/ (or $WANGGE_ASSETS_DIR). Wangge
-# serves them at /static/...; nothing third-party is copied into the repository.
+# Install the JS/CSS the Folium maps need (Leaflet & co.) and Swagger UI for /docs, pinned by
+# maps/assets/package-lock.json, from the npm registry into the git-ignored .wangge/assets/ (or
+# $WANGGE_ASSETS_DIR). Wangge serves them at /static/...; nothing third-party is copied into the
+# repository.
 # Idempotent: does nothing when the installed lock file matches the committed one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,8 +22,9 @@ if command -v chromium >/dev/null 2>&1 && command -v fc-list >/dev/null 2>&1 \
   fi
 fi
 if [ -f "$DEST/package-lock.json" ] && cmp -s maps/assets/package-lock.json "$DEST/package-lock.json" \
-   && [ -f "$DEST/node_modules/bootstrap3/dist/css/glyphicons.css" ]; then
-  say "map assets up to date in $DEST (leaflet 1.9.3 & co.)"
+   && [ -f "$DEST/node_modules/bootstrap3/dist/css/glyphicons.css" ] \
+   && [ -f "$DEST/node_modules/swagger-ui-dist/swagger-ui-bundle.js" ]; then
+  say "map assets up to date in $DEST (leaflet 1.9.3 & co., swagger-ui-dist 5.35.0)"
   exit 0
 fi
 if ! command -v npm >/dev/null 2>&1; then
@@ -37,7 +39,8 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 say "installing map assets into $DEST: leaflet@1.9.3 leaflet.markercluster@1.1.0 leaflet.heat@0.2.0" \
     "jquery@3.7.1 bootstrap@5.2.2 bootstrap@3.4.1 (glyphicons) @fortawesome/fontawesome-free@6.2.0" \
-    "leaflet.awesome-markers@2.0.5 leaflet.vectorgrid@1.3.0 (npm ci, pinned by" \
+    "leaflet.awesome-markers@2.0.5 leaflet.vectorgrid@1.3.0 swagger-ui-dist@5.35.0 (/docs)" \
+    "(npm ci, pinned by" \
     "maps/assets/package-lock.json)"
 mkdir -p "$DEST"
 cp maps/assets/package.json maps/assets/package-lock.json "$DEST/"

@@ -42,10 +42,12 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 LOGIN_PATHS = ("/auth/login", "/login")
-# Pages whose HTML loads third-party script (FastAPI's Swagger/ReDoc): no CSP there.
-CSP_EXEMPT = ("/docs", "/redoc")
+# Pages without a CSP: none (/docs serves Swagger UI offline with its own CSP).
+CSP_EXEMPT: tuple[str, ...] = ()
+# For HTML that sets no CSP of its own: no inline script at all (map pages and /docs allow their
+# own inline scripts by hash, maps.frame.script_src); inline styles are harmless and kept.
 CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob: http: https:; font-src 'self' data:; connect-src 'self'; "
     "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'self'"
