@@ -1,4 +1,9 @@
-"""Vector tiles: ``/tiles/{layer}/{z}/{x}/{y}.pbf`` (Mapbox Vector Tile, Web Mercator XYZ)."""
+"""Vector tiles: ``/tiles/{layer}/{z}/{x}/{y}.pbf`` (Mapbox Vector Tile, Web Mercator XYZ).
+
+Tiles are cached for a minute. A tile whose content depends on who asks (incidents, scoped to
+the caller; any layer for a caller limited to some regions) says ``private`` and varies with the
+credentials, so no shared cache hands one caller's tile to another; the others are public.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,24 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from api.deps import EXPENSIVE, ConnDep, PrincipalDep
+from geo.auth.principal import Principal
 from geo.layers.ogc import parse_datetime
+from geo.layers.registry import get_layer
 from geo.layers.tiles import TILE_PROPERTIES, tile
 
 router = APIRouter(tags=["tiles 矢量瓦片"], dependencies=[EXPENSIVE])
 
 MVT = "application/vnd.mapbox-vector-tile"
+PUBLIC_CACHE = {"Cache-Control": "public, max-age=60"}
+PRIVATE_CACHE = {"Cache-Control": "private, max-age=60", "Vary": "Authorization, Cookie"}
+
+
+def cache_headers(layer_id: str, principal: Principal) -> dict[str, str]:
+    """Caching of a tile: private when its content depends on the caller (incidents are scoped
+    to the caller, every layer to a caller's regions: ``geo.layers.registry.base_conditions``)."""
+    if get_layer(layer_id).incidents or principal.regions is not None:
+        return PRIVATE_CACHE
+    return PUBLIC_CACHE
 
 
 @router.get(
@@ -39,6 +56,7 @@ def get_tile(
     """One tile; incidents are scoped to the caller and never carry personal fields."""
     start, end = parse_datetime(datetime) if datetime else (None, None)
     data = tile(conn, layer, z, x, y, principal, start, end)
+    headers = cache_headers(layer, principal)
     if not data:
-        return Response(status_code=204, headers={"Cache-Control": "max-age=60"})
-    return Response(data, media_type=MVT, headers={"Cache-Control": "max-age=60"})
+        return Response(status_code=204, headers=headers)
+    return Response(data, media_type=MVT, headers=headers)
