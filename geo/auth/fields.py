@@ -165,6 +165,21 @@ def as_seen(
     return value if access is Access.FULL else mask_value(name, value)
 
 
+def mask_text_tree(value: Any) -> Any:
+    """``value`` (JSON-like: dicts, lists, strings) with personal numbers masked in every string.
+
+    For the copies of free text kept inside structured data (a case's routing reasons, its
+    events' data), which :func:`mask_row` does not reach field by field.
+    """
+    if isinstance(value, str):
+        return mask_personal_text(value)
+    if isinstance(value, dict):
+        return {k: mask_text_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_text_tree(v) for v in value]
+    return value
+
+
 def mask_row(principal: Principal, layer: str, row: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``row`` as the caller may receive it: withheld fields dropped to None,
     personal and free-text fields masked unless :func:`field_access` says ``FULL``."""

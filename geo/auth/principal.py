@@ -116,26 +116,34 @@ def mask_name(name: str | None) -> str | None:
     return name[0] + "*" * max(1, len(name) - 1)
 
 
-# Mobile numbers (11 digits from 13x-19x) and ID-card numbers (18 characters, the last may be
-# X) written inside free text, not glued to other digits.
-_MOBILE_IN_TEXT = re.compile(r"(?<![0-9０-９])(1[3-9][0-9])([0-9]{4})([0-9]{4})(?![0-9０-９])")
-_ID_CARD_IN_TEXT = re.compile(r"(?<![0-9０-９])([1-9][0-9]{5})[0-9]{8}([0-9]{3}[0-9Xx])"
-                              r"(?![0-9０-９Xx])")
-_FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789Xx")
+# Personal numbers written inside free text, not glued to other digits: mobiles (11 digits from
+# 13x-19x; with or without +86/86, in one run or grouped 3-4-4 by spaces or dashes), landlines
+# (0 + 2-3 digit area code, 7-8 digits) and ID-card numbers (18 characters, the last may be X;
+# grouped 6-8-4 or not).
+_SEP = r"[-\s]?"
+_MOBILE_IN_TEXT = re.compile(rf"(?<![0-9])(?:\+?86{_SEP})?(1[3-9][0-9]){_SEP}([0-9]{{4}}){_SEP}"
+                             rf"([0-9]{{4}})(?![0-9])")
+_LANDLINE_IN_TEXT = re.compile(rf"(?<![0-9.])(0[1-9][0-9]{{1,2}}){_SEP}([0-9]{{3,4}})"
+                               rf"([0-9]{{4}})(?![0-9.])")
+_ID_CARD_IN_TEXT = re.compile(rf"(?<![0-9])([1-9][0-9]{{5}}){_SEP}[0-9]{{8}}{_SEP}"
+                              rf"([0-9]{{3}}[0-9Xx])(?![0-9Xx])")
+_FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９Ｘｘ＋－", "0123456789Xx+-")
 
 
 def mask_personal_text(value: str | None) -> str | None:
     """Free text with the personal numbers in it masked.
 
-    Mobile numbers become ``138****1234`` and ID-card numbers ``142301********123X``
-    (full-width digits are read as digits first). None, empty and non-text values pass through.
+    Mobile numbers become ``138****1234`` (also written +86 138 1234 1234 or 138-1234-1234),
+    landlines ``0358-****3456`` and ID-card numbers ``142301********123X`` (full-width digits
+    are read as digits first). None, empty and non-text values pass through.
     """
     if not value or not isinstance(value, str):
         return value
     if any(ch in value for ch in "０１２３４５６７８９"):
         value = value.translate(_FULLWIDTH_DIGITS)
     value = _ID_CARD_IN_TEXT.sub(lambda m: m.group(1) + "*" * 8 + m.group(2), value)
-    return _MOBILE_IN_TEXT.sub(lambda m: m.group(1) + "****" + m.group(3), value)
+    value = _MOBILE_IN_TEXT.sub(lambda m: m.group(1) + "****" + m.group(3), value)
+    return _LANDLINE_IN_TEXT.sub(lambda m: m.group(1) + "-****" + m.group(3), value)
 
 
 def incident_scope_sql(

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from geo import localtime
-from geo.auth.fields import as_seen, mask_row
+from geo.auth.fields import Access, as_seen, field_access, mask_row, mask_text_tree
 from geo.auth.principal import Principal, incident_scope_sql
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.incidents.calendar import WorkCalendar, load_calendar
@@ -101,8 +101,20 @@ def incident_json(
         return as_seen(principal, "incidents", name, value, row["cell_code"],
                        row["department_code"])
 
+    # Copies of free text inside routing and event data (an unresolved place, reasons, notes
+    # of reassignments) are masked like the free-text fields; the worker's name as the one
+    # rule for workers' names says.
+    free_text_full = field_access(principal, "incidents", "description", row["cell_code"],
+                                  row["department_code"]) is Access.FULL
+    if not free_text_full:
+        out["routing"] = mask_text_tree(out["routing"])
+    worker = out["routing"].get("worker")
+    if isinstance(worker, dict) and worker.get("name"):
+        out["routing"]["worker"] = {**worker,
+                                    "name": as_seen(principal, "workers", "name", worker["name"])}
     if with_events:
-        out["events"] = [{**e, "note": seen("note", e["note"])}
+        out["events"] = [{**e, "note": seen("note", e["note"]),
+                          "data": e["data"] if free_text_full else mask_text_tree(e["data"])}
                          for e in events_of(conn, row["id"])]
         out["attachments"] = attachments_of(conn, row["id"])
         merged = conn.execute(text(

@@ -377,7 +377,12 @@ def test_phone_numbers_in_free_text_are_masked() -> None:
     from geo.auth.principal import mask_personal_text
 
     assert mask_personal_text("请联系13812341234或0358-6123456") == (
-        "请联系138****1234或0358-6123456")
+        "请联系138****1234或0358-****3456")
+    # written forms of mobiles (review finding F3): +86, 86, dashes, spaces
+    assert mask_personal_text("+8613712349876 / 86 137 1234 9876 / 137-1234-9876") == (
+        "137****9876 / 137****9876 / 137****9876")
+    assert mask_personal_text("142301 19900101 123X") == "142301********123X"
+    assert mask_personal_text("2026-01-01 面积120.5") == "2026-01-01 面积120.5"
     assert mask_personal_text("编号 2138123412345") == "编号 2138123412345"  # not a mobile
     assert mask_personal_text(None) is None
 
