@@ -104,7 +104,11 @@ def demo_load(if_empty: bool, seed: int, incidents: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
 @click.option("--workers", default=1, show_default=True)
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--forwarded-allow-ips", envvar="WANGGE_FORWARDED_ALLOW_IPS", default=None,
+              help="Addresses of a reverse proxy whose X-Forwarded-For is trusted; by default "
+                   "none is: the client address is the TCP peer (login throttling, rate limits "
+                   "and the audit log key on it)")
+def serve(host: str, port: int, workers: int, forwarded_allow_ips: str | None) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
 
@@ -115,6 +119,8 @@ def serve(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         log_level="info",
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
 
 

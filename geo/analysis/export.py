@@ -19,6 +19,7 @@ import pandas as pd
 
 from geo.analysis.common import _clean, feature_collection, records
 from geo.errors import InvalidInput
+from geo.io.export import as_spreadsheet_text
 from geo.localtime import TZ_NAME
 
 FORMATS = (".csv", ".xlsx", ".geojson", ".json")
@@ -95,5 +96,6 @@ def write_result(res: dict[str, Any], path: str | Path, table: str | None = None
                 _, df = _table(res, name)
                 pd.DataFrame(records(_plain(df)), columns=[
                     c for c in df.columns if not isinstance(df, gpd.GeoDataFrame)
-                    or c != df.geometry.name]).to_excel(xw, sheet_name=name[:31], index=False)
+                    or c != df.geometry.name]).map(as_spreadsheet_text).to_excel(
+                        xw, sheet_name=name[:31], index=False)
     return path

@@ -100,13 +100,21 @@ ANONYMOUS_VIEWER = Principal(user="anonymous", role="viewer")
 
 
 def mask_phone(phone: str | None) -> str | None:
-    """138****1234 (None, empty and non-text values such as pandas' NaN pass through)."""
-    if not phone or not isinstance(phone, str):
+    """138****1234 for a mobile, *****45 for a shorter (landline) number.
+
+    The number is read as its digits (``+86 138-1234-5678`` is a mobile); a value already
+    masked passes through, as do None, empty and non-text values such as pandas' NaN.
+    """
+    if not phone or not isinstance(phone, str) or "*" in phone:
         return phone
-    digits = phone.strip()
-    if len(digits) < 7:
-        return "*" * len(digits)
-    return digits[:3] + "****" + digits[-4:]
+    digits = re.sub(r"[^0-9]", "", phone)
+    if len(digits) == 13 and digits.startswith("86"):
+        digits = digits[2:]
+    if len(digits) >= 11:
+        return digits[:3] + "****" + digits[-4:]
+    if len(digits) >= 7:  # a local number: only its last two digits
+        return "*" * (len(digits) - 2) + digits[-2:]
+    return "*" * len(digits)
 
 
 def mask_name(name: str | None) -> str | None:

@@ -117,9 +117,16 @@ def create_incident(
     cat, channel, urgency = _validate(conn, report)
     dept = (resolve_department(conn, report.department) if report.department
             else {"code": cat["department_code"]})
-    reported_at = report.reported_at or localtime.now()
+    # a phone clock a little ahead (within the 5 minutes _validate allows): reported now
+    reported_at = min(report.reported_at or localtime.now(), localtime.now())
     routing: dict[str, Any] = {"routed_at": localtime.now().isoformat()}
     if report.source_ref:
+        if not principal.sees_all_incidents():
+            # the channel's own number (12345 work order) identifies a case on re-import:
+            # only the command centre's intake may claim one (review finding F12)
+            raise Forbidden("只有指挥中心可以登记来源工单编号 source_ref / only the command "
+                            "centre's intake may give source_ref (the hotline work-order number)",
+                            field="source_ref")
         routing["source_ref"] = report.source_ref
     lon = lat = None
     compound_id = None

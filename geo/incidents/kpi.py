@@ -173,8 +173,10 @@ def kpi_xlsx(result: dict[str, Any]) -> bytes:
     ws.append([f"{zh[c]} ({c})" for c in cols])
     for cell in ws[2]:
         cell.font = Font(bold=True)
+    from geo.io.export import as_spreadsheet_text
+
     for g in [*result["groups"], result["total"]]:
-        ws.append([g.get(c) for c in cols])
+        ws.append([as_spreadsheet_text(g.get(c)) for c in cols])
     for row in ws.iter_rows(min_row=3):
         for cell, c in zip(row, cols, strict=False):
             if c.endswith("_rate") and cell.value is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import shutil
 import tempfile
 import zipfile
@@ -262,7 +263,8 @@ def export_layer(
     for c in df.columns:
         if df[c].dtype == object:
             df[c] = df[c].map(_plain)
-    name = f"{layer}_{region_code}"
+    # the file name never carries request text beyond letters, digits, _ and - (review F7)
+    name = f"{layer}_{re.sub(r'[^0-9A-Za-z_-]', '_', region_code)}"
     content = _write(df, geoms, fmt, out_crs, name)
     media, ext = FORMATS[fmt]
     return ExportResult(content, media, name + ext, len(df), revealed)
@@ -298,6 +300,17 @@ def _mask(df: pd.DataFrame, layer: str, principal: Principal) -> None:
                     for v, c, d in zip(df[name], cells, depts, strict=True)]
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_spreadsheet_text(value: Any) -> Any:
+    """A text cell that Excel/WPS would evaluate (``=HYPERLINK(...)``, ``+1``, ``@SUM``) with a
+    leading apostrophe, so it is shown as the text it is; other values unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _write(df: pd.DataFrame, geoms: np.ndarray | None, fmt: str, crs: str, name: str) -> bytes:
     crs_for_file = crs if crs.startswith("EPSG:") else None  # GCJ02/BD09: no EPSG CRS
     if fmt in ("csv", "xlsx"):
@@ -312,6 +325,9 @@ def _write(df: pd.DataFrame, geoms: np.ndarray | None, fmt: str, crs: str, name:
                 out["wkt"] = [None if g is None else shapely.to_wkt(g, rounding_precision=8)
                               for g in geoms]
             out["crs"] = crs
+        for c in out.columns:  # text a spreadsheet would run as a formula stays text (F9)
+            if pd.api.types.is_object_dtype(out[c]) or pd.api.types.is_string_dtype(out[c]):
+                out[c] = out[c].map(as_spreadsheet_text)
         if fmt == "csv":
             return out.to_csv(index=False).encode("utf-8-sig")
         for c in out.columns:  # Excel has no time zones: local (China Standard) time, typed

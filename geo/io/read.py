@@ -27,7 +27,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, WanggeError
 from geo.io.parse import find_field, is_empty, parse_number
 
 GDAL_SUFFIXES = {".geojson", ".json", ".shp", ".gpkg", ".kml", ".kmz", ".geojsonl",
@@ -136,22 +136,43 @@ def _pick_in_dir(p: Path, layer: str | None) -> Path:
     return shps[0]
 
 
+# The most a zip may hold uncompressed (checked from its directory before inflating).
+MAX_UNZIPPED_BYTES = 1024**3
+
+
 def _open_zip(p: Path, layer: str | None) -> Source:
     try:
         with zipfile.ZipFile(p) as zf:
-            names = [n for n in zf.namelist() if not n.endswith("/")]
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+            total = sum(i.file_size for i in infos)
+            if total > MAX_UNZIPPED_BYTES:  # before anything is inflated: no zip bomb
+                raise InvalidInput(
+                    f"压缩包解压后 {total} 字节, 超过上限 {MAX_UNZIPPED_BYTES} / the zip holds "
+                    f"{total} bytes uncompressed, above the limit of {MAX_UNZIPPED_BYTES}: "
+                    "import its layers one by one, unzipped")
             tmp = Path(tempfile.mkdtemp(prefix="wangge_zip_"))
-            for n in names:
-                target = (tmp / n).resolve()
-                if not str(target).startswith(str(tmp.resolve())):
-                    raise InvalidInput(f"压缩包内路径非法 / unsafe path in zip: {n}")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(zf.read(n))
+            try:
+                for info in infos:
+                    target = (tmp / info.filename).resolve()
+                    if not str(target).startswith(str(tmp.resolve())):
+                        raise InvalidInput(
+                            f"压缩包内路径非法 / unsafe path in zip: {info.filename}")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(info) as src_f, target.open("wb") as out_f:
+                        shutil.copyfileobj(src_f, out_f, 1 << 20)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
     except zipfile.BadZipFile as exc:
         raise InvalidInput(f"不是有效的 zip 文件 / not a valid zip file: {p.name}") from exc
     try:
         inner = _pick_in_dir(tmp, layer)
         src = open_source(inner, layer=layer if inner.suffix == ".gpkg" else None)
+    except WanggeError as exc:  # name the file as sent, not the server's folder
+        shutil.rmtree(tmp, ignore_errors=True)
+        exc.message = exc.message.replace(f"folder {tmp}", f"zip {p.name}").replace(
+            str(tmp) + "/", "").replace(str(tmp), p.name)
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
