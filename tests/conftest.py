@@ -137,6 +137,18 @@ def empty_url(admin_engine: Engine) -> Iterator[str]:
     drop_database(admin_engine, url)
 
 
+def demo_worker_spot(conn: Any) -> tuple[str, float, float]:
+    """The demo worker's cell (``demo-worker``) and a point inside it (lon, lat)."""
+    from geo.demo.users import pick_demo_worker
+
+    _, cell = pick_demo_worker(conn, "141123")
+    x, y = conn.execute(text(
+        "SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM grid_cell "
+        "c JOIN boundary_set b ON b.id = c.boundary_set_id AND b.is_active WHERE c.code = :c"),
+        {"c": cell}).one()
+    return cell, float(x), float(y)
+
+
 def make_settings(url: str, **overrides: object) -> Settings:
     """Settings pointing at ``url`` (nothing read from the environment but defaults).
 

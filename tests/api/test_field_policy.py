@@ -11,8 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from api.main import create_app
-from geo.demo.users import pick_demo_worker
-from tests.conftest import make_settings
+from tests.conftest import demo_worker_spot, make_settings
 
 PHONE = "13912345678"
 ID_CARD = "14112319800101123X"
@@ -26,11 +25,7 @@ def setting(admin_engine: Any, demo_template: str,
     url = create_database(admin_engine, template=demo_template)
     engine = create_engine(url)
     with engine.connect() as conn:
-        _, cell = pick_demo_worker(conn, "141123")
-        x, y = conn.execute(text(
-            "SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM grid_cell "
-            "c JOIN boundary_set b ON b.id = c.boundary_set_id AND b.is_active WHERE c.code = :c"),
-            {"c": cell}).one()
+        cell, x, y = demo_worker_spot(conn)
         worker_name = conn.execute(text(
             "SELECT w.name FROM worker_assignment a JOIN grid_worker w ON w.id = a.worker_id "
             "WHERE a.cell_code = :c AND a.valid_to IS NULL ORDER BY a.valid_from DESC LIMIT 1"),

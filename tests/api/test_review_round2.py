@@ -12,13 +12,12 @@ from typing import Any
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 
 from api.main import create_app
 from geo import localtime
 from geo.auth.principal import mask_phone
-from geo.demo.users import pick_demo_worker
-from tests.conftest import create_database, drop_database, make_settings
+from tests.conftest import create_database, demo_worker_spot, drop_database, make_settings
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +26,7 @@ def env(admin_engine: Any, demo_template: str, role_headers: dict[str, dict[str,
     url = create_database(admin_engine, template=demo_template)
     engine = create_engine(url)
     with engine.connect() as conn:
-        _, cell = pick_demo_worker(conn, "141123")
-        x, y = conn.execute(text(
-            "SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM grid_cell "
-            "c JOIN boundary_set b ON b.id = c.boundary_set_id AND b.is_active WHERE c.code = :c"),
-            {"c": cell}).one()
+        cell, x, y = demo_worker_spot(conn)
     with TestClient(create_app(make_settings(url, demo_open=False))) as client:
         yield client, {"x": x, "y": y, "h": role_headers, "engine": engine}
     engine.dispose()
