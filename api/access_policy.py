@@ -53,6 +53,7 @@ ENDPOINT_POLICY: dict[str, str] = {
     # auth (issue 8)
     "POST /auth/login": "public",
     "POST /auth/logout": "public",
+    "POST /logout": "public",
     "GET /login": "public",
     "POST /login": "public",
     "GET /auth/me": "public",

@@ -93,7 +93,18 @@ def drop_database(admin: Engine, url: str) -> None:
 
 @pytest.fixture(scope="session")
 def demo_template(admin_engine: Engine) -> str:
-    """Name of a template database holding the migrated schema and the demo."""
+    """Name of a template database holding the migrated schema and the demo.
+
+    With ``WANGGE_TEST_REUSE_TEMPLATE=1`` (a developer's machine, never CI) the template is
+    kept between sessions under a name made of a hash of geo/ and data/boundaries/, and reused
+    while neither changes: running a few tests no longer waits for the demo to load.
+    """
+    if os.environ.get("WANGGE_TEST_REUSE_TEMPLATE") == "1":
+        return _kept_template(admin_engine)
+    return _build_template(admin_engine)
+
+
+def _build_template(admin_engine: Engine) -> str:
     from geo.db.migrate import upgrade
     from geo.demo.county import load_demo
 
@@ -105,6 +116,33 @@ def demo_template(admin_engine: Engine) -> str:
     name = make_url(url).database
     assert name is not None
     return name
+
+
+def _kept_template(admin_engine: Engine) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted([*REPO_ROOT.glob("geo/**/*.py"), *REPO_ROOT.glob("data/boundaries/*")]):
+        digest.update(str(path.relative_to(REPO_ROOT)).encode())
+        digest.update(path.read_bytes())
+    kept = "wangge_kept_tpl_" + digest.hexdigest()[:12]
+    with admin_engine.connect() as conn:
+        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                        {"n": kept}).first():
+            return kept
+    built = _build_template(admin_engine)
+    with admin_engine.connect() as conn:
+        for (old,) in conn.execute(text(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'wangge_kept_tpl_%'")):
+            try:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{old}"'))
+            except Exception:  # noqa: BLE001 - another session is copying it: leave it
+                pass
+        try:
+            conn.execute(text(f'ALTER DATABASE "{built}" RENAME TO "{kept}"'))
+        except Exception:  # noqa: BLE001 - built at the same time by another session
+            return built
+    return kept
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from api.deps import (
     EngineDep,
     PrincipalDep,
     SettingsDep,
+    resolve_principal,
 )
 from api.errors import status_of
 from api.schemas import auth as schemas_auth
@@ -25,6 +26,7 @@ from geo.auth.tokens import API_TOKEN_DEFAULT_DAYS, API_TOKEN_MAX_DAYS, issue_se
 from geo.auth.users import (
     api_token_days,
     create_api_token,
+    end_session,
     list_api_tokens,
     login,
     revoke_api_token,
@@ -188,6 +190,26 @@ button{{margin-top:1.2em;padding:.6em 1.4em}}.err{{color:#b00}}.hint{{color:#666
 <p class="hint">{escape(t["hint"])}{escape(next_path)}</p></body></html>"""
 
 
+def same_origin_form(request: Request) -> bool:
+    """A browser form post comes from Wangge's own pages (login CSRF, logout CSRF).
+
+    Browsers send ``Origin`` on every POST and ``Sec-Fetch-Site`` on every request; a form on
+    another site gives a foreign (or ``null``) Origin and ``cross-site``. A client that sends
+    neither header (curl, a script) is not a browser a forged page could drive.
+    """
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    return origin.rstrip("/") == own
+
+
+_CROSS_SITE = ("登录表单须从本站登录页提交 / the login form must be sent from this site's own "
+               "login page (a form on another site was refused)")
+
+
 def _html(body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(body, status_code=status, headers={
         "Content-Security-Policy": _LOGIN_CSP, "X-Content-Type-Options": "nosniff",
@@ -214,8 +236,13 @@ def post_login_form(
     next: Annotated[str | None, Form()] = None,
     lang: Annotated[str, Form()] = "zh",
 ) -> Response:
-    """Check the password like ``POST /auth/login``, set the cookie, go to ``next``."""
+    """Check the password like ``POST /auth/login``, set the cookie, go to ``next``.
+
+    A form sent from another site is refused (403: login CSRF would sign the victim's browser
+    into the attacker's account)."""
     target = safe_next(next)
+    if not same_origin_form(request):
+        return _html(_login_page(target, lang, _CROSS_SITE), 403)
     try:
         token, _exp, _principal = _login(request, engine, settings, username, password)
     except (Unauthorized, TooManyRequests) as exc:
@@ -228,13 +255,44 @@ def post_login_form(
     return response
 
 
-@router.post("/auth/logout", summary="Forget the login cookie / 退出",
+@router.post("/auth/logout", summary="Log out: end this session / 退出登录",
     responses=ok(schemas_auth.Logout),
     response_model=None)
-def post_logout(response: Response, principal: PrincipalDep) -> dict[str, Any]:
-    """Clear the cookie. Bearer tokens expire by themselves (revoke all: password reset)."""
+def post_logout(response: Response, engine: EngineDep, principal: PrincipalDep,
+                everywhere: bool = False) -> dict[str, Any]:
+    """End the login session whose token is presented: the token stops working at once
+    (not when it expires), and the cookie is cleared. ``everywhere=true`` ends every login
+    session of the user (other browsers and phones too). API tokens are not sessions: revoke
+    one with ``DELETE /auth/tokens/{id}``."""
+    with engine.begin() as conn:
+        ended = end_session(conn, principal, everywhere)
     response.delete_cookie(TOKEN_COOKIE)
-    return {"user": principal.user, "logged_out": True}
+    return {"user": principal.user, "logged_out": bool(ended), "everywhere": everywhere and
+            bool(ended)}
+
+
+@router.post("/logout", response_class=HTMLResponse,
+             summary="Log out from a browser page / 浏览器退出登录",
+             responses={303: {"description": "Logged out: back to the login page"}})
+def post_logout_form(request: Request, engine: EngineDep, settings: SettingsDep,
+                     lang: Annotated[str, Form()] = "zh") -> Response:
+    """The browser's logout button: ends the session of the login cookie (sent from this
+    site's pages only), clears the cookie and goes to the login page."""
+    if not same_origin_form(request):
+        return _html(_login_page("/maps/dispatch", lang, _CROSS_SITE), 403)
+    token = request.cookies.get(TOKEN_COOKIE)
+    if token:
+        try:
+            principal = resolve_principal(engine, settings, token)
+        except Unauthorized:
+            principal = None
+        if principal is not None:
+            with engine.begin() as conn:
+                end_session(conn, principal)
+    response = RedirectResponse(f"/login?lang={'en' if lang == 'en' else 'zh'}",
+                                status_code=303)
+    response.delete_cookie(TOKEN_COOKIE)
+    return response
 
 
 @router.get("/auth/me", summary="Who am I, with which scope / 当前用户",

@@ -46,7 +46,10 @@ class IncidentIn(BaseModel):
     """One report. The place is coordinates (lon, lat, crs) or a compound/community name."""
 
     category: str = Field(description="Category code or name, e.g. ebike_charging")
-    channel: str = Field("12345", description="12345, 110, patrol, photo, camera, petition")
+    channel: str | None = Field(
+        None, description="12345, 110, patrol, photo, camera, petition. Default: 12345 for the "
+                          "command centre, patrol for grid workers and departments (who may not "
+                          "use 12345, 110 or petition: those are the command centre's desks)")
     description: str | None = None
     lon: float | None = None
     lat: float | None = None
@@ -54,9 +57,12 @@ class IncidentIn(BaseModel):
     place: str | None = Field(None, description="Compound or community name, e.g. 幸福小区 3号楼")
     reporter_name: str | None = None
     reporter_phone: str | None = None
-    reported_at: dt.datetime | None = Field(None, description="Default: now")
+    reported_at: dt.datetime | None = Field(
+        None, description="Default: now. Grid workers and departments: at most 24 h back, and "
+                          "the deadlines of their reports run from entry")
     urgency: str = "normal"
-    department: str | None = Field(None, description="Override of the category's department")
+    department: str | None = Field(None, description="Override of the category's department "
+                                                     "(command centre only)")
     source_ref: str | None = Field(None, description="The channel's own id (work order)")
     region: str | None = None
     photos: list[PhotoIn] = Field(default_factory=list, max_length=9)

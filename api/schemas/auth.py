@@ -41,11 +41,13 @@ class Login(Answer):
 
 
 class Logout(Answer):
-    """The login cookie is forgotten."""
+    """The session is ended (its token no longer works) and the login cookie is forgotten."""
 
     user: str
     logged_out: bool
-    model_config = model_config({"user": "demo-worker", "logged_out": True})
+    everywhere: bool = False
+    model_config = model_config({"user": "demo-worker", "logged_out": True,
+                                 "everywhere": False})
 
 
 class TokenCreated(Answer):

@@ -52,6 +52,7 @@ class Principal:
     unmask: bool = False  # this request asked for personal data unmasked (and was audited)
     authenticated: bool = False  # a valid token was presented
     credential: str | None = None  # SESSION or API_TOKEN; None for anonymous and built-ins
+    session_id: str | None = None  # the login session (credential SESSION): what logout revokes
 
     @property
     def is_anonymous(self) -> bool:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 API_TOKEN_PREFIX = "wgk_"
 API_TOKEN_DEFAULT_DAYS = 90  # an API token asked for without a lifetime lives this long
+SESSION_TTL_MAX_S = 7 * 24 * 3600  # a login session never lasts longer (logout remembers it)
 API_TOKEN_MAX_DAYS = 365  # and never longer than this
 _VERSION = "v1"
 
@@ -44,6 +45,7 @@ class SessionClaims:
     token_version: int
     issued_at: int
     expires_at: int
+    session_id: str  # random; POST /auth/logout revokes this one session (auth_session_revoked)
 
 
 def _b64(data: bytes) -> str:
@@ -66,8 +68,9 @@ def issue_session_token(
     if not secret:
         raise ValueError("empty secret key")
     iat = int(now if now is not None else time.time())
-    exp = iat + int(ttl_s)
-    payload = {"uid": user_id, "sub": username, "ver": token_version, "iat": iat, "exp": exp}
+    exp = iat + min(int(ttl_s), SESSION_TTL_MAX_S)
+    payload = {"uid": user_id, "sub": username, "ver": token_version, "iat": iat, "exp": exp,
+               "sid": secrets.token_urlsafe(12)}
     body = _b64(json.dumps(payload, separators=(",", ":")).encode())
     head = f"{_VERSION}.{body}"
     return f"{head}.{_sign(secret, head)}", exp
@@ -92,7 +95,7 @@ def verify_session_token(secret: str, token: str, now: float | None = None) -> S
         claims = SessionClaims(
             user_id=int(data["uid"]), username=str(data["sub"]),
             token_version=int(data["ver"]), issued_at=int(data["iat"]),
-            expires_at=int(data["exp"]),
+            expires_at=int(data["exp"]), session_id=str(data["sid"]),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise TokenError("malformed token payload") from exc

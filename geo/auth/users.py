@@ -20,6 +20,7 @@ from geo.auth.principal import API_TOKEN, ROLES, SESSION, Principal
 from geo.auth.tokens import (
     API_TOKEN_DEFAULT_DAYS,
     API_TOKEN_MAX_DAYS,
+    SESSION_TTL_MAX_S,
     SessionClaims,
     hash_api_token,
     new_api_token,
@@ -278,6 +279,7 @@ def login(
 _PRINCIPAL_SQL = text(f"""
 SELECT u.id, u.username, u.role, u.region_code, u.department_code, u.disabled,
        u.token_version, u.synthetic,
+       EXISTS (SELECT 1 FROM auth_session_revoked r WHERE r.sid = :sid) AS session_revoked,
        CASE WHEN u.role = 'worker' THEN ARRAY(
            SELECT DISTINCT a.cell_code FROM worker_assignment a
            WHERE a.worker_id = u.worker_id
@@ -294,6 +296,7 @@ def principal_for_user(
     demo_mode: bool = True,
     unmask: bool = False,
     credential: str | None = None,
+    session_id: str | None = None,
 ) -> Principal:
     """Build the Principal of a user: role, region, department, cells assigned *now*.
 
@@ -306,9 +309,11 @@ def principal_for_user(
         Unknown or disabled user, a token issued before a reset/disable (``token_version``),
         or a demo user outside demo mode.
     """
-    row = conn.execute(_PRINCIPAL_SQL, {"i": user_id}).mappings().first()
+    row = conn.execute(_PRINCIPAL_SQL, {"i": user_id, "sid": session_id}).mappings().first()
     if row is None or row["disabled"]:
         raise Unauthorized("账户不存在或已停用 / unknown or disabled account")
+    if row["session_revoked"]:
+        raise Unauthorized("已退出登录, 请重新登录 / this session was logged out: log in again")
     if token_version is not None and int(row["token_version"]) != token_version:
         raise Unauthorized("令牌已失效, 请重新登录 / token revoked (password reset or account "
                            "disabled): log in again")
@@ -318,6 +323,7 @@ def principal_for_user(
         user=row["username"], role=row["role"], regions=frozenset({row["region_code"]}),
         cell_codes=frozenset(row["cells"] or ()), department_code=row["department_code"],
         user_id=int(row["id"]), unmask=unmask, authenticated=True, credential=credential,
+        session_id=session_id,
     )
 
 
@@ -326,7 +332,29 @@ def principal_for_session(
 ) -> Principal:
     """The Principal of a verified session token."""
     return principal_for_user(conn, claims.user_id, claims.token_version, demo_mode, unmask,
-                              credential=SESSION)
+                              credential=SESSION, session_id=claims.session_id)
+
+
+def end_session(conn: Connection, principal: Principal, everywhere: bool = False) -> int:
+    """Log a session out: its token stops working at once, not when it expires.
+
+    ``everywhere`` also ends every other login session of the user (bumps ``token_version``);
+    API tokens are revoked one by one (``DELETE /auth/tokens/{id}``). Returns the number of
+    sessions ended for certain (1 or 0; ``everywhere`` counts as 1). Revocations are kept
+    until the token would have expired anyway.
+    """
+    if principal.user_id is None or principal.credential != SESSION or not principal.session_id:
+        return 0
+    conn.execute(text("DELETE FROM auth_session_revoked WHERE expires_at < now()"))
+    conn.execute(text(
+        "INSERT INTO auth_session_revoked (sid, user_id, expires_at) "
+        "VALUES (:sid, :u, now() + make_interval(secs => :ttl)) ON CONFLICT (sid) DO NOTHING"),
+        {"sid": principal.session_id, "u": principal.user_id, "ttl": SESSION_TTL_MAX_S})
+    if everywhere:
+        conn.execute(text("UPDATE app_user SET token_version = token_version + 1 WHERE id = :i"),
+                     {"i": principal.user_id})
+    return 1
+
 
 
 def _api_token_valid(t: str) -> str:

@@ -10,7 +10,7 @@ when the store cannot be written the incident is kept and the error says so.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ class Report:
     """One incident report as received (before routing)."""
 
     category: str
-    channel: str = "12345"
+    channel: str | None = None  # None: "12345" for the command centre, "patrol" for field staff
     description: str | None = None
     lon: float | None = None
     lat: float | None = None
@@ -71,7 +71,8 @@ def _validate(conn: Connection, r: Report) -> tuple[dict[str, Any], str, str]:
             raise InvalidInput(f"字段 {name} 过长 (上限 {limit} 字符) / {name} is longer than "
                                f"{limit} characters", field=name)
     cat = resolve_category(conn, r.category)
-    channel = CHANNEL_ALIASES.get((r.channel or "").strip(), (r.channel or "").strip())
+    given = (r.channel or "").strip() or "12345"
+    channel = CHANNEL_ALIASES.get(given, given)
     if channel not in vocab.CHANNEL.codes:
         raise InvalidInput(f"未知渠道 {r.channel!r} / unknown channel {r.channel!r}; valid "
                            f"channels: {list(vocab.CHANNEL.codes)}", field="channel",
@@ -114,11 +115,15 @@ def create_incident(
     if not principal.in_region(region_code):
         raise Forbidden(f"无权访问区域 {region_code} / region {region_code} is outside your "
                         "scope")
+    if not principal.sees_all_incidents() and not (report.channel or "").strip():
+        report = replace(report, channel="patrol")  # field staff report what they found
     cat, channel, urgency = _validate(conn, report)
     dept = (resolve_department(conn, report.department) if report.department
             else {"code": cat["department_code"]})
+    _check_field_labels(principal, channel, dept["code"], cat["department_code"])
     # a phone clock a little ahead (within the 5 minutes _validate allows): reported now
-    reported_at = min(report.reported_at or localtime.now(), localtime.now())
+    entered_at = localtime.now()
+    reported_at = min(report.reported_at or entered_at, entered_at)
     routing: dict[str, Any] = {"routed_at": localtime.now().isoformat()}
     if report.source_ref:
         if not principal.sees_all_incidents():
@@ -165,9 +170,22 @@ def create_incident(
                   "上报时指定 / given with the report",
     }
     _check_own_scope(principal, status, ids.get("cell_code"), dept["code"], reported_at)
+    if principal.role == "department" and ids.get("worker_id") is not None:
+        # a department's own case is its own work: the cell's grid worker is named for
+        # information, and the case is not charged to her (review finding F16)
+        ids["worker_id"] = None
+        if isinstance(routing.get("worker"), dict):
+            routing["worker"]["charged"] = False
+            routing["worker"]["reason"] = (
+                f"部门 {dept['code']} 自行上报并处置, 不计入网格员考核 / reported by department "
+                f"{dept['code']} for itself: not charged to the cell's grid worker")
     cal = cal or load_calendar(conn, region_code)
+    # Deadlines run from the report time when the command centre enters it (a hotline call
+    # logged late is late), from the entry time when field staff do: a report they queued
+    # offline or dated back is never overdue on arrival (review finding F16).
+    clock_start = reported_at if principal.sees_all_incidents() else entered_at
     due, final, clock = initial_deadlines(cal, cat["limits"], urgency, "register",
-                                          reported_at, reported_at)
+                                          clock_start, clock_start)
     new_id = int(conn.execute(text(
         "SELECT nextval(pg_get_serial_sequence('incident', 'id'))")).scalar_one())
     code = f"SJ{reported_at.astimezone(CST):%Y%m%d}N{new_id:07d}"
@@ -207,6 +225,26 @@ _SYSTEM = Principal(user="system", role="admin")
 # sends it later the same day. The command centre may enter older reports (a paper log, a
 # hotline export); each such entry records when it was entered (cases.add_event).
 FIELD_BACKDATE_MAX = dt.timedelta(hours=24)
+
+
+def _check_field_labels(principal: Principal, channel: str, department_code: str,
+                        category_department: str) -> None:
+    """Grid workers and departments do not label their reports as another desk's intake or
+    charge them to another department: the hotline, 110 and petition channels and any
+    department other than the category's are the command centre's to give."""
+    if principal.sees_all_incidents():
+        return
+    if channel in vocab.DESK_CHANNELS:
+        raise Forbidden(
+            f"渠道「{vocab.CHANNEL.label(channel)}」由指挥中心登记; 网格员和部门上报请用 patrol "
+            f"(巡查), photo 或 camera / the {channel} channel is entered by the command "
+            "centre; grid workers and departments report as patrol, photo or camera",
+            field="channel")
+    if department_code != category_department:
+        raise Forbidden(
+            f"只有指挥中心可以改派主管部门 (该类别属于 {category_department}) / only the "
+            f"command centre may route a case to another department than its category's "
+            f"({category_department}); leave department out", field="department")
 
 
 def _check_own_scope(principal: Principal, status: str, cell_code: str | None,

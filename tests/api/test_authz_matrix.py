@@ -467,7 +467,14 @@ def call(env: Env, endpoint: str, role: str, scope: str, unmask: bool = False) -
     if unmask:
         kwargs.setdefault("params", {})["unmask"] = "true"
     env.client.cookies.clear()
-    r = env.client.request(method, path, headers=env.headers[role], **kwargs)
+    headers = env.headers[role]
+    if endpoint == "POST /auth/logout" and role != "anonymous":
+        # logging out ends the session: log in afresh so that later probes keep theirs
+        username, password, _ = DEMO_USERS[role]
+        login = env.client.post("/auth/login", json={"username": username, "password": password})
+        env.client.cookies.clear()
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    r = env.client.request(method, path, headers=headers, **kwargs)
     return r, f"{method} {path} {kwargs.get('params', '')} as {role} ({scope})"
 
 

@@ -85,6 +85,20 @@ class ApiToken(Base):
     __table_args__ = (Index("ix_api_token_user", "user_id"),)
 
 
+class SessionRevoked(Base):
+    """A login session ended by ``POST /auth/logout`` before its token expired: the token's
+    random session id, kept until the token would have expired anyway."""
+
+    __tablename__ = "auth_session_revoked"
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False, server_default="")
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), nullable=False
+    )
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    __table_args__ = (Index("ix_auth_session_revoked_expires", "expires_at"),)
+
+
 class AuditLog(Base):
     """One audited action: who (user, role), when, what (action, method, path, object), from
     where (client address), with which outcome (HTTP status). Append-only."""

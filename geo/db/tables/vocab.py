@@ -94,6 +94,10 @@ CHANNEL = Vocab({
     "patrol": ("网格员巡查", "patrol"), "photo": ("随手拍", "photo"),
     "camera": ("视频告警", "camera"), "petition": ("信访", "petition"),
 })
+# Channels received at the command centre's desks (hotline, 110, petitions): only the command
+# centre's intake labels a case with them; grid workers and departments report as ``patrol``
+# (their own inspection) or ``photo`` / ``camera`` (what they were shown).
+DESK_CHANNELS = ("12345", "110", "petition")
 INCIDENT_STATUS = Vocab({
     "reported": ("已上报", "reported"),
     "registered": ("已立案", "registered"),

@@ -1,0 +1,184 @@
+"""Findings F13 and F16 of the outside review of issue 15, each reproduced as reported.
+
+F13: logout left the session token valid until it expired; the browser login form accepted a
+post from another site (login CSRF). F16: a department reported backdated cases in any cell,
+overdue on arrival and charged to that cell's grid worker; a worker labelled her own report a
+12345 hotline call and charged it to any department.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from api.main import create_app
+from geo import localtime
+from geo.auth.tokens import issue_session_token
+from geo.demo.users import DEMO_USERS
+from tests.conftest import create_database, demo_worker_spot, drop_database, make_settings
+
+
+@pytest.fixture(scope="module")
+def env(admin_engine: Any, demo_template: str, role_headers: dict[str, dict[str, str]]
+        ) -> Iterator[tuple[TestClient, dict[str, Any]]]:
+    url = create_database(admin_engine, template=demo_template)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        _cell, x, y = demo_worker_spot(conn)
+    settings = make_settings(url, demo_open=False)
+    with TestClient(create_app(settings)) as client:
+        yield client, {"x": x, "y": y, "h": role_headers,
+                       "engine": engine, "settings": settings}
+    engine.dispose()
+    drop_database(admin_engine, url)
+
+
+def _fresh_session(s: dict[str, Any], role: str) -> dict[str, str]:
+    """A session of its own for ``role`` (logging out must not end the shared fixtures')."""
+    username = DEMO_USERS[role][0]
+    with s["engine"].connect() as conn:
+        uid, ver = conn.execute(text("SELECT id, token_version FROM app_user WHERE username = :u"),
+                                {"u": username}).one()
+    token, _ = issue_session_token(s["settings"].secret_key, uid, username, ver, 3600)
+    return {"Authorization": f"Bearer {token}"}
+
+
+# ------------------------------------------------------------------------------------ F13
+
+def test_f13_logout_ends_the_session_at_once(env: tuple[TestClient, dict[str, Any]]) -> None:
+    client, s = env
+    mine, other = _fresh_session(s, "department"), _fresh_session(s, "department")
+    assert client.get("/auth/me", headers=mine).status_code == 200
+    r = client.post("/auth/logout", headers=mine)
+    assert r.status_code == 200 and r.json()["logged_out"] is True, r.text
+    gone = client.get("/auth/me", headers=mine)
+    assert gone.status_code == 401 and "logged out" in gone.text
+    # the same user's other session goes on
+    assert client.get("/auth/me", headers=other).json()["user"] == DEMO_USERS["department"][0]
+
+
+def test_f13_logout_everywhere(env: tuple[TestClient, dict[str, Any]]) -> None:
+    client, s = env
+    phone, desk = _fresh_session(s, "planner"), _fresh_session(s, "planner")
+    r = client.post("/auth/logout", params={"everywhere": "true"}, headers=desk)
+    assert r.status_code == 200 and r.json()["everywhere"] is True
+    assert client.get("/auth/me", headers=phone).status_code == 401
+    assert client.get("/auth/me", headers=desk).status_code == 401
+
+
+def test_f13_browser_logout_ends_the_cookie_session(env: tuple[TestClient, dict[str, Any]]
+                                                    ) -> None:
+    client, s = env
+    token = _fresh_session(s, "viewer")["Authorization"].split()[1]
+    with TestClient(client.app) as browser:
+        browser.cookies.set("wangge_token", token)
+        assert browser.get("/auth/me").json()["user"] == DEMO_USERS["viewer"][0]
+        r = browser.post("/logout", headers={"Origin": "http://testserver",
+                                             "Sec-Fetch-Site": "same-origin"},
+                         follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    assert client.get("/auth/me", headers={"Authorization": f"Bearer {token}"}
+                      ).status_code == 401
+
+
+@pytest.mark.parametrize("headers", [
+    {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    {"Origin": "https://evil.example"},
+    {"Origin": "null"},
+    {"Sec-Fetch-Site": "cross-site"},
+])
+def test_f13_login_form_from_another_site_is_refused(
+        env: tuple[TestClient, dict[str, Any]], headers: dict[str, str]) -> None:
+    client, _ = env
+    username, password, _ = DEMO_USERS["worker"]
+    r = client.post("/login", data={"username": username, "password": password},
+                    headers=headers, follow_redirects=False)
+    assert r.status_code == 403, r.status_code
+    assert "set-cookie" not in r.headers
+    assert "another site" in r.text
+
+
+def test_f13_login_form_from_its_own_page_works(env: tuple[TestClient, dict[str, Any]]) -> None:
+    client, _ = env
+    username, password, _ = DEMO_USERS["worker"]
+    r = client.post("/login", data={"username": username, "password": password,
+                                    "next": "/maps/cell"},
+                    headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert "wangge_token=" in r.headers["set-cookie"]
+
+
+# ------------------------------------------------------------------------------------ F16
+
+def _report(client: TestClient, headers: dict[str, str], **body: Any) -> Any:
+    return client.post("/incidents", headers=headers,
+                       json={"category": "ebike_charging", "description": "F16", **body})
+
+
+def test_f16_department_report_is_not_charged_to_the_cells_worker(
+        env: tuple[TestClient, dict[str, Any]]) -> None:
+    client, s = env
+    back = (localtime.now() - dt.timedelta(hours=23, minutes=55)).isoformat()
+    r = _report(client, s["h"]["department"], lon=s["x"], lat=s["y"], reported_at=back,
+                urgency="urgent")
+    assert r.status_code == 201, r.text
+    case = r.json()
+    assert case["overdue"] is False, case.get("due_at")
+    assert dt.datetime.fromisoformat(case["due_at"]) > localtime.now()
+    with s["engine"].connect() as conn:
+        worker_id = conn.execute(text("SELECT worker_id FROM incident WHERE id = :i"),
+                                 {"i": case["id"]}).scalar_one()
+    assert worker_id is None
+    assert case["routing"]["worker"]["charged"] is False
+
+
+def test_f16_backdated_field_report_runs_from_entry(env: tuple[TestClient, dict[str, Any]]
+                                                    ) -> None:
+    client, s = env
+    back = localtime.now() - dt.timedelta(hours=23, minutes=55)
+    r = _report(client, s["h"]["worker"], lon=s["x"], lat=s["y"], reported_at=back.isoformat(),
+                urgency="urgent")
+    assert r.status_code == 201, r.text
+    case = r.json()
+    assert case["overdue"] is False
+    assert abs(dt.datetime.fromisoformat(case["reported_at"]) - back) < dt.timedelta(seconds=1)
+    assert case["channel"] == "patrol"  # a worker's own report, unless she says photo/camera
+    # the command centre's backdated entry still runs from the report (a late hotline log)
+    r = _report(client, s["h"]["command"], lon=s["x"], lat=s["y"],
+                reported_at=(localtime.now() - dt.timedelta(days=20)).isoformat(),
+                urgency="urgent")
+    assert r.status_code == 201 and r.json()["overdue"] is True
+    assert r.json()["channel"] == "12345"
+
+
+@pytest.mark.parametrize("role", ["worker", "department"])
+@pytest.mark.parametrize("channel", ["12345", "110", "petition", "热线"])
+def test_f16_field_staff_cannot_claim_a_desk_channel(
+        env: tuple[TestClient, dict[str, Any]], role: str, channel: str) -> None:
+    client, s = env
+    r = _report(client, s["h"][role], lon=s["x"], lat=s["y"], channel=channel)
+    if channel == "热线" and r.status_code == 422:  # not an alias of 12345: unknown channel
+        return
+    assert r.status_code == 403, r.text
+    assert r.json()["field"] == "channel"
+
+
+def test_f16_worker_cannot_route_to_another_department(env: tuple[TestClient, dict[str, Any]]
+                                                       ) -> None:
+    client, s = env
+    r = _report(client, s["h"]["worker"], lon=s["x"], lat=s["y"], department="gongan")
+    assert r.status_code == 403 and r.json()["field"] == "department", r.text
+    r = _report(client, s["h"]["command"], lon=s["x"], lat=s["y"], department="gongan")
+    assert r.status_code == 201 and r.json()["department_code"] == "gongan"
+
+
+def test_f16_field_photo_channel_allowed(env: tuple[TestClient, dict[str, Any]]) -> None:
+    client, s = env
+    r = _report(client, s["h"]["worker"], lon=s["x"], lat=s["y"], channel="photo")
+    assert r.status_code == 201 and r.json()["channel"] == "photo"
