@@ -9,10 +9,36 @@ from sqlalchemy import Connection, text
 
 from geo import localtime
 from geo.auth.principal import Principal, incident_scope_sql
+from geo.db.tables.vocab import INCIDENT_STATUS
+from geo.errors import InvalidInput
 from geo.incidents.cases import CASE_COLUMNS, OPEN_SQL, incident_json
 from geo.incidents.flow import (
+    CLOSED_STATUSES,
     OPEN,
+    OPEN_STATUSES,
 )
+
+
+def status_filter(given: list[str]) -> list[str]:
+    """The statuses a ``status`` parameter names: codes, ``open`` (every status not yet
+    ended) or ``closed`` (ended); anything else is a 422 listing the valid values, never an
+    empty list that reads as "nothing open"."""
+    groups = {"open": list(OPEN_STATUSES), "closed": list(CLOSED_STATUSES)}
+    out: list[str] = []
+    for value in given:
+        code = value.strip()
+        if code in groups:
+            out.extend(groups[code])
+        elif code in INCIDENT_STATUS.codes:
+            out.append(code)
+        else:
+            valid = [*groups, *INCIDENT_STATUS.codes]
+            raise InvalidInput(
+                f"未知状态 {value!r}; 可用: open (未结), closed (已结), "
+                + ", ".join(f"{c} ({INCIDENT_STATUS.label(c)})" for c in INCIDENT_STATUS.codes)
+                + f" / unknown status {value!r}; valid: {valid} (overdue cases: "
+                "GET /incidents/overdue)", field="status", valid=valid)
+    return out
 
 
 def list_incidents(
@@ -33,7 +59,7 @@ def list_incidents(
         params["region"] = region_code
     if status:
         where.append("i.status = ANY(:statuses)")
-        params["statuses"] = status
+        params["statuses"] = status_filter(status)
     if cell_codes is not None:
         where.append("i.cell_code = ANY(:cells)")
         params["cells"] = list(cell_codes)

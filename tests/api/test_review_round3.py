@@ -182,3 +182,16 @@ def test_f16_field_photo_channel_allowed(env: tuple[TestClient, dict[str, Any]])
     client, s = env
     r = _report(client, s["h"]["worker"], lon=s["x"], lat=s["y"], channel="photo")
     assert r.status_code == 201 and r.json()["channel"] == "photo"
+
+
+# ------------------------------------------------------------------- newcomer walk, N2
+
+def test_n2_unknown_status_is_a_422_naming_the_valid_ones(
+        env: tuple[TestClient, dict[str, Any]]) -> None:
+    client, s = env
+    r = client.get("/incidents", params={"status": "overdue"}, headers=s["h"]["command"])
+    assert r.status_code == 422 and "open" in r.json()["valid"] and "dispatched" in r.text
+    opened = client.get("/incidents", params={"status": "open", "limit": 50},
+                        headers=s["h"]["command"])
+    assert opened.status_code == 200 and opened.json()
+    assert all(i["status"] not in ("closed", "rejected", "cancelled") for i in opened.json())
