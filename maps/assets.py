@@ -83,14 +83,24 @@ WANGGE_JS = ("wangge_js", own("wangge.js"))
 WANGGE_CSS = ("wangge_css", own("wangge.css"))
 
 
+# The kinds of file the map pages and /docs load (scripts, styles, images, fonts, source maps).
+# Anything else in the npm packages is not served: above all their demo, example, spec and
+# coverage HTML pages, which would run their inline scripts in Wangge's origin.
+SERVED_SUFFIXES = frozenset({".js", ".css", ".map", ".json", ".png", ".gif", ".jpg", ".jpeg",
+                             ".svg", ".woff", ".woff2", ".ttf", ".eot"})
+
+
 def resolve(url_path: str) -> Path | None:
-    """The file behind a ``/static/...`` URL path, or None (also for paths escaping the root)."""
+    """The file behind a ``/static/...`` URL path, or None (also for paths escaping the root
+    and for files of a kind no page loads, :data:`SERVED_SUFFIXES`: no ``.html``)."""
     for prefix, root in ((VENDOR_PREFIX + "/", assets_dir()), (OWN_PREFIX + "/", OWN_STATIC)):
         if url_path.startswith(prefix):
             rel = url_path[len(prefix):].split("?", 1)[0].split("#", 1)[0]
             base = root.resolve()
             target = (base / rel).resolve()
             if base != target and base not in target.parents:
+                return None
+            if target.suffix.lower() not in SERVED_SUFFIXES:
                 return None
             return target if target.is_file() else None
     return None

@@ -44,8 +44,9 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 LOGIN_PATHS = ("/auth/login", "/login")
 # Pages without a CSP: none (/docs serves Swagger UI offline with its own CSP).
 CSP_EXEMPT: tuple[str, ...] = ()
-# For HTML that sets no CSP of its own: no inline script at all (map pages and /docs allow their
-# own inline scripts by hash, maps.frame.script_src); inline styles are harmless and kept.
+# For HTML (and SVG, a document that can hold script) that sets no CSP of its own: no inline
+# script at all (map pages and /docs allow their own inline scripts by hash,
+# maps.frame.script_src); inline styles are harmless and kept.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob: http: https:; font-src 'self' data:; connect-src 'self'; "
@@ -72,8 +73,8 @@ def _json_response(status: int, title: str, detail: str,
 
 
 class SecurityHeaders:
-    """Security headers on every response; a CSP on HTML; no-store on credentialed calls and
-    on /auth/ (tokens)."""
+    """Security headers on every response; a CSP on HTML and SVG; no-store on credentialed calls
+    and on /auth/ (tokens)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -93,8 +94,8 @@ class SecurityHeaders:
                 names = {k.lower() for k, _ in headers}
                 headers += [h for h in COMMON_HEADERS if h[0] not in names]
                 ctype = dict((k.lower(), v) for k, v in headers).get(b"content-type", b"")
-                if ctype.startswith(b"text/html") and not path.startswith(CSP_EXEMPT) and (
-                        b"content-security-policy" not in names):
+                if ctype.startswith((b"text/html", b"image/svg+xml")) and not path.startswith(
+                        CSP_EXEMPT) and b"content-security-policy" not in names:
                     headers.append((b"content-security-policy", CSP.encode()))
                 if credentialed and b"cache-control" not in names:
                     headers.append((b"cache-control", b"no-store"))

@@ -6,7 +6,9 @@ The access contract applies: incidents are filtered with
 masked for every role that does not see all incidents.
 
 Filters: ``where`` is an ECQL expression over the exported columns (``status = 'closed' AND
-reported_at >= '2025-01-01'``), parsed by pygeofilter and bound to those columns only;
+reported_at >= '2025-01-01'``), or CQL2 text as the OGC ``filter`` (e.g.
+``T_AFTER(reported_at, TIMESTAMP('2026-10-01T00:00:00Z'))``), parsed by pygeofilter and bound to
+those columns only;
 ``bbox`` is ``minx,miny,maxx,maxy`` in ``crs``.
 """
 
@@ -20,6 +22,7 @@ import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +45,12 @@ from geo.crs.transforms import transform_geometry
 from geo.crs.validate import bbox_polygon
 from geo.errors import Forbidden, InvalidInput
 from geo.io import LAYERS
-from geo.layers.cql import check_filter, kinds_from_description
+from geo.layers.cql import (
+    check_filter,
+    kinds_from_description,
+    parse_cql2_text,
+    temporal_as_comparison,
+)
 from geo.localtime import CST
 
 FORMATS = {
@@ -118,9 +126,33 @@ def _attributes(node: Any) -> set[str]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _where_evaluator() -> Any:
+    """pygeofilter's SQL evaluator plus temporal predicates (read by the OGC filter's rule,
+    :func:`geo.layers.cql.temporal_as_comparison`) and instants as quoted ISO 8601 text."""
+    from pygeofilter import ast, values
+    from pygeofilter.backends.evaluator import handle
+    from pygeofilter.backends.sql.evaluate import SQLEvaluator
+
+    class WhereSQL(SQLEvaluator):  # type: ignore[misc]
+        @handle(ast.TemporalPredicate, subclasses=True)
+        def temporal(self, node: Any, *_: Any) -> Any:
+            return self.evaluate(temporal_as_comparison(node), False)
+
+        @handle(values.Interval)
+        def interval(self, node: Any, *_: Any) -> None:
+            return None  # read by ``temporal`` from the node
+
+        @handle(dt.datetime, dt.date)
+        def instant(self, node: dt.date) -> str:
+            return f"'{node.isoformat()}'"
+
+    return WhereSQL
+
+
 def _where_sql(where: str | None, kinds: dict[str, str], refused: list[str]) -> str:
-    """SQL of an ECQL ``where`` over the columns ``kinds`` describes (name -> filter kind);
-    naming a ``refused`` column is InvalidInput.
+    """SQL of an ECQL (or CQL2 text) ``where`` over the columns ``kinds`` describes (name ->
+    filter kind); naming a ``refused`` column is InvalidInput.
 
     ``refused`` are the columns the caller may not filter on (:func:`geo.auth.fields.
     may_filter_on`): a filter on a field one may not read unmasked is an oracle for it. The
@@ -129,18 +161,21 @@ def _where_sql(where: str | None, kinds: dict[str, str], refused: list[str]) -> 
     columns = list(kinds)
     if not where:
         return "TRUE"
-    from pygeofilter.backends.sql import to_sql_where
     from pygeofilter.parsers.ecql import parse
 
     allowed = [c for c in columns if c != "geom" and c not in refused]
     try:
         ast = parse(where)
     except Exception as exc:  # noqa: BLE001 - lark/pygeofilter raise many kinds
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InvalidInput(
-            f"无法解析 where 条件 / cannot parse where {where!r}: {first}. Columns: "
-            f"{allowed}; example: status = 'closed' AND reported_at >= '2025-01-01'",
-            field="where") from exc
+        try:  # CQL2 text, as the OGC filter: T_AFTER(reported_at, TIMESTAMP('...'))
+            ast = parse_cql2_text(where)
+        except Exception:  # noqa: BLE001 - not CQL2 text either: the ECQL reason
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InvalidInput(
+                f"无法解析 where 条件 / cannot parse where {where!r}: {first}. Columns: "
+                f"{allowed}; example: status = 'closed' AND reported_at >= '2025-01-01' or "
+                "T_AFTER(reported_at, TIMESTAMP('2026-10-01T00:00:00Z'))",
+                field="where") from exc
     try:
         check_filter(ast, kinds, field="where")  # limits and types first: _attributes recurses
     except InvalidInput as exc:
@@ -161,7 +196,9 @@ def _where_sql(where: str | None, kinds: dict[str, str], refused: list[str]) -> 
         raise InvalidInput(f"where 中的未知字段 {unknown} / unknown columns in where: {unknown}; "
                            f"columns: {allowed}", field="where")
     try:
-        return str(to_sql_where(ast, {c: c for c in allowed}))
+        return str(_where_evaluator()({c: c for c in allowed}, {}).evaluate(ast))
+    except InvalidInput:
+        raise
     except Exception as exc:  # noqa: BLE001 - pygeofilter raises many kinds
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InvalidInput(

@@ -14,6 +14,12 @@ date: each is a 422 naming the property, its type and how to write the value. A 
 or instant compared with a date property is read as that date (China Standard Time when it has
 no zone).
 
+Temporal predicates are read in the standard function form of CQL2 text,
+``T_AFTER(reported_at, TIMESTAMP('2026-10-01T00:00:00Z'))``, ``T_BEFORE(...)``,
+``T_DURING(reported_at, INTERVAL('2026-10-01T00:00:00Z','2026-11-01T00:00:00Z'))``, as well as in
+pygeofilter's infix form (``reported_at T_AFTER TIMESTAMP(...)``): :func:`parse_cql2_text` is
+pygeofilter's CQL2 text grammar plus that one rule, both forms giving the same AST.
+
 Limits (a filter is a query the database runs for the caller): at most
 :data:`MAX_FILTER_CHARS` characters, :data:`MAX_FILTER_TERMS` predicates, :data:`MAX_IN_VALUES`
 values in one ``IN`` list and :data:`MAX_FILTER_DEPTH` levels of nesting (a run of the same
@@ -24,7 +30,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import shapely
@@ -64,10 +72,42 @@ def _bad(zh: str, en: str, **detail: Any) -> InvalidInput:
     return InvalidInput(f"{zh} / {en}", field="filter", **detail)
 
 
+# pygeofilter 0.4's CQL2 text grammar reads temporal predicates only infix (``a T_AFTER b``);
+# the standard's function form ``T_AFTER(a, b)`` is added as one more alternative of the same
+# rule, so both give the same AST node (and the same checks and limits below).
+_TEMPORAL_FUNCTION_FORM = """
+%extend temporal_predicate: _binary_temporal_predicate_func "(" expression "," expression ")" \
+    -> temporal_function
+"""
+
+
+@lru_cache(maxsize=1)
+def _cql2_text_parser() -> Any:
+    from lark import Lark, v_args
+    from pygeofilter.cql2 import TEMPORAL_PREDICATES_MAP
+    from pygeofilter.parsers.cql2_text import parser as cql2_text
+
+    @v_args(meta=False, inline=True)
+    class Transformer(cql2_text.CQLTransformer):  # type: ignore[misc]
+        def temporal_function(self, op: Any, lhs: Any, rhs: Any) -> Any:
+            return TEMPORAL_PREDICATES_MAP[str(op).lower()](lhs, rhs)
+
+    folder = os.path.dirname(cql2_text.__file__)
+    grammar_path = os.path.join(folder, "grammar.lark")
+    with open(grammar_path, encoding="utf-8") as fh:
+        grammar = fh.read() + _TEMPORAL_FUNCTION_FORM
+    return Lark(grammar, parser="lalr", maybe_placeholders=False, transformer=Transformer(),
+                import_paths=[os.path.dirname(folder)], source_path=grammar_path)
+
+
+def parse_cql2_text(text_filter: str) -> Any:
+    """The pygeofilter AST of CQL2 text (temporal predicates also in the standard function
+    form); the parser's own exceptions, no limits: callers use :func:`parse_cql2`."""
+    return _cql2_text_parser().parse(text_filter)
+
+
 def parse_cql2(text_filter: str) -> Any:
     """Parse CQL2 text, raising InvalidInput with the parser's reason or the limit exceeded."""
-    from pygeofilter.parsers.cql2_text import parse
-
     if len(text_filter) > MAX_FILTER_CHARS:
         raise _bad(f"过滤条件过长 ({len(text_filter)} 字符, 上限 {MAX_FILTER_CHARS})",
                    f"the filter is {len(text_filter)} characters long, the limit is "
@@ -76,7 +116,7 @@ def parse_cql2(text_filter: str) -> Any:
     if "\x00" in text_filter:
         raise _bad("过滤条件含 NUL 字符", "the filter contains a NUL character: remove it")
     try:
-        node = parse(text_filter)
+        node = parse_cql2_text(text_filter)
     except RecursionError as exc:
         raise _too_deep() from exc
     except Exception as exc:  # noqa: BLE001 - lark raises many kinds; all mean "bad filter"
@@ -449,37 +489,47 @@ class FilterBuilder:
     def _temporal(self, node: Any) -> Any:
         op = node.op
         self._expect(node.lhs, "datetime", f"T_{op.name}")
-        lhs = self._value(node.lhs)
         rhs = node.rhs
         if isinstance(rhs, values.Interval):
-            start, end = rhs.start, rhs.end
-            for end_value in (start, end):
+            for end_value in (rhs.start, rhs.end):
                 if end_value is not None and not isinstance(end_value, dt.date):
                     raise _bad("时间区间的端点须为日期或时刻",
                                f"the ends of an interval must be dates or instants, got "
                                f"{end_value!r}")
-            if op in (ast.TemporalComparisonOp.DURING, ast.TemporalComparisonOp.TOVERLAPS):
-                conds = []
-                if start is not None:
-                    conds.append(lhs >= literal(start))
-                if end is not None:
-                    conds.append(lhs <= literal(end))
-                return and_(*conds)
-            raise InvalidInput(
-                f"不支持的时间运算 / unsupported temporal operator {op.value} with an interval",
-                field="filter",
-            )
-        _, value = self._pair(node.lhs, rhs, f"T_{op.name}")
-        if op == ast.TemporalComparisonOp.BEFORE:
-            return lhs < value
-        if op == ast.TemporalComparisonOp.AFTER:
-            return lhs > value
-        if op == ast.TemporalComparisonOp.TEQUALS:
-            return lhs == value
+        else:
+            self._pair(node.lhs, rhs, f"T_{op.name}")  # types, named by the operator given
+        return self._cond(temporal_as_comparison(node))
+
+
+def temporal_as_comparison(node: Any) -> Any:
+    """The one reading of a temporal predicate over an instant property, as comparisons:
+    ``T_BEFORE``/``T_AFTER``/``T_EQUALS`` an instant -> ``<``/``>``/``=``; ``T_DURING`` (or
+    ``T_INTERSECTS``) an interval -> ``start <= x <= end`` (an open end is no bound).
+
+    Raises
+    ------
+    InvalidInput
+        Any other temporal operator (or one of the first three with an interval).
+    """
+    op, lhs, rhs = node.op, node.lhs, node.rhs
+    if isinstance(rhs, values.Interval):
+        if op in (ast.TemporalComparisonOp.DURING, ast.TemporalComparisonOp.TOVERLAPS):
+            bounds = ([ast.GreaterEqual(lhs, rhs.start)] if rhs.start is not None else []) + (
+                [ast.LessEqual(lhs, rhs.end)] if rhs.end is not None else [])
+            return ast.And.from_items(*bounds) if bounds else ast.Include(False)
+        raise InvalidInput(
+            f"不支持的时间运算 / unsupported temporal operator {op.value} with an interval",
+            field="filter",
+        )
+    comparison = {ast.TemporalComparisonOp.BEFORE: ast.LessThan,
+                  ast.TemporalComparisonOp.AFTER: ast.GreaterThan,
+                  ast.TemporalComparisonOp.TEQUALS: ast.Equal}.get(op)
+    if comparison is None:
         raise InvalidInput(
             f"不支持的时间运算 / unsupported temporal operator {op.value}; use T_BEFORE, "
             "T_AFTER, T_EQUALS or T_DURING", field="filter",
         )
+    return comparison(lhs, rhs)
 
 
 def check_filter(node: Any, kinds: Mapping[str, str], geometry: str = "geom",

@@ -28,7 +28,13 @@ from sqlalchemy import Connection, func, literal, select
 from sqlalchemy.types import String
 
 from geo.auth.fields import mask_row, may_filter_on, revealed_ids, visible_fields
-from geo.crs.names import BD09, GCJ02, UnknownCRSError, normalize_crs
+from geo.crs.names import (
+    BD09,
+    GCJ02,
+    UnknownCRSError,
+    UnsupportedCRSError,
+    normalize_crs,
+)
 from geo.crs.transforms import transform_geometry
 from geo.crs.validate import bbox_polygon
 from geo.errors import InvalidInput, NotFound, TooLarge
@@ -77,16 +83,21 @@ def resolve_crs(value: str | None, param: str = "crs") -> OutputCRS:
     Raises
     ------
     InvalidInput
-        Unknown CRS (the message names the value and the supported list).
+        Unknown CRS (the message names the value and the supported list), or one that
+        cannot hold a 2-D position (geocentric, vertical, compound, 3-D: the message says
+        which it is and what to use).
     """
     if value is None or not value.strip() or value.strip().upper() in _CRS84_FORMS:
         return OutputCRS("EPSG:4326", CRS84, False)
     try:
         name = normalize_crs(value)
+    except UnsupportedCRSError as exc:  # a CRS, but none that holds a 2-D position
+        raise InvalidInput(f"{param}: {exc}", field=param, crs=value) from exc
     except UnknownCRSError as exc:
         raise InvalidInput(
             f"{param}: 不支持的坐标参考系 {value!r} / unsupported CRS {value!r}; supported: "
-            f"{', '.join(SUPPORTED_CRS)} (or any EPSG code)",
+            f"{', '.join(SUPPORTED_CRS)} (or the EPSG code of any 2-D geographic or projected "
+            "CRS)",
             field=param, crs=value,
         ) from exc
     if name in (GCJ02, BD09):

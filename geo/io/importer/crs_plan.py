@@ -55,7 +55,9 @@ def plan_crs(file_crs: CRS | None, given: str | None) -> CrsPlan:
     Raises
     ------
     InvalidInput
-        Unknown --crs, or --crs contradicting the CRS the file declares.
+        Unknown --crs, --crs contradicting the CRS the file declares, or a CRS that holds no
+        2-D position (geocentric, vertical; of a 3-D or compound CRS the horizontal part is
+        used).
     """
     given_name: str | None = None
     if given:
@@ -64,8 +66,15 @@ def plan_crs(file_crs: CRS | None, given: str | None) -> CrsPlan:
         except UnknownCRSError as exc:
             raise InvalidInput(str(exc), field="crs") from exc
     if file_crs is not None:
+        if file_crs.is_compound or len(file_crs.axis_info) > 2:
+            file_crs = file_crs.to_2d()  # heights are not imported: the horizontal part
         code = file_crs.to_epsg(min_confidence=60)
         file_name = f"EPSG:{code}" if code else None
+        if file_name is not None:
+            try:
+                normalize_crs(file_name)  # the one rule: a CRS that holds 2-D positions
+            except UnknownCRSError as exc:
+                raise InvalidInput(f"文件自带坐标系 / the file's CRS: {exc}", field="crs") from exc
         label = file_name or str(file_crs.name)
         if given_name is not None and (file_name is None or not _same_crs(file_name, given_name)):
             raise InvalidInput(
