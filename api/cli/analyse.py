@@ -1,8 +1,10 @@
 """``wangge analyse ...``: the planners' analyses to CSV, XLSX or GeoJSON files.
 
 Every file states its inputs (period, boundary set, parameters): GeoJSON as foreign members,
-CSV as ``#`` comment lines, XLSX in a sheet ``inputs``. The CLI runs as a planner by default
-(aggregates and geometries, never personal fields); ``--as-role command`` unmasks names.
+CSV as ``#`` comment lines, XLSX in a sheet 说明 (XLSX for people: Chinese sheet names and
+headers, or ``--lang en``; CSV and GeoJSON for systems: column keys and codes). The CLI runs
+as a planner by default (aggregates and geometries, never personal fields); ``--as-role
+command`` unmasks names.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--region", default=None, help="Region (county) code")(f)
     f = click.option("--as-role", "role", default="planner", show_default=True,
                      type=click.Choice(ROLES), help="Role the analysis runs as")(f)
+    f = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh",
+                     show_default=True, help="XLSX sheet names, headers and labels")(f)
     return f
 
 
@@ -43,7 +47,7 @@ def _period(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _run(fn: Callable[..., dict[str, Any]], output: str, table: str | None,
-         region: str | None, role: str, **kwargs: Any) -> None:
+         region: str | None, role: str, lang: str = "zh", **kwargs: Any) -> None:
     from api.settings import Settings
     from geo.analysis import write_result
     from geo.db.engine import get_engine
@@ -57,7 +61,7 @@ def _run(fn: Callable[..., dict[str, Any]], output: str, table: str | None,
     try:
         with get_engine(s.database_url).connect() as conn:
             res = fn(conn, principal, s.region_or_default(region), **kwargs)
-        path = write_result(res, output, table)
+            path = write_result(res, output, table, conn, lang)
     except WanggeError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"{res['analysis']}: wrote {path}")

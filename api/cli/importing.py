@@ -160,9 +160,12 @@ def register(main: click.Group) -> None:
     @click.option("--set", "set_ref", help="Cells of this boundary set (id or name).")
     @click.option("-o", "--output", type=click.Path(path_type=Path),
                   help="Output file [default: LAYER_REGION.ext in the current folder].")
+    @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+                  help="XLSX headers, sheet names and labels (other formats keep keys and "
+                       "codes).")
     def export_cmd(layer: str, fmt: str, crs: str, where: str | None, bbox: str | None,
                    region: str | None, at: dt.datetime | None, set_ref: str | None,
-                   output: Path | None) -> None:
+                   output: Path | None, lang: str) -> None:
         """Export LAYER to a file (the command line runs as the command centre)."""
         from geo.auth.principal import Principal
         from geo.errors import WanggeError
@@ -173,7 +176,7 @@ def register(main: click.Group) -> None:
             with _engine().connect() as conn:
                 region_code = Settings.from_env().region_or_default(region)
                 res = export_layer(conn, principal, layer, fmt, region_code,
-                                   crs, where, bbox, at.date() if at else None, set_ref)
+                                   crs, where, bbox, at.date() if at else None, set_ref, lang)
         except WanggeError as exc:
             raise click.ClickException(exc.message) from exc
         path = output or Path(res.filename)

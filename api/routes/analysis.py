@@ -8,14 +8,17 @@ answer is that table alone as a GeoJSON FeatureCollection (``application/geo+jso
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+import re
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Connection
 
 from api.deps import EXPENSIVE, LOGGED_IN, ConnDep, PrincipalDep, SettingsDep
 from api.schemas import ok
 from api.schemas import places as schemas_places
+from api.uploads import content_disposition
 from geo.analysis import (
     camera_coverage,
     camera_sectors,
@@ -28,7 +31,10 @@ from geo.analysis import (
     to_payload,
 )
 from geo.analysis.common import feature_collection
+from geo.analysis.sheets import analysis_workbook
 from geo.errors import InvalidInput
+from geo.io.sheets import load_names
+from geo.io.workbook import MEDIA_TYPE as XLSX
 
 # Any logged-in role: each analysis returns what the role may see (incident_detail_level).
 router = APIRouter(prefix="/analysis", tags=["analysis 分析"],
@@ -48,10 +54,15 @@ Table = Annotated[str | None, Query(
     description="Answer only this table, as a GeoJSON FeatureCollection")]
 Geometry = Annotated[bool, Query(
     description="Include geometries (tables as FeatureCollections); false gives plain rows")]
+Format = Annotated[Literal["json", "xlsx"], Query(
+    description="json, or xlsx: a workbook with Chinese sheet names and headers, labels and "
+                "names instead of codes, and a definitions sheet 说明 (all tables, or table=)")]
+Lang = Annotated[Literal["zh", "en"], Query(description="XLSX language: zh (default) or en")]
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "JSON: analysis, inputs, summary, tables (GeoJSON FeatureCollections);"
-                         " with table=: one FeatureCollection", "content": {GEOJSON: {}}},
+                         " with table=: one FeatureCollection; format=xlsx: a workbook",
+          "content": {GEOJSON: {}, XLSX: {}}},
     404: {"description": "Unknown region, boundary set or unit"},
     422: {"description": "Invalid parameter (the message names it and how to fix it)"},
 }
@@ -76,7 +87,14 @@ def _check_table(analysis: str, table: str | None) -> None:
                            f"{known}", field="table")
 
 
-def _respond(res: dict[str, Any], table: str | None, geometry: bool) -> JSONResponse:
+def _respond(res: dict[str, Any], table: str | None, geometry: bool,
+             fmt: str = "json", lang: str = "zh", conn: Connection | None = None) -> Response:
+    if fmt == "xlsx":
+        names = load_names(conn, str(res["inputs"]["region"]), lang) if conn else None
+        data = analysis_workbook(res, names, lang, table)
+        safe = re.sub(r"[^0-9A-Za-z_-]", "_", f"{res['analysis']}_{res['inputs']['region']}")
+        return Response(data, media_type=XLSX, headers={
+            "Content-Disposition": content_disposition(f"{safe}.xlsx")})
     if table is None:
         return JSONResponse(to_payload(res, with_geometry=geometry))
     if table not in res["tables"]:
@@ -100,14 +118,15 @@ def get_camera_coverage(
     category: Category = None,
     top: Annotated[int, Query(ge=0, le=10_000, description="Cells ranked by uncovered "
                               "incidents to return (0 = all)")] = 20,
-    table: Table = None, geometry: Geometry = True,
-) -> JSONResponse:
+    table: Table = None, geometry: Geometry = True, format: Format = "json",
+    lang: Lang = "zh",
+) -> Response:
     """Covered area (m^2, %) of each unit by the union of online cameras' sectors, compounds no
     camera sees, the period's incidents outside every sector and cells ranked by them."""
     _check_table("camera-coverage", table)
     res = camera_coverage(conn, principal, settings.region_or_default(region), unit,
                           make_period(from_, to), at, category, top)
-    return _respond(res, table, geometry)
+    return _respond(res, table, geometry, format, lang, conn)
 
 
 @router.get("/camera-sectors", summary="Camera sectors and flags / 摄像头视域",
@@ -115,13 +134,14 @@ def get_camera_coverage(
 def get_camera_sectors(
     conn: ConnDep, settings: SettingsDep, principal: PrincipalDep, region: Region = None,
     status: Annotated[list[str] | None, Query(description="online | offline | fault")] = None,
-    table: Table = None, geometry: Geometry = True,
-) -> JSONResponse:
+    table: Table = None, geometry: Geometry = True, format: Format = "json",
+    lang: Lang = "zh",
+) -> Response:
     """Every camera's field of view; cameras without bearing are flagged (full circle)."""
     _check_table("camera-sectors", table)
     res = camera_sectors(conn, principal, settings.region_or_default(region),
                          tuple(status) if status else None)
-    return _respond(res, table, geometry)
+    return _respond(res, table, geometry, format, lang, conn)
 
 
 @router.get("/property-management", summary="Property-management coverage / 物业覆盖",
@@ -135,12 +155,13 @@ def get_property_management(
         description="Targets DATE:PERCENT, comma-separated (default: the region's, else "
                     "2022-12-31:80,2023-12-31:90)")] = None,
     region: Region = None, table: Table = None, geometry: Geometry = True,
-) -> JSONResponse:
+    format: Format = "json", lang: Lang = "zh",
+) -> Response:
     """Share of compounds and households under each management mode, against the targets."""
     _check_table("property-management", table)
     res = property_management(conn, principal, settings.region_or_default(region), as_of, unit,
                               parse_targets(targets) if targets else None)
-    return _respond(res, table, geometry)
+    return _respond(res, table, geometry, format, lang, conn)
 
 
 @router.get("/grid-health", summary="Grid gaps, overlaps, vacant cells, worker load / 网格体检",
@@ -154,13 +175,14 @@ def get_grid_health(
                                         "ignored")] = 1.0,
     on: Annotated[dt.date | None, Query(description="Day of the duty roster (default today)")]
     = None,
-    table: Table = None, geometry: Geometry = True,
-) -> JSONResponse:
+    table: Table = None, geometry: Geometry = True, format: Format = "json",
+    lang: Lang = "zh",
+) -> Response:
     """Gaps and overlaps with areas, cells without a worker on duty, worker load and Gini."""
     _check_table("grid-health", table)
     res = grid_health(conn, principal, settings.region_or_default(region),
                       make_period(from_, to), at, sliver_m, min_area_m2, on)
-    return _respond(res, table, geometry)
+    return _respond(res, table, geometry, format, lang, conn)
 
 
 @router.get("/hotspots", summary="Incident density and Gi* hot spots / 事件热点",
@@ -176,13 +198,14 @@ def get_hotspots(
     alpha: Annotated[float, Query(gt=0, lt=0.5)] = 0.05,
     fdr: Annotated[bool, Query(description="Control the false discovery rate over all "
                                "units")] = False,
-    table: Table = None, geometry: Geometry = True,
-) -> JSONResponse:
+    table: Table = None, geometry: Geometry = True, format: Format = "json",
+    lang: Lang = "zh",
+) -> Response:
     """Incidents per 1,000 households and per km^2, Getis-Ord Gi* hot and cold spots."""
     _check_table("hotspots", table)
     res = hotspots(conn, principal, settings.region_or_default(region), make_period(from_, to),
                    unit, category, measure, resolution, permutations, alpha, at, fdr=fdr)
-    return _respond(res, table, geometry)
+    return _respond(res, table, geometry, format, lang, conn)
 
 
 @router.get("/camera-sites", summary="Where to add cameras / 新增摄像头选址",
@@ -201,11 +224,12 @@ def get_camera_sites(
     solver: Annotated[str, Query(description="auto | mclp | greedy")] = "auto",
     category: Category = None,
     urgent_weight: Annotated[float, Query(gt=0, le=100)] = 2.0,
-    table: Table = None, geometry: Geometry = True,
-) -> JSONResponse:
+    table: Table = None, geometry: Geometry = True, format: Format = "json",
+    lang: Lang = "zh",
+) -> Response:
     """The k sites and bearings covering the most incidents no camera sees yet."""
     _check_table("camera-sites", table)
     res = camera_sites(conn, principal, settings.region_or_default(region), k,
                        make_period(from_, to), within, candidates, spacing_m, bearings, fov_deg,
                        range_m, solver, category, urgent_weight, at)
-    return _respond(res, table, geometry)
+    return _respond(res, table, geometry, format, lang, conn)

@@ -131,10 +131,18 @@ def get_export(
     region: Annotated[str | None, Query()] = None,
     at: Annotated[dt.date | None, Query(description="Cells valid on this date")] = None,
     boundary_set: Annotated[str | None, Query(alias="set")] = None,
+    lang: Annotated[str, Query(pattern="^(zh|en)$", description="XLSX headers, sheet names "
+                               "and labels: zh (default) or en; other formats keep the "
+                               "column keys and codes")] = "zh",
 ) -> Response:
-    """Export a layer; personal fields only for callers allowed to see them."""
+    """Export a layer; personal fields only for callers allowed to see them.
+
+    XLSX is for people: Chinese headers and sheet names (``lang=en``: English), names beside
+    codes, local times typed as dates, a definitions sheet (说明). CSV, GeoJSON, GeoPackage
+    and Shapefile are for systems: column keys and codes as stored.
+    """
     res = export_layer(conn, principal, layer, format, settings.region_or_default(region), crs,
-                       where, bbox, at, boundary_set)
+                       where, bbox, at, boundary_set, lang)
     note_revealed(request, res.revealed, layer.rstrip("s"), f"{layer.rstrip('s')}_codes")
     return Response(
         res.content, media_type=res.media_type,

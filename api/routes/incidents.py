@@ -7,7 +7,8 @@ Worker views are in :mod:`api.routes.me`, the board in :mod:`api.routes.board`, 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+import re
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
@@ -32,6 +33,7 @@ from api.schemas import places as schemas_places
 from api.uploads import commit_flag, content_disposition, import_upload
 from geo.incidents import attachments, cases, clock, intake, views
 from geo.io.importer import ImportOptions
+from geo.io.workbook import MEDIA_TYPE as XLSX
 
 router = APIRouter(tags=["incidents 事件"])
 
@@ -203,13 +205,37 @@ def get_incidents(request: Request, conn: ConnDep, principal: PrincipalDep, regi
 
 
 @router.get("/incidents/overdue", dependencies=[READ_INCIDENTS],
-            summary="Overdue open cases / 超期事件", responses=ok(schemas_incidents.OverdueList),
+            summary="Overdue open cases / 超期事件", responses=ok(schemas_incidents.OverdueList)
+            | {200: {"content": {"application/json": {}, XLSX: {}}}},
             response_model=None)
 def get_overdue(conn: ConnDep, principal: PrincipalDep, as_of: AsOfDep, region: RegionDep,
-                limit: Annotated[int, Query(ge=1, le=10_000)] = 500) -> dict[str, Any]:
+                limit: Annotated[int | None, Query(
+                    ge=1, le=10_000, description="At most this many (default 500; XLSX "
+                    "10,000, and the file says when there are more)")] = None,
+                format: Annotated[Literal["json", "xlsx"], Query(
+                    description="json, or xlsx: the command centre's Excel (Chinese headers, "
+                    "names, overdue working hours, a definitions sheet)")] = "json",
+                lang: Annotated[Literal["zh", "en"], Query(
+                    description="XLSX headers and labels")] = "zh",
+                ) -> dict[str, Any] | Response:
     """Open, unpaused cases whose current step is past its due time (working time)."""
+    if format == "xlsx":
+        from geo import localtime
+        from geo.io.sheets import overdue_workbook
+
+        now = as_of or localtime.now()
+        cap = limit or 10_000
+        items = views.list_incidents(conn, principal, region, overdue_only=True, now=now,
+                                     limit=cap + 1)
+        body = overdue_workbook(conn, principal, items[:cap], region, now,
+                                more=len(items) > cap, lang=lang)
+        safe = re.sub(r"[^0-9A-Za-z_-]", "_", region)  # no request text in file names
+        name = f"overdue_{safe}_{now.astimezone(localtime.CST):%Y%m%d_%H%M}.xlsx"
+        return Response(body, media_type=XLSX,
+                        headers={"Content-Disposition": content_disposition(name),
+                                 "X-Row-Count": str(min(len(items), cap))})
     items = views.list_incidents(conn, principal, region,
-                                 overdue_only=True, now=as_of, limit=limit)
+                                 overdue_only=True, now=as_of, limit=limit or 500)
     return {"count": len(items), "as_of": (as_of or dt.datetime.now(dt.UTC)).isoformat(),
             "items": items}
 

@@ -4,8 +4,9 @@
   ``analysis``, ``inputs`` and ``summary``.
 - ``.csv``: one table (no geometry) after ``# analysis``, ``# inputs`` and ``# summary`` comment
   lines (read back with ``pandas.read_csv(path, comment="#")``).
-- ``.xlsx``: a sheet ``inputs`` (analysis, every input and summary number) and one sheet per
-  table (geometry left out).
+- ``.xlsx``: one sheet per table (geometry left out) with Chinese names and headers, labels
+  instead of codes, then a sheet 说明 (analysis, every input and summary figure, column
+  definitions): :mod:`geo.analysis.sheets`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+from sqlalchemy import Connection
 
 from geo.analysis.common import _clean, feature_collection, records
+from geo.analysis.sheets import analysis_workbook
 from geo.errors import InvalidInput
-from geo.io.export import as_spreadsheet_text
 from geo.localtime import TZ_NAME
 
 FORMATS = (".csv", ".xlsx", ".geojson", ".json")
@@ -34,18 +36,6 @@ def _table(res: dict[str, Any], table: str | None) -> tuple[str, pd.DataFrame]:
     return name, tables[name]
 
 
-def _flat(prefix: str, value: Any, out: list[tuple[str, Any]]) -> None:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _flat(f"{prefix}.{k}" if prefix else str(k), v, out)
-    elif isinstance(value, list) and value and isinstance(value[0], dict):
-        out.append((prefix, json.dumps(_clean(value), ensure_ascii=False)))
-    elif isinstance(value, list):
-        out.append((prefix, ", ".join(str(_clean(v)) for v in value)))
-    else:
-        out.append((prefix, _clean(value)))
-
-
 def _plain(df: pd.DataFrame) -> pd.DataFrame:
     if isinstance(df, gpd.GeoDataFrame):
         df = pd.DataFrame(df.drop(columns=df.geometry.name))
@@ -56,8 +46,13 @@ def _plain(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def write_result(res: dict[str, Any], path: str | Path, table: str | None = None) -> Path:
+def write_result(res: dict[str, Any], path: str | Path, table: str | None = None,
+                 conn: Connection | None = None, lang: str = "zh") -> Path:
     """Write ``res`` to ``path``; the suffix chooses the format. Returns the path.
+
+    ``.xlsx`` is for people (:func:`geo.analysis.sheets.analysis_workbook`: Chinese sheet
+    names and headers, or English with ``lang="en"``; names of units and categories read over
+    ``conn`` when given); CSV and GeoJSON are for systems (column keys and codes).
 
     Raises
     ------
@@ -70,6 +65,11 @@ def write_result(res: dict[str, Any], path: str | Path, table: str | None = None
         raise InvalidInput(f"不支持的文件类型 {suffix!r}, 可选 {list(FORMATS)} / unsupported "
                            f"output {suffix!r}; use one of {list(FORMATS)}", field="output")
     path.parent.mkdir(parents=True, exist_ok=True)
+    names = None
+    if suffix == ".xlsx" and conn is not None:
+        from geo.io.sheets import load_names
+
+        names = load_names(conn, str(res["inputs"].get("region", "")), lang)
     head = {"analysis": res["analysis"], "inputs": _clean(res["inputs"]),
             "summary": _clean(res["summary"])}
     if suffix in (".geojson", ".json"):
@@ -85,17 +85,5 @@ def write_result(res: dict[str, Any], path: str | Path, table: str | None = None
             fh.write("# summary: " + json.dumps(head["summary"], ensure_ascii=False) + "\n")
             pd.DataFrame(records(_plain(df))).to_csv(fh, index=False)
     else:
-        rows: list[tuple[str, Any]] = [("analysis", res["analysis"])]
-        _flat("inputs", head["inputs"], rows)
-        _flat("summary", head["summary"], rows)
-        with pd.ExcelWriter(path, engine="openpyxl") as xw:
-            pd.DataFrame(rows, columns=["key", "value"]).astype({"value": str}).to_excel(
-                xw, sheet_name="inputs", index=False)
-            names = [table] if table else list(res["tables"])
-            for name in names:
-                _, df = _table(res, name)
-                pd.DataFrame(records(_plain(df)), columns=[
-                    c for c in df.columns if not isinstance(df, gpd.GeoDataFrame)
-                    or c != df.geometry.name]).map(as_spreadsheet_text).to_excel(
-                        xw, sheet_name=name[:31], index=False)
+        path.write_bytes(analysis_workbook(res, names, lang, table))
     return path

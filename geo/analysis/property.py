@@ -30,8 +30,7 @@ DEFAULT_TARGETS: list[tuple[dt.date, float]] = [
     (dt.date(2023, 12, 31), 0.90),
 ]
 NO_UNMANAGED_URBAN_FROM = dt.date(2022, 4, 30)
-MODE_NAMES = {"company": "物业服务企业", "community": "社区托管", "social_org": "社会组织代管",
-              "owners": "业委会/物管会自管", "none": "无物业"}
+MODE_NAMES = vocab.MGMT_MODE.labels("zh")  # the one list of labels (geo.db.tables.vocab)
 
 COMPOUNDS_SQL = f"""
 SELECT c.id, c.code, c.name, c.address, c.community_code, a.name AS community_name,

@@ -44,6 +44,7 @@ from geo.crs.names import UnknownCRSError, normalize_crs
 from geo.crs.transforms import transform_geometry
 from geo.crs.validate import bbox_polygon
 from geo.errors import Forbidden, InvalidInput
+from geo.incidents.flow import open_status_sql
 from geo.io import LAYERS
 from geo.layers.cql import (
     check_filter,
@@ -51,7 +52,6 @@ from geo.layers.cql import (
     parse_cql2_text,
     temporal_as_comparison,
 )
-from geo.localtime import CST
 
 FORMATS = {
     "geojson": ("application/geo+json", ".geojson"),
@@ -80,7 +80,11 @@ _QUERIES: dict[str, str] = {
                            incident.description, incident.location_text,
                            incident.reporter_name, incident.reporter_phone,
                            incident.cell_code, incident.community_code,
-                           incident.township_code, incident.department_code, incident.geom
+                           incident.township_code, incident.department_code,
+                           incident.due_at, incident.final_due_at,
+                           ({open_sql} AND incident.paused_at IS NULL
+                            AND incident.due_at < now()) AS overdue,
+                           incident.dispatched_at, incident.closed_at, incident.geom
                     FROM incident WHERE incident.region_code = :r AND {scope}""",
     "workers": """SELECT w.code, w.name, w.phone, w.role_note, w.active,
                          (SELECT string_agg(a.cell_code, ';' ORDER BY a.cell_code)
@@ -217,8 +221,13 @@ def export_layer(
     bbox: str | None = None,
     at: dt.date | None = None,
     boundary_set: str | None = None,
+    lang: str = "zh",
 ) -> ExportResult:
     """Export ``layer`` of ``region_code`` as ``fmt`` in ``crs`` (default EPSG:4490).
+
+    XLSX is for people (:mod:`geo.io.sheets`): Chinese headers (English with ``lang="en"``),
+    names beside codes, typed local times, a definitions sheet. The other formats, CSV
+    included, are for systems: the column keys and codes as stored, whatever ``lang``.
 
     Raises
     ------
@@ -258,7 +267,7 @@ def export_layer(
         if principal.role == "planner":
             scope = "TRUE"  # planners get incidents without personal fields (dropped below)
         params.update(sp)
-        base = base.format(scope=scope)
+        base = base.format(scope=scope, open_sql=open_status_sql("incident.status"))
     probe = conn.execute(text(f"SELECT * FROM ({base}) q LIMIT 0"), params)
     cols = [str(c) for c in probe.keys()]
     kinds = kinds_from_description(probe.cursor.description)
@@ -283,6 +292,10 @@ def export_layer(
         if "DataError" in type(exc).__name__ or "ProgrammingError" in type(exc).__name__:
             raise InvalidInput(f"where 条件无效 / invalid where: {where!r}", field="where") from exc
         raise
+    if len(rows) > MAX_ROWS:  # refused, never a file silently cut at the limit
+        raise InvalidInput(
+            f"超过 {MAX_ROWS:,} 行, 请用 where 或 bbox 缩小范围 / more than {MAX_ROWS:,} rows: "
+            "narrow the export with where or bbox", field="where")
     df = pd.DataFrame([dict(r) for r in rows], columns=[c for c in cols if c != "geom"] + (
         ["geom_wkb"] if has_geom else []))
     revealed = revealed_ids(principal, layer, rows, "code") if "code" in cols else []
@@ -297,14 +310,64 @@ def export_layer(
             if ok.any():
                 geoms[ok] = transform_geometry(np.asarray(list(geoms[ok]), dtype=object),
                                                "EPSG:4490", out_crs)
-    for c in df.columns:
-        if df[c].dtype == object:
-            df[c] = df[c].map(_plain)
     # the file name never carries request text beyond letters, digits, _ and - (review F7)
     name = f"{layer}_{re.sub(r'[^0-9A-Za-z_-]', '_', region_code)}"
-    content = _write(df, geoms, fmt, out_crs, name)
+    if fmt == "xlsx":
+        content = _workbook(conn, principal, layer, df, geoms, out_crs, region_code, lang,
+                            where, bbox, at, boundary_set)
+    else:
+        for c in df.columns:
+            if df[c].dtype == object:
+                df[c] = df[c].map(_plain)
+        content = _write(df, geoms, fmt, out_crs, name)
     media, ext = FORMATS[fmt]
     return ExportResult(content, media, name + ext, len(df), revealed)
+
+
+def _geometry_columns(geoms: np.ndarray | None, n: int, crs: str) -> dict[str, list[Any]]:
+    """Coordinates for a table: lon/lat (x/y when projected) of points, else WKT; and the CRS."""
+    if geoms is None:
+        return {}
+    out: dict[str, list[Any]] = {}
+    if all(g is None or g.geom_type == "Point" for g in geoms):
+        xn, yn = ("lon", "lat") if _geographic(crs) else ("x", "y")
+        out[xn] = [None if g is None else round(g.x, 8) for g in geoms]
+        out[yn] = [None if g is None else round(g.y, 8) for g in geoms]
+    else:
+        out["wkt"] = [None if g is None else shapely.to_wkt(g, rounding_precision=8)
+                      for g in geoms]
+    out["crs"] = [crs] * n
+    return out
+
+
+def _workbook(conn: Connection, principal: Principal, layer: str, df: pd.DataFrame,
+              geoms: np.ndarray | None, crs: str, region_code: str, lang: str,
+              where: str | None, bbox: str | None, at: dt.date | None,
+              boundary_set: str | None) -> bytes:
+    """The XLSX of the (masked) rows: :func:`geo.io.sheets.layer_workbook`."""
+    from geo.db.tables.vocab import ROLE
+    from geo.io.sheets import layer_workbook
+
+    extra = _geometry_columns(geoms, len(df), crs)
+    out = df.astype(object).where(df.notna(), None)
+    for key, values in extra.items():
+        out[key] = values
+    rows = [{str(k): v for k, v in r.items()} for r in out.to_dict("records")]
+    inputs: list[tuple[str, str, Any]] = [
+        ("筛选条件 (where)", "Filter (where)", where or "无 / none"),
+        ("范围 (bbox)", "Extent (bbox)", bbox or "无 / none"),
+        ("坐标系", "CRS", crs),
+    ]
+    if layer == "cells":
+        inputs.append(("边界版本", "Boundary set", boundary_set or (
+            at.isoformat() if at else "当前启用 / active")))
+    inputs.append(("导出角色", "Caller's role", ROLE.label(principal.role, lang)))
+    notes = []
+    if withheld_fields(principal, layer):
+        notes.append(("按权限, 上报人姓名、电话、事件描述和地点描述不提供 (列为空)。",
+                      "By the caller's role, reporters' names and phones, descriptions and "
+                      "address text are withheld (empty columns)."))
+    return layer_workbook(conn, layer, rows, list(extra), region_code, inputs, lang, notes)
 
 
 def _plain(v: Any) -> Any:
@@ -350,30 +413,14 @@ def as_spreadsheet_text(value: Any) -> Any:
 
 def _write(df: pd.DataFrame, geoms: np.ndarray | None, fmt: str, crs: str, name: str) -> bytes:
     crs_for_file = crs if crs.startswith("EPSG:") else None  # GCJ02/BD09: no EPSG CRS
-    if fmt in ("csv", "xlsx"):
+    if fmt == "csv":  # for systems: column keys and codes as stored (XLSX: _workbook)
         out = df.copy()
-        if geoms is not None:
-            is_point = all(g is None or g.geom_type == "Point" for g in geoms)
-            if is_point:
-                xn, yn = ("lon", "lat") if _geographic(crs) else ("x", "y")
-                out[xn] = [None if g is None else round(g.x, 8) for g in geoms]
-                out[yn] = [None if g is None else round(g.y, 8) for g in geoms]
-            else:
-                out["wkt"] = [None if g is None else shapely.to_wkt(g, rounding_precision=8)
-                              for g in geoms]
-            out["crs"] = crs
+        for key, values in _geometry_columns(geoms, len(df), crs).items():
+            out[key] = values
         for c in out.columns:  # text a spreadsheet would run as a formula stays text (F9)
             if pd.api.types.is_object_dtype(out[c]) or pd.api.types.is_string_dtype(out[c]):
                 out[c] = out[c].map(as_spreadsheet_text)
-        if fmt == "csv":
-            return out.to_csv(index=False).encode("utf-8-sig")
-        for c in out.columns:  # Excel has no time zones: local (China Standard) time, typed
-            if isinstance(out[c].dtype, pd.DatetimeTZDtype):
-                out[c] = out[c].dt.tz_convert(CST).dt.tz_localize(None)
-        buf = io.BytesIO()
-        with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-            out.to_excel(xw, index=False, sheet_name=name[:31])
-        return buf.getvalue()
+        return out.to_csv(index=False).encode("utf-8-sig")
     import geopandas as gpd
     import pyogrio
 

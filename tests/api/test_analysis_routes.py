@@ -212,10 +212,10 @@ def test_cli_writes_csv_xlsx_geojson_with_inputs(demo_url: str, tmp_path: Any,
     out = tmp_path / "unmanaged.xlsx"
     r = runner.invoke(main, ["analyse", "property", "--unit", "township", "-o", str(out)])
     assert r.exit_code == 0, r.output
-    sheets = pd.read_excel(out, sheet_name=None)
-    assert {"inputs", "units", "unmanaged_compounds", "compounds"} <= set(sheets)
-    keys = set(sheets["inputs"]["key"])
-    assert {"inputs.as_of", "inputs.unit", "summary.managed_pct"} <= keys
+    sheets = pd.read_excel(out, sheet_name=None, header=None)
+    assert {"说明", "各单元物业覆盖", "无物业小区", "全部小区"} <= set(sheets)
+    keys = set(sheets["说明"][0].dropna())
+    assert {"输入: 统计日期", "输入: 统计单元", "结果: 物业覆盖率(按小区, %)"} <= keys
     csv = tmp_path / "cov.csv"
     r = runner.invoke(main, ["analyse", "camera-coverage", "--unit", "township", "--from",
                              "2026-07-01", "--to", "2026-09-30", "-o", str(csv)])

@@ -77,9 +77,11 @@ ADMIN_LEVEL = Vocab({
     "village": ("行政村", "village"), "community": ("社区", "community"),
 })
 CELL_KIND = Vocab({"basic": ("基础网格", "basic"), "dedicated": ("专属网格", "dedicated")})
+# The terms of the property-management regulations (物业服务企业, 社会组织代管, 业委会/物管会自管).
 MGMT_MODE = Vocab({
-    "company": ("物业公司", "property company"), "community": ("社区托管", "community"),
-    "social_org": ("社会组织", "social organisation"), "owners": ("业主自管", "owners"),
+    "company": ("物业服务企业", "property company"), "community": ("社区托管", "community"),
+    "social_org": ("社会组织代管", "social organisation"),
+    "owners": ("业委会/物管会自管", "owners' self-management"),
     "none": ("无物业", "none"),
 })
 OWNERS_COMMITTEE = Vocab({
@@ -128,3 +130,26 @@ ANALYSIS_UNIT = Vocab({
     "cell": ("网格", "cell"), "community": ("村/社区", "village/community"),
     "township": ("乡镇", "township"), "county": ("县", "county"), "compound": ("小区", "compound"),
 })
+# Gi* classes of the hot-spot analysis (geo.analysis.spots).
+SPOT_CLASS = Vocab({"hot": ("热点", "hot spot"), "cold": ("冷点", "cold spot"),
+                    "none": ("不显著", "not significant")})
+# Where a recommended camera site comes from (geo.analysis.sites).
+SITE_SOURCE = Vocab({"entrance": ("小区出入口", "compound entrance"),
+                     "lattice": ("网格点", "lattice point")})
+# A target's date relative to the analysis date (geo.analysis.property).
+TARGET_STATE = Vocab({"due": ("已到期", "due"), "upcoming": ("未到期", "upcoming")})
+# Where a grid gap lies (geo.analysis.grid): inside one parent unit or in the county.
+GAP_SCOPE = Vocab({"parent": ("上级单元内", "within a parent unit"),
+                   "county": ("全县范围", "county-wide")})
+# Statutory holidays, keyed by the name stored in the holiday table (the chinese-calendar
+# package's English names, migration 0004).
+HOLIDAY = Vocab({
+    "New Year's Day": ("元旦", "New Year's Day"), "Spring Festival": ("春节", "Spring Festival"),
+    "Tomb-sweeping Day": ("清明节", "Tomb-sweeping Day"), "Labour Day": ("劳动节", "Labour Day"),
+    "Dragon Boat Festival": ("端午节", "Dragon Boat Festival"),
+    "Mid-autumn Festival": ("中秋节", "Mid-autumn Festival"),
+    "National Day": ("国庆节", "National Day"),
+    "Anti-Fascist 70th Day": ("抗战胜利70周年纪念日", "Anti-Fascist 70th Day"),
+})
+# Yes / no in tables and spreadsheets.
+YES_NO = Vocab({"true": ("是", "yes"), "false": ("否", "no")})

@@ -237,7 +237,7 @@ def test_xlsx_of_incidents_and_non_finite_bboxes(client: Any) -> None:
     ws = openpyxl.load_workbook(io.BytesIO(r.content)).active
     assert ws is not None
     header = [c.value for c in ws[1]]
-    when = ws.cell(row=2, column=header.index("reported_at") + 1).value
+    when = ws.cell(row=2, column=header.index("上报时间") + 1).value
     assert when is not None and getattr(when, "tzinfo", None) is None
     for bbox in ("nan,nan,nan,nan", "111,38,nan,39", "111,38,inf,39"):
         assert client.get("/export/cameras", params={"bbox": bbox}).status_code == 422
