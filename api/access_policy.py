@@ -44,6 +44,7 @@ POLICIES = ("public", "public_layer", "authenticated", "admin", "incidents", "in
 
 ENDPOINT_POLICY: dict[str, str] = {
     # foundation
+    "GET /": "public",  # the landing page: links only, no data
     "GET /health": "public",
     "GET /cells/at": "public_layer",
     # OpenAPI and docs

@@ -19,6 +19,7 @@ from api.routes import (
     importexport,
     incidents,
     kpi,
+    landing,
     maps,
     me,
     meta,
@@ -31,6 +32,7 @@ from geo.db.engine import get_engine
 
 # Routers, one module per resource.
 ROUTERS = [
+    landing.router,  # GET /: what this is and where everything is
     meta.router,
     docs.router,  # /docs: Swagger UI served offline (FastAPI's own loads it from a CDN)
     cells.router,

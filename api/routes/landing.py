@@ -1,0 +1,204 @@
+"""The landing page ``GET /``: what this service is and where everything is, in Chinese
+(``?lang=en`` for English). No login, no script, no outside request: plain HTML with its own
+strict Content-Security-Policy, every text escaped (as the login page, api/routes/auth.py).
+
+Links are listed only when the app serves their route (the monthly report appears when its
+router is installed); links that need a login say so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from html import escape
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import text
+
+from api.deps import SettingsDep
+from geo import localtime
+
+router = APIRouter(tags=["meta"])
+
+_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'none'; "
+        "frame-ancestors 'none'; base-uri 'none'")
+
+_T = {
+    "zh": {
+        "title": "网格 Wangge: 网格化服务管理",
+        "lead": "县级指挥中心的网格化服务管理系统: 网格和网格员、小区和物业、公共视频 (雪亮工程) "
+                "和来自 12345 热线、110、网格员巡查、群众随手拍的事件, 存于 PostGIS "
+                "(CGCS2000, EPSG:4490), 通过 HTTP 提供地图、报表和接口。",
+        "demo": "演示县: {name} ({code})。县界为真实数据; 乡镇、村/社区、网格、网格员、小区、摄像头"
+                "和事件均为合成数据 (synthetic), 不涉及真实人员。",
+        "region": "服务区域: {name} ({code})。",
+        "login": "需登录", "open": "无需登录",
+        "maps": "地图", "worker": "网格员", "reports": "报表和导出 (Excel)", "api": "接口",
+        "other_lang": "English",
+        "note_login": "标「需登录」的链接会先打开登录页; 登录后按角色显示 (网格员只看自己的网格)。",
+    },
+    "en": {
+        "title": "Wangge: grid-based service management",
+        "lead": "Grid-based service management (网格化服务管理) for a county command centre: "
+                "grid cells and their workers, residential compounds and their property "
+                "management, public cameras and incidents from the 12345 hotline, 110, patrols "
+                "and residents' photos, in PostGIS (CGCS2000, EPSG:4490), served as maps, "
+                "reports and an API.",
+        "demo": "Demo county: {name} ({code}). The county boundary is real; townships, "
+                "villages, cells, workers, compounds, cameras and incidents are synthetic.",
+        "region": "Region: {name} ({code}).",
+        "login": "login", "open": "open",
+        "maps": "Maps", "worker": "Grid workers", "reports": "Reports and exports (Excel)",
+        "api": "API", "other_lang": "中文",
+        "note_login": "Links marked 'login' open the login page first; what you see then "
+                      "depends on your role (a grid worker sees her own cells).",
+    },
+}
+
+# (section, path, needs login, Chinese label, English label); {cell} is an example cell code.
+_LINKS: list[tuple[str, str, bool, str, str]] = [
+    ("maps", "/maps/dispatch", True, "指挥调度地图 (事件、网格、摄像头)",
+     "Dispatch map (incidents, cells, cameras)"),
+    ("maps", "/maps/cells/{cell}", True, "单个网格的地图 (示例网格)",
+     "Map of one cell (an example cell)"),
+    ("maps", "/maps/coverage/cameras", True, "摄像头覆盖、热点和新增点位",
+     "Camera coverage, hot spots and new sites"),
+    ("maps", "/maps/coverage/property", True, "物业管理覆盖 (对照目标)",
+     "Property-management coverage against the targets"),
+    ("worker", "/me/cell", True, "我的网格 (网格员手机端, JSON)", "My cells (worker app, JSON)"),
+    ("worker", "/me/incidents", True, "我网格内的在办事件 (JSON)",
+     "Open incidents in my cells (JSON)"),
+    ("reports", "/reports/monthly?month={month}&format=html", True, "网格化服务管理月报",
+     "Monthly report"),
+    ("reports", "/incidents/overdue?format=xlsx", True, "超期事件清单 (督办用)",
+     "Overdue cases (for follow-up)"),
+    ("reports", "/export/incidents?format=xlsx", True, "事件清单", "Incident list"),
+    ("reports", "/analysis/property-management?format=xlsx", True, "物业管理覆盖分析",
+     "Property-management coverage"),
+    ("reports", "/analysis/camera-coverage?format=xlsx", True, "摄像头覆盖分析",
+     "Camera coverage"),
+    ("reports", "/analysis/grid-health?format=xlsx", True, "网格体检 (缝隙、重叠、网格员负荷)",
+     "Grid health (gaps, overlaps, worker load)"),
+    ("reports", "/analysis/hotspots?format=xlsx", True, "事件热点分析", "Incident hot spots"),
+    ("reports", "/export/cells?format=xlsx", False, "网格清单", "Grid cells"),
+    ("reports", "/export/compounds?format=xlsx", False, "小区清单", "Compounds"),
+    ("reports", "/export/cameras?format=xlsx", False, "摄像头清单", "Cameras"),
+    ("api", "/docs", False, "接口文档 (OpenAPI)", "API documentation (OpenAPI)"),
+    ("api", "/ogc", False, "OGC API - Features (QGIS 可直接连接)",
+     "OGC API - Features (for QGIS)"),
+    ("api", "/health", False, "健康检查", "Health check"),
+    ("api", "/login", False, "登录", "Log in"),
+]
+
+
+def _served(request: Request) -> list[re.Pattern[str]]:
+    """The app's route paths as patterns (``/export/{layer}`` matches ``/export/cells``)."""
+    from api.access_policy import walk_routes
+
+    return [re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)))
+            for path, _ in walk_routes(list(request.app.routes), "")]
+
+
+def _region(request: Request, code: str) -> tuple[str, str, str | None, bool, str]:
+    """Name, English name, an example cell code, whether the data are synthetic and the month
+    of the monthly report link (the last full month, or the latest month with reports when
+    that is earlier). The page still renders when the database does not answer."""
+    try:
+        with request.app.state.engine.connect() as conn:
+            row = conn.execute(text(
+                "SELECT r.name, coalesce(r.name_en, r.name), "
+                "(SELECT c.code FROM grid_cell c JOIN boundary_set b ON b.id = "
+                " c.boundary_set_id AND b.is_active WHERE c.region_code = r.code "
+                " AND c.kind = 'basic' ORDER BY c.code LIMIT 1), "
+                "EXISTS (SELECT 1 FROM grid_cell c WHERE c.region_code = r.code "
+                " AND c.synthetic), "
+                "(SELECT max(i.reported_at) FROM incident i WHERE i.region_code = r.code) "
+                "FROM region r WHERE r.code = :r"), {"r": code}).first()
+    except Exception:  # noqa: BLE001 - the landing page never fails on the database
+        row = None
+    month = _last_month()
+    if row is None:
+        return code, code, None, False, month
+    if row[4] is not None:
+        month = min(month, row[4].astimezone(localtime.CST).strftime("%Y-%m"))
+    return str(row[0]), str(row[1]), row[2], bool(row[3]), month
+
+
+def _last_month() -> str:
+    first = localtime.now().date().replace(day=1)
+    return (first - dt.timedelta(days=1)).strftime("%Y-%m")
+
+
+def landing_links(request: Request, cell: str | None,
+                  month: str) -> list[tuple[str, str, bool, str, str]]:
+    """The page's links whose route the app serves (example cell and month filled in)."""
+    served = _served(request)
+    out = []
+    for section, path, login, zh, en in _LINKS:
+        if "{cell}" in path:
+            if cell is None:
+                continue
+            path = path.format(cell=cell)
+        path = path.replace("{month}", month)
+        route = path.split("?")[0]
+        if any(p.fullmatch(route) for p in served):
+            out.append((section, path, login, zh, en))
+    return out
+
+
+def _page(lang: str, region: tuple[str, str, str | None, bool, str], code: str,
+          links: list[tuple[str, str, bool, str, str]]) -> str:
+    t = _T[lang]
+    name = region[1] if lang == "en" else region[0]
+    about = (t["demo"] if region[3] else t["region"]).format(name=name, code=code)
+    parts = []
+    for section in ("maps", "worker", "reports", "api"):
+        items = []
+        for sec, path, login, zh, en in links:
+            if sec != section:
+                continue
+            href = path
+            if lang == "en" and (path.startswith("/maps/") or path.startswith("/login")
+                                 or "format=xlsx" in path):
+                href += ("&" if "?" in path else "?") + "lang=en"
+            tag = t["login"] if login else t["open"]
+            items.append(f'<li><a href="{escape(href)}">{escape(en if lang == "en" else zh)}'
+                         f'</a> <span class="tag">{escape(tag)}</span> '
+                         f'<code>{escape(path)}</code></li>')
+        if items:
+            parts.append(f"<h2>{escape(t[section])}</h2><ul>{''.join(items)}</ul>")
+    other = "/" if lang == "en" else "/?lang=en"
+    return f"""<!DOCTYPE html>
+<html lang="{'en' if lang == 'en' else 'zh-CN'}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(t["title"])}</title>
+<style>body{{font-family:sans-serif;max-width:46em;margin:2em auto;padding:0 1em;
+line-height:1.6;color:#222}}h1{{font-size:1.6em}}h2{{font-size:1.2em;margin-top:1.5em;
+border-bottom:1px solid #ddd}}ul{{padding-left:1.2em}}.tag{{font-size:.8em;color:#666;
+border:1px solid #ccc;border-radius:3px;padding:0 .3em}}code{{color:#666;font-size:.85em}}
+.lang{{float:right}}.note{{color:#555;font-size:.9em}}</style>
+</head><body><p class="lang"><a href="{other}">{escape(t["other_lang"])}</a></p>
+<h1>{escape(t["title"])}</h1>
+<p>{escape(t["lead"])}</p>
+<p>{escape(about)}</p>
+{''.join(parts)}
+<p class="note">{escape(t["note_login"])}</p>
+</body></html>"""
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=True,
+            summary="Landing page / 首页 (Chinese; ?lang=en for English)")
+def landing(request: Request, settings: SettingsDep, lang: str = "zh") -> HTMLResponse:
+    """What this service is, the demo county, links to the maps, reports, API docs, health."""
+    lang = "en" if lang == "en" else "zh"
+    code = settings.region_or_default(None)
+    region = _region(request, code)
+    body = _page(lang, region, code, landing_links(request, region[2], region[4]))
+    return HTMLResponse(body, headers={
+        "Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"})
+
+
+__all__: list[Any] = ["router", "landing_links"]

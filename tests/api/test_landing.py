@@ -1,0 +1,97 @@
+"""Issue 16 item 6: the landing page ``GET /``: Chinese (English with ?lang=en), no login, no
+outside resource, every link resolving (or asking for a login where the target needs one)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.resources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if value is None:
+                continue
+            if name == "href" and tag == "a":
+                self.hrefs.append(value)
+            elif name in ("src", "href", "action", "srcset", "poster", "data"):
+                self.resources.append(value)
+
+
+def _parse(html: str) -> _Links:
+    p = _Links()
+    p.feed(html)
+    return p
+
+
+@pytest.fixture(scope="module")
+def closed(demo_url: str) -> Iterator[TestClient]:
+    """The app with the open demo off: anonymous callers are viewers."""
+    from api.main import create_app
+    from tests.conftest import make_settings
+
+    with TestClient(create_app(make_settings(demo_url, demo_open=False))) as c:
+        yield c
+
+
+def test_landing_in_chinese_without_login(closed: TestClient) -> None:
+    r = closed.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    html = r.text
+    assert "网格化服务管理" in html and "兴县" in html and "合成数据" in html
+    assert 'lang="zh-CN"' in html
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script" not in csp
+    assert "<script" not in html.lower()
+    # no outside resource (no CDN): nothing but local links and stylesheets inline
+    assert not re.search(r"(src|href)\s*=\s*[\"']?\s*(https?:)?//", html), html
+    links = _parse(html)
+    assert not links.resources
+    paths = [h.split("?")[0] for h in links.hrefs]
+    for must in ("/maps/dispatch", "/maps/coverage/cameras", "/maps/coverage/property", "/docs",
+                 "/health", "/incidents/overdue", "/export/incidents"):
+        assert must in paths, must
+    assert any(p.startswith("/maps/cells/") for p in paths)
+
+
+def test_landing_in_english(closed: TestClient) -> None:
+    r = closed.get("/", params={"lang": "en"})
+    assert r.status_code == 200
+    assert "Grid-based service management" in r.text and "synthetic" in r.text
+    assert 'lang="en"' in r.text
+    links = _parse(r.text).hrefs
+    assert "/maps/dispatch?lang=en" in links and "/" in links
+
+
+def test_every_link_resolves(closed: TestClient, client: TestClient) -> None:
+    """Anonymous (viewer): < 400, or 401 / a redirect to the login page for what needs a login.
+    Open demo (anonymous command centre): every link < 400."""
+    import html as html_lib
+
+    page = closed.get("/").text
+    hrefs = _parse(page).hrefs
+    assert len(hrefs) >= 15
+    marked = {html_lib.unescape(h) for h in re.findall(
+        r'<a href="([^"]+)">[^<]*</a> <span class="tag">需登录</span>', page)}
+    assert "/maps/dispatch" in marked and "/docs" not in marked
+    for href in hrefs:
+        r = closed.get(href, follow_redirects=False)
+        ok = r.status_code < 300 or r.status_code == 401 or (
+            r.status_code in (302, 303, 307) and r.headers["location"].startswith("/login"))
+        if href in marked:  # a viewer is refused what needs a login (403 names the reason)
+            ok = ok or r.status_code == 403
+        else:
+            assert r.status_code < 400, (href, r.status_code, r.text[:200])
+        assert ok, (href, r.status_code, r.text[:200])
+    for href in _parse(client.get("/").text).hrefs:
+        r = client.get(href, follow_redirects=False)
+        assert r.status_code < 400, (href, r.status_code, r.text[:200])
