@@ -113,6 +113,7 @@ ENDPOINT_POLICY: dict[str, str] = {
     "GET /board": "scoped",
     # KPIs: planners get aggregates of the region, the incident roles of their scope
     "GET /kpi": "aggregate",
+    "GET /reports/monthly": "aggregate",
     # maps (issue 7): the dispatch / cell maps and the incidents in view show single incidents
     # (scoped); the coverage maps are aggregates for planners
     "GET /maps/dispatch": "scoped",

@@ -24,6 +24,7 @@ from api.routes import (
     me,
     meta,
     ogc,
+    reports,
     spatial,
     tiles,
 )
@@ -46,6 +47,7 @@ ROUTERS = [
     me.router,
     board.router,
     kpi.router,
+    reports.router,
     maps.router,
     auth.router,
     audit.router,

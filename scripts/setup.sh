@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Shared set-up for run.sh and test.sh: idempotent, prints each step.
-#   1. system packages (PostgreSQL 15 + PostGIS; Chromium and QGIS for tests) when root
+#   1. system packages when root: PostgreSQL 15 + PostGIS; Chromium and a Chinese font (map
+#      PNGs, the monthly report's PDF and charts); QGIS and poppler (pdftoppm) for tests
 #   2. .venv with the project and its pinned dependencies
 #   3. offline map assets (Leaflet & co. from the npm registry, pinned)
 #   4. a project-local PostGIS cluster under .wangge/ (unless WANGGE_DATABASE_URL is set)
@@ -16,9 +17,12 @@ if [ -z "${WANGGE_DATABASE_URL:-}" ]; then
   [ -x "$PG_BIN/initdb" ] || APT_PKGS+=(postgresql-15)
   [ -f /usr/share/postgresql/15/extension/postgis.control ] || APT_PKGS+=(postgresql-15-postgis-3)
 fi
-if [ "$WITH_BROWSER" = 1 ]; then  # the real clients the tests drive: Chromium, QGIS (headless)
-  command -v chromium >/dev/null 2>&1 || APT_PKGS+=(chromium)
+# the service prints PDFs and map PNGs in headless Chromium, with a CJK font for Chinese text
+command -v "${WANGGE_CHROMIUM:-chromium}" >/dev/null 2>&1 || APT_PKGS+=(chromium)
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || APT_PKGS+=(fonts-wqy-microhei)
+if [ "$WITH_BROWSER" = 1 ]; then  # the real clients the tests drive: QGIS (headless), pdftoppm
   dpkg -s python3-qgis qgis-providers >/dev/null 2>&1 || APT_PKGS+=(python3-qgis qgis-providers)
+  command -v pdftoppm >/dev/null 2>&1 || APT_PKGS+=(poppler-utils)
 fi
 if [ ${#APT_PKGS[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

@@ -348,6 +348,7 @@ PROBES: dict[str, Callable[[Env, str, str], Request]] = {
     "GET /kpi": lambda env, role, scope: (
         "GET", "/kpi", {"params": {"from": "2020-01-01", "to": "2030-01-01",
                                    "group_by": "worker"}}),
+    "GET /reports/monthly": _get("/reports/monthly", month="2026-10", format="json"),
     "GET /incidents/overdue": lambda env, role, scope: (
         "GET", "/incidents/overdue", {"params": {"as_of": "2030-01-01T00:00:00+08:00",
                                                  "limit": 10000}}),

@@ -1,0 +1,75 @@
+"""Reports for officials: the monthly leadership report (网格化服务管理月报)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from api.deps import EXPENSIVE, LOGGED_IN, AsOfDep, ConnDep, PrincipalDep, RegionDep
+from api.schemas import ok
+from api.schemas import reports as schemas_reports
+from api.uploads import content_disposition
+from reports.monthly import monthly_report
+from reports.render import html_to_pdf, monthly_html, monthly_xlsx
+
+router = APIRouter(tags=["reports 报表"])
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The report page inlines its pictures and style: nothing else may load or run.
+REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+              "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+
+
+@router.get("/reports/monthly", dependencies=[LOGGED_IN, EXPENSIVE],
+            summary="Monthly leadership report / 网格化服务管理月报",
+            responses=ok(schemas_reports.MonthlyReport) | {
+                200: {"content": {"application/pdf": {}, XLSX: {}, "text/html": {}}},
+                422: {"description": "month not YYYY-MM, or not begun yet"}},
+            response_model=None)
+def get_monthly_report(
+    conn: ConnDep, principal: PrincipalDep, region: RegionDep, as_of: AsOfDep,
+    month: Annotated[str, Query(description="YYYY-MM, e.g. 2026-10", max_length=7)],
+    format: Literal["pdf", "xlsx", "html", "json"] = "pdf",
+    lang: Literal["zh", "en"] = "zh",
+) -> Response:
+    """The month's headline figures with 同比/环比, a 12-month trend chart, townships ranked,
+    top categories, overdue cases with their owners, a map of the month's incidents with hot
+    spots, camera coverage, property management against the targets and recommended camera
+    sites. Every figure equals ``/kpi`` and the analyses for the same month and reader (scoped
+    and masked the same way). ``format=json`` gives the figures themselves."""
+    report = monthly_report(conn, principal, region, month, as_of)
+    name = f"网格化服务管理月报_{report['inputs']['region_code']}_{report['inputs']['month']}"
+    if format == "json":
+        return JSONResponse(_plain(report))
+    if format == "xlsx":
+        return Response(monthly_xlsx(report, lang), media_type=XLSX, headers={
+            "Content-Disposition": content_disposition(f"{name}.xlsx")})
+    html = monthly_html(conn, principal, report, lang)
+    if format == "html":
+        return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP,
+                                           "Cache-Control": "private, no-store"})
+    return Response(html_to_pdf(html), media_type="application/pdf", headers={
+        "Content-Disposition": content_disposition(f"{name}.pdf"),
+        "Cache-Control": "private, no-store"})
+
+
+def _plain(report: dict[str, object]) -> dict[str, object]:
+    """The report's figures as JSON (tables of the analyses as records, no geometry)."""
+    from geo.analysis.common import records
+
+    out = dict(report)
+    out["cameras"] = {**report["cameras"], "units": _rows(report["cameras"], "units", records)}
+    out["property"] = {**report["property"],
+                       "unmanaged": _rows(report["property"], "unmanaged", records)}
+    out["sites"] = {**report["sites"], "rows": _rows(report["sites"], "rows", records)}
+    out["hotspots"] = {"summary": report["hotspots"]["summary"]}
+    return out
+
+
+def _rows(part: object, key: str, records: object) -> object:
+    df = part.get(key) if isinstance(part, dict) else None
+    if df is None:
+        return []
+    return records(df.drop(columns="geometry", errors="ignore"))  # type: ignore[operator]

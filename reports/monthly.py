@@ -1,0 +1,237 @@
+"""The monthly leadership report (网格化服务管理月报): its figures, gathered in one place.
+
+Every figure comes from the function that answers the same question over HTTP, called with
+the same inputs, so the report equals what ``/kpi`` and the analyses return for the month:
+
+- headline, township table, categories, 12-month trend: :func:`geo.incidents.kpi.kpi`
+  (``/kpi``), per month; 同比 is the same month a year earlier, 环比 the month before;
+- overdue cases still open: :func:`geo.incidents.views.list_incidents` (``/incidents/overdue``),
+  scoped and masked for the caller;
+- camera coverage: :func:`geo.analysis.coverage.camera_coverage` (``/analysis/coverage``);
+- property management against the targets: :func:`geo.analysis.property.property_management`;
+- hot spots: :func:`geo.analysis.spots.hotspots`; recommended camera sites:
+  :func:`geo.analysis.sites.camera_sites`.
+
+The report states its inputs: region, month, boundary set and the time the data was read
+(``as_of``, default now: the KPIs count what is overdue at that time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from geo import localtime
+from geo.analysis.common import boundary_set
+from geo.analysis.coverage import camera_coverage
+from geo.analysis.property import property_management
+from geo.analysis.sites import camera_sites
+from geo.analysis.spots import hotspots
+from geo.auth.fields import as_seen
+from geo.auth.principal import Principal
+from geo.errors import Forbidden, InvalidInput
+from geo.incidents.kpi import kpi
+from geo.incidents.views import list_incidents
+from geo.localtime import CST
+from geo.periods import Period
+
+TREND_MONTHS = 12
+TOP_CATEGORIES = 8
+OVERDUE_SHOWN = 20
+SITES = 5
+HOTSPOT_PERMUTATIONS = 199
+# Roles the report is written for: it names cases and their owners (scoped as in /incidents).
+REPORT_ROLES = ("admin", "command", "department", "worker", "planner", "viewer")
+_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+
+
+def parse_month(value: str) -> dt.date:
+    """``YYYY-MM`` as the month's first day; a 422 naming the form otherwise."""
+    m = _MONTH.match((value or "").strip())
+    if not m or not 1 <= int(m.group(2)) <= 12 or not 2000 <= int(m.group(1)) <= 2100:
+        raise InvalidInput(f"月份须为 YYYY-MM (如 2026-10) / month must be YYYY-MM, e.g. "
+                           f"2026-10; got {value!r}", field="month")
+    return dt.date(int(m.group(1)), int(m.group(2)), 1)
+
+
+def add_months(first: dt.date, n: int) -> dt.date:
+    """The first day of the month ``n`` months after (before, if negative) ``first``."""
+    k = first.year * 12 + first.month - 1 + n
+    return dt.date(k // 12, k % 12 + 1, 1)
+
+
+def _change(now: Any, before: Any) -> dict[str, Any] | None:
+    """The change from ``before`` to ``now``: counts as difference and ratio, rates in
+    percentage points; None when the earlier period has no data."""
+    if before is None or now is None:
+        return None
+    out: dict[str, Any] = {"before": before, "diff": round(now - before, 4)}
+    if isinstance(before, int) and before:
+        out["pct"] = round((now - before) / before * 100, 1)
+    return out
+
+
+HEADLINE = ("reports", "cases", "closed", "closing_rate", "on_time_rate", "open_overdue",
+            "avg_handling_h", "repeat_rate")
+
+
+def compare(now: dict[str, Any], before: dict[str, Any] | None) -> dict[str, Any] | None:
+    """同比 / 环比 of the headline metrics, or None when the earlier month had no report."""
+    if before is None or not before.get("reports"):
+        return None
+    return {k: _change(now.get(k), before.get(k)) for k in HEADLINE}
+
+
+def monthly_report(conn: Connection, principal: Principal, region_code: str, month: str,
+                   as_of: dt.datetime | None = None) -> dict[str, Any]:
+    """All figures of the monthly report of ``month`` (``YYYY-MM``) for ``principal``.
+
+    Parameters
+    ----------
+    conn
+        Open connection.
+    principal
+        The reader: KPIs and cases are scoped to them as in ``/kpi`` and ``/incidents``.
+    region_code
+        County code.
+    month
+        ``YYYY-MM``; a month that has not begun is a 422.
+    as_of
+        When the data is read (default now, at most the end of the month for the analyses'
+        period; the KPIs count cases overdue at ``as_of``).
+
+    Returns
+    -------
+    dict
+        ``inputs``, ``headline`` (with ``yoy`` 同比 and ``mom`` 环比), ``trend``,
+        ``townships``, ``categories``, ``overdue``, ``cameras``, ``property``, ``hotspots``,
+        ``sites``.
+    """
+    if principal.role not in REPORT_ROLES:
+        raise Forbidden(f"角色 {principal.role} 不能读月报 / role {principal.role} cannot read "
+                        "the monthly report")
+    first = parse_month(month)
+    after = add_months(first, 1)
+    as_of = as_of or localtime.now()
+    if dt.datetime.combine(first, dt.time(), CST) > as_of:
+        raise InvalidInput(f"{first:%Y-%m} 尚未开始 / month {first:%Y-%m} has not begun",
+                           field="month")
+
+    def month_kpi(start: dt.date, group_by: str = "township") -> dict[str, Any]:
+        return kpi(conn, principal, region_code, start, add_months(start, 1), group_by, as_of)
+
+    current = month_kpi(first)
+    headline = current["total"]
+    before = month_kpi(add_months(first, -1))["total"]
+    year_ago = month_kpi(add_months(first, -12))["total"]
+    trend = []
+    for n in range(TREND_MONTHS - 1, -1, -1):
+        start = add_months(first, -n)
+        t = current["total"] if n == 0 else month_kpi(start)["total"]
+        trend.append({"month": f"{start:%Y-%m}", **{k: t[k] for k in (
+            "reports", "cases", "closed", "due", "closing_rate", "on_time_rate")}})
+    townships = sorted(
+        (g for g in current["groups"] if g["key"] is not None),
+        key=lambda g: (-(g["closing_rate"] if g["closing_rate"] is not None else -1),
+                       -g["reports"], str(g["key"])))
+    cats_now = month_kpi(first, "category")
+    cats_before = {g["key"]: g for g in month_kpi(add_months(first, -1), "category")["groups"]}
+    categories = []
+    for g in sorted(cats_now["groups"], key=lambda g: (-g["reports"], str(g["key"])))[
+            :TOP_CATEGORIES]:
+        prev = cats_before.get(g["key"])
+        categories.append({**{k: g[k] for k in ("key", "name", "reports", "closing_rate")},
+                           "reports_before": prev["reports"] if prev else 0,
+                           "change": _change(g["reports"], prev["reports"] if prev else None)})
+
+    overdue = list_incidents(conn, principal, region_code, overdue_only=True, now=as_of,
+                             limit=10_000)
+    names = _names(conn, region_code)
+    overdue_rows = [{
+        "code": o["code"], "category": names["category"].get(o["category"], o["category"]),
+        "township": names["township"].get(o["township_code"] or "", "—"),
+        "cell_code": o["cell_code"],
+        "worker": _worker_name(principal, names["worker"].get(o["worker_id"])),
+        "department": names["department"].get(o["department_code"] or "", "—"),
+        "status": o["status_zh"] or o["status"], "reported_at": o["reported_at"],
+        "due_at": o["due_at"],
+        "overdue_days": _days_late(o["due_at"], as_of),
+    } for o in overdue]
+
+    last_day = after - dt.timedelta(days=1)
+    period = Period.from_dates(first, last_day, as_of=min(as_of, dt.datetime.combine(
+        after, dt.time(), CST)))
+    cams = camera_coverage(conn, principal, region_code, "township", period, at=last_day)
+    prop = property_management(conn, principal, region_code, as_of=min(last_day,
+                               as_of.astimezone(CST).date()))
+    spots = hotspots(conn, principal, region_code, period, permutations=HOTSPOT_PERMUTATIONS,
+                     by_category=False, at=last_day)
+    sites = camera_sites(conn, principal, region_code, SITES, period, at=last_day)
+    bset = boundary_set(conn, region_code, last_day)
+    return {
+        "inputs": {
+            "region_code": region_code, "region_name": names["region"],
+            "month": f"{first:%Y-%m}", "from": first.isoformat(), "to": after.isoformat(),
+            "as_of": as_of.astimezone(CST).isoformat(timespec="seconds"),
+            "boundary_set": bset["name"], "reader": principal.user, "role": principal.role,
+            "synthetic": _synthetic(conn, region_code),
+        },
+        "headline": headline,
+        "yoy": compare(headline, year_ago),
+        "mom": compare(headline, before),
+        "trend": trend,
+        "townships": townships,
+        "categories": categories,
+        "overdue": {"total": len(overdue_rows), "rows": overdue_rows[:OVERDUE_SHOWN]},
+        "cameras": {"summary": cams["summary"], "units": cams["tables"].get("units")},
+        "property": {"summary": prop["summary"],
+                     "unmanaged": prop["tables"].get("unmanaged_compounds")},
+        "hotspots": {"summary": spots["summary"], "table": spots["tables"]},
+        "sites": {"summary": sites["summary"], "rows": sites["tables"].get("sites"),
+                  "cell_names": {c: names["cell"].get(c) for c in (
+                      sites["tables"]["sites"]["cell_code"] if sites["tables"].get("sites")
+                      is not None else [])}},
+        "definitions": current["definitions"],
+        "warnings": current["warnings"],
+    }
+
+
+def _worker_name(principal: Principal, name: str | None) -> str:
+    """A grid worker's name as the reader may see it (the one rule for workers' names)."""
+    return as_seen(principal, "workers", "name", name) if name else "—"
+
+
+def _days_late(due_at: str | None, as_of: dt.datetime) -> float | None:
+    if not due_at:
+        return None
+    return round((as_of - dt.datetime.fromisoformat(due_at)).total_seconds() / 86400, 1)
+
+
+def _names(conn: Connection, region_code: str) -> dict[str, Any]:
+    """Display names of the codes the report shows (categories, departments, townships)."""
+    return {
+        "category": dict(conn.execute(text("SELECT code, name FROM incident_category")).all()),
+        "department": dict(conn.execute(text("SELECT code, name FROM department")).all()),
+        "township": dict(conn.execute(text(
+            "SELECT code, name FROM admin_unit WHERE region_code = :r AND level = 'township'"),
+            {"r": region_code}).all()),
+        "worker": dict(conn.execute(text(
+            "SELECT id, name FROM grid_worker WHERE region_code = :r"), {"r": region_code}).all()),
+        "cell": dict(conn.execute(text(
+            "SELECT g.code, g.name FROM grid_cell g JOIN boundary_set b ON b.id = "
+            "g.boundary_set_id AND b.is_active WHERE b.region_code = :r"),
+            {"r": region_code}).all()),
+        "region": conn.execute(text(
+            "SELECT name FROM region WHERE code = :r"), {"r": region_code}).scalar() or
+        region_code,
+    }
+
+
+def _synthetic(conn: Connection, region_code: str) -> bool:
+    """True when the region's content is the synthetic demo (said on the cover)."""
+    return bool(conn.execute(text(
+        "SELECT EXISTS (SELECT 1 FROM app_user WHERE region_code = :r AND synthetic)"),
+        {"r": region_code}).scalar())

@@ -1,0 +1,424 @@
+"""The monthly report as a document: HTML (self-contained), PDF (that HTML printed by headless
+Chromium, fonts embedded) and XLSX (its tables).
+
+One source: :func:`monthly_html` writes every sentence and table once; the PDF is that page
+printed, so the two never disagree. Chinese first (``lang="zh"``), English with ``lang="en"``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+from html import escape
+from typing import Any
+
+import geopandas as gpd
+from sqlalchemy import Connection
+
+from geo.auth.principal import Principal
+from geo.mapdata import foundation as gl
+from geo.mapdata import incidents as gi
+from geo.periods import Period
+from reports import charts
+from reports.monthly import HEADLINE, add_months, parse_month
+
+T = {
+    "zh": {
+        "title": "网格化服务管理月报", "synthetic": "演示数据 (合成), 非真实情况",
+        "inputs": "本报告依据", "region": "区域", "period": "统计期", "as_of": "数据截至",
+        "bset": "网格边界", "reader": "读者", "headline": "一、本月概况",
+        "metric": "指标", "value": "本月", "mom": "环比", "yoy": "同比",
+        "no_base": "上期无数据", "trend": "二、近 12 个月趋势",
+        "trend_title": "上报数与结案率、按期结案率 (近 12 个月)",
+        "townships": "三、各乡镇 (按结案率排序)", "rank": "排名", "name": "名称",
+        "categories": "四、主要事件类别", "category": "类别", "change": "较上月",
+        "overdue": "五、超期未办结事件", "overdue_total": "共 {n} 件, 列出超期最久的 {k} 件",
+        "code": "编号", "township": "乡镇", "cell": "网格", "worker": "网格员",
+        "department": "责任部门", "status": "状态", "reported": "上报时间",
+        "due": "应办结时间", "late": "超期(天)", "map": "六、本月事件分布与热点",
+        "map_title": "{month} 事件分布与热点网格", "cameras": "七、视频监控覆盖",
+        "property": "八、物业管理覆盖与目标", "sites": "九、建议新增摄像头点位",
+        "definitions": "指标口径", "none": "无", "pp": "个百分点", "unit_cases": "件",
+        "covered": "县域面积覆盖率", "uncovered": "本月事件中无摄像头覆盖",
+        "cams": "在线摄像头", "blind": "无视频覆盖的小区",
+        "managed": "有物业管理的小区占比", "target": "目标", "met": "已达成",
+        "not_met": "未达成", "pending": "未到期", "urban": "城区无物业管理小区清零",
+        "unmanaged": "仍无物业管理的小区", "compound": "小区", "address": "地址",
+        "households": "户数", "site_rank": "序号", "gain": "新增覆盖事件",
+        "bearing": "朝向(度)", "lonlat": "经纬度 (CGCS2000)", "page_of": "第 {p} 页",
+        "generated": "生成于",
+        "sites_note": "按最大覆盖模型在 {cands} 个候选位置和朝向中选出 {k} 处, 可新覆盖本月无"
+                      "摄像头覆盖的事件 {n} 件 (共 {total} 件, {share}%)",
+        "hot_note": "热点: Getis-Ord Gi* 统计, 网格及其相邻网格 (二元邻接权重) 的事件密度, "
+                    "{units} 个网格中热点 {hot} 个, 冷点 {cold} 个; 地图框出 95% 以上置信度的热点",
+        "urban_value": "目标 100%", "zoom_title": "{month} 热点网格放大 (城区)",
+    },
+    "en": {
+        "title": "Grid management monthly report", "synthetic": "Demo data (synthetic), "
+        "not a real county", "inputs": "Inputs", "region": "Region", "period": "Period",
+        "as_of": "Data as of", "bset": "Grid boundaries", "reader": "Reader",
+        "headline": "1. The month at a glance", "metric": "Metric", "value": "This month",
+        "mom": "vs previous month", "yoy": "vs same month last year",
+        "no_base": "no data", "trend": "2. The last 12 months",
+        "trend_title": "Reports, closing rate and on-time rate (12 months)",
+        "townships": "3. Townships (ranked by closing rate)", "rank": "Rank", "name": "Name",
+        "categories": "4. Main categories", "category": "Category", "change": "vs last month",
+        "overdue": "5. Overdue cases still open", "overdue_total": "{n} in all; the {k} most "
+        "overdue", "code": "Code", "township": "Township", "cell": "Cell",
+        "worker": "Grid worker", "department": "Department", "status": "Status",
+        "reported": "Reported", "due": "Due", "late": "Days late",
+        "map": "6. Where the month's cases were, and hot spots",
+        "map_title": "{month}: incidents and hot-spot cells", "cameras": "7. Camera coverage",
+        "property": "8. Property management against the targets",
+        "sites": "9. Recommended new camera sites", "definitions": "Definitions",
+        "none": "none", "pp": "points", "unit_cases": "",
+        "covered": "Share of the county's area covered", "uncovered": "Incidents of the month "
+        "no camera sees", "cams": "Online cameras", "blind": "Compounds no camera sees",
+        "managed": "Compounds under property management", "target": "Target", "met": "met",
+        "not_met": "not met", "pending": "not yet due", "urban": "No unmanaged compound in "
+        "the urban area", "unmanaged": "Compounds still without management",
+        "compound": "Compound", "address": "Address", "households": "Households",
+        "site_rank": "No.", "gain": "Incidents newly covered", "bearing": "Bearing (deg)",
+        "lonlat": "Lon, lat (CGCS2000)", "page_of": "Page {p}", "generated": "Generated",
+        "sites_note": "Maximal covering model over {cands} candidate positions and bearings: "
+                      "{k} sites newly cover {n} of the month's {total} incidents no camera "
+                      "sees ({share} %)",
+        "hot_note": "Hot spots: Getis-Ord Gi* of incident density over each cell and the cells "
+                    "touching it (binary contiguity); {hot} hot and {cold} cold of {units} "
+                    "cells; the map outlines hot spots at 95 % confidence or more",
+        "urban_value": "target 100 %", "zoom_title": "{month}: hot-spot cells, close-up",
+    },
+}
+METRIC_NAMES = {
+    "zh": {"reports": "上报数", "cases": "案件数", "closed": "结案数", "closing_rate": "结案率",
+           "on_time_rate": "按期结案率", "open_overdue": "超期在办数",
+           "avg_handling_h": "平均处置时长(工作小时)", "repeat_rate": "重复上报率"},
+    "en": {"reports": "Reports", "cases": "Cases", "closed": "Closed",
+           "closing_rate": "Closing rate", "on_time_rate": "On-time closing rate",
+           "open_overdue": "Open and overdue", "avg_handling_h": "Avg handling (working h)",
+           "repeat_rate": "Repeat-report rate"},
+}
+RATES = ("closing_rate", "on_time_rate", "repeat_rate")
+CSS = """
+@page { size: A4; margin: 16mm 14mm; }
+body { font-family: "WenQuanYi Micro Hei", "Noto Sans CJK SC", sans-serif; font-size: 10.5pt;
+       color: #212121; max-width: 190mm; margin: 0 auto; }
+h1 { font-size: 20pt; margin: 0 0 4pt; } h2 { font-size: 13pt; margin: 14pt 0 6pt;
+     border-bottom: 1.5pt solid #263238; padding-bottom: 2pt; break-after: avoid; }
+.synthetic { color: #b71c1c; font-weight: bold; }
+table { border-collapse: collapse; width: 100%; margin: 4pt 0; font-size: 9pt;
+        break-inside: auto; }
+th, td { border: 0.5pt solid #90a4ae; padding: 2pt 4pt; text-align: left; }
+th { background: #eceff1; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+tr { break-inside: avoid; } .inputs td { border: none; padding: 0 8pt 0 0; }
+.kpis { display: flex; flex-wrap: wrap; gap: 6pt; margin: 6pt 0; }
+.kpi { border: 0.8pt solid #90a4ae; border-radius: 3pt; padding: 4pt 8pt; min-width: 38mm; }
+.kpi b { font-size: 15pt; display: block; } .up { color: #2e7d32; } .down { color: #c62828; }
+img { max-width: 100%; } .note { color: #546e7a; font-size: 8.5pt; }
+.defs { white-space: pre-wrap; font-size: 8pt; color: #455a64; }
+"""
+
+
+def _fmt(key: str, value: Any) -> str:
+    if value is None:
+        return "—"
+    if key in RATES:
+        return f"{value * 100:.1f}%"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _change(key: str, ch: dict[str, Any] | None, t: dict[str, str]) -> str:
+    """'+3.2 个百分点' for rates, '+82 (+10.1%)' for counts; arrows coloured by good/bad."""
+    if ch is None:
+        return f'<span class="note">{escape(t["no_base"])}</span>'
+    d = ch["diff"]
+    if key in RATES:
+        text = f"{d * 100:+.1f} {t['pp']}"
+    elif isinstance(d, float):
+        text = f"{d:+.2f}"
+    else:
+        text = f"{d:+,}" + (f" ({ch['pct']:+.1f}%)" if ch.get("pct") is not None else "")
+    worse_when_up = key in ("open_overdue", "avg_handling_h", "repeat_rate")
+    good = (d > 0) != worse_when_up if d else None
+    cls = "" if good is None else (' class="up"' if good else ' class="down"')
+    return f"<span{cls}>{escape(text)}</span>"
+
+
+def _table(headers: list[str], rows: list[list[Any]], numeric: set[int] | None = None) -> str:
+    numeric = numeric or set()
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f'<td{" class=n" if i in numeric else ""}>{escape(str(c))}</td>'
+                         for i, c in enumerate(r)) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _img(png: bytes, alt: str) -> str:
+    return (f'<img alt="{escape(alt)}" src="data:image/png;base64,'
+            f'{base64.b64encode(png).decode("ascii")}">')
+
+
+def _local(iso: str | None) -> str:
+    return dt.datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M") if iso else "—"
+
+
+def map_pictures(conn: Connection, principal: Principal, report: dict[str, Any],
+                 lang: str = "zh") -> list[bytes]:
+    """The month's incidents the reader may see, townships and hot-spot cells (Gi* bin >= 2,
+    95 % and more), as a PNG."""
+    inp = report["inputs"]
+    first = parse_month(inp["month"])
+    period = Period.from_dates(first, add_months(first, 1) - dt.timedelta(days=1))
+    town = gl.admin_units(conn, inp["region_code"], ("township",))
+    pts, _n = gi.incidents(conn, principal, inp["region_code"], period, limit=20_000)
+    if not pts.empty:
+        pts = pts.copy()
+        pts["cls"] = ["overdue" if o else ("open" if op else "closed")
+                      for o, op in zip(pts["overdue"], pts["is_open"], strict=True)]
+    units = report["hotspots"]["table"].get("units")
+    hot = (units[units["gi_bin"] >= 2] if units is not None and not units.empty
+           else gpd.GeoDataFrame(geometry=[]))
+    t = T[lang]
+    county = charts.incident_map(town, pts, hot, t["map_title"].format(month=inp["month"]),
+                                 f"{inp['region_name']} · {t['as_of']} {_local(inp['as_of'])}",
+                                 lang)
+    zoom = charts.zoom_map(units if units is not None else gpd.GeoDataFrame(geometry=[]), pts,
+                           hot, t["zoom_title"].format(month=inp["month"]), lang)
+    return [county] + ([zoom] if zoom else [])
+
+
+def monthly_html(conn: Connection, principal: Principal, report: dict[str, Any],
+                 lang: str = "zh") -> str:
+    """The report as one self-contained HTML page (pictures inlined, no outside request)."""
+    lang = "en" if lang == "en" else "zh"
+    t, names = T[lang], METRIC_NAMES[lang]
+    inp, h = report["inputs"], report["headline"]
+    parts: list[str] = [
+        f'<!DOCTYPE html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head>'
+        f'<meta charset="utf-8"><title>{escape(inp["region_name"])} {escape(inp["month"])} '
+        f'{escape(t["title"])}</title><style>{CSS}</style></head><body>',
+        f'<h1>{escape(inp["region_name"])} {escape(inp["month"])} {escape(t["title"])}</h1>',
+    ]
+    if inp["synthetic"]:
+        parts.append(f'<p class="synthetic">{escape(t["synthetic"])}</p>')
+    parts.append('<table class="inputs">' + "".join(
+        f"<tr><td>{escape(k)}</td><td>{escape(str(v))}</td></tr>" for k, v in (
+            (t["region"], f"{inp['region_name']} ({inp['region_code']})"),
+            (t["period"], f"{inp['from']} — {_last_day(inp['to'])}"),
+            (t["as_of"], _local(inp["as_of"])), (t["bset"], inp["boundary_set"]),
+            (t["reader"], f"{inp['reader']} ({inp['role']})"))) + "</table>")
+    # 1. headline
+    parts.append(f"<h2>{escape(t['headline'])}</h2><div class=kpis>")
+    for key in ("reports", "closing_rate", "on_time_rate", "open_overdue"):
+        parts.append(f'<div class=kpi>{escape(names[key])}<b>{escape(_fmt(key, h[key]))}</b>'
+                     f'{escape(t["mom"])} {_change(key, (report["mom"] or {}).get(key), t)}<br>'
+                     f'{escape(t["yoy"])} {_change(key, (report["yoy"] or {}).get(key), t)}'
+                     "</div>")
+    parts.append("</div>")
+    rows = "".join(
+        f"<tr><td>{escape(names[k])}</td><td class=n>{escape(_fmt(k, h[k]))}</td>"
+        f"<td>{_change(k, (report['mom'] or {}).get(k), t)}</td>"
+        f"<td>{_change(k, (report['yoy'] or {}).get(k), t)}</td></tr>" for k in HEADLINE)
+    parts.append(f"<table><thead><tr><th>{escape(t['metric'])}</th><th>{escape(t['value'])}"
+                 f"</th><th>{escape(t['mom'])}</th><th>{escape(t['yoy'])}</th></tr></thead>"
+                 f"<tbody>{rows}</tbody></table>")
+    # 2. trend
+    parts.append(f"<h2>{escape(t['trend'])}</h2>")
+    parts.append(_img(charts.trend_chart(report["trend"], t["trend_title"], lang),
+                      t["trend_title"]))
+    parts.append(_table(
+        [t["period"], names["reports"], names["cases"], names["closed"], names["closing_rate"],
+         names["on_time_rate"]],
+        [[m["month"], m["reports"], m["cases"], m["closed"], _fmt("closing_rate",
+          m["closing_rate"]), _fmt("on_time_rate", m["on_time_rate"])]
+         for m in report["trend"]], {1, 2, 3, 4, 5}))
+    # 3. townships
+    parts.append(f"<h2>{escape(t['townships'])}</h2>")
+    parts.append(_table(
+        [t["rank"], t["township"], names["reports"], names["cases"], names["closed"],
+         names["closing_rate"], names["on_time_rate"], names["open_overdue"]],
+        [[i + 1, g["name"], g["reports"], g["cases"], g["closed"],
+          _fmt("closing_rate", g["closing_rate"]), _fmt("on_time_rate", g["on_time_rate"]),
+          g["open_overdue"]] for i, g in enumerate(report["townships"])],
+        {0, 2, 3, 4, 5, 6, 7}))
+    # 4. categories
+    parts.append(f"<h2>{escape(t['categories'])}</h2>")
+    cat_rows = "".join(
+        f"<tr><td>{escape(str(c['name']))}</td><td class=n>{c['reports']:,}</td>"
+        f"<td>{_change('reports', c['change'], t)}</td>"
+        f"<td class=n>{escape(_fmt('closing_rate', c['closing_rate']))}</td></tr>"
+        for c in report["categories"])
+    parts.append(f"<table><thead><tr><th>{escape(t['category'])}</th><th>"
+                 f"{escape(names['reports'])}</th><th>{escape(t['change'])}</th><th>"
+                 f"{escape(names['closing_rate'])}</th></tr></thead><tbody>{cat_rows}"
+                 "</tbody></table>")
+    # 5. overdue
+    od = report["overdue"]
+    parts.append(f"<h2>{escape(t['overdue'])}</h2><p>"
+                 f"{escape(t['overdue_total'].format(n=od['total'], k=len(od['rows'])))}</p>")
+    if od["rows"]:
+        parts.append(_table(
+            [t["code"], t["category"], t["township"], t["worker"], t["department"],
+             t["status"], t["reported"], t["due"], t["late"]],
+            [[r["code"], r["category"], r["township"], r["worker"], r["department"],
+              r["status"], _local(r["reported_at"]), _local(r["due_at"]), r["overdue_days"]]
+             for r in od["rows"]], {8}))
+    # 6. map
+    parts.append(f"<h2>{escape(t['map'])}</h2>")
+    parts.extend(_img(png, t["map"]) for png in map_pictures(conn, principal, report, lang))
+    sp = report["hotspots"]["summary"]
+    parts.append('<p class="note">' + escape(t["hot_note"].format(
+        units=sp.get("units"), hot=sp.get("hot_units"), cold=sp.get("cold_units"))) + "</p>")
+    # 7. cameras
+    cs = report["cameras"]["summary"]
+    parts.append(f"<h2>{escape(t['cameras'])}</h2>")
+    parts.append(_table([t["metric"], t["value"]], [
+        [t["covered"], f"{cs['covered_pct']:.2f}%"],
+        [t["cams"], f"{cs['cameras_counted']:,} / {cs['cameras']:,}"],
+        [t["uncovered"], f"{cs['incidents_uncovered']:,} / {cs['incidents']:,}"],
+        [t["blind"], f"{cs['compounds_without_camera_view']:,}"]], {1}))
+    # 8. property
+    ps = report["property"]["summary"]
+    parts.append(f"<h2>{escape(t['property'])}</h2>")
+    target_rows = [[t["managed"], f"{ps['managed_pct']:.1f}%", ""]]
+    urban = ps.get("no_unmanaged_urban") or {}
+    if urban:
+        state = t["pending"] if urban.get("state") != "due" else (
+            t["met"] if urban.get("met") else t["not_met"])
+        target_rows.append([f"{t['urban']} ({urban.get('from')})", t["urban_value"], state])
+    for tg in ps.get("targets", []):
+        state = t["pending"] if tg.get("state") != "due" else (
+            t["met"] if tg.get("met") else t["not_met"])
+        target_rows.append([f"{t['target']} {tg['target_pct']:g}% ({tg['by']})",
+                            f"{tg.get('units_meeting')}/{tg.get('units')}", state])
+    parts.append(_table([t["metric"], t["value"], t["status"]], target_rows, {1}))
+    un = report["property"]["unmanaged"]
+    if un is not None and not un.empty:
+        parts.append(f"<p>{escape(t['unmanaged'])}: {len(un)}</p>")
+        cols = [c for c in ("name", "township_name", "address", "households") if c in un]
+        parts.append(_table([{"name": t["compound"], "township_name": t["township"],
+                              "address": t["address"], "households": t["households"]}[c]
+                             for c in cols],
+                            [[_cell(r[c]) for c in cols] for _, r in un.head(30).iterrows()],
+                            {len(cols) - 1} if "households" in cols else set()))
+    # 9. sites
+    parts.append(f"<h2>{escape(t['sites'])}</h2>")
+    sites = report["sites"]["rows"]
+    cell_names = report["sites"].get("cell_names") or {}
+    if sites is not None and not sites.empty:
+        parts.append(_table([t["site_rank"], t["cell"], t["bearing"], t["gain"], t["lonlat"]],
+                            [[int(r["rank"]), f"{_cell(cell_names.get(r.get('cell_code')))} "
+                              f"({_cell(r.get('cell_code'))})",
+                              f"{float(r['bearing_deg']):.0f}", int(r["gain_incidents"]),
+                              f"{float(r['lon']):.5f}, {float(r['lat']):.5f}"]
+                             for _, r in sites.iterrows()], {0, 2, 3}))
+    ss = report["sites"]["summary"]
+    parts.append('<p class="note">' + escape(t["sites_note"].format(
+        k=ss.get("sites_recommended"), n=ss.get("newly_covered_incidents"),
+        total=ss.get("uncovered_demand_incidents"), share=ss.get("newly_covered_share_pct"),
+        cands=ss.get("candidates"))) + "</p>")
+    parts.append(f"<h2>{escape(t['definitions'])}</h2><p class=defs>"
+                 f"{escape(report['definitions'])}</p>")
+    parts.append(f'<p class="note">{escape(t["generated"])} {_local(inp["as_of"])} · Wangge</p>')
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def _last_day(to: str) -> str:
+    """The last day of a period given its exclusive end date."""
+    return (dt.date.fromisoformat(to) - dt.timedelta(days=1)).isoformat()
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    return str(value)
+
+
+def html_to_pdf(html: str) -> bytes:
+    """Print an HTML page to PDF (A4) in headless Chromium, network cut off: fonts embedded,
+    pictures as they are on screen."""
+    from playwright.sync_api import sync_playwright
+
+    from api.cli.maps import CHROMIUM_ARGS, chromium_path
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.route("**/*", lambda r: r.abort() if not r.request.url.startswith(
+                ("data:", "about:")) else r.continue_())
+            page.set_content(html, wait_until="load")
+            return page.pdf(format="A4", print_background=True, prefer_css_page_size=True)
+        finally:
+            browser.close()
+
+
+def monthly_xlsx(report: dict[str, Any], lang: str = "zh") -> bytes:
+    """The report's tables as a workbook: 概况, 趋势, 乡镇, 类别, 超期事件, 说明."""
+    import openpyxl
+    from openpyxl.styles import Font
+
+    from geo.io.export import as_spreadsheet_text
+
+    lang = "en" if lang == "en" else "zh"
+    t, names = T[lang], METRIC_NAMES[lang]
+    wb = openpyxl.Workbook()
+
+    def sheet(title: str, headers: list[str], rows: list[list[Any]]) -> None:
+        ws = wb.create_sheet(title)
+        ws.append(headers)
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for r in rows:
+            ws.append([as_spreadsheet_text(v) if isinstance(v, str) else v for v in r])
+        ws.freeze_panes = "A2"
+        for i, h in enumerate(headers, start=1):
+            width = max([len(str(h)) * 2] + [len(str(r[i - 1])) + 2 for r in rows[:200]])
+            ws.column_dimensions[openpyxl.utils.get_column_letter(i)].width = min(40, width)
+
+    h = report["headline"]
+    sheet("概况" if lang == "zh" else "Headline",
+          [t["metric"], t["value"], t["mom"], t["yoy"]],
+          [[names[k], h[k], ((report["mom"] or {}).get(k) or {}).get("diff"),
+            ((report["yoy"] or {}).get(k) or {}).get("diff")] for k in HEADLINE])
+    sheet("趋势" if lang == "zh" else "Trend",
+          [t["period"], names["reports"], names["cases"], names["closed"],
+           names["closing_rate"], names["on_time_rate"]],
+          [[m["month"], m["reports"], m["cases"], m["closed"], m["closing_rate"],
+            m["on_time_rate"]] for m in report["trend"]])
+    sheet("乡镇" if lang == "zh" else "Townships",
+          [t["rank"], t["township"], names["reports"], names["cases"], names["closed"],
+           names["closing_rate"], names["on_time_rate"], names["open_overdue"]],
+          [[i + 1, g["name"], g["reports"], g["cases"], g["closed"], g["closing_rate"],
+            g["on_time_rate"], g["open_overdue"]] for i, g in enumerate(report["townships"])])
+    sheet("类别" if lang == "zh" else "Categories",
+          [t["category"], names["reports"], t["change"], names["closing_rate"]],
+          [[c["name"], c["reports"], (c["change"] or {}).get("diff"), c["closing_rate"]]
+           for c in report["categories"]])
+    sheet("超期事件" if lang == "zh" else "Overdue",
+          [t["code"], t["category"], t["township"], t["worker"], t["department"], t["status"],
+           t["reported"], t["due"], t["late"]],
+          [[r["code"], r["category"], r["township"], r["worker"], r["department"], r["status"],
+            _local(r["reported_at"]), _local(r["due_at"]), r["overdue_days"]]
+           for r in report["overdue"]["rows"]])
+    for ws in wb.worksheets[1:]:
+        for row in ws.iter_rows(min_row=2):
+            for cell in row:
+                if isinstance(cell.value, float) and 0 <= cell.value <= 1 and ws.cell(
+                        1, cell.column).value in (names["closing_rate"], names["on_time_rate"]):
+                    cell.number_format = "0.0%"
+    inp = report["inputs"]
+    sheet("说明" if lang == "zh" else "About", [t["inputs"], ""],
+          [[t["region"], f"{inp['region_name']} ({inp['region_code']})"],
+           [t["period"], f"{inp['from']} — {_last_day(inp['to'])}"],
+           [t["as_of"], _local(inp["as_of"])],
+           [t["bset"], inp["boundary_set"]], [t["definitions"], report["definitions"]]]
+          + ([[t["synthetic"], ""]] if inp["synthetic"] else []))
+    del wb["Sheet"]
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
