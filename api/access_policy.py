@@ -102,7 +102,7 @@ ENDPOINT_POLICY: dict[str, str] = {
     "POST /incidents/{incident_id}/transition": "incident_write",
     "POST /incidents/{incident_id}/notes": "incident_write",
     "POST /incidents/{incident_id}/attachments": "incident_write",
-    "POST /incidents/{incident_id}/locate": "incident_write",
+    "POST /incidents/{incident_id}/locate": "incident_command",
     "POST /incidents/{incident_id}/merge": "incident_command",
     "POST /incidents/{incident_id}/reassign": "incident_command",
     "POST /incidents/{incident_id}/pause": "incident_command",

@@ -29,6 +29,32 @@ def now() -> dt.datetime:
     return dt.datetime.now(CST)
 
 
+# The dates a request may name (periods, as_of, datetime filters): wide enough for any record,
+# narrow enough that a day after the last one still exists (9999-12-31 + 1 day overflows).
+YEAR_MIN, YEAR_MAX = 1900, 2200
+
+
+def check_year(value: dt.date | dt.datetime, field: str) -> None:
+    """Refuse a date or time outside :data:`YEAR_MIN`..:data:`YEAR_MAX` (a 422 naming
+    ``field``): the one date-range rule of every date parameter.
+
+    Parameters
+    ----------
+    value : datetime.date or datetime.datetime
+        The date or instant a caller gave.
+    field : str
+        The parameter's name, for the error.
+
+    Raises
+    ------
+    InvalidInput
+        When the year is outside the range.
+    """
+    if not YEAR_MIN <= value.year <= YEAR_MAX:
+        raise InvalidInput(f"日期 {value} 超出 {YEAR_MIN}-{YEAR_MAX} / date {value} is outside "
+                           f"{YEAR_MIN}-{YEAR_MAX}", field=field)
+
+
 def check_aware(t: dt.datetime) -> None:
     """Refuse a naive datetime (one without a time zone).
 

@@ -325,6 +325,11 @@ def locate(
     from geo.incidents.cases import check_version, update_row
 
     row = fetch(conn, incident_id, principal, lock=True)
+    if not principal.sees_all_incidents():
+        # where a case is decides whose it is (cell, worker, deadlines): the command centre's
+        # step, like reassign (review round 3, R1)
+        raise Forbidden("只有指挥中心可以给待定位事件定位 / only the command centre locates a "
+                        "case that needs a location (POST /incidents/{id}/locate)")
     check_version(row, version)
     if row["status"] != "needs_location":
         from geo.errors import Conflict

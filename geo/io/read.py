@@ -138,6 +138,11 @@ def _pick_in_dir(p: Path, layer: str | None) -> Path:
 
 # The most a zip may hold uncompressed (checked from its directory before inflating).
 MAX_UNZIPPED_BYTES = 1024**3
+# A zip of GIS layers holds a few files per layer; more members, or member paths deeper or
+# longer than a file system takes, are refused before anything is written (review round 3, R3).
+MAX_ZIP_MEMBERS = 10_000
+MAX_ZIP_PATH_CHARS = 1000
+MAX_ZIP_NAME_BYTES = 255
 
 
 def _open_zip(p: Path, layer: str | None) -> Source:
@@ -150,6 +155,19 @@ def _open_zip(p: Path, layer: str | None) -> Source:
                     f"压缩包解压后 {total} 字节, 超过上限 {MAX_UNZIPPED_BYTES} / the zip holds "
                     f"{total} bytes uncompressed, above the limit of {MAX_UNZIPPED_BYTES}: "
                     "import its layers one by one, unzipped")
+            if len(infos) > MAX_ZIP_MEMBERS:
+                raise InvalidInput(
+                    f"压缩包含 {len(infos)} 个文件, 超过上限 {MAX_ZIP_MEMBERS} / the zip holds "
+                    f"{len(infos)} files, more than {MAX_ZIP_MEMBERS}: zip only the layer's "
+                    "files (.shp, .shx, .dbf, .prj, .cpg) or a .gpkg")
+            for info in infos:
+                parts = info.filename.split("/")
+                if (len(info.filename) > MAX_ZIP_PATH_CHARS
+                        or any(len(part.encode()) > MAX_ZIP_NAME_BYTES for part in parts)):
+                    raise InvalidInput(
+                        f"压缩包内文件路径过长 / a path in the zip is too long "
+                        f"({len(info.filename)} characters; at most {MAX_ZIP_PATH_CHARS}, "
+                        f"{MAX_ZIP_NAME_BYTES} bytes per name): {info.filename[:80]}...")
             tmp = Path(tempfile.mkdtemp(prefix="wangge_zip_"))
             try:
                 for info in infos:

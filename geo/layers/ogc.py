@@ -27,6 +27,7 @@ from pyproj import CRS
 from sqlalchemy import Connection, func, literal, select
 from sqlalchemy.types import String
 
+from geo import localtime
 from geo.auth.fields import mask_row, may_filter_on, revealed_ids, visible_fields
 from geo.crs.names import (
     BD09,
@@ -121,15 +122,17 @@ def parse_datetime(value: str) -> tuple[dt.datetime | None, dt.datetime | None]:
         try:
             if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
                 day = dt.date.fromisoformat(text)
+                localtime.check_year(day, "datetime")
                 base = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
                 return base + dt.timedelta(days=1) - dt.timedelta(microseconds=1) if end else base
             parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise InvalidInput(
                 f"datetime 格式错误 {text!r} / invalid datetime {text!r}: use RFC 3339, e.g. "
                 "2025-06-01T00:00:00Z or 2025-06-01/2025-06-30 or ../2025-06-30",
                 field="datetime",
             ) from exc
+        localtime.check_year(parsed, "datetime")
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
     if "/" in value:

@@ -195,3 +195,65 @@ def test_n2_unknown_status_is_a_422_naming_the_valid_ones(
                         headers=s["h"]["command"])
     assert opened.status_code == 200 and opened.json()
     assert all(i["status"] not in ("closed", "rejected", "cancelled") for i in opened.json())
+
+
+# ------------------------------------------------------------- review round 3 (R1-R3)
+
+def test_r1_only_the_command_centre_locates(env: tuple[TestClient, dict[str, Any]]) -> None:
+    client, s = env
+    r = client.post("/incidents", headers=s["h"]["command"], json={
+        "category": "fire_lane_blocked", "description": "R1", "place": "不存在的地方R1",
+        "reported_at": (localtime.now() - dt.timedelta(days=3)).isoformat()})
+    assert r.status_code == 422, r.text
+    iid = r.json()["incident"]["id"] if "incident" in r.json() else r.json()["id"]
+    assert client.get(f"/incidents/{iid}", headers=s["h"]["department"]).status_code == 200
+    for role in ("department", "worker"):
+        r = client.post(f"/incidents/{iid}/locate", headers=s["h"][role],
+                        json={"lon": s["x"], "lat": s["y"]})
+        assert r.status_code in (403, 404), (role, r.text)
+    r = client.post(f"/incidents/{iid}/locate", headers=s["h"]["command"],
+                    json={"lon": s["x"], "lat": s["y"]})
+    assert r.status_code == 200 and r.json()["status"] == "reported", r.text
+
+
+@pytest.mark.parametrize(("path", "params"), [
+    ("/ogc/collections/incidents/items", {"datetime": "9999-12-31"}),
+    ("/ogc/collections/incidents/items", {"datetime": "../9999-12-31"}),
+    ("/ogc/collections/incidents/items", {"datetime": "0001-01-01/2026-01-01"}),
+    ("/tiles/incidents/14/13249/6293.pbf", {"datetime": "9999-12-31"}),
+    ("/maps/dispatch", {"from": "9999-12-30", "to": "9999-12-31"}),
+    ("/maps/data/incidents", {"bbox": "111.1,38.44,111.14,38.46", "from": "9999-12-30",
+                              "to": "9999-12-31"}),
+    ("/maps/coverage/cameras", {"from": "9999-12-30", "to": "9999-12-31", "k": "0",
+                                "hotspots": "false"}),
+])
+def test_r2_last_representable_day_is_a_422(env: tuple[TestClient, dict[str, Any]], path: str,
+                                             params: dict[str, str]) -> None:
+    client, s = env
+    r = client.get(path, params=params, headers=s["h"]["command"])
+    assert r.status_code == 422, (r.status_code, r.text[:300])
+    assert "1900-2200" in r.text
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("members", [
+    {"/".join(["a" * 200] * 30) + "/x.shp": b"x"},
+    {("b" * 300) + ".shp": b"x"},
+    {f"d/{i}.txt": b"" for i in range(10_001)},
+])
+def test_r3_hostile_zip_members_are_a_422(env: tuple[TestClient, dict[str, Any]],
+                                          members: dict[str, bytes]) -> None:
+    client, s = env
+    r = client.post("/admin/import/cameras", headers=s["h"]["admin"],
+                    files={"file": ("layer.zip", _zip(members), "application/zip")})
+    assert r.status_code == 422, (r.status_code, r.text[:300])
