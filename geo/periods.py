@@ -10,10 +10,16 @@ Inclusive local dates (``from``/``to`` of the API, the analyses' quarters) becom
 - :func:`resolve_period` (the live maps): without ``to`` the period ends with the day of the
   region's latest report (live data: today); without ``from`` it covers ``default_days`` (30;
   the coverage map asks for 92) before that.
+
+Calendar units (:data:`UNITS`: the day, the ISO week from Monday, the calendar month, in CST)
+and their arithmetic live here too: :func:`spans` cuts a range into units, :class:`Span` knows
+its previous unit (环比) and the same unit a year earlier (同比), :func:`current_period` is
+today / this week / this month.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass
 
@@ -168,6 +174,28 @@ def latest_report(conn: Connection, region_code: str) -> dt.datetime | None:
     return value  # type: ignore[no-any-return]
 
 
+def first_report(conn: Connection, region_code: str) -> dt.datetime | None:
+    """The earliest ``reported_at`` of a region's incidents (None when there are none): where
+    the region's data start (a comparison with an earlier period needs data there).
+
+    Parameters
+    ----------
+    conn : sqlalchemy.Connection
+        Database connection.
+    region_code : str
+        The region.
+
+    Returns
+    -------
+    datetime.datetime or None
+        The earliest report time.
+    """
+    value = conn.execute(
+        text("SELECT min(reported_at) FROM incident WHERE region_code = :r"), {"r": region_code}
+    ).scalar()
+    return value  # type: ignore[no-any-return]
+
+
 def resolve_period(
     conn: Connection,
     region_code: str,
@@ -224,3 +252,232 @@ def resolve_period(
         )
     period = Period.from_dates(first_day, last_day)
     return Period(start=period.start, end=period.end, as_of=min(now, period.end))
+
+
+# Calendar units: the day, the ISO week (Monday .. Sunday, labelled by ISO year and week) and
+# the calendar month, all in China Standard Time. The one place for week and month arithmetic:
+# KPIs by period (geo.incidents.kpi) and the board's today / this week / this month
+# (geo.incidents.views.board) use these.
+
+UNITS = ("month", "week", "day")
+UNITS_ZH = {"month": "月", "week": "周", "day": "日"}
+#: The longest range a day or week grouping may cover (a month grouping has no limit).
+TEN_YEARS_DAYS = 3660
+
+
+def check_unit(unit: str, field: str = "period") -> str:
+    """``unit`` if it is one of :data:`UNITS`; a 422 listing the valid ones otherwise.
+
+    Parameters
+    ----------
+    unit : str
+        ``month``, ``week`` or ``day``.
+    field : str
+        The parameter that carried it (named in the error).
+
+    Returns
+    -------
+    str
+        ``unit``.
+
+    Raises
+    ------
+    InvalidInput
+        When ``unit`` is not a calendar unit.
+    """
+    if unit not in UNITS:
+        zh = ", ".join(f"{u} ({UNITS_ZH[u]})" for u in UNITS)
+        raise InvalidInput(f"未知时段 {unit!r}, 可用: {zh} / unknown {field} {unit!r}; valid: "
+                           f"{list(UNITS)}", field=field, valid=list(UNITS))
+    return unit
+
+
+def add_months(day: dt.date, n: int) -> dt.date:
+    """``day`` moved by ``n`` calendar months (negative: earlier), clamped to the month's end.
+
+    Parameters
+    ----------
+    day : datetime.date
+        A date.
+    n : int
+        Months to add.
+
+    Returns
+    -------
+    datetime.date
+        The same day of the month ``n`` months later (01-31 + 1 month -> 02-28 or 02-29).
+    """
+    index = day.year * 12 + day.month - 1 + n
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return dt.date(year, month + 1, min(day.day, last))
+
+
+def unit_start(day: dt.date, unit: str) -> dt.date:
+    """First day of the day / ISO week (Monday) / month holding ``day``."""
+    if unit == "month":
+        return day.replace(day=1)
+    if unit == "week":
+        return day - dt.timedelta(days=day.weekday())
+    return day
+
+
+def unit_after(start: dt.date, unit: str, n: int = 1) -> dt.date:
+    """``start`` moved by ``n`` units (months calendar-wise, weeks as 7 days)."""
+    if unit == "month":
+        return add_months(start, n)
+    return start + dt.timedelta(days=(7 if unit == "week" else 1) * n)
+
+
+def unit_label(start: dt.date, unit: str) -> str:
+    """``2026-10`` (month), ``2026-W40`` (ISO week, by ISO year), ``2026-10-05`` (day)."""
+    if unit == "month":
+        return f"{start.year:04d}-{start.month:02d}"
+    if unit == "week":
+        year, week, _ = start.isocalendar()
+        return f"{year:04d}-W{week:02d}"
+    return start.isoformat()
+
+
+def unit_name_zh(start: dt.date, unit: str) -> str:
+    """``2026年10月``, ``2026年第40周`` (ISO week), ``2026年10月5日``."""
+    if unit == "month":
+        return f"{start.year}年{start.month}月"
+    if unit == "week":
+        year, week, _ = start.isocalendar()
+        return f"{year}年第{week}周"
+    return f"{start.year}年{start.month}月{start.day}日"
+
+
+@dataclass(frozen=True)
+class Span:
+    """One day, ISO week or month, cut to a range: the days ``[first, end)``.
+
+    Parameters
+    ----------
+    unit : str
+        ``month``, ``week`` or ``day``.
+    start : datetime.date
+        First day of the whole unit (uncut).
+    first : datetime.date
+        First day inside the range.
+    end : datetime.date
+        First day after the part inside the range (exclusive).
+    """
+
+    unit: str
+    start: dt.date
+    first: dt.date
+    end: dt.date
+
+    @property
+    def label(self) -> str:
+        """The unit's label (:func:`unit_label`)."""
+        return unit_label(self.start, self.unit)
+
+    @property
+    def name_zh(self) -> str:
+        """The unit's Chinese name (:func:`unit_name_zh`)."""
+        return unit_name_zh(self.start, self.unit)
+
+    @property
+    def partial(self) -> bool:
+        """True when the range cuts the unit (its first or last days are outside)."""
+        return self.first != self.start or self.end != unit_after(self.start, self.unit)
+
+    def previous(self) -> Span:
+        """The unit before, cut the same way (环比: 2026-10-15 .. 10-31 -> 09-15 .. 09-30)."""
+        return Span(self.unit, unit_after(self.start, self.unit, -1),
+                    unit_after(self.first, self.unit, -1), unit_after(self.end, self.unit, -1))
+
+    def year_earlier(self) -> Span | None:
+        """The same unit one year earlier, cut the same way (同比), or None if there is none.
+
+        Months and days: the same calendar month / day (02-29 -> 02-28); ISO weeks: the week
+        with the same number in the previous ISO year (None for week 53 when that year has 52).
+        """
+        if self.unit != "week":
+            return Span(self.unit, unit_start(add_months(self.start, -12), self.unit),
+                        add_months(self.first, -12), add_months(self.end, -12))
+        year, week, _ = self.start.isocalendar()
+        try:
+            start = dt.date.fromisocalendar(year - 1, week, 1)
+        except ValueError:
+            return None
+        shift = start - self.start
+        return Span(self.unit, start, self.first + shift, self.end + shift)
+
+
+def spans(date_from: dt.date, date_to: dt.date, unit: str) -> list[Span]:
+    """The units covering ``[date_from, date_to)``, the first and last cut to the range.
+
+    Parameters
+    ----------
+    date_from, date_to : datetime.date
+        The range (``date_to`` exclusive).
+    unit : str
+        ``month``, ``week`` or ``day``.
+
+    Returns
+    -------
+    list of Span
+        In time order; empty when the range is empty.
+    """
+    out = []
+    start = unit_start(date_from, unit)
+    while start < date_to:
+        after = unit_after(start, unit)
+        out.append(Span(unit, start, max(start, date_from), min(after, date_to)))
+        start = after
+    return out
+
+
+def previous_range(date_from: dt.date, date_to: dt.date) -> tuple[dt.date, dt.date]:
+    """The range of the same length just before ``[date_from, date_to)`` (环比 of a range).
+
+    Whole months (both ends on the 1st) step back by as many months (2026-10-01 .. 11-01 ->
+    09-01 .. 10-01); any other range by as many days.
+    """
+    if date_from.day == 1 and date_to.day == 1:
+        months = (date_to.year - date_from.year) * 12 + date_to.month - date_from.month
+        return add_months(date_from, -months), date_from
+    return date_from - (date_to - date_from), date_from
+
+
+#: The board's periods: the current day, ISO week or month (CST) at ``as_of``; ``all``: no limit.
+CURRENT = {"today": "day", "week": "week", "month": "month"}
+CURRENT_ZH = {"all": "全部", "today": "今日", "week": "本周", "month": "本月"}
+
+
+def current_period(name: str, at: dt.datetime, field: str = "period") -> Period | None:
+    """The day / ISO week / month (CST) holding ``at``, as a :class:`Period`; None for ``all``.
+
+    Parameters
+    ----------
+    name : str
+        ``today``, ``week``, ``month`` or ``all``.
+    at : datetime.datetime
+        The reference time (aware); it becomes the period's ``as_of``.
+    field : str
+        The parameter that carried ``name`` (named in the error).
+
+    Returns
+    -------
+    Period or None
+        ``[first day 00:00, first day after 00:00)`` in CST; None for ``all``.
+
+    Raises
+    ------
+    InvalidInput
+        For any other name (the error lists the valid ones).
+    """
+    if name == "all":
+        return None
+    if name not in CURRENT:
+        valid = ["all", *CURRENT]
+        zh = ", ".join(f"{v} ({CURRENT_ZH[v]})" for v in valid)
+        raise InvalidInput(f"未知时段 {name!r}, 可用: {zh} / unknown {field} {name!r}; valid: "
+                           f"{valid}", field=field, valid=valid)
+    unit = CURRENT[name]
+    start = unit_start(localtime.local_date(at), unit)
+    return Period(start=day_start(start), end=day_start(unit_after(start, unit)), as_of=at)

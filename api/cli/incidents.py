@@ -1,10 +1,11 @@
-"""``wangge incidents``: import hotline exports, the holiday calendar, the overdue list."""
+"""``wangge incidents``: import hotline exports, the holiday calendar, the overdue list, KPIs."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -120,3 +121,68 @@ def overdue_cmd(region: str | None, as_json: bool) -> None:
         click.echo(f"{i['code']}  {i['status']:12s} {i['category']:22s} due {i['due_at']}  "
                    f"cell {i['cell_code']}")
     click.echo(f"{len(items)} overdue")
+
+
+@incidents.command("kpi")
+@click.option("--from", "date_from", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="First day (CST).")
+@click.option("--to", "date_to", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Day after the last one (exclusive).")
+@click.option("--group-by", default="township", show_default=True,
+              help="township|cell|department|worker|category, or month|week|day (a trend).")
+@click.option("--period", default=None,
+              help="month|week|day: split a township/cell/... grouping by period.")
+@click.option("--as-of", "as_of", default=None,
+              help="Judge overdue at this time (ISO, with +08:00); default now.")
+@click.option("--region", default=None, help="Region code (default: WANGGE_REGION).")
+@click.option("--json", "as_json", is_flag=True, help="The whole answer as JSON (as GET /kpi).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write an XLSX workbook (as GET /kpi?format=xlsx).")
+def kpi_cmd(date_from: dt.datetime, date_to: dt.datetime, group_by: str, period: str | None,
+            as_of: str | None, region: str | None, as_json: bool, output: Path | None) -> None:
+    """KPIs (考核指标) of the reports in [--from, --to): as GET /kpi, same options, with
+    同比 (yoy) and 环比 (pop)."""
+    from geo.db.engine import get_engine
+    from geo.errors import WanggeError
+    from geo.incidents.kpi import kpi, kpi_xlsx
+
+    s = Settings.from_env()
+    try:
+        when = dt.datetime.fromisoformat(as_of) if as_of else None
+        if when is not None and when.tzinfo is None:
+            raise click.BadParameter("add a time zone, e.g. +08:00", param_hint="--as-of")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--as-of") from exc
+    try:
+        with get_engine(s.database_url).connect() as conn:
+            result = kpi(conn, CLI_PRINCIPAL, s.region_or_default(region), date_from.date(),
+                         date_to.date(), group_by, when, period)
+    except WanggeError as exc:
+        raise click.ClickException(exc.message) from exc
+    if output is not None:
+        output.write_bytes(kpi_xlsx(result))
+        click.echo(f"wrote {output}")
+        return
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=1))
+        return
+    for row in [*result["groups"], result["total"]]:
+        click.echo(_kpi_line(row))
+
+
+def _kpi_line(row: dict[str, Any]) -> str:
+    """One KPI row as a line: period, group, counts, rates, 同比/环比 of reports and 结案率."""
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1%}"
+
+    def versus(cmp: dict[str, Any] | None) -> str:
+        if not cmp:
+            return "-"
+        return (f"{cmp['change_pct']['reports'] or 0:+.1f}% "
+                f"{cmp['change_pp']['closing_rate'] or 0:+.1f}pp")
+
+    where = " ".join(str(x) for x in (row.get("period"), row["key"], row["name"]) if x)
+    return (f"{where}: 上报 {row['reports']} 应结 {row['due']} 结案 {row['closed']} "
+            f"结案率 {pct(row['closing_rate'])} 按期 {pct(row['on_time_rate'])} "
+            f"超期在办 {row['open_overdue']}  同比 {versus(row.get('yoy'))}  "
+            f"环比 {versus(row.get('pop'))}")

@@ -12,7 +12,8 @@ from api.deps import EXPENSIVE, LOGGED_IN, AsOfDep, ConnDep, PrincipalDep, Regio
 from api.schemas import incidents as schemas_incidents
 from api.schemas import ok
 from api.uploads import content_disposition
-from geo.incidents.kpi import kpi, kpi_xlsx
+from geo.incidents.kpi import GROUP_BY, kpi, kpi_xlsx
+from geo.periods import UNITS
 
 router = APIRouter(tags=["incidents 事件"])
 
@@ -20,20 +21,50 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get("/kpi", dependencies=[LOGGED_IN, EXPENSIVE],
-            summary="KPIs / 考核指标",
+            summary="KPIs, by group or over time / 考核指标 (分组、按月/周/日, 同比环比)",
             responses=ok(schemas_incidents.Kpi) | {
                 200: {"content": {"application/json": {}, XLSX: {}}}},
             response_model=None)
 def get_kpi(conn: ConnDep, principal: PrincipalDep, as_of: AsOfDep, region: RegionDep,
-            date_from: Annotated[dt.date, Query(alias="from")],
+            date_from: Annotated[dt.date, Query(alias="from", description="first day (CST)")],
             date_to: Annotated[dt.date, Query(alias="to", description="exclusive")],
-            group_by: Literal["township", "cell", "department", "worker", "category"]
-            = "township",
+            group_by: Annotated[str, Query(
+                description="a dimension (township 乡镇, cell 网格, department 部门, worker "
+                "网格员, category 类别) or a period (month 月, week ISO 周, day 日)",
+                json_schema_extra={"enum": GROUP_BY})] = "township",
+            period: Annotated[str | None, Query(
+                description="split a dimension grouping by month, week or day (not with "
+                "group_by=month|week|day)", json_schema_extra={"enum": list(UNITS)})] = None,
             format: Literal["json", "xlsx"] = "json") -> Response:
-    """结案率, 按期结案率, average handling time, rework and repeat-report rates."""
-    result = kpi(conn, principal, region, date_from, date_to, group_by, as_of)
+    """结案率, 按期结案率, average handling time, rework and repeat-report rates of the reports
+    made in ``[from, to)`` (China Standard Time), with 同比 and 环比.
+
+    Three shapes, one parameter each:
+
+    - ``group_by=township|cell|department|worker|category``: one row per group over the
+      range (as before).
+    - ``group_by=month|week|day``: one row per calendar month / ISO week / day of the range,
+      empty ones included (a trend). ``key`` is the period's label (``2026-10``, ``2026-W40``,
+      ``2026-10-05``), ``name`` its Chinese name; ``period``, ``from``, ``to`` (exclusive) say
+      which days it covers; ``partial`` when ``from``/``to`` cut it, ``ongoing`` when it ends
+      after ``as_of``. Day and week rows cover at most 10 years (use month beyond).
+    - ``group_by=<dimension>&period=month|week|day``: one row per period and group (each with
+      ``period``, ``from``, ``to``), ordered by period then group; ``periods`` holds each
+      period's totals. ``period`` with ``group_by=month|week|day`` is refused (422).
+
+    Every row, period total and ``total`` carries ``yoy`` (同比: the same period one year
+    earlier) and ``pop`` (环比: the previous period of the same length), each ``{label, from,
+    to, base, change, change_pct, change_pp}``: ``base`` the earlier values, ``change`` this
+    minus earlier for counts and hours, ``change_pct`` that change in per cent, ``change_pp``
+    the change of each rate in percentage points. Either is null when the earlier period has
+    no reports or lies before the region's data, with ``yoy_reason`` / ``pop_reason``. A
+    month row equals ``/kpi?from=<month start>&to=<next month start>``'s ``total``.
+    ``metrics_zh`` labels every field in Chinese; ``definitions`` states the rules.
+    ``format=xlsx``: the rows as a workbook.
+    """
+    result = kpi(conn, principal, region, date_from, date_to, group_by, as_of, period)
     if format == "xlsx":
-        name = f"kpi_{group_by}_{date_from}_{date_to}.xlsx"
+        name = f"kpi_{group_by}{f'_{period}' if period else ''}_{date_from}_{date_to}.xlsx"
         return Response(kpi_xlsx(result), media_type=XLSX,
                         headers={"Content-Disposition": content_disposition(name)})
     return JSONResponse(result)

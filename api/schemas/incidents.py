@@ -63,10 +63,12 @@ class OverdueList(Answer):
 
 
 class Board(Answer):
-    """The command-centre board: counts by status, category and township; overdue cases."""
+    """The command-centre board: counts by status, category and township; overdue cases; all
+    reports, or those of today / this ISO week / this month (``period``)."""
 
     region_code: str
     as_of: str
+    period: dict[str, Any] | None = None
     by_status: dict[str, int]
     open: int
     by_category: list[dict[str, Any]]
@@ -75,16 +77,19 @@ class Board(Answer):
     overdue: list[dict[str, Any]]
     model_config = model_config({
         "region_code": "141123", "as_of": "2026-10-31T23:59:59+08:00",
-        "by_status": {"closed": 18000, "dispatched": 300}, "open": 1200,
-        "by_category": [{"category_code": "dispute", "name": "矛盾纠纷", "n": 900, "open": 40}],
-        "by_township": [{"township_code": "141123100", "name": "蔚汾镇", "n": 14000,
-                         "open": 800, "overdue": 90}],
-        "overdue_total": 300,
-        "overdue": [{"id": 20001, "code": "SJ2025093000001", "status": "dispatched",
+        "period": {"name": "week", "name_zh": "本周", "label": "2026-W44",
+                   "from": "2026-10-26", "to": "2026-11-02",
+                   "start": "2026-10-26T00:00:00+08:00", "end": "2026-11-02T00:00:00+08:00"},
+        "by_status": {"closed": 180, "dispatched": 30}, "open": 40,
+        "by_category": [{"category_code": "dispute", "name": "矛盾纠纷", "n": 20, "open": 4}],
+        "by_township": [{"township_code": "141123100", "name": "蔚汾镇", "n": 140,
+                         "open": 30, "overdue": 9}],
+        "overdue_total": 12,
+        "overdue": [{"id": 20001, "code": "SJ2026102800001", "status": "dispatched",
                      "category": "ebike_charging", "cell_code": "141123100003001",
                      "township_code": "141123100", "department_code": "xiaofang",
-                     "due_at": "2025-10-01T11:00:00+08:00",
-                     "reported_at": "2025-09-30T15:00:00+08:00"}]})
+                     "due_at": "2026-10-29T11:00:00+08:00",
+                     "reported_at": "2026-10-28T15:00:00+08:00"}]})
 
 
 class MyCells(Answer):
@@ -108,18 +113,42 @@ class MyIncidents(Answer):
 
 
 class Kpi(Answer):
-    """KPIs per group: closing rate, on-time closing rate, handling time, rework rate."""
+    """KPIs per group, per period (month, ISO week, day) or both: closing rate, on-time
+    closing rate, handling time, rework rate; 同比 (``yoy``) and 环比 (``pop``) per row."""
 
     region_code: str
     group_by: str
+    period: str | None = None
     groups: list[dict[str, Any]]
+    periods: list[dict[str, Any]] | None = None
     total: dict[str, Any]
     model_config = model_config({
-        "region_code": "141123", "from": "2026-10-01", "to": "2026-11-01",
-        "as_of": "2026-10-31T23:59:59+08:00", "group_by": "township",
-        "groups": [{"key": "141123100", "name": "蔚汾镇", "due": 1000, "closed": 950,
-                    "closed_on_time": 900, "closing_rate": 0.95, "on_time_rate": 0.9}],
-        "total": {"key": "total", "due": 1400, "closed": 1300}, "warnings": []})
+        "region_code": "141123", "from": "2026-09-01", "to": "2026-11-01",
+        "as_of": "2026-11-01T08:00:00+08:00", "group_by": "month", "period": "month",
+        "groups": [{"key": "2026-10", "name": "2026年10月", "period": "2026-10",
+                    "from": "2026-10-01", "to": "2026-11-01", "partial": False,
+                    "ongoing": False, "reports": 894, "due": 807, "closed": 713,
+                    "closed_on_time": 590, "closing_rate": 0.8835, "on_time_rate": 0.7311,
+                    "yoy": {"label": "2025-10", "from": "2025-10-01", "to": "2025-11-01",
+                            "base": {"reports": 917, "closing_rate": 0.9909},
+                            "change": {"reports": -23}, "change_pct": {"reports": -2.51},
+                            "change_pp": {"closing_rate": -10.74}},
+                    "pop": {"label": "2026-09", "from": "2026-09-01", "to": "2026-10-01",
+                            "base": {"reports": 812, "closing_rate": 0.9858},
+                            "change": {"reports": 82}, "change_pct": {"reports": 10.1},
+                            "change_pp": {"closing_rate": -10.23}}}],
+        "total": {"key": "TOTAL", "name": "合计 / total", "reports": 1706, "due": 1579,
+                  "closed": 1474,
+                  "yoy": {"label": "2025-09-01 .. 2025-10-31", "from": "2025-09-01",
+                          "to": "2025-11-01", "base": {"reports": 1820},
+                          "change": {"reports": -114}, "change_pct": {"reports": -6.26},
+                          "change_pp": {"closing_rate": -10.5}},
+                  "pop": None,
+                  "pop_reason": "上一时段 (2026-07-01 .. 2026-08-31) 不在数据范围内 (数据始于 "
+                                "2026-08-01) / the previous period (2026-07-01 .. 2026-08-31) "
+                                "is not covered by the data (the region's data start on "
+                                "2026-08-01)"},
+        "warnings": []})
 
 
 class Photos(Answer):

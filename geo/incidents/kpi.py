@@ -1,4 +1,5 @@
-"""KPIs of the case flow, per township, cell, department, worker or category.
+"""KPIs of the case flow, per township, cell, department, worker or category, per month, ISO
+week or day (or both), with 同比 and 环比.
 
 Definitions (reports counted by their report time in [from, to), China Standard Time):
 
@@ -13,17 +14,30 @@ Definitions (reports counted by their report time in [from, to), China Standard 
 - closing rate 结案率 = closed / due; on-time closing rate 按期结案率 = closed on time / due.
 - average handling time 平均处置时长: mean working hours from report to closing, closed cases.
 - rework rate 返工率 = cases returned for rework at least once / cases handled at least once.
+- periods 时段: calendar months, ISO weeks (Monday to Sunday, "2026-W40") or days in China
+  Standard Time; a period cut by from/to counts only its days inside the range (partial).
+- 同比 yoy: the same period one year earlier (same month / day; ISO week with the same number);
+  环比 pop: the previous period of the same length (previous month / week / day; for the whole
+  range: as many months back when from and to are 1sts of months, else as many days back).
+  An earlier period is cut the same way and judged at the same as_of (so it has had longer to
+  close its cases). Given only where the earlier period has reports and lies within the
+  region's data (from its first report on); otherwise null with the reason (yoy_reason,
+  pop_reason). base = the earlier values; change = this - earlier (counts, hours);
+  change_pct = change / earlier in per cent; change_pp = change of a rate in percentage points
+  (0.93 -> 0.95: +2.0).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+from bisect import bisect_left
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, text
 
-from geo import localtime
+from geo import localtime, periods
 from geo.auth.fields import as_seen
 from geo.auth.principal import Principal, incident_scope_sql
 from geo.errors import Forbidden, InvalidInput
@@ -47,69 +61,293 @@ GROUPS = {
     "category": ("i.category_code",
                  "(SELECT name FROM incident_category c WHERE c.code = i.category_code)"),
 }
+#: Every value of ``group_by``: a dimension (GROUPS) or a calendar unit (geo.periods.UNITS).
+GROUP_BY = [*GROUPS, *periods.UNITS]
+#: The Chinese label of every field of a KPI answer (the one place for them).
 METRICS_ZH = {
     "reports": "上报数", "repeat_reports": "重复上报数", "cases": "案件数", "due": "应结案数",
     "closed": "结案数", "closed_on_time": "按期结案数", "closing_rate": "结案率",
     "on_time_rate": "按期结案率", "avg_handling_h": "平均处置时长(工作小时)",
     "rework_rate": "返工率", "repeat_rate": "重复上报率", "open": "在办数",
-    "open_overdue": "超期在办数",
+    "open_overdue": "超期在办数", "handled_once": "已处置案件数", "reworked": "返工案件数",
+    "period": "时段", "from": "起始日期", "to": "截止日期(不含)", "partial": "不完整时段",
+    "ongoing": "时段未结束", "periods": "各时段合计",
+    "yoy": "同比", "pop": "环比", "base": "对比期数值", "change": "增减",
+    "change_pct": "增减幅度(%)", "change_pp": "增减(百分点)",
+    "yoy_reason": "无同比的原因", "pop_reason": "无环比的原因",
 }
+#: Compared in 同比/环比: counts and hours by difference and per cent, rates in points.
+#: (Not the open counts: at one as_of an earlier period has had longer to close its cases.)
+COMPARED_COUNTS = ("reports", "repeat_reports", "cases", "due", "closed", "closed_on_time",
+                   "avg_handling_h")
+COMPARED_RATES = ("closing_rate", "on_time_rate", "rework_rate", "repeat_rate")
+_ADDITIVE = ("reports", "repeat_reports", "cases", "due", "closed", "closed_on_time", "open",
+             "open_overdue", "handled_once", "reworked", "_handling_ms")
+_TOTAL = "TOTAL"
+
+Window = tuple[dt.date, dt.date]
 
 
 def kpi(
     conn: Connection, principal: Principal, region_code: str, date_from: dt.date,
     date_to: dt.date, group_by: str = "township", as_of: dt.datetime | None = None,
+    period: str | None = None,
 ) -> dict[str, Any]:
-    """KPIs of reports made in [date_from, date_to), grouped by ``group_by``."""
-    if group_by not in GROUPS:
-        raise InvalidInput(f"未知分组 {group_by!r} / unknown group_by {group_by!r}; valid: "
-                           f"{sorted(GROUPS)}", field="group_by", valid=sorted(GROUPS))
+    """KPIs of reports made in [date_from, date_to), grouped by ``group_by``.
+
+    ``group_by`` is a dimension (township, cell, department, worker, category) or a calendar
+    unit (month, week, day: one row per period of the range, empty periods included);
+    ``period`` (month, week, day) splits a dimension grouping by period (one row per period
+    and group, plus ``periods``: each period's totals). Every row and the total carry 同比
+    (``yoy``) and 环比 (``pop``) when the earlier period has data (else null and
+    ``yoy_reason`` / ``pop_reason``).
+    """
+    unit = _check(principal, region_code, date_from, date_to, group_by, period)
+    dim = None if group_by in periods.UNITS else group_by
+    as_of = as_of or localtime.now()
+    spans = periods.spans(date_from, date_to, unit) if unit else []
+    yoy_range = (periods.add_months(date_from, -12), periods.add_months(date_to, -12))
+    pop_range = periods.previous_range(date_from, date_to)
+    earlier = [*(x.year_earlier() for x in spans), *(x.previous() for x in spans)]
+    windows = [(date_from, date_to), yoy_range, pop_range,
+               *((s.first, s.end) for s in earlier if s is not None)]
+    daily, names, warnings = _load(conn, principal, region_code, dim, _merged(windows), as_of)
+    first = periods.first_report(conn, region_code)
+    first_day = localtime.local_date(first) if first is not None else None
+    sums = _Sums(daily, first_day)
+
+    total = sums.row(_TOTAL, "合计 / total", (date_from, date_to))
+    sums.compare(total, _TOTAL, yoy_range, pop_range, "range")
+    out: list[dict[str, Any]] = []
+    period_rows: list[dict[str, Any]] = []
+    if dim is None:  # one row per period
+        for span in spans:
+            row = {**sums.row(_TOTAL, span.name_zh, (span.first, span.end), span.label),
+                   **_when(span, as_of)}
+            _compare_span(sums, row, _TOTAL, span)
+            out.append(row)
+    elif unit is None:  # one row per group over the range
+        for key in _ordered(sums.window(date_from, date_to)):
+            row = sums.row(key, names.get(key), (date_from, date_to))
+            sums.compare(row, key, yoy_range, pop_range, "range")
+            out.append(row)
+    else:  # one row per period and group, and each period's totals
+        for span in spans:
+            prow = {**sums.row(_TOTAL, span.name_zh, (span.first, span.end), span.label),
+                    **_when(span, as_of)}
+            _compare_span(sums, prow, _TOTAL, span)
+            period_rows.append(prow)
+            for key in _ordered(sums.window(span.first, span.end)):
+                row = {**sums.row(key, names.get(key), (span.first, span.end)),
+                       **_when(span, as_of)}
+                _compare_span(sums, row, key, span)
+                out.append(row)
+    result = {
+        "region_code": region_code, "from": date_from.isoformat(), "to": date_to.isoformat(),
+        "as_of": as_of.isoformat(), "group_by": group_by, "period": unit, "groups": out,
+        "total": total, "metrics_zh": METRICS_ZH,
+        "definitions": (__doc__ or "").split("Definitions")[1].strip(), "warnings": warnings,
+    }
+    if dim is not None and unit is not None:
+        result["periods"] = period_rows
+    return result
+
+
+def _check(principal: Principal, region_code: str, date_from: dt.date, date_to: dt.date,
+           group_by: str, period: str | None) -> str | None:
+    """Validate the request; the calendar unit of the rows (None: no split by period)."""
+    if group_by not in GROUP_BY:
+        raise InvalidInput(f"未知分组 {group_by!r}, 可用: {', '.join(GROUP_BY)} / unknown "
+                           f"group_by {group_by!r}; valid: {GROUP_BY}", field="group_by",
+                           valid=GROUP_BY)
+    if period is not None:
+        periods.check_unit(period, "period")
+        if group_by in periods.UNITS:
+            raise InvalidInput(
+                f"group_by={group_by} 已按时段分组, 不能再加 period; 分时段再按乡镇等分组请用 "
+                f"group_by=township&period={period} / group_by={group_by} already groups by "
+                f"period: drop period, or split another grouping by period with e.g. "
+                f"group_by=township&period={period}", field="period")
+    localtime.check_year(date_from, "from")
+    localtime.check_year(date_to, "to")
     if date_to <= date_from:
         raise InvalidInput(f"结束日期须晚于开始日期 / to ({date_to}) must be after from "
                            f"({date_from})", field="to")
+    unit = group_by if group_by in periods.UNITS else period
+    if unit in ("day", "week") and (date_to - date_from).days > periods.TEN_YEARS_DAYS:
+        how = "group_by=month" if group_by == unit else "period=month"
+        raise InvalidInput(
+            f"超过10年的时段不能按{periods.UNITS_ZH[unit]}分组, 请改用 {how} / a range over "
+            f"10 years cannot be split by {unit}: use {how}", field="group_by"
+            if group_by == unit else "period")
     if not principal.in_region(region_code):
         raise Forbidden(f"无权访问区域 {region_code} / region {region_code} is outside your scope")
-    as_of = as_of or localtime.now()
+    return unit
+
+
+def _load(conn: Connection, principal: Principal, region_code: str, dim: str | None,
+          windows: list[Window], as_of: dt.datetime,
+          ) -> tuple[dict[dt.date, dict[Any, dict[str, Any]]], dict[Any, Any], list[Any]]:
+    """Counts per local report day and group key (the rows of every window to compare), the
+    groups' names and the calendar's warnings."""
     # Aggregates carry no personal field: planners and viewers see the whole region;
     # workers and departments their own scope.
     cond, params = ("TRUE", {}) if principal.role in ("planner", "viewer") else \
         incident_scope_sql(principal, "i")
-    key, name = GROUPS[group_by]
-    t0 = dt.datetime.combine(date_from, dt.time(), CST)
-    t1 = dt.datetime.combine(date_to, dt.time(), CST)
+    key, name = GROUPS[dim] if dim else ("NULL", "NULL")
+    when = " OR ".join(f"(i.reported_at >= :t0_{n} AND i.reported_at < :t1_{n})"
+                       for n in range(len(windows)))
+    for n, (a, b) in enumerate(windows):
+        params[f"t0_{n}"] = dt.datetime.combine(a, dt.time(), CST)
+        params[f"t1_{n}"] = dt.datetime.combine(b, dt.time(), CST)
     rows = conn.execute(text(f"""
         SELECT {key} AS key, {name} AS name, i.status, i.reported_at, i.closed_at,
                i.due_at, i.final_due_at, i.paused_at, i.rework_count, i.handled_at
         FROM incident i
-        WHERE i.region_code = :r AND i.reported_at >= :t0 AND i.reported_at < :t1 AND {cond}
-    """), {**params, "r": region_code, "t0": t0, "t1": t1}).mappings().all()
+        WHERE i.region_code = :r AND ({when}) AND {cond}
+    """), {**params, "r": region_code}).mappings().all()
     cal = load_calendar(conn, region_code)
-    groups: dict[Any, dict[str, Any]] = {}
-    total = _empty("TOTAL", "合计 / total")
+    daily: dict[dt.date, dict[Any, dict[str, Any]]] = {}
+    names: dict[Any, Any] = {}
     for r in rows:
-        g = groups.get(r["key"])
-        if g is None:
+        k = r["key"] if dim else _TOTAL
+        if k not in names:
             label = r["name"]
-            if group_by == "worker" and label is not None:
+            if dim == "worker" and label is not None:
                 label = f"{as_seen(principal, 'workers', 'name', label[0])} ({label[1]})"
-            g = groups[r["key"]] = _empty(r["key"], label)
-        for acc in (g, total):
-            _count(acc, r, as_of, cal)
-    out = sorted(groups.values(), key=lambda g: (g["key"] is None, str(g["key"])))
-    for g in [*out, total]:
-        _finish(g)
-    return {
-        "region_code": region_code, "from": date_from.isoformat(), "to": date_to.isoformat(),
-        "as_of": as_of.isoformat(), "group_by": group_by, "groups": out, "total": total,
-        "metrics_zh": METRICS_ZH, "definitions": (__doc__ or "").split("Definitions")[1].strip(),
-        "warnings": cal.take_warnings(),
-    }
+            names[k] = label
+        day = daily.setdefault(localtime.local_date(r["reported_at"]), {})
+        acc = day.get(k)
+        if acc is None:
+            acc = day[k] = _empty(k, None)
+        _count(acc, r, as_of, cal)
+    return daily, names, cal.take_warnings()
+
+
+def _merged(windows: list[Window]) -> list[Window]:
+    """The days of ``windows`` as few disjoint windows (overlapping or touching ones joined)."""
+    out: list[Window] = []
+    for a, b in sorted(windows):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+class _Sums:
+    """Sums of the daily counts over windows of days (every count is additive)."""
+
+    def __init__(self, daily: dict[dt.date, dict[Any, dict[str, Any]]],
+                 first_day: dt.date | None) -> None:
+        self.daily = daily
+        self.days = sorted(daily)
+        self.first_day = first_day
+        self._cache: dict[Window, dict[Any, dict[str, Any]]] = {}
+
+    def window(self, first: dt.date, end: dt.date) -> dict[Any, dict[str, Any]]:
+        """Raw counts per group key (and ``TOTAL``) of the reports of days [first, end)."""
+        got = self._cache.get((first, end))
+        if got is not None:
+            return got
+        out: dict[Any, dict[str, Any]] = {}
+        total = out[_TOTAL] = _empty(_TOTAL, None)
+        for day in self.days[bisect_left(self.days, first):bisect_left(self.days, end)]:
+            for k, acc in self.daily[day].items():
+                if k != _TOTAL:
+                    _add(out.setdefault(k, _empty(k, None)), acc)
+                _add(total, acc)
+        self._cache[(first, end)] = out
+        return out
+
+    def row(self, key: Any, name: Any, window: Window, shown: Any = None) -> dict[str, Any]:
+        """The finished KPI row of ``key`` (``TOTAL``: all groups) over ``window``, keyed
+        ``shown`` when given (a period's label)."""
+        acc = self.window(*window).get(key) or _empty(key, None)
+        return _finish({**acc, "key": key if shown is None else shown, "name": name})
+
+    def compare(self, row: dict[str, Any], key: Any, yoy: Window | None, pop: Window,
+                unit: str, no_yoy: str = "") -> None:
+        """Add ``yoy`` and ``pop`` to ``row`` (or null and ``yoy_reason`` / ``pop_reason``);
+        ``yoy`` None: there is no such period a year earlier (``no_yoy`` says why)."""
+        for field, window, zh, en in (("yoy", yoy, "上年同期", "the same period a year earlier"),
+                                      ("pop", pop, "上一时段", "the previous period")):
+            if window is None:
+                row[field] = None
+                row[f"{field}_reason"] = no_yoy
+                continue
+            a, b = window
+            shown = f"{a} .. {b - dt.timedelta(days=1)}"
+            if self.first_day is None or a < self.first_day:
+                since = f"数据始于 {self.first_day}" if self.first_day else "本区域无上报"
+                since_en = (f"the region's data start on {self.first_day}" if self.first_day
+                            else "the region has no reports")
+                row[field] = None
+                row[f"{field}_reason"] = (f"{zh} ({shown}) 不在数据范围内 ({since}) / {en} "
+                                          f"({shown}) is not covered by the data ({since_en})")
+                continue
+            base = self.row(key, None, window)
+            if not base["reports"]:
+                row[field] = None
+                row[f"{field}_reason"] = f"{zh} ({shown}) 无上报 / no reports in {en} ({shown})"
+                continue
+            row[field] = _change(row, base, window, unit)
+
+
+def _compare_span(sums: _Sums, row: dict[str, Any], key: Any, span: periods.Span) -> None:
+    before = span.year_earlier()
+    prev = span.previous()
+    week = span.start.isocalendar()[1]
+    sums.compare(row, key, (before.first, before.end) if before else None,
+                 (prev.first, prev.end), span.unit,
+                 f"上年无第{week}周 / the year before has no ISO week {week}")
+
+
+def _change(row: dict[str, Any], base: dict[str, Any], window: Window,
+            unit: str) -> dict[str, Any]:
+    """The comparison object: the earlier window, its values and the changes."""
+    a, b = window
+    label = f"{a} .. {b - dt.timedelta(days=1)}"
+    for u in ((unit,) if unit in periods.UNITS else ("month",)):  # a whole unit: its label
+        if periods.unit_start(a, u) == a and periods.unit_after(a, u) == b:
+            label = periods.unit_label(a, u)
+    change: dict[str, Any] = {}
+    change_pct: dict[str, Any] = {}
+    change_pp: dict[str, Any] = {}
+    for m in COMPARED_COUNTS:
+        now, then = row[m], base[m]
+        diff = None if now is None or then is None else round(now - then, 2)
+        change[m] = diff
+        change_pct[m] = round(diff / then * 100, 2) if diff is not None and then else None
+    for m in COMPARED_RATES:
+        now, then = row[m], base[m]
+        change_pp[m] = None if now is None or then is None else round((now - then) * 100, 2)
+    return {"label": label, "from": a.isoformat(), "to": b.isoformat(),
+            "base": {m: base[m] for m in (*COMPARED_COUNTS, *COMPARED_RATES)},
+            "change": change, "change_pct": change_pct, "change_pp": change_pp}
+
+
+def _when(span: periods.Span, as_of: dt.datetime) -> dict[str, Any]:
+    """A period row's period: label, days [from, to), cut by the range, not yet over."""
+    return {"period": span.label, "from": span.first.isoformat(), "to": span.end.isoformat(),
+            "partial": span.partial,
+            "ongoing": localtime.day_start(span.end) > as_of}
+
+
+def _ordered(groups: dict[Any, dict[str, Any]]) -> Iterable[Any]:
+    keys = [k for k in groups if k != _TOTAL]
+    return sorted(keys, key=lambda k: (k is None, str(k)))
 
 
 def _empty(key: Any, name: Any) -> dict[str, Any]:
     return {"key": key, "name": name, "reports": 0, "repeat_reports": 0, "cases": 0,
             "due": 0, "closed": 0, "closed_on_time": 0, "open": 0, "open_overdue": 0,
-            "handled_once": 0, "reworked": 0, "_handling_min": 0.0}
+            "handled_once": 0, "reworked": 0, "_handling_ms": 0}
+
+
+def _add(into: dict[str, Any], acc: dict[str, Any]) -> None:
+    for m in _ADDITIVE:
+        into[m] += acc[m]
 
 
 def _count(acc: dict[str, Any], r: Any, as_of: dt.datetime, cal: Any) -> None:
@@ -130,7 +368,9 @@ def _count(acc: dict[str, Any], r: Any, as_of: dt.datetime, cal: Any) -> None:
         acc["due"] += 1
         if r["final_due_at"] is None or r["closed_at"] <= r["final_due_at"]:
             acc["closed_on_time"] += 1
-        acc["_handling_min"] += cal.working_minutes_between(r["reported_at"], r["closed_at"])
+        # whole milliseconds: sums do not depend on the order of the rows
+        acc["_handling_ms"] += round(
+            cal.working_minutes_between(r["reported_at"], r["closed_at"]) * 60_000)
     elif status in OPEN:
         acc["open"] += 1
         late = r["paused_at"] is None and (
@@ -145,14 +385,16 @@ def _rate(a: int, b: int) -> float | None:
     return round(a / b, 4) if b else None
 
 
-def _finish(acc: dict[str, Any]) -> None:
+def _finish(acc: dict[str, Any]) -> dict[str, Any]:
+    """The row with its rates and average handling time (internal sums dropped)."""
     acc["closing_rate"] = _rate(acc["closed"], acc["due"])
     acc["on_time_rate"] = _rate(acc["closed_on_time"], acc["due"])
-    acc["avg_handling_h"] = (round(acc["_handling_min"] / 60 / acc["closed"], 2)
+    acc["avg_handling_h"] = (round(acc["_handling_ms"] / 3_600_000 / acc["closed"], 2)
                              if acc["closed"] else None)
     acc["rework_rate"] = _rate(acc["reworked"], acc["handled_once"])
     acc["repeat_rate"] = _rate(acc["repeat_reports"], acc["reports"])
-    del acc["_handling_min"]
+    del acc["_handling_ms"]
+    return acc
 
 
 def kpi_xlsx(result: dict[str, Any]) -> bytes:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from geo import localtime
+from geo import localtime, periods
 from geo.auth.principal import Principal, incident_scope_sql
 from geo.db.tables.vocab import INCIDENT_STATUS
 from geo.errors import InvalidInput
@@ -108,12 +108,22 @@ def my_cells(conn: Connection, principal: Principal, region_code: str) -> dict[s
 
 def board(
     conn: Connection, principal: Principal, region_code: str, now: dt.datetime | None = None,
-    overdue_limit: int = 50,
+    overdue_limit: int = 50, period: str = "all",
 ) -> dict[str, Any]:
-    """Command-centre board: counts by status, category and township; the overdue list."""
+    """Command-centre board: counts by status, category and township; the overdue list.
+
+    ``period``: ``all`` (every report, the default), ``today``, ``week`` (the ISO week, from
+    Monday) or ``month``: only the reports made in the current day / week / month in China
+    Standard Time at ``now`` (:func:`geo.periods.current_period`), the overdue list included;
+    the answer's ``period`` states its bounds.
+    """
     now = now or localtime.now()
+    span = periods.current_period(period, now)
     cond, params = incident_scope_sql(principal, "i")
     params.update(r=region_code, now=now)
+    if span is not None:
+        cond = f"({cond}) AND i.reported_at >= :p_start AND i.reported_at < :p_end"
+        params.update(p_start=span.start, p_end=span.end)
     base = f"FROM incident i WHERE i.region_code = :r AND {cond}"
     by_status: dict[str, int] = {s: n for s, n in conn.execute(text(
         f"SELECT i.status, count(*) {base} GROUP BY 1 ORDER BY 1"), params)}
@@ -132,10 +142,14 @@ def board(
     overdue_total = conn.execute(text(
         f"SELECT count(*) {base} AND {OPEN_SQL} AND i.paused_at IS NULL "
         "AND i.due_at < :now"), params).scalar_one()
-    overdue = list_incidents(conn, principal, region_code, overdue_only=True, now=now,
-                             limit=overdue_limit)
+    if span is None:
+        overdue = list_incidents(conn, principal, region_code, overdue_only=True, now=now,
+                                 limit=overdue_limit)
+    else:
+        overdue = _overdue_reported_in(conn, principal, base, params, now, overdue_limit)
     return {
         "region_code": region_code, "as_of": now.isoformat(),
+        "period": _board_period(period, span),
         "by_status": by_status,
         "open": sum(v for k, v in by_status.items() if k in OPEN),
         "by_category": [dict(r) for r in by_cat],
@@ -145,3 +159,26 @@ def board(
                                          "township_code", "department_code", "due_at",
                                          "reported_at")} for o in overdue],
     }
+
+
+def _overdue_reported_in(conn: Connection, principal: Principal, base: str,
+                         params: dict[str, Any], now: dt.datetime,
+                         limit: int) -> list[dict[str, Any]]:
+    """The board's overdue list for a period: as :func:`list_incidents` with
+    ``overdue_only`` (most urgent first), among the reports of the board's period (``base``)."""
+    rows = conn.execute(text(
+        f"SELECT {CASE_COLUMNS} {base} AND {OPEN_SQL} AND i.paused_at IS NULL "
+        "AND i.due_at < :now ORDER BY i.due_at NULLS LAST, i.id LIMIT :lim"),
+        {**params, "lim": limit}).mappings().all()
+    return [incident_json(conn, dict(r), principal, now) for r in rows]
+
+
+def _board_period(name: str, span: periods.Period | None) -> dict[str, Any]:
+    """The board's ``period``: its name and, but for ``all``, its label and bounds."""
+    out: dict[str, Any] = {"name": name, "name_zh": periods.CURRENT_ZH[name]}
+    if span is None:
+        return {**out, "label": None, "from": None, "to": None, "start": None, "end": None}
+    unit = periods.CURRENT[name]
+    return {**out, "label": periods.unit_label(span.first_day, unit),
+            "from": span.first_day.isoformat(), "to": localtime.local_date(span.end).isoformat(),
+            "start": span.start.isoformat(), "end": span.end.isoformat()}
