@@ -19,7 +19,12 @@ from geo.auth.audit import AuditEntry, record
 from geo.auth.principal import ANONYMOUS_COMMAND, ANONYMOUS_VIEWER, Principal
 from geo.auth.rls import set_db_scope
 from geo.auth.tokens import TokenError, is_api_token, verify_session_token
-from geo.auth.users import api_token_owner, principal_for_api_token, principal_for_session
+from geo.auth.users import (
+    api_token_owner,
+    principal_for_api_token,
+    principal_for_session,
+    session_in_force,
+)
 from geo.errors import Forbidden, InvalidInput, Unauthorized
 from geo.incidents.cases import parse_version
 
@@ -193,10 +198,10 @@ def resolve_principal(
 def credential_owner(engine: Engine, settings: Settings, token: str) -> tuple[int, str] | None:
     """Who a presented token belongs to, cheaply: ``(user id, user name)`` or None.
 
-    A session token is checked by its signature and expiry only (no database); an API token by
-    one indexed look-up (no write). Enough to count requests per user (the rate limiter); who
-    may do what is still decided by :func:`resolve_principal` (disabled users, revoked session
-    versions, demo accounts).
+    A session token is checked by its signature, expiry and one indexed look-up (not logged
+    out, not revoked by a reset or disable); an API token by one indexed look-up (no write).
+    Enough to count requests per user (the rate limiter); who may do what is still decided by
+    :func:`resolve_principal` (demo accounts, scopes).
     """
     if is_api_token(token):
         with engine.connect() as conn:
@@ -205,6 +210,11 @@ def credential_owner(engine: Engine, settings: Settings, token: str) -> tuple[in
         claims = verify_session_token(settings.secret_key, token)
     except TokenError:
         return None
+    with engine.connect() as conn:
+        if not session_in_force(conn, claims):
+            # a logged-out, reset or disabled session charges the client address, never the
+            # user's own bucket (review round 3, R7)
+            return None
     return claims.user_id, claims.username
 
 

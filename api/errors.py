@@ -138,6 +138,19 @@ def install_error_handlers(app: FastAPI) -> None:
             _body(422, "UnknownCRS", str(exc), field="crs"), status_code=422
         )
 
+    @app.exception_handler(UnicodeEncodeError)
+    async def _not_unicode(_: Request, exc: UnicodeEncodeError) -> JSONResponse:
+        # JSON lets a string carry a lone UTF-16 surrogate ("\ud800"); it is not text and no
+        # database, file or CRS library takes it. The one place that says so (review R14).
+        if "surrogate" not in str(exc.reason):
+            log.exception("unexpected encoding error")
+            return JSONResponse(_body(500, "InternalError", "内部错误 / internal error (logged)"),
+                                status_code=500)
+        return JSONResponse(
+            _body(422, "InvalidInput", "文本含无效的 Unicode 字符 (孤立代理项, 如 \\ud800) / "
+                  "text holds a character that is not valid Unicode (a lone surrogate such as "
+                  "\\ud800): send UTF-8 text"), status_code=422)
+
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, text
 
 from geo import localtime
 from geo.errors import InvalidInput
-from geo.localtime import CST, day_start
+from geo.localtime import CST, check_year, day_start
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ class Period:
         Period
             ``[first_day 00:00, last_day + 1 00:00)`` in CST.
         """
+        check_year(first_day, "from")
+        check_year(last_day, "to")
         end = day_start(last_day + dt.timedelta(days=1))
         return cls(start=day_start(first_day), end=end, as_of=end if as_of is None else as_of)
 

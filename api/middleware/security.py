@@ -29,7 +29,7 @@ from api.access_policy import walk_routes
 from api.deps import TOKEN_COOKIE, credential_owner, expensive, presented_token
 from api.settings import Settings
 from geo.auth.audit import AuditEntry, record
-from geo.auth.tokens import hash_api_token, is_api_token
+from geo.auth.tokens import hash_api_token
 from geo.errors import Unauthorized
 
 log = logging.getLogger("wangge.security")
@@ -243,9 +243,10 @@ def expensive_routes(app: Any) -> ExpensiveRoutes:
 
 
 class CredentialOwners:
-    """Who an API token belongs to, remembered for ``ttl_s`` seconds (also "nobody"), so that
-    the rate limiter does not query the database on every request of a system. Session tokens
-    need no memory (their signature says who). Bounded: cleared when ``max_size`` is reached.
+    """Who a token belongs to, remembered for ``ttl_s`` seconds (also "nobody"), so that the
+    rate limiter does not query the database on every request. A session token is looked up
+    too (logged out, reset, disabled: charged to the client address, not the user; R7 of the
+    round-3 review). Bounded: cleared when ``max_size`` is reached.
     """
 
     def __init__(self, ttl_s: float = 60.0, max_size: int = 10_000) -> None:
@@ -256,9 +257,7 @@ class CredentialOwners:
     async def owner(self, app: Any, token: str) -> tuple[int, str] | None:
         """``(user id, user name)`` of ``token``, or None when it resolves to nobody."""
         settings = app.state.settings
-        if not is_api_token(token):
-            return credential_owner(app.state.engine, settings, token)  # HMAC only: no thread
-        key = hash_api_token(token)
+        key = hash_api_token(token)  # API and session tokens alike: both need a look-up
         now = time.monotonic()
         hit = self._known.get(key)
         if hit is not None and now - hit[1] < self.ttl_s:

@@ -208,7 +208,8 @@ def get_incidents(request: Request, conn: ConnDep, principal: PrincipalDep, regi
             summary="Overdue open cases / 超期事件", responses=ok(schemas_incidents.OverdueList)
             | {200: {"content": {"application/json": {}, XLSX: {}}}},
             response_model=None)
-def get_overdue(conn: ConnDep, principal: PrincipalDep, as_of: AsOfDep, region: RegionDep,
+def get_overdue(request: Request, conn: ConnDep, principal: PrincipalDep, as_of: AsOfDep,
+                region: RegionDep,
                 limit: Annotated[int | None, Query(
                     ge=1, le=10_000, description="At most this many (default 500; XLSX "
                     "10,000, and the file says when there are more)")] = None,
@@ -227,6 +228,7 @@ def get_overdue(conn: ConnDep, principal: PrincipalDep, as_of: AsOfDep, region: 
         cap = limit or 10_000
         items = views.list_incidents(conn, principal, region, overdue_only=True, now=now,
                                      limit=cap + 1)
+        audit_revealed(request, principal, items[:cap])
         body = overdue_workbook(conn, principal, items[:cap], region, now,
                                 more=len(items) > cap, lang=lang)
         safe = re.sub(r"[^0-9A-Za-z_-]", "_", region)  # no request text in file names
@@ -236,6 +238,7 @@ def get_overdue(conn: ConnDep, principal: PrincipalDep, as_of: AsOfDep, region: 
                                  "X-Row-Count": str(min(len(items), cap))})
     items = views.list_incidents(conn, principal, region,
                                  overdue_only=True, now=as_of, limit=limit or 500)
+    audit_revealed(request, principal, items)
     return {"count": len(items), "as_of": (as_of or dt.datetime.now(dt.UTC)).isoformat(),
             "items": items}
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import mimetypes
+from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from api.deps import EXPENSIVE, LOGGED_IN, READ_INCIDENTS, ConnDep, PrincipalDep, SettingsDep
 from api.schemas import ok
 from api.schemas import places as schemas_places
+from geo.auth.principal import Principal
 from geo.errors import InvalidInput, NotFound
 from maps import assets
 from maps.cell import build_cell_map
@@ -26,6 +28,16 @@ from maps.dispatch import build_dispatch_map, incidents_in_view
 from maps.frame import MapOptions, render_page, security_headers
 
 router = APIRouter(tags=["maps 地图"])
+
+
+def _map_reader(principal: PrincipalDep) -> Principal:
+    """The caller as the maps see them: maps never unmask (``?unmask=true`` is ignored: phone
+    and ID numbers in free text stay masked on every map and its data; open the case, audited,
+    to read them), so no map reveals what the audit log would have to name."""
+    return replace(principal, unmask=False)
+
+
+MapPrincipalDep = Annotated[Principal, Depends(_map_reader)]
 
 LangQ = Annotated[str, Query(description="zh (default) or en", pattern="^(zh|en)$")]
 BasemapQ = Annotated[str, Query(description="none (default, offline), tianditu, amap, osm")]
@@ -51,7 +63,7 @@ def _page(html: str, opts: MapOptions) -> HTMLResponse:
             summary="Dispatch map of the command centre / 指挥调度图",
             response_class=HTMLResponse, responses=HTML_RESPONSES)
 def dispatch_map(
-    conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
+    conn: ConnDep, settings: SettingsDep, principal: MapPrincipalDep,
     from_: Annotated[dt.date | None, Query(alias="from", description="First day (reported)")]
     = None,
     to: Annotated[dt.date | None, Query(description="Last day, inclusive (default: latest)")]
@@ -72,7 +84,7 @@ def dispatch_map(
             response_class=HTMLResponse, responses={**HTML_RESPONSES, 404: {
                 "description": "Unknown cell code"}})
 def cell_map(
-    code: str, conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
+    code: str, conn: ConnDep, settings: SettingsDep, principal: MapPrincipalDep,
     lon: Annotated[float | None, Query(description="Where am I: longitude in crs")] = None,
     lat: Annotated[float | None, Query(description="Where am I: latitude in crs")] = None,
     crs: Annotated[str, Query(description="CRS of lon/lat: EPSG:4490, GCJ02, BD09 ...")]
@@ -89,7 +101,7 @@ def cell_map(
             summary="Camera coverage (planners) / 摄像头覆盖率",
             response_class=HTMLResponse, responses=HTML_RESPONSES)
 def camera_coverage_map(
-    conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
+    conn: ConnDep, settings: SettingsDep, principal: MapPrincipalDep,
     unit: Annotated[str, Query(description="cell (default), community or township")] = "cell",
     from_: Annotated[dt.date | None, Query(alias="from", description="Incidents from")] = None,
     to: Annotated[dt.date | None, Query(description="Incidents to (inclusive)")] = None,
@@ -115,7 +127,7 @@ def camera_coverage_map(
             summary="Property-management coverage (planners) / 物业管理覆盖率",
             response_class=HTMLResponse, responses=HTML_RESPONSES)
 def property_coverage_map(
-    conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
+    conn: ConnDep, settings: SettingsDep, principal: MapPrincipalDep,
     unit: Annotated[str, Query(description="community (default), cell or township")]
     = "community",
     lang: LangQ = "zh", basemap: BasemapQ = "none", region: RegionQ = None,
@@ -131,7 +143,7 @@ def property_coverage_map(
                 422: {"description": "Invalid bbox or parameters"}},
             response_model=None)
 def incidents_in_view_data(
-    conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
+    conn: ConnDep, settings: SettingsDep, principal: MapPrincipalDep,
     bbox: Annotated[str, Query(description="minx,miny,maxx,maxy in the map's coordinates")],
     from_: Annotated[dt.date | None, Query(alias="from")] = None,
     to: Annotated[dt.date | None, Query()] = None,

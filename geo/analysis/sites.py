@@ -339,10 +339,10 @@ def camera_sites(conn: Connection, principal: Principal, region_code: str, k: in
     level = incident_detail_level(principal)
     dem["new_site_rank"] = covered_by
     dem_geom = shapely.points(dem_lon, dem_lat) if len(dem) else np.array([], dtype=object)
-    # Every uncovered incident counts as demand (an aggregate), but a worker or department sees
-    # the codes and dates only of its own cases: the rest are anonymous points, as planners get.
-    out_of_scope = ~dem["in_scope"].astype(bool)
-    dem.loc[out_of_scope, ["code", "reported_at"]] = None
+    # Every uncovered incident counts as demand (an aggregate, in the summary), but the table
+    # lists only the cases in the caller's scope for the incident roles (incident_detail_level
+    # "full"), as camera-coverage's uncovered_incidents does; planners get anonymous points.
+    in_scope = dem["in_scope"].astype(bool).to_numpy()
     demand = gpd.GeoDataFrame(dem.drop(columns=["lon", "lat", "covered", "id", "in_scope"]),
                               geometry=gpd.GeoSeries(dem_geom, crs="EPSG:4490"),
                               crs="EPSG:4490")
@@ -352,8 +352,8 @@ def camera_sites(conn: Connection, principal: Principal, region_code: str, k: in
     elif level == "none":
         demand = demand.iloc[0:0][["category_code", "weight", "new_site_rank", "geometry"]]
     else:
-        demand = demand[["code", "category_code", "urgency", "reported_at", "cell_code",
-                         "weight", "new_site_rank", "geometry"]]
+        demand = demand[in_scope][["code", "category_code", "urgency", "reported_at",
+                                   "cell_code", "weight", "new_site_rank", "geometry"]]
 
     total_w = float(weights.sum())
     summary = {

@@ -137,6 +137,31 @@ _LANDLINE_IN_TEXT = re.compile(rf"(?<![0-9.])(0[1-9][0-9]{{1,2}}){_SEP}([0-9]{{3
 _ID_CARD_IN_TEXT = re.compile(rf"(?<![0-9])([1-9][0-9]{{5}}){_SEP}[0-9]{{8}}{_SEP}"
                               rf"([0-9]{{3}}[0-9Xx])(?![0-9Xx])")
 _FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９Ｘｘ＋－", "0123456789Xx+-")
+# What the patterns above miss: a number written in groups with other separators (dots, en
+# and em dashes, slashes, underscores, an area code in brackets) or grouped otherwise (an ID
+# number 6-4-4-4), and 15-digit first-generation ID numbers. A run of digit groups is read as
+# one number and masked by its digits: 11 from 1[3-9] (86 before it allowed) a mobile, 10-12
+# from 0 a landline, 18 (last may be X) or 15 an ID number; other runs (dates, amounts,
+# coordinates) are left as they are.
+_DIGIT_RUN = re.compile(r"(?<![0-9])(?:[(（][0-9]{2,4}[)）]\s?)?[0-9]+"
+                        r"(?:[\s.\-\u2013\u2014/_]{1,2}[0-9]+)*[Xx]?(?![0-9])")
+
+
+def _mask_digit_run(m: re.Match[str]) -> str:
+    run = m.group(0)
+    d = re.sub(r"[^0-9Xx]", "", run)
+    if len(d) == 13 and d.startswith("861"):
+        d = d[2:]
+    if len(d) == 11 and re.fullmatch(r"1[3-9][0-9]{9}", d):
+        return d[:3] + "****" + d[7:]
+    if re.fullmatch(r"0[1-9][0-9]{8,10}", d):
+        area = 3 if d[1] in "12" else 4
+        return d[:area] + "-****" + d[-4:]
+    if re.fullmatch(r"[1-9][0-9]{16}[0-9Xx]", d):
+        return d[:6] + "*" * 8 + d[-4:]
+    if re.fullmatch(r"[1-9][0-9]{14}", d):
+        return d[:6] + "*" * 6 + d[-3:]
+    return run
 
 
 def mask_personal_text(value: str | None) -> str | None:
@@ -152,7 +177,8 @@ def mask_personal_text(value: str | None) -> str | None:
         value = value.translate(_FULLWIDTH_DIGITS)
     value = _ID_CARD_IN_TEXT.sub(lambda m: m.group(1) + "*" * 8 + m.group(2), value)
     value = _MOBILE_IN_TEXT.sub(lambda m: m.group(1) + "****" + m.group(3), value)
-    return _LANDLINE_IN_TEXT.sub(lambda m: m.group(1) + "-****" + m.group(3), value)
+    value = _LANDLINE_IN_TEXT.sub(lambda m: m.group(1) + "-****" + m.group(3), value)
+    return _DIGIT_RUN.sub(_mask_digit_run, value)
 
 
 def incident_scope_sql(

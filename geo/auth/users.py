@@ -335,6 +335,16 @@ def principal_for_session(
                               credential=SESSION, session_id=claims.session_id)
 
 
+def session_in_force(conn: Connection, claims: SessionClaims) -> bool:
+    """A verified session token is still in force: its user exists, is enabled, has not had a
+    reset since (``token_version``) and this session was not logged out. One indexed look-up,
+    for the rate limiter (``api.deps.credential_owner``)."""
+    return bool(conn.execute(text(
+        "SELECT NOT u.disabled AND u.token_version = :v AND NOT EXISTS (SELECT 1 FROM "
+        "auth_session_revoked r WHERE r.sid = :sid) FROM app_user u WHERE u.id = :i"),
+        {"i": claims.user_id, "v": claims.token_version, "sid": claims.session_id}).scalar())
+
+
 def end_session(conn: Connection, principal: Principal, everywhere: bool = False) -> int:
     """Log a session out: its token stops working at once, not when it expires.
 

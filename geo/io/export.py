@@ -48,6 +48,7 @@ from geo.incidents.flow import open_status_sql
 from geo.io import LAYERS
 from geo.layers.cql import (
     check_filter,
+    check_filter_text,
     kinds_from_description,
     parse_cql2_text,
     temporal_as_comparison,
@@ -163,8 +164,10 @@ def _where_sql(where: str | None, kinds: dict[str, str], refused: list[str]) -> 
     limits and type rules are the OGC filter's (:func:`geo.layers.cql.check_filter`).
     """
     columns = list(kinds)
+    where = (where or "").strip()  # a file sent with --data-urlencode where@file ends in \n
     if not where:
         return "TRUE"
+    check_filter_text(where)
     from pygeofilter.parsers.ecql import parse
 
     allowed = [c for c in columns if c != "geom" and c not in refused]

@@ -106,8 +106,9 @@ def parse_cql2_text(text_filter: str) -> Any:
     return _cql2_text_parser().parse(text_filter)
 
 
-def parse_cql2(text_filter: str) -> Any:
-    """Parse CQL2 text, raising InvalidInput with the parser's reason or the limit exceeded."""
+def check_filter_text(text_filter: str) -> None:
+    """The limits on a filter's text, before any parsing: at most :data:`MAX_FILTER_CHARS`
+    characters, no NUL. The one check of the OGC ``filter`` and the export's ``where``."""
     if len(text_filter) > MAX_FILTER_CHARS:
         raise _bad(f"过滤条件过长 ({len(text_filter)} 字符, 上限 {MAX_FILTER_CHARS})",
                    f"the filter is {len(text_filter)} characters long, the limit is "
@@ -115,6 +116,11 @@ def parse_cql2(text_filter: str) -> Any:
                    limit=MAX_FILTER_CHARS)
     if "\x00" in text_filter:
         raise _bad("过滤条件含 NUL 字符", "the filter contains a NUL character: remove it")
+
+
+def parse_cql2(text_filter: str) -> Any:
+    """Parse CQL2 text, raising InvalidInput with the parser's reason or the limit exceeded."""
+    check_filter_text(text_filter)
     try:
         node = parse_cql2_text(text_filter)
     except RecursionError as exc:

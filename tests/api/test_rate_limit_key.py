@@ -143,3 +143,17 @@ def test_anonymous_calls_resolve_nothing(url: str, monkeypatch: pytest.MonkeyPat
         assert codes(client, [{}]) == [200]
         r = client.get("/cells/at", params={"lon": 111.13, "lat": 38.46})
         assert r.status_code == 200
+
+
+def test_an_ended_session_charges_the_address_not_the_user(url: str) -> None:
+    """Review round 3, R7: whoever kept a logged-out token must not spend its owner's bucket."""
+    app = app_for(url)
+    with TestClient(app, client=("10.0.0.3", 1000)) as client:
+        old = session_token(client, "viewer")
+        assert client.post("/auth/logout", headers={"Authorization": f"Bearer {old}"}
+                           ).status_code == 200
+        got = codes(client, [{"Authorization": f"Bearer {old}"}] * (BUDGET + 2))
+        assert 429 in got, got  # the address's bucket ran out
+    with TestClient(app, client=("10.0.0.4", 1000)) as elsewhere:
+        fresh = session_token(elsewhere, "viewer")
+        assert codes(elsewhere, [{"Authorization": f"Bearer {fresh}"}]) == [200]

@@ -257,3 +257,83 @@ def test_r3_hostile_zip_members_are_a_422(env: tuple[TestClient, dict[str, Any]]
     r = client.post("/admin/import/cameras", headers=s["h"]["admin"],
                     files={"file": ("layer.zip", _zip(members), "application/zip")})
     assert r.status_code == 422, (r.status_code, r.text[:300])
+
+
+def test_r4_unmasked_overdue_is_audited_and_maps_never_unmask(
+        env: tuple[TestClient, dict[str, Any]]) -> None:
+    client, s = env
+    r = client.get("/incidents/overdue", params={"unmask": "true", "limit": 500},
+                   headers=s["h"]["command"])
+    assert r.status_code == 200 and r.json()["items"]
+    with s["engine"].connect() as conn:
+        n = conn.execute(text("SELECT count(*) FROM audit_log WHERE action = "
+                              "'read_personal_items' AND path = '/incidents/overdue'")).scalar()
+    assert n >= 1
+    phone = "13912345678"
+    made = _report(client, s["h"]["worker"], lon=s["x"], lat=s["y"],
+                   description=f"楼道 电话{phone}")
+    assert made.status_code == 201
+    page = client.get("/maps/data/incidents", params={
+        "bbox": f"{s['x'] - 0.01},{s['y'] - 0.01},{s['x'] + 0.01},{s['y'] + 0.01}",
+        "unmask": "true"}, headers=s["h"]["worker"])
+    assert page.status_code == 200 and phone not in page.text
+
+
+def test_r5_numbers_written_otherwise_are_masked() -> None:
+    from geo.auth.principal import mask_personal_text
+
+    text_in = ("139.1234.5678 | 139—1234—5678 | 139–1234–5678 | (0358)6012345 | "
+               "+86 (139) 1234-5678 | 142301 1990 0101 1234 | 142301900101123 | "
+               "0358 601 2345 | 0351 1234 5678")
+    out = mask_personal_text(text_in)
+    assert out is not None
+    for raw in ("1234.5678", "1234—5678", "1234–5678", "6012345", "(139) 1234", "1990 0101",
+                "900101", "601 2345", "1234 5678"):
+        assert raw not in out, (raw, out)
+    kept = "2026-10-01 14:30 坐标 111.1234567, 38.4567890 订单 20261203000123"
+    assert mask_personal_text(kept) == kept
+
+
+def test_r6_export_where_has_the_filter_limits(env: tuple[TestClient, dict[str, Any]]) -> None:
+    client, s = env
+    long = "code LIKE '" + "%_" * 3000 + "'"
+    r = client.get("/export/incidents", params={"format": "csv", "where": long},
+                   headers=s["h"]["command"])
+    assert r.status_code == 422 and "4000" in r.text
+    r = client.get("/export/incidents", params={"format": "csv",
+                                                "where": "status = 'closed'\n"},
+                   headers=s["h"]["command"])
+    assert r.status_code == 200, r.text[:200]
+
+
+def test_r13_demand_table_lists_only_the_callers_cases(
+        env: tuple[TestClient, dict[str, Any]]) -> None:
+    client, s = env
+    params = {"table": "demand", "k": "2", "from": "2026-07-01", "to": "2026-10-31",
+              "geometry": "false"}
+    mine = client.get("/analysis/camera-sites", params=params, headers=s["h"]["worker"])
+    county = client.get("/analysis/camera-sites", params=params, headers=s["h"]["command"])
+    assert mine.status_code == 200 and county.status_code == 200, mine.text[:300]
+
+    def rows(r: Any) -> list[dict[str, Any]]:
+        body = r.json()
+        table = body.get("tables", {}).get("demand", body.get("rows", body))
+        return table.get("features", table) if isinstance(table, dict) else table
+
+    assert 0 < len(rows(mine)) < len(rows(county))
+    assert all((f.get("properties", f)).get("code") for f in rows(mine))
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/incidents", '{"category":"water","lon":0,"lat":0,"description":"\\ud800"}'),
+    ("/spatial/incidents/intersects",
+     '{"geometry":{"type":"Point","coordinates":[111.12,38.45]},"crs":"\\ud800"}'),
+])
+def test_r14_lone_surrogate_is_a_422(env: tuple[TestClient, dict[str, Any]], path: str,
+                                     body: str) -> None:
+    client, s = env
+    if path == "/incidents":
+        body = body.replace('"lon":0,"lat":0', f'"lon":{s["x"]},"lat":{s["y"]}')
+    r = client.post(path, content=body.encode(), headers={
+        **s["h"]["worker"], "content-type": "application/json"})
+    assert r.status_code == 422, (r.status_code, r.text[:300])
