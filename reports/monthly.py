@@ -4,7 +4,8 @@ Every figure comes from the function that answers the same question over HTTP, c
 the same inputs, so the report equals what ``/kpi`` and the analyses return for the month:
 
 - headline, township table, categories, 12-month trend: :func:`geo.incidents.kpi.kpi`
-  (``/kpi``), per month; 同比 is the same month a year earlier, 环比 the month before;
+  (``/kpi``, the trend with ``group_by=month``); 同比 and 环比 are its ``yoy`` (the same month a
+  year earlier) and ``pop`` (the month before), null when that month has no reports;
 - overdue cases still open: :func:`geo.incidents.views.list_incidents` (``/incidents/overdue``),
   scoped and masked for the caller;
 - camera coverage: :func:`geo.analysis.coverage.camera_coverage` (``/analysis/coverage``);
@@ -36,7 +37,7 @@ from geo.errors import Forbidden, InvalidInput
 from geo.incidents.kpi import kpi
 from geo.incidents.views import list_incidents
 from geo.localtime import CST
-from geo.periods import Period
+from geo.periods import Period, add_months
 
 TREND_MONTHS = 12
 TOP_CATEGORIES = 8
@@ -57,32 +58,8 @@ def parse_month(value: str) -> dt.date:
     return dt.date(int(m.group(1)), int(m.group(2)), 1)
 
 
-def add_months(first: dt.date, n: int) -> dt.date:
-    """The first day of the month ``n`` months after (before, if negative) ``first``."""
-    k = first.year * 12 + first.month - 1 + n
-    return dt.date(k // 12, k % 12 + 1, 1)
-
-
-def _change(now: Any, before: Any) -> dict[str, Any] | None:
-    """The change from ``before`` to ``now``: counts as difference and ratio, rates in
-    percentage points; None when the earlier period has no data."""
-    if before is None or now is None:
-        return None
-    out: dict[str, Any] = {"before": before, "diff": round(now - before, 4)}
-    if isinstance(before, int) and before:
-        out["pct"] = round((now - before) / before * 100, 1)
-    return out
-
-
 HEADLINE = ("reports", "cases", "closed", "closing_rate", "on_time_rate", "open_overdue",
             "avg_handling_h", "repeat_rate")
-
-
-def compare(now: dict[str, Any], before: dict[str, Any] | None) -> dict[str, Any] | None:
-    """同比 / 环比 of the headline metrics, or None when the earlier month had no report."""
-    if before is None or not before.get("reports"):
-        return None
-    return {k: _change(now.get(k), before.get(k)) for k in HEADLINE}
 
 
 def monthly_report(conn: Connection, principal: Principal, region_code: str, month: str,
@@ -124,28 +101,24 @@ def monthly_report(conn: Connection, principal: Principal, region_code: str, mon
         return kpi(conn, principal, region_code, start, add_months(start, 1), group_by, as_of)
 
     current = month_kpi(first)
-    headline = current["total"]
-    before = month_kpi(add_months(first, -1))["total"]
-    year_ago = month_kpi(add_months(first, -12))["total"]
-    trend = []
-    for n in range(TREND_MONTHS - 1, -1, -1):
-        start = add_months(first, -n)
-        t = current["total"] if n == 0 else month_kpi(start)["total"]
-        trend.append({"month": f"{start:%Y-%m}", **{k: t[k] for k in (
-            "reports", "cases", "closed", "due", "closing_rate", "on_time_rate")}})
+    headline = current["total"]  # with yoy (同比) and pop (环比), as /kpi answers them
+    months = kpi(conn, principal, region_code, add_months(first, 1 - TREND_MONTHS), after,
+                 "month", as_of)
+    trend = [{"month": g["key"], **{k: g[k] for k in (
+        "reports", "cases", "closed", "due", "closing_rate", "on_time_rate")}}
+        for g in months["groups"]]
     townships = sorted(
         (g for g in current["groups"] if g["key"] is not None),
         key=lambda g: (-(g["closing_rate"] if g["closing_rate"] is not None else -1),
                        -g["reports"], str(g["key"])))
     cats_now = month_kpi(first, "category")
-    cats_before = {g["key"]: g for g in month_kpi(add_months(first, -1), "category")["groups"]}
     categories = []
     for g in sorted(cats_now["groups"], key=lambda g: (-g["reports"], str(g["key"])))[
             :TOP_CATEGORIES]:
-        prev = cats_before.get(g["key"])
+        pop = g.get("pop") or {}
         categories.append({**{k: g[k] for k in ("key", "name", "reports", "closing_rate")},
-                           "reports_before": prev["reports"] if prev else 0,
-                           "change": _change(g["reports"], prev["reports"] if prev else None)})
+                           "reports_before": (pop.get("base") or {}).get("reports"),
+                           "change": pop or None})
 
     overdue = list_incidents(conn, principal, region_code, overdue_only=True, now=as_of,
                              limit=10_000)
@@ -179,9 +152,9 @@ def monthly_report(conn: Connection, principal: Principal, region_code: str, mon
             "boundary_set": bset["name"], "reader": principal.user, "role": principal.role,
             "synthetic": _synthetic(conn, region_code),
         },
-        "headline": headline,
-        "yoy": compare(headline, year_ago),
-        "mom": compare(headline, before),
+        "headline": {k: v for k, v in headline.items() if k not in ("yoy", "pop")},
+        "yoy": headline.get("yoy"),
+        "mom": headline.get("pop"),
         "trend": trend,
         "townships": townships,
         "categories": categories,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import io
 from html import escape
 from typing import Any
 
@@ -19,9 +18,9 @@ from sqlalchemy import Connection
 from geo.auth.principal import Principal
 from geo.mapdata import foundation as gl
 from geo.mapdata import incidents as gi
-from geo.periods import Period
+from geo.periods import Period, add_months
 from reports import charts
-from reports.monthly import HEADLINE, add_months, parse_month
+from reports.monthly import HEADLINE, parse_month
 
 T = {
     "zh": {
@@ -130,17 +129,27 @@ def _fmt(key: str, value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def _change(key: str, ch: dict[str, Any] | None, t: dict[str, str]) -> str:
-    """'+3.2 个百分点' for rates, '+82 (+10.1%)' for counts; arrows coloured by good/bad."""
-    if ch is None:
-        return f'<span class="note">{escape(t["no_base"])}</span>'
-    d = ch["diff"]
+def change_of(key: str, cmp: dict[str, Any] | None) -> tuple[float | None, float | None]:
+    """``(change, per cent)`` of ``key`` in a /kpi comparison (``yoy`` or ``pop``): counts and
+    hours as a difference, rates in percentage points (no per cent); None when not compared."""
+    if not cmp:
+        return None, None
     if key in RATES:
-        text = f"{d * 100:+.1f} {t['pp']}"
-    elif isinstance(d, float):
+        return (cmp.get("change_pp") or {}).get(key), None
+    return (cmp.get("change") or {}).get(key), (cmp.get("change_pct") or {}).get(key)
+
+
+def _change(key: str, cmp: dict[str, Any] | None, t: dict[str, str]) -> str:
+    """'+3.2 个百分点' for rates, '+82 (+10.1%)' for counts; coloured by good/bad."""
+    d, pct = change_of(key, cmp)
+    if d is None:
+        return f'<span class="note">{escape(t["no_base"])}</span>'
+    if key in RATES:
+        text = f"{d:+.1f} {t['pp']}"
+    elif isinstance(d, float) and not float(d).is_integer():
         text = f"{d:+.2f}"
     else:
-        text = f"{d:+,}" + (f" ({ch['pct']:+.1f}%)" if ch.get("pct") is not None else "")
+        text = f"{int(d):+,}" + (f" ({pct:+.1f}%)" if pct is not None else "")
     worse_when_up = key in ("open_overdue", "avg_handling_h", "repeat_rate")
     good = (d > 0) != worse_when_up if d else None
     cls = "" if good is None else (' class="up"' if good else ' class="down"')
@@ -214,14 +223,14 @@ def monthly_html(conn: Connection, principal: Principal, report: dict[str, Any],
     parts.append(f"<h2>{escape(t['headline'])}</h2><div class=kpis>")
     for key in ("reports", "closing_rate", "on_time_rate", "open_overdue"):
         parts.append(f'<div class=kpi>{escape(names[key])}<b>{escape(_fmt(key, h[key]))}</b>'
-                     f'{escape(t["mom"])} {_change(key, (report["mom"] or {}).get(key), t)}<br>'
-                     f'{escape(t["yoy"])} {_change(key, (report["yoy"] or {}).get(key), t)}'
+                     f'{escape(t["mom"])} {_change(key, report["mom"], t)}<br>'
+                     f'{escape(t["yoy"])} {_change(key, report["yoy"], t)}'
                      "</div>")
     parts.append("</div>")
     rows = "".join(
         f"<tr><td>{escape(names[k])}</td><td class=n>{escape(_fmt(k, h[k]))}</td>"
-        f"<td>{_change(k, (report['mom'] or {}).get(k), t)}</td>"
-        f"<td>{_change(k, (report['yoy'] or {}).get(k), t)}</td></tr>" for k in HEADLINE)
+        f"<td>{_change(k, report['mom'], t)}</td>"
+        f"<td>{_change(k, report['yoy'], t)}</td></tr>" for k in HEADLINE)
     parts.append(f"<table><thead><tr><th>{escape(t['metric'])}</th><th>{escape(t['value'])}"
                  f"</th><th>{escape(t['mom'])}</th><th>{escape(t['yoy'])}</th></tr></thead>"
                  f"<tbody>{rows}</tbody></table>")
@@ -358,67 +367,70 @@ def html_to_pdf(html: str) -> bytes:
 
 
 def monthly_xlsx(report: dict[str, Any], lang: str = "zh") -> bytes:
-    """The report's tables as a workbook: 概况, 趋势, 乡镇, 类别, 超期事件, 说明."""
-    import openpyxl
-    from openpyxl.styles import Font
+    """The report's tables as a workbook written by the one Excel writer
+    (:mod:`geo.io.workbook`): 概况, 趋势, 乡镇, 类别, 超期事件 and the 说明 sheet."""
+    from geo.io.workbook import About, Column, Sheet, write_workbook
 
-    from geo.io.export import as_spreadsheet_text
+    zh, en = METRIC_NAMES["zh"], METRIC_NAMES["en"]
+    tz, te = T["zh"], T["en"]
 
-    lang = "en" if lang == "en" else "zh"
-    t, names = T[lang], METRIC_NAMES[lang]
-    wb = openpyxl.Workbook()
-
-    def sheet(title: str, headers: list[str], rows: list[list[Any]]) -> None:
-        ws = wb.create_sheet(title)
-        ws.append(headers)
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-        for r in rows:
-            ws.append([as_spreadsheet_text(v) if isinstance(v, str) else v for v in r])
-        ws.freeze_panes = "A2"
-        for i, h in enumerate(headers, start=1):
-            width = max([len(str(h)) * 2] + [len(str(r[i - 1])) + 2 for r in rows[:200]])
-            ws.column_dimensions[openpyxl.utils.get_column_letter(i)].width = min(40, width)
+    def metric(key: str, **kw: Any) -> Column:
+        kind = "percent" if key in RATES else ("float" if key == "avg_handling_h" else "int")
+        return Column(key, zh[key], en[key], kind, **kw)
 
     h = report["headline"]
-    sheet("概况" if lang == "zh" else "Headline",
-          [t["metric"], t["value"], t["mom"], t["yoy"]],
-          [[names[k], h[k], ((report["mom"] or {}).get(k) or {}).get("diff"),
-            ((report["yoy"] or {}).get(k) or {}).get("diff")] for k in HEADLINE])
-    sheet("趋势" if lang == "zh" else "Trend",
-          [t["period"], names["reports"], names["cases"], names["closed"],
-           names["closing_rate"], names["on_time_rate"]],
-          [[m["month"], m["reports"], m["cases"], m["closed"], m["closing_rate"],
-            m["on_time_rate"]] for m in report["trend"]])
-    sheet("乡镇" if lang == "zh" else "Townships",
-          [t["rank"], t["township"], names["reports"], names["cases"], names["closed"],
-           names["closing_rate"], names["on_time_rate"], names["open_overdue"]],
-          [[i + 1, g["name"], g["reports"], g["cases"], g["closed"], g["closing_rate"],
-            g["on_time_rate"], g["open_overdue"]] for i, g in enumerate(report["townships"])])
-    sheet("类别" if lang == "zh" else "Categories",
-          [t["category"], names["reports"], t["change"], names["closing_rate"]],
-          [[c["name"], c["reports"], (c["change"] or {}).get("diff"), c["closing_rate"]]
-           for c in report["categories"]])
-    sheet("超期事件" if lang == "zh" else "Overdue",
-          [t["code"], t["category"], t["township"], t["worker"], t["department"], t["status"],
-           t["reported"], t["due"], t["late"]],
-          [[r["code"], r["category"], r["township"], r["worker"], r["department"], r["status"],
-            _local(r["reported_at"]), _local(r["due_at"]), r["overdue_days"]]
-           for r in report["overdue"]["rows"]])
-    for ws in wb.worksheets[1:]:
-        for row in ws.iter_rows(min_row=2):
-            for cell in row:
-                if isinstance(cell.value, float) and 0 <= cell.value <= 1 and ws.cell(
-                        1, cell.column).value in (names["closing_rate"], names["on_time_rate"]):
-                    cell.number_format = "0.0%"
+    headline_rows = [{"metric": zh[k] if lang != "en" else en[k], "value": h[k],
+                      "mom": change_of(k, report["mom"])[0],
+                      "yoy": change_of(k, report["yoy"])[0]} for k in HEADLINE]
+    trend = Sheet("趋势", "Trend", [
+        Column("month", tz["period"], te["period"]), metric("reports", total=True),
+        metric("cases", total=True), metric("closed", total=True),
+        metric("closing_rate", ratio=("closed", "due")), metric("on_time_rate")],
+        [{**m} for m in report["trend"]], totals=False)
+    towns = Sheet("乡镇", "Townships", [
+        Column("rank", tz["rank"], te["rank"], "int"), Column("name", tz["township"],
+                                                            te["township"]),
+        metric("reports", total=True), metric("cases", total=True), metric("closed", total=True),
+        Column("due", "应结案数", "Due", "int", total=True),
+        metric("closing_rate", ratio=("closed", "due")),
+        metric("on_time_rate", ratio=("closed_on_time", "due")),
+        Column("closed_on_time", "按期结案数", "Closed on time", "int", total=True),
+        metric("open_overdue", total=True)],
+        [{**g, "rank": i + 1} for i, g in enumerate(report["townships"])], totals=True)
+    cats = Sheet("类别", "Categories", [
+        Column("name", tz["category"], te["category"]), metric("reports", total=True),
+        Column("change", tz["change"], te["change"], "int"), metric("closing_rate")],
+        [{**c, "change": change_of("reports", c["change"])[0]} for c in report["categories"]])
+    overdue = Sheet("超期事件", "Overdue", [
+        Column("code", tz["code"], te["code"]), Column("category", tz["category"],
+                                                      te["category"]),
+        Column("township", tz["township"], te["township"]),
+        Column("worker", tz["worker"], te["worker"]),
+        Column("department", tz["department"], te["department"]),
+        Column("status", tz["status"], te["status"]),
+        Column("reported", tz["reported"], te["reported"], "datetime"),
+        Column("due", tz["due"], te["due"], "datetime"),
+        Column("overdue_days", tz["late"], te["late"], "float")],
+        [{**r, "reported": _aware(r["reported_at"]), "due": _aware(r["due_at"])}
+         for r in report["overdue"]["rows"]])
+    headline = Sheet("概况", "Headline", [
+        Column("metric", tz["metric"], te["metric"]), Column("value", tz["value"], te["value"],
+                                                            "float"),
+        Column("mom", tz["mom"], te["mom"], "float", note_zh="率为百分点, 其余为差值",
+               note_en="rates in percentage points, others as differences"),
+        Column("yoy", tz["yoy"], te["yoy"], "float")], headline_rows)
     inp = report["inputs"]
-    sheet("说明" if lang == "zh" else "About", [t["inputs"], ""],
-          [[t["region"], f"{inp['region_name']} ({inp['region_code']})"],
-           [t["period"], f"{inp['from']} — {_last_day(inp['to'])}"],
-           [t["as_of"], _local(inp["as_of"])],
-           [t["bset"], inp["boundary_set"]], [t["definitions"], report["definitions"]]]
-          + ([[t["synthetic"], ""]] if inp["synthetic"] else []))
-    del wb["Sheet"]
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    about = About(
+        f"{inp['region_name']} {inp['month']} {tz['title']}",
+        f"{inp['region_name']} {inp['month']} {te['title']}",
+        inputs=[("区域", "Region", f"{inp['region_name']} ({inp['region_code']})"),
+                ("统计期", "Period", f"{inp['from']} — {_last_day(inp['to'])}"),
+                ("数据截至", "Data as of", _local(inp["as_of"])),
+                ("网格边界", "Grid boundaries", inp["boundary_set"])],
+        notes=([(tz["synthetic"], te["synthetic"])] if inp["synthetic"] else [])
+        + [(report["definitions"], report["definitions"])])
+    return write_workbook([headline, trend, towns, cats, overdue], about, lang)
+
+
+def _aware(iso: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(iso) if iso else None

@@ -64,8 +64,9 @@ def test_figures_equal_kpi_for_the_same_month_and_reader(
     sept = client.get("/kpi", params={"from": "2026-09-01", "to": "2026-10-01", "as_of": AS_OF},
                       headers=h[role]).json()["total"]
     assert rep["trend"][-2]["reports"] == sept["reports"]
-    assert rep["mom"]["reports"]["before"] == sept["reports"]
-    assert rep["mom"]["reports"]["diff"] == kpi["total"]["reports"] - sept["reports"]
+    assert rep["mom"]["base"]["reports"] == sept["reports"]
+    assert rep["mom"]["change"]["reports"] == kpi["total"]["reports"] - sept["reports"]
+    assert rep["mom"] == kpi["total"]["pop"] and rep["yoy"] == kpi["total"]["yoy"]
     cats = client.get("/kpi", params={**KPI, "group_by": "category"}, headers=h[role]).json()
     cat_reports = {g["key"]: g["reports"] for g in cats["groups"]}
     for c in rep["categories"]:
@@ -131,6 +132,9 @@ def test_xlsx_and_html(env: tuple[TestClient, dict[str, dict[str, str]]]) -> Non
     wb = openpyxl.load_workbook(io.BytesIO(r.content))
     assert wb.sheetnames == ["概况", "趋势", "乡镇", "类别", "超期事件", "说明"]
     assert wb["乡镇"]["B1"].value == "乡镇" and wb["乡镇"].freeze_panes == "A2"
+    overdue = wb["超期事件"]
+    assert overdue["G1"].value == "上报时间" and overdue["G2"].is_date
+    assert not any("+08:00" in str(c.value) for row in overdue.iter_rows() for c in row)
     en = openpyxl.load_workbook(io.BytesIO(_report(client, h["command"], "xlsx",
                                                    lang="en").content))
     assert en.sheetnames[0] == "Headline"
