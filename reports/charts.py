@@ -139,7 +139,8 @@ def incident_map(townships: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame,
         mid = (bounds[1] + bounds[3]) / 2
         ax.set_aspect(1 / math.cos(math.radians(mid)))
     ax.set_axis_off()
-    ax.legend(loc="upper right", fontsize=7, frameon=True)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize=7, frameon=True)
     ax.set_title(f"{title}\n{subtitle}", fontsize=10)
     return _png(fig)
 

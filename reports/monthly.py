@@ -144,6 +144,7 @@ def monthly_report(conn: Connection, principal: Principal, region_code: str, mon
                      by_category=False, at=last_day)
     sites = camera_sites(conn, principal, region_code, SITES, period, at=last_day)
     bset = boundary_set(conn, region_code, last_day)
+    site_rows = sites["tables"].get("sites")
     return {
         "inputs": {
             "region_code": region_code, "region_name": names["region"],
@@ -163,10 +164,10 @@ def monthly_report(conn: Connection, principal: Principal, region_code: str, mon
         "property": {"summary": prop["summary"],
                      "unmanaged": prop["tables"].get("unmanaged_compounds")},
         "hotspots": {"summary": spots["summary"], "table": spots["tables"]},
-        "sites": {"summary": sites["summary"], "rows": sites["tables"].get("sites"),
+        "sites": {"summary": sites["summary"], "rows": site_rows,
                   "cell_names": {c: names["cell"].get(c) for c in (
-                      sites["tables"]["sites"]["cell_code"] if sites["tables"].get("sites")
-                      is not None else [])}},
+                      site_rows["cell_code"] if site_rows is not None and "cell_code" in
+                      site_rows else [])}},
         "definitions": current["definitions"],
         "warnings": current["warnings"],
     }

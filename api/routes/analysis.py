@@ -37,6 +37,11 @@ from geo.io.sheets import load_names
 from geo.io.workbook import MEDIA_TYPE as XLSX
 
 # Any logged-in role: each analysis returns what the role may see (incident_detail_level).
+# One request's work over HTTP (review round 3, R11): units x permutations of Gi* is the cost;
+# the CLI, run by the operator, allows more.
+HTTP_MAX_PERMUTATIONS = 999
+FINE_H3_MAX_PERMUTATIONS = 199
+
 router = APIRouter(prefix="/analysis", tags=["analysis 分析"],
                    dependencies=[LOGGED_IN, EXPENSIVE])
 
@@ -194,7 +199,10 @@ def get_hotspots(
     measure: Annotated[str | None, Query(description="count | per_km2 | per_1000_hh")] = None,
     from_: From = None, to: To = None, at: At = None, region: Region = None,
     category: Category = None,
-    permutations: Annotated[int, Query(ge=0, le=9999)] = 999,
+    permutations: Annotated[int, Query(
+        ge=0, le=HTTP_MAX_PERMUTATIONS, description="Conditional permutations for the pseudo "
+        "p-values (at most 999 over HTTP, 199 on H3 resolution 9 and finer; the CLI allows "
+        "9,999)")] = 999,
     alpha: Annotated[float, Query(gt=0, lt=0.5)] = 0.05,
     fdr: Annotated[bool, Query(description="Control the false discovery rate over all "
                                "units")] = False,
@@ -203,6 +211,12 @@ def get_hotspots(
 ) -> Response:
     """Incidents per 1,000 households and per km^2, Getis-Ord Gi* hot and cold spots."""
     _check_table("hotspots", table)
+    if unit == "h3" and resolution >= 9 and permutations > FINE_H3_MAX_PERMUTATIONS:
+        # tens of thousands of hexagons x 999 permutations is minutes of CPU for one request
+        raise InvalidInput(
+            f"H3 分辨率 {resolution} 时 permutations 至多 {FINE_H3_MAX_PERMUTATIONS} / with H3 "
+            f"resolution {resolution} give permutations <= {FINE_H3_MAX_PERMUTATIONS} (or a "
+            "coarser resolution, or the CLI: wangge analyse hotspots)", field="permutations")
     res = hotspots(conn, principal, settings.region_or_default(region), make_period(from_, to),
                    unit, category, measure, resolution, permutations, alpha, at, fdr=fdr)
     return _respond(res, table, geometry, format, lang, conn)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -55,21 +55,20 @@ def get_monthly_report(
         "Cache-Control": "private, no-store"})
 
 
-def _plain(report: dict[str, object]) -> dict[str, object]:
+def _plain(report: dict[str, Any]) -> dict[str, Any]:
     """The report's figures as JSON (tables of the analyses as records, no geometry)."""
-    from geo.analysis.common import records
-
     out = dict(report)
-    out["cameras"] = {**report["cameras"], "units": _rows(report["cameras"], "units", records)}
+    out["cameras"] = {**report["cameras"], "units": _rows(report["cameras"].get("units"))}
     out["property"] = {**report["property"],
-                       "unmanaged": _rows(report["property"], "unmanaged", records)}
-    out["sites"] = {**report["sites"], "rows": _rows(report["sites"], "rows", records)}
+                       "unmanaged": _rows(report["property"].get("unmanaged"))}
+    out["sites"] = {**report["sites"], "rows": _rows(report["sites"].get("rows"))}
     out["hotspots"] = {"summary": report["hotspots"]["summary"]}
     return out
 
 
-def _rows(part: object, key: str, records: object) -> object:
-    df = part.get(key) if isinstance(part, dict) else None
+def _rows(df: Any) -> list[dict[str, Any]]:
+    from geo.analysis.common import records
+
     if df is None:
         return []
-    return records(df.drop(columns="geometry", errors="ignore"))  # type: ignore[operator]
+    return records(df.drop(columns="geometry", errors="ignore"))

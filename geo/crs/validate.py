@@ -42,11 +42,11 @@ def projected_problems(
 ) -> list[str | None]:
     """Per position given in a projected (metric) CRS: why it is unusable, or None.
 
-    The one rule for metric coordinates: numbers within ±180/±90 are degrees given to a metric
-    CRS (a plausible projected position is never that close to the false origin here), and a
-    position whose CGCS2000 transform does not map back to it (Web Mercator clamps at the
-    poles and wraps at the antimeridian, 1e10 m "succeeds") lies outside what the CRS can
-    express. Geographic CRSs (degrees) get no reasons: their ranges are checked by
+    The one rule for metric coordinates: numbers within ±180/±90 (in either order) are degrees
+    given to a metric CRS (a plausible projected position is never that close to the false
+    origin here), and a position whose CGCS2000 transform does not map back to it (Web
+    Mercator clamps at the poles and wraps at the antimeridian, 1e10 m "succeeds") lies outside
+    what the CRS can express. Geographic CRSs (degrees) get no reasons: their ranges are checked by
     :func:`check_lonlat`. ``lon``/``lat`` are the transformed positions when already known.
     """
     x = np.atleast_1d(np.asarray(xs, dtype=np.float64))
@@ -67,7 +67,10 @@ def projected_problems(
     for i in range(len(x)):
         if not (math.isfinite(x[i]) and math.isfinite(y[i])):
             continue  # callers report non-finite numbers themselves
-        if abs(x[i]) <= 180 and abs(y[i]) <= 90:
+        # degrees in either axis order: an OGC bbox in a northing-first CRS (EPSG:4546) comes
+        # swapped, and "111,38" must not pass as northing 111 m, easting 38 m (review R12)
+        small = sorted((abs(x[i]), abs(y[i])))
+        if small[0] <= 90 and small[1] <= 180:
             out[i] = degrees_in_metres_reason(float(x[i]), float(y[i]), name)
         elif not back[i]:
             out[i] = outside_crs_reason(float(x[i]), float(y[i]), name)

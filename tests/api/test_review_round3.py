@@ -337,3 +337,24 @@ def test_r14_lone_surrogate_is_a_422(env: tuple[TestClient, dict[str, Any]], pat
     r = client.post(path, content=body.encode(), headers={
         **s["h"]["worker"], "content-type": "application/json"})
     assert r.status_code == 422, (r.status_code, r.text[:300])
+
+
+@pytest.mark.parametrize("params", [
+    {"bbox": "111,38,112,39", "bbox-crs": "EPSG:4546"},
+    {"filter": "S_INTERSECTS(geometry,POLYGON((111 38,112 38,112 39,111 39,111 38)))",
+     "filter-crs": "EPSG:4546"},
+])
+def test_r12_degrees_to_a_northing_first_metric_crs_are_a_422(
+        env: tuple[TestClient, dict[str, Any]], params: dict[str, str]) -> None:
+    client, s = env
+    r = client.get("/ogc/collections/incidents/items", params=params,
+                   headers=s["h"]["command"])
+    assert r.status_code == 422 and "degrees" in r.text, (r.status_code, r.text[:300])
+
+
+def test_r11_hotspot_work_is_bounded_over_http(env: tuple[TestClient, dict[str, Any]]) -> None:
+    client, s = env
+    for params in ({"permutations": "9999"},
+                   {"unit": "h3", "resolution": "9", "permutations": "999"}):
+        r = client.get("/analysis/hotspots", params=params, headers=s["h"]["worker"])
+        assert r.status_code == 422, (params, r.text[:200])

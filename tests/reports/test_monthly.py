@@ -168,3 +168,13 @@ def test_worker_reads_only_her_scope(env: tuple[TestClient, dict[str, dict[str, 
     own = {i["code"] for i in (listed["items"] if isinstance(listed, dict) else listed)}
     assert {r["code"] for r in mine["overdue"]["rows"]} <= own
     assert county["overdue"]["total"] >= len(codes)
+
+
+def test_a_month_without_reports(env: tuple[TestClient, dict[str, dict[str, str]]]) -> None:
+    client, h = env
+    for fmt in ("json", "pdf", "xlsx"):
+        r = client.get("/reports/monthly", params={"month": "2026-11", "format": fmt,
+                                                   "as_of": "2026-12-01T10:00:00+08:00"},
+                       headers=h["command"])
+        assert r.status_code == 200, (fmt, r.text[:300])
+    assert r.headers["content-type"].startswith("application/vnd.openxml")
