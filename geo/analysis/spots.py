@@ -7,6 +7,12 @@ boundaries); a cell with no neighbour gets its nearest cell. A unit is ``hot`` (
 when its Gi* z-score is positive (negative) and its permutation pseudo p-value is below
 ``alpha``; ``gi_bin`` is +-3/2/1 for 99/95/90 % confidence, as in ArcGIS's Hot Spot Analysis.
 
+A hot spot also needs at least ``min_incidents`` incidents (default :data:`MIN_HOT_INCIDENTS`,
+3) in the unit itself: Gi* sums a unit with its neighbours, so a large rural cell with one
+incident next to the busy county seat would otherwise come out a "99 % hot spot". Such units
+keep their z-score and p-value but get ``gi_bin`` 0 and ``spot`` ``none`` (counted in
+``summary.hot_below_min_incidents``). Cold spots are not affected.
+
 Cells are very uneven (urban cells ~0.2 km^2, rural ones ~20 km^2): ``unit="h3"`` counts
 incidents in equal-area H3 hexagons (``h3`` 4.x) over the whole county (empty hexagons count
 as zeros) with the six hexagon neighbours as weights.
@@ -41,6 +47,12 @@ from geo.periods import Period
 
 MEASURES = ("count", "per_km2", "per_1000_hh")
 MAX_HEXAGONS = 60_000
+MIN_HOT_INCIDENTS = 3
+WEIGHTS = {
+    "cell": "binary contiguity: cells touching (within 10 cm) plus the cell itself (Gi*); a "
+            "cell with no neighbour gets its nearest cell",
+    "h3": "binary contiguity: the six neighbouring hexagons plus the hexagon itself (Gi*)",
+}
 
 NEIGHBOURS_SQL = """
 SELECT a.code, b.code FROM grid_cell a
@@ -148,7 +160,8 @@ def hotspots(conn: Connection, principal: Principal, region_code: str, period: P
              unit: str = "cell", categories: list[str] | None = None,
              measure: str | None = None, resolution: int = 8, permutations: int = 999,
              alpha: float = 0.05, at: dt.date | None = None, by_category: bool = True,
-             seed: int = 12345, fdr: bool = False) -> dict[str, Any]:
+             seed: int = 12345, fdr: bool = False,
+             min_incidents: int = MIN_HOT_INCIDENTS) -> dict[str, Any]:
     """Incident density per unit and Gi* hot/cold spots.
 
     Parameters
@@ -180,6 +193,8 @@ def hotspots(conn: Connection, principal: Principal, region_code: str, period: P
     by_category
         Also run Gi* per category and summarise (table ``by_category``; p-values from the
         normal approximation there, to stay fast).
+    min_incidents
+        Fewest incidents a unit needs itself to be a hot spot (default 3; 0 or 1: no rule).
 
     Returns
     -------
@@ -197,6 +212,9 @@ def hotspots(conn: Connection, principal: Principal, region_code: str, period: P
     if not 5 <= resolution <= 10:
         raise InvalidInput("H3 分辨率须在 5..10 / resolution must be within 5..10",
                            field="resolution")
+    if not 0 <= min_incidents <= 1000:
+        raise InvalidInput("min_incidents 须在 0..1000 / min_incidents must be within 0..1000",
+                           field="min_incidents")
     if not 0 <= permutations <= 9999 or not 0 < alpha < 0.5:
         raise InvalidInput("permutations 须在 0..9999, alpha 在 (0, 0.5) / permutations must be "
                            "0..9999 and alpha in (0, 0.5)", field="permutations")
@@ -238,13 +256,19 @@ def hotspots(conn: Connection, principal: Principal, region_code: str, period: P
     w = star_weights(nb, ids)
     gi = getis_ord(measure_of(counts), w, permutations, seed, alpha, fdr)
     units = units.join(gi, on="code")
+    too_few = (units["gi_bin"] > 0) & (units["incidents"] < min_incidents)
+    units.loc[too_few, "gi_bin"] = 0
+    units.loc[too_few & (units["spot"] == "hot"), "spot"] = "none"
     units = units[[c for c in units.columns if c != "geometry"] + ["geometry"]]
 
     rows = []
     if by_category:
         for cat, sub in inc.groupby("category_code"):
             # normal-approximation p-values here: 18 permutation runs would take seconds
-            g = getis_ord(measure_of(sub.groupby("key").size()), w, 0, seed, alpha, fdr)
+            sub_counts = sub.groupby("key").size()
+            g = getis_ord(measure_of(sub_counts), w, 0, seed, alpha, fdr)
+            few = sub_counts.reindex(g.index).fillna(0).to_numpy() < min_incidents
+            g.loc[few & (g["spot"] == "hot").to_numpy(), "spot"] = "none"
             hot = g[g["spot"] == "hot"].sort_values("gi_z", ascending=False)
             rows.append({"category_code": cat, "incidents": len(sub),
                          "hot_units": int((g["spot"] == "hot").sum()),
@@ -265,6 +289,9 @@ def hotspots(conn: Connection, principal: Principal, region_code: str, period: P
         "top_hot": list(units[units["spot"] == "hot"].sort_values("gi_z", ascending=False)
                         ["code"][:10]),
         "max_per_km2": float(units["per_km2"].max()) if len(units) else 0.0,
+        "min_incidents": min_incidents,
+        "hot_below_min_incidents": int(too_few.sum()),
+        "weights": WEIGHTS[unit],
     }
     if unit == "cell" and len(units) > 1:
         areas = units["area_km2"].to_numpy(dtype=float)
@@ -278,6 +305,7 @@ def hotspots(conn: Connection, principal: Principal, region_code: str, period: P
               "h3_resolution": resolution if unit == "h3" else None,
               "categories": categories or "all", "measure": measure,
               "method": "Getis-Ord Gi* (esda.G_Local, star=True), binary contiguity weights",
+              "weights": WEIGHTS[unit], "min_incidents": min_incidents,
               "permutations": permutations, "alpha": alpha, "seed": seed,
               "multiple_testing": "false discovery rate (esda.fdr)" if fdr else "none",
               "by_category_p_values": "normal approximation (no permutations)",

@@ -150,14 +150,16 @@ MAX_MAP_SITES = 50
 
 
 def hotspot_layer(conn: Connection, principal: Principal, region_code: str, period: Period,
-                  permutations: int = HOTSPOT_PERMUTATIONS) -> tuple[gpd.GeoDataFrame,
-                                                                      dict[str, Any]]:
+                  permutations: int = HOTSPOT_PERMUTATIONS,
+                  min_incidents: int | None = None) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Cells that are significant Getis-Ord Gi* hot spots of incident density.
 
-    Calls :func:`geo.analysis.spots.hotspots` (unit ``cell``, measure incidents per km^2) with
-    ``permutations`` (199 by default: a map should open in a second; the analysis endpoint
-    defaults to 999) and keeps the hot cells of the 90/95/99 % confidence bins (cold spots, in
-    this county most rural cells, would hide the coverage choropleth: see the analysis).
+    Calls :func:`geo.analysis.spots.hotspots` (unit ``cell``, measure incidents per km^2,
+    binary contiguity weights: touching cells plus the cell itself; a hot spot needs at least
+    ``min_incidents`` incidents in the cell, the analysis' default 3) with ``permutations``
+    (199 by default: a map should open in a second; the analysis endpoint defaults to 999) and
+    keeps the hot cells of the 90/95/99 % confidence bins (cold spots, in this county most
+    rural cells, are left off the map).
 
     Returns
     -------
@@ -165,17 +167,19 @@ def hotspot_layer(conn: Connection, principal: Principal, region_code: str, peri
         GeoDataFrame (code, name, incidents, per_km2, gi_z, gi_p, gi_bin, spot, geometry
         simplified) and the analysis' summary plus its method and permutations.
     """
-    from geo.analysis.spots import hotspots
+    from geo.analysis.spots import MIN_HOT_INCIDENTS, hotspots
 
     res = hotspots(conn, principal, region_code, period, unit="cell",
-                   permutations=permutations, by_category=False)
+                   permutations=permutations, by_category=False,
+                   min_incidents=MIN_HOT_INCIDENTS if min_incidents is None else min_incidents)
     units = res["tables"]["units"]
     units = units[units["gi_bin"] > 0]
     cols = ["code", "name", "incidents", "per_km2", "gi_z", "gi_p", "gi_bin", "spot",
             "geometry"]
     out = gpd.GeoDataFrame(units[cols].reset_index(drop=True), geometry="geometry", crs=CRS)
     summary = {**res["summary"], "permutations": permutations,
-               "method": res["inputs"]["method"], "measure": res["inputs"]["measure"]}
+               "method": res["inputs"]["method"], "measure": res["inputs"]["measure"],
+               "period": res["inputs"]["period"]}
     return _simplified(out, "cell"), summary
 
 
@@ -243,3 +247,29 @@ def camera_site_layer(conn: Connection, principal: Principal, region_code: str, 
                "candidates_used": used,
                "gain_area_m2": float(sites["gain_area_m2"].sum()) if len(sites) else 0.0}
     return sites, summary
+
+
+def property_targets(conn: Connection, principal: Principal, region_code: str,
+                     as_of: dt.date | None = None) -> dict[str, Any]:
+    """The property-management targets of the region and where the county stands, as the
+    analysis (:func:`geo.analysis.property.property_management`, unit ``county``) says.
+
+    Returns
+    -------
+    dict
+        ``as_of``, ``compounds``, ``managed_pct``, ``targets`` (by, target_pct, state, met:
+        the ``pm_target`` table or the seed's 80 % by 2022 and 90 % by 2023),
+        ``targets_source``, ``urban_clear_out`` (the seed's first target: no unmanaged compound
+        in the urban area from April 2022: ``from``, ``state``, ``met``, ``remaining`` =
+        unmanaged urban compounds left) and ``unmanaged_codes``.
+    """
+    from geo.analysis.property import property_management
+
+    res = property_management(conn, principal, region_code, as_of, unit="county")
+    summ = res["summary"]
+    unmanaged = res["tables"]["unmanaged_compounds"]
+    return {"as_of": summ["as_of"], "compounds": summ["compounds"],
+            "managed_pct": summ["managed_pct"], "targets": summ["targets"],
+            "targets_source": res["inputs"]["targets_source"],
+            "urban_clear_out": {**summ["no_unmanaged_urban"], "remaining": len(unmanaged)},
+            "unmanaged_codes": list(unmanaged["code"])}

@@ -1,7 +1,10 @@
 """Incident layers shaped for drawing: points, per-cell counts and a heat grid over a period.
 
 Incidents go through :func:`geo.auth.principal.incident_scope_sql`; nothing here returns
-reporters' personal fields.
+reporters' personal fields. Callers who get incidents only as anonymous points (planners:
+:func:`points_only`) get :func:`incident_points`: the rows the incidents layer of the spatial
+API gives them (:func:`geo.layers.registry.base_conditions`) with position, category and
+status class only.
 
 Incident status and "overdue": an incident is *open*
 unless its status is one of :data:`CLOSED_STATUSES`; an open incident is *overdue* when its
@@ -17,16 +20,18 @@ from typing import Any
 
 import geopandas as gpd
 import shapely
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, func, select, text
 
 from geo import localtime
-from geo.auth.fields import mask_row
+from geo.auth.fields import mask_row, withheld_fields
 from geo.auth.principal import Principal, incident_scope_sql
 from geo.boundaries.sets import set_valid_at
 from geo.crs.metres import metres_to_degrees
+from geo.db.tables import Base
 from geo.errors import InvalidInput
 from geo.incidents.flow import CLOSED_STATUSES
 from geo.incidents.flow import OPEN_STATUSES as OPEN_STATUSES  # read by maps.dispatch
+from geo.layers.registry import LAYERS, base_conditions
 from geo.mapdata.foundation import CRS, check_bbox
 from geo.periods import Period as Period  # read by maps as gi.Period
 from geo.periods import resolve_period as resolve_period
@@ -41,30 +46,42 @@ def _incident_filter(
     cell_codes: list[str] | None,
     bbox: tuple[float, float, float, float] | None = None,
     closed_only: bool = False,
+    alias: str = "i",
+    scoped: bool = True,
 ) -> tuple[str, dict[str, Any]]:
-    scope, params = incident_scope_sql(principal, "i")
-    conds = ["i.region_code = :r", "i.geom IS NOT NULL", "i.status <> 'merged'", scope]
+    """The WHERE of incident queries on ``incident <alias>``; ``scoped=False`` leaves the
+    caller's scope to the query (:func:`incident_points` takes the incidents layer's)."""
+    scope, params = incident_scope_sql(principal, alias) if scoped else ("TRUE", {})
+    a = alias
+    conds = [f"{a}.region_code = :r", f"{a}.geom IS NOT NULL", f"{a}.status <> 'merged'", scope]
     params = {**params, "r": region_code, "closed": list(CLOSED_STATUSES)}
     if bbox is not None:
         x0, y0, x1, y1 = check_bbox(bbox)
-        conds.append("i.geom && ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, 4490)")
+        conds.append(f"{a}.geom && ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, 4490)")
         params.update(bx0=x0, by0=y0, bx1=x1, by1=y1)
     if period is not None:
-        conds.append("i.reported_at >= :p0 AND i.reported_at < :p1")
+        conds.append(f"{a}.reported_at >= :p0 AND {a}.reported_at < :p1")
         params.update(p0=period.start, p1=period.end)
     if open_only:
-        conds.append("NOT (i.status = ANY(:closed))")
+        conds.append(f"NOT ({a}.status = ANY(:closed))")
     if closed_only:
-        conds.append("i.status = ANY(:closed)")
+        conds.append(f"{a}.status = ANY(:closed)")
     if cell_codes is not None:
-        conds.append("i.cell_code = ANY(:cells)")
+        conds.append(f"{a}.cell_code = ANY(:cells)")
         params["cells"] = cell_codes
     return " AND ".join(conds), params
 
 
-def _overdue_sql(as_of_param: str = ":asof", days_param: str = ":odays") -> str:
-    return (f"(NOT (i.status = ANY(:closed)) AND COALESCE(i.due_at, i.reported_at + "
+def _overdue_sql(as_of_param: str = ":asof", days_param: str = ":odays", alias: str = "i") -> str:
+    a = alias
+    return (f"(NOT ({a}.status = ANY(:closed)) AND COALESCE({a}.due_at, {a}.reported_at + "
             f"make_interval(secs => {days_param} * 86400)) < {as_of_param})")
+
+
+def _outside_cameras_sql(alias: str = "i") -> str:
+    return (f" AND NOT EXISTS (SELECT 1 FROM camera k WHERE k.region_code = {alias}.region_code "
+            f"AND k.status = 'online' AND k.sector IS NOT NULL "
+            f"AND ST_Intersects(k.sector, {alias}.geom))")
 
 
 def incidents(
@@ -93,9 +110,7 @@ def incidents(
     where, params = _incident_filter(principal, region_code, period, open_only, cell_codes,
                                      bbox, closed_only)
     if outside_cameras:
-        where += (" AND NOT EXISTS (SELECT 1 FROM camera k WHERE k.region_code = i.region_code "
-                  "AND k.status = 'online' AND k.sector IS NOT NULL "
-                  "AND ST_Intersects(k.sector, i.geom))")
+        where += _outside_cameras_sql()
     as_of = period.as_of if period else localtime.now()
     params.update(asof=as_of, odays=overdue_days, lim=limit)
     total = int(conn.execute(text(f"SELECT count(*) FROM incident i WHERE {where}"),
@@ -118,6 +133,61 @@ def incidents(
     rows = [mask_row(principal, "incidents", r) for r in rows]
     for r in rows:
         del r["department_code"]
+    geoms = shapely.points([(r.pop("lon"), r.pop("lat")) for r in rows]) if rows else []
+    return gpd.GeoDataFrame(rows, geometry=list(geoms), crs=CRS), total
+
+
+def points_only(principal: Principal) -> bool:
+    """True when the caller gets incidents only as anonymous points (planners; viewers get
+    none): the one field policy withholds their free text and personal fields
+    (:func:`geo.auth.fields.withheld_fields`), so maps give them :func:`incident_points`."""
+    return bool(withheld_fields(principal, "incidents"))
+
+
+def incident_points(
+    conn: Connection,
+    principal: Principal,
+    region_code: str,
+    period: Period | None = None,
+    limit: int = 5000,
+    overdue_days: float = DEFAULT_OVERDUE_DAYS,
+    outside_cameras: bool = False,
+) -> tuple[gpd.GeoDataFrame, int]:
+    """Incidents as anonymous points, and their total before ``limit``.
+
+    The rows are those the incidents layer of the spatial API (OGC items, tiles) gives the
+    caller, by the layer registry's own rule (:func:`geo.layers.registry.base_conditions`:
+    planners every incident of their regions, viewers none); the filters (period, merged
+    cases, ``outside_cameras``) and the overdue rule are :func:`incidents`'. Columns:
+    category_code, category_name, category_name_en, is_open, overdue, geometry: no id, code,
+    status detail, time, free text, reporter or department.
+    """
+    if limit < 0:
+        raise InvalidInput("limit 不能为负 / limit must be >= 0", field="limit")
+    layer = LAYERS["incidents"]
+    inc = layer.table
+    where, params = _incident_filter(principal, region_code, period, False, None,
+                                     alias=inc.name, scoped=False)
+    if outside_cameras:
+        where += _outside_cameras_sql(inc.name)
+    as_of = period.as_of if period else localtime.now()
+    params.update(asof=as_of, odays=overdue_days)
+    scope = [*base_conditions(layer, principal), text(where)]
+    total = int(conn.execute(select(func.count()).select_from(inc).where(*scope),
+                             params).scalar_one())
+    cat = Base.metadata.tables["incident_category"]
+    overdue = _overdue_sql(alias=inc.name)
+    stmt = (select(cat.c.code.label("category_code"), cat.c.name.label("category_name"),
+                   cat.c.name_en.label("category_name_en"),
+                   inc.c.status.not_in(CLOSED_STATUSES).label("is_open"),
+                   text(f"{overdue} AS overdue"),
+                   func.ST_X(inc.c.geom).label("lon"), func.ST_Y(inc.c.geom).label("lat"))
+            .select_from(inc.join(cat, cat.c.code == inc.c.category_code))
+            .where(*scope)
+            .order_by(text(f"{overdue} DESC"), (inc.c.urgency == "urgent").desc(),
+                      inc.c.reported_at.desc())
+            .limit(limit))
+    rows = [dict(r) for r in conn.execute(stmt, params).mappings()]
     geoms = shapely.points([(r.pop("lon"), r.pop("lat")) for r in rows]) if rows else []
     return gpd.GeoDataFrame(rows, geometry=list(geoms), crs=CRS), total
 
