@@ -11,6 +11,7 @@ from __future__ import annotations
 import folium
 from sqlalchemy import Connection
 
+from geo import localtime
 from geo.auth.principal import Principal
 from geo.crs.validate import to_cgcs2000_point
 from geo.errors import NotFound, WanggeError
@@ -70,7 +71,8 @@ def build_cell_map(
         x0, x1 = min(x0, here_ll[0]), max(x1, here_ll[0])
         y0, y1 = min(y0, here_ll[1]), max(y1, here_ll[1])
     title = f"{t['cell_title']} {code} {target.iloc[0]['name']}"
-    m = new_map(opts, (x0 - PAD_DEG, y0 - PAD_DEG, x1 + PAD_DEG, y1 + PAD_DEG), title)
+    m = new_map(opts, (x0 - PAD_DEG, y0 - PAD_DEG, x1 + PAD_DEG, y1 + PAD_DEG), title,
+                f"{t['data_as_of']} {localtime.now():%Y-%m-%d %H:%M}")
     ml.add_cells(m, cells, opts, name=f"{t['cells']} / {t['neighbours']}", highlight=code,
                  fill_opacity=0.03)
     comps = gl.compounds(conn, region, within_cells=[code])

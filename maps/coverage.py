@@ -1,22 +1,25 @@
 """Planners' coverage maps: camera coverage and property-management coverage.
 
-Choropleths per cell, village/community or township (``unit``), classed with mapclassify
-(camera coverage: Fisher-Jenks natural breaks; property management: the seed's targets
-50/80/90 %), with a classed legend. The camera map also shows grid gaps and overlaps and the
-incidents of the period that no online camera sees; the property map highlights unmanaged
-compounds. Figures come from :mod:`geo.mapdata.analysis` (the planners' analyses).
+Choropleths per cell, village/community or township (``unit``) with a classed legend that says
+how the classes were made. Camera coverage: "0 % (no camera view)" is a class of its own and
+the non-zero shares are split at their quantiles into up to four classes of about equally many
+units (a sequential violet scale, light to dark), so the county view shows differences instead
+of one pale class. Property management: classes at the targets (50/80/90 %), with the seed's
+targets and the urban clear-out status in the legend. The camera map also shows grid gaps and
+overlaps, the incidents of the period that no online camera sees (planners: as anonymous
+points), Gi* hot spots as outlines over the coverage fill, and recommended camera sites whose
+numbered badges never overlap. Figures come from :mod:`geo.mapdata.analysis` (the planners'
+analyses).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-import warnings
 from typing import Any
 
 import folium
 import geopandas as gpd
-import mapclassify
 import numpy as np
 from sqlalchemy import Connection
 
@@ -42,6 +45,9 @@ from maps.frame import (
 LIMIT_OUTSIDE = 2000
 DEFAULT_SITES = 10
 SPOT_CONFIDENCE = {3: "99 %", 2: "95 %", 1: "90 %"}
+SPOT_LEGEND = {3: "line-solid", 2: "line-dashed", 1: "line-dotted"}
+COVERAGE_CLASSES = 4  # classes of the non-zero camera coverage shares
+PROPERTY_BINS = [0.5, 0.8, 0.9]
 
 
 def pct(share: float) -> str:
@@ -50,49 +56,56 @@ def pct(share: float) -> str:
     return f"{p:.0f}" if p >= 10 else (f"{p:.1f}" if p >= 1 else f"{p:.2f}")
 
 
-def classify(values: np.ndarray, kind: str) -> tuple[np.ndarray, list[str], list[str]]:
-    """Class index per value (-1 for NaN), class labels and colours, using mapclassify."""
+def classify(values: np.ndarray, kind: str, zero_label: str = "0 %"
+             ) -> tuple[np.ndarray, list[str], list[str]]:
+    """Class index per value (-1 for NaN), class labels and colours.
+
+    ``property``: classes at the targets (< 50 %, 50-80 %, 80-90 %, >= 90 %). ``camera``:
+    class 0 is exactly 0 (``zero_label``), then the non-zero shares split at their quantiles
+    into up to :data:`COVERAGE_CLASSES` classes (fewer when there are fewer distinct values).
+    """
     ok = ~np.isnan(values)
     idx = np.full(values.shape, -1, dtype=int)
     if kind == "property":
-        bins = [0.5, 0.8, 0.9, 1.0]
         if ok.any():
-            idx[ok] = mapclassify.UserDefined(values[ok], bins=bins).yb
+            idx[ok] = np.searchsorted(PROPERTY_BINS, values[ok], side="right")
         labels = ["< 50 %", "50 – 80 %", "80 – 90 %", "≥ 90 %"]
-        return idx, labels, st.TARGET_SCALE
-    vals = values[ok]
-    k = int(min(5, max(1, len(np.unique(vals)))))
-    if k < 2:
-        if ok.any():
-            idx[ok] = 0
-        hi = float(vals.max()) if vals.size else 0.0
-        return idx, [f"{pct(hi)} %"], st.COVERAGE_SCALE[:1]
-    with warnings.catch_warnings():  # "Numba not installed": the pure-Python path is fine
-        warnings.simplefilter("ignore", UserWarning)
-        mc = mapclassify.FisherJenks(vals, k=k)
-    idx[ok] = mc.yb
-    lo = float(vals.min())
-    labels = []
-    for b in mc.bins:
-        labels.append(f"{pct(lo)} – {pct(float(b))} %")
-        lo = float(b)
+        return idx, labels, list(st.TARGET_SCALE)
+    labels, colors = [zero_label], [st.COVERAGE_ZERO]
+    idx[ok & (values <= 0)] = 0
+    pos = ok & (values > 0)
+    vals = values[pos]
+    if vals.size == 0:
+        return idx, labels, colors
+    k = int(min(COVERAGE_CLASSES, len(np.unique(vals))))
+    uppers = np.unique(np.quantile(vals, [(i + 1) / k for i in range(k)]))
+    uppers[-1] = vals.max()
+    idx[pos] = 1 + np.minimum(np.searchsorted(uppers, vals, side="left"), len(uppers) - 1)
     scale = st.COVERAGE_SCALE
-    colors = scale if k == 5 else [scale[round(i * 4 / (k - 1))] for i in range(k)]
+    n = len(uppers)
+    colors += ([scale[round(i * (len(scale) - 1) / (n - 1))] for i in range(n)] if n > 1
+               else [scale[len(scale) // 2]])
+    lo = None
+    for b in uppers:
+        labels.append(f"> 0 – {pct(float(b))} %" if lo is None else
+                      f"{pct(lo)} – {pct(float(b))} %")
+        lo = float(b)
     return idx, labels, colors
 
 
 def _choropleth(m: folium.Map, gdf: gpd.GeoDataFrame, opts: MapOptions, kind: str,
                 fields: list[str], aliases: list[str], name: str) -> tuple[list[str], list[str]]:
     values = gdf["share"].to_numpy(dtype=float)
-    idx, labels, colors = classify(values, kind)
+    idx, labels, colors = classify(values, kind, opts.t["cov_zero"])
     gdf = gdf.copy()
     gdf["cls"] = idx
     gdf["share_pct"] = ["—" if math.isnan(v) else f"{pct(v)} %" for v in values]
 
     def style(f: dict[str, Any]) -> dict[str, Any]:
         c = f["properties"]["cls"]
-        return {"color": st.UNIT_LINE, "weight": 0.8, "fillOpacity": 0.75,
-                "fillColor": st.NO_DATA if c < 0 else colors[c]}
+        return {"color": st.UNIT_LINE, "weight": 0.6, "fillOpacity": st.CHOROPLETH_OPACITY,
+                "fillColor": st.NO_DATA if c < 0 else colors[c],
+                "className": f"wangge-coverage cls{c}"}
 
     folium.GeoJson(gl.to_geojson(shift(gdf, opts), ["code", "name", "cls", "share_pct", *fields]),
                    name=name, style_function=style,
@@ -108,10 +121,12 @@ def analysis_period(period: gi.Period) -> Period:
     return Period.from_dates(period.start.date(), last.date())
 
 
-def add_hotspots(m: folium.Map, spots: gpd.GeoDataFrame, opts: MapOptions
-                 ) -> folium.GeoJson | folium.FeatureGroup:
-    """Cells that are significant Gi* hot spots (orange, by confidence); an empty layer when
-    there are none (no incidents in the period, or no significant cluster)."""
+def add_hotspots(m: folium.Map, spots: gpd.GeoDataFrame, opts: MapOptions,
+                 shares: dict[str, str] | None = None) -> folium.GeoJson | folium.FeatureGroup:
+    """Cells that are significant Gi* hot spots, as outlines over the coverage fill (no fill:
+    the coverage class stays readable inside): solid, dashed and dotted for 99/95/90 %
+    confidence; an empty layer when there are none. ``shares``: coverage per cell code, for
+    the tooltip."""
     t = opts.t
     if spots.empty:
         group = folium.FeatureGroup(name=t["hotspots"])
@@ -123,20 +138,22 @@ def add_hotspots(m: folium.Map, spots: gpd.GeoDataFrame, opts: MapOptions
     spots["per_km2_s"] = [f"{v:.1f}" for v in spots["per_km2"]]
     spots["z_s"] = [f"{v:.2f}" for v in spots["gi_z"]]
     spots["p_s"] = [f"{v:.3f}" for v in spots["gi_p"]]
+    spots["share_pct"] = [(shares or {}).get(c, "") for c in spots["code"]]
     spots["gi_bin"] = spots["gi_bin"].astype(int)
 
     def style(f: dict[str, Any]) -> dict[str, Any]:
         b = int(f["properties"]["gi_bin"])
-        return {"color": st.HOT_LINE if b > 0 else st.COLD_LINE, "weight": 2,
-                "fillColor": st.SPOT_COLORS[b], "fillOpacity": 0.55,
+        return {"color": st.HOT_LINE if b > 0 else st.COLD_LINE, **st.SPOT_LINES[abs(b)],
+                "fill": True, "fillOpacity": 0.0, "lineJoin": "round",
                 "className": "wangge-hotspot " + ("hot" if b > 0 else "cold")}
 
-    cols = ["code", "name", "kind", "conf", "incidents", "per_km2_s", "z_s", "p_s"]
+    cols = ["code", "name", "kind", "conf", "incidents", "per_km2_s", "z_s", "p_s", "share_pct"]
     layer = folium.GeoJson(
         gl.to_geojson(shift(spots, opts), [*cols, "gi_bin"]), name=t["hotspots"],
-        style_function=style,
+        style_function=style, highlight_function=None,
         tooltip=Tooltip(cols, aliases=[t["code"], t["name"], "", t["confidence"],
-                                       t["incidents_n"], t["per_km2"], t["gi_z"], t["gi_p"]]))
+                                       t["incidents_n"], t["per_km2"], t["gi_z"], t["gi_p"],
+                                       t["share"]]))
     layer.add_to(m)
     return layer
 
@@ -166,13 +183,33 @@ def _unit_label(opts: MapOptions, unit: str) -> str:
     return opts.t[f"unit_{unit}"]
 
 
+def _add_outside_incidents(m: folium.Map, conn: Connection, principal: Principal,
+                           opts: MapOptions, period: gi.Period) -> tuple[int, int, bool]:
+    """Incidents of the period no online camera sees: with their case summary for the roles
+    that read incidents, as anonymous points for planners (the layer services' rule).
+    Returns (drawn, total, anonymous)."""
+    t = opts.t
+    if gi.points_only(principal):
+        pts, total = gi.incident_points(conn, principal, opts.region_code, period,
+                                        limit=LIMIT_OUTSIDE, overdue_days=opts.overdue_days,
+                                        outside_cameras=True)
+        ml.add_points(m, pts, opts, t["outside"], radius=4, closed_radius=2.5)
+        return len(pts), total, True
+    outside, total = gi.incidents(conn, principal, opts.region_code, period,
+                                  limit=LIMIT_OUTSIDE, overdue_days=opts.overdue_days,
+                                  outside_cameras=True)
+    ml.add_incidents(m, outside, opts, t["outside"], radius=4, closed_radius=2.5)
+    return len(outside), total, False
+
+
 def build_camera_coverage_map(conn: Connection, principal: Principal, opts: MapOptions,
                               unit: str = "cell", k: int = DEFAULT_SITES,
                               candidates: str = "both", hotspots: bool = True) -> folium.Map:
     """Camera coverage choropleth + gaps/overlaps + incidents outside every camera view,
-    Gi* hot spots and ``k`` recommended camera sites (0: none) with their sectors and
-    gained coverage, over the period of ``opts`` (default: the 92 days ending with the latest
-    report). Both analyses are :mod:`geo.analysis`'s (hot spots with 199 permutations)."""
+    Gi* hot spots (outlines) and ``k`` recommended camera sites (0: none) with their sectors
+    and gained coverage, over the period of ``opts`` (default: the 92 days ending with the
+    latest report). Both analyses are :mod:`geo.analysis`'s (hot spots with 199
+    permutations)."""
     opts = opts.validated()
     cov.check_unit(unit)
     if not 0 <= k <= cov.MAX_MAP_SITES:
@@ -181,8 +218,10 @@ def build_camera_coverage_map(conn: Connection, principal: Principal, opts: MapO
     t = opts.t
     region = opts.region_code
     period = gi.resolve_period(conn, region, opts.start, opts.end, default_days=92)
+    a_period = analysis_period(period)
     title = f"{t['cam_cov_title']} ({_unit_label(opts, unit)})"
-    m = new_map(opts, gl.region_bounds(conn, region), title)
+    subtitle = f"{t['period']}: {a_period.first_day} – {a_period.last_day}"
+    m = new_map(opts, gl.region_bounds(conn, region), title, subtitle)
     gdf = cov.camera_coverage(conn, region, unit)
     labels, colors = _choropleth(m, gdf, opts, "camera", ["cameras"], [t["cameras_n"]],
                                  f"{t['share']} ({_unit_label(opts, unit)})")
@@ -203,25 +242,27 @@ def build_camera_coverage_map(conn: Connection, principal: Principal, opts: MapO
         ).add_to(m)
     cams = gl.cameras(conn, region, statuses=("online",), with_sector=False)
     ml.add_cameras(m, cams, opts, show=False)
-    outside, n_out = gi.incidents(conn, principal, region, period, limit=LIMIT_OUTSIDE,
-                                  outside_cameras=True)
-    ml.add_incidents(m, outside, opts, t["outside"], radius=4)
+    shown, n_out, anonymous = _add_outside_incidents(m, conn, principal, opts, period)
     rows = [("sw", c, lab) for c, lab in zip(colors, labels, strict=True)]
     rows += [("sw", st.FOCUS, f"{t['gap']} / {t['overlap']} ({len(gaps)})")]
     rows += [("dot", st.INCIDENT_STYLES[s]["fill"], f"{t['outside']}: {t[s]}")
              for s in ("overdue", "open", "closed")]
-    notes = [f"{t['period']}: {period.label()}",
-             f"{t['outside']}: {t['shown_of'].format(shown=len(outside), total=n_out)}",
-             "mapclassify FisherJenks"]
-    a_period = analysis_period(period)
+    notes = [t["cov_classes"].format(k=len(labels) - 1),
+             f"{t['outside']}: {t['shown_of'].format(shown=shown, total=n_out)}"]
+    if anonymous:
+        notes.append(t["points_note"])
     if hotspots:
         spots, spot_sum = cov.hotspot_layer(conn, principal, region, a_period)
-        add_hotspots(m, spots, opts)
-        rows += [("sw", st.SPOT_COLORS[b], f"{t['hot' if b > 0 else 'cold']} "
-                  f"{SPOT_CONFIDENCE[abs(b)]} ({int((spots['gi_bin'] == b).sum())})")
-                 for b in (3, 2, 1)]
-        notes.append(t["hot_note"].format(perm=spot_sum["permutations"],
-                                          period=period.label()))
+        shares = ({str(c): f"{pct(v)} %" for c, v in zip(gdf["code"], gdf["share"], strict=True)
+                   if not math.isnan(v)} if unit == "cell" else None)
+        add_hotspots(m, spots, opts, shares)
+        rows += [(SPOT_LEGEND[b], st.HOT_LINE, f"{t['hot']} {SPOT_CONFIDENCE[b]} "
+                  f"({int((spots['gi_bin'] == b).sum())})") for b in (3, 2, 1)]
+        notes.append(t["hot_note"].format(perm=spot_sum["permutations"], period=period.label(),
+                                          min=spot_sum["min_incidents"]))
+        if spot_sum["hot_below_min_incidents"]:
+            notes.append(t["hot_dropped"].format(n=spot_sum["hot_below_min_incidents"],
+                                                 min=spot_sum["min_incidents"]))
     if k:
         sites, site_sum = cov.camera_site_layer(conn, principal, region, a_period, k,
                                                 candidates)
@@ -232,6 +273,7 @@ def build_camera_coverage_map(conn: Connection, principal: Principal, opts: MapO
             solver=site_sum["solver"], k=k, cands=site_sum["candidates"],
             n=site_sum["newly_covered_incidents"], share=site_sum["newly_covered_share_pct"],
             area=f"{site_sum['gain_area_m2'] / 1e6:.3f}"))
+        notes.append(t["sites_layout"])
         if site_sum["candidates_used"] != candidates:
             notes.append(t["sites_fallback"])
     m.add_child(JsCall("legend", legend_html("", rows, notes), "bottomright",
@@ -242,12 +284,15 @@ def build_camera_coverage_map(conn: Connection, principal: Principal, opts: MapO
 
 def build_property_coverage_map(conn: Connection, principal: Principal, opts: MapOptions,
                                 unit: str = "community") -> folium.Map:
-    """Property-management share choropleth against the 80 % / 90 % targets."""
+    """Property-management share choropleth, classed at the targets; the region's targets
+    (80 % / 90 % of the seed, or the ``pm_target`` table) with whether they are met, and the
+    seed's first target, no unmanaged compound in the urban area, with the compounds left."""
     opts = opts.validated()
     cov.check_unit(unit)
     t = opts.t
     region = opts.region_code
     gdf = cov.property_share(conn, region, unit)
+    goals = cov.property_targets(conn, principal, region)
     title = f"{t['prop_title']} ({_unit_label(opts, unit)})"
     comps = gl.compounds(conn, region)
     if comps.empty or unit == "township":
@@ -255,7 +300,7 @@ def build_property_coverage_map(conn: Connection, principal: Principal, opts: Ma
     else:
         x0, y0, x1, y1 = (float(v) for v in comps.total_bounds)
         bounds = (x0 - 0.01, y0 - 0.01, x1 + 0.01, y1 + 0.01)
-    m = new_map(opts, bounds, title)
+    m = new_map(opts, bounds, title, f"{t['data_as_of']} {goals['as_of']}")
     labels, colors = _choropleth(m, gdf, opts, "property", ["compounds", "managed"],
                                  [t["compounds_n"], t["managed"]],
                                  f"{t['share']} ({_unit_label(opts, unit)})")
@@ -273,11 +318,24 @@ def build_property_coverage_map(conn: Connection, principal: Principal, opts: Ma
     rows = [("sw", c, lab) for c, lab in zip(colors, labels, strict=True)]
     rows += [("sw", st.NO_DATA, t["no_data"])]
     rows += [("sw", st.MGMT_COLORS[k], t[f"mode_{k}"]) for k in st.MGMT_COLORS]
+    rows += [("line", st.UNMANAGED_LINE, t["unmanaged_n"].format(n=len(unmanaged)))]
     total = int(gdf["compounds"].sum())
     managed = int(gdf["managed"].sum())
     share = managed / total * 100 if total else float("nan")
-    notes = [f"{t['managed']}: {managed} / {total} ({share:.1f} %) · {t['target']} 80 % (2022), "
-             "90 % (2023)", "mapclassify UserDefined"]
+
+    def state(item: dict[str, Any]) -> str:
+        if item["state"] != "due":
+            return t["upcoming"]
+        return t["met"] if item["met"] else t["not_met"]
+
+    urban = goals["urban_clear_out"]
+    targets = "; ".join(t["target_item"].format(by=g["by"], pct=f"{g['target_pct']:g}",
+                                                state=state(g)) for g in goals["targets"])
+    notes = [f"{t['managed']}: {managed} / {total} ({share:.1f} %)",
+             t["clear_out"].format(from_=urban["from"][:7], state=state(urban),
+                                   n=urban["remaining"]),
+             t["targets_line"].format(targets=targets),
+             t["prop_classes"]]
     m.add_child(JsCall("legend", legend_html("", rows, notes), "bottomright",
                       f"{t['legend']} · {t['share']} ({_unit_label(opts, unit)})"))
     folium.LayerControl(collapsed=False, position="topright").add_to(m)

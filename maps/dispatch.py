@@ -63,7 +63,8 @@ def build_dispatch_map(
     t = opts.t
     region = opts.region_code
     period = gi.resolve_period(conn, region, opts.start, opts.end)
-    m = new_map(opts, gl.region_bounds(conn, region), t["dispatch_title"])
+    m = new_map(opts, gl.region_bounds(conn, region), t["dispatch_title"],
+                f"{t['period']}: {period.first_day} – {period.last_day}")
 
     admin = gl.admin_units(conn, region, ("township", "village", "community"))
     ml.add_admin(m, admin[admin["level"] == "township"], opts, "township")

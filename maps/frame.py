@@ -255,8 +255,17 @@ def _js_json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def new_map(opts: MapOptions, bounds: tuple[float, float, float, float], title: str) -> WanggeMap:
-    """An empty map fitted to ``bounds`` (EPSG:4490) with the chosen basemap and title."""
+def new_map(opts: MapOptions, bounds: tuple[float, float, float, float], title: str,
+            subtitle: str = "") -> WanggeMap:
+    """An empty map fitted to ``bounds`` (EPSG:4490) with the chosen basemap and title.
+
+    Every Wangge map is made here, with the same chrome (``Wangge.chrome`` and
+    ``Wangge.title`` in wangge.js): a title box saying what the map shows, ``subtitle`` (the
+    data's period or date) and the basemap, so a PNG of the map carries them too; the
+    attribution without Leaflet's default "Leaflet" prefix and flag (only the basemap's own
+    attribution, none without a basemap); a metric-only scale bar (no miles or feet); half
+    zoom steps, so the fitted county fills the window (and a PNG) better.
+    """
     assets.check_installed()
     x0, y0, x1, y1 = bounds
     if opts.base.overlay_crs != "EPSG:4490":
@@ -264,7 +273,7 @@ def new_map(opts: MapOptions, bounds: tuple[float, float, float, float], title: 
                               opts.base.overlay_crs)
         x0, x1, y0, y1 = float(xs[0]), float(xs[1]), float(ys[0]), float(ys[1])
     m = WanggeMap(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=11, tiles=None,
-                  max_zoom=19, min_zoom=5, control_scale=True)
+                  max_zoom=19, min_zoom=5, control_scale=False, zoom_snap=0.5)
     m.fit_bounds([[y0, x0], [y1, x1]])
     base = opts.base
     if base.tiles:
@@ -290,7 +299,9 @@ def new_map(opts: MapOptions, bounds: tuple[float, float, float, float], title: 
                           name="wangge_title")
     root.header.add_child(Element('<meta name="referrer" content="no-referrer">'),
                           name="wangge_referrer")
-    m.add_child(JsCall("title", title + " · " + base.name[opts.lang]))
+    m.add_child(JsCall("chrome"))
+    sub = " · ".join(x for x in (subtitle, base.name[opts.lang]) if x)
+    m.add_child(JsCall("title", title, sub))
     return m
 
 
@@ -323,12 +334,19 @@ def shift_xy(lon: Any, lat: Any, opts: MapOptions) -> tuple[np.ndarray, np.ndarr
     return transform_xy(x, y, "EPSG:4490", opts.base.overlay_crs)
 
 
+LINE_KINDS = {"line": ("solid", 3.0), "line-solid": ("solid", 3.5),
+              "line-dashed": ("dashed", 2.5), "line-dotted": ("dotted", 2.0)}
+
+
 def legend_html(title: str, rows: list[tuple[str, str, str]], notes: Sequence[str] = ()) -> str:
-    """Legend HTML: rows of (kind, colour, label); kind is sw (swatch), dot or line."""
+    """Legend HTML: rows of (kind, colour, label); kind is sw (swatch), dot, line (or
+    line-solid, line-dashed, line-dotted: outlines by weight and dash)."""
     parts = [f"<h4>{_html_escape(title)}</h4>"] if title else []
     for kind, color, label in rows:
-        if kind == "line":
-            sw = f"<i class='line' style='border-top-color:{color}'></i>"
+        if kind in LINE_KINDS:
+            style, width = LINE_KINDS[kind]
+            sw = (f"<i class='line' style='border-top-color:{color};border-top-style:{style};"
+                  f"border-top-width:{width:g}px'></i>")
         else:
             sw = f"<i class='{kind}' style='background:{color}'></i>"
         parts.append(f"<div class='wangge-row'>{sw}<span>{_html_escape(label)}</span></div>")

@@ -33,8 +33,9 @@ def _geojson(gdf: gpd.GeoDataFrame, columns: list[str], opts: MapOptions) -> dic
 
 
 def add_admin(m: folium.Map, units: gpd.GeoDataFrame, opts: MapOptions, level: str,
-              show: bool = True) -> folium.GeoJson:
-    """Township or village/community outlines with a name tooltip."""
+              show: bool = True, labels: bool = True) -> folium.GeoJson:
+    """Township or village/community outlines with a name tooltip; township names are also
+    written on the map (``labels``)."""
     t = opts.t
     units = units.copy()
     if opts.lang == "en":
@@ -53,6 +54,21 @@ def add_admin(m: folium.Map, units: gpd.GeoDataFrame, opts: MapOptions, level: s
         tooltip=Tooltip(["label", "code"], aliases=[t["name"], t["code"]]),
         show=show, smooth_factor=1.0,
     )
+    layer.add_to(m)
+    if level == "township" and labels and not units.empty:
+        add_labels(m, units, opts, t["township_names"], show=show)
+    return layer
+
+
+def add_labels(m: folium.Map, units: gpd.GeoDataFrame, opts: MapOptions, name: str,
+               show: bool = True) -> JsLayer:
+    """Names written on the map at each unit's point inside it (``label`` column): township
+    names readable at county zoom, in a PNG as on screen."""
+    points = shift(units[["label", "geometry"]], opts).geometry.representative_point()
+    rows = [[round(float(p.y), 6), round(float(p.x), 6), str(lab)]
+            for p, lab in zip(points, units["label"], strict=True)]
+    layer = JsLayer("labels", {"rows": rows, "color": st.LABEL_TEXT, "halo": st.LABEL_HALO},
+                    name=name, show=show)
     layer.add_to(m)
     return layer
 
@@ -146,10 +162,49 @@ def incident_rows(gdf: gpd.GeoDataFrame, opts: MapOptions) -> dict[str, Any]:
 
 
 def add_incidents(m: folium.Map, gdf: gpd.GeoDataFrame, opts: MapOptions, name: str,
-                  show: bool = True, radius: int = 6) -> JsLayer:
-    """Incident points coloured by overdue / open / closed, popups with the case summary."""
-    layer = JsLayer("incidents", incident_rows(gdf, opts), {"radius": radius}, name=name,
-                    show=show)
+                  show: bool = True, radius: int = 6, closed_radius: float | None = None
+                  ) -> JsLayer:
+    """Incident points coloured by overdue / open / closed, popups with the case summary
+    (closed ones drawn with ``closed_radius`` when given)."""
+    layer = JsLayer("incidents", incident_rows(gdf, opts),
+                    {"radius": radius, "closedRadius": closed_radius}, name=name, show=show)
+    layer.add_to(m)
+    return layer
+
+
+def point_rows(gdf: gpd.GeoDataFrame, opts: MapOptions) -> dict[str, Any]:
+    """Anonymous incident points for ``Wangge.points`` (planners): position, category and
+    status class only (the frame of :func:`geo.mapdata.incidents.incident_points`)."""
+    dicts: dict[str, list[str]] = {"cat": [], "cls": []}
+    index: dict[str, dict[str, int]] = {"cat": {}, "cls": {}}
+
+    def enc(col: str, value: str) -> int:
+        pos = index[col].get(value)
+        if pos is None:
+            pos = index[col][value] = len(dicts[col])
+            dicts[col].append(value)
+        return pos
+
+    rows: list[list[Any]] = []
+    if not gdf.empty:
+        lon, lat = shift_xy(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy(), opts)
+        cat_col = "category_name_en" if opts.lang == "en" else "category_name"
+        for i, r in enumerate(gdf.itertuples(index=False)):
+            cls = "overdue" if r.overdue else ("open" if r.is_open else "closed")
+            cat = _text(getattr(r, cat_col)) or _text(r.category_name) or r.category_code
+            rows.append([round(float(lat[i]), 6), round(float(lon[i]), 6), enc("cat", cat),
+                         enc("cls", cls)])
+    t = opts.t
+    return {"rows": rows, "dicts": dicts, "styles": st.INCIDENT_STYLES,
+            "t": {k: t[k] for k in ("overdue", "open", "closed")}}
+
+
+def add_points(m: folium.Map, gdf: gpd.GeoDataFrame, opts: MapOptions, name: str,
+               show: bool = True, radius: int = 4, closed_radius: float | None = None
+               ) -> JsLayer:
+    """Incidents as anonymous points coloured by overdue / open / closed (no popup)."""
+    layer = JsLayer("points", point_rows(gdf, opts),
+                    {"radius": radius, "closedRadius": closed_radius}, name=name, show=show)
     layer.add_to(m)
     return layer
 

@@ -4,19 +4,34 @@ Each colour has one meaning, everywhere:
 
 - red (:data:`OVERDUE`, :data:`OVERDUE_LINE`): an overdue incident, or a cell with overdue
   incidents. Nothing else is red.
-- orange (:data:`OPEN`): open incidents (not overdue); green (:data:`CLOSED`): closed ones.
-- blue: the grid (cells), and online cameras (:data:`CAMERA_STYLES`).
+- amber/orange (:data:`OPEN`, :data:`OPEN_LINE`): open incidents (not overdue); green
+  (:data:`CLOSED`): closed ones.
+- blue: the grid (cells), and the worker's own position ("I am here", :data:`HERE`, the blue
+  dot of every phone map). Cameras are never blue.
+- cameras (:data:`CAMERA_STYLES`): charcoal = online, light grey = offline, olive = fault (a
+  camera state shares no colour with the grid, the incidents or the choropleths).
 - magenta (:data:`FOCUS`): "look here": the worker's own cell, a search hit, gaps and overlaps
   between cells.
-- teal (:data:`SITE`): recommended camera sites; brown: compounds without property management.
-- choropleths: a sequential orange scale for camera coverage, yellow-green for property
-  management (pale = below target), and a purple-orange diverging scale for Gi* hot (orange)
-  and cold (purple) spots; grey (:data:`NO_DATA`) where there is nothing to measure.
+- teal (:data:`SITE`): recommended camera sites (marker, sector, leader line); brown
+  (:data:`MGMT_COLORS` ``none``, :data:`UNMANAGED_LINE`): compounds without property management.
+- purple-magenta: dedicated cells (:data:`DEDICATED_LINE`) on the dispatch and cell maps (the
+  coverage maps, whose violet scale is close, do not draw them).
+- choropleths: camera coverage is a sequential violet scale (:data:`COVERAGE_SCALE`, light
+  to dark, one clear step per class) after a near-white "0 % (no camera)" class
+  (:data:`COVERAGE_ZERO`); property management is yellow-green (:data:`TARGET_SCALE`, pale =
+  below target); grey (:data:`NO_DATA`) where there is nothing to measure.
+- Gi* hot spots are outlines drawn over the coverage fill, never a fill: dark orange-brown
+  (:data:`HOT_LINE`, weight and dash by confidence); cold spots dark violet (:data:`COLD_LINE`).
+  :data:`SPOT_COLORS` are the swatches of charts (reports), not map fills.
+- text on the map (township names, :data:`LABEL_TEXT`) has a white halo (:data:`LABEL_HALO`).
 
 ``wangge.js`` holds no colour of its own: the layers pass it the styles it needs.
+``wangge.css`` repeats :data:`SITE` (site badges) and :data:`HERE` (the "I am here" dot).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 # Incidents (and per-cell counts): red = overdue, orange = open, green = closed.
 OVERDUE = "#e53935"
@@ -34,21 +49,24 @@ INCIDENT_STYLES = {
 }
 COUNT_COLORS = {"overdue": OVERDUE, "open": OPEN_LINE, "closed": CLOSED, "outline": "#ffffff"}
 
-# Cameras (markers filled white).
+# Cameras (markers filled white): no blue (the grid), no red/orange/green (incidents).
 CAMERA_FILL = "#ffffff"
-CAMERA_STYLES = {"online": {"color": "#1565c0"}, "offline": {"color": "#757575"},
-                 "fault": {"color": "#6a1b9a"}}
+CAMERA_STYLES = {"online": {"color": "#212121"}, "offline": {"color": "#9e9e9e"},
+                 "fault": {"color": "#827717"}}
 
 # Boundaries and the grid.
 TOWNSHIP_LINE = "#263238"
 VILLAGE_LINE = "#546e7a"
 CELL_LINE = "#1e88e5"
 CELL_FILL = "#90caf9"
+HERE = "#1565c0"  # the worker's own position (wangge.css .wangge-here)
 DEDICATED_LINE = "#8e24aa"
 DEDICATED_FILL = "#ce93d8"
 FOCUS = "#d500f9"  # own cell, search hit, gaps and overlaps
 FOCUS_FILL = "#ffeb3b"
 OVERLAP_LINE = "#000000"
+LABEL_TEXT = "#263238"  # township names on the map (same ink as the township lines)
+LABEL_HALO = "#ffffff"
 
 # Property management modes; compounds without management are brown, never red.
 MGMT_COLORS = {"company": "#2e7d32", "community": "#66bb6a", "social_org": "#9ccc65",
@@ -58,11 +76,20 @@ UNMANAGED_LINE = "#5d4037"
 # Choropleths.
 UNIT_LINE = "#455a64"
 NO_DATA = "#bdbdbd"
-COVERAGE_SCALE = ["#fff5eb", "#fdd0a2", "#fd8d3c", "#d94801", "#7f2704"]  # low -> high
+CHOROPLETH_OPACITY = 0.85  # fill opacity of every choropleth class
+# Camera coverage: "0 % (no camera)" on its own, then up to four classes of the non-zero
+# shares, light -> dark; neighbouring steps differ clearly in lightness (ColorBrewer Purples).
+COVERAGE_ZERO = "#fcfbfd"
+COVERAGE_SCALE = ["#cbc9e2", "#9e9ac8", "#6a51a3", "#3f007d"]  # low -> high
 TARGET_SCALE = ["#ffffcc", "#c2e699", "#78c679", "#238443"]  # below 50/80/90 %, >= 90 %
-# Gi* confidence bins (+-3/2/1 = 99/95/90 %): hot orange, cold purple (ColorBrewer PuOr).
+# Gi* confidence bins (+-3/2/1 = 99/95/90 %): hot orange, cold purple (ColorBrewer PuOr);
+# swatches for charts. On the maps hot spots are outlines in HOT_LINE.
 SPOT_COLORS = {3: "#b35806", 2: "#f1a340", 1: "#fee0b6",
                -1: "#d8daeb", -2: "#998ec3", -3: "#542788"}
-HOT_LINE = "#7f3b08"
+HOT_LINE = "#b35806"
 COLD_LINE = "#2d004b"
+# Outline of a hot (cold) spot by confidence: weight in pixels and dash pattern.
+SPOT_LINES: dict[int, dict[str, Any]] = {3: {"weight": 3.5, "dashArray": None},
+                                         2: {"weight": 2.5, "dashArray": "7 4"},
+                                         1: {"weight": 2.0, "dashArray": "2 4"}}
 SITE = "#00897b"

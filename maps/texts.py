@@ -42,7 +42,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "hotspots": "事件热点 (Gi*)", "hot": "热点", "cold": "冷点",
         "confidence": "置信度", "gi_z": "Gi* z 值", "gi_p": "p 值", "per_km2": "每平方公里事件",
         "incidents_n": "事件数",
-        "hot_note": "热点: Getis-Ord Gi* (esda), 每平方公里事件数, {perm} 次置换, 时段 {period}",
+        "hot_note": "热点: Getis-Ord Gi* 局部统计量, 指标为每平方公里事件数; 空间权重: 二值邻接, "
+                    "即边界相接的网格加网格自身; 网格内至少 {min} 起事件才可为热点; {perm} 次置换, "
+                    "时段 {period}. 热点以轮廓线画在覆盖率分级之上 (实线 99 %, 虚线 95 %, "
+                    "点线 90 %), 不遮盖覆盖率颜色",
+        "hot_dropped": "另有 {n} 个网格 Gi* 显著但事件少于 {min} 起, 不计为热点",
+        "cov_zero": "0 % (无摄像头视域)",
+        "cov_classes": "覆盖率分级: 0 % 单列一级; 其余单元按覆盖率的分位数分为 {k} 级, "
+                       "每级单元数大致相同 (颜色由浅到深)",
+        "prop_classes": "覆盖率分级按目标: 低于 50 %, 50-80 %, 80-90 %, 达到 90 %",
+        "township_names": "乡镇名称", "data_as_of": "数据截至",
+        "points_note": "规划角色看到的事件为匿名点: 仅位置、类别和状态 (超期/未办结/已办结), "
+                       "无编号、描述、地址和上报人",
+        "sites_layout": "建议点位编号相互重叠时向外错开, 以细线连到实际位置 (每次缩放重新排布)",
+        "targets_line": "目标: {targets}",
+        "target_item": "{by} 前 {pct} % ({state})",
+        "met": "已达成", "not_met": "未达成", "upcoming": "未到期",
+        "clear_out": "城区无物业管理小区清零 ({from_} 起, 城区 100 %): {state}, 尚余 {n} 个",
+        "unmanaged_n": "无物业管理小区 ({n}, 棕色粗边)",
         "sites": "建议新增摄像头点位 (前 {k} 个)", "site": "建议点位", "rank": "排序",
         "bearing": "朝向", "fov": "视角", "range": "视距", "source": "候选来源",
         "src_entrance": "小区出入口", "src_lattice": "网格点阵", "compound": "小区",
@@ -89,8 +106,29 @@ TEXTS: dict[str, dict[str, str]] = {
         "hotspots": "Incident hot spots (Gi*)", "hot": "Hot spot", "cold": "Cold spot",
         "confidence": "confidence", "gi_z": "Gi* z-score", "gi_p": "p-value",
         "per_km2": "Incidents per km²", "incidents_n": "Incidents",
-        "hot_note": "Hot spots: Getis-Ord Gi* (esda) of incidents per km², {perm} permutations, "
-                    "period {period}",
+        "hot_note": "Hot spots: local Getis-Ord Gi* of incidents per km²; spatial weights: "
+                    "binary contiguity, the cells touching a cell plus the cell itself; a hot "
+                    "spot needs at least {min} incidents in the cell; {perm} permutations, "
+                    "period {period}. Drawn as outlines over the coverage classes (solid 99 %, "
+                    "dashed 95 %, dotted 90 %), never hiding them",
+        "hot_dropped": "{n} more cells have a significant Gi* but fewer than {min} incidents: "
+                       "not hot spots",
+        "cov_zero": "0 % (no camera view)",
+        "cov_classes": "Classes: 0 % on its own; the other units split at quantiles of their "
+                       "coverage into {k} classes of about equally many units (light to dark)",
+        "prop_classes": "Classes by target: below 50 %, 50-80 %, 80-90 %, 90 % and above",
+        "township_names": "Township names", "data_as_of": "data as of",
+        "points_note": "Planners see incidents as anonymous points: position, category and "
+                       "status class (overdue / open / closed) only; no code, description, "
+                       "address or reporter",
+        "sites_layout": "Site numbers that would overlap are moved apart and tied to the true "
+                        "position by a thin line (laid out again at every zoom)",
+        "targets_line": "Targets: {targets}",
+        "target_item": "{pct} % by {by} ({state})",
+        "met": "met", "not_met": "not met", "upcoming": "not yet due",
+        "clear_out": "No unmanaged compound in the urban area (100 % from {from_}): {state}, "
+                     "{n} left",
+        "unmanaged_n": "Unmanaged compounds ({n}, thick brown outline)",
         "sites": "Recommended camera sites (top {k})", "site": "Recommended site",
         "rank": "Rank", "bearing": "Bearing", "fov": "Field of view", "range": "Range",
         "source": "Candidate", "src_entrance": "compound entrance", "src_lattice": "lattice",

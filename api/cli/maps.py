@@ -8,7 +8,9 @@
 
 The HTML opens from disk with no server and no internet (no CDN URL anywhere). The PNG is a
 snapshot taken by headless Chromium (``/usr/bin/chromium`` or ``$WANGGE_CHROMIUM``) with every
-network request blocked.
+network request blocked; it shows what the page shows (maps.frame.new_map): the title box with
+the data's period or date, township names on the map, the legend, a metric scale bar and no
+Leaflet attribution prefix.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ def snapshot(html_file: Path, png: Path, width: int = 1600, height: int = 1100) 
             page.route("**/*", route)
             page.goto(html_file.resolve().as_uri())
             page.wait_for_load_state("networkidle")
+            page.evaluate("() => document.fonts.ready.then(() => true)")  # CJK labels drawn
             page.wait_for_timeout(400)  # let Leaflet finish its last frame
             page.screenshot(path=str(png))
         finally:

@@ -49,7 +49,8 @@
       var key = v(r, "cls"), st = d.styles[key] || d.styles.unknown;
       var lat0 = ci.lat0 !== undefined ? r[ci.lat0] : r[ci.lat],
         lon0 = ci.lon0 !== undefined ? r[ci.lon0] : r[ci.lon];
-      var m = L.circleMarker([r[ci.lat], r[ci.lon]], {radius: o.radius || 6, color: st.color,
+      var rad = key === "closed" && o.closedRadius ? o.closedRadius : (o.radius || 6);
+      var m = L.circleMarker([r[ci.lat], r[ci.lon]], {radius: rad, color: st.color,
         weight: 1.5, fillColor: st.fill, fillOpacity: 0.9, className: "wangge-incident " + key});
       m.bindTooltip(esc(r[ci.code]) + " " + esc(v(r, "cat")));
       m.bindPopup(function () {
@@ -215,9 +216,11 @@
   };
   /* Recommended camera sites: rows [lat, lon, rank, bearing, fov, range, sector ring [[lat, lon]],
    * gain_incidents, gain_weight, cumulative, standalone, gain_area_m2, sector_area_m2, cell,
-   * source, compound]; only aggregates (no incident codes). */
+   * source, compound]; only aggregates (no incident codes). Numbered badges that would overlap
+   * at the current zoom are moved apart (best rank keeps its place) and tied to the true
+   * position (a small dot) by a leader line; recomputed after every zoom. */
   W.sites = function (d) {
-    var g = L.featureGroup(), t = d.t;
+    var g = L.featureGroup(), t = d.t, sites = [], size = 22, gap = 3, map = null;
     d.rows.forEach(function (r) {
       var tip = esc(t.site) + " #" + r[2] + "<br>" + esc(t.gain_inc) + " " + r[7] + " · " +
         esc(t.gain_area) + " " + r[11].toLocaleString() + " m²";
@@ -229,11 +232,56 @@
                [t.cell, esc(r[13])], [t.source, esc(r[14])], [t.compound, esc(r[15])]]) + "</div>";
       L.polygon(r[6], {color: d.color, weight: 2, fillColor: d.color, fillOpacity: 0.35,
         className: "wangge-site-sector"}).bindTooltip(tip).bindPopup(popup).addTo(g);
-      var icon = L.divIcon({className: "wangge-site", html: String(r[2]), iconSize: [22, 22],
-        iconAnchor: [11, 11]});
-      L.marker([r[0], r[1]], {icon: icon, title: t.site + " #" + r[2], zIndexOffset: 500})
-        .bindTooltip(tip).bindPopup(popup).addTo(g);
+      var at = L.latLng(r[0], r[1]);
+      var icon = L.divIcon({className: "wangge-site", html: String(r[2]), iconSize: [size, size],
+        iconAnchor: [size / 2, size / 2]});
+      var marker = L.marker(at, {icon: icon, title: t.site + " #" + r[2], zIndexOffset: 500 - r[2]})
+        .bindTooltip(tip).bindPopup(popup);
+      var leader = L.polyline([at, at], {color: d.color, weight: 1.5, interactive: false,
+        className: "wangge-site-leader"});
+      var dot = L.circleMarker(at, {radius: 2.5, color: d.color, weight: 1, fillColor: d.color,
+        fillOpacity: 1, interactive: false, className: "wangge-site-anchor"});
+      sites.push({at: at, rank: r[2], marker: marker, leader: leader, dot: dot});
+      marker.addTo(g);
     });
+    sites.sort(function (a, b) { return a.rank - b.rank; });
+    function free(p, placed, min) {
+      for (var k = 0; k < placed.length; k++) {
+        if (Math.abs(p.x - placed[k].x) < min && Math.abs(p.y - placed[k].y) < min) { return false; }
+      }
+      return true;
+    }
+    function layout() {
+      if (!map) { return; }
+      var placed = [], box = size;
+      sites.forEach(function (s) {  // the badge as drawn (border included)
+        var icon = s.marker._icon;
+        if (icon && icon.offsetWidth) { box = Math.max(box, icon.offsetWidth, icon.offsetHeight); }
+      });
+      var min = box + gap, step = min + 1;
+      sites.forEach(function (s) {
+        var p0 = map.latLngToLayerPoint(s.at), p = p0;
+        for (var ring = 1; !free(p, placed, min) && ring < 40; ring++) {
+          var n = 8 * ring, found = null;
+          for (var j = 0; j < n && !found; j++) {
+            var a = -Math.PI / 2 + 2 * Math.PI * j / n,
+              q = L.point(p0.x + ring * step * Math.cos(a), p0.y + ring * step * Math.sin(a));
+            if (free(q, placed, min)) { found = q; }
+          }
+          if (found) { p = found; }
+        }
+        placed.push(p);
+        var moved = p.distanceTo(p0) > 0.5, ll = moved ? map.layerPointToLatLng(p) : s.at;
+        s.marker.setLatLng(ll);
+        if (moved) {
+          s.leader.setLatLngs([s.at, ll]);
+          if (!g.hasLayer(s.leader)) { g.addLayer(s.leader); g.addLayer(s.dot); }
+        } else if (g.hasLayer(s.leader)) { g.removeLayer(s.leader); g.removeLayer(s.dot); }
+      });
+    }
+    g.on("add", function () { map = g._map; map.on("zoomend viewreset", layout); layout(); });
+    g.on("remove", function () { if (map) { map.off("zoomend viewreset", layout); } map = null; });
+    g.layout = layout;
     return g;
   };
   /* A group whose content is only on the map from zoom o.minZoom (keeps county views light). */
@@ -264,14 +312,61 @@
     c.addTo(map);
     return c;
   };
-  W.title = function (map, text) {
+  /* The chrome of every map (maps.frame.new_map): attribution without Leaflet's default prefix
+   * and flag (the basemap's own attribution stays), and a metric-only scale bar. */
+  W.chrome = function (map) {
+    if (map.attributionControl) { map.attributionControl.setPrefix(false); }
+    L.control.scale({metric: true, imperial: false, maxWidth: 160}).addTo(map);
+  };
+  /* Title box: what the map shows (text) and, on a second line, its data period/date (sub). */
+  W.title = function (map, text, sub) {
     var c = L.control({position: "topright"});
     c.onAdd = function () {
-      var div = L.DomUtil.create("div", "wangge-box wangge-title");
-      div.textContent = text;
+      var div = L.DomUtil.create("div", "wangge-box wangge-title"),
+        h = L.DomUtil.create("div", "wangge-title-main", div);
+      h.textContent = text;
+      if (sub) { L.DomUtil.create("div", "wangge-title-sub", div).textContent = sub; }
       return div;
     };
     c.addTo(map);
+  };
+  /* Place names written on the map (township labels): rows [lat, lon, text]; d.color, d.halo.
+   * Drawn in their own pane above the fills and outlines, below the markers; not clickable. */
+  W.labels = function (d) {
+    var g = L.featureGroup();
+    g.beforeAdd = function (map) {  // the pane must exist before the markers are added
+      if (!map.getPane("wanggeLabels")) {
+        var pane = map.createPane("wanggeLabels");
+        pane.style.zIndex = 580;
+        pane.style.pointerEvents = "none";
+      }
+    };
+    d.rows.forEach(function (r) {
+      var span = document.createElement("span");
+      span.className = "wangge-label-text";
+      span.textContent = r[2];
+      span.style.color = d.color;
+      span.style.textShadow = [[-1, -1], [1, -1], [-1, 1], [1, 1], [0, 0]].map(function (o) {
+        return o[0] + "px " + o[1] + "px 2px " + d.halo; }).join(", ");
+      var icon = L.divIcon({className: "wangge-label", html: span, iconSize: null});
+      L.marker([r[0], r[1]], {icon: icon, interactive: false, keyboard: false,
+        pane: "wanggeLabels"}).addTo(g);
+    });
+    return g;
+  };
+  /* Incidents as anonymous points (planners): rows [lat, lon, cat, cls] with cat and cls
+   * indexes into d.dicts; no code, time, text or link; d.t names the classes. o.radius, and
+   * o.closedRadius for closed ones (as Wangge.incidents). */
+  W.points = function (d, o) {
+    var g = L.featureGroup(), dicts = d.dicts;
+    d.rows.forEach(function (r) {
+      var key = dicts.cls[r[3]], st = d.styles[key] || d.styles.unknown;
+      var rad = key === "closed" && o.closedRadius ? o.closedRadius : (o.radius || 5);
+      L.circleMarker([r[0], r[1]], {radius: rad, color: st.color, weight: 1.5,
+        fillColor: st.fill, fillOpacity: 0.9, className: "wangge-incident wangge-point " + key})
+        .bindTooltip(esc(dicts.cat[r[2]]) + " · " + esc(d.t[key] || key)).addTo(g);
+    });
+    return g;
   };
   /* Search box: index = [{label, kind, bounds:[x0,y0,x1,y1]}]; color of the hit's outline */
   W.search = function (map, index, t, color) {
