@@ -35,7 +35,9 @@ def get_kpi(conn: ConnDep, principal: PrincipalDep, as_of: AsOfDep, region: Regi
             period: Annotated[str | None, Query(
                 description="split a dimension grouping by month, week or day (not with "
                 "group_by=month|week|day)", json_schema_extra={"enum": list(UNITS)})] = None,
-            format: Literal["json", "xlsx"] = "json") -> Response:
+            format: Literal["json", "xlsx"] = "json",
+            lang: Annotated[Literal["zh", "en"], Query(description="XLSX headers")] = "zh",
+            ) -> Response:
     """结案率, 按期结案率, average handling time, rework and repeat-report rates of the reports
     made in ``[from, to)`` (China Standard Time), with 同比 and 环比.
 
@@ -65,6 +67,6 @@ def get_kpi(conn: ConnDep, principal: PrincipalDep, as_of: AsOfDep, region: Regi
     result = kpi(conn, principal, region, date_from, date_to, group_by, as_of, period)
     if format == "xlsx":
         name = f"kpi_{group_by}{f'_{period}' if period else ''}_{date_from}_{date_to}.xlsx"
-        return Response(kpi_xlsx(result), media_type=XLSX,
+        return Response(kpi_xlsx(result, lang), media_type=XLSX,
                         headers={"Content-Disposition": content_disposition(name)})
     return JSONResponse(result)

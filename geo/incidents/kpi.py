@@ -30,7 +30,6 @@ Definitions (reports counted by their report time in [from, to), China Standard 
 from __future__ import annotations
 
 import datetime as dt
-import io
 from bisect import bisect_left
 from collections.abc import Iterable
 from typing import Any
@@ -397,35 +396,66 @@ def _finish(acc: dict[str, Any]) -> dict[str, Any]:
     return acc
 
 
-def kpi_xlsx(result: dict[str, Any]) -> bytes:
-    """The KPI table as an XLSX workbook (Chinese headers with English in brackets)."""
-    import openpyxl
-    from openpyxl.styles import Font
+METRICS_EN = {
+    "reports": "Reports", "repeat_reports": "Repeat reports", "cases": "Cases", "due": "Due",
+    "closed": "Closed", "closed_on_time": "Closed on time", "closing_rate": "Closing rate",
+    "on_time_rate": "On-time closing rate", "avg_handling_h": "Avg handling (working h)",
+    "rework_rate": "Rework rate", "repeat_rate": "Repeat-report rate", "open": "Open",
+    "open_overdue": "Open and overdue",
+}
+_XLSX_COUNTS = ("reports", "cases", "due", "closed", "closed_on_time", "repeat_reports", "open",
+                "open_overdue")
+_XLSX_RATES = {"closing_rate": ("closed", "due"), "on_time_rate": ("closed_on_time", "due"),
+               "repeat_rate": ("repeat_reports", "reports")}
+GROUPS_ZH = {"township": ("乡镇", "Township"), "cell": ("网格", "Cell"),
+             "department": ("部门", "Department"), "worker": ("网格员", "Grid worker"),
+             "category": ("类别", "Category"), "month": ("月份", "Month"),
+             "week": ("周", "Week"), "day": ("日期", "Day")}
 
-    cols = ["key", "name", "reports", "cases", "due", "closed", "closed_on_time",
-            "closing_rate", "on_time_rate", "avg_handling_h", "rework_rate", "repeat_reports",
-            "repeat_rate", "open", "open_overdue"]
-    zh = {"key": "编码", "name": "名称", **METRICS_ZH}
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = "KPI"
-    ws.append([f"事件考核指标 KPI  {result['from']} ~ {result['to']} (按 {result['group_by']}, "
-               f"截至 {result['as_of']})"])
-    ws.append([f"{zh[c]} ({c})" for c in cols])
-    for cell in ws[2]:
-        cell.font = Font(bold=True)
-    from geo.io.export import as_spreadsheet_text
 
-    for g in [*result["groups"], result["total"]]:
-        ws.append([as_spreadsheet_text(g.get(c)) for c in cols])
-    for row in ws.iter_rows(min_row=3):
-        for cell, c in zip(row, cols, strict=False):
-            if c.endswith("_rate") and cell.value is not None:
-                cell.number_format = "0.0%"
-    ws2 = wb.create_sheet("定义 Definitions")
-    for line in result["definitions"].splitlines():
-        ws2.append([line])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+def kpi_xlsx(result: dict[str, Any], lang: str = "zh") -> bytes:
+    """The KPI table as a workbook of the one Excel writer (:mod:`geo.io.workbook`): Chinese
+    headers (``lang="en"``: English), the period of each row when grouped by time, 环比 and
+    同比 of the reports and the closing rate, a totals row (rates recomputed) and the
+    definitions on the 说明 sheet."""
+    from geo.io.workbook import About, Column, Sheet, write_workbook
+
+    group_zh, group_en = GROUPS_ZH.get(result["group_by"], (result["group_by"],) * 2)
+    cols = [Column("key", f"{group_zh}编码", f"{group_en} code"),
+            Column("name", group_zh, group_en)]
+    if result.get("period"):
+        cols.insert(0, Column("period", "时段", "Period"))
+    for key in ("reports", "cases", "due", "closed", "closed_on_time", "closing_rate",
+                "on_time_rate", "avg_handling_h", "rework_rate", "repeat_reports",
+                "repeat_rate", "open", "open_overdue"):
+        kind = ("percent" if key.endswith("_rate") else
+                "float" if key == "avg_handling_h" else "int")
+        cols.append(Column(key, METRICS_ZH[key], METRICS_EN[key], kind,
+                           total=key in _XLSX_COUNTS, ratio=_XLSX_RATES.get(key)))
+    for cmp, zh, en in (("pop", "环比", "vs previous period"),
+                        ("yoy", "同比", "vs a year earlier")):
+        cols += [Column(f"{cmp}_reports", f"上报数{zh}(%)", f"Reports {en} (%)", "float",
+                        note_zh=f"上报数较{'上期' if cmp == 'pop' else '去年同期'}的增减百分比",
+                        note_en=f"change of reports {en}, per cent"),
+                 Column(f"{cmp}_closing_rate", f"结案率{zh}(百分点)",
+                        f"Closing rate {en} (points)", "float",
+                        note_zh="结案率的增减, 以百分点计", note_en="in percentage points")]
+
+    def row(g: dict[str, Any]) -> dict[str, Any]:
+        out = dict(g)
+        for cmp in ("pop", "yoy"):
+            c = g.get(cmp) or {}
+            out[f"{cmp}_reports"] = (c.get("change_pct") or {}).get("reports")
+            out[f"{cmp}_closing_rate"] = (c.get("change_pp") or {}).get("closing_rate")
+        return out
+
+    title_zh = f"事件考核指标 {result['from']} 至 {result['to']} (不含), 按{group_zh}"
+    title_en = f"Case KPIs {result['from']} to {result['to']} (exclusive), by {group_en}"
+    about = About(title_zh, title_en, inputs=[
+        ("区域", "Region", result["region_code"]), ("起始日期", "From", result["from"]),
+        ("截止日期(不含)", "To (exclusive)", result["to"]),
+        ("分组", "Grouped by", group_zh if lang != "en" else group_en),
+        ("数据截至", "Data as of", dt.datetime.fromisoformat(result["as_of"]))],
+        notes=[(result["definitions"], result["definitions"])])
+    sheet = Sheet("考核指标", "KPIs", cols, [row(g) for g in result["groups"]], totals=True)
+    return write_workbook([sheet], about, lang)
