@@ -169,6 +169,7 @@ def monthly_report(conn: Connection, principal: Principal, region_code: str, mon
                       site_rows["cell_code"] if site_rows is not None and "cell_code" in
                       site_rows else [])}},
         "definitions": current["definitions"],
+        "definitions_zh": current.get("definitions_zh") or current["definitions"],
         "warnings": current["warnings"],
     }
 

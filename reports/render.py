@@ -329,8 +329,8 @@ def monthly_html(conn: Connection, principal: Principal, report: dict[str, Any],
         k=ss.get("sites_recommended"), n=ss.get("newly_covered_incidents"),
         total=ss.get("uncovered_demand_incidents"), share=ss.get("newly_covered_share_pct"),
         cands=ss.get("candidates"))) + "</p>")
-    parts.append(f"<h2>{escape(t['definitions'])}</h2><p class=defs>"
-                 f"{escape(report['definitions'])}</p>")
+    defs = report["definitions_zh"] if lang == "zh" else report["definitions"]
+    parts.append(f"<h2>{escape(t['definitions'])}</h2><p class=defs>{escape(defs)}</p>")
     parts.append(f'<p class="note">{escape(t["generated"])} {_local(inp["as_of"])} · Wangge</p>')
     parts.append("</body></html>")
     return "".join(parts)
@@ -428,7 +428,7 @@ def monthly_xlsx(report: dict[str, Any], lang: str = "zh") -> bytes:
                 ("数据截至", "Data as of", _local(inp["as_of"])),
                 ("网格边界", "Grid boundaries", inp["boundary_set"])],
         notes=([(tz["synthetic"], te["synthetic"])] if inp["synthetic"] else [])
-        + [(report["definitions"], report["definitions"])])
+        + [(report["definitions_zh"], report["definitions"])])
     return write_workbook([headline, trend, towns, cats, overdue], about, lang)
 
 

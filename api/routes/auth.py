@@ -213,7 +213,9 @@ _CROSS_SITE = ("登录表单须从本站登录页提交 / the login form must be
 def _html(body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(body, status_code=status, headers={
         "Content-Security-Policy": _LOGIN_CSP, "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+        # same-origin, not no-referrer: under no-referrer a browser posts the form with
+        # "Origin: null", which same_origin_form must refuse as it would a sandboxed page
+        "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY",
         "Cache-Control": "no-store"})
 
 

@@ -60,6 +60,20 @@ GROUPS = {
     "category": ("i.category_code",
                  "(SELECT name FROM incident_category c WHERE c.code = i.category_code)"),
 }
+#: The definitions above in Chinese, for documents read by officials (the English ones are
+#: this module's docstring; the two say the same).
+DEFINITIONS_ZH = """统计口径 (按上报时间统计, 时段 [起始, 截止) 为北京时间):
+
+- 上报数: 全部上报; 重复上报数: 被合并到其他案件的上报; 重复上报率 = 重复上报数 / 上报数。
+- 案件数: 上报中除被合并、不予立案、已撤销和仍待定位以外的。
+- 结案数: 状态为已结案的案件; 按期结案: 在最终期限 (上报时间加四个环节的工作时限, 随暂停和延期顺延)
+  前结案。
+- 应结案数: 已结案案件 + 截至统计时点已超期的在办案件 (当前环节期限或最终期限已过且未暂停)。
+- 结案率 = 结案数 / 应结案数; 按期结案率 = 按期结案数 / 应结案数。
+- 平均处置时长: 已结案案件从上报到结案的平均工作小时数。
+- 返工率 = 至少返工一次的案件 / 至少处置过一次的案件。
+- 时段: 自然月、ISO 周 (周一至周日) 或自然日; 被起止日期截断的时段只计范围内的日期。
+- 同比: 去年同期; 环比: 上一个同样长度的时段。对比期没有上报时不作比较。"""
 #: Every value of ``group_by``: a dimension (GROUPS) or a calendar unit (geo.periods.UNITS).
 GROUP_BY = [*GROUPS, *periods.UNITS]
 #: The Chinese label of every field of a KPI answer (the one place for them).
@@ -145,7 +159,8 @@ def kpi(
         "region_code": region_code, "from": date_from.isoformat(), "to": date_to.isoformat(),
         "as_of": as_of.isoformat(), "group_by": group_by, "period": unit, "groups": out,
         "total": total, "metrics_zh": METRICS_ZH,
-        "definitions": (__doc__ or "").split("Definitions")[1].strip(), "warnings": warnings,
+        "definitions": (__doc__ or "").split("Definitions")[1].strip(),
+        "definitions_zh": DEFINITIONS_ZH, "warnings": warnings,
     }
     if dim is not None and unit is not None:
         result["periods"] = period_rows
@@ -456,6 +471,7 @@ def kpi_xlsx(result: dict[str, Any], lang: str = "zh") -> bytes:
         ("截止日期(不含)", "To (exclusive)", result["to"]),
         ("分组", "Grouped by", group_zh if lang != "en" else group_en),
         ("数据截至", "Data as of", dt.datetime.fromisoformat(result["as_of"]))],
-        notes=[(result["definitions"], result["definitions"])])
+        notes=[(result.get("definitions_zh") or result["definitions"],
+                result["definitions"])])
     sheet = Sheet("考核指标", "KPIs", cols, [row(g) for g in result["groups"]], totals=True)
     return write_workbook([sheet], about, lang)
