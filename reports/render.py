@@ -28,7 +28,7 @@ T = {
         "inputs": "本报告依据", "region": "区域", "period": "统计期", "as_of": "数据截至",
         "bset": "网格边界", "reader": "读者", "headline": "一、本月概况",
         "metric": "指标", "value": "本月", "mom": "环比", "yoy": "同比",
-        "no_base": "上期无数据", "trend": "二、近 12 个月趋势",
+        "no_base": "上期无数据", "not_compared": "不作比较", "trend": "二、近 12 个月趋势",
         "trend_title": "上报数与结案率、按期结案率 (近 12 个月)",
         "townships": "三、各乡镇 (按结案率排序)", "rank": "排名", "name": "名称",
         "categories": "四、主要事件类别", "category": "类别", "change": "较上月",
@@ -59,7 +59,7 @@ T = {
         "as_of": "Data as of", "bset": "Grid boundaries", "reader": "Reader",
         "headline": "1. The month at a glance", "metric": "Metric", "value": "This month",
         "mom": "vs previous month", "yoy": "vs same month last year",
-        "no_base": "no data", "trend": "2. The last 12 months",
+        "no_base": "no data", "not_compared": "not compared", "trend": "2. The last 12 months",
         "trend_title": "Reports, closing rate and on-time rate (12 months)",
         "townships": "3. Townships (ranked by closing rate)", "rank": "Rank", "name": "Name",
         "categories": "4. Main categories", "category": "Category", "change": "vs last month",
@@ -143,7 +143,10 @@ def _change(key: str, cmp: dict[str, Any] | None, t: dict[str, str]) -> str:
     """'+3.2 个百分点' for rates, '+82 (+10.1%)' for counts; coloured by good/bad."""
     d, pct = change_of(key, cmp)
     if d is None:
-        return f'<span class="note">{escape(t["no_base"])}</span>'
+        # no earlier period with reports, or a figure /kpi does not compare (open cases: an
+        # earlier period has had longer to close them)
+        why = t["no_base"] if not cmp else t["not_compared"]
+        return f'<span class="note">{escape(why)}</span>'
     if key in RATES:
         text = f"{d:+.1f} {t['pp']}"
     elif isinstance(d, float) and not float(d).is_integer():
