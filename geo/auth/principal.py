@@ -139,10 +139,11 @@ _ID_CARD_IN_TEXT = re.compile(rf"(?<![0-9])([1-9][0-9]{{5}}){_SEP}[0-9]{{8}}{_SE
 _FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９Ｘｘ＋－", "0123456789Xx+-")
 # What the patterns above miss: a number written in groups with other separators (dots, en
 # and em dashes, slashes, underscores, an area code in brackets) or grouped otherwise (an ID
-# number 6-4-4-4), and 15-digit first-generation ID numbers. A run of digit groups is read as
-# one number and masked by its digits: 11 from 1[3-9] (86 before it allowed) a mobile, 10-12
-# from 0 a landline, 18 (last may be X) or 15 an ID number; other runs (dates, amounts,
-# coordinates) are left as they are.
+# number 6-4-4-4). A run of digit groups is read as one number and masked by its digits: 11
+# from 1[3-9] (86 before it allowed) a mobile, 10-12 from 0 a landline, 18 with a birth date
+# (last may be X) an ID number; other runs (dates, amounts, coordinates, codes) are left as
+# they are. 15-digit first-generation ID numbers (withdrawn in 2013) are not masked: they
+# cannot be told from the 15-digit grid-cell codes (141123100001001) a case names everywhere.
 _DIGIT_RUN = re.compile(r"(?<![0-9])(?:[(（][0-9]{2,4}[)）]\s?)?[0-9]+"
                         r"(?:[\s.\-\u2013\u2014/_]{1,2}[0-9]+)*[Xx]?(?![0-9])")
 
@@ -157,10 +158,9 @@ def _mask_digit_run(m: re.Match[str]) -> str:
     if re.fullmatch(r"0[1-9][0-9]{8,10}", d):
         area = 3 if d[1] in "12" else 4
         return d[:area] + "-****" + d[-4:]
-    if re.fullmatch(r"[1-9][0-9]{16}[0-9Xx]", d):
+    if re.fullmatch(r"[1-9][0-9]{5}(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])"
+                    r"[0-9]{3}[0-9Xx]", d):
         return d[:6] + "*" * 8 + d[-4:]
-    if re.fullmatch(r"[1-9][0-9]{14}", d):
-        return d[:6] + "*" * 6 + d[-3:]
     return run
 
 
