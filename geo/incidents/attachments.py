@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from geo import localtime
 from geo.auth.principal import Principal
-from geo.errors import InvalidInput, NotFound, TooLarge, Unavailable
+from geo.errors import InvalidInput, NotFound, TooLarge, Unavailable, WanggeError
 from geo.incidents.cases import add_event, fetch
+from geo.incidents.codes import is_safe_code
+
+log = logging.getLogger(__name__)
 
 _MAGIC: list[tuple[bytes, int, str, str]] = [
     (b"\xff\xd8\xff", 0, "image/jpeg", "jpg"),
@@ -23,6 +30,29 @@ _MAGIC: list[tuple[bytes, int, str, str]] = [
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_PHOTOS = 9
+MAX_NAME = 200  # incident_attachment.filename is varchar(200)
+
+
+def photo_name(name: str | None) -> str | None:
+    """A photo's file name as stored: control characters (NUL ...) replaced, cut to
+    :data:`MAX_NAME` characters keeping its extension (review round 3, R15)."""
+    if name is None:
+        return None
+    clean = "".join(c if c.isprintable() else "_" for c in name).strip()
+    if len(clean) > MAX_NAME:
+        stem, dot, ext = clean.rpartition(".")
+        ext = ext if dot and stem and len(ext) <= 10 else ""
+        clean = clean[:MAX_NAME - len(ext) - 2].rstrip() + "…" + (f".{ext}" if ext else "")
+    return clean or None
+
+
+def check_photos(photos: list[tuple[str | None, bytes]], max_bytes: int = MAX_PHOTO_BYTES
+                 ) -> list[tuple[str | None, bytes, str]]:
+    """Photos as ``(name as stored, bytes, content type)``, each checked by
+    :func:`sniff_image`; called before anything is stored."""
+    return [(photo_name(n), d, sniff_image(d, n, max_bytes)) for n, d in photos]
+
+
 def sniff_image(data: bytes, filename: str | None = None,
                 max_bytes: int = MAX_PHOTO_BYTES) -> str:
     """The content type of a photo from its magic bytes; 413/422 when too large or not one."""
@@ -54,25 +84,18 @@ _EXT = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp
 def store_attachment(
     conn: Connection, incident_id: int, filename: str | None, data: bytes, content_type: str,
     attachments_dir: Path, principal: Principal, event_note: str | None = None,
+    made: list[Path] | None = None,
 ) -> dict[str, Any]:
-    """Write a checked photo to the store and record it (and an event) on the incident."""
+    """Record a checked photo (and an event) on the incident and write it to the store.
+
+    The rows are inserted before the file is written; a file this call creates is appended
+    to ``made`` so that the caller can remove it when the transaction fails
+    (:func:`removed_on_failure`).
+    """
     row = fetch(conn, incident_id, principal, lock=True)
+    filename = photo_name(filename)
     digest = hashlib.sha256(data).hexdigest()
-    rel = Path(row["region_code"]) / row["code"] / f"{digest[:20]}.{_EXT[content_type]}"
-    target = attachments_dir / rel
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".part")
-        tmp.write_bytes(data)
-        tmp.replace(target)
-    except OSError as exc:
-        raise Unavailable(
-            f"附件存储不可写 ({attachments_dir}: {exc.strerror or exc}), 照片未保存, 事件 "
-            f"{row['code']} 已保留; 请联系管理员后重新上传 / the attachment store "
-            f"{attachments_dir} cannot be written ({exc.strerror or exc.__class__.__name__}): "
-            f"the photo was not saved, incident {row['code']} is kept; upload it again later",
-            incident=row["code"],
-        ) from exc
+    rel = store_path(row, f"{digest[:20]}.{_EXT[content_type]}", attachments_dir)
     event_id = add_event(conn, row, "attachment", principal.user, localtime.now(), event_note,
                          {"filename": filename, "sha256": digest, "bytes": len(data)})
     att_id = conn.execute(text(
@@ -82,8 +105,79 @@ def store_attachment(
         {"r": row["region_code"], "i": row["id"], "e": event_id, "f": filename,
          "ct": content_type, "n": len(data), "h": digest, "p": str(rel),
          "u": principal.user}).scalar_one()
+    target = attachments_dir / rel
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        existed = target.exists()
+        tmp = target.with_suffix(".part")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+        if not existed and made is not None:
+            made.append(target)
+    except OSError as exc:
+        raise Unavailable(
+            f"附件存储不可写 ({attachments_dir}: {exc.strerror or exc}), 照片未保存, 事件 "
+            f"{row['code']} 已保留; 请联系管理员后重新上传 / the attachment store "
+            f"{attachments_dir} cannot be written ({exc.strerror or exc.__class__.__name__}): "
+            f"the photo was not saved, incident {row['code']} is kept; upload it again later",
+            incident=row["code"],
+        ) from exc
     return {"id": att_id, "filename": filename, "content_type": content_type,
             "size_bytes": len(data), "sha256": digest}
+
+
+def store_path(row: dict[str, Any], name: str, attachments_dir: Path) -> Path:
+    """The path of a case's file relative to the store: ``<region>/<code>/<name>``, or
+    ``<region>/id-<id>/<name>`` for a code that cannot name a folder (a code stored before
+    imports checked them: ``../../tmp/x``, ``/tmp/x``); never outside the store (review
+    round 3, R10)."""
+    code = str(row["code"])
+    folder = code if is_safe_code(code) else f"id-{int(row['id'])}"
+    rel = Path(str(row["region_code"])) / folder / name
+    base = attachments_dir.resolve()
+    if rel.is_absolute() or not (base / rel).resolve().is_relative_to(base):
+        raise InvalidInput(f"附件路径无效 / attachment path outside the store: {rel}",
+                           field="incident")
+    return rel
+
+
+@contextmanager
+def removed_on_failure() -> Iterator[list[Path]]:
+    """A list for :func:`store_attachment` to name the files it creates; they are removed
+    when the block fails (a transaction rolled back leaves no file without its row)."""
+    made: list[Path] = []
+    try:
+        yield made
+    except BaseException:
+        for p in made:
+            p.unlink(missing_ok=True)
+        raise
+
+
+def store_photos(engine: Engine, incident_id: int,
+                 checked: list[tuple[str | None, bytes, str]], principal: Principal,
+                 attachments_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Store checked photos of a case that is already kept, each in its own transaction.
+
+    Returns the stored attachments and, for each photo that could not be stored, its name
+    and the reason (``attachment_errors`` of the answer: the case is never lost to a photo).
+    """
+    stored: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for name, data, ctype in checked:
+        try:
+            with removed_on_failure() as made, engine.begin() as conn:
+                stored.append(store_attachment(conn, incident_id, name, data, ctype,
+                                               attachments_dir, principal, made=made))
+        except WanggeError as exc:
+            errors.append({"filename": name, "error": exc.message})
+        except SQLAlchemyError as exc:
+            log.warning("photo %r of incident %s not stored: %s", name, incident_id, exc)
+            errors.append({"filename": name, "error": (
+                "照片未保存 (数据库错误), 事件已保留, 请重新上传 / the photo was not saved "
+                f"(database error {exc.__class__.__name__}); the case is kept: upload it "
+                "again")})
+    return stored, errors
 
 
 def add_photos(
@@ -99,13 +193,13 @@ def add_photos(
         raise InvalidInput("没有照片 / no photo given", field="files")
     if len(photos) > MAX_PHOTOS:
         raise TooLarge(f"照片最多 {MAX_PHOTOS} 张 / at most {MAX_PHOTOS} photos at once")
-    checked = [(n, d, sniff_image(d, n, max_photo_bytes)) for n, d in photos]
+    checked = check_photos(photos, max_photo_bytes)
     out = []
-    with engine.begin() as conn:
+    with removed_on_failure() as made, engine.begin() as conn:
         row = fetch(conn, incident_id, principal)
         for n, d, ct in checked:
             out.append(store_attachment(conn, int(row["id"]), n, d, ct, attachments_dir,
-                                        principal, note))
+                                        principal, note, made=made))
     return {"incident_id": int(row["id"]), "incident_code": row["code"], "attachments": out}
 
 
@@ -120,8 +214,12 @@ def read_attachment(conn: Connection, incident_id: int | str, attachment_id: int
         "AND incident_id = :i"), {"a": attachment_id, "i": row["id"]}).mappings().first()
     if att is None:
         raise NotFound(f"附件 {attachment_id} 不存在 / attachment {attachment_id} not found")
+    base = attachments_dir.resolve()
+    path = (base / att["path"]).resolve()
+    if not path.is_relative_to(base):
+        raise NotFound(f"附件 {attachment_id} 不存在 / attachment {attachment_id} not found")
     try:
-        data = (attachments_dir / att["path"]).read_bytes()
+        data = path.read_bytes()
     except OSError as exc:
         raise Unavailable(f"附件文件不可读 / attachment file unreadable: {exc}") from exc
     return data, att["content_type"], att["filename"] or Path(att["path"]).name

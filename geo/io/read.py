@@ -365,6 +365,24 @@ def decode_csv(data: bytes) -> str:
     return data.decode(csv_encoding(data))
 
 
+def unreadable_table(fmt: str, exc: BaseException) -> InvalidInput:
+    """The one 422 for a CSV or spreadsheet its reader cannot read (malformed, an XML entity
+    bomb openpyxl's parser stops, a CSV field over the csv module's limit): every importer
+    (layers, the hotline intake) answers it instead of a 500.
+
+    Parameters
+    ----------
+    fmt
+        ``"csv"`` or ``"xlsx"``.
+    exc
+        The reader's error (its text is shown: it names the line or limit).
+    """
+    if fmt == "csv":
+        return InvalidInput(f"CSV 解析失败 / cannot parse CSV: {exc}", field="file")
+    return InvalidInput(f"无法读取 Excel 文件 / cannot read the spreadsheet: "
+                        f"{exc or exc.__class__.__name__}", field="file")
+
+
 def _read_csv_chunks(p: Path, chunk_rows: int) -> tuple[list[str], Iterator[pd.DataFrame]]:
     sep = "\t" if p.suffix.lower() == ".tsv" else ","
     enc = csv_encoding(p)
@@ -372,7 +390,7 @@ def _read_csv_chunks(p: Path, chunk_rows: int) -> tuple[list[str], Iterator[pd.D
         head = pd.read_csv(p, sep=sep, dtype=str, nrows=5, encoding=enc,
                            keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InvalidInput(f"CSV 解析失败 / cannot parse CSV: {exc}") from exc
+        raise unreadable_table("csv", exc) from exc
     columns = [str(c) for c in head.columns]
     it = pd.read_csv(p, sep=sep, dtype=str, chunksize=chunk_rows, encoding=enc,
                      keep_default_na=False)
@@ -395,7 +413,7 @@ def _open_table(
         try:
             sheet = pd.read_excel(p, dtype=object, engine="openpyxl")
         except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds
-            raise InvalidInput(f"无法读取 Excel 文件 / cannot read the spreadsheet: {exc}") from exc
+            raise unreadable_table("xlsx", exc) from exc
         columns = [str(c) for c in sheet.columns]
         sheet.columns = columns
         total = len(sheet)

@@ -26,7 +26,7 @@ from geo.incidents.calendar import load_calendar
 from geo.incidents.intake import Report, create_incident
 from geo.io.importer.options import MAX_LISTED, ImportOptions
 from geo.io.importer.report import ImportReport, finish
-from geo.io.read import decode_csv
+from geo.io.read import decode_csv, unreadable_table
 from geo.localtime import CST
 
 MAX_CASE_ROWS = 50_000
@@ -59,15 +59,22 @@ def read_table(data: bytes, filename: str) -> list[dict[str, Any]]:
     if name.endswith(".xlsx") or data[:2] == b"PK":
         import openpyxl
 
+        # read_only parses the sheet while iterating: a damaged sheet or an entity bomb
+        # fails there, so the whole read is inside (review round 3, R16)
         try:
             wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as exc:  # noqa: BLE001 - any parse failure is bad input
-            raise InvalidInput(f"无法读取 XLSX 文件 {filename} / cannot read XLSX {filename}: "
-                               f"{exc.__class__.__name__}", field="file") from exc
-        ws = wb.worksheets[0]
-        raw_rows = [list(r) for r in ws.iter_rows(values_only=True)]
+            try:
+                raw_rows = [list(r) for r in wb.worksheets[0].iter_rows(values_only=True)]
+            finally:
+                wb.close()
+        except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds
+            raise unreadable_table("xlsx", exc) from exc
     elif name.endswith(".csv") or name.endswith(".txt"):
-        raw_rows = [list(r) for r in csv.reader(io.StringIO(decode_csv(data)))]
+        content = decode_csv(data)
+        try:
+            raw_rows = [list(r) for r in csv.reader(io.StringIO(content))]
+        except csv.Error as exc:  # a field over the csv module's limit, a NUL ...
+            raise unreadable_table("csv", exc) from exc
     else:
         raise InvalidInput(f"不支持的文件类型 {filename} (请用 .csv 或 .xlsx) / unsupported file "
                            f"{filename}: use .csv or .xlsx", field="file")

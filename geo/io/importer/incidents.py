@@ -13,10 +13,13 @@ from sqlalchemy import Connection, text
 
 from geo.db.tables import vocab
 from geo.errors import InvalidInput
+from geo.incidents.codes import is_intake_code, reserved_code_reason, unsafe_code_reason
+from geo.incidents.intake import check_reported_at
 from geo.incidents.routing import route_incidents
 from geo.io.geometry import as_point
 from geo.io.importer.fields import Cols, code_of, example_row, field_value
 from geo.io.importer.options import Progress
+from geo.io.importer.report import ImportReport
 from geo.io.importer.rows import ImportContext, iter_chunks
 from geo.io.importer.staging import copy_rows, ewkb, ewkb_many, merge, stage
 from geo.io.parse import parse_time
@@ -57,6 +60,32 @@ def _fast_times(col: pd.Series, fmt: str | None, tz: ZoneInfo) -> list[dt.dateti
     return out
 
 
+def _refuse_live_cases(conn: Connection, stg: str, report: ImportReport) -> None:
+    """Refuse (and unstage) rows naming a live case: one the intake made or the case flow
+    worked on (it has case events). A history import writes no event, so it would move,
+    re-date or re-word such a case with no trace in its history (review round 3, R8).
+    Then the other rows with a code of the intake's own form (``_reserved``), which only
+    Wangge's intake gives (review round 3, R9)."""
+    for rn, code, inc_id in conn.execute(text(
+            f"SELECT s._rn, s.code, i.id FROM {stg} s JOIN incident i ON i.region_code = "
+            "s.region_code AND i.code = s.code WHERE EXISTS (SELECT 1 FROM incident_event e "
+            "WHERE e.incident_id = i.id) ORDER BY s._rn")):
+        report.refuse(
+            int(rn), code,
+            f"事件 {code} 是办理中的案件 (由上报受理产生或已有办理记录), 历史导入不改写它; "
+            f"改派用 reassign, 其他变更走办理流程 / case {code} is a live case (made by the "
+            "intake or worked on in the case flow: it has case events); a history import "
+            f"does not rewrite it: move it with POST /incidents/{inc_id}/reassign, change it "
+            "through the case flow", kind="live case")
+    conn.execute(text(f"DELETE FROM {stg} s USING incident i WHERE i.region_code = "
+                      "s.region_code AND i.code = s.code AND EXISTS (SELECT 1 FROM "
+                      "incident_event e WHERE e.incident_id = i.id)"))
+    for rn, code in conn.execute(text(f"SELECT _rn, code FROM {stg} WHERE _reserved "
+                                      "ORDER BY _rn")):
+        report.refuse(int(rn), code, reserved_code_reason(code), kind="reserved code")
+    conn.execute(text(f"DELETE FROM {stg} WHERE _reserved"))
+
+
 def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | None) -> None:
     """Import incidents streamed through staging; new ones routed to a cell with ``opts.route``."""
     opts, report, f = ctx.opts, ctx.report, ctx.fields
@@ -84,6 +113,8 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
             "reported_at", "description", "location_text", "reporter_name", "reporter_phone",
             "geom"]
     stg = stage(conn, "incident", cols)
+    # a code of the intake's own form: refused after staging (a live case says so first)
+    conn.execute(text(f"ALTER TABLE {stg} ADD COLUMN _reserved boolean"))
 
     def rows() -> Iterator[tuple[Any, ...]]:
         for chunk, geoms, reasons in iter_chunks(ctx, progress):
@@ -102,6 +133,15 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
                     continue
                 if when is None:
                     report.refuse(row, raw_code, "没有时间 / no date-time", kind="no date")
+                    continue
+                try:  # the intake's rule: not before 2000, not in the future (R8)
+                    check_reported_at(when)
+                except InvalidInput as exc:
+                    report.refuse(row, raw_code, exc.message, kind="report time out of range")
+                    continue
+                why_code = unsafe_code_reason(raw_code) if raw_code is not None else None
+                if why_code:  # a code names a folder of the attachment store (R10)
+                    report.refuse(row, raw_code, why_code, kind="bad code")
                     continue
                 if reasons[i] and chunk.geom_errors[i] is None:
                     report.refuse(row, raw_code, str(reasons[i]), example_row(a, i, chunk.geoms[i]))
@@ -131,9 +171,11 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
                        opts.status if pt is not None else "needs_location", "normal", when,
                        desc, field_value(a, f["address"], i), field_value(a, f["reporter_name"], i),
                        field_value(a, f["reporter_phone"], i),
-                       wkbs[i] if pt is not None and pt is geoms[i] else ewkb(pt), row)
+                       wkbs[i] if pt is not None and pt is geoms[i] else ewkb(pt), row,
+                       raw_code is not None and is_intake_code(raw_code))
 
-    copy_rows(conn, stg, cols + ["_rn"], rows())
+    copy_rows(conn, stg, cols + ["_rn", "_reserved"], rows())
+    _refuse_live_cases(conn, stg, report)
     reset = ("boundary_set_id = NULL, cell_code = NULL, community_code = NULL, "
              "township_code = NULL, worker_id = NULL, version = t.version + 1, "
              "updated_at = now()")

@@ -77,11 +77,7 @@ def run_import(
     if layer not in LAYERS:
         raise InvalidInput(f"未知图层 {layer!r}，可选 {LAYERS} / unknown layer {layer!r}; "
                            f"layers: {LAYERS}", field="layer")
-    try:
-        tz = ZoneInfo(opts.timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInput(f"未知时区 / unknown timezone {opts.timezone!r}",
-                           field="timezone") from exc
+    tz = _zone(opts.timezone)
     if layer == "incidents" and opts.as_cases:
         return import_cases(engine, path, opts, principal or SYSTEM, display_name)
     src = open_source(path, layer=opts.layer, lon_field=opts.lon_field,
@@ -92,6 +88,22 @@ def run_import(
         return _run(engine, layer, path, opts, src, tz, t0, progress, display_name)
     finally:
         src.close()
+
+
+def _zone(name: str) -> ZoneInfo:
+    """The import's time zone; 422 naming ``timezone`` for anything else (an IANA name is at
+    most a few dozen characters: a long one, a folder such as ``America`` or a path made the
+    zone database lookup fail with OSError, review round 3, R3)."""
+    bad = InvalidInput(f"未知时区 / unknown timezone {name[:64]!r}"
+                       + ("..." if len(name) > 64 else "")
+                       + " (IANA 名称, 例 Asia/Shanghai / an IANA name such as Asia/Shanghai)",
+                       field="timezone")
+    if len(name) > 64:
+        raise bad
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise bad from exc
 
 
 def _run(engine: Engine, layer: str, path: str | Path, opts: ImportOptions, src: Source,
