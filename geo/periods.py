@@ -134,11 +134,8 @@ def make_period(start: dt.date | None, end: dt.date | None) -> Period:
     if start is None and end is None:
         return last_full_quarter()
     for value, name in ((start, "from"), (end, "to")):
-        if value is not None and not (1900 <= value.year <= 2200):
-            raise InvalidInput(
-                f"日期 {value} 超出 1900-2200 / date {value} is outside 1900-2200",
-                field=name,
-            )
+        if value is not None:
+            check_year(value, name)  # the one date-range rule (geo.localtime)
     if start is None:
         assert end is not None
         start = end - dt.timedelta(days=91)
