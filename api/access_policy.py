@@ -24,11 +24,19 @@ Policies (expected outcome per role; "own" = inside the caller's cells / departm
 - ``incident_command``: case-flow steps only the command centre takes (reassign, merge, pause,
   resume, extend): admin/command; worker/department 403 on their own cases, 404 on others'
   (not revealed); planner/viewer 403; anonymous 401.
+- ``incident_request``: a grid worker's or department's request to the command centre on a
+  case of theirs (extension, return, suspension): worker/department on their own cases; 404
+  on others' (not revealed); admin/command 403 (they act directly); planner/viewer 403;
+  anonymous 401.
 - ``scoped``: lists, boards, maps and reports of the incident roles (admin, command,
   department, worker), each limited to the caller's scope (``incident_scope_sql``);
   planner/viewer 403; anonymous 401.
 - ``command``: admins and the command centre only (data import, hotline files); others 403,
   anonymous 401.
+- ``patrol_self``: a grid worker's own patrols, key points and check-ins (``/me/...``): the
+  worker role only (an account linked to a grid worker); every other role 403; anonymous 401.
+- ``patrol_aggregate``: patrol figures without tracks or positions: admin, command, planner
+  (worker names masked) and a worker for herself; department/viewer 403; anonymous 401.
 - ``report``: a new case: the command centre anywhere; a grid worker in her own cells and a
   department for its own department (403 naming where the case belongs, and to report it to
   the command centre, otherwise); planner/viewer 403; anonymous 401.
@@ -40,7 +48,8 @@ from collections.abc import Iterator
 from typing import Any
 
 POLICIES = ("public", "public_layer", "authenticated", "admin", "incidents", "incident_write",
-            "aggregate", "incident_command", "scoped", "command", "report")
+            "aggregate", "incident_command", "incident_request", "scoped", "command", "report",
+            "patrol_self", "patrol_aggregate")
 
 ENDPOINT_POLICY: dict[str, str] = {
     # foundation
@@ -108,6 +117,10 @@ ENDPOINT_POLICY: dict[str, str] = {
     "POST /incidents/{incident_id}/pause": "incident_command",
     "POST /incidents/{incident_id}/resume": "incident_command",
     "POST /incidents/{incident_id}/extend": "incident_command",
+    "POST /incidents/{incident_id}/requests": "incident_request",
+    "POST /incidents/{incident_id}/requests/{request_id}/decision": "incident_command",
+    "GET /incidents/categories": "scoped",
+    "GET /incidents/nearby": "scoped",
     "GET /me/cell": "scoped",
     "GET /me/incidents": "scoped",
     "GET /board": "scoped",
@@ -121,6 +134,13 @@ ENDPOINT_POLICY: dict[str, str] = {
     "GET /maps/data/incidents": "scoped",
     "GET /maps/coverage/cameras": "aggregate",
     "GET /maps/coverage/property": "aggregate",
+    # patrols (issue 17): tracks are personal location data (geo.patrols.access)
+    "POST /me/patrols": "patrol_self",
+    "GET /me/patrols": "patrol_self",
+    "GET /me/key-points": "patrol_self",
+    "POST /me/checkins": "patrol_self",
+    "GET /patrols": "command",
+    "GET /analysis/patrols": "patrol_aggregate",
 }
 
 

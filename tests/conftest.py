@@ -250,6 +250,34 @@ def role_headers(demo_engine: Engine) -> dict[str, dict[str, str]]:
 
 
 @contextmanager
+def own_demo_client(admin_engine: Engine, demo_template: str,
+                    **overrides: object) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """A demo database of the caller's own (copied from the template) and a TestClient of the
+    app on it with logins required (``demo_open`` off unless ``overrides`` say otherwise).
+
+    Yields ``(client, env)``; ``env`` holds ``engine``, ``settings``, the demo worker's
+    ``cell`` and a point ``x``, ``y`` inside it. For a test module whose writes must not
+    reach the shared demo database.
+    """
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    url = create_database(admin_engine, template=demo_template)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        cell, x, y = demo_worker_spot(conn)
+    settings = make_settings(url, **{"demo_open": False, **overrides})
+    try:
+        with TestClient(create_app(settings)) as client:
+            yield client, {"cell": cell, "x": x, "y": y, "engine": engine,
+                           "settings": settings}
+    finally:
+        engine.dispose()
+        drop_database(admin_engine, url)
+
+
+@contextmanager
 def serve_in_thread(settings: Settings, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """The app for ``settings`` served by uvicorn in a thread of this process; yields its URL
     (``port`` 0: a free port chosen by the system).

@@ -27,6 +27,7 @@ from starlette.routing import compile_path
 
 from api.access_policy import walk_routes
 from api.deps import TOKEN_COOKIE, credential_owner, expensive, presented_token
+from api.middleware.idempotency import Idempotency
 from api.settings import Settings
 from geo.auth.audit import AuditEntry, record
 from geo.auth.tokens import hash_api_token
@@ -456,6 +457,7 @@ class WriteAudit:
 def install_security(app: FastAPI, settings: Settings) -> None:
     """Add the middleware stack (CORS only when ``settings.cors_origins`` lists origins)."""
     app.add_middleware(WriteAudit)
+    app.add_middleware(Idempotency)  # outside the audit: a replayed answer is no second write
     app.add_middleware(RateLimit, login_per_min=settings.rate_login_per_min,
                        expensive_per_min=settings.rate_expensive_per_min)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -463,7 +465,7 @@ def install_security(app: FastAPI, settings: Settings) -> None:
         app.add_middleware(
             CORSMiddleware, allow_origins=list(settings.cors_origins), allow_credentials=False,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match"],
-            expose_headers=["ETag", "Retry-After"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
+            expose_headers=["ETag", "Retry-After", "Idempotent-Replayed"],
         )
     app.add_middleware(SecurityHeaders)

@@ -19,7 +19,7 @@ from api.settings import Settings
 from geo.auth.fields import as_seen
 from geo.auth.principal import ANONYMOUS_VIEWER, Principal, mask_phone
 from geo.crs.names import normalize_crs
-from geo.crs.transforms import transform_geometry
+from geo.crs.transforms import geojson_from_cgcs2000
 from geo.crs.validate import to_cgcs2000_point
 from geo.errors import InvalidInput
 from geo.lookup.single_async import cell_at_fast_async
@@ -138,10 +138,7 @@ async def cell_at_answer(state: Any, params: Any, principal: Principal | None = 
     geometry_json = hit.geometry_json
     if hit.geometry is not None and (out_crs != "EPSG:4490" or geometry_json is None):
         geometry = hit.geometry
-        if out_crs != "EPSG:4490":
-            from shapely.geometry import mapping, shape
-
-            geometry = dict(mapping(transform_geometry(shape(geometry), "EPSG:4490", out_crs)))
+        geometry = geojson_from_cgcs2000(geometry, out_crs)
         geometry_json = _dumps(geometry)
     props: dict[str, Any] = {
         "code": hit.code,

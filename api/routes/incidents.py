@@ -31,11 +31,16 @@ from api.schemas import files, ok
 from api.schemas import incidents as schemas_incidents
 from api.schemas import places as schemas_places
 from api.uploads import commit_flag, content_disposition, import_upload
-from geo.incidents import attachments, cases, clock, intake, views
+from geo.crs.validate import to_cgcs2000_point
+from geo.errors import InvalidInput
+from geo.incidents import attachments, cases, clock, intake, requests, views
 from geo.io.importer import ImportOptions
 from geo.io.workbook import MEDIA_TYPE as XLSX
 
 router = APIRouter(tags=["incidents 事件"])
+CrsOutQuery = Annotated[str | None, Query(
+    description="Answer lon/lat in this CRS: EPSG:4490 (default), EPSG:4326, GCJ02 (AMap, "
+    "Tencent), BD09 (Baidu)")]
 
 class PhotoIn(BaseModel):
     """A photo sent inline with a report."""
@@ -122,6 +127,22 @@ class NoteIn(BaseModel):
     version: int | None = None
 
 
+class RequestIn(BaseModel):
+    """A request to the command centre on a case."""
+
+    kind: str = Field(description="extension (申请延期), return (退回指挥中心), suspend (申请挂起)")
+    reason: str = Field(max_length=2000)
+    minutes: int | None = Field(None, description="Working minutes asked for (extension)")
+
+
+class DecisionIn(BaseModel):
+    """The command centre's decision on a request."""
+
+    approve: bool
+    note: str | None = None
+    version: int | None = None
+
+
 class LocateIn(BaseModel):
     """The point of a case that needs a location."""
 
@@ -196,12 +217,49 @@ def get_incidents(request: Request, conn: ConnDep, principal: PrincipalDep, regi
                   cell: Annotated[list[str] | None, Query()] = None,
                   limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
                   offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+                  routing: Annotated[bool, Query(
+                      description="Add each case's routing and deadline details (large)")
+                  ] = False,
+                  crs: CrsOutQuery = None,
                   ) -> list[dict[str, Any]]:
-    """Incidents, soonest due first; reporter fields masked unless ``?unmask=true``."""
+    """Incidents, soonest due first; reporter fields masked unless ``?unmask=true``.
+
+    Compact: each case without its routing details unless ``routing=true``; with the actions
+    the caller may take now (``allowed_actions``)."""
     items = views.list_incidents(conn, principal, region, status,
-                                 cell, limit=limit, offset=offset)
+                                 cell, limit=limit, offset=offset, compact=not routing,
+                                 crs=crs)
     audit_revealed(request, principal, items)
     return items
+
+
+@router.get("/incidents/categories", dependencies=[READ_INCIDENTS],
+            summary="Incident categories / 事件类别",
+            responses=ok(schemas_incidents.Categories), response_model=None)
+def get_categories(conn: ConnDep, principal: PrincipalDep, region: RegionDep
+                   ) -> dict[str, Any]:
+    """The categories a report may take, with Chinese and English names and departments; the
+    caller's most used first (her reports of the last 90 days, then her scope's cases of the
+    last year)."""
+    items = views.categories_for(conn, principal, region)
+    return {"count": len(items), "items": items}
+
+
+@router.get("/incidents/nearby", dependencies=[READ_INCIDENTS],
+            summary="Possible duplicates before reporting / 附近同类事件",
+            responses=ok(schemas_incidents.Nearby), response_model=None)
+def get_nearby(conn: ConnDep, principal: PrincipalDep, region: RegionDep,
+               lon: float, lat: float,
+               category: Annotated[str, Query(description="Category code or name")],
+               crs: Annotated[str, Query(description="CRS of lon/lat and of the answer: "
+                                         "EPSG:4490, EPSG:4326, GCJ02, BD09")] = "EPSG:4490",
+               ) -> dict[str, Any]:
+    """The cases a report of ``category`` here would duplicate (the intake's own rule: same
+    category group, within the category's radius and time window), in the caller's scope
+    only: shown before sending so that the same thing is not reported twice."""
+    lon_c, lat_c = to_cgcs2000_point(lon, lat, crs)
+    items = views.nearby(conn, principal, region, lon_c, lat_c, category)
+    return {"count": len(items), "items": items}
 
 
 @router.get("/incidents/overdue", dependencies=[READ_INCIDENTS],
@@ -248,9 +306,10 @@ def get_overdue(request: Request, conn: ConnDep, principal: PrincipalDep, as_of:
             responses=ok(schemas_incidents.Incident),
             response_model=None)
 def get_incident(request: Request, incident_id: str, conn: ConnDep, principal: PrincipalDep,
-                 as_of: AsOfDep) -> JSONResponse:
-    """The incident, its events, photos and merged reports; ETag = version."""
-    inc = cases.get_incident(conn, incident_id, principal, as_of)
+                 as_of: AsOfDep, crs: CrsOutQuery = None) -> JSONResponse:
+    """The incident, its events, photos, merged reports, pending requests and the actions the
+    caller may take now; ETag = version."""
+    inc = cases.get_incident(conn, incident_id, principal, as_of, crs=crs)
     audit_revealed(request, principal, [inc])
     return _answer(inc)
 
@@ -327,6 +386,31 @@ def post_note(incident_id: str, body: NoteIn, conn: ConnDep, principal: Principa
                                   version.of(body.version), body.photo_ids))
 
 
+@router.post("/incidents/{incident_id}/requests", status_code=201,
+             dependencies=[READ_INCIDENTS],
+             summary="Ask the command centre: extension, return, suspension / 申请延期、退单、挂起",
+             responses=ok(schemas_incidents.CaseRequest, status=201), response_model=None)
+def post_request(incident_id: str, body: RequestIn, conn: ConnDep,
+                 principal: PrincipalDep) -> JSONResponse:
+    """A grid worker or department asks for more time (``extension`` with ``minutes`` of
+    working time), to give the case back to the command centre (``return``: not theirs,
+    wrongly dispatched) or to suspend it (``suspend``); a reason is required. The command
+    centre decides (``POST .../requests/{id}/decision``)."""
+    return JSONResponse(requests.create(conn, incident_id, principal, body.kind, body.reason,
+                                        body.minutes), status_code=201)
+
+
+@router.post("/incidents/{incident_id}/requests/{request_id}/decision",
+             dependencies=[READ_INCIDENTS], summary="Decide a request / 审批申请",
+             responses=ok(schemas_incidents.Incident), response_model=None)
+def post_decision(incident_id: str, request_id: int, body: DecisionIn, conn: ConnDep,
+                  principal: PrincipalDep, version: VersionDep) -> JSONResponse:
+    """The command centre approves (the extension is granted, the case goes back to
+    ``registered`` to be dispatched again, or the clock stops) or refuses a request."""
+    return _answer(requests.decide(conn, incident_id, request_id, principal, body.approve,
+                                   body.note, version.of(body.version)))
+
+
 @router.post("/incidents/{incident_id}/locate", dependencies=[READ_INCIDENTS],
             summary="Locate a case / 定位", responses=ok(schemas_incidents.Incident),
             response_model=None)
@@ -343,10 +427,21 @@ def post_locate(incident_id: str, body: LocateIn, conn: ConnDep,
              response_model=None)
 async def post_attachments(incident_id: str, engine: EngineDep, settings: SettingsDep,
                            principal: PrincipalDep,
-                           files: Annotated[list[UploadFile], File()],
+                           files: Annotated[list[UploadFile] | None, File(
+                               description="One or more photos (field name files or file)")
+                           ] = None,
+                           file: Annotated[list[UploadFile] | None, File(
+                               description="Same as files")] = None,
                            note: Annotated[str | None, Form()] = None) -> JSONResponse:
-    """Photos (JPEG/PNG/GIF/WebP/HEIC by content, <= 10 MB each) stored with the incident."""
-    photos = [(f.filename, await f.read()) for f in files]
+    """Photos (JPEG/PNG/GIF/WebP/HEIC by content, <= 10 MB each) stored with the incident.
+
+    Multipart form; the photos under ``files`` or ``file`` (both accepted, repeated for
+    several)."""
+    given = [*(files or []), *(file or [])]
+    if not given:
+        raise InvalidInput("请上传照片: multipart 表单字段 files (或 file) / send the photos as "
+                           "multipart form field 'files' (or 'file')", field="files")
+    photos = [(f.filename, await f.read()) for f in given]
     stored = attachments.add_photos(engine, incident_id, photos, principal,
                                settings.data_dir / "attachments", note)
     return JSONResponse(stored, status_code=201)

@@ -18,7 +18,15 @@ _INCIDENT = {
     "department_code": "xiaofang", "compound_id": 7, "routing": {"cell": {"code":
                                                                          "141123100003001"}},
     "due_at": "2025-10-01T11:00:00+08:00", "final_due_at": "2025-10-03T17:00:00+08:00",
-    "overdue": False, "version": 3,
+    "overdue": False, "version": 3, "pending_requests": [],
+    "allowed_actions": [
+        {"action": "in_progress", "label": "签收处置", "label_en": "accept and start",
+         "method": "POST", "path": "/incidents/SJ2025093000001/transition",
+         "body": {"to": "in_progress"}},
+        {"action": "request_return", "label": "退回指挥中心",
+         "label_en": "return to the command centre", "method": "POST",
+         "path": "/incidents/SJ2025093000001/requests", "body": {"kind": "return", "reason": ""}},
+    ],
 }
 
 
@@ -43,7 +51,48 @@ class Incident(Answer):
     routing: dict[str, Any] | None = None
     due_at: str | None = None
     overdue: bool | None = None
+    crs: str | None = None
+    pending_requests: list[dict[str, Any]] | None = None
+    allowed_actions: list[dict[str, Any]] | None = None
     model_config = model_config(_INCIDENT)
+
+
+class Categories(Answer):
+    """The categories a report may take, the caller's most used first."""
+
+    count: int
+    items: list[dict[str, Any]]
+    model_config = model_config({"count": 1, "items": [
+        {"code": "fire_lane_blocked", "name": "占用消防通道", "name_en": "Blocked fire lane",
+         "department_code": "xiaofang", "department_name": "消防救援大队",
+         "department_name_en": "Fire and rescue brigade", "group": "fire",
+         "dup_radius_m": 100.0, "used_by_me": 3, "used_in_scope": 41}]})
+
+
+class Nearby(Answer):
+    """Cases a new report here would duplicate, in the caller's scope."""
+
+    count: int
+    items: list[dict[str, Any]]
+    model_config = model_config({"count": 1, "items": [
+        {"id": 20001, "code": "SJ2025093000001", "category": "fire_lane_blocked",
+         "category_name": "占用消防通道", "channel": "patrol", "status": "dispatched",
+         "status_zh": "已派遣", "cell_code": "141123100007005", "department_code": "xiaofang",
+         "distance_m": 38.2, "hours_apart": -20.5}]})
+
+
+class CaseRequest(Answer):
+    """A worker's or department's request to the command centre on a case."""
+
+    id: int
+    incident: str
+    kind: str
+    kind_label: str
+    state: str
+    model_config = model_config({
+        "id": 7, "incident": "SJ2025093000001", "kind": "return", "kind_label": "退回指挥中心",
+        "minutes": None, "reason": "不属于本网格", "state": "pending", "state_label": "待审批",
+        "requested_by": "demo-worker", "requested_at": "2026-12-04T10:20:00+08:00"})
 
 
 class IncidentList(RootModel[list[Incident]]):
@@ -106,9 +155,10 @@ class MyIncidents(Answer):
     """A worker's open cases, nearest first when a position is given."""
 
     user: str
+    crs: str | None = None
     count: int
     items: list[Incident]
-    model_config = model_config({"user": "demo-worker", "count": 1,
+    model_config = model_config({"user": "demo-worker", "crs": "EPSG:4490", "count": 1,
                                  "items": [dict(_INCIDENT, distance_m=122.4)]})
 
 

@@ -31,6 +31,8 @@ from geo.crs.names import BD09, CGCS2000, GCJ02, WGS84, normalize_crs
 
 __all__ = [
     "from_cgcs2000",
+    "geojson_from_cgcs2000",
+    "point_from_cgcs2000",
     "to_cgcs2000",
     "transform_geometry",
     "transform_xy",
@@ -177,3 +179,34 @@ def transform_geometry(geom: Any, src_crs: str | int | None, dst_crs: str | int 
                 out[mask] = shapely.transform(geom[mask], _xy, include_z=flag)
         return out
     return shapely.transform(geom, _xy, include_z=bool(shapely.has_z(geom)))
+
+
+def point_from_cgcs2000(lon: float | None, lat: float | None, crs: str | int | None,
+                        digits: int = 7) -> tuple[float | None, float | None]:
+    """One stored CGCS2000 point as answered in ``crs`` (rounded); None stays None.
+
+    The one conversion of answered coordinates: a phone that asked in GCJ-02 gets its cases
+    where its map draws them.
+    """
+    if lon is None or lat is None:
+        return lon, lat
+    if normalize_crs(crs) == CGCS2000:
+        return lon, lat
+    x, y = from_cgcs2000(lon, lat, crs)
+    if not (np.isfinite(x) and np.isfinite(y)):
+        from geo.errors import InvalidInput
+
+        raise InvalidInput(f"坐标无法用 {crs} 表示 (超出其适用范围) / a point cannot be given in "
+                           f"{crs} (outside its area of use): ask in EPSG:4490, EPSG:4326, GCJ02 "
+                           "or BD09", field="crs")
+    return round(float(x), digits), round(float(y), digits)
+
+
+def geojson_from_cgcs2000(geometry: dict[str, Any] | None,
+                          crs: str | int | None) -> dict[str, Any] | None:
+    """A stored CGCS2000 GeoJSON geometry as answered in ``crs``."""
+    if geometry is None or normalize_crs(crs) == CGCS2000:
+        return geometry
+    from shapely.geometry import mapping, shape
+
+    return dict(mapping(transform_geometry(shape(geometry), CGCS2000, crs)))

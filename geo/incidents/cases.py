@@ -16,6 +16,8 @@ from sqlalchemy import Connection, text
 from geo import localtime
 from geo.auth.fields import Access, as_seen, field_access, mask_row, mask_text_tree
 from geo.auth.principal import Principal, incident_scope_sql
+from geo.crs.names import normalize_crs
+from geo.crs.transforms import point_from_cgcs2000
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.incidents.calendar import WorkCalendar, load_calendar
 from geo.incidents.flow import (
@@ -67,9 +69,19 @@ def is_overdue(row: dict[str, Any], now: dt.datetime) -> bool:
 
 def incident_json(
     conn: Connection, row: dict[str, Any], principal: Principal, now: dt.datetime | None = None,
-    with_events: bool = False,
+    with_events: bool = False, compact: bool = False, crs: str | None = None,
+    pending: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The public JSON of an incident; reporter fields masked unless the caller may see them."""
+    """The public JSON of an incident; reporter fields masked unless the caller may see them.
+
+    ``compact``: without ``routing`` and ``deadline`` (a list on a phone). ``crs``: ``lon`` and
+    ``lat`` in that CRS (GCJ02 for a phone map), said in ``crs``. ``pending``: the case's
+    pending requests when the caller read them already (a list); else they are read here.
+    Every case says what the caller may do next (``allowed_actions``).
+    """
+    from geo.incidents.actions import allowed_actions
+    from geo.incidents.requests import pending_of
+
     now = now or localtime.now()
     routing = dict(row["routing"] or {})
     if routing.get("duplicates") and not principal.sees_all_incidents():
@@ -128,6 +140,16 @@ def incident_json(
                "description": seen("description", m["description"])} for m in merged),
         ]
         out["channels"] = sorted({r["channel"] for r in out["reports"]})
+    if pending is None:
+        pending = pending_of(conn, row["id"])
+    out["pending_requests"] = pending if free_text_full else mask_text_tree(pending)
+    out["allowed_actions"] = allowed_actions(principal, row, pending)
+    if compact:
+        for key in ("routing", "deadline"):
+            out.pop(key, None)
+    if crs is not None:
+        out["lon"], out["lat"] = point_from_cgcs2000(out["lon"], out["lat"], crs)
+        out["crs"] = normalize_crs(crs)
     return out
 
 
@@ -183,10 +205,10 @@ def fetch(conn: Connection, incident_id: int | str, principal: Principal,
 
 
 def get_incident(conn: Connection, incident_id: int | str, principal: Principal,
-                 now: dt.datetime | None = None) -> dict[str, Any]:
+                 now: dt.datetime | None = None, crs: str | None = None) -> dict[str, Any]:
     """An incident with its events, attachments and merged reports."""
     return incident_json(conn, fetch(conn, incident_id, principal), principal, now,
-                         with_events=True)
+                         with_events=True, crs=crs)
 
 
 def _category(conn: Connection, code: str) -> dict[str, Any]:
@@ -253,15 +275,29 @@ def check_time(
     return at
 
 
+def denial(principal: Principal, target: str | None) -> str | None:
+    """Why the caller may not move a case (to ``target``), or None when they may.
+
+    ``target`` None: a change that is no step (a note, a photo). The one rule behind
+    :func:`may_act` and a case's ``allowed_actions`` (:mod:`geo.incidents.actions`).
+    """
+    if principal.role in ("planner", "viewer"):
+        return f"角色 {principal.role} 只读 / role {principal.role} is read-only"
+    if target in COMMAND_ONLY and not principal.sees_all_incidents():
+        label = STATUS_ZH.get(target, target)
+        return (f"只有指挥中心可以将事件置为「{label}」; 网格员和部门可签收处置、办结, 或提出"
+                "申请 (延期、退回、挂起: POST /incidents/{code}/requests) / only the command "
+                f"centre may set {target}; grid workers and departments move cases to "
+                "in_progress and handled, or ask the command centre (extension, return, "
+                "suspension: POST /incidents/{code}/requests)")
+    return None
+
+
 def may_act(principal: Principal, row: dict[str, Any], target: str | None) -> None:
     """Raise Forbidden unless the caller may move this case (to ``target``)."""
-    if principal.role in ("planner", "viewer"):
-        raise Forbidden(f"角色 {principal.role} 只读 / role {principal.role} is read-only")
-    if target in COMMAND_ONLY and not principal.sees_all_incidents():
-        raise Forbidden(
-            f"只有指挥中心可以将事件置为 {target} / only the command centre may set {target}; "
-            "grid workers and departments move cases to in_progress and handled",
-        )
+    reason = denial(principal, target)
+    if reason is not None:
+        raise Forbidden(reason)
 
 
 def add_event(
@@ -320,8 +356,8 @@ def transition(
     stamp = {"registered": "registered_at", "dispatched": "dispatched_at",
              "handled": "handled_at", "closed": "closed_at", "rejected": "closed_at",
              "cancelled": "closed_at"}.get(target)
-    if stamp:
-        sets[stamp] = when
+    if stamp and not (target == "registered" and row["registered_at"] is not None):
+        sets[stamp] = when  # a case returned to the command centre keeps its registration
     if target == "rework":
         sets["rework_count"] = row["rework_count"] + 1
     data: dict[str, Any] = {}

@@ -3,7 +3,9 @@
 reported -> registered 立案 -> dispatched 派遣 -> in_progress 处置 -> handled -> verified 核查
 -> closed 结案; a failed verification returns the case for rework 返工; a case may be rejected
 (not our matter), cancelled or merged into another. ``needs_location`` is a report whose place
-could not be resolved: it waits to be located (then ``reported``) or closed as rejected.
+could not be resolved: it waits to be located (then ``reported``) or closed as rejected. A case
+given back by its worker or department (退单, :mod:`geo.incidents.requests`) returns to
+``registered`` to be dispatched again.
 
 Each status opens a step whose time limit (working minutes, per category and urgency) starts
 when the status is entered: ``register`` (reported), ``dispatch`` (registered), ``handle``
@@ -23,10 +25,11 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "needs_location": frozenset({"reported", "rejected", "cancelled", "merged"}),
     "reported": frozenset({"registered", "rejected", "cancelled", "merged"}),
     "registered": frozenset({"dispatched", "rejected", "cancelled", "merged"}),
-    "dispatched": frozenset({"in_progress", "handled", "cancelled", "merged"}),
-    "in_progress": frozenset({"handled", "cancelled", "merged"}),
+    # -> registered: given back to the command centre (退单) to be dispatched again
+    "dispatched": frozenset({"in_progress", "handled", "registered", "cancelled", "merged"}),
+    "in_progress": frozenset({"handled", "registered", "cancelled", "merged"}),
     "handled": frozenset({"verified", "rework"}),
-    "rework": frozenset({"in_progress", "handled", "cancelled"}),
+    "rework": frozenset({"in_progress", "handled", "registered", "cancelled"}),
     "verified": frozenset({"closed"}),
     "closed": frozenset(),
     "rejected": frozenset(),

@@ -9,6 +9,8 @@ from sqlalchemy import Connection, text
 
 from geo import localtime, periods
 from geo.auth.principal import Principal, incident_scope_sql
+from geo.crs.names import normalize_crs
+from geo.crs.transforms import geojson_from_cgcs2000
 from geo.db.tables.vocab import INCIDENT_STATUS
 from geo.errors import InvalidInput
 from geo.incidents.cases import CASE_COLUMNS, OPEN_SQL, incident_json
@@ -17,6 +19,7 @@ from geo.incidents.flow import (
     OPEN,
     OPEN_STATUSES,
 )
+from geo.incidents.requests import pending_by_case
 
 
 def status_filter(given: list[str]) -> list[str]:
@@ -45,11 +48,13 @@ def list_incidents(
     conn: Connection, principal: Principal, region_code: str | None = None,
     status: list[str] | None = None, cell_codes: list[str] | None = None,
     overdue_only: bool = False, now: dt.datetime | None = None, limit: int = 200,
-    offset: int = 0, near: tuple[float, float] | None = None,
+    offset: int = 0, near: tuple[float, float] | None = None, compact: bool = False,
+    crs: str | None = None,
 ) -> list[dict[str, Any]]:
     """Incidents in the caller's scope, most urgent first (overdue, then by due time).
 
     ``near`` (CGCS2000 lon, lat): nearest first instead, each with ``distance_m`` (geodesic).
+    ``compact`` and ``crs``: as :func:`geo.incidents.cases.incident_json`.
     """
     now = now or localtime.now()
     cond, params = incident_scope_sql(principal, "i")
@@ -75,19 +80,23 @@ def list_incidents(
     rows = conn.execute(text(
         f"SELECT {CASE_COLUMNS}, {dist} AS distance_m FROM incident i WHERE {' AND '.join(where)} "
         f"ORDER BY {order} LIMIT :lim OFFSET :off"), params).mappings().all()
+    pending = pending_by_case(conn, [r["id"] for r in rows])
     out = []
     for r in rows:
         row = dict(r)
         distance_m = row.pop("distance_m")
-        item = incident_json(conn, row, principal, now)
+        item = incident_json(conn, row, principal, now, compact=compact, crs=crs,
+                             pending=pending[row["id"]])
         if near is not None:
             item["distance_m"] = None if distance_m is None else round(float(distance_m), 1)
         out.append(item)
     return out
 
 
-def my_cells(conn: Connection, principal: Principal, region_code: str) -> dict[str, Any]:
-    """The caller's cells (a grid worker's ``cell_codes``) with open and overdue counts."""
+def my_cells(conn: Connection, principal: Principal, region_code: str,
+             crs: str | None = None) -> dict[str, Any]:
+    """The caller's cells (a grid worker's ``cell_codes``) with open and overdue counts; the
+    geometry in ``crs`` (default CGCS2000)."""
     codes = sorted(principal.cell_codes)
     if not codes:
         return {"user": principal.user, "role": principal.role, "cells": [],
@@ -103,7 +112,9 @@ def my_cells(conn: Connection, principal: Principal, region_code: str) -> dict[s
         FROM grid_cell c JOIN boundary_set b ON b.id = c.boundary_set_id AND b.is_active
         WHERE c.region_code = :r AND c.code = ANY(:codes) ORDER BY c.code
     """), {"r": region_code, "codes": codes}).mappings().all()
-    return {"user": principal.user, "role": principal.role, "cells": [dict(r) for r in rows]}
+    cells = [{**dict(r), "geometry": geojson_from_cgcs2000(r["geometry"], crs)} for r in rows]
+    return {"user": principal.user, "role": principal.role,
+            "crs": normalize_crs(crs or "EPSG:4490"), "cells": cells}
 
 
 def board(
@@ -182,3 +193,52 @@ def _board_period(name: str, span: periods.Period | None) -> dict[str, Any]:
     return {**out, "label": periods.unit_label(span.first_day, unit),
             "from": span.first_day.isoformat(), "to": localtime.local_date(span.end).isoformat(),
             "start": span.start.isoformat(), "end": span.end.isoformat()}
+
+
+def categories_for(conn: Connection, principal: Principal,
+                   region_code: str | None = None) -> list[dict[str, Any]]:
+    """The incident categories with Chinese names, most used by the caller first.
+
+    ``used_by_me``: the caller's own reports (intake events) of the last 90 days;
+    ``used_in_scope``: the cases of the caller's scope (:func:`incident_scope_sql`) of the last
+    365 days. Ties keep the categories' code order.
+    """
+    cond, params = incident_scope_sql(principal, "i")
+    if region_code:
+        cond += " AND i.region_code = :region"
+        params["region"] = region_code
+    rows = conn.execute(text(f"""
+        WITH mine AS (
+            SELECT i.category_code, count(*) AS n FROM incident_event e
+            JOIN incident i ON i.id = e.incident_id
+            WHERE e.kind = 'intake' AND e.actor = :me AND e.at > now() - interval '90 days'
+            GROUP BY 1),
+        scope AS (
+            SELECT i.category_code, count(*) AS n FROM incident i
+            WHERE i.reported_at > now() - interval '365 days' AND {cond} GROUP BY 1)
+        SELECT c.code, c.name, c.name_en, c.department_code, d.name AS department_name,
+               d.name_en AS department_name_en, c."group", c.dup_radius_m,
+               coalesce(mine.n, 0) AS used_by_me, coalesce(scope.n, 0) AS used_in_scope
+        FROM incident_category c LEFT JOIN department d ON d.code = c.department_code
+        LEFT JOIN mine ON mine.category_code = c.code
+        LEFT JOIN scope ON scope.category_code = c.code
+        ORDER BY used_by_me DESC, used_in_scope DESC, c.code
+    """), {**params, "me": principal.user}).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def nearby(conn: Connection, principal: Principal, region_code: str, lon: float, lat: float,
+           category: str, at: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Open or recent cases that a report of ``category`` at (``lon``, ``lat``) (CGCS2000)
+    would duplicate: the intake's own rule (:func:`geo.incidents.routing.duplicate_candidates`),
+    only those in the caller's scope, with Chinese names."""
+    from geo.db.tables.vocab import INCIDENT_STATUS
+    from geo.incidents.cases import in_scope
+    from geo.incidents.routing import categories, duplicate_candidates, resolve_category
+
+    cat = resolve_category(conn, category)
+    found = in_scope(principal, duplicate_candidates(
+        conn, region_code, lon, lat, at or localtime.now(), cat, limit=20))
+    names = categories(conn)
+    return [{**d, "category_name": names.get(d["category"], {}).get("name"),
+             "status_zh": INCIDENT_STATUS.label(d["status"])} for d in found]

@@ -248,6 +248,17 @@ def _resume(env: Env, role: str, scope: str) -> Request:
     return "POST", f"/incidents/{t['id']}/resume", {"json": {}}
 
 
+def _decision(env: Env, role: str, scope: str) -> Request:
+    t = _fresh(env, scope)
+    with env.engine.begin() as conn:
+        rid = conn.execute(text(
+            "INSERT INTO incident_request (region_code, incident_id, kind, reason, "
+            "requested_by) SELECT region_code, id, 'suspend', 'matrix', 'matrix' FROM incident "
+            "WHERE id = :i RETURNING id"), {"i": t["id"]}).scalar_one()
+    return ("POST", f"/incidents/{t['id']}/requests/{rid}/decision",
+            {"json": {"approve": False}})
+
+
 def _attachment(env: Env, role: str, scope: str) -> Request:
     t = _fresh(env, scope)
     r = env.client.post(f"/incidents/{t['id']}/attachments", headers=env.headers["command"],
@@ -383,6 +394,13 @@ PROBES: dict[str, Callable[[Env, str, str], Request]] = {
     "POST /incidents/{incident_id}/resume": _resume,
     "POST /incidents/{incident_id}/extend": _write("/incidents/{id}/extend", {"minutes": 30}),
     "GET /incidents/{incident_id}/attachments/{attachment_id}": _attachment,
+    "GET /incidents/nearby": lambda env, role, scope: (
+        "GET", "/incidents/nearby", {"params": {
+            "category": getattr(env, scope)["category_code"],
+            **dict(zip(("lon", "lat"), getattr(env, f"{scope}_point"), strict=True))}}),
+    "POST /incidents/{incident_id}/requests": _write(
+        "/incidents/{id}/requests", {"kind": "suspend", "reason": "matrix"}),
+    "POST /incidents/{incident_id}/requests/{request_id}/decision": _decision,
 }
 # Answers that are files: no incident code or phone in the body; "hidden" must be a 404.
 FILE_ENDPOINTS = {"GET /incidents/{incident_id}/attachments/{attachment_id}"}
@@ -428,6 +446,10 @@ def expected(endpoint: str, role: str, scope: str) -> str:
         return "ok" if role in ("admin", "command") else "denied"
     if role in ("planner", "viewer"):  # incident policies from here on
         return "denied"
+    if policy == "incident_request":  # the command centre acts directly, it does not ask
+        if role in ("admin", "command"):
+            return "denied"
+        return "ok" if scope == "own" else "hidden"
     if policy == "scoped" or role in ("admin", "command"):
         return "ok"
     if policy == "report":

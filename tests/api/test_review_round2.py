@@ -12,25 +12,17 @@ from typing import Any
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine
 
-from api.main import create_app
 from geo import localtime
 from geo.auth.principal import mask_phone
-from tests.conftest import create_database, demo_worker_spot, drop_database, make_settings
+from tests.conftest import own_demo_client
 
 
 @pytest.fixture(scope="module")
 def env(admin_engine: Any, demo_template: str, role_headers: dict[str, dict[str, str]]
         ) -> Iterator[tuple[TestClient, dict[str, Any]]]:
-    url = create_database(admin_engine, template=demo_template)
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        cell, x, y = demo_worker_spot(conn)
-    with TestClient(create_app(make_settings(url, demo_open=False))) as client:
-        yield client, {"x": x, "y": y, "h": role_headers, "engine": engine}
-    engine.dispose()
-    drop_database(admin_engine, url)
+    with own_demo_client(admin_engine, demo_template) as (client, s):
+        yield client, {**s, "h": role_headers}
 
 
 def test_f6_no_step_in_the_future(env: tuple[TestClient, dict[str, Any]]) -> None:

@@ -14,28 +14,19 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from api.main import create_app
 from geo import localtime
 from geo.auth.tokens import issue_session_token
 from geo.demo.users import DEMO_USERS
-from tests.conftest import create_database, demo_worker_spot, drop_database, make_settings
+from tests.conftest import own_demo_client
 
 
 @pytest.fixture(scope="module")
 def env(admin_engine: Any, demo_template: str, role_headers: dict[str, dict[str, str]]
         ) -> Iterator[tuple[TestClient, dict[str, Any]]]:
-    url = create_database(admin_engine, template=demo_template)
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        _cell, x, y = demo_worker_spot(conn)
-    settings = make_settings(url, demo_open=False)
-    with TestClient(create_app(settings)) as client:
-        yield client, {"x": x, "y": y, "h": role_headers,
-                       "engine": engine, "settings": settings}
-    engine.dispose()
-    drop_database(admin_engine, url)
+    with own_demo_client(admin_engine, demo_template) as (client, s):
+        yield client, {**s, "h": role_headers}
 
 
 def _fresh_session(s: dict[str, Any], role: str) -> dict[str, str]:

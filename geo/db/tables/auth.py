@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     func,
@@ -125,4 +126,30 @@ class AuditLog(Base):
         Index("ix_audit_log_at", "at"),
         Index("ix_audit_log_user_at", "username", "at"),
         Index("ix_audit_log_action_at", "action", "at"),
+    )
+
+
+class IdempotencyKey(Base):
+    """A write sent with an ``Idempotency-Key`` header (migration 0009): the first answer,
+    replayed to a resend of the same key by the same user (a phone's offline queue sending
+    again after a lost answer). ``state`` is ``running`` until the answer is kept."""
+
+    __tablename__ = "idempotency_key"
+    user_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    method: Mapped[str] = mapped_column(String(8), nullable=False)
+    path: Mapped[str] = mapped_column(Text, nullable=False)
+    state: Mapped[str] = mapped_column(String(8), nullable=False, server_default="running")
+    status: Mapped[int | None] = mapped_column(Integer)
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    headers: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    __table_args__ = (
+        CheckConstraint("state IN ('running', 'done')", name="ck_idempotency_key_state"),
+        Index("ix_idempotency_key_created", "created_at"),
     )

@@ -184,3 +184,32 @@ setattr(Incident, "deadline", mapped_column(JSONB))  # noqa: B010
 Index("ix_incident_due", Incident.__table__.c.region_code, Incident.__table__.c.due_at)
 Index("ix_incident_merged_into", Incident.__table__.c.merged_into_id)
 Index("ix_incident_worker", Incident.__table__.c.worker_id)
+
+
+class IncidentRequest(Base):
+    """A grid worker's or department's request on a case (migration 0009): an extension, a
+    return to the command centre (退单) or a suspension, decided by the command centre."""
+
+    __tablename__ = "incident_request"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incident.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    minutes: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
+    requested_by: Mapped[str] = mapped_column(String(100), nullable=False)
+    requested_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        CheckConstraint(_in("kind", vocab.CASE_REQUEST.codes), name="ck_incident_request_kind"),
+        CheckConstraint(_in("state", vocab.CASE_REQUEST_STATE.codes),
+                        name="ck_incident_request_state"),
+        Index("ix_incident_request_incident", "incident_id", "state"),
+    )

@@ -120,6 +120,31 @@ ROLE = Vocab({
     "department": ("部门处置人员", "department handler"), "worker": ("网格员", "grid worker"),
     "planner": ("规划分析人员", "planner"), "viewer": ("访客", "viewer"),
 })
+# What a grid worker or department may ask the command centre for on a case
+# (geo.incidents.requests): more time, to give the case back (退单), to suspend it.
+CASE_REQUEST = Vocab({
+    "extension": ("申请延期", "extension"), "return": ("退回指挥中心", "return"),
+    "suspend": ("申请挂起", "suspend"),
+})
+# What a caller may do next on a case (geo.incidents.actions: a case's allowed_actions).
+CASE_ACTION = Vocab({
+    "registered": ("立案", "register"), "dispatched": ("派遣", "dispatch"),
+    "in_progress": ("签收处置", "accept and start"), "handled": ("办结", "mark handled"),
+    "verified": ("核查通过", "verify"), "closed": ("结案", "close"),
+    "rework": ("返工", "send back for rework"), "rejected": ("不予立案", "reject"),
+    "cancelled": ("撤销", "cancel"), "reported": ("转为已上报", "mark reported"),
+    "note": ("添加备注", "add a note"), "photo": ("上传照片", "add a photo"),
+    "locate": ("定位", "locate"), "reassign": ("改派", "reassign"), "merge": ("合并", "merge"),
+    "pause": ("挂起", "pause the clock"), "resume": ("恢复计时", "resume the clock"),
+    "extend": ("延期", "extend"), "decide": ("审批申请", "decide a request"),
+    "request_extension": ("申请延期", "ask for an extension"),
+    "request_return": ("退回指挥中心", "return to the command centre"),
+    "request_suspend": ("申请挂起", "ask to suspend"),
+})
+CASE_REQUEST_STATE = Vocab({
+    "pending": ("待审批", "pending"), "approved": ("已同意", "approved"),
+    "refused": ("已驳回", "refused"),
+})
 # The steps of the case flow, each with its own time limit (geo.incidents.flow).
 CASE_STEP = Vocab({
     "register": ("立案", "register"), "dispatch": ("派遣", "dispatch"),
@@ -153,3 +178,13 @@ HOLIDAY = Vocab({
 })
 # Yes / no in tables and spreadsheets.
 YES_NO = Vocab({"true": ("是", "yes"), "false": ("否", "no")})
+# Patrols (巡查, geo.patrols): why a track point is kept but not counted, and the kinds of key
+# points a worker checks in at (关键点位签到).
+PATROL_FLAG = Vocab({
+    "speed": ("速度超过150公里/小时", "speed over 150 km/h"),
+    "jump": ("跳点超过5公里", "jump over 5 km"),
+})
+KEY_POINT_KIND = Vocab({
+    "compound_gate": ("小区出入口", "compound gate"), "camera": ("摄像头", "camera"),
+    "place": ("重点场所", "place"),
+})
