@@ -121,6 +121,7 @@ ENDPOINT_POLICY: dict[str, str] = {
     "POST /incidents/{incident_id}/requests/{request_id}/decision": "incident_command",
     "GET /incidents/categories": "scoped",
     "GET /incidents/nearby": "scoped",
+    "GET /incidents/{incident_id}/duplicates": "incidents",
     "GET /me/cell": "scoped",
     "GET /me/incidents": "scoped",
     "GET /board": "scoped",

@@ -314,6 +314,18 @@ def get_incident(request: Request, incident_id: str, conn: ConnDep, principal: P
     return _answer(inc)
 
 
+@router.get("/incidents/{incident_id}/duplicates", dependencies=[READ_INCIDENTS],
+            summary="Possible duplicates of a case / 疑似重复事件",
+            responses=ok(schemas_incidents.Nearby), response_model=None)
+def get_duplicates(request: Request, conn: ConnDep, principal: PrincipalDep,
+                   incident_id: str) -> dict[str, Any]:
+    """The case (compact) and the reports that may be the same matter, earlier or later, in
+    the caller's scope: candidates to merge (``POST /incidents/{code}/merge``)."""
+    found = views.duplicates_of(conn, principal, incident_id)
+    audit_revealed(request, principal, [found["incident"]])
+    return found
+
+
 @router.post("/incidents/{incident_id}/transition", dependencies=[READ_INCIDENTS],
             summary="Move a case / 流转", responses=ok(schemas_incidents.Incident),
             response_model=None)

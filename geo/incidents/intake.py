@@ -27,6 +27,7 @@ from geo.incidents.cases import add_event, fetch, incident_json
 from geo.incidents.clock import initial_deadlines
 from geo.incidents.codes import intake_code
 from geo.incidents.routing import (
+    link_back,
     resolve_category,
     resolve_department,
     resolve_place,
@@ -216,6 +217,7 @@ def create_incident(
            "routing": json.dumps(routing, default=str), "due": due, "final": final,
            "deadline": json.dumps(clock)})
     row = fetch(conn, new_id, _SYSTEM)
+    link_back(conn, row, routing.get("duplicates") or [])
     add_event(conn, row, "intake", principal.user, reported_at,
               f"{channel} 上报 / reported via {channel}",
               {"routing": {k: routing[k] for k in ("cell", "department", "place")

@@ -13,6 +13,7 @@ on the caller's connection, inside its transaction.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -232,6 +233,24 @@ def duplicate_candidates(
                     "cell_code": r["cell_code"], "department_code": r["department_code"],
                     "distance_m": float(r["distance_m"]), "hours_apart": round(hours, 2)})
     return out
+
+
+def link_back(conn: Connection, new: dict[str, Any], duplicates: list[dict[str, Any]]) -> None:
+    """Duplicates both ways: each earlier case a new report was flagged against lists the new
+    report in its ``routing.duplicates`` too (the hotline case an officer is working on shows
+    the grid worker's report of the same thing). Not a change of the earlier case's content:
+    its version stays, so nobody's open form goes stale."""
+    for d in duplicates:
+        entry = {"id": new["id"], "code": new["code"], "category": new["category_code"],
+                 "channel": new["channel"], "status": new["status"],
+                 "cell_code": new["cell_code"], "department_code": new["department_code"],
+                 "distance_m": d["distance_m"], "hours_apart": -d["hours_apart"],
+                 "later_report": True}
+        conn.execute(text(
+            "UPDATE incident SET routing = jsonb_set(coalesce(routing, '{}'::jsonb), "
+            "'{duplicates}', coalesce(routing->'duplicates', '[]'::jsonb) || "
+            "jsonb_build_array(CAST(:e AS jsonb))) WHERE id = :i"),
+            {"i": d["id"], "e": json.dumps(entry)})
 
 
 def not_in_region_reason(exc: NotFound) -> str:

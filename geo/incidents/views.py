@@ -242,3 +242,25 @@ def nearby(conn: Connection, principal: Principal, region_code: str, lon: float,
     names = categories(conn)
     return [{**d, "category_name": names.get(d["category"], {}).get("name"),
              "status_zh": INCIDENT_STATUS.label(d["status"])} for d in found]
+
+
+def duplicates_of(conn: Connection, principal: Principal,
+                  incident_id: int | str) -> dict[str, Any]:
+    """Possible duplicates of a case in the caller's scope, earlier and later reports alike
+    (the intake's rule around the case's place and report time), merged ones excluded."""
+    from geo.incidents.cases import fetch
+    from geo.incidents.routing import categories
+
+    row = fetch(conn, incident_id, principal)
+    case = incident_json(conn, row, principal, compact=True)
+    if row["lon"] is None:
+        return {"incident": case, "count": 0, "items": [],
+                "message": "事件尚未定位 / the case has no location yet"}
+    items = nearby(conn, principal, row["region_code"], row["lon"], row["lat"],
+                   row["category_code"], at=row["reported_at"])
+    items = [d for d in items if d["id"] != row["id"]]
+    cat = categories(conn)[row["category_code"]]
+    return {"incident": case, "count": len(items), "items": items,
+            "rule": f"同类组「{cat['group']}」, {cat['dup_radius_m']:g} 米内, 前后 "
+                    f"{cat['dup_window_h']:g} 小时内 / same category group within "
+                    f"{cat['dup_radius_m']:g} m and {cat['dup_window_h']:g} h"}

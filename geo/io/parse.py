@@ -62,6 +62,40 @@ def parse_number(value: Any) -> float | None:
     return out
 
 
+_DMS = re.compile(
+    r"^(?P<pre>[NSEW]|东经|西经|北纬|南纬)?\s*(?P<d>\d+(?:\.\d+)?)\s*(?:°|度|:|\s)?\s*"
+    r"(?:(?P<m>\d+(?:\.\d+)?)\s*(?:'|分|:|\s)?\s*)?"
+    r"(?:(?P<s>\d+(?:\.\d+)?)\s*(?:\"|''|秒)?\s*)?(?P<post>[NSEW])?$", re.I)
+
+
+def parse_coordinate(value: Any) -> float | None:
+    """A longitude or latitude in decimal degrees from a number or degree-minute-second text:
+    ``111.1367``, ``１１１.１３``, ``111°08′12.3″E``, ``111 8 12.3``, ``东经111度8分12.3秒``,
+    ``38°27'N``; south and west (``S``, ``W``, 南纬, 西经) are negative. None when empty.
+
+    Raises
+    ------
+    ValueError
+        For text that is neither a number nor degrees, minutes and seconds (minutes or seconds
+        of 60 or more included).
+    """
+    if is_empty(value) or isinstance(value, int | float | bool):
+        return parse_number(value)
+    s = unicodedata.normalize("NFKC", str(value)).strip().replace("º", "°")
+    s = s.replace("′′", '"').replace("′", "'")
+    if not re.search(r"[°'\"度分秒NSEWnsew东西南北]|\d\s+\d", s):
+        return parse_number(value)  # a plain number (thousands separators allowed)
+    m = _DMS.match(s)
+    if m is None or (m["pre"] and m["post"]):
+        raise ValueError(f"不是数字或度分秒 / not a number nor degrees-minutes-seconds: {value!r}")
+    minutes, seconds = float(m["m"] or 0), float(m["s"] or 0)
+    if minutes >= 60 or seconds >= 60:
+        raise ValueError(f"分或秒须小于 60 / minutes and seconds must be below 60: {value!r}")
+    out = float(m["d"]) + minutes / 60 + seconds / 3600
+    hemi = (m["pre"] or m["post"] or "").upper()
+    return -out if hemi in ("S", "W", "西经", "南纬") else out
+
+
 def parse_int(value: Any) -> int | None:
     """An integer (thousands separators allowed); None when empty."""
     num = parse_number(value)

@@ -28,7 +28,7 @@ import shapely
 from pyproj import CRS
 
 from geo.errors import InvalidInput, WanggeError
-from geo.io.parse import find_field, is_empty, parse_number
+from geo.io.parse import find_field, is_empty, parse_coordinate
 
 GDAL_SUFFIXES = {".geojson", ".json", ".shp", ".gpkg", ".kml", ".kmz", ".geojsonl",
                  ".geojsons", ".fgb", ".gml"}
@@ -248,6 +248,18 @@ def _open_gdal(p: Path, layer: str | None, data: bytes | None = None,
         crs = None
     total = int(info.get("features") or 0)
     columns = [str(c) for c in info.get("fields", [])]
+    objects, lists = nested_fields(info)
+    notes = []
+    if objects:
+        columns = [c for c in columns if c not in objects]
+        notes.append(
+            f"忽略值为对象 (JSON) 的列 {objects} (如 DataV 文件的 parent); "
+            "需要其中的值请先展开为普通列 "
+            f"/ ignored columns holding objects (JSON): {objects} (e.g. DataV's parent); "
+            "flatten them into plain columns first if a value in them is needed")
+    if lists:
+        notes.append(f"值为数组的列 {lists} 按逗号连接的文本读取 / columns holding arrays {lists} "
+                     "read as comma-joined text")
 
     def reader() -> Iterator[Chunk]:
         step = CHUNK_ROWS
@@ -265,7 +277,8 @@ def _open_gdal(p: Path, layer: str | None, data: bytes | None = None,
                 ) from exc
             geoms = np.asarray(df.geometry.values, dtype=object) if "geometry" in df else (
                 np.full(len(df), None, dtype=object))
-            attrs = pd.DataFrame(df.drop(columns="geometry", errors="ignore"))
+            attrs = flatten_values(pd.DataFrame(
+                df.drop(columns=["geometry", *objects], errors="ignore")))
             errors: list[str | None] = [None] * len(df)
             for i, g in enumerate(geoms):
                 if g is None:
@@ -277,7 +290,35 @@ def _open_gdal(p: Path, layer: str | None, data: bytes | None = None,
             start += step
 
     return Source(path=p, fmt=fmt, columns=columns, file_crs=crs, total=total, layer=layer,
-                  _reader=reader)
+                  _reader=reader, notes=notes)
+
+
+def nested_fields(info: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The columns of a GDAL layer whose values are objects (JSON subtype: ignored) and those
+    whose values are arrays (read as text)."""
+    fields = [str(c) for c in info.get("fields", [])]
+    subtypes = list(info.get("ogr_subtypes") or [""] * len(fields))
+    dtypes = [str(d) for d in info.get("dtypes", [""] * len(fields))]
+    objects = [f for f, sub in zip(fields, subtypes, strict=False) if sub == "OFSTJSON"]
+    lists = [f for f, d in zip(fields, dtypes, strict=False)
+             if d.startswith("list(") and f not in objects]
+    return objects, lists
+
+
+def flatten_values(attrs: pd.DataFrame) -> pd.DataFrame:
+    """Attribute values as scalars: an array becomes comma-joined text, an object (a mapping
+    GDAL could not type) becomes None; never a Python object written into a column."""
+    for col in attrs.columns:
+        if attrs[col].dtype != object:
+            continue
+        values = attrs[col].tolist()
+        if not any(isinstance(v, dict | list | tuple | np.ndarray) for v in values):
+            continue
+        attrs[col] = [
+            None if isinstance(v, dict) else
+            ",".join(str(x) for x in v) if isinstance(v, list | tuple | np.ndarray) else v
+            for v in values]
+    return attrs
 
 
 _CRS_MEMBER = re.compile(rb'"crs"\s*:')
@@ -476,7 +517,7 @@ def _table_geoms(df: pd.DataFrame, gf: GeomFields) -> tuple[np.ndarray, list[str
                     errors[i] = "没有坐标 / no coordinates"
                     continue
                 try:
-                    x2, y2 = parse_number(lon_col[i]), parse_number(lat_col[i])
+                    x2, y2 = parse_coordinate(lon_col[i]), parse_coordinate(lat_col[i])
                 except ValueError as exc:
                     errors[i] = f"坐标不是数字 / coordinate is not a number: {exc}"
                     continue

@@ -272,3 +272,25 @@ def test_idempotency_key_makes_one_case(env: tuple[TestClient, dict[str, Any]]) 
     ok = client.post("/incidents", json=body, headers={**s["h"]["worker"],
                                                        "Idempotency-Key": k3})
     assert ok.status_code == 201 and "idempotent-replayed" not in ok.headers
+
+
+def test_duplicates_both_ways(env: tuple[TestClient, dict[str, Any]]) -> None:
+    """Issue 19, item 5: the earlier case lists the later report too, and any case can be
+    searched for possible duplicates (in scope)."""
+    client, s = env
+    hotline = _report(client, s, role="command", category="ebike_charging", channel="12345",
+                      lon=s["x"] + 0.0002)
+    later = _report(client, s, category="ebike_charging")
+    assert hotline["code"] in {d["code"] for d in later["routing"]["duplicates"]}
+    earlier = client.get(f"/incidents/{hotline['code']}", headers=s["h"]["command"]).json()
+    back = [d for d in earlier["routing"]["duplicates"] if d["code"] == later["code"]]
+    assert back and back[0]["later_report"] is True and back[0]["hours_apart"] >= 0
+    assert earlier["version"] == hotline["version"]  # nobody's open form goes stale
+    found = client.get(f"/incidents/{hotline['code']}/duplicates", headers=s["h"]["command"])
+    assert found.status_code == 200, found.text
+    codes = {d["code"] for d in found.json()["items"]}
+    assert later["code"] in codes and hotline["code"] not in codes
+    mine = client.get(f"/incidents/{later['code']}/duplicates", headers=s["h"]["worker"])
+    assert hotline["code"] in {d["code"] for d in mine.json()["items"]}
+    assert client.get(f"/incidents/{hotline['code']}/duplicates",
+                      headers=s["h"]["planner"]).status_code == 403

@@ -2,27 +2,87 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import shapely
 from sqlalchemy import Connection, text
 
+from geo.errors import InvalidInput
 from geo.io.importer.report import ImportReport
 
 
 def copy_rows(conn: Connection, table: str, cols: list[str], rows: Iterator[tuple[Any, ...]]
                ) -> int:
-    """COPY rows into ``table`` (a staging table); the number of rows."""
+    """COPY rows into ``table`` (a staging table); the number of rows.
+
+    Every value is checked against its column first (:func:`value_checks`): a value too long
+    or out of range is an InvalidInput naming the row and the field, never a database error
+    half-way through the COPY.
+    """
     raw = conn.connection.driver_connection
     assert raw is not None
+    checks = value_checks(table, cols)
+    rn_at = cols.index("_rn") if "_rn" in cols else None
     n = 0
     with raw.cursor().copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as cp:
         for r in rows:
+            for i, check in checks:
+                reason = check(r[i])
+                if reason:
+                    where = f"第 {r[rn_at] + 1} 行" if rn_at is not None else f"第 {n + 1} 条"
+                    where_en = (f"row {r[rn_at] + 1}" if rn_at is not None
+                                else f"record {n + 1}")
+                    raise InvalidInput(
+                        f"{where}字段 {cols[i]} 的值 {str(r[i])[:60]!r} {reason[0]} / {where_en}: "
+                        f"the value of {cols[i]} {reason[1]}; fix the file or map another "
+                        "column to this field", field=cols[i])
             cp.write_row(r)
             n += 1
     return n
+
+
+Check = Callable[[Any], "tuple[str, str] | None"]
+_INT_RANGE = {"SMALLINT": 2**15, "INTEGER": 2**31, "BIGINT": 2**63}
+
+
+def value_checks(table: str, cols: list[str]) -> list[tuple[int, Check]]:
+    """For each column of ``table`` (``stg_<t>`` means ``t``) with a limit (text length, integer
+    range), its check: None for a value that fits, else the reason (zh, en)."""
+    from geo.db.tables import Base
+
+    meta = Base.metadata.tables.get(table.removeprefix("stg_"))
+    if meta is None:
+        return []
+    out: list[tuple[int, Check]] = []
+    for i, name in enumerate(cols):
+        column = meta.columns.get(name)
+        if column is None:
+            continue
+        length = getattr(column.type, "length", None)
+        kind = type(column.type).__name__.upper()
+        if length and kind in ("STRING", "VARCHAR"):
+            out.append((i, _length_check(int(length))))
+        elif kind in _INT_RANGE:
+            out.append((i, _int_check(_INT_RANGE[kind])))
+    return out
+
+
+def _length_check(length: int) -> Check:
+    def check(v: Any) -> tuple[str, str] | None:
+        if v is None or len(str(v)) <= length:
+            return None
+        return (f"超过 {length} 个字符", f"is longer than {length} characters")
+    return check
+
+
+def _int_check(bound: int) -> Check:
+    def check(v: Any) -> tuple[str, str] | None:
+        if v is None or not isinstance(v, int | np.integer) or -bound <= int(v) < bound:
+            return None
+        return (f"超出整数范围 ±{bound}", f"is outside the integer range ±{bound}")
+    return check
 
 
 def stage(conn: Connection, table: str, cols: list[str]) -> str:
