@@ -240,6 +240,7 @@ def _open_gdal(p: Path, layer: str | None, data: bytes | None = None,
             counts = {name: int(_read_info(p, name).get("features") or 0) for name in layers}
             layer = max(counts, key=lambda k: counts[k])
     info = _read_info(target if data is None else data, layer)
+    encoding = dbf_encoding(p) if suffix == ".shp" and data is None else None
     crs: CRS | None = CRS.from_user_input(info["crs"]) if info.get("crs") else None
     if suffix == ".shp" and not p.with_suffix(".prj").exists() and not p.with_suffix(
             ".PRJ").exists():
@@ -268,7 +269,7 @@ def _open_gdal(p: Path, layer: str | None, data: bytes | None = None,
             try:
                 df = pyogrio.read_dataframe(
                     target, layer=layer, skip_features=start, max_features=step,
-                    on_invalid="fix", use_arrow=False,
+                    on_invalid="fix", use_arrow=False, encoding=encoding,
                 )
             except Exception as exc:  # noqa: BLE001 - a file damaged after its header
                 raise InvalidInput(
@@ -289,8 +290,29 @@ def _open_gdal(p: Path, layer: str | None, data: bytes | None = None,
                 break
             start += step
 
+    if encoding == "GB18030":
+        notes.append("属性表 (.dbf) 无 .cpg 且不是 UTF-8, 按 GBK/GB18030 读取 / the attribute "
+                     "table (.dbf) has no .cpg and is not UTF-8: read as GBK (GB18030)")
     return Source(path=p, fmt=fmt, columns=columns, file_crs=crs, total=total, layer=layer,
                   _reader=reader, notes=notes)
+
+
+def dbf_encoding(shp: Path) -> str | None:
+    """The text encoding of a shapefile's attributes: None (GDAL's own reading) when a .cpg
+    says it; else UTF-8 when the text decodes as UTF-8, otherwise GB18030 (a superset of GBK,
+    the usual encoding of Chinese shapefiles made without a .cpg)."""
+    import pyogrio
+
+    if any(shp.with_suffix(ext).exists() for ext in (".cpg", ".CPG")):
+        return None
+    try:
+        pyogrio.read_dataframe(shp, read_geometry=False, use_arrow=False, encoding="UTF-8",
+                               max_features=5000)
+    except UnicodeDecodeError:
+        return "GB18030"
+    except Exception:  # noqa: BLE001 - unreadable for another reason: the reader says why
+        return None
+    return "UTF-8"
 
 
 def nested_fields(info: dict[str, Any]) -> tuple[list[str], list[str]]:

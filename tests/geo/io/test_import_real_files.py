@@ -128,3 +128,29 @@ def test_any_property_values_give_a_report(engine: Engine, tmp_path_factory: Any
         assert str(exc) and "Traceback" not in str(exc)
         return
     assert rep.to_dict() is not None
+
+
+def test_gbk_shapefile_without_cpg_reads_chinese(engine: Engine, tmp_path: Path) -> None:
+    import geopandas as gpd
+    import shapely
+
+    names = ["蔚汾镇测试第一网格", "兴华家园测试网格"]
+    frame = gpd.GeoDataFrame(
+        {"name": names, "code": ["141123100001901", "141123100001902"]},
+        geometry=[shapely.box(X, Y, X + 0.02, Y + 0.02), shapely.box(X + 0.02, Y, X + 0.04,
+                                                                     Y + 0.02)],
+        crs="EPSG:4490")
+    path = tmp_path / "gbk.shp"
+    frame.to_file(path, encoding="GBK")
+    path.with_suffix(".cpg").unlink(missing_ok=True)
+    rep = run_import(engine, "cells", path, ImportOptions(region="141123"))
+    assert rep.error is None and rep.new == 2, rep.to_dict()
+    assert any("GBK" in n for n in rep.notes)
+    from geo.io.read import open_source
+
+    src = open_source(path)
+    try:
+        got = [str(v) for chunk in src.chunks() for v in chunk.attrs["name"]]
+    finally:
+        src.close()
+    assert got == names
