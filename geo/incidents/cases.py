@@ -18,6 +18,7 @@ from geo.auth.fields import Access, as_seen, field_access, mask_row, mask_text_t
 from geo.auth.principal import Principal, incident_scope_sql
 from geo.crs.names import normalize_crs
 from geo.crs.transforms import point_from_cgcs2000
+from geo.db.tables.vocab import CHANNEL, URGENCY
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.incidents.calendar import WorkCalendar, load_calendar
 from geo.incidents.flow import (
@@ -39,7 +40,13 @@ CASE_COLUMNS = """i.id, i.region_code, i.code, i.category_code, i.channel, i.sta
   ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.boundary_set_id, i.cell_code, i.community_code,
   i.township_code, i.worker_id, i.department_code, i.compound_id, i.routing, i.due_at,
   i.final_due_at, i.paused_at, i.deadline, i.registered_at, i.dispatched_at, i.handled_at,
-  i.closed_at, i.rework_count, i.merged_into_id, i.version, i.updated_at"""
+  i.closed_at, i.rework_count, i.merged_into_id, i.version, i.updated_at,
+  (SELECT c.name FROM incident_category c WHERE c.code = i.category_code) AS category_name,
+  (SELECT d.name FROM department d WHERE d.code = i.department_code) AS department_name,
+  (SELECT a.name FROM admin_unit a WHERE a.region_code = i.region_code
+     AND a.code = i.township_code) AS township_name,
+  (SELECT a.name FROM admin_unit a WHERE a.region_code = i.region_code
+     AND a.code = i.community_code) AS community_name"""
 
 MAX_ID = 2**63 - 1
 OPEN_SQL = open_status_sql("i.status")
@@ -89,14 +96,19 @@ def incident_json(
     out: dict[str, Any] = {
         "id": row["id"], "code": row["code"], "region_code": row["region_code"],
         "status": row["status"], "status_zh": STATUS_ZH.get(row["status"]),
-        "category": row["category_code"], "channel": row["channel"],
-        "urgency": row["urgency"], "reported_at": _iso(row["reported_at"]),
+        "category": row["category_code"], "category_name": row.get("category_name"),
+        "channel": row["channel"], "channel_name": CHANNEL.label(row["channel"]),
+        "urgency": row["urgency"], "urgency_name": URGENCY.label(row["urgency"]),
+        "reported_at": _iso(row["reported_at"]),
         "description": row["description"], "location_text": row["location_text"],
         "reporter_name": row["reporter_name"], "reporter_phone": row["reporter_phone"],
         "lon": row["lon"], "lat": row["lat"],
         "cell_code": row["cell_code"], "community_code": row["community_code"],
-        "township_code": row["township_code"], "worker_id": row["worker_id"],
-        "department_code": row["department_code"], "compound_id": row["compound_id"],
+        "community_name": row.get("community_name"),
+        "township_code": row["township_code"], "township_name": row.get("township_name"),
+        "worker_id": row["worker_id"],
+        "department_code": row["department_code"], "department_name": row.get("department_name"),
+        "compound_id": row["compound_id"],
         "routing": routing,
         "due_at": _iso(row["due_at"]), "final_due_at": _iso(row["final_due_at"]),
         "overdue": is_overdue(row, now), "paused": row["paused_at"] is not None,
