@@ -122,6 +122,13 @@ ENDPOINT_POLICY: dict[str, str] = {
     "GET /incidents/categories": "scoped",
     "GET /incidents/nearby": "scoped",
     "GET /incidents/{incident_id}/duplicates": "incidents",
+    # Open311 GeoReport v2 (issue 19): services are public, requests are cases
+    "GET /open311/v2/services.{fmt}": "public",
+    "GET /open311/v2/services/{service_code}.{fmt}": "public",
+    "GET /open311/v2/tokens/{token_id}.{fmt}": "public",
+    "GET /open311/v2/requests.{fmt}": "scoped",
+    "GET /open311/v2/requests/{service_request_id}.{fmt}": "incidents",
+    "POST /open311/v2/requests.{fmt}": "report",
     "GET /me/cell": "scoped",
     "GET /me/incidents": "scoped",
     "GET /board": "scoped",

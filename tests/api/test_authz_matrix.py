@@ -401,6 +401,13 @@ PROBES: dict[str, Callable[[Env, str, str], Request]] = {
     "POST /incidents/{incident_id}/requests": _write(
         "/incidents/{id}/requests", {"kind": "suspend", "reason": "matrix"}),
     "POST /incidents/{incident_id}/requests/{request_id}/decision": _decision,
+    "GET /open311/v2/requests.{fmt}": lambda env, role, scope: (
+        "GET", "/open311/v2/requests.json", {"params": {
+            "service_request_id": getattr(env, scope)["code"]}}),
+    "POST /open311/v2/requests.{fmt}": lambda env, role, scope: (
+        "POST", "/open311/v2/requests.json", {"data": {
+            "service_code": getattr(env, scope)["category_code"], "description": "matrix",
+            **dict(zip(("long", "lat"), getattr(env, f"{scope}_point"), strict=True))}}),
 }
 # Answers that are files: no incident code or phone in the body; "hidden" must be a 404.
 FILE_ENDPOINTS = {"GET /incidents/{incident_id}/attachments/{attachment_id}"}
@@ -411,6 +418,10 @@ PATH_PARAMS: dict[str, Callable[[Env, str], str]] = {
     "incident_id": lambda env, scope: str(getattr(env, scope)["id"]),
     "code": lambda env, scope: str(getattr(env, scope)["cell_code"]),
     "collection_id": lambda env, scope: "incidents",
+    "fmt": lambda env, scope: "json",
+    "service_code": lambda env, scope: str(getattr(env, scope)["category_code"]),
+    "service_request_id": lambda env, scope: str(getattr(env, scope)["code"]),
+    "token_id": lambda env, scope: "SJ0",
 }
 
 
