@@ -36,6 +36,20 @@ def content_disposition(filename: str, kind: str = "attachment") -> str:
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
+def category_map_form(value: str | None) -> dict[str, str]:
+    """An upload's ``category_map`` form field: ``VALUE=code`` entries separated by ``;`` or
+    new lines (the CLI's ``--category-map VALUE=code``, repeated)."""
+    out: dict[str, str] = {}
+    for item in re.split(r"[;\n]", value or ""):
+        if item.strip():
+            if "=" not in item:
+                raise InvalidInput(f"category_map 应为 VALUE=code / category_map entries are "
+                                   f"VALUE=code, got {item!r}", field="category_map")
+            k, v = item.rsplit("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
 def commit_flag(form: bool | None, query: bool | None) -> bool:
     """``commit`` of an upload, sent as a form field or in the query (curl users do both);
     a dry run when neither says true, a 422 when they disagree."""

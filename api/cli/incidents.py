@@ -31,7 +31,11 @@ def incidents() -> None:
 @click.option("--skip-refused", is_flag=True,
               help="Commit the other rows even when some are refused.")
 @click.option("--region", default=None, help="Region code (default: WANGGE_REGION).")
-def import_cmd(file: Path, commit: bool, skip_refused: bool, region: str | None) -> None:
+@click.option("--category-map", multiple=True,
+              help="VALUE=category_code (repeatable): the source's own labels; labels matching "
+                   "no category are filed as 待分类 for the command centre.")
+def import_cmd(file: Path, commit: bool, skip_refused: bool, region: str | None,
+               category_map: tuple[str, ...]) -> None:
     """Import a hotline export (CSV or XLSX) as cases: every row routed, bad rows listed.
 
     The same pipeline and report as POST /incidents/bulk and ``wangge import incidents
@@ -42,8 +46,11 @@ def import_cmd(file: Path, commit: bool, skip_refused: bool, region: str | None)
     from geo.io.importer import ImportOptions, run_import
 
     s = Settings.from_env()
+    from api.cli.importing import _parse_map
+
     opts = ImportOptions(region=s.region_or_default(region), commit=commit,
-                         skip_refused=skip_refused, as_cases=True)
+                         skip_refused=skip_refused, as_cases=True,
+                         category_map=_parse_map(category_map))
     try:
         report = run_import(get_engine(s.database_url), "incidents", file, opts,
                             principal=CLI_PRINCIPAL)

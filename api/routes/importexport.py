@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -14,8 +13,8 @@ from api.deps import COMMAND_ONLY, EXPENSIVE, ConnDep, EngineDep, PrincipalDep, 
 from api.reveal import note_revealed
 from api.schemas import files, ok
 from api.schemas import places as schemas_places
-from api.uploads import commit_flag, content_disposition, import_upload
-from geo.errors import Forbidden, InvalidInput
+from api.uploads import category_map_form, commit_flag, content_disposition, import_upload
+from geo.errors import Forbidden
 from geo.io import LAYERS
 from geo.io.export import FORMATS, export_layer
 from geo.io.importer import ImportOptions
@@ -86,14 +85,7 @@ def post_import(
     region_code = settings.region_or_default(region)
     if not principal.in_region(region_code):
         raise Forbidden(f"无权访问区域 {region_code} / no access to region {region_code}")
-    cmap: dict[str, str] = {}
-    for item in re.split(r"[;\n]", category_map or ""):
-        if item.strip():
-            if "=" not in item:
-                raise InvalidInput(f"category_map 应为 VALUE=code / category_map entries are "
-                                   f"VALUE=code, got {item!r}", field="category_map")
-            k, v = item.rsplit("=", 1)
-            cmap[k.strip()] = v.strip()
+    cmap = category_map_form(category_map)
     opts = ImportOptions(
         region=region_code, region_name=region_name, crs=crs, layer=src_layer,
         lon_field=lon_field, lat_field=lat_field, wkt_field=wkt_field, code_field=code_field,

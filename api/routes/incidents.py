@@ -30,7 +30,7 @@ from api.reveal import audit_revealed
 from api.schemas import files, ok
 from api.schemas import incidents as schemas_incidents
 from api.schemas import places as schemas_places
-from api.uploads import commit_flag, content_disposition, import_upload
+from api.uploads import category_map_form, commit_flag, content_disposition, import_upload
 from geo.crs.validate import to_cgcs2000_point
 from geo.errors import InvalidInput
 from geo.incidents import attachments, cases, clock, intake, requests, views
@@ -95,10 +95,12 @@ class MergeIn(BaseModel):
 
 
 class ReassignIn(BaseModel):
-    """Another cell and/or department."""
+    """Another cell and/or department, or a category (classify a 待分类 case)."""
 
     cell_code: str | None = None
     department_code: str | None = None
+    category_code: str | None = Field(None, description="Classify the case (e.g. one a "
+                                      "hotline import filed as unclassified 待分类)")
     note: str | None = None
     version: int | None = None
 
@@ -191,6 +193,9 @@ def post_bulk(engine: EngineDep, settings: SettingsDep, principal: PrincipalDep,
     commit_q: Annotated[bool | None, Query(alias="commit", description="commit, also accepted "
                                            "in the query")] = None,
               skip_refused: Annotated[bool, Form()] = False,
+              category_map: Annotated[str | None, Form(
+                  description="The source's category labels: VALUE=code;VALUE2=code2 (labels "
+                  "matching no category are filed as 待分类 for the command centre)")] = None,
               region: Annotated[str | None, Form()] = None) -> JSONResponse:
     """Each row a case (routed, deadlines, duplicate flags); the one import pipeline and report.
 
@@ -203,7 +208,7 @@ def post_bulk(engine: EngineDep, settings: SettingsDep, principal: PrincipalDep,
     """
     opts = ImportOptions(region=settings.region_or_default(region),
                          commit=commit_flag(commit, commit_q), skip_refused=skip_refused,
-                         as_cases=True)
+                         as_cases=True, category_map=category_map_form(category_map))
     report = import_upload(engine, settings, "incidents", file, opts, principal)
     return JSONResponse(report.to_dict(), status_code=422 if report.error else 200)
 
@@ -355,7 +360,7 @@ def post_reassign(incident_id: str, body: ReassignIn, conn: ConnDep, principal: 
     """Another cell (its worker on duty follows) and/or department; an audited event."""
     return _answer(cases.reassign(conn, incident_id, principal, body.cell_code,
                                   body.department_code,
-                                  version.of(body.version), body.note))
+                                  version.of(body.version), body.note, body.category_code))
 
 
 @router.post("/incidents/{incident_id}/pause", dependencies=[READ_INCIDENTS],

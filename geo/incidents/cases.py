@@ -467,12 +467,14 @@ def merge(
 def reassign(
     conn: Connection, incident_id: int | str, principal: Principal,
     cell_code: str | None = None, department_code: str | None = None,
-    version: int | None = None, note: str | None = None,
+    version: int | None = None, note: str | None = None, category_code: str | None = None,
 ) -> dict[str, Any]:
-    """Reassign a case to another cell (and its worker on duty) and/or department."""
-    if not cell_code and not department_code:
-        raise InvalidInput("请给出新网格 cell_code 或新部门 department_code / give cell_code "
-                           "or department_code", field="cell_code")
+    """Reassign a case to another cell (and its worker on duty) and/or department, or classify
+    it (``category_code``: a case filed as 待分类 by a hotline import; the department follows
+    the new category unless given)."""
+    if not cell_code and not department_code and not category_code:
+        raise InvalidInput("请给出新网格 cell_code、新部门 department_code 或类别 category_code / "
+                           "give cell_code, department_code or category_code", field="cell_code")
     row = fetch(conn, incident_id, principal, lock=True)
     check_version(row, version)
     may_act(principal, row, "dispatched")
@@ -499,6 +501,14 @@ def reassign(
                     worker_id=worker["id"] if worker else None)
         data["cell"] = {"from": row["cell_code"], "to": cell_code}
         data["worker"] = {"from": row["worker_id"], "to": worker["id"] if worker else None}
+    if category_code:
+        from geo.incidents.routing import resolve_category
+
+        cat = resolve_category(conn, category_code)
+        sets["category_code"] = cat["code"]
+        data["category"] = {"from": row["category_code"], "to": cat["code"]}
+        if not department_code and cat["department_code"]:
+            department_code = cat["department_code"]
     if department_code:
         dept = resolve_department(conn, department_code)
         sets["department_code"] = dept["code"]

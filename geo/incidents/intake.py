@@ -57,6 +57,7 @@ class Report:
     urgency: str = "normal"
     department: str | None = None  # override of the category's department
     source_ref: str | None = None  # the channel's own id (hotline work-order number)
+    category_label: str | None = None  # the source's own label when it matched no category
     photos: list[tuple[str | None, bytes]] = field(default_factory=list)
 
 
@@ -142,6 +143,12 @@ def create_incident(
                             "centre's intake may give source_ref (the hotline work-order number)",
                             field="source_ref")
         routing["source_ref"] = report.source_ref
+    if report.category_label:
+        routing["category_label"] = {
+            "label": report.category_label,
+            "reason": f"来源类别「{report.category_label}」未对应任何事件类别, 待指挥中心分类 / "
+                      f"the source's category {report.category_label!r} matches no category: "
+                      "to be classified by the command centre"}
     lon = lat = None
     compound_id = None
     if report.lon is not None and report.lat is not None:

@@ -78,6 +78,22 @@ CATEGORIES: list[tuple[str, str, str, str, str, float, float, dict[str, Any], fl
 ]
 
 
+# Where a hotline row whose category label matches no category goes: the command centre's
+# queue of cases to classify (reclassified with POST /incidents/{code}/reassign, category_code).
+UNCLASSIFIED = ("unclassified", "待分类", "To be classified")
+
+
+def ensure_unclassified(conn: Connection, region_code: str) -> str:
+    """The 待分类 category, created when absent (no department: the command centre's own);
+    its code."""
+    code, name, name_en = UNCLASSIFIED
+    conn.execute(text(
+        "INSERT INTO incident_category (code, region_code, name, name_en) VALUES "
+        "(:c, :r, :n, :e) ON CONFLICT (code) DO NOTHING"),
+        {"c": code, "r": region_code, "n": name, "e": name_en})
+    return code
+
+
 def ensure_reference(conn: Connection, region_code: str) -> None:
     """Insert the departments and categories if absent (idempotent)."""
     for code, name, name_en in DEPARTMENTS:

@@ -15,8 +15,10 @@ import csv
 import datetime as dt
 import io
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, text
 
@@ -24,16 +26,26 @@ from geo.auth.principal import Principal
 from geo.errors import InvalidInput, TooLarge, WanggeError
 from geo.incidents.calendar import load_calendar
 from geo.incidents.intake import Report, create_incident
+from geo.incidents.reference import UNCLASSIFIED, ensure_unclassified
+from geo.io.importer.incidents import _category_lookup
 from geo.io.importer.options import MAX_LISTED, ImportOptions
 from geo.io.importer.report import ImportReport, finish
+from geo.io.parse import parse_time
 from geo.io.read import decode_csv, unreadable_table
-from geo.localtime import CST
+from geo.localtime import TZ_NAME
 
 MAX_CASE_ROWS = 50_000
 HEADERS = {
     "工单编号": "source_ref", "工单号": "source_ref", "编号": "source_ref", "id": "source_ref",
     "source_ref": "source_ref", "code": "source_ref",
     "类别": "category", "事件类别": "category", "问题类型": "category", "category": "category",
+    "诉求类型": "category", "诉求分类": "category", "事项分类": "category", "工单类型": "category",
+    "问题分类": "category", "反映类型": "category",
+    "诉求地址": "place", "事发地址": "place", "问题地址": "place",
+    "诉求人": "reporter_name", "来电人姓名": "reporter_name", "反映人": "reporter_name",
+    "诉求人电话": "reporter_phone", "联系方式": "reporter_phone", "来电人电话": "reporter_phone",
+    "受理时间": "reported_at", "来电日期": "reported_at", "登记时间": "reported_at",
+    "诉求时间": "reported_at", "承办单位": "department", "诉求标题": "description",
     "渠道": "channel", "来源": "channel", "channel": "channel",
     "内容": "description", "问题描述": "description", "描述": "description",
     "诉求内容": "description", "description": "description",
@@ -97,6 +109,13 @@ def read_table(data: bytes, filename: str) -> list[dict[str, Any]]:
     return out
 
 
+def _category_of(label: str, cmap: dict[str, str], cats: dict[str, str]) -> str | None:
+    """The category code of a row's label (the import's map first, then codes and names);
+    None when nothing matches."""
+    key = label.strip().lower()
+    return cmap.get(key) or cats.get(key)
+
+
 def _report_from_row(row: dict[str, Any]) -> Report:
     def num(key: str) -> float | None:
         v = row.get(key)
@@ -108,16 +127,11 @@ def _report_from_row(row: dict[str, Any]) -> Report:
             raise InvalidInput(f"{key}={v!r} 不是数字 / {key} is not a number",
                                field=key) from exc
 
-    when = row.get("reported_at")
-    if isinstance(when, str):
-        try:
-            when = dt.datetime.fromisoformat(when.strip().replace("/", "-"))
-        except ValueError as exc:
-            raise InvalidInput(f"时间 {when!r} 无法解析 (例 2025-09-30 15:00) / time {when!r} "
-                               "not understood (e.g. 2025-09-30 15:00)",
-                               field="reported_at") from exc
-    if isinstance(when, dt.datetime) and when.tzinfo is None:
-        when = when.replace(tzinfo=CST)  # hotline exports are in China Standard Time
+    try:  # the importers' one time rule; hotline exports are in China Standard Time
+        when = parse_time(row.get("reported_at"), None, ZoneInfo(TZ_NAME))
+    except ValueError as exc:
+        raise InvalidInput(f"{exc} (例 2025-09-30 15:00, 2025/9/30 15:00:00)",
+                           field="reported_at") from exc
     return Report(
         category=str(row.get("category", "")), channel=str(row.get("channel") or "12345"),
         description=_s(row.get("description")), lon=num("lon"), lat=num("lat"),
@@ -172,9 +186,22 @@ def import_cases(engine: Engine, path: str | Path, opts: ImportOptions, principa
         trans = conn.begin()
         try:
             cal = load_calendar(conn, opts.region)
+            cats = {k: v for k, v in _category_lookup(conn).items()}
+            cmap = {k.strip().lower(): v for k, v in opts.category_map.items()}
+            for v in set(cmap.values()):
+                if v.lower() not in cats:
+                    raise InvalidInput(f"category_map 中的类别 {v!r} 不存在 / unknown category "
+                                       f"code {v!r} in the category map", field="category_map")
+            unclassified: dict[str, int] = {}
             for n, raw in enumerate(rows, start=2):  # row 1 is the header
                 try:
-                    rep = _report_from_row(raw)
+                    label = str(raw.get("category", "")).strip()
+                    code = _category_of(label, cmap, cats)
+                    if code is None and label:
+                        code = ensure_unclassified(conn, opts.region)
+                        unclassified[label] = unclassified.get(label, 0) + 1
+                    rep = replace(_report_from_row({**raw, "category": code or label}),
+                                  category_label=label if code == UNCLASSIFIED[0] else None)
                     if rep.source_ref and conn.execute(text(
                             "SELECT 1 FROM incident WHERE region_code = :r "
                             "AND routing->>'source_ref' = :s"),
@@ -193,6 +220,13 @@ def import_cases(engine: Engine, path: str | Path, opts: ImportOptions, principa
                 if len(report.cases) < MAX_LISTED:
                     report.cases.append({"row": n, "code": inc["code"], "status": inc["status"],
                                          "duplicates": dups})
+            if unclassified:
+                report.notes.append(
+                    f"{sum(unclassified.values())} 行的类别未对应任何事件类别, 记为「待分类」"
+                    f"由指挥中心分类 (可用 category_map 对应): "
+                    f"{dict(sorted(unclassified.items()))} / rows "
+                    "whose category matches none were filed as unclassified for the command "
+                    "centre (map them with a category map)")
             finish(trans, report, opts)
         except BaseException:
             if trans.is_active:

@@ -429,7 +429,7 @@ def test_bulk_import_csv_xlsx_and_cli(api: TestClient, engine: Engine, db_url: s
         "13900001111,,\n"
         f"H002,2024-08-01 11:00,fire_lane_blocked,堵塞,,王五,13900002222,{spot['lon']},"
         f"{spot['lat']}\n"
-        "H003,2024-08-01 12:00,外星人,?,某地,,,,\n"
+        "H003,外星时间,外星人,?,某地,,,,\n"
         "H004,2024-08-01 12:30,dispute,吵架,火星小区,,,,\n"
     )
     data = csv_text.encode("gb18030")
@@ -455,7 +455,7 @@ def test_bulk_import_csv_xlsx_and_cli(api: TestClient, engine: Engine, db_url: s
     r = api.post("/incidents/bulk", files={"file": ("hotline.csv", data)}, data=commit)
     rep = r.json()
     assert r.status_code == 200 and rep["new"] == 3 and rep["rows"] == 4, rep
-    assert [e["row"] for e in rep["refused"]] == [4] and "外星人" in rep["refused"][0]["reason"]
+    assert [e["row"] for e in rep["refused"]] == [4] and "外星时间" in rep["refused"][0]["reason"]
     assert [c["row"] for c in rep["cases"] if c["status"] == "needs_location"] == [5]
     assert rep["no_location"] == 1
     again = api.post("/incidents/bulk", files={"file": ("hotline.csv", data)},
