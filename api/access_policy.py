@@ -120,6 +120,7 @@ ENDPOINT_POLICY: dict[str, str] = {
     "POST /incidents/{incident_id}/requests": "incident_request",
     "POST /incidents/{incident_id}/requests/{request_id}/decision": "incident_command",
     "GET /incidents/categories": "scoped",
+    "PUT /incidents/categories/{code}/limits": "admin",
     "GET /incidents/nearby": "scoped",
     "GET /incidents/{incident_id}/duplicates": "incidents",
     # Open311 GeoReport v2 (issue 19): services are public, requests are cases

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from api.deps import (
     COMMAND_ONLY,
     READ_INCIDENTS,
+    AdminDep,
     AsOfDep,
     ConnDep,
     EngineDep,
@@ -33,7 +34,7 @@ from api.schemas import places as schemas_places
 from api.uploads import category_map_form, commit_flag, content_disposition, import_upload
 from geo.crs.validate import to_cgcs2000_point
 from geo.errors import InvalidInput
-from geo.incidents import attachments, cases, clock, intake, requests, views
+from geo.incidents import attachments, cases, clock, intake, reference, requests, views
 from geo.io.importer import ImportOptions
 from geo.io.workbook import MEDIA_TYPE as XLSX
 
@@ -248,6 +249,19 @@ def get_categories(conn: ConnDep, principal: PrincipalDep, region: RegionDep
     last year)."""
     items = views.categories_for(conn, principal, region)
     return {"count": len(items), "items": items}
+
+
+@router.put("/incidents/categories/{code}/limits", summary="Set a category's time limits "
+            "/ 设置事件类别时限", response_model=None)
+def put_category_limits(code: str, body: dict[str, Any], conn: ConnDep,
+                        admin: AdminDep) -> dict[str, Any]:
+    """Admins: the minutes of each step (register, dispatch, handle, verify, close) per urgency
+    (``normal``, ``urgent``), each in working time or round the clock: ``{"urgent": {"clock":
+    "calendar", "register": 10, "dispatch": 10, "handle": 120, "verify": 60}, "normal":
+    {"register": 30, "handle": {"minutes": 2400, "clock": "working"}, ...}}``. Urgent steps
+    run round the clock unless said otherwise. New steps of every case of the category follow;
+    KPIs and the overdue list read the due times the steps were given."""
+    return reference.set_limits(conn, code, body)
 
 
 @router.get("/incidents/nearby", dependencies=[READ_INCIDENTS],

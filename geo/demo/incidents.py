@@ -20,7 +20,7 @@ from sqlalchemy import Connection, text
 
 from geo.demo.incident_rows import DEMO_END
 from geo.incidents.calendar import load_calendar
-from geo.incidents.flow import KEEPS_CLOCK, STEP_OF_STATUS, final_limit, start_clock
+from geo.incidents.flow import KEEPS_CLOCK, STEP_OF_STATUS, final_due, start_clock
 
 ACTOR = {"12345": "12345热线", "110": "110指挥中心", "patrol": "网格员巡查", "photo": "随手拍",
          "camera": "视频巡查", "petition": "信访"}
@@ -215,7 +215,7 @@ def demo_hook(conn: Connection, region_code: str, rng: np.random.Generator) -> N
         else:
             status, events, upd = _history(dict(r), rng)
         lim = limits.get(r["category_code"])
-        final = cal.add_working_minutes(r["reported_at"], final_limit(lim, r["urgency"]))
+        final = final_due(cal, lim, r["urgency"], r["reported_at"])
         step_start = next(
             (e for e in reversed(events) if e[1] in STEP_OF_STATUS
              and e[1] not in KEEPS_CLOCK), events[0])

@@ -10,6 +10,10 @@ that touched it reports ``calendar_incomplete`` with a warning (never an excepti
 
 Working hours are 08:30-12:00 and 13:30-18:00 China Standard Time: 480 minutes a day, the
 unit of the category limits (a "day" in ``geo.incidents.reference`` is 480 working minutes).
+
+A step may also run round the clock (:class:`RoundTheClock`: urgent cases, a missing manhole
+cover at night); :func:`clock_of` gives the one or the other by the step's clock
+(:func:`geo.incidents.flow.step_clock`).
 """
 
 from __future__ import annotations
@@ -100,6 +104,38 @@ class WorkCalendar:
                     total += max(0.0, min(q, hi) - max(p, lo))
             day += dt.timedelta(days=1)
         return total
+
+
+class RoundTheClock:
+    """Calendar time: every minute counts, nights, weekends and holidays included. The same
+    interface as :class:`WorkCalendar`, so a deadline is computed one way whatever its clock."""
+
+    def add_working_minutes(self, start: dt.datetime, minutes: float) -> dt.datetime:
+        """The instant ``minutes`` minutes after ``start``."""
+        check_aware(start)
+        if minutes < 0:
+            raise InvalidInput(f"分钟数不能为负 / minutes must be >= 0: {minutes}")
+        if minutes > MAX_DAYS * 24 * 60:
+            raise InvalidInput(f"期限超过十年 / deadline more than ten years away ({minutes} min)")
+        return start + dt.timedelta(minutes=minutes)
+
+    def working_minutes_between(self, a: dt.datetime, b: dt.datetime) -> float:
+        """Minutes from ``a`` to ``b`` (negative when b < a)."""
+        check_aware(a)
+        check_aware(b)
+        return (b - a).total_seconds() / 60
+
+    def take_warnings(self) -> list[str]:
+        """None: calendar time needs no holiday schedule."""
+        return []
+
+
+Clock = WorkCalendar | RoundTheClock
+
+
+def clock_of(cal: WorkCalendar, kind: str | None) -> Clock:
+    """The clock a step runs on: ``calendar`` (round the clock) or working time (``cal``)."""
+    return RoundTheClock() if kind == "calendar" else cal
 
 
 def _minute_of(t: dt.datetime) -> float:

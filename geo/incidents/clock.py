@@ -10,7 +10,7 @@ from sqlalchemy import Connection, text
 from geo import localtime
 from geo.auth.principal import Principal
 from geo.errors import Conflict, InvalidInput
-from geo.incidents.calendar import WorkCalendar, load_calendar
+from geo.incidents.calendar import Clock, WorkCalendar, clock_of, load_calendar
 from geo.incidents.cases import (
     add_event,
     check_time,
@@ -22,9 +22,16 @@ from geo.incidents.cases import (
 )
 from geo.incidents.flow import (
     OPEN,
-    final_limit,
+    final_due,
     start_clock,
 )
+
+
+def _clocks(cal: WorkCalendar, row: dict[str, Any]) -> tuple[Clock, Clock]:
+    """The clocks of a case's current step and of the whole case, as its deadline records
+    them (cases stored before clocks per step ran in working time)."""
+    deadline = row.get("deadline") or {}
+    return (clock_of(cal, deadline.get("clock")), clock_of(cal, deadline.get("final_clock")))
 
 
 def pause(
@@ -39,9 +46,9 @@ def pause(
         raise Conflict(f"事件 {row['code']} ({row['status']}) 无法挂起 / only a running open "
                        "case can be paused", current=row["status"])
     when = check_time(conn, row, at, principal)
-    cal = load_calendar(conn, row["region_code"])
-    left = cal.working_minutes_between(when, row["due_at"]) if row["due_at"] else None
-    left_final = (cal.working_minutes_between(when, row["final_due_at"])
+    step, whole = _clocks(load_calendar(conn, row["region_code"]), row)
+    left = step.working_minutes_between(when, row["due_at"]) if row["due_at"] else None
+    left_final = (whole.working_minutes_between(when, row["final_due_at"])
                   if row["final_due_at"] else None)
     data = {"remaining_min": left, "remaining_final_min": left_final}
     update_row(conn, row, {"paused_at": when})
@@ -64,11 +71,12 @@ def resume(
         "SELECT data FROM incident_event WHERE incident_id = :i AND kind = 'pause' "
         "ORDER BY at DESC, id DESC LIMIT 1"), {"i": row["id"]}).scalar_one()
     cal = load_calendar(conn, row["region_code"])
+    step, whole = _clocks(cal, row)
     sets: dict[str, Any] = {"paused_at": None}
     if last.get("remaining_min") is not None:
-        sets["due_at"] = cal.add_working_minutes(when, max(0.0, last["remaining_min"]))
+        sets["due_at"] = step.add_working_minutes(when, max(0.0, last["remaining_min"]))
     if last.get("remaining_final_min") is not None:
-        sets["final_due_at"] = cal.add_working_minutes(
+        sets["final_due_at"] = whole.add_working_minutes(
             when, max(0.0, last["remaining_final_min"]))
     deadline = dict(row["deadline"] or {})
     if "due_at" in sets:
@@ -102,8 +110,9 @@ def extend(
     if row["paused_at"] is not None:
         raise Conflict("挂起中的事件请先恢复再延期 / resume the case before extending it")
     cal = load_calendar(conn, row["region_code"])
-    due = cal.add_working_minutes(row["due_at"], minutes)
-    final = (cal.add_working_minutes(row["final_due_at"], minutes)
+    step, whole = _clocks(cal, row)
+    due = step.add_working_minutes(row["due_at"], minutes)
+    final = (whole.add_working_minutes(row["final_due_at"], minutes)
              if row["final_due_at"] else None)
     deadline = dict(row["deadline"] or {})
     deadline["extension_min"] = int(deadline.get("extension_min") or 0) + minutes
@@ -124,7 +133,7 @@ def initial_deadlines(
 ) -> tuple[dt.datetime, dt.datetime, dict[str, Any]]:
     """Due time of the first step and of the whole case, with the clock JSON."""
     due, clock = start_clock(cal, limits, urgency, step, start)
-    final = cal.add_working_minutes(reported_at, final_limit(limits, urgency))
+    final = final_due(cal, limits, urgency, reported_at)
     more = cal.take_warnings()
     if more:
         clock["calendar_incomplete"] = True

@@ -7,9 +7,10 @@ could not be resolved: it waits to be located (then ``reported``) or closed as r
 given back by its worker or department (退单, :mod:`geo.incidents.requests`) returns to
 ``registered`` to be dispatched again.
 
-Each status opens a step whose time limit (working minutes, per category and urgency) starts
-when the status is entered: ``register`` (reported), ``dispatch`` (registered), ``handle``
-(dispatched, and again on rework), ``verify`` (handled) and ``close`` (verified).
+Each status opens a step whose time limit (minutes per category and urgency, in working time or
+round the clock: :func:`step_clock`) starts when the status is entered: ``register``
+(reported), ``dispatch`` (registered), ``handle`` (dispatched, and again on rework), ``verify``
+(handled) and ``close`` (verified).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from geo.db.tables.vocab import INCIDENT_STATUS
 from geo.errors import Conflict
-from geo.incidents.calendar import WorkCalendar
+from geo.incidents.calendar import WorkCalendar, clock_of
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "needs_location": frozenset({"reported", "rejected", "cancelled", "merged"}),
@@ -116,18 +117,100 @@ def check_transition(current: str, target: str) -> None:
         )
 
 
+# A step's clock: ``working`` (working time, the holiday calendar) or ``calendar`` (round the
+# clock). Urgent cases run round the clock unless their category says otherwise (the domain
+# brief: an urgent case is registered and dispatched within 10 minutes, a missing manhole cover
+# handled within 2 hours, day or night); the others in working time.
+CLOCKS = ("working", "calendar")
+DEFAULT_CLOCK = {"urgent": "calendar", "normal": "working"}
+
+
+def _limit_table(limits: dict[str, Any] | None, urgency: str) -> dict[str, Any]:
+    return dict((limits or {}).get(urgency) or (limits or {}).get("normal") or {})
+
+
 def step_limit(limits: dict[str, Any] | None, urgency: str, step: str) -> int:
-    """Working minutes allowed for ``step`` of a category at ``urgency``."""
-    table = (limits or {}).get(urgency) or (limits or {}).get("normal") or {}
+    """Minutes allowed for ``step`` of a category at ``urgency`` (in the step's clock).
+
+    A category's ``limits`` give per urgency each step's minutes, as a number or as
+    ``{"minutes": 10, "clock": "calendar"}``, and optionally the urgency's ``clock``.
+    """
+    table = _limit_table(limits, urgency)
     value = table.get(step)
     if value is None and step == "close":
         value = table.get("dispatch")
+    if isinstance(value, dict):
+        value = value.get("minutes")
     return int(value if value is not None else DEFAULT_LIMITS[step])
 
 
-def final_limit(limits: dict[str, Any] | None, urgency: str) -> int:
-    """Working minutes from report to closing: the sum of the four step limits."""
-    return sum(step_limit(limits, urgency, s) for s in STEPS)
+def step_clock(limits: dict[str, Any] | None, urgency: str, step: str) -> str:
+    """The clock ``step`` runs on: the step's own, else the urgency's, else
+    :data:`DEFAULT_CLOCK`."""
+    table = _limit_table(limits, urgency)
+    value = table.get(step)
+    if isinstance(value, dict) and value.get("clock") in CLOCKS:
+        return str(value["clock"])
+    if table.get("clock") in CLOCKS:
+        return str(table["clock"])
+    return DEFAULT_CLOCK.get(urgency, "working")
+
+
+def final_clock(limits: dict[str, Any] | None, urgency: str) -> str:
+    """The clock of the whole case's deadline: round the clock when every step is."""
+    kinds = {step_clock(limits, urgency, s) for s in STEPS}
+    return "calendar" if kinds == {"calendar"} else "working"
+
+
+def final_due(cal: WorkCalendar, limits: dict[str, Any] | None, urgency: str,
+              start: dt.datetime) -> dt.datetime:
+    """Due time of the whole case: the four steps one after the other from ``start``, each
+    on its own clock (working-time steps: the sum of their limits, as before)."""
+    t = start
+    for s in STEPS:
+        t = clock_of(cal, step_clock(limits, urgency, s)).add_working_minutes(
+            t, step_limit(limits, urgency, s))
+    return t
+
+
+def check_limits(limits: Any) -> dict[str, Any]:
+    """A category's ``limits`` as an admin edits them: per urgency (一般/紧急) each step's
+    minutes (a number, or ``{"minutes", "clock"}``) and optionally the urgency's ``clock``.
+
+    Raises
+    ------
+    InvalidInput
+        Naming the urgency, step or value that is wrong.
+    """
+    from geo.db.tables.vocab import URGENCY
+    from geo.errors import InvalidInput
+
+    if not isinstance(limits, dict) or not limits:
+        raise InvalidInput("limits 须为 {紧急程度: {环节: 分钟}} / limits must be an object "
+                           '{"normal": {"register": 30, ...}, "urgent": {...}}', field="limits")
+    steps = (*STEPS, "close")
+    for urgency, table in limits.items():
+        if urgency not in URGENCY.codes or not isinstance(table, dict):
+            raise InvalidInput(f"未知紧急程度 {urgency!r} / unknown urgency {urgency!r}; valid: "
+                               f"{list(URGENCY.codes)}", field="limits")
+        for key, value in table.items():
+            if key == "clock":
+                if value not in CLOCKS:
+                    raise InvalidInput(f"clock 须为 {CLOCKS} / clock must be one of {CLOCKS}",
+                                       field="limits")
+                continue
+            if key not in steps:
+                raise InvalidInput(f"未知环节 {key!r} / unknown step {key!r}; valid: "
+                                   f"{list(steps)}", field="limits")
+            minutes = value.get("minutes") if isinstance(value, dict) else value
+            clock = value.get("clock", "working") if isinstance(value, dict) else "working"
+            if (not isinstance(minutes, int) or isinstance(minutes, bool)
+                    or not 1 <= minutes <= 480 * 60 or clock not in CLOCKS):
+                raise InvalidInput(
+                    f"{urgency}.{key} 须为 1..28800 分钟 (可带 clock: working/calendar) / "
+                    f"{urgency}.{key} must be 1..28800 minutes (optionally with clock "
+                    "working or calendar)", field="limits")
+    return limits
 
 
 def start_clock(
@@ -140,10 +223,12 @@ def start_clock(
 ) -> tuple[dt.datetime, dict[str, Any]]:
     """Due time of ``step`` started at ``start`` and the clock's description (JSON)."""
     limit = step_limit(limits, urgency, step)
-    due = cal.add_working_minutes(start, limit + extension_min)
+    kind = step_clock(limits, urgency, step)
+    due = clock_of(cal, kind).add_working_minutes(start, limit + extension_min)
     warnings = cal.take_warnings()
     clock = {
         "step": step, "started_at": start.isoformat(), "limit_min": limit,
+        "clock": kind, "final_clock": final_clock(limits, urgency),
         "extension_min": extension_min, "due_at": due.isoformat(),
         "calendar_incomplete": bool(warnings), "warnings": warnings,
     }

@@ -117,3 +117,23 @@ def ensure_reference(conn: Connection, region_code: str) -> None:
             {"c": code, "r": region_code, "n": name, "e": name_en, "d": dept, "g": group,
              "rad": radius, "win": window, "lim": json.dumps(limits)},
         )
+
+
+def set_limits(conn: Connection, code: str, limits: Any) -> dict[str, Any]:
+    """An admin's time limits for a category (checked by :func:`geo.incidents.flow.check_limits`);
+    new steps of every case of the category follow them. Returns the category's limits and
+    the clock of each step."""
+    import json
+
+    from geo.errors import NotFound
+    from geo.incidents.flow import STEPS, check_limits, step_clock, step_limit
+
+    checked = check_limits(limits)
+    n = conn.execute(text("UPDATE incident_category SET limits = CAST(:l AS jsonb) "
+                          "WHERE code = :c"), {"l": json.dumps(checked), "c": code}).rowcount
+    if n != 1:
+        raise NotFound(f"未知事件类别 {code} / unknown category {code}")
+    return {"code": code, "limits": checked, "steps": {
+        urgency: {s: {"minutes": step_limit(checked, urgency, s),
+                      "clock": step_clock(checked, urgency, s)} for s in STEPS}
+        for urgency in checked}}

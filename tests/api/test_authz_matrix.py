@@ -404,6 +404,10 @@ PROBES: dict[str, Callable[[Env, str, str], Request]] = {
     "GET /open311/v2/requests.{fmt}": lambda env, role, scope: (
         "GET", "/open311/v2/requests.json", {"params": {
             "service_request_id": getattr(env, scope)["code"]}}),
+    "PUT /incidents/categories/{code}/limits": lambda env, role, scope: (
+        "PUT", f"/incidents/categories/{getattr(env, scope)['category_code']}/limits",
+        {"json": {"normal": {"register": 30, "dispatch": 30, "handle": 2400, "verify": 120},
+                  "urgent": {"register": 10, "dispatch": 10, "handle": 480, "verify": 60}}}),
     "POST /open311/v2/requests.{fmt}": lambda env, role, scope: (
         "POST", "/open311/v2/requests.json", {"data": {
             "service_code": getattr(env, scope)["category_code"], "description": "matrix",
