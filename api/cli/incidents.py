@@ -88,6 +88,27 @@ def holidays_add(day: dt.datetime, workday: bool, name: str | None, region: str)
     click.echo(f"{row['day']}: {row['kind']} ({row['name'] or '-'}) region {row['region_code']}")
 
 
+@holidays.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--region", default="CN", show_default=True,
+              help="CN for nationwide, or a county code for a local rule.")
+def holidays_load(file: Path, region: str) -> None:
+    """Enter a year's schedule from a CSV file (date,kind,name: 2027-01-01,holiday,元旦 /
+    2027-02-07,workday,春节调休), all lines or none."""
+    from geo.db.engine import get_engine
+    from geo.errors import WanggeError
+    from geo.incidents.calendar import load_days
+
+    s = Settings.from_env()
+    try:
+        with get_engine(s.database_url).begin() as conn:
+            rows = load_days(conn, file.read_text(encoding="utf-8-sig"), region, file.name)
+    except WanggeError as exc:
+        raise click.ClickException(exc.message) from exc
+    years = sorted({str(r["day"])[:4] for r in rows})
+    click.echo(f"{len(rows)} days entered for {', '.join(years)} (region {region})")
+
+
 @holidays.command("list")
 @click.option("--year", type=int, default=None)
 def holidays_list(year: int | None) -> None:

@@ -153,7 +153,8 @@ def unknown_year_warning(year: int) -> str:
         f"{year} 年的法定节假日与调休安排尚未录入, 期限按仅周末休息计算, 可能不准确; 请管理员用 "
         f"`wangge incidents holidays add` 录入 / China's {year} holiday schedule is not in the "
         f"holiday table: deadlines count weekends only and may be wrong (calendar_incomplete); "
-        f"an admin adds it with `wangge incidents holidays add DATE --holiday/--workday`"
+        f"an admin adds it with `wangge incidents holidays add DATE --holiday/--workday` or "
+        f"`wangge incidents holidays load FILE.csv`"
     )
 
 
@@ -212,3 +213,56 @@ def list_days(conn: Connection, year: int | None = None) -> list[dict[str, objec
         params["y"] = year
     rows = conn.execute(text(sql + " ORDER BY day, region_code"), params).mappings().all()
     return [dict(r) for r in rows]
+
+
+def missing_years(conn: Connection, today: dt.date) -> list[int]:
+    """The years a deadline may reach soon whose national schedule nobody entered: this year,
+    and from 1 November (when the State Council publishes it) the next one."""
+    wanted = {today.year} | ({today.year + 1} if today.month >= 11 else set())
+    have = {int(y) for (y,) in conn.execute(text(
+        "SELECT DISTINCT extract(year FROM day)::int FROM holiday WHERE region_code = :n "
+        "AND extract(year FROM day)::int = ANY(:ys)"), {"n": NATIONAL, "ys": sorted(wanted)})}
+    return sorted(wanted - have)
+
+
+def load_days(conn: Connection, text_csv: str, region_code: str = NATIONAL,
+              source: str = "file") -> list[dict[str, object]]:
+    """Enter a year's schedule from a CSV file (``date,kind,name``; kind ``holiday``/``假`` or
+    ``workday``/``班``; a header line is optional), all rows or none.
+
+    Raises
+    ------
+    InvalidInput
+        Naming the line that is wrong (a date, a kind), before anything is written.
+    """
+    import csv
+    import io
+
+    kinds = {"holiday": False, "假": False, "休": False, "workday": True, "班": True}
+    parsed: list[tuple[dt.date, bool, str | None]] = []
+    for n, row in enumerate(csv.reader(io.StringIO(text_csv)), start=1):
+        if not row or not "".join(row).strip():
+            continue
+        if n == 1 and row[0].strip().lower() in ("date", "day", "日期"):
+            continue
+        if len(row) < 2:
+            raise InvalidInput(f"第 {n} 行应为 日期,类型[,名称] / line {n}: expected "
+                               "date,kind[,name]", field="file")
+        try:
+            day = dt.date.fromisoformat(row[0].strip())
+        except ValueError as exc:
+            raise InvalidInput(f"第 {n} 行日期无法识别 {row[0]!r} (例 2027-01-01) / line {n}: "
+                               f"date {row[0]!r} not understood (e.g. 2027-01-01)",
+                               field="file") from exc
+        kind = row[1].strip().lower()
+        if kind not in kinds:
+            raise InvalidInput(f"第 {n} 行类型应为 holiday/workday (假/班) / line {n}: kind must "
+                               f"be holiday or workday, got {row[1]!r}", field="file")
+        if kinds[kind] and day.weekday() < 5:
+            raise InvalidInput(f"第 {n} 行: {day} 是工作日, 无需登记调休上班 / line {n}: {day} "
+                               "is a weekday already; a make-up workday falls on a weekend",
+                               field="file")
+        parsed.append((day, kinds[kind], (row[2].strip() or None) if len(row) > 2 else None))
+    if not parsed:
+        raise InvalidInput("文件中没有日期 / the file holds no days", field="file")
+    return [set_day(conn, day, work, name, region_code, source) for day, work, name in parsed]

@@ -118,3 +118,40 @@ def test_urgent_case_over_the_api_and_admin_limits(env: tuple[TestClient, dict[s
     inc = client.post("/incidents", json=body, headers=s["h"]["command"]).json()
     assert (dt.datetime.fromisoformat(inc["due_at"])
             - dt.datetime.fromisoformat(inc["reported_at"])) == dt.timedelta(minutes=5)
+
+
+def test_holiday_file_and_the_missing_year_warning(env: tuple[TestClient, dict[str, Any]],
+                                                   tmp_path: Any,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from api.cli import main
+    from geo.incidents.calendar import load_calendar, missing_years
+
+    client, s = env
+    december = dt.date(2026, 12, 5)
+    with s["engine"].connect() as conn:
+        assert 2027 in missing_years(conn, december)  # published in November, not entered
+        assert missing_years(conn, dt.date(2026, 6, 1)) == []
+    health = client.get("/health").json()
+    with s["engine"].connect() as conn:
+        expected = missing_years(conn, dt.date.today())
+    assert bool(health.get("warnings")) == bool(expected)
+    monkeypatch.setenv("WANGGE_DATABASE_URL", s["engine"].url.render_as_string(
+        hide_password=False))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("日期,类型,名称\n2027-01-01,holiday,元旦\n2027-13-01,holiday,错\n",
+                   encoding="utf-8")
+    out = CliRunner().invoke(main, ["incidents", "holidays", "load", str(bad)])
+    assert out.exit_code != 0 and "第 3 行" in out.output
+    with s["engine"].connect() as conn:
+        assert 2027 in missing_years(conn, december)  # all or nothing
+    good = tmp_path / "2027.csv"
+    good.write_text("date,kind,name\n2027-01-01,holiday,元旦\n2027-02-06,workday,春节调休\n"
+                    "2027-02-08,假,春节\n", encoding="utf-8")
+    out = CliRunner().invoke(main, ["incidents", "holidays", "load", str(good)])
+    assert out.exit_code == 0 and "3 days" in out.output, out.output
+    with s["engine"].connect() as conn:
+        assert missing_years(conn, december) == []
+        cal = load_calendar(conn)
+    assert not cal.is_workday(dt.date(2027, 1, 1)) and cal.is_workday(dt.date(2027, 2, 6))
