@@ -187,7 +187,7 @@ def add_incident_tiles(m: folium.Map, opts: MapOptions, period: gi.Period,
         "styles": st.INCIDENT_STYLES, "cats": cats,
         "statuses": {s: opts.status_name(s) for s in (*gi.OPEN_STATUSES, *gi.CLOSED_STATUSES)},
         "urgencies": {u: t[u] for u in ("urgent", "normal")},
-        "item": "/ogc/collections/incidents/items/{code}",
+        "item": dict(ml.API_LINKS)["link_item"],
         "t": {k: t[k] for k in ("status", "urgency", "reported", "cell", "channel", "overdue",
                                 "link_item")},
     }

@@ -22,9 +22,10 @@ from maps.frame import (
 )
 
 API_LINKS = [
-    # (text key, URL template): /cells/at exists; the OGC items path is the planned one (issue 3)
+    # (text key, URL template): a case is linked by its code (the numeric id is no OGC item
+    # id: that link was a 404), to the case with its history and allowed actions
     ("link_cell", "/cells/at?lon={lon}&lat={lat}"),
-    ("link_item", "/ogc/collections/incidents/items/{id}"),
+    ("link_item", "/incidents/{code}"),
 ]
 
 

@@ -10,6 +10,7 @@ artifacts/screenshots/*.png (look at them).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,9 @@ def test_dispatch_map(server: str, browser: Any) -> None:
     page.mouse.click(box[0], box[1])
     page.wait_for_timeout(300)
     popup = page.inner_html(".leaflet-popup-content")
-    assert "/ogc/collections/incidents/items/SJ" in popup and "电话" not in popup
+    assert "href=\"/incidents/SJ" in popup.replace("'", '"') and "电话" not in popup
+    link = re.search(r"""href=["'](/incidents/[^"']+)["']""", popup)
+    assert link and page.request.get(server + link.group(1)).status == 200  # was a 404
     page.screenshot(path=str(SHOTS / "dispatch_tile_popup.png"))
     page.keyboard.press("Escape")
     page.evaluate("() => document.querySelector('.leaflet-popup-close-button')?.click()")
@@ -140,7 +143,9 @@ def test_dispatch_map(server: str, browser: Any) -> None:
             ls[0].openPopup(); return; } } } }""")
     page.wait_for_timeout(200)
     popup = page.inner_html(".leaflet-popup-content")
-    assert "/cells/at?lon=" in popup and "/ogc/collections/incidents/items/" in popup
+    assert "/cells/at?lon=" in popup and "/incidents/SJ" in popup
+    link = re.search(r"""href=["'](/incidents/[^"']+)["']""", popup)
+    assert link and page.request.get(server + link.group(1)).status == 200
     page.screenshot(path=str(SHOTS / "dispatch_search_popup.png"))
     page.close()
 
