@@ -7,7 +7,7 @@ import binascii
 import datetime as dt
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, Header, Query, Request
@@ -200,8 +200,8 @@ def credential_owner(engine: Engine, settings: Settings, token: str) -> tuple[in
 
     A session token is checked by its signature, expiry and one indexed look-up (not logged
     out, not revoked by a reset or disable); an API token by one indexed look-up (no write).
-    Enough to count requests per user (the rate limiter); who may do what is still decided by
-    :func:`resolve_principal` (demo accounts, scopes).
+    Enough to key a user's idempotent writes (``api.middleware.idempotency``); who may do what
+    is decided by :func:`resolve_principal` (demo accounts, scopes).
     """
     if is_api_token(token):
         with engine.connect() as conn:
@@ -216,6 +216,28 @@ def credential_owner(engine: Engine, settings: Settings, token: str) -> tuple[in
             # user's own bucket (review round 3, R7)
             return None
     return claims.user_id, claims.username
+
+
+async def principal_for_token(state: Any, token: str, unmask: bool = False) -> Principal:
+    """The Principal of a presented token: from this process's cache (``state.auth_cache``,
+    :mod:`api.auth_cache`) when it holds the token, else :func:`resolve_principal` in a worker
+    thread, kept for the next request. The one way requests resolve a token (the route
+    dependency, the hot path of ``GET /cells/at`` through the cache, the rate limiter).
+
+    Raises
+    ------
+    Unauthorized
+        As :func:`resolve_principal` (refusals are never kept).
+    """
+    cache = getattr(state, "auth_cache", None)
+    principal: Principal | None = cache.get(token) if cache is not None else None
+    if principal is None:
+        generation = cache.generation if cache is not None else 0
+        principal = await anyio.to_thread.run_sync(resolve_principal, state.engine,
+                                                   state.settings, token)
+        if cache is not None:
+            cache.put(token, principal, generation)
+    return replace(principal, unmask=True) if unmask else principal
 
 
 # Declares the Bearer scheme in OpenAPI (the "Authorize" button of /docs); the header itself
@@ -253,8 +275,7 @@ async def get_principal(
     if token is None:
         principal = anonymous_principal(settings, unmask)
     else:
-        principal = await anyio.to_thread.run_sync(resolve_principal, engine, settings, token,
-                                                   unmask)
+        principal = await principal_for_token(request.app.state, token, unmask)
     request.state.principal = principal
     if unmask:
         if not principal.may_unmask():

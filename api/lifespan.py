@@ -2,11 +2,15 @@
 
 - the SQLAlchemy engine (``app.state.engine``), used by every route;
 - the asyncpg pool for the hot "which cell" round trip (``app.state.lookup_pool``, read by
-  ``GET /cells/at`` and the hot path).
+  ``GET /cells/at`` and the hot path);
+- the principal cache and its listener (``app.state.auth_cache``, :mod:`api.auth_cache`): a
+  connection of its own that listens for changes of who may see what.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,9 +19,16 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import make_url
 
+from api.auth_cache import PrincipalCache, listen
 from geo.db.engine import get_engine, normalize_url
 
 log = logging.getLogger("wangge")
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """``database_url`` as asyncpg takes it (plain ``postgresql://``)."""
+    url = make_url(normalize_url(database_url))
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def open_lookup_pool(database_url: str) -> Any:
@@ -29,9 +40,7 @@ async def open_lookup_pool(database_url: str) -> Any:
     try:
         import asyncpg
 
-        url = make_url(normalize_url(database_url))
-        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return await asyncpg.create_pool(dsn, min_size=0, max_size=8,
+        return await asyncpg.create_pool(asyncpg_dsn(database_url), min_size=0, max_size=8,
                                          max_inactive_connection_lifetime=60.0)
     except Exception as exc:  # noqa: BLE001 - the sync path still works without the pool
         log.warning("no asyncpg pool for lookups: %s", exc.__class__.__name__)
@@ -40,14 +49,21 @@ async def open_lookup_pool(database_url: str) -> Any:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Open the engine and the lookup pool; close both when the app stops."""
+    """Open the engine, the lookup pool and the principal cache's listener; close them when
+    the app stops."""
     settings = app.state.settings
     app.state.engine = get_engine(settings.database_url)
     pool = await open_lookup_pool(settings.database_url)
     app.state.lookup_pool = pool
+    cache = app.state.auth_cache = PrincipalCache()
+    listener = asyncio.create_task(listen(cache, asyncpg_dsn(settings.database_url)))
     try:
         yield
     finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+        app.state.auth_cache = None
         app.state.lookup_pool = None
         if pool is not None:
             await pool.close()

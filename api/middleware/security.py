@@ -26,11 +26,10 @@ from starlette.requests import cookie_parser
 from starlette.routing import compile_path
 
 from api.access_policy import walk_routes
-from api.deps import TOKEN_COOKIE, credential_owner, expensive, presented_token
+from api.deps import TOKEN_COOKIE, expensive, presented_token, principal_for_token
 from api.middleware.idempotency import Idempotency
 from api.settings import Settings
 from geo.auth.audit import AuditEntry, record
-from geo.auth.tokens import hash_api_token
 from geo.errors import Unauthorized
 
 log = logging.getLogger("wangge.security")
@@ -244,31 +243,22 @@ def expensive_routes(app: Any) -> ExpensiveRoutes:
 
 
 class CredentialOwners:
-    """Who a token belongs to, remembered for ``ttl_s`` seconds (also "nobody"), so that the
-    rate limiter does not query the database on every request. A session token is looked up
-    too (logged out, reset, disabled: charged to the client address, not the user; R7 of the
-    round-3 review). Bounded: cleared when ``max_size`` is reached.
+    """Who a token belongs to, for the rate limiter: the user of its principal, resolved the
+    one way requests resolve tokens (:func:`api.deps.principal_for_token`: kept in this
+    process's principal cache, dropped at once by a logout, reset or disable). A token that
+    resolves to nobody (logged out, reset, disabled, unknown) is charged to the client address,
+    never to its owner's bucket (R7 of the round-3 review); refusals are not kept.
     """
-
-    def __init__(self, ttl_s: float = 60.0, max_size: int = 10_000) -> None:
-        self.ttl_s = ttl_s
-        self.max_size = max_size
-        self._known: dict[str, tuple[tuple[int, str] | None, float]] = {}
 
     async def owner(self, app: Any, token: str) -> tuple[int, str] | None:
         """``(user id, user name)`` of ``token``, or None when it resolves to nobody."""
-        settings = app.state.settings
-        key = hash_api_token(token)  # API and session tokens alike: both need a look-up
-        now = time.monotonic()
-        hit = self._known.get(key)
-        if hit is not None and now - hit[1] < self.ttl_s:
-            return hit[0]
-        found = await anyio.to_thread.run_sync(credential_owner, app.state.engine, settings,
-                                               token)
-        if len(self._known) >= self.max_size:
-            self._known.clear()
-        self._known[key] = (found, now)
-        return found
+        try:
+            principal = await principal_for_token(app.state, token)
+        except Unauthorized:
+            return None
+        if principal.user_id is None:
+            return None
+        return principal.user_id, principal.user
 
 
 class RefusalAudit:

@@ -53,6 +53,9 @@ class Principal:
     authenticated: bool = False  # a valid token was presented
     credential: str | None = None  # SESSION or API_TOKEN; None for anonymous and built-ins
     session_id: str | None = None  # the login session (credential SESSION): what logout revokes
+    # When the credential ends (Unix seconds; None: no credential): a cached principal
+    # (api.auth_cache) is never used past it.
+    expires_at: int | None = None
 
     @property
     def is_anonymous(self) -> bool:

@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Connection, text
 
+from geo.auth.changes import auth_changed
 from geo.auth.principal import API_TOKEN, ROLES, SESSION, Principal
 from geo.auth.tokens import (
     API_TOKEN_DEFAULT_DAYS,
@@ -156,6 +157,7 @@ def set_disabled(conn: Connection, username: str, disabled: bool = True) -> None
                       "WHERE id = :i"), {"d": disabled, "i": uid})
     if disabled:
         conn.execute(_REVOKE_ALL, {"i": uid})
+    auth_changed(conn, uid)
 
 
 def reset_password(conn: Connection, username: str, password: str | None = None) -> str:
@@ -171,6 +173,7 @@ def reset_password(conn: Connection, username: str, password: str | None = None)
         {"h": hash_password(password), "i": uid},
     )
     conn.execute(_REVOKE_ALL, {"i": uid})
+    auth_changed(conn, uid)
     return password
 
 
@@ -297,11 +300,12 @@ def principal_for_user(
     unmask: bool = False,
     credential: str | None = None,
     session_id: str | None = None,
+    expires_at: int | None = None,
 ) -> Principal:
     """Build the Principal of a user: role, region, department, cells assigned *now*.
 
     ``credential`` says how the caller proved it (``SESSION``, ``API_TOKEN``; None: a
-    server-side look-up such as the login itself).
+    server-side look-up such as the login itself); ``expires_at`` when it ends (Unix seconds).
 
     Raises
     ------
@@ -323,7 +327,7 @@ def principal_for_user(
         user=row["username"], role=row["role"], regions=frozenset({row["region_code"]}),
         cell_codes=frozenset(row["cells"] or ()), department_code=row["department_code"],
         user_id=int(row["id"]), unmask=unmask, authenticated=True, credential=credential,
-        session_id=session_id,
+        session_id=session_id, expires_at=expires_at,
     )
 
 
@@ -332,13 +336,14 @@ def principal_for_session(
 ) -> Principal:
     """The Principal of a verified session token."""
     return principal_for_user(conn, claims.user_id, claims.token_version, demo_mode, unmask,
-                              credential=SESSION, session_id=claims.session_id)
+                              credential=SESSION, session_id=claims.session_id,
+                              expires_at=claims.expires_at)
 
 
 def session_in_force(conn: Connection, claims: SessionClaims) -> bool:
     """A verified session token is still in force: its user exists, is enabled, has not had a
     reset since (``token_version``) and this session was not logged out. One indexed look-up,
-    for the rate limiter (``api.deps.credential_owner``)."""
+    for the idempotency keys (``api.deps.credential_owner``)."""
     return bool(conn.execute(text(
         "SELECT NOT u.disabled AND u.token_version = :v AND NOT EXISTS (SELECT 1 FROM "
         "auth_session_revoked r WHERE r.sid = :sid) FROM app_user u WHERE u.id = :i"),
@@ -363,15 +368,21 @@ def end_session(conn: Connection, principal: Principal, everywhere: bool = False
     if everywhere:
         conn.execute(text("UPDATE app_user SET token_version = token_version + 1 WHERE id = :i"),
                      {"i": principal.user_id})
+    auth_changed(conn, principal.user_id)
     return 1
 
 
 
+def _api_token_end(t: str) -> str:
+    """SQL: when the API token ``t`` expires. Tokens stored without an expiry by earlier
+    releases end API_TOKEN_MAX_DAYS after their creation."""
+    return (f"COALESCE({t}.expires_at, {t}.created_at + "
+            f"interval '{API_TOKEN_MAX_DAYS} days')")
+
+
 def _api_token_valid(t: str) -> str:
-    """SQL: the API token ``t`` is in force (not revoked, not expired). Tokens stored without an
-    expiry by earlier releases end API_TOKEN_MAX_DAYS after their creation."""
-    return (f"{t}.revoked_at IS NULL AND COALESCE({t}.expires_at, {t}.created_at + "
-            f"interval '{API_TOKEN_MAX_DAYS} days') > now()")
+    """SQL: the API token ``t`` is in force (not revoked, not expired)."""
+    return f"{t}.revoked_at IS NULL AND {_api_token_end(t)} > now()"
 
 
 def principal_for_api_token(
@@ -380,8 +391,9 @@ def principal_for_api_token(
     """The Principal of an API token (unknown, revoked or expired -> Unauthorized)."""
     row = conn.execute(
         text("SELECT id, user_id, last_used_at IS NULL OR last_used_at < now() - "
-             "interval '60 seconds' AS stale FROM api_token t WHERE token_hash = :h "
-             f"AND {_api_token_valid('t')}"),
+             "interval '60 seconds' AS stale, "
+             f"floor(extract(epoch FROM {_api_token_end('t')}))::bigint AS ends "
+             f"FROM api_token t WHERE token_hash = :h AND {_api_token_valid('t')}"),
         {"h": hash_api_token(token)},
     ).first()
     if row is None:
@@ -389,7 +401,8 @@ def principal_for_api_token(
     if row[2]:  # last use recorded to the minute: no write on every request
         conn.execute(text("UPDATE api_token SET last_used_at = now() WHERE id = :i"),
                      {"i": row[0]})
-    return principal_for_user(conn, int(row[1]), None, demo_mode, unmask, credential=API_TOKEN)
+    return principal_for_user(conn, int(row[1]), None, demo_mode, unmask, credential=API_TOKEN,
+                              expires_at=int(row[3]))
 
 
 def api_token_owner(conn: Connection, token: str) -> tuple[int, str] | None:
@@ -464,9 +477,10 @@ def revoke_api_token(conn: Connection, token_id: int, owner_id: int | None = Non
     """
     done = conn.execute(
         text("UPDATE api_token SET revoked_at = now() WHERE id = :i AND revoked_at IS NULL "
-             "AND (CAST(:o AS int) IS NULL OR user_id = :o) RETURNING id"),
+             "AND (CAST(:o AS int) IS NULL OR user_id = :o) RETURNING id, user_id"),
         {"i": token_id, "o": owner_id},
     ).first()
     if done is None:
         raise NotFound(f"没有可吊销的令牌 {token_id} / no revocable token {token_id}",
                        token_id=token_id)
+    auth_changed(conn, int(done[1]))

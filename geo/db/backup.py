@@ -97,6 +97,11 @@ def restore(url: str, file: Path) -> dict[str, Any]:
     _run([pg_program("pg_restore"), "--list", str(file)])
     _run([pg_program("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-privileges",
           "--single-transaction", "--exit-on-error", f"--dbname={libpq_url(url)}", str(file)])
+    from geo.auth.changes import auth_changed
+    from geo.db.engine import get_engine
+
+    with get_engine(url).begin() as conn:  # users, sessions and assignments are the archive's
+        auth_changed(conn)
     return {"file": str(file), "bytes": file.stat().st_size}
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, text
 
+from geo.auth.changes import auth_changed
 from geo.auth.users import add_user
 from geo.localtime import local_date_sql
 from geo.workers import on_duty_sql
@@ -69,6 +70,7 @@ def demo_delete_hook(conn: Connection, region_code: str) -> None:
     """Remove the synthetic users of a region (their API tokens go with them)."""
     conn.execute(text("DELETE FROM app_user WHERE region_code = :r AND synthetic"),
                  {"r": region_code})
+    auth_changed(conn)  # with the region's assignments: every cached principal is stale
 
 
 def demo_credentials(conn: Connection) -> list[dict[str, Any]]:

@@ -137,7 +137,7 @@ def test_anonymous_calls_resolve_nothing(url: str, monkeypatch: pytest.MonkeyPat
     def boom(*_: Any) -> None:
         raise AssertionError("credential look-up for an anonymous call")
 
-    monkeypatch.setattr(security, "credential_owner", boom)
+    monkeypatch.setattr(security, "principal_for_token", boom)
     monkeypatch.setattr(security, "presented_token", boom)
     with TestClient(app_for(url)) as client:
         assert codes(client, [{}]) == [200]

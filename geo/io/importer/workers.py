@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from geo.auth.changes import auth_changed
 from geo.io.importer.fields import Cols, code_of, field_value
 from geo.io.importer.options import Progress
 from geo.io.importer.rows import ImportContext, iter_chunks
@@ -64,3 +65,4 @@ def import_workers(conn: Connection, ctx: ImportContext, progress: Progress | No
     """), {"r": opts.region}).rowcount
     if n:
         report.notes.append(f"{n} worker assignments to cells started")
+        auth_changed(conn)  # a hand-over: workers' cells (their principals' scope) changed
