@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Shared set-up for run.sh and test.sh: idempotent, prints each step.
 #   1. system packages when root: PostgreSQL 15 + PostGIS; Chromium and a Chinese font (map
-#      PNGs, the monthly report's PDF and charts); QGIS and poppler (pdftoppm) for tests
+#      PNGs, the monthly report's PDF and charts); wrk (scripts/bench); QGIS and poppler
+#      (pdftoppm) for tests
 #   2. .venv with the project and its pinned dependencies
 #   3. offline map assets (Leaflet & co. from the npm registry, pinned)
 #   4. a project-local PostGIS cluster under .wangge/ (unless WANGGE_DATABASE_URL is set)
@@ -20,6 +21,11 @@ fi
 # the service prints PDFs and map PNGs in headless Chromium, with a CJK font for Chinese text
 command -v "${WANGGE_CHROMIUM:-chromium}" >/dev/null 2>&1 || APT_PKGS+=(chromium)
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || APT_PKGS+=(fonts-wqy-microhei)
+# the benchmarks (scripts/bench/lookup.py) load the server with wrk: installed as root, else named
+if ! command -v wrk >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then APT_PKGS+=(wrk)
+  else say "基准测试需要 wrk / the benchmarks need wrk: sudo apt-get install -y wrk"; fi
+fi
 if [ "$WITH_BROWSER" = 1 ]; then  # the real clients the tests drive: QGIS (headless), pdftoppm
   dpkg -s python3-qgis qgis-providers >/dev/null 2>&1 || APT_PKGS+=(python3-qgis qgis-providers)
   command -v pdftoppm >/dev/null 2>&1 || APT_PKGS+=(poppler-utils)

@@ -6,8 +6,10 @@ session token (signature + one user query), with an API token (hash lookup + upd
 incident as the command centre masked and with ``?unmask=true`` (one audit insert before the
 data), and the argon2id password check of a login against the anchor.
 
-Run against a database holding the demo (``wangge demo load``):
-``WANGGE_PG_PORT=54480 .venv/bin/python scripts/bench/bench_auth.py [N]``
+Run against a database holding the demo (``wangge demo load``, done by ``./scripts/run.sh``):
+``.venv/bin/python scripts/bench/bench_auth.py [N]`` (``WANGGE_DATABASE_URL`` or
+``WANGGE_PG_PORT`` for another database). The logged-in ``GET /cells/at`` against the anonymous
+one and the minimal endpoint, under load: ``scripts/bench/lookup.py``.
 """
 
 from __future__ import annotations
@@ -15,15 +17,20 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from fastapi.testclient import TestClient
-from sqlalchemy import text
+# the project first: run as a script, scripts/bench/ is sys.path[0] and its maps.py would
+# shadow the maps package
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from api.main import create_app
-from api.settings import Settings
-from geo.auth.users import create_api_token, verify_password
-from geo.db.engine import get_engine
-from geo.demo.users import DEMO_USERS
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from api.main import create_app  # noqa: E402
+from api.settings import Settings  # noqa: E402
+from geo.auth.users import create_api_token, verify_password  # noqa: E402
+from geo.db.engine import get_engine  # noqa: E402
+from geo.demo.users import DEMO_USERS  # noqa: E402
 
 
 def per_request(n: int, call: Callable[[], object]) -> float:

@@ -1,16 +1,23 @@
 """Benchmark "which cell": single lookups over HTTP and batches, against anchors, in one run.
 
-Usage (from the project root, with the local PostGIS running and the demo loaded)::
+基准: "这个点属于哪个网格", 匿名与登录 (网格员令牌) 单点查询、批量查询, 与同一次运行中的参照对比.
+
+Usage (from the project root, after ``./scripts/run.sh``: local PostGIS running, demo loaded;
+needs ``wrk``, which ``scripts/setup.sh`` installs as root, otherwise ``sudo apt-get install -y
+wrk``)::
 
     WANGGE_PG_PORT=54329 .venv/bin/python scripts/bench/lookup.py [--duration 6] [--no-tipg]
+    .venv/bin/python scripts/bench/lookup.py --only demo --no-tipg --points 20000   # quicker
 
 Datasets: the Xing County demo (the configured database) and a synthetic 50,000-cell grid
 (database ``<name>_bench_grid``, created on the first run). For each:
 
 - single lookups at concurrency 8 with ``wrk`` (a Lua script cycles through points inside
   cells) against (1) Wangge ``GET /cells/at`` (the full answer: cell, village, township, worker,
-  near_boundary, candidates, geometry), (a) TiPg serving ``grid_cell`` (items with a tiny
-  bbox; installed into ``.wangge/tipg-venv`` on first use, never into the project venv),
+  near_boundary, candidates, geometry) anonymous and (demo only) logged in as the demo grid
+  worker (``Authorization: Bearer``, a token from ``POST /auth/login``: the principal cache of
+  ``api/auth_cache.py``; the answer adds ``caller``), (a) TiPg serving ``grid_cell`` (items
+  with a tiny bbox; installed into ``.wangge/tipg-venv`` on first use, never into the project venv),
   (b) a minimal FastAPI + asyncpg endpoint written below that returns only the code, and
   (c) the PostGIS floor: one prepared ``ST_Covers`` query per point on one connection;
 - batches of 100,000 points: Wangge in process (``geo.lookup.batch.cells_at_many``) and over HTTP
@@ -244,15 +251,18 @@ def ensure_tipg() -> str | None:
 
 
 def wrk_rate(port: int, path_fmt: str, lon: np.ndarray, lat: np.ndarray, duration: int,
-             args: str = "p[1], p[2]") -> tuple[float, int, int]:
+             args: str = "p[1], p[2]", token: str | None = None) -> tuple[float, int, int]:
     """Requests/s at concurrency 8 (2 threads) cycling through 2,000 points, + non-2xx count.
 
-    ``path_fmt`` is a Lua format string (``%.7f``) filled with the Lua expressions ``args``.
+    ``path_fmt`` is a Lua format string (``%.7f``) filled with the Lua expressions ``args``;
+    ``token`` is sent as ``Authorization: Bearer``.
     """
+    headers = f'{{["Authorization"] = "Bearer {token}"}}' if token else "nil"
     pts = ",".join(f"{{{x:.7f},{y:.7f}}}" for x, y in zip(lon[:2000], lat[:2000], strict=True))
     lua = (f"local points = {{{pts}}}\nlocal i = 0\nrequest = function()\n"
            f"  i = i % #points + 1\n  local p = points[i]\n"
-           f"  return wrk.format(\"GET\", string.format(\"{path_fmt}\", {args}))\nend\n")
+           f"  return wrk.format(\"GET\", string.format(\"{path_fmt}\", {args}), {headers})"
+           "\nend\n")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(lua)
     out = subprocess.run(["wrk", "-t2", "-c8", f"-d{duration}s", "-s", f.name,
@@ -359,8 +369,22 @@ def wangge_http_batch_s(port: int, lon: np.ndarray, lat: np.ndarray, query: str 
 # -- main ------------------------------------------------------------------------------------
 
 
+def worker_token(port: int) -> str:
+    """A session token of the demo grid worker (``POST /auth/login``)."""
+    import httpx
+
+    from geo.demo.users import DEMO_USERS
+
+    username, password, _ = DEMO_USERS["worker"]
+    r = httpx.post(f"http://127.0.0.1:{port}/auth/login",
+                   json={"username": username, "password": password}, timeout=60)
+    r.raise_for_status()
+    return str(r.json()["access_token"])
+
+
 def run_dataset(label: str, url: str, region: str, args: argparse.Namespace,
-                tipg_python: str | None, rows: list[tuple[str, str, str, str]]) -> None:
+                tipg_python: str | None, rows: list[tuple[str, str, str, str]],
+                login: bool = False) -> None:
     print(f"\n== {label} ==", flush=True)
     codes, polys, set_id = load_cells(url, region)
     lon, lat = points_inside(polys, args.points)
@@ -388,22 +412,27 @@ def run_dataset(label: str, url: str, region: str, args: argparse.Namespace,
     try:
         alive = {k: s.wait() for k, s in servers.items()}
         results: dict[str, float] = {}
+        token = None
         if alive["wangge"]:  # warm up: the first lookup builds the in-process index
             import httpx
 
             httpx.get(f"http://127.0.0.1:{base}/cells/at",
                       params={"lon": float(lon[0]), "lat": float(lat[0])}, timeout=300)
-        # Wangge and the minimal endpoint alternate twice (best of two each): on a shared
-        # machine the load of other processes drifts between runs.
+            token = worker_token(base) if login else None
+        # Wangge (anonymous, logged in) and the minimal endpoint alternate twice (best of two
+        # each): on a shared machine the load of other processes drifts between runs.
         best: dict[str, tuple[float, int, int]] = {}
         for _ in range(2):
-            for key, port, path in (("wangge", base, "/cells/at?lon=%.7f&lat=%.7f"),
-                                    ("minimal", base + 1, "/cell?lon=%.7f&lat=%.7f")):
-                if alive[key]:
-                    got = wrk_rate(port, path, lon, lat, args.duration)
+            for key, port, path, tok in (
+                    ("wangge", base, "/cells/at?lon=%.7f&lat=%.7f", None),
+                    ("wangge_login", base, "/cells/at?lon=%.7f&lat=%.7f", token),
+                    ("minimal", base + 1, "/cell?lon=%.7f&lat=%.7f", None)):
+                if alive[key.split("_")[0]] and (key != "wangge_login" or token):
+                    got = wrk_rate(port, path, lon, lat, args.duration, token=tok)
                     if key not in best or got[0] > best[key][0]:
                         best[key] = got
-        labels = {"wangge": "single: Wangge GET /cells/at (full answer)",
+        labels = {"wangge": "single: Wangge GET /cells/at (full answer), anonymous",
+                  "wangge_login": "single: Wangge GET /cells/at, logged in (worker, Bearer)",
                   "minimal": "single: (b) minimal FastAPI+asyncpg (code only)"}
         for key, (rate, total, bad) in best.items():
             results[key] = rate
@@ -428,6 +457,12 @@ def run_dataset(label: str, url: str, region: str, args: argparse.Namespace,
                      if k in results]
             rows.append((label, "single: Wangge ratio", ", ".join(parts),
                          "target >= 0.8x minimal"))
+        if "wangge_login" in results and "minimal" in results:
+            w = results["wangge_login"]
+            rows.append((label, "single: Wangge logged-in ratio",
+                         f"{w / results['minimal']:.2f}x minimal, "
+                         f"{w / results['wangge']:.2f}x anonymous",
+                         "target >= 0.8x minimal (issue 20)"))
         n = len(lon)
         t_wangge = wangge_batch_s(url, region, lon, lat)
         t_sjoin = sjoin_s(polys, codes, lon, lat)
@@ -465,7 +500,8 @@ def main() -> None:
     parser.add_argument("--only", choices=("demo", "grid"), default=None)
     args = parser.parse_args()
     if not shutil.which("wrk"):
-        sys.exit("wrk is missing: apt-get install -y wrk")
+        sys.exit("缺少 wrk / wrk is missing: sudo apt-get install -y wrk (scripts/setup.sh does "
+                 "it as root)")
     started = time.time()
     settings = Settings.from_env()
     url = normalize_url(settings.database_url)
@@ -476,7 +512,8 @@ def main() -> None:
     rows: list[tuple[str, str, str, str]] = []
     if args.only in (None, "demo"):
         ensure_demo(url)
-        run_dataset("demo (Xing County)", url, settings.default_region, args, tipg_python, rows)
+        run_dataset("demo (Xing County)", url, settings.default_region, args, tipg_python, rows,
+                    login=True)
     if args.only in (None, "grid"):
         ensure_grid(admin_url, grid_url)
         run_dataset("grid 50,000 cells", grid_url, "990001", args, tipg_python, rows)
