@@ -137,9 +137,7 @@ async def cell_at_answer(state: Any, params: Any, principal: Principal | None = 
                                    tol, at)
     geometry_json = hit.geometry_json
     if hit.geometry is not None and (out_crs != "EPSG:4490" or geometry_json is None):
-        geometry = hit.geometry
-        geometry = geojson_from_cgcs2000(geometry, out_crs)
-        geometry_json = _dumps(geometry)
+        geometry_json = _dumps(geojson_from_cgcs2000(hit.geometry, out_crs))
     props: dict[str, Any] = {
         "code": hit.code,
         "name": hit.name,
