@@ -14,6 +14,7 @@ from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
 
+from api.csrf import SAFE_METHODS, cookie_write_token
 from api.settings import Settings
 from geo.auth.audit import AuditEntry, record
 from geo.auth.principal import ANONYMOUS_COMMAND, ANONYMOUS_VIEWER, Principal
@@ -107,9 +108,12 @@ def _client_ip(request: Request) -> str | None:
 
 
 def _presented_token(request: Request) -> str | None:
-    """The caller's token in ``request`` (:func:`presented_token`)."""
-    return presented_token(request.headers.get("authorization"), request.method,
-                           request.cookies.get(TOKEN_COOKIE))
+    """The caller's token in ``request`` (:func:`presented_token`); on a write the login cookie
+    counts only under the CSRF rule (:func:`api.csrf.cookie_write_token`, 403 otherwise)."""
+    authorization = request.headers.get("authorization")
+    if not authorization and request.method not in SAFE_METHODS:
+        return cookie_write_token(request, request.cookies.get(TOKEN_COOKIE))
+    return presented_token(authorization, request.method, request.cookies.get(TOKEN_COOKIE))
 
 
 def presented_token(authorization: str | None, method: str,

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
+from api.csrf import clear_csrf_cookie, same_origin, set_csrf_cookie
 from api.deps import (
     TOKEN_COOKIE,
     EngineDep,
@@ -92,7 +93,8 @@ def post_login(
     """Check the password (argon2id) and answer a signed token valid ``token_ttl_s`` seconds.
 
     Send it as ``Authorization: Bearer <token>``. The token is also set as an HttpOnly,
-    SameSite=Strict cookie, honoured on GET only (browsers opening maps). An unknown user and
+    SameSite=Strict cookie, honoured on GET (browsers opening maps) and on writes that send
+    ``X-CSRF-Token`` = cookie ``wangge_csrf`` (the phone app, :mod:`api.csrf`). An unknown user and
     a wrong password get the same 401. Repeated failures are throttled per client address and
     name, never by locking the account (``login_max_failures`` within ``login_lockout_s``:
     429 with ``Retry-After``).
@@ -145,6 +147,7 @@ def _login(request: Request, engine: Any, settings: Any, username: str,
 def _set_cookie(request: Request, response: Response, settings: Any, token: str) -> None:
     response.set_cookie(TOKEN_COOKIE, token, max_age=settings.token_ttl_s, httponly=True,
                         samesite="strict", secure=request.url.scheme == "https")
+    set_csrf_cookie(request, response, settings, token)  # the phone app's writes (api.csrf)
 
 
 # -- the login page of browsers (maps): a plain HTML form, no script -------------------------
@@ -190,22 +193,6 @@ button{{margin-top:1.2em;padding:.6em 1.4em}}.err{{color:#b00}}.hint{{color:#666
 <p class="hint">{escape(t["hint"])}{escape(next_path)}</p></body></html>"""
 
 
-def same_origin_form(request: Request) -> bool:
-    """A browser form post comes from Wangge's own pages (login CSRF, logout CSRF).
-
-    Browsers send ``Origin`` on every POST and ``Sec-Fetch-Site`` on every request; a form on
-    another site gives a foreign (or ``null``) Origin and ``cross-site``. A client that sends
-    neither header (curl, a script) is not a browser a forged page could drive.
-    """
-    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-        return False
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True
-    own = f"{request.url.scheme}://{request.url.netloc}"
-    return origin.rstrip("/") == own
-
-
 _CROSS_SITE = ("登录表单须从本站登录页提交 / the login form must be sent from this site's own "
                "login page (a form on another site was refused)")
 
@@ -214,7 +201,7 @@ def _html(body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(body, status_code=status, headers={
         "Content-Security-Policy": _LOGIN_CSP, "X-Content-Type-Options": "nosniff",
         # same-origin, not no-referrer: under no-referrer a browser posts the form with
-        # "Origin: null", which same_origin_form must refuse as it would a sandboxed page
+        # "Origin: null", which same_origin must refuse as it would a sandboxed page
         "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY",
         "Cache-Control": "no-store"})
 
@@ -243,7 +230,7 @@ def post_login_form(
     A form sent from another site is refused (403: login CSRF would sign the victim's browser
     into the attacker's account)."""
     target = safe_next(next)
-    if not same_origin_form(request):
+    if not same_origin(request):
         return _html(_login_page(target, lang, _CROSS_SITE), 403)
     try:
         token, _exp, _principal = _login(request, engine, settings, username, password)
@@ -269,6 +256,7 @@ def post_logout(response: Response, engine: EngineDep, principal: PrincipalDep,
     with engine.begin() as conn:
         ended = end_session(conn, principal, everywhere)
     response.delete_cookie(TOKEN_COOKIE)
+    clear_csrf_cookie(response)
     return {"user": principal.user, "logged_out": bool(ended), "everywhere": everywhere and
             bool(ended)}
 
@@ -280,7 +268,7 @@ def post_logout_form(request: Request, engine: EngineDep, settings: SettingsDep,
                      lang: Annotated[str, Form()] = "zh") -> Response:
     """The browser's logout button: ends the session of the login cookie (sent from this
     site's pages only), clears the cookie and goes to the login page."""
-    if not same_origin_form(request):
+    if not same_origin(request):
         return _html(_login_page("/maps/dispatch", lang, _CROSS_SITE), 403)
     token = request.cookies.get(TOKEN_COOKIE)
     if token:
@@ -294,6 +282,7 @@ def post_logout_form(request: Request, engine: EngineDep, settings: SettingsDep,
     response = RedirectResponse(f"/login?lang={'en' if lang == 'en' else 'zh'}",
                                 status_code=303)
     response.delete_cookie(TOKEN_COOKIE)
+    clear_csrf_cookie(response)
     return response
 
 

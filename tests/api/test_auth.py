@@ -109,10 +109,11 @@ def test_login_me_and_worker_scope(auth_url: str, auth_engine: Engine) -> None:
                 "'demo-worker'")).scalars())
         assert set(me["cell_codes"]) == cells and len(cells) == 1
         assert next(iter(cells)).startswith("141123100")  # a 蔚汾镇 cell
-        # the cookie works on GET (browsers opening maps), not on writes
+        # the cookie works on GET (browsers opening maps), on writes only with the CSRF token
         client.cookies.set("wangge_token", body["access_token"])
         assert client.get("/auth/me").json()["role"] == "worker"
-        assert client.post("/auth/tokens", json={"name": "x"}).status_code == 401
+        # a cookie write without X-CSRF-Token is refused (api/csrf.py, tests/api/test_csrf.py)
+        assert client.post("/auth/tokens", json={"name": "x"}).status_code == 403
         client.cookies.clear()
         dept = login(client, *DEMO_USERS["department"][:2]).json()["user"]
         assert dept["department_code"] == "xiaofang"
