@@ -89,6 +89,14 @@ ENDPOINT_POLICY: dict[str, str] = {
     "GET /spatial/inside/{kind}/{code}": "public_layer",
     "GET /tiles/{layer}/{z}/{x}/{y}.pbf": "public_layer",
     "GET /static/{path:path}": "public",
+    # the grid worker's web app (issue 17): the shell only, no data (it reads /me/...)
+    "GET /m/": "public",
+    "GET /m/sw.js": "public",
+    "GET /m/app.js": "public",
+    "GET /m/app.css": "public",
+    "GET /m/manifest.webmanifest": "public",
+    "GET /m/icon-192.png": "public",
+    "GET /m/icon-512.png": "public",
     # import / export (issue 4): import admin/command; export of public layers for everyone,
     # incidents/workers refused to viewers and scoped/masked for the others (geo.io.export)
     "POST /admin/import/{layer}": "command",

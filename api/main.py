@@ -23,6 +23,7 @@ from api.routes import (
     maps,
     me,
     meta,
+    mobile,
     ogc,
     open311,
     reports,
@@ -51,6 +52,7 @@ ROUTERS = [
     kpi.router,
     reports.router,
     maps.router,
+    mobile.router,  # /m/: the grid worker's web app (mobile/)
     auth.router,
     audit.router,
 ]

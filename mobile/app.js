@@ -1,0 +1,777 @@
+/* 网格员手机端 (/m/): 我的网格, 待办, 上报, 巡查.
+ *
+ * Writes never go straight to the server: each is an item of ONE queue in IndexedDB (store
+ * "queue", in the order made), sent in order when the phone is online, each with its own
+ * Idempotency-Key (a uuid kept with the item, so a resend after a lost answer is never a
+ * duplicate) and the CSRF token of the login cookie (api/csrf.py). Photos are kept as Blobs.
+ * An item for a case reported offline names the report's local ref and waits for its answer
+ * (the case code). 4xx: the server's message is shown, the item kept for the worker to drop or
+ * retry; 5xx / no network: retried with backoff. Data read from the server is kept in
+ * localStorage so the screens show the last known state offline.
+ * Coordinates: the browser's geolocation is WGS84 (EPSG:4326); every call names its crs.
+ */
+'use strict';
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const CRS = 'EPSG:4326';
+  const DB_NAME = 'wangge-m';
+  const FALLBACK_CATEGORIES = [  // only when /incidents/categories is a 404 (older server)
+    ['fire_lane', '消防通道堵塞'], ['ebike_charging', '电动车违规充电'],
+    ['garbage', '垃圾堆放'], ['road_damage', '道路破损'], ['other', '其他']];
+  const PATROL_EVERY_S = 10, PATROL_EVERY_M = 20, SEGMENT_POINTS = 30, SEGMENT_S = 120;
+
+  const state = {
+    me: null, pos: null, cells: null, incidents: [], categories: [], keypoints: [],
+    patrol: null, view: 'view-cell', queueN: 0, sending: false, retryTimer: null, backoff: 0,
+  };
+
+  // ------------------------------------------------------------------ small helpers
+  function uuid() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+  function el(tag, attrs, ...kids) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === 'class') e.className = v;
+      else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+      else if (v !== null && v !== undefined && v !== false) e.setAttribute(k, v === true ? '' : v);
+    }
+    for (const kid of kids) if (kid !== null && kid !== undefined) e.append(kid);
+    return e;  // text is always a text node: server values are never parsed as HTML
+  }
+  function cookie(name) {
+    const m = document.cookie.split('; ').find((c) => c.startsWith(name + '='));
+    return m ? decodeURIComponent(m.slice(name.length + 1)) : '';
+  }
+  function toast(msg) {
+    const t = $('toast');
+    t.textContent = msg; t.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => { t.hidden = true; }, 3500);
+  }
+  function remember(key, value) {
+    try { localStorage.setItem('wangge-m.' + key, JSON.stringify(value)); } catch (e) { /* full */ }
+  }
+  function recall(key) {
+    try { return JSON.parse(localStorage.getItem('wangge-m.' + key) || 'null'); } catch (e) { return null; }
+  }
+  function fmtMetres(m) { return m >= 1000 ? (m / 1000).toFixed(1) + ' 公里' : Math.round(m) + ' 米'; }
+  function countdown(dueAt) {
+    if (!dueAt) return null;
+    const ms = new Date(dueAt).getTime() - Date.now();
+    const mins = Math.round(Math.abs(ms) / 60000);
+    const d = Math.floor(mins / 1440), h = Math.floor((mins % 1440) / 60), m = mins % 60;
+    const txt = (d ? d + '天' : '') + (d || h ? h + '小时' : '') + m + '分';
+    return ms < 0 ? {text: '已超时 ' + txt, cls: 'late'} :
+      {text: '剩余 ' + txt, cls: ms < 4 * 3600000 ? 'soon' : ''};
+  }
+  async function detail(res) {
+    try {
+      const body = await res.json();
+      if (typeof body.detail === 'string') return body.detail;
+      if (Array.isArray(body.detail)) return body.detail.map((d) => d.msg || JSON.stringify(d)).join('; ');
+      return JSON.stringify(body);
+    } catch (e) { return `HTTP ${res.status}`; }
+  }
+
+  // ------------------------------------------------------------------ geometry (WGS84, metres)
+  function project(lon, lat, lat0) {
+    const k = Math.cos(lat0 * Math.PI / 180);
+    return [lon * 111320 * k, lat * 110540];
+  }
+  function rings(geom) {
+    if (!geom) return [];
+    if (geom.type === 'Polygon') return [geom.coordinates];
+    if (geom.type === 'MultiPolygon') return geom.coordinates;
+    return [];
+  }
+  function inRing(pt, ring) {
+    let inside = false;
+    for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      const [xi, yi] = ring[i], [xj, yj] = ring[j];
+      if ((yi > pt[1]) !== (yj > pt[1]) && pt[0] < (xj - xi) * (pt[1] - yi) / (yj - yi) + xi) inside = !inside;
+    }
+    return inside;
+  }
+  /** Is (lon, lat) inside the polygon geometry, and how far is it from its edge (metres)? */
+  function whereIn(geom, lon, lat) {
+    let inside = false, best = Infinity;
+    const p = project(lon, lat, lat);
+    for (const poly of rings(geom)) {
+      if (inRing([lon, lat], poly[0]) && !poly.slice(1).some((h) => inRing([lon, lat], h))) inside = true;
+      for (const ring of poly) {
+        for (let i = 1; i < ring.length; i++) {
+          const a = project(ring[i - 1][0], ring[i - 1][1], lat), b = project(ring[i][0], ring[i][1], lat);
+          const dx = b[0] - a[0], dy = b[1] - a[1], len = dx * dx + dy * dy;
+          const t = len ? Math.max(0, Math.min(1, ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len)) : 0;
+          best = Math.min(best, Math.hypot(p[0] - a[0] - t * dx, p[1] - a[1] - t * dy));
+        }
+      }
+    }
+    return {inside, edge_m: best};
+  }
+  function distance(lon1, lat1, lon2, lat2) {
+    const a = project(lon1, lat1, lat1), b = project(lon2, lat2, lat1);
+    return Math.hypot(a[0] - b[0], a[1] - b[1]);
+  }
+
+  // ------------------------------------------------------------------ server reads
+  async function getJSON(path) {
+    const res = await fetch(path, {credentials: 'same-origin', headers: {Accept: 'application/json'}});
+    if (res.status === 401) { toLogin(); throw new Error('login'); }
+    if (!res.ok) { const e = new Error(await detail(res)); e.status = res.status; throw e; }
+    return res.json();
+  }
+  function toLogin() {
+    if (navigator.onLine) location.href = '/login?next=' + encodeURIComponent('/m/');
+  }
+
+  async function loadMe() {
+    try {
+      const me = await getJSON('/auth/me');
+      if (!me.authenticated) { toLogin(); return false; }
+      state.me = me; remember('me', me);
+    } catch (e) {
+      state.me = recall('me');
+    }
+    if (state.me) $('who').textContent = (state.me.name || state.me.user) + ' · 网格员';
+    return true;
+  }
+
+  // ------------------------------------------------------------------ IndexedDB queue
+  let dbp = null;
+  function db() {
+    if (!dbp) {
+      dbp = new Promise((resolve, reject) => {
+        const req = indexedDB.open(DB_NAME, 1);
+        req.onupgradeneeded = () => {
+          req.result.createObjectStore('queue', {keyPath: 'id', autoIncrement: true});
+          req.result.createObjectStore('refs', {keyPath: 'ref'});
+        };
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+    }
+    return dbp;
+  }
+  async function tx(store, mode, fn) {
+    const d = await db();
+    return new Promise((resolve, reject) => {
+      const t = d.transaction(store, mode);
+      let out;
+      t.oncomplete = () => resolve(out);
+      t.onerror = () => reject(t.error);
+      out = fn(t.objectStore(store));
+      if (out && 'onsuccess' in out) {
+        const r = out;
+        r.onsuccess = () => { out = r.result; };
+      }
+    });
+  }
+  const Q = {
+    all: () => tx('queue', 'readonly', (s) => s.getAll()),
+    put: (item) => tx('queue', 'readwrite', (s) => s.put(item)),
+    add: (item) => tx('queue', 'readwrite', (s) => s.add(item)),
+    del: (id) => tx('queue', 'readwrite', (s) => s.delete(id)),
+    ref: (ref) => tx('refs', 'readonly', (s) => s.get(ref)),
+    setRef: (ref, answer) => tx('refs', 'readwrite', (s) => s.put({ref, answer})),
+  };
+
+  /** Put one write in the queue: {kind, label, method, path, json | files+fields, ref, needs}. */
+  async function enqueue(item) {
+    await Q.add({...item, key: uuid(), state: 'waiting', tries: 0, created: new Date().toISOString()});
+    await showQueue();
+    flush();
+  }
+
+  function fill(text, answers) {
+    return text.replace(/\{ref:([\w-]+)\}/g, (_, r) => encodeURIComponent(answers[r].code));
+  }
+
+  async function sendOne(item) {
+    const answers = {};
+    for (const r of item.needs || []) {
+      const got = await Q.ref(r);
+      if (!got) return {wait: true};
+      answers[r] = got.answer;
+    }
+    const headers = {'Idempotency-Key': item.key, 'X-CSRF-Token': cookie('wangge_csrf'),
+      Accept: 'application/json'};
+    let body;
+    if (item.files) {
+      body = new FormData();
+      for (const [k, v] of Object.entries(item.fields || {})) body.append(k, v);
+      for (const f of item.files) body.append('files', f.blob, f.name);
+    } else {
+      headers['Content-Type'] = 'application/json';
+      const json = {...item.json};
+      if (item.photoRefs) {  // "handled with photos": the ids the photo upload answered
+        json.photo_ids = item.photoRefs.flatMap((r) => (answers[r].attachments || []).map((p) => p.id));
+      }
+      body = JSON.stringify(json);
+    }
+    const res = await fetch(fill(item.path, answers), {method: item.method, headers, body,
+      credentials: 'same-origin'});
+    return {res};
+  }
+
+  async function refsInError(item, items) {
+    const bad = items.filter((i) => i.state === 'error' && i.ref).map((i) => i.ref);
+    return (item.needs || []).some((r) => bad.includes(r));
+  }
+
+  /** Send the queue in order; stop on no network / 5xx (retried later with backoff). */
+  async function flush() {
+    if (state.sending) return;
+    clearTimeout(state.retryTimer);
+    if (!navigator.onLine) { showQueue(); return; }
+    state.sending = true;
+    let again = false;
+    try {
+      for (;;) {
+        const items = (await Q.all()).sort((a, b) => a.id - b.id);
+        const item = items.find((i) => i.state !== 'error');
+        if (!item) break;
+        if (await refsInError(item, items)) {
+          item.state = 'error'; item.error = '所依赖的上报未成功, 请先处理该上报';
+          await Q.put(item); continue;
+        }
+        let out;
+        try { out = await sendOne(item); } catch (e) { again = true; break; }  // network
+        if (out.wait) {  // its report was dropped without an answer
+          item.state = 'error'; item.error = '所依赖的上报已删除, 无法发送';
+          await Q.put(item); continue;
+        }
+        const res = out.res;
+        if (res.ok) {
+          const answer = await res.json().catch(() => ({}));
+          if (item.ref) await Q.setRef(item.ref, answer);
+          await Q.del(item.id);
+          state.backoff = 0;
+          document.body.dataset.sent = String(Number(document.body.dataset.sent || 0) + 1);
+          if (item.kind === 'report' && answer.code) toast(`已上报: ${answer.code}`);
+          continue;
+        }
+        if (res.status === 401 || (res.status === 403 && !cookie('wangge_csrf'))) {
+          toast('登录已过期, 请重新登录后继续发送'); toLogin(); break;
+        }
+        if (res.status >= 500 || res.status === 409 || res.status === 429 || res.status === 408) {
+          item.tries += 1; item.error = `服务器暂时不可用 (${res.status}), 稍后重试`;
+          await Q.put(item); again = true; break;
+        }
+        item.state = 'error'; item.error = await detail(res); item.tries += 1;
+        await Q.put(item);
+      }
+    } finally {
+      state.sending = false;
+    }
+    await showQueue();
+    if (again) {
+      state.backoff = Math.min(60000, Math.max(2000, state.backoff * 2));
+      state.retryTimer = setTimeout(flush, state.backoff);
+    } else {
+      refreshData();
+    }
+  }
+
+  async function showQueue() {
+    const items = (await Q.all()).sort((a, b) => a.id - b.id);
+    state.queueN = items.length;
+    const errors = items.filter((i) => i.state === 'error').length;
+    $('queue-n').textContent = String(items.length);
+    document.body.dataset.queue = String(items.length);
+    $('queue-btn').hidden = items.length === 0;
+    $('queue-btn').classList.toggle('err', errors > 0);
+    $('queue-btn').title = errors ? `${errors} 项发送失败` : '';
+    const ul = $('queue');
+    ul.replaceChildren();
+    for (const i of items) {
+      ul.append(el('li', {class: i.state === 'error' ? 'error' : 'pending'},
+        el('div', {class: 'head'}, el('span', {}, i.label), el('span', {class: 'meta'},
+          i.state === 'error' ? '发送失败' : '待发送')),
+        el('div', {class: 'meta'}, `${i.method} ${i.path} · ${i.created.slice(11, 19)}`),
+        i.error ? el('div', {class: 'msg'}, i.error) : null,
+        i.state === 'error' ? el('div', {class: 'actions'},
+          el('button', {type: 'button', class: 'small', onclick: async () => {
+            i.state = 'waiting'; i.error = null; await Q.put(i); flush();
+          }}, '重试'),
+          el('button', {type: 'button', class: 'small warn', onclick: async () => {
+            await Q.del(i.id); showQueue();
+          }}, '删除')) : null));
+    }
+    renderPendingReports(items);
+  }
+
+  // ------------------------------------------------------------------ online / offline
+  function setNet() {
+    const on = navigator.onLine;
+    $('net').textContent = on ? '在线' : '离线';
+    $('net').classList.toggle('off', !on);
+  }
+  window.addEventListener('online', () => { setNet(); state.backoff = 0; flush(); });
+  window.addEventListener('offline', setNet);
+
+  // ------------------------------------------------------------------ views
+  function show(view) {
+    state.view = view;
+    for (const s of document.querySelectorAll('.view')) s.hidden = s.id !== view;
+    for (const b of document.querySelectorAll('.tabs button')) b.classList.toggle('on', b.dataset.view === view);
+    if (view === 'view-cell' && cellMap) setTimeout(() => cellMap.invalidateSize(), 0);
+    if (view === 'view-report') openReport();
+    if (view === 'view-todo') renderTodo();
+    if (view === 'view-patrol') renderKeypoints();
+  }
+  for (const b of document.querySelectorAll('.tabs button')) b.addEventListener('click', () => show(b.dataset.view));
+  $('queue-btn').addEventListener('click', () => show('view-queue'));
+  $('queue-send').addEventListener('click', () => { state.backoff = 0; flush(); });
+
+  // ------------------------------------------------------------------ 我的网格
+  let cellMap = null, cellLayer = null, meMarker = null, tileLayer = null;
+  const amapTiles = document.body.dataset.amap || '';
+  const useAmap = () => $('amap').checked && !!amapTiles;
+
+  // WGS84 -> GCJ-02 for the position dot over AMap tiles (the published formula, as in
+  // geo/crs/china.py; the cells and cases come from the server already in GCJ-02).
+  function gcj(lon, lat) {
+    const a = 6378245.0, ee = 0.00669342162296594323, x = lon - 105.0, y = lat - 35.0;
+    let dLat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
+    dLat += (20.0 * Math.sin(6.0 * x * Math.PI) + 20.0 * Math.sin(2.0 * x * Math.PI)) * 2.0 / 3.0;
+    dLat += (20.0 * Math.sin(y * Math.PI) + 40.0 * Math.sin(y / 3.0 * Math.PI)) * 2.0 / 3.0;
+    dLat += (160.0 * Math.sin(y / 12.0 * Math.PI) + 320 * Math.sin(y * Math.PI / 30.0)) * 2.0 / 3.0;
+    let dLon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
+    dLon += (20.0 * Math.sin(6.0 * x * Math.PI) + 20.0 * Math.sin(2.0 * x * Math.PI)) * 2.0 / 3.0;
+    dLon += (20.0 * Math.sin(x * Math.PI) + 40.0 * Math.sin(x / 3.0 * Math.PI)) * 2.0 / 3.0;
+    dLon += (150.0 * Math.sin(x / 12.0 * Math.PI) + 300.0 * Math.sin(x / 30.0 * Math.PI)) * 2.0 / 3.0;
+    const radLat = lat / 180.0 * Math.PI;
+    let magic = Math.sin(radLat); magic = 1 - ee * magic * magic;
+    const sq = Math.sqrt(magic);
+    dLat = (dLat * 180.0) / ((a * (1 - ee)) / (magic * sq) * Math.PI);
+    dLon = (dLon * 180.0) / (a / sq * Math.cos(radLat) * Math.PI);
+    return [lon + dLon, lat + dLat];
+  }
+  const shown = (lon, lat) => (useAmap() ? gcj(lon, lat) : [lon, lat]);
+
+  function initCellMap() {
+    cellMap = L.map('map', {zoomControl: true, attributionControl: true, zoomSnap: 0.5});
+    cellMap.attributionControl.setPrefix(false);
+    cellMap.setView([38.46, 111.13], 12);
+    $('locate').addEventListener('click', () => {
+      if (state.pos) cellMap.setView(shown(state.pos.lon, state.pos.lat).reverse(), 17);
+    });
+    if (!amapTiles) $('amap').parentElement.hidden = true;
+    $('amap').checked = recall('amap') === true;
+    $('amap').addEventListener('change', () => { remember('amap', $('amap').checked); loadCells(true); });
+  }
+
+  async function loadCells(redraw) {
+    const crs = useAmap() ? 'GCJ02' : CRS;
+    try {
+      state.cells = await getJSON('/me/cell?crs=' + encodeURIComponent(crs));
+      state.cells.crs_asked = crs;
+      remember('cells', state.cells);
+    } catch (e) {
+      state.cells = state.cells || recall('cells');
+    }
+    drawCells(redraw);
+  }
+
+  function drawCells(fit) {
+    if (!cellMap || !state.cells) return;
+    if (tileLayer) { cellMap.removeLayer(tileLayer); tileLayer = null; }
+    if (useAmap()) {
+      tileLayer = L.tileLayer(amapTiles, {subdomains: '1234', maxZoom: 18,
+        attribution: '&copy; 高德地图 AMap'}).addTo(cellMap);
+    }
+    if (cellLayer) cellLayer.remove();
+    const cells = state.cells.cells || [];
+    cellLayer = L.geoJSON({type: 'FeatureCollection', features: cells.map((c) => ({
+      type: 'Feature', geometry: c.geometry, properties: {code: c.code, name: c.name}}))}, {
+      style: {color: '#1f6f8b', weight: 3, fillColor: '#1f6f8b', fillOpacity: 0.08},
+    }).addTo(cellMap);
+    if (cells.length && fit !== false) cellMap.fitBounds(cellLayer.getBounds(), {padding: [12, 12]});
+    $('cell-info').textContent = cells.map((c) =>
+      `${c.name || ''} ${c.code} · 未办结 ${c.open_incidents ?? '-'} 件, 超时 ${c.overdue_incidents ?? '-'} 件`).join('\n') ||
+      (state.cells.message || '');
+    updateWhere();
+  }
+
+  /** The position against her cells (computed on the phone: works offline). */
+  function updateWhere() {
+    const box = $('cell-status');
+    if (!state.pos) { box.textContent = '正在定位… (请允许使用位置)'; return; }
+    if (!state.cells || !(state.cells.cells || []).length) { box.textContent = '没有负责的网格'; return; }
+    // cells drawn in GCJ-02 over AMap: compare the position shifted the same way
+    const [lon, lat] = state.cells.crs_asked === 'GCJ02' ? gcj(state.pos.lon, state.pos.lat) :
+      [state.pos.lon, state.pos.lat];
+    let best = null;
+    for (const c of state.cells.cells) {
+      const w = whereIn(c.geometry, lon, lat);
+      if (!best || (w.inside && !best.inside) || (w.inside === best.inside && w.edge_m < best.edge_m)) best = {...w, cell: c};
+    }
+    box.classList.toggle('in', best.inside);
+    box.classList.toggle('out', !best.inside);
+    box.textContent = best.inside ?
+      `您在网格内 (${best.cell.name || best.cell.code}), 距边界 ${Math.round(best.edge_m)} 米` :
+      `您不在网格内, 距网格 ${best.cell.name || best.cell.code} 边界 ${fmtMetres(best.edge_m)}`;
+    box.dataset.inside = best.inside ? 'true' : 'false';
+  }
+
+  function drawMe() {
+    if (!cellMap || !state.pos) return;
+    const ll = shown(state.pos.lon, state.pos.lat).reverse();
+    if (!meMarker) {
+      meMarker = L.marker(ll, {icon: L.divIcon({className: 'me-dot', iconSize: [16, 16]}),
+        title: '我的位置', keyboard: false}).addTo(cellMap);
+    } else meMarker.setLatLng(ll);
+  }
+
+  // ------------------------------------------------------------------ position
+  function onPosition(p) {
+    state.pos = {lon: p.coords.longitude, lat: p.coords.latitude, acc: p.coords.accuracy,
+      t: new Date(p.timestamp || Date.now())};
+    drawMe(); updateWhere(); patrolPoint(state.pos); renderKeypoints();
+    if (!onPosition.first) { onPosition.first = true; loadIncidents(); }
+    if (reportMarker && !reportMarker.moved) reportMarker.setLatLng([state.pos.lat, state.pos.lon]);
+  }
+  function startGeo() {
+    if (!navigator.geolocation) { $('cell-status').textContent = '此浏览器不能定位'; return; }
+    navigator.geolocation.watchPosition(onPosition, (e) => {
+      $('cell-status').textContent = '无法定位: ' + (e.code === 1 ? '未允许使用位置' : e.message);
+    }, {enableHighAccuracy: true, maximumAge: 5000, timeout: 30000});
+  }
+
+  // ------------------------------------------------------------------ 待办
+  async function loadIncidents() {
+    let q = '/me/incidents?crs=' + CRS + '&limit=200';
+    if (state.pos) q += `&lon=${state.pos.lon.toFixed(7)}&lat=${state.pos.lat.toFixed(7)}`;
+    try {
+      const got = await getJSON(q);
+      state.incidents = got.items || [];
+      remember('incidents', state.incidents);
+    } catch (e) {
+      state.incidents = state.incidents.length ? state.incidents : (recall('incidents') || []);
+    }
+    renderTodo();
+  }
+
+  function renderTodo() {
+    const ul = $('todo');
+    ul.replaceChildren();
+    const items = state.incidents.slice();
+    if (state.pos) {  // nearest first from where she stands now (also offline)
+      for (const i of items) if (i.lon != null) i._d = distance(state.pos.lon, state.pos.lat, i.lon, i.lat);
+      items.sort((a, b) => (a._d ?? a.distance_m ?? 1e12) - (b._d ?? b.distance_m ?? 1e12));
+    }
+    $('todo-count').textContent = `${items.length} 件待办` + (state.pos ? ', 由近及远' : '');
+    for (const inc of items) ul.append(caseCard(inc));
+    Q.all().then(renderPendingReports);
+  }
+
+  function caseCard(inc) {
+    const left = countdown(inc.due_at);
+    const dist = inc._d ?? inc.distance_m;
+    const li = el('li', {'data-code': inc.code},
+      el('div', {class: 'head'}, el('span', {}, inc.category_name || inc.category || '事件'),
+        el('span', {class: 'meta'}, inc.status_zh || inc.status || '')),
+      el('div', {class: 'meta'}, inc.code + (dist != null ? ` · ${fmtMetres(dist)}` : '')),
+      inc.description ? el('div', {class: 'desc'}, inc.description) : null,
+      left ? el('div', {class: left.cls}, '期限: ' + left.text) : null);
+    const acts = el('div', {class: 'actions'});
+    for (const a of inc.allowed_actions || []) {
+      acts.append(el('button', {type: 'button', class: 'small', 'data-action': a.action,
+        onclick: () => actionForm(li, inc, a)}, a.label || a.action));
+    }
+    li.append(acts);
+    return li;
+  }
+
+  /** The form of one allowed action: text fields for empty strings of its body (note,
+   * reason), numbers as given (minutes), photos for the photo and handled actions. */
+  function actionForm(li, inc, a) {
+    li.querySelector('.actform')?.remove();
+    const form = el('form', {class: 'actform'});
+    const fields = {};
+    const body = a.body || null;
+    const photos = a.action === 'photo' || a.action === 'handled';
+    if (body) {
+      for (const [k, v] of Object.entries(body)) {
+        if (v === '' || v === null) {
+          fields[k] = el('textarea', {rows: 2, name: k, required: a.action !== 'handled',
+            placeholder: k === 'reason' ? '原因 (必填)' : '内容'});
+          form.append(el('label', {}, k === 'reason' ? '原因' : '备注'), fields[k]);
+        } else if (typeof v === 'number') {
+          fields[k] = el('input', {type: 'number', name: k, value: String(v), min: '1'});
+          form.append(el('label', {}, k === 'minutes' ? '延期 (工作分钟)' : k), fields[k]);
+        }
+      }
+    }
+    let file = null;
+    if (photos) {
+      file = el('input', {type: 'file', accept: 'image/*', capture: 'environment', multiple: true,
+        name: 'photo', required: a.action === 'photo'});
+      form.append(el('label', {}, a.action === 'handled' ? '处置照片' : '照片'), file);
+    }
+    form.append(el('div', {class: 'row'},
+      el('button', {type: 'submit', class: 'small'}, '确定: ' + (a.label || a.action)),
+      el('button', {type: 'button', class: 'small warn', onclick: () => form.remove()}, '取消')));
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      await doAction(inc, a, fields, file ? Array.from(file.files) : []);
+      form.remove();
+    });
+    li.append(form);
+    (Object.values(fields)[0] || file)?.focus?.();
+  }
+
+  async function doAction(inc, a, fields, files) {
+    const label = `${a.label || a.action} · ${inc.code || '待上报事件'}`;
+    const needs = inc.ref ? [inc.ref] : [];
+    const path = a.path;
+    const photoRefs = [];
+    if (files.length) {
+      const ref = uuid();
+      photoRefs.push(ref);
+      const target = inc.ref ? `/incidents/{ref:${inc.ref}}/attachments` :
+        (a.action === 'photo' ? a.path : `/incidents/${encodeURIComponent(inc.code)}/attachments`);
+      await enqueue({kind: 'photo', label: `照片 ${files.length} 张 · ${inc.code || '待上报事件'}`,
+        method: 'POST', path: target, files: files.map((f) => ({blob: f, name: f.name || 'photo.jpg'})),
+        fields: {}, ref, needs});
+    }
+    if (a.action === 'photo') { toast('照片已加入待发送'); return; }
+    const json = {...(a.body || {})};
+    for (const [k, input] of Object.entries(fields)) {
+      json[k] = input.type === 'number' ? Number(input.value) : input.value.trim();
+    }
+    if (a.action === 'handled' && !json.note) delete json.note;
+    const withPhotos = a.action === 'handled' ? photoRefs : [];
+    await enqueue({kind: a.action, label, method: a.method || 'POST', path, json,
+      needs: [...needs, ...withPhotos], photoRefs: a.action === 'handled' && photoRefs.length ? photoRefs : undefined});
+    toast(navigator.onLine ? `${a.label || a.action}: 正在发送` : `${a.label || a.action}: 已存入手机, 有网后发送`);
+  }
+
+  /** Reports still in the queue appear in 待办 too, so a note or photo can follow them. */
+  function renderPendingReports(items) {
+    const ul = $('todo');
+    for (const li of ul.querySelectorAll('li.pending')) li.remove();
+    for (const i of items.filter((x) => x.kind === 'report')) {
+      const inc = {ref: i.ref, code: null, category_name: i.categoryName, description: i.json.description};
+      const actions = [
+        {action: 'note', label: '添加备注', method: 'POST', path: `/incidents/{ref:${i.ref}}/notes`, body: {note: ''}},
+        {action: 'photo', label: '上传照片', method: 'POST', path: `/incidents/{ref:${i.ref}}/attachments`, body: null}];
+      const li = el('li', {class: 'pending', 'data-ref': i.ref},
+        el('div', {class: 'head'}, el('span', {}, i.categoryName || i.json.category),
+          el('span', {class: 'meta'}, i.state === 'error' ? '上报失败' : '待发送的上报')),
+        i.json.description ? el('div', {class: 'desc'}, i.json.description) : null);
+      const acts = el('div', {class: 'actions'});
+      for (const a of actions) acts.append(el('button', {type: 'button', class: 'small',
+        'data-action': a.action, onclick: () => actionForm(li, inc, a)}, a.label));
+      li.append(acts);
+      ul.prepend(li);
+    }
+  }
+
+  // ------------------------------------------------------------------ 上报
+  let reportMap = null, reportMarker = null, nearbyTimer = null;
+  async function loadCategories() {
+    try {
+      const got = await getJSON('/incidents/categories');
+      state.categories = (got.items || []).map((c) => [c.code, c.name]);
+      remember('categories', state.categories);
+    } catch (e) {
+      state.categories = recall('categories') || (e.status === 404 ? FALLBACK_CATEGORIES : []);
+    }
+    const sel = $('r-cat');
+    const keep = sel.value;
+    sel.replaceChildren(el('option', {value: ''}, '请选择类别'),
+      ...state.categories.map(([code, name]) => el('option', {value: code}, name || code)));
+    if (keep) sel.value = keep;
+  }
+
+  function openReport() {
+    if (!reportMap) {
+      reportMap = L.map('r-map', {attributionControl: false, zoomSnap: 0.5});
+      const start = state.pos ? [state.pos.lat, state.pos.lon] : [38.46, 111.13];
+      reportMap.setView(start, state.pos ? 17 : 12);
+      if (state.cells) L.geoJSON({type: 'FeatureCollection', features: (state.cells.cells || []).map((c) => ({
+        type: 'Feature', geometry: c.geometry, properties: {}}))},
+      {style: {color: '#1f6f8b', weight: 2, fillOpacity: 0.05}}).addTo(reportMap);
+      reportMarker = L.marker(start, {draggable: true, title: '事件位置 (可拖动)'}).addTo(reportMap);
+      reportMarker.on('dragend', () => { reportMarker.moved = true; showReportPos(); checkNearby(); });
+    }
+    setTimeout(() => reportMap.invalidateSize(), 0);
+    if (state.pos && !reportMarker.moved) {
+      reportMarker.setLatLng([state.pos.lat, state.pos.lon]);
+      reportMap.setView([state.pos.lat, state.pos.lon], 17);
+    }
+    showReportPos(); checkNearby();
+  }
+  function showReportPos() {
+    const ll = reportMarker.getLatLng();
+    $('r-pos').textContent = `${ll.lng.toFixed(6)}, ${ll.lat.toFixed(6)} (WGS84)` +
+      (reportMarker.moved ? ' · 已手动调整' : ' · 来自定位');
+  }
+  function checkNearby() {
+    clearTimeout(nearbyTimer);
+    nearbyTimer = setTimeout(async () => {
+      const box = $('r-nearby');
+      const cat = $('r-cat').value;
+      if (!cat || !navigator.onLine || !reportMarker) { box.hidden = true; return; }
+      const ll = reportMarker.getLatLng();
+      try {
+        const got = await getJSON(`/incidents/nearby?lon=${ll.lng.toFixed(7)}&lat=${ll.lat.toFixed(7)}` +
+          `&crs=${CRS}&category=${encodeURIComponent(cat)}`);
+        const items = got.items || [];
+        box.replaceChildren(el('b', {}, items.length ? `附近已有 ${items.length} 件同类事件, 可能重复:` : '附近没有同类事件'),
+          ...items.slice(0, 5).map((i) => el('div', {}, `${i.code} · ${i.category_name || ''} · ` +
+            `${i.status_zh || ''} · ${fmtMetres(i.distance_m || 0)}`)));
+        box.hidden = false;
+      } catch (e) { box.hidden = true; }
+    }, 300);
+  }
+  $('r-cat').addEventListener('change', checkNearby);
+  $('r-photo').addEventListener('change', () => {
+    $('r-thumbs').replaceChildren(...Array.from($('r-photo').files).map((f) =>
+      el('img', {src: URL.createObjectURL(f), alt: f.name})));
+  });
+  $('report-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const cat = $('r-cat').value;
+    if (!cat) { toast('请选择类别'); return; }
+    if (!reportMarker) { toast('还没有位置'); return; }
+    const ll = reportMarker.getLatLng();
+    const ref = uuid();
+    const categoryName = $('r-cat').selectedOptions[0]?.textContent || cat;
+    const files = Array.from($('r-photo').files);
+    await enqueue({kind: 'report', label: `上报: ${categoryName}`, method: 'POST', path: '/incidents',
+      json: {category: cat, lon: +ll.lng.toFixed(7), lat: +ll.lat.toFixed(7), crs: CRS,
+        description: $('r-note').value.trim() || null, reported_at: new Date().toISOString()},
+      ref, categoryName});
+    if (files.length) {
+      await enqueue({kind: 'photo', label: `照片 ${files.length} 张 · 上报: ${categoryName}`, method: 'POST',
+        path: `/incidents/{ref:${ref}}/attachments`, files: files.map((f) => ({blob: f, name: f.name || 'photo.jpg'})),
+        fields: {}, needs: [ref], ref: uuid()});
+    }
+    $('report-form').reset(); $('r-thumbs').replaceChildren(); $('r-nearby').hidden = true;
+    if (reportMarker) reportMarker.moved = false;
+    toast(navigator.onLine ? '正在上报…' : '已存入手机, 有网后自动上报');
+    show('view-todo');
+  });
+
+  // ------------------------------------------------------------------ 巡查
+  function patrolPoint(pos) {
+    const p = state.patrol;
+    if (!p) return;
+    const last = p.points[p.points.length - 1] || p.lastSent;
+    if (last) {
+      const dt = (pos.t - new Date(last.t)) / 1000;
+      if (dt <= 0) return;  // time order
+      if (dt < PATROL_EVERY_S && distance(last.lon, last.lat, pos.lon, pos.lat) < PATROL_EVERY_M) return;
+    }
+    p.points.push({t: pos.t.toISOString(), lon: +pos.lon.toFixed(7), lat: +pos.lat.toFixed(7),
+      accuracy_m: pos.acc != null ? Math.round(pos.acc * 10) / 10 : null});
+    p.count += 1;
+    remember('patrol', p);
+    if (p.points.length >= SEGMENT_POINTS || (Date.now() - p.segmentStart) / 1000 >= SEGMENT_S) sendSegment(false);
+    renderPatrol();
+  }
+  async function sendSegment(end) {
+    const p = state.patrol;
+    if (!p) return;
+    const points = p.points;
+    if (!points.length && !end) return;
+    p.lastSent = points[points.length - 1] || p.lastSent;
+    p.points = []; p.segmentStart = Date.now(); p.segments += 1;
+    remember('patrol', end ? null : p);
+    await enqueue({kind: 'patrol', label: `巡查轨迹 第 ${p.segments} 段 (${points.length} 个点)` + (end ? ' · 结束' : ''),
+      method: 'POST', path: '/me/patrols', json: {client_id: p.client_id, started_at: p.started_at,
+        ended_at: end ? new Date().toISOString() : null, crs: CRS, points}});
+  }
+  function renderPatrol() {
+    const p = state.patrol;
+    $('patrol-btn').textContent = p ? '结束巡查' : '开始巡查';
+    $('patrol-status').textContent = p ?
+      `巡查中, 开始于 ${p.started_at.slice(11, 16)}, 已记录 ${p.count} 个点, 已分 ${p.segments} 段` : '未在巡查';
+  }
+  $('patrol-btn').addEventListener('click', async () => {
+    if (state.patrol) {
+      await sendSegment(true);
+      state.patrol = null; remember('patrol', null);
+      toast(navigator.onLine ? '巡查已结束, 正在发送轨迹' : '巡查已结束, 轨迹存入手机, 有网后发送');
+    } else {
+      state.patrol = {client_id: uuid(), started_at: new Date().toISOString(), points: [],
+        count: 0, segments: 0, segmentStart: Date.now(), lastSent: null};
+      if (state.pos) patrolPoint({...state.pos, t: new Date()});
+      remember('patrol', state.patrol);
+    }
+    renderPatrol();
+  });
+
+  async function loadKeypoints() {
+    try {
+      const got = await getJSON('/me/key-points?crs=' + CRS);
+      state.keypoints = got.items || [];
+      remember('keypoints', state.keypoints);
+    } catch (e) {
+      state.keypoints = recall('keypoints') || [];
+    }
+    renderKeypoints();
+  }
+  function renderKeypoints() {
+    if (state.view !== 'view-patrol') return;
+    const ul = $('keypoints');
+    const items = state.keypoints.map((k) => ({...k, _d: state.pos ? distance(state.pos.lon, state.pos.lat, k.lon, k.lat) : null}));
+    items.sort((a, b) => (a._d ?? 1e12) - (b._d ?? 1e12));
+    ul.replaceChildren(...items.slice(0, 50).map((k) => {
+      const near = k._d != null && k._d <= k.radius_m;
+      return el('li', {'data-key-point': String(k.id)},
+        el('div', {class: 'head'}, el('span', {}, k.name || k.kind_label || '关键点位'),
+          el('span', {class: 'meta'}, k.kind_label || '')),
+        el('div', {class: 'meta'}, (k._d != null ? `距离 ${fmtMetres(k._d)} · ` : '') +
+          `签到半径 ${Math.round(k.radius_m)} 米 · 本周 ${k.checkins_this_week ?? 0}/${k.due_per_week ?? '-'}`),
+        el('div', {class: 'actions'}, el('button', {type: 'button', class: 'small', disabled: !near,
+          onclick: () => checkIn(k)}, near ? '签到' : '走近后可签到')));
+    }));
+    if (!items.length) ul.append(el('li', {class: 'muted'}, '没有关键点位'));
+  }
+  async function checkIn(k) {
+    if (!state.pos) return;
+    await enqueue({kind: 'checkin', label: `签到: ${k.name || k.id}`, method: 'POST', path: '/me/checkins',
+      json: {key_point_id: k.id, lon: +state.pos.lon.toFixed(7), lat: +state.pos.lat.toFixed(7), crs: CRS,
+        at: new Date().toISOString()}});
+    k.checkins_this_week = (k.checkins_this_week || 0) + 1;
+    toast(navigator.onLine ? '正在签到' : '签到已存入手机, 有网后发送');
+    renderKeypoints();
+  }
+
+  // ------------------------------------------------------------------ start
+  async function refreshData() {
+    if (!navigator.onLine) return;
+    await Promise.all([loadCells(false), loadIncidents(), loadKeypoints()]);
+  }
+  $('todo-refresh').addEventListener('click', loadIncidents);
+
+  async function start() {
+    setNet();
+    state.patrol = recall('patrol');
+    renderPatrol();
+    initCellMap();
+    state.cells = recall('cells');
+    state.incidents = recall('incidents') || [];
+    drawCells(true);
+    if (!(await loadMe())) return;  // on the way to the login form
+    startGeo();
+    await Promise.all([loadCells(true), loadCategories(), loadIncidents(), loadKeypoints()]);
+    await showQueue();
+    flush();
+    document.body.dataset.ready = 'true';
+    if ('serviceWorker' in navigator) {
+      navigator.serviceWorker.register('/m/sw.js', {scope: '/m/'}).catch((e) => console.warn('service worker', e));
+    }
+  }
+  start();
+})();
