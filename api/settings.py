@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from geo.patrols.retention import DEFAULT_RETENTION_DAYS
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -40,6 +42,8 @@ class Settings:
     rate_expensive_per_min: int = 300  # per client on routes marked EXPENSIVE; 0 disables
     cors_origins: tuple[str, ...] = ()  # closed by default
     db_rls: bool = False  # PostgreSQL row-level security as a second line (geo.auth.rls)
+    # Patrol tracks and check-ins are kept this many days (wangge patrols purge).
+    patrol_retention_days: int = DEFAULT_RETENTION_DAYS
     extra: dict[str, str] = field(default_factory=dict)
 
     def region_or_default(self, region: str | None) -> str:
@@ -69,6 +73,8 @@ class Settings:
             rate_expensive_per_min=_env_int("WANGGE_RATE_EXPENSIVE_PER_MIN", 300),
             max_body_bytes=_env_int("WANGGE_MAX_BODY_BYTES", 50 * 1024 * 1024),
             db_rls=os.environ.get("WANGGE_DB_RLS", "0") in ("1", "true", "yes"),
+            patrol_retention_days=_env_int("WANGGE_PATROL_RETENTION_DAYS",
+                                           DEFAULT_RETENTION_DAYS),
             cors_origins=tuple(
                 o.strip() for o in os.environ.get("WANGGE_CORS_ORIGINS", "").split(",")
                 if o.strip()

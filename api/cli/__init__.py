@@ -132,9 +132,19 @@ def _uses_external_db() -> bool:
 
 def _register_subcommands() -> None:
     """Attach the command groups, one module per group under ``api/cli/``."""
-    from api.cli import analyse, importing, incidents, lookup, maps, ops, reports, users
+    from api.cli import (
+        analyse,
+        importing,
+        incidents,
+        lookup,
+        maps,
+        ops,
+        patrols,
+        reports,
+        users,
+    )
 
-    for module in (lookup, importing, incidents, analyse, maps, reports, users, ops):
+    for module in (lookup, importing, incidents, analyse, maps, reports, users, ops, patrols):
         module.register(main)
 
 

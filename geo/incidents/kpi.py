@@ -25,6 +25,11 @@ Definitions (reports counted by their report time in [from, to), China Standard 
   pop_reason). base = the earlier values; change = this - earlier (counts, hours);
   change_pct = change / earlier in per cent; change_pp = change of a rate in percentage points
   (0.93 -> 0.95: +2.0).
+- grouped by worker, each row also has patrol figures (geo.patrols.analysis): patrol_km and
+  patrol_hours of the patrols started in the range (points over 150 km/h or 5 km jumps not
+  counted, pauses over 5 minutes neither), patrols, checkins (key-point check-ins), and
+  key_points_due = the weekly due check-ins of the key points in the worker's cells times the
+  weeks of the range. Not compared in yoy/pop.
 """
 
 from __future__ import annotations
@@ -73,7 +78,10 @@ DEFINITIONS_ZH = """统计口径 (按上报时间统计, 时段 [起始, 截止)
 - 平均处置时长: 已结案案件从上报到结案的平均工作小时数。
 - 返工率 = 至少返工一次的案件 / 至少处置过一次的案件。
 - 时段: 自然月、ISO 周 (周一至周日) 或自然日; 被起止日期截断的时段只计范围内的日期。
-- 同比: 去年同期; 环比: 上一个同样长度的时段。对比期没有上报时不作比较。"""
+- 同比: 去年同期; 环比: 上一个同样长度的时段。对比期没有上报时不作比较。
+- 按网格员分组时另列巡查指标: 巡查里程(公里)与巡查时长(小时) 为时段内开始的巡查计入的里程和时长
+  (速度超过150公里/小时或跳点超过5公里的轨迹点不计, 间隔超过5分钟视为暂停); 巡查次数; 关键点位签到
+  次数; 关键点位应签到次数 = 其当前负责网格内关键点位每周应签到次数之和 × 时段周数。"""
 #: Every value of ``group_by``: a dimension (GROUPS) or a calendar unit (geo.periods.UNITS).
 GROUP_BY = [*GROUPS, *periods.UNITS]
 #: The Chinese label of every field of a KPI answer (the one place for them).
@@ -88,6 +96,9 @@ METRICS_ZH = {
     "yoy": "同比", "pop": "环比", "base": "对比期数值", "change": "增减",
     "change_pct": "增减幅度(%)", "change_pp": "增减(百分点)",
     "yoy_reason": "无同比的原因", "pop_reason": "无环比的原因",
+    # worker rows (group_by=worker): patrols (geo.patrols.analysis.worker_totals)
+    "patrol_km": "巡查里程(公里)", "patrol_hours": "巡查时长(小时)", "patrols": "巡查次数",
+    "checkins": "关键点位签到次数", "key_points_due": "关键点位应签到次数",
 }
 #: Compared in 同比/环比: counts and hours by difference and per cent, rates in points.
 #: (Not the open counts: at one as_of an earlier period has had longer to close its cases.)
@@ -155,6 +166,8 @@ def kpi(
                        **_when(span, as_of)}
                 _compare_span(sums, row, key, span)
                 out.append(row)
+    if dim == "worker":
+        _add_patrols(conn, region_code, out, total, date_from, date_to)
     result = {
         "region_code": region_code, "from": date_from.isoformat(), "to": date_to.isoformat(),
         "as_of": as_of.isoformat(), "group_by": group_by, "period": unit, "groups": out,
@@ -165,6 +178,28 @@ def kpi(
     if dim is not None and unit is not None:
         result["periods"] = period_rows
     return result
+
+
+def _add_patrols(conn: Connection, region_code: str, rows: list[dict[str, Any]],
+                 total: dict[str, Any], date_from: dt.date, date_to: dt.date) -> None:
+    """Worker rows gain their patrol figures (geo.patrols.analysis.worker_totals) over the
+    row's days; the total sums them."""
+    from geo.patrols.analysis import PATROL_KPI_COLUMNS, worker_totals
+
+    cache: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        a, b = row.get("from", date_from.isoformat()), row.get("to", date_to.isoformat())
+        if (a, b) not in cache:
+            cache[(a, b)] = worker_totals(conn, region_code, dt.date.fromisoformat(a),
+                                          dt.date.fromisoformat(b))
+        figures = cache[(a, b)].get(str(row["key"]), {})
+        for col in PATROL_KPI_COLUMNS:
+            row[col] = figures.get(col, 0)
+    whole = cache.get((date_from.isoformat(), date_to.isoformat())) or worker_totals(
+        conn, region_code, date_from, date_to)
+    keys = {str(r["key"]) for r in rows}
+    for col in PATROL_KPI_COLUMNS:
+        total[col] = round(sum(v.get(col, 0) for k, v in whole.items() if k in keys), 2)
 
 
 def _check(principal: Principal, region_code: str, date_from: dt.date, date_to: dt.date,
@@ -416,7 +451,8 @@ METRICS_EN = {
     "closed": "Closed", "closed_on_time": "Closed on time", "closing_rate": "Closing rate",
     "on_time_rate": "On-time closing rate", "avg_handling_h": "Avg handling (working h)",
     "rework_rate": "Rework rate", "repeat_rate": "Repeat-report rate", "open": "Open",
-    "open_overdue": "Open and overdue",
+    "open_overdue": "Open and overdue", "patrol_km": "Patrol km", "patrol_hours": "Patrol hours",
+    "patrols": "Patrols", "checkins": "Key-point check-ins", "key_points_due": "Check-ins due",
 }
 _XLSX_COUNTS = ("reports", "cases", "due", "closed", "closed_on_time", "repeat_reports", "open",
                 "open_overdue")
@@ -447,6 +483,12 @@ def kpi_xlsx(result: dict[str, Any], lang: str = "zh") -> bytes:
                 "float" if key == "avg_handling_h" else "int")
         cols.append(Column(key, METRICS_ZH[key], METRICS_EN[key], kind,
                            total=key in _XLSX_COUNTS, ratio=_XLSX_RATES.get(key)))
+    if result["group_by"] == "worker":
+        from geo.patrols.analysis import PATROL_KPI_COLUMNS
+
+        cols += [Column(key, METRICS_ZH[key], METRICS_EN[key],
+                        "float" if key in ("patrol_km", "patrol_hours") else "int", total=True)
+                 for key in PATROL_KPI_COLUMNS]
     for cmp, zh, en in (("pop", "环比", "vs previous period"),
                         ("yoy", "同比", "vs a year earlier")):
         cols += [Column(f"{cmp}_reports", f"上报数{zh}(%)", f"Reports {en} (%)", "float",
