@@ -297,6 +297,17 @@ def _get(path: str, **params: Any) -> Callable[[Env, str, str], Request]:
     return lambda env, role, scope: ("GET", path, {"params": dict(params)})
 
 
+def _key_point(env: Env) -> dict[str, Any]:
+    """A check-in body at the demo worker's first key point (standing on it)."""
+    with env.engine.connect() as conn:
+        kid, x, y = conn.execute(text(
+            "SELECT k.id, ST_X(k.geom), ST_Y(k.geom) FROM key_point k WHERE k.cell_code = "
+            "ANY(SELECT a.cell_code FROM worker_assignment a JOIN app_user u ON u.worker_id = "
+            "a.worker_id WHERE u.username = 'demo-worker' AND a.valid_to IS NULL) "
+            "ORDER BY k.id LIMIT 1")).one()
+    return {"key_point_id": kid, "lon": x, "lat": y}
+
+
 def _cams_csv() -> bytes:
     return (b"gb_id,lon,lat\n14112399991320000091,111.131,38.461\n")
 
@@ -394,6 +405,14 @@ PROBES: dict[str, Callable[[Env, str, str], Request]] = {
     "POST /incidents/{incident_id}/resume": _resume,
     "POST /incidents/{incident_id}/extend": _write("/incidents/{id}/extend", {"minutes": 30}),
     "GET /incidents/{incident_id}/attachments/{attachment_id}": _attachment,
+    # patrols (issue 17): a one-point segment in the scope's cell; a check-in at a key point
+    "POST /me/patrols": lambda env, role, scope: (
+        "POST", "/me/patrols", {"json": {
+            "client_id": f"matrix-{role}-{scope}", "started_at": "2026-12-01T09:00:00+08:00",
+            "points": [{"t": "2026-12-01T09:00:00+08:00", **dict(zip(
+                ("lon", "lat"), getattr(env, f"{scope}_point"), strict=True))}]}}),
+    "POST /me/checkins": lambda env, role, scope: (
+        "POST", "/me/checkins", {"json": _key_point(env)}),
     "GET /incidents/nearby": lambda env, role, scope: (
         "GET", "/incidents/nearby", {"params": {
             "category": getattr(env, scope)["category_code"],
@@ -459,6 +478,10 @@ def expected(endpoint: str, role: str, scope: str) -> str:
         return "ok" if scope == "own" or role == "admin" or not has_object else "hidden"
     if policy == "command":
         return "ok" if role in ("admin", "command") else "denied"
+    if policy == "patrol_self":  # a grid worker's own patrols (geo.patrols.access)
+        return "ok" if role == "worker" else "denied"
+    if policy == "patrol_aggregate":
+        return "ok" if role in ("admin", "command", "planner", "worker") else "denied"
     if role in ("planner", "viewer"):  # incident policies from here on
         return "denied"
     if policy == "incident_request":  # the command centre acts directly, it does not ask
