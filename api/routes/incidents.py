@@ -252,7 +252,8 @@ def get_categories(conn: ConnDep, principal: PrincipalDep, region: RegionDep
 
 
 @router.put("/incidents/categories/{code}/limits", summary="Set a category's time limits "
-            "/ 设置事件类别时限", response_model=None)
+            "/ 设置事件类别时限", responses=ok(schemas_incidents.CategoryLimits),
+            response_model=None)
 def put_category_limits(code: str, body: dict[str, Any], conn: ConnDep,
                         admin: AdminDep) -> dict[str, Any]:
     """Admins: the minutes of each step (register, dispatch, handle, verify, close) per urgency

@@ -23,6 +23,8 @@ from fastapi.responses import Response
 from api.deps import INCIDENT_ROLES, PrincipalDep, resolve_principal
 from api.errors import headers_of, status_of
 from api.reveal import note_revealed
+from api.schemas import ok
+from api.schemas import open311 as schemas
 from geo.auth.fields import revealed_ids
 from geo.auth.principal import Principal
 from geo.errors import Forbidden, InvalidInput, NotFound, TooLarge, Unauthorized, WanggeError
@@ -124,7 +126,8 @@ def _region(request: Request, jurisdiction_id: str | None) -> str:
     return str(region)
 
 
-@router.get("/services.{fmt}", summary="Services (incident categories) / 服务类型")
+@router.get("/services.{fmt}", summary="Services (incident categories) / 服务类型",
+            responses=ok(schemas.Services))
 def get_services(request: Request, fmt: str, jurisdiction_id: str | None = None) -> Response:
     """Every category as a GeoReport v2 service."""
     def work() -> Response:
@@ -134,7 +137,8 @@ def get_services(request: Request, fmt: str, jurisdiction_id: str | None = None)
     return _guarded(fmt, work)
 
 
-@router.get("/services/{service_code}.{fmt}", summary="Service definition / 服务定义")
+@router.get("/services/{service_code}.{fmt}", summary="Service definition / 服务定义",
+            responses=ok(schemas.ServiceDefinition))
 def get_service_definition(request: Request, service_code: str, fmt: str,
                            jurisdiction_id: str | None = None) -> Response:
     """The attributes of a service (urgency)."""
@@ -167,7 +171,8 @@ def _list(value: str | None) -> list[str] | None:
     return items or None
 
 
-@router.get("/requests.{fmt}", summary="Search service requests / 查询事件")
+@router.get("/requests.{fmt}", summary="Search service requests / 查询事件",
+            responses=ok(schemas.ServiceRequests))
 async def get_requests(request: Request, fmt: str, principal: PrincipalDep,
                        service_request_id: str | None = None, service_code: str | None = None,
                        start_date: str | None = None, end_date: str | None = None,
@@ -194,7 +199,8 @@ async def get_requests(request: Request, fmt: str, principal: PrincipalDep,
     return await anyio.to_thread.run_sync(_guarded, fmt, work)
 
 
-@router.get("/requests/{service_request_id}.{fmt}", summary="One service request / 事件状态")
+@router.get("/requests/{service_request_id}.{fmt}", summary="One service request / 事件状态",
+            responses=ok(schemas.ServiceRequests))
 async def get_request(request: Request, service_request_id: str, fmt: str,
                       principal: PrincipalDep, jurisdiction_id: str | None = None,
                       api_key: str | None = None) -> Response:
@@ -219,14 +225,16 @@ async def get_request(request: Request, service_request_id: str, fmt: str,
     return await anyio.to_thread.run_sync(_guarded, fmt, work)
 
 
-@router.get("/tokens/{token_id}.{fmt}", summary="Request id of a token / 令牌对应的事件")
+@router.get("/tokens/{token_id}.{fmt}", summary="Request id of a token / 令牌对应的事件",
+            responses=ok(schemas.ServiceRequests))
 def get_token(request: Request, token_id: str, fmt: str) -> Response:
     """Wangge answers a post with its request id at once: a token is that id."""
     return _guarded(fmt, lambda: _answer(fmt, "service_requests", [
         {"service_request_id": token_id, "token": token_id}]))
 
 
-@router.post("/requests.{fmt}", summary="Post a service request / 上报事件")
+@router.post("/requests.{fmt}", status_code=201, summary="Post a service request / 上报事件",
+             responses=ok(schemas.ServiceRequests, status=201))
 async def post_request(request: Request, fmt: str, principal: PrincipalDep) -> Response:
     """A report: ``service_code``, ``lat``/``long`` (WGS84 = CGCS2000) or ``address_string``
     (a compound or community name), ``description``, ``first_name``/``last_name``/``phone``

@@ -211,3 +211,16 @@ class Photos(Answer):
                                  "attachments": [{"id": 1, "filename": "photo.jpg",
                                                   "content_type": "image/jpeg",
                                                   "bytes": 81234}]})
+
+
+class CategoryLimits(Answer):
+    """A category's time limits after an admin's edit, with each step's clock."""
+
+    code: str
+    limits: dict[str, Any]
+    steps: dict[str, Any]
+    model_config = model_config({
+        "code": "manhole_cover",
+        "limits": {"urgent": {"clock": "calendar", "register": 10, "dispatch": 10,
+                              "handle": 120, "verify": 60}},
+        "steps": {"urgent": {"register": {"minutes": 10, "clock": "calendar"}}}})

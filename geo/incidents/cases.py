@@ -92,7 +92,15 @@ def incident_json(
     now = now or localtime.now()
     routing = dict(row["routing"] or {})
     if routing.get("duplicates") and not principal.sees_all_incidents():
-        routing["duplicates"] = in_scope(principal, routing["duplicates"])
+        # judged by where each related case is now (it may have been reassigned since)
+        ids = [d.get("id") for d in routing["duplicates"] if isinstance(d.get("id"), int)]
+        now_at = {i: (c, dp) for i, c, dp in conn.execute(text(
+            "SELECT id, cell_code, department_code FROM incident WHERE id = ANY(:ids)"),
+            {"ids": ids})}
+        routing["duplicates"] = in_scope(principal, [
+            {**d, "cell_code": now_at.get(d.get("id"), (None, None))[0],
+             "department_code": now_at.get(d.get("id"), (None, None))[1]}
+            for d in routing["duplicates"]])
     out: dict[str, Any] = {
         "id": row["id"], "code": row["code"], "region_code": row["region_code"],
         "status": row["status"], "status_zh": STATUS_ZH.get(row["status"]),

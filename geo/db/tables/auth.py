@@ -139,6 +139,7 @@ class IdempotencyKey(Base):
         Integer, ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True
     )
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False, server_default="")
     method: Mapped[str] = mapped_column(String(8), nullable=False)
     path: Mapped[str] = mapped_column(Text, nullable=False)
     state: Mapped[str] = mapped_column(String(8), nullable=False, server_default="running")

@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer, sa.ForeignKey("app_user.id", ondelete="CASCADE"),
                   primary_key=True),
         sa.Column("key", sa.String(100), primary_key=True),
+        sa.Column("region_code", sa.String(12), nullable=False, server_default=""),
         sa.Column("method", sa.String(8), nullable=False),
         sa.Column("path", sa.Text, nullable=False),
         sa.Column("state", sa.String(8), nullable=False, server_default="running"),
