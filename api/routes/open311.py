@@ -29,6 +29,7 @@ from geo.auth.fields import revealed_ids
 from geo.auth.principal import Principal
 from geo.errors import Forbidden, InvalidInput, NotFound, TooLarge, Unauthorized, WanggeError
 from geo.incidents import intake, open311
+from geo.io.parse import coordinate_field
 
 router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
 FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
@@ -270,7 +271,7 @@ async def post_request(request: Request, fmt: str, principal: PrincipalDep) -> R
         name = " ".join(p for p in (fields.get("last_name"), fields.get("first_name")) if p)
         report = intake.Report(
             category=code, description=fields.get("description"),
-            lon=_number(lon, "long"), lat=_number(lat, "lat"), crs="EPSG:4326",
+            lon=coordinate_field(lon, "long"), lat=coordinate_field(lat, "lat"), crs="EPSG:4326",
             place=place if lat is None or lon is None else None,
             reporter_name=name or None, reporter_phone=fields.get("phone"),
             urgency=fields.get("attribute[urgency]") or "normal",
@@ -288,12 +289,3 @@ async def post_request(request: Request, fmt: str, principal: PrincipalDep) -> R
              "account_id": None}], status=201)
     return await anyio.to_thread.run_sync(_guarded, fmt, work)
 
-
-def _number(value: str | None, name: str) -> float | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        return float(value)
-    except ValueError as exc:
-        raise InvalidInput(f"{name} 不是数字 / {name} is not a number: {value[:40]!r}",
-                           field=name) from exc

@@ -96,6 +96,18 @@ def parse_coordinate(value: Any) -> float | None:
     return -out if hemi in ("S", "W", "西经", "南纬") else out
 
 
+def coordinate_field(value: Any, name: str) -> float | None:
+    """:func:`parse_coordinate` of a request or row field, a 422 naming the field when it is
+    not a coordinate (the Open311 form and the hotline import read lon/lat this one way)."""
+    from geo.errors import InvalidInput
+
+    try:
+        return parse_coordinate(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{name} 不是坐标 / {name} is not a coordinate: {exc}",
+                           field=name) from exc
+
+
 def parse_int(value: Any) -> int | None:
     """An integer (thousands separators allowed); None when empty."""
     num = parse_number(value)

@@ -30,7 +30,7 @@ from geo.incidents.reference import UNCLASSIFIED, ensure_unclassified
 from geo.io.importer.incidents import _category_lookup
 from geo.io.importer.options import MAX_LISTED, ImportOptions
 from geo.io.importer.report import ImportReport, finish
-from geo.io.parse import parse_time
+from geo.io.parse import coordinate_field, parse_time
 from geo.io.read import decode_csv, unreadable_table
 from geo.localtime import TZ_NAME
 
@@ -118,14 +118,7 @@ def _category_of(label: str, cmap: dict[str, str], cats: dict[str, str]) -> str 
 
 def _report_from_row(row: dict[str, Any]) -> Report:
     def num(key: str) -> float | None:
-        v = row.get(key)
-        if v is None:
-            return None
-        try:
-            return float(v)
-        except ValueError as exc:
-            raise InvalidInput(f"{key}={v!r} 不是数字 / {key} is not a number",
-                               field=key) from exc
+        return coordinate_field(row.get(key), key)
 
     try:  # the importers' one time rule; hotline exports are in China Standard Time
         when = parse_time(row.get("reported_at"), None, ZoneInfo(TZ_NAME))
