@@ -11,7 +11,8 @@ A boundary set is valid over ``[valid_from, valid_to)`` (``valid_to`` NULL: open
 - *history*: closed by a later set; incidents of its dates still resolve in it.
 
 "The set valid on a date" is written once: :func:`set_valid_at` (Python) and
-:func:`valid_at_sql` (the predicate, for bigger statements); "the active set" likewise:
+:func:`valid_at_sql` (the predicate, for bigger statements), with :func:`valid_on` its
+in-process twin for batches (a test holds the two to the same answers); "the active set" likewise:
 :func:`active_set_id` and :func:`active_set_sql`.
 """
 
@@ -81,6 +82,16 @@ def valid_at_sql(alias: str, day: str) -> str:
     """
     return (f"{alias}.valid_from <= {day} AND ({alias}.valid_to IS NULL "
             f"OR {day} < {alias}.valid_to)")
+
+
+def valid_on(valid_from: dt.date, valid_to: dt.date | None, day: dt.date) -> bool:
+    """The rule of :func:`valid_at_sql` in Python: ``valid_from <= day < valid_to`` (an open
+    ``valid_to`` never ends; a pending set, ``valid_to = valid_from``, is never valid).
+
+    For batches routed in process (:class:`geo.incidents.routing.Router`); the SQL
+    predicate stays the rule of every statement.
+    """
+    return valid_from <= day and (valid_to is None or day < valid_to)
 
 
 def active_set_sql(region: str) -> str:

@@ -2,11 +2,14 @@
 
 - :func:`route_point`: one incident on intake (cell, worker, community, township, cameras that
   see the point and duplicate candidates; each decision with its reason);
-- :func:`route_incidents`: every unrouted incident of a region at once, set-based (imports,
-  boundary activation, the demo).
+- :func:`route_incidents`: every unrouted incident of a region at once, set-based (boundary
+  activation, the demo);
+- :class:`Router`: rows not yet written, in process (history imports route each chunk
+  before COPY, so every row is written once, already routed; issue 20).
 
-Both use the boundary set valid on the incident's report date (China Standard Time), the
-covering basic cell with the lowest code, and the worker on duty on that date. Everything runs
+All use the boundary set valid on the incident's report date (China Standard Time), the
+covering basic cell with the lowest code, and the worker on duty on that date (the latest
+assignment in force). Everything runs
 on the caller's connection, inside its transaction.
 """
 
@@ -14,15 +17,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
 from sqlalchemy import Connection, text
 
-from geo.boundaries.sets import valid_at_sql
+from geo.boundaries.sets import valid_at_sql, valid_on
 from geo.crs.metres import metres_to_degrees
 from geo.errors import InvalidInput, NotFound
 from geo.incidents.flow import VOID, status_in_sql
 from geo.localtime import local_date, local_date_sql
+from geo.lookup.batch import answer_many
+from geo.lookup.index import CellIndex, set_index
 from geo.lookup.postgis import cell_at
 from geo.workers import on_duty_sql, worker_on_duty
 
@@ -310,3 +319,97 @@ def route_incidents(conn: Connection, region_code: str) -> None:
     conn.execute(_ROUTE_CELLS, {"r": region_code})
     conn.execute(_ROUTE_WORKERS, {"r": region_code})
     conn.execute(_ROUTE_DEPARTMENTS, {"r": region_code})
+
+
+@dataclass
+class RoutedRows:
+    """Per row, what :func:`route_incidents` would set (None: not routed)."""
+
+    boundary_set_id: npt.NDArray[np.object_]
+    cell_code: npt.NDArray[np.object_]
+    community_code: npt.NDArray[np.object_]
+    township_code: npt.NDArray[np.object_]
+    worker_id: npt.NDArray[np.object_]
+
+
+_SETS = text("SELECT id, valid_from, valid_to, is_active FROM boundary_set "
+             "WHERE region_code = :r AND (valid_to IS NULL OR valid_to > valid_from)")
+_ASSIGNMENTS = text("SELECT cell_code, worker_id, valid_from, valid_to FROM worker_assignment "
+                    "WHERE region_code = :r")
+
+
+@dataclass
+class Router:
+    """Routes rows in process: the answers of :func:`route_incidents` before anything is written.
+
+    Loaded once (:meth:`load`: the region's boundary sets and their cell indexes, the worker
+    assignments), then :meth:`route` needs no database, so a history import routes each chunk
+    while its COPY is open. The boundary set of a report day is
+    :func:`geo.boundaries.sets.set_valid_at`'s choice (the active set first, then the latest
+    ``valid_from``; the rule :func:`~geo.boundaries.sets.valid_on`); the cell is the batch
+    lookup's covering cell with the lowest code (:func:`geo.lookup.batch.answer_many`,
+    tolerance 0, the index "which cell" uses); the worker is the latest assignment on duty that
+    day (:func:`geo.workers.on_duty_sql`'s rule).
+    """
+
+    sets: list[Any]
+    indexes: dict[int, CellIndex]
+    assignments: pd.DataFrame
+
+    @classmethod
+    def load(cls, conn: Connection, region_code: str) -> Router:
+        """The router of ``region_code`` (every boundary set that can be valid on some day)."""
+        sets = sorted(conn.execute(_SETS, {"r": region_code}).all(),
+                      key=lambda s: (not s.is_active, -s.valid_from.toordinal()))
+        indexes = {s.id: set_index(conn, region_code, s.id, 0.0) for s in sets}
+        assignments = pd.DataFrame(conn.execute(_ASSIGNMENTS, {"r": region_code}).all(),
+                                   columns=["cell_code", "worker_id", "valid_from", "valid_to"])
+        return cls(sets, indexes, assignments)
+
+    def route(self, lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64],
+              days: list[dt.date | None]) -> RoutedRows:
+        """Route rows: ``lon``/``lat`` CGCS2000 degrees (NaN: no point), ``days`` each row's
+        report date in China Standard Time (None: not routed)."""
+        n = len(lon)
+        out = RoutedRows(*(np.full(n, None, dtype=object) for _ in range(5)))
+        if not self.sets or n == 0:
+            return out
+        set_of_day: dict[dt.date, int] = {}
+        for d in set(days):
+            if d is not None:
+                sid = next((s.id for s in self.sets if valid_on(s.valid_from, s.valid_to, d)),
+                           None)
+                if sid is not None:
+                    set_of_day[d] = sid
+        set_of_row = np.array([set_of_day.get(d, -1) if d is not None else -1 for d in days],
+                              dtype=np.int64)
+        usable = np.isfinite(lon) & np.isfinite(lat) & (set_of_row >= 0)
+        for sid in np.unique(set_of_row[usable]).tolist():
+            rows = np.flatnonzero(usable & (set_of_row == sid))
+            index = self.indexes[sid]
+            hit = answer_many(index, lon[rows], lat[rows], 0.0).hit
+            found = hit >= 0
+            rows, hit = rows[found], hit[found]
+            out.boundary_set_id[rows] = sid
+            out.cell_code[rows] = np.asarray(index.codes, dtype=object)[hit]
+            out.community_code[rows] = np.asarray(index.parents, dtype=object)[hit]
+            out.township_code[rows] = np.asarray(index.townships, dtype=object)[hit]
+        self._route_workers(out, days)
+        return out
+
+    def _route_workers(self, out: RoutedRows, days: list[dt.date | None]) -> None:
+        routed = np.flatnonzero(out.cell_code != None)  # noqa: E711 - element-wise
+        if self.assignments.empty or not len(routed):
+            return
+        rows = pd.DataFrame({"row": routed, "cell_code": out.cell_code[routed],
+                             "day": [days[i] for i in routed.tolist()]})
+        m = rows.merge(self.assignments, on="cell_code")
+        if m.empty:
+            return
+        on_duty = [valid_on(f, t, d) for f, t, d in
+                   zip(m["valid_from"].tolist(), m["valid_to"].tolist(), m["day"].tolist(),
+                       strict=True)]
+        m = m[on_duty].sort_values(["row", "valid_from"], ascending=[True, False])
+        m = m.drop_duplicates("row")
+        out.worker_id[m["row"].to_numpy()] = np.asarray(
+            [int(w) for w in m["worker_id"].tolist()], dtype=object)

@@ -211,6 +211,19 @@ def cells_at_many(
                            field="tolerance_m")
     region_name(conn, region_code)
     index = cell_index(conn, region_code, at, tolerance_m)
+    return answer_many(index, lons, lats, tolerance_m, errors)
+
+
+def answer_many(
+    index: CellIndex,
+    lons: npt.NDArray[np.float64],
+    lats: npt.NDArray[np.float64],
+    tolerance_m: float = 10.0,
+    errors: list[str | None] | None = None,
+) -> BatchResult:
+    """The answers of :func:`cells_at_many` from an index already loaded (no database work:
+    a history import routes its chunks with it while its COPY is open)."""
+    n = len(lons)
     errs: list[str | None] = list(errors) if errors is not None else [None] * n
     valid = np.isfinite(lons) & np.isfinite(lats)
     for i in np.flatnonzero(~valid).tolist():

@@ -10,9 +10,10 @@ near a point by arithmetic instead of a tree query (:mod:`geo.lookup.grids`).
 It is loaded once and reloaded when the set changes: the cache key is the database, the region
 and the set id, checked against a stamp of the set's cells (count and highest id).
 
-Public API: :func:`cell_index` (the cached index), :func:`cached_index` (what the cache holds,
-without any database work), :func:`db_key` / :func:`engine_key` (the database part of the key),
-:func:`deep_grid` (the batch path's fine grid, made on first use) and :func:`clear_cache`.
+Public API: :func:`cell_index` (the cached index; :func:`set_index` by set id),
+:func:`cached_index` (what the cache holds, without any database work), :func:`db_key` /
+:func:`engine_key` (the database part of the key), :func:`deep_grid` (the batch path's fine
+grid, made on first use) and :func:`clear_cache`.
 Metres become degrees by :func:`geo.crs.metres.metres_to_degrees`.
 """
 
@@ -195,6 +196,12 @@ def cell_index(
         Unknown region or no boundary set.
     """
     set_id, _ = set_valid_at(conn, region_code, at)
+    return set_index(conn, region_code, set_id, tolerance_m)
+
+
+def set_index(conn: Connection, region_code: str, set_id: int, tolerance_m: float = 10.0
+              ) -> CellIndex:
+    """The (cached) index of boundary set ``set_id`` of ``region_code`` (see :func:`cell_index`)."""
     stamp = _stamp(conn, set_id)
     key = (db_key(conn), region_code, set_id)
     cached = _CACHE.get(key)

@@ -95,6 +95,13 @@ def field_value(attrs: Cols, col: str | None, i: int) -> Any:
     return None if is_empty(v) else v
 
 
+def column_values(attrs: Cols, col: str | None) -> list[Any]:
+    """Every value of column ``col`` as :func:`field_value` reads it (a whole chunk at once)."""
+    if col is None:
+        return [None] * len(attrs)
+    return [None if v is None or v == "" or is_empty(v) else v for v in attrs[col]]
+
+
 def code_of(v: Any) -> str | None:
     """A code as text (``12.0`` read by Excel becomes ``12``), ``None`` when empty."""
     if v is None:

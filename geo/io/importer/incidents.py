@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
@@ -15,14 +17,24 @@ from geo.db.tables import vocab
 from geo.errors import InvalidInput
 from geo.incidents.codes import is_intake_code, reserved_code_reason, unsafe_code_reason
 from geo.incidents.intake import check_reported_at
-from geo.incidents.routing import route_incidents
+from geo.incidents.routing import Router
 from geo.io.geometry import as_point
-from geo.io.importer.fields import Cols, code_of, example_row, field_value
+from geo.io.importer.fields import Cols, code_of, column_values, example_row
 from geo.io.importer.options import Progress
 from geo.io.importer.report import ImportReport
 from geo.io.importer.rows import ImportContext, iter_chunks
-from geo.io.importer.staging import copy_rows, ewkb, ewkb_many, merge, stage
+from geo.io.importer.staging import (
+    copy_frames,
+    deferred_constraints,
+    ewkb,
+    ewkb_many,
+    merge,
+    stage,
+)
 from geo.io.parse import parse_time
+from geo.localtime import local_date
+
+ROUTED = ("boundary_set_id", "cell_code", "community_code", "township_code", "worker_id")
 
 
 def _category_lookup(conn: Connection) -> dict[str, str]:
@@ -111,26 +123,41 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
                                f"{v!r} in --category-map", field="category_map")
     cols = ["region_code", "code", "category_code", "channel", "status", "urgency",
             "reported_at", "description", "location_text", "reporter_name", "reporter_phone",
-            "geom"]
+            "geom", "department_code", *ROUTED]
+    departments = {str(c): d for c, d in conn.execute(
+        text("SELECT code, department_code FROM incident_category"))}
+    router = Router.load(conn, opts.region) if opts.route else None  # before the COPY opens
     stg = stage(conn, "incident", cols)
     # a code of the intake's own form: refused after staging (a live case says so first)
     conn.execute(text(f"ALTER TABLE {stg} ADD COLUMN _reserved boolean"))
 
-    def rows() -> Iterator[tuple[Any, ...]]:
+    def frames() -> Iterator[pd.DataFrame]:
+        """Each chunk's kept rows as a frame of the staging columns, routed in process."""
         for chunk, geoms, reasons in iter_chunks(ctx, progress):
             a = Cols(chunk.attrs)
+            n = len(a)
             wkbs = ewkb_many(geoms)
             times = _fast_times(chunk.attrs[f["time"]], opts.time_format, ctx.tz)
-            for i in range(len(a)):
+            codes_in, cats_in = column_values(a, f["code"]), column_values(a, f["category"])
+            descs_in, places = column_values(a, f["description"]), column_values(a, f["address"])
+            names = column_values(a, f["reporter_name"])
+            phones = column_values(a, f["reporter_phone"])
+            times_in = column_values(a, f["time"])
+            out: dict[str, list[Any]] = {c: [] for c in (*cols, "_rn", "_reserved")}
+            days: list[dt.date | None] = []
+            lon: list[float] = []
+            lat: list[float] = []
+            for i in range(n):
                 row = chunk.start + i + 1
-                raw_code = code_of(field_value(a, f["code"], i))
-                try:
-                    when = times[i] or parse_time(field_value(a, f["time"], i), opts.time_format,
-                                                  ctx.tz)
-                except ValueError as exc:
-                    report.refuse(row, raw_code, str(exc), example_row(a, i, chunk.geoms[i]),
-                                  kind="bad date")
-                    continue
+                raw_code = code_of(codes_in[i])
+                when = times[i]
+                if when is None:
+                    try:
+                        when = parse_time(times_in[i], opts.time_format, ctx.tz)
+                    except ValueError as exc:
+                        report.refuse(row, raw_code, str(exc), example_row(a, i, chunk.geoms[i]),
+                                      kind="bad date")
+                        continue
                 if when is None:
                     report.refuse(row, raw_code, "没有时间 / no date-time", kind="no date")
                     continue
@@ -150,7 +177,7 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
                 if why:
                     report.refuse(row, raw_code, why)
                     continue
-                raw_cat = field_value(a, f["category"], i)
+                raw_cat = cats_in[i]
                 key = str(raw_cat).strip().lower() if raw_cat is not None else ""
                 cat = cmap.get(key) or cats.get(key) or opts.default_category
                 if cat is None:
@@ -164,25 +191,48 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
                     "|".join(str(v) for v in a.row(i)).encode()).hexdigest()[:20]
                 if pt is None:
                     report.no_location += 1
-                desc = field_value(a, f["description"], i)
+                    lon.append(math.nan)
+                    lat.append(math.nan)
+                else:
+                    lon.append(pt.x)
+                    lat.append(pt.y)
+                desc = descs_in[i]
                 if desc is None and raw_cat is not None and cat != key:
                     desc = str(raw_cat)
-                yield (opts.region, code, cat, opts.channel,
-                       opts.status if pt is not None else "needs_location", "normal", when,
-                       desc, field_value(a, f["address"], i), field_value(a, f["reporter_name"], i),
-                       field_value(a, f["reporter_phone"], i),
-                       wkbs[i] if pt is not None and pt is geoms[i] else ewkb(pt), row,
-                       raw_code is not None and is_intake_code(raw_code))
+                days.append(local_date(when))
+                for c, v in (("region_code", opts.region), ("code", code),
+                             ("category_code", cat), ("channel", opts.channel),
+                             ("status", opts.status if pt is not None else "needs_location"),
+                             ("urgency", "normal"), ("reported_at", when),
+                             ("description", desc), ("location_text", places[i]),
+                             ("reporter_name", names[i]), ("reporter_phone", phones[i]),
+                             ("geom", wkbs[i] if pt is not None and pt is geoms[i]
+                              else ewkb(pt)),
+                             ("department_code", departments.get(cat)),
+                             ("_rn", row),
+                             ("_reserved", raw_code is not None and is_intake_code(raw_code))):
+                    out[c].append(v)
+            if not days:
+                continue
+            if router is not None:
+                routed = router.route(np.asarray(lon, dtype=np.float64),
+                                      np.asarray(lat, dtype=np.float64), days)
+                for c in ROUTED:
+                    out[c] = getattr(routed, c)
+            else:
+                for c in ROUTED:
+                    out[c] = [None] * len(days)
+            yield pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in out.items()},
+                               columns=list(out))
 
-    copy_rows(conn, stg, cols + ["_rn", "_reserved"], rows())
+    staged = copy_frames(conn, stg, frames())
     _refuse_live_cases(conn, stg, report)
-    reset = ("boundary_set_id = NULL, cell_code = NULL, community_code = NULL, "
-             "township_code = NULL, worker_id = NULL, version = t.version + 1, "
-             "updated_at = now()")
-    merge(conn, "incident", stg, ["code"], cols, opts.region, report, extra_set=reset,
-           insert_only=("status",))
+    # routed before staging: each row is written once, with its cell, worker and department
+    # (an update keeps the department a dispatcher may have set; the status is the case flow's)
+    with deferred_constraints(conn, "incident", staged, report):
+        merge(conn, "incident", stg, ["code"], cols, opts.region, report,
+              extra_set="version = t.version + 1, updated_at = now()",
+              insert_only=("status", "department_code"))
     if opts.route:
-        route_incidents(conn, opts.region)
         report.routed = int(conn.execute(text(
-            "SELECT count(*) FROM incident i JOIN stg_incident s ON s.region_code = "
-            "i.region_code AND s.code = i.code WHERE i.cell_code IS NOT NULL")).scalar_one())
+            f"SELECT count(cell_code) FROM {stg}")).scalar_one())
