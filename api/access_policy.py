@@ -147,6 +147,9 @@ ENDPOINT_POLICY: dict[str, str] = {
     # maps (issue 7): the dispatch / cell maps and the incidents in view show single incidents
     # (scoped); the coverage maps are aggregates for planners
     "GET /maps/dispatch": "scoped",
+    # the side panel of one case (issue 18): the case itself, in scope or 404
+    "GET /maps/dispatch/case/{incident_id}": "incidents",
+    "GET /maps/dispatch/figures": "scoped",
     "GET /maps/cells/{code}": "scoped",
     "GET /maps/data/incidents": "scoped",
     "GET /maps/coverage/cameras": "aggregate",

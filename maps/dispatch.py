@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import folium
+import pandas as pd
 from sqlalchemy import Connection
 
 from geo.auth.principal import Principal
@@ -42,12 +43,14 @@ from maps.frame import (
     new_map,
     shift_xy,
 )
+from maps.wall import wall_figures
 
 LIMIT_OPEN = 1000
 LIMIT_CLOSED = 500
 LIVE_MIN_ZOOM = 14
 TILES_MIN_ZOOM = 12
 CAMERA_MIN_ZOOM = 13
+SECTOR_MIN_ZOOM = 16
 LIMIT_VIEW = 3000
 
 
@@ -76,34 +79,35 @@ def build_dispatch_map(
     ml.add_counts(m, counts, opts, show=False)
     heat = gi.incident_heat(conn, principal, region, period)
     if heat:
+        # no max_zoom: for leaflet.heat it is the zoom of full intensity, for the layer control
+        # a visibility limit (the checkbox was disabled from zoom 15 while the heat still drew)
         lon, lat = shift_xy([h[1] for h in heat], [h[0] for h in heat], opts)
         LocalHeatMap([[round(float(lat[i]), 5), round(float(lon[i]), 5), h[2]]
                       for i, h in enumerate(heat)],
-                     name=t["heat"], show=False, radius=14, blur=12, min_opacity=0.3,
-                     max_zoom=14).add_to(m)
+                     name=t["heat"], show=False, radius=14, blur=12, min_opacity=0.3
+                     ).add_to(m)
 
     # Open incidents of any age still open at the end of the period (the overdue list), then
     # the closed ones reported in the period.
     open_period = dataclasses.replace(period, start=period.start.replace(year=1970))
     closed_inc, n_closed = gi.incidents(conn, principal, region, period, closed_only=True,
                                         limit=limit_closed, overdue_days=opts.overdue_days)
-    ml.add_incidents(m, closed_inc, opts, t["closed"] + " (" + period.label() + ")", radius=4)
     open_inc, n_open = gi.incidents(conn, principal, region, open_period, open_only=True,
                                     limit=limit_open, overdue_days=opts.overdue_days)
-    ml.add_incidents(m, open_inc, opts, t["incidents_open"])  # drawn above the closed ones
 
     query = urlencode({"from": f"{period.start:%Y-%m-%d}",
                        "to": f"{(period.end - dt.timedelta(days=1)).date()}",
                        "lang": opts.lang, "basemap": opts.basemap,
                        "overdue_days": f"{opts.overdue_days:g}", "region": region})
     tiles = opts.base.overlay_crs == "EPSG:4490"  # tiles cannot follow a GCJ-02 shift
-    if tiles:
-        add_incident_tiles(m, opts, period, [open_inc, closed_inc])
-    JsLayer("live", {"url": f"/maps/data/incidents?{query}"}, {"minZoom": LIVE_MIN_ZOOM},
-            name=t["live"].format(z=LIVE_MIN_ZOOM), show=not tiles).add_to(m)
+    add_incident_layer(m, opts, period, open_inc, closed_inc, tiles, query)
 
     cams = gl.cameras(conn, region, with_sector=False)
-    ml.add_cameras(m, cams, opts, show=True, min_zoom=CAMERA_MIN_ZOOM)
+    ml.add_cameras(m, cams, opts, show=True, min_zoom=CAMERA_MIN_ZOOM, sectors=False)
+    # the view sectors only on demand and at street level, drawn below the incidents
+    JsLayer("cameras", ml.camera_rows(cams, opts),
+            {"sectors": True, "points": False, "minZoom": SECTOR_MIN_ZOOM},
+            name=t["sectors"].format(z=SECTOR_MIN_ZOOM), show=False).add_to(m)
 
     m.add_child(JsCall("search", ml.search_entries(gl.search_index(conn, region), opts),
                        {k: t[k] for k in ("placeholder", "go", "notfound")}, st.FOCUS))
@@ -116,13 +120,15 @@ def build_dispatch_map(
         ("dot", st.INCIDENT_STYLES["overdue"]["fill"], t["overdue"]),
         ("dot", st.INCIDENT_STYLES["open"]["fill"], t["open_not_overdue"]),
         ("dot", st.INCIDENT_STYLES["closed"]["fill"], t["closed"]),
+        ("ring", st.INCIDENT_STYLES["open"]["color"], t["urgent_ring"]),
         ("line", st.TOWNSHIP_LINE, t["townships"]),
         ("line", st.VILLAGE_LINE, t["villages"]),
         ("sw", st.CELL_FILL, t["cells"]),
         ("sw", st.DEDICATED_FILL, t["dedicated"]),
-        ("dot", st.CAMERA_STYLES["online"]["color"], f"{t['cameras']} ({t['online']})"),
-        ("dot", st.CAMERA_STYLES["offline"]["color"], f"{t['cameras']} ({t['offline']})"),
-        ("dot", st.CAMERA_STYLES["fault"]["color"], f"{t['cameras']} ({t['fault']})"),
+        ("dot", st.CAMERA_STYLES["online"]["color"], f"{t['camera_points']} ({t['online']})"),
+        ("dot", st.CAMERA_STYLES["offline"]["color"],
+         f"{t['camera_points']} ({t['offline']})"),
+        ("dot", st.CAMERA_STYLES["fault"]["color"], f"{t['camera_points']} ({t['fault']})"),
     ]
     notes = [f"{t['period']}: {period.label()}",
              f"{t['incidents_open']}: {shown_open}",
@@ -130,11 +136,31 @@ def build_dispatch_map(
              t["overdue_rule"].format(days=f"{opts.overdue_days:g}"), t["counts_note"]]
     if tiles:
         notes.append(t["tiles_note"].format(z=TILES_MIN_ZOOM))
+    wall = bool(opts.extra.get("wall"))
     m.add_child(JsCall("legend", legend_html("", rows, notes), "bottomright", t["legend"]))
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    if opts.refresh:
-        m.add_child(JsCall("refresh", opts.refresh))
+    folium.LayerControl(collapsed=wall, position="topright").add_to(m)
+    m.add_child(JsCall("dispatch", live_config(conn, principal, opts, period, wall)))
     return m
+
+
+def live_config(conn: Connection, principal: Principal, opts: MapOptions, period: gi.Period,
+                wall: bool) -> dict[str, Any]:
+    """What ``Wangge.dispatch`` needs: the event stream, the side panel, the wall screen's
+    figures (inline, then from ``/maps/dispatch/figures``), texts and the one palette."""
+    t = opts.t
+    keys = ("panel", "close_panel", "open_case", "wall_title", "today_intake", "open_n",
+            "overdue_n", "urgent_n", "closing_rate", "newest", "most_overdue", "ack", "alarm",
+            "live_on", "live_off", "by_township", "township", "overdue", "urgent", "done",
+            "status", "urgency", "reported", "cell", "channel", "link_item")
+    return {
+        "events": opts.extra.get("events"), "panel": "/maps/dispatch/case/{code}?lang=" + opts.lang,
+        "figures": "/maps/dispatch/figures?region=" + quote(opts.region_code),
+        "wall": wall, "refresh": opts.refresh,
+        "bounds": [round(float(v), 6) for v in gl.region_bounds(conn, opts.region_code)],
+        "initial": wall_figures(conn, principal, opts.region_code) if wall else None,
+        "closed": list(gi.CLOSED_STATUSES), "styles": st.INCIDENT_STYLES,
+        "alarm": st.ALARM, "wallColors": st.WALL, "t": {k: t[k] for k in keys},
+    }
 
 
 def incidents_in_view(
@@ -166,9 +192,36 @@ def tile_url(period: gi.Period) -> str:
     return "/tiles/incidents/{z}/{x}/{y}.pbf?datetime=" + quote(interval, safe="")
 
 
-def add_incident_tiles(m: folium.Map, opts: MapOptions, period: gi.Period,
-                       known: list[Any]) -> VectorTileLayer:
-    """Every incident of the period as vector tiles (from zoom :data:`TILES_MIN_ZOOM`).
+def add_incident_layer(m: folium.Map, opts: MapOptions, period: gi.Period,
+                       open_inc: Any, closed_inc: Any, tiles: bool, query: str
+                       ) -> VectorTileLayer:
+    """The one incident layer of the dispatch map (one entry in the layer control).
+
+    Below :data:`TILES_MIN_ZOOM` the capped markers (at most ``limit_open`` open and
+    ``limit_closed`` closed ones); from that zoom every incident of the period as vector tiles
+    and no capped marker (never both). With a GCJ-02 basemap (no tiles) the capped markers
+    up to :data:`LIVE_MIN_ZOOM`, then every incident in view from ``/maps/data/incidents``.
+    Drawn in their own pane above the camera sectors, overdue over urgent over open over
+    closed; cases changed since the page opened are redrawn on top (``Wangge.dispatch``).
+    """
+    t = opts.t
+    frames = [f for f in (closed_inc, open_inc) if not f.empty]
+    capped = ml.incident_rows(pd.concat(frames) if frames else open_inc, opts)
+    data: dict[str, Any] = {"capped": capped}
+    if tiles:
+        data["tiles"] = tiles_data(opts, period, [open_inc, closed_inc])
+        data["switch"] = TILES_MIN_ZOOM
+    else:
+        data["bbox"] = {"url": f"/maps/data/incidents?{query}"}
+        data["switch"] = LIVE_MIN_ZOOM
+    layer = VectorTileLayer("incidentLayer", data, {"radius": 6, "closedRadius": 4},
+                            name=t["incidents_layer"].format(z=data["switch"]), show=True)
+    layer.add_to(m)
+    return layer
+
+
+def tiles_data(opts: MapOptions, period: gi.Period, known: list[Any]) -> dict[str, Any]:
+    """What ``Wangge.tiles`` needs for the incident vector tiles of the period.
 
     ``known`` are incident frames already loaded for the page: their category names label the
     tiles' category codes (tiles carry codes only).
@@ -181,7 +234,7 @@ def add_incident_tiles(m: folium.Map, opts: MapOptions, period: gi.Period,
             for code, name, zh in zip(gdf["category_code"], gdf[cat_col], gdf["category_name"],
                                       strict=True):
                 cats[str(code)] = str(name if isinstance(name, str) and name else zh)
-    data = {
+    return {
         "url": tile_url(period), "closed": list(gi.CLOSED_STATUSES),
         "asof": period.as_of.isoformat(), "odays": opts.overdue_days,
         "styles": st.INCIDENT_STYLES, "cats": cats,
@@ -189,9 +242,5 @@ def add_incident_tiles(m: folium.Map, opts: MapOptions, period: gi.Period,
         "urgencies": {u: t[u] for u in ("urgent", "normal")},
         "item": dict(ml.API_LINKS)["link_item"],
         "t": {k: t[k] for k in ("status", "urgency", "reported", "cell", "channel", "overdue",
-                                "link_item")},
+                                "link_item", "open_case")},
     }
-    layer = VectorTileLayer("tiles", data, {"minZoom": TILES_MIN_ZOOM},
-                            name=t["live_tiles"].format(z=TILES_MIN_ZOOM), show=True)
-    layer.add_to(m)
-    return layer

@@ -339,14 +339,16 @@ LINE_KINDS = {"line": ("solid", 3.0), "line-solid": ("solid", 3.5),
 
 
 def legend_html(title: str, rows: list[tuple[str, str, str]], notes: Sequence[str] = ()) -> str:
-    """Legend HTML: rows of (kind, colour, label); kind is sw (swatch), dot, line (or
-    line-solid, line-dashed, line-dotted: outlines by weight and dash)."""
+    """Legend HTML: rows of (kind, colour, label); kind is sw (swatch), dot, ring (a thick
+    outline), line (or line-solid, line-dashed, line-dotted: outlines by weight and dash)."""
     parts = [f"<h4>{_html_escape(title)}</h4>"] if title else []
     for kind, color, label in rows:
         if kind in LINE_KINDS:
             style, width = LINE_KINDS[kind]
             sw = (f"<i class='line' style='border-top-color:{color};border-top-style:{style};"
                   f"border-top-width:{width:g}px'></i>")
+        elif kind == "ring":  # an outline only (urgent incidents: a thick ring)
+            sw = f"<i class='dot' style='background:transparent;border:3px solid {color}'></i>"
         else:
             sw = f"<i class='{kind}' style='background:{color}'></i>"
         parts.append(f"<div class='wangge-row'>{sw}<span>{_html_escape(label)}</span></div>")

@@ -123,7 +123,7 @@ def incident_rows(gdf: gpd.GeoDataFrame, opts: MapOptions) -> dict[str, Any]:
     shifted = opts.base.overlay_crs != "EPSG:4490"
     coded = ("cat", "status", "urgency", "dept", "channel", "desc", "cls")
     cols = ["lat", "lon", *(["lat0", "lon0"] if shifted else []), "id", "code", "cat", "status",
-            "urgency", "reported", "desc", "loc", "cell", "dept", "channel", "cls"]
+            "urgency", "reported", "desc", "loc", "cell", "dept", "channel", "cls", "urg"]
     dicts: dict[str, list[Any]] = {c: [] for c in coded}
     index: dict[str, dict[Any, int]] = {c: {} for c in coded}
 
@@ -153,13 +153,15 @@ def incident_rows(gdf: gpd.GeoDataFrame, opts: MapOptions) -> dict[str, Any]:
                 enc("urgency", opts.t.get(r.urgency, r.urgency)), f"{reported:%Y-%m-%d %H:%M}",
                 enc("desc", _text(r.description)), _text(r.location_text), _text(r.cell_code),
                 enc("dept", _text(r.department_name)), enc("channel", r.channel), enc("cls", cls),
+                r.urgency == "urgent",
             ]
             rows.append(row)
     t = opts.t
     texts = {k: t[k] for k in ("status", "urgency", "reported", "description", "location",
-                               "cell", "department", "channel", "overdue")}
+                               "cell", "department", "channel", "overdue", "open_case")}
     return {"cols": cols, "rows": rows, "dicts": dicts, "styles": st.INCIDENT_STYLES, "t": texts,
-            "links": [[t[k], url] for k, url in API_LINKS]}
+            "links": [[t[k], url] for k, url in API_LINKS], "order": st.INCIDENT_ORDER,
+            "urgentWeight": st.URGENT_WEIGHT}
 
 
 def add_incidents(m: folium.Map, gdf: gpd.GeoDataFrame, opts: MapOptions, name: str,
@@ -240,8 +242,10 @@ def camera_rows(cams: gpd.GeoDataFrame, opts: MapOptions) -> dict[str, Any]:
 
 def add_cameras(m: folium.Map, cams: gpd.GeoDataFrame, opts: MapOptions, show: bool = True,
                 sectors: bool = True, min_zoom: int = 0) -> JsLayer:
-    """Camera positions with their view sectors, coloured by status (drawn from ``min_zoom``)."""
-    name = opts.t["cameras"] + (opts.t["from_zoom"].format(z=min_zoom) if min_zoom else "")
+    """Camera positions with their view sectors, coloured by status (drawn from ``min_zoom``);
+    without ``sectors`` the positions only."""
+    label = opts.t["cameras"] if sectors else opts.t["camera_points"]
+    name = label + (opts.t["from_zoom"].format(z=min_zoom) if min_zoom else "")
     layer = JsLayer("cameras", camera_rows(cams, opts), {"sectors": sectors, "minZoom": min_zoom},
                     name=name, show=show)
     layer.add_to(m)

@@ -5,7 +5,13 @@ Each colour has one meaning, everywhere:
 - red (:data:`OVERDUE`, :data:`OVERDUE_LINE`): an overdue incident, or a cell with overdue
   incidents. Nothing else is red.
 - amber/orange (:data:`OPEN`, :data:`OPEN_LINE`): open incidents (not overdue); green
-  (:data:`CLOSED`): closed ones.
+  (:data:`CLOSED`): closed ones. Urgent ones keep their colour and get a thick ring
+  (:data:`URGENT_WEIGHT`), drawn on top: overdue over urgent over open over closed
+  (:data:`INCIDENT_ORDER`). The wall screen's alarm for a new urgent case
+  (:data:`ALARM`) is the dark orange of open cases, never red.
+- the wall screen (:data:`WALL`): white and amber text on a near-black ground (contrast
+  above 12:1 at 3 m); its counters use the incident colours (overdue red, open amber, closed
+  green).
 - blue: the grid (cells), and the worker's own position ("I am here", :data:`HERE`, the blue
   dot of every phone map). Cameras are never blue.
 - cameras (:data:`CAMERA_STYLES`): charcoal = online, light grey = offline, olive = fault (a
@@ -47,6 +53,11 @@ INCIDENT_STYLES = {
     "closed": {"color": CLOSED_LINE, "fill": CLOSED},
     "unknown": UNKNOWN,
 }
+URGENT_WEIGHT = 3.5  # outline of an urgent incident (px); others 1.2-1.5
+INCIDENT_ORDER = ["closed", "open", "urgent", "overdue"]  # bottom -> top
+ALARM = {"bg": OPEN_LINE, "text": "#ffffff"}
+WALL = {"bg": "#0d1117", "panel": "#161b22", "text": "#ffffff", "muted": "#c9d1d9",
+        "accent": OPEN, "overdue": OVERDUE, "open": OPEN, "closed": CLOSED}
 COUNT_COLORS = {"overdue": OVERDUE, "open": OPEN_LINE, "closed": CLOSED, "outline": "#ffffff"}
 
 # Cameras (markers filled white): no blue (the grid), no red/orange/green (incidents).

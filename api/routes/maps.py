@@ -13,7 +13,7 @@ import mimetypes
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from api.deps import EXPENSIVE, LOGGED_IN, READ_INCIDENTS, ConnDep, PrincipalDep, SettingsDep
@@ -26,6 +26,8 @@ from maps.cell import build_cell_map
 from maps.coverage import build_camera_coverage_map, build_property_coverage_map
 from maps.dispatch import build_dispatch_map, incidents_in_view
 from maps.frame import MapOptions, render_page, security_headers
+from maps.panel import case_panel
+from maps.wall import wall_figures
 
 router = APIRouter(tags=["maps 地图"])
 
@@ -54,6 +56,17 @@ def _options(settings: SettingsDep, lang: str, basemap: str, region: str | None,
                       region_code=settings.region_or_default(region), **extra)  # type: ignore[arg-type]
 
 
+def _has_events(request: Request) -> bool:
+    """Whether this app serves the event stream ``GET /events`` (read once per app)."""
+    state = request.app.state
+    if not hasattr(state, "has_events"):
+        from api.access_policy import walk_routes
+
+        state.has_events = any(path == "/events" for path, _ in walk_routes(
+            list(request.app.routes), ""))
+    return bool(state.has_events)
+
+
 def _page(html: str, opts: MapOptions) -> HTMLResponse:
     """The page with its headers; its CSP allows exactly the inline scripts in ``html``."""
     return HTMLResponse(html, headers=security_headers(opts, html))
@@ -63,20 +76,64 @@ def _page(html: str, opts: MapOptions) -> HTMLResponse:
             summary="Dispatch map of the command centre / 指挥调度图",
             response_class=HTMLResponse, responses=HTML_RESPONSES)
 def dispatch_map(
-    conn: ConnDep, settings: SettingsDep, principal: MapPrincipalDep,
+    request: Request, conn: ConnDep, settings: SettingsDep, principal: MapPrincipalDep,
     from_: Annotated[dt.date | None, Query(alias="from", description="First day (reported)")]
     = None,
     to: Annotated[dt.date | None, Query(description="Last day, inclusive (default: latest)")]
     = None,
-    refresh: Annotated[int, Query(ge=0, le=86400, description="Reload every N seconds")] = 0,
+    refresh: Annotated[int, Query(ge=0, le=86400, description="Refetch the counters every N "
+                                  "seconds (the page itself is never reloaded: it follows "
+                                  "/events)")] = 0,
     overdue_days: Annotated[float, Query(gt=0, le=365, description="Overdue after N days "
                                          "when an incident has no due time")] = 3.0,
+    wall: Annotated[bool, Query(description="Wall-screen mode (1920x1080 at 3 m): the county "
+                                "with big counters by township, the newest and the most "
+                                "overdue cases, an alarm for new urgent cases")] = False,
     lang: LangQ = "zh", basemap: BasemapQ = "none", region: RegionQ = None,
 ) -> HTMLResponse:
-    """Cells, boundaries, incidents by status/overdue, cameras and sectors, search, period."""
+    """Cells, boundaries, incidents by status/overdue, cameras and sectors, search, period.
+
+    Live: the page follows ``GET /events`` and updates markers, counters and lists in place;
+    a click on a case opens its side panel (``/maps/dispatch/case/{code}``)."""
+    # the page follows the event stream when this server has one (GET /events, issue 18)
+    events = "/events" if _has_events(request) else None
     opts = _options(settings, lang, basemap, region, start=from_, end=to, refresh=refresh,
-                    overdue_days=overdue_days)
+                    overdue_days=overdue_days, extra={"wall": wall, "events": events})
     return _page(render_page(build_dispatch_map(conn, principal, opts)), opts)
+
+
+@router.get("/maps/dispatch/figures", dependencies=[READ_INCIDENTS],
+            summary="Wall-screen figures / 大屏统计",
+            responses=ok(schemas_places.WallFigures), response_model=None)
+def dispatch_figures(conn: ConnDep, settings: SettingsDep, principal: MapPrincipalDep,
+                     region: RegionQ = None) -> JSONResponse:
+    """The wall screen's counters in the caller's scope: today's intake, open, overdue, urgent
+    open (the board, ``/board``) and this month's closing rate (``/kpi``), by township; the
+    newest and the most overdue cases (names, not codes). Refetched by the page after live
+    events."""
+    data = wall_figures(conn, principal, settings.region_or_default(region))
+    return JSONResponse(data, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/maps/dispatch/case/{incident_id}", dependencies=[READ_INCIDENTS],
+            summary="Side panel of one case on the dispatch map / 调度图事件办理面板",
+            response_class=HTMLResponse, responses={
+                200: {"description": "HTML fragment: summary with names, photos, history, "
+                      "routing with reasons, duplicates in your scope and the actions you may "
+                      "take now as forms (posted as JSON to the case endpoints with If-Match "
+                      "and X-CSRF-Token)", "content": {"text/html": {}}},
+                404: {"description": "No such case, or not in your scope"}})
+def dispatch_case_panel(
+    incident_id: str, conn: ConnDep, principal: MapPrincipalDep, lang: LangQ = "zh",
+) -> HTMLResponse:
+    """The case (by code or id) as the dispatch map's side panel shows it: summary (names, not
+    codes), photos, history, routing suggestion with its reasons (cell, worker on duty,
+    department, cameras that see the point, possible duplicates in the caller's scope) and the
+    actions the caller may take now (``allowed_actions``: register, dispatch, reassign, 督办,
+    merge, extend, close ...). The forms post to the existing case endpoints: same checks,
+    version control and audit. Reporter fields are not shown (open the case, audited)."""
+    html = case_panel(conn, principal, incident_id, lang)
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/maps/cells/{code}", dependencies=[READ_INCIDENTS, EXPENSIVE],

@@ -75,6 +75,26 @@ class MapRows(Answer):
         "styles": {}, "t": {}, "links": [["SJ2025093000001"]], "total": 1})
 
 
+class WallFigures(Answer):
+    """The wall screen's counters (board and KPI figures), by township, and its two lists."""
+
+    as_of: str
+    totals: dict[str, Any]
+    townships: list[dict[str, Any]]
+    newest: list[dict[str, Any]]
+    most_overdue: list[dict[str, Any]]
+    model_config = model_config({
+        "as_of": "2026-12-05T09:00:00+08:00",
+        "totals": {"today": 12, "open": 240, "overdue": 31, "urgent": 4, "closing_rate": 0.93},
+        "townships": [{"code": "141123100", "name": "蔚汾镇", "today": 7, "open": 120,
+                       "overdue": 18, "urgent": 3, "closing_rate": 0.91}],
+        "newest": [{"code": "SJ2026120500001", "category_name": "占用消防通道",
+                    "township_name": "蔚汾镇", "status_name": "已上报", "urgent": True,
+                    "cls": "open", "reported_at": "2026-12-05T08:58:00+08:00",
+                    "due_at": "2026-12-05T09:08:00+08:00", "late_min": None}],
+        "most_overdue": []})
+
+
 class ImportReport(Answer):
     """The one import report: what an import did or, in a dry run, would do."""
 

@@ -49,9 +49,11 @@ def list_incidents(
     status: list[str] | None = None, cell_codes: list[str] | None = None,
     overdue_only: bool = False, now: dt.datetime | None = None, limit: int = 200,
     offset: int = 0, near: tuple[float, float] | None = None, compact: bool = False,
-    crs: str | None = None,
+    crs: str | None = None, newest: bool = False,
 ) -> list[dict[str, Any]]:
     """Incidents in the caller's scope, most urgent first (overdue, then by due time).
+
+    ``newest``: the latest reports first instead (the wall screen's list).
 
     ``near`` (CGCS2000 lon, lat): nearest first instead, each with ``distance_m`` (geodesic).
     ``compact`` and ``crs``: as :func:`geo.incidents.cases.incident_json`.
@@ -72,6 +74,8 @@ def list_incidents(
         where.append(f"{OPEN_SQL} AND i.paused_at IS NULL AND i.due_at < :now")
     params.update(now=now, lim=limit, off=offset)
     dist, order = "NULL", "i.due_at NULLS LAST, i.id"
+    if newest:
+        order = "i.reported_at DESC, i.id DESC"
     if near is not None:
         params.update(near_x=near[0], near_y=near[1])
         dist = ("ST_Distance(i.geom::geography, "
@@ -121,7 +125,8 @@ def board(
     conn: Connection, principal: Principal, region_code: str, now: dt.datetime | None = None,
     overdue_limit: int = 50, period: str = "all",
 ) -> dict[str, Any]:
-    """Command-centre board: counts by status, category and township; the overdue list.
+    """Command-centre board: counts by status, category and township (reports, open, overdue
+    and urgent open ones); the overdue list.
 
     ``period``: ``all`` (every report, the default), ``today``, ``week`` (the ISO week, from
     Monday) or ``month``: only the reports made in the current day / week / month in China
@@ -146,7 +151,8 @@ def board(
     by_town = conn.execute(text(
         f"SELECT i.township_code, a.name, count(*) AS n, count(*) FILTER (WHERE "
         f"{OPEN_SQL}) AS open, count(*) FILTER (WHERE {OPEN_SQL} "
-        "AND i.paused_at IS NULL AND i.due_at < :now) AS overdue "
+        "AND i.paused_at IS NULL AND i.due_at < :now) AS overdue, count(*) FILTER (WHERE "
+        f"{OPEN_SQL} AND i.urgency = 'urgent') AS urgent "
         "FROM incident i LEFT JOIN admin_unit a ON a.region_code = i.region_code "
         f"AND a.code = i.township_code WHERE i.region_code = :r AND {cond} "
         "GROUP BY 1, 2 ORDER BY 1 NULLS LAST"), params).mappings().all()

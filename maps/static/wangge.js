@@ -10,6 +10,8 @@
     });
   }
   W.esc = esc;
+  var HIDDEN = {stroke: false, fill: false, radius: 0};  // a tile feature redrawn elsewhere
+  W.hidden = {};  // codes of cases redrawn on top after a live change
   /* Tooltip of a GeoJSON feature (maps.frame.Tooltip): a table of aliases and property values
    * written with textContent, so a name such as "<img src=x onerror=...>" shows as text. */
   W.detail = function (props, fields, aliases, labels) {
@@ -37,21 +39,36 @@
     return h + "</table>";
   }
   /* Incidents: d = {cols:[...], rows:[[...]], dicts:{col:[values]}, styles:{cls:{color,fill}},
-   * t:{texts}, links:[[text, url template]]}; dictionary-encoded columns hold an index. */
+   * t:{texts}, links:[[text, url template]], order: [cls bottom -> top], urgentWeight};
+   * dictionary-encoded columns hold an index. Drawn bottom to top in d.order (overdue over
+   * urgent over open over closed), in o.pane when given; g.byCode finds a case's marker. */
   W.incidents = function (d, o) {
-    var g = L.featureGroup(), ci = {}, dicts = d.dicts || {};
+    var g = L.featureGroup(), ci = {}, dicts = d.dicts || {}, order = d.order || [];
+    g.byCode = {};
     d.cols.forEach(function (c, i) { ci[c] = i; });
     function v(r, c) {
       var x = r[ci[c]];
       return dicts[c] ? dicts[c][x] : x;
     }
-    d.rows.forEach(function (r) {
-      var key = v(r, "cls"), st = d.styles[key] || d.styles.unknown;
+    function rank(r) {
+      var k = v(r, "cls"), u = ci.urg !== undefined && r[ci.urg] && k === "open" ? "urgent" : k;
+      var i = order.indexOf(u);
+      return i < 0 ? 0 : i;
+    }
+    var rows = d.rows.slice();
+    if (order.length) { rows.sort(function (a, b) { return rank(a) - rank(b); }); }
+    rows.forEach(function (r) {
+      var key = v(r, "cls"), st = d.styles[key] || d.styles.unknown,
+        urgent = ci.urg !== undefined && !!r[ci.urg] && key !== "closed";
       var lat0 = ci.lat0 !== undefined ? r[ci.lat0] : r[ci.lat],
         lon0 = ci.lon0 !== undefined ? r[ci.lon0] : r[ci.lon];
       var rad = key === "closed" && o.closedRadius ? o.closedRadius : (o.radius || 6);
-      var m = L.circleMarker([r[ci.lat], r[ci.lon]], {radius: rad, color: st.color,
-        weight: 1.5, fillColor: st.fill, fillOpacity: 0.9, className: "wangge-incident " + key});
+      var opt = {radius: urgent ? rad + 1.5 : rad, color: st.color,
+        weight: urgent ? (d.urgentWeight || 3) : 1.5, fillColor: st.fill, fillOpacity: 0.9,
+        className: "wangge-incident " + key + (urgent ? " urgent" : "")};
+      if (o.pane) { opt.pane = o.pane; }
+      var m = L.circleMarker([r[ci.lat], r[ci.lon]], opt);
+      m.wanggeCode = r[ci.code];
       m.bindTooltip(esc(r[ci.code]) + " " + esc(v(r, "cat")));
       m.bindPopup(function () {
         var t = d.t, late = key === "overdue" ? " <span class='late'>" + esc(t.overdue) + "</span>" : "";
@@ -59,7 +76,12 @@
           var href = l[1].replace("{id}", encodeURIComponent(r[ci.id])).replace("{code}",
             encodeURIComponent(r[ci.code])).replace("{lon}", lon0).replace("{lat}", lat0);
           return "<a href='" + esc(href) + "' target='_blank'>" + esc(l[0]) + "</a>";
-        }).join(" · ");
+        });
+        if (t.open_case) {
+          links.unshift("<a href='#' class='wangge-open-case' data-code='" + esc(r[ci.code]) +
+            "'>" + esc(t.open_case) + "</a>");
+        }
+        links = links.join(" · ");
         return "<div class='wangge-popup'><b>" + esc(r[ci.code]) + "</b> " + esc(v(r, "cat")) + late +
           table([[t.status, esc(v(r, "status"))], [t.urgency, esc(v(r, "urgency"))],
                  [t.reported, esc(r[ci.reported])], [t.description, esc(v(r, "desc"))],
@@ -67,7 +89,9 @@
                  [t.department, esc(v(r, "dept"))], [t.channel, esc(v(r, "channel"))]]) +
           (links ? "<div>" + links + "</div>" : "") + "</div>";
       }, {maxWidth: 320});
+      m.on("click", function () { if (W.openCase) { W.openCase(r[ci.code]); } });
       m.addTo(g);
+      g.byCode[r[ci.code]] = m;
     });
     return g;
   };
@@ -86,7 +110,10 @@
       }).then(function (j) {
         if (!j || my !== seq) { return; }
         g.clearLayers();
-        W.incidents(j, {radius: o.radius || 5}).eachLayer(function (l) { g.addLayer(l); });
+        var inner = W.incidents(j, {radius: o.radius || 5, pane: o.pane});
+        g.byCode = inner.byCode;
+        inner.eachLayer(function (l) {
+          if (!(W.hidden && W.hidden[l.wanggeCode])) { g.addLayer(l); } });
         g.fire("wangge:loaded", {count: j.rows.length});
       });
     }
@@ -120,11 +147,16 @@
         getFeatureId: function (f) { return f.properties.code; },
         fetchOptions: {credentials: "same-origin"},
         vectorTileLayerStyles: {incidents: function (p) {
-          var k = cls(p), st = d.styles[k];
-          return {radius: o.radius || 5, color: st.color, weight: 1.2, fill: true,
-            fillColor: st.fill, fillOpacity: 0.85, className: "wangge-vt-incident " + k};
+          var k = cls(p), st = d.styles[k], urgent = p.urgency === "urgent" && k !== "closed";
+          return {radius: (o.radius || 5) + (urgent ? 1.5 : 0), color: st.color,
+            weight: urgent ? (o.urgentWeight || 3) : 1.2, fill: true,
+            fillColor: st.fill, fillOpacity: 0.85,
+            className: "wangge-vt-incident " + k + (urgent ? " urgent" : "")};
         }}
       });
+      // hidden cases (redrawn on top by Wangge.dispatch after a live change) stay hidden in
+      // tiles loaded later
+      Object.keys(W.hidden || {}).forEach(function (c) { vg.setFeatureStyle(c, HIDDEN); });
       vg.on("tileload", function (e) {
         // Leaflet 1.9 asks a clicked circle for its LatLng; tile symbolizers only know their
         // pixel position in the tile: give each one its LatLng (VectorGrid 1.3 predates 1.9).
@@ -138,6 +170,15 @@
             }
           });
         }
+        // z-order inside the tile (one SVG per tile, clipped to it): closed at the bottom,
+        // then open, urgent and overdue on top
+        if (e.tile.querySelectorAll) {
+          (o.order || []).slice(1).forEach(function (k) {
+            e.tile.querySelectorAll("path.wangge-vt-incident." + k).forEach(function (p) {
+              p.parentNode.appendChild(p);
+            });
+          });
+        }
         g.counts.tiles += 1;
         g.counts.features += e.tile.querySelectorAll ? e.tile.querySelectorAll("path").length : 0;
       });
@@ -146,6 +187,7 @@
         var late = k === "overdue" ? " <span class='late'>" + esc(t.overdue) + "</span>" : "";
         var href = d.item.replace("{code}", encodeURIComponent(p.code));
         var at = e.latlng || g._map.mouseEventToLatLng(e.originalEvent);
+        if (W.openCase) { W.openCase(p.code); }
         L.popup({maxWidth: 320}).setLatLng(at).setContent(
           "<div class='wangge-popup'><b>" + esc(p.code) + "</b> " +
           esc(d.cats[p.category_code] || p.category_code) + late +
@@ -153,12 +195,15 @@
                  [t.urgency, esc((d.urgencies || {})[p.urgency] || p.urgency)],
                  [t.reported, esc(String(p.reported_at || "").slice(0, 16))],
                  [t.cell, esc(p.cell_code)], [t.channel, esc(p.channel)]]) +
-          "<div><a href='" + esc(href) + "' target='_blank'>" + esc(t.link_item) + "</a></div></div>"
+          "<div><a href='#' class='wangge-open-case' data-code='" + esc(p.code) + "'>" +
+          esc(t.open_case || "") + "</a> · <a href='" + esc(href) + "' target='_blank'>" +
+          esc(t.link_item) + "</a></div></div>"
         ).openOn(g._map);
       });
       return vg;
     }
     g.counts = {features: 0, tiles: 0};
+    g.hide = function (code) { if (vg) { vg.setFeatureStyle(code, HIDDEN); } };
     if (location.protocol === "file:" || !L.vectorGrid) { return g; }
     g.on("add", function () {
       if (vg) { return; }
@@ -206,11 +251,15 @@
       var tip = esc(r[3]) + "<br>" + esc(r[2]) + "<br>" + esc(d.t[r[7]] || r[7]) + " · " +
         (r[4] === null ? esc(d.t.nobearing) : r[4] + "°") + " · " + r[5] + "° · " + r[6] + " m";
       if (o.sectors) {
+        // sectors never take a click meant for an incident (they are drawn below them too)
         L.polygon(W.sector(r[0], r[1], r[4], r[5], r[6]), {color: st.color, weight: 1,
-          fillColor: st.color, fillOpacity: 0.18, className: "wangge-sector"}).bindTooltip(tip).addTo(g);
+          fillColor: st.color, fillOpacity: 0.18, className: "wangge-sector",
+          interactive: false}).addTo(g);
       }
-      L.circleMarker([r[0], r[1]], {radius: o.radius || 3, color: st.color, weight: 1,
-        fillColor: d.fill, fillOpacity: 1, className: "wangge-camera"}).bindTooltip(tip).addTo(g);
+      if (o.points !== false) {
+        L.circleMarker([r[0], r[1]], {radius: o.radius || 3, color: st.color, weight: 1,
+          fillColor: d.fill, fillOpacity: 1, className: "wangge-camera"}).bindTooltip(tip).addTo(g);
+      }
     });
     return o.minZoom ? W.fromZoom(g, o.minZoom) : g;
   };
@@ -421,10 +470,460 @@
     c.addTo(map);
     return c;
   };
-  W.refresh = function (seconds) {
-    if (seconds > 0 && location.protocol !== "file:") {
-      setTimeout(function () { location.reload(); }, seconds * 1000);
+  /* A group whose content is on the map only for min <= zoom < max. */
+  W.zoomRange = function (inner, min, max) {
+    var g = L.featureGroup(), map = null;
+    function sync() {
+      if (!map) { return; }
+      var z = map.getZoom(), want = z >= min && z < max;
+      if (want && !g.hasLayer(inner)) { g.addLayer(inner); }
+      if (!want && g.hasLayer(inner)) { g.removeLayer(inner); }
     }
+    g.on("add", function () { map = g._map; map.on("zoomend", sync); sync(); });
+    g.on("remove", function () { if (map) { map.off("zoomend", sync); } g.removeLayer(inner); });
+    return g;
+  };
+  function pane(map, name, z) {
+    if (!map.getPane(name)) { map.createPane(name).style.zIndex = z; }
+    return name;
+  }
+  /* The dispatch map's one incident layer (maps.dispatch.add_incident_layer): the capped
+   * markers below d.switch, from d.switch the vector tiles (d.tiles) or every incident in view
+   * (d.bbox, GCJ-02 basemaps); never both. In pane wanggeIncidents, above the camera sectors.
+   * g.hide(code) hides a case (it is redrawn on top by Wangge.dispatch after a live change). */
+  W.incidentLayer = function (d, o) {
+    var g = L.featureGroup(), order = d.capped.order;
+    var capped = W.incidents(d.capped, {radius: o.radius, closedRadius: o.closedRadius,
+      pane: "wanggeIncidents"});
+    var far = d.tiles ? W.tiles(d.tiles, {minZoom: d.switch, order: order,
+      urgentWeight: d.capped.urgentWeight}) :
+      W.live(d.bbox, {minZoom: d.switch, pane: "wanggeIncidents"});
+    g.beforeAdd = function (map) { pane(map, "wanggeIncidents", 450); };
+    g.addLayer(W.zoomRange(capped, 0, d.switch));
+    g.addLayer(far);
+    g.capped = capped;
+    g.far = far;
+    g.hide = function (code) {
+      var m = capped.byCode[code];
+      if (m) { capped.removeLayer(m); }
+      if (far.hide) { far.hide(code); }
+      if (far.byCode && far.byCode[code]) { far.removeLayer(far.byCode[code]); }
+    };
+    W.incidentLayerNow = g;
+    return g;
+  };
+  function cookie(name) {
+    var m = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined && text !== null) { e.textContent = text; }
+    return e;
+  }
+  /* The command centre's dispatch map, live (maps.dispatch.live_config): the side panel of a
+   * case (its forms post to the case endpoints with If-Match and X-CSRF-Token), the event
+   * stream /events (markers, counters and lists updated in place; EventSource reconnects by
+   * itself), the wall screen (?wall=1: counters by township, newest and most overdue, alarm
+   * with a WebAudio beep for a new urgent case until acknowledged). */
+  W.dispatch = function (map, cfg) {
+    var t = cfg.t, D = {seen: {}, events: 0, live: null, cases: {}, acted: {}};
+    W.dispatchNow = D;
+    D.map = map;
+    var liveGroup = L.featureGroup().addTo(map);
+    pane(map, "wanggeLive", 455);
+    // ---- side panel -------------------------------------------------------------------
+    var panel = el("aside", "wangge-panel");
+    panel.setAttribute("role", "dialog");
+    panel.setAttribute("aria-label", t.panel);
+    panel.hidden = true;
+    document.body.appendChild(panel);
+    L.DomEvent.disableClickPropagation(panel);
+    L.DomEvent.disableScrollPropagation(panel);
+    var current = null, opener = null;
+    function panelUrl(code) { return cfg.panel.replace("{code}", encodeURIComponent(code)); }
+    function load(code, focus, message, isError) {
+      if (location.protocol === "file:") { return Promise.resolve(); }
+      return fetch(panelUrl(code), {credentials: "same-origin"}).then(function (r) {
+        return r.text().then(function (body) { return {ok: r.ok, status: r.status, body: body}; });
+      }).then(function (r) {
+        if (!r.ok) {
+          var msg = r.status === 404 ? code + ": 404" : code + ": " + r.status;
+          try { msg = JSON.parse(r.body).detail || msg; } catch (e) { /* not JSON */ }
+          panel.innerHTML = "";
+          panel.appendChild(el("div", "wangge-panel-msg err", msg));
+          panel.hidden = false;
+          return;
+        }
+        panel.innerHTML = r.body;
+        panel.hidden = false;
+        current = code;
+        document.body.classList.add("wangge-panel-open");
+        var art = panel.querySelector("article");
+        if (art && art.dataset.case) { D.update(JSON.parse(art.dataset.case), true); }
+        if (message) { say(message, isError); }
+        if (focus) {
+          var h = panel.querySelector("h2");
+          if (h) { h.focus(); }
+        }
+      });
+    }
+    function say(message, isError) {
+      var box = panel.querySelector(".wangge-panel-msg");
+      if (!box) { return; }
+      box.textContent = message;
+      box.className = "wangge-panel-msg " + (isError ? "err" : "ok");
+      if (isError) { box.setAttribute("role", "alert"); }
+    }
+    function close() {
+      panel.hidden = true;
+      panel.innerHTML = "";
+      current = null;
+      document.body.classList.remove("wangge-panel-open");
+      if (opener && opener.focus && document.body.contains(opener)) { opener.focus(); }
+      else { map.getContainer().focus(); }
+    }
+    W.openCase = function (code) {
+      opener = document.activeElement;
+      return load(code, true);
+    };
+    D.open = W.openCase;
+    D.close = close;
+    document.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape" && !panel.hidden) { ev.preventDefault(); close(); }
+    });
+    document.addEventListener("click", function (ev) {
+      var a = ev.target.closest ? ev.target.closest(".wangge-open-case") : null;
+      if (a) { ev.preventDefault(); W.openCase(a.getAttribute("data-code")); }
+    });
+    panel.addEventListener("click", function (ev) {
+      if (ev.target.closest(".wangge-panel-close")) { close(); }
+    });
+    function formBody(f) {
+      var body = {};
+      try { body = JSON.parse(f.getAttribute("data-body") || "{}") || {}; } catch (e) { body = {}; }
+      var lists = {};
+      Array.prototype.forEach.call(f.elements, function (x) {
+        if (!x.name || x.disabled) { return; }
+        if (x.type === "checkbox") {
+          lists[x.name] = lists[x.name] || [];
+          if (x.checked) { lists[x.name].push(/^\d+$/.test(x.value) ? Number(x.value) : x.value); }
+          return;
+        }
+        if (x.value === "") { if (body[x.name] === "") { delete body[x.name]; } return; }
+        body[x.name] = x.type === "number" ? Number(x.value) : x.value;
+      });
+      Object.keys(lists).forEach(function (k) { body[k] = lists[k]; });
+      var shared = f.classList.contains("transition") ? panel.querySelector(".wangge-step-note") : null;
+      if (shared && shared.value) { body.note = shared.value; }
+      if (body.urge !== undefined) { body.note = body.urge + (body.note || ""); delete body.urge; }
+      Object.keys(body).forEach(function (k) {
+        if (body[k] === null || body[k] === "") { delete body[k]; }
+      });
+      return body;
+    }
+    panel.addEventListener("submit", function (ev) {
+      var f = ev.target;
+      if (!f.classList || !f.classList.contains("wangge-act")) { return; }
+      ev.preventDefault();
+      var headers = {"X-CSRF-Token": cookie("wangge_csrf")}, payload;
+      if (f.getAttribute("data-multipart")) {
+        payload = new FormData(f);
+      } else {
+        headers["Content-Type"] = "application/json";
+        payload = JSON.stringify(formBody(f));
+      }
+      if (f.getAttribute("data-version")) { headers["If-Match"] = '"' + f.getAttribute("data-version") + '"'; }
+      var buttons = f.querySelectorAll("button");
+      buttons.forEach(function (b) { b.disabled = true; });
+      var code = current, label = (f.querySelector("button") || {}).textContent || "";
+      D.acted[code] = Date.now();
+      fetch(f.getAttribute("data-path"), {method: f.getAttribute("data-method") || "POST",
+        credentials: "same-origin", headers: headers, body: payload}).then(function (r) {
+        return r.text().then(function (text) {
+          var j = null;
+          try { j = JSON.parse(text); } catch (e) { j = null; }
+          if (!r.ok) {
+            buttons.forEach(function (b) { b.disabled = false; });
+            say((j && (j.detail || j.title)) || (r.status + " " + text.slice(0, 200)), true);
+            return;
+          }
+          if (j && j.code && j.status) { D.update(j, true); }
+          load(code, false, t.done + ": " + label, false).then(function () {
+            var h = panel.querySelector("h2");
+            if (h) { h.focus(); }
+          });
+          D.figures();
+        });
+      }, function (err) {
+        buttons.forEach(function (b) { b.disabled = false; });
+        say(String(err), true);
+      });
+    });
+    // ---- markers updated in place -----------------------------------------------------
+    function cls(c) {
+      if (c.cls) { return c.cls; }
+      if (c.overdue) { return "overdue"; }
+      return cfg.closed.indexOf(c.status) >= 0 ? "closed" : "open";
+    }
+    /* A case changed (event or action answer): hide its old marker, draw it on top in the
+     * live pane with its new class. */
+    D.update = function (c, fromPanel) {
+      if (c.lon === null || c.lon === undefined || c.lat === null || c.lat === undefined) {
+        return;
+      }
+      var k = cls(c), st = cfg.styles[k] || cfg.styles.unknown,
+        urgent = (c.urgency === "urgent" || c.urgent === true) && k !== "closed";
+      var old = D.cases[c.code];
+      if (old && old.cls === k && old.urgent === urgent && fromPanel) { return; }
+      W.hidden[c.code] = true;
+      if (W.incidentLayerNow) { W.incidentLayerNow.hide(c.code); }
+      if (old) { liveGroup.removeLayer(old.marker); }
+      var m = L.circleMarker([c.lat, c.lon], {pane: "wanggeLive", radius: urgent ? 8 : 7,
+        color: st.color, weight: urgent ? 3.5 : 2, fillColor: st.fill, fillOpacity: 0.95,
+        className: "wangge-incident wangge-live-incident " + k + (urgent ? " urgent" : "")});
+      m.bindTooltip(esc(c.code) + " " + esc(c.category_name || ""));
+      m.on("click", function () { W.openCase(c.code); });
+      m.addTo(liveGroup);
+      if (m._path) { m._path.setAttribute("data-code", c.code); }
+      D.cases[c.code] = {marker: m, cls: k, urgent: urgent};
+      liveGroup.eachLayer(function (l) {  // overdue stays on top
+        if (l.options.className.indexOf(" overdue") >= 0) { l.bringToFront(); }
+      });
+    };
+    // ---- the event stream ---------------------------------------------------------------
+    var status = el("div", "wangge-live-state off", t.live_off);
+    status.setAttribute("role", "status");
+    if (!cfg.events) { status.hidden = true; }
+    function onEvent(ev) {
+      var d;
+      try { d = JSON.parse(ev.data); } catch (e) { return; }
+      D.events += 1;
+      var isNew = !D.seen[d.code] && ["needs_location", "reported", "registered"].indexOf(d.status) >= 0 &&
+        (d.kind === undefined || /creat|intake|report|new/i.test(String(d.kind)));
+      D.seen[d.code] = true;
+      D.update(d, false);
+      if (isNew) {
+        addNewest(d);
+        if (d.urgency === "urgent") { alarm(d); }
+      }
+      // the open panel follows, unless the operator is typing in it or just acted on it
+      if (current === d.code && !panel.querySelector("input:focus, select:focus, textarea:focus") &&
+          !(D.acted[d.code] && Date.now() - D.acted[d.code] < 3000)) { load(d.code, false); }
+      D.figures();
+    }
+    function connect() {
+      if (!window.EventSource || location.protocol === "file:" || !cfg.events) { return; }
+      status.hidden = false;
+      var es = new EventSource(cfg.events, {withCredentials: true});
+      D.source = es;
+      es.addEventListener("incident", onEvent);
+      es.addEventListener("reset", function () { D.figures(); });
+      es.onopen = function () { status.className = "wangge-live-state on"; status.textContent = t.live_on; D.connected = true; };
+      es.onerror = function () {
+        status.className = "wangge-live-state off"; status.textContent = t.live_off;
+        D.connected = false;
+        if (es.readyState === 2) { setTimeout(connect, 5000); }  // closed: start again
+      };
+    }
+    D.connect = function (url) { cfg.events = url; connect(); };
+    // ---- the wall screen: counters, lists, alarm ----------------------------------------
+    var wall = null, lists = {};
+    function pct(x) { return x === null || x === undefined ? "—" : (100 * x).toFixed(1) + " %"; }
+    function hm(min) {
+      if (min === null || min === undefined) { return ""; }
+      return min >= 1440 ? Math.floor(min / 1440) + "天" + Math.floor((min % 1440) / 60) + "时" :
+        Math.floor(min / 60) + "时" + (min % 60) + "分";
+    }
+    function listItem(i) {
+      var li = el("li", "wangge-wall-item " + (i.cls || "") + (i.urgent ? " urgent" : ""));
+      var a = el("a", "wangge-open-case", i.code);
+      a.href = "#";
+      a.setAttribute("data-code", i.code);
+      li.appendChild(a);
+      li.appendChild(el("span", "cat", " " + (i.category_name || "")));
+      li.appendChild(el("span", "town", " " + (i.township_name || "")));
+      if (i.late_min) { li.appendChild(el("span", "late", " " + t.overdue + " " + hm(i.late_min))); }
+      else if (i.urgent) { li.appendChild(el("span", "urg", " " + t.urgent)); }
+      return li;
+    }
+    function addNewest(d) {
+      if (!lists.newest) { return; }
+      var li = listItem({code: d.code, category_name: d.category_name, township_name: d.township_name,
+        urgent: d.urgency === "urgent", cls: cls(d)});
+      lists.newest.insertBefore(li, lists.newest.firstChild);
+      while (lists.newest.children.length > 8) { lists.newest.removeChild(lists.newest.lastChild); }
+    }
+    function render(f) {
+      if (!wall || !f) { return; }
+      D.lastFigures = f;
+      var tot = f.totals;
+      [["today", tot.today], ["open", tot.open], ["overdue", tot.overdue], ["urgent", tot.urgent],
+       ["closing_rate", pct(tot.closing_rate)]].forEach(function (p) {
+        var n = wall.querySelector(".wangge-counter." + p[0] + " .n");
+        if (n) { n.textContent = p[1]; }
+      });
+      var body = wall.querySelector(".wangge-towns tbody");
+      body.innerHTML = "";
+      f.townships.forEach(function (r) {
+        var tr = document.createElement("tr");
+        [r.name || r.code || "—", r.today, r.open, r.overdue, r.urgent, pct(r.closing_rate)].forEach(function (x, i) {
+          var td = el("td", ["name", "today", "open", "overdue", "urgent", "rate"][i], x);
+          tr.appendChild(td);
+        });
+        body.appendChild(tr);
+      });
+      ["newest", "most_overdue"].forEach(function (k) {
+        lists[k].innerHTML = "";
+        f[k].forEach(function (i) { lists[k].appendChild(listItem(i)); });
+      });
+    }
+    var pending = null, busy = false;
+    D.figures = function () {
+      if (!wall || location.protocol === "file:") { return; }
+      if (pending) { return; }
+      pending = setTimeout(function () {
+        pending = null;
+        if (busy) { D.figures(); return; }
+        busy = true;
+        fetch(cfg.figures, {credentials: "same-origin"}).then(function (r) {
+          return r.ok ? r.json() : null;
+        }).then(function (f) { busy = false; render(f); }, function () { busy = false; });
+      }, 400);
+    };
+    function buildWall() {
+      var c = cfg.wallColors;
+      document.body.classList.add("wangge-wall");
+      wall = el("aside", "wangge-wall-side");
+      wall.style.background = c.bg;
+      wall.style.color = c.text;
+      var head = el("div", "wangge-wall-head");
+      head.appendChild(el("h1", "", t.wall_title));
+      var clock = el("div", "wangge-wall-clock");
+      head.appendChild(clock);
+      head.appendChild(status);
+      wall.appendChild(head);
+      function tick() { clock.textContent = new Date().toLocaleString("zh-CN", {hour12: false}); }
+      tick();
+      setInterval(tick, 1000);
+      var counters = el("div", "wangge-counters");
+      [["today", t.today_intake, c.text], ["open", t.open_n, c.open],
+       ["overdue", t.overdue_n, c.overdue], ["urgent", t.urgent_n, c.accent],
+       ["closing_rate", t.closing_rate, c.closed]].forEach(function (p) {
+        var box = el("div", "wangge-counter " + p[0]);
+        box.style.background = c.panel;
+        var n = el("div", "n", "—");
+        n.style.color = p[2];
+        box.appendChild(n);
+        box.appendChild(el("div", "l", p[1]));
+        counters.appendChild(box);
+      });
+      wall.appendChild(counters);
+      var tbl = el("table", "wangge-towns"), thead = document.createElement("thead"),
+        tr = document.createElement("tr");
+      [t.township, t.today_intake, t.open_n, t.overdue_n, t.urgent_n, t.closing_rate].forEach(function (h) {
+        tr.appendChild(el("th", "", h));
+      });
+      thead.appendChild(tr);
+      tbl.appendChild(thead);
+      tbl.appendChild(document.createElement("tbody"));
+      var townBox = el("section", "wangge-wall-towns");
+      townBox.appendChild(el("h2", "", t.by_township));
+      townBox.appendChild(tbl);
+      wall.appendChild(townBox);
+      var two = el("div", "wangge-wall-lists");
+      [["newest", t.newest], ["most_overdue", t.most_overdue]].forEach(function (p) {
+        var sec = el("section", "wangge-wall-list " + p[0]);
+        sec.appendChild(el("h2", "", p[1]));
+        lists[p[0]] = el("ol", "");
+        sec.appendChild(lists[p[0]]);
+        two.appendChild(sec);
+      });
+      wall.appendChild(two);
+      document.body.appendChild(wall);
+      L.DomEvent.disableClickPropagation(wall);
+      // the legend where the county leaves room (top left), its rows only
+      var legend = map.getContainer().querySelector(".wangge-legend"),
+        topLeft = map.getContainer().querySelector(".leaflet-top.leaflet-left");
+      if (legend && topLeft) { topLeft.appendChild(legend); }
+      map.invalidateSize();
+      if (cfg.bounds) {
+        map.fitBounds([[cfg.bounds[1], cfg.bounds[0]], [cfg.bounds[3], cfg.bounds[2]]],
+          {padding: [8, 8]});
+      }
+      render(cfg.initial);
+    }
+    // alarm: a banner and a WebAudio beep (no file) until acknowledged
+    var queue = [], beepTimer = null, audio = null, banner = null;
+    D.alarm = {active: false, beeps: 0, acknowledged: []};
+    function beep() {
+      D.alarm.beeps += 1;
+      try {
+        audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+        if (audio.state === "suspended") { audio.resume(); }
+        var osc = audio.createOscillator(), gain = audio.createGain();
+        osc.type = "square";
+        osc.frequency.value = 880;
+        gain.gain.value = 0.2;
+        osc.connect(gain);
+        gain.connect(audio.destination);
+        osc.start();
+        osc.stop(audio.currentTime + 0.25);
+      } catch (e) { /* no audio device: the banner still shows */ }
+    }
+    function showAlarm() {
+      var d = queue[0];
+      if (!d) { return; }
+      if (!banner) {
+        banner = el("div", "wangge-alarm");
+        banner.setAttribute("role", "alertdialog");
+        banner.setAttribute("aria-live", "assertive");
+        banner.style.background = cfg.alarm.bg;
+        banner.style.color = cfg.alarm.text;
+        banner.appendChild(el("div", "what", ""));
+        var open = el("button", "open", t.open_case);
+        open.type = "button";
+        var ack = el("button", "ack", t.ack);
+        ack.type = "button";
+        banner.appendChild(open);
+        banner.appendChild(ack);
+        open.addEventListener("click", function () { if (queue[0]) { W.openCase(queue[0].code); } });
+        ack.addEventListener("click", acknowledge);
+        document.body.appendChild(banner);
+        L.DomEvent.disableClickPropagation(banner);
+      }
+      banner.querySelector(".what").textContent = t.alarm + ": " + d.code + " " +
+        (d.category_name || "") + " · " + (d.township_name || "") +
+        (queue.length > 1 ? " (+" + (queue.length - 1) + ")" : "");
+      banner.hidden = false;
+      D.alarm.active = true;
+      D.alarm.code = d.code;
+      if (!beepTimer) { beep(); beepTimer = setInterval(beep, 1500); }
+      banner.querySelector(".ack").focus();
+    }
+    function alarm(d) { queue.push(d); showAlarm(); }
+    function acknowledge() {
+      var d = queue.shift();
+      if (d) { D.alarm.acknowledged.push(d.code); }
+      if (queue.length) { showAlarm(); return; }
+      clearInterval(beepTimer);
+      beepTimer = null;
+      D.alarm.active = false;
+      if (banner) { banner.hidden = true; }
+    }
+    D.acknowledge = acknowledge;
+    if (cfg.wall) { buildWall(); }
+    else {
+      var box = L.control({position: "bottomleft"});
+      box.onAdd = function () { return status; };
+      box.addTo(map);
+    }
+    if (cfg.wall || cfg.refresh) {  // overdue counts change with time alone
+      setInterval(D.figures, 1000 * (cfg.refresh || 60));
+    }
+    connect();
+    return D;
   };
   W.here = function (map, lat, lon, label) {
     var icon = L.divIcon({className: "", html: "<div class='wangge-here'></div>", iconSize: [24, 24],

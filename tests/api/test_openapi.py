@@ -82,6 +82,7 @@ def test_live_answers_validate_against_their_models(client: Any,
           "params": {"lon": 111.13, "lat": 38.46, "distance_m": 500}}),
         ("get", "/cells/{code}/summary", {"path": {"code": cell}}),
         ("get", "/maps/data/incidents", {"params": {"bbox": "111.12,38.45,111.14,38.47"}}),
+        ("get", "/maps/dispatch/figures", {}),
         ("get", "/audit", {"headers": role_headers["admin"], "params": {"limit": 2}}),
     ]
     for method, path, kw in calls:

@@ -310,13 +310,16 @@ def test_coverage_map_parameters(client):  # type: ignore[no-untyped-def]
 
 def test_dispatch_map_links_incident_tiles_of_its_period(client):  # type: ignore[no-untyped-def]
     html = client.get("/maps/dispatch?from=2026-10-01&to=2026-10-30").text
-    assert "Leaflet.VectorGrid.bundled.min.js" in html and "Wangge.tiles(" in html
+    assert "Leaflet.VectorGrid.bundled.min.js" in html and "Wangge.incidentLayer(" in html
+    layer = html.split("Wangge.incidentLayer(", 1)[1]
+    assert '"tiles":{' in layer and '"bbox"' not in layer.split(");", 1)[0]  # one layer
     m = re.search(r'"url":"(/tiles/incidents/\{z\}/\{x\}/\{y\}\.pbf\?datetime=[^"]+)"', html)
     assert m, "no tile URL"
     assert "2026-10-01T00%3A00%3A00%2B08%3A00%2F2026-10-30T23%3A59%3A59" in m.group(1)
     # AMap: overlays are shifted to GCJ-02, tiles cannot be: the bbox layer is used instead
     amap = client.get("/maps/dispatch?basemap=amap").text
-    assert "Wangge.tiles(" not in amap and "Wangge.live(" in amap
+    layer = amap.split("Wangge.incidentLayer(", 1)[1].split(");", 1)[0]
+    assert '"tiles":{' not in layer and '"bbox":{"url":"/maps/data/incidents?' in layer
 
 
 def _tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:

@@ -104,11 +104,12 @@ def test_dispatch_map(server: str, browser: Any) -> None:
     assert any(r.status == 200 and r.headers["content-type"]
                == "application/vnd.mapbox-vector-tile" for r in tiles)
     drawn = count(page, "path.wangge-vt-incident")
-    loaded = page.evaluate("""() => { let n = 0; for (const k in window) { const v = window[k];
-        if (v && v.counts && v.vectorGrid) { n += v.counts.features; } } return n; }""")
+    loaded = page.evaluate("() => Wangge.incidentLayerNow.far.counts.features")
     assert 0 < drawn <= loaded
     assert count(page, "path.wangge-vt-incident.closed") > 0
-    assert count(page, "path.wangge-camera") == 1500 == count(page, "path.wangge-sector")
+    assert count(page, "path.wangge-camera") == 1500
+    assert count(page, "path.wangge-sector") == 0  # view sectors only on demand
+    assert count(page, "path.wangge-incident") == 0  # one incident layer: tiles, no capped
     assert count(page, "path.wangge-hit") == 1
     page.screenshot(path=str(SHOTS / "dispatch_search.png"))
     # a vector-tile incident answers a click with its summary (no personal fields)
@@ -127,20 +128,15 @@ def test_dispatch_map(server: str, browser: Any) -> None:
     page.screenshot(path=str(SHOTS / "dispatch_tile_popup.png"))
     page.keyboard.press("Escape")
     page.evaluate("() => document.querySelector('.leaflet-popup-close-button')?.click()")
-    # the bbox layer (full case summaries) is still offered, unchecked
-    with page.expect_response(lambda r: "/maps/data/incidents?" in r.url) as resp:
-        page.get_by_label("视野内全部事件(放大到 14 级加载)").check()
-    assert resp.value.status == 200 and resp.value.json()["rows"]
-    page.wait_for_timeout(500)
-    assert count(page, "path.wangge-incident") > incidents
+    page.evaluate("() => document.querySelector('.wangge-panel-close')?.click()")
     assert blocked == [] and errors == [], (blocked, errors)
     assert page.evaluate("() => document.title").startswith("指挥调度图")
-    # a popup with the case summary and API links
+    # zoomed out again: the capped markers, a popup with the case summary and API links
     page.evaluate("""() => { for (const k in window) { const v = window[k];
-        if (v && v._layers && typeof v.getLayers === 'function') {
-          const ls = v.getLayers(); if (ls.length && ls[0].options &&
-            String(ls[0].options.className).includes('wangge-incident')) {
-            ls[0].openPopup(); return; } } } }""")
+        if (v instanceof L.Map) { v.setZoom(11, {animate: false}); } } }""")
+    page.wait_for_timeout(300)
+    assert count(page, "path.wangge-vt-incident") == 0 and count(page, "path.wangge-incident")
+    page.evaluate("() => Wangge.incidentLayerNow.capped.getLayers()[0].openPopup()")
     page.wait_for_timeout(200)
     popup = page.inner_html(".leaflet-popup-content")
     assert "/cells/at?lon=" in popup and "/incidents/SJ" in popup
