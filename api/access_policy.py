@@ -131,6 +131,9 @@ ENDPOINT_POLICY: dict[str, str] = {
     "PUT /incidents/categories/{code}/limits": "admin",
     "GET /incidents/nearby": "scoped",
     "GET /incidents/{incident_id}/duplicates": "incidents",
+    # live events and the callback (issue 18): the stream is scoped like GET /incidents
+    "GET /events": "scoped",
+    "POST /incidents/{incident_id}/callback": "incident_command",
     # Open311 GeoReport v2 (issue 19): services are public, requests are cases
     "GET /open311/v2/services.{fmt}": "public",
     "GET /open311/v2/services/{service_code}.{fmt}": "public",

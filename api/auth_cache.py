@@ -33,6 +33,7 @@ import logging
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,9 +147,21 @@ def _on_lost(cache: PrincipalCache, lost: asyncio.Event) -> Any:
     return ended
 
 
+def _relay(callback: Callable[[str], None]) -> Any:
+    def relay(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        callback(payload)
+    return relay
+
+
 async def listen(cache: PrincipalCache, dsn: str, heartbeat_s: float = 5.0,
-                 retry_s: float = 1.0) -> None:
+                 retry_s: float = 1.0,
+                 channels: dict[str, Callable[[str], None]] | None = None,
+                 on_live: Callable[[bool], None] | None = None) -> None:
     """Listen on ``wangge_auth`` for as long as the task runs, reconnecting after a failure.
+
+    ``channels``: more channels heard on the same connection (``wangge_events``, the live case
+    events of :mod:`api.live`), each with its callback (called with the payload, in the event
+    loop); ``on_live`` is told when the connection listens (True) and when it is lost (False).
 
     The cache is live only between ``LISTEN`` and the first sign of trouble: the connection
     ends, or a heartbeat (``SELECT 1`` every ``heartbeat_s``) fails or takes longer than
@@ -163,8 +176,12 @@ async def listen(cache: PrincipalCache, dsn: str, heartbeat_s: float = 5.0,
             lost = asyncio.Event()
             conn.add_termination_listener(_on_lost(cache, lost))
             await conn.add_listener(CHANNEL, lambda _c, _pid, _ch, payload: cache.drop(payload))
+            for channel, callback in (channels or {}).items():
+                await conn.add_listener(channel, _relay(callback))
             cache.listener_pid = conn.get_server_pid()
             cache.set_live(True)
+            if on_live is not None:
+                on_live(True)
             while not lost.is_set():
                 try:
                     await asyncio.wait_for(lost.wait(), heartbeat_s)
@@ -176,6 +193,8 @@ async def listen(cache: PrincipalCache, dsn: str, heartbeat_s: float = 5.0,
             log.warning("principal cache: listener down (%s)", exc.__class__.__name__)
         finally:
             cache.set_live(False)
+            if on_live is not None:
+                on_live(False)
             if conn is not None:
                 conn.terminate()
         await asyncio.sleep(retry_s)

@@ -4,7 +4,9 @@
 - the asyncpg pool for the hot "which cell" round trip (``app.state.lookup_pool``, read by
   ``GET /cells/at`` and the hot path);
 - the principal cache and its listener (``app.state.auth_cache``, :mod:`api.auth_cache`): a
-  connection of its own that listens for changes of who may see what.
+  connection of its own that listens for changes of who may see what, and also for the live
+  case events (``wangge_events``) fanned out by ``app.state.events_hub`` (:mod:`api.live`) to
+  the ``GET /events`` streams.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from fastapi import FastAPI
 from sqlalchemy import make_url
 
 from api.auth_cache import PrincipalCache, listen
+from api.live import EventHub, stop_streams_on_signal
 from geo.db.engine import get_engine, normalize_url
+from geo.notify.events import CHANNEL as EVENTS_CHANNEL
 
 log = logging.getLogger("wangge")
 
@@ -56,13 +60,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     pool = await open_lookup_pool(settings.database_url)
     app.state.lookup_pool = pool
     cache = app.state.auth_cache = PrincipalCache()
-    listener = asyncio.create_task(listen(cache, asyncpg_dsn(settings.database_url)))
+    hub = app.state.events_hub = EventHub(app.state.engine, settings.events_max_per_user)
+    hub.start()
+    stop_streams_on_signal(hub)
+    listener = asyncio.create_task(listen(
+        cache, asyncpg_dsn(settings.database_url),
+        channels={EVENTS_CHANNEL: hub.notified}, on_live=hub.listening))
     try:
         yield
     finally:
+        await hub.stop()
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await listener
+        app.state.events_hub = None
         app.state.auth_cache = None
         app.state.lookup_pool = None
         if pool is not None:

@@ -16,6 +16,7 @@ from api.routes import (
     cells,
     cells_batch,
     docs,
+    events,
     importexport,
     incidents,
     kpi,
@@ -48,6 +49,7 @@ ROUTERS = [
     tiles.router,
     importexport.router,
     incidents.router,
+    events.router,  # GET /events: live case events (SSE)
     me.router,
     patrols.router,
     board.router,

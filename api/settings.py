@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from geo.notify.deliver import SMS_TEMPLATE
+from geo.notify.rules import ESCALATE_AFTER_H
 from geo.patrols.retention import DEFAULT_RETENTION_DAYS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +46,15 @@ class Settings:
     db_rls: bool = False  # PostgreSQL row-level security as a second line (geo.auth.rls)
     # Patrol tracks and check-ins are kept this many days (wangge patrols purge).
     patrol_retention_days: int = DEFAULT_RETENTION_DAYS
+    # Live events and notifications (issue 18): see README "Live events and notifications".
+    events_max_per_user: int = 5  # concurrent GET /events streams per user (429 beyond)
+    webhook_url: str = ""  # departments, command centre, townships (JSON, HMAC-signed)
+    sms_url: str = ""  # SMS gateway (HTTP POST {phone, text})
+    sms_template: str = SMS_TEMPLATE
+    hotline_url: str = ""  # the 12345 system's write-back webhook
+    escalate_after_h: float = ESCALATE_AFTER_H  # overdue this long: escalate to the township
+    notify_max_attempts: int = 8  # then the message is dead
+    notify_backoff_s: float = 30.0  # first retry delay, doubled each attempt (max 1 h)
     extra: dict[str, str] = field(default_factory=dict)
 
     def region_or_default(self, region: str | None) -> str:
@@ -75,6 +86,15 @@ class Settings:
             db_rls=os.environ.get("WANGGE_DB_RLS", "0") in ("1", "true", "yes"),
             patrol_retention_days=_env_int("WANGGE_PATROL_RETENTION_DAYS",
                                            DEFAULT_RETENTION_DAYS),
+            events_max_per_user=_env_int("WANGGE_EVENTS_MAX_PER_USER", 5),
+            webhook_url=os.environ.get("WANGGE_WEBHOOK_URL", ""),
+            sms_url=os.environ.get("WANGGE_SMS_URL", ""),
+            sms_template=os.environ.get("WANGGE_SMS_TEMPLATE") or SMS_TEMPLATE,
+            hotline_url=os.environ.get("WANGGE_12345_URL", ""),
+            escalate_after_h=float(os.environ.get("WANGGE_ESCALATE_AFTER_H")
+                                   or ESCALATE_AFTER_H),
+            notify_max_attempts=_env_int("WANGGE_NOTIFY_MAX_ATTEMPTS", 8),
+            notify_backoff_s=float(os.environ.get("WANGGE_NOTIFY_BACKOFF_S") or 30.0),
             cors_origins=tuple(
                 o.strip() for o in os.environ.get("WANGGE_CORS_ORIGINS", "").split(",")
                 if o.strip()
@@ -88,14 +108,36 @@ DEFAULT_SECRET = "wangge-demo-secret"
 SECRET_FILE = "secret_key"
 
 
-def installation_secret(data_dir: Path) -> str:
+WEBHOOK_SECRET_FILE = "webhook_secret"
+
+
+def webhook_secret(settings: Settings) -> str:
+    """The key of the notifications' HMAC signature (``X-Wangge-Signature``).
+
+    ``WANGGE_WEBHOOK_SECRET``, else the installation's own, made at random on first use and
+    kept in ``data_dir/webhook_secret`` like the signing secret (:func:`installation_secret`);
+    there is no default. It is not the signing secret: receivers are given this one
+    (``wangge notify secret``), and rotating it does not end anyone's session. Refuses a short
+    value like :func:`check_secret`.
+    """
+    secret = (os.environ.get("WANGGE_WEBHOOK_SECRET")
+              or installation_secret(settings.data_dir, WEBHOOK_SECRET_FILE))
+    if len(secret) < 32 or secret == DEFAULT_SECRET:
+        raise RuntimeError(
+            "WANGGE_WEBHOOK_SECRET 须为至少 32 个字符的随机值 (不设置则自动生成) / "
+            "WANGGE_WEBHOOK_SECRET must be a random value of at least 32 characters; leave it "
+            f"unset and one is made and kept in the data directory ({WEBHOOK_SECRET_FILE})")
+    return secret
+
+
+def installation_secret(data_dir: Path, name: str = SECRET_FILE) -> str:
     """This installation's signing secret: made at random on first start, then kept.
 
     Stored in ``data_dir/secret_key`` (mode 600, git-ignored with the rest of ``.wangge/``).
     Every process of the installation reads the same file; delete it to rotate the secret
     (every session token signed with the old one stops working; API tokens are unaffected).
     """
-    path = data_dir / SECRET_FILE
+    path = data_dir / name
     for _ in range(50):
         if path.exists():
             secret = path.read_text(encoding="ascii").strip()

@@ -138,13 +138,15 @@ def _register_subcommands() -> None:
         incidents,
         lookup,
         maps,
+        notify,
         ops,
         patrols,
         reports,
         users,
     )
 
-    for module in (lookup, importing, incidents, analyse, maps, reports, users, ops, patrols):
+    for module in (lookup, importing, incidents, analyse, maps, reports, users, ops, patrols,
+                   notify):
         module.register(main)
 
 

@@ -34,7 +34,16 @@ from api.schemas import places as schemas_places
 from api.uploads import category_map_form, commit_flag, content_disposition, import_upload
 from geo.crs.validate import to_cgcs2000_point
 from geo.errors import InvalidInput
-from geo.incidents import attachments, cases, clock, intake, reference, requests, views
+from geo.incidents import (
+    attachments,
+    callback,
+    cases,
+    clock,
+    intake,
+    reference,
+    requests,
+    views,
+)
 from geo.io.importer import ImportOptions
 from geo.io.workbook import MEDIA_TYPE as XLSX
 
@@ -127,6 +136,15 @@ class NoteIn(BaseModel):
 
     note: str
     photo_ids: list[int] = Field(default_factory=list)
+    version: int | None = None
+
+
+class CallbackIn(BaseModel):
+    """回访: the caller's satisfaction with a closed case."""
+
+    satisfaction: Literal["satisfied", "basically_satisfied", "dissatisfied"] = Field(
+        description="satisfied 满意, basically_satisfied 基本满意, dissatisfied 不满意")
+    note: str | None = None
     version: int | None = None
 
 
@@ -416,6 +434,17 @@ def post_note(incident_id: str, body: NoteIn, conn: ConnDep, principal: Principa
     """A note (and uploaded photos) in the history, status unchanged."""
     return _answer(cases.add_note(conn, incident_id, principal, body.note,
                                   version.of(body.version), body.photo_ids))
+
+
+@router.post("/incidents/{incident_id}/callback", dependencies=[READ_INCIDENTS],
+             summary="Record the caller's satisfaction (回访) / 回访", response_model=None,
+             responses=ok(schemas_incidents.Incident))
+def post_callback(incident_id: str, body: CallbackIn, conn: ConnDep, principal: PrincipalDep,
+                  version: VersionDep) -> JSONResponse:
+    """After closing, the command centre records the caller's satisfaction (once; If-Match);
+    hotline cases send it back to the 12345 system; /kpi counts it in 满意率."""
+    return _answer(callback.record_callback(conn, incident_id, principal, body.satisfaction,
+                                            body.note, version.of(body.version)))
 
 
 @router.post("/incidents/{incident_id}/requests", status_code=201,

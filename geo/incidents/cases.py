@@ -34,6 +34,8 @@ from geo.incidents.flow import (
 )
 from geo.incidents.routing import resolve_department
 from geo.localtime import CST
+from geo.notify.events import announce
+from geo.notify.rules import on_event
 
 CASE_COLUMNS = """i.id, i.region_code, i.code, i.category_code, i.channel, i.status, i.urgency,
   i.reported_at, i.description, i.location_text, i.reporter_name, i.reporter_phone,
@@ -327,19 +329,28 @@ def add_event(
 ) -> int:
     """Insert one audited event; return its id.
 
+    The one place case events are written: it also announces the event to the live stream
+    (``pg_notify``, delivered at commit) and writes the outbox messages the change causes
+    (:mod:`geo.notify.rules`), both in the caller's transaction.
+
     An event dated more than :data:`BACKDATE_GRACE` before now (a backdated step, a report
     entered later) also records ``entered_at``, when it was written.
     """
     now = localtime.now()
     if at < now - BACKDATE_GRACE:
         data = {**(data or {}), "entered_at": now.isoformat()}
-    return int(conn.execute(text(
+    event_id = int(conn.execute(text(
         "INSERT INTO incident_event (region_code, incident_id, kind, from_status, to_status, "
         "actor, at, note, data) VALUES (:r, :i, :k, :f, :t, :a, :at, :n, CAST(:d AS jsonb)) "
         "RETURNING id"),
         {"r": row["region_code"], "i": row["id"], "k": kind, "f": from_status, "t": to_status,
          "a": actor, "at": at, "n": note, "d": json.dumps(data or {}, default=str)},
     ).scalar_one())
+    # In the same transaction: the live event (delivered by PostgreSQL at commit, to every
+    # process) and the notifications this change causes (geo.notify.rules).
+    announce(conn, event_id)
+    on_event(conn, row["id"], event_id, kind, to_status, at, note, data)
+    return event_id
 
 
 def update_row(conn: Connection, row: dict[str, Any], sets: dict[str, Any]) -> None:

@@ -46,6 +46,7 @@ from geo.auth.fields import as_seen
 from geo.auth.principal import Principal, incident_scope_sql
 from geo.errors import Forbidden, InvalidInput
 from geo.incidents.calendar import load_calendar
+from geo.incidents.callback import SATISFIED
 from geo.incidents.flow import NOT_A_CASE, OPEN
 from geo.localtime import CST
 
@@ -77,6 +78,7 @@ DEFINITIONS_ZH = """统计口径 (按上报时间统计, 时段 [起始, 截止)
 - 结案率 = 结案数 / 应结案数; 按期结案率 = 按期结案数 / 应结案数。
 - 平均处置时长: 已结案案件从上报到结案的平均工作小时数。
 - 返工率 = 至少返工一次的案件 / 至少处置过一次的案件。
+- 满意率 = 回访结果为满意或基本满意的案件 / 已回访案件 (回访: 结案后指挥中心登记的满意度)。
 - 时段: 自然月、ISO 周 (周一至周日) 或自然日; 被起止日期截断的时段只计范围内的日期。
 - 同比: 去年同期; 环比: 上一个同样长度的时段。对比期没有上报时不作比较。
 - 按网格员分组时另列巡查指标: 巡查里程(公里)与巡查时长(小时) 为时段内开始的巡查计入的里程和时长
@@ -91,6 +93,7 @@ METRICS_ZH = {
     "on_time_rate": "按期结案率", "avg_handling_h": "平均处置时长(工作小时)",
     "rework_rate": "返工率", "repeat_rate": "重复上报率", "open": "在办数",
     "open_overdue": "超期在办数", "handled_once": "已处置案件数", "reworked": "返工案件数",
+    "called_back": "已回访数", "satisfied": "满意数(含基本满意)", "satisfaction_rate": "满意率",
     "period": "时段", "from": "起始日期", "to": "截止日期(不含)", "partial": "不完整时段",
     "ongoing": "时段未结束", "periods": "各时段合计",
     "yoy": "同比", "pop": "环比", "base": "对比期数值", "change": "增减",
@@ -106,7 +109,8 @@ COMPARED_COUNTS = ("reports", "repeat_reports", "cases", "due", "closed", "close
                    "avg_handling_h")
 COMPARED_RATES = ("closing_rate", "on_time_rate", "rework_rate", "repeat_rate")
 _ADDITIVE = ("reports", "repeat_reports", "cases", "due", "closed", "closed_on_time", "open",
-             "open_overdue", "handled_once", "reworked", "_handling_ms")
+             "open_overdue", "handled_once", "reworked", "_handling_ms", "called_back",
+             "satisfied")
 _TOTAL = "TOTAL"
 
 Window = tuple[dt.date, dt.date]
@@ -251,7 +255,9 @@ def _load(conn: Connection, principal: Principal, region_code: str, dim: str | N
         params[f"t1_{n}"] = dt.datetime.combine(b, dt.time(), CST)
     rows = conn.execute(text(f"""
         SELECT {key} AS key, {name} AS name, i.status, i.reported_at, i.closed_at,
-               i.due_at, i.final_due_at, i.paused_at, i.rework_count, i.handled_at
+               i.due_at, i.final_due_at, i.paused_at, i.rework_count, i.handled_at,
+               (SELECT e.data->>'satisfaction' FROM incident_event e WHERE e.incident_id = i.id
+                  AND e.kind = 'callback' ORDER BY e.id DESC LIMIT 1) AS satisfaction
         FROM incident i
         WHERE i.region_code = :r AND ({when}) AND {cond}
     """), {**params, "r": region_code}).mappings().all()
@@ -391,7 +397,8 @@ def _ordered(groups: dict[Any, dict[str, Any]]) -> Iterable[Any]:
 def _empty(key: Any, name: Any) -> dict[str, Any]:
     return {"key": key, "name": name, "reports": 0, "repeat_reports": 0, "cases": 0,
             "due": 0, "closed": 0, "closed_on_time": 0, "open": 0, "open_overdue": 0,
-            "handled_once": 0, "reworked": 0, "_handling_ms": 0}
+            "handled_once": 0, "reworked": 0, "_handling_ms": 0, "called_back": 0,
+            "satisfied": 0}
 
 
 def _add(into: dict[str, Any], acc: dict[str, Any]) -> None:
@@ -412,6 +419,9 @@ def _count(acc: dict[str, Any], r: Any, as_of: dt.datetime, cal: Any) -> None:
         acc["handled_once"] += 1
     if r["rework_count"] > 0:
         acc["reworked"] += 1
+    if r["satisfaction"] is not None:
+        acc["called_back"] += 1
+        acc["satisfied"] += r["satisfaction"] in SATISFIED
     if status == "closed":
         acc["closed"] += 1
         acc["due"] += 1
@@ -442,6 +452,7 @@ def _finish(acc: dict[str, Any]) -> dict[str, Any]:
                              if acc["closed"] else None)
     acc["rework_rate"] = _rate(acc["reworked"], acc["handled_once"])
     acc["repeat_rate"] = _rate(acc["repeat_reports"], acc["reports"])
+    acc["satisfaction_rate"] = _rate(acc["satisfied"], acc["called_back"])
     del acc["_handling_ms"]
     return acc
 
@@ -451,13 +462,16 @@ METRICS_EN = {
     "closed": "Closed", "closed_on_time": "Closed on time", "closing_rate": "Closing rate",
     "on_time_rate": "On-time closing rate", "avg_handling_h": "Avg handling (working h)",
     "rework_rate": "Rework rate", "repeat_rate": "Repeat-report rate", "open": "Open",
-    "open_overdue": "Open and overdue", "patrol_km": "Patrol km", "patrol_hours": "Patrol hours",
+    "open_overdue": "Open and overdue", "called_back": "Callbacks",
+    "satisfied": "Satisfied (incl. basically)", "satisfaction_rate": "Satisfaction rate",
+    "patrol_km": "Patrol km", "patrol_hours": "Patrol hours",
     "patrols": "Patrols", "checkins": "Key-point check-ins", "key_points_due": "Check-ins due",
 }
 _XLSX_COUNTS = ("reports", "cases", "due", "closed", "closed_on_time", "repeat_reports", "open",
-                "open_overdue")
+                "open_overdue", "called_back", "satisfied")
 _XLSX_RATES = {"closing_rate": ("closed", "due"), "on_time_rate": ("closed_on_time", "due"),
-               "repeat_rate": ("repeat_reports", "reports")}
+               "repeat_rate": ("repeat_reports", "reports"),
+               "satisfaction_rate": ("satisfied", "called_back")}
 GROUPS_ZH = {"township": ("乡镇", "Township"), "cell": ("网格", "Cell"),
              "department": ("部门", "Department"), "worker": ("网格员", "Grid worker"),
              "category": ("类别", "Category"), "month": ("月份", "Month"),
@@ -478,7 +492,8 @@ def kpi_xlsx(result: dict[str, Any], lang: str = "zh") -> bytes:
         cols.insert(0, Column("period", "时段", "Period"))
     for key in ("reports", "cases", "due", "closed", "closed_on_time", "closing_rate",
                 "on_time_rate", "avg_handling_h", "rework_rate", "repeat_reports",
-                "repeat_rate", "open", "open_overdue"):
+                "repeat_rate", "open", "open_overdue", "called_back", "satisfied",
+                "satisfaction_rate"):
         kind = ("percent" if key.endswith("_rate") else
                 "float" if key == "avg_handling_h" else "int")
         cols.append(Column(key, METRICS_ZH[key], METRICS_EN[key], kind,

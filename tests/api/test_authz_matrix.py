@@ -226,6 +226,16 @@ def _write(path: str, body: dict[str, Any] | None = None, located: bool = True,
     return probe
 
 
+def _callback(env: Env, role: str, scope: str) -> Request:
+    """回访 on a closed case (closed by the command centre first)."""
+    t = _fresh(env, scope)
+    for to in ("registered", "dispatched", "handled", "verified", "closed"):
+        r = env.client.post(f"/incidents/{t['id']}/transition", json={"to": to},
+                            headers=env.headers["command"])
+        assert r.status_code == 200, r.text
+    return "POST", f"/incidents/{t['id']}/callback", {"json": {"satisfaction": "satisfied"}}
+
+
 def _transition(env: Env, role: str, scope: str) -> Request:
     t = _fresh(env, scope)
     for to in ("registered", "dispatched"):
@@ -413,6 +423,9 @@ PROBES: dict[str, Callable[[Env, str, str], Request]] = {
                 ("lon", "lat"), getattr(env, f"{scope}_point"), strict=True))}]}}),
     "POST /me/checkins": lambda env, role, scope: (
         "POST", "/me/checkins", {"json": _key_point(env)}),
+    # live events (issue 18): a stream bounded to a moment, so the probe gets its answer
+    "GET /events": _get("/events", max_s=0.2),
+    "POST /incidents/{incident_id}/callback": _callback,
     "GET /incidents/nearby": lambda env, role, scope: (
         "GET", "/incidents/nearby", {"params": {
             "category": getattr(env, scope)["category_code"],

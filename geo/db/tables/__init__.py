@@ -8,6 +8,7 @@ from geo.db.tables import (  # noqa: F401
     auth,
     boundaries,
     incidents,
+    notify,
     patrols,
     people,
     places,

@@ -115,6 +115,16 @@ INCIDENT_STATUS = Vocab({
     "needs_location": ("待定位", "needs location"),
 })
 URGENCY = Vocab({"normal": ("一般", "normal"), "urgent": ("紧急", "urgent")})
+# 回访: the caller's satisfaction recorded by the command centre after closing (issue 18).
+SATISFACTION = Vocab({
+    "satisfied": ("满意", "satisfied"), "basically_satisfied": ("基本满意", "basically satisfied"),
+    "dissatisfied": ("不满意", "dissatisfied"),
+})
+# Notifications (geo.notify): the state of an outbox message.
+OUTBOX_STATE = Vocab({
+    "pending": ("待发送", "pending"), "delivered": ("已送达", "delivered"),
+    "dead": ("发送失败", "dead"), "skipped": ("未配置渠道", "skipped (channel not configured)"),
+})
 ROLE = Vocab({
     "admin": ("系统管理员", "administrator"), "command": ("指挥中心", "command centre"),
     "department": ("部门处置人员", "department handler"), "worker": ("网格员", "grid worker"),

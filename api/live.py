@@ -1,0 +1,143 @@
+"""Live case events fanned out to the connected ``GET /events`` streams of this process.
+
+One listener per process: the principal cache's connection (:func:`api.auth_cache.listen`)
+also listens on ``wangge_events`` and hands each payload (an ``incident_event`` id, sent at
+commit by :func:`geo.notify.events.announce`, from any process) to :meth:`EventHub.notified`.
+One task of the hub reads the events in a worker thread (never blocking the event loop), in
+order, once for all streams, and puts each into every stream's bounded queue; each stream
+filters by its caller's scope (:func:`geo.notify.events.visible`). A stream too slow to keep
+up (its queue full) or a lost listener gets a ``reset`` (reload your list), never a silent gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from geo.notify import events
+
+log = logging.getLogger("wangge")
+
+RESET = "reset"  # an item in a stream's queue: events may have been missed
+CLOSE = "close"  # the server stops
+QUEUE_SIZE = 1000
+
+
+@dataclass(eq=False)
+class Stream:
+    """One connected client: its queue and its user (for the per-user cap)."""
+
+    user: str
+    queue: asyncio.Queue[Any] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+
+    def put(self, item: Any) -> None:
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:  # too slow: drop what waits, tell it to reload
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait(RESET)
+
+
+class EventHub:
+    """The streams of this process and the one reader of notified events."""
+
+    def __init__(self, engine: Engine, max_per_user: int = 5) -> None:
+        self.engine = engine
+        self.max_per_user = max_per_user
+        self.streams: set[Stream] = set()
+        self.closing = asyncio.Event()
+        self.live = False
+        self._ids: asyncio.Queue[int] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.delivered = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._read())
+
+    async def stop(self) -> None:
+        self.close_streams()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def close_streams(self) -> None:
+        """End every stream (server shutting down)."""
+        self.closing.set()
+        for s in list(self.streams):
+            s.put(CLOSE)
+
+    def open(self, user: str) -> Stream | None:
+        """A new stream for ``user``, or None past the per-user cap."""
+        if Counter(s.user for s in self.streams)[user] >= self.max_per_user:
+            return None
+        stream = Stream(user)
+        self.streams.add(stream)
+        return stream
+
+    def close(self, stream: Stream) -> None:
+        self.streams.discard(stream)
+
+    def notified(self, payload: str) -> None:
+        """A ``wangge_events`` notification (in the event loop)."""
+        if payload.isdigit():
+            self._ids.put_nowait(int(payload))
+
+    def listening(self, live: bool) -> None:
+        """The listener listens (True) or lost its connection (False): notifications sent
+        meanwhile are gone, so every stream is told to reload."""
+        was, self.live = self.live, live
+        if was and not live:
+            for s in list(self.streams):
+                s.put(RESET)
+
+    async def _read(self) -> None:
+        while True:
+            ids = [await self._ids.get()]
+            while not self._ids.empty() and len(ids) < 500:
+                ids.append(self._ids.get_nowait())
+            try:
+                rows = await asyncio.to_thread(self._load, ids)
+            except Exception as exc:  # noqa: BLE001 - database away: streams reload later
+                log.warning("live events: cannot read events (%s)", exc.__class__.__name__)
+                for s in list(self.streams):
+                    s.put(RESET)
+                continue
+            for row in rows:
+                for s in list(self.streams):
+                    s.put(row)
+                self.delivered += 1
+
+    def _load(self, ids: list[int]) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return events.load(conn, ids)
+
+
+def stop_streams_on_signal(hub: EventHub) -> None:
+    """End the streams as soon as the server is told to stop (SIGINT/SIGTERM).
+
+    Uvicorn waits for open responses to finish before it runs the lifespan's shutdown, and an
+    event stream never finishes by itself: chain a handler that closes them first.
+    """
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous = signal.getsignal(sig)
+        except ValueError:  # not the main thread
+            return
+
+        def handler(signum: int, frame: Any, previous: Any = previous) -> None:
+            loop.call_soon_threadsafe(hub.close_streams)
+            if callable(previous):
+                previous(signum, frame)
+
+        with contextlib.suppress(ValueError):
+            signal.signal(sig, handler)

@@ -1,0 +1,138 @@
+"""Live case events (实时事件流): ``GET /events``, server-sent events scoped to the caller.
+
+Each message: ``id: <incident_event.id>``, ``event: incident``, ``data: {LiveEvent JSON}``.
+Fed by PostgreSQL ``LISTEN/NOTIFY`` (:mod:`api.live`), so an event committed through any app
+process reaches every stream. ``Last-Event-ID`` (header, as ``EventSource`` sends it on
+reconnecting, or ``?last_event_id=``) replays the missed events of the caller's scope, at most
+:data:`geo.notify.events.REPLAY_MAX`, then ``event: reset`` (reload your list). A ``reset``
+also comes when this process may have missed events (listener reconnected, client too slow).
+A comment line every :data:`HEARTBEAT_S` seconds keeps proxies from closing the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy import Engine
+
+from api.deps import READ_INCIDENTS, PrincipalDep
+from api.live import CLOSE, RESET, EventHub
+from api.schemas import events as schemas_events
+from api.schemas import ok
+from geo.auth.principal import Principal
+from geo.auth.rls import set_db_scope
+from geo.crs.names import normalize_crs
+from geo.errors import InvalidInput, Unavailable
+from geo.notify import events
+
+router = APIRouter(tags=["events 实时事件"])
+HEARTBEAT_S = 15.0
+RETRY_MS = 3000
+
+_SSE = {200: {"description": "text/event-stream: `id:` event id, `event: incident`, `data:` "
+              "a LiveEvent; `event: reset` when the client must reload its list",
+              "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
+
+
+def _message(principal: Principal, row: dict[str, Any], crs: str | None) -> str:
+    data = json.dumps(events.event_json(principal, row, crs), ensure_ascii=False)
+    return f"id: {row['event_id']}\nevent: incident\ndata: {data}\n\n"
+
+
+def _reset(reason: str) -> str:
+    data = json.dumps({"reason": reason,
+                       "message": "可能漏收了事件, 请重新加载列表 / events may have been "
+                                  "missed: reload the list"}, ensure_ascii=False)
+    return f"event: reset\ndata: {data}\n\n"
+
+
+def _replay(engine: Engine, rls: bool, principal: Principal, after: int
+            ) -> tuple[list[dict[str, Any]], bool]:
+    with engine.begin() as conn:
+        if rls:
+            set_db_scope(conn, principal)
+        return events.replay(conn, principal, after)
+
+
+@router.get("/events", dependencies=[READ_INCIDENTS],
+            summary="Live case events (SSE) / 实时事件流",
+            responses=ok(schemas_events.LiveEvent, "Each message's data") | _SSE,
+            response_model=None)
+async def get_events(
+    request: Request, principal: PrincipalDep,
+    last_event_id: Annotated[int | None, Query(
+        ge=0, description="Replay the events after this id (as the Last-Event-ID header)")
+    ] = None,
+    last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    crs: Annotated[str | None, Query(
+        description="lon/lat in this CRS: EPSG:4490 (default), EPSG:4326, GCJ02, BD09")] = None,
+    max_s: Annotated[float | None, Query(
+        gt=0, le=86_400, description="End the stream after this many seconds (scripts, "
+        "tests; EventSource reconnects with Last-Event-ID)")] = None,
+) -> Any:
+    """Case changes in your scope as they are committed (text/event-stream).
+
+    A grid worker sees the events of her cells, a department those of its cases, the command
+    centre all; fields masked as in ``GET /incidents``. At most ``WANGGE_EVENTS_MAX_PER_USER``
+    (default 5) streams per user at once (429)."""
+    if crs is not None:
+        normalize_crs(crs)  # 422 for an unknown CRS, before the stream starts
+    after = last_event_id
+    if last_event_id_header:
+        if not last_event_id_header.strip().isdigit():
+            raise InvalidInput("Last-Event-ID 应为事件编号 / Last-Event-ID must be an event id",
+                               field="Last-Event-ID")
+        after = int(last_event_id_header.strip())
+    hub: EventHub | None = getattr(request.app.state, "events_hub", None)
+    if hub is None:
+        raise Unavailable("实时事件流未启动 / the live event stream is not running")
+    stream = hub.open(principal.user)
+    if stream is None:
+        return JSONResponse(status_code=429, content={
+            "detail": f"同一用户最多同时打开 {hub.max_per_user} 个实时事件流, 请先关闭其他页面 "
+                      f"/ at most {hub.max_per_user} event streams per user at once: close "
+                      "another page first"})
+    engine: Engine = request.app.state.engine
+    rls = bool(request.app.state.settings.db_rls)
+
+    async def body() -> AsyncIterator[str]:
+        try:
+            yield f"retry: {RETRY_MS}\n\n"
+            replayed: set[int] = set()
+            if after is not None:
+                rows, more = await anyio.to_thread.run_sync(_replay, engine, rls, principal,
+                                                             after)
+                for row in rows:
+                    replayed.add(row["event_id"])
+                    yield _message(principal, row, crs)
+                if more:
+                    yield _reset("too_many")
+            loop = asyncio.get_running_loop()
+            end = loop.time() + max_s if max_s is not None else None
+            while not hub.closing.is_set():
+                wait = HEARTBEAT_S if end is None else min(HEARTBEAT_S, end - loop.time())
+                if wait <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(stream.queue.get(), wait)
+                except TimeoutError:
+                    if end is None or loop.time() < end:
+                        yield ": ping\n\n"
+                    continue
+                if item == CLOSE:
+                    break
+                if item == RESET:
+                    yield _reset("missed")
+                elif item["event_id"] not in replayed and events.visible(principal, item):
+                    yield _message(principal, item, crs)
+        finally:
+            hub.close(stream)
+
+    return StreamingResponse(body(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -1,0 +1,91 @@
+"""Live case events: the ``wangge_events`` notification and each event's JSON, scoped.
+
+:func:`announce` is called by :func:`geo.incidents.cases.add_event` in the case change's
+transaction: PostgreSQL delivers ``NOTIFY wangge_events, '<incident_event.id>'`` at commit (never
+for a rolled-back change) to every listening process (``api.live``). A stream then reads the
+event with :func:`load` and shows it to a caller only inside her scope (:func:`visible`: the
+rule of ``GET /incidents``, :func:`geo.auth.principal.incident_scope_sql`), fields masked by the
+one field policy (:func:`geo.auth.fields.mask_row`). :func:`replay` reads the events after a
+``Last-Event-ID`` with that same SQL condition.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from geo.auth.fields import mask_row
+from geo.auth.principal import Principal, incident_scope_sql
+from geo.crs.transforms import point_from_cgcs2000
+from geo.db.tables.vocab import URGENCY
+from geo.incidents.flow import STATUS_ZH
+from geo.localtime import CST
+
+CHANNEL = "wangge_events"
+REPLAY_MAX = 1000  # events replayed after a Last-Event-ID; beyond that: event "reset"
+
+EVENT_SQL = """SELECT e.id AS event_id, e.kind, e.at, i.region_code, i.code, i.status,
+  i.urgency, i.category_code, i.cell_code, i.department_code, i.due_at, i.paused_at,
+  ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
+  (SELECT c.name FROM incident_category c WHERE c.code = i.category_code) AS category_name,
+  (SELECT a.name FROM admin_unit a WHERE a.region_code = i.region_code
+     AND a.code = i.township_code) AS township_name
+  FROM incident_event e JOIN incident i ON i.id = e.incident_id"""
+
+
+def announce(conn: Connection, event_id: int) -> None:
+    """Tell every listening process about event ``event_id`` when this transaction commits."""
+    conn.execute(text("SELECT pg_notify(:ch, :id)"), {"ch": CHANNEL, "id": str(event_id)})
+
+
+def load(conn: Connection, event_ids: list[int]) -> list[dict[str, Any]]:
+    """The events ``event_ids`` with their case as it is now (unscoped: filter with
+    :func:`visible`), oldest first."""
+    rows = conn.execute(text(EVENT_SQL + " WHERE e.id = ANY(:ids) ORDER BY e.id"),
+                        {"ids": event_ids}).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def last_id(conn: Connection) -> int:
+    """The newest event's id (0 when there is none)."""
+    return int(conn.execute(text("SELECT coalesce(max(id), 0) FROM incident_event")
+                            ).scalar_one())
+
+
+def replay(conn: Connection, principal: Principal, after: int, limit: int = REPLAY_MAX
+           ) -> tuple[list[dict[str, Any]], bool]:
+    """The caller's events after ``after`` (oldest first, at most ``limit``) and whether there
+    were more (the client must then reload its list)."""
+    cond, params = incident_scope_sql(principal, "i")
+    rows = conn.execute(text(EVENT_SQL + f" WHERE e.id > :after AND {cond} "
+                             "ORDER BY e.id LIMIT :n"),
+                        {**params, "after": after, "n": limit + 1}).mappings().all()
+    return [dict(r) for r in rows[:limit]], len(rows) > limit
+
+
+def visible(principal: Principal, row: dict[str, Any]) -> bool:
+    """May the caller see this event's case (the scope of ``GET /incidents``)?"""
+    if principal.regions is not None and row["region_code"] not in principal.regions:
+        return False
+    return principal.may_see_incident(row["cell_code"], row["department_code"])
+
+
+def event_json(principal: Principal, row: dict[str, Any], crs: str | None = None,
+               now: dt.datetime | None = None) -> dict[str, Any]:
+    """The ``data`` of one SSE message, as the caller may see it."""
+    from geo.incidents.cases import is_overdue
+
+    now = now or dt.datetime.now(CST)
+    lon, lat = point_from_cgcs2000(row["lon"], row["lat"], crs)
+    out = {
+        "event_id": row["event_id"], "kind": row["kind"], "code": row["code"],
+        "status": row["status"], "status_name": STATUS_ZH.get(row["status"], row["status"]),
+        "urgency": row["urgency"], "urgency_name": URGENCY.label(row["urgency"]),
+        "category_code": row["category_code"], "category_name": row["category_name"],
+        "township_name": row["township_name"], "lon": lon, "lat": lat,
+        "overdue": is_overdue(row, now), "at": row["at"].astimezone(CST).isoformat(),
+        "cell_code": row["cell_code"], "department_code": row["department_code"],
+    }
+    return mask_row(principal, "incidents", out)
