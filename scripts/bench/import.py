@@ -6,12 +6,15 @@ project-local cluster on WANGGE_PG_PORT):
 1. a 20 x 20 grid of cells for a region BENCH1 (imported and switched on);
 2. anchor: the same CSV loaded by a plain ``COPY`` into a bare table (PostgreSQL's own speed
    for these bytes, measured in this run);
-3. ``wangge import incidents`` of a 10% file and of the full file, each in its own process,
-   with ``--commit`` (staged by COPY, merged, routed to cells), reporting wall time and the
-   process's peak RSS (``wait4``).
+3. second anchor: GDAL's PostgreSQL driver (``ogr2ogr``, COPY mode, points made from lon/lat,
+   its default spatial index) loading the same CSV, when ``ogr2ogr`` is installed;
+4. ``wangge import incidents`` of a 10% file and of the full file, each in its own process,
+   with ``--commit`` (routed to cells in process, staged by COPY, merged), reporting wall
+   time and the process's peak RSS (``wait4``).
 
-Prints rows/s, the ratio of import time to the COPY anchor, and peak RSS of both runs: a
-bounded-memory import has about the same peak for 10% and 100% of the rows.
+Prints rows/s, the ratio of import time to each anchor, and peak RSS of both runs: a
+bounded-memory import has about the same peak for 10% and 100% of the rows. ``--repeat 3``
+runs the anchors and the full import three times side by side.
 
     .venv/bin/python scripts/bench/import.py [--rows 1000000] [--no-route]
 """
@@ -21,12 +24,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -79,11 +84,49 @@ def run_cli(args: list[str], url: str) -> tuple[float, int, str]:
     return secs, usage.ru_maxrss // 1024, out
 
 
+def copy_anchor(engine: Any, csv_path: Path) -> float:
+    """Seconds for a plain COPY of the CSV's bytes into a bare table (dropped after)."""
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute("DROP TABLE IF EXISTS anchor")
+        cur.execute("CREATE TABLE anchor (code text, category text, time text, lon float8, "
+                    "lat float8, description text)")
+        t0 = time.monotonic()
+        with cur.copy("COPY anchor FROM STDIN WITH (FORMAT csv, HEADER true)") as cp, \
+                csv_path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                cp.write(chunk)
+        raw.commit()
+        return time.monotonic() - t0
+    finally:
+        raw.close()
+
+
+def ogr_anchor(url: str, csv_path: Path) -> float | None:
+    """Seconds for ``ogr2ogr`` (PostgreSQL driver, COPY) to load the CSV as points; None
+    without GDAL (install it with ``apt-get install gdal-bin``)."""
+    exe = shutil.which("ogr2ogr")
+    if exe is None:
+        print("ogr2ogr not found: apt-get install gdal-bin for the GDAL anchor")
+        return None
+    u = make_url(url)
+    pg = (f"PG:host={u.host or 'localhost'} port={u.port or 5432} dbname={u.database} "
+          f"user={u.username or ''}" + (f" password={u.password}" if u.password else ""))
+    t0 = time.monotonic()
+    subprocess.run([exe, "-f", "PostgreSQL", pg, str(csv_path), "-nln", "ogr_anchor",
+                    "-overwrite", "-oo", "X_POSSIBLE_NAMES=lon", "-oo", "Y_POSSIBLE_NAMES=lat",
+                    "-a_srs", "EPSG:4490", "--config", "PG_USE_COPY", "YES"],
+                   check=True, capture_output=True)
+    return time.monotonic() - t0
+
+
 def main() -> None:
     """Run the benchmark and print its figures."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--no-route", action="store_true", help="skip routing to cells")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of anchors + full import")
     ns = ap.parse_args()
     server = make_url(normalize_url(Settings.from_env().database_url))
     dbname = f"wangge_bench_{uuid.uuid4().hex[:8]}"
@@ -113,38 +156,33 @@ def main() -> None:
         write_csv(small, max(1, ns.rows // 10), seed=2, prefix="S")
         print(f"generated {ns.rows:,} rows ({full.stat().st_size / 2**20:.0f} MiB) in "
               f"{time.monotonic() - t0:.1f} s")
-        # anchor: plain COPY of the same bytes into a bare table
-        raw = engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            cur.execute("CREATE TABLE anchor (code text, category text, time text, lon float8, "
-                        "lat float8, description text)")
-            t0 = time.monotonic()
-            with cur.copy("COPY anchor FROM STDIN WITH (FORMAT csv, HEADER true)") as cp, \
-                    full.open("rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    cp.write(chunk)
-            raw.commit()
-            anchor = time.monotonic() - t0
-        finally:
-            raw.close()
         common = ["--region", "BENCH1", "--commit", "--lon-field", "lon", "--lat-field", "lat"]
         if ns.no_route:
             common.append("--no-route")
         s_secs, s_rss, _ = run_cli(["import", "incidents", str(small), *common], url)
-        f_secs, f_rss, out = run_cli(["import", "incidents", str(full), *common], url)
-        with engine.connect() as conn:
-            n, routed = conn.execute(text(
-                "SELECT count(*), count(cell_code) FROM incident WHERE code LIKE 'B%'")).one()
-        print(next((ln for ln in out.splitlines() if ln.startswith("行 rows")), ""))
-        print(f"anchor COPY of {ns.rows:,} rows:        {anchor:8.1f} s "
-              f"({ns.rows / anchor:,.0f} rows/s)")
         print(f"wangge import of {ns.rows // 10:,} rows:     {s_secs:8.1f} s, peak RSS "
               f"{s_rss} MiB")
-        print(f"wangge import of {ns.rows:,} rows:    {f_secs:8.1f} s, peak RSS {f_rss} MiB "
-              f"({ns.rows / f_secs:,.0f} rows/s); in the database: {n:,}, routed: {routed:,}")
-        print(f"ratio import / COPY anchor: {f_secs / anchor:.1f}; "
-              f"peak RSS full / 10%: {f_rss / max(s_rss, 1):.2f}")
+        for run in range(1, ns.repeat + 1):
+            anchor = copy_anchor(engine, full)
+            ogr = ogr_anchor(url, full)
+            with engine.begin() as conn:  # each run imports into an empty table
+                conn.execute(text("TRUNCATE incident CASCADE"))
+            f_secs, f_rss, out = run_cli(["import", "incidents", str(full), *common], url)
+            with engine.connect() as conn:
+                n, routed = conn.execute(text(
+                    "SELECT count(*), count(cell_code) FROM incident WHERE code LIKE 'B%'")).one()
+            print(f"-- run {run}: " + next((ln for ln in out.splitlines()
+                                             if ln.startswith("行 rows")), ""))
+            print(f"anchor COPY of {ns.rows:,} rows:        {anchor:8.1f} s "
+                  f"({ns.rows / anchor:,.0f} rows/s)")
+            if ogr is not None:
+                print(f"anchor ogr2ogr of {ns.rows:,} rows:     {ogr:8.1f} s "
+                      f"({ns.rows / ogr:,.0f} rows/s)")
+            print(f"wangge import of {ns.rows:,} rows:    {f_secs:8.1f} s, peak RSS {f_rss} MiB "
+                  f"({ns.rows / f_secs:,.0f} rows/s); in the database: {n:,}, routed: {routed:,}")
+            print(f"ratio import / COPY anchor: {f_secs / anchor:.1f}"
+                  + (f"; import / ogr2ogr: {f_secs / ogr:.2f}" if ogr is not None else "")
+                  + f"; peak RSS full / 10%: {f_rss / max(s_rss, 1):.2f}")
     finally:
         engine.dispose()
         with admin.connect() as conn:

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, text
 from geo.db.tables import vocab
 from geo.errors import InvalidInput
 from geo.incidents.codes import is_intake_code, reserved_code_reason, unsafe_code_reason
-from geo.incidents.intake import check_reported_at
+from geo.incidents.intake import check_reported_at, reported_at_bounds
 from geo.incidents.routing import Router
 from geo.io.geometry import as_point
 from geo.io.importer.fields import Cols, code_of, column_values, example_row
@@ -143,10 +143,12 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
             names = column_values(a, f["reporter_name"])
             phones = column_values(a, f["reporter_phone"])
             times_in = column_values(a, f["time"])
-            out: dict[str, list[Any]] = {c: [] for c in (*cols, "_rn", "_reserved")}
-            days: list[dt.date | None] = []
-            lon: list[float] = []
-            lat: list[float] = []
+            earliest, latest = reported_at_bounds()
+            keep: list[int] = []
+            whens: list[dt.datetime] = []
+            codes: list[str] = []
+            cat_codes: list[str] = []
+            points: list[Any] = []
             for i in range(n):
                 row = chunk.start + i + 1
                 raw_code = code_of(codes_in[i])
@@ -161,11 +163,12 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
                 if when is None:
                     report.refuse(row, raw_code, "没有时间 / no date-time", kind="no date")
                     continue
-                try:  # the intake's rule: not before 2000, not in the future (R8)
-                    check_reported_at(when)
-                except InvalidInput as exc:
-                    report.refuse(row, raw_code, exc.message, kind="report time out of range")
-                    continue
+                if not earliest <= when <= latest:  # else surely fine (reported_at_bounds)
+                    try:  # the intake's rule: not before 2000, not in the future (R8)
+                        check_reported_at(when)
+                    except InvalidInput as exc:
+                        report.refuse(row, raw_code, exc.message, kind="report time out of range")
+                        continue
                 why_code = unsafe_code_reason(raw_code) if raw_code is not None else None
                 if why_code:  # a code names a folder of the attachment store (R10)
                     report.refuse(row, raw_code, why_code, kind="bad code")
@@ -187,41 +190,45 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
                                                  "'VALUE=code' or --default-category",
                                   kind="unknown category")
                     continue
-                code = raw_code or "IMP" + hashlib.sha1(
-                    "|".join(str(v) for v in a.row(i)).encode()).hexdigest()[:20]
-                if pt is None:
-                    report.no_location += 1
-                    lon.append(math.nan)
-                    lat.append(math.nan)
-                else:
-                    lon.append(pt.x)
-                    lat.append(pt.y)
-                desc = descs_in[i]
-                if desc is None and raw_cat is not None and cat != key:
-                    desc = str(raw_cat)
-                days.append(local_date(when))
-                for c, v in (("region_code", opts.region), ("code", code),
-                             ("category_code", cat), ("channel", opts.channel),
-                             ("status", opts.status if pt is not None else "needs_location"),
-                             ("urgency", "normal"), ("reported_at", when),
-                             ("description", desc), ("location_text", places[i]),
-                             ("reporter_name", names[i]), ("reporter_phone", phones[i]),
-                             ("geom", wkbs[i] if pt is not None and pt is geoms[i]
-                              else ewkb(pt)),
-                             ("department_code", departments.get(cat)),
-                             ("_rn", row),
-                             ("_reserved", raw_code is not None and is_intake_code(raw_code))):
-                    out[c].append(v)
-            if not days:
+                if descs_in[i] is None and raw_cat is not None and cat != key:
+                    descs_in[i] = str(raw_cat)  # the file's label, mapped to a code, is kept
+                keep.append(i)
+                whens.append(when)
+                codes.append(raw_code or "IMP" + hashlib.sha1(
+                    "|".join(str(v) for v in a.row(i)).encode()).hexdigest()[:20])
+                cat_codes.append(cat)
+                points.append(pt)
+            if not keep:
                 continue
+            k = len(keep)
+            has_pt = np.array([p is not None for p in points], dtype=bool)
+            report.no_location += int(k - has_pt.sum())
+            lon = np.array([p.x if p is not None else math.nan for p in points], dtype=np.float64)
+            lat = np.array([p.y if p is not None else math.nan for p in points], dtype=np.float64)
+            days: list[dt.date | None] = [local_date(w) for w in whens]
+            out: dict[str, Any] = {
+                "region_code": [opts.region] * k, "code": codes, "category_code": cat_codes,
+                "channel": [opts.channel] * k,
+                "status": np.where(has_pt, opts.status, "needs_location").tolist(),
+                "urgency": ["normal"] * k, "reported_at": whens,
+                "description": [descs_in[i] for i in keep],
+                "location_text": [places[i] for i in keep],
+                "reporter_name": [names[i] for i in keep],
+                "reporter_phone": [phones[i] for i in keep],
+                # as_point gave the row's own geometry (most rows) or a 2-D / unwrapped copy
+                "geom": [wkbs[i] if p is geoms[i] else ewkb(p) for i, p in
+                         zip(keep, points, strict=True)],
+                "department_code": [departments.get(c) for c in cat_codes],
+                "_rn": [chunk.start + i + 1 for i in keep],
+                "_reserved": [is_intake_code(c) for c in codes],
+            }
             if router is not None:
-                routed = router.route(np.asarray(lon, dtype=np.float64),
-                                      np.asarray(lat, dtype=np.float64), days)
+                routed = router.route(lon, lat, days)
                 for c in ROUTED:
                     out[c] = getattr(routed, c)
             else:
                 for c in ROUTED:
-                    out[c] = [None] * len(days)
+                    out[c] = [None] * k
             yield pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in out.items()},
                                columns=list(out))
 

@@ -98,10 +98,14 @@ def chunk_geoms(ctx: ImportContext, chunk: Chunk) -> tuple[np.ndarray, list[str 
         out = ctx.plan.to_4490(geoms)
     except Exception as exc:  # noqa: BLE001 - pyproj errors vary
         raise InvalidInput(f"坐标转换失败 / coordinate transformation failed: {exc}") from exc
-    for i, g in enumerate(out):
-        if g is not None and not np.isfinite(shapely.bounds(g)).all():
-            out[i] = None
-            reasons[i] = (f"坐标无法从 {ctx.plan.label} 转换 / coordinates cannot be transformed "
+    present = np.array([g is not None for g in out], dtype=bool)
+    finite = np.ones(n, dtype=bool)
+    if present.any():
+        finite[present] = np.isfinite(shapely.bounds(
+            np.asarray(list(out[present]), dtype=object))).all(axis=1)
+    for i in np.flatnonzero(~finite).tolist():
+        out[i] = None
+        reasons[i] = (f"坐标无法从 {ctx.plan.label} 转换 / coordinates cannot be transformed "
                           f"from {ctx.plan.label}")
     if ctx.extent is not None:
         extent, what = ctx.extent
