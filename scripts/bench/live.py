@@ -1,6 +1,7 @@
 """Benchmark the live event stream (GET /events) with 50 connected screens.
 
-    .venv/bin/python scripts/bench/live.py [--clients 50] [--burst 1000] [--rate 20 --seconds 5]
+    .venv/bin/python scripts/bench/live.py [--clients 50] [--burst 2000] [--writers 8]
+                                           [--rate 20 --seconds 5]
 
 Against the database of ``WANGGE_DATABASE_URL`` (default: the project-local demo; the demo
 must be loaded). It starts the app with uvicorn in a process of its own, logs in as the demo
@@ -11,9 +12,10 @@ through :func:`geo.incidents.cases.add_event`, the one place events are written)
 
 - **latency**: ``--rate`` events a second for ``--seconds``: time from the commit returning to
   the event arriving, at the anchor and at every stream (median, 95th percentile, max);
-- **throughput**: ``--burst`` events committed as fast as one writer can: events per second
+- **throughput**: ``--burst`` events committed as fast as ``--writers`` threads can (each
+  event its own transaction; the writers' commit rate is the anchor): events per second
   delivered to every one of the clients (burst size / time from the first commit until the
-  last client has the last event), and the writer's own commit rate as the anchor.
+  last client has the last event).
 
 The events it wrote are deleted at the end (the incident's history is as before).
 """
@@ -100,7 +102,7 @@ def _write(engine: object, incident: dict[str, object], n: int, rate: float | No
             time.sleep(max(0.0, 1 / rate - (time.perf_counter() - t)))
 
 
-async def run(clients: int, burst: int, rate: float, seconds: float) -> None:
+async def run(clients: int, burst: int, rate: float, seconds: float, writers: int) -> None:
     settings = Settings.from_env()
     engine = get_engine(settings.database_url)
     with engine.connect() as conn:
@@ -153,7 +155,10 @@ async def run(clients: int, burst: int, rate: float, seconds: float) -> None:
         # throughput: a burst
         before = set(committed)
         t0 = time.perf_counter()
-        await asyncio.to_thread(_write, engine, incident, burst, None, committed)
+        per = burst // writers
+        await asyncio.gather(*(asyncio.to_thread(_write, engine, incident, per, None, committed)
+                               for _ in range(writers)))
+        burst = per * writers
         t_write = time.perf_counter() - t0
         ids = [i for i in committed if i not in before]
         deadline = time.perf_counter() + 120
@@ -163,7 +168,7 @@ async def run(clients: int, burst: int, rate: float, seconds: float) -> None:
         last = max((s[i] for s in streams for i in ids if i in s), default=float("nan"))
         got = sum(1 for s in streams for i in ids if i in s)
         anchor_last = max((anchor[i] for i in ids if i in anchor), default=float("nan"))
-        print(f"throughput, burst of {burst} events (one writer, one commit each):")
+        print(f"throughput, burst of {burst} events ({writers} writers, one commit each):")
         print(f"  writer commits: {burst / t_write:8.1f} events/s")
         print(f"  anchor received all: {burst / (anchor_last - t0):8.1f} events/s")
         print(f"  every one of {clients} streams received all: {burst / (last - t0):8.1f} "
@@ -185,11 +190,12 @@ async def run(clients: int, burst: int, rate: float, seconds: float) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--clients", type=int, default=50)
-    p.add_argument("--burst", type=int, default=1000)
+    p.add_argument("--burst", type=int, default=2000)
     p.add_argument("--rate", type=float, default=20.0)
     p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--writers", type=int, default=8, help="parallel writers of the burst")
     a = p.parse_args()
-    asyncio.run(run(a.clients, a.burst, a.rate, a.seconds))
+    asyncio.run(run(a.clients, a.burst, a.rate, a.seconds, a.writers))
 
 
 if __name__ == "__main__":
