@@ -8,7 +8,8 @@ duty, department, cameras that see the point, each with its reason). The actions
 that ``Wangge.panel`` (maps/static/wangge.js) posts as JSON to the case endpoints the
 ``allowed_actions`` name (same checks, version control with ``If-Match``, audit, CSRF header of
 the login cookie); nothing here decides who may do what. 督办 (urge) is a note of the command
-centre marked 【督办】 in the history.
+centre marked 【督办】 in the history. The reporter's name and phone are masked unless the
+caller may and asks to unmask (``?unmask=true``, audited like the case API).
 """
 
 from __future__ import annotations
@@ -196,8 +197,11 @@ def case_class(inc: dict[str, Any]) -> str:
     return "open" if inc["status"] in OPEN else "closed"
 
 
-def case_panel(conn: Connection, principal: Principal, code: str, lang: str = "zh") -> str:
-    """The side panel of case ``code`` (or id) as an HTML fragment; 404 out of scope."""
+def case_panel(conn: Connection, principal: Principal, code: str, lang: str = "zh"
+               ) -> tuple[str, dict[str, Any]]:
+    """The side panel of case ``code`` (or id) as an HTML fragment, and the case as read (for
+    the audit of an unmasked read); 404 out of scope. The reporter's name and phone are shown
+    as the field policy says (masked unless the caller may and asks to unmask)."""
     t = TEXTS[lang]
     inc = cases.get_incident(conn, code, principal)
     dups = views.duplicates_of(conn, principal, code)["items"] if inc["status"] in OPEN else []
@@ -215,6 +219,8 @@ def case_panel(conn: Connection, principal: Principal, code: str, lang: str = "z
         (t["township"], _e(" · ".join(x for x in (inc.get("township_name"),
                                                   inc.get("community_name")) if x))),
         (t["location"], _e(inc.get("location_text"))),
+        (t["reporter"], _e(" ".join(str(x) for x in (inc.get("reporter_name"),
+                                                     inc.get("reporter_phone")) if x))),
         (t["department"], _e(inc.get("department_name"))),
         (t["due"], _e(_time(inc.get("due_at")))),
         (t["final_due"], _e(_time(inc.get("final_due_at")))),
@@ -233,7 +239,7 @@ def case_panel(conn: Connection, principal: Principal, code: str, lang: str = "z
             "urgent": inc["urgency"] == "urgent", "lon": inc.get("lon"), "lat": inc.get("lat"),
             "status": inc["status"], "status_name": status,
             "category_name": inc.get("category_name")}
-    return (
+    return ((
         f"<article class='wangge-case {cls}' data-case='{_e(json.dumps(data, ensure_ascii=False))}'"
         f" aria-labelledby='{PANEL_TITLE_ID}'>"
         f"<header><h2 id='{PANEL_TITLE_ID}' tabindex='-1'>{_e(inc['code'])} "
@@ -250,4 +256,4 @@ def case_panel(conn: Connection, principal: Principal, code: str, lang: str = "z
         f"<section><h3>{_e(t['photos'])}</h3><div class='wangge-photos'>"
         f"{photos or _e(t['no_photos'])}</div></section>"
         f"<section><h3>{_e(t['history'])}</h3>{_history(inc, t, lang)}</section>"
-        "</article>")
+        "</article>"), inc)

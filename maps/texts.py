@@ -72,7 +72,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "live_tiles": "事件矢量瓦片 (放大到 {z} 级, 时段内全部)",
         "tiles_note": "放大到 {z} 级后, 时段内全部事件以矢量瓦片 (/tiles/incidents) 加载",
         "incidents_layer": "事件 (缩小时为上限内标记, 放大到 {z} 级为全部事件瓦片)",
-        "camera_points": "摄像头",
+        "camera_points": "摄像头", "reporter": "上报人",
         "sectors": "摄像头视域 (放大到 {z} 级显示)",
         "urgent_ring": "紧急 (粗边, 画在上层)",
         "open_case": "办理", "panel": "事件办理", "close_panel": "关闭 (Esc)",
@@ -164,7 +164,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "tiles_note": "From zoom {z} every incident of the period loads as vector tiles "
                       "(/tiles/incidents)",
         "incidents_layer": "Incidents (capped markers; from zoom {z} all, as tiles)",
-        "camera_points": "Cameras",
+        "camera_points": "Cameras", "reporter": "Reporter",
         "sectors": "Camera view sectors (from zoom {z})",
         "urgent_ring": "Urgent (thick outline, drawn on top)",
         "open_case": "Open case", "panel": "Case", "close_panel": "Close (Esc)",

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from api.deps import EXPENSIVE, LOGGED_IN, READ_INCIDENTS, ConnDep, PrincipalDep, SettingsDep
+from api.reveal import audit_revealed
 from api.schemas import ok
 from api.schemas import places as schemas_places
 from geo.auth.principal import Principal
@@ -124,15 +125,18 @@ def dispatch_figures(conn: ConnDep, settings: SettingsDep, principal: MapPrincip
                       "and X-CSRF-Token)", "content": {"text/html": {}}},
                 404: {"description": "No such case, or not in your scope"}})
 def dispatch_case_panel(
-    incident_id: str, conn: ConnDep, principal: MapPrincipalDep, lang: LangQ = "zh",
+    request: Request, incident_id: str, conn: ConnDep, principal: PrincipalDep,
+    lang: LangQ = "zh",
 ) -> HTMLResponse:
     """The case (by code or id) as the dispatch map's side panel shows it: summary (names, not
     codes), photos, history, routing suggestion with its reasons (cell, worker on duty,
     department, cameras that see the point, possible duplicates in the caller's scope) and the
     actions the caller may take now (``allowed_actions``: register, dispatch, reassign, 督办,
     merge, extend, close ...). The forms post to the existing case endpoints: same checks,
-    version control and audit. Reporter fields are not shown (open the case, audited)."""
-    html = case_panel(conn, principal, incident_id, lang)
+    version control and audit. The reporter's name and phone are masked unless
+    ``?unmask=true`` (roles that may; audited)."""
+    html, inc = case_panel(conn, principal, incident_id, lang)
+    audit_revealed(request, principal, [inc])
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 
