@@ -730,7 +730,10 @@
     D.connect = function (url) { cfg.events = url; connect(); };
     // ---- the wall screen: counters, lists, alarm ----------------------------------------
     var wall = null, lists = {};
-    function pct(x) { return x === null || x === undefined ? "—" : (100 * x).toFixed(1) + " %"; }
+    function pct(x) {
+      if (x === null || x === undefined) { return "—"; }
+      return (x >= 0.9995 ? "100" : (100 * x).toFixed(1)) + "%";
+    }
     function hm(min) {
       if (min === null || min === undefined) { return ""; }
       return min >= 1440 ? Math.floor(min / 1440) + "天" + Math.floor((min % 1440) / 60) + "时" :
@@ -804,7 +807,7 @@
       head.appendChild(clock);
       head.appendChild(status);
       wall.appendChild(head);
-      function tick() { clock.textContent = new Date().toLocaleString("zh-CN", {hour12: false}); }
+      function tick() { clock.textContent = new Date().toLocaleString("zh-CN", {hour12: false, timeZone: "Asia/Shanghai"}); }
       tick();
       setInterval(tick, 1000);
       var counters = el("div", "wangge-counters");
