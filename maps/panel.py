@@ -22,8 +22,9 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from geo.auth.principal import Principal
-from geo.db.tables.vocab import CASE_ACTION, INCIDENT_STATUS
+from geo.db.tables.vocab import CASE_ACTION, INCIDENT_STATUS, SATISFACTION
 from geo.incidents import cases, views
+from geo.incidents.callback import may_call_back
 from geo.incidents.flow import OPEN
 from maps.texts import TEXTS
 
@@ -234,6 +235,14 @@ def case_panel(conn: Connection, principal: Principal, code: str, lang: str = "z
         for a in inc.get("attachments") or [] if str(a.get("content_type", "")).startswith(
             "image/"))
     forms = _action_forms(conn, inc, dups, principal, t, lang)
+    if may_call_back(conn, principal, inc):  # 回访: the caller's satisfaction after closing
+        choices = "".join(f"<option value='{_e(c)}'>{_e(SATISFACTION.label(c, lang))}</option>"
+                          for c in SATISFACTION.codes)
+        forms.append(_form(
+            {"action": "callback", "path": f"/incidents/{inc['code']}/callback",
+             "method": "POST", "body": {}}, t["callback"],
+            f"<label>{_e(t['satisfaction'])} <select name='satisfaction' required>"
+            f"{choices}</select></label>" + _note(t), int(inc["version"])))
     actions = "".join(forms) if forms else f"<p>{_e(t['no_actions'])}</p>"
     data = {"code": inc["code"], "version": inc["version"], "cls": cls,
             "urgent": inc["urgency"] == "urgent", "lon": inc.get("lon"), "lat": inc.get("lat"),

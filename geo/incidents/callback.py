@@ -23,6 +23,19 @@ from geo.incidents.flow import STATUS_ZH
 SATISFIED = ("satisfied", "basically_satisfied")
 
 
+def may_call_back(conn: Connection, principal: Principal, inc: dict[str, Any]) -> bool:
+    """Whether ``principal`` may record the callback of case ``inc`` now (the checks of
+    :func:`record_callback` other than the version): command centre, closed, none yet."""
+    return (principal.sees_all_incidents() and inc["status"] == "closed"
+            and not has_callback(conn, int(inc["id"])))
+
+
+def has_callback(conn: Connection, incident_id: int) -> bool:
+    """Whether the case has had its callback (one per case)."""
+    return conn.execute(text("SELECT 1 FROM incident_event WHERE incident_id = :i AND "
+                             "kind = 'callback'"), {"i": incident_id}).first() is not None
+
+
 def record_callback(conn: Connection, incident_id: int | str, principal: Principal,
                     satisfaction: str, note: str | None = None,
                     version: int | None = None) -> dict[str, Any]:
@@ -40,9 +53,7 @@ def record_callback(conn: Connection, incident_id: int | str, principal: Princip
         label = STATUS_ZH.get(row["status"], row["status"])
         raise Conflict(f"事件 {row['code']} 状态为「{label}」, 结案后才能回访 / a callback comes "
                        f"after closing (the case is {row['status']})")
-    done = conn.execute(text("SELECT 1 FROM incident_event WHERE incident_id = :i AND "
-                             "kind = 'callback'"), {"i": row["id"]}).first()
-    if done is not None:
+    if has_callback(conn, row["id"]):
         raise Conflict(f"事件 {row['code']} 已回访 / the case has had its callback")
     update_row(conn, row, {})
     add_event(conn, row, "callback", principal.user, localtime.now(), note,

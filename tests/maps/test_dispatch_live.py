@@ -383,6 +383,17 @@ def test_panel_actions_live_markers_and_alarm(server: str, browser: Any,
     for step in ("handled", "verified", "closed"):
         assert "已完成" in act(f"form[data-action={step}]"), step
     assert status() == "closed"
+    # 回访 after closing: the caller's satisfaction, recorded once (the form then goes)
+    page.select_option("form[data-action=callback] select[name=satisfaction]",
+                       "basically_satisfied")
+    assert "已完成" in act("form[data-action=callback]", {"note": "来电人认可处置"})
+    with engine.connect() as conn:
+        got = conn.execute(text(
+            "SELECT e.data->>'satisfaction', e.note FROM incident_event e JOIN incident i ON "
+            "i.id = e.incident_id WHERE i.code = :c AND e.kind = 'callback'"),
+            {"c": a["code"]}).all()
+    assert got == [("basically_satisfied", "来电人认可处置")]
+    assert page.query_selector("form[data-action=callback]") is None
     # the marker turned green in place, the view and the page kept
     page.wait_for_selector(f"path.wangge-live-incident.closed[data-code='{a['code']}']")
     assert page.evaluate("() => window.__probe") == "kept"
