@@ -4,6 +4,7 @@ Importing this package registers every table on ``Base.metadata`` (migrations an
 """
 
 from geo.db.tables import (  # noqa: F401
+    addresses,
     analysis,
     auth,
     boundaries,

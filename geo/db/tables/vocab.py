@@ -198,3 +198,11 @@ KEY_POINT_KIND = Vocab({
     "compound_gate": ("小区出入口", "compound gate"), "camera": ("摄像头", "camera"),
     "place": ("重点场所", "place"),
 })
+# Address matching (地址匹配, geo.addresses): the level a free address text was matched at,
+# finest first ("none": refused, e.g. an address of another county), and the levels of the
+# standard-address register (标准地址).
+ADDRESS_LEVEL = Vocab({
+    "room": ("户室", "room"), "building": ("楼栋", "building"), "compound": ("小区", "compound"),
+    "road": ("道路门牌", "road and number"), "village": ("村/社区", "village or community"),
+    "township": ("乡镇", "township"), "none": ("未匹配", "not matched"),
+})
