@@ -2,5 +2,4 @@
 
 - :mod:`.normalize`: address text in one canonical form; our own prefixes; other counties;
 - :mod:`.match`: the in-memory index of a region's register and :func:`match_address`;
-- :mod:`.register`: reading the register for the API (search, lists).
 """

@@ -52,3 +52,41 @@ def test_hard_cases(idx: AddressIndex, text: str, level: str,
 def test_refused(idx: AddressIndex, text: str) -> None:
     m = idx.match(text)
     assert m.level == "none" and m.lon is None, m
+
+
+def test_index_from_the_register(empty_url: str) -> None:
+    """The index read from PostGIS (admin units, compounds, buildings, standard addresses)."""
+    from sqlalchemy import create_engine, text
+
+    from geo.addresses.match import match_address
+    from geo.db.migrate import upgrade
+
+    engine = create_engine(empty_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO region (code, region_code, name) VALUES "
+                          "('141123', '141123', '兴县')"))
+        conn.execute(text(
+            "INSERT INTO admin_unit (region_code, code, name, level, parent_code, geom) VALUES "
+            "('141123', '141123100', '蔚汾镇', 'township', '141123', ST_Multi(ST_MakeEnvelope("
+            "111.10, 38.44, 111.16, 38.48, 4490)))"))
+        conn.execute(text(
+            "INSERT INTO compound (region_code, code, name, community_code, geom, entrance) "
+            "VALUES ('141123', 'XQ1', '兴华家园', NULL, ST_Multi(ST_MakeEnvelope(111.139, "
+            "38.459, 111.141, 38.461, 4490)), ST_SetSRID(ST_MakePoint(111.14, 38.459), 4490))"))
+        conn.execute(text(
+            "INSERT INTO building (region_code, code, name, compound_code, geom, point) VALUES "
+            "('141123', 'B3', '3号楼', 'XQ1', ST_SetSRID(ST_MakePoint(111.1402, 38.4603), "
+            "4490), ST_SetSRID(ST_MakePoint(111.1402, 38.4603), 4490))"))
+        conn.execute(text(
+            "INSERT INTO std_address (region_code, code, township, road, number, compound, "
+            "compound_code, building, unit, room, full_text, level, geom) VALUES "
+            "('141123', 'A1', '蔚汾镇', '滨河路', '15', '兴华家园', 'XQ1', '3', '2', '301', "
+            "'蔚汾镇滨河路15号兴华家园3号楼2单元301室', 'room', "
+            "ST_SetSRID(ST_MakePoint(111.1403, 38.4604), 4490))"))
+        m = match_address(conn, "141123", "兴县兴华家园三号楼")
+        assert m.level == "building" and (m.lon, m.lat) == pytest.approx((111.1402, 38.4603))
+        m = match_address(conn, "141123", "兴华家园3-2-301")
+        assert m.level == "room" and m.address_id is not None
+        assert match_address(conn, "141123", "临县城庄镇").level == "none"
+    engine.dispose()
