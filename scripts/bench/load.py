@@ -49,7 +49,8 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[2]
 XING_BBOX = (110.55, 38.10, 111.47, 38.72)
-SKIP_PATHS = {"/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
+# /events is a long-lived stream (scripts/bench/live.py measures it), not a request.
+SKIP_PATHS = {"/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect", "/events"}
 # Planners' reports and exports take seconds each: not part of the interactive mix (--heavy).
 HEAVY_PREFIXES = ("/analysis", "/maps/coverage", "/export", "/kpi")
 # The command centre's writes: one intake per request (routing, deadlines, duplicates).
