@@ -107,7 +107,7 @@ def _client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _presented_token(request: Request) -> str | None:
+def request_token(request: Request) -> str | None:
     """The caller's token in ``request`` (:func:`presented_token`); on a write the login cookie
     counts only under the CSRF rule (:func:`api.csrf.cookie_write_token`, 403 otherwise)."""
     authorization = request.headers.get("authorization")
@@ -275,7 +275,7 @@ async def get_principal(
     settings: Settings = request.app.state.settings
     engine: Engine = request.app.state.engine
     unmask = (request.query_params.get("unmask") or "").lower() in _TRUE
-    token = _presented_token(request)
+    token = request_token(request)
     if token is None:
         principal = anonymous_principal(settings, unmask)
     else:

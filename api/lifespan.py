@@ -23,6 +23,7 @@ from sqlalchemy import make_url
 
 from api.auth_cache import PrincipalCache, listen
 from api.live import EventHub, stop_streams_on_signal
+from geo.auth.changes import CHANNEL as AUTH_CHANNEL
 from geo.db.engine import get_engine, normalize_url
 from geo.notify.events import CHANNEL as EVENTS_CHANNEL
 
@@ -65,7 +66,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     stop_streams_on_signal(hub)
     listener = asyncio.create_task(listen(
         cache, asyncpg_dsn(settings.database_url),
-        channels={EVENTS_CHANNEL: hub.notified}, on_live=hub.listening))
+        channels={EVENTS_CHANNEL: hub.notified, AUTH_CHANNEL: hub.auth_changed},
+        on_live=hub.listening))
     try:
         yield
     finally:

@@ -7,6 +7,12 @@ One task of the hub reads the events in a worker thread (never blocking the even
 order, once for all streams, and puts each into every stream's bounded queue; each stream
 filters by its caller's scope (:func:`geo.notify.events.visible`). A stream too slow to keep
 up (its queue full) or a lost listener gets a ``reset`` (reload your list), never a silent gap.
+
+A stream lives no longer than its caller's right to it: a change of who may see what
+(``wangge_auth``: logout, disable, password reset, token revoked, hand-over) sends the streams
+of that user a :data:`RECHECK`; the stream resolves its credential again and ends (``event:
+logout``) when it no longer holds, or goes on with the new scope. While the listener is down
+(changes may be missed) a stream rechecks at every heartbeat; at the credential's expiry it ends.
 """
 
 from __future__ import annotations
@@ -27,14 +33,17 @@ log = logging.getLogger("wangge")
 
 RESET = "reset"  # an item in a stream's queue: events may have been missed
 CLOSE = "close"  # the server stops
+RECHECK = "recheck"  # who may see what changed for this stream's user: resolve it again
 QUEUE_SIZE = 1000
 
 
 @dataclass(eq=False)
 class Stream:
-    """One connected client: its queue and its user (for the per-user cap)."""
+    """One connected client: its queue, its user (for the per-user cap) and user id (for the
+    ``wangge_auth`` changes that concern it)."""
 
     user: str
+    user_id: int | None = None
     queue: asyncio.Queue[Any] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
 
     def put(self, item: Any) -> None:
@@ -75,11 +84,11 @@ class EventHub:
         for s in list(self.streams):
             s.put(CLOSE)
 
-    def open(self, user: str) -> Stream | None:
+    def open(self, user: str, user_id: int | None = None) -> Stream | None:
         """A new stream for ``user``, or None past the per-user cap."""
         if Counter(s.user for s in self.streams)[user] >= self.max_per_user:
             return None
-        stream = Stream(user)
+        stream = Stream(user, user_id)
         self.streams.add(stream)
         return stream
 
@@ -90,6 +99,14 @@ class EventHub:
         """A ``wangge_events`` notification (in the event loop)."""
         if payload.isdigit():
             self._ids.put_nowait(int(payload))
+
+    def auth_changed(self, payload: str) -> None:
+        """A ``wangge_auth`` notification (user id, or ``*``: anyone): the streams it concerns
+        check their caller again."""
+        uid = int(payload) if payload.isdigit() else None
+        for s in list(self.streams):
+            if uid is None or s.user_id == uid:
+                s.put(RECHECK)
 
     def listening(self, live: bool) -> None:
         """The listener listens (True) or lost its connection (False): notifications sent

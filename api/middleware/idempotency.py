@@ -95,11 +95,11 @@ class Idempotency:
     @staticmethod
     def _owner(request: Request) -> int | None:
         """The user id of the caller's token (no valid token: None)."""
-        from api.deps import _presented_token, credential_owner
+        from api.deps import credential_owner, request_token
         from geo.errors import WanggeError
 
         try:
-            token = _presented_token(request)
+            token = request_token(request)
         except WanggeError:
             return None
         if token is None:

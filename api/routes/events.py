@@ -7,13 +7,17 @@ reconnecting, or ``?last_event_id=``) replays the missed events of the caller's 
 :data:`geo.notify.events.REPLAY_MAX`, then ``event: reset`` (reload your list). A ``reset``
 also comes when this process may have missed events (listener reconnected, client too slow).
 A comment line every :data:`HEARTBEAT_S` seconds keeps proxies from closing the stream.
+A stream ends with ``event: logout`` once its caller's login no longer holds (logged out,
+disabled, token revoked or expired, no longer a role that reads cases): see :mod:`api.live`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Annotated, Any
 
 import anyio
@@ -21,14 +25,14 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import Engine
 
-from api.deps import READ_INCIDENTS, PrincipalDep
-from api.live import CLOSE, RESET, EventHub
+from api.deps import INCIDENT_ROLES, READ_INCIDENTS, PrincipalDep, request_token, resolve_principal
+from api.live import CLOSE, RECHECK, RESET, EventHub
 from api.schemas import events as schemas_events
 from api.schemas import ok
 from geo.auth.principal import Principal
 from geo.auth.rls import set_db_scope
 from geo.crs.names import normalize_crs
-from geo.errors import InvalidInput, Unavailable
+from geo.errors import InvalidInput, Unauthorized, Unavailable
 from geo.notify import events
 
 router = APIRouter(tags=["events 实时事件"])
@@ -50,6 +54,26 @@ def _reset(reason: str) -> str:
                        "message": "可能漏收了事件, 请重新加载列表 / events may have been "
                                   "missed: reload the list"}, ensure_ascii=False)
     return f"event: reset\ndata: {data}\n\n"
+
+
+def _logout() -> str:
+    data = json.dumps({"message": "登录已失效, 实时事件流结束, 请重新登录 / your login no longer "
+                                  "holds: the stream ends, log in again"}, ensure_ascii=False)
+    return f"event: logout\ndata: {data}\n\n"
+
+
+def _still(request: Request, token: str | None, principal: Principal) -> Principal | None:
+    """The stream's caller resolved again from the database (never the principal cache, which
+    may not have heard the change yet), or None when the login no longer holds."""
+    if token is None:
+        return principal
+    try:
+        now = resolve_principal(request.app.state.engine, request.app.state.settings, token)
+    except Unauthorized:
+        return None
+    if now.role not in INCIDENT_ROLES:
+        return None
+    return replace(now, unmask=principal.unmask)
 
 
 def _replay(engine: Engine, rls: bool, principal: Principal, after: int
@@ -92,7 +116,8 @@ async def get_events(
     hub: EventHub | None = getattr(request.app.state, "events_hub", None)
     if hub is None:
         raise Unavailable("实时事件流未启动 / the live event stream is not running")
-    stream = hub.open(principal.user)
+    token = request_token(request)
+    stream = hub.open(principal.user, principal.user_id)
     if stream is None:
         return JSONResponse(status_code=429, content={
             "detail": f"同一用户最多同时打开 {hub.max_per_user} 个实时事件流, 请先关闭其他页面 "
@@ -102,6 +127,7 @@ async def get_events(
     rls = bool(request.app.state.settings.db_rls)
 
     async def body() -> AsyncIterator[str]:
+        caller = principal
         try:
             yield f"retry: {RETRY_MS}\n\n"
             replayed: set[int] = set()
@@ -116,21 +142,35 @@ async def get_events(
             loop = asyncio.get_running_loop()
             end = loop.time() + max_s if max_s is not None else None
             while not hub.closing.is_set():
-                wait = HEARTBEAT_S if end is None else min(HEARTBEAT_S, end - loop.time())
-                if wait <= 0:
+                expires = (None if caller.expires_at is None
+                           else loop.time() + caller.expires_at - time.time())
+                if expires is not None and expires <= 0:
+                    yield _logout()
                     break
+                left = None if end is None else end - loop.time()
+                if left is not None and left <= 0:
+                    break
+                wait = min(x for x in (HEARTBEAT_S, left, expires) if x is not None)
                 try:
                     item = await asyncio.wait_for(stream.queue.get(), wait)
                 except TimeoutError:
-                    if end is None or loop.time() < end:
+                    item = None
+                if item is None or item == RECHECK:
+                    if item == RECHECK or not hub.live:  # a change, or changes may be missed
+                        now = await anyio.to_thread.run_sync(_still, request, token, caller)
+                        if now is None:
+                            yield _logout()
+                            break
+                        caller = now
+                    if item is None and (end is None or loop.time() < end):
                         yield ": ping\n\n"
                     continue
                 if item == CLOSE:
                     break
                 if item == RESET:
                     yield _reset("missed")
-                elif item["event_id"] not in replayed and events.visible(principal, item):
-                    yield _message(principal, item, crs)
+                elif item["event_id"] not in replayed and events.visible(caller, item):
+                    yield _message(caller, item, crs)
         finally:
             hub.close(stream)
 

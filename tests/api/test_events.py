@@ -176,3 +176,45 @@ def test_per_user_cap(two: tuple[str, str, Engine]) -> None:
     assert r.status_code == 429 and "实时事件流" in r.json()["detail"]
     for reader in readers:
         reader.close()
+
+
+def test_streams_end_when_the_login_ends(two: tuple[str, str, Engine]) -> None:
+    """A logout (in another process) ends that session's streams at once with ``event:
+    logout`` and frees the per-user cap; a disable (announced by a third process, as ``wangge
+    users disable`` does) ends the streams of every session of the user; another user's stream
+    goes on."""
+    from geo.auth.users import set_disabled
+
+    p1, p2, engine = two
+    http = httpx.Client(timeout=10)
+    first = _login(http, p1, "worker")
+    command = _login(http, p1, "command")
+    http.cookies.clear()
+    held = [Reader(f"{p2}/events", _bearer(first)) for _ in range(5)]
+    boss = Reader(f"{p2}/events", _bearer(command))
+    assert all(r.status == 200 for r in held) and boss.status == 200
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    assert http.post(f"{p1}/auth/logout", headers=_bearer(first)).status_code in (200, 204)
+    for r in held:
+        m = r.until(lambda m: m.get("event") == "logout", 3.0)
+        assert "重新登录" in m["data"]["message"]
+    assert time.monotonic() - t0 < 3.0
+    # the cap is free again for the next login of the same worker
+    second = _login(http, p1, "worker")
+    http.cookies.clear()
+    fresh = [Reader(f"{p2}/events", _bearer(second)) for _ in range(2)]
+    assert all(r.status == 200 for r in fresh)
+    time.sleep(0.3)
+    with engine.begin() as conn:
+        set_disabled(conn, "demo-worker")
+    try:
+        for r in fresh:
+            r.until(lambda m: m.get("event") == "logout", 3.0)
+        # the command centre's stream is not touched
+        assert all(m.get("event") != "logout" for m in boss.drain(0.5))
+    finally:
+        with engine.begin() as conn:
+            set_disabled(conn, "demo-worker", False)
+    for r in (*held, *fresh, boss):
+        r.close()
