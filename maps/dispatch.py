@@ -150,8 +150,8 @@ def live_config(conn: Connection, principal: Principal, opts: MapOptions, period
     t = opts.t
     keys = ("panel", "close_panel", "open_case", "wall_title", "today_intake", "open_n",
             "overdue_n", "urgent_n", "closing_rate", "newest", "most_overdue", "ack", "alarm",
-            "live_on", "live_off", "by_township", "township", "overdue", "urgent", "done",
-            "status", "urgency", "reported", "cell", "channel", "link_item")
+            "live_on", "live_off", "live_logout", "by_township", "township", "overdue", "urgent",
+            "done", "status", "urgency", "reported", "cell", "channel", "link_item")
     return {
         "events": opts.extra.get("events"), "panel": "/maps/dispatch/case/{code}?lang=" + opts.lang,
         "figures": "/maps/dispatch/figures?region=" + quote(opts.region_code),

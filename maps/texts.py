@@ -93,6 +93,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "overdue_n": "超期", "urgent_n": "紧急未办结", "closing_rate": "本月结案率",
         "newest": "最新事件", "most_overdue": "超期最久", "ack": "确认 (已知悉)",
         "alarm": "新紧急事件", "live_on": "实时连接", "live_off": "连接中断, 正在重连",
+        "live_logout": "登录已失效, 实时更新已停止, 请重新登录",
         "by_township": "各乡镇", "api_link": "事件详情(API)",
     },
     "en": {
@@ -187,6 +188,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "overdue_n": "Overdue", "urgent_n": "Urgent open", "closing_rate": "Closing rate (month)",
         "newest": "Newest", "most_overdue": "Most overdue", "ack": "Acknowledge",
         "alarm": "New urgent case", "live_on": "Live", "live_off": "Disconnected, reconnecting",
+        "live_logout": "Your login ended: live updates stopped, log in again",
         "by_township": "By township", "api_link": "Incident (API)",
     },
 }

@@ -720,11 +720,15 @@
       D.source = es;
       es.addEventListener("incident", onEvent);
       es.addEventListener("reset", function () { D.figures(); });
+      es.addEventListener("logout", function () {  // the login ended: do not reconnect
+        es.close(); D.connected = false; D.loggedOut = true;
+        status.className = "wangge-live-state off"; status.textContent = t.live_logout;
+      });
       es.onopen = function () { status.className = "wangge-live-state on"; status.textContent = t.live_on; D.connected = true; };
       es.onerror = function () {
         status.className = "wangge-live-state off"; status.textContent = t.live_off;
         D.connected = false;
-        if (es.readyState === 2) { setTimeout(connect, 5000); }  // closed: start again
+        if (es.readyState === 2 && !D.loggedOut) { setTimeout(connect, 5000); }  // closed: start again
       };
     }
     D.connect = function (url) { cfg.events = url; connect(); };
