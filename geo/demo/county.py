@@ -47,14 +47,16 @@ def delete_region(conn: Connection, region_code: str) -> None:
 
 
 def _extensions(attr: str) -> list[Callable[..., None]]:
-    """The demo content of the other packages: incidents' case flow, the demo users, patrols.
+    """The demo content of the other packages: incidents' case flow, the demo users, patrols,
+    the building and standard-address register.
 
     Each module defines ``demo_hook(conn, region_code, rng)`` (run inside the load transaction,
     after the core rows) and may define ``demo_delete_hook(conn, region_code)``.
     """
-    from geo.demo import incidents, patrols, users
+    from geo.demo import addresses, incidents, patrols, users
 
-    return [getattr(mod, attr) for mod in (incidents, users, patrols) if hasattr(mod, attr)]
+    return [getattr(mod, attr) for mod in (incidents, users, patrols, addresses)
+            if hasattr(mod, attr)]
 
 
 def load_demo(

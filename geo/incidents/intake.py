@@ -168,11 +168,14 @@ def create_incident(
                                       f"coordinates in {report.crs}, converted to CGCS2000"}
     else:
         found = resolve_place(conn, region_code, report.place or "")
-        if found is None:
+        if found is None or found["source"] == "none":
             routing["place"] = {"source": "unresolved", "text": report.place,
-                                "reason": f"地点「{report.place}」未匹配到小区或社区/村 / "
-                                          f"no compound, community or village matches "
-                                          f"{report.place!r}"}
+                                "reason": f"地点「{report.place}」未匹配到登记的地址 / "
+                                          f"nothing in the address register matches "
+                                          f"{report.place!r}"
+                                          + (f" ({found['reason']})" if found else "")}
+        elif "lon" not in found:  # a weak match: suggested, not placed (review list)
+            routing["place"] = {**found, "text": report.place}
         else:
             lon, lat = found["lon"], found["lat"]
             compound_id = found.get("compound_id")

@@ -76,52 +76,33 @@ def resolve_department(conn: Connection, value: str) -> dict[str, Any]:
 
 
 def resolve_place(conn: Connection, region_code: str, place: str) -> dict[str, Any] | None:
-    """A compound or community/village name (possibly followed by a building) -> a point.
+    """Free address text -> a point, by the offline address matcher (:mod:`geo.addresses`).
 
-    The longest compound name contained in ``place`` wins; its entrance is the point, or a
-    point on its surface (the centroid when it lies inside). Then communities and villages.
-    Returns None when nothing matches.
+    Returns None when the text is empty. Otherwise a dict with ``source`` (the level matched:
+    room, building, compound, road, village, township or none), ``match`` (the matcher's
+    answer: level, confidence, matched register text, reason), ``reason`` and, when the match
+    is good enough to place the case (:data:`geo.addresses.match.REVIEW`), ``lon``/``lat``
+    (and ``compound_id``/``compound_code`` at compound level or finer). A weaker match keeps
+    no point: the case waits as ``needs_location`` on the command centre's review list, with
+    the matcher's suggestion beside it.
     """
+    from geo.addresses.match import REVIEW, match_address
+
     place = place.strip()
     if not place:
         return None
-    row = conn.execute(text("""
-        SELECT id, code, name, community_code,
-               ST_X(p) AS lon, ST_Y(p) AS lat, has_entrance
-        FROM (SELECT id, code, name, community_code, entrance IS NOT NULL AS has_entrance,
-                     COALESCE(entrance, CASE WHEN ST_Covers(geom, ST_Centroid(geom))
-                              THEN ST_Centroid(geom) ELSE ST_PointOnSurface(geom) END) AS p
-              FROM compound
-              WHERE region_code = :r AND strpos(:t, name) > 0
-              ORDER BY length(name) DESC, code LIMIT 1) s
-    """), {"r": region_code, "t": place}).mappings().first()
-    if row is not None:
-        how = "entrance 小区入口" if row["has_entrance"] else "centroid 小区中心"
-        return {
-            "source": "compound", "compound_id": row["id"], "compound_code": row["code"],
-            "compound_name": row["name"], "lon": row["lon"], "lat": row["lat"],
-            "reason": f"地点文字含小区名 {row['name']}, 取其{how.split()[1]} / place names "
-                      f"compound {row['name']}: its {how.split()[0]}",
-        }
-    row = conn.execute(text("""
-        SELECT code, name, level, ST_X(p) AS lon, ST_Y(p) AS lat
-        FROM (SELECT code, name, level,
-                     CASE WHEN ST_Covers(geom, ST_Centroid(geom)) THEN ST_Centroid(geom)
-                          ELSE ST_PointOnSurface(geom) END AS p
-              FROM admin_unit
-              WHERE region_code = :r AND level IN ('community', 'village')
-                AND strpos(:t, name) > 0
-              ORDER BY length(name) DESC, code LIMIT 1) s
-    """), {"r": region_code, "t": place}).mappings().first()
-    if row is not None:
-        return {
-            "source": row["level"], "unit_code": row["code"], "lon": row["lon"],
-            "lat": row["lat"],
-            "reason": f"地点文字含{'社区' if row['level'] == 'community' else '村'}名 "
-                      f"{row['name']}, 取其中心 / place names {row['level']} {row['name']}: "
-                      "its centroid (approximate: locate the case precisely when you can)",
-        }
-    return None
+    m = match_address(conn, region_code, place)
+    out: dict[str, Any] = {"source": m.level, "match": m.as_dict(), "reason": m.reason}
+    if m.placed:
+        out.update(lon=m.lon, lat=m.lat)
+        if m.compound_id is not None:
+            out.update(compound_id=m.compound_id, compound_code=m.compound_code)
+    elif m.level != "none":
+        out["review"] = True
+        out["reason"] = (f"{m.reason}; 置信度 {m.confidence:.2f} 低于 {REVIEW}, 待指挥中心核实位置 "
+                         f"/ confidence {m.confidence:.2f} below {REVIEW}: the command centre "
+                         "confirms the place")
+    return out
 
 
 def route_point(

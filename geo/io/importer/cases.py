@@ -210,6 +210,11 @@ def import_cases(engine: Engine, path: str | Path, opts: ImportOptions, principa
                 report.new += 1
                 report.duplicates += bool(dups)
                 report.no_location += inc["status"] == "needs_location"
+                place = inc["routing"].get("place") or {}
+                if rep.lon is None and place.get("match"):  # placed (or not) by its address
+                    level = ("review" if place.get("review") else
+                             place["source"] if inc.get("lon") is not None else "none")
+                    report.address_levels[level] = report.address_levels.get(level, 0) + 1
                 if len(report.cases) < MAX_LISTED:
                     report.cases.append({"row": n, "code": inc["code"], "status": inc["status"],
                                          "duplicates": dups})

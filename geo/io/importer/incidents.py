@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+from shapely.geometry import Point
 from sqlalchemy import Connection, text
 
+from geo.addresses.match import index_for
 from geo.db.tables import vocab
 from geo.errors import InvalidInput
 from geo.incidents.codes import is_intake_code, reserved_code_reason, unsafe_code_reason
@@ -127,6 +129,9 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
     departments = {str(c): d for c, d in conn.execute(
         text("SELECT code, department_code FROM incident_category"))}
     router = Router.load(conn, opts.region) if opts.route else None  # before the COPY opens
+    # rows with an address and no coordinates: the offline address matcher, its index built
+    # once for the whole file (also before the COPY opens)
+    addresses = index_for(conn, opts.region) if f["address"] else None
     stg = stage(conn, "incident", cols)
     # a code of the intake's own form: refused after staging (a live case says so first)
     conn.execute(text(f"ALTER TABLE {stg} ADD COLUMN _reserved boolean"))
@@ -180,6 +185,12 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
                 if why:
                     report.refuse(row, raw_code, why)
                     continue
+                if pt is None and addresses is not None and places[i]:
+                    m = addresses.match(str(places[i]))
+                    level = m.level if m.placed else ("review" if m.level != "none" else "none")
+                    report.address_levels[level] = report.address_levels.get(level, 0) + 1
+                    if m.placed and m.lon is not None and m.lat is not None:
+                        pt = Point(m.lon, m.lat)
                 raw_cat = cats_in[i]
                 key = str(raw_cat).strip().lower() if raw_cat is not None else ""
                 cat = cmap.get(key) or cats.get(key) or opts.default_category

@@ -36,6 +36,10 @@ class ImportReport:
     refused_reasons: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     no_location: int = 0
+    # rows placed by their address text (no coordinates): how many at each level matched
+    # (room, building, compound, road, village, township); ``review``: a weak match, kept as
+    # needs_location for the command centre; ``none``: nothing matched
+    address_levels: dict[str, int] = field(default_factory=dict)
     region_created: bool = False
     boundary_set: dict[str, Any] | None = None
     checks: dict[str, Any] | None = None
@@ -86,6 +90,9 @@ class ImportReport:
             + (f"; 重复 duplicates: {self.duplicates}" if self.duplicates else "")
             + (f"; 无坐标 no location: {self.no_location}" if self.no_location else ""),
         ]
+        if self.address_levels:
+            out.append("按地址定位 placed by address: " + ", ".join(
+                f"{k} {v}" for k, v in sorted(self.address_levels.items(), key=lambda kv: -kv[1])))
         for note in self.notes:
             out.append(f"  note: {note}")
         for m in self.merged[:10]:

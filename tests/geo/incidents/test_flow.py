@@ -299,19 +299,50 @@ def test_unknown_category_channel_and_outside_point(api: TestClient,
 
 
 def test_place_name_resolves_to_compound_entrance(api: TestClient, engine: Engine) -> None:
+    """Address text without coordinates is placed by the offline address matcher on the
+    demo's (synthetic) register: a building it knows at the building, a building it does not
+    know at the compound's gate, a typo in the compound's name at that compound (or suggested
+for review when a similar name exists); a text
+    naming only a township waits for the command centre (needs_location) with the matcher's
+    suggestion; another county's address is not forced onto ours."""
     with engine.connect() as conn:
         c = conn.execute(text(
-            "SELECT id, name, ST_X(entrance) AS x, ST_Y(entrance) AS y FROM compound "
-            "WHERE entrance IS NOT NULL ORDER BY length(name) DESC, code LIMIT 1")
-        ).mappings().one()
-    r = api.post("/incidents", json={"category": "电动自行车违规停放充电", "channel": "12345",
-                                     "place": f"{c['name']} 3号楼",
-                                     "reported_at": "2024-06-03T09:00:00+08:00"})
-    assert r.status_code == 201, r.text
-    inc = r.json()
+            "SELECT c.id, c.name, ST_X(c.entrance) AS x, ST_Y(c.entrance) AS y, b.name AS b, "
+            "ST_X(b.point) AS bx, ST_Y(b.point) AS by FROM compound c JOIN building b "
+            "ON b.compound_code = c.code AND b.region_code = c.region_code "
+            "WHERE c.entrance IS NOT NULL AND b.synthetic AND length(c.name) >= 4 "
+            "ORDER BY length(c.name) DESC, c.code, b.code LIMIT 1")).mappings().one()
+
+    def place(text_: str) -> dict[str, Any]:
+        r = api.post("/incidents", json={"category": "电动自行车违规停放充电",
+                                         "channel": "12345", "place": text_,
+                                         "reported_at": "2024-06-03T09:00:00+08:00"})
+        assert r.status_code in (201, 422), r.text
+        return r.json() if r.status_code == 201 else r.json()["incident"]
+
+    inc = place(f"兴县{c['name']}{c['b'].replace('号楼', '栋')}")
     assert inc["compound_id"] == c["id"] and inc["category"] == "ebike_charging"
+    assert inc["lon"] == pytest.approx(c["bx"]) and inc["lat"] == pytest.approx(c["by"])
+    got = inc["routing"]["place"]
+    assert got["source"] == "building" and got["match"]["confidence"] >= 0.9
+    inc = place(f"{c['name']} 99号楼")
+    assert inc["compound_id"] == c["id"]
     assert inc["lon"] == pytest.approx(c["x"]) and inc["lat"] == pytest.approx(c["y"])
     assert inc["routing"]["place"]["source"] == "compound"
+    typo = c["name"][:-2] + ("华" if c["name"][-2] != "华" else "化") + c["name"][-1]
+    inc = place(typo)  # the right compound: placed, or suggested when a namesake is close
+    got = inc["routing"]["place"]
+    assert got["match"]["level"] == "compound" and got["match"]["matched"] == c["name"]
+    assert inc["compound_id"] == c["id"] or (got.get("review") and inc["lon"] is None)
+    inc = place("兴县蔚汾镇")
+    assert inc["status"] == "needs_location" and inc["lon"] is None
+    got = inc["routing"]["place"]
+    assert got["review"] is True and got["match"]["level"] == "township"
+    assert "待指挥中心核实" in got["reason"]
+    inc = place("北京市朝阳区建国路1号")
+    assert inc["status"] == "needs_location"
+    assert inc["routing"]["place"]["source"] == "unresolved"
+    assert "其他地区" in inc["routing"]["place"]["reason"]
 
 
 def test_photos_checked_and_stored(api: TestClient, spot: dict[str, Any]) -> None:

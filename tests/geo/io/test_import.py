@@ -370,3 +370,38 @@ def test_value_parsers() -> None:
     assert find_field(["编号", "经度", "纬度"], "lon", None) == "经度"
     with pytest.raises(ValueError, match="columns are"):
         find_field(["a"], "lon", "lng")
+
+
+def test_incidents_without_coordinates_placed_by_address(demo_rw: Engine, tmp_path: Path) -> None:
+    """A hotline export with addresses and no coordinates: each row is placed by the offline
+    address matcher (building, compound gate, road number), a weak match or another county's
+    address stays ``needs_location``; the report counts the rows at each level."""
+    with demo_rw.connect() as conn:
+        b = conn.execute(text(
+            "SELECT c.name, b.name AS b, ST_X(b.point) AS x, ST_Y(b.point) AS y "
+            "FROM building b JOIN compound c ON c.code = b.compound_code "
+            "ORDER BY b.code LIMIT 1")).mappings().one()
+        g = conn.execute(text(
+            "SELECT road, number, ST_X(geom) AS x, ST_Y(geom) AS y FROM std_address "
+            "WHERE road IS NOT NULL ORDER BY code LIMIT 1")).mappings().one()
+    path = tmp_path / "12345.csv"
+    pd.DataFrame({
+        "工单编号": ["AD001", "AD002", "AD003", "AD004"],
+        "诉求类型": ["water"] * 4,
+        "受理时间": ["2025-05-01 10:00"] * 4,
+        "诉求地址": [f"山西省吕梁市兴县{b['name']}{b['b']}", f"{g['road']}{g['number']}号",
+                     "兴县蔚汾镇", "北京市朝阳区建国路1号"],
+    }).to_csv(path, index=False)
+    rep = run_import(demo_rw, "incidents", path, ImportOptions(
+        region="141123", code_field="工单编号", category_field="诉求类型",
+        time_field="受理时间", address_field="诉求地址", commit=True))
+    assert rep.committed and rep.new == 4, rep.summary_lines()
+    assert rep.address_levels == {"building": 1, "compound": 1, "review": 1, "none": 1}
+    assert any("placed by address" in line for line in rep.summary_lines())
+    with demo_rw.connect() as conn:
+        got = {c: (st, x, y) for c, st, x, y in conn.execute(text(
+            "SELECT code, status, ST_X(geom), ST_Y(geom) FROM incident "
+            "WHERE code LIKE 'AD00%'"))}
+    assert got["AD001"][1:] == pytest.approx((b["x"], b["y"]))
+    assert got["AD002"][1:] == pytest.approx((g["x"], g["y"]))
+    assert got["AD003"][0] == got["AD004"][0] == "needs_location"
