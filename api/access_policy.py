@@ -54,6 +54,7 @@ POLICIES = ("public", "public_layer", "authenticated", "admin", "incidents", "in
 ENDPOINT_POLICY: dict[str, str] = {
     # foundation
     "GET /": "public",  # the landing page: links only, no data
+    "GET /favicon.ico": "public",  # the site's icon (a browser asks for it on every page)
     "GET /health": "public",
     "GET /cells/at": "public_layer",
     # OpenAPI and docs
@@ -100,6 +101,10 @@ ENDPOINT_POLICY: dict[str, str] = {
     # import / export (issue 4): import admin/command; export of public layers for everyone,
     # incidents/workers refused to viewers and scoped/masked for the others (geo.io.export)
     "POST /admin/import/{layer}": "command",
+    "POST /import/profiles/propose": "command",
+    "GET /import/profiles": "command",
+    "GET /import/profiles/{name}": "command",
+    "PUT /import/profiles/{name}": "command",
     "GET /export/{layer}": "public_layer",
     # analysis (issue 6): every logged-in role; geo.analysis.common.incident_detail_level
     # gives planners anonymous points and viewers counts, never reporter fields

@@ -28,6 +28,7 @@ from api.routes import (
     ogc,
     open311,
     patrols,
+    profiles,
     reports,
     spatial,
     tiles,
@@ -48,6 +49,7 @@ ROUTERS = [
     spatial.router,
     tiles.router,
     importexport.router,
+    profiles.router,  # /import/profiles: mapping profiles of import sources
     incidents.router,
     events.router,  # GET /events: live case events (SSE)
     me.router,

@@ -112,6 +112,8 @@ def register(main: click.Group) -> None:
     @click.option("--as-cases", is_flag=True,
                   help="Incidents: each row a live case (routing reasons, deadlines, duplicate "
                   "flags), as POST /incidents/bulk; default: a staged history import.")
+    @click.option("--profile", help="Incidents: a saved import profile (wangge incidents "
+                  "profile propose FILE --save NAME): columns, category map, time formats.")
     @click.option("--chunk-rows", default=50_000, show_default=True,
                   help="Rows per chunk (CSV is streamed; memory grows with this).")
     @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")

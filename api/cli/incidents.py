@@ -34,8 +34,11 @@ def incidents() -> None:
 @click.option("--category-map", multiple=True,
               help="VALUE=category_code (repeatable): the source's own labels; labels matching "
                    "no category are filed as 待分类 for the command centre.")
+@click.option("--profile", default=None,
+              help="A saved import profile of the source (wangge incidents profile propose "
+                   "FILE --save NAME): its columns, category map, time formats, channel.")
 def import_cmd(file: Path, commit: bool, skip_refused: bool, region: str | None,
-               category_map: tuple[str, ...]) -> None:
+               category_map: tuple[str, ...], profile: str | None) -> None:
     """Import a hotline export (CSV or XLSX) as cases: every row routed, bad rows listed.
 
     The same pipeline and report as POST /incidents/bulk and ``wangge import incidents
@@ -50,7 +53,7 @@ def import_cmd(file: Path, commit: bool, skip_refused: bool, region: str | None,
 
     opts = ImportOptions(region=s.region_or_default(region), commit=commit,
                          skip_refused=skip_refused, as_cases=True,
-                         category_map=_parse_map(category_map))
+                         category_map=_parse_map(category_map), profile=profile)
     try:
         report = run_import(get_engine(s.database_url), "incidents", file, opts,
                             principal=CLI_PRINCIPAL)
@@ -63,6 +66,112 @@ def import_cmd(file: Path, commit: bool, skip_refused: bool, region: str | None,
             click.echo(f"  row {case['row']}: {case['code']} needs a location")
     if report.error:
         raise click.ClickException(report.error)
+
+
+@incidents.group("profile")
+def profile_group() -> None:
+    """Import mapping profiles (导入映射方案): one per source (e.g. 12345-xingxian)."""
+
+
+@profile_group.command("propose")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--save", "save_as", default=None, metavar="NAME",
+              help="Save the proposal under NAME (letters, digits, _ . -).")
+@click.option("--region", default=None, help="Region code (default: WANGGE_REGION).")
+@click.option("--json", "as_json", is_flag=True, help="Print the proposal as JSON.")
+def profile_propose(file: Path, save_as: str | None, region: str | None,
+                    as_json: bool) -> None:
+    """Read a sample export and propose its mapping (nothing is imported): columns, category
+    labels, time formats, and what could not be mapped. Edit the JSON and save it with
+    'wangge incidents profile save NAME FILE.json', or save the proposal as it is (--save)."""
+    import json
+    from zoneinfo import ZoneInfo
+
+    from geo.db.engine import get_engine
+    from geo.errors import WanggeError
+    from geo.io.importer.cases import read_raw
+    from geo.io.importer.profiles import propose, save_profile
+    from geo.localtime import TZ_NAME
+
+    s = Settings.from_env()
+    region_code = s.region_or_default(region)
+    try:
+        header, rows = read_raw(file.read_bytes(), file.name)
+        with get_engine(s.database_url).begin() as conn:
+            out = propose(conn, header, rows, ZoneInfo(TZ_NAME))
+            if save_as:
+                save_profile(conn, region_code, save_as, out["profile"], CLI_PRINCIPAL.user)
+    except WanggeError as exc:
+        raise click.ClickException(exc.message) from exc
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False, indent=1))
+        return
+    p = out["profile"]
+    click.echo(f"{out['rows']} 行 rows; 列对应 columns:")
+    for h, f in p["columns"].items():
+        click.echo(f"  {h} -> {f}")
+    if out["unmapped_columns"]:
+        click.echo(f"未对应的列 unmapped columns (ignored): {out['unmapped_columns']}")
+    for c in out["proposed_categories"]:
+        click.echo(f"  类别 label {c['label']} ({c['rows']} 行) -> {c['code']} {c['name']} "
+                   f"(相似度 score {c['score']}: please check)")
+    if out["unmapped_categories"]:
+        click.echo(f"未对应的类别 (导入为「待分类」) labels filed as unclassified: "
+                   f"{out['unmapped_categories']}")
+    click.echo(f"时间格式 time shapes: {out['time_shapes']}; extra formats: {p['time_formats']}")
+    if out["unreadable_time_count"]:
+        click.echo(f"无法识别的时间 unreadable times: {out['unreadable_time_count']}, e.g. "
+                   f"{out['unreadable_times'][:3]}")
+    if out["missing"]:
+        click.echo(f"缺少 missing fields: {out['missing']}")
+    if save_as:
+        click.echo(f"已保存 saved as {save_as!r}: wangge incidents import FILE --profile "
+                   f"{save_as} [--commit]")
+
+
+@profile_group.command("save")
+@click.argument("name")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--region", default=None, help="Region code (default: WANGGE_REGION).")
+def profile_save(name: str, file: Path, region: str | None) -> None:
+    """Save profile NAME from a JSON file (a proposal's "profile", edited)."""
+    import json
+
+    from geo.db.engine import get_engine
+    from geo.errors import WanggeError
+    from geo.io.importer.profiles import save_profile
+
+    s = Settings.from_env()
+    try:
+        data = json.loads(file.read_text(encoding="utf-8-sig"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{file} 不是 JSON / is not JSON: {exc}") from exc
+    data = data.get("profile", data) if isinstance(data, dict) else data
+    try:
+        with get_engine(s.database_url).begin() as conn:
+            saved = save_profile(conn, s.region_or_default(region), name, data,
+                                 CLI_PRINCIPAL.user)
+    except WanggeError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"已保存 saved {name!r}: {json.dumps(saved['profile'], ensure_ascii=False)}")
+
+
+@profile_group.command("list")
+@click.option("--region", default=None, help="Region code (default: WANGGE_REGION).")
+def profile_list(region: str | None) -> None:
+    """The saved profiles."""
+    from geo.db.engine import get_engine
+    from geo.io.importer.profiles import list_profiles
+
+    s = Settings.from_env()
+    with get_engine(s.database_url).connect() as conn:
+        rows = list_profiles(conn, s.region_or_default(region))
+    for r in rows:
+        click.echo(f"{r['name']:24s} {len(r['profile'].get('columns', {}))} columns, "
+                   f"{len(r['profile'].get('category_map', {}))} labels mapped; saved by "
+                   f"{r['saved_by'] or '-'} at {r['updated_at']:%Y-%m-%d %H:%M}")
+    if not rows:
+        click.echo("没有已保存的方案 / no profiles saved")
 
 
 @incidents.group("holidays")

@@ -72,6 +72,7 @@ def post_import(
     activate: Annotated[bool, Form()] = False,
     set_name: Annotated[str | None, Form()] = None,
     valid_from: Annotated[dt.date | None, Form()] = None,
+    profile: Annotated[str | None, Form(description="incidents: a saved import profile")] = None,
 ) -> JSONResponse:
     """Run an import of the uploaded file; answer its report.
 
@@ -95,7 +96,7 @@ def post_import(
         bearing_field=bearing_field, channel=channel, strict=strict,
         skip_refused=skip_refused, commit=commit_flag(commit, commit_q), activate=activate,
         set_name=set_name,
-        valid_from=valid_from, as_cases=as_cases,
+        valid_from=valid_from, as_cases=as_cases, profile=profile,
     )
     report = import_upload(engine, settings, layer, file, opts, principal)
     body: dict[str, Any] = report.to_dict()

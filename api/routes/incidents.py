@@ -215,7 +215,10 @@ def post_bulk(engine: EngineDep, settings: SettingsDep, principal: PrincipalDep,
               category_map: Annotated[str | None, Form(
                   description="The source's category labels: VALUE=code;VALUE2=code2 (labels "
                   "matching no category are filed as 待分类 for the command centre)")] = None,
-              region: Annotated[str | None, Form()] = None) -> JSONResponse:
+              region: Annotated[str | None, Form()] = None,
+              profile: Annotated[str | None, Form(
+                  description="A saved import profile (POST /import/profiles/propose): the "
+                  "source's columns, category labels, time formats")] = None) -> JSONResponse:
     """Each row a case (routed, deadlines, duplicate flags); the one import pipeline and report.
 
     The command centre's intake of hotline (12345) exports: cases from anywhere in the county,
@@ -227,7 +230,8 @@ def post_bulk(engine: EngineDep, settings: SettingsDep, principal: PrincipalDep,
     """
     opts = ImportOptions(region=settings.region_or_default(region),
                          commit=commit_flag(commit, commit_q), skip_refused=skip_refused,
-                         as_cases=True, category_map=category_map_form(category_map))
+                         as_cases=True, category_map=category_map_form(category_map),
+                         profile=profile)
     report = import_upload(engine, settings, "incidents", file, opts, principal)
     return JSONResponse(report.to_dict(), status_code=422 if report.error else 200)
 

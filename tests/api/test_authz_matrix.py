@@ -89,6 +89,9 @@ def env(admin_engine: Engine, demo_template: str) -> Iterator[Env]:
                              demo_open=False, demo_mode=True)
     with engine.begin() as conn:
         add_user(conn, "matrix-other", "viewer", "141123", password="matrix-other-pw")
+        from geo.io.importer.profiles import save_profile
+
+        save_profile(conn, "141123", "matrix", {"columns": {"类别": "category"}}, "matrix")
         cells = frozenset(conn.execute(text(
             "SELECT a.cell_code FROM app_user u JOIN worker_assignment a "
             "ON a.worker_id = u.worker_id AND a.valid_to IS NULL "
@@ -392,6 +395,13 @@ PROBES: dict[str, Callable[[Env, str, str], Request]] = {
         "POST", "/incidents", {"json": {
             "category": getattr(env, scope)["category_code"], "description": "matrix report",
             **dict(zip(("lon", "lat"), getattr(env, f"{scope}_point"), strict=True))}}),
+    "POST /import/profiles/propose": lambda env, role, scope: (
+        "POST", "/import/profiles/propose", {"files": {"file": ("hotline.csv",
+                                                                _hotline_csv(env, scope))}}),
+    "GET /import/profiles/{name}": lambda env, role, scope: (
+        "GET", "/import/profiles/matrix", {}),
+    "PUT /import/profiles/{name}": lambda env, role, scope: (
+        "PUT", "/import/profiles/matrix", {"json": {"columns": {"类别": "category"}}}),
     "POST /incidents/bulk": lambda env, role, scope: (
         "POST", "/incidents/bulk", {"files": {"file": ("hotline.csv",
                                                        _hotline_csv(env, scope))},

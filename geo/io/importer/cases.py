@@ -29,8 +29,9 @@ from geo.incidents.intake import Report, create_incident
 from geo.incidents.reference import UNCLASSIFIED, ensure_unclassified
 from geo.io.importer.incidents import _category_lookup
 from geo.io.importer.options import MAX_LISTED, ImportOptions
+from geo.io.importer.profiles import parse_with
 from geo.io.importer.report import ImportReport, finish
-from geo.io.parse import coordinate_field, parse_time
+from geo.io.parse import coordinate_field
 from geo.io.read import decode_csv, unreadable_table
 from geo.localtime import TZ_NAME
 
@@ -64,8 +65,29 @@ HEADERS = {
 }
 
 
-def read_table(data: bytes, filename: str) -> list[dict[str, Any]]:
-    """Rows of a CSV (UTF-8 or GBK) or XLSX hotline export as dicts keyed by Report fields."""
+def read_table(data: bytes, filename: str, columns: dict[str, str] | None = None
+               ) -> list[dict[str, Any]]:
+    """Rows of a CSV (UTF-8 or GBK) or XLSX hotline export as dicts keyed by Report fields
+    (``columns``: a profile's header -> field, before the headers known to :data:`HEADERS`)."""
+    header, body = read_raw(data, filename)
+    cols = columns or {}
+    fields = [cols.get(h) or HEADERS.get(h, HEADERS.get(h.lower())) for h in header]
+    if "category" not in fields:
+        raise InvalidInput(
+            f"文件缺少「类别」列 / the file has no category column; headers found: {header}; "
+            f"known headers: {sorted(HEADERS)} (或用导入映射方案 / or use an import profile)",
+            field="file")
+    if len(body) > MAX_CASE_ROWS:
+        raise TooLarge(f"一次最多导入 {MAX_CASE_ROWS} 行 / at most {MAX_CASE_ROWS} rows per "
+                       "import: split the file")
+    out = []
+    for r in body:
+        out.append({f: v for f, v in zip(fields, r, strict=False) if f and v not in (None, "")})
+    return out
+
+
+def read_raw(data: bytes, filename: str) -> tuple[list[str], list[list[Any]]]:
+    """The header and the non-empty rows of a CSV (UTF-8 or GBK) or XLSX file."""
     name = filename.lower()
     raw_rows: list[list[Any]]
     if name.endswith(".xlsx") or data[:2] == b"PK":
@@ -95,18 +117,7 @@ def read_table(data: bytes, filename: str) -> list[dict[str, Any]]:
         raise InvalidInput(f"文件 {filename} 没有数据 / file {filename} holds no rows",
                            field="file")
     header = [str(h or "").strip() for h in raw_rows[0]]
-    fields = [HEADERS.get(h, HEADERS.get(h.lower())) for h in header]
-    if "category" not in fields:
-        raise InvalidInput(
-            f"文件缺少「类别」列 / the file has no category column; headers found: {header}; "
-            f"known headers: {sorted(HEADERS)}", field="file")
-    if len(raw_rows) - 1 > MAX_CASE_ROWS:
-        raise TooLarge(f"一次最多导入 {MAX_CASE_ROWS} 行 / at most {MAX_CASE_ROWS} rows per "
-                       "import: split the file")
-    out = []
-    for r in raw_rows[1:]:
-        out.append({f: v for f, v in zip(fields, r, strict=False) if f and v not in (None, "")})
-    return out
+    return header, raw_rows[1:]
 
 
 def _category_of(label: str, cmap: dict[str, str], cats: dict[str, str]) -> str | None:
@@ -116,12 +127,12 @@ def _category_of(label: str, cmap: dict[str, str], cats: dict[str, str]) -> str 
     return cmap.get(key) or cats.get(key)
 
 
-def _report_from_row(row: dict[str, Any]) -> Report:
+def _report_from_row(row: dict[str, Any], formats: list[str] | None = None) -> Report:
     def num(key: str) -> float | None:
         return coordinate_field(row.get(key), key)
 
     try:  # the importers' one time rule; hotline exports are in China Standard Time
-        when = parse_time(row.get("reported_at"), None, ZoneInfo(TZ_NAME))
+        when = parse_with(row.get("reported_at"), formats or [], ZoneInfo(TZ_NAME))
     except ValueError as exc:
         raise InvalidInput(f"{exc} (例 2025-09-30 15:00, 2025/9/30 15:00:00)",
                            field="reported_at") from exc
@@ -167,7 +178,7 @@ def import_cases(engine: Engine, path: str | Path, opts: ImportOptions, principa
     """
     t0 = time.monotonic()
     name = display_name or Path(path).name
-    rows = read_table(Path(path).read_bytes(), name)
+    rows = read_table(Path(path).read_bytes(), name, opts.columns)
     report = ImportReport(
         layer="incidents", region=opts.region, file=name,
         format="xlsx" if name.lower().endswith(".xlsx") else "csv",
@@ -193,7 +204,10 @@ def import_cases(engine: Engine, path: str | Path, opts: ImportOptions, principa
                     if code is None and label:
                         code = ensure_unclassified(conn, opts.region)
                         unclassified[label] = unclassified.get(label, 0) + 1
-                    rep = replace(_report_from_row({**raw, "category": code or label}),
+                    defaults = {"channel": opts.channel, "department": opts.default_department}
+                    row = {**{k: v for k, v in defaults.items() if v}, **raw,
+                           "category": code or label}
+                    rep = replace(_report_from_row(row, opts.time_formats),
                                   category_label=label if code == UNCLASSIFIED[0] else None)
                     if rep.source_ref and conn.execute(text(
                             "SELECT 1 FROM incident WHERE region_code = :r "

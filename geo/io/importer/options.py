@@ -57,4 +57,10 @@ class ImportOptions:
     # report; the hotline path) instead of a staged history import
     as_cases: bool = False
     chunk_rows: int = 50_000
+    # a saved mapping profile (geo.io.importer.profiles) named by the import; applied by
+    # run_import onto the fields below (and category_map, channel)
+    profile: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)  # header -> report field
+    time_formats: list[str] = field(default_factory=list)  # tried after the usual forms
+    default_department: str | None = None
 

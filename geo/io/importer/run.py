@@ -78,6 +78,16 @@ def run_import(
         raise InvalidInput(f"未知图层 {layer!r}，可选 {LAYERS} / unknown layer {layer!r}; "
                            f"layers: {LAYERS}", field="layer")
     tz = _zone(opts.timezone)
+    if opts.profile:
+        if layer != "incidents":
+            raise InvalidInput("导入映射方案只用于事件 / import profiles are for incidents",
+                               field="profile")
+        from geo.io.importer.profiles import apply_profile, load_profile
+
+        with engine.connect() as conn:
+            opts = apply_profile(opts, load_profile(conn, opts.region, opts.profile))
+        if not opts.as_cases:  # the staged importer names its columns by options
+            opts = _profile_fields(opts)
     if layer == "incidents" and opts.as_cases:
         return import_cases(engine, path, opts, principal or SYSTEM, display_name)
     src = open_source(path, layer=opts.layer, lon_field=opts.lon_field,
@@ -88,6 +98,25 @@ def run_import(
         return _run(engine, layer, path, opts, src, tz, t0, progress, display_name)
     finally:
         src.close()
+
+
+_FIELD_OPTION = {"source_ref": "code_field", "category": "category_field",
+                 "reported_at": "time_field", "place": "address_field",
+                 "description": "description_field", "lon": "lon_field", "lat": "lat_field"}
+
+
+def _profile_fields(opts: ImportOptions) -> ImportOptions:
+    """A profile's columns as the staged importer's field options (options given win)."""
+    from dataclasses import replace
+
+    given = {opt: getattr(opts, opt) for opt in _FIELD_OPTION.values()}
+    for header, fld in opts.columns.items():
+        opt = _FIELD_OPTION.get(fld)
+        if opt and not given[opt]:
+            given[opt] = header
+    if opts.time_formats and not opts.time_format:
+        given["time_format"] = opts.time_formats[0]
+    return replace(opts, **given)
 
 
 def _zone(name: str) -> ZoneInfo:
