@@ -151,6 +151,7 @@ def monthly_report(conn: Connection, principal: Principal, region_code: str, mon
             "month": f"{first:%Y-%m}", "from": first.isoformat(), "to": after.isoformat(),
             "as_of": as_of.astimezone(CST).isoformat(timespec="seconds"),
             "boundary_set": bset["name"], "reader": principal.user, "role": principal.role,
+            "reader_name": _display_name(conn, principal.user),
             "synthetic": _synthetic(conn, region_code),
         },
         "headline": {k: v for k, v in headline.items() if k not in ("yoy", "pop")},
@@ -159,9 +160,12 @@ def monthly_report(conn: Connection, principal: Principal, region_code: str, mon
         "trend": trend,
         "townships": townships,
         "categories": categories,
-        "overdue": {"total": len(overdue_rows), "rows": overdue_rows[:OVERDUE_SHOWN]},
+        # hidden: the reader's role reads no case list (planners, viewers), so the list is
+        # empty by scope, not because nothing is overdue (the headline counts them)
+        "overdue": {"total": len(overdue_rows), "rows": overdue_rows[:OVERDUE_SHOWN],
+                    "hidden": not principal.reads_incident_details()},
         "cameras": {"summary": cams["summary"], "units": cams["tables"].get("units")},
-        "property": {"summary": prop["summary"],
+        "property": {"summary": prop["summary"], "unit": prop["inputs"]["unit"],
                      "unmanaged": prop["tables"].get("unmanaged_compounds")},
         "hotspots": {"summary": spots["summary"], "table": spots["tables"]},
         "sites": {"summary": sites["summary"], "rows": site_rows,
@@ -177,6 +181,12 @@ def monthly_report(conn: Connection, principal: Principal, region_code: str, mon
 def _worker_name(principal: Principal, name: str | None) -> str:
     """A grid worker's name as the reader may see it (the one rule for workers' names)."""
     return as_seen(principal, "workers", "name", name) if name else "—"
+
+
+def _display_name(conn: Connection, username: str) -> str | None:
+    """The reader's display name (e.g. 住建局规划分析), None when the account has none."""
+    return conn.execute(text("SELECT display_name FROM app_user WHERE username = :u"),
+                        {"u": username}).scalar()
 
 
 def _days_late(due_at: str | None, as_of: dt.datetime) -> float | None:

@@ -15,7 +15,9 @@ from typing import Any
 import geopandas as gpd
 from sqlalchemy import Connection
 
+from geo.analysis.property import target_result
 from geo.auth.principal import Principal
+from geo.db.tables.vocab import ANALYSIS_UNIT, ROLE, TARGET_RESULT
 from geo.mapdata import foundation as gl
 from geo.mapdata import incidents as gi
 from geo.periods import Period, add_months
@@ -42,7 +44,10 @@ T = {
         "covered": "县域面积覆盖率", "uncovered": "本月事件中无摄像头覆盖",
         "cams": "在线摄像头", "blind": "无视频覆盖的小区",
         "managed": "有物业管理的小区占比", "target": "目标", "met": "已达成",
-        "not_met": "未达成", "pending": "未到期", "urban": "城区无物业管理小区清零",
+        "urban": "城区无物业管理小区清零",
+        "units_meeting": "已达标 {n} / 共 {total} 个{unit}",
+        "hidden": "按权限不显示明细: {role}只看统计数字, 不看逐件事件 (超期在办件数见「本月概况」)",
+        "hidden_sheet": "按权限不显示明细 ({role})",
         "unmanaged": "仍无物业管理的小区", "compound": "小区", "address": "地址",
         "households": "户数", "site_rank": "序号", "gain": "新增覆盖事件",
         "bearing": "朝向(度)", "lonlat": "经纬度 (CGCS2000)", "page_of": "第 {p} 页",
@@ -74,9 +79,13 @@ T = {
         "none": "none", "pp": "points", "unit_cases": "",
         "covered": "Share of the county's area covered", "uncovered": "Incidents of the month "
         "no camera sees", "cams": "Online cameras", "blind": "Compounds no camera sees",
-        "managed": "Compounds under property management", "target": "Target", "met": "met",
-        "not_met": "not met", "pending": "not yet due", "urban": "No unmanaged compound in "
-        "the urban area", "unmanaged": "Compounds still without management",
+        "managed": "Compounds under property management", "target": "Target",
+        "urban": "No unmanaged compound in the urban area",
+        "units_meeting": "{n} of {total} {unit} units meet it",
+        "hidden": "Not shown for your role ({role}: figures only, no case list); the count of "
+                  "open overdue cases is in the headline",
+        "hidden_sheet": "Not shown for your role ({role})",
+        "unmanaged": "Compounds still without management",
         "compound": "Compound", "address": "Address", "households": "Households",
         "site_rank": "No.", "gain": "Incidents newly covered", "bearing": "Bearing (deg)",
         "lonlat": "Lon, lat (CGCS2000)", "page_of": "Page {p}", "generated": "Generated",
@@ -179,13 +188,16 @@ def _local(iso: str | None) -> str:
 
 def map_pictures(conn: Connection, principal: Principal, report: dict[str, Any],
                  lang: str = "zh") -> list[bytes]:
-    """The month's incidents the reader may see, townships and hot-spot cells (Gi* bin >= 2,
-    95 % and more), as a PNG."""
+    """The month's incidents the reader may see (anonymous points for planners), townships
+    and hot-spot cells (Gi* bin >= 2, 95 % and more), as PNGs: the county, and a close-up of
+    the hot spots when there are any."""
     inp = report["inputs"]
     first = parse_month(inp["month"])
     period = Period.from_dates(first, add_months(first, 1) - dt.timedelta(days=1))
     town = gl.admin_units(conn, inp["region_code"], ("township",))
-    pts, _n = gi.incidents(conn, principal, inp["region_code"], period, limit=20_000)
+    # planners see the month's incidents as anonymous points (the maps' rule), never none
+    pts, _n = (gi.incident_points if gi.points_only(principal) else gi.incidents)(
+        conn, principal, inp["region_code"], period, limit=20_000)
     if not pts.empty:
         pts = pts.copy()
         pts["cls"] = ["overdue" if o else ("open" if op else "closed")
@@ -221,7 +233,7 @@ def monthly_html(conn: Connection, principal: Principal, report: dict[str, Any],
             (t["region"], f"{inp['region_name']} ({inp['region_code']})"),
             (t["period"], f"{inp['from']} — {_last_day(inp['to'])}"),
             (t["as_of"], _local(inp["as_of"])), (t["bset"], inp["boundary_set"]),
-            (t["reader"], f"{inp['reader']} ({inp['role']})"))) + "</table>")
+            (t["reader"], _reader(inp, lang)))) + "</table>")
     # 1. headline
     parts.append(f"<h2>{escape(t['headline'])}</h2><div class=kpis>")
     for key in ("reports", "closing_rate", "on_time_rate", "open_overdue"):
@@ -269,8 +281,9 @@ def monthly_html(conn: Connection, principal: Principal, report: dict[str, Any],
                  "</tbody></table>")
     # 5. overdue
     od = report["overdue"]
-    parts.append(f"<h2>{escape(t['overdue'])}</h2><p>"
-                 f"{escape(t['overdue_total'].format(n=od['total'], k=len(od['rows'])))}</p>")
+    parts.append(f"<h2>{escape(t['overdue'])}</h2><p>" + escape(
+        t["hidden"].format(role=ROLE.label(inp["role"], lang)) if od.get("hidden") else
+        t["overdue_total"].format(n=od["total"], k=len(od["rows"]))) + "</p>")
     if od["rows"]:
         parts.append(_table(
             [t["code"], t["category"], t["township"], t["worker"], t["department"],
@@ -298,14 +311,14 @@ def monthly_html(conn: Connection, principal: Principal, report: dict[str, Any],
     target_rows = [[t["managed"], f"{ps['managed_pct']:.1f}%", ""]]
     urban = ps.get("no_unmanaged_urban") or {}
     if urban:
-        state = t["pending"] if urban.get("state") != "due" else (
-            t["met"] if urban.get("met") else t["not_met"])
-        target_rows.append([f"{t['urban']} ({urban.get('from')})", t["urban_value"], state])
+        target_rows.append([f"{t['urban']} ({urban.get('from')})", t["urban_value"],
+                            TARGET_RESULT.label(target_result(urban), lang)])
+    unit = ANALYSIS_UNIT.label(report["property"].get("unit", "community"), lang)
     for tg in ps.get("targets", []):
-        state = t["pending"] if tg.get("state") != "due" else (
-            t["met"] if tg.get("met") else t["not_met"])
         target_rows.append([f"{t['target']} {tg['target_pct']:g}% ({tg['by']})",
-                            f"{tg.get('units_meeting')}/{tg.get('units')}", state])
+                            t["units_meeting"].format(n=tg.get("units_meeting"),
+                                                      total=tg.get("units"), unit=unit),
+                            TARGET_RESULT.label(target_result(tg), lang)])
     parts.append(_table([t["metric"], t["value"], t["status"]], target_rows, {1}))
     un = report["property"]["unmanaged"]
     if un is not None and not un.empty:
@@ -337,6 +350,12 @@ def monthly_html(conn: Connection, principal: Principal, report: dict[str, Any],
     parts.append(f'<p class="note">{escape(t["generated"])} {_local(inp["as_of"])} · Wangge</p>')
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def _reader(inp: dict[str, Any], lang: str) -> str:
+    """The reader as a person reads it: display name (or user name) and the role's name."""
+    who = inp.get("reader_name") if lang == "zh" else None
+    return f"{who or inp['reader']} ({ROLE.label(inp['role'], lang)})"
 
 
 def _last_day(to: str) -> str:
@@ -382,9 +401,14 @@ def monthly_xlsx(report: dict[str, Any], lang: str = "zh") -> bytes:
         return Column(key, zh[key], en[key], kind, **kw)
 
     h = report["headline"]
+    # one figure per row: each row says its kind (rates as 84.2 %, counts as integers) and the
+    # unit of its 环比/同比 (a difference of rates is in percentage points, not per cent)
     headline_rows = [{"metric": zh[k] if lang != "en" else en[k], "value": h[k],
-                      "mom": change_of(k, report["mom"])[0],
-                      "yoy": change_of(k, report["yoy"])[0]} for k in HEADLINE]
+                      "kind": metric(k).kind, "change_kind": "int" if metric(k).kind == "int"
+                      else "float", "mom": change_of(k, report["mom"])[0],
+                      "yoy": change_of(k, report["yoy"])[0],
+                      "unit": CHANGE_UNITS[_change_unit(k)][0 if lang != "en" else 1]}
+                     for k in HEADLINE]
     trend = Sheet("趋势", "Trend", [
         Column("month", tz["period"], te["period"]), metric("reports", total=True),
         metric("cases", total=True), metric("closed", total=True),
@@ -415,13 +439,20 @@ def monthly_xlsx(report: dict[str, Any], lang: str = "zh") -> bytes:
         Column("due", tz["due"], te["due"], "datetime"),
         Column("overdue_days", tz["late"], te["late"], "float")],
         [{**r, "reported": _aware(r["reported_at"]), "due": _aware(r["due_at"])}
-         for r in report["overdue"]["rows"]])
+         for r in report["overdue"]["rows"]] or _hidden_rows(report, lang))
     headline = Sheet("概况", "Headline", [
-        Column("metric", tz["metric"], te["metric"]), Column("value", tz["value"], te["value"],
-                                                            "float"),
-        Column("mom", tz["mom"], te["mom"], "float", note_zh="率为百分点, 其余为差值",
-               note_en="rates in percentage points, others as differences"),
-        Column("yoy", tz["yoy"], te["yoy"], "float")], headline_rows)
+        Column("metric", tz["metric"], te["metric"]),
+        Column("value", tz["value"], te["value"], "float", kind_of="kind",
+               note_zh="率以百分比显示, 其余为件数或小时",
+               note_en="rates as percentages, others as counts or hours"),
+        Column("mom", tz["mom"], te["mom"], "float", kind_of="change_kind",
+               note_zh="与上月之差: 率为百分点之差, 其余为件数或小时之差",
+               note_en="difference from the month before: rates in percentage points, "
+                       "others in cases or hours"),
+        Column("yoy", tz["yoy"], te["yoy"], "float", kind_of="change_kind",
+               note_zh="与上年同月之差, 单位同环比", note_en="difference from the same month a "
+               "year earlier, in the same units"),
+        Column("unit", "环比、同比单位", "Unit of the changes")], headline_rows)
     inp = report["inputs"]
     about = About(
         f"{inp['region_name']} {inp['month']} {tz['title']}",
@@ -433,6 +464,23 @@ def monthly_xlsx(report: dict[str, Any], lang: str = "zh") -> bytes:
         notes=([(tz["synthetic"], te["synthetic"])] if inp["synthetic"] else [])
         + [(report["definitions_zh"], report["definitions"])])
     return write_workbook([headline, trend, towns, cats, overdue], about, lang)
+
+
+CHANGE_UNITS = {"pp": ("百分点", "percentage points"), "cases": ("件", "cases"),
+                "hours": ("小时", "hours")}
+
+
+def _change_unit(key: str) -> str:
+    return "pp" if key in RATES else ("hours" if key == "avg_handling_h" else "cases")
+
+
+def _hidden_rows(report: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+    """The overdue sheet's one line when the reader's role reads no case list: the sheet says
+    why it is empty instead of looking like nothing is overdue."""
+    if not report["overdue"].get("hidden"):
+        return []
+    role = ROLE.label(report["inputs"]["role"], lang)
+    return [{"code": T[lang]["hidden_sheet"].format(role=role)}]
 
 
 def _aware(iso: str | None) -> dt.datetime | None:

@@ -146,6 +146,15 @@ def _aggregate(df: pd.DataFrame, key: str) -> pd.DataFrame:
     return out
 
 
+def target_result(item: dict[str, Any]) -> str:
+    """Where a target of the summary (``targets`` or ``no_unmanaged_urban``) stands, as a
+    :data:`geo.db.tables.vocab.TARGET_RESULT` code: ``met`` / ``not_met`` once due,
+    ``upcoming`` before."""
+    if item.get("state") != "due":
+        return "upcoming"
+    return "met" if item.get("met") else "not_met"
+
+
 def property_management(conn: Connection, principal: Principal, region_code: str,
                         as_of: dt.date | None = None, unit: str = "community",
                         targets: list[tuple[dt.date, float]] | None = None) -> dict[str, Any]:

@@ -79,6 +79,12 @@ class Principal:
         """True for roles that read every incident (with personal data) of their regions."""
         return self.role in ("admin", "command")
 
+    def reads_incident_details(self) -> bool:
+        """True for roles that read incidents case by case (all of them, or those of their
+        cells or department); False for roles that see only counts and anonymous points
+        (planners, viewers): a list of cases is empty for them by role, whatever the data."""
+        return self.sees_all_incidents() or self.role in ("worker", "department")
+
     def may_see_incident(self, cell_code: str | None, department_code: str | None) -> bool:
         """True when the caller may read this incident's details."""
         if self.sees_all_incidents():

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, text
 from geo.demo.boundary import REGION
 from geo.demo.generate import person_name, phone
 
-SET_NAME = "兴县网格 2021 (演示, synthetic)"
+SET_NAME = "兴县网格 2021 (演示, 合成数据)"
 
 Ewkt = Callable[[BaseGeometry], str]
 

@@ -35,7 +35,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -105,6 +105,9 @@ class Column:
     per : float
         The rate's multiplier in the totals row (1000 for "per 1,000 households"); percent
         points multiply by 100 by themselves.
+    kind_of : str, optional
+        Key of the row value that names this cell's kind, for a column of mixed figures (a
+        headline table: counts in one row, rates in the next); ``kind`` when a row names none.
     """
 
     key: str
@@ -118,6 +121,7 @@ class Column:
     ratio: tuple[str, str] | None = None
     points: bool = False
     per: float = 1.0
+    kind_of: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -378,6 +382,9 @@ def _row(ws: Any, cols: list[Column], formats: list[str | None], floats: list[bo
          row: Mapping[str, Any], lang: str, cell_cls: Any) -> list[Any]:
     out: list[Any] = []
     for c, fmt, is_float in zip(cols, formats, floats, strict=True):
+        if c.kind_of and row.get(c.kind_of) and row[c.kind_of] != c.kind:
+            c = replace(c, kind=row[c.kind_of], kind_of=None)
+            fmt, is_float = FORMATS.get(c.kind), c.kind == "float"
         v = cell_value(c, row.get(c.key), lang)
         if v is None:
             out.append(None)

@@ -178,3 +178,84 @@ def test_a_month_without_reports(env: tuple[TestClient, dict[str, dict[str, str]
                        headers=h["command"])
         assert r.status_code == 200, (fmt, r.text[:300])
     assert r.headers["content-type"].startswith("application/vnd.openxml")
+
+
+def _map_png(html: str) -> Any:
+    """The county map of the report page (the first picture after the map heading)."""
+    import base64
+    import re
+
+    from PIL import Image
+
+    pics = re.findall(r'<img alt="六、本月事件分布与热点" src="data:image/png;base64,'
+                      r'([^"]+)"', html)
+    assert pics, "no map picture"
+    return Image.open(io.BytesIO(base64.b64decode(pics[0]))).convert("RGB")
+
+
+def test_planner_map_draws_the_months_incidents(
+        env: tuple[TestClient, dict[str, dict[str, str]]]) -> None:
+    """A planner's report map shows the month's incidents (as anonymous points, the maps'
+    rule), like the command centre's: dots in the incident colours, not an empty county."""
+    import numpy as np
+
+    from maps import styles as st
+
+    client, h = env
+    counts = {}
+    for role in ("command", "planner"):
+        page = _report(client, h[role], "html")
+        assert page.status_code == 200
+        px = np.asarray(_map_png(page.text), dtype=int)
+        want = np.array([int(st.CLOSED[i:i + 2], 16) for i in (1, 3, 5)])
+        counts[role] = int((np.abs(px - want).max(axis=2) <= 12).sum())
+    assert counts["planner"] > 500, counts
+    assert counts["planner"] >= 0.5 * counts["command"], counts
+
+
+def test_a_list_empty_by_role_says_so(env: tuple[TestClient, dict[str, dict[str, str]]]
+                                      ) -> None:
+    """A planner's overdue list is empty because of the role, not because nothing is overdue:
+    the JSON, the page and the workbook say so; the command centre's list is not hidden."""
+    client, h = env
+    planner = _report(client, h["planner"]).json()
+    assert planner["headline"]["open_overdue"] > 0
+    assert planner["overdue"]["hidden"] is True and planner["overdue"]["rows"] == []
+    assert _report(client, h["command"]).json()["overdue"]["hidden"] is False
+    page = _report(client, h["planner"], "html").text
+    assert "按权限不显示明细" in page and "共 0 件" not in page
+    assert "Not shown for your role" in _report(client, h["planner"], "html", lang="en").text
+    wb = openpyxl.load_workbook(io.BytesIO(_report(client, h["planner"], "xlsx").content))
+    assert "按权限不显示明细" in str(wb["超期事件"]["A2"].value)
+    command = _report(client, h["command"], "html").text
+    assert "按权限不显示明细" not in command and "列出超期最久的" in command
+
+
+def test_headline_sheet_rates_as_percentages_and_changes_in_points(
+        env: tuple[TestClient, dict[str, dict[str, str]]]) -> None:
+    client, h = env
+    rep = _report(client, h["command"]).json()
+    wb = openpyxl.load_workbook(io.BytesIO(_report(client, h["command"], "xlsx").content))
+    ws = wb["概况"]
+    head = [c.value for c in ws[1]]
+    assert head[:4] == ["指标", "本月", "环比", "同比"] and "单位" in head[4]
+    rows = {r[0].value: r for r in ws.iter_rows(min_row=2)}
+    rate = rows["结案率"]
+    assert rate[1].number_format == "0.0%" and rate[1].value == rep["headline"]["closing_rate"]
+    assert rate[2].value == rep["mom"]["change_pp"]["closing_rate"] and rate[4].value == "百分点"
+    count = rows["上报数"]
+    assert count[1].number_format == "#,##0" and count[4].value == "件"
+    assert count[2].value == rep["mom"]["change"]["reports"]
+
+
+def test_reader_roles_and_targets_read_in_chinese(
+        env: tuple[TestClient, dict[str, dict[str, str]]]) -> None:
+    import re
+
+    client, h = env
+    page = _report(client, h["planner"], "html").text
+    text = re.sub(r"<[^>]+>", " ", re.sub(r"<style>.*?</style>", " ", page, flags=re.S))
+    assert "规划分析人员" in text and "(planner)" not in text and "synthetic" not in text
+    # each target says how many units meet it, of how many, and of what
+    assert re.search(r"已达标 \d+ / 共 \d+ 个村/社区", text), text
+    assert "已达成" not in text and "已到期" not in text

@@ -173,6 +173,10 @@ SITE_SOURCE = Vocab({"entrance": ("小区出入口", "compound entrance"),
                      "lattice": ("网格点", "lattice point")})
 # A target's date relative to the analysis date (geo.analysis.property).
 TARGET_STATE = Vocab({"due": ("已到期", "due"), "upcoming": ("未到期", "upcoming")})
+# Where a dated target stands (geo.analysis.property.target_result): met or not once its date
+# has come, "not yet due" before.
+TARGET_RESULT = Vocab({"met": ("已达标", "met"), "not_met": ("未达标", "not met"),
+                       "upcoming": ("未到期", "not yet due")})
 # Where a grid gap lies (geo.analysis.grid): inside one parent unit or in the county.
 GAP_SCOPE = Vocab({"parent": ("上级单元内", "within a parent unit"),
                    "county": ("全县范围", "county-wide")})
