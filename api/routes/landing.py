@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import cache
 from html import escape
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import text
 
 from api.deps import SettingsDep
@@ -103,8 +104,12 @@ def _served(request: Request) -> list[re.Pattern[str]]:
 
 def _region(request: Request, code: str) -> tuple[str, str, str | None, bool, str]:
     """Name, English name, an example cell code, whether the data are synthetic and the month
-    of the monthly report link (the last full month, or the latest month with reports when
-    that is earlier). The page still renders when the database does not answer."""
+    of the monthly report link: the latest complete month (before this one) with reports, so
+    the demo's link opens its last month of data, not an empty current month; the month
+    before this one when no complete month has reports. The page still renders when the
+    database does not answer."""
+    this_month = dt.datetime.combine(localtime.now().date().replace(day=1), dt.time(),
+                                     localtime.CST)
     try:
         with request.app.state.engine.connect() as conn:
             row = conn.execute(text(
@@ -114,15 +119,16 @@ def _region(request: Request, code: str) -> tuple[str, str, str | None, bool, st
                 " AND c.kind = 'basic' ORDER BY c.code LIMIT 1), "
                 "EXISTS (SELECT 1 FROM grid_cell c WHERE c.region_code = r.code "
                 " AND c.synthetic), "
-                "(SELECT max(i.reported_at) FROM incident i WHERE i.region_code = r.code) "
-                "FROM region r WHERE r.code = :r"), {"r": code}).first()
+                "(SELECT max(i.reported_at) FROM incident i WHERE i.region_code = r.code "
+                " AND i.reported_at < :this_month) "
+                "FROM region r WHERE r.code = :r"), {"r": code, "this_month": this_month}).first()
     except Exception:  # noqa: BLE001 - the landing page never fails on the database
         row = None
     month = _last_month()
     if row is None:
         return code, code, None, False, month
     if row[4] is not None:
-        month = min(month, row[4].astimezone(localtime.CST).strftime("%Y-%m"))
+        month = row[4].astimezone(localtime.CST).strftime("%Y-%m")
     return str(row[0]), str(row[1]), row[2], bool(row[3]), month
 
 
@@ -141,7 +147,10 @@ def landing_links(request: Request, cell: str | None,
             if cell is None:
                 continue
             path = path.format(cell=cell)
-        path = path.replace("{month}", month)
+        if "{month}" in path:  # the link says which month it opens, and why that one
+            path = path.replace("{month}", month)
+            zh, en = (f"{zh} ({month}, 最近有数据的完整月份)",
+                      f"{en} ({month}, the latest complete month with data)")
         route = path.split("?")[0]
         if any(p.fullmatch(route) for p in served):
             out.append((section, path, login, zh, en))
@@ -186,6 +195,34 @@ border:1px solid #ccc;border-radius:3px;padding:0 .3em}}code{{color:#666;font-si
 {''.join(parts)}
 <p class="note">{escape(t["note_login"])}</p>
 </body></html>"""
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    """The site's icon: a 3 x 3 grid (网格) in the grid's blue, so a browser's request for it
+    is not a 404 in every log."""
+    return Response(_favicon_png(), media_type="image/png",
+                    headers={"Cache-Control": "public, max-age=86400",
+                             "X-Content-Type-Options": "nosniff"})
+
+
+@cache
+def _favicon_png() -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from maps.styles import CELL_LINE
+
+    im = Image.new("RGBA", (32, 32), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(im)
+    draw.rounded_rectangle((0, 0, 31, 31), radius=5, fill="white", outline=CELL_LINE, width=3)
+    for x in (11, 20):
+        draw.line((x, 3, x, 28), fill=CELL_LINE, width=2)
+        draw.line((3, x, 28, x), fill=CELL_LINE, width=2)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return buf.getvalue()
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=True,

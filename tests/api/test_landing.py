@@ -95,3 +95,38 @@ def test_every_link_resolves(closed: TestClient, client: TestClient) -> None:
     for href in _parse(client.get("/").text).hrefs:
         r = client.get(href, follow_redirects=False)
         assert r.status_code < 400, (href, r.status_code, r.text[:200])
+
+
+def test_monthly_report_link_opens_the_latest_complete_month_with_data(
+        fresh_demo_url: str) -> None:
+    """The demo's incidents end 2026-10-31; a case reported today (the scenario walked on the
+    demo) does not make the link open the current, nearly empty month: it opens the latest
+    complete month with reports and says which."""
+    from sqlalchemy import create_engine, text
+
+    from api.main import create_app
+    from geo import localtime
+    from tests.conftest import make_settings
+
+    engine = create_engine(fresh_demo_url)
+    with engine.begin() as conn:
+        last = conn.execute(text("SELECT max(reported_at) FROM incident")).scalar_one()
+        conn.execute(text("UPDATE incident SET reported_at = now() "
+                          "WHERE id = (SELECT min(id) FROM incident)"))
+    engine.dispose()
+    want = last.astimezone(localtime.CST).strftime("%Y-%m")
+    assert want < localtime.now().strftime("%Y-%m")  # the demo ends before this month
+    with TestClient(create_app(make_settings(fresh_demo_url, demo_open=False))) as c:
+        page = c.get("/").text
+        en = c.get("/", params={"lang": "en"}).text
+    hrefs = [h for h in _parse(page).hrefs if h.startswith("/reports/monthly")]
+    assert hrefs == [f"/reports/monthly?month={want}&format=html"]
+    assert f"网格化服务管理月报 ({want}, 最近有数据的完整月份)" in page
+    assert f"({want}, the latest complete month with data)" in en
+
+
+def test_favicon_is_served(closed: TestClient) -> None:
+    """Browsers ask every page's /favicon.ico: an icon, not a 404, without a login."""
+    r = closed.get("/favicon.ico")
+    assert r.status_code == 200, r.text[:200]
+    assert r.headers["content-type"] == "image/png" and r.content.startswith(b"\x89PNG")
