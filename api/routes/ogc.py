@@ -16,7 +16,7 @@ from api.reveal import note_revealed
 from api.schemas import common as schemas_common
 from api.schemas import ogc as schemas_ogc
 from api.schemas import ok
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, Unauthorized
 from geo.layers import ogc
 from geo.layers.cql import MAX_FILTER_CHARS, MAX_FILTER_DEPTH, MAX_FILTER_TERMS, MAX_IN_VALUES
 from geo.layers.registry import LAYERS, get_layer
@@ -166,6 +166,13 @@ def _bbox(value: str | None) -> list[float] | None:
         ) from exc
 
 
+# The parameters of the items request itself, and those every route accepts; any other is
+# taken as a queryable (OGC API - Features Part 3, queryables as query parameters).
+_ITEMS_PARAMS = frozenset({"limit", "offset", "bbox", "bbox-crs", "datetime", "properties",
+                           "sortby", "filter", "filter-lang", "filter-crs", "crs", "f",
+                           "unmask", "lang", "api_key"})
+
+
 def _content_crs(crs: ogc.OutputCRS) -> dict[str, str]:
     return {"Content-Crs": f"<{crs.uri}>"}
 
@@ -203,12 +210,23 @@ def items(
     crs: Annotated[str | None, Query(description="Output CRS (default CRS84)")] = None,
     f: Annotated[str | None, Query(description="json / geojson")] = None,
 ) -> JSONResponse:
-    """Page through features with bbox, datetime, properties, sortby and a CQL2 filter."""
+    """Page through features with bbox, datetime, properties, sortby and a CQL2 filter.
+
+    Queryables also work as query parameters (``?status=closed&township_code=...``: equality,
+    ANDed with ``filter``); an unknown parameter is a 422 naming the queryables. The incidents
+    collection needs a login (401): anonymous callers would only ever see it empty."""
     layer = get_layer(collection_id)
+    if layer.incidents and principal.is_anonymous and principal.role == "viewer":
+        raise Unauthorized("事件集合需要登录 (POST /auth/login, 或 API 令牌) / the incidents "
+                           "collection needs a login: POST /auth/login or an API token as "
+                           "Bearer (QGIS: an HTTP header or Basic authentication with the token "
+                           "as password)")
+    extra = [(k, v) for k, v in request.query_params.multi_items() if k not in _ITEMS_PARAMS]
+    equals = ogc.params_equals(layer, principal, extra)
     q = ogc.ItemsQuery(
         limit=limit, offset=offset, bbox=_bbox(bbox), bbox_crs=bbox_crs, datetime=datetime,
         properties=_csv(properties, "properties"), sortby=_csv(sortby, "sortby"),
-        filter=filter, filter_lang=filter_lang, filter_crs=filter_crs, crs=crs,
+        filter=filter, filter_lang=filter_lang, filter_crs=filter_crs, crs=crs, equals=equals,
     )
     result = ogc.items(conn, layer, principal, q, settings.max_page_size)
     note_revealed(request, result.revealed)

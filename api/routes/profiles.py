@@ -14,6 +14,8 @@ from fastapi import APIRouter, Body, File, Form, Request, UploadFile
 from fastapi import Path as PathParam
 
 from api.deps import COMMAND_ONLY, ConnDep, PrincipalDep, SettingsDep
+from api.schemas import ok
+from api.schemas import profiles as schemas
 from api.uploads import safe_name
 from geo.errors import Forbidden, TooLarge
 from geo.io.importer.cases import read_raw
@@ -33,7 +35,8 @@ def _region(settings: Any, principal: Any, region: str | None) -> str:
 
 
 @router.post("/import/profiles/propose", dependencies=[COMMAND_ONLY],
-             summary="Propose an import profile from a sample file / 由样例文件生成导入映射方案")
+             summary="Propose an import profile from a sample file / 由样例文件生成导入映射方案",
+             responses=ok(schemas.ProfileProposal), response_model=None)
 def post_propose(request: Request, conn: ConnDep, settings: SettingsDep,
                  principal: PrincipalDep,
                  file: Annotated[UploadFile, File(description="A sample export: CSV or XLSX")],
@@ -57,7 +60,8 @@ def post_propose(request: Request, conn: ConnDep, settings: SettingsDep,
 
 
 @router.get("/import/profiles", dependencies=[COMMAND_ONLY],
-            summary="Saved import profiles / 已保存的导入映射方案")
+            summary="Saved import profiles / 已保存的导入映射方案",
+            responses=ok(schemas.ProfileList), response_model=None)
 def get_profiles(conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
                  region: str | None = None) -> list[dict[str, Any]]:
     """The region's profiles: name, who saved it and when, the profile."""
@@ -65,7 +69,8 @@ def get_profiles(conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
 
 
 @router.get("/import/profiles/{name}", dependencies=[COMMAND_ONLY],
-            summary="One import profile / 导入映射方案")
+            summary="One import profile / 导入映射方案",
+            responses=ok(schemas.Profile), response_model=None)
 def get_profile(conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
                 name: Annotated[str, _NAME], region: str | None = None) -> dict[str, Any]:
     """The saved profile (404 naming the saved ones)."""
@@ -73,7 +78,8 @@ def get_profile(conn: ConnDep, settings: SettingsDep, principal: PrincipalDep,
 
 
 @router.put("/import/profiles/{name}", dependencies=[COMMAND_ONLY],
-            summary="Save an import profile / 保存导入映射方案")
+            summary="Save an import profile / 保存导入映射方案",
+            responses=ok(schemas.SavedProfile), response_model=None)
 def put_profile(request: Request, conn: ConnDep, settings: SettingsDep,
                 principal: PrincipalDep, name: Annotated[str, _NAME],
                 profile: Annotated[dict[str, Any], Body(

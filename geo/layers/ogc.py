@@ -38,6 +38,7 @@ from geo.crs.names import (
 )
 from geo.crs.transforms import transform_geometry
 from geo.crs.validate import bbox_polygon
+from geo.db.tables import vocab
 from geo.errors import InvalidInput, NotFound, TooLarge
 from geo.layers.cql import FilterBuilder, parse_cql2
 from geo.layers.registry import (
@@ -167,6 +168,8 @@ class ItemsQuery:
     filter_lang: str | None = None
     filter_crs: str | None = None
     crs: str | None = None
+    # queryables given as query parameters, checked by params_filter: (name, typed value)
+    equals: list[tuple[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -235,6 +238,8 @@ def _conditions(
         queryable = {p for p in allowed if may_filter_on(principal, layer.id, p)}
         builder = FilterBuilder(layer, queryable, fcrs.name, fcrs.swap_xy)
         conds.append(builder.build(parse_cql2(q.filter)))
+    for name, value in q.equals:
+        conds.append(layer.column(name) == value)
     return conds
 
 
@@ -380,8 +385,66 @@ def extent(conn: Connection, layer: Layer, principal: Any) -> dict[str, Any]:
     return result
 
 
+def params_equals(layer: Layer, principal: Any, params: list[tuple[str, str]]
+                  ) -> list[tuple[str, Any]]:
+    """The queryables given as query parameters (``?status=closed``, OGC API - Features Part
+    3, queryables-query-parameters) as (name, typed value) equalities, ANDed to the other
+    conditions of the request.
+
+    Raises
+    ------
+    InvalidInput
+        A parameter that is no queryable of the layer (naming the queryables), a personal
+        field the caller may not filter on, or a value of the wrong type.
+    """
+    names = [n for n in visible_fields(principal, layer.id, layer.properties)
+             if may_filter_on(principal, layer.id, n)]
+    out: list[tuple[str, Any]] = []
+    for name, value in params:
+        if name not in layer.properties:
+            raise InvalidInput(
+                f"未知的查询参数 {name[:60]!r}; 可按以下属性筛选: {', '.join(names)} / unknown "
+                f"query parameter {name[:60]!r}; queryables of {layer.id}: {', '.join(names)}",
+                field=name[:60], valid=names)
+        if name not in names:
+            raise InvalidInput(f"不能按个人信息筛选 / cannot filter on personal field {name}",
+                               field=name, refused_fields=[name])
+        kind = layer.properties[name]
+        v = value.strip()
+        typed: Any = v
+        try:
+            if kind == "integer":
+                typed = int(v)
+            elif kind == "number":
+                typed = float(v)
+            elif kind == "boolean":
+                typed = {"true": True, "false": False}[v.lower()]
+            elif kind == "datetime":
+                typed = dt.datetime.fromisoformat(v)
+                if typed.tzinfo is None:
+                    typed = typed.replace(tzinfo=localtime.CST)
+            elif kind == "date":
+                typed = dt.date.fromisoformat(v)
+        except (ValueError, KeyError):
+            raise InvalidInput(f"{name} 的值 {v[:40]!r} 不是 {kind} / {name} must be a {kind}, "
+                               f"got {v[:40]!r}", field=name) from None
+        out.append((name, typed))
+    return out
+
+
+# Code lists of the layers' properties (the one vocabulary), for the queryables' enums.
+_ENUMS = {("incidents", "status"): vocab.INCIDENT_STATUS,
+          ("incidents", "channel"): vocab.CHANNEL, ("incidents", "urgency"): vocab.URGENCY,
+          ("cells", "kind"): vocab.CELL_KIND, ("admin_units", "level"): vocab.ADMIN_LEVEL,
+          ("compounds", "mgmt_mode"): vocab.MGMT_MODE,
+          ("compounds", "owners_committee"): vocab.OWNERS_COMMITTEE,
+          ("cameras", "status"): vocab.CAMERA_STATUS,
+          ("camera_sectors", "status"): vocab.CAMERA_STATUS}
+
+
 def queryables(layer: Layer, principal: Any) -> dict[str, Any]:
-    """JSON Schema of the properties usable in filters (OGC API - Features Part 3)."""
+    """JSON Schema of the properties usable in filters (OGC API - Features Part 3); a coded
+    property lists its codes (``enum``) with their names (``description``)."""
     types = {"datetime": ("string", "date-time"), "date": ("string", "date")}
     props: dict[str, Any] = {
         "geometry": {"$ref": f"https://geojson.org/schema/{layer.geometry_type}.json"},
@@ -394,6 +457,11 @@ def queryables(layer: Layer, principal: Any) -> dict[str, Any]:
             props[name] = {"type": types[kind][0], "format": types[kind][1]}
         else:
             props[name] = {"type": kind}
+        codes = _ENUMS.get((layer.id, name))
+        if codes is not None:
+            props[name]["enum"] = list(codes.codes)
+            props[name]["description"] = "; ".join(
+                f"{c} = {codes.label(c)} / {codes.label(c, 'en')}" for c in codes.codes)
     return {
         "$schema": "https://json-schema.org/draft/2019-09/schema",
         "type": "object",

@@ -459,7 +459,11 @@ PROBES: dict[str, Callable[[Env, str, str], Request]] = {
 FILE_ENDPOINTS = {"GET /incidents/{incident_id}/attachments/{attachment_id}"}
 # Where the scope of a case cannot be "own" for a role: a case waiting for its location has
 # no cell yet, so no worker's scope holds it (departments see it by their department).
-EXPECTED_OVERRIDES = {("POST /incidents/{incident_id}/locate", "worker", "own"): "hidden"}
+EXPECTED_OVERRIDES = {("POST /incidents/{incident_id}/locate", "worker", "own"): "hidden",
+                      # the incidents collection asks anonymous callers to log in (public
+                      # collections stay open; the probe's collection is incidents)
+                      **{("GET /ogc/collections/{collection_id}/items", "anonymous", s): "login"
+                         for s in SCOPES}}
 PATH_PARAMS: dict[str, Callable[[Env, str], str]] = {
     "incident_id": lambda env, scope: str(getattr(env, scope)["id"]),
     "code": lambda env, scope: str(getattr(env, scope)["cell_code"]),

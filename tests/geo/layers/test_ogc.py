@@ -246,14 +246,49 @@ def test_incidents_obey_the_access_contract(demo_url: str, demo_engine: Engine) 
         for bad in ({"properties": "reporter_name"}, {"properties": "description"},
                     {"filter": "description LIKE '%张%'"}, {"sortby": "location_text"}):
             assert items(c, "incidents", **bad).status_code == 422, bad
-    viewer = Principal(user="v", role="viewer", regions=frozenset({"141123"}))
+    viewer = Principal(user="v", role="viewer", regions=frozenset({"141123"}),
+                       authenticated=True)
     with _app_as(demo_url, viewer) as c:
         assert items(c, "incidents", limit=5).json()["numberMatched"] == 0  # counts only
         assert items(c, "cells", limit=1).json()["numberMatched"] > 0  # public layers stay
+    # no login at all: a 401 saying how to log in, not an empty collection
+    anonymous = Principal(user="anonymous", role="viewer", regions=frozenset({"141123"}))
+    with _app_as(demo_url, anonymous) as c:
+        r = items(c, "incidents", limit=5)
+        assert r.status_code == 401 and "/auth/login" in r.json()["detail"]
+        assert items(c, "cells", limit=1).json()["numberMatched"] > 0
     command = Principal(user="c", role="command", unmask=True)  # an audited ?unmask=true
     with _app_as(demo_url, command) as c:
         f = items(c, "incidents", limit=1, filter="reporter_phone IS NOT NULL").json()
         assert "****" not in (f["features"][0]["properties"]["reporter_phone"] or "")
+
+
+def test_queryables_as_query_parameters(demo_url: str, demo_engine: Engine) -> None:
+    """?status=closed&township_code=... filters like the CQL2 equalities (Part 3,
+    queryables-query-parameters); an unknown parameter or a personal field is a 422; the
+    queryables list the codes of coded properties with their names."""
+    command = Principal(user="c", role="command", authenticated=True)
+    planner = Principal(user="p", role="planner", regions=frozenset({"141123"}),
+                        authenticated=True)
+    with _app_as(demo_url, command) as c:
+        n = scalar(demo_engine, "SELECT count(*) FROM incident WHERE status = 'closed' AND "
+                   "township_code = '141123100'")
+        body = items(c, "incidents", limit=3, status="closed", township_code="141123100").json()
+        assert body["numberMatched"] == n > 0
+        assert {f["properties"]["status"] for f in body["features"]} == {"closed"}
+        both = items(c, "incidents", limit=1, status="closed",
+                     filter="township_code = '141123100'").json()
+        assert both["numberMatched"] == n
+        assert items(c, "incidents", limit=1, rework_count="0").status_code == 200
+        bad = items(c, "incidents", limit=1, township="蔚汾镇")
+        assert bad.status_code == 422 and "township_code" in bad.json()["detail"]
+        assert items(c, "incidents", limit=1, rework_count="x").status_code == 422
+        assert items(c, "incidents", limit=1, status="it's").json()["numberMatched"] == 0
+        q = c.get("/ogc/collections/incidents/queryables").json()["properties"]
+        assert "closed" in q["status"]["enum"] and "closed = 已结案" in q["status"]["description"]
+    with _app_as(demo_url, planner) as c:
+        r = items(c, "incidents", limit=1, reporter_phone="13800001234")
+        assert r.status_code == 422 and "personal" in r.json()["detail"]
 
 
 # -- OWSLib against a real HTTP server ---------------------------------------------------
