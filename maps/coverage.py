@@ -1,10 +1,10 @@
 """Planners' coverage maps: camera coverage and property-management coverage.
 
 Choropleths per cell, village/community or township (``unit``) with a classed legend that says
-how the classes were made. Camera coverage: "0 % (no camera view)" is a class of its own and
-the non-zero shares are split at their quantiles into up to four classes of about equally many
-units (a sequential violet scale, light to dark), so the county view shows differences instead
-of one pale class. Property management: classes at the targets (50/80/90 %), with the seed's
+how the classes were made. Camera coverage: fixed breaks a person reads at a glance, the same on
+every map: "0 % (no camera view)" white, under 5 % nearly white (a rural cell a camera's corner
+touches is not "covered"), then 5-25, 25-50, 50-75 and 75 % or more on a sequential violet
+scale. Property management: classes at the targets (50/80/90 %), with the seed's
 targets and the urban clear-out status in the legend. The camera map also shows grid gaps and
 overlaps, the incidents of the period that no online camera sees (planners: as anonymous
 points), Gi* hot spots as outlines over the coverage fill, and recommended camera sites whose
@@ -17,13 +17,16 @@ from __future__ import annotations
 import datetime as dt
 import math
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import folium
 import geopandas as gpd
 import numpy as np
 from sqlalchemy import Connection
 
+from geo.analysis.property import target_result
 from geo.auth.principal import Principal
+from geo.db.tables.vocab import TARGET_RESULT
 from geo.errors import InvalidInput
 from geo.mapdata import analysis as cov
 from geo.mapdata import foundation as gl
@@ -36,6 +39,7 @@ from maps.frame import (
     JsLayer,
     MapOptions,
     Tooltip,
+    fit_bounds,
     legend_html,
     new_map,
     shift,
@@ -43,16 +47,20 @@ from maps.frame import (
 )
 
 LIMIT_OUTSIDE = 2000
+CAMERA_ZOOM = 14  # camera positions from this zoom (the town's streets), not at county zoom
 DEFAULT_SITES = 10
 SPOT_CONFIDENCE = {3: "99 %", 2: "95 %", 1: "90 %"}
 SPOT_LEGEND = {3: "line-solid", 2: "line-dashed", 1: "line-dotted"}
-COVERAGE_CLASSES = 4  # classes of the non-zero camera coverage shares
+# Camera coverage classes: 0 on its own, then these upper bounds (shares), then the rest.
+COVERAGE_BREAKS = [0.05, 0.25, 0.5, 0.75]
 PROPERTY_BINS = [0.5, 0.8, 0.9]
 
 
 def pct(share: float) -> str:
     """A share as a percentage with enough decimals to tell small classes apart."""
     p = share * 100
+    if 0 < p < 0.01:  # a corner of a sector in a large cell: not "0.00 %", which reads as none
+        return "< 0.01"
     return f"{p:.0f}" if p >= 10 else (f"{p:.1f}" if p >= 1 else f"{p:.2f}")
 
 
@@ -61,8 +69,9 @@ def classify(values: np.ndarray, kind: str, zero_label: str = "0 %"
     """Class index per value (-1 for NaN), class labels and colours.
 
     ``property``: classes at the targets (< 50 %, 50-80 %, 80-90 %, >= 90 %). ``camera``:
-    class 0 is exactly 0 (``zero_label``), then the non-zero shares split at their quantiles
-    into up to :data:`COVERAGE_CLASSES` classes (fewer when there are fewer distinct values).
+    fixed breaks that read the same on every map and period (:data:`COVERAGE_BREAKS`): exactly
+    0 (``zero_label``, uncovered), under 5 % (next to nothing), 5-25, 25-50, 50-75 and 75 % or
+    more.
     """
     ok = ~np.isnan(values)
     idx = np.full(values.shape, -1, dtype=int)
@@ -71,26 +80,14 @@ def classify(values: np.ndarray, kind: str, zero_label: str = "0 %"
             idx[ok] = np.searchsorted(PROPERTY_BINS, values[ok], side="right")
         labels = ["< 50 %", "50 – 80 %", "80 – 90 %", "≥ 90 %"]
         return idx, labels, list(st.TARGET_SCALE)
-    labels, colors = [zero_label], [st.COVERAGE_ZERO]
     idx[ok & (values <= 0)] = 0
     pos = ok & (values > 0)
-    vals = values[pos]
-    if vals.size == 0:
-        return idx, labels, colors
-    k = int(min(COVERAGE_CLASSES, len(np.unique(vals))))
-    uppers = np.unique(np.quantile(vals, [(i + 1) / k for i in range(k)]))
-    uppers[-1] = vals.max()
-    idx[pos] = 1 + np.minimum(np.searchsorted(uppers, vals, side="left"), len(uppers) - 1)
-    scale = st.COVERAGE_SCALE
-    n = len(uppers)
-    colors += ([scale[round(i * (len(scale) - 1) / (n - 1))] for i in range(n)] if n > 1
-               else [scale[len(scale) // 2]])
-    lo = None
-    for b in uppers:
-        labels.append(f"> 0 – {pct(float(b))} %" if lo is None else
-                      f"{pct(lo)} – {pct(float(b))} %")
-        lo = float(b)
-    return idx, labels, colors
+    idx[pos] = 1 + np.searchsorted(COVERAGE_BREAKS, values[pos], side="right")
+    cuts = [f"{b * 100:g}" for b in COVERAGE_BREAKS]
+    labels = [zero_label, f"> 0 – < {cuts[0]} %",
+              *(f"{a} – < {b} %" for a, b in zip(cuts, cuts[1:], strict=False)),
+              f"≥ {cuts[-1]} %"]
+    return idx, labels, [st.COVERAGE_ZERO, *st.COVERAGE_SCALE]
 
 
 def _choropleth(m: folium.Map, gdf: gpd.GeoDataFrame, opts: MapOptions, kind: str,
@@ -221,7 +218,8 @@ def build_camera_coverage_map(conn: Connection, principal: Principal, opts: MapO
     a_period = analysis_period(period)
     title = f"{t['cam_cov_title']} ({_unit_label(opts, unit)})"
     subtitle = f"{t['period']}: {a_period.first_day} – {a_period.last_day}"
-    m = new_map(opts, gl.region_bounds(conn, region), title, subtitle)
+    bounds = gl.region_bounds(conn, region)
+    m = new_map(opts, bounds, title, subtitle)
     gdf = cov.camera_coverage(conn, region, unit)
     labels, colors = _choropleth(m, gdf, opts, "camera", ["cameras"], [t["cameras_n"]],
                                  f"{t['share']} ({_unit_label(opts, unit)})")
@@ -240,14 +238,20 @@ def build_camera_coverage_map(conn: Connection, principal: Principal, opts: MapO
                                       "fillColor": st.FOCUS},
             tooltip=Tooltip(["label", "codes", "area"], aliases=["", "", ""]),
         ).add_to(m)
+    blind = add_camera_compounds(m, gl.compounds(conn, region),
+                                 cov.blind_compound_codes(conn, region), opts)
     cams = gl.cameras(conn, region, statuses=("online",), with_sector=False)
-    ml.add_cameras(m, cams, opts, show=False)
+    ml.add_cameras(m, cams, opts, show=True, sectors=False, min_zoom=CAMERA_ZOOM)
     shown, n_out, anonymous = _add_outside_incidents(m, conn, principal, opts, period)
     rows = [("sw", c, lab) for c, lab in zip(colors, labels, strict=True)]
     rows += [("sw", st.FOCUS, f"{t['gap']} / {t['overlap']} ({len(gaps)})")]
+    rows += [("line-dashed", st.FOCUS, t["blind_compounds"].format(n=blind[0])),
+             ("line", st.UNIT_LINE, t["seen_compounds"].format(n=blind[1]))]
+    rows += [("dot", st.CAMERA_STYLES["online"]["color"],
+              t["camera_points"] + t["from_zoom"].format(z=CAMERA_ZOOM))]
     rows += [("dot", st.INCIDENT_STYLES[s]["fill"], f"{t['outside']}: {t[s]}")
              for s in ("overdue", "open", "closed")]
-    notes = [t["cov_classes"].format(k=len(labels) - 1),
+    notes = [t["cov_classes"],
              f"{t['outside']}: {t['shown_of'].format(shown=shown, total=n_out)}"]
     if anonymous:
         notes.append(t["points_note"])
@@ -276,10 +280,48 @@ def build_camera_coverage_map(conn: Connection, principal: Principal, opts: MapO
         notes.append(t["sites_layout"])
         if site_sum["candidates_used"] != candidates:
             notes.append(t["sites_fallback"])
-    m.add_child(JsCall("legend", legend_html("", rows, notes), "bottomright",
+    xlsx = "/analysis/camera-coverage?" + urlencode({
+        "format": "xlsx", "unit": unit, "from": a_period.first_day.isoformat(),
+        "to": a_period.last_day.isoformat(), "lang": opts.lang})
+    m.add_child(JsCall("legend", legend_html("", rows, notes, downloads(opts, xlsx),
+                                             t["download"]), "bottomright",
                       f"{t['legend']} · {t['share']} ({_unit_label(opts, unit)})"))
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    m.add_child(JsCall("fitClear", fit_bounds(bounds, opts)))
     return m
+
+
+def downloads(opts: MapOptions, xlsx: str) -> list[tuple[str, str]]:
+    """The page's download links: this map as a PNG (the same URL with ``format=png``) and the
+    analysis behind it as a workbook; none in a standalone file (no server to ask)."""
+    page = opts.extra.get("page_url")
+    if not page:
+        return []
+    path, _, query = str(page).partition("?")
+    params = [(k, v) for k, v in parse_qsl(query) if k != "format"] + [("format", "png")]
+    return [(opts.t["dl_png"], f"{path}?{urlencode(params)}"), (opts.t["dl_xlsx"], xlsx)]
+
+
+def add_camera_compounds(m: folium.Map, comps: gpd.GeoDataFrame, blind: set[str],
+                         opts: MapOptions) -> tuple[int, int]:
+    """Compounds as outlines over the coverage fill: dashed "look here" magenta where no online
+    camera sees any of it, thin grey where one does. Returns (blind, seen) counts."""
+    if comps.empty:
+        return 0, 0
+    comps = comps.copy()
+    comps["blind"] = [c in blind for c in comps["code"]]
+    comps["view"] = [opts.t["cov_zero"] if b else "" for b in comps["blind"]]
+    folium.GeoJson(
+        gl.to_geojson(shift(comps, opts), ["code", "name", "households", "blind", "view"]),
+        name=opts.t["compounds_cov"],
+        style_function=lambda f: ({"color": st.FOCUS, "weight": 2.5, "dashArray": "5 3",
+                                   "fillOpacity": 0.0} if f["properties"]["blind"] else
+                                  {"color": st.UNIT_LINE, "weight": 1.0, "fillOpacity": 0.0}),
+        tooltip=Tooltip(["name", "households", "view"],
+                        aliases=[opts.t["name"], opts.t["households"], ""]),
+    ).add_to(m)
+    n_blind = int(comps["blind"].sum())
+    return n_blind, len(comps) - n_blind
 
 
 def build_property_coverage_map(conn: Connection, principal: Principal, opts: MapOptions,
@@ -324,9 +366,7 @@ def build_property_coverage_map(conn: Connection, principal: Principal, opts: Ma
     share = managed / total * 100 if total else float("nan")
 
     def state(item: dict[str, Any]) -> str:
-        if item["state"] != "due":
-            return t["upcoming"]
-        return t["met"] if item["met"] else t["not_met"]
+        return TARGET_RESULT.label(target_result(item), opts.lang)
 
     urban = goals["urban_clear_out"]
     targets = "; ".join(t["target_item"].format(by=g["by"], pct=f"{g['target_pct']:g}",
@@ -336,7 +376,12 @@ def build_property_coverage_map(conn: Connection, principal: Principal, opts: Ma
                                    n=urban["remaining"]),
              t["targets_line"].format(targets=targets),
              t["prop_classes"]]
-    m.add_child(JsCall("legend", legend_html("", rows, notes), "bottomright",
+    xlsx = "/analysis/property-management?" + urlencode({
+        "format": "xlsx", "unit": unit if unit in ("community", "township") else "community",
+        "lang": opts.lang})
+    m.add_child(JsCall("legend", legend_html("", rows, notes, downloads(opts, xlsx),
+                                             t["download"]), "bottomright",
                       f"{t['legend']} · {t['share']} ({_unit_label(opts, unit)})"))
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    m.add_child(JsCall("fitClear", fit_bounds(bounds, opts)))
     return m

@@ -255,6 +255,18 @@ def _js_json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def fit_bounds(bounds: tuple[float, float, float, float], opts: MapOptions
+               ) -> list[list[float]]:
+    """``bounds`` (x0, y0, x1, y1 in EPSG:4490) as Leaflet's ``[[s, w], [n, e]]`` in the
+    basemap's CRS (GCJ-02 for AMap)."""
+    x0, y0, x1, y1 = bounds
+    if opts.base.overlay_crs != "EPSG:4490":
+        xs, ys = transform_xy(np.array([x0, x1]), np.array([y0, y1]), "EPSG:4490",
+                              opts.base.overlay_crs)
+        x0, x1, y0, y1 = float(xs[0]), float(xs[1]), float(ys[0]), float(ys[1])
+    return [[y0, x0], [y1, x1]]
+
+
 def new_map(opts: MapOptions, bounds: tuple[float, float, float, float], title: str,
             subtitle: str = "") -> WanggeMap:
     """An empty map fitted to ``bounds`` (EPSG:4490) with the chosen basemap and title.
@@ -267,11 +279,7 @@ def new_map(opts: MapOptions, bounds: tuple[float, float, float, float], title: 
     zoom steps, so the fitted county fills the window (and a PNG) better.
     """
     assets.check_installed()
-    x0, y0, x1, y1 = bounds
-    if opts.base.overlay_crs != "EPSG:4490":
-        xs, ys = transform_xy(np.array([x0, x1]), np.array([y0, y1]), "EPSG:4490",
-                              opts.base.overlay_crs)
-        x0, x1, y0, y1 = float(xs[0]), float(xs[1]), float(ys[0]), float(ys[1])
+    (y0, x0), (y1, x1) = fit_bounds(bounds, opts)
     m = WanggeMap(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=11, tiles=None,
                   max_zoom=19, min_zoom=5, control_scale=False, zoom_snap=0.5)
     m.fit_bounds([[y0, x0], [y1, x1]])
@@ -338,9 +346,11 @@ LINE_KINDS = {"line": ("solid", 3.0), "line-solid": ("solid", 3.5),
               "line-dashed": ("dashed", 2.5), "line-dotted": ("dotted", 2.0)}
 
 
-def legend_html(title: str, rows: list[tuple[str, str, str]], notes: Sequence[str] = ()) -> str:
+def legend_html(title: str, rows: list[tuple[str, str, str]], notes: Sequence[str] = (),
+                links: Sequence[tuple[str, str]] = (), links_label: str = "") -> str:
     """Legend HTML: rows of (kind, colour, label); kind is sw (swatch), dot, ring (a thick
-    outline), line (or line-solid, line-dashed, line-dotted: outlines by weight and dash)."""
+    outline), line (or line-solid, line-dashed, line-dotted: outlines by weight and dash);
+    ``links`` (label, same-site URL): downloads of the same analysis, after the notes."""
     parts = [f"<h4>{_html_escape(title)}</h4>"] if title else []
     for kind, color, label in rows:
         if kind in LINE_KINDS:
@@ -354,6 +364,11 @@ def legend_html(title: str, rows: list[tuple[str, str, str]], notes: Sequence[st
         parts.append(f"<div class='wangge-row'>{sw}<span>{_html_escape(label)}</span></div>")
     for n in notes:
         parts.append(f"<div class='note'>{_html_escape(n)}</div>")
+    if links:
+        hrefs = " · ".join(
+            f"<a class='wangge-download' href=\"{_html_escape(url).replace(chr(34), '&quot;')}\" "
+            f"download>{_html_escape(label)}</a>" for label, url in links)
+        parts.append(f"<div class='wangge-downloads'>{_html_escape(links_label)}: {hrefs}</div>")
     return "".join(parts)
 
 

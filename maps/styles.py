@@ -17,15 +17,16 @@ Each colour has one meaning, everywhere:
 - cameras (:data:`CAMERA_STYLES`): charcoal = online, light grey = offline, olive = fault (a
   camera state shares no colour with the grid, the incidents or the choropleths).
 - magenta (:data:`FOCUS`): "look here": the worker's own cell, a search hit, gaps and overlaps
-  between cells.
+  between cells, compounds no camera sees (dashed outline on the camera coverage map).
 - teal (:data:`SITE`): recommended camera sites (marker, sector, leader line); brown
   (:data:`MGMT_COLORS` ``none``, :data:`UNMANAGED_LINE`): compounds without property management.
 - purple-magenta: dedicated cells (:data:`DEDICATED_LINE`) on the dispatch and cell maps (the
   coverage maps, whose violet scale is close, do not draw them).
-- choropleths: camera coverage is a sequential violet scale (:data:`COVERAGE_SCALE`, light
-  to dark, one clear step per class) after a near-white "0 % (no camera)" class
-  (:data:`COVERAGE_ZERO`); property management is yellow-green (:data:`TARGET_SCALE`, pale =
-  below target); grey (:data:`NO_DATA`) where there is nothing to measure.
+- choropleths: camera coverage is a sequential violet scale at fixed breaks
+  (:data:`COVERAGE_SCALE`: < 5 % barely tinted, then 5-25, 25-50, 50-75, >= 75 %, one clear
+  step per class) after a near-white "0 % (no camera)" class (:data:`COVERAGE_ZERO`);
+  property management is yellow-green (:data:`TARGET_SCALE`, pale = below target); grey
+  (:data:`NO_DATA`) where there is nothing to measure.
 - Gi* hot spots are outlines drawn over the coverage fill, never a fill: dark orange-brown
   (:data:`HOT_LINE`, weight and dash by confidence); cold spots dark violet (:data:`COLD_LINE`).
   :data:`SPOT_COLORS` are the swatches of charts (reports), not map fills.
@@ -88,10 +89,11 @@ UNMANAGED_LINE = "#5d4037"
 UNIT_LINE = "#455a64"
 NO_DATA = "#bdbdbd"
 CHOROPLETH_OPACITY = 0.85  # fill opacity of every choropleth class
-# Camera coverage: "0 % (no camera)" on its own, then up to four classes of the non-zero
-# shares, light -> dark; neighbouring steps differ clearly in lightness (ColorBrewer Purples).
+# Camera coverage at fixed breaks: "0 % (no camera)" near-white, under 5 % barely tinted (reads as
+# uncovered, yet told apart), then 5-25, 25-50, 50-75, >= 75 %, light -> dark with clear steps
+# in lightness (ColorBrewer Purples).
 COVERAGE_ZERO = "#fcfbfd"
-COVERAGE_SCALE = ["#cbc9e2", "#9e9ac8", "#6a51a3", "#3f007d"]  # low -> high
+COVERAGE_SCALE = ["#efedf5", "#cbc9e2", "#9e9ac8", "#6a51a3", "#3f007d"]  # < 5 % -> >= 75 %
 TARGET_SCALE = ["#ffffcc", "#c2e699", "#78c679", "#238443"]  # below 50/80/90 %, >= 90 %
 # Gi* confidence bins (+-3/2/1 = 99/95/90 %): hot orange, cold purple (ColorBrewer PuOr);
 # swatches for charts. On the maps hot spots are outlines in HOT_LINE.

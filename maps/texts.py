@@ -48,8 +48,11 @@ TEXTS: dict[str, dict[str, str]] = {
                     "点线 90 %), 不遮盖覆盖率颜色",
         "hot_dropped": "另有 {n} 个网格 Gi* 显著但事件少于 {min} 起, 不计为热点",
         "cov_zero": "0 % (无摄像头视域)",
-        "cov_classes": "覆盖率分级: 0 % 单列一级; 其余单元按覆盖率的分位数分为 {k} 级, "
-                       "每级单元数大致相同 (颜色由浅到深)",
+        "compounds_cov": "小区 (有无摄像头视域)", "blind_compounds": "无摄像头视域的小区 ({n})",
+        "seen_compounds": "有摄像头视域的小区 ({n})",
+        "download": "下载", "dl_png": "本图 PNG", "dl_xlsx": "分析表 Excel",
+        "cov_classes": "覆盖率分级 (固定分级, 各图相同): 0 % 为无摄像头视域 (白色); 低于 5 % "
+                       "近乎无覆盖 (极浅); 5-25 %, 25-50 %, 50-75 %, 75 % 以上颜色由浅到深",
         "prop_classes": "覆盖率分级按目标: 低于 50 %, 50-80 %, 80-90 %, 达到 90 %",
         "township_names": "乡镇名称", "data_as_of": "数据截至",
         "points_note": "规划角色看到的事件为匿名点: 仅位置、类别和状态 (超期/未办结/已办结), "
@@ -57,7 +60,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "sites_layout": "建议点位编号相互重叠时向外错开, 以细线连到实际位置 (每次缩放重新排布)",
         "targets_line": "目标: {targets}",
         "target_item": "{by} 前 {pct} % ({state})",
-        "met": "已达成", "not_met": "未达成", "upcoming": "未到期",
         "clear_out": "城区无物业管理小区清零 ({from_} 起, 城区 100 %): {state}, 尚余 {n} 个",
         "unmanaged_n": "无物业管理小区 ({n}, 棕色粗边)",
         "sites": "建议新增摄像头点位 (前 {k} 个)", "site": "建议点位", "rank": "排序",
@@ -138,8 +140,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "hot_dropped": "{n} more cells have a significant Gi* but fewer than {min} incidents: "
                        "not hot spots",
         "cov_zero": "0 % (no camera view)",
-        "cov_classes": "Classes: 0 % on its own; the other units split at quantiles of their "
-                       "coverage into {k} classes of about equally many units (light to dark)",
+        "compounds_cov": "Compounds (camera view or not)",
+        "blind_compounds": "Compounds no camera sees ({n})",
+        "seen_compounds": "Compounds a camera sees ({n})",
+        "download": "Download", "dl_png": "this map (PNG)", "dl_xlsx": "the analysis (Excel)",
+        "cov_classes": "Fixed classes, the same on every map: 0 % = no camera view (white); "
+                       "under 5 % = next to nothing (barely tinted); 5-25 %, 25-50 %, 50-75 %, "
+                       "75 % and more, light to dark",
         "prop_classes": "Classes by target: below 50 %, 50-80 %, 80-90 %, 90 % and above",
         "township_names": "Township names", "data_as_of": "data as of",
         "points_note": "Planners see incidents as anonymous points: position, category and "
@@ -149,7 +156,6 @@ TEXTS: dict[str, dict[str, str]] = {
                         "position by a thin line (laid out again at every zoom)",
         "targets_line": "Targets: {targets}",
         "target_item": "{pct} % by {by} ({state})",
-        "met": "met", "not_met": "not met", "upcoming": "not yet due",
         "clear_out": "No unmanaged compound in the urban area (100 % from {from_}): {state}, "
                      "{n} left",
         "unmanaged_n": "Unmanaged compounds ({n}, thick brown outline)",

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import mimetypes
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Annotated
 
+import folium
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from api.deps import EXPENSIVE, LOGGED_IN, READ_INCIDENTS, ConnDep, PrincipalDep, SettingsDep
 from api.reveal import audit_revealed
@@ -42,6 +44,10 @@ def _map_reader(principal: PrincipalDep) -> Principal:
 
 MapPrincipalDep = Annotated[Principal, Depends(_map_reader)]
 
+# Out of the schema on purpose: each PNG is a headless-Chromium run, which the schema fuzzers
+# would repeat for every role; the endpoints' descriptions say it.
+FormatQ = Annotated[str, Query(description="html (default): the page; png: the map as a "
+                              "picture", pattern="^(html|png)$", include_in_schema=False)]
 LangQ = Annotated[str, Query(description="zh (default) or en", pattern="^(zh|en)$")]
 BasemapQ = Annotated[str, Query(description="none (default, offline), tianditu, amap, osm")]
 RegionQ = Annotated[str | None, Query(description="Region (county) code")]
@@ -174,14 +180,17 @@ def camera_coverage_map(
     hotspots: Annotated[bool, Query(description="Show Gi* hot/cold spots of the period")]
     = True,
     lang: LangQ = "zh", basemap: BasemapQ = "none", region: RegionQ = None,
-) -> HTMLResponse:
-    """Choropleth of camera coverage, grid gaps/overlaps, incidents outside every view, hot
-    spots and recommended camera sites with their sectors and gained coverage (period default:
-    the 92 days ending with the latest report)."""
+    format: FormatQ = "html", *, request: Request,
+) -> Response:
+    """Choropleth of camera coverage, grid gaps/overlaps, compounds no camera sees, cameras
+    (from zoom 14), incidents outside every view, hot spots and recommended camera sites with
+    their sectors and gained coverage (period default: the 92 days ending with the latest
+    report). ``format=png``: the same map as a picture; the page links it and the analysis's
+    workbook."""
     opts = _options(settings, lang, basemap, region, start=from_, end=to)
-    return _page(render_page(build_camera_coverage_map(conn, principal, opts, unit, k=k,
-                                                       candidates=candidates,
-                                                       hotspots=hotspots)), opts)
+    return _map_response(request, format, opts, lambda o: build_camera_coverage_map(
+        conn, principal, o, unit, k=k, candidates=candidates, hotspots=hotspots),
+        f"摄像头覆盖率_{unit}")
 
 
 @router.get("/maps/coverage/property", dependencies=[LOGGED_IN, EXPENSIVE],
@@ -192,10 +201,40 @@ def property_coverage_map(
     unit: Annotated[str, Query(description="community (default), cell or township")]
     = "community",
     lang: LangQ = "zh", basemap: BasemapQ = "none", region: RegionQ = None,
-) -> HTMLResponse:
-    """Choropleth of the managed share of compounds, unmanaged compounds highlighted."""
+    format: FormatQ = "html", *, request: Request,
+) -> Response:
+    """Choropleth of the managed share of compounds, unmanaged compounds highlighted.
+    ``format=png``: the same map as a picture; the page links it and the analysis's
+    workbook."""
     opts = _options(settings, lang, basemap, region)
-    return _page(render_page(build_property_coverage_map(conn, principal, opts, unit)), opts)
+    return _map_response(request, format, opts, lambda o: build_property_coverage_map(
+        conn, principal, o, unit), f"物业管理覆盖率_{unit}")
+
+
+def _map_response(request: Request, format: str, opts: MapOptions,
+                  build: Callable[[MapOptions], folium.Map], name: str) -> Response:
+    """The map page (with download links to its PNG and its analysis's workbook), or with
+    ``format=png`` the same map printed by headless Chromium, network cut off."""
+    if format != "png":
+        url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        opts = replace(opts, extra={**opts.extra, "page_url": url})
+        return _page(render_page(build(opts)), opts)
+    import tempfile
+    from pathlib import Path
+
+    from api.cli.maps import snapshot
+    from api.uploads import content_disposition
+    from maps.frame import render_standalone
+
+    html = render_standalone(build(opts))
+    with tempfile.TemporaryDirectory() as tmp:
+        page, png = Path(tmp) / "map.html", Path(tmp) / "map.png"
+        page.write_text(html, encoding="utf-8")
+        snapshot(page, png)
+        data = png.read_bytes()
+    return Response(data, media_type="image/png", headers={
+        "Content-Disposition": content_disposition(f"{name}.png"),
+        "Cache-Control": "private, no-store"})
 
 
 @router.get("/maps/data/incidents", dependencies=[READ_INCIDENTS, EXPENSIVE],

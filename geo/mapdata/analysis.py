@@ -18,7 +18,7 @@ import shapely
 from sqlalchemy import Connection, text
 
 from geo.analysis.common import read_gdf, region_metric_srid, unit_sql
-from geo.analysis.coverage import coverage_by_unit
+from geo.analysis.coverage import BLIND_COMPOUNDS_SQL, coverage_by_unit
 from geo.analysis.grid import GAPS_SQL, OVERLAPS_SQL
 from geo.analysis.property import COMPOUNDS_SQL
 from geo.auth.principal import Principal
@@ -65,6 +65,12 @@ def camera_coverage(conn: Connection, region_code: str, unit: str = "cell") -> g
                  "cameras_no_bearing", "geometry"]].rename(columns={"cameras_online": "cameras"})
     out["share"] = (out["covered_m2"] / out["area_m2"].where(out["area_m2"] > 0)).clip(0, 1)
     return _simplified(out, unit)
+
+
+def blind_compound_codes(conn: Connection, region_code: str) -> set[str]:
+    """Codes of the compounds no online camera's sector touches (the camera-coverage
+    analysis's ``blind_compounds``)."""
+    return {str(c) for c in read_gdf(conn, BLIND_COMPOUNDS_SQL, {"r": region_code})["code"]}
 
 
 def property_share(conn: Connection, region_code: str, unit: str = "community",

@@ -361,6 +361,18 @@
     c.addTo(map);
     return c;
   };
+  /* Fit bounds ([[s, w], [n, e]]) into the part of the map the boxes on the right (title,
+   * layer list, legend) leave free, so they cover no township name; on a narrow screen (boxes
+   * wider than half the map) the plain fit. */
+  W.fitClear = function (map, bounds) {
+    var c = map.getContainer(), right = 0;
+    c.querySelectorAll(".leaflet-right .leaflet-control").forEach(function (e) {
+      right = Math.max(right, e.offsetWidth);
+    });
+    if (right > c.clientWidth / 2) { right = 0; }
+    map.fitBounds(bounds, {paddingTopLeft: [10, 10], paddingBottomRight: [right + 20, 10],
+                           animate: false});
+  };
   /* The chrome of every map (maps.frame.new_map): attribution without Leaflet's default prefix
    * and flag (the basemap's own attribution stays), and a metric-only scale bar. */
   W.chrome = function (map) {
