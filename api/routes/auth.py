@@ -66,7 +66,8 @@ class TokenRequest(BaseModel):
 
 def _principal_info(p: Principal) -> dict[str, Any]:
     return {
-        "user": p.user, "role": p.role, "role_name": ROLE_NAMES.get(p.role, p.role),
+        "user": p.user, "user_id": p.user_id, "role": p.role,
+        "role_name": ROLE_NAMES.get(p.role, p.role),
         "authenticated": p.authenticated,
         "regions": sorted(p.regions) if p.regions is not None else None,
         "department_code": p.department_code, "cell_codes": sorted(p.cell_codes),

@@ -8,7 +8,7 @@ from pydantic import RootModel
 
 from api.schemas.base import Answer, list_config, model_config
 
-_ME = {"user": "demo-worker", "role": "worker", "role_name": "网格员 / grid worker",
+_ME = {"user": "demo-worker", "user_id": 7, "role": "worker", "role_name": "网格员 / grid worker",
        "authenticated": True, "regions": ["141123"], "department_code": None,
        "cell_codes": ["141123100007005"], "may_unmask": True}
 
@@ -17,6 +17,8 @@ class Me(Answer):
     """The caller: user, role and the scope the role is bound to."""
 
     user: str
+    user_id: int | None = None  # app_user.id; None for anonymous callers (the phone app's
+    # offline queue is tagged with it: mobile/app.js)
     role: str
     role_name: str
     authenticated: bool

@@ -146,9 +146,17 @@ class MyCells(Answer):
 
     user: str
     role: str
+    worker_name: str | None = None
     cells: list[dict[str, Any]]
-    model_config = model_config({"user": "demo-worker", "role": "worker", "cells": [
-        {"code": "141123100007005", "name": "蔚汾社区第5网格"}]})
+    neighbours: list[dict[str, Any]] = []
+    compounds: list[dict[str, Any]] = []
+    cameras: list[dict[str, Any]] = []
+    model_config = model_config({"user": "demo-worker", "role": "worker",
+                                 "worker_name": "王丽", "cells": [
+        {"code": "141123100007005", "name": "蔚汾社区第5网格"}], "neighbours": [
+        {"code": "141123100007004", "name": "蔚汾社区第4网格"}], "compounds": [
+        {"id": 7, "code": "XQ0007", "name": "兴华家园", "address": "蔚汾路3号"}], "cameras": [
+        {"gb_id": "14112300001320000001", "name": "蔚汾路口", "status": "online"}]})
 
 
 class MyIncidents(Answer):

@@ -14,16 +14,32 @@ from typing import Any
 
 from geo.auth.principal import Principal
 from geo.db.tables.vocab import CASE_ACTION
+from geo.incidents.calendar import EXTENSION_CHOICES, working_time_label
 from geo.incidents.cases import denial
 from geo.incidents.flow import OPEN, TERMINAL, TRANSITIONS
 from geo.incidents.requests import check_request
 
+# The text fields of an action's body a client must fill in (its ``required``). The API refuses
+# an empty note or reason itself; the note of 办结 (handled) is asked for by the clients that
+# follow ``required`` (the phone app), while the transition endpoint still accepts a step
+# without a note (the dispatch panel, imports and older clients send none).
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "note": ("note",), "handled": ("note",), "request_extension": ("reason",),
+    "request_return": ("reason",), "request_suspend": ("reason",)}
+# Choices offered for a number field of a body: the extension in working days and hours.
+CHOICES: dict[str, list[dict[str, Any]]] = {
+    "minutes": [{"value": m, "label": working_time_label(m)} for m in EXTENSION_CHOICES]}
+
 
 def _action(name: str, path: str, body: dict[str, Any] | None,
             method: str = "POST") -> dict[str, Any]:
-    return {"action": name, "label": CASE_ACTION.label(name),
-            "label_en": CASE_ACTION.label(name, "en"), "method": method, "path": path,
-            "body": body}
+    out = {"action": name, "label": CASE_ACTION.label(name),
+           "label_en": CASE_ACTION.label(name, "en"), "method": method, "path": path,
+           "body": body, "required": list(REQUIRED.get(name, ()))}
+    choices = {k: CHOICES[k] for k in (body or {}) if k in CHOICES}
+    if choices:
+        out["choices"] = choices
+    return out
 
 
 def allowed_actions(principal: Principal, row: dict[str, Any],
@@ -43,7 +59,10 @@ def allowed_actions(principal: Principal, row: dict[str, Any],
             continue
         if target == "reported" and status == "needs_location":
             continue  # located, not moved: the locate action below
-        out.append(_action(target, f"{base}/transition", {"to": target}))
+        body: dict[str, Any] = {"to": target}
+        if target in REQUIRED:
+            body.update(dict.fromkeys(REQUIRED[target], ""))
+        out.append(_action(target, f"{base}/transition", body))
     order = {t: i for i, t in enumerate(CASE_ACTION.codes)}
     out.sort(key=lambda a: order[a["action"]])
     if status not in TERMINAL:

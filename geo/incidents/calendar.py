@@ -32,6 +32,8 @@ log = logging.getLogger("wangge.calendar")
 # Working periods of a working day, minutes after midnight (local time).
 WORK_PERIODS: tuple[tuple[int, int], ...] = ((8 * 60 + 30, 12 * 60), (13 * 60 + 30, 18 * 60))
 DAY_MINUTES = sum(b - a for a, b in WORK_PERIODS)
+# The extensions a field worker may ask for, in working minutes, as she thinks of them.
+EXTENSION_CHOICES = (120, 240, DAY_MINUTES, 2 * DAY_MINUTES, 3 * DAY_MINUTES, 5 * DAY_MINUTES)
 NATIONAL = "CN"  # region_code of nationwide rows
 MAX_DAYS = 3660  # a deadline further than ten years away is a configuration error
 
@@ -266,3 +268,14 @@ def load_days(conn: Connection, text_csv: str, region_code: str = NATIONAL,
     if not parsed:
         raise InvalidInput("文件中没有日期 / the file holds no days", field="file")
     return [set_day(conn, day, work, name, region_code, source) for day, work, name in parsed]
+
+
+def working_time_label(minutes: int | float) -> str:
+    """Working minutes as a worker reads them: ``2 小时``, ``1 个工作日``, ``1 个工作日 4 小时``
+    (a working day is :data:`DAY_MINUTES`, 8 hours)."""
+    total = int(round(minutes))
+    days, rest = divmod(total, DAY_MINUTES)
+    hours, mins = divmod(rest, 60)
+    parts = ([f"{days} 个工作日"] if days else []) + ([f"{hours} 小时"] if hours else []) + \
+        ([f"{mins} 分钟"] if mins else [])
+    return " ".join(parts) or "0 分钟"

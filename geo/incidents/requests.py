@@ -16,6 +16,7 @@ from geo.auth.principal import Principal
 from geo.db.tables.vocab import CASE_REQUEST, CASE_REQUEST_STATE
 from geo.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo.incidents import cases, clock
+from geo.incidents.calendar import working_time_label
 from geo.incidents.cases import (
     MAX_ID,
     _iso,
@@ -60,6 +61,8 @@ def request_json(row: dict[str, Any]) -> dict[str, Any]:
     """A request as answered: codes with their Chinese labels."""
     out = {**row, "kind_label": CASE_REQUEST.label(row["kind"]),
            "kind_label_en": CASE_REQUEST.label(row["kind"], "en")}
+    if row.get("minutes"):
+        out["minutes_label"] = working_time_label(row["minutes"])
     if "state" in row:
         out["state_label"] = CASE_REQUEST_STATE.label(row["state"])
     for k in ("requested_at", "decided_at"):

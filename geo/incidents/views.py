@@ -118,7 +118,51 @@ def my_cells(conn: Connection, principal: Principal, region_code: str,
     """), {"r": region_code, "codes": codes}).mappings().all()
     cells = [{**dict(r), "geometry": geojson_from_cgcs2000(r["geometry"], crs)} for r in rows]
     return {"user": principal.user, "role": principal.role,
-            "crs": normalize_crs(crs or "EPSG:4490"), "cells": cells}
+            "worker_name": _own_worker_name(conn, principal),
+            "crs": normalize_crs(crs or "EPSG:4490"), "cells": cells,
+            **_around_cells(conn, principal, region_code, codes, crs)}
+
+
+def _own_worker_name(conn: Connection, principal: Principal) -> str | None:
+    """The caller's own name as a grid worker (her header on the phone), not her login."""
+    if principal.user_id is None:
+        return None
+    name: str | None = conn.execute(text(
+        "SELECT w.name FROM app_user u JOIN grid_worker w ON w.id = u.worker_id "
+        "WHERE u.id = :u"), {"u": principal.user_id}).scalar()
+    return name
+
+
+def _around_cells(conn: Connection, principal: Principal, region_code: str,
+                  codes: list[str], crs: str | None) -> dict[str, Any]:
+    """What a worker's map of her cells shows around them: the neighbouring cells (code, name,
+    outline), the compounds (id, code, name, address, outline) and cameras (gb_id, name,
+    status, point) in her cells, geometry in ``crs``."""
+    from shapely.geometry import mapping
+
+    from geo.mapdata import foundation
+
+    def geo(g: Any) -> dict[str, Any] | None:
+        return geojson_from_cgcs2000(dict(mapping(g)), crs) if g is not None else None
+
+    seen = set(codes)
+    neighbours: list[dict[str, Any]] = []
+    for code in codes:
+        for r in foundation.cells(conn, region_code, near_code=code,
+                                  principal=principal).to_dict("records"):
+            if r["code"] not in seen:
+                seen.add(r["code"])
+                neighbours.append({"code": r["code"], "name": r["name"],
+                                   "geometry": geo(r["geometry"])})
+    compounds = [{"id": int(r["id"]), "code": r["code"], "name": r["name"],
+                  "address": r["address"], "geometry": geo(r["geometry"])}
+                 for r in foundation.compounds(conn, region_code, within_cells=codes
+                                               ).to_dict("records")]
+    cameras = [{"gb_id": r["gb_id"], "name": r["name"], "status": r["status"],
+                "geometry": geo(r["geometry"])}
+               for r in foundation.cameras(conn, region_code, within_cells=codes,
+                                           with_sector=False).to_dict("records")]
+    return {"neighbours": neighbours, "compounds": compounds, "cameras": cameras}
 
 
 def board(
