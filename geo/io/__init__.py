@@ -13,4 +13,5 @@
 
 from __future__ import annotations
 
-LAYERS = ("cells", "admin", "compounds", "cameras", "incidents", "workers")
+LAYERS = ("cells", "admin", "compounds", "cameras", "incidents", "workers", "buildings",
+          "addresses")

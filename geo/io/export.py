@@ -87,6 +87,11 @@ _QUERIES: dict[str, str] = {
                             AND incident.due_at < now()) AS overdue,
                            incident.dispatched_at, incident.closed_at, incident.geom
                     FROM incident WHERE incident.region_code = :r AND {scope}""",
+    "buildings": """SELECT code, name, compound_code, address, floors, units, source,
+                           synthetic, geom FROM building WHERE region_code = :r""",
+    "addresses": """SELECT code, full_text, level, township, community, road, number,
+                           compound, compound_code, building, unit, room, source, synthetic,
+                           geom FROM std_address WHERE region_code = :r""",
     "workers": """SELECT w.code, w.name, w.phone, w.role_note, w.active,
                          (SELECT string_agg(a.cell_code, ';' ORDER BY a.cell_code)
                           FROM worker_assignment a WHERE a.worker_id = w.id
@@ -253,7 +258,7 @@ def export_layer(
         raise Forbidden(f"无权访问区域 {region_code} / no access to region {region_code}")
     if principal.role == "viewer" and layer in ("incidents", "workers"):
         raise Forbidden(f"公众角色只能导出公开图层 / viewers may export public layers only "
-                        f"(cells, admin, compounds, cameras), not {layer}")
+                        f"(cells, admin, compounds, cameras, buildings, addresses), not {layer}")
     params: dict[str, Any] = {"r": region_code}
     base = _QUERIES[layer]
     if layer == "cells":

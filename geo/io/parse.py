@@ -222,7 +222,7 @@ def _norm(name: str) -> str:
 FIELD_ALIASES: dict[str, Sequence[str]] = {
     "code": ("code", "编码", "编号", "代码", "id", "网格编码", "网格代码", "网格编号", "gbid",
              "gb_id", "国标编码", "设备编码", "事件编号", "工号", "beat_num", "beatnum",
-             "小区编码", "区划代码", "统计用区划代码"),
+             "小区编码", "区划代码", "统计用区划代码", "楼栋编码", "地址编码", "标准地址编码"),
     "name": ("name", "名称", "网格名称", "小区名称", "姓名", "设备名称", "单位名称"),
     "parent": ("parent", "parent_code", "parent_cod", "community_code", "上级编码",
                "所属村社区编码", "所属社区编码", "村社区编码", "社区编码", "村编码", "所属村居"),
@@ -252,6 +252,17 @@ FIELD_ALIASES: dict[str, Sequence[str]] = {
     "channel": ("channel", "来源", "渠道"),
     "reporter_name": ("reporter_name", "报告人", "反映人", "联系人"),
     "reporter_phone": ("reporter_phone", "报告人电话", "反映人电话", "来电号码"),
+    # the building and standard-address register (一标三实)
+    "compound": ("compound", "compound_code", "compound_name", "小区", "所属小区", "小区名称"),
+    "floors": ("floors", "层数", "楼层数", "地上层数"),
+    "units": ("units", "单元数"),
+    "township_name": ("township_name", "乡镇", "乡镇街道", "乡镇(街道)", "街道办事处"),
+    "community_name": ("community_name", "社区", "村社区", "村/社区", "村居", "行政村", "社区村"),
+    "road": ("road", "街路巷", "道路", "路名", "街路巷名"),
+    "number": ("number", "门牌号", "门牌", "门址号"),
+    "building": ("building", "楼栋号", "楼号", "栋号", "幢号"),
+    "unit": ("unit", "单元", "单元号"),
+    "room": ("room", "户室号", "室号", "房号", "户号"),
 }
 
 

@@ -231,6 +231,36 @@ _LAYERS: dict[str, tuple[str, str, str, str, list[Column]]] = {
         _c("households", "户数", "Households", "int"),
         _c("population", "人口", "Population", "int"),
     ]),
+    "buildings": ("楼栋", "Buildings", "楼栋清单", "Buildings", [
+        _c("code", "楼栋编码", "Building code"),
+        _c("name", "名称", "Name"),
+        _c("compound_code", "小区编码", "Compound code"),
+        _c("address", "地址", "Address"),
+        _c("floors", "层数", "Floors", "int"),
+        _c("units", "单元数", "Units", "int"),
+        _c("source", "来源", "Source"),
+        _c("synthetic", "示例数据", "Synthetic", "bool", "是 = 演示用的合成数据, 不是真实楼栋",
+           "yes = synthetic demo data, not a real building"),
+    ]),
+    "addresses": ("标准地址", "Standard addresses", "标准地址清单", "Standard addresses", [
+        _c("code", "地址编码", "Address code"),
+        _c("full_text", "标准地址", "Address"),
+        _c("level_name", "地址级别", "Level",
+           note_zh="户室 / 楼栋 / 小区 / 道路门牌 / 村社区 / 乡镇",
+           note_en="room / building / compound / road / village / township"),
+        _c("township", "乡镇", "Township"),
+        _c("community", "村/社区", "Village/community"),
+        _c("road", "街路巷", "Road"),
+        _c("number", "门牌号", "Number"),
+        _c("compound", "小区", "Compound"),
+        _c("compound_code", "小区编码", "Compound code"),
+        _c("building", "楼栋号", "Building"),
+        _c("unit", "单元", "Unit"),
+        _c("room", "户室号", "Room"),
+        _c("source", "来源", "Source"),
+        _c("synthetic", "示例数据", "Synthetic", "bool", "是 = 演示用的合成数据, 不是真实地址",
+           "yes = synthetic demo data, not a real address"),
+    ]),
 }
 
 
@@ -263,6 +293,8 @@ def display_row(layer: str, row: Mapping[str, Any], names: Names) -> dict[str, A
         out["kind_name"] = _label(vocab.CELL_KIND, row.get("kind"), lang)
         out["parent_name"] = names.unit(row.get("parent_code"))
         out["township_name"] = names.unit(row.get("township_code"))
+    elif layer == "addresses":
+        out["level_name"] = _label(vocab.ADDRESS_LEVEL, row.get("level"), lang)
     elif layer == "admin":
         out["level_name"] = _label(vocab.ADMIN_LEVEL, row.get("level"), lang)
         out["parent_name"] = names.unit(row.get("parent_code"))

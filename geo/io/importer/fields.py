@@ -60,6 +60,9 @@ _LAYER_ROLES = {
     "incidents": ("code", "category", "time", "description", "address", "reporter_name",
                   "reporter_phone", "channel"),
     "workers": ("code", "name", "phone", "cell", "valid_from"),
+    "buildings": ("code", "name", "address", "compound", "floors", "units"),
+    "addresses": ("code", "address", "township_name", "community_name", "road", "number",
+                  "compound", "building", "unit", "room"),
 }
 
 

@@ -21,6 +21,7 @@ from geo.io.importer.crs_plan import plan_crs
 from geo.io.importer.fields import map_fields
 from geo.io.importer.incidents import import_incidents
 from geo.io.importer.options import ImportOptions, Progress
+from geo.io.importer.register import import_addresses, import_buildings
 from geo.io.importer.report import ImportReport, finish
 from geo.io.importer.rows import ImportContext, ensure_region, region_extent
 from geo.io.importer.workers import import_workers
@@ -30,6 +31,7 @@ SYSTEM = Principal(user="system", role="admin")  # imports run from the CLI or b
 _HANDLERS: dict[str, Callable[[Connection, ImportContext, Progress | None], None]] = {
     "cells": import_cells, "admin": import_admin, "compounds": import_compounds,
     "cameras": import_cameras, "incidents": import_incidents, "workers": import_workers,
+    "buildings": import_buildings, "addresses": import_addresses,
 }
 
 

@@ -105,8 +105,10 @@ JSON_VALUE = st.recursive(
 # the property names each layer recognises (code, name, parent, kind, counts, times ...)
 NAMES = ["code", "name", "parent", "township", "kind", "level", "households", "population",
          "address", "buildings", "built_year", "mgmt_mode", "company", "bearing", "fov",
-         "range", "status", "category", "time", "description", "phone", "cell", "编号", "名称"]
-LAYERS = ["cells", "admin", "compounds", "cameras", "incidents", "workers"]
+         "range", "status", "category", "time", "description", "phone", "cell", "编号", "名称",
+         "compound", "floors", "units", "road", "number", "building", "unit", "room", "乡镇"]
+LAYERS = ["cells", "admin", "compounds", "cameras", "incidents", "workers", "buildings",
+          "addresses"]
 
 
 @BUDGET
