@@ -54,6 +54,10 @@ SECTOR_MIN_ZOOM = 16
 LIMIT_VIEW = 3000
 
 
+LIST_TO_LOCATE = 20  # cases listed in the dispatch map's review list (待定位)
+COUNT_TO_LOCATE = 200  # counted up to this, then "200+"
+
+
 def build_dispatch_map(
     conn: Connection,
     principal: Principal,
@@ -138,9 +142,38 @@ def build_dispatch_map(
         notes.append(t["tiles_note"].format(z=TILES_MIN_ZOOM))
     wall = bool(opts.extra.get("wall"))
     m.add_child(JsCall("legend", legend_html("", rows, notes), "bottomright", t["legend"]))
+    to_locate = _to_locate(conn, principal, region, opts)
+    if to_locate:
+        m.add_child(JsCall("legend", to_locate[1], "topleft", to_locate[0]))
     folium.LayerControl(collapsed=wall, position="topright").add_to(m)
     m.add_child(JsCall("dispatch", live_config(conn, principal, opts, period, wall)))
     return m
+
+
+def _to_locate(conn: Connection, principal: Principal, region: str, opts: MapOptions
+               ) -> tuple[str, str] | None:
+    """The review list: open cases waiting for a place (``needs_location``: no coordinates
+    and no confident address match), newest first, each opening the side panel (where the
+    address matcher's suggestion fills the locate form). None when there are none."""
+    from html import escape
+
+    from geo.incidents import views
+
+    items = views.list_incidents(conn, principal, region, ["needs_location"], limit=COUNT_TO_LOCATE
+                                 + 1, compact=True, newest=True)
+    if not items:
+        return None
+    n = str(len(items)) if len(items) <= COUNT_TO_LOCATE else f"{COUNT_TO_LOCATE}+"
+    items = items[:LIST_TO_LOCATE]
+    t = opts.t
+    rows = "".join(
+        f"<li><a href='#' class='wangge-open-case' data-code='{escape(str(i['code']))}'>"
+        f"{escape(str(i['code']))}</a> {escape(str(i.get('category_name') or ''))}"
+        f"{' · ' + escape(str(i['location_text'])) if i.get('location_text') else ''}</li>"
+        for i in items)
+    return (t["to_locate"].format(n=n),
+            f"<div class='note'>{escape(t['to_locate_note'])}</div>"
+            f"<ol class='wangge-to-locate'>{rows}</ol>")
 
 
 def live_config(conn: Connection, principal: Principal, opts: MapOptions, period: gi.Period,

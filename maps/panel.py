@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from geo.auth.principal import Principal
-from geo.db.tables.vocab import CASE_ACTION, INCIDENT_STATUS, SATISFACTION
+from geo.db.tables.vocab import ADDRESS_LEVEL, CASE_ACTION, INCIDENT_STATUS, SATISFACTION
 from geo.incidents import cases, views
 from geo.incidents.callback import may_call_back
 from geo.incidents.flow import OPEN
@@ -119,10 +119,18 @@ def _action_forms(conn: Connection, inc: dict[str, Any], dups: list[dict[str, An
             out.append(_form(a, label, f"<fieldset><legend>{_e(t['merge_pick'])}</legend>"
                              f"{boxes}</fieldset>" + _note(t), version))
         elif name == "locate":
+            # the address matcher's suggestion (a weak match waits here for a person)
+            sug = _suggestion(inc)
+            lon0 = "" if sug is None else f" value='{float(sug['lon']):.6f}'"
+            lat0 = "" if sug is None else f" value='{float(sug['lat']):.6f}'"
+            hint = "" if sug is None else (
+                f"<p class='wangge-suggest'>{_e(t['suggested'])}: {_e(sug.get('matched'))} "
+                f"({_e(ADDRESS_LEVEL.label(str(sug.get('level')), lang))}, "
+                f"{_e(t['confidence'])} {float(sug.get('confidence') or 0):.2f})</p>")
             out.append(_form(a, label, (
-                f"<label>{_e(t['lon'])} <input name='lon' type='number' step='any' required>"
-                f"</label><label>{_e(t['lat'])} <input name='lat' type='number' step='any' "
-                "required></label>"), version))
+                f"{hint}<label>{_e(t['lon'])} <input name='lon' type='number' step='any'"
+                f"{lon0} required></label><label>{_e(t['lat'])} <input name='lat' "
+                f"type='number' step='any'{lat0} required></label>"), version))
         elif name == "decide":
             for approve, key in ((True, "approve"), (False, "refuse")):
                 out.append(_form({**a, "body": {"approve": approve}}, f"{label}: {t[key]}",
@@ -134,6 +142,13 @@ def _action_forms(conn: Connection, inc: dict[str, Any], dups: list[dict[str, An
                            "min='1' value='240' required></label>")
             out.append(_form(a, label, fields, version))
     return out
+
+
+def _suggestion(inc: dict[str, Any]) -> dict[str, Any] | None:
+    """The address matcher's point for a case it could not place with confidence, or None."""
+    place = (inc.get("routing") or {}).get("place") or {}
+    m = place.get("match") or {}
+    return m if m.get("lon") is not None and m.get("lat") is not None else None
 
 
 def _said(text_: Any, lang: str) -> str:
@@ -155,6 +170,10 @@ def _routing(inc: dict[str, Any], dups: list[dict[str, Any]], t: dict[str, str],
                   if why else "")
         rows.append(f"<tr><th scope='row'>{_e(head)}</th><td>{value}{reason}</td></tr>")
 
+    place = r.get("place") or {}
+    if inc.get("location_text") or place.get("match"):
+        row(t["place"], _e(inc.get("location_text") or place.get("text") or "—"),
+            place.get("reason"))
     cell = r.get("cell") or {}
     row(t["cell"], f"{_e(cell.get('name'))} ({_e(inc.get('cell_code'))})", cell.get("reason"))
     worker = r.get("worker") or {}

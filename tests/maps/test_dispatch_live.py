@@ -483,3 +483,34 @@ def test_panel_scope_and_csrf(server: str, browser: Any, live_db: tuple[str, Eng
                                      "X-CSRF-Token": "forged"})
     assert r.status == 403
     s.close()
+
+
+def test_review_list_locates_a_case_by_the_suggestion(server: str, browser: Any,
+                                                      live_db: tuple[str, Engine]) -> None:
+    """A hotline case whose address names only a township waits as needs_location: the
+    dispatch map lists it under 待定位, its panel shows the address matcher's suggestion with
+    the locate form filled in, and locating it there routes it."""
+    s = Session(browser, server, "command", {"width": 1280, "height": 860})
+    r = s.page.request.post(f"{server}/incidents", data=json.dumps({
+        "category": "ebike_charging", "channel": "12345", "place": "兴县蔚汾镇附近",
+        "description": "待定位测试"}), headers={"Content-Type": "application/json",
+                                           "X-CSRF-Token": s.csrf})
+    assert r.status == 422, r.text()
+    inc = r.json()["incident"]
+    code = inc["code"]
+    assert inc["status"] == "needs_location"
+    s.open_map("")
+    page = s.page
+    box = page.locator(".wangge-legend", has=page.locator(f"a[data-code='{code}']"))
+    assert "待定位" in box.inner_text()
+    box.locator(f"a[data-code='{code}']").click()
+    page.wait_for_selector(".wangge-panel h2")
+    form = page.locator(".wangge-panel form[data-action='locate']")
+    assert "地址匹配建议" in form.inner_text() and "蔚汾镇" in form.inner_text()
+    assert form.locator("input[name='lon']").input_value() != ""
+    form.locator("button").click()
+    page.wait_for_selector(".wangge-panel-msg.ok", timeout=10_000)
+    got = page.request.get(f"{server}/incidents/{code}").json()
+    assert got["status"] == "reported" and got["cell_code"]
+    assert s.blocked == [] and s.errors == [], (s.blocked, s.errors)
+    s.close()
