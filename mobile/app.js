@@ -8,6 +8,11 @@
  * (the case code). 4xx: the server's message is shown, the item kept for the worker to drop or
  * retry; 5xx / no network: retried with backoff. Data read from the server is kept in
  * localStorage so the screens show the last known state offline.
+ * Whose: every queued item carries the user id of the login that made it (owner) and is sent
+ * only while that same user is logged in; another account's items stay on the phone unsent
+ * (only their number is shown, with a button to discard them) until their owner logs in again.
+ * The cached reads belong to one login: they are wiped on logout (the 退出 button), when the
+ * server says the login ended, and when another user logs in on this phone.
  * Coordinates: the browser's geolocation is WGS84 (EPSG:4326); every call names its crs.
  */
 'use strict';
@@ -55,20 +60,42 @@
     toast.timer = setTimeout(() => { t.hidden = true; }, 3500);
   }
   function remember(key, value) {
+    if (state.loggedOut) return;  // a read still in flight at logout: not kept
     try { localStorage.setItem('wangge-m.' + key, JSON.stringify(value)); } catch (e) { /* full */ }
   }
   function recall(key) {
     try { return JSON.parse(localStorage.getItem('wangge-m.' + key) || 'null'); } catch (e) { return null; }
   }
+  const KEEP_ON_LOGOUT = ['amap'];  // device preferences, not data
+  /** Forget every cached read of the last login (cases, cells, key points, patrol, me). */
+  function wipeCache() {
+    try {
+      for (const k of Object.keys(localStorage)) {
+        if (k.startsWith('wangge-m.') && !KEEP_ON_LOGOUT.includes(k.slice(9))) localStorage.removeItem(k);
+      }
+    } catch (e) { /* storage unavailable */ }
+    state.cells = null; state.incidents = []; state.keypoints = []; state.patrol = null;
+  }
+  /** The user id queued items are tagged with: the current login's (null when unknown). */
+  const owner = () => (state.me && state.me.authenticated && state.me.user_id != null ? state.me.user_id : null);
+  const mine = (item) => owner() !== null && item.owner === owner();
   function fmtMetres(m) { return m >= 1000 ? (m / 1000).toFixed(1) + ' 公里' : Math.round(m) + ' 米'; }
+  const OVERDUE_CAP_DAYS = 30;  // longer than this: "30 天以上", the deadline date says the rest
+  /** The deadline as the card shows it: its date and time (China Standard Time), what is
+   * left or how late; lateness beyond OVERDUE_CAP_DAYS is not counted out day by day (the
+   * demo's cases end 2026-10-31 and would read "已超时 563天"). The one rule of the app. */
   function countdown(dueAt) {
     if (!dueAt) return null;
-    const ms = new Date(dueAt).getTime() - Date.now();
+    const due = new Date(dueAt);
+    const ms = due.getTime() - Date.now();
     const mins = Math.round(Math.abs(ms) / 60000);
     const d = Math.floor(mins / 1440), h = Math.floor((mins % 1440) / 60), m = mins % 60;
-    const txt = (d ? d + '天' : '') + (d || h ? h + '小时' : '') + m + '分';
-    return ms < 0 ? {text: '已超时 ' + txt, cls: 'late'} :
-      {text: '剩余 ' + txt, cls: ms < 4 * 3600000 ? 'soon' : ''};
+    const txt = d >= OVERDUE_CAP_DAYS ? `${OVERDUE_CAP_DAYS} 天以上` :
+      (d ? d + '天' : '') + (d || h ? h + '小时' : '') + (d ? '' : m + '分');
+    const date = due.toLocaleString('zh-CN', {timeZone: 'Asia/Shanghai', year: 'numeric',
+      month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false});
+    return ms < 0 ? {text: `${date} · 已超时 ${txt}`, cls: 'late'} :
+      {text: `${date} · 剩余 ${txt}`, cls: ms < 4 * 3600000 ? 'soon' : ''};
   }
   async function detail(res) {
     try {
@@ -134,7 +161,11 @@
   async function loadMe() {
     try {
       const me = await getJSON('/auth/me');
-      if (!me.authenticated) { toLogin(); return false; }
+      if (!me.authenticated) { wipeCache(); toLogin(); return false; }
+      const last = recall('me');
+      if (last && last.user_id !== me.user_id) {  // another login on this phone: not her data
+        wipeCache(); drawCells(true); renderPatrol();
+      }
       state.me = me; remember('me', me);
     } catch (e) {
       state.me = recall('me');
@@ -184,7 +215,9 @@
 
   /** Put one write in the queue: {kind, label, method, path, json | files+fields, ref, needs}. */
   async function enqueue(item) {
-    await Q.add({...item, key: uuid(), state: 'waiting', tries: 0, created: new Date().toISOString()});
+    if (owner() === null) { toast('未登录, 无法保存'); return; }
+    await Q.add({...item, owner: owner(), key: uuid(), state: 'waiting', tries: 0,
+      created: new Date().toISOString()});
     await showQueue();
     flush();
   }
@@ -234,7 +267,7 @@
     let again = false;
     try {
       for (;;) {
-        const items = (await Q.all()).sort((a, b) => a.id - b.id);
+        const items = (await Q.all()).filter(mine).sort((a, b) => a.id - b.id);
         const item = items.find((i) => i.state !== 'error');
         if (!item) break;
         if (await refsInError(item, items)) {
@@ -250,7 +283,10 @@
         const res = out.res;
         if (res.ok) {
           const answer = await res.json().catch(() => ({}));
-          if (item.ref) await Q.setRef(item.ref, answer);
+          if (item.ref) {  // only what a later item needs: the case code, the photo ids
+            await Q.setRef(item.ref, {code: answer.code,
+              attachments: (answer.attachments || []).map((p) => ({id: p.id}))});
+          }
           await Q.del(item.id);
           state.backoff = 0;
           document.body.dataset.sent = String(Number(document.body.dataset.sent || 0) + 1);
@@ -280,12 +316,17 @@
   }
 
   async function showQueue() {
-    const items = (await Q.all()).sort((a, b) => a.id - b.id);
+    const every = await Q.all();
+    const items = every.filter(mine).sort((a, b) => a.id - b.id);
+    const others = every.filter((i) => !mine(i));
+    document.body.dataset.others = String(others.length);
+    $('queue-others').hidden = others.length === 0;
+    $('queue-others-n').textContent = String(others.length);
     state.queueN = items.length;
     const errors = items.filter((i) => i.state === 'error').length;
     $('queue-n').textContent = String(items.length);
     document.body.dataset.queue = String(items.length);
-    $('queue-btn').hidden = items.length === 0;
+    $('queue-btn').hidden = items.length === 0 && others.length === 0;  // others: the note
     $('queue-btn').classList.toggle('err', errors > 0);
     $('queue-btn').title = errors ? `${errors} 项发送失败` : '';
     const ul = $('queue');
@@ -306,6 +347,26 @@
     }
     renderPendingReports(items);
   }
+  $('queue-others-drop').addEventListener('click', async () => {
+    if (!confirm('删除本机上其他账号未发送的内容? 删除后无法恢复。')) return;
+    for (const i of await Q.all()) if (!mine(i)) await Q.del(i.id);
+    showQueue();
+  });
+
+  /** 退出: end the patrol, send what can be sent, end the session, forget the cached reads. */
+  async function logout() {
+    if (state.patrol) { await sendSegment(true); state.patrol = null; }
+    await flush();
+    const left = (await Q.all()).filter(mine).length;
+    if (left && !confirm(`还有 ${left} 项未发送。退出后它们留在本机, 只在您再次登录后发送。仍要退出?`)) return;
+    try {
+      await fetch('/auth/logout', {method: 'POST', credentials: 'same-origin',
+        headers: {'X-CSRF-Token': cookie('wangge_csrf'), Accept: 'application/json'}});
+    } catch (e) { /* offline: the cookie goes at the next login; the data goes now */ }
+    state.loggedOut = true; wipeCache(); state.me = null;
+    location.href = '/login?next=' + encodeURIComponent('/m/');
+  }
+  $('logout').addEventListener('click', logout);
 
   // ------------------------------------------------------------------ online / offline
   function setNet() {
@@ -331,7 +392,7 @@
   $('queue-send').addEventListener('click', () => { state.backoff = 0; flush(); });
 
   // ------------------------------------------------------------------ 我的网格
-  let cellMap = null, cellLayer = null, meMarker = null, tileLayer = null;
+  let cellMap = null, cellLayer = null, aroundLayer = null, meMarker = null, tileLayer = null;
   const amapTiles = document.body.dataset.amap || '';
   const useAmap = () => $('amap').checked && !!amapTiles;
 
@@ -357,7 +418,7 @@
   const shown = (lon, lat) => (useAmap() ? gcj(lon, lat) : [lon, lat]);
 
   function initCellMap() {
-    cellMap = L.map('map', {zoomControl: true, attributionControl: true, zoomSnap: 0.5});
+    cellMap = L.map('map', {zoomControl: true, attributionControl: true, zoomSnap: 0.5, maxZoom: 19});
     cellMap.attributionControl.setPrefix(false);
     cellMap.setView([38.46, 111.13], 12);
     $('locate').addEventListener('click', () => {
@@ -381,18 +442,44 @@
   }
 
   function drawCells(fit) {
-    if (!cellMap || !state.cells) return;
+    if (!cellMap) return;
+    if (!state.cells) {
+      for (const layer of [cellLayer, aroundLayer]) if (layer) layer.remove();
+      cellLayer = aroundLayer = null; return;
+    }
     if (tileLayer) { cellMap.removeLayer(tileLayer); tileLayer = null; }
     if (useAmap()) {
-      tileLayer = L.tileLayer(amapTiles, {subdomains: '1234', maxZoom: 18,
+      // AMap has tiles to zoom 18: beyond it Leaflet enlarges them (no blank grey map)
+      tileLayer = L.tileLayer(amapTiles, {subdomains: '1234', maxNativeZoom: 18, maxZoom: 19,
         attribution: '&copy; 高德地图 AMap'}).addTo(cellMap);
     }
     if (cellLayer) cellLayer.remove();
+    if (aroundLayer) aroundLayer.remove();
     const cells = state.cells.cells || [];
+    const feature = (geometry, props) => ({type: 'Feature', geometry, properties: props || {}});
+    const named = (text) => (f, layer) => layer.bindTooltip(text(f.properties), {sticky: true});
+    // around her cells: the neighbours' outlines with their names, compounds and cameras in hers
+    aroundLayer = L.layerGroup([
+      L.geoJSON({type: 'FeatureCollection', features: (state.cells.neighbours || []).map((n) =>
+        feature(n.geometry, {name: n.name || n.code}))}, {interactive: true,
+        style: {color: '#6b7785', weight: 1.5, dashArray: '4 4', fillOpacity: 0, className: 'neighbour'},
+        onEachFeature: (f, layer) => layer.bindTooltip(f.properties.name, {permanent: true,
+          direction: 'center', className: 'neighbour-name'})}),
+      L.geoJSON({type: 'FeatureCollection', features: (state.cells.compounds || []).map((c) =>
+        feature(c.geometry, {name: c.name, address: c.address}))}, {
+        style: {color: '#2e8b57', weight: 1, fillOpacity: 0.12, className: 'compound'},
+        onEachFeature: named((p) => p.name + (p.address ? ' · ' + p.address : ''))}),
+      L.geoJSON({type: 'FeatureCollection', features: (state.cells.cameras || []).map((c) =>
+        feature(c.geometry, {name: c.name, status: c.status}))}, {
+        pointToLayer: (f, ll) => L.circleMarker(ll, {radius: 4, color: '#5b3fa0', weight: 1,
+          fillOpacity: 0.9, className: 'camera'}),
+        onEachFeature: named((p) => '摄像头 ' + (p.name || ''))}),
+    ]).addTo(cellMap);
     cellLayer = L.geoJSON({type: 'FeatureCollection', features: cells.map((c) => ({
       type: 'Feature', geometry: c.geometry, properties: {code: c.code, name: c.name}}))}, {
       style: {color: '#1f6f8b', weight: 3, fillColor: '#1f6f8b', fillOpacity: 0.08},
     }).addTo(cellMap);
+    if (state.cells.worker_name) $('who').textContent = state.cells.worker_name + ' · 网格员';
     if (cells.length && fit !== false) cellMap.fitBounds(cellLayer.getBounds(), {padding: [12, 12]});
     $('cell-info').textContent = cells.map((c) =>
       `${c.name || ''} ${c.code} · 未办结 ${c.open_incidents ?? '-'} 件, 超时 ${c.overdue_incidents ?? '-'} 件`).join('\n') ||
@@ -413,12 +500,43 @@
       const w = whereIn(c.geometry, lon, lat);
       if (!best || (w.inside && !best.inside) || (w.inside === best.inside && w.edge_m < best.edge_m)) best = {...w, cell: c};
     }
+    // the neighbouring cell across the nearest edge (or the one she stands in when outside)
+    let nb = null;
+    for (const n of state.cells.neighbours || []) {
+      const w = whereIn(n.geometry, lon, lat);
+      if (!nb || (w.inside && !nb.inside) || (w.inside === nb.inside && w.edge_m < nb.edge_m)) nb = {...w, cell: n};
+    }
+    const nbName = nb ? (nb.cell.name || nb.cell.code) : null;
     box.classList.toggle('in', best.inside);
     box.classList.toggle('out', !best.inside);
     box.textContent = best.inside ?
-      `您在网格内 (${best.cell.name || best.cell.code}), 距边界 ${Math.round(best.edge_m)} 米` :
-      `您不在网格内, 距网格 ${best.cell.name || best.cell.code} 边界 ${fmtMetres(best.edge_m)}`;
+      `您在网格内 (${best.cell.name || best.cell.code}), ` +
+        (nb && nb.edge_m <= best.edge_m + 5 ? `距 ${nbName} 边界 ${Math.round(best.edge_m)} 米` :
+          `距网格边界 ${Math.round(best.edge_m)} 米`) :
+      `您不在网格内` + (nb && nb.inside ? ` (现在 ${nbName})` : '') +
+        `, 距网格 ${best.cell.name || best.cell.code} 边界 ${fmtMetres(best.edge_m)}`;
     box.dataset.inside = best.inside ? 'true' : 'false';
+  }
+
+  /** Her open cases on the map of her cell (the 待办 list, in the map's CRS). */
+  let caseLayer = null, caseMarker = null;
+  function drawIncidents() {
+    if (!cellMap) return;
+    if (caseLayer) caseLayer.remove();
+    caseLayer = L.layerGroup(state.incidents.filter((i) => i.lon != null).map((i) =>
+      L.circleMarker(shown(i.lon, i.lat).reverse(), {radius: 6, color: i.overdue ? '#b23b3b' : '#f4b400',
+        weight: 2, fillOpacity: 0.8, className: 'case-dot'})
+        .bindTooltip(`${i.category_name || i.category || '事件'} · ${i.code}`))).addTo(cellMap);
+  }
+  /** 在地图上看: the case on the map of her cell. */
+  function showOnMap(inc) {
+    show('view-cell');
+    const ll = shown(inc.lon, inc.lat).reverse();
+    if (caseMarker) caseMarker.remove();
+    caseMarker = L.circleMarker(ll, {radius: 10, color: '#b23b3b', weight: 3, fillOpacity: 0.3})
+      .bindTooltip(`${inc.category_name || '事件'} · ${inc.code}` +
+        (inc.location_text ? ` · ${inc.location_text}` : ''), {permanent: true}).addTo(cellMap);
+    setTimeout(() => cellMap.setView(ll, 17), 0);
   }
 
   function drawMe() {
@@ -456,7 +574,7 @@
     } catch (e) {
       state.incidents = state.incidents.length ? state.incidents : (recall('incidents') || []);
     }
-    renderTodo();
+    renderTodo(); drawIncidents();
   }
 
   function renderTodo() {
@@ -467,9 +585,8 @@
       for (const i of items) if (i.lon != null) i._d = distance(state.pos.lon, state.pos.lat, i.lon, i.lat);
       items.sort((a, b) => (a._d ?? a.distance_m ?? 1e12) - (b._d ?? b.distance_m ?? 1e12));
     }
-    $('todo-count').textContent = `${items.length} 件待办` + (state.pos ? ', 由近及远' : '');
     for (const inc of items) ul.append(caseCard(inc));
-    Q.all().then(renderPendingReports);
+    Q.all().then((all) => renderPendingReports(all.filter(mine)));
   }
 
   function caseCard(inc) {
@@ -479,9 +596,17 @@
       el('div', {class: 'head'}, el('span', {}, inc.category_name || inc.category || '事件'),
         el('span', {class: 'meta'}, inc.status_zh || inc.status || '')),
       el('div', {class: 'meta'}, inc.code + (dist != null ? ` · ${fmtMetres(dist)}` : '')),
+      inc.location_text ? el('div', {class: 'place'}, '地点: ' + inc.location_text) : null,
       inc.description ? el('div', {class: 'desc'}, inc.description) : null,
-      left ? el('div', {class: left.cls}, '期限: ' + left.text) : null);
+      left ? el('div', {class: 'due ' + left.cls}, '期限: ' + left.text) : null,
+      ...(inc.pending_requests || []).map((r) => el('div', {class: 'request'},
+        `「${r.kind_label || r.kind}」${r.minutes_label ? ' ' + r.minutes_label : ''} 已提交, ` +
+        '等待指挥中心审批')));
     const acts = el('div', {class: 'actions'});
+    if (inc.lon != null && inc.lat != null) {
+      acts.append(el('button', {type: 'button', class: 'small', 'data-action': 'map',
+        onclick: () => showOnMap(inc)}, '在地图上看'));
+    }
     for (const a of inc.allowed_actions || []) {
       acts.append(el('button', {type: 'button', class: 'small', 'data-action': a.action,
         onclick: () => actionForm(li, inc, a)}, a.label || a.action));
@@ -501,12 +626,19 @@
     if (body) {
       for (const [k, v] of Object.entries(body)) {
         if (v === '' || v === null) {
-          fields[k] = el('textarea', {rows: 2, name: k, required: a.action !== 'handled',
-            placeholder: k === 'reason' ? '原因 (必填)' : '内容'});
-          form.append(el('label', {}, k === 'reason' ? '原因' : '备注'), fields[k]);
+          const must = (a.required || []).includes(k);
+          fields[k] = el('textarea', {rows: 2, name: k, required: must, minlength: must ? '2' : null,
+            placeholder: k === 'reason' ? '原因 (必填)' : (a.action === 'handled' ?
+              '处置情况 (必填), 如: 已清理, 物业已整改' : '内容')});
+          form.append(el('label', {}, k === 'reason' ? '原因' : (a.action === 'handled' ? '处置说明' : '备注')),
+            fields[k]);
+        } else if (typeof v === 'number' && a.choices && a.choices[k]) {  // in working days/hours
+          fields[k] = el('select', {name: k}, ...a.choices[k].map((c) =>
+            el('option', {value: String(c.value), selected: c.value === v}, c.label)));
+          form.append(el('label', {}, k === 'minutes' ? '延期多久 (按工作时间计)' : k), fields[k]);
         } else if (typeof v === 'number') {
           fields[k] = el('input', {type: 'number', name: k, value: String(v), min: '1'});
-          form.append(el('label', {}, k === 'minutes' ? '延期 (工作分钟)' : k), fields[k]);
+          form.append(el('label', {}, k), fields[k]);
         }
       }
     }
@@ -545,7 +677,8 @@
     if (a.action === 'photo') { toast('照片已加入待发送'); return; }
     const json = {...(a.body || {})};
     for (const [k, input] of Object.entries(fields)) {
-      json[k] = input.type === 'number' ? Number(input.value) : input.value.trim();
+      json[k] = (input.type === 'number' || input.tagName === 'SELECT' && /^\d+$/.test(input.value)) ?
+        Number(input.value) : input.value.trim();
     }
     if (a.action === 'handled' && !json.note) delete json.note;
     const withPhotos = a.action === 'handled' ? photoRefs : [];
@@ -573,6 +706,15 @@
       li.append(acts);
       ul.prepend(li);
     }
+    countTodo();
+  }
+  /** The one count of 待办: the cards shown (cases, and reports still on the phone). */
+  function countTodo() {
+    const all = $('todo').querySelectorAll(':scope > li').length;
+    const waiting = $('todo').querySelectorAll(':scope > li.pending').length;
+    $('todo-count').textContent = `${all} 件待办` + (waiting ? ` (其中 ${waiting} 件待发送)` : '') +
+      (state.pos ? ', 由近及远' : '');
+    document.body.dataset.todo = String(all);
   }
 
   // ------------------------------------------------------------------ 上报

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -137,7 +138,7 @@ def test_scenario_a_on_the_phone(server: str, mobile_db: tuple[str, Engine],
     print(f"\n/m/ first screen (phone profile, '在网格内' shown): {first_screen:.2f} s; "
           f"first contentful paint {fcp} ms")
     status = page.inner_text("#cell-status")
-    assert "您在网格内" in status and "距边界" in status, status
+    assert "您在网格内" in status and re.search(r"距.*边界 \d+ 米", status), status
     assert page.locator(".leaflet-container path.leaflet-interactive").count() >= 1
     _shot(page, "cell")
 
