@@ -140,9 +140,15 @@ def incident_map(townships: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame,
         ax.set_aspect(1 / math.cos(math.radians(mid)))
     ax.set_axis_off()
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper right", fontsize=7, frameon=True)
+        _legend_below(ax)
     ax.set_title(f"{title}\n{subtitle}", fontsize=10)
     return _png(fig)
+
+
+def _legend_below(ax: Any) -> None:
+    """The legend under the map, in one or two rows: over the map it hid township names."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=4, fontsize=7,
+              frameon=False)
 
 
 def zoom_map(cells: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame,
@@ -180,6 +186,6 @@ def zoom_map(cells: gpd.GeoDataFrame, incidents: gpd.GeoDataFrame,
     ax.set_aspect(1 / math.cos(math.radians((y0 + y1) / 2)))
     _scale_bar(ax, (x0, y0, x1, y1), lang)
     ax.set_axis_off()
-    ax.legend(loc="upper right", fontsize=7)
+    _legend_below(ax)
     ax.set_title(title, fontsize=10)
     return _png(fig)

@@ -335,17 +335,17 @@ def covered_labels(page: Any) -> list[str]:
 
 
 def test_legend_covers_no_township_name(
-        planner_cameras: tuple[Any, list[str], list[str]], server: str, browser: Any,
-        role_headers: dict[str, dict[str, str]]) -> None:
-    """The county opens in the part of the map the title, layer list and legend leave free."""
-    page = planner_cameras[0]
-    county_view(page)
-    assert count(page, ".wangge-label-text") == 17
-    assert covered_labels(page) == []
-    ctx, prop, _b, errors = open_page(browser, server + "/maps/coverage/property?unit=township",
-                                      "property_township", role_headers["planner"])
-    assert errors == [] and covered_labels(prop) == []
-    ctx.close()
+        server: str, browser: Any, role_headers: dict[str, dict[str, str]]) -> None:
+    """On a laptop screen the county opens in the part of the map the title, layer list and
+    legend leave free: no township name is under them."""
+    laptop = {"width": 1366, "height": 768}
+    for url, shot in ((CAMERAS, "cameras_laptop"),
+                      ("/maps/coverage/property?unit=township", "property_laptop")):
+        ctx, page, _b, errors = open_page(browser, server + url, shot, role_headers["planner"],
+                                          viewport=laptop)
+        assert errors == [] and count(page, ".wangge-label-text") == 17
+        assert covered_labels(page) == [], url
+        ctx.close()
 
 
 def test_site_markers_never_overlap(planner_cameras: tuple[Any, list[str], list[str]]) -> None:
