@@ -416,9 +416,16 @@
     return [lon + dLon, lat + dLat];
   }
   const shown = (lon, lat) => (useAmap() ? gcj(lon, lat) : [lon, lat]);
+  const MAX_ZOOM = 19;
+  /** The AMap basemap of both maps: tiles exist to zoom 18, beyond it Leaflet enlarges them
+   * (maxNativeZoom) instead of showing a blank grey map. */
+  function amapLayer() {
+    return L.tileLayer(amapTiles, {subdomains: '1234', maxNativeZoom: 18, maxZoom: MAX_ZOOM,
+      attribution: '&copy; 高德地图 AMap', className: 'amap-tiles'});
+  }
 
   function initCellMap() {
-    cellMap = L.map('map', {zoomControl: true, attributionControl: true, zoomSnap: 0.5, maxZoom: 19});
+    cellMap = L.map('map', {zoomControl: true, attributionControl: true, zoomSnap: 0.5, maxZoom: MAX_ZOOM});
     cellMap.attributionControl.setPrefix(false);
     cellMap.setView([38.46, 111.13], 12);
     $('locate').addEventListener('click', () => {
@@ -449,9 +456,7 @@
     }
     if (tileLayer) { cellMap.removeLayer(tileLayer); tileLayer = null; }
     if (useAmap()) {
-      // AMap has tiles to zoom 18: beyond it Leaflet enlarges them (no blank grey map)
-      tileLayer = L.tileLayer(amapTiles, {subdomains: '1234', maxNativeZoom: 18, maxZoom: 19,
-        attribution: '&copy; 高德地图 AMap'}).addTo(cellMap);
+      tileLayer = amapLayer().addTo(cellMap);
     }
     if (cellLayer) cellLayer.remove();
     if (aroundLayer) aroundLayer.remove();
@@ -554,7 +559,7 @@
       t: new Date(p.timestamp || Date.now())};
     drawMe(); updateWhere(); patrolPoint(state.pos); renderKeypoints();
     if (!onPosition.first) { onPosition.first = true; loadIncidents(); }
-    if (reportMarker && !reportMarker.moved) reportMarker.setLatLng([state.pos.lat, state.pos.lon]);
+    if (reportMarker && !reportMarker.moved) reportMarker.setLatLng(here());
   }
   function startGeo() {
     if (!navigator.geolocation) { $('cell-status').textContent = '此浏览器不能定位'; return; }
@@ -734,12 +739,20 @@
     if (keep) sel.value = keep;
   }
 
+  // The report map draws and sends in the CRS of its basemap: GCJ-02 over AMap tiles (the
+  // server takes crs=GCJ02), else the browser's WGS84; rebuilt when the basemap changes.
+  let reportCrs = null;
+  const here = () => (state.pos ? shown(state.pos.lon, state.pos.lat).reverse() : null);
   function openReport() {
+    const crs = useAmap() ? 'GCJ02' : CRS;
+    if (reportMap && reportCrs !== crs) { reportMap.remove(); reportMap = null; reportMarker = null; }
     if (!reportMap) {
-      reportMap = L.map('r-map', {attributionControl: false, zoomSnap: 0.5});
-      const start = state.pos ? [state.pos.lat, state.pos.lon] : [38.46, 111.13];
+      reportCrs = crs;
+      reportMap = L.map('r-map', {attributionControl: false, zoomSnap: 0.5, maxZoom: MAX_ZOOM});
+      if (crs === 'GCJ02') amapLayer().addTo(reportMap);
+      const start = here() || [38.46, 111.13];
       reportMap.setView(start, state.pos ? 17 : 12);
-      if (state.cells) L.geoJSON({type: 'FeatureCollection', features: (state.cells.cells || []).map((c) => ({
+      if (state.cells && (state.cells.crs_asked || CRS) === crs) L.geoJSON({type: 'FeatureCollection', features: (state.cells.cells || []).map((c) => ({
         type: 'Feature', geometry: c.geometry, properties: {}}))},
       {style: {color: '#1f6f8b', weight: 2, fillOpacity: 0.05}}).addTo(reportMap);
       reportMarker = L.marker(start, {draggable: true, title: '事件位置 (可拖动)'}).addTo(reportMap);
@@ -747,14 +760,14 @@
     }
     setTimeout(() => reportMap.invalidateSize(), 0);
     if (state.pos && !reportMarker.moved) {
-      reportMarker.setLatLng([state.pos.lat, state.pos.lon]);
-      reportMap.setView([state.pos.lat, state.pos.lon], 17);
+      reportMarker.setLatLng(here());
+      reportMap.setView(here(), 17);
     }
     showReportPos(); checkNearby();
   }
   function showReportPos() {
     const ll = reportMarker.getLatLng();
-    $('r-pos').textContent = `${ll.lng.toFixed(6)}, ${ll.lat.toFixed(6)} (WGS84)` +
+    $('r-pos').textContent = `${ll.lng.toFixed(6)}, ${ll.lat.toFixed(6)} (${reportCrs === 'GCJ02' ? 'GCJ-02' : 'WGS84'})` +
       (reportMarker.moved ? ' · 已手动调整' : ' · 来自定位');
   }
   function checkNearby() {
@@ -766,7 +779,7 @@
       const ll = reportMarker.getLatLng();
       try {
         const got = await getJSON(`/incidents/nearby?lon=${ll.lng.toFixed(7)}&lat=${ll.lat.toFixed(7)}` +
-          `&crs=${CRS}&category=${encodeURIComponent(cat)}`);
+          `&crs=${reportCrs}&category=${encodeURIComponent(cat)}`);
         const items = got.items || [];
         box.replaceChildren(el('b', {}, items.length ? `附近已有 ${items.length} 件同类事件, 可能重复:` : '附近没有同类事件'),
           ...items.slice(0, 5).map((i) => el('div', {}, `${i.code} · ${i.category_name || ''} · ` +
@@ -790,7 +803,7 @@
     const categoryName = $('r-cat').selectedOptions[0]?.textContent || cat;
     const files = Array.from($('r-photo').files);
     await enqueue({kind: 'report', label: `上报: ${categoryName}`, method: 'POST', path: '/incidents',
-      json: {category: cat, lon: +ll.lng.toFixed(7), lat: +ll.lat.toFixed(7), crs: CRS,
+      json: {category: cat, lon: +ll.lng.toFixed(7), lat: +ll.lat.toFixed(7), crs: reportCrs,
         description: $('r-note').value.trim() || null, reported_at: new Date().toISOString()},
       ref, categoryName});
     if (files.length) {
