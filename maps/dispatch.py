@@ -185,8 +185,11 @@ def live_config(conn: Connection, principal: Principal, opts: MapOptions, period
             "overdue_n", "urgent_n", "closing_rate", "newest", "most_overdue", "ack", "alarm",
             "live_on", "live_off", "live_logout", "by_township", "township", "overdue", "urgent",
             "done", "status", "urgency", "reported", "cell", "channel", "link_item")
+    events = opts.extra.get("events")
+    if events and opts.base.overlay_crs != "EPSG:4490":  # live markers shift like the rest
+        events += "?crs=" + quote(opts.base.overlay_crs)
     return {
-        "events": opts.extra.get("events"), "panel": "/maps/dispatch/case/{code}?lang=" + opts.lang,
+        "events": events, "panel": "/maps/dispatch/case/{code}?lang=" + opts.lang,
         "figures": "/maps/dispatch/figures?region=" + quote(opts.region_code),
         "wall": wall, "refresh": opts.refresh,
         "bounds": [round(float(v), 6) for v in gl.region_bounds(conn, opts.region_code)],

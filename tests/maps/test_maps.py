@@ -320,6 +320,8 @@ def test_dispatch_map_links_incident_tiles_of_its_period(client):  # type: ignor
     amap = client.get("/maps/dispatch?basemap=amap").text
     layer = amap.split("Wangge.incidentLayer(", 1)[1].split(");", 1)[0]
     assert '"tiles":{' not in layer and '"bbox":{"url":"/maps/data/incidents?' in layer
+    # the live markers too: the page asks its event stream in GCJ-02
+    assert '"events":"/events?crs=GCJ02"' in amap and '"events":"/events"' in html
 
 
 def _tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
