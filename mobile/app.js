@@ -632,7 +632,7 @@
       for (const [k, v] of Object.entries(body)) {
         if (v === '' || v === null) {
           const must = (a.required || []).includes(k);
-          fields[k] = el('textarea', {rows: 2, name: k, required: must, minlength: must ? '2' : null,
+          fields[k] = el('textarea', {rows: 2, name: k, required: must, minlength: (a.min_length || {})[k] ?? null,
             placeholder: k === 'reason' ? '原因 (必填)' : (a.action === 'handled' ?
               '处置情况 (必填), 如: 已清理, 物业已整改' : '内容')});
           form.append(el('label', {}, k === 'reason' ? '原因' : (a.action === 'handled' ? '处置说明' : '备注')),

@@ -16,16 +16,15 @@ from geo.auth.principal import Principal
 from geo.db.tables.vocab import CASE_ACTION
 from geo.incidents.calendar import EXTENSION_CHOICES, working_time_label
 from geo.incidents.cases import denial
-from geo.incidents.flow import OPEN, TERMINAL, TRANSITIONS
+from geo.incidents.flow import MIN_NOTE, NOTE_REQUIRED, OPEN, TERMINAL, TRANSITIONS
 from geo.incidents.requests import check_request
 
-# The text fields of an action's body a client must fill in (its ``required``). The API refuses
-# an empty note or reason itself; the note of 办结 (handled) is asked for by the clients that
-# follow ``required`` (the phone app), while the transition endpoint still accepts a step
-# without a note (the dispatch panel, imports and older clients send none).
+# The text fields of an action's body a client must fill in (its ``required``), as the API
+# checks them: a note, a request's reason, the handling note of the steps in NOTE_REQUIRED
+# (refused without one from a field worker or department; the command centre's optional).
 REQUIRED: dict[str, tuple[str, ...]] = {
-    "note": ("note",), "handled": ("note",), "request_extension": ("reason",),
-    "request_return": ("reason",), "request_suspend": ("reason",)}
+    "note": ("note",), "request_extension": ("reason",), "request_return": ("reason",),
+    "request_suspend": ("reason",), **{step: ("note",) for step in NOTE_REQUIRED}}
 # Choices offered for a number field of a body: the extension in working days and hours.
 CHOICES: dict[str, list[dict[str, Any]]] = {
     "minutes": [{"value": m, "label": working_time_label(m)} for m in EXTENSION_CHOICES]}
@@ -36,6 +35,8 @@ def _action(name: str, path: str, body: dict[str, Any] | None,
     out = {"action": name, "label": CASE_ACTION.label(name),
            "label_en": CASE_ACTION.label(name, "en"), "method": method, "path": path,
            "body": body, "required": list(REQUIRED.get(name, ()))}
+    if name in NOTE_REQUIRED:
+        out["min_length"] = {"note": MIN_NOTE}
     choices = {k: CHOICES[k] for k in (body or {}) if k in CHOICES}
     if choices:
         out["choices"] = choices

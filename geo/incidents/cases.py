@@ -24,6 +24,8 @@ from geo.incidents.calendar import WorkCalendar, load_calendar
 from geo.incidents.flow import (
     COMMAND_ONLY,
     KEEPS_CLOCK,
+    MIN_NOTE,
+    NOTE_REQUIRED,
     OPEN,
     STATUS_ZH,
     STEP_OF_STATUS,
@@ -382,6 +384,11 @@ def transition(
     if target == "merged":
         raise Conflict("合并请用 POST /incidents/{id}/merge / use the merge endpoint")
     when = check_time(conn, row, at, principal)
+    if (target in NOTE_REQUIRED and not principal.sees_all_incidents()
+            and len((note or "").strip()) < MIN_NOTE):
+        raise InvalidInput(f"「{STATUS_ZH[target]}」须填写处置说明 (至少 {MIN_NOTE} 个字) / "
+                           f"say in a note what was done (at least {MIN_NOTE} characters)",
+                           field="note")
     cal = cal or load_calendar(conn, row["region_code"])
     sets: dict[str, Any] = {"status": target}
     stamp = {"registered": "registered_at", "dispatched": "dispatched_at",

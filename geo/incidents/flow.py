@@ -40,6 +40,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 # The status groupings: every other module imports these (sets, ordered tuples, SQL).
 TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 OPEN = frozenset(TRANSITIONS) - TERMINAL
+# The steps a field worker or department takes only with a handling note (办结: what was done);
+# the command centre's own steps keep the note optional (geo.incidents.cases.transition).
+NOTE_REQUIRED = frozenset({"handled"})
+MIN_NOTE = 2  # characters of a required handling note
 # Void: no longer a case of its own (rejected, cancelled, merged into another): not demand for
 # the analyses, not a duplicate candidate.
 VOID = frozenset({"rejected", "cancelled", "merged"})

@@ -114,7 +114,10 @@ def test_steps_move_forward_and_only_the_command_centre_backdates(conn: Connecti
     with conn.begin_nested(), pytest.raises(Forbidden):
         cases.transition(conn, inc["id"], "handled", worker, at=now - dt.timedelta(minutes=30))
     # ... but may give the current time, or none
-    done = cases.transition(conn, inc["id"], "handled", worker, at=localtime.now())
+    with conn.begin_nested(), pytest.raises(InvalidInput, match="处置说明"):  # 办结: a note
+        cases.transition(conn, inc["id"], "handled", worker, at=localtime.now(), note=" ")
+    done = cases.transition(conn, inc["id"], "handled", worker, at=localtime.now(),
+                            note="已清理")
     with pytest.raises(InvalidInput):  # not before the previous step, command or not
         cases.transition(conn, inc["id"], "verified", COMMAND, at=now - dt.timedelta(hours=2))
     started = [e for e in done["events"] if e["to_status"] == "in_progress"]
