@@ -6,7 +6,7 @@ import base64
 import binascii
 import datetime as dt
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 import anyio
@@ -373,6 +373,46 @@ async def expensive() -> None:
 
 
 EXPENSIVE = Depends(expensive)
+
+
+# A list read of more rows than this costs from the expensive budget (the default pages, 200
+# cases and the overdue list's 500, do not).
+LIGHT_ROWS = 500
+
+
+@dataclass(frozen=True)
+class ExpensiveWhen:
+    """Marker: the route is expensive (rate limited as :data:`EXPENSIVE`) when its query
+    parameter ``param`` asks for more than ``above`` (a row count: ``/incidents?limit=10000``)
+    or is one of ``values`` (``format=xlsx``). Routes of the case flow stay unthrottled for
+    everyday reads; only their heavy forms cost from the budget.
+    Declared with ``dependencies=[expensive_when("limit", above=500)]``.
+    """
+
+    param: str
+    above: int | None = None
+    values: tuple[str, ...] = ()
+
+    async def __call__(self) -> None:
+        return None
+
+    def applies(self, given: str | None) -> bool:
+        """True when the parameter's value ``given`` (None: absent) makes the request heavy."""
+        if given is None:
+            return False
+        if given in self.values:
+            return True
+        if self.above is None:
+            return False
+        try:
+            return int(given.strip()) > self.above
+        except ValueError:
+            return False  # not a number: the route answers 422 itself
+
+
+def expensive_when(param: str, above: int | None = None, *values: str) -> Any:
+    """The dependency of :class:`ExpensiveWhen` (``dependencies=[expensive_when(...)]``)."""
+    return Depends(ExpensiveWhen(param, above, tuple(values)))
 
 # Route-level guards: ``dependencies=[READ_INCIDENTS]`` etc.
 READ_INCIDENTS = Depends(require_role(*INCIDENT_ROLES))

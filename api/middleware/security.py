@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 import anyio
 from fastapi import FastAPI
@@ -26,10 +27,16 @@ from starlette.requests import cookie_parser
 from starlette.routing import compile_path
 
 from api.access_policy import walk_routes
-from api.deps import TOKEN_COOKIE, expensive, presented_token, principal_for_token
+from api.deps import (
+    TOKEN_COOKIE,
+    ExpensiveWhen,
+    expensive,
+    presented_token,
+    principal_for_token,
+)
 from api.middleware.idempotency import Idempotency
 from api.settings import Settings
-from geo.auth.audit import AuditEntry, record
+from geo.auth.audit import AuditEntry, record, redact_secrets
 from geo.errors import Unauthorized
 
 log = logging.getLogger("wangge.security")
@@ -204,33 +211,51 @@ class TokenBucket:
 
 
 class ExpensiveRoutes:
-    """The routes declared expensive (``dependencies=[EXPENSIVE]``), matched by method and path.
+    """The routes declared expensive (``dependencies=[EXPENSIVE]``), matched by method and path,
+    and those expensive in their heavy form only (``dependencies=[expensive_when(...)]``,
+    :class:`api.deps.ExpensiveWhen`: ``GET /incidents?limit=10000``), matched by their query.
 
     Endpoints costing real work per request (analysis, exports, maps, tiles, OGC, spatial,
-    the batch lookup) are marked; intake and the case flow are not (never throttled during an
-    emergency).
+    the batch lookup, the event stream) are marked; intake and the case flow are not (never
+    throttled during an emergency), except their large reads.
     """
 
     def __init__(self, routes: list[Any]) -> None:
         self.endpoints: list[tuple[str, str]] = []  # (METHOD, /path) for tests and docs
+        self.conditional: list[tuple[str, str, ExpensiveWhen]] = []  # likewise
         self._exact: set[tuple[str, str]] = set()
         self._patterns: list[tuple[frozenset[str], re.Pattern[str]]] = []
+        self._when: list[tuple[frozenset[str], re.Pattern[str], list[ExpensiveWhen]]] = []
         for path, route in walk_routes(routes):
             deps = getattr(route, "dependencies", None) or []
+            methods = frozenset(route.methods)
+            when = [d.dependency for d in deps
+                    if isinstance(getattr(d, "dependency", None), ExpensiveWhen)]
+            if when:
+                self._when.append((methods, compile_path(path)[0], when))
+                self.conditional += [(m, path, w) for m in sorted(methods) if m != "HEAD"
+                                     for w in when]
             if not any(getattr(d, "dependency", None) is expensive for d in deps):
                 continue
-            methods = frozenset(route.methods)
             self.endpoints += [(m, path) for m in sorted(methods) if m != "HEAD"]
             if "{" in path:
                 self._patterns.append((methods, compile_path(path)[0]))
             else:
                 self._exact.update((m, path) for m in methods)
 
-    def match(self, method: str, path: str) -> bool:
-        """True if ``method path`` is one of the expensive routes."""
+    def match(self, method: str, path: str, query: bytes | str = b"") -> bool:
+        """True if ``method path?query`` is expensive: one of the expensive routes, or a heavy
+        form (its ``query``) of a route marked with :class:`api.deps.ExpensiveWhen`."""
         if (method, path) in self._exact:
             return True
-        return any(method in methods and rx.match(path) for methods, rx in self._patterns)
+        if any(method in methods and rx.match(path) for methods, rx in self._patterns):
+            return True
+        for methods, rx, when in self._when:
+            if method in methods and rx.match(path):
+                raw = query.decode("latin-1") if isinstance(query, bytes) else query
+                params = dict(parse_qsl(raw, keep_blank_values=True))
+                return any(w.applies(params.get(w.param)) for w in when)
+        return False
 
 
 def expensive_routes(app: Any) -> ExpensiveRoutes:
@@ -336,10 +361,15 @@ class RateLimit:
         auth = headers.get(b"authorization")
         method = scope.get("method", "")
         cookie = _cookie_token(headers) if method in ("GET", "HEAD") else None
-        if auth is None and cookie is None:
+        # Open311's api_key counts as its user's, after the header and the cookie (which win
+        # over it, as in api.routes.open311._caller)
+        api_key = dict(parse_qsl((scope.get("query_string") or b"").decode("latin-1"))).get(
+            "api_key") if auth is None and cookie is None else None
+        if auth is None and cookie is None and not api_key:
             return f"addr:{client}", None  # anonymous: no parsing, no look-up
         try:
-            token = presented_token(auth.decode("latin-1") if auth else None, method, cookie)
+            token = presented_token(auth.decode("latin-1") if auth else None, method, cookie
+                                    ) or (api_key or "").strip() or None
             owner = await self.owners.owner(scope["app"], token) if token else None
         except Unauthorized:
             owner = None
@@ -360,7 +390,7 @@ class RateLimit:
         if self.login is not None and path in LOGIN_PATHS and scope.get("method") == "POST":
             bucket, limit = self.login, "login"
         elif self.expensive is not None and expensive_routes(scope["app"]).match(
-                scope.get("method", ""), path):
+                scope.get("method", ""), path, scope.get("query_string") or b""):
             bucket, limit = self.expensive, "expensive"
             key, username = await self.caller_key(scope)
         if bucket is not None:
@@ -444,8 +474,34 @@ class WriteAudit:
             record(conn, entry)
 
 
+class RedactAccessLog(logging.Filter):
+    """Hides credentials in the HTTP access log: uvicorn's access lines carry the request
+    target with its query (``GET /open311/v2/requests.json?api_key=...``); every argument of
+    the line goes through :func:`geo.auth.audit.redact_secrets` (``api_key=***``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_secrets(a) if isinstance(a, str) else a
+                                for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = redact_secrets(record.msg) or record.msg
+        return True
+
+
+ACCESS_LOGGER = "uvicorn.access"
+
+
+def redact_access_log() -> None:
+    """Install :class:`RedactAccessLog` on the access logger (once per process)."""
+    logger = logging.getLogger(ACCESS_LOGGER)
+    if not any(isinstance(f, RedactAccessLog) for f in logger.filters):
+        logger.addFilter(RedactAccessLog())
+
+
 def install_security(app: FastAPI, settings: Settings) -> None:
-    """Add the middleware stack (CORS only when ``settings.cors_origins`` lists origins)."""
+    """Add the middleware stack (CORS only when ``settings.cors_origins`` lists origins) and
+    the access log's redaction of credentials."""
+    redact_access_log()
     app.add_middleware(WriteAudit)
     app.add_middleware(Idempotency)  # outside the audit: a replayed answer is no second write
     app.add_middleware(RateLimit, login_per_min=settings.rate_login_per_min,

@@ -25,7 +25,14 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import Engine
 
-from api.deps import INCIDENT_ROLES, READ_INCIDENTS, PrincipalDep, request_token, resolve_principal
+from api.deps import (
+    EXPENSIVE,
+    INCIDENT_ROLES,
+    READ_INCIDENTS,
+    PrincipalDep,
+    request_token,
+    resolve_principal,
+)
 from api.live import CLOSE, RECHECK, RESET, EventHub
 from api.schemas import events as schemas_events
 from api.schemas import ok
@@ -84,7 +91,7 @@ def _replay(engine: Engine, rls: bool, principal: Principal, after: int
         return events.replay(conn, principal, after)
 
 
-@router.get("/events", dependencies=[READ_INCIDENTS],
+@router.get("/events", dependencies=[READ_INCIDENTS, EXPENSIVE],  # a stream, a replay
             summary="Live case events (SSE) / 实时事件流",
             responses=ok(schemas_events.LiveEvent, "Each message's data") | _SSE,
             response_model=None)

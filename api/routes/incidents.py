@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import (
     COMMAND_ONLY,
+    LIGHT_ROWS,
     READ_INCIDENTS,
     AdminDep,
     AsOfDep,
@@ -26,6 +27,7 @@ from api.deps import (
     SettingsDep,
     VersionDep,
     aware,
+    expensive_when,
 )
 from api.reveal import audit_revealed
 from api.schemas import files, ok
@@ -236,7 +238,8 @@ def post_bulk(engine: EngineDep, settings: SettingsDep, principal: PrincipalDep,
     return JSONResponse(report.to_dict(), status_code=422 if report.error else 200)
 
 
-@router.get("/incidents", dependencies=[READ_INCIDENTS],
+@router.get("/incidents", dependencies=[READ_INCIDENTS,
+                                        expensive_when("limit", LIGHT_ROWS)],
             summary="Incidents in your scope / 事件列表",
             responses=ok(schemas_incidents.IncidentList),
             response_model=None)
@@ -304,7 +307,9 @@ def get_nearby(conn: ConnDep, principal: PrincipalDep, region: RegionDep,
     return {"count": len(items), "items": items}
 
 
-@router.get("/incidents/overdue", dependencies=[READ_INCIDENTS],
+@router.get("/incidents/overdue", dependencies=[
+                READ_INCIDENTS, expensive_when("limit", LIGHT_ROWS),
+                expensive_when("format", None, "xlsx")],
             summary="Overdue open cases / 超期事件", responses=ok(schemas_incidents.OverdueList)
             | {200: {"content": {"application/json": {}, XLSX: {}}}},
             response_model=None)

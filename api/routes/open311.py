@@ -20,7 +20,7 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.deps import INCIDENT_ROLES, PrincipalDep, resolve_principal
+from api.deps import EXPENSIVE, INCIDENT_ROLES, PrincipalDep, request_token, resolve_principal
 from api.errors import headers_of, status_of
 from api.reveal import note_revealed
 from api.schemas import ok
@@ -30,6 +30,7 @@ from geo.auth.principal import Principal
 from geo.errors import Forbidden, InvalidInput, NotFound, TooLarge, Unauthorized, WanggeError
 from geo.incidents import intake, open311
 from geo.io.parse import coordinate_field
+from geo.io.text import xml_safe
 
 router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
 FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
@@ -49,7 +50,8 @@ def _xml(root: str, data: Any) -> bytes:
             for v in value:
                 put(el, name[:-1] if name.endswith("s") else "item", v)
         elif value is not None:
-            el.text = str(value).lower() if isinstance(value, bool) else str(value)
+            # characters XML may not hold (old data, imports) replaced: always well-formed
+            el.text = str(value).lower() if isinstance(value, bool) else xml_safe(str(value))
 
     top = ET.Element(root)
     item = _ROOTS.get(root)
@@ -98,13 +100,19 @@ def _guarded(fmt: str, work: Callable[[], Response]) -> Response:
 
 
 async def _caller(request: Request, principal: Principal, api_key: str | None) -> Principal:
-    """The principal of ``api_key`` when given (else of the request's own credentials)."""
-    if not api_key:
+    """Who is calling: the request's own credentials (``Authorization`` header, login cookie)
+    when it presents any, whatever ``api_key`` says; else the principal of ``api_key``; else
+    anonymous. One identity per request, the one every audit record names (the ``?unmask``
+    record of :func:`api.deps.get_principal` and the records of what was revealed)."""
+    if not api_key or request_token(request) is not None:
         return principal
     app = request.app
     found: Principal = await anyio.to_thread.run_sync(
         resolve_principal, app.state.engine, app.state.settings, api_key.strip(),
         principal.unmask)
+    if found.unmask and not found.may_unmask():
+        raise Forbidden(f"角色 {found.role} 无权查看未脱敏个人信息 / role {found.role} may not "
+                        "see personal data unmasked", role=found.role)
     request.state.principal = found  # the audit names the key's user
     return found
 
@@ -173,6 +181,7 @@ def _list(value: str | None) -> list[str] | None:
 
 
 @router.get("/requests.{fmt}", summary="Search service requests / 查询事件",
+            dependencies=[EXPENSIVE],  # up to 90 days of cases per call
             responses=ok(schemas.ServiceRequests))
 async def get_requests(request: Request, fmt: str, principal: PrincipalDep,
                        service_request_id: str | None = None, service_code: str | None = None,

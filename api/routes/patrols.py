@@ -74,6 +74,7 @@ def post_my_patrol(body: PatrolSegment, conn: ConnDep,
     seg = tracks.parse_segment([p.model_dump() for p in body.points], body.crs)
     started = tracks.parse_time(body.started_at, "started_at")
     ended = tracks.parse_time(body.ended_at, "ended_at") if body.ended_at else None
+    tracks.check_times(started, ended, seg)
     return tracks.store_segment(conn, region, worker_id, principal.user_id, body.client_id,
                                 started, ended, seg)
 

@@ -9,14 +9,49 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote_plus
 
 from sqlalchemy import Connection, text
 
 from geo.errors import InvalidInput
 
 MAX_AUDIT_PAGE = 1000
+
+# Query parameters that carry a credential (Open311's api_key, OAuth-style access_token, a
+# password): never stored or logged in clear. A name matches when, lower-cased and decoded,
+# it is one of these or ends with one of _SECRET_SUFFIXES (refresh_token, client_secret ...).
+SECRET_PARAMS = frozenset({"api_key", "apikey", "key", "access_token", "token", "password",
+                           "passwd", "pwd", "secret", "signature", "sig"})
+_SECRET_SUFFIXES = ("_key", "_token", "token", "password", "secret")
+REDACTED = "***"
+_PARAM = re.compile(r"(^|[&;])([^=&;#\s\"]*)=([^&;#\s\"]*)")
+
+
+def is_secret_param(name: str) -> bool:
+    """True for a query parameter name that carries a credential (:data:`SECRET_PARAMS`)."""
+    key = unquote_plus(name).strip().lower()
+    return key in SECRET_PARAMS or key.endswith(_SECRET_SUFFIXES)
+
+
+def redact_secrets(target: str | None) -> str | None:
+    """``target`` (a query string, or a path with its query) with the value of every secret
+    parameter replaced by ``***``: ``api_key=wgk_abc&x=1`` -> ``api_key=***&x=1``. The one
+    redaction of the audit log (:func:`record`) and the HTTP access log
+    (``api.middleware.security.RedactAccessLog``)."""
+    if not target:
+        return target
+    path, mark, query = target.partition("?")
+    if not mark:
+        path, query = "", target
+
+    def hide(m: re.Match[str]) -> str:
+        return f"{m.group(1)}{m.group(2)}={REDACTED}" if is_secret_param(m.group(2)) else (
+            m.group(0))
+
+    return path + mark + _PARAM.sub(hide, query)
 
 
 @dataclass
@@ -49,6 +84,7 @@ VALUES (:region_code, :username, :role, :action, :method, :path, :query, :status
 def record(conn: Connection, entry: AuditEntry) -> None:
     """Append one record (in the caller's transaction)."""
     params = dict(entry.__dict__)
+    params["query"] = redact_secrets(params["query"])
     params["detail"] = json.dumps(entry.detail, ensure_ascii=False, default=str) if (
         entry.detail) else None
     if params["user_agent"]:

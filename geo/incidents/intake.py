@@ -33,6 +33,7 @@ from geo.incidents.routing import (
     resolve_place,
     route_point,
 )
+from geo.io.text import check_text
 
 CHANNEL_ALIASES = {"12345热线": "12345", "热线": "12345", "110报警": "110", "巡查": "patrol",
                    "网格员巡查": "patrol", "随手拍": "photo", "视频": "camera",
@@ -72,6 +73,8 @@ def _validate(conn: Connection, r: Report) -> tuple[dict[str, Any], str, str]:
         if value is not None and len(str(value)) > limit:
             raise InvalidInput(f"字段 {name} 过长 (上限 {limit} 字符) / {name} is longer than "
                                f"{limit} characters", field=name)
+        if isinstance(value, str):
+            check_text(value, name)  # control characters: refused (geo.io.text)
     cat = resolve_category(conn, r.category)
     given = (r.channel or "").strip() or "12345"
     channel = CHANNEL_ALIASES.get(given, given)
@@ -270,6 +273,28 @@ def _free_code(conn: Connection, region_code: str, reported_at: dt.datetime) -> 
 FIELD_BACKDATE_MAX = dt.timedelta(hours=24)
 
 
+def field_time_window() -> tuple[dt.datetime, dt.datetime]:
+    """The times grid workers and departments may give now (a report, a patrol and its
+    points, a check-in): from :data:`FIELD_BACKDATE_MAX` ago to :data:`REPORT_CLOCK_AHEAD`
+    ahead. The one window of field staff's times."""
+    now = localtime.now()
+    return now - FIELD_BACKDATE_MAX, now + REPORT_CLOCK_AHEAD
+
+
+def check_field_time(when: dt.datetime, field: str) -> None:
+    """Refuse a time of field staff outside :func:`field_time_window` (422 naming ``field``
+    and the window), for records only field staff make (patrols, check-ins)."""
+    earliest, latest = field_time_window()
+    if not earliest <= when <= latest:
+        lo, hi = (t.astimezone(localtime.CST).isoformat(timespec="minutes")
+                  for t in (earliest, latest))
+        raise InvalidInput(
+            f"{field} 时间 {when.isoformat()} 超出允许范围: 须在 24 小时内且不晚于现在 5 分钟 "
+            f"({lo} 至 {hi}) / {field} {when.isoformat()} is outside the allowed window: "
+            f"within the last 24 hours and at most 5 minutes ahead ({lo} to {hi})",
+            field=field, earliest=lo, latest=hi)
+
+
 def _check_field_labels(principal: Principal, channel: str, department_code: str,
                         category_department: str) -> None:
     """Grid workers and departments do not label their reports as another desk's intake or
@@ -312,7 +337,7 @@ def _check_own_scope(principal: Principal, status: str, cell_code: str | None,
             f"该事件属于{zh}, 不在您的职责范围内; 请报指挥中心 (12345) 登记 / this case "
             f"belongs to {en}, outside your scope; report it to the command centre, which "
             "registers cases anywhere")
-    if reported_at < localtime.now() - FIELD_BACKDATE_MAX:
+    if reported_at < field_time_window()[0]:
         raise Forbidden(
             "网格员和部门只能上报 24 小时内的事件; 更早的请交指挥中心补录 / grid workers and "
             "departments report cases from the last 24 hours; the command centre enters "

@@ -207,6 +207,24 @@ def parse_time(value: Any, fmt: str | None, tz: ZoneInfo) -> dt.datetime | None:
     return out
 
 
+_FORMAT_SAMPLE = dt.datetime(2025, 9, 30, 15, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+
+def check_time_format(fmt: str | None, field: str = "time_format") -> None:
+    """Refuse a ``strptime`` format that cannot read back a time it wrote (``%Y%Y``: the
+    regular expression ``strptime`` builds fails; ``%Q``: no such directive) with a 422
+    naming ``field``; the one check of every import's time formats (options, profiles)."""
+    if fmt is None:
+        return
+    try:
+        dt.datetime.strptime(_FORMAT_SAMPLE.strftime(str(fmt)), str(fmt))
+    except (ValueError, TypeError, re.error) as exc:
+        from geo.errors import InvalidInput
+
+        raise InvalidInput(f"时间格式 {fmt!r} 无效 ({exc}) / bad time format {fmt!r}: a "
+                           "strptime format such as %Y%m%d%H%M%S", field=field) from exc
+
+
 def parse_date(value: Any, fmt: str | None = None) -> dt.date | None:
     """A date (``2025-03-01``, ``2025/3/1``, ``2025年3月1日``)."""
     t = parse_time(value, fmt, ZoneInfo("UTC"))

@@ -17,7 +17,8 @@ written here, from sheets described as :class:`Column` specs and rows of plain v
   ``事件(1)``, ``事件(2)`` ...; more than :data:`MAX_TOTAL_ROWS` rows is refused
   (:class:`geo.errors.InvalidInput`), never a truncated file;
 - text a spreadsheet would run as a formula is kept as text
-  (:func:`geo.io.export.as_spreadsheet_text`).
+  (:func:`geo.io.export.as_spreadsheet_text`); control characters a workbook cannot hold are
+  replaced (:func:`geo.io.text.xml_safe`), never a failed file.
 
 Usage::
 
@@ -41,6 +42,7 @@ from typing import Any
 
 from geo.db.tables.vocab import YES_NO
 from geo.errors import InvalidInput
+from geo.io.text import xml_safe
 from geo.localtime import CST
 
 KINDS = ("text", "int", "float", "percent", "date", "datetime", "bool")
@@ -233,6 +235,8 @@ def cell_value(col: Column, value: Any, lang: str = "zh") -> Any:
 
 
 def _as_text(value: Any) -> Any:
+    """Every text cell's value: as text, characters XML may not hold replaced
+    (:func:`geo.io.text.xml_safe`), formulas kept as text."""
     from geo.io.export import as_spreadsheet_text
 
     if isinstance(value, dt.datetime):
@@ -243,7 +247,7 @@ def _as_text(value: Any) -> Any:
         value = ", ".join(str(v) for v in value)
     elif not isinstance(value, (str, int, float)):
         value = str(value)
-    return as_spreadsheet_text(value)
+    return as_spreadsheet_text(xml_safe(value))
 
 
 def display_width(text: Any) -> int:

@@ -16,11 +16,11 @@ from geo import localtime
 from geo.crs.validate import to_cgcs2000_point
 from geo.db.tables.vocab import KEY_POINT_KIND
 from geo.errors import InvalidInput, NotFound
+from geo.incidents.intake import check_field_time
 from geo.patrols.tracks import parse_time
 from geo.patrols.views import answer_crs, out_xy
 
 # Check-ins may be sent late from the offline queue, but not from the future.
-FUTURE_SLACK = dt.timedelta(minutes=10)
 
 
 def week_start(day: dt.date) -> dt.datetime:
@@ -80,9 +80,7 @@ def check_in(conn: Connection, region_code: str, cell_codes: list[str], worker_i
     """
     x, y = to_cgcs2000_point(lon, lat, crs)
     when = parse_time(at, "at") if at is not None else localtime.now()
-    if when > localtime.now() + FUTURE_SLACK:
-        raise InvalidInput(f"签到时间 {when.isoformat()} 在将来 / the check-in time is in the "
-                           "future: send the time the phone recorded", field="at")
+    check_field_time(when, "at")  # field staff's window: not backdated, not ahead
     kp = conn.execute(text("""
         SELECT k.id, k.kind, k.name, k.radius_m, k.cell_code,
                ST_Distance(k.geom::geography,

@@ -31,6 +31,7 @@ from geo import localtime
 from geo.crs.validate import coords_to_cgcs2000
 from geo.db.tables.vocab import PATROL_FLAG
 from geo.errors import InvalidInput, TooLarge
+from geo.incidents.intake import check_field_time
 
 SPEED_LIMIT_KMH = 150.0
 JUMP_LIMIT_M = 5_000.0
@@ -67,6 +68,17 @@ def parse_time(value: Any, field: str) -> dt.datetime:
         t = t.replace(tzinfo=localtime.CST)
     localtime.check_year(t, field)
     return t
+
+
+def check_times(started_at: dt.datetime, ended_at: dt.datetime | None, seg: Segment) -> None:
+    """A worker's patrol is sent as it happens (or queued on the phone for a day at most):
+    its start, end and every point within field staff's time window
+    (:func:`geo.incidents.intake.check_field_time`, 422 naming the first time outside)."""
+    check_field_time(started_at, "started_at")
+    if ended_at is not None:
+        check_field_time(ended_at, "ended_at")
+    for i, t in enumerate(seg.t):
+        check_field_time(t, f"points[{i}].t")
 
 
 def parse_segment(points: list[dict[str, Any]], crs: str | None) -> Segment:

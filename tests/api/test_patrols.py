@@ -19,7 +19,10 @@ from geo.demo.users import DEMO_USERS
 from tests.conftest import own_demo_client
 
 CST = dt.timezone(dt.timedelta(hours=8))
-T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=CST)  # a Tuesday after the demo's tracks
+# after the demo's tracks, within the 24 hours a worker's patrol times may lie back
+# (geo.incidents.intake.field_time_window)
+T0 = (dt.datetime.now(CST) - dt.timedelta(hours=20)).replace(second=0, microsecond=0)
+WEEK_FROM = T0.date() - dt.timedelta(days=T0.weekday())
 FWD = Transformer.from_crs("EPSG:4490", "EPSG:4546", always_xy=True)
 INV = Transformer.from_crs("EPSG:4546", "EPSG:4490", always_xy=True)
 
@@ -84,18 +87,21 @@ def test_hand_computed_track_over_the_workers_cell(env: tuple[Any, dict[str, Any
     expected = (100 * length + 16 * 50 ** 2 * math.sin(2 * math.pi / 32)) / cell.area
     cmd = login(client, "command")
     r = client.get("/analysis/patrols", headers=cmd,
-                   params={"from": "2026-11-30", "to": "2026-12-06"})
+                   params={"from": WEEK_FROM.isoformat(),
+                           "to": (WEEK_FROM + dt.timedelta(days=6)).isoformat()})
     assert r.status_code == 200, r.text
     rows = [i for i in r.json()["items"] if i["cell_code"] == e["cell"]]
     assert len(rows) == 1
     row = rows[0]
-    assert row["week"] == "2026-W49" and row["patrols"] == 1
+    iso = T0.isocalendar()
+    assert row["week"] == f"{iso.year}-W{iso.week:02d}" and row["patrols"] == 1
     assert row["length_km"] == pytest.approx(length / 1000, abs=1e-4)
     assert row["duration_h"] == pytest.approx((n - 1) * 10 / 3600, abs=1e-3)
     assert row["covered_share"] == pytest.approx(expected, rel=2e-3)
     # the worker reads it back in GCJ-02: shifted some hundreds of metres from CGCS2000
-    r1 = client.get("/me/patrols", headers=h, params={"from": "2026-12-01", "to": "2026-12-01"})
-    r2 = client.get("/me/patrols", headers=h, params={"from": "2026-12-01", "to": "2026-12-01",
+    day = T0.date().isoformat()
+    r1 = client.get("/me/patrols", headers=h, params={"from": day, "to": day})
+    r2 = client.get("/me/patrols", headers=h, params={"from": day, "to": day,
                                                       "crs": "GCJ02"})
     a = r1.json()["items"][0]["track"]["coordinates"][0]
     b = r2.json()["items"][0]["track"]["coordinates"][0]
@@ -107,7 +113,7 @@ def test_bad_input_is_a_clear_4xx_or_flagged(env: tuple[Any, dict[str, Any]]) ->
     h = login(client, "worker")
     x0, y0 = FWD.transform(e["x"], e["y"])
     xs, ys = x0 + np.arange(6) * 10.0, np.full(6, y0)
-    t1 = T0 + dt.timedelta(days=1)
+    t1 = T0 + dt.timedelta(hours=2)
     pts = points(xs, ys, t1)
     # out of order
     bad = [pts[0], pts[2], pts[1]]

@@ -34,7 +34,7 @@ from sqlalchemy import Connection, text
 from geo.db.tables import vocab
 from geo.errors import InvalidInput, NotFound
 from geo.io.importer.options import ImportOptions
-from geo.io.parse import parse_time
+from geo.io.parse import check_time_format, parse_time
 
 # The fields of a report a column may fill (the cases importer's row keys).
 FIELDS = ("source_ref", "category", "reported_at", "place", "description", "reporter_name",
@@ -187,12 +187,7 @@ def check_profile(conn: Connection, profile: Any) -> dict[str, Any]:
                                f"code {code!r} for label {label!r}", field="category_map",
                                valid=sorted(codes))
     for fmt in formats:
-        try:
-            dt.datetime.strptime(dt.datetime(2025, 9, 30, 15, 0).strftime(str(fmt)), str(fmt))
-        except (ValueError, TypeError, re.error) as exc:
-            raise InvalidInput(f"时间格式 {fmt!r} 无效 ({exc}) / bad time format {fmt!r}: a "
-                               "strptime format such as %Y%m%d%H%M%S", field="time_formats"
-                               ) from exc
+        check_time_format(str(fmt), "time_formats")
     channel = profile.get("channel") or "12345"
     if channel not in vocab.CHANNEL.codes:
         raise InvalidInput(f"渠道应为 {vocab.CHANNEL.codes} 之一 / channel must be one of "

@@ -25,6 +25,7 @@ from geo.io.importer.register import import_addresses, import_buildings
 from geo.io.importer.report import ImportReport, finish
 from geo.io.importer.rows import ImportContext, ensure_region, region_extent
 from geo.io.importer.workers import import_workers
+from geo.io.parse import check_time_format
 from geo.io.read import Source, crs_label, open_source
 
 SYSTEM = Principal(user="system", role="admin")  # imports run from the CLI or by admins
@@ -80,6 +81,9 @@ def run_import(
         raise InvalidInput(f"未知图层 {layer!r}，可选 {LAYERS} / unknown layer {layer!r}; "
                            f"layers: {LAYERS}", field="layer")
     tz = _zone(opts.timezone)
+    check_time_format(opts.time_format)
+    for fmt in opts.time_formats:
+        check_time_format(fmt, "time_formats")
     if opts.profile:
         if layer != "incidents":
             raise InvalidInput("导入映射方案只用于事件 / import profiles are for incidents",
