@@ -90,13 +90,13 @@ def profile_propose(file: Path, save_as: str | None, region: str | None,
     from geo.db.engine import get_engine
     from geo.errors import WanggeError
     from geo.io.importer.cases import read_raw
-    from geo.io.importer.profiles import propose, save_profile
+    from geo.io.importer.profiles import MAX_SAMPLE, propose, save_profile
     from geo.localtime import TZ_NAME
 
     s = Settings.from_env()
     region_code = s.region_or_default(region)
     try:
-        header, rows = read_raw(file.read_bytes(), file.name)
+        header, rows = read_raw(file.read_bytes(), file.name, MAX_SAMPLE)
         with get_engine(s.database_url).begin() as conn:
             out = propose(conn, header, rows, ZoneInfo(TZ_NAME))
             if save_as:

@@ -16,7 +16,7 @@ from api.reveal import note_revealed
 from api.schemas import common as schemas_common
 from api.schemas import ogc as schemas_ogc
 from api.schemas import ok
-from geo.errors import InvalidInput, Unauthorized
+from geo.errors import Forbidden, InvalidInput, Unauthorized
 from geo.layers import ogc
 from geo.layers.cql import MAX_FILTER_CHARS, MAX_FILTER_DEPTH, MAX_FILTER_TERMS, MAX_IN_VALUES
 from geo.layers.registry import LAYERS, get_layer
@@ -214,8 +214,12 @@ def items(
 
     Queryables also work as query parameters (``?status=closed&township_code=...``: equality,
     ANDed with ``filter``); an unknown parameter is a 422 naming the queryables. The incidents
-    collection needs a login (401): anonymous callers would only ever see it empty."""
+    collection needs a login (401) and a role that reads cases (viewers: 403): they would
+    only ever see it empty."""
     layer = get_layer(collection_id)
+    if layer.incidents and principal.role == "viewer" and not principal.is_anonymous:
+        raise Forbidden("公众角色不能查看事件集合 / the viewer role may not read the incidents "
+                        "collection (ask an administrator for a role that may)")
     if layer.incidents and principal.is_anonymous and principal.role == "viewer":
         raise Unauthorized("事件集合需要登录 (POST /auth/login, 或 API 令牌) / the incidents "
                            "collection needs a login: POST /auth/login or an API token as "

@@ -19,7 +19,13 @@ from api.schemas import profiles as schemas
 from api.uploads import safe_name
 from geo.errors import Forbidden, TooLarge
 from geo.io.importer.cases import read_raw
-from geo.io.importer.profiles import list_profiles, load_profile, propose, save_profile
+from geo.io.importer.profiles import (
+    MAX_SAMPLE,
+    list_profiles,
+    load_profile,
+    propose,
+    save_profile,
+)
 from geo.localtime import TZ_NAME
 
 router = APIRouter(tags=["import/export 导入导出"])
@@ -50,7 +56,7 @@ def post_propose(request: Request, conn: ConnDep, settings: SettingsDep,
     if len(data) > settings.max_body_bytes:
         raise TooLarge(f"文件超过 {settings.max_body_bytes} 字节 / file larger than "
                        f"{settings.max_body_bytes} bytes: a sample of the export is enough")
-    header, rows = read_raw(data, safe_name(file.filename))
+    header, rows = read_raw(data, safe_name(file.filename), MAX_SAMPLE)
     out = propose(conn, header, rows, ZoneInfo(TZ_NAME))
     if save:
         out["saved"] = save_profile(conn, code, save, out["profile"], principal.user)

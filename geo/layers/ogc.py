@@ -397,18 +397,19 @@ def params_equals(layer: Layer, principal: Any, params: list[tuple[str, str]]
         A parameter that is no queryable of the layer (naming the queryables), a personal
         field the caller may not filter on, or a value of the wrong type.
     """
-    names = [n for n in visible_fields(principal, layer.id, layer.properties)
-             if may_filter_on(principal, layer.id, n)]
+    visible = visible_fields(principal, layer.id, layer.properties)
+    names = [n for n in visible if may_filter_on(principal, layer.id, n)]
     out: list[tuple[str, Any]] = []
     for name, value in params:
-        if name not in layer.properties:
+        if name not in visible:  # a withheld field is answered as no field at all
             raise InvalidInput(
                 f"未知的查询参数 {name[:60]!r}; 可按以下属性筛选: {', '.join(names)} / unknown "
                 f"query parameter {name[:60]!r}; queryables of {layer.id}: {', '.join(names)}",
                 field=name[:60], valid=names)
         if name not in names:
-            raise InvalidInput(f"不能按个人信息筛选 / cannot filter on personal field {name}",
-                               field=name, refused_fields=[name])
+            raise InvalidInput(f"不能按个人信息筛选 (需 ?unmask=true 并有权限) / cannot filter "
+                               f"on personal field {name} without ?unmask=true by a role that "
+                               "may", field=name, refused_fields=[name])
         kind = layer.properties[name]
         v = value.strip()
         typed: Any = v

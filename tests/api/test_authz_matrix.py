@@ -463,6 +463,8 @@ EXPECTED_OVERRIDES = {("POST /incidents/{incident_id}/locate", "worker", "own"):
                       # the incidents collection asks anonymous callers to log in (public
                       # collections stay open; the probe's collection is incidents)
                       **{("GET /ogc/collections/{collection_id}/items", "anonymous", s): "login"
+                         for s in SCOPES},
+                      **{("GET /ogc/collections/{collection_id}/items", "viewer", s): "denied"
                          for s in SCOPES}}
 PATH_PARAMS: dict[str, Callable[[Env, str], str]] = {
     "incident_id": lambda env, scope: str(getattr(env, scope)["id"]),

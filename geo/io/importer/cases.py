@@ -41,6 +41,7 @@ HEADERS = {
     "source_ref": "source_ref", "code": "source_ref",
     "类别": "category", "事件类别": "category", "问题类型": "category", "category": "category",
     "诉求类型": "category", "诉求分类": "category", "事项分类": "category", "工单类型": "category",
+    "事件类型": "category", "事件分类": "category",
     "问题分类": "category", "反映类型": "category",
     "诉求地址": "place", "事发地址": "place", "问题地址": "place",
     "诉求人": "reporter_name", "来电人姓名": "reporter_name", "反映人": "reporter_name",
@@ -69,7 +70,7 @@ def read_table(data: bytes, filename: str, columns: dict[str, str] | None = None
                ) -> list[dict[str, Any]]:
     """Rows of a CSV (UTF-8 or GBK) or XLSX hotline export as dicts keyed by Report fields
     (``columns``: a profile's header -> field, before the headers known to :data:`HEADERS`)."""
-    header, body = read_raw(data, filename)
+    header, body = read_raw(data, filename, MAX_CASE_ROWS)
     cols = columns or {}
     fields = [cols.get(h) or HEADERS.get(h, HEADERS.get(h.lower())) for h in header]
     if "category" not in fields:
@@ -86,8 +87,14 @@ def read_table(data: bytes, filename: str, columns: dict[str, str] | None = None
     return out
 
 
-def read_raw(data: bytes, filename: str) -> tuple[list[str], list[list[Any]]]:
-    """The header and the non-empty rows of a CSV (UTF-8 or GBK) or XLSX file."""
+def read_raw(data: bytes, filename: str, max_rows: int | None = None
+             ) -> tuple[list[str], list[list[Any]]]:
+    """The header and the non-empty rows of a CSV (UTF-8 or GBK) or XLSX file; with
+    ``max_rows``, reading stops after that many rows past the header plus one (so a caller
+    can tell the file is longer), never a whole huge sheet in memory first."""
+    from itertools import islice
+
+    limit = None if max_rows is None else max_rows + 2
     name = filename.lower()
     raw_rows: list[list[Any]]
     if name.endswith(".xlsx") or data[:2] == b"PK":
@@ -98,7 +105,8 @@ def read_raw(data: bytes, filename: str) -> tuple[list[str], list[list[Any]]]:
         try:
             wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
             try:
-                raw_rows = [list(r) for r in wb.worksheets[0].iter_rows(values_only=True)]
+                raw_rows = [list(r) for r in islice(
+                    wb.worksheets[0].iter_rows(values_only=True), limit)]
             finally:
                 wb.close()
         except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds
@@ -106,7 +114,7 @@ def read_raw(data: bytes, filename: str) -> tuple[list[str], list[list[Any]]]:
     elif name.endswith(".csv") or name.endswith(".txt"):
         content = decode_csv(data)
         try:
-            raw_rows = [list(r) for r in csv.reader(io.StringIO(content))]
+            raw_rows = [list(r) for r in islice(csv.reader(io.StringIO(content)), limit)]
         except csv.Error as exc:  # a field over the csv module's limit, a NUL ...
             raise unreadable_table("csv", exc) from exc
     else:
