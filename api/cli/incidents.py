@@ -90,7 +90,7 @@ def profile_propose(file: Path, save_as: str | None, region: str | None,
     from geo.db.engine import get_engine
     from geo.errors import WanggeError
     from geo.io.importer.cases import read_raw
-    from geo.io.importer.profiles import MAX_SAMPLE, propose, save_profile
+    from geo.io.importer.profiles import MAX_SAMPLE, propose, save_proposal
     from geo.localtime import TZ_NAME
 
     s = Settings.from_env()
@@ -100,7 +100,7 @@ def profile_propose(file: Path, save_as: str | None, region: str | None,
         with get_engine(s.database_url).begin() as conn:
             out = propose(conn, header, rows, ZoneInfo(TZ_NAME))
             if save_as:
-                save_profile(conn, region_code, save_as, out["profile"], CLI_PRINCIPAL.user)
+                save_proposal(conn, region_code, save_as, out, CLI_PRINCIPAL.user)
     except WanggeError as exc:
         raise click.ClickException(exc.message) from exc
     if as_json:

@@ -287,12 +287,23 @@ async def post_request(request: Request, fmt: str, principal: PrincipalDep) -> R
             source_ref=fields.get("device_id") if caller.sees_all_incidents() else None,
             photos=photos)
         settings = request.app.state.settings
-        inc = intake.submit_incident(request.app.state.engine, report, caller, region,
-                                     settings.data_dir / "attachments")
+        try:
+            inc = intake.submit_incident(request.app.state.engine, report, caller, region,
+                                         settings.data_dir / "attachments")
+            notice = f"已受理, 事件编号 {inc['code']} / received as {inc['code']}"
+        except InvalidInput as exc:
+            kept = exc.detail.get("incident")
+            if not isinstance(kept, dict):
+                raise
+            # stored, waiting for the command centre to place it: a request received (a 4xx
+            # would make a client send it again, and each retry would be another case)
+            inc = kept
+            notice = (f"已受理, 事件编号 {inc['code']}; 地址未能可靠定位, 待指挥中心核实位置 / "
+                      f"received as {inc['code']}; its address could not be placed with "
+                      "confidence: the command centre confirms the place")
         request.state.audit = {"action": "create_incident", "object_type": "incident",
                                "object_id": inc["id"], "detail": {"code": inc["code"],
                                                                   "via": "open311"}}
-        notice = f"已受理, 事件编号 {inc['code']} / received as {inc['code']}"
         return _answer(fmt, "service_requests", [
             {"service_request_id": inc["code"], "service_notice": notice,
              "account_id": None}], status=201)

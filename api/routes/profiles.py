@@ -25,6 +25,7 @@ from geo.io.importer.profiles import (
     load_profile,
     propose,
     save_profile,
+    save_proposal,
 )
 from geo.localtime import TZ_NAME
 
@@ -59,7 +60,7 @@ def post_propose(request: Request, conn: ConnDep, settings: SettingsDep,
     header, rows = read_raw(data, safe_name(file.filename), MAX_SAMPLE)
     out = propose(conn, header, rows, ZoneInfo(TZ_NAME))
     if save:
-        out["saved"] = save_profile(conn, code, save, out["profile"], principal.user)
+        out["saved"] = save_proposal(conn, code, save, out, principal.user)
         request.state.audit = {"action": "save_import_profile", "object_type": "import_profile",
                                "object_id": save}
     return out

@@ -368,11 +368,23 @@ def submit_incident(
     if errors:
         inc["attachment_errors"] = errors
     if inc["status"] == "needs_location":
+        place = (inc.get("routing") or {}).get("place") or {}
+        if place.get("review"):  # a weak address match: suggested, not placed
+            zh = "地址匹配置信度低, 未自动定位"
+            en = "the address matched only weakly and was not placed"
+        elif place.get("source") == "unresolved":
+            zh = "地址未能匹配到登记的地址"
+            en = "the address matches nothing in the address register"
+        else:
+            zh = f"地点不在{region_code}的任何网格内"
+            en = f"the place is outside every cell of region {region_code}"
+        why = place.get("reason")
         raise InvalidInput(
-            f"地点不在{region_code}的任何网格内或无法解析, 事件已保存为「待定位」({inc['code']}), "
-            f"请定位后立案 / the place is outside every cell of region {region_code} or could "
-            f"not be resolved: the report is kept as {inc['code']} with status needs_location; "
-            f"locate it with POST /incidents/{inc['id']}/locate",
+            f"{zh}; 事件已保存为「待定位」({inc['code']}), 由指挥中心核实位置后立案, 请勿重复上报"
+            " / "
+            f"{en}: the report is kept as {inc['code']} with status needs_location (do not "
+            f"send it again); locate it with POST /incidents/{inc['id']}/locate"
+            + (f" ({why})" if why else ""),
             incident=inc,
         )
     return inc

@@ -136,6 +136,15 @@ def test_scope_keys_and_errors(server: dict[str, Any]) -> None:
     r = requests.post(f"{api}/requests.json", data={
         "api_key": server["keys"]["command"], "service_code": "fire_lane_blocked"}, timeout=30)
     assert r.status_code == 422 and "address_string" in r.text
+    # an address only: placed by the offline matcher, or received and left for the command
+    # centre to place (201 either way: a 4xx would make the client post it again)
+    for text_, placed in (("兴县蔚汾镇蔚汾路3号", True), ("兴县蔚汾镇", False)):
+        r = requests.post(f"{api}/requests.json", data={
+            "api_key": server["keys"]["command"], "service_code": "fire_lane_blocked",
+            "address_string": text_}, timeout=30)
+        assert r.status_code == 201, r.text
+        got = r.json()[0]
+        assert ("待指挥中心核实位置" in got["service_notice"]) is (not placed), got
     r = requests.get(f"{api}/requests.json", params={
         "api_key": server["keys"]["command"], "start_date": "2026-01-01T00:00:00Z",
         "end_date": "2026-10-01T00:00:00Z"}, timeout=30)

@@ -46,6 +46,7 @@ CANDIDATE_FORMATS = ("%Y%m%d%H%M%S", "%Y%m%d %H:%M:%S", "%Y%m%d %H:%M", "%Y%m%d"
                      "%Y-%m-%d %H时%M分", "%Y年%m月%d日%H时%M分", "%Y年%m月%d日 %H时%M分")
 NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 MAX_SAMPLE = 5000
+MAX_COLUMNS, MAX_LABELS, MAX_FORMATS = 200, 2000, 20
 FUZZY_CUTOFF = 80.0
 
 
@@ -167,12 +168,26 @@ def check_profile(conn: Connection, profile: Any) -> dict[str, Any]:
     if unknown:
         raise InvalidInput(f"映射方案中有未知的项 {sorted(unknown)} / unknown keys in the "
                            f"profile: {sorted(unknown)}", field="profile")
+    if profile.get("layer", "incidents") != "incidents":
+        raise InvalidInput("导入映射方案只用于事件 (layer=incidents) / import profiles are for "
+                           "incidents (layer=incidents)", field="layer")
     columns = profile.get("columns") or {}
     cmap = profile.get("category_map") or {}
     formats = profile.get("time_formats") or []
     if not (isinstance(columns, dict) and isinstance(cmap, dict) and isinstance(formats, list)):
         raise InvalidInput("columns 与 category_map 应为对象, time_formats 应为列表 / columns "
                            "and category_map are objects, time_formats a list", field="profile")
+    for what, n, most in (("columns", len(columns), MAX_COLUMNS),
+                          ("category_map", len(cmap), MAX_LABELS),
+                          ("time_formats", len(formats), MAX_FORMATS)):
+        if n > most:
+            raise InvalidInput(f"{what} 最多 {most} 项 / {what}: at most {most} entries",
+                               field=what)
+    texts = [*columns, *columns.values(), *cmap, *cmap.values(), *formats]
+    if not all(isinstance(v, str) and 0 < len(v) <= 200 for v in texts):
+        raise InvalidInput("列名、字段、类别和时间格式都应为 1-200 个字符的文字 / column names, "
+                           "fields, labels, category codes and time formats are strings of "
+                           "1-200 characters", field="profile")
     for h, f in columns.items():
         if f not in FIELDS:
             raise InvalidInput(f"列 {h!r} 对应的字段 {f!r} 未知, 可选 {FIELDS} / column {h!r} "
@@ -187,16 +202,24 @@ def check_profile(conn: Connection, profile: Any) -> dict[str, Any]:
                                f"code {code!r} for label {label!r}", field="category_map",
                                valid=sorted(codes))
     for fmt in formats:
-        check_time_format(str(fmt), "time_formats")
-    channel = profile.get("channel") or "12345"
-    if channel not in vocab.CHANNEL.codes:
+        check_time_format(fmt, "time_formats")
+        if not any(d in fmt for d in ("%Y", "%y")) or not any(
+                d in fmt for d in ("%m", "%b", "%B", "%j")):
+            raise InvalidInput(f"时间格式 {fmt!r} 缺少年或月 / time format {fmt!r} has no year "
+                               "or no month: a report time needs the date", field="time_formats")
+    channel = profile.get("channel")
+    channel = "12345" if channel is None else channel
+    if not isinstance(channel, str) or channel not in vocab.CHANNEL.codes:
         raise InvalidInput(f"渠道应为 {vocab.CHANNEL.codes} 之一 / channel must be one of "
                            f"{vocab.CHANNEL.codes}", field="channel")
     dept = profile.get("department")
     if dept is not None:
         from geo.incidents.routing import resolve_department
 
-        dept = resolve_department(conn, str(dept))["code"]
+        if not isinstance(dept, str):
+            raise InvalidInput("department 应为部门编码或名称 / department is a department "
+                               "code or name", field="department")
+        dept = resolve_department(conn, dept)["code"]
     return {"layer": "incidents", "columns": {str(k): str(v) for k, v in columns.items()},
             "category_map": {str(k): str(v) for k, v in cmap.items()},
             "time_formats": [str(f) for f in formats], "channel": channel, "department": dept}
@@ -223,6 +246,21 @@ def save_profile(conn: Connection, region: str, name: str, profile: Any,
         SET profile = EXCLUDED.profile, saved_by = EXCLUDED.saved_by, updated_at = now()
     """), {"r": region, "n": name, "p": json.dumps(checked, ensure_ascii=False), "u": user})
     return {"name": name, "region": region, "profile": checked}
+
+
+def save_proposal(conn: Connection, region: str, name: str, proposal: dict[str, Any],
+                  user: str | None) -> dict[str, Any]:
+    """Save a :func:`propose` answer, unless it misses what an import needs (422 naming the
+    fields: map the file's columns by hand, then save with ``PUT /import/profiles/{name}``)."""
+    if proposal.get("missing"):
+        raise InvalidInput(
+            f"方案缺少 {proposal['missing']} 的列, 未保存; 请在 columns 中指定文件的哪一列后再保存"
+            " / "
+            f"not saved: no column found for {proposal['missing']}; name the file's column in "
+            "columns and save the profile (PUT /import/profiles/NAME, wangge incidents profile "
+            "save NAME FILE.json)", field="columns", missing=proposal["missing"],
+            proposal=proposal)
+    return save_profile(conn, region, name, proposal["profile"], user)
 
 
 def list_profiles(conn: Connection, region: str) -> list[dict[str, Any]]:

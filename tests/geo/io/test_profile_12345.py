@@ -115,6 +115,16 @@ def test_12345_profile_proposed_saved_applied(setting: tuple[TestClient, Engine]
     bad = api.put("/import/profiles/12345-xingxian", json={**prof, "category_map": {
         "噪音扰民": "noise"}})
     assert bad.status_code == 422 and "noise" in bad.json()["detail"]
+    for broken in ({"category_map": {"噪音扰民": ["x"]}}, {"category_map": {"噪音扰民": {}}},
+                   {"time_formats": [5]}, {"time_formats": [None]}, {"time_formats": ["%H"]},
+                   {"time_formats": ["%Y%m%d"] * 21}, {"channel": {}}, {"layer": "cells"}):
+        r = api.put("/import/profiles/broken", json={**prof, **broken})
+        assert r.status_code == 422, (broken, r.status_code, r.text)
+    # a proposal missing the category column is not saved (the outside review's file)
+    r = api.post("/import/profiles/propose", data={"save": "no-category"}, files={"file": (
+        "x.csv", "工单编号,受理时间,诉求地址\nA1,2025-09-01 10:00,蔚汾路3号\n".encode(),
+        "text/csv")})
+    assert r.status_code == 422 and "category" in r.json()["detail"]
     assert api.get("/import/profiles/nope").status_code == 404
     assert [p["name"] for p in api.get("/import/profiles").json()] == ["12345-xingxian"]
     # 3. applied by name: every row in, placed by its address text
