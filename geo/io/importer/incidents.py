@@ -19,6 +19,7 @@ from geo.db.tables import vocab
 from geo.errors import InvalidInput
 from geo.incidents.codes import is_intake_code, reserved_code_reason, unsafe_code_reason
 from geo.incidents.intake import check_reported_at, reported_at_bounds
+from geo.incidents.reference import ensure_unclassified
 from geo.incidents.routing import Router
 from geo.io.geometry import as_point
 from geo.io.importer.fields import Cols, code_of, column_values, example_row
@@ -128,6 +129,10 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
             "geom", "department_code", *ROUTED]
     departments = {str(c): d for c, d in conn.execute(
         text("SELECT code, department_code FROM incident_category"))}
+    # a label matching no category: filed as 待分类 for the command centre, like the hotline
+    # path (geo.io.importer.cases), never refused; the category exists before the COPY opens
+    unclassified = None if opts.default_category else ensure_unclassified(conn, opts.region)
+    labels: dict[str, int] = {}
     router = Router.load(conn, opts.region) if opts.route else None  # before the COPY opens
     # rows with an address and no coordinates: the offline address matcher, its index built
     # once for the whole file (also before the COPY opens)
@@ -194,6 +199,12 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
                 raw_cat = cats_in[i]
                 key = str(raw_cat).strip().lower() if raw_cat is not None else ""
                 cat = cmap.get(key) or cats.get(key) or opts.default_category
+                if cat is None and key and unclassified is not None:
+                    cat = unclassified
+                    labels[str(raw_cat).strip()] = labels.get(str(raw_cat).strip(), 0) + 1
+                if cat is None and not key:
+                    report.refuse(row, raw_code, "没有事件类别 / no category", kind="no category")
+                    continue
                 if cat is None:
                     report.refuse(row, raw_code, f"未知事件类别 {raw_cat!r}；用 --category-map 或 "
                                                  f"--default-category / unknown category "
@@ -244,6 +255,12 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
                                columns=list(out))
 
     staged = copy_frames(conn, stg, frames())
+    if labels:
+        report.notes.append(
+            f"{sum(labels.values())} 行的类别未对应任何事件类别, 记为「待分类」由指挥中心分类 "
+            f"(可用 --category-map 对应): {dict(sorted(labels.items())[:20])} / rows whose "
+            "category matches none were filed as unclassified for the command centre (map "
+            "them with --category-map or a profile)")
     _refuse_live_cases(conn, stg, report)
     # routed before staging: each row is written once, with its cell, worker and department
     # (an update keeps the department a dispatcher may have set; the status is the case flow's)

@@ -405,3 +405,23 @@ def test_incidents_without_coordinates_placed_by_address(demo_rw: Engine, tmp_pa
     assert got["AD001"][1:] == pytest.approx((b["x"], b["y"]))
     assert got["AD002"][1:] == pytest.approx((g["x"], g["y"]))
     assert got["AD003"][0] == got["AD004"][0] == "needs_location"
+
+
+def test_unknown_category_labels_filed_as_unclassified(demo_rw: Engine, tmp_path: Path) -> None:
+    """The staged import files a label matching no category as 待分类 for the command centre
+    (like the hotline path), keeps the label as the description, and says so; a row with no
+    category at all is refused."""
+    path = tmp_path / "labels.csv"
+    pd.DataFrame({"code": ["U1", "U2", "U3"], "category": ["water", "噪音扰民", None],
+                  "time": ["2025-05-01 10:00"] * 3, "lon": [SEAT[0]] * 3,
+                  "lat": [SEAT[1]] * 3}).to_csv(path, index=False)
+    rep = run_import(demo_rw, "incidents", path, ImportOptions(region="141123", commit=True,
+                                                               skip_refused=True))
+    assert rep.committed and rep.new == 2 and rep.refused_count == 1
+    assert rep.refused[0]["reason"].startswith("没有事件类别")
+    assert any("待分类" in n and "噪音扰民" in n for n in rep.notes)
+    with demo_rw.connect() as conn:
+        got = dict(conn.execute(text(
+            "SELECT code, category_code || '|' || coalesce(description, '') FROM incident "
+            "WHERE code IN ('U1', 'U2')")).all())
+    assert got == {"U1": "water|", "U2": "unclassified|噪音扰民"}
