@@ -29,12 +29,17 @@ def xml_safe(value: Any) -> Any:
     return value
 
 
+# Bidirectional overrides and isolates: they reverse how the text after them is displayed
+# (a case list or panel showing a forged address); no report needs them.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
 def check_text(value: str | None, field: str) -> None:
-    """Refuse text holding a control character other than tab and line breaks (422 naming
-    ``field`` and the first such character's position)."""
+    """Refuse text holding a control character other than tab and line breaks, or a
+    bidirectional override (422 naming ``field`` and the first such character's position)."""
     if value is None:
         return
-    m = XML_ILLEGAL.search(value)
+    m = XML_ILLEGAL.search(value) or BIDI_CONTROLS.search(value)
     if m is not None:
         code = f"U+{ord(m.group()):04X}"
         raise InvalidInput(
