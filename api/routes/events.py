@@ -44,6 +44,7 @@ from geo.notify import events
 
 router = APIRouter(tags=["events 实时事件"])
 HEARTBEAT_S = 15.0
+MAX_EVENT_ID = 2**63 - 1  # incident_event.id is a bigint
 RETRY_MS = 3000
 
 _SSE = {200: {"description": "text/event-stream: `id:` event id, `event: incident`, `data:` "
@@ -98,7 +99,8 @@ def _replay(engine: Engine, rls: bool, principal: Principal, after: int
 async def get_events(
     request: Request, principal: PrincipalDep,
     last_event_id: Annotated[int | None, Query(
-        ge=0, description="Replay the events after this id (as the Last-Event-ID header)")
+        ge=0, le=MAX_EVENT_ID,
+        description="Replay the events after this id (as the Last-Event-ID header)")
     ] = None,
     last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     crs: Annotated[str | None, Query(
@@ -116,7 +118,9 @@ async def get_events(
         normalize_crs(crs)  # 422 for an unknown CRS, before the stream starts
     after = last_event_id
     if last_event_id_header:
-        if not last_event_id_header.strip().isdigit():
+        value = last_event_id_header.strip()
+        if not (value.isascii() and value.isdigit()) or len(value) > 19 \
+                or int(value) > MAX_EVENT_ID:
             raise InvalidInput("Last-Event-ID 应为事件编号 / Last-Event-ID must be an event id",
                                field="Last-Event-ID")
         after = int(last_event_id_header.strip())

@@ -174,6 +174,12 @@ def test_per_user_cap(two: tuple[str, str, Engine]) -> None:
     assert all(r.status == 200 for r in readers)
     r = http.get(f"{p1}/events", headers=_bearer(token))
     assert r.status_code == 429 and "实时事件流" in r.json()["detail"]
+    # an id past any event (beyond a bigint) or not ASCII digits: 422, never a silent stream
+    for bad in ("9" * 23, str(2**63), "1e3"):
+        r = http.get(f"{p1}/events", headers={**_bearer(token), "Last-Event-ID": bad})
+        assert r.status_code == 422, (bad, r.status_code)
+    r = http.get(f"{p1}/events", params={"last_event_id": "9" * 23}, headers=_bearer(token))
+    assert r.status_code == 422
     for reader in readers:
         reader.close()
 
