@@ -428,8 +428,8 @@ PROBES: dict[str, Callable[[Env, str, str], Request]] = {
     # patrols (issue 17): a one-point segment in the scope's cell; a check-in at a key point
     "POST /me/patrols": lambda env, role, scope: (
         "POST", "/me/patrols", {"json": {
-            "client_id": f"matrix-{role}-{scope}", "started_at": "2026-12-01T09:00:00+08:00",
-            "points": [{"t": "2026-12-01T09:00:00+08:00", **dict(zip(
+            "client_id": f"matrix-{role}-{scope}", "started_at": _an_hour_ago(),
+            "points": [{"t": _an_hour_ago(), **dict(zip(
                 ("lon", "lat"), getattr(env, f"{scope}_point"), strict=True))}]}}),
     "POST /me/checkins": lambda env, role, scope: (
         "POST", "/me/checkins", {"json": _key_point(env)}),
@@ -475,6 +475,13 @@ PATH_PARAMS: dict[str, Callable[[Env, str], str]] = {
     "service_request_id": lambda env, scope: str(getattr(env, scope)["code"]),
     "token_id": lambda env, scope: "SJ0",
 }
+
+
+def _an_hour_ago() -> str:
+    """A patrol time inside the field-staff window (24 h back, 5 min ahead)."""
+    import datetime as dt
+
+    return (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
 
 
 def build_request(env: Env, endpoint: str, role: str, scope: str) -> Request:
