@@ -137,6 +137,11 @@ def _committing(conn: Any) -> None:
 
 @event.listens_for(Engine, "rollback")
 def _rolled_back(conn: Any) -> None:
+    if conn.invalidated:
+        # The database went away mid-transaction: the DBAPI connection and its ``info`` are
+        # gone with it (reading ``info`` would raise PendingRollbackError, turning the 503
+        # of api.errors into a 500); nothing was changed, nothing is announced.
+        return
     conn.info.pop(PENDING, None)  # nothing was changed, nothing is announced
 
 

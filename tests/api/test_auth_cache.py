@@ -247,3 +247,22 @@ def test_logged_in_lookup_takes_the_hot_path(db: tuple[str, Engine]) -> None:
                        headers={"Authorization": "Bearer"})
         assert r.status_code == 401
         assert getattr(state, "hot_path_answers", 0) == before + 1
+
+
+def test_connection_lost_mid_transaction_stays_a_connection_error(admin_engine: Engine) -> None:
+    """The cache's rollback listener on a connection the database dropped: the caller sees
+    the OperationalError (api.errors answers 503), not the PendingRollbackError that reading
+    ``conn.info`` of an invalidated connection raises (a 500 in CI's database-restart test)."""
+    from sqlalchemy.exc import OperationalError
+
+    import api.auth_cache  # noqa: F401  (registers the commit/rollback listeners)
+
+    engine = create_engine(admin_engine.url.render_as_string(hide_password=False))
+    try:
+        with pytest.raises(OperationalError), engine.begin() as conn:
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+            with admin_engine.connect() as killer:
+                killer.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            conn.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
