@@ -18,19 +18,28 @@ Each colour has one meaning, everywhere:
   camera state shares no colour with the grid, the incidents or the choropleths).
 - magenta (:data:`FOCUS`): "look here": the worker's own cell, a search hit, gaps and overlaps
   between cells, compounds no camera sees (dashed outline on the camera coverage map).
+- pink (:data:`PATROL`): patrols: today's tracks on the dispatch map, the cells patrolled in
+  the last N days on the patrol coverage map (those not patrolled: :data:`COVERAGE_ZERO`,
+  "nothing covers it", as on the camera map).
 - teal (:data:`SITE`): recommended camera sites (marker, sector, leader line); brown
   (:data:`MGMT_COLORS` ``none``, :data:`UNMANAGED_LINE`): compounds without property management.
-- purple-magenta: dedicated cells (:data:`DEDICATED_LINE`) on the dispatch and cell maps (the
-  coverage maps, whose violet scale is close, do not draw them).
+- plum (:data:`DEDICATED_LINE`, pale lilac fill): dedicated cells on the dispatch and cell maps,
+  told apart from the magenta of :data:`FOCUS` (CIEDE2000 >= 20; the coverage maps, whose
+  violet scale is close, do not draw them).
 - choropleths: camera coverage is a sequential violet scale at fixed breaks
   (:data:`COVERAGE_SCALE`: < 5 % barely tinted, then 5-25, 25-50, 50-75, >= 75 %, one clear
   step per class) after a near-white "0 % (no camera)" class (:data:`COVERAGE_ZERO`);
   property management is yellow-green (:data:`TARGET_SCALE`, pale = below target); grey
   (:data:`NO_DATA`) where there is nothing to measure.
 - Gi* hot spots are outlines drawn over the coverage fill, never a fill: dark orange-brown
-  (:data:`HOT_LINE`, weight and dash by confidence); cold spots dark violet (:data:`COLD_LINE`).
+  (:data:`HOT_LINE`, weight and dash by confidence); cold spots cyan (:data:`COLD_LINE`, not a
+  violet: it would vanish on the dark coverage classes).
   :data:`SPOT_COLORS` are the swatches of charts (reports), not map fills.
 - text on the map (township names, :data:`LABEL_TEXT`) has a white halo (:data:`LABEL_HALO`).
+
+One meaning per colour is checked, not only stated: ``tests/maps/test_palette.py`` renders every
+map and asks that any two colours of different meanings in one legend differ by CIEDE2000 >= 20
+(the close pairs still accepted are listed there with their reason).
 
 ``wangge.js`` holds no colour of its own: the layers pass it the styles it needs.
 ``wangge.css`` repeats :data:`SITE` (site badges) and :data:`HERE` (the "I am here" dot).
@@ -72,8 +81,8 @@ VILLAGE_LINE = "#546e7a"
 CELL_LINE = "#1e88e5"
 CELL_FILL = "#90caf9"
 HERE = "#1565c0"  # the worker's own position (wangge.css .wangge-here)
-DEDICATED_LINE = "#8e24aa"
-DEDICATED_FILL = "#ce93d8"
+DEDICATED_LINE = "#99076d"  # plum: CIEDE2000 >= 20 from FOCUS, the grid and the boundaries
+DEDICATED_FILL = "#e1bee7"
 FOCUS = "#d500f9"  # own cell, search hit, gaps and overlaps
 FOCUS_FILL = "#ffeb3b"
 OVERLAP_LINE = "#000000"
@@ -100,9 +109,10 @@ TARGET_SCALE = ["#ffffcc", "#c2e699", "#78c679", "#238443"]  # below 50/80/90 %,
 SPOT_COLORS = {3: "#b35806", 2: "#f1a340", 1: "#fee0b6",
                -1: "#d8daeb", -2: "#998ec3", -3: "#542788"}
 HOT_LINE = "#b35806"
-COLD_LINE = "#2d004b"
+COLD_LINE = "#00bcd4"  # cyan: a dark violet vanished on the darkest coverage classes
 # Outline of a hot (cold) spot by confidence: weight in pixels and dash pattern.
 SPOT_LINES: dict[int, dict[str, Any]] = {3: {"weight": 3.5, "dashArray": None},
                                          2: {"weight": 2.5, "dashArray": "7 4"},
                                          1: {"weight": 2.0, "dashArray": "2 4"}}
 SITE = "#00897b"
+PATROL = "#f06292"  # pink: patrol tracks (dispatch map) and cells patrolled (patrol coverage)
