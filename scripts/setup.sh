@@ -53,7 +53,7 @@ STAMP=.venv/.wangge-installed
 if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ] || [ constraints.txt -nt "$STAMP" ]; then
   say "installing wangge and its dependencies into .venv (pinned by constraints.txt)"
   .venv/bin/pip install -q --disable-pip-version-check -U pip 2>&1 | grep -v 'is ignored' || true
-  .venv/bin/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]' 2>&1 | grep -v 'is ignored' || true
+  .venv/bin/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev,boundaries]' 2>&1 | grep -v 'is ignored' || true
   .venv/bin/python -c 'import api.cli, geo, maps' || { echo "install of .venv failed" >&2; exit 1; }
   touch "$STAMP"
 else

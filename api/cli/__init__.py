@@ -85,13 +85,27 @@ def demo() -> None:
 @click.option("--if-empty", is_flag=True, help="Only load when the database holds no region.")
 @click.option("--seed", default=20221, show_default=True, help="Random seed (deterministic).")
 @click.option("--incidents", default=20_000, show_default=True, help="Number of incidents.")
-def demo_load(if_empty: bool, seed: int, incidents: int) -> None:
-    """Load the demo county (replaces an earlier demo load)."""
+@click.option("--region", help="Fill this county, created by `wangge region add`, with synthetic "
+              "content (a square grid on its real boundary) instead of loading 兴县.")
+def demo_load(if_empty: bool, seed: int, incidents: int, region: str | None) -> None:
+    """Load the demo county (replaces an earlier demo load), or fill --region."""
     from geo.db.engine import get_engine
     from geo.demo.county import database_is_empty, load_demo
 
     s = _settings()
     engine = get_engine(s.database_url)
+    if region:
+        from geo.demo.grid_county import fill_region
+        from geo.errors import WanggeError
+
+        try:
+            totals = fill_region(engine, region, n_incidents=incidents, seed=seed,
+                                 progress=click.echo)
+        except WanggeError as exc:
+            raise click.ClickException(exc.message) from exc
+        for key, value in totals.items():
+            click.echo(f"  {key}: {value}")
+        return
     if if_empty and not database_is_empty(engine):
         click.echo("database already holds data: demo not loaded (drop --if-empty to reload)")
         return
@@ -141,12 +155,13 @@ def _register_subcommands() -> None:
         notify,
         ops,
         patrols,
+        regions,
         reports,
         users,
     )
 
     for module in (lookup, importing, incidents, analyse, maps, reports, users, ops, patrols,
-                   notify):
+                   notify, regions):
         module.register(main)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import math
@@ -23,6 +24,7 @@ from geo.crs.transforms import geojson_from_cgcs2000
 from geo.crs.validate import to_cgcs2000_point
 from geo.errors import InvalidInput
 from geo.lookup.single_async import cell_at_fast_async
+from geo.regions import locate as region_lookup
 
 router = APIRouter(tags=["cells 网格"])
 
@@ -133,8 +135,11 @@ async def cell_at_answer(state: Any, params: Any, principal: Principal | None = 
     tol = settings.boundary_tolerance_m if tolerance_m is None else tolerance_m
     # hot path: in-process index + one asyncpg round trip (api.routes.cells_batch opens the pool)
     pool = getattr(state, "lookup_pool", None)
-    hit = await cell_at_fast_async(pool, engine, lon_c, lat_c, settings.region_or_default(region),
-                                   tol, at)
+    if region is None and region_lookup.needs_refresh(engine):
+        await asyncio.to_thread(region_lookup.refresh, engine)
+    region_code = region_lookup.region_of_point(engine, region, settings.region_or_default(None),
+                                                lon_c, lat_c)
+    hit = await cell_at_fast_async(pool, engine, lon_c, lat_c, region_code, tol, at)
     geometry_json = hit.geometry_json
     if hit.geometry is not None and (out_crs != "EPSG:4490" or geometry_json is None):
         geometry_json = _dumps(geojson_from_cgcs2000(hit.geometry, out_crs))
@@ -154,6 +159,7 @@ async def cell_at_answer(state: Any, params: Any, principal: Principal | None = 
         "covering": hit.covering,
         "dedicated": hit.dedicated,
         "boundary_set": {"id": hit.boundary_set_id, "name": hit.boundary_set_name},
+        "region": region_code,
         "query": {"lon": lon, "lat": lat, "crs": out_crs, "lon_cgcs2000": round(lon_c, 8),
                   "lat_cgcs2000": round(lat_c, 8), "at": at.isoformat() if at else None},
     }

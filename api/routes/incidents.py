@@ -48,6 +48,7 @@ from geo.incidents import (
 )
 from geo.io.importer import ImportOptions
 from geo.io.workbook import MEDIA_TYPE as XLSX
+from geo.regions.locate import region_of_point
 
 router = APIRouter(tags=["incidents 事件"])
 CrsOutQuery = Annotated[str | None, Query(
@@ -196,8 +197,12 @@ def post_incident(request: Request, body: IncidentIn, engine: EngineDep, setting
         source_ref=body.source_ref,
         photos=[attachments.decode_photo(p.model_dump()) for p in body.photos],
     )
-    inc = intake.submit_incident(engine, report, principal,
-                                 settings.region_or_default(body.region),
+    region = settings.region_or_default(body.region)
+    if body.region is None and body.lon is not None and body.lat is not None:
+        # no region named: the county whose boundary covers the point (geo.regions.locate)
+        lon_c, lat_c = to_cgcs2000_point(body.lon, body.lat, body.crs)
+        region = region_of_point(engine, None, region, lon_c, lat_c)
+    inc = intake.submit_incident(engine, report, principal, region,
                                  settings.data_dir / "attachments")
     request.state.audit = {"action": "create_incident", "object_type": "incident",
                            "object_id": inc["id"], "detail": {"code": inc["code"]}}

