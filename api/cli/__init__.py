@@ -105,6 +105,10 @@ def demo_load(if_empty: bool, seed: int, incidents: int, region: str | None) -> 
             raise click.ClickException(exc.message) from exc
         for key, value in totals.items():
             click.echo(f"  {key}: {value}")
+        from geo.demo.grid_county import PREFECTURE_USER
+
+        click.echo(f"  市级指挥中心 / prefecture command centre (demo mode): "
+                   f"{PREFECTURE_USER[0]} / {PREFECTURE_USER[1]}")
         return
     if if_empty and not database_is_empty(engine):
         click.echo("database already holds data: demo not loaded (drop --if-empty to reload)")

@@ -52,10 +52,14 @@ def register(main: click.Group) -> None:
     @click.option("--worker", help="Grid worker code (role worker), e.g. W141123100001001.")
     @click.option("--name", "display_name", help="Display name.")
     @click.option("--region", default=None, help="Region code (default WANGGE_REGION).")
+    @click.option("--scope", default=None,
+                  help="A prefecture (141100 吕梁市) or province (140000 山西省) the user "
+                  "oversees: every county below it (roles command, planner, viewer).")
     @click.option("--password-stdin", is_flag=True,
                   help="Read the password from stdin (default: generate and print one).")
     def add(username: str, role: str, department: str | None, worker: str | None,
-            display_name: str | None, region: str | None, password_stdin: bool) -> None:
+            display_name: str | None, region: str | None, scope: str | None,
+            password_stdin: bool) -> None:
         """Create a user; prints the generated password once."""
         from geo.auth.users import add_user
         from geo.errors import WanggeError
@@ -66,7 +70,7 @@ def register(main: click.Group) -> None:
         try:
             with _engine().begin() as conn:
                 uid, pw = add_user(conn, username, role, region, password, department, worker,
-                                   display_name)
+                                   display_name, scope_code=scope)
                 _audit(conn, "user_add", username, {"role": role, "department": department,
                                                     "worker": worker})
         except WanggeError as exc:

@@ -31,6 +31,9 @@ from dataclasses import dataclass, field
 from geo.db.tables.vocab import ROLE
 
 ROLES = ROLE.codes
+# Roles a user may hold over a prefecture or province (app_user.scope_code, geo.regions.codes):
+# they read; the county-bound roles (worker, department) and admin stay in their region.
+SCOPE_ROLES = ("command", "planner", "viewer")
 # Roles that may ask for personal data unmasked (``?unmask=true``, audited), within their scope.
 UNMASK_ROLES = ("admin", "command", "department", "worker")
 ROLE_NAMES = {code: f"{zh} / {en}" for code, (zh, en) in ROLE.items()}

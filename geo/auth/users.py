@@ -17,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import Connection, text
 
 from geo.auth.changes import auth_changed
-from geo.auth.principal import API_TOKEN, ROLES, SESSION, Principal
+from geo.auth.principal import API_TOKEN, ROLES, SCOPE_ROLES, SESSION, Principal
 from geo.auth.tokens import (
     API_TOKEN_DEFAULT_DAYS,
     API_TOKEN_MAX_DAYS,
@@ -28,6 +28,7 @@ from geo.auth.tokens import (
 )
 from geo.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from geo.localtime import local_date_sql
+from geo.regions.codes import SCOPE_PREFIX_SQL, check_scope_code
 from geo.workers import on_duty_sql
 
 _HASHER = PasswordHasher()
@@ -75,8 +76,12 @@ def add_user(
     worker_code: str | None = None,
     display_name: str | None = None,
     synthetic: bool = False,
+    scope_code: str | None = None,
 ) -> tuple[int, str]:
     """Create a user; return its id and the password (generated when not given).
+
+    ``scope_code``: a prefecture or province the user oversees (市级/省级: every county below
+    it, besides ``region_code``); for the command, planner and viewer roles only.
 
     Raises
     ------
@@ -117,6 +122,12 @@ def add_user(
         if worker_id is None:
             raise InvalidInput(f"未知网格员 {worker_code} / unknown grid worker {worker_code} "
                                f"in region {region_code}", field="worker")
+    if scope_code is not None:
+        scope_code = check_scope_code(scope_code)
+        if role not in SCOPE_ROLES:
+            raise InvalidInput(
+                f"角色 {role} 不能管辖多个区县 (仅 {'/'.join(SCOPE_ROLES)}) / role {role} cannot "
+                f"oversee several counties (only {', '.join(SCOPE_ROLES)})", field="scope")
     if password is None:
         password = generate_password()
     check_password_policy(password)
@@ -126,10 +137,10 @@ def add_user(
         raise Conflict(f"用户 {username} 已存在 / user {username} exists", username=username)
     uid = conn.execute(
         text("INSERT INTO app_user (region_code, username, display_name, role, department_code,"
-             " worker_id, password_hash, synthetic) VALUES (:r, :u, :d, :role, :dept, :w, :h, "
-             ":s) RETURNING id"),
+             " worker_id, password_hash, synthetic, scope_code) VALUES (:r, :u, :d, :role, "
+             ":dept, :w, :h, :s, :scope) RETURNING id"),
         {"r": region_code, "u": username, "d": display_name, "role": role, "dept": dept,
-         "w": worker_id, "h": hash_password(password), "s": synthetic},
+         "w": worker_id, "h": hash_password(password), "s": synthetic, "scope": scope_code},
     ).scalar_one()
     return int(uid), password
 
@@ -282,6 +293,8 @@ def login(
 _PRINCIPAL_SQL = text(f"""
 SELECT u.id, u.username, u.role, u.region_code, u.department_code, u.disabled,
        u.token_version, u.synthetic,
+       ARRAY(SELECT r.code FROM region r WHERE u.scope_code IS NOT NULL
+             AND r.code LIKE {SCOPE_PREFIX_SQL} || '%' ORDER BY r.code) AS below,
        EXISTS (SELECT 1 FROM auth_session_revoked r WHERE r.sid = :sid) AS session_revoked,
        CASE WHEN u.role = 'worker' THEN ARRAY(
            SELECT DISTINCT a.cell_code FROM worker_assignment a
@@ -324,7 +337,8 @@ def principal_for_user(
     if row["synthetic"] and not demo_mode:
         raise Unauthorized("演示账户仅在演示模式可用 / demo accounts work in demo mode only")
     return Principal(
-        user=row["username"], role=row["role"], regions=frozenset({row["region_code"]}),
+        user=row["username"], role=row["role"],
+        regions=frozenset({row["region_code"], *(row["below"] or ())}),
         cell_codes=frozenset(row["cells"] or ()), department_code=row["department_code"],
         user_id=int(row["id"]), unmask=unmask, authenticated=True, credential=credential,
         session_id=session_id, expires_at=expires_at,

@@ -250,6 +250,24 @@ class GridCounty:
             self.totals[key] += value
 
 
+# The demo's prefecture command centre (市级指挥中心): role command over the prefecture of a
+# county filled by fill_region (scope PPCC00), a synthetic account (demo mode only).
+PREFECTURE_USER = ("demo-prefecture", "prefecture-demo-2026", "市级指挥中心值班员(演示)")
+
+
+def _prefecture_user(conn: Any, code: str) -> None:
+    from sqlalchemy import text
+
+    from geo.auth.users import add_user
+
+    username, password, display = PREFECTURE_USER
+    if conn.execute(text("SELECT 1 FROM app_user WHERE username = :u"),
+                    {"u": username}).scalar():
+        return
+    add_user(conn, username, "command", code, password, display_name=display, synthetic=True,
+             scope_code=code[:4] + "00")
+
+
 def fill_region(engine: Any, code: str, n_incidents: int = 20_000, seed: int = 2026,
                 progress: Any = lambda s: None) -> dict[str, int]:
     """Fill a county created by ``wangge region add`` with synthetic content (one transaction).
@@ -257,6 +275,7 @@ def fill_region(engine: Any, code: str, n_incidents: int = 20_000, seed: int = 2
     The grid, workers, cameras and incidents are marked ``synthetic`` and so is the region
     (its boundary stays the official one). Refused when the region does not exist or holds
     grid cells already: a county's real data is never mixed with or replaced by the demo's.
+    Also creates the synthetic prefecture user :data:`PREFECTURE_USER` (once).
     """
     from sqlalchemy import text
 
@@ -287,6 +306,7 @@ def fill_region(engine: Any, code: str, n_incidents: int = 20_000, seed: int = 2
         conn.execute(text(
             "UPDATE region SET synthetic = true, source = source || '; content synthetic "
             "(wangge demo load --region)' WHERE code = :c"), {"c": code})
+        _prefecture_user(conn, code)
     with engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT")
         conn.execute(text("ANALYZE"))

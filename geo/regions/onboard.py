@@ -21,6 +21,7 @@ import shapely
 from shapely.geometry import MultiPolygon
 from sqlalchemy import Connection, text
 
+from geo.auth.changes import auth_changed
 from geo.errors import Conflict, InvalidInput
 from geo.io.geometry import polygonal_parts
 from geo.io.importer.crs_plan import plan_crs, plausibility
@@ -141,6 +142,8 @@ def add_region(conn: Connection, code: str, boundary: MultiPolygon, name: str,
              " synthetic, source) VALUES (:c, :c, :n, :e, 'county', NULL, "
              "ST_Multi(ST_GeomFromWKB(:g, 4490)), false, :s)"),
         {"c": code, "n": name, "e": name_en, "g": shapely.to_wkb(boundary), "s": source})
+    # users overseeing the prefecture or province now see this county too (api.auth_cache)
+    auth_changed(conn)
     return {"code": code, "name": name, "name_en": name_en, "source": source, **figures,
             "parts": len(boundary.geoms),
             "bounds": [round(v, 4) for v in boundary.bounds]}

@@ -49,6 +49,18 @@ def _run(url: str, *args: str) -> Any:
                               catch_exceptions=False)
 
 
+def auth_for(engine: Engine, settings: Any, role: str) -> dict[str, str]:
+    from geo.auth.tokens import issue_session_token
+    from geo.demo.users import DEMO_USERS
+
+    username = DEMO_USERS[role][0]
+    with engine.connect() as conn:
+        uid, ver = conn.execute(text("SELECT id, token_version FROM app_user "
+                                     "WHERE username = :u"), {"u": username}).one()
+    token, _ = issue_session_token(settings.secret_key, uid, username, ver, 3600)
+    return {"Authorization": f"Bearer {token}"}
+
+
 def _counts(engine: Engine) -> tuple[int, int]:
     with engine.connect() as conn:
         return (int(conn.execute(text("SELECT count(*) FROM region")).scalar_one()),
@@ -122,6 +134,26 @@ def test_second_county_in_one_command(db: tuple[str, Engine]) -> None:
         mine = client.get("/incidents?limit=1000", headers=auth)
         assert mine.status_code == 200 and "SJ141124" not in mine.text
 
+        # the prefecture command centre (demo load --region made it) sees both counties
+        from geo.demo.grid_county import PREFECTURE_USER
+
+        with engine.connect() as conn:
+            uid, ver, scope = conn.execute(text(
+                "SELECT id, token_version, scope_code FROM app_user WHERE username = :u"),
+                {"u": PREFECTURE_USER[0]}).one()
+        assert scope == "141100"
+        token, _ = issue_session_token(settings.secret_key, uid, PREFECTURE_USER[0], ver, 3600)
+        pref = {"Authorization": f"Bearer {token}"}
+        me = client.get("/auth/me", headers=pref).json()
+        assert {"141123", "141124"} <= set(me["regions"]), me
+        lin_cases = client.get("/incidents?region=141124&limit=5", headers=pref)
+        assert lin_cases.status_code == 200 and "SJ141124" in lin_cases.text
+        xing_cases = client.get("/incidents?region=141123&limit=5", headers=pref)
+        assert xing_cases.status_code == 200 and "SJ141124" not in xing_cases.text
+        assert xing_cases.json() == client.get("/incidents?region=141123&limit=5",
+                                               headers=auth_for(engine, settings, "command")
+                                               ).json()
+
 
 def test_region_add_refuses_bad_input(db: tuple[str, Engine], tmp_path: Path) -> None:
     url, engine = db
@@ -153,6 +185,10 @@ def test_region_add_refuses_bad_input(db: tuple[str, Engine], tmp_path: Path) ->
     res = _run(url, "region", "add", "141199", "--boundary", str(path), "--name", "点")
     assert res.exit_code != 0 and "polygon" in res.output, res.output
 
+    admin_scope = _run(url, "users", "add", "pref-admin", "--role", "admin", "--scope", "141100")
+    assert admin_scope.exit_code != 0 and "oversee" in admin_scope.output
+    county_scope = _run(url, "users", "add", "pref-x", "--role", "command", "--scope", "141123")
+    assert county_scope.exit_code != 0 and "invalid scope" in county_scope.output
     missing = _run(url, "demo", "load", "--region", "141199")
     assert missing.exit_code != 0 and "region add" in missing.output
     assert _counts(engine) == before  # nothing half-written

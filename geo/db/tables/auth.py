@@ -40,6 +40,8 @@ class AppUser(Base):
     __tablename__ = "app_user"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     region_code: Mapped[str] = mapped_column(String(12), nullable=False)
+    # a prefecture (PPCC00) or province (PP0000) the user oversees: every county below it
+    scope_code: Mapped[str | None] = mapped_column(String(12))
     username: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     display_name: Mapped[str | None] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(16), nullable=False)
@@ -62,6 +64,8 @@ class AppUser(Base):
         CheckConstraint(
             "role <> 'department' OR department_code IS NOT NULL", name="ck_app_user_dept"
         ),
+        CheckConstraint("scope_code IS NULL OR scope_code ~ '^[0-9]{2}(0000|[0-9]{2}00)$'",
+                        name="ck_app_user_scope_code"),
     )
 
 
