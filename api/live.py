@@ -7,6 +7,8 @@ One task of the hub reads the events in a worker thread (never blocking the even
 order, once for all streams, and puts each into every stream's bounded queue; each stream
 filters by its caller's scope (:func:`geo.notify.events.visible`). A stream too slow to keep
 up (its queue full) or a lost listener gets a ``reset`` (reload your list), never a silent gap.
+An alert (``alert:<outbox.id>``, :func:`geo.notify.events.announce_alert`) is read the same way
+and put in the queues as its row, marked by its ``alert_id``.
 
 A stream lives no longer than its caller's right to it: a change of who may see what
 (``wangge_auth``: logout, disable, password reset, token revoked, hand-over) sends the streams
@@ -64,7 +66,7 @@ class EventHub:
         self.streams: set[Stream] = set()
         self.closing = asyncio.Event()
         self.live = False
-        self._ids: asyncio.Queue[int] = asyncio.Queue()
+        self._ids: asyncio.Queue[int | str] = asyncio.Queue()  # event ids; "alert:<id>"
         self._task: asyncio.Task[None] | None = None
         self.delivered = 0
 
@@ -99,6 +101,9 @@ class EventHub:
         """A ``wangge_events`` notification (in the event loop)."""
         if payload.isdigit():
             self._ids.put_nowait(int(payload))
+        elif payload.startswith(events.ALERT_PREFIX) \
+                and payload[len(events.ALERT_PREFIX):].isdigit():
+            self._ids.put_nowait(payload)
 
     def auth_changed(self, payload: str) -> None:
         """A ``wangge_auth`` notification (user id, or ``*``: anyone): the streams it concerns
@@ -118,7 +123,7 @@ class EventHub:
 
     async def _read(self) -> None:
         while True:
-            ids = [await self._ids.get()]
+            ids: list[int | str] = [await self._ids.get()]
             while not self._ids.empty() and len(ids) < 500:
                 ids.append(self._ids.get_nowait())
             try:
@@ -133,9 +138,12 @@ class EventHub:
                     s.put(row)
                 self.delivered += 1
 
-    def _load(self, ids: list[int]) -> list[dict[str, Any]]:
+    def _load(self, ids: list[int | str]) -> list[dict[str, Any]]:
+        event_ids = [i for i in ids if isinstance(i, int)]
+        alert_ids = [int(i[len(events.ALERT_PREFIX):]) for i in ids if isinstance(i, str)]
         with self.engine.connect() as conn:
-            return events.load(conn, ids)
+            return ((events.load(conn, event_ids) if event_ids else [])
+                    + (events.load_alerts(conn, alert_ids) if alert_ids else []))
 
 
 def stop_streams_on_signal(hub: EventHub) -> None:

@@ -189,7 +189,8 @@ def live_config(conn: Connection, principal: Principal, opts: MapOptions, period
     if events and opts.base.overlay_crs != "EPSG:4490":  # live markers shift like the rest
         events += "?crs=" + quote(opts.base.overlay_crs)
     return {
-        "events": events, "panel": "/maps/dispatch/case/{code}?lang=" + opts.lang,
+        "events": events, "lang": opts.lang,
+        "panel": "/maps/dispatch/case/{code}?lang=" + opts.lang,
         "figures": "/maps/dispatch/figures?region=" + quote(opts.region_code),
         "wall": wall, "refresh": opts.refresh,
         "bounds": [round(float(v), 6) for v in gl.region_bounds(conn, opts.region_code)],

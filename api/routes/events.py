@@ -6,6 +6,10 @@ process reaches every stream. ``Last-Event-ID`` (header, as ``EventSource`` send
 reconnecting, or ``?last_event_id=``) replays the missed events of the caller's scope, at most
 :data:`geo.notify.events.REPLAY_MAX`, then ``event: reset`` (reload your list). A ``reset``
 also comes when this process may have missed events (listener reconnected, client too slow).
+Alerts for the command centre (超期告警, 返工告警, 超期升级: the outbox's overdue, rework and
+escalation messages, :mod:`geo.notify.rules`) come as ``event: alert`` (no ``id:``, not replayed)
+to the callers who may see the case; the dispatch map and the wall screen raise them in the
+alarm banner.
 A comment line every :data:`HEARTBEAT_S` seconds keeps proxies from closing the stream.
 A stream ends with ``event: logout`` once its caller's login no longer holds (logged out,
 disabled, token revoked or expired, no longer a role that reads cases): see :mod:`api.live`.
@@ -48,13 +52,20 @@ MAX_EVENT_ID = 2**63 - 1  # incident_event.id is a bigint
 RETRY_MS = 3000
 
 _SSE = {200: {"description": "text/event-stream: `id:` event id, `event: incident`, `data:` "
-              "a LiveEvent; `event: reset` when the client must reload its list",
+              "a LiveEvent; `event: alert` (no id): an overdue, rework or escalation alert "
+              "(rule, rule_name 超期告警/返工告警/超期升级, the case); `event: reset` when the "
+              "client must reload its list",
               "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
 
 
 def _message(principal: Principal, row: dict[str, Any], crs: str | None) -> str:
     data = json.dumps(events.event_json(principal, row, crs), ensure_ascii=False)
     return f"id: {row['event_id']}\nevent: incident\ndata: {data}\n\n"
+
+
+def _alert(principal: Principal, row: dict[str, Any], crs: str | None) -> str:
+    data = json.dumps(events.alert_json(principal, row, crs), ensure_ascii=False)
+    return f"event: alert\ndata: {data}\n\n"
 
 
 def _reset(reason: str) -> str:
@@ -180,6 +191,9 @@ async def get_events(
                     break
                 if item == RESET:
                     yield _reset("missed")
+                elif "alert_id" in item:  # overdue, rework, escalation (geo.notify.rules)
+                    if events.visible(caller, item):
+                        yield _alert(caller, item, crs)
                 elif item["event_id"] not in replayed and events.visible(caller, item):
                     yield _message(caller, item, crs)
         finally:

@@ -7,6 +7,12 @@ event with :func:`load` and shows it to a caller only inside her scope (:func:`v
 rule of ``GET /incidents``, :func:`geo.auth.principal.incident_scope_sql`), fields masked by the
 one field policy (:func:`geo.auth.fields.mask_row`). :func:`replay` reads the events after a
 ``Last-Event-ID`` with that same SQL condition.
+
+Alerts (overdue, rework, escalation: :data:`geo.notify.rules.ALERT_RULES`) travel the same
+channel as ``alert:<outbox.id>`` (:func:`announce_alert`, in the transaction that writes the
+outbox row): a stream shows one as ``event: alert`` (:func:`alert_json`) to a caller who may see
+its case (:func:`visible`, the same rule). Alerts are live only: they carry no ``id:`` (a
+``Last-Event-ID`` stays an ``incident_event`` id) and are not replayed; the outbox keeps them.
 """
 
 from __future__ import annotations
@@ -19,11 +25,12 @@ from sqlalchemy import Connection, text
 from geo.auth.fields import mask_row
 from geo.auth.principal import Principal, incident_scope_sql
 from geo.crs.transforms import point_from_cgcs2000
-from geo.db.tables.vocab import URGENCY
+from geo.db.tables.vocab import NOTIFY_RULE, URGENCY
 from geo.incidents.flow import STATUS_ZH
 from geo.localtime import CST
 
 CHANNEL = "wangge_events"
+ALERT_PREFIX = "alert:"  # a notification's payload for an alert: "alert:<outbox.id>"
 REPLAY_MAX = 1000  # events replayed after a Last-Event-ID; beyond that: event "reset"
 
 EVENT_SQL = """SELECT e.id AS event_id, e.kind, e.at, i.region_code, i.code, i.status,
@@ -38,6 +45,49 @@ EVENT_SQL = """SELECT e.id AS event_id, e.kind, e.at, i.region_code, i.code, i.s
 def announce(conn: Connection, event_id: int) -> None:
     """Tell every listening process about event ``event_id`` when this transaction commits."""
     conn.execute(text("SELECT pg_notify(:ch, :id)"), {"ch": CHANNEL, "id": str(event_id)})
+
+
+ALERT_SQL = """SELECT o.id AS alert_id, o.rule, o.recipient, o.created_at AS at,
+  o.payload->>'overdue_h' AS overdue_h, i.region_code, i.code, i.status, i.urgency,
+  i.category_code, i.cell_code, i.department_code, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
+  (SELECT c.name FROM incident_category c WHERE c.code = i.category_code) AS category_name,
+  (SELECT a.name FROM admin_unit a WHERE a.region_code = i.region_code
+     AND a.code = i.township_code) AS township_name
+  FROM outbox o JOIN incident i ON i.id = o.incident_id"""
+
+
+def announce_alert(conn: Connection, outbox_id: int) -> None:
+    """Tell every listening process about the alert in outbox row ``outbox_id`` at commit."""
+    conn.execute(text("SELECT pg_notify(:ch, :id)"),
+                 {"ch": CHANNEL, "id": f"{ALERT_PREFIX}{outbox_id}"})
+
+
+def load_alerts(conn: Connection, outbox_ids: list[int]) -> list[dict[str, Any]]:
+    """The alerts ``outbox_ids`` with their case (unscoped: filter with :func:`visible`)."""
+    rows = conn.execute(text(ALERT_SQL + " WHERE o.id = ANY(:ids) ORDER BY o.id"),
+                        {"ids": outbox_ids}).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def alert_json(principal: Principal, row: dict[str, Any], crs: str | None = None
+               ) -> dict[str, Any]:
+    """The ``data`` of one ``event: alert`` message, as the caller may see it."""
+    lon, lat = (point_from_cgcs2000(row["lon"], row["lat"], crs) if row["lon"] is not None
+                else (None, None))
+    out = {
+        "alert_id": row["alert_id"], "rule": row["rule"],
+        "rule_name": NOTIFY_RULE.label(row["rule"]),
+        "rule_name_en": NOTIFY_RULE.label(row["rule"], "en"), "recipient": row["recipient"],
+        "code": row["code"], "status": row["status"],
+        "status_name": STATUS_ZH.get(row["status"], row["status"]),
+        "urgency": row["urgency"], "urgency_name": URGENCY.label(row["urgency"]),
+        "category_code": row["category_code"], "category_name": row["category_name"],
+        "township_name": row["township_name"], "lon": lon, "lat": lat,
+        "overdue_h": float(row["overdue_h"]) if row["overdue_h"] is not None else None,
+        "at": row["at"].astimezone(CST).isoformat(),
+        "cell_code": row["cell_code"], "department_code": row["department_code"],
+    }
+    return mask_row(principal, "incidents", out)
 
 
 def load(conn: Connection, event_ids: list[int]) -> list[dict[str, Any]]:

@@ -16,6 +16,11 @@ Time-driven rules (:func:`scan`, run by the delivery worker every ``scan_every_s
 - ``escalation``: still overdue ``escalate_after_h`` hours later (default 24 h: the domain brief
   gives no figure) -> the township (webhook).
 
+The alerts (:data:`ALERT_RULES`: overdue, rework, escalation) also go to the SSE stream: the
+row's id is announced (:func:`geo.notify.events.announce_alert`) in the same transaction, so
+every app process streams it at commit to the callers who may see the case, as
+``event: alert`` (never for a rolled-back change, never twice for a deduplicated one).
+
 Each time-driven message has a ``dedupe_key`` (rule, case, the due time it missed): a second
 scan inserts nothing (``ON CONFLICT DO NOTHING``); a case overdue again at a later step is told
 again.
@@ -33,9 +38,11 @@ from sqlalchemy import Connection, text
 from geo.db.tables.vocab import CHANNEL, URGENCY
 from geo.incidents.flow import STATUS_ZH, open_status_sql
 from geo.localtime import CST
+from geo.notify.events import announce_alert
 
 ESCALATE_AFTER_H = 24.0  # the domain brief names no figure; WANGGE_ESCALATE_AFTER_H
 HOTLINE = "12345"
+ALERT_RULES = ("overdue", "rework", "escalation")  # also shown live on the command centre's maps
 
 CASE_SQL = """SELECT i.id, i.region_code, i.code, i.status, i.channel, i.urgency,
   i.category_code, i.routing->>'source_ref' AS source_ref, i.worker_id, i.department_code,
@@ -72,18 +79,21 @@ def case_facts(case: dict[str, Any]) -> dict[str, Any]:
 def enqueue(conn: Connection, case: dict[str, Any], rule: str, channel: str, recipient: str,
             payload: dict[str, Any], event_id: int | None = None,
             dedupe_key: str | None = None) -> bool:
-    """One outbox row (in the caller's transaction); False when ``dedupe_key`` exists already."""
+    """One outbox row (in the caller's transaction); False when ``dedupe_key`` exists already.
+    An alert (:data:`ALERT_RULES`) is announced to the live streams at commit."""
     message_id = str(uuid.uuid4())
     body = {"message_id": message_id, "rule": rule, "recipient": recipient,
             **case_facts(case), **payload}
-    n = conn.execute(text(
+    row_id = conn.execute(text(
         "INSERT INTO outbox (message_id, region_code, incident_id, event_id, rule, channel, "
         "recipient, dedupe_key, payload) VALUES (:m, :r, :i, :e, :rule, :ch, :to, :k, "
-        "CAST(:p AS jsonb)) ON CONFLICT (dedupe_key) DO NOTHING"),
+        "CAST(:p AS jsonb)) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"),
         {"m": message_id, "r": case["region_code"], "i": case["id"], "e": event_id,
          "rule": rule, "ch": channel, "to": recipient, "k": dedupe_key,
-         "p": json.dumps(body, ensure_ascii=False, default=str)}).rowcount
-    return n == 1
+         "p": json.dumps(body, ensure_ascii=False, default=str)}).scalar()
+    if row_id is not None and rule in ALERT_RULES:
+        announce_alert(conn, int(row_id))
+    return row_id is not None
 
 
 def on_event(conn: Connection, incident_id: int, event_id: int, kind: str,

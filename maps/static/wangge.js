@@ -725,12 +725,24 @@
           !(D.acted[d.code] && Date.now() - D.acted[d.code] < 3000)) { load(d.code, false); }
       D.figures();
     }
+    // an alert for the command centre (超期告警, 返工告警, 超期升级: event "alert"): in the
+    // alarm banner until acknowledged (with the beep), the counters refetched; kept in D.alerts
+    D.alerts = [];
+    function onAlert(ev) {
+      var d;
+      try { d = JSON.parse(ev.data); } catch (e) { return; }
+      D.alerts.push(d);
+      alarm({code: d.code, category_name: d.category_name, township_name: d.township_name,
+             title: (cfg.lang === "en" ? d.rule_name_en : d.rule_name) || t.alarm});
+      D.figures();
+    }
     function connect() {
       if (!window.EventSource || location.protocol === "file:" || !cfg.events) { return; }
       status.hidden = false;
       var es = new EventSource(cfg.events, {withCredentials: true});
       D.source = es;
       es.addEventListener("incident", onEvent);
+      es.addEventListener("alert", onAlert);
       es.addEventListener("reset", function () { D.figures(); });
       es.addEventListener("logout", function () {  // the login ended: do not reconnect
         es.close(); D.connected = false; D.loggedOut = true;
@@ -912,7 +924,7 @@
         document.body.appendChild(banner);
         L.DomEvent.disableClickPropagation(banner);
       }
-      banner.querySelector(".what").textContent = t.alarm + ": " + d.code + " " +
+      banner.querySelector(".what").textContent = (d.title || t.alarm) + ": " + d.code + " " +
         (d.category_name || "") + " · " + (d.township_name || "") +
         (queue.length > 1 ? " (+" + (queue.length - 1) + ")" : "");
       banner.hidden = false;

@@ -125,6 +125,13 @@ OUTBOX_STATE = Vocab({
     "pending": ("待发送", "pending"), "delivered": ("已送达", "delivered"),
     "dead": ("发送失败", "dead"), "skipped": ("未配置渠道", "skipped (channel not configured)"),
 })
+# Notifications (geo.notify.rules): what a message is about. The alerts (超期, 返工, 升级) also
+# reach the command centre's live stream (GET /events, ``event: alert``).
+NOTIFY_RULE = Vocab({
+    "dispatch": ("派遣通知", "dispatch"), "overdue": ("超期告警", "overdue"),
+    "rework": ("返工告警", "rework"), "escalation": ("超期升级", "escalation"),
+    "hotline": ("12345回写", "12345 write-back"),
+})
 ROLE = Vocab({
     "admin": ("系统管理员", "administrator"), "command": ("指挥中心", "command centre"),
     "department": ("部门处置人员", "department handler"), "worker": ("网格员", "grid worker"),
@@ -190,6 +197,9 @@ HOLIDAY = Vocab({
     "National Day": ("国庆节", "National Day"),
     "Anti-Fascist 70th Day": ("抗战胜利70周年纪念日", "Anti-Fascist 70th Day"),
 })
+# Where a region's content comes from: the demo's is generated (marked ``synthetic`` in every
+# table); the label every page and document shows for it (landing page, monthly report).
+DATA_ORIGIN = Vocab({"synthetic": ("合成数据", "synthetic"), "real": ("真实数据", "real")})
 # Yes / no in tables and spreadsheets.
 YES_NO = Vocab({"true": ("是", "yes"), "false": ("否", "no")})
 # Patrols (巡查, geo.patrols): why a track point is kept but not counted, and the kinds of key
