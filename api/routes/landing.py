@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from api.deps import SettingsDep
 from geo import localtime
+from geo.db.tables.vocab import DATA_ORIGIN
 
 router = APIRouter(tags=["meta"])
 
@@ -30,10 +31,10 @@ _T = {
     "zh": {
         "title": "网格 Wangge: 网格化服务管理",
         "lead": "县级指挥中心的网格化服务管理系统: 网格和网格员、小区和物业、公共视频 (雪亮工程) "
-                "和来自 12345 热线、110、网格员巡查、群众随手拍的事件, 存于 PostGIS "
-                "(CGCS2000, EPSG:4490), 通过 HTTP 提供地图、报表和接口。",
+                "和来自 12345 热线、110、网格员巡查、群众随手拍的事件, 存于空间数据库 PostGIS "
+                "(国家2000坐标系 CGCS2000, EPSG:4490), 通过 HTTP 提供地图、报表和接口。",
         "demo": "演示县: {name} ({code})。县界为真实数据; 乡镇、村/社区、网格、网格员、小区、摄像头"
-                "和事件均为合成数据 (synthetic), 不涉及真实人员。",
+                "和事件均为{synthetic}, 不涉及真实人员。",
         "region": "服务区域: {name} ({code})。",
         "login": "需登录", "open": "无需登录",
         "maps": "地图", "worker": "网格员", "reports": "报表和导出 (Excel)", "api": "接口",
@@ -48,7 +49,7 @@ _T = {
                 "and residents' photos, in PostGIS (CGCS2000, EPSG:4490), served as maps, "
                 "reports and an API.",
         "demo": "Demo county: {name} ({code}). The county boundary is real; townships, "
-                "villages, cells, workers, compounds, cameras and incidents are synthetic.",
+                "villages, cells, workers, compounds, cameras and incidents are {synthetic}.",
         "region": "Region: {name} ({code}).",
         "login": "login", "open": "open",
         "maps": "Maps", "worker": "Grid workers", "reports": "Reports and exports (Excel)",
@@ -68,6 +69,8 @@ _LINKS: list[tuple[str, str, bool, str, str]] = [
      "Camera coverage, hot spots and new sites"),
     ("maps", "/maps/coverage/property", True, "物业管理覆盖 (对照目标)",
      "Property-management coverage against the targets"),
+    ("maps", "/maps/coverage/patrols", True, "巡查覆盖 (近 7 天巡查过和未巡查的网格)",
+     "Patrol coverage (cells patrolled or not in the last 7 days)"),
     ("worker", "/me/cell", True, "我的网格 (网格员手机端, JSON)", "My cells (worker app, JSON)"),
     ("worker", "/me/incidents", True, "我网格内的在办事件 (JSON)",
      "Open incidents in my cells (JSON)"),
@@ -161,7 +164,8 @@ def _page(lang: str, region: tuple[str, str, str | None, bool, str], code: str,
           links: list[tuple[str, str, bool, str, str]]) -> str:
     t = _T[lang]
     name = region[1] if lang == "en" else region[0]
-    about = (t["demo"] if region[3] else t["region"]).format(name=name, code=code)
+    about = (t["demo"] if region[3] else t["region"]).format(
+        name=name, code=code, synthetic=DATA_ORIGIN.label("synthetic", lang))
     parts = []
     for section in ("maps", "worker", "reports", "api"):
         items = []

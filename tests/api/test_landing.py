@@ -49,6 +49,11 @@ def test_landing_in_chinese_without_login(closed: TestClient) -> None:
     html = r.text
     assert "网格化服务管理" in html and "兴县" in html and "合成数据" in html
     assert 'lang="zh-CN"' in html
+    # the demo's data label: Chinese, from the one vocabulary, no English beside it
+    from geo.db.tables.vocab import DATA_ORIGIN
+
+    assert f"均为{DATA_ORIGIN.label('synthetic')}, " in html and "synthetic" not in html
+    assert "国家2000坐标系 (CGCS2000" not in html and "国家2000坐标系 CGCS2000" in html
     csp = r.headers["content-security-policy"]
     assert "default-src 'none'" in csp and "script" not in csp
     assert "<script" not in html.lower()
@@ -66,7 +71,7 @@ def test_landing_in_chinese_without_login(closed: TestClient) -> None:
 def test_landing_in_english(closed: TestClient) -> None:
     r = closed.get("/", params={"lang": "en"})
     assert r.status_code == 200
-    assert "Grid-based service management" in r.text and "synthetic" in r.text
+    assert "Grid-based service management" in r.text and "are synthetic." in r.text
     assert 'lang="en"' in r.text
     links = _parse(r.text).hrefs
     assert "/maps/dispatch?lang=en" in links and "/" in links
