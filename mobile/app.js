@@ -5,8 +5,12 @@
  * Idempotency-Key (a uuid kept with the item, so a resend after a lost answer is never a
  * duplicate) and the CSRF token of the login cookie (api/csrf.py). Photos are kept as Blobs.
  * An item for a case reported offline names the report's local ref and waits for its answer
- * (the case code). 4xx: the server's message is shown, the item kept for the worker to drop or
- * retry; 5xx / no network: retried with backoff. Data read from the server is kept in
+ * (the case code). 4xx (a 409 too: the case changed meanwhile): the server's message is shown
+ * on the case's card and in 待发送, the item kept for the worker to drop or retry; 5xx, no
+ * network, 429 and the 409 "same key still running" (with Retry-After): retried with backoff.
+ * A case card shows what of it still waits on the phone ("待发送 · 离线已保存", the action
+ * and when it was made) from the queue itself, so the mark survives a reload and goes when
+ * the item is sent. Data read from the server is kept in
  * localStorage so the screens show the last known state offline.
  * Whose: every queued item carries the user id of the login that made it (owner) and is sent
  * only while that same user is logged in; another account's items stay on the phone unsent
@@ -80,6 +84,14 @@
   const owner = () => (state.me && state.me.authenticated && state.me.user_id != null ? state.me.user_id : null);
   const mine = (item) => owner() !== null && item.owner === owner();
   function fmtMetres(m) { return m >= 1000 ? (m / 1000).toFixed(1) + ' 公里' : Math.round(m) + ' 米'; }
+  /** A time as the worker reads it, in China Standard Time (the phone's zone may differ):
+   * "12-05 17:20" (withYear: "2026/12/05 17:20"). The one time format of the app. */
+  function cst(when, withYear) {
+    const opts = {timeZone: 'Asia/Shanghai', month: '2-digit', day: '2-digit', hour: '2-digit',
+      minute: '2-digit', hour12: false};
+    if (withYear) opts.year = 'numeric';
+    return new Date(when).toLocaleString('zh-CN', opts);
+  }
   const OVERDUE_CAP_DAYS = 30;  // longer than this: "30 天以上", the deadline date says the rest
   /** The deadline as the card shows it: its date and time (China Standard Time), what is
    * left or how late; lateness beyond OVERDUE_CAP_DAYS is not counted out day by day (the
@@ -92,8 +104,7 @@
     const d = Math.floor(mins / 1440), h = Math.floor((mins % 1440) / 60), m = mins % 60;
     const txt = d >= OVERDUE_CAP_DAYS ? `${OVERDUE_CAP_DAYS} 天以上` :
       (d ? d + '天' : '') + (d || h ? h + '小时' : '') + (d ? '' : m + '分');
-    const date = due.toLocaleString('zh-CN', {timeZone: 'Asia/Shanghai', year: 'numeric',
-      month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false});
+    const date = cst(due, true);
     return ms < 0 ? {text: `${date} · 已超时 ${txt}`, cls: 'late'} :
       {text: `${date} · 剩余 ${txt}`, cls: ms < 4 * 3600000 ? 'soon' : ''};
   }
@@ -296,7 +307,10 @@
         if (res.status === 401 || (res.status === 403 && !cookie('wangge_csrf'))) {
           toast('登录已过期, 请重新登录后继续发送'); toLogin(); break;
         }
-        if (res.status >= 500 || res.status === 409 || res.status === 429 || res.status === 408) {
+        // 409 with Retry-After: the same Idempotency-Key still running on the server; any
+        // other 409 (the case moved on meanwhile) is the server's answer to this write
+        const busy = res.status === 409 && res.headers.get('Retry-After') !== null;
+        if (res.status >= 500 || busy || res.status === 429 || res.status === 408) {
           item.tries += 1; item.error = `服务器暂时不可用 (${res.status}), 稍后重试`;
           await Q.put(item); again = true; break;
         }
@@ -335,17 +349,69 @@
       ul.append(el('li', {class: i.state === 'error' ? 'error' : 'pending'},
         el('div', {class: 'head'}, el('span', {}, i.label), el('span', {class: 'meta'},
           i.state === 'error' ? '发送失败' : '待发送')),
-        el('div', {class: 'meta'}, `${i.method} ${i.path} · ${i.created.slice(11, 19)}`),
+        el('div', {class: 'meta'}, `${i.method} ${i.path} · ${cst(i.created)}`),
         i.error ? el('div', {class: 'msg'}, i.error) : null,
-        i.state === 'error' ? el('div', {class: 'actions'},
-          el('button', {type: 'button', class: 'small', onclick: async () => {
-            i.state = 'waiting'; i.error = null; await Q.put(i); flush();
-          }}, '重试'),
-          el('button', {type: 'button', class: 'small warn', onclick: async () => {
-            await Q.del(i.id); showQueue();
-          }}, '删除')) : null));
+        i.state === 'error' ? retryDrop(i) : null));
     }
     renderPendingReports(items);
+    markCards(items);
+  }
+  /** The 重试 / 删除 buttons of an item the server refused. */
+  function retryDrop(i) {
+    return el('div', {class: 'actions'},
+      el('button', {type: 'button', class: 'small', 'data-queue': 'retry', onclick: async () => {
+        i.state = 'waiting'; i.error = null; await Q.put(i); showQueue(); flush();
+      }}, '重试'),
+      el('button', {type: 'button', class: 'small warn', 'data-queue': 'drop', onclick: async () => {
+        if (!confirm(`删除「${i.label}」? 删除后不会再发送。`)) return;
+        await Q.del(i.id); showQueue();
+      }}, '删除'));
+  }
+
+  /** The case an item is for: its code (items made for a listed case), else none (a report,
+   * a patrol, a check-in, or an item for a report still on the phone: see its ref). */
+  function caseOf(item) {
+    if (item.code) return item.code;
+    const m = /^\/incidents\/([^/{]+)\//.exec(item.path || '');
+    return m ? decodeURIComponent(m[1]) : null;
+  }
+  /** Mark each case card with what of it still waits on the phone or was refused: the action,
+   * when it was made, and for a refusal the server's message with 重试 / 删除. Drawn from the
+   * queue (IndexedDB), so it is there after a reload and gone once the item is sent. */
+  function markCards(items) {
+    for (const li of $('todo').querySelectorAll(':scope > li')) {
+      li.querySelector(':scope > .queued')?.remove();
+      const code = li.dataset.code, ref = li.dataset.ref;
+      const its = items.filter((i) => i.kind !== 'report' &&
+        ((code && caseOf(i) === code) || (ref && (i.needs || []).includes(ref))));
+      const failed = its.filter((i) => i.state === 'error').length;
+      li.classList.toggle('has-failed', failed > 0);
+      // a step already waiting is not offered again (a second 签收处置 would be refused)
+      for (const b of li.querySelectorAll(':scope > .actions button[data-held]')) {
+        b.disabled = false; b.removeAttribute('data-held');
+      }
+      for (const i of its) {
+        if (i.state === 'error' || !i.json || !i.json.to) continue;
+        const b = li.querySelector(`:scope > .actions button[data-action="${CSS.escape(i.kind)}"]`);
+        if (b) { b.disabled = true; b.setAttribute('data-held', ''); }
+      }
+      if (!its.length) continue;
+      const box = el('div', {class: 'queued', 'data-waiting': String(its.length - failed),
+        'data-failed': String(failed)});
+      for (const i of its) {
+        const bad = i.state === 'error';
+        box.append(el('div', {class: 'q-item' + (bad ? ' failed' : ''), 'data-kind': i.kind,
+          'data-state': bad ? 'error' : 'waiting'},
+          el('span', {class: 'q-state'}, bad ? '发送失败' :
+            (navigator.onLine ? '待发送 · 已保存在手机' : '待发送 · 离线已保存')),
+          el('span', {class: 'q-what'}, ` · ${i.action || i.label} · ${cst(i.created)}`),
+          bad && i.error ? el('div', {class: 'msg'}, '服务器: ' + i.error) :
+            (i.error ? el('div', {class: 'meta'}, i.error) : null),
+          bad ? retryDrop(i) : null));
+      }
+      const acts = li.querySelector(':scope > .actions');
+      if (acts) acts.before(box); else li.append(box);
+    }
   }
   $('queue-others-drop').addEventListener('click', async () => {
     if (!confirm('删除本机上其他账号未发送的内容? 删除后无法恢复。')) return;
@@ -375,7 +441,7 @@
     $('net').classList.toggle('off', !on);
   }
   window.addEventListener('online', () => { setNet(); state.backoff = 0; flush(); });
-  window.addEventListener('offline', setNet);
+  window.addEventListener('offline', () => { setNet(); showQueue(); });
 
   // ------------------------------------------------------------------ views
   function show(view) {
@@ -591,7 +657,10 @@
       items.sort((a, b) => (a._d ?? a.distance_m ?? 1e12) - (b._d ?? b.distance_m ?? 1e12));
     }
     for (const inc of items) ul.append(caseCard(inc));
-    Q.all().then((all) => renderPendingReports(all.filter(mine)));
+    Q.all().then((all) => {
+      const its = all.filter(mine).sort((a, b) => a.id - b.id);
+      renderPendingReports(its); markCards(its);
+    });
   }
 
   function caseCard(inc) {
@@ -676,6 +745,7 @@
       const target = inc.ref ? `/incidents/{ref:${inc.ref}}/attachments` :
         (a.action === 'photo' ? a.path : `/incidents/${encodeURIComponent(inc.code)}/attachments`);
       await enqueue({kind: 'photo', label: `照片 ${files.length} 张 · ${inc.code || '待上报事件'}`,
+        action: `照片 ${files.length} 张`, code: inc.code || null,
         method: 'POST', path: target, files: files.map((f) => ({blob: f, name: f.name || 'photo.jpg'})),
         fields: {}, ref, needs});
     }
@@ -687,7 +757,8 @@
     }
     if (a.action === 'handled' && !json.note) delete json.note;
     const withPhotos = a.action === 'handled' ? photoRefs : [];
-    await enqueue({kind: a.action, label, method: a.method || 'POST', path, json,
+    await enqueue({kind: a.action, label, action: a.label || a.action, code: inc.code || null,
+      method: a.method || 'POST', path, json,
       needs: [...needs, ...withPhotos], photoRefs: a.action === 'handled' && photoRefs.length ? photoRefs : undefined});
     toast(navigator.onLine ? `${a.label || a.action}: 正在发送` : `${a.label || a.action}: 已存入手机, 有网后发送`);
   }
