@@ -17,7 +17,9 @@
  * (only their number is shown, with a button to discard them) until their owner logs in again.
  * The cached reads belong to one login: they are wiped on logout (the 退出 button), when the
  * server says the login ended, and when another user logs in on this phone.
- * Coordinates: the browser's geolocation is WGS84 (EPSG:4326); every call names its crs.
+ * Coordinates: the browser's geolocation is WGS84 (EPSG:4326); every call names its crs. Over
+ * AMap tiles the app asks the server for GCJ-02 and places the GPS position with the offset
+ * grid of /me/cell (no copy of the GCJ-02 formula here: see toMap).
  */
 'use strict';
 
@@ -462,26 +464,32 @@
   const amapTiles = document.body.dataset.amap || '';
   const useAmap = () => $('amap').checked && !!amapTiles;
 
-  // WGS84 -> GCJ-02 for the position dot over AMap tiles (the published formula, as in
-  // geo/crs/china.py; the cells and cases come from the server already in GCJ-02).
-  function gcj(lon, lat) {
-    const a = 6378245.0, ee = 0.00669342162296594323, x = lon - 105.0, y = lat - 35.0;
-    let dLat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
-    dLat += (20.0 * Math.sin(6.0 * x * Math.PI) + 20.0 * Math.sin(2.0 * x * Math.PI)) * 2.0 / 3.0;
-    dLat += (20.0 * Math.sin(y * Math.PI) + 40.0 * Math.sin(y / 3.0 * Math.PI)) * 2.0 / 3.0;
-    dLat += (160.0 * Math.sin(y / 12.0 * Math.PI) + 320 * Math.sin(y * Math.PI / 30.0)) * 2.0 / 3.0;
-    let dLon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
-    dLon += (20.0 * Math.sin(6.0 * x * Math.PI) + 20.0 * Math.sin(2.0 * x * Math.PI)) * 2.0 / 3.0;
-    dLon += (20.0 * Math.sin(x * Math.PI) + 40.0 * Math.sin(x / 3.0 * Math.PI)) * 2.0 / 3.0;
-    dLon += (150.0 * Math.sin(x / 12.0 * Math.PI) + 300.0 * Math.sin(x / 30.0 * Math.PI)) * 2.0 / 3.0;
-    const radLat = lat / 180.0 * Math.PI;
-    let magic = Math.sin(radLat); magic = 1 - ee * magic * magic;
-    const sq = Math.sqrt(magic);
-    dLat = (dLat * 180.0) / ((a * (1 - ee)) / (magic * sq) * Math.PI);
-    dLon = (dLon * 180.0) / (a / sq * Math.cos(radLat) * Math.PI);
-    return [lon + dLon, lat + dLat];
+  // The map's CRS: GCJ-02 over AMap tiles, else the browser's WGS84. What comes from the
+  // server is asked in it (crs=...: cells, cases); only the phone's own GPS position (WGS84)
+  // is placed here, with the offset grid /me/cell answers in GCJ-02 (the one formula stays on
+  // the server, geo/crs/transforms.offset_grid), interpolated: no copy of the formula.
+  const mapCrs = () => (useAmap() ? 'GCJ02' : CRS);
+  /** A WGS84 (GPS) point in ``crs`` (default the map's): [lon, lat], or null when that needs
+   * the offset grid and none is at hand yet (AMap chosen and never online since). */
+  function toMap(lon, lat, crs) {
+    crs = crs || mapCrs();
+    if (crs === CRS) return [lon, lat];
+    const g = state.cells && state.cells.offset;
+    if (!g || g.crs !== crs || g.nx < 2 || g.ny < 2) return null;
+    const fx = Math.min(Math.max((lon - g.lon0) / g.step, 0), g.nx - 1);  // clamped at the edge
+    const fy = Math.min(Math.max((lat - g.lat0) / g.step, 0), g.ny - 1);
+    const i = Math.min(Math.floor(fx), g.nx - 2), j = Math.min(Math.floor(fy), g.ny - 2);
+    const tx = fx - i, ty = fy - j;
+    const at = (t) => (1 - tx) * (1 - ty) * t[j][i] + tx * (1 - ty) * t[j][i + 1] +
+      (1 - tx) * ty * t[j + 1][i] + tx * ty * t[j + 1][i + 1];
+    return [lon + at(g.dlon), lat + at(g.dlat)];
   }
-  const shown = (lon, lat) => (useAmap() ? gcj(lon, lat) : [lon, lat]);
+  /** Her position as a Leaflet [lat, lng] on the map (null: unknown, or not placeable yet). */
+  function posOnMap() {
+    if (!state.pos) return null;
+    const p = toMap(state.pos.lon, state.pos.lat);
+    return p ? [p[1], p[0]] : null;
+  }
   const MAX_ZOOM = 19;
   /** The AMap basemap of both maps: tiles exist to zoom 18, beyond it Leaflet enlarges them
    * (maxNativeZoom) instead of showing a blank grey map. */
@@ -495,15 +503,18 @@
     cellMap.attributionControl.setPrefix(false);
     cellMap.setView([38.46, 111.13], 12);
     $('locate').addEventListener('click', () => {
-      if (state.pos) cellMap.setView(shown(state.pos.lon, state.pos.lat).reverse(), 17);
+      const ll = posOnMap();
+      if (ll) cellMap.setView(ll, 17);
     });
     if (!amapTiles) $('amap').parentElement.hidden = true;
     $('amap').checked = recall('amap') === true;
-    $('amap').addEventListener('change', () => { remember('amap', $('amap').checked); loadCells(true); });
+    $('amap').addEventListener('change', () => {
+      remember('amap', $('amap').checked); loadCells(true).then(loadIncidents);
+    });
   }
 
   async function loadCells(redraw) {
-    const crs = useAmap() ? 'GCJ02' : CRS;
+    const crs = mapCrs();
     try {
       state.cells = await getJSON('/me/cell?crs=' + encodeURIComponent(crs));
       state.cells.crs_asked = crs;
@@ -555,7 +566,7 @@
     $('cell-info').textContent = cells.map((c) =>
       `${c.name || ''} ${c.code} · 未办结 ${c.open_incidents ?? '-'} 件, 超时 ${c.overdue_incidents ?? '-'} 件`).join('\n') ||
       (state.cells.message || '');
-    updateWhere();
+    updateWhere(); drawMe();
   }
 
   /** The position against her cells (computed on the phone: works offline). */
@@ -563,9 +574,10 @@
     const box = $('cell-status');
     if (!state.pos) { box.textContent = '正在定位… (请允许使用位置)'; return; }
     if (!state.cells || !(state.cells.cells || []).length) { box.textContent = '没有负责的网格'; return; }
-    // cells drawn in GCJ-02 over AMap: compare the position shifted the same way
-    const [lon, lat] = state.cells.crs_asked === 'GCJ02' ? gcj(state.pos.lon, state.pos.lat) :
-      [state.pos.lon, state.pos.lat];
+    // cells drawn in GCJ-02 over AMap: compare the position placed the same way
+    const at = toMap(state.pos.lon, state.pos.lat, state.cells.crs_asked || CRS);
+    if (!at) { box.textContent = '高德底图: 联网后才能在此底图上定位'; return; }
+    const [lon, lat] = at;
     let best = null;
     for (const c of state.cells.cells) {
       const w = whereIn(c.geometry, lon, lat);
@@ -594,15 +606,18 @@
   function drawIncidents() {
     if (!cellMap) return;
     if (caseLayer) caseLayer.remove();
+    if ((state.incidentsCrs || CRS) !== mapCrs()) return;  // asked for the other basemap
     caseLayer = L.layerGroup(state.incidents.filter((i) => i.lon != null).map((i) =>
-      L.circleMarker(shown(i.lon, i.lat).reverse(), {radius: 6, color: i.overdue ? '#b23b3b' : '#f4b400',
+      L.circleMarker([i.lat, i.lon], {radius: 6, color: i.overdue ? '#b23b3b' : '#f4b400',
         weight: 2, fillOpacity: 0.8, className: 'case-dot'})
-        .bindTooltip(`${i.category_name || i.category || '事件'} · ${i.code}`))).addTo(cellMap);
+        .bindTooltip(`${i.category_name || i.category || '事件'} · ${i.code}`)
+        .on('add', function () { this.getElement()?.setAttribute('data-code', i.code); }))).addTo(cellMap);
   }
   /** 在地图上看: the case on the map of her cell. */
   function showOnMap(inc) {
     show('view-cell');
-    const ll = shown(inc.lon, inc.lat).reverse();
+    if ((state.incidentsCrs || CRS) !== mapCrs()) { toast('联网后再看 (底图已切换)'); return; }
+    const ll = [inc.lat, inc.lon];
     if (caseMarker) caseMarker.remove();
     caseMarker = L.circleMarker(ll, {radius: 10, color: '#b23b3b', weight: 3, fillOpacity: 0.3})
       .bindTooltip(`${inc.category_name || '事件'} · ${inc.code}` +
@@ -611,12 +626,14 @@
   }
 
   function drawMe() {
-    if (!cellMap || !state.pos) return;
-    const ll = shown(state.pos.lon, state.pos.lat).reverse();
+    if (!cellMap) return;
+    const ll = posOnMap();
+    if (!ll) { if (meMarker) { meMarker.remove(); meMarker = null; } return; }
     if (!meMarker) {
       meMarker = L.marker(ll, {icon: L.divIcon({className: 'me-dot', iconSize: [16, 16]}),
         title: '我的位置', keyboard: false}).addTo(cellMap);
     } else meMarker.setLatLng(ll);
+    meMarker.getElement()?.setAttribute('data-latlng', ll.map((v) => v.toFixed(7)).join(','));
   }
 
   // ------------------------------------------------------------------ position
@@ -625,7 +642,7 @@
       t: new Date(p.timestamp || Date.now())};
     drawMe(); updateWhere(); patrolPoint(state.pos); renderKeypoints();
     if (!onPosition.first) { onPosition.first = true; loadIncidents(); }
-    if (reportMarker && !reportMarker.moved) reportMarker.setLatLng(here());
+    if (reportMarker && !reportMarker.moved && here()) reportMarker.setLatLng(here());
   }
   function startGeo() {
     if (!navigator.geolocation) { $('cell-status').textContent = '此浏览器不能定位'; return; }
@@ -636,14 +653,18 @@
 
   // ------------------------------------------------------------------ 待办
   async function loadIncidents() {
-    let q = '/me/incidents?crs=' + CRS + '&limit=200';
-    if (state.pos) q += `&lon=${state.pos.lon.toFixed(7)}&lat=${state.pos.lat.toFixed(7)}`;
+    const crs = mapCrs();  // the cases where the map draws them
+    let q = '/me/incidents?crs=' + crs + '&limit=200';
+    const at = state.pos ? toMap(state.pos.lon, state.pos.lat, crs) : null;
+    if (at) q += `&lon=${at[0].toFixed(7)}&lat=${at[1].toFixed(7)}`;
     try {
       const got = await getJSON(q);
-      state.incidents = got.items || [];
-      remember('incidents', state.incidents);
+      state.incidents = got.items || []; state.incidentsCrs = crs;
+      remember('incidents', state.incidents); remember('incidentsCrs', crs);
     } catch (e) {
-      state.incidents = state.incidents.length ? state.incidents : (recall('incidents') || []);
+      if (!state.incidents.length) {
+        state.incidents = recall('incidents') || []; state.incidentsCrs = recall('incidentsCrs') || CRS;
+      }
     }
     renderTodo(); drawIncidents();
   }
@@ -652,8 +673,9 @@
     const ul = $('todo');
     ul.replaceChildren();
     const items = state.incidents.slice();
-    if (state.pos) {  // nearest first from where she stands now (also offline)
-      for (const i of items) if (i.lon != null) i._d = distance(state.pos.lon, state.pos.lat, i.lon, i.lat);
+    const at = state.pos ? toMap(state.pos.lon, state.pos.lat, state.incidentsCrs || CRS) : null;
+    if (at) {  // nearest first from where she stands now (also offline), in the cases' CRS
+      for (const i of items) if (i.lon != null) i._d = distance(at[0], at[1], i.lon, i.lat);
       items.sort((a, b) => (a._d ?? a.distance_m ?? 1e12) - (b._d ?? b.distance_m ?? 1e12));
     }
     for (const inc of items) ul.append(caseCard(inc));
@@ -813,9 +835,9 @@
   // The report map draws and sends in the CRS of its basemap: GCJ-02 over AMap tiles (the
   // server takes crs=GCJ02), else the browser's WGS84; rebuilt when the basemap changes.
   let reportCrs = null;
-  const here = () => (state.pos ? shown(state.pos.lon, state.pos.lat).reverse() : null);
+  const here = posOnMap;
   function openReport() {
-    const crs = useAmap() ? 'GCJ02' : CRS;
+    const crs = mapCrs();
     if (reportMap && reportCrs !== crs) { reportMap.remove(); reportMap = null; reportMarker = null; }
     if (!reportMap) {
       reportCrs = crs;
@@ -977,7 +999,7 @@
   // ------------------------------------------------------------------ start
   async function refreshData() {
     if (!navigator.onLine) return;
-    await Promise.all([loadCells(false), loadIncidents(), loadKeypoints()]);
+    await Promise.all([loadCells(false).then(loadIncidents), loadKeypoints()]);
   }
   $('todo-refresh').addEventListener('click', loadIncidents);
 
@@ -988,10 +1010,11 @@
     initCellMap();
     state.cells = recall('cells');
     state.incidents = recall('incidents') || [];
+    state.incidentsCrs = recall('incidentsCrs') || CRS;
     drawCells(true);
     if (!(await loadMe())) return;  // on the way to the login form
     startGeo();
-    await Promise.all([loadCells(true), loadCategories(), loadIncidents(), loadKeypoints()]);
+    await Promise.all([loadCells(true).then(loadIncidents), loadCategories(), loadKeypoints()]);
     await showQueue();
     flush();
     document.body.dataset.ready = 'true';

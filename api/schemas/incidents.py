@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import RootModel
+from pydantic import Field, RootModel
 
 from api.schemas.base import Answer, list_config, model_config
 
@@ -151,6 +151,10 @@ class MyCells(Answer):
     neighbours: list[dict[str, Any]] = []
     compounds: list[dict[str, Any]] = []
     cameras: list[dict[str, Any]] = []
+    offset: dict[str, Any] | None = Field(None, description=(
+        "asked in GCJ02: the offset from WGS84 to GCJ-02 on a grid around the cells "
+        "(lon0, lat0, step, nx, ny, dlon[row][col], dlat[row][col]; rows by latitude): add its "
+        "bilinear interpolation to a GPS position to draw it on the map"))
     model_config = model_config({"user": "demo-worker", "role": "worker",
                                  "worker_name": "王丽", "cells": [
         {"code": "141123100007005", "name": "蔚汾社区第5网格"}], "neighbours": [

@@ -12,6 +12,7 @@ All longitude/latitude pairs in this module are ``(lon, lat)`` in degrees (x fir
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Any
 
@@ -210,3 +211,36 @@ def geojson_from_cgcs2000(geometry: dict[str, Any] | None,
     from shapely.geometry import mapping, shape
 
     return dict(mapping(transform_geometry(shape(geometry), CGCS2000, crs)))
+
+
+OFFSET_STEP = 0.01  # degrees between the nodes of an offset grid (~1 km; bilinear error < 0.1 m)
+OFFSET_MARGIN = 0.05  # degrees around the area asked for (~5 km)
+
+
+def offset_grid(bounds: tuple[float, float, float, float], crs: str | int | None,
+                step: float = OFFSET_STEP, margin: float = OFFSET_MARGIN) -> dict[str, Any] | None:
+    """The offset from WGS84 to GCJ-02 sampled on a grid over ``bounds`` (lon0, lat0, lon1,
+    lat1 in WGS84/CGCS2000) plus ``margin``: for a client that must place a WGS84 position
+    (a phone's GPS) on a GCJ-02 map (AMap) with no network, without a copy of the formula.
+
+    A client adds the bilinear interpolation of ``dlon`` / ``dlat`` at its position (rows by
+    latitude from ``lat0``, columns by longitude from ``lon0``, ``step`` degrees apart); the
+    GCJ-02 offset varies slowly, so inside the grid that is the formula to within a decimetre,
+    and within 25 m some 5 km beyond it (clamped to the edge). None for any other ``crs``
+    (WGS84/CGCS2000 and EPSG CRSs have no offset; BD-09's short-period terms would need a much
+    finer grid).
+    """
+    if normalize_crs(crs) != GCJ02:
+        return None
+    x0, y0, x1, y1 = (float(v) for v in bounds)
+    lon0 = math.floor((x0 - margin) / step) * step
+    lat0 = math.floor((y0 - margin) / step) * step
+    nx = int(math.ceil((x1 + margin - lon0) / step)) + 1
+    ny = int(math.ceil((y1 + margin - lat0) / step)) + 1
+    lons = lon0 + step * np.arange(nx)
+    lats = lat0 + step * np.arange(ny)
+    gx, gy = np.meshgrid(lons, lats)
+    tx, ty = transform_xy(gx, gy, WGS84, crs)
+    return {"crs": normalize_crs(crs), "from": WGS84, "lon0": round(lon0, 6),
+            "lat0": round(lat0, 6), "step": step, "nx": nx, "ny": ny,
+            "dlon": np.round(tx - gx, 9).tolist(), "dlat": np.round(ty - gy, 9).tolist()}

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, text
 from geo import localtime, periods
 from geo.auth.principal import Principal, incident_scope_sql
 from geo.crs.names import normalize_crs
-from geo.crs.transforms import geojson_from_cgcs2000
+from geo.crs.transforms import geojson_from_cgcs2000, offset_grid
 from geo.db.tables.vocab import INCIDENT_STATUS
 from geo.errors import InvalidInput
 from geo.incidents.cases import CASE_COLUMNS, OPEN_SQL, incident_json
@@ -100,7 +100,10 @@ def list_incidents(
 def my_cells(conn: Connection, principal: Principal, region_code: str,
              crs: str | None = None) -> dict[str, Any]:
     """The caller's cells (a grid worker's ``cell_codes``) with open and overdue counts; the
-    geometry in ``crs`` (default CGCS2000)."""
+    geometry in ``crs`` (default CGCS2000). Asked in GCJ-02, ``offset`` is the offset from
+    WGS84 to GCJ-02 on a grid around her cells
+    (:func:`geo.crs.transforms.offset_grid`): the phone places its GPS position on such a map
+    by interpolating it, offline, with no copy of the formula."""
     codes = sorted(principal.cell_codes)
     if not codes:
         return {"user": principal.user, "role": principal.role, "cells": [],
@@ -117,10 +120,19 @@ def my_cells(conn: Connection, principal: Principal, region_code: str,
         WHERE c.region_code = :r AND c.code = ANY(:codes) ORDER BY c.code
     """), {"r": region_code, "codes": codes}).mappings().all()
     cells = [{**dict(r), "geometry": geojson_from_cgcs2000(r["geometry"], crs)} for r in rows]
-    return {"user": principal.user, "role": principal.role,
-            "worker_name": _own_worker_name(conn, principal),
-            "crs": normalize_crs(crs or "EPSG:4490"), "cells": cells,
-            **_around_cells(conn, principal, region_code, codes, crs)}
+    out = {"user": principal.user, "role": principal.role,
+           "worker_name": _own_worker_name(conn, principal),
+           "crs": normalize_crs(crs or "EPSG:4490"), "cells": cells,
+           **_around_cells(conn, principal, region_code, codes, crs)}
+    if rows:
+        from shapely.geometry import shape
+
+        boxes = [shape(r["geometry"]).bounds for r in rows]
+        offset = offset_grid((min(b[0] for b in boxes), min(b[1] for b in boxes),
+                              max(b[2] for b in boxes), max(b[3] for b in boxes)), crs)
+        if offset is not None:
+            out["offset"] = offset
+    return out
 
 
 def _own_worker_name(conn: Connection, principal: Principal) -> str | None:

@@ -517,3 +517,51 @@ def test_metres_to_degrees_keeps_the_old_search_margin():
         old = m / (111_000.0 * math.cos(math.radians(min(lat + 0.5, 89.0)))) * 1.05 + 1e-9
         assert metres_to_degrees(m, lat) == old
     assert metres_to_degrees(10.0, -38.46) == metres_to_degrees(10.0, 38.46)
+
+
+def _interpolate(grid: dict, lon: float, lat: float) -> tuple[float, float]:
+    """What the phone app does with the grid (mobile/app.js toMap): bilinear, clamped."""
+    fx = min(max((lon - grid["lon0"]) / grid["step"], 0), grid["nx"] - 1)
+    fy = min(max((lat - grid["lat0"]) / grid["step"], 0), grid["ny"] - 1)
+    i, j = min(int(fx), grid["nx"] - 2), min(int(fy), grid["ny"] - 2)
+    tx, ty = fx - i, fy - j
+
+    def at(t: list[list[float]]) -> float:
+        return ((1 - tx) * (1 - ty) * t[j][i] + tx * (1 - ty) * t[j][i + 1]
+                + (1 - tx) * ty * t[j + 1][i] + tx * ty * t[j + 1][i + 1])
+
+    return lon + at(grid["dlon"]), lat + at(grid["dlat"])
+
+
+def test_offset_grid_interpolates_the_formula() -> None:
+    """The GCJ-02 offset grid a phone interpolates (instead of carrying the formula) places a
+    GPS point within 0.1 m of the formula inside the area asked for and its margin, and
+    within 25 m some 5 km beyond the margin (clamped)."""
+    from geo.crs.transforms import offset_grid, transform_xy
+
+    geod = Geod(ellps="WGS84")
+    bounds = (111.11, 38.44, 111.16, 38.48)  # Xing County's seat
+    crs = "GCJ02"
+    grid = offset_grid(bounds, crs)
+    assert grid is not None and grid["crs"] == crs and grid["nx"] * grid["ny"] < 400
+    rng = np.random.default_rng(17)
+    for far, limit in ((0.05, 0.1), (0.1, 25.0)):
+        lons = rng.uniform(bounds[0] - far, bounds[2] + far, 300)
+        lats = rng.uniform(bounds[1] - far, bounds[3] + far, 300)
+        fx, fy = transform_xy(lons, lats, "EPSG:4326", crs)
+        worst = 0.0
+        for k in range(lons.size):
+            x, y = _interpolate(grid, float(lons[k]), float(lats[k]))
+            worst = max(worst, geod.inv(x, y, float(fx[k]), float(fy[k]))[2])
+        assert worst < limit, (far, worst)
+    # a wrong grid (the offset left out) is hundreds of metres off: the check has teeth
+    assert geod.inv(bounds[0], bounds[1], *(float(v) for v in transform_xy(
+        bounds[0], bounds[1], "EPSG:4326", crs)))[2] > 300
+
+
+def test_offset_grid_only_for_offset_crs() -> None:
+    from geo.crs.transforms import offset_grid
+
+    assert offset_grid((111.1, 38.4, 111.2, 38.5), "EPSG:4326") is None
+    assert offset_grid((111.1, 38.4, 111.2, 38.5), "EPSG:4490") is None
+    assert offset_grid((111.1, 38.4, 111.2, 38.5), "BD09") is None
