@@ -45,9 +45,10 @@ from geo import localtime, periods
 from geo.auth.fields import as_seen
 from geo.auth.principal import Principal, incident_scope_sql
 from geo.errors import Forbidden, InvalidInput
+from geo.incidents import rollup
 from geo.incidents.calendar import load_calendar
 from geo.incidents.callback import SATISFIED
-from geo.incidents.flow import NOT_A_CASE, OPEN
+from geo.incidents.flow import NOT_A_CASE, OPEN, status_in_sql
 from geo.localtime import CST
 
 GROUPS = {
@@ -79,7 +80,7 @@ DEFINITIONS_ZH = """统计口径 (按上报时间统计, 时段 [起始, 截止)
 - 平均处置时长: 已结案案件从上报到结案的平均工作小时数。
 - 返工率 = 至少返工一次的案件 / 至少处置过一次的案件。
 - 满意率 = 回访结果为满意或基本满意的案件 / 已回访案件 (回访: 结案后指挥中心登记的满意度)。
-- 时段: 自然月、ISO 周 (周一至周日) 或自然日; 被起止日期截断的时段只计范围内的日期。
+- 时段: 自然月、自然周 (ISO 周, 周一至周日) 或自然日; 被起止日期截断的时段只计范围内的日期。
 - 同比: 去年同期; 环比: 上一个同样长度的时段。对比期没有上报时不作比较。
 - 按网格员分组时另列巡查指标: 巡查里程(公里)与巡查时长(小时) 为时段内开始的巡查计入的里程和时长
   (速度超过150公里/小时或跳点超过5公里的轨迹点不计, 间隔超过5分钟视为暂停); 巡查次数; 关键点位签到
@@ -119,9 +120,14 @@ Window = tuple[dt.date, dt.date]
 def kpi(
     conn: Connection, principal: Principal, region_code: str, date_from: dt.date,
     date_to: dt.date, group_by: str = "township", as_of: dt.datetime | None = None,
-    period: str | None = None,
+    period: str | None = None, use_rollup: bool = True,
 ) -> dict[str, Any]:
     """KPIs of reports made in [date_from, date_to), grouped by ``group_by``.
+
+    The counts come from the rollup (:mod:`geo.incidents.rollup`; ``use_rollup=False``: on the
+    fly); what depends on ``as_of`` (overdue, due) or on the working-time calendar (handling
+    hours) and the callbacks' satisfaction are read on the fly for the open, closed and
+    called-back cases only.
 
     ``group_by`` is a dimension (township, cell, department, worker, category) or a calendar
     unit (month, week, day: one row per period of the range, empty periods included);
@@ -139,7 +145,8 @@ def kpi(
     earlier = [*(x.year_earlier() for x in spans), *(x.previous() for x in spans)]
     windows = [(date_from, date_to), yoy_range, pop_range,
                *((s.first, s.end) for s in earlier if s is not None)]
-    daily, names, warnings = _load(conn, principal, region_code, dim, _merged(windows), as_of)
+    load = _load if rollup.source_for(rollup=use_rollup) == "incident" else _load_rollup
+    daily, names, warnings = load(conn, principal, region_code, dim, _merged(windows), as_of)
     first = periods.first_report(conn, region_code)
     first_day = localtime.local_date(first) if first is not None else None
     sums = _Sums(daily, first_day)
@@ -255,9 +262,11 @@ def _load(conn: Connection, principal: Principal, region_code: str, dim: str | N
         params[f"t1_{n}"] = dt.datetime.combine(b, dt.time(), CST)
     rows = conn.execute(text(f"""
         SELECT {key} AS key, {name} AS name, i.status, i.reported_at, i.closed_at,
-               i.due_at, i.final_due_at, i.paused_at, i.rework_count, i.handled_at,
-               (SELECT e.data->>'satisfaction' FROM incident_event e WHERE e.incident_id = i.id
-                  AND e.kind = 'callback' ORDER BY e.id DESC LIMIT 1) AS satisfaction
+               i.due_at, i.final_due_at, i.paused_at,
+               {rollup.flag_sql(rollup.ON_TIME_SQL, "i")} AS on_time,
+               {rollup.flag_sql(rollup.HANDLED_SQL, "i")} AS handled,
+               {rollup.flag_sql(rollup.REWORKED_SQL, "i")} AS reworked,
+               ({_SATISFACTION}) AS satisfaction
         FROM incident i
         WHERE i.region_code = :r AND ({when}) AND {cond}
     """), {**params, "r": region_code}).mappings().all()
@@ -267,16 +276,107 @@ def _load(conn: Connection, principal: Principal, region_code: str, dim: str | N
     for r in rows:
         k = r["key"] if dim else _TOTAL
         if k not in names:
-            label = r["name"]
-            if dim == "worker" and label is not None:
-                label = f"{as_seen(principal, 'workers', 'name', label[0])} ({label[1]})"
-            names[k] = label
-        day = daily.setdefault(localtime.local_date(r["reported_at"]), {})
-        acc = day.get(k)
-        if acc is None:
-            acc = day[k] = _empty(k, None)
-        _count(acc, r, as_of, cal)
+            names[k] = _label(principal, dim, r["name"])
+        acc = _acc(daily, r["reported_at"], k)
+        _count(acc, r["status"], 1, int(r["on_time"]), int(r["handled"]), int(r["reworked"]))
+        _count_times(acc, r, as_of, cal)
+        _count_callback(acc, r["status"], r["satisfaction"])
     return daily, names, cal.take_warnings()
+
+
+#: The satisfaction of a case's latest callback (``incident i``).
+_SATISFACTION = ("SELECT e.data->>'satisfaction' FROM incident_event e WHERE e.incident_id = "
+                 "i.id AND e.kind = 'callback' ORDER BY e.id DESC LIMIT 1")
+#: The rollup's column of each dimension (the key of ``GROUPS``).
+_ROLLUP_KEY = {"township": "township_code", "cell": "cell_code",
+               "department": "department_code", "worker": "worker_id",
+               "category": "category_code"}
+
+
+def _load_rollup(conn: Connection, principal: Principal, region_code: str, dim: str | None,
+                 windows: list[Window], as_of: dt.datetime,
+                 ) -> tuple[dict[dt.date, dict[Any, dict[str, Any]]], dict[Any, Any], list[Any]]:
+    """What :func:`_load` answers, the counts from the rollup: only the open cases (overdue
+    at ``as_of``), the closed ones (working-time handling hours) and the called-back ones
+    (satisfaction) are read from ``incident``."""
+    scoped = None if principal.role in ("planner", "viewer") else principal
+    col = _ROLLUP_KEY[dim] if dim else None
+    daily: dict[dt.date, dict[Any, dict[str, Any]]] = {}
+    names: dict[Any, Any] = {}
+    for a, b in windows:
+        for r in rollup.counts(conn, scoped, [col, "status"] if col else ["status"],
+                               regions=[region_code], start=localtime.day_start(a),
+                               end=localtime.day_start(b), with_day=True):
+            k = _key(dim, r[col]) if col else _TOTAL
+            day = daily.setdefault(r["day"], {})
+            acc = day.get(k)
+            if acc is None:
+                acc = day[k] = _empty(k, None)
+            _count(acc, r["status"], int(r["n"]), int(r["on_time"]), int(r["handled"]),
+                   int(r["reworked"]))
+    cond, params = ("TRUE", {}) if scoped is None else incident_scope_sql(principal, "i")
+    key, name = GROUPS[dim] if dim else ("NULL", "NULL")
+    when = " OR ".join(f"(i.reported_at >= :t0_{n} AND i.reported_at < :t1_{n})"
+                       for n in range(len(windows)))
+    for n, (a, b) in enumerate(windows):
+        params[f"t0_{n}"] = localtime.day_start(a)
+        params[f"t1_{n}"] = localtime.day_start(b)
+    params["r"] = region_code
+    where = f"i.region_code = :r AND ({when}) AND {cond}"
+    cal = load_calendar(conn, region_code)
+    for case in conn.execute(text(f"""
+        SELECT {key} AS key, i.status, i.reported_at, i.closed_at, i.due_at, i.final_due_at,
+               i.paused_at FROM incident i
+        WHERE {where} AND ({status_in_sql("i.status", OPEN | {"closed"})})
+    """), params).mappings():
+        _count_times(_acc(daily, case["reported_at"], case["key"] if dim else _TOTAL), case,
+                     as_of, cal)
+    for cb in conn.execute(text(f"""
+        SELECT {key} AS key, i.status, i.reported_at, s.satisfaction
+        FROM (SELECT DISTINCT ON (e.incident_id) e.incident_id,
+                     e.data->>'satisfaction' AS satisfaction
+              FROM incident_event e WHERE e.kind = 'callback' AND e.region_code = :r
+              ORDER BY e.incident_id, e.id DESC) s
+        JOIN incident i ON i.id = s.incident_id
+        WHERE {where} AND s.satisfaction IS NOT NULL
+    """), params).mappings():
+        _count_callback(_acc(daily, cb["reported_at"], cb["key"] if dim else _TOTAL),
+                        cb["status"], cb["satisfaction"])
+    if dim:  # one rollup row per group names it (the rollup has every column GROUPS reads)
+        keys = {k for day in daily.values() for k in day}
+        days = " OR ".join(f"(i.day >= :d0_{n} AND i.day < :d1_{n})"
+                           for n in range(len(windows)))
+        for n, (a, b) in enumerate(windows):
+            params[f"d0_{n}"], params[f"d1_{n}"] = a, b
+        for named in conn.execute(text(f"""
+            SELECT {key} AS key, {name} AS name FROM (
+                SELECT DISTINCT ON ({key}) i.* FROM {rollup.TABLE} i
+                WHERE i.region_code = :r AND ({days}) AND {cond} ORDER BY {key}, i.id) i
+        """), params).mappings():
+            if named["key"] in keys:
+                names[named["key"]] = _label(principal, dim, named["name"])
+    return daily, names, cal.take_warnings()
+
+
+def _key(dim: str | None, value: Any) -> Any:
+    """A group key as :data:`GROUPS` gives it (worker ids as text)."""
+    return str(value) if dim == "worker" and value is not None else value
+
+
+def _label(principal: Principal, dim: str | None, raw: Any) -> Any:
+    """A group's name as the caller may read it (a worker's name through geo.auth.fields)."""
+    if dim == "worker" and raw is not None:
+        return f"{as_seen(principal, 'workers', 'name', raw[0])} ({raw[1]})"
+    return raw
+
+
+def _acc(daily: dict[dt.date, dict[Any, dict[str, Any]]], reported_at: dt.datetime,
+         key: Any) -> dict[str, Any]:
+    day = daily.setdefault(localtime.local_date(reported_at), {})
+    acc = day.get(key)
+    if acc is None:
+        acc = day[key] = _empty(key, None)
+    return acc
 
 
 def _merged(windows: list[Window]) -> list[Window]:
@@ -406,38 +506,50 @@ def _add(into: dict[str, Any], acc: dict[str, Any]) -> None:
         into[m] += acc[m]
 
 
-def _count(acc: dict[str, Any], r: Any, as_of: dt.datetime, cal: Any) -> None:
-    acc["reports"] += 1
-    status = r["status"]
+def _count(acc: dict[str, Any], status: str, n: int, on_time: int, handled: int,
+           reworked: int) -> None:
+    """Add ``n`` reports of one status (``on_time``, ``handled``, ``reworked`` of them: the
+    rules of :mod:`geo.incidents.rollup`) to ``acc``; open ones count as open here, as overdue
+    in :func:`_count_times`."""
+    acc["reports"] += n
     if status == "merged":
-        acc["repeat_reports"] += 1
+        acc["repeat_reports"] += n
         return
     if status in NOT_A_CASE:
         return
-    acc["cases"] += 1
-    if r["handled_at"] is not None or r["rework_count"] > 0:
-        acc["handled_once"] += 1
-    if r["rework_count"] > 0:
-        acc["reworked"] += 1
-    if r["satisfaction"] is not None:
-        acc["called_back"] += 1
-        acc["satisfied"] += r["satisfaction"] in SATISFIED
+    acc["cases"] += n
+    acc["handled_once"] += handled
+    acc["reworked"] += reworked
     if status == "closed":
-        acc["closed"] += 1
-        acc["due"] += 1
-        if r["final_due_at"] is None or r["closed_at"] <= r["final_due_at"]:
-            acc["closed_on_time"] += 1
+        acc["closed"] += n
+        acc["due"] += n
+        acc["closed_on_time"] += on_time
+    elif status in OPEN:
+        acc["open"] += n
+
+
+def _count_times(acc: dict[str, Any], r: Any, as_of: dt.datetime, cal: Any) -> None:
+    """What one case adds that depends on ``as_of`` or the calendar: a closed case its
+    working-time handling, an open one overdue at ``as_of`` its due count."""
+    status = r["status"]
+    if status == "closed":
         # whole milliseconds: sums do not depend on the order of the rows
         acc["_handling_ms"] += round(
             cal.working_minutes_between(r["reported_at"], r["closed_at"]) * 60_000)
     elif status in OPEN:
-        acc["open"] += 1
         late = r["paused_at"] is None and (
             (r["due_at"] is not None and r["due_at"] < as_of)
             or (r["final_due_at"] is not None and r["final_due_at"] < as_of))
         if late:
             acc["open_overdue"] += 1
             acc["due"] += 1
+
+
+def _count_callback(acc: dict[str, Any], status: str, satisfaction: str | None) -> None:
+    """A case's latest callback: called back, and satisfied or not."""
+    if satisfaction is not None and status not in NOT_A_CASE:
+        acc["called_back"] += 1
+        acc["satisfied"] += satisfaction in SATISFIED
 
 
 def _rate(a: int, b: int) -> float | None:

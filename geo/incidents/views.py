@@ -13,6 +13,7 @@ from geo.crs.names import normalize_crs
 from geo.crs.transforms import geojson_from_cgcs2000, offset_grid
 from geo.db.tables.vocab import INCIDENT_STATUS
 from geo.errors import InvalidInput
+from geo.incidents import rollup
 from geo.incidents.cases import CASE_COLUMNS, OPEN_SQL, incident_json
 from geo.incidents.flow import (
     CLOSED_STATUSES,
@@ -179,7 +180,7 @@ def _around_cells(conn: Connection, principal: Principal, region_code: str,
 
 def board(
     conn: Connection, principal: Principal, region_code: str, now: dt.datetime | None = None,
-    overdue_limit: int = 50, period: str = "all",
+    overdue_limit: int = 50, period: str = "all", use_rollup: bool = True,
 ) -> dict[str, Any]:
     """Command-centre board: counts by status, category and township (reports, open, overdue
     and urgent open ones); the overdue list.
@@ -187,7 +188,9 @@ def board(
     ``period``: ``all`` (every report, the default), ``today``, ``week`` (the ISO week, from
     Monday) or ``month``: only the reports made in the current day / week / month in China
     Standard Time at ``now`` (:func:`geo.periods.current_period`), the overdue list included;
-    the answer's ``period`` states its bounds.
+    the answer's ``period`` states its bounds. The counts come from the rollup
+    (:mod:`geo.incidents.rollup`) when it can answer them (``use_rollup=False``: always on the
+    fly); what depends on ``now`` (overdue) is counted on the fly over the open cases.
     """
     now = now or localtime.now()
     span = periods.current_period(period, now)
@@ -197,6 +200,38 @@ def board(
         cond = f"({cond}) AND i.reported_at >= :p_start AND i.reported_at < :p_end"
         params.update(p_start=span.start, p_end=span.end)
     base = f"FROM incident i WHERE i.region_code = :r AND {cond}"
+    if rollup.source_for(start=span.start if span else None, end=span.end if span else None,
+                         rollup=use_rollup) == "rollup":
+        by_status, by_cat, by_town = _board_counts(conn, principal, region_code, span, base,
+                                                   params)
+    else:
+        by_status, by_cat, by_town = _board_counts_on_the_fly(conn, base, cond, params)
+    overdue_total = conn.execute(text(
+        f"SELECT count(*) {base} AND {OPEN_SQL} AND i.paused_at IS NULL "
+        "AND i.due_at < :now"), params).scalar_one()
+    if span is None:
+        overdue = list_incidents(conn, principal, region_code, overdue_only=True, now=now,
+                                 limit=overdue_limit)
+    else:
+        overdue = _overdue_reported_in(conn, principal, base, params, now, overdue_limit)
+    return {
+        "region_code": region_code, "as_of": now.isoformat(),
+        "period": _board_period(period, span),
+        "by_status": by_status,
+        "open": sum(v for k, v in by_status.items() if k in OPEN),
+        "by_category": by_cat,
+        "by_township": by_town,
+        "overdue_total": overdue_total,
+        "overdue": [{k: o[k] for k in ("id", "code", "status", "category", "cell_code",
+                                         "township_code", "department_code", "due_at",
+                                         "reported_at")} for o in overdue],
+    }
+
+
+def _board_counts_on_the_fly(conn: Connection, base: str, cond: str, params: dict[str, Any],
+                             ) -> tuple[dict[str, int], list[dict[str, Any]],
+                                        list[dict[str, Any]]]:
+    """The board's counts by status, category and township, from ``incident``."""
     by_status: dict[str, int] = {s: n for s, n in conn.execute(text(
         f"SELECT i.status, count(*) {base} GROUP BY 1 ORDER BY 1"), params)}
     by_cat = conn.execute(text(
@@ -212,26 +247,54 @@ def board(
         "FROM incident i LEFT JOIN admin_unit a ON a.region_code = i.region_code "
         f"AND a.code = i.township_code WHERE i.region_code = :r AND {cond} "
         "GROUP BY 1, 2 ORDER BY 1 NULLS LAST"), params).mappings().all()
-    overdue_total = conn.execute(text(
-        f"SELECT count(*) {base} AND {OPEN_SQL} AND i.paused_at IS NULL "
-        "AND i.due_at < :now"), params).scalar_one()
-    if span is None:
-        overdue = list_incidents(conn, principal, region_code, overdue_only=True, now=now,
-                                 limit=overdue_limit)
-    else:
-        overdue = _overdue_reported_in(conn, principal, base, params, now, overdue_limit)
-    return {
-        "region_code": region_code, "as_of": now.isoformat(),
-        "period": _board_period(period, span),
-        "by_status": by_status,
-        "open": sum(v for k, v in by_status.items() if k in OPEN),
-        "by_category": [dict(r) for r in by_cat],
-        "by_township": [dict(r) for r in by_town],
-        "overdue_total": overdue_total,
-        "overdue": [{k: o[k] for k in ("id", "code", "status", "category", "cell_code",
-                                         "township_code", "department_code", "due_at",
-                                         "reported_at")} for o in overdue],
-    }
+    return by_status, [dict(r) for r in by_cat], [dict(r) for r in by_town]
+
+
+def _board_counts(conn: Connection, principal: Principal, region_code: str,
+                  span: periods.Period | None, base: str, params: dict[str, Any],
+                  ) -> tuple[dict[str, int], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The board's counts from the rollup (:mod:`geo.incidents.rollup`), the same rows as
+    :func:`_board_counts_on_the_fly`; overdue per township (it depends on ``now``) on the fly
+    over the open cases only."""
+    start, end = (span.start, span.end) if span else (None, None)
+
+    def count(*by: str) -> list[dict[str, Any]]:
+        return rollup.counts(conn, principal, by, regions=[region_code], start=start, end=end)
+
+    by_status: dict[str, int] = {}
+    for r in sorted(count("status"), key=lambda r: r["status"]):
+        by_status[r["status"]] = int(r["n"])
+    names: dict[str, str] = dict(conn.execute(text(
+        "SELECT code, name FROM incident_category")).all())
+    cats: dict[str, dict[str, Any]] = {}
+    for r in count("category_code", "status"):
+        c = cats.setdefault(r["category_code"], {"category_code": r["category_code"],
+                                                 "name": names.get(r["category_code"]),
+                                                 "n": 0, "open": 0})
+        c["n"] += int(r["n"])
+        c["open"] += int(r["n"]) if r["status"] in OPEN else 0
+    by_cat = sorted(cats.values(), key=lambda c: (-c["n"], c["category_code"]))
+    late: dict[str | None, int] = dict(conn.execute(text(
+        f"SELECT i.township_code, count(*) {base} AND {OPEN_SQL} AND i.paused_at IS NULL "
+        "AND i.due_at < :now GROUP BY 1"), params).all())
+    towns: dict[str | None, dict[str, Any]] = {}
+    for r in count("township_code", "status", "urgency"):
+        k = r["township_code"]
+        row = towns.setdefault(k, {"township_code": k, "name": None, "n": 0, "open": 0,
+                                   "overdue": int(late.get(k, 0)), "urgent": 0})
+        row["n"] += int(r["n"])
+        if r["status"] in OPEN:
+            row["open"] += int(r["n"])
+            row["urgent"] += int(r["n"]) if r["urgency"] == "urgent" else 0
+    town_names: dict[str | None, str] = dict(conn.execute(text(
+        "SELECT code, name FROM admin_unit WHERE region_code = :r AND code = ANY(:c)"),
+        {"r": region_code, "c": [k for k in towns if k is not None]}).all())
+    for k, row in towns.items():
+        row["name"] = town_names.get(k)
+    by_town = sorted(towns.values(), key=lambda t: (t["township_code"] is None,
+                                                     t["township_code"] or ""))
+    return by_status, by_cat, by_town
+
 
 
 def _overdue_reported_in(conn: Connection, principal: Principal, base: str,

@@ -28,7 +28,9 @@ from geo.auth.principal import Principal, incident_scope_sql
 from geo.boundaries.sets import set_valid_at
 from geo.crs.metres import metres_to_degrees
 from geo.db.tables import Base
+from geo.db.tables.vocab import INCIDENT_STATUS
 from geo.errors import InvalidInput
+from geo.incidents import rollup
 from geo.incidents.flow import CLOSED_STATUSES
 from geo.incidents.flow import OPEN_STATUSES as OPEN_STATUSES  # read by maps.dispatch
 from geo.layers.registry import LAYERS, base_conditions
@@ -198,16 +200,24 @@ def incident_counts_by_cell(
     region_code: str,
     period: Period | None,
     overdue_days: float = DEFAULT_OVERDUE_DAYS,
+    use_rollup: bool = True,
 ) -> list[dict[str, Any]]:
     """Per cell (aggregated in SQL): total, open and overdue counts and a label point.
 
-    Aggregates carry no personal data; the caller's incident scope still applies.
+    Aggregates carry no personal data; the caller's incident scope still applies. Totals and
+    open counts come from the rollup (:mod:`geo.incidents.rollup`) when the period is whole
+    days (``use_rollup=False``: on the fly); overdue (it depends on ``as_of``) is counted on
+    the fly over the open incidents.
     """
     where, params = _incident_filter(principal, region_code, period, False, None)
     as_of = period.as_of if period else localtime.now()
     params.update(asof=as_of, odays=overdue_days)
     set_id, _ = set_valid_at(conn, region_code, None)
     params["s"] = set_id
+    start, end = (period.start, period.end) if period else (None, None)
+    if rollup.source_for(start=start, end=end, rollup=use_rollup) == "rollup":
+        return _counts_by_cell_from_rollup(conn, principal, region_code, start, end, where,
+                                           params)
     rows = conn.execute(text(f"""
         WITH agg AS (
             SELECT i.cell_code, count(*) AS total,
@@ -220,6 +230,37 @@ def incident_counts_by_cell(
         ORDER BY a.total DESC
     """), params).mappings()
     return [dict(r) for r in rows]
+
+
+def _counts_by_cell_from_rollup(
+    conn: Connection, principal: Principal, region_code: str, start: Any, end: Any,
+    where: str, params: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """:func:`incident_counts_by_cell` from the rollup: the same filter (located, not merged,
+    in a cell, the caller's scope, the period's days); overdue on the fly over open ones."""
+    statuses = [s for s in INCIDENT_STATUS.codes if s != "merged"]
+    agg: dict[str, dict[str, Any]] = {}
+    for r in rollup.counts(conn, principal, ["cell_code", "status"], regions=[region_code],
+                           start=start, end=end,
+                           where={"located": [True], "status": statuses}):
+        if r["cell_code"] is None:
+            continue
+        a = agg.setdefault(r["cell_code"], {"total": 0, "open": 0, "overdue": 0})
+        a["total"] += int(r["n"])
+        a["open"] += int(r["n"]) if r["status"] not in CLOSED_STATUSES else 0
+    for code, n in conn.execute(text(
+            f"SELECT i.cell_code, count(*) FROM incident i WHERE {where} AND "
+            f"i.cell_code IS NOT NULL AND {_overdue_sql()} GROUP BY 1"), params):
+        if code in agg:
+            agg[code]["overdue"] = int(n)
+    rows = conn.execute(text("""
+        SELECT g.code AS cell_code, g.name, ST_X(ST_PointOnSurface(g.geom)) AS lon,
+               ST_Y(ST_PointOnSurface(g.geom)) AS lat
+        FROM grid_cell g WHERE g.boundary_set_id = :s AND g.code = ANY(:codes)
+    """), {"s": params["s"], "codes": list(agg)}).mappings()
+    out = [{"cell_code": r["cell_code"], **agg[r["cell_code"]], "name": r["name"],
+            "lon": r["lon"], "lat": r["lat"]} for r in rows]
+    return sorted(out, key=lambda r: (-r["total"], r["cell_code"]))
 
 
 def incident_heat(

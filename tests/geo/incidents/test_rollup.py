@@ -175,3 +175,118 @@ def test_source_for_decides_once() -> None:
     assert rollup.source_for(start=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)) == "incident"
     assert rollup.source_for(columns=["compound_id"]) == "incident"
     assert rollup.source_for(rollup=False) == "incident"
+
+
+# --- the readers: the rollup path answers what the on-the-fly query answers -----------------
+
+AS_OF = t("2026-10-20T10:00")
+
+
+def principals(conn: Connection) -> list[Principal]:
+    cells = frozenset(c for (c,) in conn.execute(text(
+        "SELECT DISTINCT cell_code FROM incident WHERE cell_code IS NOT NULL "
+        "ORDER BY 1 LIMIT 3")))
+    dept = conn.execute(text("SELECT department_code FROM incident WHERE department_code IS "
+                             "NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")).scalar()
+    return [BOSS, Principal(user="w", role="worker", cell_codes=cells),
+            Principal(user="d", role="department", department_code=dept),
+            Principal(user="p", role="planner"),
+            Principal(user="other", role="command", regions=frozenset({"999999"}))]
+
+
+@pytest.fixture()
+def spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The sources :func:`rollup.counts` read (to prove the rollup path ran)."""
+    seen: list[str] = []
+    real = rollup.counts
+
+    def counts(*args: Any, **kw: Any) -> list[dict[str, Any]]:
+        seen.append(kw.get("source") or rollup.source_for(start=kw.get("start"),
+                                                          end=kw.get("end")))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(rollup, "counts", counts)
+    return seen
+
+
+def _sorted(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: str(r[key]))
+
+
+def test_board_from_rollup_equals_on_the_fly(demo_engine: Engine, spy: list[str]) -> None:
+    from geo.incidents.views import board
+
+    with demo_engine.connect() as conn:
+        for who in principals(conn):
+            for period in ("all", "month", "week", "today"):
+                fast = board(conn, who, REGION, AS_OF, period=period)
+                slow = board(conn, who, REGION, AS_OF, period=period, use_rollup=False)
+                for k in ("by_category", "by_township"):
+                    key = "category_code" if k == "by_category" else "township_code"
+                    assert _sorted(fast.pop(k), key) == _sorted(slow.pop(k), key), (who, k)
+                assert fast == slow, (who, period)
+        whole = board(conn, BOSS, REGION, AS_OF)
+        assert sum(whole["by_status"].values()) > 10_000 and whole["overdue_total"] > 0
+        assert board(conn, principals(conn)[1], REGION, AS_OF)["by_status"]
+    assert spy and set(spy) == {"rollup"}
+
+
+def test_counts_by_cell_from_rollup_equal_on_the_fly(demo_engine: Engine,
+                                                     spy: list[str]) -> None:
+    from geo.mapdata.incidents import incident_counts_by_cell
+    from geo.periods import Period
+
+    month = Period(start=t("2026-09-01T00:00"), end=t("2026-10-01T00:00"), as_of=AS_OF)
+    odd = Period(start=t("2026-09-01T08:00"), end=t("2026-10-01T00:00"), as_of=AS_OF)
+    with demo_engine.connect() as conn:
+        for who in principals(conn):
+            for period in (None, month, odd):
+                fast = incident_counts_by_cell(conn, who, REGION, period)
+                slow = incident_counts_by_cell(conn, who, REGION, period, use_rollup=False)
+                assert _sorted(fast, "cell_code") == _sorted(slow, "cell_code"), (who, period)
+        assert sum(r["total"] for r in incident_counts_by_cell(conn, BOSS, REGION, None)) > 10_000
+    # 5 callers x (all, September) + the sum; the 08:00 start is answered on the fly
+    assert spy == ["rollup"] * 11
+
+
+@pytest.fixture(scope="module")
+def called_back(admin_engine: Engine, demo_template: str) -> Iterator[Engine]:
+    """The demo with callbacks (satisfied and not) on 40 cases closed in the KPI range."""
+    from geo.incidents.callback import record_callback
+    from tests.conftest import create_database, drop_database
+
+    url = create_database(admin_engine, template=demo_template)
+    e = create_engine(url)
+    with e.begin() as conn:
+        ids = conn.execute(text(
+            "SELECT id FROM incident WHERE status = 'closed' AND reported_at >= "
+            "'2026-07-01' AND reported_at < '2026-10-01' ORDER BY reported_at DESC LIMIT 40"),
+        ).scalars().all()
+        for k, i in enumerate(ids):
+            record_callback(conn, i, BOSS, ("satisfied", "dissatisfied", "basically_satisfied")
+                            [k % 3])
+    yield e
+    e.dispose()
+    drop_database(admin_engine, url)
+
+
+@pytest.mark.parametrize("group_by,period", [
+    ("township", None), ("cell", None), ("department", None), ("worker", None),
+    ("category", None), ("month", None), ("day", None), ("township", "month"),
+    ("category", "week")])
+def test_kpi_from_rollup_equals_on_the_fly(called_back: Engine, spy: list[str], group_by: str,
+                                           period: str | None) -> None:
+    from geo.incidents.kpi import kpi
+
+    first, end = dt.date(2026, 7, 1), dt.date(2026, 10, 1)
+    if group_by == "day":
+        first = dt.date(2026, 9, 1)
+    with called_back.connect() as conn:
+        for who in principals(conn)[:4]:
+            fast = kpi(conn, who, REGION, first, end, group_by, AS_OF, period)
+            slow = kpi(conn, who, REGION, first, end, group_by, AS_OF, period, use_rollup=False)
+            assert fast == slow, (who, group_by)
+        total = kpi(conn, BOSS, REGION, first, end, group_by, AS_OF, period)["total"]
+        assert total["reports"] > 500 and total["closed"] > 0 and total["due"] > total["closed"]
+        assert total["avg_handling_h"] and 0 < total["satisfied"] < total["called_back"]
+    assert "rollup" in spy
