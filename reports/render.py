@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 
 from geo.analysis.property import target_result
 from geo.auth.principal import Principal
-from geo.db.tables.vocab import ANALYSIS_UNIT, ROLE, TARGET_RESULT
+from geo.db.tables.vocab import ANALYSIS_UNIT, DATA_ORIGIN, ROLE, TARGET_RESULT
 from geo.mapdata import foundation as gl
 from geo.mapdata import incidents as gi
 from geo.periods import Period, add_months
@@ -26,7 +26,8 @@ from reports.monthly import HEADLINE, parse_month
 
 T = {
     "zh": {
-        "title": "网格化服务管理月报", "synthetic": "演示数据 (合成), 非真实情况",
+        "title": "网格化服务管理月报",
+        "synthetic": f"演示数据 ({DATA_ORIGIN.label('synthetic')}), 非真实情况",
         "inputs": "本报告依据", "region": "区域", "period": "统计期", "as_of": "数据截至",
         "bset": "网格边界", "reader": "读者", "headline": "一、本月概况",
         "metric": "指标", "value": "本月", "mom": "环比", "yoy": "同比",
@@ -43,24 +44,26 @@ T = {
         "definitions": "指标口径", "none": "无", "pp": "个百分点", "unit_cases": "件",
         "covered": "县域面积覆盖率", "uncovered": "本月事件中无摄像头覆盖",
         "cams": "在线摄像头", "blind": "无视频覆盖的小区",
-        "managed": "有物业管理的小区占比", "target": "目标", "met": "已达成",
+        "managed": "有物业管理的小区占比", "target": "目标",
         "urban": "城区无物业管理小区清零",
         "units_meeting": "已达标 {n} / 共 {total} 个{unit}",
         "hidden": "按权限不显示明细: {role}只看统计数字, 不看逐件事件 (超期在办件数见「本月概况」)",
         "hidden_sheet": "按权限不显示明细 ({role})",
         "unmanaged": "仍无物业管理的小区", "compound": "小区", "address": "地址",
         "households": "户数", "site_rank": "序号", "gain": "新增覆盖事件",
-        "bearing": "朝向(度)", "lonlat": "经纬度 (CGCS2000)", "page_of": "第 {p} 页",
+        "bearing": "朝向(度)", "lonlat": "经纬度 (国家2000坐标系 CGCS2000)", "page_of": "第 {p} 页",
         "generated": "生成于",
         "sites_note": "按最大覆盖模型在 {cands} 个候选位置和朝向中选出 {k} 处, 可新覆盖本月无"
                       "摄像头覆盖的事件 {n} 件 (共 {total} 件, {share}%)",
-        "hot_note": "热点: Getis-Ord Gi* 统计, 网格及其相邻网格 (二元邻接权重) 的事件密度, "
+        "hot_note": "热点分析 (Getis-Ord Gi*): 网格及其相邻网格 (二元邻接权重) 的事件密度, "
                     "{units} 个网格中热点 {hot} 个, 冷点 {cold} 个; 地图框出 95% 以上置信度的热点",
         "urban_value": "目标 100%", "zoom_title": "{month} 热点网格放大 (城区)",
+        "system": "网格化服务管理系统 (Wangge)",
     },
     "en": {
-        "title": "Grid management monthly report", "synthetic": "Demo data (synthetic), "
-        "not a real county", "inputs": "Inputs", "region": "Region", "period": "Period",
+        "title": "Grid management monthly report",
+        "synthetic": f"Demo data ({DATA_ORIGIN.label('synthetic', 'en')}), not a real county",
+        "inputs": "Inputs", "region": "Region", "period": "Period",
         "as_of": "Data as of", "bset": "Grid boundaries", "reader": "Reader",
         "headline": "1. The month at a glance", "metric": "Metric", "value": "This month",
         "mom": "vs previous month", "yoy": "vs same month last year",
@@ -96,6 +99,7 @@ T = {
                     "touching it (binary contiguity); {hot} hot and {cold} cold of {units} "
                     "cells; the map outlines hot spots at 95 % confidence or more",
         "urban_value": "target 100 %", "zoom_title": "{month}: hot-spot cells, close-up",
+        "system": "Wangge",
     },
 }
 METRIC_NAMES = {
@@ -347,15 +351,21 @@ def monthly_html(conn: Connection, principal: Principal, report: dict[str, Any],
         cands=ss.get("candidates"))) + "</p>")
     defs = report["definitions_zh"] if lang == "zh" else report["definitions"]
     parts.append(f"<h2>{escape(t['definitions'])}</h2><p class=defs>{escape(defs)}</p>")
-    parts.append(f'<p class="note">{escape(t["generated"])} {_local(inp["as_of"])} · Wangge</p>')
+    parts.append(f'<p class="note">{escape(t["generated"])} {_local(inp["as_of"])} · '
+                 f'{escape(t["system"])}</p>')
     parts.append("</body></html>")
     return "".join(parts)
 
 
 def _reader(inp: dict[str, Any], lang: str) -> str:
-    """The reader as a person reads it: display name (or user name) and the role's name."""
-    who = inp.get("reader_name") if lang == "zh" else None
-    return f"{who or inp['reader']} ({ROLE.label(inp['role'], lang)})"
+    """The reader as a person reads it: display name and the role's name; in Chinese the
+    role's name alone when the reader has no display name (the command line, a login name
+    that is not a name)."""
+    role = ROLE.label(inp["role"], lang)
+    if lang == "zh":
+        who = inp.get("reader_name")
+        return f"{who} ({role})" if who else role
+    return f"{inp['reader']} ({role})"
 
 
 def _last_day(to: str) -> str:

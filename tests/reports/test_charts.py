@@ -24,7 +24,11 @@ def test_county_map_legend_covers_no_township_name(demo_engine: Any,
     hot = gpd.GeoDataFrame(geometry=[shapely.box(*town.geometry.iloc[0].bounds)], crs=town.crs)
     figures: list[Any] = []
     real_png = charts._png
-    monkeypatch.setattr(charts, "_png", lambda fig: (figures.append(fig), real_png(fig))[1])
+    def keep(fig: Any) -> bytes:
+        figures.append(fig)
+        return real_png(fig)
+
+    monkeypatch.setattr(charts, "_png", keep)
     png = charts.incident_map(town, pts, hot, "2026-10 事件分布与热点网格", "兴县", "zh")
     assert png.startswith(b"\x89PNG") and len(figures) == 1
     from matplotlib.backends.backend_agg import FigureCanvasAgg
