@@ -213,6 +213,8 @@ def property_management(conn: Connection, principal: Principal, region_code: str
         units["target_by"] = d.isoformat()
         units["target_state"] = state
         units["meets_target"] = units["managed_compounds"] >= units["compounds"] * share - 1e-9
+        units["target_result"] = [target_result({"state": state, "met": bool(m)})
+                                  for m in units["meets_target"]]
         units["compounds_to_target"] = [
             max(0, math.ceil(n * share - 1e-9) - m)
             for n, m in zip(units["compounds"], units["managed_compounds"], strict=True)
@@ -257,6 +259,8 @@ def property_management(conn: Connection, principal: Principal, region_code: str
             "met": len(unmanaged) == 0,
         },
     }
+    for item in [*summary["targets"], summary["no_unmanaged_urban"]]:
+        item["result"] = target_result(item)
     if bt is not None:
         summary["binding_target"] = {"by": bt[0].isoformat(), "target_pct": round(100 * bt[1], 2),
                                      "state": bt[2]}

@@ -111,7 +111,10 @@ COLUMNS: dict[str, Column] = {c.key: c for c in (
     _pct("target_pct", "目标覆盖率", "Target", None, None),
     _c("target_by", "目标期限", "Target date", "date"),
     _c("target_state", "目标状态", "Target state", note_zh="已到期 / 未到期"),
-    _c("meets_target", "是否达标", "Meets the target", "bool"),
+    _c("target_result", "目标完成情况", "Target result", note_zh="已达标 / 未达标 / 未到期",
+       note_en="met / not met / not yet due"),
+    _c("meets_target", "是否达到目标比例", "Meets the target share", "bool",
+       note_zh="按当前比例, 不论是否到期", note_en="at the current share, due or not"),
     _c("compounds_to_target", "距目标还差的小区数", "Compounds short of the target", "int"),
     _c("gb_id", "设备编码", "Device code"),
     _c("status", "状态", "Status", note_zh="在线 / 离线 / 故障"),
@@ -163,7 +166,7 @@ COLUMNS: dict[str, Column] = {c.key: c for c in (
     _c("cumulative_weight", "累计覆盖权重", "Cumulative weight", "float"),
     _c("standalone_incidents", "单独覆盖事件数", "Incidents seen alone", "int"),
     _c("urgency", "紧急程度", "Urgency"),
-    _c("weight", "权重", "Weight", "float", "紧急事件按 urgent_weight 加权",
+    _c("weight", "权重", "Weight", "float", "紧急事件按「紧急事件权重」加权",
        "Urgent incidents weigh urgent_weight"),
     _c("new_site_rank", "覆盖它的新点位", "Covered by new site", "int", "0 = 新点位都不覆盖",
        "0 = no new site covers it"),
@@ -174,7 +177,8 @@ LABELS: dict[str, vocab.Vocab] = {
     "level": vocab.ANALYSIS_UNIT, "unit_level": vocab.ADMIN_LEVEL, "kind": vocab.CELL_KIND,
     "mgmt_mode": vocab.MGMT_MODE, "owners_committee": vocab.OWNERS_COMMITTEE,
     "status": vocab.CAMERA_STATUS, "spot": vocab.SPOT_CLASS, "source": vocab.SITE_SOURCE,
-    "target_state": vocab.TARGET_STATE, "scope": vocab.GAP_SCOPE, "urgency": vocab.URGENCY,
+    "target_state": vocab.TARGET_STATE, "target_result": vocab.TARGET_RESULT,
+    "scope": vocab.GAP_SCOPE, "urgency": vocab.URGENCY,
 }
 # Name columns added beside code columns (when the table has none): key -> (name key, table).
 NAMED: dict[str, tuple[str, str]] = {
@@ -301,12 +305,88 @@ KEYS: dict[str, tuple[str, str]] = {
     "candidate_sites": ("候选点位数", "Candidate sites"),
     "useful_candidates": ("有效候选数", "Useful candidates"),
     "solver_status": ("求解状态", "Solver status"),
+    "weights": ("空间权重", "Spatial weights"),
+    "min_incidents": ("热点最少事件数", "Minimum incidents of a hot spot"),
+    "hot_below_min_incidents": ("显著但事件数不足的网格 (不计为热点)",
+                                "Significant but below the minimum (not hot spots)"),
+    "result": ("完成情况", "result"),
 }
 # The code list of the values under a key (path part) of the inputs and summary.
 _LIST_UNDER: dict[str, vocab.Vocab] = {
     "by_mode": vocab.MGMT_MODE, "owners_committee": vocab.OWNERS_COMMITTEE,
     "by_status": vocab.CAMERA_STATUS, "unit": vocab.ANALYSIS_UNIT,
-    "state": vocab.TARGET_STATE,
+    "state": vocab.TARGET_STATE, "result": vocab.TARGET_RESULT,
+}
+# Lists of codes ("rejected, cancelled, merged") under a key: each code by its label.
+_CODES_UNDER: dict[str, vocab.Vocab] = {
+    "incident_statuses_excluded": vocab.INCIDENT_STATUS,
+    "camera_statuses_counted": vocab.CAMERA_STATUS, "statuses": vocab.CAMERA_STATUS,
+}
+_ALL = ("全部", "all")
+# The fixed values (words and rules) the analyses state in their inputs and summary, as a
+# person reads them on the 说明 sheet: key -> {value: (Chinese, English)}. A value not listed
+# is shown as given (tests/geo/analysis/test_sheets_language.py fails on English left over).
+VALUE_TEXT: dict[str, dict[str, tuple[str, str]]] = {
+    "valid_at": {"active": ("当前启用的边界", "active")},
+    "categories": {"all": _ALL}, "statuses": {"all": _ALL},
+    "targets_source": {"seed default": ("系统默认 (城区清零, 80 %, 90 %)", "seed default"),
+                       "pm_target table": ("本区域设置的目标", "pm_target table"),
+                       "request": ("本次请求指定", "request")},
+    "managed_means": {"mgmt_mode <> 'none'": ("管理方式不是「无物业」",
+                                              "mgmt_mode <> 'none'")},
+    "mode_source": {
+        "compound_mgmt_history valid on as_of; compound.mgmt_mode when a compound has no "
+        "history": ("统计日期有效的小区管理方式记录; 无记录的小区取其当前管理方式",
+                    "compound_mgmt_history valid on as_of; compound.mgmt_mode when a "
+                    "compound has no history")},
+    "area_method": {
+        "per unit: union of the sectors touching it, intersected with the unit; planar "
+        "ST_Area in the metric CRS": ("按单元: 与单元相交的视域取并集, 再与单元求交; 在量算坐标系中"
+                                      "按平面面积计算",
+                                      "per unit: union of the sectors touching it, intersected "
+                                      "with the unit; planar ST_Area in the metric CRS")},
+    "incident_detail": {"full": ("逐件 (含编号)", "full"),
+                        "anonymous": ("匿名点 (无编号和个人信息)", "anonymous"),
+                        "none": ("仅统计数字", "none")},
+    "overlaps_between": {"basic cells (dedicated cells overlap by design)": (
+        "基础网格之间 (专属网格按设计与基础网格重叠, 不计)",
+        "basic cells (dedicated cells overlap by design)")},
+    "measure": {"count": ("事件数", "count"), "per_km2": ("每平方公里事件数", "per_km2"),
+                "per_1000_hh": ("每千户事件数", "per_1000_hh")},
+    "method": {"Getis-Ord Gi* (esda.G_Local, star=True), binary contiguity weights": (
+        "热点分析 (Getis-Ord Gi*), 二元邻接权重",
+        "Getis-Ord Gi* (esda.G_Local, star=True), binary contiguity weights")},
+    "weights": {
+        "binary contiguity: cells touching (within 10 cm) plus the cell itself (Gi*); a cell "
+        "with no neighbour gets its nearest cell": (
+            "二元邻接: 边界相接 (10 厘米内) 的网格加网格自身; 没有相邻网格的取最近的网格",
+            "binary contiguity: cells touching (within 10 cm) plus the cell itself (Gi*); a "
+            "cell with no neighbour gets its nearest cell"),
+        "binary contiguity: the six neighbouring hexagons plus the hexagon itself (Gi*)": (
+            "二元邻接: 相邻的六个六边形加自身",
+            "binary contiguity: the six neighbouring hexagons plus the hexagon itself (Gi*)")},
+    "multiple_testing": {"none": ("不校正", "none"),
+                         "false discovery rate (esda.fdr)": ("错误发现率校正",
+                                                             "false discovery rate (esda.fdr)")},
+    "by_category_p_values": {"normal approximation (no permutations)": (
+        "正态近似 (不做置换)", "normal approximation (no permutations)")},
+    "candidates": {"both": ("小区出入口和网格点", "both"),
+                   "entrances": ("仅小区出入口", "entrances"),
+                   "lattice": ("仅网格点", "lattice")},
+    "solver": {"auto": ("自动", "auto"), "mclp": ("最大覆盖模型", "mclp"),
+               "greedy": ("贪心算法", "greedy")},
+    "solver_status": {"Optimal": ("最优解", "Optimal"), "Not Solved": ("未求解", "Not Solved"),
+                      "Infeasible": ("无可行解", "Infeasible")},
+    "existing_cameras": {"online cameras fixed; incidents they see are not demand": (
+        "现有在线摄像头保留; 它们已看到的事件不计入需求",
+        "online cameras fixed; incidents they see are not demand")},
+    "rule": {"sector = field of view (bearing clockwise from north, fov, range_m, on the "
+             "ellipsoid); NULL bearing = full circle (flagged); only online cameras count for "
+             "coverage": ("视域 = 按朝向 (正北起顺时针)、视场角和可视距离在椭球面上画出的扇形; "
+                          "未登记朝向按整圆计 (并标出); 只有在线摄像头计入覆盖",
+                          "sector = field of view (bearing clockwise from north, fov, "
+                          "range_m, on the ellipsoid); NULL bearing = full circle (flagged); "
+                          "only online cameras count for coverage")},
 }
 
 
@@ -338,6 +418,12 @@ def _flat(path: list[str], value: Any, out: list[tuple[list[str], Any]]) -> None
 
 
 def _value_label(key: str, value: Any, lang: str) -> Any:
+    if isinstance(value, str) and value in VALUE_TEXT.get(key, {}):
+        zh, en = VALUE_TEXT[key][value]
+        return en if lang == "en" else zh
+    if isinstance(value, str) and key in _CODES_UNDER:
+        return ("、" if lang == "zh" else ", ").join(
+            _CODES_UNDER[key].label(v.strip(), lang) for v in value.split(","))
     if isinstance(value, str) and key in _LIST_UNDER:
         return _LIST_UNDER[key].label(value, lang)
     if isinstance(value, bool):

@@ -361,14 +361,15 @@ def _workbook(conn: Connection, principal: Principal, layer: str, df: pd.DataFra
     for key, values in extra.items():
         out[key] = values
     rows = [{str(k): v for k, v in r.items()} for r in out.to_dict("records")]
+    none = "none" if lang == "en" else "无"
     inputs: list[tuple[str, str, Any]] = [
-        ("筛选条件 (where)", "Filter (where)", where or "无 / none"),
-        ("范围 (bbox)", "Extent (bbox)", bbox or "无 / none"),
+        ("筛选条件", "Filter (where)", where or none),
+        ("范围 (经纬度框)", "Extent (bbox)", bbox or none),
         ("坐标系", "CRS", crs),
     ]
     if layer == "cells":
         inputs.append(("边界版本", "Boundary set", boundary_set or (
-            at.isoformat() if at else "当前启用 / active")))
+            at.isoformat() if at else ("active" if lang == "en" else "当前启用的边界"))))
     inputs.append(("导出角色", "Caller's role", ROLE.label(principal.role, lang)))
     notes = []
     if withheld_fields(principal, layer):
