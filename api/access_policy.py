@@ -169,6 +169,7 @@ ENDPOINT_POLICY: dict[str, str] = {
     "POST /me/checkins": "patrol_self",
     "GET /patrols": "command",
     "GET /analysis/patrols": "patrol_aggregate",
+    "GET /maps/coverage/patrols": "patrol_aggregate",  # the same figures as a map, no track
 }
 
 

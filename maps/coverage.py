@@ -385,3 +385,113 @@ def build_property_coverage_map(conn: Connection, principal: Principal, opts: Ma
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     m.add_child(JsCall("fitClear", fit_bounds(bounds, opts)))
     return m
+
+
+PATROL_DAYS = 7  # "not patrolled for N days": the planners' default N (as GET /analysis/patrols)
+LIST_NOT_PATROLLED = 20  # cells listed by name in the legend's list
+
+
+def build_patrol_coverage_map(conn: Connection, principal: Principal, opts: MapOptions,
+                              days: int = PATROL_DAYS, to: dt.date | None = None
+                              ) -> folium.Map:
+    """Which basic cells were patrolled in the ``days`` days up to ``to`` and which were not:
+    patrolled cells in the patrol colour, the others as "nothing covers it" with a dashed
+    "look here" outline, each with its name, km and patrols of the period or the date of its
+    last patrol ("从未巡查" when none). Aggregates only, never a track (planners may read
+    these: :func:`geo.patrols.access.check_aggregates`, a grid worker her own cells and
+    patrols); the figures are those of ``GET /analysis/patrols`` for the same days
+    (:func:`geo.patrols.analysis.patrol_analysis`, the one definition of "not patrolled").
+
+    ``to`` defaults to the day of the region's latest patrol, at most today (CST), stated in
+    the title, as the dispatch map's period ends with the latest report.
+    """
+    from sqlalchemy import text as sql
+
+    from geo import localtime
+    from geo.patrols import access, analysis
+
+    opts = opts.validated()
+    t = opts.t
+    region = opts.region_code
+    access.check_aggregates(principal, region)
+    today = localtime.now().date()
+    if to is None:
+        latest = conn.execute(sql(
+            "SELECT max(COALESCE(ended_at, started_at)) FROM patrol WHERE region_code = :r"),
+            {"r": region}).scalar()
+        to = min(today, localtime.local_date(latest)) if latest is not None else today
+    since = to - dt.timedelta(days=days - 1)
+    own = access.own_worker(conn, principal)[0] if principal.role == "worker" else None
+    figures = analysis.patrol_analysis(conn, principal, region, since, to, days, own)
+    idle = {c["cell_code"]: c for c in figures["cells_not_patrolled"]}
+    km: dict[str, float] = {}
+    trips: dict[str, int] = {}
+    for item in figures["items"]:
+        km[item["cell_code"]] = km.get(item["cell_code"], 0.0) + item["length_km"]
+        trips[item["cell_code"]] = trips.get(item["cell_code"], 0) + item["patrols"]
+
+    cells = gl.cells(conn, region, on=to, kinds=("basic",), principal=principal)
+    if principal.role == "worker":
+        cells = cells[cells["code"].isin(sorted(principal.cell_codes))]
+    cells = cells.copy()
+    cells["patrolled"] = [c not in idle for c in cells["code"]]
+    cells["km"] = [f"{km.get(c, 0.0):.2f}" for c in cells["code"]]
+    cells["patrols"] = [trips.get(c, 0) for c in cells["code"]]
+
+    def last(code: str) -> str:
+        cell = idle.get(code)
+        if cell is None:
+            return t["patrolled"].format(days=days)
+        if not cell["last_patrol_at"]:
+            return t["never_patrolled"]
+        return f"{cell['last_patrol_at'][:10]} ({cell['days_since']} {t['days_since']})"
+
+    cells["last"] = [last(c) for c in cells["code"]]
+    bounds: tuple[float, float, float, float] = gl.region_bounds(conn, region)
+    if not cells.empty:
+        x0, y0, x1, y1 = (float(v) for v in cells.total_bounds)
+        bounds = (x0, y0, x1, y1)
+    title = t["patrol_title"]
+    m = new_map(opts, bounds, title, t["patrol_note"].format(
+        to=to.isoformat(), days=days, since=since.isoformat()))
+    folium.GeoJson(
+        gl.to_geojson(shift(cells, opts), ["code", "name", "parent_name", "patrolled", "km",
+                                           "patrols", "last"]),
+        name=f"{title} ({t['unit_cell']})",
+        style_function=lambda f: (
+            {"color": st.UNIT_LINE, "weight": 0.6, "fillColor": st.PATROL,
+             "fillOpacity": st.CHOROPLETH_OPACITY, "className": "wangge-patrol-cell patrolled"}
+            if f["properties"]["patrolled"] else
+            {"color": st.FOCUS, "weight": 2, "dashArray": "5 3", "fillColor": st.COVERAGE_ZERO,
+             "fillOpacity": st.CHOROPLETH_OPACITY,
+             "className": "wangge-patrol-cell not-patrolled"}),
+        tooltip=Tooltip(["name", "parent_name", "code", "km", "patrols", "last"],
+                        aliases=[t["name"], t["village"], t["code"],
+                                 t["patrol_km_period"].format(days=days), t["patrols_n"],
+                                 t["last_patrol"]]),
+    ).add_to(m)
+    ml.add_admin(m, gl.admin_units(conn, region, ("township",)), opts, "township")
+
+    n_idle = int((~cells["patrolled"]).sum()) if not cells.empty else 0
+    rows = [("sw", st.PATROL, t["patrolled"].format(days=days)),
+            ("sw", st.COVERAGE_ZERO, t["not_patrolled"].format(days=days)),
+            ("line-dashed", st.FOCUS, t["not_patrolled"].format(days=days)),
+            ("line", st.TOWNSHIP_LINE, t["townships"])]
+    notes = [f"{t['patrolled'].format(days=days)}: {len(cells) - n_idle} / {len(cells)}",
+             f"{t['not_patrolled'].format(days=days)}: {n_idle}"]
+    m.add_child(JsCall("legend", legend_html("", rows, notes), "bottomright",
+                       f"{t['legend']} · {title}"))
+    listed = cells[~cells["patrolled"]]
+    if not listed.empty:
+        from html import escape
+
+        order = sorted(listed.itertuples(index=False),
+                       key=lambda r: (-(idle[r.code]["days_since"] or 10**6), r.code))
+        items = "".join(f"<li>{escape(str(r.name or r.code))} · {escape(r.last)}</li>"
+                        for r in order[:LIST_NOT_PATROLLED])
+        more = "<li>…</li>" if len(order) > LIST_NOT_PATROLLED else ""
+        m.add_child(JsCall("legend", f"<ol class='wangge-not-patrolled'>{items}{more}</ol>",
+                           "topleft", t["not_patrolled_list"].format(days=days, n=n_idle)))
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    m.add_child(JsCall("fitClear", fit_bounds(bounds, opts)))
+    return m

@@ -113,6 +113,8 @@ def build_dispatch_map(
             {"sectors": True, "points": False, "minZoom": SECTOR_MIN_ZOOM},
             name=t["sectors"].format(z=SECTOR_MIN_ZOOM), show=False).add_to(m)
 
+    add_patrols_today(conn, principal, m, opts)
+
     m.add_child(JsCall("search", ml.search_entries(gl.search_index(conn, region), opts),
                        {k: t[k] for k in ("placeholder", "go", "notfound")}, st.FOCUS))
     last_day = (period.end - dt.timedelta(days=1)).date()
@@ -148,6 +150,24 @@ def build_dispatch_map(
     folium.LayerControl(collapsed=wall, position="topright").add_to(m)
     m.add_child(JsCall("dispatch", live_config(conn, principal, opts, period, wall)))
     return m
+
+
+def add_patrols_today(conn: Connection, principal: Principal, m: folium.Map,
+                      opts: MapOptions) -> bool:
+    """Today's (CST) patrol tracks of the region's workers, a layer off by default; only
+    for a caller who may read raw tracks (:func:`geo.patrols.access.may_see_raw`: the command
+    centre and admins of the region; nobody else gets the layer, not even empty). Workers are
+    named as the workers' field policy lets the caller read them."""
+    from geo import localtime
+    from geo.patrols import access, views
+
+    if not access.may_see_raw(principal, opts.region_code):
+        return False
+    day = localtime.now().date()
+    got = views.list_patrols(conn, principal, opts.region_code, day, day, "EPSG:4490",
+                             limit=views.MAX_PATROLS)
+    ml.add_patrols(m, got["items"], opts, day, show=False)
+    return True
 
 
 def _to_locate(conn: Connection, principal: Principal, region: str, opts: MapOptions

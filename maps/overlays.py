@@ -288,3 +288,42 @@ def search_entries(index: list[dict[str, Any]], opts: MapOptions) -> list[dict[s
     return [{**e, "bounds": [round(float(x0[i]), 6), round(float(y0[i]), 6),
                              round(float(x1[i]), 6), round(float(y1[i]), 6)]}
             for i, e in enumerate(index)]
+
+
+def patrol_rows(patrols: list[dict[str, Any]], opts: MapOptions,
+                tolerance: float = 0.00001) -> dict[str, Any]:
+    """Compact patrol tracks for ``Wangge.patrols``: per patrol the worker's name (as the
+    caller may read it), start and end time (CST), km, and the line as [lat, lon] pairs
+    shifted to the basemap's CRS and simplified to about a metre (``tolerance`` degrees).
+
+    ``patrols`` are items of :func:`geo.patrols.views.list_patrols` read in CGCS2000; who may
+    see them was decided by :mod:`geo.patrols.access` before (raw tracks)."""
+    import shapely
+
+    t = opts.t
+    rows: list[list[Any]] = []
+    for p in patrols:
+        track = p.get("track")
+        if not track or len(track.get("coordinates") or []) < 2:
+            continue
+        line = shapely.simplify(shapely.linestrings(track["coordinates"]), tolerance)
+        xy = shapely.get_coordinates(line)
+        lon, lat = shift_xy(xy[:, 0], xy[:, 1], opts)
+        name = p["worker"].get("name") or p["worker"].get("code") or ""
+        start = str(p["started_at"])[11:16]
+        end = str(p["ended_at"])[11:16] if p.get("ended_at") else t["under_way"]
+        rows.append([str(name), start, end, round(float(p["length_m"]) / 1000, 2),
+                     [[round(float(a), 6), round(float(b), 6)]
+                      for a, b in zip(lat, lon, strict=True)]])
+    return {"rows": rows, "color": st.PATROL, "t": {"km": t["km"], "track": t["patrol_track"]}}
+
+
+def add_patrols(m: folium.Map, patrols: list[dict[str, Any]], opts: MapOptions, day: dt.date,
+                show: bool = False) -> JsLayer:
+    """Patrol tracks (raw: command centre and admins) as lines, the worker's name, times and
+    km in each tooltip; one entry in the layer control, off by default."""
+    data = patrol_rows(patrols, opts)
+    layer = JsLayer("patrols", data, {}, name=opts.t["patrols_today"].format(
+        n=len(data["rows"]), day=f"{day:%m-%d}"), show=show)
+    layer.add_to(m)
+    return layer

@@ -26,7 +26,12 @@ from geo.auth.principal import Principal
 from geo.errors import InvalidInput, NotFound
 from maps import assets
 from maps.cell import build_cell_map
-from maps.coverage import build_camera_coverage_map, build_property_coverage_map
+from maps.coverage import (
+    PATROL_DAYS,
+    build_camera_coverage_map,
+    build_patrol_coverage_map,
+    build_property_coverage_map,
+)
 from maps.dispatch import build_dispatch_map, incidents_in_view
 from maps.frame import MapOptions, render_page, security_headers
 from maps.panel import case_panel
@@ -209,6 +214,27 @@ def property_coverage_map(
     opts = _options(settings, lang, basemap, region)
     return _map_response(request, format, opts, lambda o: build_property_coverage_map(
         conn, principal, o, unit), f"物业管理覆盖率_{unit}")
+
+
+@router.get("/maps/coverage/patrols", dependencies=[LOGGED_IN, EXPENSIVE],
+            summary="Patrol coverage (planners) / 巡查覆盖",
+            response_class=HTMLResponse, responses=HTML_RESPONSES)
+def patrol_coverage_map(
+    conn: ConnDep, settings: SettingsDep, principal: MapPrincipalDep,
+    days: Annotated[int, Query(ge=1, le=366, description="cells with no patrol track in this "
+                               "many days up to `to` are 'not patrolled'")] = PATROL_DAYS,
+    to: Annotated[dt.date | None, Query(description="last day (CST, inclusive); default the "
+                                        "day of the latest patrol, at most today")] = None,
+    lang: LangQ = "zh", basemap: BasemapQ = "none", region: RegionQ = None,
+    format: FormatQ = "html", *, request: Request,
+) -> Response:
+    """Which basic cells were patrolled in the last ``days`` days and which were not (with the
+    date of their last patrol), km and patrols per cell: aggregates of ``GET
+    /analysis/patrols``, never a track. Command centre, admins, planners; a grid worker her own
+    cells; departments and viewers 403. ``format=png``: the same map as a picture."""
+    opts = _options(settings, lang, basemap, region)
+    return _map_response(request, format, opts, lambda o: build_patrol_coverage_map(
+        conn, principal, o, days, to), f"巡查覆盖_{days}天")
 
 
 def _map_response(request: Request, format: str, opts: MapOptions,

@@ -415,6 +415,18 @@
     });
     return g;
   };
+  /* Patrol tracks (command centre): rows [worker name, start, end, km, [[lat, lon], ...]],
+   * d.color (maps.styles.PATROL), d.t texts; names are written as text, never HTML. */
+  W.patrols = function (d) {
+    var g = L.featureGroup();
+    d.rows.forEach(function (r) {
+      L.polyline(r[4], {color: d.color, weight: 3, opacity: 0.9, className: "wangge-patrol"})
+        .bindTooltip(esc(r[0]) + " · " + esc(d.t.track) + " " + esc(r[1]) + "–" + esc(r[2]) +
+          " · " + esc(r[3]) + " " + esc(d.t.km), {sticky: true})
+        .addTo(g);
+    });
+    return g;
+  };
   /* Incidents as anonymous points (planners): rows [lat, lon, cat, cls] with cat and cls
    * indexes into d.dicts; no code, time, text or link; d.t names the classes. o.radius, and
    * o.closedRadius for closed ones (as Wangge.incidents). */
