@@ -567,6 +567,7 @@
       `${c.name || ''} ${c.code} · 未办结 ${c.open_incidents ?? '-'} 件, 超时 ${c.overdue_incidents ?? '-'} 件`).join('\n') ||
       (state.cells.message || '');
     updateWhere(); drawMe();
+    if (reportMarker && state.view === 'view-report') { followHere(); showReportPos(); }
   }
 
   /** The position against her cells (computed on the phone: works offline). */
@@ -642,7 +643,7 @@
       t: new Date(p.timestamp || Date.now())};
     drawMe(); updateWhere(); patrolPoint(state.pos); renderKeypoints();
     if (!onPosition.first) { onPosition.first = true; loadIncidents(); }
-    if (reportMarker && !reportMarker.moved && here()) reportMarker.setLatLng(here());
+    followHere(false);
   }
   function startGeo() {
     if (!navigator.geolocation) { $('cell-status').textContent = '此浏览器不能定位'; return; }
@@ -852,11 +853,16 @@
       reportMarker.on('dragend', () => { reportMarker.moved = true; showReportPos(); checkNearby(); });
     }
     setTimeout(() => reportMap.invalidateSize(), 0);
-    if (state.pos && !reportMarker.moved) {
-      reportMarker.setLatLng(here());
-      reportMap.setView(here(), 17);
-    }
+    followHere();
     showReportPos(); checkNearby();
+  }
+  /** The report marker at her position unless moved by hand (none yet over AMap before the
+   * offset grid has come: the marker waits where it is). */
+  function followHere(zoom) {
+    const ll = here();
+    if (!reportMarker || reportMarker.moved || !ll) return;
+    reportMarker.setLatLng(ll);
+    if (zoom !== false) reportMap.setView(ll, 17);
   }
   function showReportPos() {
     const ll = reportMarker.getLatLng();
