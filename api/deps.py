@@ -44,16 +44,6 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
-def get_region(
-    settings: SettingsDep,
-    region: Annotated[str | None, Query(description="Region (county) code; default: the "
-                                        "service's region")] = None,
-) -> str:
-    """``?region=``, or the service's default region (:meth:`Settings.region_or_default`)."""
-    return settings.region_or_default(region)
-
-
-RegionDep = Annotated[str, Depends(get_region)]
 
 
 def aware(t: dt.datetime | None, field: str = "as_of") -> dt.datetime | None:
@@ -302,6 +292,20 @@ async def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_region(
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    region: Annotated[str | None, Query(description="Region (county) code; default: the "
+                                        "caller's county (the service's region when it is "
+                                        "one of the caller's)")] = None,
+) -> str:
+    """``?region=``, or the caller's default region (:meth:`Settings.region_or_default`)."""
+    return settings.region_or_default(region, principal.regions)
+
+
+RegionDep = Annotated[str, Depends(get_region)]
 
 
 def _record(engine: Engine, entry: AuditEntry) -> None:

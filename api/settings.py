@@ -57,9 +57,19 @@ class Settings:
     notify_backoff_s: float = 30.0  # first retry delay, doubled each attempt (max 1 h)
     extra: dict[str, str] = field(default_factory=dict)
 
-    def region_or_default(self, region: str | None) -> str:
-        """``region`` if given, else the service's default region: the one rule (API and CLI)."""
-        return region or self.default_region
+    def region_or_default(self, region: str | None,
+                          regions: frozenset[str] | None = None) -> str:
+        """``region`` if given, else the service's default region: the one rule (API and CLI).
+
+        ``regions``: the caller's counties (``Principal.regions``; None: every one). When the
+        service's region is not among them (a user of a second county), her own county
+        (the lowest code) is the default.
+        """
+        if region:
+            return region
+        if regions and self.default_region not in regions:
+            return min(regions)
+        return self.default_region
 
     @classmethod
     def from_env(cls) -> Settings:

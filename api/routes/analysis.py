@@ -129,7 +129,8 @@ def get_camera_coverage(
     """Covered area (m^2, %) of each unit by the union of online cameras' sectors, compounds no
     camera sees, the period's incidents outside every sector and cells ranked by them."""
     _check_table("camera-coverage", table)
-    res = camera_coverage(conn, principal, settings.region_or_default(region), unit,
+    region = settings.region_or_default(region, principal.regions)
+    res = camera_coverage(conn, principal, region, unit,
                           make_period(from_, to), at, category, top)
     return _respond(res, table, geometry, format, lang, conn)
 
@@ -144,7 +145,7 @@ def get_camera_sectors(
 ) -> Response:
     """Every camera's field of view; cameras without bearing are flagged (full circle)."""
     _check_table("camera-sectors", table)
-    res = camera_sectors(conn, principal, settings.region_or_default(region),
+    res = camera_sectors(conn, principal, settings.region_or_default(region, principal.regions),
                          tuple(status) if status else None)
     return _respond(res, table, geometry, format, lang, conn)
 
@@ -164,7 +165,8 @@ def get_property_management(
 ) -> Response:
     """Share of compounds and households under each management mode, against the targets."""
     _check_table("property-management", table)
-    res = property_management(conn, principal, settings.region_or_default(region), as_of, unit,
+    region = settings.region_or_default(region, principal.regions)
+    res = property_management(conn, principal, region, as_of, unit,
                               parse_targets(targets) if targets else None)
     return _respond(res, table, geometry, format, lang, conn)
 
@@ -185,7 +187,7 @@ def get_grid_health(
 ) -> Response:
     """Gaps and overlaps with areas, cells without a worker on duty, worker load and Gini."""
     _check_table("grid-health", table)
-    res = grid_health(conn, principal, settings.region_or_default(region),
+    res = grid_health(conn, principal, settings.region_or_default(region, principal.regions),
                       make_period(from_, to), at, sliver_m, min_area_m2, on)
     return _respond(res, table, geometry, format, lang, conn)
 
@@ -217,7 +219,8 @@ def get_hotspots(
             f"H3 分辨率 {resolution} 时 permutations 至多 {FINE_H3_MAX_PERMUTATIONS} / with H3 "
             f"resolution {resolution} give permutations <= {FINE_H3_MAX_PERMUTATIONS} (or a "
             "coarser resolution, or the CLI: wangge analyse hotspots)", field="permutations")
-    res = hotspots(conn, principal, settings.region_or_default(region), make_period(from_, to),
+    region = settings.region_or_default(region, principal.regions)
+    res = hotspots(conn, principal, region, make_period(from_, to),
                    unit, category, measure, resolution, permutations, alpha, at, fdr=fdr)
     return _respond(res, table, geometry, format, lang, conn)
 
@@ -243,7 +246,7 @@ def get_camera_sites(
 ) -> Response:
     """The k sites and bearings covering the most incidents no camera sees yet."""
     _check_table("camera-sites", table)
-    res = camera_sites(conn, principal, settings.region_or_default(region), k,
+    res = camera_sites(conn, principal, settings.region_or_default(region, principal.regions), k,
                        make_period(from_, to), within, candidates, spacing_m, bearings, fov_deg,
                        range_m, solver, category, urgent_weight, at)
     return _respond(res, table, geometry, format, lang, conn)

@@ -83,7 +83,7 @@ def post_import(
     if principal.role not in IMPORT_ROLES:
         raise Forbidden("只有管理员和指挥中心可以导入数据 / only admins and the command centre "
                         "may import data")
-    region_code = settings.region_or_default(region)
+    region_code = settings.region_or_default(region, principal.regions)
     if not principal.in_region(region_code):
         raise Forbidden(f"无权访问区域 {region_code} / no access to region {region_code}")
     cmap = category_map_form(category_map)
@@ -134,7 +134,8 @@ def get_export(
     codes, local times typed as dates, a definitions sheet (说明). CSV, GeoJSON, GeoPackage
     and Shapefile are for systems: column keys and codes as stored.
     """
-    res = export_layer(conn, principal, layer, format, settings.region_or_default(region), crs,
+    region = settings.region_or_default(region, principal.regions)
+    res = export_layer(conn, principal, layer, format, region, crs,
                        where, bbox, at, boundary_set, lang)
     note_revealed(request, res.revealed, layer.rstrip("s"), f"{layer.rstrip('s')}_codes")
     return Response(

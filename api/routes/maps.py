@@ -63,9 +63,10 @@ HTML_RESPONSES: dict[int | str, dict[str, object]] = {
 
 
 def _options(settings: SettingsDep, lang: str, basemap: str, region: str | None,
-             **extra: object) -> MapOptions:
+             principal: Principal, **extra: object) -> MapOptions:
     return MapOptions(lang=lang, basemap=basemap, tianditu_key=settings.tianditu_key,
-                      region_code=settings.region_or_default(region), **extra)  # type: ignore[arg-type]
+                      region_code=settings.region_or_default(region, principal.regions),
+                      **extra)  # type: ignore[arg-type]
 
 
 def _has_events(request: Request) -> bool:
@@ -109,7 +110,8 @@ def dispatch_map(
     a click on a case opens its side panel (``/maps/dispatch/case/{code}``)."""
     # the page follows the event stream when this server has one (GET /events, issue 18)
     events = "/events" if _has_events(request) else None
-    opts = _options(settings, lang, basemap, region, start=from_, end=to, refresh=refresh,
+    opts = _options(settings, lang, basemap, region, principal, start=from_, end=to,
+                    refresh=refresh,
                     overdue_days=overdue_days, extra={"wall": wall, "events": events})
     return _page(render_page(build_dispatch_map(conn, principal, opts)), opts)
 
@@ -123,7 +125,7 @@ def dispatch_figures(conn: ConnDep, settings: SettingsDep, principal: MapPrincip
     open (the board, ``/board``) and this month's closing rate (``/kpi``), by township; the
     newest and the most overdue cases (names, not codes). Refetched by the page after live
     events."""
-    data = wall_figures(conn, principal, settings.region_or_default(region))
+    data = wall_figures(conn, principal, settings.region_or_default(region, principal.regions))
     return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
 
@@ -164,7 +166,7 @@ def cell_map(
     lang: LangQ = "zh", basemap: BasemapQ = "none", region: RegionQ = None,
 ) -> HTMLResponse:
     """The cell and its neighbours, compounds by management mode, cameras, open incidents."""
-    opts = _options(settings, lang, basemap, region)
+    opts = _options(settings, lang, basemap, region, principal)
     here = (lon, lat) if lon is not None or lat is not None else None
     return _page(render_page(build_cell_map(conn, principal, opts, code, here, crs)), opts)
 
@@ -192,7 +194,7 @@ def camera_coverage_map(
     their sectors and gained coverage (period default: the 92 days ending with the latest
     report). ``format=png``: the same map as a picture; the page links it and the analysis's
     workbook."""
-    opts = _options(settings, lang, basemap, region, start=from_, end=to)
+    opts = _options(settings, lang, basemap, region, principal, start=from_, end=to)
     return _map_response(request, format, opts, lambda o: build_camera_coverage_map(
         conn, principal, o, unit, k=k, candidates=candidates, hotspots=hotspots),
         f"摄像头覆盖率_{unit}")
@@ -211,7 +213,7 @@ def property_coverage_map(
     """Choropleth of the managed share of compounds, unmanaged compounds highlighted.
     ``format=png``: the same map as a picture; the page links it and the analysis's
     workbook."""
-    opts = _options(settings, lang, basemap, region)
+    opts = _options(settings, lang, basemap, region, principal)
     return _map_response(request, format, opts, lambda o: build_property_coverage_map(
         conn, principal, o, unit), f"物业管理覆盖率_{unit}")
 
@@ -232,7 +234,7 @@ def patrol_coverage_map(
     date of their last patrol), km and patrols per cell: aggregates of ``GET
     /analysis/patrols``, never a track. Command centre, admins, planners; a grid worker her own
     cells; departments and viewers 403. ``format=png``: the same map as a picture."""
-    opts = _options(settings, lang, basemap, region)
+    opts = _options(settings, lang, basemap, region, principal)
     return _map_response(request, format, opts, lambda o: build_patrol_coverage_map(
         conn, principal, o, days, to), f"巡查覆盖_{days}天")
 
@@ -285,7 +287,7 @@ def incidents_in_view_data(
     if len(parts) != 4:
         raise InvalidInput("bbox 应为 minx,miny,maxx,maxy 四个数 / bbox must be four numbers "
                            "minx,miny,maxx,maxy", field="bbox")
-    opts = _options(settings, lang, basemap, region, start=from_, end=to,
+    opts = _options(settings, lang, basemap, region, principal, start=from_, end=to,
                     overdue_days=overdue_days)
     data = incidents_in_view(conn, principal, opts, parts, limit)  # type: ignore[arg-type]
     return JSONResponse(data, headers={"Cache-Control": "no-store"})

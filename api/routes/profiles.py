@@ -35,7 +35,7 @@ _NAME = PathParam(description="1-64 letters, digits, _ . - (e.g. 12345-xingxian)
 
 
 def _region(settings: Any, principal: Any, region: str | None) -> str:
-    code = str(settings.region_or_default(region))
+    code = str(settings.region_or_default(region, principal.regions))
     if not principal.in_region(code):
         raise Forbidden(f"无权访问区域 {code} / no access to region {code}")
     return code

@@ -78,6 +78,14 @@ class Principal:
         """True when the caller may see anything of ``region_code``."""
         return self.regions is None or region_code in self.regions
 
+    def require_region(self, region_code: str) -> None:
+        """Refuse (403) a region outside the caller's scope: the one message for it."""
+        if not self.in_region(region_code):
+            from geo.errors import Forbidden
+
+            raise Forbidden(f"无权访问区域 {region_code} / region {region_code} is outside your "
+                            "scope", region=region_code)
+
     def sees_all_incidents(self) -> bool:
         """True for roles that read every incident (with personal data) of their regions."""
         return self.role in ("admin", "command")

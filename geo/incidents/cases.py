@@ -35,6 +35,7 @@ from geo.incidents.flow import (
     start_clock,
 )
 from geo.incidents.routing import resolve_department
+from geo.io.text import check_text
 from geo.localtime import CST
 from geo.notify.events import announce
 from geo.notify.rules import on_event
@@ -324,6 +325,11 @@ def may_act(principal: Principal, row: dict[str, Any], target: str | None) -> No
         raise Forbidden(reason)
 
 
+# A step's note (办结说明, 备注, 退回理由 ...): a paragraph, not a document; every reader of the
+# case (the phone app included) downloads it.
+MAX_NOTE = 2000
+
+
 def add_event(
     conn: Connection, row: dict[str, Any], kind: str, actor: str, at: dt.datetime,
     note: str | None = None, data: dict[str, Any] | None = None,
@@ -338,6 +344,11 @@ def add_event(
     An event dated more than :data:`BACKDATE_GRACE` before now (a backdated step, a report
     entered later) also records ``entered_at``, when it was written.
     """
+    if note is not None:  # every note of every step: the same characters and length
+        check_text(note, "note")
+        if len(note) > MAX_NOTE:
+            raise InvalidInput(f"备注最多 {MAX_NOTE} 字 (收到 {len(note)} 字) / a note is limited "
+                               f"to {MAX_NOTE} characters (got {len(note)})", field="note")
     now = localtime.now()
     if at < now - BACKDATE_GRACE:
         data = {**(data or {}), "entered_at": now.isoformat()}

@@ -44,7 +44,7 @@ from sqlalchemy import Connection, text
 from geo import localtime, periods
 from geo.auth.fields import as_seen
 from geo.auth.principal import Principal, incident_scope_sql
-from geo.errors import Forbidden, InvalidInput
+from geo.errors import InvalidInput
 from geo.incidents import rollup
 from geo.incidents.calendar import load_calendar
 from geo.incidents.callback import SATISFIED
@@ -240,8 +240,7 @@ def _check(principal: Principal, region_code: str, date_from: dt.date, date_to: 
             f"超过10年的时段不能按{periods.UNITS_ZH[unit]}分组, 请改用 {how} / a range over "
             f"10 years cannot be split by {unit}: use {how}", field="group_by"
             if group_by == unit else "period")
-    if not principal.in_region(region_code):
-        raise Forbidden(f"无权访问区域 {region_code} / region {region_code} is outside your scope")
+    principal.require_region(region_code)
     return unit
 
 

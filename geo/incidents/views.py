@@ -361,6 +361,7 @@ def nearby(conn: Connection, principal: Principal, region_code: str, lon: float,
     from geo.incidents.cases import in_scope
     from geo.incidents.routing import categories, duplicate_candidates, resolve_category
 
+    principal.require_region(region_code)  # another county's cases are not "nearby" to know
     cat = resolve_category(conn, category)
     found = in_scope(principal, duplicate_candidates(
         conn, region_code, lon, lat, at or localtime.now(), cat, limit=20))

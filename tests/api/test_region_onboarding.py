@@ -134,6 +134,28 @@ def test_second_county_in_one_command(db: tuple[str, Engine]) -> None:
         mine = client.get("/incidents?limit=1000", headers=auth)
         assert mine.status_code == 200 and "SJ141124" not in mine.text
 
+        # another county's cases are not "nearby" for the 兴县 command centre (review 7, #1)
+        near = client.get(f"/incidents/nearby?lon={inside[0]}&lat={inside[1]}"
+                          "&category=fire_equipment&region=141124",
+                          headers=auth_for(engine, settings, "command"))
+        assert near.status_code == 403 and "SJ141124" not in near.text, near.text
+
+        # a 临县 user's default region is 临县, not the service's (review 7, #3)
+        from geo.auth.users import add_user
+
+        with engine.begin() as conn:
+            lin_uid, _pw = add_user(conn, "lin-command", "command", "141124", "lin-command-2026x")
+        token, _ = issue_session_token(settings.secret_key, lin_uid, "lin-command", 1, 3600)
+        lin = {"Authorization": f"Bearer {token}"}
+        board = client.get("/board", headers=lin)
+        assert board.status_code == 200, board.text
+        assert client.get("/kpi?from=2025-01-01&to=2026-12-31", headers=lin).status_code == 200
+        listed_lin = client.get("/incidents?limit=5", headers=lin)
+        assert listed_lin.status_code == 200 and "SJ141124" in listed_lin.text
+        near_lin = client.get(f"/incidents/nearby?lon={inside[0]}&lat={inside[1]}"
+                              "&category=fire_equipment", headers=lin)
+        assert near_lin.status_code == 200, near_lin.text
+
         # the prefecture command centre (demo load --region made it) sees both counties
         from geo.demo.grid_county import PREFECTURE_USER
 
