@@ -52,9 +52,12 @@ _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 def parse_month(value: str) -> dt.date:
     """``YYYY-MM`` as the month's first day; a 422 naming the form otherwise."""
     m = _MONTH.match((value or "").strip())
-    if not m or not 1 <= int(m.group(2)) <= 12 or not 2000 <= int(m.group(1)) <= 2100:
+    if not m or not 1 <= int(m.group(2)) <= 12:
         raise InvalidInput(f"月份须为 YYYY-MM (如 2026-10) / month must be YYYY-MM, e.g. "
                            f"2026-10; got {value!r}", field="month")
+    if not 2000 <= int(m.group(1)) <= 2100:
+        raise InvalidInput(f"月份的年份须在 2000-2100 之间 / the month's year must be between 2000 "
+                           f"and 2100; got {value!r}", field="month")
     return dt.date(int(m.group(1)), int(m.group(2)), 1)
 
 

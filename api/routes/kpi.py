@@ -30,7 +30,8 @@ def get_kpi(conn: ConnDep, principal: PrincipalDep, as_of: AsOfDep, region: Regi
             date_to: Annotated[dt.date, Query(alias="to", description="exclusive")],
             group_by: Annotated[str, Query(
                 description="a dimension (township 乡镇, cell 网格, department 部门, worker "
-                "网格员, category 类别) or a period (month 月, week ISO 周, day 日)",
+                "网格员, category 类别, county 区县: every county the caller may see) or a "
+                "period (month 月, week ISO 周, day 日)",
                 json_schema_extra={"enum": GROUP_BY})] = "township",
             period: Annotated[str | None, Query(
                 description="split a dimension grouping by month, week or day (not with "
@@ -44,7 +45,8 @@ def get_kpi(conn: ConnDep, principal: PrincipalDep, as_of: AsOfDep, region: Regi
     Three shapes, one parameter each:
 
     - ``group_by=township|cell|department|worker|category``: one row per group over the
-      range (as before).
+      range (as before); ``group_by=county``: one row per county the caller may see (a
+      prefecture or province user: every county below; ``region`` is not needed).
     - ``group_by=month|week|day``: one row per calendar month / ISO week / day of the range,
       empty ones included (a trend). ``key`` is the period's label (``2026-10``, ``2026-W40``,
       ``2026-10-05``), ``name`` its Chinese name; ``period``, ``from``, ``to`` (exclusive) say

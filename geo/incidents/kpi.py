@@ -86,7 +86,7 @@ DEFINITIONS_ZH = """统计口径 (按上报时间统计, 时段 [起始, 截止)
   (速度超过150公里/小时或跳点超过5公里的轨迹点不计, 间隔超过5分钟视为暂停); 巡查次数; 关键点位签到
   次数; 关键点位应签到次数 = 其当前负责网格内关键点位每周应签到次数之和 × 时段周数。"""
 #: Every value of ``group_by``: a dimension (GROUPS) or a calendar unit (geo.periods.UNITS).
-GROUP_BY = [*GROUPS, *periods.UNITS]
+GROUP_BY = [*GROUPS, "county", *periods.UNITS]
 #: The Chinese label of every field of a KPI answer (the one place for them).
 METRICS_ZH = {
     "reports": "上报数", "repeat_reports": "重复上报数", "cases": "案件数", "due": "应结案数",
@@ -146,8 +146,13 @@ def kpi(
     windows = [(date_from, date_to), yoy_range, pop_range,
                *((s.first, s.end) for s in earlier if s is not None)]
     load = _load if rollup.source_for(rollup=use_rollup) == "incident" else _load_rollup
-    daily, names, warnings = load(conn, principal, region_code, dim, _merged(windows), as_of)
-    first = periods.first_report(conn, region_code)
+    if dim == "county":  # one row per county the caller may see (a prefecture, a province)
+        daily, names, warnings, first = _load_counties(conn, principal, load, _merged(windows),
+                                                      as_of)
+    else:
+        daily, names, warnings = load(conn, principal, region_code, dim, _merged(windows),
+                                      as_of)
+        first = periods.first_report(conn, region_code)
     first_day = localtime.local_date(first) if first is not None else None
     sums = _Sums(daily, first_day)
 
@@ -189,6 +194,32 @@ def kpi(
     if dim is not None and unit is not None:
         result["periods"] = period_rows
     return result
+
+
+def _load_counties(conn: Connection, principal: Principal, load: Any, windows: list[Window],
+                   as_of: dt.datetime) -> tuple[dict[dt.date, dict[Any, dict[str, Any]]],
+                                                dict[Any, Any], list[Any], dt.datetime | None]:
+    """Each county's totals (the one-region loader, per region in the caller's scope) keyed by
+    its code, its name, the calendars' warnings and the earliest report of them all."""
+    codes = sorted(principal.regions) if principal.regions is not None else None
+    rows = conn.execute(text(
+        "SELECT code, name FROM region WHERE CAST(:all AS boolean) OR code = ANY(:codes) "
+        "ORDER BY code"), {"all": codes is None, "codes": codes or []}).all()
+    daily: dict[dt.date, dict[Any, dict[str, Any]]] = {}
+    names: dict[Any, Any] = {}
+    warnings: list[Any] = []
+    firsts = []
+    for code, name in rows:
+        d, _n, w = load(conn, principal, code, None, windows, as_of)
+        for day, groups in d.items():
+            for acc in groups.values():
+                daily.setdefault(day, {})[code] = {**acc, "key": code, "name": name}
+        names[code] = name
+        warnings += [x for x in w if x not in warnings]
+        first = periods.first_report(conn, code)
+        if first is not None:
+            firsts.append(first)
+    return daily, names, warnings, min(firsts) if firsts else None
 
 
 def _add_patrols(conn: Connection, region_code: str, rows: list[dict[str, Any]],
@@ -583,7 +614,8 @@ _XLSX_COUNTS = ("reports", "cases", "due", "closed", "closed_on_time", "repeat_r
 _XLSX_RATES = {"closing_rate": ("closed", "due"), "on_time_rate": ("closed_on_time", "due"),
                "repeat_rate": ("repeat_reports", "reports"),
                "satisfaction_rate": ("satisfied", "called_back")}
-GROUPS_ZH = {"township": ("乡镇", "Township"), "cell": ("网格", "Cell"),
+GROUPS_ZH = {"township": ("乡镇", "Township"), "county": ("区县", "County"),
+             "cell": ("网格", "Cell"),
              "department": ("部门", "Department"), "worker": ("网格员", "Grid worker"),
              "category": ("类别", "Category"), "month": ("月份", "Month"),
              "week": ("周", "Week"), "day": ("日期", "Day")}

@@ -172,6 +172,20 @@ def test_second_county_in_one_command(db: tuple[str, Engine]) -> None:
         assert lin_cases.status_code == 200 and "SJ141124" in lin_cases.text
         xing_cases = client.get("/incidents?region=141123&limit=5", headers=pref)
         assert xing_cases.status_code == 200 and "SJ141124" not in xing_cases.text
+        rng = "from=2025-01-01&to=2026-12-31"
+        by_county = client.get(f"/kpi?group_by=county&{rng}", headers=pref)
+        assert by_county.status_code == 200, by_county.text
+        groups = {g["key"]: g for g in by_county.json()["groups"]}
+        assert set(groups) == {"141123", "141124"} and groups["141124"]["name"] == "临县"
+        for code, g in groups.items():
+            alone = client.get(f"/kpi?region={code}&{rng}", headers=pref).json()["total"]
+            assert (g["reports"], g["closed"], g["closing_rate"]) == (
+                alone["reports"], alone["closed"], alone["closing_rate"]), code
+        assert by_county.json()["total"]["reports"] == sum(g["reports"] for g in groups.values())
+        xlsx = client.get(f"/kpi?group_by=county&{rng}&format=xlsx", headers=pref)
+        assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+        mine_only = client.get(f"/kpi?group_by=county&{rng}", headers=auth).json()["groups"]
+        assert {g["key"] for g in mine_only} <= {"141123"}  # the 兴县 worker: her county only
         assert xing_cases.json() == client.get("/incidents?region=141123&limit=5",
                                                headers=auth_for(engine, settings, "command")
                                                ).json()
