@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, create_engine, text
 
 from api.cli import main as cli
-from tests.conftest import create_database, drop_database, make_settings
+from tests.conftest import make_settings
 
 XING_FILE = Path(__file__).resolve().parents[2] / "data" / "boundaries" / \
     "xing_county_141123.geojson"
@@ -34,14 +34,12 @@ def _need_boundary_data() -> None:
 
 
 @pytest.fixture()
-def db(admin_engine: Engine, demo_template: str) -> Iterator[tuple[str, Engine]]:
-    url = create_database(admin_engine, template=demo_template)
-    engine = create_engine(url)
+def db(fresh_demo_url: str) -> Iterator[tuple[str, Engine]]:
+    engine = create_engine(fresh_demo_url)
     try:
-        yield url, engine
+        yield fresh_demo_url, engine
     finally:
         engine.dispose()
-        drop_database(admin_engine, url)
 
 
 def _run(url: str, *args: str) -> Any:
