@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +29,8 @@ class _Index:
     loaded: float
 
 
-_INDEXES: dict[str, _Index] = {}
+# per engine object (one per app), dropped with it
+_INDEXES: weakref.WeakKeyDictionary[Engine, _Index] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
@@ -49,7 +51,7 @@ def _stale(idx: _Index | None) -> bool:
 def refresh(engine: Engine) -> None:
     """Reload the boundaries if stale. With the database down the old ones are kept (and an
     empty index when there were none) for another TTL: the request itself then says 503."""
-    key = str(engine.url)
+    key = engine
     with _LOCK:
         old = _INDEXES.get(key)
         if not _stale(old):
@@ -64,15 +66,14 @@ def refresh(engine: Engine) -> None:
 
 def needs_refresh(engine: Engine) -> bool:
     """True when :func:`refresh` would read the database (async callers do it in a thread)."""
-    return _stale(_INDEXES.get(str(engine.url)))
+    return _stale(_INDEXES.get(engine))
 
 
 def regions_covering(engine: Engine, lon: float, lat: float) -> list[str]:
     """Codes of the counties whose boundary covers (lon, lat) in CGCS2000, sorted."""
-    key = str(engine.url)
-    if _stale(_INDEXES.get(key)):
+    if _stale(_INDEXES.get(engine)):
         refresh(engine)
-    idx = _INDEXES[key]
+    idx = _INDEXES[engine]
     if not idx.codes:
         return []
     pt = shapely.Point(lon, lat)
@@ -82,7 +83,7 @@ def regions_covering(engine: Engine, lon: float, lat: float) -> list[str]:
 
 def forget(engine: Engine) -> None:
     """Drop the cached boundaries of ``engine`` (after ``wangge region add`` in process)."""
-    _INDEXES.pop(str(engine.url), None)
+    _INDEXES.pop(engine, None)
 
 
 def region_of_point(engine: Engine, region: str | None, default: str, lon: float,
@@ -92,5 +93,8 @@ def region_of_point(engine: Engine, region: str | None, default: str, lon: float
     is outside it)."""
     if region:
         return region
+    idx = _INDEXES.get(engine)
+    if idx is not None and not _stale(idx) and idx.codes in ([], [default]):
+        return default  # one county (the usual deployment): nothing to look up
     covering = regions_covering(engine, lon, lat)
     return covering[0] if covering else default
