@@ -7,8 +7,10 @@ One task of the hub reads the events in a worker thread (never blocking the even
 order, once for all streams, and puts each into every stream's bounded queue; each stream
 filters by its caller's scope (:func:`geo.notify.events.visible`). A stream too slow to keep
 up (its queue full) or a lost listener gets a ``reset`` (reload your list), never a silent gap.
-An alert (``alert:<outbox.id>``, :func:`geo.notify.events.announce_alert`) is read the same way
-and put in the queues as its row, marked by its ``alert_id``.
+An alert (``alert:<outbox.id>``, :func:`geo.notify.events.announce_alert`) is read the same way;
+the alerts read together (a scan's backlog arrives in one go) go into the queues as one
+:class:`Alerts` item, which a stream coalesces for its caller (one summary, not one message per
+case: :func:`geo.notify.events.alert_summary`).
 
 A stream lives no longer than its caller's right to it: a change of who may see what
 (``wangge_auth``: logout, disable, password reset, token revoked, hand-over) sends the streams
@@ -55,6 +57,13 @@ class Stream:
             while not self.queue.empty():
                 self.queue.get_nowait()
             self.queue.put_nowait(RESET)
+
+
+@dataclass(eq=False)
+class Alerts:
+    """Alerts read together (outbox rows with their case, oldest first; unscoped)."""
+
+    rows: list[dict[str, Any]]
 
 
 class EventHub:
@@ -133,10 +142,15 @@ class EventHub:
                 for s in list(self.streams):
                     s.put(RESET)
                 continue
+            alerts = Alerts([r for r in rows if "alert_id" in r])
             for row in rows:
-                for s in list(self.streams):
-                    s.put(row)
+                if "alert_id" not in row:
+                    for s in list(self.streams):
+                        s.put(row)
                 self.delivered += 1
+            if alerts.rows:
+                for s in list(self.streams):
+                    s.put(alerts)
 
     def _load(self, ids: list[int | str]) -> list[dict[str, Any]]:
         event_ids = [i for i in ids if isinstance(i, int)]

@@ -203,6 +203,7 @@ def live_config(conn: Connection, principal: Principal, opts: MapOptions, period
     t = opts.t
     keys = ("panel", "close_panel", "open_case", "wall_title", "today_intake", "open_n",
             "overdue_n", "urgent_n", "closing_rate", "newest", "most_overdue", "ack", "alarm",
+            "alerts_many", "alerts_newest",
             "live_on", "live_off", "live_logout", "by_township", "township", "overdue", "urgent",
             "done", "status", "urgency", "reported", "cell", "channel", "link_item")
     events = opts.extra.get("events")

@@ -1,15 +1,21 @@
 """Live case events (实时事件流): ``GET /events``, server-sent events scoped to the caller.
 
-Each message: ``id: <incident_event.id>``, ``event: incident``, ``data: {LiveEvent JSON}``.
+Each message: ``id: <position>``, ``event: incident``, ``data: {LiveEvent JSON}``.
 Fed by PostgreSQL ``LISTEN/NOTIFY`` (:mod:`api.live`), so an event committed through any app
 process reaches every stream. ``Last-Event-ID`` (header, as ``EventSource`` sends it on
 reconnecting, or ``?last_event_id=``) replays the missed events of the caller's scope, at most
 :data:`geo.notify.events.REPLAY_MAX`, then ``event: reset`` (reload your list). A ``reset``
 also comes when this process may have missed events (listener reconnected, client too slow).
 Alerts for the command centre (超期告警, 返工告警, 超期升级: the outbox's overdue, rework and
-escalation messages, :mod:`geo.notify.rules`) come as ``event: alert`` (no ``id:``, not replayed)
-to the callers who may see the case; the dispatch map and the wall screen raise them in the
-alarm banner.
+escalation messages, :mod:`geo.notify.rules`) come as ``event: alert`` to the callers who may see
+the case; more than :data:`geo.notify.events.COALESCE_AT` arriving together (a scan over a
+backlog, a replay) come as one ``event: alerts`` (count per rule, the newest few); the dispatch
+map and the wall screen raise them in the alarm banner.
+
+Every message's ``id:`` is the stream's position ``<event id>:<alert id>``
+(:class:`geo.notify.events.Cursor`; the first one is sent as soon as the stream opens): sent back
+as ``Last-Event-ID``, the missed case events and alerts of the caller's scope are replayed, each
+once. A plain ``<event id>`` (as before alerts had ids) replays the case events only.
 A comment line every :data:`HEARTBEAT_S` seconds keeps proxies from closing the stream.
 A stream ends with ``event: logout`` once its caller's login no longer holds (logged out,
 disabled, token revoked or expired, no longer a role that reads cases): see :mod:`api.live`.
@@ -37,7 +43,7 @@ from api.deps import (
     request_token,
     resolve_principal,
 )
-from api.live import CLOSE, RECHECK, RESET, EventHub
+from api.live import CLOSE, RECHECK, RESET, Alerts, EventHub
 from api.schemas import events as schemas_events
 from api.schemas import ok
 from geo.auth.principal import Principal
@@ -51,21 +57,34 @@ HEARTBEAT_S = 15.0
 MAX_EVENT_ID = 2**63 - 1  # incident_event.id is a bigint
 RETRY_MS = 3000
 
-_SSE = {200: {"description": "text/event-stream: `id:` event id, `event: incident`, `data:` "
-              "a LiveEvent; `event: alert` (no id): an overdue, rework or escalation alert "
-              "(rule, rule_name 超期告警/返工告警/超期升级, the case); `event: reset` when the "
-              "client must reload its list",
+_SSE = {200: {"description": "text/event-stream: `id:` the stream's position `<event id>:"
+              "<alert id>` (send it back as Last-Event-ID), `event: incident`, `data:` a "
+              "LiveEvent; `event: alert`: an overdue, rework or escalation alert (rule, "
+              "rule_name 超期告警/返工告警/超期升级, the case); `event: alerts`: many alerts "
+              "at once (count, by_rule, newest); `event: reset` when the client must reload "
+              "its list",
               "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
 
 
-def _message(principal: Principal, row: dict[str, Any], crs: str | None) -> str:
+def _message(principal: Principal, row: dict[str, Any], crs: str | None,
+             at: events.Cursor) -> str:
     data = json.dumps(events.event_json(principal, row, crs), ensure_ascii=False)
-    return f"id: {row['event_id']}\nevent: incident\ndata: {data}\n\n"
+    return f"id: {at.text()}\nevent: incident\ndata: {data}\n\n"
 
 
-def _alert(principal: Principal, row: dict[str, Any], crs: str | None) -> str:
-    data = json.dumps(events.alert_json(principal, row, crs), ensure_ascii=False)
-    return f"event: alert\ndata: {data}\n\n"
+def _alerts(principal: Principal, rows: list[dict[str, Any]], crs: str | None,
+            at: events.Cursor) -> str:
+    """Alerts that came together (visible, oldest first): one message each, or one summary
+    past :data:`geo.notify.events.COALESCE_AT`."""
+    if len(rows) > events.COALESCE_AT:
+        data = json.dumps(events.alert_summary(principal, rows, crs), ensure_ascii=False)
+        return f"id: {at.text()}\nevent: alerts\ndata: {data}\n\n"
+    out = []
+    for r in rows:
+        data = json.dumps(events.alert_json(principal, r, crs), ensure_ascii=False)
+        out.append(f"id: {events.Cursor(at.event, r['alert_id']).text()}\nevent: alert\n"
+                   f"data: {data}\n\n")
+    return "".join(out)
 
 
 def _reset(reason: str) -> str:
@@ -95,12 +114,23 @@ def _still(request: Request, token: str | None, principal: Principal) -> Princip
     return replace(now, unmask=principal.unmask)
 
 
-def _replay(engine: Engine, rls: bool, principal: Principal, after: int
-            ) -> tuple[list[dict[str, Any]], bool]:
+def _replay(engine: Engine, rls: bool, principal: Principal, after: events.Cursor | None
+            ) -> tuple[events.Cursor, list[dict[str, Any]], list[dict[str, Any]], bool]:
+    """The stream's starting position and what the caller missed after it (case events,
+    alerts, and whether there was more than a replay holds)."""
     with engine.begin() as conn:
         if rls:
             set_db_scope(conn, principal)
-        return events.replay(conn, principal, after)
+        if after is None:  # a new stream: from now on
+            return events.Cursor(events.last_id(conn), events.last_alert_id(conn)), [], [], False
+        rows, more = events.replay(conn, principal, after.event)
+        alerts: list[dict[str, Any]] = []
+        if after.alert is None:  # a plain event id: case events only, alerts from now on
+            after = replace(after, alert=events.last_alert_id(conn))
+        else:
+            alerts, more_alerts = events.replay_alerts(conn, principal, after.alert)
+            more = more or more_alerts
+        return after, rows, alerts, more
 
 
 @router.get("/events", dependencies=[READ_INCIDENTS, EXPENSIVE],  # a stream, a replay
@@ -109,10 +139,9 @@ def _replay(engine: Engine, rls: bool, principal: Principal, after: int
             response_model=None)
 async def get_events(
     request: Request, principal: PrincipalDep,
-    last_event_id: Annotated[int | None, Query(
-        ge=0, le=MAX_EVENT_ID,
-        description="Replay the events after this id (as the Last-Event-ID header)")
-    ] = None,
+    last_event_id: Annotated[str | None, Query(
+        max_length=40, description="Replay the events and alerts after this position "
+        "(`<event id>:<alert id>` or `<event id>`, as the Last-Event-ID header)")] = None,
     last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     crs: Annotated[str | None, Query(
         description="lon/lat in this CRS: EPSG:4490 (default), EPSG:4326, GCJ02, BD09")] = None,
@@ -127,14 +156,18 @@ async def get_events(
     (default 5) streams per user at once (429)."""
     if crs is not None:
         normalize_crs(crs)  # 422 for an unknown CRS, before the stream starts
-    after = last_event_id
-    if last_event_id_header:
-        value = last_event_id_header.strip()
-        if not (value.isascii() and value.isdigit()) or len(value) > 19 \
-                or int(value) > MAX_EVENT_ID:
-            raise InvalidInput("Last-Event-ID 应为事件编号 / Last-Event-ID must be an event id",
-                               field="Last-Event-ID")
-        after = int(last_event_id_header.strip())
+    after: events.Cursor | None = None
+    for name, value in (("last_event_id", last_event_id),
+                        ("Last-Event-ID", last_event_id_header)):
+        if value:
+            after = events.Cursor.parse(value, MAX_EVENT_ID)
+            if after is None:
+                raise InvalidInput(
+                    f"{name} 应为流位置 '<事件编号>:<告警编号>' 或事件编号 (数字), "
+                    f"请原样发回上一条消息的 id / {name} must be a stream position "
+                    "'<event id>:<alert id>' or an event id (digits): send back the last "
+                    "message's id as it came",
+                    field=name)
     hub: EventHub | None = getattr(request.app.state, "events_hub", None)
     if hub is None:
         raise Unavailable("实时事件流未启动 / the live event stream is not running")
@@ -152,15 +185,20 @@ async def get_events(
         caller = principal
         try:
             yield f"retry: {RETRY_MS}\n\n"
-            replayed: set[int] = set()
-            if after is not None:
-                rows, more = await anyio.to_thread.run_sync(_replay, engine, rls, principal,
-                                                             after)
-                for row in rows:
-                    replayed.add(row["event_id"])
-                    yield _message(principal, row, crs)
-                if more:
-                    yield _reset("too_many")
+            at, rows, alerts, more = await anyio.to_thread.run_sync(
+                _replay, engine, rls, principal, after)
+            replayed = {row["event_id"] for row in rows}  # never twice: replay, then live
+            seen_alerts = {a["alert_id"] for a in alerts}
+            for row in rows:
+                at = replace(at, event=max(at.event, row["event_id"]))
+                yield _message(principal, row, crs, at)
+            if alerts:
+                at = replace(at, alert=max(at.alert or 0, *(a["alert_id"] for a in alerts)))
+                yield _alerts(principal, alerts, crs, at)
+            if more:
+                yield _reset("too_many")
+            if not rows and not alerts:
+                yield f"id: {at.text()}\n\n"  # the position, for a reconnect before any event
             loop = asyncio.get_running_loop()
             end = loop.time() + max_s if max_s is not None else None
             while not hub.closing.is_set():
@@ -191,11 +229,17 @@ async def get_events(
                     break
                 if item == RESET:
                     yield _reset("missed")
-                elif "alert_id" in item:  # overdue, rework, escalation (geo.notify.rules)
-                    if events.visible(caller, item):
-                        yield _alert(caller, item, crs)
+                elif isinstance(item, Alerts):  # overdue, rework, escalation (geo.notify.rules)
+                    new = [a for a in item.rows if a["alert_id"] not in seen_alerts
+                           and events.visible(caller, a)]
+                    seen_alerts.update(a["alert_id"] for a in new)
+                    if new:
+                        at = replace(at, alert=max(at.alert or 0,
+                                                   *(a["alert_id"] for a in new)))
+                        yield _alerts(caller, new, crs, at)
                 elif item["event_id"] not in replayed and events.visible(caller, item):
-                    yield _message(caller, item, crs)
+                    at = replace(at, event=max(at.event, item["event_id"]))
+                    yield _message(caller, item, crs, at)
         finally:
             hub.close(stream)
 

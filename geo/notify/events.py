@@ -8,16 +8,26 @@ rule of ``GET /incidents``, :func:`geo.auth.principal.incident_scope_sql`), fiel
 one field policy (:func:`geo.auth.fields.mask_row`). :func:`replay` reads the events after a
 ``Last-Event-ID`` with that same SQL condition.
 
-Alerts (overdue, rework, escalation: :data:`geo.notify.rules.ALERT_RULES`) travel the same
-channel as ``alert:<outbox.id>`` (:func:`announce_alert`, in the transaction that writes the
-outbox row): a stream shows one as ``event: alert`` (:func:`alert_json`) to a caller who may see
-its case (:func:`visible`, the same rule). Alerts are live only: they carry no ``id:`` (a
-``Last-Event-ID`` stays an ``incident_event`` id) and are not replayed; the outbox keeps them.
+Alerts (overdue, rework, escalation: :data:`ALERT_RULES`, written by :mod:`geo.notify.rules`)
+travel the same channel as ``alert:<outbox.id>`` (:func:`announce_alert`, in the transaction
+that writes the outbox row): a stream shows one as ``event: alert`` (:func:`alert_json`) to a
+caller who may see its case (:func:`visible`, the same rule).
+
+Resuming: a stream's position is a :class:`Cursor`, the newest ``incident_event`` id and the
+newest alert (``outbox``) id it has passed, sent as every message's ``id:`` (``"<event>:<alert>"``,
+:meth:`Cursor.text`); a reconnecting ``EventSource`` sends it back as ``Last-Event-ID`` and
+:func:`replay` / :func:`replay_alerts` read what came after, with the same scope condition. A
+plain ``"<event>"`` (the ids before alerts had one) still resumes the case events.
+
+Alerts that come together (one scan over a backlog, one replay) are coalesced for a stream by
+:func:`alert_summary`: past :data:`COALESCE_AT` visible alerts, one ``event: alerts`` message
+with the count per rule and the newest few, instead of one message per case.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -32,6 +42,31 @@ from geo.localtime import CST
 CHANNEL = "wangge_events"
 ALERT_PREFIX = "alert:"  # a notification's payload for an alert: "alert:<outbox.id>"
 REPLAY_MAX = 1000  # events replayed after a Last-Event-ID; beyond that: event "reset"
+ALERT_RULES = ("overdue", "rework", "escalation")  # outbox rules also shown live on the maps
+COALESCE_AT = 3  # more visible alerts than this arriving together: one summary message
+SUMMARY_NEWEST = 5  # the newest alerts a summary names
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a stream is: the newest case event and the newest alert it has passed."""
+
+    event: int
+    alert: int | None = None  # None: a plain Last-Event-ID of old (no alert replay)
+
+    def text(self) -> str:
+        """The ``id:`` of a message: ``"<event>:<alert>"``."""
+        return f"{self.event}:{self.alert or 0}"
+
+    @staticmethod
+    def parse(value: str, max_id: int) -> Cursor | None:
+        """``"<event>"`` or ``"<event>:<alert>"`` (ASCII digits, each <= ``max_id``), else
+        None."""
+        parts = value.strip().split(":")
+        if len(parts) > 2 or not all(p.isascii() and p.isdigit() and len(p) <= 19
+                                     and int(p) <= max_id for p in parts):
+            return None
+        return Cursor(int(parts[0]), int(parts[1]) if len(parts) == 2 else None)
 
 EVENT_SQL = """SELECT e.id AS event_id, e.kind, e.at, i.region_code, i.code, i.status,
   i.urgency, i.category_code, i.cell_code, i.department_code, i.due_at, i.paused_at,
@@ -67,6 +102,40 @@ def load_alerts(conn: Connection, outbox_ids: list[int]) -> list[dict[str, Any]]
     rows = conn.execute(text(ALERT_SQL + " WHERE o.id = ANY(:ids) ORDER BY o.id"),
                         {"ids": outbox_ids}).mappings().all()
     return [dict(r) for r in rows]
+
+
+def last_alert_id(conn: Connection) -> int:
+    """The newest outbox row's id (0 when there is none)."""
+    return int(conn.execute(text("SELECT coalesce(max(id), 0) FROM outbox")).scalar_one())
+
+
+def replay_alerts(conn: Connection, principal: Principal, after: int, limit: int = REPLAY_MAX
+                  ) -> tuple[list[dict[str, Any]], bool]:
+    """The alerts of the caller's scope after outbox id ``after`` (oldest first, at most
+    ``limit``) and whether there were more; the condition of :func:`replay`."""
+    cond, params = incident_scope_sql(principal, "i")
+    rows = conn.execute(text(ALERT_SQL + f" WHERE o.id > :after AND o.rule = ANY(:rules) "
+                             f"AND {cond} ORDER BY o.id LIMIT :n"),
+                        {**params, "after": after, "rules": list(ALERT_RULES),
+                         "n": limit + 1}).mappings().all()
+    return [dict(r) for r in rows[:limit]], len(rows) > limit
+
+
+def alert_summary(principal: Principal, rows: list[dict[str, Any]], crs: str | None = None
+                  ) -> dict[str, Any]:
+    """The ``data`` of one ``event: alerts`` message: many alerts that came together (rows the
+    caller may see, oldest first) as their count per rule and the newest few."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["rule"]] = counts.get(r["rule"], 0) + 1
+    return {
+        "count": len(rows),
+        "by_rule": [{"rule": k, "rule_name": NOTIFY_RULE.label(k),
+                     "rule_name_en": NOTIFY_RULE.label(k, "en"), "count": n}
+                    for k, n in counts.items()],
+        "newest": [alert_json(principal, r, crs) for r in rows[::-1][:SUMMARY_NEWEST]],
+        "first_alert_id": rows[0]["alert_id"], "last_alert_id": rows[-1]["alert_id"],
+    }
 
 
 def alert_json(principal: Principal, row: dict[str, Any], crs: str | None = None

@@ -16,7 +16,8 @@ Time-driven rules (:func:`scan`, run by the delivery worker every ``scan_every_s
 - ``escalation``: still overdue ``escalate_after_h`` hours later (default 24 h: the domain brief
   gives no figure) -> the township (webhook).
 
-The alerts (:data:`ALERT_RULES`: overdue, rework, escalation) also go to the SSE stream: the
+The alerts (:data:`geo.notify.events.ALERT_RULES`: overdue, rework, escalation) also go to the
+SSE stream: the
 row's id is announced (:func:`geo.notify.events.announce_alert`) in the same transaction, so
 every app process streams it at commit to the callers who may see the case, as
 ``event: alert`` (never for a rolled-back change, never twice for a deduplicated one).
@@ -38,11 +39,10 @@ from sqlalchemy import Connection, text
 from geo.db.tables.vocab import CHANNEL, URGENCY
 from geo.incidents.flow import STATUS_ZH, open_status_sql
 from geo.localtime import CST
-from geo.notify.events import announce_alert
+from geo.notify.events import ALERT_RULES, announce_alert
 
 ESCALATE_AFTER_H = 24.0  # the domain brief names no figure; WANGGE_ESCALATE_AFTER_H
 HOTLINE = "12345"
-ALERT_RULES = ("overdue", "rework", "escalation")  # also shown live on the command centre's maps
 
 CASE_SQL = """SELECT i.id, i.region_code, i.code, i.status, i.channel, i.urgency,
   i.category_code, i.routing->>'source_ref' AS source_ref, i.worker_id, i.department_code,

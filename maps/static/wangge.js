@@ -738,23 +738,75 @@
       D.figures();
     }
     // an alert for the command centre (超期告警, 返工告警, 超期升级: event "alert"): in the
-    // alarm banner until acknowledged (with the beep), the counters refetched; kept in D.alerts
+    // alarm banner until acknowledged (with the beep), the counters refetched; kept in D.alerts.
+    // Many at once (event "alerts": the server's summary of a backlog or a replay; or single
+    // alerts arriving within GROUP_MS of each other) make one banner entry: "N 件新告警",
+    // the count per rule and the newest few, never one entry per case.
     D.alerts = [];
+    var GROUP_MS = 2000, SHOW_NEWEST = 3;
+    function ruleName(a) { return (cfg.lang === "en" ? a.rule_name_en : a.rule_name) || t.alarm; }
+    function alertGroup(count, byRule, newest) {  // newest first
+      var g = {group: true, alert: true, count: 0, byRule: {}, newest: [], at: Date.now()};
+      return addToGroup(g, count, byRule, newest);
+    }
+    function addToGroup(g, count, byRule, newest) {
+      g.count += count;
+      Object.keys(byRule).forEach(function (k) { g.byRule[k] = (g.byRule[k] || 0) + byRule[k]; });
+      g.newest = newest.concat(g.newest).slice(0, SHOW_NEWEST);
+      g.code = g.newest.length ? g.newest[0].code : null;
+      g.at = Date.now();
+      return g;
+    }
     function onAlert(ev) {
       var d;
       try { d = JSON.parse(ev.data); } catch (e) { return; }
       D.alerts.push(d);
-      alarm({code: d.code, category_name: d.category_name, township_name: d.township_name,
-             title: (cfg.lang === "en" ? d.rule_name_en : d.rule_name) || t.alarm});
+      var last = queue[queue.length - 1], one = {}, name = ruleName(d);
+      one[name] = 1;
+      if (last && last.alert && Date.now() - last.at < GROUP_MS) {  // came together: group
+        var g = last.group ? last : alertGroup(1, last.byRule, [last]);
+        queue[queue.length - 1] = addToGroup(g, 1, one, [d]);
+        showAlarm();
+      } else {
+        alarm({alert: true, code: d.code, category_name: d.category_name,
+               township_name: d.township_name, title: name, byRule: one, at: Date.now()});
+      }
+      D.figures();
+    }
+    function onAlerts(ev) {
+      var d, byRule = {};
+      try { d = JSON.parse(ev.data); } catch (e) { return; }
+      d.newest.forEach(function (a) { D.alerts.push(a); });
+      d.by_rule.forEach(function (r) { byRule[ruleName(r)] = r.count; });
+      var last = queue[queue.length - 1];
+      if (last && last.group && Date.now() - last.at < GROUP_MS) {
+        addToGroup(last, d.count, byRule, d.newest);
+        showAlarm();
+      } else {
+        var g = alertGroup(d.count, byRule, d.newest);
+        g.alert = true;
+        alarm(g);
+      }
       D.figures();
     }
     function connect() {
       if (!window.EventSource || location.protocol === "file:" || !cfg.events) { return; }
       status.hidden = false;
-      var es = new EventSource(cfg.events, {withCredentials: true});
+      // started again after a close: resume from the last position seen (as EventSource does
+      // by itself on a reconnect), so missed case events and alerts are replayed
+      var url = cfg.events;
+      if (D.lastEventId) {
+        url += (url.indexOf("?") >= 0 ? "&" : "?") + "last_event_id=" +
+          encodeURIComponent(D.lastEventId);
+      }
+      var es = new EventSource(url, {withCredentials: true});
       D.source = es;
+      ["incident", "alert", "alerts"].forEach(function (k) {
+        es.addEventListener(k, function (ev) { if (ev.lastEventId) { D.lastEventId = ev.lastEventId; } });
+      });
       es.addEventListener("incident", onEvent);
       es.addEventListener("alert", onAlert);
+      es.addEventListener("alerts", onAlerts);
       es.addEventListener("reset", function () { D.figures(); });
       es.addEventListener("logout", function () {  // the login ended: do not reconnect
         es.close(); D.connected = false; D.loggedOut = true;
@@ -936,8 +988,15 @@
         document.body.appendChild(banner);
         L.DomEvent.disableClickPropagation(banner);
       }
-      banner.querySelector(".what").textContent = (d.title || t.alarm) + ": " + d.code + " " +
-        (d.category_name || "") + " · " + (d.township_name || "") +
+      var what = d.group ?
+        t.alerts_many.replace("{n}", d.count) + " (" + Object.keys(d.byRule).map(function (k) {
+          return k + " " + d.byRule[k]; }).join(" · ") + ") · " + t.alerts_newest + ": " +
+          d.newest.map(function (a) {
+            return a.code + " " + (a.category_name || "") + " · " + (a.township_name || "");
+          }).join("; ") :
+        (d.title || t.alarm) + ": " + d.code + " " + (d.category_name || "") + " · " +
+          (d.township_name || "");
+      banner.querySelector(".what").textContent = what +
         (queue.length > 1 ? " (+" + (queue.length - 1) + ")" : "");
       banner.hidden = false;
       D.alarm.active = true;
@@ -948,7 +1007,7 @@
     function alarm(d) { queue.push(d); showAlarm(); }
     function acknowledge() {
       var d = queue.shift();
-      if (d) { D.alarm.acknowledged.push(d.code); }
+      if (d) { D.alarm.acknowledged.push(d.group ? d.count + " alerts" : d.code); }
       if (queue.length) { showAlarm(); return; }
       clearInterval(beepTimer);
       beepTimer = null;
@@ -956,6 +1015,7 @@
       if (banner) { banner.hidden = true; }
     }
     D.acknowledge = acknowledge;
+    D.alarm.queue = queue;
     if (cfg.wall) { buildWall(); }
     else {
       var box = L.control({position: "bottomleft"});

@@ -73,8 +73,8 @@ async def _client(base: str, token: str, got: dict[int, float], ready: asyncio.E
             assert r.status_code == 200, r.status_code
             ready.set()
             async for line in r.aiter_lines():
-                if line.startswith("id: "):
-                    got[int(line[4:])] = time.perf_counter()
+                if line.startswith("id: "):  # the position "<event id>:<alert id>"
+                    got[int(line[4:].split(":")[0])] = time.perf_counter()
                 if stop.is_set():
                     break
 

@@ -27,6 +27,7 @@ class Reader:
     def __init__(self, url: str, headers: dict[str, str]) -> None:
         self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
         self.status: int | None = None
+        self.last_id: str | None = None
         self.opened = threading.Event()
         self._client = httpx.Client(timeout=httpx.Timeout(5.0, read=None))
         self._thread = threading.Thread(target=self._run, args=(url, headers), daemon=True)
@@ -41,6 +42,8 @@ class Reader:
                 msg: dict[str, Any] = {}
                 for line in r.iter_lines():
                     if line == "":
+                        if "id" in msg:  # as EventSource's lastEventId, also without data
+                            self.last_id = msg["id"]
                         if "data" in msg or "event" in msg:
                             if "data" in msg:
                                 msg["data"] = json.loads(msg["data"])
@@ -81,6 +84,11 @@ class Reader:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _event_id(m: dict[str, Any]) -> int:
+    """The case event id of a message's position ``<event id>:<alert id>``."""
+    return int(m["id"].split(":")[0])
 
 
 def _other_cell_point(conn: Any, cell: str) -> tuple[float, float]:
@@ -128,7 +136,7 @@ def test_live_scoped_resumable_across_processes(two: tuple[str, str, Engine]) ->
     inside = _report(http, p1, command, x, y)  # made through process 1
     got = boss.until(lambda m: m.get("data", {}).get("code") == inside["code"])
     assert time.monotonic() - t0 < 2.0
-    assert got["event"] == "incident" and int(got["id"]) == got["data"]["event_id"]
+    assert got["event"] == "incident" and _event_id(got) == got["data"]["event_id"]
     d = got["data"]
     assert d["kind"] == "intake" and d["status_name"] and d["category_name"] == "占用消防通道"
     assert d["lon"] == pytest.approx(x) and isinstance(d["overdue"], bool)
@@ -138,7 +146,7 @@ def test_live_scoped_resumable_across_processes(two: tuple[str, str, Engine]) ->
     boss.until(lambda m: m.get("data", {}).get("code") == outside["code"])
     # the worker never sees the case in another cell
     assert all(m.get("data", {}).get("code") != outside["code"] for m in mine.drain(1.0))
-    last = int(got["id"])
+    last = _event_id(got)
     boss.close()
     # missed while away: two more cases and a step on the first
     missed = [_report(http, p1, command, x, y)["code"], _report(http, p1, command, ox, oy)["code"]]
@@ -152,14 +160,14 @@ def test_live_scoped_resumable_across_processes(two: tuple[str, str, Engine]) ->
             "SELECT e.id FROM incident_event e JOIN incident i ON i.id = e.incident_id "
             "WHERE e.id > :a AND i.cell_code = :c ORDER BY e.id"), {"a": last, "c": cell})]
     back = Reader(f"{p2}/events", {**_bearer(command), "Last-Event-ID": str(last)})
-    replayed = [int(m["id"]) for m in back.drain(1.5) if m.get("event") == "incident"]
+    replayed = [_event_id(m) for m in back.drain(1.5) if m.get("event") == "incident"]
     assert replayed == expected and len(expected) >= 4
     assert {missed[0], missed[1], inside["code"]} <= {
         c for (c,) in engine.connect().execute(text(
             "SELECT i.code FROM incident_event e JOIN incident i ON i.id = e.incident_id "
             "WHERE e.id = ANY(:ids)"), {"ids": replayed})}
     again = Reader(f"{p1}/events?last_event_id={last}", _bearer(worker))
-    assert [int(m["id"]) for m in again.drain(1.5) if m.get("event") == "incident"] \
+    assert [_event_id(m) for m in again.drain(1.5) if m.get("event") == "incident"] \
         == mine_expected
     for r_ in (mine, back, again):
         r_.close()
@@ -175,7 +183,7 @@ def test_per_user_cap(two: tuple[str, str, Engine]) -> None:
     r = http.get(f"{p1}/events", headers=_bearer(token))
     assert r.status_code == 429 and "实时事件流" in r.json()["detail"]
     # an id past any event (beyond a bigint) or not ASCII digits: 422, never a silent stream
-    for bad in ("9" * 23, str(2**63), "1e3"):
+    for bad in ("9" * 23, str(2**63), "1e3", "1:2:3", f"1:{2**63}", "1:", ":1", "1:-2"):
         r = http.get(f"{p1}/events", headers={**_bearer(token), "Last-Event-ID": bad})
         assert r.status_code == 422, (bad, r.status_code)
     r = http.get(f"{p1}/events", params={"last_event_id": "9" * 23}, headers=_bearer(token))
