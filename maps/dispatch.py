@@ -38,9 +38,11 @@ from maps.frame import (
     JsLayer,
     LocalHeatMap,
     MapOptions,
+    Tooltip,
     VectorTileLayer,
     legend_html,
     new_map,
+    shift,
     shift_xy,
 )
 from maps.wall import wall_figures
@@ -302,3 +304,82 @@ def tiles_data(opts: MapOptions, period: gi.Period, known: list[Any]) -> dict[st
         "t": {k: t[k] for k in ("status", "urgency", "reported", "cell", "channel", "overdue",
                                 "link_item", "open_case")},
     }
+
+
+def build_prefecture_map(conn: Connection, principal: Principal, opts: MapOptions,
+                         counties: list[tuple[str, str]]) -> folium.Map:
+    """The dispatch map of a caller whose scope holds several counties (a prefecture or a
+    province command centre, ``/maps/dispatch`` without ``?region=``): every county's outline
+    and its counters (today's intake, open, overdue, closing rate this month: the wall
+    screen's, :func:`maps.wall.wall_figures`, no count of its own). A click on a county zooms
+    to it; its name opens that county's dispatch map (``?region=CODE``)."""
+    from html import escape
+
+    opts = opts.validated()
+    t = opts.t
+    frames = [gl.admin_units(conn, code, ("county",)) for code, _name in counties]
+    units = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+    x0, y0, x1, y1 = (float(v) for v in units.total_bounds)
+    m = new_map(opts, (x0, y0, x1, y1), t["prefecture_title"],
+                " · ".join(name for _code, name in counties))
+    figures = {code: wall_figures(conn, principal, code)["totals"] for code, _n in counties}
+    names = dict(counties)
+    keep = {"lang": opts.lang, "basemap": opts.basemap}
+
+    def link(code: str) -> str:
+        return "/maps/dispatch?" + urlencode({"region": code, **keep})
+
+    def counters(code: str) -> list[tuple[str, str, str]]:
+        f = figures[code]
+        rate = f.get("closing_rate")
+        return [("today", t["today_intake"], f"{f['today']}"),
+                ("open", t["open_n"], f"{f['open']}"),
+                ("overdue", t["overdue_n"], f"{f['overdue']}"),
+                ("rate", t["closing_rate"], "—" if rate is None else f"{rate:.1%}")]
+
+    colours = {"today": st.LABEL_TEXT, "open": st.COUNT_COLORS["open"],
+               "overdue": st.COUNT_COLORS["overdue"], "rate": st.COUNT_COLORS["closed"]}
+    shown = units.copy()
+    shown["label"] = [names.get(str(c), str(n)) for c, n in zip(shown["code"], shown["name"],
+                                                               strict=True)]
+    shown["figures"] = [" · ".join(f"{lab} {val}" for _k, lab, val in counters(str(c)))
+                        for c in shown["code"]]
+    folium.GeoJson(
+        gl.to_geojson(shift(shown, opts), ["code", "label", "figures"]), name=t["counties"],
+        style_function=lambda _f: {"color": st.TOWNSHIP_LINE, "weight": 3,
+                                   "fillColor": st.CELL_FILL, "fillOpacity": 0.12},
+        highlight_function=lambda _f: {"weight": 5, "fillOpacity": 0.25},
+        tooltip=Tooltip(["label", "figures"], aliases=[t["county"], t["by_county"]]),
+        zoom_on_click=True, smooth_factor=1.0,
+    ).add_to(m)
+    points = shift(shown[["code", "geometry"]], opts).geometry.representative_point()
+    for code, pt in zip(shown["code"], points, strict=True):
+        code = str(code)
+        body = "".join(
+            f"<div class='wangge-county-{k}'><span style='color:{colours[k]}'>{escape(val)}"
+            f"</span> {escape(lab)}</div>" for k, lab, val in counters(code))
+        html = (f"<div class='wangge-box wangge-county' data-region='{escape(code)}'>"
+                f"<a href='{escape(link(code))}' title='{escape(t['open_county'])}'>"
+                f"<b>{escape(names.get(code, code))}</b></a>{body}</div>")
+        folium.Marker([round(float(pt.y), 6), round(float(pt.x), 6)],
+                      icon=folium.DivIcon(html=html, icon_size=(150, 96),
+                                          icon_anchor=(75, 48))).add_to(m)
+
+    head = "".join(f"<th>{escape(lab)}</th>" for _k, lab, _v in counters(counties[0][0]))
+    rows = "".join(
+        f"<tr data-region='{escape(code)}'><td><a href='{escape(link(code))}'>"
+        f"{escape(name)}</a></td>"
+        + "".join(f"<td style='color:{colours[k]};text-align:right'>{escape(v)}</td>"
+                  for k, _lab, v in counters(code)) + "</tr>"
+        for code, name in counties)
+    table = (f"<table class='wangge-counties'><tr><th>{escape(t['county'])}</th>{head}</tr>"
+             f"{rows}</table><div class='note'>{escape(t['counties_note'])}</div>")
+    m.add_child(JsCall("legend", table, "topleft", t["by_county"]))
+    legend = [("line", st.TOWNSHIP_LINE, t["counties"]),
+              ("dot", colours["open"], t["open_n"]),
+              ("dot", colours["overdue"], t["overdue_n"]),
+              ("dot", colours["rate"], t["closing_rate"])]
+    m.add_child(JsCall("legend", legend_html("", legend, [t["counties_note"]]), "bottomright",
+                       t["legend"]))
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    return m

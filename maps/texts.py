@@ -109,6 +109,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "alerts_many": "{n} 件新告警", "alerts_newest": "最新",
         "live_logout": "登录已失效, 实时更新已停止, 请重新登录",
         "by_township": "各乡镇", "api_link": "事件详情(API)",
+        "prefecture_title": "市级指挥调度图", "counties": "区县界", "county": "区县",
+        "by_county": "各区县", "open_county": "打开本县调度图",
+        "counties_note": "点击区县放大到该县; 县名链接打开该县调度图",
     },
     "en": {
         "townships": "Townships", "villages": "Villages / communities", "cells": "Grid cells",
@@ -223,6 +226,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "alerts_many": "{n} new alerts", "alerts_newest": "newest",
         "live_logout": "Your login ended: live updates stopped, log in again",
         "by_township": "By township", "api_link": "Incident (API)",
+        "prefecture_title": "Prefecture dispatch map", "counties": "Counties",
+        "county": "County", "by_county": "By county", "open_county": "Open this county's map",
+        "counties_note": "Click a county to zoom to it; its name opens its dispatch map",
     },
 }
 

@@ -130,10 +130,16 @@ def _kept_template(admin_engine: Engine) -> str:
         if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
                         {"n": kept}).first():
             return kept
-    built = _build_template(admin_engine)
+    return keep_template(admin_engine, _build_template(admin_engine), kept)
+
+
+def keep_template(admin_engine: Engine, built: str, kept: str) -> str:
+    """Rename the template ``built`` to ``kept``, dropping the older ones of its kind (the
+    names sharing ``kept``'s prefix before the hash); ``built`` if another session won."""
+    like = kept.rsplit("_", 1)[0] + "_%"
     with admin_engine.connect() as conn:
         for (old,) in conn.execute(text(
-                "SELECT datname FROM pg_database WHERE datname LIKE 'wangge_kept_tpl_%'")):
+                "SELECT datname FROM pg_database WHERE datname LIKE :like"), {"like": like}):
             try:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{old}"'))
             except Exception:  # noqa: BLE001 - another session is copying it: leave it

@@ -56,7 +56,11 @@ def app_fixture(port: int, name: str, host: str = "127.0.0.1") -> Any:
 
 def bearer(engine: Engine, role: str) -> dict[str, str]:
     """The Authorization header of the demo user of ``role`` (a session token)."""
-    username = DEMO_USERS[role][0]
+    return bearer_for(engine, DEMO_USERS[role][0])
+
+
+def bearer_for(engine: Engine, username: str) -> dict[str, str]:
+    """The Authorization header of the user ``username`` (a session token)."""
     with engine.connect() as conn:
         uid, ver = conn.execute(text("SELECT id, token_version FROM app_user WHERE username = "
                                      ":u"), {"u": username}).one()
@@ -64,10 +68,12 @@ def bearer(engine: Engine, role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def log_in(page: Any, base: str, role: str, path: str) -> None:
-    """Open ``path`` through the login form as the demo user of ``role``."""
+def log_in(page: Any, base: str, role: str, path: str,
+           credentials: tuple[str, str] | None = None) -> None:
+    """Open ``path`` through the login form as the demo user of ``role`` (or the user of
+    ``credentials``: name, password)."""
     page.goto(f"{base}/login?next={quote(path, safe='/')}")
-    username, password, _ = DEMO_USERS[role]
+    username, password = credentials or DEMO_USERS[role][:2]
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")

@@ -24,6 +24,7 @@ from api.schemas import ok
 from api.schemas import places as schemas_places
 from geo.auth.principal import Principal
 from geo.errors import InvalidInput, NotFound
+from geo.regions.scope import counties_in_scope
 from maps import assets
 from maps.cell import build_cell_map
 from maps.coverage import (
@@ -32,7 +33,7 @@ from maps.coverage import (
     build_patrol_coverage_map,
     build_property_coverage_map,
 )
-from maps.dispatch import build_dispatch_map, incidents_in_view
+from maps.dispatch import build_dispatch_map, build_prefecture_map, incidents_in_view
 from maps.frame import MapOptions, render_page, security_headers
 from maps.panel import case_panel
 from maps.wall import wall_figures
@@ -106,6 +107,10 @@ def dispatch_map(
 ) -> HTMLResponse:
     """Cells, boundaries, incidents by status/overdue, cameras and sectors, search, period.
 
+    A caller whose scope holds several counties (a prefecture or province command centre)
+    gets, without ``region``, every county's outline with its counters (today's intake, open,
+    overdue, closing rate this month), each linking to its county's map (``?region=CODE``).
+
     Live: the page follows ``GET /events`` and updates markers, counters and lists in place;
     a click on a case opens its side panel (``/maps/dispatch/case/{code}``)."""
     # the page follows the event stream when this server has one (GET /events, issue 18)
@@ -113,6 +118,11 @@ def dispatch_map(
     opts = _options(settings, lang, basemap, region, principal, start=from_, end=to,
                     refresh=refresh,
                     overdue_days=overdue_days, extra={"wall": wall, "events": events})
+    if region is None and not wall:  # a prefecture or province: every county in scope
+        counties = counties_in_scope(conn, principal)
+        if len(counties) > 1:
+            return _page(render_page(build_prefecture_map(conn, principal, opts, counties)),
+                         opts)
     return _page(render_page(build_dispatch_map(conn, principal, opts)), opts)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, RootModel
+from pydantic import ConfigDict, Field, RootModel
 
 from api.schemas.base import Answer, list_config, model_config
 
@@ -139,6 +139,33 @@ class Board(Answer):
                      "township_code": "141123100", "department_code": "xiaofang",
                      "due_at": "2026-10-29T11:00:00+08:00",
                      "reported_at": "2026-10-28T15:00:00+08:00"}]})
+
+
+class BoardByCounty(Answer):
+    """``/board?group_by=county``: one row per county in the caller's scope (a prefecture or
+    province command centre: every county below), each the county's own board, and totals."""
+
+    group_by: str
+    as_of: str | None
+    period: dict[str, Any] | None = None
+    counties: list[dict[str, Any]]
+    total: dict[str, Any]
+    model_config = model_config({
+        "group_by": "county", "as_of": "2026-10-31T23:59:59+08:00", "period": None,
+        "counties": [{"region_code": "141123", "name": "兴县", "reports": 20000,
+                      "by_status": {"closed": 18500, "dispatched": 300}, "open": 1500,
+                      "overdue_total": 420, "by_township": [], "overdue": []},
+                     {"region_code": "141124", "name": "临县", "reports": 1500,
+                      "by_status": {"closed": 1400, "dispatched": 20}, "open": 100,
+                      "overdue_total": 30, "by_township": [], "overdue": []}],
+        "total": {"reports": 21500, "by_status": {"closed": 19900, "dispatched": 320},
+                  "open": 1600, "overdue_total": 450}})
+
+
+class BoardAnswer(RootModel[Board | BoardByCounty]):
+    """The board of one county, or (``group_by=county``) one row per county."""
+
+    model_config = ConfigDict(json_schema_extra=Board.model_config["json_schema_extra"])
 
 
 class MyCells(Answer):

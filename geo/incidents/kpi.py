@@ -201,10 +201,9 @@ def _load_counties(conn: Connection, principal: Principal, load: Any, windows: l
                                                 dict[Any, Any], list[Any], dt.datetime | None]:
     """Each county's totals (the one-region loader, per region in the caller's scope) keyed by
     its code, its name, the calendars' warnings and the earliest report of them all."""
-    codes = sorted(principal.regions) if principal.regions is not None else None
-    rows = conn.execute(text(
-        "SELECT code, name FROM region WHERE CAST(:all AS boolean) OR code = ANY(:codes) "
-        "ORDER BY code"), {"all": codes is None, "codes": codes or []}).all()
+    from geo.regions.scope import counties_in_scope
+
+    rows = counties_in_scope(conn, principal)
     daily: dict[dt.date, dict[Any, dict[str, Any]]] = {}
     names: dict[Any, Any] = {}
     warnings: list[Any] = []

@@ -1,0 +1,159 @@
+"""The prefecture view of the dispatch map (issue 21 item 2), with real logins, in headless
+Chromium with the internet cut off, on two counties (兴县 demo + 临县 added by ``region add`` /
+``demo load --region``).
+
+- The prefecture command centre (demo-prefecture, 吕梁市) opening ``/maps/dispatch`` without
+  ``?region=`` sees both county outlines and each county's counters (today's intake, open,
+  overdue, closing rate this month), equal to the wall screen's for that county
+  (``/maps/dispatch/figures?region=``); a click on a county zooms to it; its name opens the
+  county's own dispatch map (``?region=141124``).
+- The 兴县 command centre and grid worker get their county's map exactly as before: no county
+  boxes, nothing of 临县 in the page; ``?region=141124`` is refused (403).
+Screenshots: artifacts/screenshots/prefecture-*.png.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+
+from geo.demo.grid_county import PREFECTURE_USER
+from geo.demo.users import DEMO_USERS
+from tests.conftest import REPO_ROOT, make_settings, serve_in_thread
+from tests.served import bearer_for, log_in
+from tests.two_counties import LIN, XING, two_county_fixture
+
+pytestmark = pytest.mark.browser
+PORT = int(os.environ.get("WANGGE_TEST_PREFECTURE_MAPS_PORT", "8187"))
+SHOTS = REPO_ROOT / "artifacts" / "screenshots"
+
+two_counties = two_county_fixture()
+
+
+@pytest.fixture(scope="module")
+def served(two_counties: tuple[str, Engine], tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[str]:
+    settings = make_settings(two_counties[0], demo_open=False,
+                             data_dir=tmp_path_factory.mktemp("prefecture-maps"))
+    with serve_in_thread(settings, "127.0.0.1", PORT) as base:
+        yield base
+
+
+def _open(browser: Any, base: str, user: tuple[str, str], path: str, shot: str
+          ) -> tuple[Any, list[str], list[str]]:
+    """Log in as ``user`` (name, password) through the form and open ``path`` offline."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    blocked: list[str] = []
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith((base + "/", "data:", "about:")):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    log_in(page, base, "", path, user)
+    page.wait_for_load_state("networkidle")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"prefecture-{shot}.png"))
+    return page, blocked, errors
+
+
+MAP_JS = ("() => { for (const k of Object.keys(window)) { if (k.startsWith('map_') && "
+          "window[k] instanceof L.Map) return k; } return null; }")
+
+
+def _expected_counters(base: str, engine: Engine, code: str) -> list[str]:
+    """The wall screen's counters of the county, as the page writes them."""
+    with httpx.Client(base_url=base, headers=bearer_for(engine, PREFECTURE_USER[0])) as api:
+        r = api.get(f"/maps/dispatch/figures?region={code}")
+    assert r.status_code == 200, r.text
+    f = r.json()["totals"]
+    rate = f["closing_rate"]
+    return [str(f["today"]), str(f["open"]), str(f["overdue"]),
+            "—" if rate is None else f"{rate:.1%}"]
+
+
+def test_prefecture_sees_every_county(browser: Any, served: str,
+                                      two_counties: tuple[str, Engine]) -> None:
+    engine = two_counties[1]
+    page, blocked, errors = _open(browser, served, PREFECTURE_USER[:2], "/maps/dispatch",
+                                  "dispatch")
+    assert not errors and not blocked, (errors, blocked)
+    # both outlines: one interactive path per county in the counties layer
+    outlines = page.locator(".leaflet-overlay-pane path.leaflet-interactive")
+    assert outlines.count() == 2
+    for code, name in ((XING, "兴县"), (LIN, "临县")):
+        box = page.locator(f".wangge-county[data-region='{code}']")
+        assert box.count() == 1 and box.is_visible(), code
+        assert name in box.inner_text()
+        want = _expected_counters(served, engine, code)
+        got = [page.locator(f".wangge-county[data-region='{code}'] .wangge-county-{k} span")
+               .inner_text() for k in ("today", "open", "overdue", "rate")]
+        assert got == want, (code, got, want)
+        row = page.locator(f"table.wangge-counties tr[data-region='{code}'] td")
+        assert [row.nth(i).inner_text() for i in range(1, 5)] == want
+    assert int(_expected_counters(served, engine, LIN)[1]) > 0  # 临县 has open cases
+
+    # a click inside 临县 (away from its box) zooms to it
+    with engine.connect() as conn:
+        lon, lat = conn.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid_cell "
+            "WHERE region_code = :r ORDER BY ST_Y(ST_Centroid(geom)) DESC LIMIT 1) s"),
+            {"r": LIN}).one()
+    name = page.evaluate(MAP_JS)
+    assert name
+    z0 = page.evaluate(f"() => window['{name}'].getZoom()")
+    pt = page.evaluate(f"() => window['{name}'].latLngToContainerPoint([{lat}, {lon}])")
+    box = page.locator(f"#{name}").bounding_box()
+    page.mouse.click(box["x"] + pt["x"], box["y"] + pt["y"])
+    page.wait_for_timeout(1200)
+    z1 = page.evaluate(f"() => window['{name}'].getZoom()")
+    center = page.evaluate(f"() => window['{name}'].getCenter()")
+    page.screenshot(path=str(SHOTS / "prefecture-zoomed.png"))
+    assert z1 > z0, (z0, z1)
+    with engine.connect() as conn:
+        inside = conn.execute(text(
+            "SELECT ST_Intersects(geom, ST_SetSRID(ST_MakePoint(:x, :y), 4490)) FROM admin_unit "
+            "WHERE region_code = :r AND level = 'county'"),
+            {"x": center["lng"], "y": center["lat"], "r": LIN}).scalar_one()
+    assert inside, center
+
+    # the county's name opens its own dispatch map
+    page.goto(f"{served}/maps/dispatch")
+    page.wait_for_load_state("networkidle")
+    page.locator(f".wangge-county[data-region='{LIN}'] a").click()
+    page.wait_for_url(re.compile(r"region=" + LIN), timeout=60_000)
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(SHOTS / "prefecture-county.png"))
+    html = page.content()
+    assert page.locator(".wangge-county").count() == 0
+    assert "指挥调度图" in html and LIN in html
+    page.close()
+
+
+@pytest.mark.parametrize("role", ["command", "worker"])
+def test_xing_users_see_nothing_of_lin(browser: Any, served: str,
+                                       two_counties: tuple[str, Engine], role: str) -> None:
+    engine = two_counties[1]
+    page, blocked, errors = _open(browser, served, DEMO_USERS[role][:2], "/maps/dispatch",
+                                  f"xing-{role}")
+    assert not errors and not blocked, (errors, blocked)
+    assert page.locator(".wangge-county").count() == 0
+    html = page.content()
+    assert "临县" not in html and LIN not in html and "指挥调度图" in html
+    with httpx.Client(base_url=served, headers=bearer_for(engine, DEMO_USERS[role][0])
+                      ) as api:
+        for path in (f"/maps/dispatch?region={LIN}", f"/maps/dispatch/figures?region={LIN}"):
+            r = api.get(path)
+            assert r.status_code == 403 and "SJ" + LIN not in r.text, (path, r.status_code)
+    page.close()
