@@ -4,7 +4,9 @@ Every figure comes from the function that answers the same question over HTTP, c
 the same inputs, so the report equals what ``/kpi`` and the analyses return for the month:
 
 - headline, township table, categories, 12-month trend: :func:`geo.incidents.kpi.kpi`
-  (``/kpi``, the trend with ``group_by=month``); 同比 and 环比 are its ``yoy`` (the same month a
+  (``/kpi``, the trend with ``group_by=month``); for a reader whose scope holds several
+  counties (a prefecture or province) also one row per county (``group_by=county``), while
+  the other sections stay those of ``region_code``; 同比 and 环比 are its ``yoy`` (the same month a
   year earlier) and ``pop`` (the month before), null when that month has no reports;
 - overdue cases still open: :func:`geo.incidents.views.list_incidents` (``/incidents/overdue``),
   scoped and masked for the caller;
@@ -38,6 +40,7 @@ from geo.incidents.kpi import kpi
 from geo.incidents.views import list_incidents
 from geo.localtime import CST
 from geo.periods import Period, add_months
+from geo.regions.scope import counties_in_scope
 
 TREND_MONTHS = 12
 TOP_CATEGORIES = 8
@@ -87,8 +90,8 @@ def monthly_report(conn: Connection, principal: Principal, region_code: str, mon
     -------
     dict
         ``inputs``, ``headline`` (with ``yoy`` 同比 and ``mom`` 环比), ``trend``,
-        ``townships``, ``categories``, ``overdue``, ``cameras``, ``property``, ``hotspots``,
-        ``sites``.
+        ``counties`` (rows and total; None for a county reader), ``townships``,
+        ``categories``, ``overdue``, ``cameras``, ``property``, ``hotspots``, ``sites``.
     """
     if principal.role not in REPORT_ROLES:
         raise Forbidden(f"角色 {principal.role} 不能读月报 / role {principal.role} cannot read "
@@ -105,6 +108,9 @@ def monthly_report(conn: Connection, principal: Principal, region_code: str, mon
 
     current = month_kpi(first)
     headline = current["total"]  # with yoy (同比) and pop (环比), as /kpi answers them
+    # a prefecture or province reader: one row per county in scope (/kpi?group_by=county)
+    scope = counties_in_scope(conn, principal)
+    by_county = month_kpi(first, "county") if len(scope) > 1 else None
     months = kpi(conn, principal, region_code, add_months(first, 1 - TREND_MONTHS), after,
                  "month", as_of)
     trend = [{"month": g["key"], **{k: g[k] for k in (
@@ -156,11 +162,14 @@ def monthly_report(conn: Connection, principal: Principal, region_code: str, mon
             "boundary_set": bset["name"], "reader": principal.user, "role": principal.role,
             "reader_name": _display_name(conn, principal.user),
             "synthetic": _synthetic(conn, region_code),
+            "counties": [{"code": c, "name": n} for c, n in scope] if by_county else None,
         },
         "headline": {k: v for k, v in headline.items() if k not in ("yoy", "pop")},
         "yoy": headline.get("yoy"),
         "mom": headline.get("pop"),
         "trend": trend,
+        "counties": ({"rows": by_county["groups"], "total": by_county["total"]}
+                     if by_county else None),
         "townships": townships,
         "categories": categories,
         # hidden: the reader's role reads no case list (planners, viewers), so the list is

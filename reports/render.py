@@ -59,6 +59,8 @@ T = {
                     "{units} 个网格中热点 {hot} 个, 冷点 {cold} 个; 地图框出 95% 以上置信度的热点",
         "urban_value": "目标 100%", "zoom_title": "{month} 热点网格放大 (城区)",
         "system": "网格化服务管理系统 (Wangge)",
+        "counties": "各区县本月对比", "county": "区县", "scope": "辖区",
+        "total_row": "合计",
     },
     "en": {
         "title": "Grid management monthly report",
@@ -100,6 +102,8 @@ T = {
                     "cells; the map outlines hot spots at 95 % confidence or more",
         "urban_value": "target 100 %", "zoom_title": "{month}: hot-spot cells, close-up",
         "system": "Wangge",
+        "counties": "The counties this month", "county": "County", "scope": "Counties",
+        "total_row": "Total",
     },
 }
 METRIC_NAMES = {
@@ -172,6 +176,12 @@ def _change(key: str, cmp: dict[str, Any] | None, t: dict[str, str]) -> str:
     return f"<span{cls}>{escape(text)}</span>"
 
 
+def _unit_figures(g: dict[str, Any]) -> list[Any]:
+    """A township's or county's figures as the report's tables show them."""
+    return [g["reports"], g["cases"], g["closed"], _fmt("closing_rate", g["closing_rate"]),
+            _fmt("on_time_rate", g["on_time_rate"]), g["open_overdue"]]
+
+
 def _table(headers: list[str], rows: list[list[Any]], numeric: set[int] | None = None) -> str:
     numeric = numeric or set()
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
@@ -237,7 +247,9 @@ def monthly_html(conn: Connection, principal: Principal, report: dict[str, Any],
             (t["region"], f"{inp['region_name']} ({inp['region_code']})"),
             (t["period"], f"{inp['from']} — {_last_day(inp['to'])}"),
             (t["as_of"], _local(inp["as_of"])), (t["bset"], inp["boundary_set"]),
-            (t["reader"], _reader(inp, lang)))) + "</table>")
+            (t["reader"], _reader(inp, lang)),
+            *([(t["scope"], "、".join(c["name"] for c in inp["counties"]))]
+              if inp.get("counties") else []))) + "</table>")
     # 1. headline
     parts.append(f"<h2>{escape(t['headline'])}</h2><div class=kpis>")
     for key in ("reports", "closing_rate", "on_time_rate", "open_overdue"):
@@ -253,6 +265,16 @@ def monthly_html(conn: Connection, principal: Principal, report: dict[str, Any],
     parts.append(f"<table><thead><tr><th>{escape(t['metric'])}</th><th>{escape(t['value'])}"
                  f"</th><th>{escape(t['mom'])}</th><th>{escape(t['yoy'])}</th></tr></thead>"
                  f"<tbody>{rows}</tbody></table>")
+    # a prefecture or province reader: every county in scope, side by side
+    if report.get("counties"):
+        parts.append(f"<h2>{escape(t['counties'])}</h2>")
+        parts.append(_table(
+            [t["county"], names["reports"], names["cases"], names["closed"],
+             names["closing_rate"], names["on_time_rate"], names["open_overdue"]],
+            [[g["name"], *_unit_figures(g)] for g in (
+                *report["counties"]["rows"], {**report["counties"]["total"],
+                                              "name": t["total_row"]})],
+            {1, 2, 3, 4, 5, 6}))
     # 2. trend
     parts.append(f"<h2>{escape(t['trend'])}</h2>")
     parts.append(_img(charts.trend_chart(report["trend"], t["trend_title"], lang),
@@ -268,9 +290,7 @@ def monthly_html(conn: Connection, principal: Principal, report: dict[str, Any],
     parts.append(_table(
         [t["rank"], t["township"], names["reports"], names["cases"], names["closed"],
          names["closing_rate"], names["on_time_rate"], names["open_overdue"]],
-        [[i + 1, g["name"], g["reports"], g["cases"], g["closed"],
-          _fmt("closing_rate", g["closing_rate"]), _fmt("on_time_rate", g["on_time_rate"]),
-          g["open_overdue"]] for i, g in enumerate(report["townships"])],
+        [[i + 1, g["name"], *_unit_figures(g)] for i, g in enumerate(report["townships"])],
         {0, 2, 3, 4, 5, 6, 7}))
     # 4. categories
     parts.append(f"<h2>{escape(t['categories'])}</h2>")
@@ -424,15 +444,19 @@ def monthly_xlsx(report: dict[str, Any], lang: str = "zh") -> bytes:
         metric("cases", total=True), metric("closed", total=True),
         metric("closing_rate", ratio=("closed", "due")), metric("on_time_rate")],
         [{**m} for m in report["trend"]], totals=False)
+    def unit_figures() -> list[Column]:  # the KPI columns of a row per township or county
+        return [
+            metric("reports", total=True), metric("cases", total=True),
+            metric("closed", total=True), Column("due", "应结案数", "Due", "int", total=True),
+            metric("closing_rate", ratio=("closed", "due")),
+            metric("on_time_rate", ratio=("closed_on_time", "due")),
+            Column("closed_on_time", "按期结案数", "Closed on time", "int", total=True),
+            metric("open_overdue", total=True)]
+
     towns = Sheet("乡镇", "Townships", [
         Column("rank", tz["rank"], te["rank"], "int"), Column("name", tz["township"],
                                                             te["township"]),
-        metric("reports", total=True), metric("cases", total=True), metric("closed", total=True),
-        Column("due", "应结案数", "Due", "int", total=True),
-        metric("closing_rate", ratio=("closed", "due")),
-        metric("on_time_rate", ratio=("closed_on_time", "due")),
-        Column("closed_on_time", "按期结案数", "Closed on time", "int", total=True),
-        metric("open_overdue", total=True)],
+        *unit_figures()],
         [{**g, "rank": i + 1} for i, g in enumerate(report["townships"])], totals=True)
     cats = Sheet("类别", "Categories", [
         Column("name", tz["category"], te["category"]), metric("reports", total=True),
@@ -463,6 +487,11 @@ def monthly_xlsx(report: dict[str, Any], lang: str = "zh") -> bytes:
                note_zh="与上年同月之差, 单位同环比", note_en="difference from the same month a "
                "year earlier, in the same units"),
         Column("unit", "环比、同比单位", "Unit of the changes")], headline_rows)
+    sheets = [headline, trend, towns, cats, overdue]
+    if report.get("counties"):  # a prefecture or province reader: every county in scope
+        sheets.insert(1, Sheet("区县", "Counties", [
+            Column("name", tz["county"], te["county"]), *unit_figures()],
+            report["counties"]["rows"], totals=True))
     inp = report["inputs"]
     about = About(
         f"{inp['region_name']} {inp['month']} {tz['title']}",
@@ -470,10 +499,12 @@ def monthly_xlsx(report: dict[str, Any], lang: str = "zh") -> bytes:
         inputs=[("区域", "Region", f"{inp['region_name']} ({inp['region_code']})"),
                 ("统计期", "Period", f"{inp['from']} — {_last_day(inp['to'])}"),
                 ("数据截至", "Data as of", _local(inp["as_of"])),
-                ("网格边界", "Grid boundaries", inp["boundary_set"])],
+                ("网格边界", "Grid boundaries", inp["boundary_set"]),
+                *([("辖区", "Counties", "、".join(c["name"] for c in inp["counties"]))]
+                  if inp.get("counties") else [])],
         notes=([(tz["synthetic"], te["synthetic"])] if inp["synthetic"] else [])
         + [(report["definitions_zh"], report["definitions"])])
-    return write_workbook([headline, trend, towns, cats, overdue], about, lang)
+    return write_workbook(sheets, about, lang)
 
 
 CHANGE_UNITS = {"pp": ("百分点", "percentage points"), "cases": ("件", "cases"),
