@@ -33,36 +33,156 @@ from geo.auth.principal import Principal
 from geo.localtime import TZ_NAME
 from geo.periods import Period
 
-COVERAGE_SQL = """
-WITH u AS MATERIALIZED (
-    SELECT x.*, ST_Transform(x.geom, :srid) AS gm FROM ({units}) x
-), s AS (
+#: Per unit of ``u`` (columns ``k``: a key, ``rc``: region, ``srid``: its metric CRS, ``geom``
+#: and ``gm``: the unit in CGCS2000 and in metres): the covered area and the camera counts.
+#: One SQL for the analysis (:data:`COVERAGE_SQL`) and the stored per-cell coverage
+#: (:func:`refresh_function_sql`).
+PER_UNIT_SQL = """
+s AS (
     -- per unit, the union of the online sectors touching it (GiST index on camera.sector):
     -- overlapping sectors are never counted twice
-    SELECT u.code, ST_Union(ST_Transform(c.sector, :srid)) AS g
-      FROM u JOIN camera c ON c.region_code = :r AND c.status = 'online'
+    SELECT u.k, ST_Union(ST_Transform(c.sector, u.srid)) AS g
+      FROM u JOIN camera c ON c.region_code = u.rc AND c.status = 'online'
        AND c.sector IS NOT NULL AND ST_Intersects(u.geom, c.sector)
-     GROUP BY u.code
+     GROUP BY u.k
 ), area AS (
     -- a union inside the unit needs no intersection
-    SELECT s.code, CASE WHEN ST_CoveredBy(s.g, u.gm) THEN ST_Area(s.g)
-                        ELSE ST_Area(ST_Intersection(u.gm, s.g)) END AS covered_m2
-      FROM s JOIN u USING (code)
+    SELECT s.k, CASE WHEN ST_CoveredBy(s.g, u.gm) THEN ST_Area(s.g)
+                     ELSE ST_Area(ST_Intersection(u.gm, s.g)) END AS covered_m2
+      FROM s JOIN u USING (k)
 ), cams AS (
-    SELECT u.code, count(*) FILTER (WHERE c.status = 'online') AS cameras_online,
+    SELECT u.k, count(*) FILTER (WHERE c.status = 'online') AS cameras_online,
            count(*) FILTER (WHERE c.status <> 'online') AS cameras_not_online,
            count(*) FILTER (WHERE c.bearing_deg IS NULL) AS cameras_no_bearing
-      FROM u JOIN camera c ON c.region_code = :r AND ST_Covers(u.geom, c.geom) GROUP BY u.code
-)
+      FROM u JOIN camera c ON c.region_code = u.rc AND ST_Covers(u.geom, c.geom) GROUP BY u.k
+), per_unit AS (
+    SELECT u.k, ST_Area(u.gm) AS area_m2, coalesce(area.covered_m2, 0) AS covered_m2,
+           coalesce(cams.cameras_online, 0) AS cameras_online,
+           coalesce(cams.cameras_not_online, 0) AS cameras_not_online,
+           coalesce(cams.cameras_no_bearing, 0) AS cameras_no_bearing
+      FROM u LEFT JOIN area USING (k) LEFT JOIN cams USING (k)
+)"""
+#: The columns of a unit's coverage besides the unit's own.
+MEASURE_COLUMNS = ("area_m2", "covered_m2", "cameras_online", "cameras_not_online",
+                   "cameras_no_bearing")
+
+COVERAGE_SQL = """
+WITH u AS MATERIALIZED (
+    SELECT x.*, x.code AS k, CAST(:r AS text) AS rc, CAST(:srid AS integer) AS srid,
+           ST_Transform(x.geom, :srid) AS gm FROM ({units}) x
+), """ + PER_UNIT_SQL.strip() + """
 SELECT u.code, u.name, u.level, u.parent_code, u.township_code, u.households,
-       ST_Area(u.gm) AS area_m2, coalesce(area.covered_m2, 0) AS covered_m2,
-       coalesce(cams.cameras_online, 0) AS cameras_online,
-       coalesce(cams.cameras_not_online, 0) AS cameras_not_online,
-       coalesce(cams.cameras_no_bearing, 0) AS cameras_no_bearing,
-       ST_AsBinary(u.geom) AS geom
-  FROM u LEFT JOIN area USING (code) LEFT JOIN cams USING (code)
+       """ + ", ".join(f"p.{c}" for c in MEASURE_COLUMNS) + """, ST_AsBinary(u.geom) AS geom
+  FROM u JOIN per_unit p USING (k)
  ORDER BY u.code
 """
+
+# --- the coverage stored per cell (migration 0018) -----------------------------------------
+
+#: Per basic cell (``grid_cell.id``): :data:`MEASURE_COLUMNS`, kept by triggers on ``camera``
+#: (the cells an inserted, updated or deleted camera's sector or point touches, old and new)
+#: and on ``grid_cell`` (new or reshaped cells), in the transaction of the change.
+CELL_TABLE = "cell_coverage"
+#: The metric CRS the stored areas of a region were computed in (``region_metric_srid``): the
+#: stored coverage answers only while it is the region's.
+REGION_TABLE = "cell_coverage_region"
+
+STORED_SQL = f"""
+SELECT g.code, g.name, 'cell'::text AS level, g.parent_code, g.township_code, g.households,
+       {", ".join(f"v.{c}" for c in MEASURE_COLUMNS)}, ST_AsBinary(g.geom) AS geom
+  FROM grid_cell g JOIN {CELL_TABLE} v ON v.cell_id = g.id
+ WHERE g.boundary_set_id = :set_id AND g.kind = 'basic'
+ ORDER BY g.code
+"""
+
+
+def refresh_function_sql() -> str:
+    """``wangge_cell_coverage_refresh(ids)``: recompute the stored coverage of the basic cells
+    ``ids`` (those of regions in :data:`REGION_TABLE`), and the triggers calling it."""
+    cols = ", ".join(MEASURE_COLUMNS)
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in MEASURE_COLUMNS)
+    touched = """
+        SELECT array_agg(DISTINCT id) FROM (
+            SELECT g.id FROM {rows} c JOIN grid_cell g ON g.region_code = c.region_code
+             AND g.kind = 'basic' AND ST_Intersects(g.geom, c.sector)
+            UNION ALL
+            SELECT g.id FROM {rows} c JOIN grid_cell g ON g.region_code = c.region_code
+             AND g.kind = 'basic' AND ST_Covers(g.geom, c.geom)) t"""
+    return f"""
+CREATE OR REPLACE FUNCTION wangge_cell_coverage_refresh(ids integer[]) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = public AS $$
+    WITH u AS MATERIALIZED (
+        SELECT g.id AS k, g.region_code AS rc, r.srid, g.geom, ST_Transform(g.geom, r.srid) AS gm
+          FROM grid_cell g JOIN {REGION_TABLE} r ON r.region_code = g.region_code
+         WHERE g.id = ANY(ids) AND g.kind = 'basic'
+    ), {PER_UNIT_SQL.strip()}
+    INSERT INTO {CELL_TABLE} (cell_id, {cols}) SELECT k, {cols} FROM per_unit ORDER BY k
+    ON CONFLICT (cell_id) DO UPDATE SET {sets}
+$$;
+CREATE OR REPLACE FUNCTION wangge_camera_coverage() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+DECLARE
+    ids integer[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        {touched.format(rows="new_rows").strip()} INTO ids;
+    ELSIF TG_OP = 'DELETE' THEN
+        {touched.format(rows="old_rows").strip()} INTO ids;
+    ELSE
+        {touched.format(rows="(SELECT region_code, sector, geom FROM old_rows UNION ALL "
+                             "SELECT region_code, sector, geom FROM new_rows)").strip()} INTO ids;
+    END IF;
+    IF ids IS NOT NULL THEN
+        PERFORM wangge_cell_coverage_refresh(ids);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE FUNCTION wangge_grid_cell_coverage() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+BEGIN
+    PERFORM wangge_cell_coverage_refresh(ids) FROM (
+        SELECT array_agg(id) AS ids FROM new_rows WHERE kind = 'basic') n
+     WHERE ids IS NOT NULL;
+    RETURN NULL;
+END $$;
+"""
+
+
+def triggers_sql() -> str:
+    """The triggers of the stored coverage (migration 0018)."""
+    return """
+CREATE TRIGGER trg_camera_coverage_ins AFTER INSERT ON camera REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION wangge_camera_coverage();
+CREATE TRIGGER trg_camera_coverage_upd AFTER UPDATE ON camera
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION wangge_camera_coverage();
+CREATE TRIGGER trg_camera_coverage_del AFTER DELETE ON camera REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION wangge_camera_coverage();
+CREATE TRIGGER trg_grid_cell_coverage_ins AFTER INSERT ON grid_cell
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION wangge_grid_cell_coverage();
+CREATE TRIGGER trg_grid_cell_coverage_upd AFTER UPDATE ON grid_cell
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION wangge_grid_cell_coverage();
+"""
+
+
+def store_region(conn: Connection, region_code: str) -> None:
+    """(Re)compute the stored coverage of every basic cell of a region in its metric CRS (the
+    migration's backfill; the reader's when the region is new or its CRS changed)."""
+    conn.execute(text(f"INSERT INTO {REGION_TABLE} (region_code, srid) VALUES (:r, :srid) "
+                      "ON CONFLICT (region_code) DO UPDATE SET srid = EXCLUDED.srid"),
+                 {"r": region_code, "srid": region_metric_srid(conn, region_code)})
+    conn.execute(text("SELECT wangge_cell_coverage_refresh(array_agg(id)) FROM grid_cell "
+                      "WHERE region_code = :r AND kind = 'basic' HAVING count(*) > 0"),
+                 {"r": region_code})
+
+
+def _stored_matches(conn: Connection, region_code: str, srid: int) -> bool:
+    """The stored coverage of the region answers (computed in the region's metric CRS)."""
+    return conn.execute(text(f"SELECT srid FROM {REGION_TABLE} WHERE region_code = :r"),
+                        {"r": region_code}).scalar() == srid
+
 
 BLIND_COMPOUNDS_SQL = """
 SELECT c.code, c.name, c.community_code, a.name AS community_name, c.households,
@@ -77,17 +197,26 @@ SELECT c.code, c.name, c.community_code, a.name AS community_name, c.households,
 """
 
 
-def coverage_by_unit(conn: Connection, region_code: str, unit: str, set_id: int
-                     ) -> gpd.GeoDataFrame:
+def coverage_by_unit(conn: Connection, region_code: str, unit: str, set_id: int,
+                     stored: bool = True) -> gpd.GeoDataFrame:
     """Covered area of every unit by the union of online sectors (the core of the analysis).
 
     Returns one row per unit: ``code, name, level, parent_code, township_code, households,
     area_m2, covered_m2, covered_pct`` and camera counts, with the unit polygon (EPSG:4490).
+    Basic cells are read from the stored per-cell coverage (:data:`CELL_TABLE`, the same SQL
+    kept by triggers) when it was computed in the region's metric CRS (else it is computed
+    again for the region first); other units, and ``stored=False`` (the anchor of the tests and
+    benchmarks), are computed on the fly.
     """
     check_unit(unit)
     srid = region_metric_srid(conn, region_code)
-    units = read_gdf(conn, COVERAGE_SQL.format(units=unit_sql(unit)),
-                     {"r": region_code, "set_id": set_id, "srid": srid})
+    params = {"r": region_code, "set_id": set_id, "srid": srid}
+    if unit == "cell" and stored:
+        if not _stored_matches(conn, region_code, srid):
+            store_region(conn, region_code)
+        units = read_gdf(conn, STORED_SQL, params)
+    else:
+        units = read_gdf(conn, COVERAGE_SQL.format(units=unit_sql(unit)), params)
     units["covered_pct"] = (100.0 * units["covered_m2"] / units["area_m2"]).where(
         units["area_m2"] > 0, 0.0).round(3)
     units["area_m2"] = units["area_m2"].round(1)

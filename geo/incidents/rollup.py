@@ -31,9 +31,19 @@ from typing import Any, Literal
 from sqlalchemy import Connection, text
 
 from geo.auth.principal import Principal, incident_scope_sql
+from geo.incidents.flow import open_status_sql
 from geo.localtime import day_start, local_date, local_date_sql
 
 TABLE = "incident_rollup_day"
+#: Per county, status and CST report month (``month``: the month's first day): what a KPI over
+#: whole months reads instead of 30 daily rows per cell (issue 20 target 3, migration 0017).
+MONTH_TABLE = "incident_rollup_month"
+MONTH_DIMENSIONS = ("region_code", "status")
+#: Per cell, whatever the day: reports and open ones (``open``: :func:`geo.incidents.flow.
+#: open_status_sql`), for the overview tiles at low zoom (migration 0017).
+CELL_TABLE = "incident_rollup_cell"
+CELL_DIMENSIONS = ("region_code", "boundary_set_id", "township_code", "cell_code")
+CELL_MEASURES = ("n", "open")
 #: The grouping columns of the rollup: each is a column of ``incident`` of the same name, but
 #: ``located`` (``geom IS NOT NULL``) and ``day`` (the CST report date).
 DIMENSIONS = ("region_code", "boundary_set_id", "township_code", "cell_code",
@@ -67,10 +77,80 @@ def source_for(*, start: dt.datetime | None = None, end: dt.datetime | None = No
     """Where a count is read from: the rollup when every filtered or grouped column is one of
     its :data:`DIMENSIONS` and the time bounds (report time, ``[start, end)``) are whole CST
     days; else ``incident`` (on the fly). ``rollup=False`` forces the on-the-fly query (the
-    anchor of the tests and benchmarks)."""
+    anchor of the tests and benchmarks).
+
+    Which rollup table answers is decided here too, by :func:`months_for` (whole months of a
+    count by :data:`MONTH_DIMENSIONS` from :data:`MONTH_TABLE`) and :func:`cell_counts_sql`
+    (all-time per-cell counts from :data:`CELL_TABLE`)."""
     if rollup and _day(start) and _day(end) and all(c in DIMENSIONS for c in columns):
         return "rollup"
     return "incident"
+
+
+def months_for(d0: dt.date | None, d1: dt.date | None, columns: Sequence[str]
+               ) -> tuple[dt.date | None, dt.date | None] | None:
+    """The whole months ``[m0, m1)`` (None: unbounded) of the days ``[d0, d1)`` that
+    :data:`MONTH_TABLE` answers for a count over ``columns`` (the ragged days before ``m0`` and
+    from ``m1`` come from the daily table); None when no whole month is in the range or a
+    column is not one of :data:`MONTH_DIMENSIONS`."""
+    if not all(c in MONTH_DIMENSIONS for c in columns):
+        return None
+    m0 = None if d0 is None else d0 if d0.day == 1 else (
+        d0.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    m1 = None if d1 is None else d1.replace(day=1)
+    if m0 is not None and m1 is not None and m0 >= m1:
+        return None
+    return m0, m1
+
+
+def _scope_columns(principal: Principal | None) -> list[str]:
+    """The rollup columns :func:`incident_scope_sql` names for ``principal``."""
+    if principal is None or principal.sees_all_incidents():
+        return ["region_code"]
+    return ["region_code", "cell_code", "department_code"]
+
+
+def _bounds(src: Source, start: dt.datetime | None, end: dt.datetime | None,
+            params: dict[str, Any], p: str) -> list[str]:
+    """The conditions of ``[start, end)`` on ``r`` (days of the rollup or report times of
+    ``incident``), their parameters added to ``params`` (names prefixed ``p``)."""
+    col, conv = ("r.day", local_date) if src == "rollup" else ("r.reported_at", lambda t: t)
+    conds = []
+    for name, t, op in (("0", start, ">="), ("1", end, "<")):
+        if t is not None:
+            conds.append(f"{col} {op} :{p}{name}")
+            params[f"{p}{name}"] = conv(t)
+    return conds
+
+
+def cell_counts_sql(*, start: dt.datetime | None = None, end: dt.datetime | None = None,
+                    rollup: bool = True, level: str = "cell_code",
+                    regions: Sequence[str] | None = None) -> tuple[str, dict[str, Any]]:
+    """A SELECT of ``region_code, <level>, n, open`` (reports in ``[start, end)`` and open ones
+    per cell, or per township with ``level="township_code"``, among ``regions`` (None: all);
+    an aggregate without scope, as the overview maps show every caller) for the overview
+    tiles: from :data:`CELL_TABLE` when the period is all time, from the daily rollup for other
+    whole days, else from ``incident``. Bind parameters are returned."""
+    if level not in ("cell_code", "township_code"):
+        raise ValueError(f"level must be cell_code or township_code, not {level!r}")
+    opened = open_status_sql("r.status")
+    conds: list[str] = ["TRUE"]
+    params: dict[str, Any] = {}
+    if regions is not None:
+        conds.append("r.region_code = ANY(:cc_regions)")
+        params["cc_regions"] = list(regions)
+    if source_for(start=start, end=end, columns=[level], rollup=rollup) == "rollup":
+        if start is None and end is None:
+            return (f"SELECT r.region_code, r.{level}, sum(r.n)::bigint AS n, "
+                    f"sum(r.open)::bigint AS open FROM {CELL_TABLE} r "
+                    f"WHERE {' AND '.join(conds)} GROUP BY 1, 2 HAVING sum(r.n) > 0", params)
+        conds += _bounds("rollup", start, end, params, "cc_d")
+        return (f"SELECT r.region_code, r.{level}, sum(r.n)::bigint AS n, coalesce(sum(r.n) "
+                f"FILTER (WHERE {opened}), 0)::bigint AS open FROM {TABLE} r "
+                f"WHERE {' AND '.join(conds)} GROUP BY 1, 2 HAVING sum(r.n) > 0", params)
+    conds += _bounds("incident", start, end, params, "cc_t")
+    return (f"SELECT r.region_code, r.{level}, count(*) AS n, count(*) FILTER (WHERE {opened})"
+            f" AS open FROM incident r WHERE {' AND '.join(conds)} GROUP BY 1, 2", params)
 
 
 def counts(conn: Connection, principal: Principal | None, by: Sequence[str], *,
@@ -86,10 +166,15 @@ def counts(conn: Connection, principal: Principal | None, by: Sequence[str], *,
     """
     where = where or {}
     src = source or source_for(start=start, end=end, columns=[*by, *where])
+    months = None
     if src == "rollup":
         table, day = f"{TABLE} r", "r.day"
         measures = ", ".join(f"sum(r.{m})::bigint AS {m}" for m in MEASURES)
         located = "r.located"
+        if not with_day:
+            months = months_for(None if start is None else local_date(start),
+                                None if end is None else local_date(end),
+                                [*by, *where, *_scope_columns(principal)])
     else:
         table, day = "incident r", local_date_sql("r.reported_at")
         measures = (f"count(*) AS n, count(*) FILTER (WHERE {flag_sql(ON_TIME_SQL, 'r')}) AS "
@@ -101,20 +186,10 @@ def counts(conn: Connection, principal: Principal | None, by: Sequence[str], *,
     if regions is not None:
         conds.append("r.region_code = ANY(:rc_regions)")
         params["rc_regions"] = list(regions)
-    if src == "rollup":
-        if start is not None:
-            conds.append("r.day >= :rc_d0")
-            params["rc_d0"] = local_date(start)
-        if end is not None:
-            conds.append("r.day < :rc_d1")
-            params["rc_d1"] = local_date(end)
+    if months is not None:  # whole months from the monthly table, the ragged days daily
+        table = _month_pieces(months, start, end, params)
     else:
-        if start is not None:
-            conds.append("r.reported_at >= :rc_t0")
-            params["rc_t0"] = start
-        if end is not None:
-            conds.append("r.reported_at < :rc_t1")
-            params["rc_t1"] = end
+        conds += _bounds(src, start, end, params, "rc_d" if src == "rollup" else "rc_t")
     for n, (col, values) in enumerate(where.items()):
         expr = located if col == "located" else f"r.{col}"
         vals = [v for v in values if v is not None]
@@ -132,11 +207,61 @@ def counts(conn: Connection, principal: Principal | None, by: Sequence[str], *,
     return [r for r in rows if r["n"]]
 
 
+def _month_pieces(months: tuple[dt.date | None, dt.date | None], start: dt.datetime | None,
+                  end: dt.datetime | None, params: dict[str, Any]) -> str:
+    """The FROM of :func:`counts` over ``[start, end)`` with the whole ``months`` read from
+    :data:`MONTH_TABLE` and the days around them from :data:`TABLE` (as ``r``)."""
+    m0, m1 = months
+    cols = ", ".join([*MONTH_DIMENSIONS, *MEASURES])
+    ragged = []
+    if start is not None and m0 is not None and local_date(start) < m0:
+        ragged.append("(day >= :rc_d0 AND day < :rc_m0)")
+        params["rc_d0"] = local_date(start)
+    if end is not None and m1 is not None and m1 < local_date(end):
+        ragged.append("(day >= :rc_m1 AND day < :rc_d1)")
+        params["rc_d1"] = local_date(end)
+    in_months = ["TRUE"]
+    if m0 is not None:
+        in_months.append("month >= :rc_m0")
+        params["rc_m0"] = m0
+    if m1 is not None:
+        in_months.append("month < :rc_m1")
+        params["rc_m1"] = m1
+    days = "".join(f" UNION ALL SELECT {cols} FROM {TABLE} WHERE {r}" for r in ragged)
+    return (f"(SELECT {cols} FROM {MONTH_TABLE} WHERE {' AND '.join(in_months)}{days}) r")
+
+
 # --- the triggers (migration 0014 installs them; the SQL lives here, next to its readers) ---
 
-def _delta_sql(sources: Sequence[tuple[str, int]]) -> str:
+def _upsert(table: str, keys: Sequence[str], measures: Sequence[str], rows: str) -> str:
+    """A data-modifying CTE body adding ``rows`` (``keys`` and ``measures``) to ``table``,
+    returning the ids and counts of the rows it touched."""
+    cols = ", ".join([*keys, *measures])
+    adds = ", ".join(f"{m} = r.{m} + EXCLUDED.{m}" for m in measures)
+    return (f"INSERT INTO {table} AS r ({cols}) SELECT {cols} FROM {rows} "
+            f"ON CONFLICT ON CONSTRAINT uq_{table} DO UPDATE SET {adds} RETURNING r.id, r.n")
+
+
+def _coarse_sql(d: str) -> tuple[str, str]:
+    """The monthly and per-cell groups (CTE bodies) of the daily groups ``d``."""
+    nonzero = " OR ".join(f"sum({m}) <> 0" for m in MEASURES)
+    mkeys = ", ".join(MONTH_DIMENSIONS)
+    month = (f"SELECT {mkeys}, date_trunc('month', day)::date AS month, "
+             + ", ".join(f"sum({m}) AS {m}" for m in MEASURES)
+             + f" FROM {d} GROUP BY {mkeys}, 3 HAVING {nonzero} ORDER BY {mkeys}, 3")
+    ckeys = ", ".join(CELL_DIMENSIONS)
+    cell = (f"SELECT {ckeys}, sum(n) AS n, coalesce(sum(n) FILTER (WHERE "
+            f"{open_status_sql('status')}), 0) AS open FROM {d} GROUP BY {ckeys} "
+            f"HAVING sum(n) <> 0 OR sum(n) FILTER (WHERE {open_status_sql('status')}) <> 0 "
+            f"ORDER BY {ckeys}")
+    return month, cell
+
+
+def _delta_sql(sources: Sequence[tuple[str, int]], coarse: bool = True) -> str:
     """The statement adding the rows of the transition tables ``sources`` (name, sign) to the
-    rollup; rows whose count drops to zero are removed."""
+    rollups (daily and, with ``coarse``, monthly and per cell: one statement, the transition
+    tables read once, the coarse groups summed from the daily ones); it answers the ids of the
+    rows whose count dropped to zero in each, which are removed."""
     day = local_date_sql("reported_at")
     keys = ", ".join(DIMENSIONS)
     dims = ", ".join(c if c != "located" else "(geom IS NOT NULL) AS located"
@@ -145,8 +270,18 @@ def _delta_sql(sources: Sequence[tuple[str, int]]) -> str:
         f"SELECT {dims}, {day} AS day, {sign} AS s, {flag_sql(ON_TIME_SQL)}::int AS t, "
         f"{flag_sql(HANDLED_SQL)}::int AS h, {flag_sql(REWORKED_SQL)}::int AS w FROM {name}"
         for name, sign in sources)
+    month, cell = _coarse_sql("d")
+    tail = f"""), m AS ({month}), upm AS (
+        {_upsert(MONTH_TABLE, [*MONTH_DIMENSIONS, "month"], MEASURES, "m")}
+    ), c AS ({cell}), upc AS (
+        {_upsert(CELL_TABLE, CELL_DIMENSIONS, CELL_MEASURES, "c")}
+    )
+    SELECT (SELECT array_agg(id) FILTER (WHERE n = 0) FROM up),
+           (SELECT array_agg(id) FILTER (WHERE n = 0) FROM upm),
+           (SELECT array_agg(id) FILTER (WHERE n = 0) FROM upc)""" if coarse else """)
+    SELECT array_agg(id) FILTER (WHERE n = 0) FROM up"""
     return f"""
-    WITH d AS (
+    WITH d AS MATERIALIZED (
         SELECT {keys}, day, sum(s) AS n, sum(s * t) AS on_time, sum(s * h) AS handled,
                sum(s * w) AS reworked
         FROM ({picks}) x
@@ -154,46 +289,63 @@ def _delta_sql(sources: Sequence[tuple[str, int]]) -> str:
         HAVING sum(s) <> 0 OR sum(s * t) <> 0 OR sum(s * h) <> 0 OR sum(s * w) <> 0
         ORDER BY {keys}, day
     ), up AS (
-        INSERT INTO {TABLE} AS r ({keys}, day, n, on_time, handled, reworked)
-        SELECT {keys}, day, n, on_time, handled, reworked FROM d
-        ON CONFLICT ON CONSTRAINT uq_{TABLE} DO UPDATE SET
-            n = r.n + EXCLUDED.n, on_time = r.on_time + EXCLUDED.on_time,
-            handled = r.handled + EXCLUDED.handled, reworked = r.reworked + EXCLUDED.reworked
-        RETURNING r.id, r.n
-    )
-    SELECT array_agg(id) FILTER (WHERE n = 0) FROM up"""
+        {_upsert(TABLE, [*DIMENSIONS, "day"], MEASURES, "d")}
+    {tail}"""
 
 
 def trigger_function_sql() -> str:
+    """The functions and the triggers of migration 0014 (the daily rollup only)."""
+    return functions_sql(coarse=False) + triggers_sql()
+
+
+def functions_sql(coarse: bool = True) -> str:
     """``wangge_incident_rollup()``: one statement per change of ``incident``, whatever the
-    number of rows (a bulk import pays one grouped upsert, not one per row)."""
+    number of rows (a bulk import pays one grouped upsert per rollup table, not one per row);
+    migration 0017 replaces the function of 0014 with this one, which keeps the monthly and
+    per-cell tables too."""
     branches = {
-        "INSERT": _delta_sql([("new_rows", 1)]),
-        "UPDATE": _delta_sql([("old_rows", -1), ("new_rows", 1)]),
-        "DELETE": _delta_sql([("old_rows", -1)]),
+        "INSERT": _delta_sql([("new_rows", 1)], coarse),
+        "UPDATE": _delta_sql([("old_rows", -1), ("new_rows", 1)], coarse),
+        "DELETE": _delta_sql([("old_rows", -1)], coarse),
     }
+    into = "zero, zero_m, zero_c" if coarse else "zero"
+    tables = f"{TABLE}, {MONTH_TABLE}, {CELL_TABLE}" if coarse else TABLE
     body = "\n    ELS".join(
-        f"IF TG_OP = '{op}' THEN\n        {sql.strip()} INTO zero;" for op, sql in
+        f"IF TG_OP = '{op}' THEN\n        {sql.strip()} INTO {into};" for op, sql in
         branches.items())
     return f"""
 CREATE OR REPLACE FUNCTION wangge_incident_rollup() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 DECLARE
     zero bigint[];
+    zero_m bigint[];
+    zero_c bigint[];
 BEGIN
     {body}
     END IF;
     IF zero IS NOT NULL THEN
         DELETE FROM {TABLE} WHERE id = ANY(zero) AND n = 0;
     END IF;
+    IF zero_m IS NOT NULL THEN
+        DELETE FROM {MONTH_TABLE} WHERE id = ANY(zero_m) AND n = 0;
+    END IF;
+    IF zero_c IS NOT NULL THEN
+        DELETE FROM {CELL_TABLE} WHERE id = ANY(zero_c) AND n = 0;
+    END IF;
     RETURN NULL;
 END $$;
 CREATE OR REPLACE FUNCTION wangge_incident_rollup_truncate() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 BEGIN
-    TRUNCATE {TABLE};
+    TRUNCATE {tables};
     RETURN NULL;
 END $$;
+"""
+
+
+def triggers_sql() -> str:
+    """The triggers calling the functions of :func:`functions_sql` (migration 0014)."""
+    return """
 CREATE TRIGGER trg_incident_rollup_ins AFTER INSERT ON incident
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION wangge_incident_rollup();
 CREATE TRIGGER trg_incident_rollup_upd AFTER UPDATE ON incident
@@ -206,7 +358,18 @@ CREATE TRIGGER trg_incident_rollup_trunc AFTER TRUNCATE ON incident
 """
 
 
-def backfill_sql() -> str:
-    """Rebuild the rollup from ``incident`` (the migration's backfill; also a repair)."""
-    return f"TRUNCATE {TABLE};\n" + _delta_sql([("incident", 1)]).replace(
-        "SELECT array_agg(id) FILTER (WHERE n = 0) FROM up", "SELECT count(*) FROM up")
+def backfill_sql(coarse: bool = True) -> str:
+    """Rebuild the rollups (the daily one only without ``coarse``: migration 0014) from
+    ``incident`` (the migrations' backfill; also a repair)."""
+    day = (f"TRUNCATE {TABLE};\n" + _delta_sql([("incident", 1)], coarse=False).replace(
+        "SELECT array_agg(id) FILTER (WHERE n = 0) FROM up", "SELECT count(*) FROM up"))
+    return day + (";\n" + coarse_backfill_sql() if coarse else "")
+
+
+def coarse_backfill_sql() -> str:
+    """Fill the monthly and per-cell rollups from the daily one (migration 0017)."""
+    month, cell = _coarse_sql(TABLE)
+    return (f"TRUNCATE {MONTH_TABLE}, {CELL_TABLE};\n"
+            f"INSERT INTO {MONTH_TABLE} ({', '.join([*MONTH_DIMENSIONS, 'month', *MEASURES])})"
+            f" {month};\nINSERT INTO {CELL_TABLE} "
+            f"({', '.join([*CELL_DIMENSIONS, *CELL_MEASURES])}) {cell};\n")

@@ -16,6 +16,7 @@ month shows what was overdue then.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import geopandas as gpd
@@ -291,3 +292,44 @@ def incident_heat(
         grid_m *= 1.15 * (len(rows) / max_points) ** 0.5
         rows = conn.execute(sql, {**params, "g": metres_to_degrees(grid_m)}).all()
     return [(round(float(a), 5), round(float(b), 5), int(n)) for a, b, n in rows]
+
+
+#: Overview tiles (:func:`overview_tile`): at this zoom and below one feature per township,
+#: above it one per basic cell of the active boundary sets.
+OVERVIEW_TOWNSHIP_MAX_ZOOM = 8
+
+_OVERVIEW_TILE = """
+WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
+units AS ({units}),
+counts AS ({counts}),
+q AS (SELECT ST_AsMVTGeom(ST_Transform(ST_PointOnSurface(u.geom), 3857), b.env, 4096, 64,
+                          true) AS geom, u.code, k.n, k.open
+      FROM units u JOIN counts k ON k.region_code = u.region_code AND k.{key} = u.code, b)
+SELECT count(*), coalesce(sum(n), 0), coalesce(sum(open), 0),
+       ST_AsMVT(q, 'incident_counts', 4096, 'geom') FROM q
+"""
+_OVERVIEW_UNITS = {
+    "township_code": ("SELECT a.region_code, a.code, a.geom FROM admin_unit a, b "
+                      "WHERE a.level = 'township' AND a.geom && ST_Transform(b.env, 4490)"),
+    "cell_code": ("SELECT c.region_code, c.code, c.geom FROM grid_cell c "
+                  "JOIN boundary_set s ON s.id = c.boundary_set_id AND s.is_active, b "
+                  "WHERE c.kind = 'basic' AND c.geom && ST_Transform(b.env, 4490)"),
+}
+
+
+def overview_tile(conn: Connection, z: int, x: int, y: int, *,
+                  start: dt.datetime | None = None,
+                  end: dt.datetime | None = None, use_rollup: bool = True,
+                  regions: list[str] | None = None) -> tuple[int, int, int, bytes]:
+    """A low-zoom overview tile (Mapbox Vector Tile, layer ``incident_counts``): one point per
+    township (zoom <= :data:`OVERVIEW_TOWNSHIP_MAX_ZOOM`) or basic cell with its reports in
+    ``[start, end)`` (``n``) and open ones (``open``); aggregates only, no scope beyond
+    ``regions``. The counts come from the rollups (:func:`geo.incidents.rollup.cell_counts_sql`:
+    all time from the per-cell rollup) or, with ``use_rollup=False``, from ``incident``.
+    Returns features, reports and open ones in the tile, and the tile's bytes."""
+    key = "township_code" if z <= OVERVIEW_TOWNSHIP_MAX_ZOOM else "cell_code"
+    counts, params = rollup.cell_counts_sql(start=start, end=end, rollup=use_rollup,
+                                            level=key, regions=regions)
+    sql = _OVERVIEW_TILE.format(units=_OVERVIEW_UNITS[key], counts=counts, key=key)
+    n, total, open_, data = conn.execute(text(sql), {**params, "z": z, "x": x, "y": y}).one()
+    return int(n), int(total), int(open_), bytes(data or b"")

@@ -1,26 +1,32 @@
 """Benchmark: province-scale counts from the incident rollup vs the on-the-fly query.
 
 Runs on the province database of ``scripts/province.py`` (117 counties, ~1 M incidents; any
-migrated Wangge database works, e.g. the demo), migrated to 0014 (``wangge db migrate``: the
-migration backfills ``incident_rollup_day``). Each query runs both ways in the same run,
+migrated Wangge database works, e.g. the demo), migrated to 0018 (``wangge db migrate``: the
+migrations backfill the rollups and the stored coverage). Each query runs both ways in the same run,
 alternating, ``--repeat`` times; the median is printed with the ratio on-the-fly / rollup
 (> 1: the rollup is faster) and every pair of answers is checked equal:
 
 * ``province KPI``: reports, cases, closed and closed on time per county from 2026-01-01
-  (:func:`geo.incidents.rollup.counts` with ``source="rollup"`` vs ``source="incident"``);
+  (:func:`geo.incidents.rollup.counts` with ``source="rollup"`` vs ``source="incident"``;
+  whole months: the monthly rollup answers), and ``province KPI ragged`` from 2025-03-15 to
+  2026-02-10 (the whole months from the monthly rollup, the days around them from the daily
+  one);
 * ``county KPI``: ``geo.incidents.kpi.kpi`` of one county by township over 2026-01..10
   (``use_rollup`` True vs False: the real code path, overdue and handling hours on the fly
   in both);
 * ``county board``: ``geo.incidents.views.board`` (``use_rollup`` True vs False);
-* ``z7 overview tile``: ``ST_AsMVT`` of per-cell counts (label point of each cell with reports,
-  open) over the z7 tile of the county seat, counts summed from the rollup vs counted from
-  ``incident``;
+* ``z7 overview tile``: :func:`geo.mapdata.incidents.overview_tile` over the county seat,
+  one point per township (reports, open ones), counts from the per-cell rollup
+  (:func:`geo.incidents.rollup.cell_counts_sql`, all time) vs counted from ``incident``;
+  ``z7 tile, one month``: the same for 2026-03 (the daily rollup answers); ``z9 tile per
+  cell``: one point per basic cell;
+* ``coverage read``: :func:`geo.analysis.coverage.coverage_by_unit` of the county's basic
+  cells, stored per cell (migration 0018) vs computed on the fly (``stored=False``); and
+  ``coverage province``: covered share per county summed from the stored cells (no anchor in
+  the run: the on-the-fly province coverage takes ~25 s, docs/SCALING.md);
 * ``trigger cost``: inserting ``--insert-rows`` copies of incidents in one statement with the
   rollup triggers on vs off (``ALTER TABLE ... DISABLE TRIGGER`` inside a transaction that is
   rolled back: the database is unchanged).
-
-Camera coverage per cell is not stored yet (issue 20 target 3, step 4), so there is no
-coverage read to measure.
 
 Usage::
 
@@ -46,22 +52,26 @@ from sqlalchemy import Connection, create_engine, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from api.settings import Settings  # noqa: E402
+from geo.analysis.coverage import CELL_TABLE, coverage_by_unit  # noqa: E402
 from geo.auth.principal import Principal  # noqa: E402
+from geo.boundaries.sets import set_valid_at  # noqa: E402
 from geo.incidents import rollup  # noqa: E402
-from geo.incidents.flow import NOT_A_CASE, open_status_sql  # noqa: E402
+from geo.incidents.flow import NOT_A_CASE  # noqa: E402
 from geo.incidents.kpi import kpi  # noqa: E402
 from geo.incidents.views import board  # noqa: E402
 from geo.localtime import CST, day_start  # noqa: E402
+from geo.mapdata.incidents import overview_tile  # noqa: E402
 
 BOSS = Principal(user="bench", role="command")
 SEAT = (111.13, 38.46)  # Xing County seat: the z7 tile over it holds part of Shanxi
 
 
-def province_kpi(conn: Connection, source: rollup.Source) -> dict[str, tuple[int, ...]]:
-    """Reports, cases, closed, closed on time per county since 2026-01-01."""
+def province_kpi(conn: Connection, source: rollup.Source, first: dt.date = dt.date(2026, 1, 1),
+                 end: dt.date | None = None) -> dict[str, tuple[int, ...]]:
+    """Reports, cases, closed, closed on time per county in ``[first, end)``."""
     out: dict[str, list[int]] = {}
-    for r in rollup.counts(conn, None, ["region_code", "status"],
-                           start=day_start(dt.date(2026, 1, 1)), source=source):
+    for r in rollup.counts(conn, None, ["region_code", "status"], start=day_start(first),
+                           end=day_start(end) if end else None, source=source):
         acc = out.setdefault(r["region_code"], [0, 0, 0, 0])
         acc[0] += r["n"]
         if r["status"] not in NOT_A_CASE:
@@ -72,34 +82,24 @@ def province_kpi(conn: Connection, source: rollup.Source) -> dict[str, tuple[int
     return {k: tuple(v) for k, v in out.items()}
 
 
-TILE = """
-WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
-cells AS (SELECT c.region_code, c.code, c.geom FROM grid_cell c
-          JOIN boundary_set s ON s.id = c.boundary_set_id AND s.is_active, b
-          WHERE c.geom && ST_Transform(b.env, 4490)),
-counts AS ({counts}),
-q AS (SELECT ST_AsMVTGeom(ST_Transform(ST_PointOnSurface(c.geom), 3857), b.env, 4096, 64,
-                          true) AS geom, c.code, k.n, k.open
-      FROM cells c JOIN counts k ON k.region_code = c.region_code AND k.cell_code = c.code, b)
-SELECT count(*), sum(n), sum(open), coalesce(length(ST_AsMVT(q, 'incident_counts', 4096,
-       'geom')), 0) FROM q
-"""
+def tile(conn: Connection, p: dict[str, int], **kw: Any) -> tuple[int, int, int]:
+    """Features, reports and open ones in the overview tile (the MVT's bytes differ with the
+    order of the features, so they are not compared)."""
+    return overview_tile(conn, p["z"], p["x"], p["y"], **kw)[:3]
 
 
-def tile(conn: Connection, sql: str, p: dict[str, int]) -> tuple[int, int, int]:
-    """Features, reports and open ones in the tile (the MVT's bytes differ with the order of
-    the features, so they are not compared)."""
-    n, total, open_, _size = conn.execute(text(sql), p).one()
-    return int(n), int(total or 0), int(open_ or 0)
-OPEN = open_status_sql("status")
-TILE_ROLLUP = TILE.format(counts=(
-    f"SELECT r.region_code, r.cell_code, sum(n) AS n, "
-    f"sum(n) FILTER (WHERE {OPEN}) AS open FROM cells c JOIN {rollup.TABLE} r "
-    "ON r.region_code = c.region_code AND r.cell_code = c.code GROUP BY 1, 2"))
-TILE_FLY = TILE.format(counts=(
-    f"SELECT i.region_code, i.cell_code, count(*) AS n, "
-    f"count(*) FILTER (WHERE {OPEN}) AS open FROM cells c JOIN incident i "
-    "ON i.region_code = c.region_code AND i.cell_code = c.code GROUP BY 1, 2"))
+def coverage_province(conn: Connection) -> dict[str, float]:
+    """Covered share (%) per county of the stored per-cell coverage (active boundary sets)."""
+    return {r: round(100.0 * c / a, 4) for r, c, a in conn.execute(text(f"""
+        SELECT g.region_code, sum(v.covered_m2), sum(v.area_m2) FROM {CELL_TABLE} v
+        JOIN grid_cell g ON g.id = v.cell_id JOIN boundary_set s ON s.id = g.boundary_set_id
+        AND s.is_active GROUP BY 1"""))}
+
+
+def coverage_rows(conn: Connection, region: str, set_id: int, stored: bool) -> list[Any]:
+    """The county's cells with their coverage, as the analysis reads them."""
+    units = coverage_by_unit(conn, region, "cell", set_id, stored=stored)
+    return units.drop(columns="geometry").to_dict("records")
 
 
 def tile_of(lon: float, lat: float, z: int) -> dict[str, int]:
@@ -125,7 +125,7 @@ def pair(name: str, fast: Callable[[], Any], slow: Callable[[], Any], repeat: in
         ts.append((time.perf_counter() - t) * 1000)
     mf, ms = statistics.median(tf), statistics.median(ts)
     same = a == b
-    print(f"{name:<18} rollup {mf:9.1f} ms   on the fly (anchor) {ms:9.1f} ms   "
+    print(f"{name:<19} rollup {mf:9.1f} ms   on the fly (anchor) {ms:9.1f} ms   "
           f"ratio {ms / mf:6.1f}x   equal: {'yes' if same else 'NO'}")
     return same
 
@@ -166,8 +166,14 @@ def main(argv: list[str] | None = None) -> int:
         n_reg = conn.execute(text("SELECT count(*) FROM region")).scalar()
         print(f"{n_reg} regions, {n_inc:,} incidents, {n_roll:,} rollup rows")
         as_of = dt.datetime(2026, 11, 1, tzinfo=CST)
+        n_month = conn.execute(text(f"SELECT count(*) FROM {rollup.MONTH_TABLE}")).scalar()
+        n_cell = conn.execute(text(f"SELECT count(*) FROM {rollup.CELL_TABLE}")).scalar()
+        print(f"monthly rollup {n_month:,} rows, per-cell rollup {n_cell:,} rows")
         ok &= pair("province KPI", lambda: province_kpi(conn, "rollup"),
                    lambda: province_kpi(conn, "incident"), args.repeat)
+        ragged = (dt.date(2025, 3, 15), dt.date(2026, 2, 10))
+        ok &= pair("province KPI ragged", lambda: province_kpi(conn, "rollup", *ragged),
+                   lambda: province_kpi(conn, "incident", *ragged), args.repeat)
         first, end = dt.date(2026, 1, 1), dt.date(2026, 11, 1)
         ok &= pair("county KPI", lambda: kpi(conn, BOSS, args.region, first, end, "township",
                                              as_of),
@@ -177,8 +183,25 @@ def main(argv: list[str] | None = None) -> int:
                    lambda: board(conn, BOSS, args.region, as_of, use_rollup=False),
                    args.repeat)
         p = tile_of(*SEAT, 7)
-        ok &= pair("z7 overview tile", lambda: tile(conn, TILE_ROLLUP, p),
-                   lambda: tile(conn, TILE_FLY, p), args.repeat)
+        ok &= pair("z7 overview tile", lambda: tile(conn, p),
+                   lambda: tile(conn, p, use_rollup=False), args.repeat)
+        march = {"start": day_start(dt.date(2026, 3, 1)), "end": day_start(dt.date(2026, 4, 1))}
+        ok &= pair("z7 tile, one month", lambda: tile(conn, p, **march),
+                   lambda: tile(conn, p, use_rollup=False, **march), args.repeat)
+        p9 = tile_of(*SEAT, 9)
+        ok &= pair("z9 tile per cell", lambda: tile(conn, p9),
+                   lambda: tile(conn, p9, use_rollup=False), args.repeat)
+        set_id = set_valid_at(conn, args.region, None)[0]
+        ok &= pair("coverage read", lambda: coverage_rows(conn, args.region, set_id, True),
+                   lambda: coverage_rows(conn, args.region, set_id, False), args.repeat)
+        times = []
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            share = coverage_province(conn)
+            times.append((time.perf_counter() - t) * 1000)
+        print(f"{'coverage province':<18} stored {statistics.median(times):9.1f} ms   "
+              f"({len(share)} counties, covered {min(share.values()):.2f}-"
+              f"{max(share.values()):.2f} %; on the fly ~25 s, docs/SCALING.md)")
         conn.rollback()
         if args.insert_rows:
             trigger_cost(conn, args.insert_rows)

@@ -55,7 +55,7 @@ CREATE POLICY {TABLE}_scope ON {TABLE} TO wangge_app
     USING (wangge_incident_visible(region_code, cell_code, department_code));
 """)
     op.execute(trigger_function_sql())
-    op.execute(backfill_sql())
+    op.execute(backfill_sql(coarse=False))
     op.execute(f"ANALYZE {TABLE}")
 
 

@@ -38,12 +38,32 @@ def both(conn: Connection, **kw: Any) -> tuple[list[Any], list[Any]]:
     return sorted(got[0], key=key), sorted(got[1], key=key)
 
 
+#: The monthly and per-cell rollups (migration 0017) as stored, and counted from ``incident``.
+MONTH_STORED = (f"SELECT region_code, status, month, n, on_time, handled, reworked "
+                f"FROM {rollup.MONTH_TABLE} ORDER BY 1, 2, 3")
+MONTH_FLY = (f"SELECT region_code, status, date_trunc('month', "
+             f"{rollup.local_date_sql('reported_at')})::date, count(*), "
+             f"count(*) FILTER (WHERE {rollup.flag_sql(rollup.ON_TIME_SQL)}), "
+             f"count(*) FILTER (WHERE {rollup.flag_sql(rollup.HANDLED_SQL)}), "
+             f"count(*) FILTER (WHERE {rollup.flag_sql(rollup.REWORKED_SQL)}) "
+             "FROM incident GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+CELL_STORED = (f"SELECT region_code, boundary_set_id, township_code, cell_code, n, open "
+               f"FROM {rollup.CELL_TABLE} ORDER BY 1, 2, 3, 4")
+CELL_FLY = ("SELECT region_code, boundary_set_id, township_code, cell_code, count(*), "
+            f"count(*) FILTER (WHERE {rollup.open_status_sql('status')}) FROM incident "
+            "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4")
+
+
 def assert_equal(conn: Connection) -> int:
-    """The rollup equals the on-the-fly counts, holds no zero row, and one row per key."""
+    """The rollups (daily, monthly, per cell) equal the on-the-fly counts, hold no zero row,
+    and one row per key."""
     roll, fly = both(conn)
     assert roll == fly
     assert conn.execute(text(f"SELECT count(*) FROM {rollup.TABLE} WHERE n <= 0")).scalar() == 0
     assert conn.execute(text(f"SELECT count(*) FROM {rollup.TABLE}")).scalar() == len(roll)
+    for stored, counted in ((MONTH_STORED, MONTH_FLY), (CELL_STORED, CELL_FLY)):
+        assert [tuple(r) for r in conn.execute(text(stored))] == [
+            tuple(r) for r in conn.execute(text(counted))]
     return sum(r["n"] for r in roll)
 
 
@@ -64,6 +84,14 @@ def test_the_comparison_can_fail(engine: Engine) -> None:
         roll, fly = both(conn)
         assert roll != fly
         conn.rollback()
+    for table in (rollup.MONTH_TABLE, rollup.CELL_TABLE):
+        with engine.connect() as conn:
+            assert_equal(conn)
+            conn.execute(text(f"UPDATE {table} SET n = n + 1 WHERE id = "
+                              f"(SELECT min(id) FROM {table})"))
+            with pytest.raises(AssertionError):
+                assert_equal(conn)
+            conn.rollback()
 
 
 def test_rollup_follows_intake_flow_merge_delete(engine: Engine) -> None:
@@ -175,6 +203,54 @@ def test_source_for_decides_once() -> None:
     assert rollup.source_for(start=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)) == "incident"
     assert rollup.source_for(columns=["compound_id"]) == "incident"
     assert rollup.source_for(rollup=False) == "incident"
+
+
+def test_month_pieces_equal_on_the_fly(demo_engine: Engine) -> None:
+    """Counts over whole months read the monthly rollup, the ragged days around them the daily
+    one, and answer what ``incident`` answers, for every caller; a month row off by one shows
+    (so the monthly table did answer); callers scoped to cells or a department, and counts by
+    a column the monthly rollup lacks, are answered from the daily rollup."""
+    periods = [(None, None), (t("2026-01-01T00:00"), None), (None, t("2025-06-17T00:00")),
+               (t("2025-03-15T00:00"), t("2026-02-10T00:00")),
+               (t("2025-03-01T00:00"), t("2025-05-01T00:00")),
+               (t("2025-03-05T00:00"), t("2025-03-20T00:00"))]
+    assert rollup.months_for(dt.date(2025, 3, 15), dt.date(2026, 2, 10), ["status"]) == (
+        dt.date(2025, 4, 1), dt.date(2026, 2, 1))
+    assert rollup.months_for(dt.date(2025, 3, 5), dt.date(2025, 3, 20), ["status"]) is None
+    assert rollup.months_for(None, None, ["cell_code"]) is None
+    with demo_engine.connect() as conn:
+        for who in [None, *principals(conn)]:
+            for start, end in periods:
+                for by in (["region_code", "status"], ["status"], ["cell_code"]):
+                    got = [_sorted(rollup.counts(conn, who, by, start=start, end=end,
+                                                 source=src), by[-1])
+                           for src in ("rollup", "incident")]
+                    assert got[0] == got[1], (who, start, end, by)
+        conn.execute(text(f"UPDATE {rollup.MONTH_TABLE} SET n = n + 1 WHERE month = "
+                          "'2025-04-01' AND status = 'closed'"))
+        roll = rollup.counts(conn, BOSS, ["status"], start=t("2025-03-15T00:00"),
+                             end=t("2026-02-10T00:00"), source="rollup")
+        fly = rollup.counts(conn, BOSS, ["status"], start=t("2025-03-15T00:00"),
+                            end=t("2026-02-10T00:00"), source="incident")
+        assert _sorted(roll, "status") != _sorted(fly, "status")
+        conn.rollback()
+
+
+def test_cell_counts_equal_on_the_fly(demo_engine: Engine) -> None:
+    """The overview's per-cell counts (all time: the per-cell rollup; whole days: the daily
+    one) equal ``incident``'s, and the per-cell table is what answers all time."""
+    def read(conn: Connection, **kw: Any) -> list[tuple[Any, ...]]:
+        sql, params = rollup.cell_counts_sql(**kw)
+        return sorted(tuple(r) for r in conn.execute(text(sql), params))
+
+    with demo_engine.connect() as conn:
+        for start, end in [(None, None), (t("2026-01-01T00:00"), t("2026-04-01T00:00"))]:
+            fast = read(conn, start=start, end=end)
+            assert fast == read(conn, start=start, end=end, rollup=False)
+            assert sum(r[2] for r in fast) > 1000
+        assert rollup.CELL_TABLE in rollup.cell_counts_sql()[0]
+        assert rollup.CELL_TABLE not in rollup.cell_counts_sql(start=t("2026-01-01T00:00"))[0]
+        assert "FROM incident" in rollup.cell_counts_sql(start=t("2026-01-01T08:00"))[0]
 
 
 # --- the readers: the rollup path answers what the on-the-fly query answers -----------------
