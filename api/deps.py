@@ -301,8 +301,18 @@ def get_region(
                                         "caller's county (the service's region when it is "
                                         "one of the caller's)")] = None,
 ) -> str:
-    """``?region=``, or the caller's default region (:meth:`Settings.region_or_default`)."""
-    return settings.region_or_default(region, principal.regions)
+    """``?region=``, or the caller's default region (:func:`caller_region`)."""
+    return caller_region(settings, principal, region)
+
+
+def caller_region(settings: Settings, principal: Principal, region: str | None) -> str:
+    """The county a request is about: ``region`` if given, else the caller's default
+    (:meth:`Settings.region_or_default`); a county outside the caller's scope is refused with
+    403 (:meth:`Principal.require_region`) on every way in, never answered with an empty list
+    on one and a refusal on another (review round 7)."""
+    code = settings.region_or_default(region, principal.regions)
+    principal.require_region(code)
+    return code
 
 
 RegionDep = Annotated[str, Depends(get_region)]

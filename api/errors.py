@@ -11,7 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.deps import TOKEN_COOKIE
 from geo.crs.names import UnknownCRSError
 from geo.errors import (
     Conflict,
@@ -98,9 +100,78 @@ def _is_bad_value(orig: BaseException | None) -> bool:
 
 
 def _browser_page(request: Request) -> bool:
-    """A browser navigating to an HTML map (GET, Accept: text/html), not an API client."""
-    return (request.method == "GET" and request.url.path.startswith("/maps/")
-            and "text/html" in request.headers.get("accept", ""))
+    """A person's browser following a link (GET, Accept: text/html): a map, a report, a
+    workbook the landing page offers. API clients (no text/html; EventSource asks for
+    text/event-stream) keep the 401 with its reason."""
+    return request.method == "GET" and "text/html" in request.headers.get("accept", "")
+
+
+# Chinese first for the validation errors people meet (pydantic's own text is English): the
+# error type -> (Chinese, English); {name} placeholders are filled from the error's context.
+_VALIDATION_ZH: dict[str, tuple[str, str]] = {
+    "missing": ("缺少必填项", "field required"),
+    "json_invalid": ("请求体不是有效的 JSON", "the body is not valid JSON"),
+    "json_type": ("应为 JSON", "JSON expected"),
+    "model_attributes_type": ("应为 JSON 对象 {{...}}", "a JSON object {{...}} expected"),
+    "dict_type": ("应为 JSON 对象 {{...}}", "a JSON object {{...}} expected"),
+    "model_type": ("应为 JSON 对象 {{...}}", "a JSON object {{...}} expected"),
+    "list_type": ("应为列表 [...]", "a list [...] expected"),
+    "string_type": ("应为文本", "text expected"),
+    "int_type": ("应为整数", "an integer expected"),
+    "int_parsing": ("应为整数", "an integer expected"),
+    "int_from_float": ("应为整数 (不带小数)", "an integer without a fraction expected"),
+    "float_type": ("应为数字", "a number expected"),
+    "float_parsing": ("应为数字", "a number expected"),
+    "finite_number": ("应为有限的数字 (不能是 NaN 或无穷大)", "a finite number expected"),
+    "bool_type": ("应为 true 或 false", "true or false expected"),
+    "bool_parsing": ("应为 true 或 false", "true or false expected"),
+    "date_parsing": ("应为日期 YYYY-MM-DD", "a date YYYY-MM-DD expected"),
+    "date_from_datetime_parsing": ("应为日期 YYYY-MM-DD", "a date YYYY-MM-DD expected"),
+    "date_type": ("应为日期 YYYY-MM-DD", "a date YYYY-MM-DD expected"),
+    "datetime_parsing": ("应为日期时间 (ISO 8601, 如 2026-12-05T09:30:00+08:00)",
+                         "a date-time (ISO 8601, e.g. 2026-12-05T09:30:00+08:00) expected"),
+    "datetime_from_date_parsing": ("应为日期时间 (ISO 8601, 如 2026-12-05T09:30:00+08:00)",
+                                   "a date-time (ISO 8601, e.g. 2026-12-05T09:30:00+08:00) "
+                                   "expected"),
+    "datetime_type": ("应为日期时间 (ISO 8601)", "a date-time (ISO 8601) expected"),
+    "uuid_parsing": ("应为 UUID", "a UUID expected"),
+    "string_too_short": ("文本太短 (至少 {min_length} 个字符)",
+                         "too short (at least {min_length} characters)"),
+    "string_too_long": ("文本太长 (最多 {max_length} 个字符)",
+                        "too long (at most {max_length} characters)"),
+    "too_short": ("条目太少 (至少 {min_length} 个)", "too few items (at least {min_length})"),
+    "too_long": ("条目太多 (最多 {max_length} 个)", "too many items (at most {max_length})"),
+    "string_pattern_mismatch": ("格式不对 (应匹配 {pattern})",
+                                "wrong format (must match {pattern})"),
+    "greater_than": ("应大于 {gt}", "must be greater than {gt}"),
+    "greater_than_equal": ("应不小于 {ge}", "must be at least {ge}"),
+    "less_than": ("应小于 {lt}", "must be less than {lt}"),
+    "less_than_equal": ("应不大于 {le}", "must be at most {le}"),
+    "literal_error": ("应为以下之一: {expected}", "must be one of: {expected}"),
+    "enum": ("应为以下之一: {expected}", "must be one of: {expected}"),
+    "extra_forbidden": ("不接受此字段", "unknown field"),
+    "url_parsing": ("应为网址 URL", "a URL expected"),
+}
+
+
+def validation_message(err: Any) -> str:
+    """One validation error as ``中文 / English`` (pydantic's own text when the type is not
+    listed in :data:`_VALIDATION_ZH`, or already carries a Chinese message of our own)."""
+    kind = str(err.get("type", ""))
+    msg = str(err.get("msg", ""))
+    if kind not in _VALIDATION_ZH:
+        return msg
+    ctx = {k: v for k, v in (err.get("ctx") or {}).items() if isinstance(k, str)}
+    zh, en = _VALIDATION_ZH[kind]
+    try:
+        zh, en = zh.format(**ctx), en.format(**ctx)
+    except (KeyError, IndexError, ValueError):  # a context without the value: the plain words
+        zh, en = zh.split(" (")[0].split("{")[0], en.split(" (")[0].split("{")[0]
+    return f"{zh} / {en}"
+
+
+_HTTP_ZH = {404: ("没有这个地址", "no such path"),
+            405: ("此地址不接受该请求方法", "method not allowed on this path")}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -109,8 +180,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(WanggeError)
     async def _domain(request: Request, exc: WanggeError) -> Response:
         status = status_of(exc)
-        if status == 401 and _browser_page(request):
-            # A person opening a map in a browser: to the login form, then back here.
+        if _browser_page(request) and (status == 401 or (
+                status == 403 and not request.headers.get("authorization")
+                and not request.cookies.get(TOKEN_COOKIE))):
+            # A person opening a map or a report in a browser without logging in (refused as
+            # the public would be): to the login form, then back here.
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             lang = "en" if request.query_params.get("lang") == "en" else "zh"
             return RedirectResponse(f"/login?{urlencode({'next': target, 'lang': lang})}",
@@ -131,6 +205,17 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=status,
             headers=headers,
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        # The router's own answers (an unknown path, a wrong method): Chinese first, with the
+        # way back (the landing page lists what is served).
+        zh, en = _HTTP_ZH.get(exc.status_code, ("请求错误", str(exc.detail)))
+        path = request.url.path[:200]
+        detail = f"{zh}: {path} (可用的地址见首页 / 与 /docs) / {en}: {path} (see / and /docs)"
+        return JSONResponse(_body(exc.status_code, "NotFound" if exc.status_code == 404
+                                  else "HTTPError", detail),
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(UnknownCRSError)
     async def _crs(_: Request, exc: UnknownCRSError) -> JSONResponse:
@@ -155,8 +240,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for err in exc.errors():
+            kind = str(err.get("type", ""))
             loc = ".".join(str(x) for x in err.get("loc", ()) if x not in ("query", "body"))
-            problems.append({"field": loc, "message": err.get("msg", ""), "type": err.get("type")})
+            if kind == "json_invalid":  # the location is a character position, not a field
+                loc = "body"
+            problems.append({"field": loc, "message": validation_message(err), "type": kind})
         text = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
         return JSONResponse(
             _body(422, "InvalidInput", f"参数错误 / invalid parameters: {text}", errors=problems),

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Connection
 
-from api.deps import EXPENSIVE, LOGGED_IN, ConnDep, PrincipalDep, SettingsDep
+from api.deps import EXPENSIVE, LOGGED_IN, ConnDep, PrincipalDep, SettingsDep, caller_region
 from api.schemas import ok
 from api.schemas import places as schemas_places
 from api.uploads import content_disposition
@@ -129,7 +129,7 @@ def get_camera_coverage(
     """Covered area (m^2, %) of each unit by the union of online cameras' sectors, compounds no
     camera sees, the period's incidents outside every sector and cells ranked by them."""
     _check_table("camera-coverage", table)
-    region = settings.region_or_default(region, principal.regions)
+    region = caller_region(settings, principal, region)
     res = camera_coverage(conn, principal, region, unit,
                           make_period(from_, to), at, category, top)
     return _respond(res, table, geometry, format, lang, conn)
@@ -145,7 +145,7 @@ def get_camera_sectors(
 ) -> Response:
     """Every camera's field of view; cameras without bearing are flagged (full circle)."""
     _check_table("camera-sectors", table)
-    res = camera_sectors(conn, principal, settings.region_or_default(region, principal.regions),
+    res = camera_sectors(conn, principal, caller_region(settings, principal, region),
                          tuple(status) if status else None)
     return _respond(res, table, geometry, format, lang, conn)
 
@@ -165,7 +165,7 @@ def get_property_management(
 ) -> Response:
     """Share of compounds and households under each management mode, against the targets."""
     _check_table("property-management", table)
-    region = settings.region_or_default(region, principal.regions)
+    region = caller_region(settings, principal, region)
     res = property_management(conn, principal, region, as_of, unit,
                               parse_targets(targets) if targets else None)
     return _respond(res, table, geometry, format, lang, conn)
@@ -187,7 +187,7 @@ def get_grid_health(
 ) -> Response:
     """Gaps and overlaps with areas, cells without a worker on duty, worker load and Gini."""
     _check_table("grid-health", table)
-    res = grid_health(conn, principal, settings.region_or_default(region, principal.regions),
+    res = grid_health(conn, principal, caller_region(settings, principal, region),
                       make_period(from_, to), at, sliver_m, min_area_m2, on)
     return _respond(res, table, geometry, format, lang, conn)
 
@@ -219,7 +219,7 @@ def get_hotspots(
             f"H3 分辨率 {resolution} 时 permutations 至多 {FINE_H3_MAX_PERMUTATIONS} / with H3 "
             f"resolution {resolution} give permutations <= {FINE_H3_MAX_PERMUTATIONS} (or a "
             "coarser resolution, or the CLI: wangge analyse hotspots)", field="permutations")
-    region = settings.region_or_default(region, principal.regions)
+    region = caller_region(settings, principal, region)
     res = hotspots(conn, principal, region, make_period(from_, to),
                    unit, category, measure, resolution, permutations, alpha, at, fdr=fdr)
     return _respond(res, table, geometry, format, lang, conn)
@@ -246,7 +246,7 @@ def get_camera_sites(
 ) -> Response:
     """The k sites and bearings covering the most incidents no camera sees yet."""
     _check_table("camera-sites", table)
-    res = camera_sites(conn, principal, settings.region_or_default(region, principal.regions), k,
+    res = camera_sites(conn, principal, caller_region(settings, principal, region), k,
                        make_period(from_, to), within, candidates, spacing_m, bearings, fov_deg,
                        range_m, solver, category, urgent_weight, at)
     return _respond(res, table, geometry, format, lang, conn)

@@ -9,7 +9,15 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import COMMAND_ONLY, EXPENSIVE, ConnDep, EngineDep, PrincipalDep, SettingsDep
+from api.deps import (
+    COMMAND_ONLY,
+    EXPENSIVE,
+    ConnDep,
+    EngineDep,
+    PrincipalDep,
+    SettingsDep,
+    caller_region,
+)
 from api.reveal import note_revealed
 from api.schemas import files, ok
 from api.schemas import places as schemas_places
@@ -83,9 +91,7 @@ def post_import(
     if principal.role not in IMPORT_ROLES:
         raise Forbidden("只有管理员和指挥中心可以导入数据 / only admins and the command centre "
                         "may import data")
-    region_code = settings.region_or_default(region, principal.regions)
-    if not principal.in_region(region_code):
-        raise Forbidden(f"无权访问区域 {region_code} / no access to region {region_code}")
+    region_code = caller_region(settings, principal, region)
     cmap = category_map_form(category_map)
     opts = ImportOptions(
         region=region_code, region_name=region_name, crs=crs, layer=src_layer,
@@ -134,7 +140,7 @@ def get_export(
     codes, local times typed as dates, a definitions sheet (说明). CSV, GeoJSON, GeoPackage
     and Shapefile are for systems: column keys and codes as stored.
     """
-    region = settings.region_or_default(region, principal.regions)
+    region = caller_region(settings, principal, region)
     res = export_layer(conn, principal, layer, format, region, crs,
                        where, bbox, at, boundary_set, lang)
     note_revealed(request, res.revealed, layer.rstrip("s"), f"{layer.rstrip('s')}_codes")

@@ -27,6 +27,7 @@ from api.deps import (
     SettingsDep,
     VersionDep,
     aware,
+    caller_region,
     expensive_when,
 )
 from api.reveal import audit_revealed
@@ -197,7 +198,7 @@ def post_incident(request: Request, body: IncidentIn, engine: EngineDep, setting
         source_ref=body.source_ref,
         photos=[attachments.decode_photo(p.model_dump()) for p in body.photos],
     )
-    region = settings.region_or_default(body.region, principal.regions)
+    region = caller_region(settings, principal, body.region)
     if body.region is None and body.lon is not None and body.lat is not None:
         # no region named: the county whose boundary covers the point (geo.regions.locate)
         lon_c, lat_c = to_cgcs2000_point(body.lon, body.lat, body.crs)
@@ -235,7 +236,7 @@ def post_bulk(engine: EngineDep, settings: SettingsDep, principal: PrincipalDep,
     (same 工单编号) are ``unchanged``; refused rows are listed, and a commit with refused rows
     writes nothing (422 with the report) unless ``skip_refused=true``.
     """
-    opts = ImportOptions(region=settings.region_or_default(region, principal.regions),
+    opts = ImportOptions(region=caller_region(settings, principal, region),
                          commit=commit_flag(commit, commit_q), skip_refused=skip_refused,
                          as_cases=True, category_map=category_map_form(category_map),
                          profile=profile)

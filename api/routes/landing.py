@@ -71,6 +71,8 @@ _LINKS: list[tuple[str, str, bool, str, str]] = [
      "Property-management coverage against the targets"),
     ("maps", "/maps/coverage/patrols", True, "巡查覆盖 (近 7 天巡查过和未巡查的网格)",
      "Patrol coverage (cells patrolled or not in the last 7 days)"),
+    ("worker", "/m/", True, "网格员手机端 (我的网格、待办、上报、巡查; 可添加到手机桌面)",
+     "Grid worker's phone app (my cells, to do, report, patrol; add it to the home screen)"),
     ("worker", "/me/cell", True, "我的网格 (网格员手机端, JSON)", "My cells (worker app, JSON)"),
     ("worker", "/me/incidents", True, "我网格内的在办事件 (JSON)",
      "Open incidents in my cells (JSON)"),

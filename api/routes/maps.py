@@ -18,7 +18,15 @@ import folium
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from api.deps import EXPENSIVE, LOGGED_IN, READ_INCIDENTS, ConnDep, PrincipalDep, SettingsDep
+from api.deps import (
+    EXPENSIVE,
+    LOGGED_IN,
+    READ_INCIDENTS,
+    ConnDep,
+    PrincipalDep,
+    SettingsDep,
+    caller_region,
+)
 from api.reveal import audit_revealed
 from api.schemas import ok
 from api.schemas import places as schemas_places
@@ -66,7 +74,7 @@ HTML_RESPONSES: dict[int | str, dict[str, object]] = {
 def _options(settings: SettingsDep, lang: str, basemap: str, region: str | None,
              principal: Principal, **extra: object) -> MapOptions:
     return MapOptions(lang=lang, basemap=basemap, tianditu_key=settings.tianditu_key,
-                      region_code=settings.region_or_default(region, principal.regions),
+                      region_code=caller_region(settings, principal, region),
                       **extra)  # type: ignore[arg-type]
 
 
@@ -135,7 +143,7 @@ def dispatch_figures(conn: ConnDep, settings: SettingsDep, principal: MapPrincip
     open (the board, ``/board``) and this month's closing rate (``/kpi``), by township; the
     newest and the most overdue cases (names, not codes). Refetched by the page after live
     events."""
-    data = wall_figures(conn, principal, settings.region_or_default(region, principal.regions))
+    data = wall_figures(conn, principal, caller_region(settings, principal, region))
     return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
 

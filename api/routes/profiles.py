@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Body, File, Form, Request, UploadFile
 from fastapi import Path as PathParam
 
-from api.deps import COMMAND_ONLY, ConnDep, PrincipalDep, SettingsDep
+from api.deps import COMMAND_ONLY, ConnDep, PrincipalDep, SettingsDep, caller_region
 from api.schemas import ok
 from api.schemas import profiles as schemas
 from api.uploads import safe_name
-from geo.errors import Forbidden, TooLarge
+from geo.errors import TooLarge
 from geo.io.importer.cases import read_raw
 from geo.io.importer.profiles import (
     MAX_SAMPLE,
@@ -35,10 +35,7 @@ _NAME = PathParam(description="1-64 letters, digits, _ . - (e.g. 12345-xingxian)
 
 
 def _region(settings: Any, principal: Any, region: str | None) -> str:
-    code = str(settings.region_or_default(region, principal.regions))
-    if not principal.in_region(code):
-        raise Forbidden(f"无权访问区域 {code} / no access to region {code}")
-    return code
+    return caller_region(settings, principal, region)
 
 
 @router.post("/import/profiles/propose", dependencies=[COMMAND_ONLY],

@@ -81,12 +81,28 @@ VALUES (:region_code, :username, :role, :action, :method, :path, :query, :status
 """)
 
 
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: Any) -> Any:
+    """``value`` with every string made storable text: a lone UTF-16 surrogate (JSON allows
+    ``"\\ud800"``) or a NUL byte, which PostgreSQL refuses in text and jsonb, becomes U+FFFD.
+    A refusal of such input is still audited (review round 7)."""
+    if isinstance(value, str):
+        return _NOT_TEXT.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
 def record(conn: Connection, entry: AuditEntry) -> None:
     """Append one record (in the caller's transaction)."""
-    params = dict(entry.__dict__)
+    params = {k: storable(v) for k, v in entry.__dict__.items() if k != "detail"}
     params["query"] = redact_secrets(params["query"])
-    params["detail"] = json.dumps(entry.detail, ensure_ascii=False, default=str) if (
-        entry.detail) else None
+    params["detail"] = json.dumps(storable(entry.detail), ensure_ascii=False,
+                                  default=lambda o: storable(str(o))) if entry.detail else None
     if params["user_agent"]:
         params["user_agent"] = params["user_agent"][:300]
     if params["object_id"] is not None:

@@ -26,6 +26,7 @@ demo mode makes them the command centre); see ``api.deps.get_principal`` and doc
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from geo.db.tables.vocab import ROLE
@@ -165,11 +166,47 @@ _FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９Ｘｘ＋－", 
 # they are. 15-digit first-generation ID numbers (withdrawn in 2013) are not masked: they
 # cannot be told from the 15-digit grid-cell codes (141123100001001) a case names everywhere.
 _DIGIT_RUN = re.compile(r"(?<![0-9])(?:[(（][0-9]{2,4}[)）]\s?)?[0-9]+"
-                        r"(?:[\s.\-\u2013\u2014/_]{1,2}[0-9]+)*[Xx]?(?![0-9])")
+                        r"(?:[\s.\-\u2010-\u2015\u2212/_·・~～*＊]{1,2}[0-9]+)*[Xx]?(?![0-9])")
+# Digits in other dress, read as digits before the patterns above (review round 7): any
+# Unicode decimal digit (Arabic-Indic, mathematical bold ...), the compatibility forms NFKC
+# reads as one digit (superscripts, circled ①), and invisible format characters (zero-width
+# space, joiner, soft hyphen) between digits, which are dropped.
+_INVISIBLE = "\u00ad\u200b-\u200f\u2060-\u2064\ufeff"
+_INVISIBLE_NEAR_DIGIT = re.compile(rf"(?<=\d)[{_INVISIBLE}]+|[{_INVISIBLE}]+(?=\d)")
+_ODD_DIGITS = re.compile(r"(?![0-9])[\d\u00b2\u00b3\u00b9\u2070-\u2089\u2460-\u24ff"
+                         r"\u2776-\u2793\u3280-\u3289]")
+# A phone or ID number written in Chinese numerals (一三八..., 幺 for 1, 两 for 2, 〇/零 for 0,
+# the financial forms 壹贰叁): a run of at least 7 of them, spaces or dashes allowed between,
+# masked when its digits are a personal number; other runs (一二三, 三三两两) are left alone.
+_HANZI_DIGITS = {**dict.fromkeys("〇零○", "0"), **dict.fromkeys("一幺壹", "1"),
+                 **dict.fromkeys("二两貳贰", "2"), **dict.fromkeys("三叁參", "3"),
+                 **dict.fromkeys("四肆", "4"), **dict.fromkeys("五伍", "5"),
+                 **dict.fromkeys("六陆陸", "6"), **dict.fromkeys("七柒", "7"),
+                 **dict.fromkeys("八捌", "8"), **dict.fromkeys("九玖", "9")}
+_HANZI_CLASS = "".join(_HANZI_DIGITS)
+_HANZI_RUN = re.compile(rf"[{_HANZI_CLASS}](?:[\s\-]?[{_HANZI_CLASS}]){{6,}}[Xx]?")
+
+
+def _ascii_digit(ch: str) -> str:
+    """``ch`` as an ASCII digit when it is one in other dress, else ``ch``."""
+    value = unicodedata.digit(ch, None)
+    if value is not None and (unicodedata.category(ch) == "Nd"
+                              or unicodedata.normalize("NFKC", ch).isdigit()):
+        return str(value)
+    return ch
+
+
+def _hanzi_number(m: re.Match[str]) -> str:
+    digits = "".join(_HANZI_DIGITS.get(ch, ch if ch in "Xx" else "") for ch in m.group(0))
+    masked = _mask_digit_run_text(digits)
+    return masked if masked != digits else m.group(0)
 
 
 def _mask_digit_run(m: re.Match[str]) -> str:
-    run = m.group(0)
+    return _mask_digit_run_text(m.group(0))
+
+
+def _mask_digit_run_text(run: str) -> str:
     d = re.sub(r"[^0-9Xx]", "", run)
     if len(d) == 13 and d.startswith("861"):
         d = d[2:]
@@ -195,6 +232,10 @@ def mask_personal_text(value: str | None) -> str | None:
         return value
     if any(ch in value for ch in "０１２３４５６７８９"):
         value = value.translate(_FULLWIDTH_DIGITS)
+    if not value.isascii():
+        value = _ODD_DIGITS.sub(lambda m: _ascii_digit(m.group(0)), value)
+        value = _INVISIBLE_NEAR_DIGIT.sub("", value)
+        value = _HANZI_RUN.sub(_hanzi_number, value)
     value = _ID_CARD_IN_TEXT.sub(lambda m: m.group(1) + "*" * 8 + m.group(2), value)
     value = _MOBILE_IN_TEXT.sub(lambda m: m.group(1) + "****" + m.group(3), value)
     value = _LANDLINE_IN_TEXT.sub(lambda m: m.group(1) + "-****" + m.group(3), value)

@@ -27,6 +27,7 @@ from geo.incidents.cases import add_event, fetch, incident_json
 from geo.incidents.clock import initial_deadlines
 from geo.incidents.codes import intake_code
 from geo.incidents.routing import (
+    far_from_region,
     link_back,
     resolve_category,
     resolve_department,
@@ -191,6 +192,9 @@ def create_incident(
             ids = routed.pop("_ids")
             routing.update(routed)
         except NotFound as exc:
+            far = far_from_region(conn, region_code, lon, lat)
+            if far is not None:  # not a place in the county at all: refused, nothing stored
+                raise InvalidInput(far, field="lon") from exc
             status = "needs_location"
             routing["cell"] = {"code": None, "reason": exc.message}
     else:

@@ -167,6 +167,39 @@ def route_point(
     return routing
 
 
+# A reported point farther than this from its county is not a place in the county at all
+# (axes swapped, a wrong CRS, a phone's (0, 0)): refused, nothing stored. Nearer, outside every
+# cell (a gap in the grid, a GPS error, a case just over the county line) it is kept as
+# ``needs_location`` for the command centre.
+NEAR_REGION_M = 5000.0
+
+_REGION_DISTANCE = text("""
+    SELECT ST_Distance(ST_Union(geom)::geography,
+                       ST_SetSRID(ST_MakePoint(:lon, :lat), 4490)::geography)
+    FROM admin_unit WHERE region_code = :r AND level = 'county'
+""")
+
+
+def far_from_region(conn: Connection, region_code: str, lon: float, lat: float) -> str | None:
+    """Why a CGCS2000 point is no place of ``region_code`` (outside China, or more than
+    :data:`NEAR_REGION_M` from the county's boundary), or None. A region without a county
+    boundary is judged by the China rectangle only."""
+    from geo.crs.china import out_of_china
+
+    where = f"({lon:.6f}, {lat:.6f})"
+    fix = ("请检查经纬度是否写反、坐标系 (crs) 是否正确 / check that lon and lat are not swapped "
+           "and that crs is the system the coordinates are in")
+    if bool(out_of_china(lon, lat)):
+        return f"点 {where} 不在中国境内; {fix} (the point {where} is outside China)"
+    metres = conn.execute(_REGION_DISTANCE, {"lon": lon, "lat": lat, "r": region_code}).scalar()
+    if metres is not None and metres > NEAR_REGION_M:
+        km = metres / 1000
+        return (f"点 {where} 距 {region_code} 县界 {km:.1f} 公里, 不是本县的地点; {fix} (the "
+                f"point {where} is {km:.1f} km outside county {region_code}; a point within "
+                f"{NEAR_REGION_M / 1000:g} km is kept for the command centre to locate)")
+    return None
+
+
 def cameras_seeing(
     conn: Connection, region_code: str, lon: float, lat: float, limit: int = 10
 ) -> list[dict[str, Any]]:

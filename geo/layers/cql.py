@@ -75,9 +75,16 @@ def _bad(zh: str, en: str, **detail: Any) -> InvalidInput:
 # pygeofilter 0.4's CQL2 text grammar reads temporal predicates only infix (``a T_AFTER b``);
 # the standard's function form ``T_AFTER(a, b)`` is added as one more alternative of the same
 # rule, so both give the same AST node (and the same checks and limits below).
+# An open end of an interval is written '..' (CQL2 text, OGC 21-065 "intervalInstance");
+# the grammar knows only two instants, so each open form is one more alternative (review:
+# INTERVAL('..', ...) was a parse error).
 _TEMPORAL_FUNCTION_FORM = """
 %extend temporal_predicate: _binary_temporal_predicate_func "(" expression "," expression ")" \
     -> temporal_function
+%extend interval: "INTERVAL" "(" OPEN_END "," "'" DATETIME "'" ")" -> interval_open_start
+    | "INTERVAL" "(" "'" DATETIME "'" "," OPEN_END ")" -> interval_open_end
+    | "INTERVAL" "(" OPEN_END "," OPEN_END ")" -> interval_unbounded
+OPEN_END.2: "'..'"
 """
 
 
@@ -91,6 +98,15 @@ def _cql2_text_parser() -> Any:
     class Transformer(cql2_text.CQLTransformer):  # type: ignore[misc]
         def temporal_function(self, op: Any, lhs: Any, rhs: Any) -> Any:
             return TEMPORAL_PREDICATES_MAP[str(op).lower()](lhs, rhs)
+
+        def interval_open_start(self, _open: Any, end: Any) -> Any:
+            return values.Interval(None, end)
+
+        def interval_open_end(self, start: Any, _open: Any) -> Any:
+            return values.Interval(start, None)
+
+        def interval_unbounded(self, _open: Any, _open2: Any) -> Any:
+            return values.Interval(None, None)
 
     folder = os.path.dirname(cql2_text.__file__)
     grammar_path = os.path.join(folder, "grammar.lark")

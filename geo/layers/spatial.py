@@ -12,6 +12,7 @@ import datetime as dt
 import json
 from typing import Any
 
+import shapely
 from geoalchemy2 import functions as gf
 from sqlalchemy import Connection, func, literal, select, text
 from sqlalchemy.types import String
@@ -35,6 +36,9 @@ from geo.workers import worker_on_duty
 
 MAX_DISTANCE_M = 50_000.0
 MAX_K = 1000
+# A posted query shape (a drawn area, a cell) has hundreds of vertices, a county boundary a few
+# thousand; 200,000 cost the database 2-4 s per request, open to anonymous callers (review R11).
+MAX_QUERY_VERTICES = 20_000
 POINT_LAYERS = ("cameras", "incidents")
 NEAREST_LAYERS = ("cameras", "cells", "compounds", "incidents")
 SPATIAL_LAYERS = ("cells", "admin_units", "compounds", "cameras", "camera_sectors", "incidents")
@@ -185,7 +189,16 @@ def parse_geojson_geometry(geometry: Any, crs: str | None) -> Any:
     InvalidInput
         Not a GeoJSON geometry, or invalid (with the GEOS reason, e.g. a self-intersection).
     """
-    return parse_geometry(geometry, crs or CGCS2000, repair=False).geom
+    geom = parse_geometry(geometry, crs or CGCS2000, repair=False).geom
+    n = int(shapely.get_num_coordinates(geom))
+    if n > MAX_QUERY_VERTICES:
+        raise TooLarge(
+            f"查询几何有 {n} 个顶点, 超过 {MAX_QUERY_VERTICES}: 请先简化 (如 QGIS「简化」, 容差 "
+            f"1 米), 或按单元查询 GET /spatial/inside/{{kind}}/{{code}} / the query geometry has "
+            f"{n} vertices, more than {MAX_QUERY_VERTICES}: simplify it first (e.g. QGIS "
+            "Simplify, 1 m tolerance) or ask by unit with GET /spatial/inside/{kind}/{code}",
+            field="geometry")
+    return geom
 
 
 def intersecting(
