@@ -348,7 +348,7 @@ def build_property_coverage_map(conn: Connection, principal: Principal, opts: Ma
                                  f"{t['share']} ({_unit_label(opts, unit)})")
     ml.add_admin(m, gl.admin_units(conn, region, ("township",)), opts, "township")
     ml.add_compounds(m, comps, opts)
-    unmanaged = comps[comps["mgmt_mode"] == "none"]
+    unmanaged = comps if comps.empty else comps[comps["mgmt_mode"] == "none"]  # (no columns)
     if not unmanaged.empty:
         folium.GeoJson(
             gl.to_geojson(shift(unmanaged, opts), ["code", "name", "address"]),
