@@ -125,9 +125,10 @@ def _bounds(src: Source, start: dt.datetime | None, end: dt.datetime | None,
 
 def cell_counts_sql(*, start: dt.datetime | None = None, end: dt.datetime | None = None,
                     rollup: bool = True, level: str = "cell_code",
-                    regions: Sequence[str] | None = None) -> tuple[str, dict[str, Any]]:
+                    regions: Sequence[str] | str | None = None) -> tuple[str, dict[str, Any]]:
     """A SELECT of ``region_code, <level>, n, open`` (reports in ``[start, end)`` and open ones
-    per cell, or per township with ``level="township_code"``, among ``regions`` (None: all);
+    per cell, or per township with ``level="township_code"``, among ``regions`` (None: all; a
+    string: a SQL query of region codes, e.g. of a CTE of the caller's statement);
     an aggregate without scope, as the overview maps show every caller) for the overview
     tiles: from :data:`CELL_TABLE` when the period is all time, from the daily rollup for other
     whole days, else from ``incident``. Bind parameters are returned."""
@@ -136,7 +137,9 @@ def cell_counts_sql(*, start: dt.datetime | None = None, end: dt.datetime | None
     opened = open_status_sql("r.status")
     conds: list[str] = ["TRUE"]
     params: dict[str, Any] = {}
-    if regions is not None:
+    if isinstance(regions, str):
+        conds.append(f"r.region_code IN ({regions})")
+    elif regions is not None:
         conds.append("r.region_code = ANY(:cc_regions)")
         params["cc_regions"] = list(regions)
     if source_for(start=start, end=end, columns=[level], rollup=rollup) == "rollup":

@@ -310,10 +310,12 @@ SELECT count(*), coalesce(sum(n), 0), coalesce(sum(open), 0),
 """
 _OVERVIEW_UNITS = {
     "township_code": ("SELECT a.region_code, a.code, a.geom FROM admin_unit a, b "
-                      "WHERE a.level = 'township' AND a.geom && ST_Transform(b.env, 4490)"),
+                      "WHERE a.level = 'township' AND a.geom && ST_Transform(b.env, 4490) "
+                      "AND {regions}", "a"),
     "cell_code": ("SELECT c.region_code, c.code, c.geom FROM grid_cell c "
                   "JOIN boundary_set s ON s.id = c.boundary_set_id AND s.is_active, b "
-                  "WHERE c.kind = 'basic' AND c.geom && ST_Transform(b.env, 4490)"),
+                  "WHERE c.kind = 'basic' AND c.geom && ST_Transform(b.env, 4490) "
+                  "AND {regions}", "c"),
 }
 
 
@@ -329,7 +331,11 @@ def overview_tile(conn: Connection, z: int, x: int, y: int, *,
     Returns features, reports and open ones in the tile, and the tile's bytes."""
     key = "township_code" if z <= OVERVIEW_TOWNSHIP_MAX_ZOOM else "cell_code"
     counts, params = rollup.cell_counts_sql(start=start, end=end, rollup=use_rollup,
-                                            level=key, regions=regions)
-    sql = _OVERVIEW_TILE.format(units=_OVERVIEW_UNITS[key], counts=counts, key=key)
-    n, total, open_, data = conn.execute(text(sql), {**params, "z": z, "x": x, "y": y}).one()
+                                            level=key, regions="SELECT region_code FROM units")
+    units, alias = _OVERVIEW_UNITS[key]
+    units = units.format(
+        regions="TRUE" if regions is None else f"{alias}.region_code = ANY(:ov_regions)")
+    sql = _OVERVIEW_TILE.format(units=units, counts=counts, key=key)
+    n, total, open_, data = conn.execute(text(sql), {**params, "z": z, "x": x, "y": y,
+                                                     "ov_regions": regions}).one()
     return int(n), int(total), int(open_), bytes(data or b"")

@@ -253,6 +253,21 @@ def test_cell_counts_equal_on_the_fly(demo_engine: Engine) -> None:
         assert "FROM incident" in rollup.cell_counts_sql(start=t("2026-01-01T08:00"))[0]
 
 
+def test_overview_tiles_equal_on_the_fly(demo_engine: Engine) -> None:
+    """The overview tile (per township at z7, per cell at z12) from the rollups answers the
+    features, reports and open ones the on-the-fly tile answers, all time and for a month."""
+    from geo.mapdata.incidents import overview_tile
+
+    march = {"start": t("2026-03-01T00:00"), "end": t("2026-04-01T00:00")}
+    with demo_engine.connect() as conn:
+        for z, x, y in [(7, 103, 49), (12, 3312, 1573)]:
+            for kw in ({}, march, {"regions": [REGION]}, {"regions": ["999999"]}):
+                fast = overview_tile(conn, z, x, y, **kw)  # type: ignore[arg-type]
+                slow = overview_tile(conn, z, x, y, use_rollup=False, **kw)  # type: ignore
+                assert fast[:3] == slow[:3], (z, kw)
+                assert (fast[0] > 0 and len(fast[3]) > 0) == (kw != {"regions": ["999999"]})
+
+
 # --- the readers: the rollup path answers what the on-the-fly query answers -----------------
 
 AS_OF = t("2026-10-20T10:00")
