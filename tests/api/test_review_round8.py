@@ -197,6 +197,7 @@ def test_a_query_shape_beyond_the_vertex_limit_is_refused_before_the_database(
                  env["y"] + 0.05 * math.sin(2 * math.pi * i / n)] for i in range(n)]
         return {"type": "Polygon", "coordinates": [ring + [ring[0]]]}
 
+    client.cookies.clear()  # anonymous: no login cookie from the tests above
     big = client.post("/spatial/cells/intersects",
                       json={"geometry": circle(MAX_QUERY_VERTICES + 10)})
     assert big.status_code == 413, big.text[:300]
