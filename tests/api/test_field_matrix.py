@@ -12,7 +12,12 @@ Generated, not listed:
   (``{collection_id}``, ``{layer}``) take each of those layers;
 - the **callers** are every demo role, anonymous, with and without ``?unmask=true``; the
   fields each may not read unmasked come from :func:`geo.auth.fields.field_access` on a row in
-  its own scope (its best case).
+  its own scope (its best case);
+- the **databases**: the Xing County demo, and two counties (the demo plus 临县 added by
+  ``region add`` / ``demo load --region``, tests/two_counties.py), where every case is asked
+  about 临县 (``?region=141124`` where the route takes it, a box around a 临县 case, its id)
+  by each 兴县 role and by the prefecture command centre (demo-prefecture, 吕梁市): the same
+  field rules hold for the prefecture, and no answer to a 兴县 role names a 临县 case.
 
 For each (route, parameter, caller, field) two requests are made: one whose condition matches
 the rows that have the field (``field IS NOT NULL``; sort ascending; select it) and one that
@@ -25,8 +30,9 @@ shows that the comparison does see a difference where the policy allows the filt
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -36,8 +42,11 @@ from sqlalchemy import Engine, text
 from api.main import create_app
 from geo.auth.fields import FREE_TEXT, PERSONAL, Access, field_access, mask_value
 from geo.auth.principal import Principal
+from geo.demo.grid_county import PREFECTURE_USER
 from geo.demo.users import pick_demo_worker
 from tests.conftest import make_settings
+from tests.served import bearer_for
+from tests.two_counties import LIN, lin_codes, two_county_fixture
 
 ROLES = ("anonymous", "admin", "command", "department", "worker", "planner", "viewer")
 # Query parameters that name fields, and how each is probed.
@@ -51,6 +60,7 @@ LAYER_PATH_PARAMS = ("collection_id", "layer")
 GUARDED = {layer: PERSONAL.get(layer, ()) + FREE_TEXT.get(layer, ())
            for layer in sorted(set(PERSONAL) | set(FREE_TEXT))}
 VOLATILE = {"timeStamp", "links", "as_of", "generated_at"}
+CODE_RE = re.compile(r"SJ\d{14}")
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,7 @@ class Probe:
     path: str  # template
     param: str
     kind: str
+    takes_region: bool = False  # the route has a ``region`` query parameter
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}?{self.param}"
@@ -69,9 +80,10 @@ def _probes() -> list[Probe]:
     out = []
     for path, ops in app.openapi()["paths"].items():
         for method, op in ops.items():
-            for p in op.get("parameters", []):
-                if p["in"] == "query" and p["name"] in FIELD_PARAMS:
-                    out.append(Probe(method.upper(), path, p["name"], FIELD_PARAMS[p["name"]]))
+            query = {p["name"] for p in op.get("parameters", []) if p["in"] == "query"}
+            for name in sorted(query & set(FIELD_PARAMS)):
+                out.append(Probe(method.upper(), path, name, FIELD_PARAMS[name],
+                                 "region" in query))
     return sorted(out, key=str)
 
 
@@ -88,8 +100,10 @@ def test_the_matrix_finds_the_ways_in() -> None:
 
 
 def _not_full(role: str, unmask: bool, layer: str) -> list[str]:
-    """Fields of ``layer`` the role may not read unmasked, even on a row of its own scope."""
-    who = Principal(user="x", role=role if role != "anonymous" else "viewer", unmask=unmask,
+    """Fields of ``layer`` the role may not read unmasked, even on a row of its own scope
+    (the prefecture command centre holds the command role over several counties)."""
+    role = {"anonymous": "viewer", "prefecture": "command"}.get(role, role)
+    who = Principal(user="x", role=role, unmask=unmask,
                     cell_codes=frozenset({"OWN"}), department_code="OWN")
     return [f for f in GUARDED[layer]
             if field_access(who, layer, f, "OWN", "OWN") is not Access.FULL]
@@ -101,6 +115,8 @@ class Env:
     headers: dict[str, dict[str, str]]
     incident_id: int
     bbox: str
+    extra: dict[str, str] = field(default_factory=dict)  # of every route that takes them
+    lin: frozenset[str] = frozenset()  # 临县's incident codes (two counties)
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +133,27 @@ def env(demo_url: str, demo_engine: Engine, role_headers: dict[str, dict[str, st
     bbox = f"{x - 0.01},{y - 0.01},{x + 0.01},{y + 0.01}"
     with TestClient(create_app(make_settings(demo_url, demo_open=False))) as client:
         yield Env(client, role_headers, iid, bbox)
+
+
+two_counties = two_county_fixture()
+
+
+@pytest.fixture(scope="module")
+def env2(two_counties: tuple[str, Engine], role_headers: dict[str, dict[str, str]]
+         ) -> Iterator[Env]:
+    """Every case asked about 临县 on the two-county database (the demo users' ids are the
+    template's, so their tokens hold)."""
+    url, engine = two_counties
+    with engine.connect() as conn:
+        # a small box around a 临县 case (its busiest cell): the prefecture has rows in it
+        iid, x, y = conn.execute(text(
+            "SELECT id, ST_X(geom), ST_Y(geom) FROM incident WHERE region_code = :r AND "
+            "cell_code = (SELECT cell_code FROM incident WHERE region_code = :r GROUP BY 1 "
+            "ORDER BY count(*) DESC, 1 LIMIT 1) ORDER BY id LIMIT 1"), {"r": LIN}).one()
+    bbox = f"{x - 0.01},{y - 0.01},{x + 0.01},{y + 0.01}"
+    headers = {**role_headers, "prefecture": bearer_for(engine, PREFECTURE_USER[0])}
+    with TestClient(create_app(make_settings(url, demo_open=False))) as client:
+        yield Env(client, headers, iid, bbox, {"region": LIN}, frozenset(lin_codes(engine)))
 
 
 def _fill(path: str, layer: str, env: Env) -> str:
@@ -162,12 +199,12 @@ def _selected_values(body: Any, name: str) -> Iterator[Any]:
             yield from _selected_values(v, name)
 
 
-def _cases() -> list[tuple[Probe, str, bool, str, str]]:
+def _cases(roles: tuple[str, ...] = ROLES) -> list[tuple[Probe, str, bool, str, str]]:
     cases = []
     for probe in PROBES:
         layered = any("{" + n + "}" in probe.path for n in LAYER_PATH_PARAMS)
         for layer in (GUARDED if layered else ("incidents",)):
-            for role in ROLES:
+            for role in roles:
                 for unmask in (False, True):
                     for name in _not_full(role, unmask, layer):
                         cases.append((probe, layer, unmask, role, name))
@@ -175,17 +212,39 @@ def _cases() -> list[tuple[Probe, str, bool, str, str]]:
 
 
 CASES = _cases()
+CASES_TWO = _cases((*ROLES, "prefecture"))
+CASE_ARGS = ("probe", "layer", "unmask", "role", "name")
 
 
-@pytest.mark.parametrize(("probe", "layer", "unmask", "role", "name"), CASES,
-                         ids=[f"{p}|{ly}|{r}|{'unmask' if u else 'plain'}|{n}"
-                              for p, ly, u, r, n in CASES])
+def _ids(cases: list[tuple[Probe, str, bool, str, str]]) -> list[str]:
+    return [f"{p}|{ly}|{r}|{'unmask' if u else 'plain'}|{n}" for p, ly, u, r, n in cases]
+
+
+@pytest.mark.parametrize(CASE_ARGS, CASES, ids=_ids(CASES))
 def test_no_way_in_reveals_a_field_the_caller_may_not_read(
     env: Env, probe: Probe, layer: str, unmask: bool, role: str, name: str,
 ) -> None:
+    _check(env, probe, layer, unmask, role, name)
+
+
+@pytest.mark.parametrize(CASE_ARGS, CASES_TWO, ids=_ids(CASES_TWO))
+def test_two_counties_no_way_in_reveals_a_field_or_the_other_county(
+    env2: Env, probe: Probe, layer: str, unmask: bool, role: str, name: str,
+) -> None:
+    for r in _check(env2, probe, layer, unmask, role, name):
+        if role != "prefecture":
+            leaked = set(CODE_RE.findall(r.text)) & env2.lin
+            assert not leaked, f"{probe} as the 兴县 {role} names 临县 cases {sorted(leaked)[:3]}"
+
+
+def _check(env: Env, probe: Probe, layer: str, unmask: bool, role: str, name: str,
+           ) -> list[Any]:
+    """The two requests of a case, judged; the answers (for further checks)."""
     path = _fill(probe.path, layer, env)
     base: dict[str, str] = {"bbox": env.bbox, "limit": "50", "format": "csv"} \
         if path.startswith("/export/") else {"limit": "50"} if "/items" in path else {}
+    if probe.takes_region:
+        base.update(env.extra)
     if unmask:
         base["unmask"] = "true"
     match, none = _values(probe.kind, probe.param, name)
@@ -195,7 +254,7 @@ def test_no_way_in_reveals_a_field_the_caller_may_not_read(
     assert r1.status_code < 500, (r1.status_code, r1.text[:300])
     if probe.kind in ("select", "group"):
         if r1.status_code >= 400:
-            return
+            return [r1]
         assert probe.kind == "select", (
             f"{probe} grouped by {name} for {role}: {r1.status_code} {r1.text[:200]}")
         try:
@@ -205,16 +264,17 @@ def test_no_way_in_reveals_a_field_the_caller_may_not_read(
         for v in _selected_values(body, name):
             assert v is None or mask_value(name, v) == v, (
                 f"{probe} as {role} returned {name}={v!r}, which it may read only masked")
-        return
+        return [r1]
     r2 = call(path, params={**base, probe.param: none}, headers=hdrs)
     assert r2.status_code < 500, (r2.status_code, r2.text[:300])
     if r1.status_code >= 400 and r2.status_code >= 400:
-        return
+        return [r1, r2]
     assert _signal(r1) == _signal(r2), (
         f"{probe} as {role} ({'unmask' if unmask else 'plain'}): a condition on {name}, which "
         f"the caller may not read unmasked, changes the answer ({r1.status_code} vs "
         f"{r2.status_code}, rows {r1.headers.get('x-row-count')} vs "
         f"{r2.headers.get('x-row-count')})")
+    return [r1, r2]
 
 
 def test_the_comparison_sees_an_allowed_filter(env: Env) -> None:
@@ -235,5 +295,28 @@ def test_the_comparison_sees_an_allowed_filter(env: Env) -> None:
                             headers=hdrs)
         if r1.status_code == 200:
             assert _signal(r1) != _signal(r2), f"{probe}: no difference seen"
+            seen += 1
+    assert seen >= 3, seen
+
+
+def test_two_counties_the_comparison_sees_the_other_county(env2: Env) -> None:
+    """Positive control: the same requests about 临县 on a field every role may use
+    (``status``) show the prefecture 临县 cases through the ways in (filters, sorts,
+    selections) and no 兴县 role any; so the check above can fail."""
+    seen = 0
+    for probe in PROBES:
+        if probe.kind == "group":
+            continue
+        path = _fill(probe.path, "incidents", env2)
+        base = ({"bbox": env2.bbox, "limit": "50", "format": "csv"}
+                if path.startswith("/export/") else {"limit": "50"})
+        value = _values(probe.kind, probe.param, "status")[0]
+        params = {**base, **(env2.extra if probe.takes_region else {}), probe.param: value}
+        pref = env2.client.get(path, params=params, headers=env2.headers["prefecture"])
+        for role in ROLES:
+            xing = env2.client.get(path, params=params, headers=env2.headers[role])
+            assert xing.status_code < 500, (probe, role, xing.text[:300])
+            assert not set(CODE_RE.findall(xing.text)) & env2.lin, (probe, role)
+        if pref.status_code == 200 and set(CODE_RE.findall(pref.text)) & env2.lin:
             seen += 1
     assert seen >= 3, seen
