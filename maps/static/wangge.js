@@ -122,7 +122,9 @@
     return g;
   };
   /* Every incident of the period as Mapbox vector tiles from Wangge's /tiles/incidents (drawn
-   * client-side by Leaflet.VectorGrid, SVG renderer) from zoom o.minZoom. d = {url, closed:
+   * client-side by Leaflet.VectorGrid) from zoom o.minZoom. A tile is drawn as SVG (one element
+   * per incident) up to W.CANVAS_FROM incidents, on a canvas beyond (100,000 in view stay
+   * interactive: scripts/bench/maps.py); in both, closed first and overdue/urgent last (on top). d = {url, closed:
    * [statuses], asof (ISO), odays, styles, cats: {code: name}, t: {texts}, item: URL template}.
    * Overdue as on the server: open and past due_at (or reported more than odays before asof).
    * Served pages only: a standalone file (file:) has no tile server. */
@@ -170,17 +172,8 @@
             }
           });
         }
-        // z-order inside the tile (one SVG per tile, clipped to it): closed at the bottom,
-        // then open, urgent and overdue on top
-        if (e.tile.querySelectorAll) {
-          (o.order || []).slice(1).forEach(function (k) {
-            e.tile.querySelectorAll("path.wangge-vt-incident." + k).forEach(function (p) {
-              p.parentNode.appendChild(p);
-            });
-          });
-        }
         g.counts.tiles += 1;
-        g.counts.features += e.tile.querySelectorAll ? e.tile.querySelectorAll("path").length : 0;
+        g.counts.features += r && r._features ? Object.keys(r._features).length : 0;
       });
       vg.on("click", function (e) {
         var p = e.layer.properties || {}, t = d.t, k = cls(p);
@@ -200,6 +193,34 @@
           esc(t.link_item) + "</a></div></div>"
         ).openOn(g._map);
       });
+      // VectorGrid 1.3's canvas tiles stop a click with L.DomEvent.fakeStop, gone in Leaflet
+      // 1.9 (where stopping is marking the event: e._stopped, as 1.8's fakeStop did)
+      if (!L.DomEvent.fakeStop) { L.DomEvent.fakeStop = function (e) { e._stopped = true; }; }
+      // each tile fetched first, then drawn by the renderer its size asks for, its incidents
+      // sorted so that the last drawn (on top) are the overdue and urgent ones
+      var create = vg.createTile, fetchTile = vg._getVectorTilePromise;
+      vg.createTile = function (coords, done) {
+        var self = this, box = document.createElement("div");
+        fetchTile.call(self, coords).then(function (tile) {
+          var n = 0, rank = {};
+          (o.order || []).forEach(function (k, i) { rank[k] = i; });
+          Object.keys(tile.layers).forEach(function (name) {
+            var fs = tile.layers[name].features;
+            n += fs.length;
+            fs.forEach(function (f, i) {  // the order of o.order (bottom -> top), urgent as a class
+              var p = f.properties || {}, k = cls(p), r = rank[k] || 0;
+              if (p.urgency === "urgent" && k !== "closed" && rank.urgent > r) { r = rank.urgent; }
+              f.wanggeRank = r + i / (fs.length + 1);
+            });
+            fs.sort(function (a, b) { return a.wanggeRank - b.wanggeRank; });
+          });
+          self.options.rendererFactory = n > W.CANVAS_FROM ? L.canvas.tile : L.svg.tile;
+          self._getVectorTilePromise = function () { return Promise.resolve(tile); };
+          try { box.appendChild(create.call(self, coords, done)); }
+          finally { self._getVectorTilePromise = fetchTile; }
+        }, function (err) { done(err, box); });
+        return box;
+      };
       return vg;
     }
     g.counts = {features: 0, tiles: 0};
@@ -217,6 +238,8 @@
     });
     return g;
   };
+  W.CANVAS_FROM = 10000;  // incidents in one vector tile drawn on a canvas beyond this (the
+  // demo's densest tile at zoom 13, the county seat over the whole period, holds 8,919)
   /* Per-cell aggregates: rows [lat, lon, code, name, total, open, overdue] */
   W.counts = function (d) {
     var g = L.featureGroup(), max = 1;
