@@ -88,6 +88,7 @@ ENDPOINT_POLICY: dict[str, str] = {
     "GET /spatial/{layer}/nearest": "public_layer",
     "POST /spatial/{layer}/intersects": "public_layer",
     "GET /spatial/inside/{kind}/{code}": "public_layer",
+    "GET /tiles/overview/{z}/{x}/{y}.pbf": "aggregate",
     "GET /tiles/{layer}/{z}/{x}/{y}.pbf": "public_layer",
     "GET /static/{path:path}": "public",
     # the grid worker's web app (issue 17): the shell only, no data (it reads /me/...)

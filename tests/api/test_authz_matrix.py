@@ -364,6 +364,8 @@ PROBES: dict[str, Callable[[Env, str, str], Request]] = {
         "POST", "/spatial/incidents/intersects", {"json": {"geometry": _square(env, scope)}}),
     "GET /spatial/inside/{kind}/{code}": lambda env, role, scope: (
         "GET", f"/spatial/inside/cell/{getattr(env, scope)['cell_code']}", {}),
+    "GET /tiles/overview/{z}/{x}/{y}.pbf": lambda env, role, scope: (
+        "GET", _tile(env, scope, "overview"), {}),
     "GET /tiles/{layer}/{z}/{x}/{y}.pbf": lambda env, role, scope: (
         "GET", _tile(env, scope, "incidents"), {}),
     "GET /static/{path:path}": lambda env, role, scope: (
