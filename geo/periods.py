@@ -233,6 +233,9 @@ def resolve_period(
         When ``from`` is after ``to`` or the period exceeds ten years.
     """
     now = now or localtime.now()
+    for value, field in ((start, "from"), (end, "to")):
+        if value is not None:  # before any arithmetic: 0001-01-01 - 29 days overflows
+            localtime.check_year(value, field)
     if end is None:
         latest = latest_report(conn, region_code)
         last_day = localtime.local_date(min(latest, now) if latest else now)

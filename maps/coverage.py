@@ -415,6 +415,8 @@ def build_patrol_coverage_map(conn: Connection, principal: Principal, opts: MapO
     region = opts.region_code
     access.check_aggregates(principal, region)
     today = localtime.now().date()
+    if to is not None:
+        localtime.check_year(to, "to")  # before any arithmetic (review round 8: 0001-01-01)
     if to is None:
         latest = conn.execute(sql(
             "SELECT max(COALESCE(ended_at, started_at)) FROM patrol WHERE region_code = :r"),

@@ -166,7 +166,8 @@ _FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９Ｘｘ＋－", 
 # they are. 15-digit first-generation ID numbers (withdrawn in 2013) are not masked: they
 # cannot be told from the 15-digit grid-cell codes (141123100001001) a case names everywhere.
 _DIGIT_RUN = re.compile(r"(?<![0-9])(?:[(（][0-9]{2,4}[)）]\s?)?[0-9]+"
-                        r"(?:[\s.\-\u2010-\u2015\u2212/_·・~～*＊]{1,2}[0-9]+)*[Xx]?(?![0-9])")
+                        r"(?:[\s.\-\u2010-\u2015\u2212/_·・~～*＊／＿．－|｜\\]{1,2}[0-9]+)*"
+                        r"[Xx]?(?![0-9])")
 # Digits in other dress, read as digits before the patterns above (review round 7): any
 # Unicode decimal digit (Arabic-Indic, mathematical bold ...), the compatibility forms NFKC
 # reads as one digit (superscripts, circled ①), and invisible format characters (zero-width
@@ -176,7 +177,8 @@ _INVISIBLE_NEAR_DIGIT = re.compile(rf"(?<=\d)[{_INVISIBLE}]+|[{_INVISIBLE}]+(?=\
 _ODD_DIGITS = re.compile(r"(?![0-9])[\d\u00b2\u00b3\u00b9\u2070-\u2089\u2460-\u24ff"
                          r"\u2776-\u2793\u3280-\u3289]")
 # A phone or ID number written in Chinese numerals (一三八..., 幺 for 1, 两 for 2, 〇/零 for 0,
-# the financial forms 壹贰叁): a run of at least 7 of them, spaces or dashes allowed between,
+# the financial forms 壹贰叁), alone or mixed with digits (138一二三四五六七八): a run of at
+# least 7, spaces or dashes allowed between,
 # masked when its digits are a personal number; other runs (一二三, 三三两两) are left alone.
 _HANZI_DIGITS = {**dict.fromkeys("〇零○", "0"), **dict.fromkeys("一幺壹", "1"),
                  **dict.fromkeys("二两貳贰", "2"), **dict.fromkeys("三叁參", "3"),
@@ -184,7 +186,8 @@ _HANZI_DIGITS = {**dict.fromkeys("〇零○", "0"), **dict.fromkeys("一幺壹",
                  **dict.fromkeys("六陆陸", "6"), **dict.fromkeys("七柒", "7"),
                  **dict.fromkeys("八捌", "8"), **dict.fromkeys("九玖", "9")}
 _HANZI_CLASS = "".join(_HANZI_DIGITS)
-_HANZI_RUN = re.compile(rf"[{_HANZI_CLASS}](?:[\s\-]?[{_HANZI_CLASS}]){{6,}}[Xx]?")
+_HANZI_RUN = re.compile(rf"(?<![0-9])[{_HANZI_CLASS}0-9](?:[\s\-]?[{_HANZI_CLASS}0-9]){{6,}}"
+                        rf"[Xx]?(?![0-9])")
 
 
 def _ascii_digit(ch: str) -> str:
@@ -197,7 +200,10 @@ def _ascii_digit(ch: str) -> str:
 
 
 def _hanzi_number(m: re.Match[str]) -> str:
-    digits = "".join(_HANZI_DIGITS.get(ch, ch if ch in "Xx" else "") for ch in m.group(0))
+    if not any(ch in _HANZI_DIGITS for ch in m.group(0)):
+        return m.group(0)  # ASCII digits only: the patterns after this step read them
+    digits = "".join(_HANZI_DIGITS.get(ch, ch if ch in "0123456789Xx" else "")
+                     for ch in m.group(0))
     masked = _mask_digit_run_text(digits)
     return masked if masked != digits else m.group(0)
 

@@ -101,6 +101,9 @@ def find_requests(
         where.append("i.code = ANY(:ids)")
         params["ids"] = ids[:MAX_REQUESTS]
     else:
+        for value, field in ((start, "start_date"), (end, "end_date")):
+            if value is not None:  # before any arithmetic (review round 8: 0001-01-01)
+                localtime.check_year(value, field)
         end = end or now
         start = start or end - MAX_SPAN
         if start >= end:

@@ -53,9 +53,9 @@ def period_bounds(date_from: dt.date | None, date_to: dt.date | None,
                   default_days: int = 30) -> tuple[dt.date, dt.date]:
     """[from, to] inclusive dates; default the ``default_days`` ending today (CST)."""
     to = date_to or localtime.now().date()
+    localtime.check_year(to, "to")  # before any arithmetic: 0001-01-01 - 30 days overflows
     frm = date_from or (to - dt.timedelta(days=default_days - 1))
     localtime.check_year(frm, "from")
-    localtime.check_year(to, "to")
     if to < frm:
         raise InvalidInput(f"to ({to}) 早于 from ({frm}) / to is before from", field="to")
     if (to - frm).days > 366:

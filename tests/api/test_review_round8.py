@@ -106,6 +106,8 @@ def test_a_point_just_outside_every_cell_is_kept_for_the_command_centre(demo: An
     "电话138·1234·5678",                # a middle dot
     "电话138~1234~5678",
     "电话138\u20101234\u20105678",      # the Unicode hyphen
+    "电话138一二三四五六七八",              # digits and Chinese numerals mixed (round 8)
+    "电话138／1234／5678",               # full-width slashes (round 8)
 ])
 def test_phone_numbers_in_other_dress_are_masked(written: str) -> None:
     from geo.auth.principal import mask_personal_text
@@ -204,3 +206,43 @@ def test_a_query_shape_beyond_the_vertex_limit_is_refused_before_the_database(
     assert "简化" in big.json()["detail"] and "/spatial/inside/" in big.json()["detail"]
     fine = client.post("/spatial/cells/intersects", json={"geometry": circle(5000)})
     assert fine.status_code == 200 and fine.json()["numberMatched"] > 0, fine.text[:300]
+
+
+@pytest.mark.parametrize("extreme", ["0001-01-01", "9999-12-31"])
+def test_no_date_parameter_overflows(demo: Any, extreme: str) -> None:
+    """Review round 8: five GETs answered 500 (OverflowError) for the year 1 or 9999
+    (/maps/coverage/patrols?to=, /analysis/patrols?to=, Open311 end_date=). Generated from the
+    OpenAPI: every date or date-time query parameter of every GET without path parameters,
+    alone and with the other date parameters at the same extreme, as the command centre."""
+    client, env = demo
+    hdr = _login(client, "command")
+    spec = client.get("/openapi.json").json()
+    examples = {"from": "2026-11-01", "to": "2026-11-30", "month": "2026-11",
+                "lon": env["x"], "lat": env["y"], "category": "water",
+                "bbox": "111.0,38.3,111.3,38.6"}
+    tried = 0
+    for path, ops in spec["paths"].items():
+        op = ops.get("get")
+        if not op or "{" in path:
+            continue
+        params = op.get("parameters", [])
+
+        def is_date(p: dict[str, Any]) -> bool:
+            schemas = [p.get("schema", {})] + p.get("schema", {}).get("anyOf", [])
+            return any(s.get("format") in ("date", "date-time") for s in schemas) or (
+                p["name"] in ("from", "to", "start_date", "end_date", "as_of", "datetime"))
+
+        dates = [p["name"] for p in params if p.get("in") == "query" and is_date(p)]
+        required = {p["name"] for p in params if p.get("required")} - set(dates)
+        if not dates or required - set(examples):
+            continue
+        base = {k: examples[k] for k in required}
+        value = extreme + ("T00:00:00Z" if extreme else "")
+        for name in [*dates, None]:
+            chosen = dates if name is None else [name]
+            for text_value in (extreme, value):
+                q = {**base, **dict.fromkeys(chosen, text_value)}
+                r = client.get(path, params=q, headers=hdr)
+                tried += 1
+                assert r.status_code < 500, (path, q, r.status_code, r.text[:300])
+    assert tried >= 40, tried
