@@ -18,6 +18,8 @@ from sqlalchemy import Connection
 from geo.analysis.property import target_result
 from geo.auth.principal import Principal
 from geo.db.tables.vocab import ANALYSIS_UNIT, DATA_ORIGIN, ROLE, TARGET_RESULT
+from geo.incidents.kpi import METRICS_EN as KPI_EN
+from geo.incidents.kpi import METRICS_ZH as KPI_ZH
 from geo.mapdata import foundation as gl
 from geo.mapdata import incidents as gi
 from geo.periods import Period, add_months
@@ -449,9 +451,11 @@ def monthly_xlsx(report: dict[str, Any], lang: str = "zh") -> bytes:
             metric("reports", total=True), metric("cases", total=True),
             metric("closed", total=True), Column("due", "应结案数", "Due", "int", total=True),
             metric("closing_rate", ratio=("closed", "due")),
-            metric("on_time_rate", ratio=("closed_on_time", "due")),
+            metric("on_time_rate", ratio=("closed_on_time", "due_timed")),
             Column("closed_on_time", "按期结案数", "Closed on time", "int", total=True),
-            metric("open_overdue", total=True)]
+            metric("open_overdue", total=True),
+            *(Column(k, KPI_ZH[k], KPI_EN[k], "int", total=True)
+              for k in ("due_timed", "no_deadline"))]
 
     towns = Sheet("乡镇", "Townships", [
         Column("rank", tz["rank"], te["rank"], "int"), Column("name", tz["township"],

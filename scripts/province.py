@@ -97,15 +97,19 @@ def main(argv: list[str] | None = None) -> int:
     gen = GridCounty(Densities(cell_km=args.cell_km, incidents_per_km2=args.incidents_per_km2,
                                cameras_per_km2=args.cameras_per_km2, seed=args.seed))
     t0 = time.perf_counter()
-    with psycopg.connect(libpq_url(url)) as conn:
+    engine = create_engine(url)
+    with engine.connect() as sa:
+        conn = sa.connection.driver_connection
         for k, (code, name) in enumerate(counties, 1):
             county, _notes = convert(json.loads(source.read(f"{LAND_DIR}/{code}.geojson")))
             gen.load_county(conn, code, name, county)
-            conn.commit()
+            gen.histories(sa, code)  # case events and deadlines, as the Xing demo's
+            sa.commit()
             if k % 10 == 0 or k == len(counties):
                 say(f"{k}/{len(counties)} counties, {dict(gen.totals)}")
         say("ANALYZE")
-        conn.autocommit = True
+    engine.dispose()
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
     say(f"done in {time.perf_counter() - t0:.0f} s: {dict(gen.totals)} -> {url.split('@')[-1]}")
     return 0

@@ -20,16 +20,13 @@ import psycopg
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
+from geo.demo.incident_rows import DEMO_END, DEMO_START, status_and_times
 from geo.incidents.reference import CATEGORIES
-from geo.localtime import CST
 
 KM_PER_DEG = 111.32
 GRID_ORIGIN = (100.0, 45.0)  # west, north: one grid for the whole province
 LAT0 = 37.5  # grid aspect chosen at the province's middle latitude
-T0 = dt.datetime(2025, 1, 1, tzinfo=CST)
-SPAN_S = int((dt.datetime(2026, 10, 31, tzinfo=CST) - T0).total_seconds())
-STATUSES = ["closed"] * 80 + ["in_progress"] * 8 + ["dispatched"] * 5 + ["reported"] * 4 + \
-    ["rework"] * 2 + ["cancelled"]
+SPAN_S = int((DEMO_END - DEMO_START).total_seconds())
 CHANNELS = ["12345", "110", "patrol", "photo", "camera", "petition"]
 
 
@@ -136,6 +133,15 @@ class GridCounty:
         ox, oy = GRID_ORIGIN
         return ((oy - y) // self.dy).astype(int), ((x - ox) // self.dx).astype(int)
 
+    def histories(self, conn: Any, code: str) -> None:
+        """The case flow of the county's incidents written by :meth:`load_county`: events,
+        ``due_at``/``final_due_at``/``deadline`` and routing reasons, by the Xing demo's own
+        post-pass (:func:`geo.demo.incidents.demo_hook`, one per county, in ``conn``'s
+        transaction: a SQLAlchemy connection)."""
+        from geo.demo.incidents import demo_hook
+
+        demo_hook(conn, code, self.rng)
+
     def load_county(self, conn: psycopg.Connection[Any], code: str, name: str,
                     county: MultiPolygon, new_region: bool = True) -> None:
         """Write one county's synthetic content in ``conn``'s transaction (not committed).
@@ -219,29 +225,32 @@ class GridCounty:
             w = np.array([c[8] for c in CATEGORIES])
             cat = rng.choice(len(cats), n_inc, p=w / w.sum())
             when = rng.integers(0, SPAN_S, n_inc)
-            status = rng.choice(STATUSES, n_inc)
             channel = rng.choice(CHANNELS, n_inc)
             urgent = rng.random(n_inc) < 0.12
-            took_h = rng.lognormal(3.0, 0.8, n_inc)
+            # status and step times by the Xing demo's rule (fate, speed): the case flow's
+            # histories and deadlines are added by geo.demo.incidents.demo_hook
+            fate = rng.random(n_inc)
+            speed = rng.lognormal(0, 0.8, n_inc)
             written = 0
             with cur.copy("COPY incident (region_code, code, category_code, channel, status, "
                           "urgency, reported_at, geom, boundary_set_id, cell_code, "
                           "community_code, township_code, worker_id, department_code, "
-                          "closed_at, synthetic) FROM STDIN") as cp:
+                          "registered_at, dispatched_at, handled_at, closed_at, rework_count, "
+                          "synthetic) FROM STDIN") as cp:
                 for k in range(n_inc):
                     hit = by_rc.get((int(rows[k]), int(cols[k])))
                     if hit is None:  # on a sliver dropped as < 0.01 km2
                         continue
-                    t = T0 + dt.timedelta(seconds=int(when[k]))
-                    st = str(status[k])
-                    closed = t + dt.timedelta(hours=float(took_h[k])) if st in (
-                        "closed", "cancelled") else None
+                    t = DEMO_START + dt.timedelta(seconds=int(when[k]))
+                    st = status_and_times({"reported_at": t, "fate": float(fate[k]),
+                                           "speed": float(speed[k])})
                     cp.write_row((code, f"SJ{code}{k + 1:08d}", cats[cat[k]], str(channel[k]),
-                                  st, "urgent" if urgent[k] else "normal", t,
+                                  st["status"], "urgent" if urgent[k] else "normal", t,
                                   f"SRID=4490;POINT({ix[k]:.7f} {iy[k]:.7f})", set_id,
                                   hit["code"], hit["village"], hit["township"],
-                                  worker_ids.get(hit["code"]), dept[cats[cat[k]]], closed,
-                                  True))
+                                  worker_ids.get(hit["code"]), dept[cats[cat[k]]],
+                                  st["registered_at"], st["dispatched_at"], st["handled_at"],
+                                  st["closed_at"], st["rework"], True))
                     written += 1
         for key, value in (("counties", 1), ("km2", int(km2)), ("cells", len(cells)),
                            ("townships", sum(1 for u in units if u[2] == "township")),
@@ -303,6 +312,8 @@ def fill_region(engine: Any, code: str, n_incidents: int = 20_000, seed: int = 2
         progress(f"generating {row.name} ({code}): {km2:.0f} km², about {n_incidents} incidents")
         gen.load_county(conn.connection.driver_connection, code, str(row.name),
                         _multi(county), new_region=False)
+        progress("case histories and deadlines (working-time calendar)")
+        gen.histories(conn, code)
         conn.execute(text(
             "UPDATE region SET synthetic = true, source = source || '; content synthetic "
             "(wangge demo load --region)' WHERE code = :c"), {"c": code})

@@ -11,7 +11,11 @@ Definitions (reports counted by their report time in [from, to), China Standard 
   moved by pauses and extensions).
 - due 应结案: closed cases + open cases that are overdue at ``as_of`` (their current step's due
   time or their final due time has passed, and they are not paused).
-- closing rate 结案率 = closed / due; on-time closing rate 按期结案率 = closed on time / due.
+- no deadline 无时限: cases (open or closed) without a final due time
+  (``geo.incidents.rollup.NO_DEADLINE_SQL``): never on time, never overdue.
+- due with a deadline 应结案数(有时限) ``due_timed``: due minus the closed cases without one.
+- closing rate 结案率 = closed / due; on-time closing rate 按期结案率 = closed on time /
+  due with a deadline.
 - average handling time 平均处置时长: mean working hours from report to closing, closed cases.
 - rework rate 返工率 = cases returned for rework at least once / cases handled at least once.
 - periods 时段: calendar months, ISO weeks (Monday to Sunday, "2026-W40") or days in China
@@ -76,7 +80,9 @@ DEFINITIONS_ZH = """统计口径 (按上报时间统计, 时段 [起始, 截止)
 - 结案数: 状态为已结案的案件; 按期结案: 在最终期限 (上报时间加四个环节的工作时限, 随暂停和延期顺延)
   前结案。
 - 应结案数: 已结案案件 + 截至统计时点已超期的在办案件 (当前环节期限或最终期限已过且未暂停)。
-- 结案率 = 结案数 / 应结案数; 按期结案率 = 按期结案数 / 应结案数。
+- 无时限案件数: 没有最终期限的案件 (在办或已结案), 不计为按期, 也不计为超期;
+  应结案数(有时限) = 应结案数 - 其中无时限的已结案案件。
+- 结案率 = 结案数 / 应结案数; 按期结案率 = 按期结案数 / 应结案数(有时限)。
 - 平均处置时长: 已结案案件从上报到结案的平均工作小时数。
 - 返工率 = 至少返工一次的案件 / 至少处置过一次的案件。
 - 满意率 = 回访结果为满意或基本满意的案件 / 已回访案件 (回访: 结案后指挥中心登记的满意度)。
@@ -91,6 +97,7 @@ GROUP_BY = [*GROUPS, "county", *periods.UNITS]
 METRICS_ZH = {
     "reports": "上报数", "repeat_reports": "重复上报数", "cases": "案件数", "due": "应结案数",
     "closed": "结案数", "closed_on_time": "按期结案数", "closing_rate": "结案率",
+    "no_deadline": "无时限案件数", "due_timed": "应结案数(有时限)",
     "on_time_rate": "按期结案率", "avg_handling_h": "平均处置时长(工作小时)",
     "rework_rate": "返工率", "repeat_rate": "重复上报率", "open": "在办数",
     "open_overdue": "超期在办数", "handled_once": "已处置案件数", "reworked": "返工案件数",
@@ -110,8 +117,8 @@ COMPARED_COUNTS = ("reports", "repeat_reports", "cases", "due", "closed", "close
                    "avg_handling_h")
 COMPARED_RATES = ("closing_rate", "on_time_rate", "rework_rate", "repeat_rate")
 _ADDITIVE = ("reports", "repeat_reports", "cases", "due", "closed", "closed_on_time", "open",
-             "open_overdue", "handled_once", "reworked", "_handling_ms", "called_back",
-             "satisfied")
+             "open_overdue", "no_deadline", "due_timed", "handled_once", "reworked",
+             "_handling_ms", "called_back", "satisfied")
 _TOTAL = "TOTAL"
 
 Window = tuple[dt.date, dt.date]
@@ -293,6 +300,7 @@ def _load(conn: Connection, principal: Principal, region_code: str, dim: str | N
         SELECT {key} AS key, {name} AS name, i.status, i.reported_at, i.closed_at,
                i.due_at, i.final_due_at, i.paused_at,
                {rollup.flag_sql(rollup.ON_TIME_SQL, "i")} AS on_time,
+               {rollup.flag_sql(rollup.NO_DEADLINE_SQL, "i")} AS no_deadline,
                {rollup.flag_sql(rollup.HANDLED_SQL, "i")} AS handled,
                {rollup.flag_sql(rollup.REWORKED_SQL, "i")} AS reworked,
                ({_SATISFACTION}) AS satisfaction
@@ -355,7 +363,8 @@ def _load_rollup(conn: Connection, principal: Principal, region_code: str, dim: 
     cal = load_calendar(conn, region_code)
     for case in conn.execute(text(f"""
         SELECT {key} AS key, i.status, i.reported_at, i.closed_at, i.due_at, i.final_due_at,
-               i.paused_at FROM incident i
+               i.paused_at, {rollup.flag_sql(rollup.NO_DEADLINE_SQL, "i")} AS no_deadline
+        FROM incident i
         WHERE {where} AND ({status_in_sql("i.status", OPEN | {"closed"})})
     """), params).mappings():
         _count_times(_acc(daily, case["reported_at"], case["key"] if dim else _TOTAL), case,
@@ -526,6 +535,7 @@ def _ordered(groups: dict[Any, dict[str, Any]]) -> Iterable[Any]:
 def _empty(key: Any, name: Any) -> dict[str, Any]:
     return {"key": key, "name": name, "reports": 0, "repeat_reports": 0, "cases": 0,
             "due": 0, "closed": 0, "closed_on_time": 0, "open": 0, "open_overdue": 0,
+            "no_deadline": 0, "due_timed": 0,
             "handled_once": 0, "reworked": 0, "_handling_ms": 0, "called_back": 0,
             "satisfied": 0}
 
@@ -552,6 +562,7 @@ def _count(acc: dict[str, Any], status: str, n: int, on_time: int, handled: int,
     if status == "closed":
         acc["closed"] += n
         acc["due"] += n
+        acc["due_timed"] += n  # less those without a deadline: _count_times
         acc["closed_on_time"] += on_time
     elif status in OPEN:
         acc["open"] += n
@@ -559,8 +570,14 @@ def _count(acc: dict[str, Any], status: str, n: int, on_time: int, handled: int,
 
 def _count_times(acc: dict[str, Any], r: Any, as_of: dt.datetime, cal: Any) -> None:
     """What one case adds that depends on ``as_of`` or the calendar: a closed case its
-    working-time handling, an open one overdue at ``as_of`` its due count."""
+    working-time handling, an open one overdue at ``as_of`` its due count; either one without
+    a deadline (``r["no_deadline"]``: ``rollup.NO_DEADLINE_SQL``) its no_deadline count and
+    a closed one no due-with-a-deadline count."""
     status = r["status"]
+    if r["no_deadline"] and (status == "closed" or status in OPEN):
+        acc["no_deadline"] += 1
+        if status == "closed":
+            acc["due_timed"] -= 1
     if status == "closed":
         # whole milliseconds: sums do not depend on the order of the rows
         acc["_handling_ms"] += round(
@@ -572,6 +589,7 @@ def _count_times(acc: dict[str, Any], r: Any, as_of: dt.datetime, cal: Any) -> N
         if late:
             acc["open_overdue"] += 1
             acc["due"] += 1
+            acc["due_timed"] += 1
 
 
 def _count_callback(acc: dict[str, Any], status: str, satisfaction: str | None) -> None:
@@ -588,7 +606,7 @@ def _rate(a: int, b: int) -> float | None:
 def _finish(acc: dict[str, Any]) -> dict[str, Any]:
     """The row with its rates and average handling time (internal sums dropped)."""
     acc["closing_rate"] = _rate(acc["closed"], acc["due"])
-    acc["on_time_rate"] = _rate(acc["closed_on_time"], acc["due"])
+    acc["on_time_rate"] = _rate(acc["closed_on_time"], acc["due_timed"])
     acc["avg_handling_h"] = (round(acc["_handling_ms"] / 3_600_000 / acc["closed"], 2)
                              if acc["closed"] else None)
     acc["rework_rate"] = _rate(acc["reworked"], acc["handled_once"])
@@ -601,6 +619,7 @@ def _finish(acc: dict[str, Any]) -> dict[str, Any]:
 METRICS_EN = {
     "reports": "Reports", "repeat_reports": "Repeat reports", "cases": "Cases", "due": "Due",
     "closed": "Closed", "closed_on_time": "Closed on time", "closing_rate": "Closing rate",
+    "no_deadline": "Cases without a deadline", "due_timed": "Due (with a deadline)",
     "on_time_rate": "On-time closing rate", "avg_handling_h": "Avg handling (working h)",
     "rework_rate": "Rework rate", "repeat_rate": "Repeat-report rate", "open": "Open",
     "open_overdue": "Open and overdue", "called_back": "Callbacks",
@@ -609,8 +628,9 @@ METRICS_EN = {
     "patrols": "Patrols", "checkins": "Key-point check-ins", "key_points_due": "Check-ins due",
 }
 _XLSX_COUNTS = ("reports", "cases", "due", "closed", "closed_on_time", "repeat_reports", "open",
-                "open_overdue", "called_back", "satisfied")
-_XLSX_RATES = {"closing_rate": ("closed", "due"), "on_time_rate": ("closed_on_time", "due"),
+                "open_overdue", "called_back", "satisfied", "no_deadline", "due_timed")
+_XLSX_RATES = {"closing_rate": ("closed", "due"),
+               "on_time_rate": ("closed_on_time", "due_timed"),
                "repeat_rate": ("repeat_reports", "reports"),
                "satisfaction_rate": ("satisfied", "called_back")}
 GROUPS_ZH = {"township": ("乡镇", "Township"), "county": ("区县", "County"),
@@ -634,8 +654,8 @@ def kpi_xlsx(result: dict[str, Any], lang: str = "zh") -> bytes:
         cols.insert(0, Column("period", "时段", "Period"))
     for key in ("reports", "cases", "due", "closed", "closed_on_time", "closing_rate",
                 "on_time_rate", "avg_handling_h", "rework_rate", "repeat_reports",
-                "repeat_rate", "open", "open_overdue", "called_back", "satisfied",
-                "satisfaction_rate"):
+                "repeat_rate", "open", "open_overdue", "no_deadline", "due_timed",
+                "called_back", "satisfied", "satisfaction_rate"):
         kind = ("percent" if key.endswith("_rate") else
                 "float" if key == "avg_handling_h" else "int")
         cols.append(Column(key, METRICS_ZH[key], METRICS_EN[key], kind,

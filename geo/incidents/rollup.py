@@ -7,7 +7,8 @@ worker, category, channel, status, urgency, located) with :data:`MEASURES`:
 
 - ``n``: reports;
 - ``on_time``: reports closed no later than their final due time (:data:`ON_TIME_SQL`;
-  counted whatever the status: readers take the ``closed`` rows);
+  counted whatever the status: readers take the ``closed`` rows; none without a final due
+  time, migration 0019);
 - ``handled``: reports handled at least once (:data:`HANDLED_SQL`);
 - ``reworked``: reports returned for rework at least once (:data:`REWORKED_SQL`).
 
@@ -51,9 +52,12 @@ DIMENSIONS = ("region_code", "boundary_set_id", "township_code", "cell_code",
               "urgency", "located")
 MEASURES = ("n", "on_time", "handled", "reworked")
 #: Closed no later than the case's final due time (``geo.incidents.kpi``: closed on time);
-#: a report with no final due time is on time.
-ON_TIME_SQL = "({a}closed_at IS NOT NULL AND ({a}final_due_at IS NULL OR {a}closed_at <= " \
-              "{a}final_due_at))"
+#: a report with no final due time is never on time: it is counted as :data:`NO_DEADLINE_SQL`.
+ON_TIME_SQL = "({a}closed_at IS NOT NULL AND {a}final_due_at IS NOT NULL AND " \
+              "{a}closed_at <= {a}final_due_at)"
+#: Without a deadline (无时限: no final due time; ``geo.incidents.kpi``: no_deadline, left out
+#: of the on-time closing rate's denominator).
+NO_DEADLINE_SQL = "({a}final_due_at IS NULL)"
 #: Handled at least once (kpi: handled_once): a handling time or a rework.
 HANDLED_SQL = "({a}handled_at IS NOT NULL OR {a}rework_count > 0)"
 #: Returned for rework at least once (kpi: reworked).
