@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -48,11 +50,13 @@ def copy_rows(conn: Connection, table: str, cols: list[str], rows: Iterator[tupl
 
 def copy_frames(conn: Connection, table: str, frames: Iterator[pd.DataFrame]) -> int:
     """COPY data frames (columns named as in ``table``, ``_rn`` the file's row) into ``table``
-    as CSV written by pandas: the bulk path of large imports (no Python work per value).
+    as CSV: the bulk path of large imports.
 
     The values are held to the same limits as :func:`copy_rows` (:func:`value_checks`),
     checked per column at once; the first value over a limit is an InvalidInput naming the
-    row and the field. Values are text, numbers, aware datetimes or None (NULL).
+    row and the field. Values are text, numbers, aware datetimes or None (NULL). Each frame's
+    columns go to the ``csv`` module's writer as lists (half the time of
+    ``DataFrame.to_csv`` on object columns; the same text: None and '' are empty fields).
     """
     raw = conn.connection.driver_connection
     assert raw is not None
@@ -61,10 +65,15 @@ def copy_frames(conn: Connection, table: str, frames: Iterator[pd.DataFrame]) ->
         return 0
     cols = ", ".join(str(c) for c in first.columns)
     n = 0
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
     with raw.cursor().copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)") as cp:
         for df in itertools.chain([first], frames):
             _check_frame(table, df)
-            cp.write(df.to_csv(header=False, index=False, na_rep=""))
+            buf.seek(0)
+            buf.truncate()
+            writer.writerows(zip(*(df[c].tolist() for c in df.columns), strict=True))
+            cp.write(buf.getvalue())
             n += len(df)
     return n
 
@@ -192,64 +201,73 @@ def merge(conn: Connection, table: str, stg: str, keys: list[str], cols: list[st
 
 
 BULK_ROWS = 100_000
+#: ``work_mem`` of a bulk load's statements (the rollup trigger's sort of the inserted rows,
+#: the anti-join's hash): one session's, for the length of the import's merge.
+BULK_WORK_MEM = "256MB"
 
 
 @contextmanager
-def deferred_constraints(conn: Connection, table: str, staged: int, report: ImportReport
-                         ) -> Iterator[None]:
+def deferred_constraints(conn: Connection, table: str, staged: int, report: ImportReport,
+                         also: Sequence[str] = ()) -> Iterator[None]:
     """Index and foreign-key work once per import instead of once per row, for bulk loads.
 
     When ``staged`` rows are at least :data:`BULK_ROWS` and at least as many as ``table``
-    holds (an initial load, a county's years of history), the table's secondary indexes
-    (not its primary key or unique keys, which the merge uses) and its foreign keys are
-    dropped inside the import's transaction and made again at the end: one sorted index build
-    and one set-based check of each foreign key instead of a tree insert and a lookup per row.
-    Readers of ``table`` wait for the import's commit meanwhile (the report says so); a
-    refused import rolls everything back, the dropped definitions included. Smaller imports
-    change nothing.
+    holds (an initial load, a county's years of history), the secondary indexes (not the
+    primary key or unique keys, which the merge and the rollup's upsert use) and the foreign
+    keys of ``table`` and of the tables ``also`` (written by ``table``'s triggers in the same
+    statements: the incident rollup, one row per cell, day and category at most) are dropped
+    inside the import's transaction and made again at the end: one sorted index build and
+    one set-based check of each foreign key instead of a tree insert and a lookup per row.
+    The statements of the load run without JIT (compiling them cost more than it saved) and
+    with :data:`BULK_WORK_MEM` for their sorts and hashes. Readers of these tables wait for
+    the import's commit meanwhile (the report says so); a refused import rolls everything
+    back, the dropped definitions included. Smaller imports change nothing.
     """
     estimate = conn.execute(text("SELECT greatest(reltuples, 0)::bigint FROM pg_class "
                                  "WHERE oid = CAST(:t AS regclass)"), {"t": table}).scalar()
     if staged < BULK_ROWS or staged < int(estimate or 0):
         yield
         return
-    indexes = conn.execute(text(
-        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
-        "WHERE i.indrelid = CAST(:t AS regclass) AND NOT i.indisprimary AND NOT i.indisunique"),
-        {"t": table}).all()
-    fkeys = conn.execute(text(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conrelid = CAST(:t AS regclass) AND contype = 'f'"), {"t": table}).all()
+    indexes: list[tuple[str, str]] = []
+    fkeys: list[tuple[str, str, str]] = []
+    for t in (table, *also):
+        indexes += [(str(n), str(d)) for n, d in conn.execute(text(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "WHERE i.indrelid = CAST(:t AS regclass) AND NOT i.indisprimary "
+            "AND NOT i.indisunique"), {"t": t})]
+        fkeys += [(t, str(n), str(d)) for n, d in conn.execute(text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = CAST(:t AS regclass) AND contype = 'f'"), {"t": t})]
     # the merge's anti-join must not be a nested loop over a table whose statistics say it is
     # empty (a first load, after a TRUNCATE): each staged row would scan the pages inserted
     # so far (quadratic; seen at 1,000,000 rows)
     conn.execute(text("SET LOCAL enable_nestloop = off"))
+    conn.execute(text("SET LOCAL jit = off"))
+    conn.execute(text(f"SET LOCAL work_mem = '{BULK_WORK_MEM}'"))
     for name, _ in indexes:
         conn.execute(text(f"DROP INDEX {name}"))
-    for name, _ in fkeys:
-        conn.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
+    for t, name, _ in fkeys:
+        conn.execute(text(f'ALTER TABLE {t} DROP CONSTRAINT "{name}"'))
     yield
-    conn.execute(text("RESET enable_nestloop"))
     for _, definition in indexes:
         conn.execute(text(definition))
-    for name, definition in fkeys:
-        conn.execute(text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
+    for t, name, definition in fkeys:
+        conn.execute(text(f'ALTER TABLE {t} ADD CONSTRAINT "{name}" {definition}'))
+    for setting in ("enable_nestloop", "jit", "work_mem"):
+        conn.execute(text(f"RESET {setting}"))
+    tables = ", ".join((table, *also))
     report.notes.append(
-        f"批量导入: {table} 的 {len(indexes)} 个索引与 {len(fkeys)} 个外键在导入结束时一次重建, "
-        "导入期间该表的读取需等待 / bulk load: the table's "
-        f"{len(indexes)} secondary indexes and {len(fkeys)} foreign keys were rebuilt once at "
-        "the end; reads of the table waited for the import")
+        f"批量导入: {tables} 的 {len(indexes)} 个索引与 {len(fkeys)} 个外键在导入结束时一次重建, "
+        "导入期间这些表的读取需等待 / bulk load: the "
+        f"{len(indexes)} secondary indexes and {len(fkeys)} foreign keys of {tables} were "
+        "rebuilt once at the end; reads of these tables waited for the import")
 
 
 def ewkb_many(geoms: np.ndarray) -> list[str | None]:
     """Hex EWKB (SRID 4490) of an object array of geometries, None kept (vectorised)."""
-    out: list[str | None] = [None] * len(geoms)
-    ok = np.flatnonzero(np.array([g is not None for g in geoms], dtype=bool))
-    if len(ok):
-        arr = shapely.set_srid(np.asarray(list(geoms[ok]), dtype=object), 4490)
-        for k, w in zip(ok, shapely.to_wkb(arr, hex=True, include_srid=True), strict=True):
-            out[int(k)] = str(w)
-    return out
+    arr = np.asarray(geoms, dtype=object)
+    return [None if w is None else str(w) for w in
+            shapely.to_wkb(shapely.set_srid(arr, 4490), hex=True, include_srid=True).tolist()]
 
 
 def ewkb(g: Any) -> str | None:

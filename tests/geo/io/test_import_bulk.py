@@ -1,0 +1,80 @@
+"""The bulk path of the incident import (issue 20 target 2): the secondary indexes and foreign
+keys of ``incident`` and of the rollup its trigger writes are dropped for the load and made
+again, the same ones; the rollups equal the incidents after it; a re-import changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import Connection, Engine, create_engine, text
+
+from geo.incidents import rollup
+from geo.io.importer import ImportOptions, run_import, staging
+from tests.geo.incidents.test_rollup import assert_equal
+
+REGION = "141123"
+_DEFINITIONS = text("""
+SELECT 'index', pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = CAST(:t AS regclass)
+UNION ALL
+SELECT 'constraint ' || conname, pg_get_constraintdef(oid) FROM pg_constraint
+WHERE conrelid = CAST(:t AS regclass)
+ORDER BY 1, 2
+""")
+
+
+def definitions(conn: Connection) -> dict[str, list[tuple[str, str]]]:
+    """Every index and constraint of the incident table and of its daily rollup."""
+    return {t: [tuple(r) for r in conn.execute(_DEFINITIONS, {"t": t})]
+            for t in ("incident", rollup.TABLE)}
+
+
+@pytest.fixture()
+def engine(fresh_demo_url: str) -> Iterator[Engine]:
+    e = create_engine(fresh_demo_url)
+    yield e
+    e.dispose()
+
+
+def test_bulk_import_rebuilds_what_it_dropped(engine: Engine, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    with engine.connect() as conn:
+        before = definitions(conn)
+        demo = conn.execute(text("SELECT count(*) FROM incident")).scalar_one()
+        cells = conn.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM grid_cell "
+            "g JOIN boundary_set b ON b.id = g.boundary_set_id AND b.is_active "
+            "WHERE g.kind = 'basic' ORDER BY g.code LIMIT 40) s")).all()
+    # more rows than the table holds: the bulk path (its threshold lowered for a small file)
+    n = demo + 5_000
+    monkeypatch.setattr(staging, "BULK_ROWS", 1_000)
+    rng = np.random.default_rng(7)
+    pick = rng.integers(0, len(cells), n)
+    df = pd.DataFrame({
+        "code": [f"BULK{k:06d}" for k in range(n)],
+        "category": rng.choice(["water", "power", "road"], n),
+        "time": [f"2025-{1 + k % 12:02d}-{1 + k % 28:02d} {k % 24:02d}:{k % 60:02d}"
+                 for k in range(n)],
+        "lon": [cells[i][0] for i in pick], "lat": [cells[i][1] for i in pick]})
+    path = tmp_path / "bulk.csv"
+    df.to_csv(path, index=False)
+    rep = run_import(engine, "incidents", path, ImportOptions(region=REGION, commit=True))
+    assert rep.committed and rep.new == n and rep.routed == n, rep.summary_lines()
+    bulk = [x for x in rep.notes if x.startswith("批量导入")]
+    assert bulk and rollup.TABLE in bulk[0], rep.notes
+    with engine.connect() as conn:
+        assert definitions(conn) == before  # the same indexes and constraints again
+        assert assert_equal(conn) == demo + n
+        assert conn.execute(text(
+            "SELECT count(*) FROM incident WHERE code LIKE 'BULK%' AND cell_code IS NULL"
+        )).scalar_one() == 0
+    # the same file again: not bulk (the table holds more), nothing changes
+    again = run_import(engine, "incidents", path, ImportOptions(region=REGION, commit=True))
+    assert again.new == 0 and again.updated == 0 and again.unchanged == n
+    assert not [x for x in again.notes if x.startswith("批量导入")]
+    with engine.connect() as conn:
+        assert definitions(conn) == before
+        assert assert_equal(conn) == demo + n
