@@ -78,6 +78,7 @@ class EventHub:
         self._ids: asyncio.Queue[int | str] = asyncio.Queue()  # event ids; "alert:<id>"
         self._task: asyncio.Task[None] | None = None
         self.delivered = 0
+        self.replayed = 0  # case events sent by the replays of this process's streams
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._read())

@@ -7,7 +7,9 @@ first request with a key runs and its answer (status, body, ``ETag``/``Location`
 for :data:`KEEP` in ``idempotency_key``; a request with the same key from the same user gets
 that answer back with ``Idempotent-Replayed: true`` and changes nothing.
 
-- the same key on another method or path: 422 (a client bug, not a resend);
+- the same key on another method or path, or with another query or body: 422 (a client bug,
+  not a resend; the first request's SHA-256 of method, path, query and body is kept with the
+  key, as draft-ietf-httpapi-idempotency-key-header says; keys kept before it was: not compared);
 - the same key while the first is still running: 409 with ``Retry-After`` (a claim older
   than :data:`STALE` is an answer lost with a crashed process, and the write runs again);
 - an answer the client should not keep (5xx, 401, 403, 409 busy, 429) is not kept: the key
@@ -20,6 +22,7 @@ waits still gets her first answers back.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -41,6 +44,8 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 NOT_KEPT = frozenset({401, 403, 409, 429})
 KEPT_HEADERS = ("etag", "location", "content-disposition")
 MAX_BODY = 4 * 1024 * 1024
+# Where the request's fingerprint is kept in the key's ``headers`` (no header has this name)
+FINGERPRINT = ":request-sha256"
 
 
 def _json(status: int, title: str, detail: str, headers: dict[str, str] | None = None
@@ -85,12 +90,37 @@ class Idempotency:
             return
         engine: Engine = request.app.state.engine
         method, path = scope["method"], scope["path"]
+        messages, fingerprint = await self._read_body(scope, receive)
         claimed, row = await anyio.to_thread.run_sync(self._claim, engine, owner, key, method,
-                                                      path)
+                                                      path, fingerprint)
         if not claimed:
-            await self._answer_again(send, row, method, path)
+            await self._answer_again(send, row, method, path, fingerprint)
             return
-        await self._run_and_keep(scope, receive, send, engine, owner, key)
+
+        async def replay_body() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self._run_and_keep(scope, replay_body, send, engine, owner, key, fingerprint)
+
+    @staticmethod
+    async def _read_body(scope: Scope, receive: Receive) -> tuple[list[Message], str]:
+        """The request's body messages (handed to the app afterwards) and the SHA-256 of its
+        method, path, query and body: what makes it the same request when sent again. Its size
+        is bounded by the body limit outside (:class:`api.middleware.security.BodySizeLimit`)."""
+        digest = hashlib.sha256()
+        for part in (scope["method"].encode(), scope["path"].encode("utf-8", "surrogateescape"),
+                     scope.get("query_string") or b""):
+            digest.update(part + b"\0")
+        messages: list[Message] = []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            digest.update(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        return messages, digest.hexdigest()
 
     @staticmethod
     def _owner(request: Request) -> int | None:
@@ -108,7 +138,7 @@ class Idempotency:
         return None if found is None else found[0]
 
     @staticmethod
-    def _claim(engine: Engine, owner: int, key: str, method: str, path: str
+    def _claim(engine: Engine, owner: int, key: str, method: str, path: str, fingerprint: str
                ) -> tuple[bool, dict[str, Any] | None]:
         """Claim ``key`` for this request, or return the row of the request that has it."""
         with engine.begin() as conn:
@@ -119,9 +149,10 @@ class Idempotency:
                               f"state = 'running' AND created_at < now() - interval '{STALE}'"),
                          {"u": owner, "k": key})
             got = conn.execute(text(
-                "INSERT INTO idempotency_key (user_id, key, method, path) "
-                "VALUES (:u, :k, :m, :p) ON CONFLICT DO NOTHING RETURNING key"),
-                {"u": owner, "k": key, "m": method, "p": path}).first()
+                "INSERT INTO idempotency_key (user_id, key, method, path, headers) "
+                "VALUES (:u, :k, :m, :p, CAST(:h AS jsonb)) ON CONFLICT DO NOTHING RETURNING key"),
+                {"u": owner, "k": key, "m": method, "p": path,
+                 "h": json.dumps({FINGERPRINT: fingerprint})}).first()
             if got is not None:
                 return True, None
             row = conn.execute(text(
@@ -132,7 +163,18 @@ class Idempotency:
 
     @staticmethod
     async def _answer_again(send: Send, row: dict[str, Any] | None, method: str,
-                            path: str) -> None:
+                            path: str, fingerprint: str) -> None:
+        kept = dict((row or {}).get("headers") or {})
+        first = kept.pop(FINGERPRINT, None)
+        if row is not None and (row["method"], row["path"]) == (method, path) \
+                and first is not None and first != fingerprint:
+            await _send_whole(send, *_json(
+                422, "InvalidInput",
+                "Idempotency-Key 已用于另一个请求 (同一键, 不同的查询参数或请求体); 每个新请求须用"
+                "新的键, 重发时须原样发送 / this Idempotency-Key was used with a different request "
+                "(the same key, another query or body): use a new key for each new request, and "
+                "resend a request unchanged"))
+            return
         if row is None or row["state"] == "running":
             await _send_whole(send, *_json(
                 409, "Conflict", "同一 Idempotency-Key 的请求正在处理, 请稍后重发 / a request "
@@ -151,13 +193,13 @@ class Idempotency:
                    (b"idempotent-replayed", b"true")]
         if row["content_type"]:
             headers.append((b"content-type", row["content_type"].encode()))
-        headers += [(k.encode(), str(v).encode()) for k, v in (row["headers"] or {}).items()]
+        headers += [(k.encode(), str(v).encode()) for k, v in kept.items()]
         await _send_whole(send, int(row["status"]), headers, body)
 
     async def _run_and_keep(self, scope: Scope, receive: Receive, send: Send, engine: Engine,
-                            owner: int, key: str) -> None:
+                            owner: int, key: str, fingerprint: str) -> None:
         status = 500
-        kept_headers: dict[str, str] = {}
+        kept_headers: dict[str, str] = {FINGERPRINT: fingerprint}
         content_type: str | None = None
         chunks: list[bytes] = []
         size = 0

@@ -19,6 +19,14 @@ once. A plain ``<event id>`` (as before alerts had ids) replays the case events 
 A comment line every :data:`HEARTBEAT_S` seconds keeps proxies from closing the stream.
 A stream ends with ``event: logout`` once its caller's login no longer holds (logged out,
 disabled, token revoked or expired, no longer a role that reads cases): see :mod:`api.live`.
+
+A client that leaves costs nothing more: the replay is sent :data:`REPLAY_BATCH` messages to a
+write, and before each write and each live message the stream gives the event loop a turn and
+asks whether the client is still there (a write into a closed connection is not even tried,
+so the server logs nothing; review round 8, M1). Opening a stream counts against the caller's
+expensive-endpoint budget (``dependencies=[EXPENSIVE]``: the rate limit keyed on the resolved
+principal, :class:`api.middleware.security.RateLimit`): a replay reads up to
+:data:`geo.notify.events.REPLAY_MAX` events.
 """
 
 from __future__ import annotations
@@ -56,6 +64,7 @@ router = APIRouter(tags=["events 实时事件"])
 HEARTBEAT_S = 15.0
 MAX_EVENT_ID = 2**63 - 1  # incident_event.id is a bigint
 RETRY_MS = 3000
+REPLAY_BATCH = 50  # replayed messages sent in one write
 
 _SSE = {200: {"description": "text/event-stream: `id:` the stream's position `<event id>:"
               "<alert id>` (send it back as Last-Event-ID), `event: incident`, `data:` a "
@@ -85,6 +94,13 @@ def _alerts(principal: Principal, rows: list[dict[str, Any]], crs: str | None,
         out.append(f"id: {events.Cursor(at.event, r['alert_id']).text()}\nevent: alert\n"
                    f"data: {data}\n\n")
     return "".join(out)
+
+
+async def _gone(request: Request) -> bool:
+    """True once the client has left: the event loop gets a turn first, so that a connection
+    lost during the last write is known before the next one is tried."""
+    await asyncio.sleep(0)
+    return await request.is_disconnected()
 
 
 def _reset(reason: str) -> str:
@@ -189,9 +205,17 @@ async def get_events(
                 _replay, engine, rls, principal, after)
             replayed = {row["event_id"] for row in rows}  # never twice: replay, then live
             seen_alerts = {a["alert_id"] for a in alerts}
-            for row in rows:
-                at = replace(at, event=max(at.event, row["event_id"]))
-                yield _message(principal, row, crs, at)
+            for start in range(0, len(rows), REPLAY_BATCH):
+                if await _gone(request):
+                    return
+                chunk = []
+                for row in rows[start:start + REPLAY_BATCH]:
+                    at = replace(at, event=max(at.event, row["event_id"]))
+                    chunk.append(_message(principal, row, crs, at))
+                yield "".join(chunk)
+                hub.replayed += len(chunk)
+            if await _gone(request):
+                return
             if alerts:
                 at = replace(at, alert=max(at.alert or 0, *(a["alert_id"] for a in alerts)))
                 yield _alerts(principal, alerts, crs, at)
@@ -202,6 +226,8 @@ async def get_events(
             loop = asyncio.get_running_loop()
             end = loop.time() + max_s if max_s is not None else None
             while not hub.closing.is_set():
+                if await _gone(request):
+                    break
                 expires = (None if caller.expires_at is None
                            else loop.time() + caller.expires_at - time.time())
                 if expires is not None and expires <= 0:

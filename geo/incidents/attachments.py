@@ -34,11 +34,16 @@ MAX_NAME = 200  # incident_attachment.filename is varchar(200)
 
 
 def photo_name(name: str | None) -> str | None:
-    """A photo's file name as stored: control characters (NUL ...) replaced, cut to
-    :data:`MAX_NAME` characters keeping its extension (review round 3, R15)."""
+    """A photo's file name as stored and sent back: its base name only (``../../etc/x.png``
+    -> ``x.png``, either slash; ``.`` and ``..`` are no name), control and bidirectional
+    characters (NUL, U+202E ...) replaced, cut to :data:`MAX_NAME` characters keeping its
+    extension (review round 3, R15; round 8, L8)."""
     if name is None:
         return None
-    clean = "".join(c if c.isprintable() else "_" for c in name).strip()
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    clean = "".join(c if c.isprintable() else "_" for c in base).strip()
+    if clean in (".", ".."):
+        return None
     if len(clean) > MAX_NAME:
         stem, dot, ext = clean.rpartition(".")
         ext = ext if dot and stem and len(ext) <= 10 else ""
@@ -222,7 +227,7 @@ def read_attachment(conn: Connection, incident_id: int | str, attachment_id: int
         data = path.read_bytes()
     except OSError as exc:
         raise Unavailable(f"附件文件不可读 / attachment file unreadable: {exc}") from exc
-    return data, att["content_type"], att["filename"] or Path(att["path"]).name
+    return data, att["content_type"], photo_name(att["filename"]) or Path(att["path"]).name
 
 
 def decode_photo(item: dict[str, Any]) -> tuple[str | None, bytes]:
