@@ -295,21 +295,40 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 def get_region(
+    request: Request,
     settings: SettingsDep,
     principal: PrincipalDep,
     region: Annotated[str | None, Query(description="Region (county) code; default: the "
                                         "caller's county (the service's region when it is "
-                                        "one of the caller's)")] = None,
+                                        "one of the caller's); required of a caller whose "
+                                        "scope holds several counties, unless "
+                                        "group_by=county")] = None,
 ) -> str:
-    """``?region=``, or the caller's default region (:func:`caller_region`)."""
-    return caller_region(settings, principal, region)
+    """``?region=``, or the caller's default region (:func:`caller_region`); a grouping by
+    county (``group_by=county``) is about every county in scope."""
+    return caller_region(settings, principal, region,
+                         whole_scope=request.query_params.get("group_by") == "county")
 
 
-def caller_region(settings: Settings, principal: Principal, region: str | None) -> str:
+def caller_region(settings: Settings, principal: Principal, region: str | None,
+                  whole_scope: bool = False) -> str:
     """The county a request is about: ``region`` if given, else the caller's default
     (:meth:`Settings.region_or_default`); a county outside the caller's scope is refused with
     403 (:meth:`Principal.require_region`) on every way in, never answered with an empty list
-    on one and a refusal on another (review round 7)."""
+    on one and a refusal on another (review round 7).
+
+    A caller whose scope holds several counties (a prefecture or province user) must name the
+    county (422 listing them) unless the request is about the whole scope (``whole_scope``:
+    a grouping by county, the prefecture map, a point that names its county): one county's
+    figures are never shown to her silently as if they were all of hers (review round 8).
+    """
+    if region is None and not whole_scope and principal.regions and len(principal.regions) > 1:
+        codes = ", ".join(sorted(principal.regions)[:20])
+        raise InvalidInput(
+            f"你的范围含 {len(principal.regions)} 个区县 ({codes}): 请用 region= 指定区县, 或用 "
+            f"group_by=county 按区县汇总 / your scope holds {len(principal.regions)} counties "
+            f"({codes}): name one with region=, or ask group_by=county", field="region",
+            counties=sorted(principal.regions))
     code = settings.region_or_default(region, principal.regions)
     principal.require_region(code)
     return code

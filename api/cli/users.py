@@ -130,11 +130,13 @@ def register(main: click.Group) -> None:
 
         with _engine().connect() as conn:
             rows = list_users(conn)
-        click.echo(f"{'user':<20} {'role':<10} {'binding':<22} {'state':<10} tokens")
+        click.echo(f"{'user':<20} {'role':<10} {'region':<8} {'scope':<8} {'binding':<22} "
+                   f"{'state':<10} tokens")
         for r in rows:
             binding = r["department_code"] or r["worker_code"] or ""
             state = "disabled" if r["disabled"] else ("locked" if r["locked_until"] else "ok")
-            click.echo(f"{r['username']:<20} {r['role']:<10} {binding:<22} {state:<10} "
+            click.echo(f"{r['username']:<20} {r['role']:<10} {r['region_code'] or '':<8} "
+                       f"{r['scope_code'] or '':<8} {binding:<22} {state:<10} "
                        f"{r['api_tokens']}")
 
     @users.command("token")

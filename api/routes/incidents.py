@@ -198,7 +198,8 @@ def post_incident(request: Request, body: IncidentIn, engine: EngineDep, setting
         source_ref=body.source_ref,
         photos=[attachments.decode_photo(p.model_dump()) for p in body.photos],
     )
-    region = caller_region(settings, principal, body.region)
+    placed = body.lon is not None and body.lat is not None  # the point names its county
+    region = caller_region(settings, principal, body.region, whole_scope=placed)
     if body.region is None and body.lon is not None and body.lat is not None:
         # no region named: the county whose boundary covers the point (geo.regions.locate)
         lon_c, lat_c = to_cgcs2000_point(body.lon, body.lat, body.crs)

@@ -72,9 +72,9 @@ HTML_RESPONSES: dict[int | str, dict[str, object]] = {
 
 
 def _options(settings: SettingsDep, lang: str, basemap: str, region: str | None,
-             principal: Principal, **extra: object) -> MapOptions:
+             principal: Principal, whole_scope: bool = False, **extra: object) -> MapOptions:
     return MapOptions(lang=lang, basemap=basemap, tianditu_key=settings.tianditu_key,
-                      region_code=caller_region(settings, principal, region),
+                      region_code=caller_region(settings, principal, region, whole_scope),
                       **extra)  # type: ignore[arg-type]
 
 
@@ -123,8 +123,8 @@ def dispatch_map(
     a click on a case opens its side panel (``/maps/dispatch/case/{code}``)."""
     # the page follows the event stream when this server has one (GET /events, issue 18)
     events = "/events" if _has_events(request) else None
-    opts = _options(settings, lang, basemap, region, principal, start=from_, end=to,
-                    refresh=refresh,
+    opts = _options(settings, lang, basemap, region, principal, whole_scope=not wall,
+                    start=from_, end=to, refresh=refresh,
                     overdue_days=overdue_days, extra={"wall": wall, "events": events})
     if region is None and not wall:  # a prefecture or province: every county in scope
         counties = counties_in_scope(conn, principal)

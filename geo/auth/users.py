@@ -193,7 +193,7 @@ def list_users(conn: Connection) -> list[dict[str, Any]]:
     rows = conn.execute(text("""
         SELECT u.id, u.username, u.display_name, u.role, u.department_code,
                w.code AS worker_code, u.disabled, u.failed_logins, u.locked_until,
-               u.last_login_at, u.synthetic, u.region_code,
+               u.last_login_at, u.synthetic, u.region_code, u.scope_code,
                (SELECT count(*) FROM api_token t WHERE t.user_id = u.id
                  AND t.revoked_at IS NULL) AS api_tokens
         FROM app_user u LEFT JOIN grid_worker w ON w.id = u.worker_id

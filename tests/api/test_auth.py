@@ -342,6 +342,9 @@ def test_cli_users(auth_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert r.exit_code != 0 and "unknown department" in r.output
     r = runner.invoke(main, ["users", "list"])
     assert "cli-dept" in r.output and "gongan" in r.output
+    # the county (and a prefecture's scope) is shown: two counties' users look different
+    assert [ln for ln in r.output.splitlines() if ln.startswith("cli-dept ")][0].split()[2] == (
+        "141123")
     r = runner.invoke(main, ["users", "token", "cli-dept", "--name", "bridge"])
     assert r.exit_code == 0, r.output
     api_token = r.output.strip().splitlines()[-1]

@@ -68,11 +68,13 @@ def env(two_counties: tuple[str, Engine]) -> Iterator[tuple[Env, set[str]]]:
             f"SELECT {cols} FROM incident WHERE cell_code = ANY(:c) AND department_code = "
             "'xiaofang' AND reporter_phone IS NOT NULL ORDER BY id LIMIT 1"),
             {"c": sorted(cells)}).mappings().one()
-        # an open 临县 case of the busiest 临县 cell: lists, nearby and duplicates have company
+        # an open 临县 case of the 临县 cell with the most open cases: lists, nearby and
+        # duplicates have company
         other = conn.execute(text(
             f"SELECT {cols} FROM incident WHERE region_code = :r AND status NOT IN "
             "('closed', 'rejected', 'cancelled', 'merged') AND cell_code = (SELECT cell_code "
-            "FROM incident WHERE region_code = :r GROUP BY 1 ORDER BY count(*) DESC, 1 "
+            "FROM incident WHERE region_code = :r AND status NOT IN ('closed', 'rejected', "
+            "'cancelled', 'merged') GROUP BY 1 ORDER BY count(*) DESC, 1 "
             "LIMIT 1) ORDER BY id LIMIT 1"), {"r": LIN}).mappings().one()
 
         def point(cell: str) -> tuple[float, float]:
