@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             gen.load_county(conn, code, name, county)
             gen.histories(sa, code)  # case events and deadlines, as the Xing demo's
             sa.commit()
+            conn.commit()  # the COPYs on the driver's connection, whatever SQLAlchemy began
             if k % 10 == 0 or k == len(counties):
                 say(f"{k}/{len(counties)} counties, {dict(gen.totals)}")
         say("ANALYZE")

@@ -169,6 +169,8 @@ def demo_hook(conn: Connection, region_code: str, rng: np.random.Generator) -> N
         "dispatched_at, handled_at, closed_at, rework_count, cell_code, boundary_set_id, "
         "community_code, township_code, worker_id, department_code FROM incident "
         "WHERE region_code = :r AND synthetic ORDER BY id"), {"r": region_code}).mappings().all()
+    if not rows:  # a county filled with no incident (demo load --region --incidents 0)
+        return
     # Cameras whose sector sees each open case (the ones a duty officer checks first).
     cams: dict[int, list[dict[str, Any]]] = {}
     for iid, gb_id, name, dist in conn.execute(text("""
