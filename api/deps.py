@@ -305,9 +305,13 @@ def get_region(
                                         "group_by=county")] = None,
 ) -> str:
     """``?region=``, or the caller's default region (:func:`caller_region`); a grouping by
-    county (``group_by=county``) is about every county in scope."""
-    return caller_region(settings, principal, region,
-                         whole_scope=request.query_params.get("group_by") == "county")
+    county (``group_by=county``) is about every county in scope, so it takes no region."""
+    by_county = request.query_params.get("group_by") == "county"
+    if by_county and region is not None:
+        raise InvalidInput("group_by=county 汇总你范围内的每个区县, 不能再指定 region / "
+                           "group_by=county covers every county in your scope: drop region",
+                           field="region")
+    return caller_region(settings, principal, region, whole_scope=by_county)
 
 
 def caller_region(settings: Settings, principal: Principal, region: str | None,

@@ -422,7 +422,8 @@ def transition(
     if target in TERMINAL:
         sets["paused_at"] = None
         late = row["due_at"] is not None and when > row["due_at"]
-        data["on_time"] = (row["final_due_at"] is None or when <= row["final_due_at"])
+        # the KPIs' rule (geo.incidents.rollup.ON_TIME_SQL): no final due time, no verdict
+        data["on_time"] = (None if row["final_due_at"] is None else when <= row["final_due_at"])
         data["step_late"] = late
     previous_due = row["due_at"]
     if previous_due is not None and row["paused_at"] is None and when > previous_due:

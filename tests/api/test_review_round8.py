@@ -246,3 +246,14 @@ def test_no_date_parameter_overflows(demo: Any, extreme: str) -> None:
                 tried += 1
                 assert r.status_code < 500, (path, q, r.status_code, r.text[:300])
     assert tried >= 40, tried
+
+
+def test_group_by_county_takes_no_region(demo: Any) -> None:
+    """Review round 8 L4: /kpi?group_by=county&region=141124 answered region_code 141124 while
+    grouping every county; a grouping by county is about the whole scope."""
+    client, _env = demo
+    hdr = _login(client, "command")
+    for path in ("/kpi?from=2026-10-01&to=2026-11-01", "/board?period=all"):
+        r = client.get(f"{path}&group_by=county&region=141123", headers=hdr)
+        assert r.status_code == 422 and r.json()["field"] == "region", (path, r.text[:200])
+        assert client.get(f"{path}&group_by=county", headers=hdr).status_code == 200, path
