@@ -329,9 +329,11 @@ def post_token(
     responses=ok(schemas_auth.Tokens),
     response_model=None)
 def get_tokens(engine: EngineDep, principal: AuthenticatedDep) -> list[dict[str, Any]]:
-    """The caller's API tokens (an admin sees everyone's). Never the secrets."""
+    """The caller's API tokens (an admin sees those of her county's users). Never the
+    secrets."""
     with engine.connect() as conn:
-        rows = list_api_tokens(conn, None if principal.role == "admin" else principal.user_id)
+        rows = (list_api_tokens(conn, None, principal.regions) if principal.role == "admin"
+                else list_api_tokens(conn, principal.user_id))
     return [{k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in r.items()}
             for r in rows]
 
@@ -342,10 +344,12 @@ def get_tokens(engine: EngineDep, principal: AuthenticatedDep) -> list[dict[str,
 def delete_token(
     request: Request, token_id: int, engine: EngineDep, principal: AuthenticatedDep
 ) -> dict[str, Any]:
-    """Revoke one of the caller's tokens (an admin may revoke any)."""
+    """Revoke one of the caller's tokens (an admin: any of her county's users')."""
     with engine.begin() as conn:
-        revoke_api_token(conn, token_id,
-                         None if principal.role == "admin" else principal.user_id)
+        if principal.role == "admin":  # any token of her county's users
+            revoke_api_token(conn, token_id, None, principal.regions)
+        else:
+            revoke_api_token(conn, token_id, principal.user_id)
     request.state.audit = {"action": "token_revoke", "object_type": "api_token",
                            "object_id": token_id}
     return {"id": token_id, "revoked": True}

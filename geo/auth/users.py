@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+from collections.abc import Iterable
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -470,29 +471,36 @@ def create_api_token(
     return int(tid), token
 
 
-def list_api_tokens(conn: Connection, user_id: int | None = None) -> list[dict[str, Any]]:
-    """API tokens (no secrets), of one user or of everyone."""
+def list_api_tokens(conn: Connection, user_id: int | None = None,
+                    regions: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """API tokens (no secrets), of one user or of everyone (``regions`` given: of the users of
+    those counties only; an admin's tokens page is her county's, review round 9)."""
     rows = conn.execute(
         text("SELECT t.id, u.username, t.name, t.prefix, t.created_at, t.expires_at, "
              "t.revoked_at, t.last_used_at FROM api_token t JOIN app_user u ON u.id = t.user_id"
-             " WHERE (CAST(:u AS int) IS NULL OR t.user_id = :u) ORDER BY t.id"),
-        {"u": user_id},
+             " WHERE (CAST(:u AS int) IS NULL OR t.user_id = :u) AND (CAST(:r AS text[]) IS NULL"
+             " OR u.region_code = ANY(CAST(:r AS text[]))) ORDER BY t.id"),
+        {"u": user_id, "r": None if regions is None else sorted(regions)},
     ).mappings().all()
     return [dict(r) for r in rows]
 
 
-def revoke_api_token(conn: Connection, token_id: int, owner_id: int | None = None) -> None:
-    """Revoke a token (``owner_id`` given: only a token of that user).
+def revoke_api_token(conn: Connection, token_id: int, owner_id: int | None = None,
+                     regions: Iterable[str] | None = None) -> None:
+    """Revoke a token (``owner_id`` given: only a token of that user; ``regions`` given: only
+    a token of a user of those counties).
 
     Raises
     ------
     NotFound
-        No such (unrevoked) token, or not the owner's.
+        No such (unrevoked) token, or not the owner's, or of another county's user.
     """
     done = conn.execute(
-        text("UPDATE api_token SET revoked_at = now() WHERE id = :i AND revoked_at IS NULL "
-             "AND (CAST(:o AS int) IS NULL OR user_id = :o) RETURNING id, user_id"),
-        {"i": token_id, "o": owner_id},
+        text("UPDATE api_token t SET revoked_at = now() FROM app_user u WHERE u.id = t.user_id "
+             "AND t.id = :i AND t.revoked_at IS NULL "
+             "AND (CAST(:o AS int) IS NULL OR t.user_id = :o) AND (CAST(:r AS text[]) IS NULL "
+             "OR u.region_code = ANY(CAST(:r AS text[]))) RETURNING t.id, t.user_id"),
+        {"i": token_id, "o": owner_id, "r": None if regions is None else sorted(regions)},
     ).first()
     if done is None:
         raise NotFound(f"没有可吊销的令牌 {token_id} / no revocable token {token_id}",
