@@ -165,9 +165,11 @@ _FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９Ｘｘ＋－", 
 # (last may be X) an ID number; other runs (dates, amounts, coordinates, codes) are left as
 # they are. 15-digit first-generation ID numbers (withdrawn in 2013) are not masked: they
 # cannot be told from the 15-digit grid-cell codes (141123100001001) a case names everywhere.
-_DIGIT_RUN = re.compile(r"(?<![0-9])(?:[(（][0-9]{2,4}[)）]\s?)?[0-9]+"
-                        r"(?:[\s.\-\u2010-\u2015\u2212/_·・~～*＊／＿．－|｜\\]{1,2}[0-9]+)*"
-                        r"[Xx]?(?![0-9])")
+_DIGIT_SEP = (r"[\s.\-\u2010-\u2015\u2212/_·・~～*＊／＿．－|｜\\,，、;；:：()（）\[\]【】'\"‘’“”"
+              r"%+#]{1,3}")
+_DIGIT_RUN = re.compile(rf"(?<![0-9])(?:[(（][0-9]{{2,4}}[)）]\s?)?[0-9]+"
+                        rf"(?:{_DIGIT_SEP}[0-9]+)*[Xx]?(?![0-9])")
+_DIGIT_GROUPS = re.compile(rf"({_DIGIT_SEP})")
 # Digits in other dress, read as digits before the patterns above (review round 7): any
 # Unicode decimal digit (Arabic-Indic, mathematical bold ...), the compatibility forms NFKC
 # reads as one digit (superscripts, circled ①), and invisible format characters (zero-width
@@ -213,16 +215,59 @@ def _mask_digit_run(m: re.Match[str]) -> str:
 
 
 def _mask_digit_run_text(run: str) -> str:
-    d = re.sub(r"[^0-9Xx]", "", run)
+    """A run of digit groups masked: as one number when its digits are a personal number,
+    else each window of up to four consecutive groups that is one (two numbers in a list,
+    ``136,5555,4444,137,6666,5555``, are each masked; review round 9)."""
+    whole = _mask_number(run)
+    if whole != run:
+        return whole
+    parts = _DIGIT_GROUPS.split(run)  # group, separator, group, ...
+    groups = parts[0::2]
+    if len(groups) < 2:
+        return run
+    sizes = [sum(ch.isdigit() or ch in "Xx" for ch in g) for g in groups]
+    out = list(parts)
+    i = 0
+    while i < len(groups):
+        for width in (4, 3, 2):
+            j = i + width
+            if j > len(groups) or sum(sizes[i:j]) not in _NUMBER_SIZES:
+                continue
+            piece = "".join(parts[2 * i:2 * j - 1])
+            masked = _mask_number(piece)
+            if masked != piece:
+                out[2 * i] = masked
+                for k in range(2 * i + 1, 2 * j - 1):
+                    out[k] = ""
+                i = j
+                break
+        else:
+            i += 1
+    return "".join(out)
+
+
+# Digit counts of the numbers masked: landline 10-12, mobile 11 (13 with 86), ID card 18.
+_NUMBER_SIZES = frozenset({10, 11, 12, 13, 18})
+_NOT_DIGIT = re.compile(r"[^0-9Xx]")
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+_LANDLINE = re.compile(r"0[1-9][0-9]{8,10}")
+_ID_CARD = re.compile(r"[1-9][0-9]{5}(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])"
+                      r"[0-9]{3}[0-9Xx]")
+
+
+def _mask_number(run: str) -> str:
+    """``run`` masked when its digits are a mobile, landline or ID number, else as it is."""
+    d = _NOT_DIGIT.sub("", run)
+    if len(d) not in _NUMBER_SIZES:
+        return run
     if len(d) == 13 and d.startswith("861"):
         d = d[2:]
-    if len(d) == 11 and re.fullmatch(r"1[3-9][0-9]{9}", d):
+    if len(d) == 11 and _MOBILE.fullmatch(d):
         return d[:3] + "****" + d[7:]
-    if re.fullmatch(r"0[1-9][0-9]{8,10}", d):
+    if _LANDLINE.fullmatch(d):
         area = 3 if d[1] in "12" else 4
         return d[:area] + "-****" + d[-4:]
-    if re.fullmatch(r"[1-9][0-9]{5}(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])"
-                    r"[0-9]{3}[0-9Xx]", d):
+    if _ID_CARD.fullmatch(d):
         return d[:6] + "*" * 8 + d[-4:]
     return run
 

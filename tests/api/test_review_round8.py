@@ -108,11 +108,27 @@ def test_a_point_just_outside_every_cell_is_kept_for_the_command_centre(demo: An
     "电话138\u20101234\u20105678",      # the Unicode hyphen
     "电话138一二三四五六七八",              # digits and Chinese numerals mixed (round 8)
     "电话138／1234／5678",               # full-width slashes (round 8)
+    "电话138 - 1234 - 5678",             # round 9: any short run of punctuation between
+    "电话138，1234，5678",
+    "电话138、1234、5678",
+    "电话138(1234)5678",
+    "电话138：1234：5678",
+    "电话138'1234'5678",
+    "电话138#1234#5678",
 ])
+
 def test_phone_numbers_in_other_dress_are_masked(written: str) -> None:
     from geo.auth.principal import mask_personal_text
 
     assert mask_personal_text(written) == "电话138****5678"
+
+
+def test_two_numbers_in_one_list_are_each_masked() -> None:
+    from geo.auth.principal import mask_personal_text
+
+    assert mask_personal_text("136,5555,4444,137,6666,5555") == "136****4444,137****5555"
+    for plain in ("金额1,234,567元", "坐标111.1234,38.4567", "共3, 5, 7户", "2026-11-05 12:30"):
+        assert mask_personal_text(plain) == plain
 
 
 def test_ordinary_text_is_left_alone_by_the_mask() -> None:
