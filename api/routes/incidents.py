@@ -294,7 +294,7 @@ def put_category_limits(code: str, body: dict[str, Any], conn: ConnDep,
     {"register": 30, "handle": {"minutes": 2400, "clock": "working"}, ...}}``. Urgent steps
     run round the clock unless said otherwise. New steps of every case of the category follow;
     KPIs and the overdue list read the due times the steps were given."""
-    return reference.set_limits(conn, code, body)
+    return reference.set_limits(conn, code, body, admin.regions)
 
 
 @router.get("/incidents/nearby", dependencies=[READ_INCIDENTS],

@@ -7,6 +7,7 @@ register/dispatch within 10 min if urgent, 30 min otherwise; verify within 1 h i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -119,15 +120,24 @@ def ensure_reference(conn: Connection, region_code: str) -> None:
         )
 
 
-def set_limits(conn: Connection, code: str, limits: Any) -> dict[str, Any]:
+def set_limits(conn: Connection, code: str, limits: Any,
+               regions: Iterable[str] | None = None) -> dict[str, Any]:
     """An admin's time limits for a category (checked by :func:`geo.incidents.flow.check_limits`);
     new steps of every case of the category follow them. Returns the category's limits and
-    the clock of each step."""
+    the clock of each step. ``regions``: the admin's counties; the category table belongs to
+    the county that holds it (its ``region_code``), and only that county's admin changes it:
+    another county's admin would change the deadlines of cases not hers (review round 9)."""
     import json
 
-    from geo.errors import NotFound
+    from geo.errors import Forbidden, NotFound
     from geo.incidents.flow import STEPS, check_limits, step_clock, step_limit
 
+    owner = conn.execute(text("SELECT region_code FROM incident_category WHERE code = :c"),
+                         {"c": code}).scalar()
+    if owner is not None and regions is not None and owner not in set(regions):
+        raise Forbidden(f"类别 {code} 属于区县 {owner} 的类别表, 只能由该县管理员修改时限 / "
+                        f"category {code} belongs to county {owner}'s table: only its admin "
+                        "changes its time limits", field="code")
     checked = check_limits(limits)
     n = conn.execute(text("UPDATE incident_category SET limits = CAST(:l AS jsonb) "
                           "WHERE code = :c"), {"l": json.dumps(checked), "c": code}).rowcount

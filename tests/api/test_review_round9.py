@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from api.main import create_app
 from geo.auth.users import add_user
@@ -57,3 +57,19 @@ def test_an_admin_manages_her_own_countys_tokens_only(client: TestClient,
     assert lin_token in listed(lin_admin) and xing_token in listed(xing_admin)
     revoked: Any = client.delete(f"/auth/tokens/{lin_token}", headers=lin_admin)
     assert revoked.status_code == 200 and revoked.json()["revoked"] is True
+
+
+def test_another_countys_admin_cannot_change_the_category_limits(
+        client: TestClient, two_counties: tuple[str, Engine]) -> None:
+    """N-2: the category table belongs to 兴县 (its region_code); 临县's admin changed the
+    deadlines of 兴县's cases through PUT /incidents/categories/{code}/limits."""
+    engine = two_counties[1]
+    with engine.connect() as conn:
+        ebike = conn.execute(text("SELECT limits FROM incident_category "
+                                  "WHERE code = 'ebike_charging'")).scalar_one()
+    lin = client.put("/incidents/categories/ebike_charging/limits", json=ebike,
+                     headers=bearer_for(engine, "r9-lin-admin"))
+    assert lin.status_code == 403 and "141123" in lin.json()["detail"], lin.text[:300]
+    xing = client.put("/incidents/categories/ebike_charging/limits", json=ebike,
+                      headers=bearer_for(engine, DEMO_USERS["admin"][0]))
+    assert xing.status_code == 200, xing.text[:300]
