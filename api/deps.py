@@ -311,7 +311,9 @@ def get_region(
         raise InvalidInput("group_by=county 汇总你范围内的每个区县, 不能再指定 region / "
                            "group_by=county covers every county in your scope: drop region",
                            field="region")
-    return caller_region(settings, principal, region, whole_scope=by_county)
+    code = caller_region(settings, principal, region, whole_scope=by_county)
+    request.state.region = code  # the county of the request's audit record
+    return code
 
 
 def caller_region(settings: Settings, principal: Principal, region: str | None,

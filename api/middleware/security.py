@@ -457,7 +457,8 @@ class WriteAudit:
             action=extra.get("action") or "write",
             username=extra.get("username") or getattr(principal, "user", None),
             role=getattr(principal, "role", None),
-            region_code=sorted(regions)[0],
+            # the county the request was about (an object's, ?region=), else the caller's first
+            region_code=extra.get("region_code") or state.get("region") or sorted(regions)[0],
             method=scope.get("method"), path=scope.get("path"),
             query=(scope.get("query_string") or b"").decode("latin-1") or None,
             status=status, object_type=extra.get("object_type"),

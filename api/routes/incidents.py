@@ -207,7 +207,8 @@ def post_incident(request: Request, body: IncidentIn, engine: EngineDep, setting
     inc = intake.submit_incident(engine, report, principal, region,
                                  settings.data_dir / "attachments")
     request.state.audit = {"action": "create_incident", "object_type": "incident",
-                           "object_id": inc["id"], "detail": {"code": inc["code"]}}
+                           "object_id": inc["id"], "region_code": inc["region_code"],
+                           "detail": {"code": inc["code"]}}
     return _answer(inc, 201)
 
 

@@ -73,3 +73,26 @@ def test_another_countys_admin_cannot_change_the_category_limits(
     xing = client.put("/incidents/categories/ebike_charging/limits", json=ebike,
                       headers=bearer_for(engine, DEMO_USERS["admin"][0]))
     assert xing.status_code == 200, xing.text[:300]
+
+
+def test_a_prefecture_users_write_is_audited_under_the_county_it_touched(
+        client: TestClient, two_counties: tuple[str, Engine]) -> None:
+    """N-3: every audit row of a user of several counties was filed under the lowest code, so
+    临县's admin never saw what the prefecture did in 临县."""
+    from geo.demo.grid_county import PREFECTURE_USER
+
+    engine = two_counties[1]
+    with engine.connect() as conn:
+        lon, lat = conn.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(c.geom) p FROM grid_cell c "
+            "JOIN boundary_set s ON s.id = c.boundary_set_id AND s.is_active "
+            "WHERE c.region_code = :r AND c.kind = 'basic' ORDER BY c.code LIMIT 1) q"),
+            {"r": LIN}).one()
+    r = client.post("/incidents", json={"category": "water", "lon": lon, "lat": lat},
+                    headers=bearer_for(engine, PREFECTURE_USER[0]))
+    assert r.status_code == 201 and r.json()["region_code"] == LIN, r.text[:300]
+    with engine.connect() as conn:
+        region = conn.execute(text(
+            "SELECT region_code FROM audit_log WHERE action = 'create_incident' "
+            "AND object_id = :i"), {"i": str(r.json()["id"])}).scalar_one()
+    assert region == LIN
