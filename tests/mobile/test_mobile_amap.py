@@ -84,7 +84,9 @@ def test_position_over_amap(served: tuple[str, Engine], browser: Any) -> None:
     assert abs(_edge_m(status_amap) - _edge_m(status_plain)) <= 1, (status_plain, status_amap)
     page.wait_for_function("() => document.querySelectorAll('#map .case-dot').length > 0")
     cases = [u for u in asked if "/me/incidents?" in u]
-    assert cases and all("crs=GCJ02" in u for u in cases), cases
+    # over AMap the app asks in GCJ-02 (a refresh already on its way as the box was ticked
+    # may still go out in WGS84 under load: the last request decides what is drawn)
+    assert cases and "crs=GCJ02" in cases[-1], cases
     assert any("/me/cell?crs=GCJ02" in u for u in asked), asked
     # the app's script carries no GCJ-02 formula of its own (the Krasovsky constants)
     script = page.evaluate("fetch('/m/app.js').then(r => r.text())")

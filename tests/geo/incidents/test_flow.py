@@ -280,8 +280,14 @@ def test_unknown_category_channel_and_outside_point(api: TestClient,
     assert r.status_code == 422 and "xiaofang" in r.json()["valid"]
     assert report(api, spot, channel="pigeon").status_code == 422
     assert report(api, spot, lat=138.0).status_code == 422
-    # Beijing: valid coordinates, outside the region -> 422, yet the report is kept
+    # Beijing: valid coordinates but no place of the county (far from it) -> 422, nothing
+    # kept (routing.far_from_region; a point within 5 km of the county would be kept)
     r = report(api, spot, lon=116.39, lat=39.91)
+    assert r.status_code == 422 and "incident" not in r.json(), r.text[:300]
+    assert "公里" in r.json()["detail"]
+    # a place name nobody knows: kept for the command centre
+    r = api.post("/incidents", json={"category": "dispute", "place": "不存在的地方",
+                                     "reported_at": "2024-06-03T09:00:00+08:00"})
     assert r.status_code == 422
     kept = r.json()["incident"]
     assert kept["status"] == "needs_location" and kept["cell_code"] is None
@@ -292,10 +298,6 @@ def test_unknown_category_channel_and_outside_point(api: TestClient,
                  json={"lon": spot["lon"], "lat": spot["lat"]})
     assert r.status_code == 200 and r.json()["status"] == "reported"
     assert r.json()["cell_code"] == spot["code"]
-    # a place name nobody knows: kept too
-    r = api.post("/incidents", json={"category": "dispute", "place": "不存在的地方",
-                                     "reported_at": "2024-06-03T09:00:00+08:00"})
-    assert r.status_code == 422 and r.json()["incident"]["status"] == "needs_location"
 
 
 def test_place_name_resolves_to_compound_entrance(api: TestClient, engine: Engine) -> None:
