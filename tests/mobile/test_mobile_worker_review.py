@@ -139,7 +139,8 @@ def test_queue_is_bound_to_its_user(server: str, review_db: tuple[str, Engine],
     page.wait_for_url(f"{BASE}/m/")
     page.wait_for_function("() => document.body.dataset.ready === 'true' && "
                            "document.body.dataset.queue === '0' && "
-                           "document.body.dataset.others === '0'", timeout=30_000)
+                           "document.body.dataset.others === '0'",
+                           timeout=90_000)  # the flush waits for the app's retry under load
     with engine.connect() as conn:
         rows = conn.execute(text(
             "SELECT e.actor FROM incident i JOIN incident_event e ON e.incident_id = i.id "
