@@ -28,6 +28,7 @@ from geo.auth.users import (
 )
 from geo.errors import Forbidden, InvalidInput, Unauthorized
 from geo.incidents.cases import parse_version
+from geo.regions import locate
 
 
 def get_settings(request: Request) -> Settings:
@@ -57,8 +58,12 @@ def aware(t: dt.datetime | None, field: str = "as_of") -> dt.datetime | None:
 
 
 def get_as_of(
-    as_of: Annotated[dt.datetime | None, Query(description="State at this time (with a time "
-                                               "zone, e.g. +08:00); default now")] = None,
+    as_of: Annotated[dt.datetime | None, Query(description=(
+        "判定时刻 (带时区, 如 +08:00), 默认现在: 按此时刻判断超期和本日/本周/本月; 各状态计数是"
+        "事件的当前状态, 不是历史回放 / The instant deadlines and the current day, week or "
+        "month are judged at (with a time zone, e.g. +08:00); default now. Counts by status "
+        "are of the cases' present status, not a replay of history: a past day's figures "
+        "are in the reports (/reports/monthly, /kpi?from=&to=)"))] = None,
 ) -> dt.datetime | None:
     """``?as_of=`` as an aware datetime (None: now)."""
     return aware(as_of)
@@ -281,17 +286,29 @@ async def get_principal(
             )
         await anyio.to_thread.run_sync(_record, engine, AuditEntry(
             action="read_personal", username=principal.user, role=principal.role,
-            region_code=next(iter(sorted(principal.regions or {""}))),
+            region_code=_audit_region(settings, principal, request),
             method=request.method, path=request.url.path,
             query=request.url.query or None, client_ip=_client_ip(request),
             user_agent=request.headers.get("user-agent"),
-            detail={"unmask": True},
+            detail={"unmask": True, "regions": sorted(principal.regions or ())},
         ))
         request.state.audited = True
     return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def _audit_region(settings: Settings, principal: Principal, request: Request) -> str:
+    """The county an unmasked read is filed under before the handler runs: the request's
+    ``?region=`` when it is one of the caller's (a refused one is refused later), else the
+    caller's default county (:meth:`Settings.region_or_default`), never simply the lowest
+    code of a multi-county caller (review round 9, N-3); the record's detail lists her
+    counties."""
+    asked = request.query_params.get("region")
+    if asked and (principal.regions is None or asked in principal.regions):
+        return asked[:12]
+    return settings.region_or_default(None, principal.regions)
 
 
 def get_region(
@@ -311,9 +328,19 @@ def get_region(
         raise InvalidInput("group_by=county 汇总你范围内的每个区县, 不能再指定 region / "
                            "group_by=county covers every county in your scope: drop region",
                            field="region")
+    if region is not None:
+        require_known_region(request.app.state.engine, region)
     code = caller_region(settings, principal, region, whole_scope=by_county)
     request.state.region = code  # the county of the request's audit record
     return code
+
+
+def require_known_region(engine: Engine, code: str) -> None:
+    """Refuse (404, :func:`geo.regions.locate.unknown_region`) a ``?region=`` this
+    installation does not hold."""
+    known = locate.known_region(engine, code)
+    if known is not None:
+        raise locate.unknown_region(code, known)
 
 
 def caller_region(settings: Settings, principal: Principal, region: str | None,

@@ -109,7 +109,8 @@ async def get_cell_at(request: Request, principal: PrincipalDep) -> Response:
 
     A point on an edge shared by several cells is answered by the cell with the lowest code;
     every covering cell is listed in ``covering`` and every cell within the tolerance in
-    ``candidates``. Cells are a public layer: the worker's phone is masked for every role.
+    ``candidates``. Cells are a public layer: the worker's phone is masked for every role,
+    and a point in another county than the caller's is answered as the public sees it.
     A logged-in caller also gets ``caller`` (user, role, ``assigned_to_you``: whether the cell
     is one of a grid worker's cells now).
     """
@@ -149,7 +150,8 @@ async def cell_at_answer(state: Any, params: Any, principal: Principal | None = 
         "kind": hit.kind,
         "village_or_community": hit.parent,
         "township": hit.township,
-        "worker": _public_worker(hit.worker, principal or ANONYMOUS_VIEWER),
+        "worker": _public_worker(hit.worker,
+                                 (principal or ANONYMOUS_VIEWER).seen_from(region_code)),
         "near_boundary": {
             "near": hit.near_boundary,
             "distance_to_edge_m": hit.distance_to_edge_m,

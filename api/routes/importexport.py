@@ -17,6 +17,7 @@ from api.deps import (
     PrincipalDep,
     SettingsDep,
     caller_region,
+    require_known_region,
 )
 from api.reveal import note_revealed
 from api.schemas import files, ok
@@ -140,6 +141,8 @@ def get_export(
     codes, local times typed as dates, a definitions sheet (说明). CSV, GeoJSON, GeoPackage
     and Shapefile are for systems: column keys and codes as stored.
     """
+    if region is not None:
+        require_known_region(conn.engine, region)
     region = caller_region(settings, principal, region)
     res = export_layer(conn, principal, layer, format, region, crs,
                        where, bbox, at, boundary_set, lang)

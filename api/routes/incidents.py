@@ -202,8 +202,12 @@ def post_incident(request: Request, body: IncidentIn, engine: EngineDep, setting
     region = caller_region(settings, principal, body.region, whole_scope=placed)
     if body.region is None and body.lon is not None and body.lat is not None:
         # no region named: the county whose boundary covers the point (geo.regions.locate)
+        # when it is one of the caller's. A point over the line into a county outside her
+        # scope stays with her county, as a row of a bulk upload does: kept as needs_location
+        # within NEAR_REGION_M of it (GPS error), refused (422) beyond (review round 9).
         lon_c, lat_c = to_cgcs2000_point(body.lon, body.lat, body.crs)
-        region = region_of_point(engine, None, region, lon_c, lat_c)
+        located = region_of_point(engine, None, region, lon_c, lat_c)
+        region = located if principal.in_region(located) else region
     inc = intake.submit_incident(engine, report, principal, region,
                                  settings.data_dir / "attachments")
     request.state.audit = {"action": "create_incident", "object_type": "incident",

@@ -79,6 +79,14 @@ class Principal:
         """True when the caller may see anything of ``region_code``."""
         return self.regions is None or region_code in self.regions
 
+    def seen_from(self, region_code: str) -> Principal:
+        """The caller as she sees an object of county ``region_code``: herself in her own
+        counties, the public (:data:`ANONYMOUS_VIEWER`) in any other. For the public layers
+        answered by place rather than by ``?region=`` (``GET /cells/at`` of a point over the
+        county line): a 兴县 command user gets 临县's cell as anyone does, its worker's name
+        masked (review round 9, N-5)."""
+        return self if self.in_region(region_code) else ANONYMOUS_VIEWER
+
     def require_region(self, region_code: str) -> None:
         """Refuse (403) a region outside the caller's scope: the one message for it."""
         if not self.in_region(region_code):

@@ -17,6 +17,7 @@ from geo.crs.metres import metres_to_degrees
 from geo.crs.validate import check_lonlat
 from geo.errors import NotFound
 from geo.lookup.rule import CellHit, edge_rule
+from geo.regions.locate import unknown_region
 from geo.workers import worker_on_duty
 
 
@@ -45,10 +46,7 @@ def region_name(conn: Connection, region_code: str) -> str:
     ).scalar()
     if name is None:
         known = [r for (r,) in conn.execute(text("SELECT code FROM region ORDER BY code"))]
-        raise NotFound(
-            f"未知区域 {region_code} / unknown region {region_code}; known regions: {known}",
-            region=region_code,
-        )
+        raise unknown_region(region_code, known)
     return str(name)
 
 

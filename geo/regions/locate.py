@@ -10,11 +10,14 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
 from sqlalchemy import Engine, text
+
+from geo.errors import NotFound
 
 TTL_S = 30.0
 # A point this close to a county's edge (degrees, ~1 m) is on it: both counties answer.
@@ -98,3 +101,32 @@ def region_of_point(engine: Engine, region: str | None, default: str, lon: float
         return default  # one county (the usual deployment): nothing to look up
     covering = regions_covering(engine, lon, lat)
     return covering[0] if covering else default
+
+
+# code -> name of every region the database holds, per engine, with the time it was read
+_KNOWN: weakref.WeakKeyDictionary[Engine, tuple[dict[str, str], float]] = \
+    weakref.WeakKeyDictionary()
+
+
+def known_region(engine: Engine, code: str) -> dict[str, str] | None:
+    """None when ``code`` is a region of this database, else every region's code and name
+    (for the refusal). Read at most every :data:`TTL_S` seconds, and again on a miss, so a
+    county added a moment ago is known at once and an unknown code costs one small query."""
+    cached = _KNOWN.get(engine)
+    if cached is not None and code in cached[0] and time.monotonic() - cached[1] <= TTL_S:
+        return None
+    with engine.connect() as conn:
+        regions = {str(c): str(n) for c, n in conn.execute(
+            text("SELECT code, name FROM region ORDER BY code"))}
+    _KNOWN[engine] = (regions, time.monotonic())
+    return None if code in regions else regions
+
+
+def unknown_region(code: str, known: Iterable[str]) -> NotFound:
+    """The one refusal of a region code this installation does not hold (404), listing the
+    known ones: a county name (``region=兴县``) or a typo is never answered with an empty
+    layer that looks like a county without data (review round 8, L7)."""
+    codes = sorted(known)
+    return NotFound(f"未知区域 {code[:40]} (region 应为区县代码) / unknown region {code[:40]} "
+                    f"(region is a county code); known regions: {codes[:20]}",
+                    region=code[:40], regions=codes[:20])

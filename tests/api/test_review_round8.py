@@ -162,6 +162,9 @@ def test_another_county_is_refused_alike_on_every_way_in(demo: Any) -> None:
     refuses a county user naming a county outside her scope with 403 (never 200 with an empty
     answer). Routes that answer public data by the point (``/cells/at``) are listed."""
     client, _env = demo
+    with _env["engine"].begin() as conn:  # a county of this installation, not of hers
+        conn.execute(text("INSERT INTO region (code, region_code, name) VALUES "
+                          "('141124', '141124', '临县') ON CONFLICT DO NOTHING"))
     spec = client.get("/openapi.json").json()
     hdr = _login(client, "command")
     public_by_point = {"/cells/at", "/cells/at/batch", "/lookup"}
