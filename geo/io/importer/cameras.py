@@ -11,10 +11,11 @@ from sqlalchemy import Connection, text
 from geo.db.tables import vocab
 from geo.errors import InvalidInput
 from geo.io.geometry import as_point
+from geo.io.importer.batch import ewkb_rows, spatial_batch
 from geo.io.importer.fields import Cols, code_of, example_row, field_value
 from geo.io.importer.options import Progress
 from geo.io.importer.rows import ImportContext, iter_chunks
-from geo.io.importer.staging import copy_rows, ewkb, merge, stage
+from geo.io.importer.staging import copy_rows, merge, stage
 from geo.io.parse import parse_bearing, parse_number
 
 
@@ -59,9 +60,9 @@ def import_cameras(conn: Connection, ctx: ImportContext, progress: Progress | No
                                              "(fov 0-360, range 0-5000 m)")
                     continue
                 yield (opts.region, code, field_value(a, f["name"], i), bearing, fov, rng, status,
-                       ewkb(pt), row)
+                       pt, row)
 
-    copy_rows(conn, stg, cols + ["_rn"], rows())
+    copy_rows(conn, stg, cols + ["_rn"], ewkb_rows(rows(), cols.index("geom")))
     foreign = conn.execute(text(
         "SELECT s.gb_id, c.region_code FROM stg_camera s JOIN camera c ON c.gb_id = s.gb_id "
         "WHERE c.region_code <> s.region_code LIMIT 5")).all()
@@ -69,4 +70,5 @@ def import_cameras(conn: Connection, ctx: ImportContext, progress: Progress | No
         raise InvalidInput(
             f"摄像头编码已属于其他区域 / camera ids already belong to another region: "
             f"{[tuple(r) for r in foreign]}")
-    merge(conn, "camera", stg, ["gb_id"], cols, None, report)
+    with spatial_batch(conn):  # the stored coverage's triggers on the new and changed rows
+        merge(conn, "camera", stg, ["gb_id"], cols, None, report)

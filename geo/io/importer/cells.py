@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import shapely
 from sqlalchemy import Connection, text
 
@@ -16,10 +17,11 @@ from geo.boundaries.checks import check_boundary_set
 from geo.boundaries.sets import active_set_id
 from geo.errors import InvalidInput
 from geo.io.geometry import polygonal_parts
+from geo.io.importer.batch import spatial_batch
 from geo.io.importer.fields import code_of, field_value
 from geo.io.importer.options import Progress
 from geo.io.importer.rows import ImportContext, polygon_rows
-from geo.io.importer.staging import copy_rows, ewkb
+from geo.io.importer.staging import copy_rows, ewkb_many, stage
 from geo.io.parse import parse_int
 
 
@@ -78,8 +80,9 @@ def import_cells(conn: Connection, ctx: ImportContext, progress: Progress | None
         report.notes.append(f"parent codes not among the region's admin units (no parent "
                             f"checks for them): {sorted(unknown_parents)[:20]}")
     digest = hashlib.sha256()
-    for c in cells:
-        wkb = shapely.to_wkb(shapely.normalize(shapely.set_precision(c["geom"], 1e-9)))
+    wkbs = shapely.to_wkb(shapely.normalize(shapely.set_precision(
+        np.array([c["geom"] for c in cells], dtype=object), 1e-9)))
+    for c, wkb in zip(cells, wkbs.tolist(), strict=True):
         digest.update(json.dumps([c["code"], c["name"], c["kind"], c["parent"],
                                   c["township"], c["households"]]).encode() + wkb)
     content_hash = digest.hexdigest()
@@ -95,8 +98,9 @@ def import_cells(conn: Connection, ctx: ImportContext, progress: Progress | None
                                    "pending" if same["pending"] else "history"),
                                "note": "identical content already imported: nothing to do"}
         if opts.activate and same["pending"]:
-            report.activation = activate_set(conn, opts.region, str(same["id"]), opts.force,
-                                              None, opts.min_area_m2)
+            with spatial_batch(conn):
+                report.activation = activate_set(conn, opts.region, str(same["id"]),
+                                                  opts.force, None, opts.min_area_m2)
         return
     vf = opts.valid_from or dt.date.today()
     name = opts.set_name or f"{Path(report.file).stem} ({dt.date.today().isoformat()})"
@@ -114,12 +118,19 @@ def import_cells(conn: Connection, ctx: ImportContext, progress: Progress | None
     ).scalar_one()
     cols = ["region_code", "boundary_set_id", "code", "name", "kind", "parent_code",
             "township_code", "households", "population", "attrs", "geom"]
-    copy_rows(conn, "grid_cell", cols, (
+    hexes = ewkb_many(np.array([c["geom"] for c in cells], dtype=object))
+    # staged, then written once with their areas (not written and then updated: the stored
+    # coverage's triggers on grid_cell would recompute the new cells twice)
+    stg = stage(conn, "grid_cell", cols)
+    copy_rows(conn, stg, cols, (
         (opts.region, set_id, c["code"], c["name"], c["kind"], c["parent"], c["township"],
-         c["households"], c["population"], json.dumps({"source_row": c["row"]}),
-         ewkb(c["geom"])) for c in cells))
-    conn.execute(text("UPDATE grid_cell SET area_m2 = ST_Area(geom::geography) "
-                      "WHERE boundary_set_id = :s"), {"s": set_id})
+         c["households"], c["population"], json.dumps({"source_row": c["row"]}), hx)
+        for c, hx in zip(cells, hexes, strict=True)))
+    conn.execute(text(f"INSERT INTO grid_cell ({', '.join(cols)}, area_m2) SELECT "
+                      f"{', '.join(cols)}, ST_Area(geom::geography) FROM {stg} ORDER BY code"))
+    # the planner must know the new set's rows before the checks' self-join (statistics
+    # without them make an index range over the set look cheaper than the spatial index)
+    conn.execute(text("ANALYZE grid_cell"))
     prev = active_set_id(conn, opts.region)
     if prev is None:
         report.new = len(cells)
@@ -142,7 +153,8 @@ def import_cells(conn: Connection, ctx: ImportContext, progress: Progress | None
             text("SELECT count(*) FROM grid_cell o WHERE o.boundary_set_id = :o AND NOT EXISTS "
                  "(SELECT 1 FROM grid_cell n WHERE n.boundary_set_id = :s AND n.code = o.code)"),
             {"s": set_id, "o": prev}).scalar_one())
-    checks = check_boundary_set(conn, set_id, opts.min_area_m2)
+    with spatial_batch(conn):
+        checks = check_boundary_set(conn, set_id, opts.min_area_m2)
     checks["content_hash"] = content_hash
     conn.execute(text("UPDATE boundary_set SET checks = CAST(:c AS jsonb) WHERE id = :s"),
                  {"c": json.dumps(checks, default=str), "s": set_id})
@@ -152,6 +164,7 @@ def import_cells(conn: Connection, ctx: ImportContext, progress: Progress | None
                            "activate_with": f"wangge boundaries activate {set_id} "
                                             f"--region {opts.region}"}
     if opts.activate:
-        report.activation = activate_set(conn, opts.region, str(set_id), opts.force, None,
-                                          opts.min_area_m2)
+        with spatial_batch(conn):
+            report.activation = activate_set(conn, opts.region, str(set_id), opts.force, None,
+                                              opts.min_area_m2)
         report.boundary_set["state"] = "active"

@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import Connection
 
 from geo.db.tables import vocab
+from geo.io.importer.batch import ewkb_rows
 from geo.io.importer.fields import code_of, field_value
 from geo.io.importer.options import Progress
 from geo.io.importer.rows import ImportContext, polygon_rows
-from geo.io.importer.staging import copy_rows, ewkb, merge, stage
+from geo.io.importer.staging import copy_rows, merge, stage
 from geo.io.parse import parse_int
 
 _MGMT = {"物业公司": "company", "物业服务企业": "company", "专业物业": "company",
@@ -43,7 +44,7 @@ def import_compounds(conn: Connection, ctx: ImportContext, progress: Progress | 
             yield (opts.region, code, str(field_value(a, f["name"], i) or code),
                    field_value(a, f["address"], i), code_of(field_value(a, f["parent"], i)),
                    *nums, mode,
-                   field_value(a, f["company"], i), ewkb(g), row)
+                   field_value(a, f["company"], i), g, row)
 
-    copy_rows(conn, stg, cols + ["_rn"], rows())
+    copy_rows(conn, stg, cols + ["_rn"], ewkb_rows(rows(), cols.index("geom")))
     merge(conn, "compound", stg, ["code"], cols, opts.region, report)

@@ -1,0 +1,106 @@
+"""Batch work of the cells, compounds and cameras imports (geo.io.importer.batch): geometries
+converted a batch at a time stay with their rows, and the set-based spatial statements (the
+boundary checks, the stored coverage's triggers) run without bitmap scans and JIT, the
+session's settings put back after them."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import shapely
+from shapely.geometry import box
+from sqlalchemy import Engine, create_engine, event, text
+
+from geo.io.importer import ImportOptions, batch, run_import
+
+X0, Y0, STEP = 111.10, 38.48, 0.004
+
+
+@pytest.fixture()
+def empty_engine(empty_url: str) -> Iterator[Engine]:
+    """A migrated, empty database."""
+    from geo.db.migrate import upgrade
+
+    engine = create_engine(empty_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _write(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def _cells(tmp_path: Path, n: int = 4) -> Path:
+    return _write(tmp_path / "cells.csv", ["code", "name", "wkt"], [
+        [f"99900100100{i}{j}", f"网格{i}{j}",
+         box(X0 + j * STEP, Y0 - (i + 1) * STEP, X0 + (j + 1) * STEP, Y0 - i * STEP).wkt]
+        for i in range(n) for j in range(n)])
+
+
+def _settings_at(engine: Engine, marker: str) -> list[tuple[str, str]]:
+    """Record (enable_bitmapscan, jit) as each statement containing ``marker`` starts."""
+    seen: list[tuple[str, str]] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if marker in statement:
+            raw = conn.connection.driver_connection
+            seen.append(tuple(raw.execute("SELECT current_setting('enable_bitmapscan'), "
+                                          "current_setting('jit')").fetchone()))
+
+    event.listen(engine, "before_cursor_execute", before)
+    return seen
+
+
+def test_checks_and_coverage_run_without_bitmap_scans(empty_engine: Engine,
+                                                      tmp_path: Path) -> None:
+    with empty_engine.connect() as conn:  # the server's settings
+        default = tuple(conn.execute(text("SELECT current_setting('enable_bitmapscan'), "
+                                          "current_setting('jit')")).one())
+    assert default != ("off", "off")
+    checks = _settings_at(empty_engine, "ST_Relate(a.geom, b.geom")  # the overlaps check
+    between = _settings_at(empty_engine, "UPDATE boundary_set SET checks = CAST")
+    rep = run_import(empty_engine, "cells", _cells(tmp_path), ImportOptions(
+        region="BATCH1", crs="EPSG:4490", wkt_field="wkt", commit=True, activate=True))
+    assert rep.new == 16 and rep.checks is not None and rep.checks["ok"], rep.summary_lines()
+    # the import's checks and the activation's, both with the batch settings
+    assert checks == [("off", "off"), ("off", "off")]
+    assert between == [default]  # put back after the import's checks
+
+    inserts = _settings_at(empty_engine, "INSERT INTO camera")
+    cams = _write(tmp_path / "cams.csv", ["code", "bearing", "lon", "lat"], [
+        [f"141123000013200000{k:02d}", 90, X0 + 0.001 + k * 0.003, Y0 - 0.002]
+        for k in range(5)])
+    rep = run_import(empty_engine, "cameras", cams, ImportOptions(
+        region="BATCH1", crs="EPSG:4490", lon_field="lon", lat_field="lat", commit=True))
+    assert rep.new == 5, rep.summary_lines()
+    assert inserts == [("off", "off")]
+
+
+def test_geometries_converted_in_batches_stay_with_their_rows(
+        empty_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch, "EWKB_BATCH", 3)
+    run_import(empty_engine, "cells", _cells(tmp_path), ImportOptions(
+        region="BATCH1", crs="EPSG:4490", wkt_field="wkt", commit=True, activate=True))
+    shapes = {f"XQ{k}": box(X0 + 0.001 * k, Y0 - 0.001 * (k + 1), X0 + 0.001 * (k + 1),
+                            Y0 - 0.001 * k) for k in range(8)}
+    rows = [[code, "company" if code != "XQ4" else "nonsense", g.wkt]
+            for code, g in shapes.items()]  # XQ4 refused: the batches around it shift
+    rep = run_import(empty_engine, "compounds", _write(
+        tmp_path / "compounds.csv", ["code", "mgmt_mode", "wkt"], rows), ImportOptions(
+        region="BATCH1", crs="EPSG:4490", wkt_field="wkt", commit=True, skip_refused=True))
+    assert rep.new == 7 and len(rep.refused) == 1, rep.summary_lines()
+    with empty_engine.connect() as conn:
+        stored = dict(conn.execute(text(
+            "SELECT code, ST_AsBinary(geom) FROM compound WHERE region_code = 'BATCH1'")).all())
+    assert set(stored) == set(shapes) - {"XQ4"}
+    for code, wkb in stored.items():
+        assert shapely.equals(shapely.from_wkb(bytes(wkb)), shapes[code]), code
