@@ -26,7 +26,8 @@ either source with the same SQL shape and the caller's scope
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from sqlalchemy import Connection, text
@@ -264,11 +265,9 @@ def _coarse_sql(d: str) -> tuple[str, str]:
     return month, cell
 
 
-def _delta_sql(sources: Sequence[tuple[str, int]], coarse: bool = True) -> str:
-    """The statement adding the rows of the transition tables ``sources`` (name, sign) to the
-    rollups (daily and, with ``coarse``, monthly and per cell: one statement, the transition
-    tables read once, the coarse groups summed from the daily ones); it answers the ids of the
-    rows whose count dropped to zero in each, which are removed."""
+def _groups_sql(sources: Sequence[tuple[str, int]], order: bool = True) -> str:
+    """The daily groups (:data:`DIMENSIONS`, ``day``, :data:`MEASURES`) of the rows of
+    ``sources`` (name, sign), sorted by their key with ``order`` (the upsert's index order)."""
     day = local_date_sql("reported_at")
     keys = ", ".join(DIMENSIONS)
     dims = ", ".join(c if c != "located" else "(geom IS NOT NULL) AS located"
@@ -277,6 +276,19 @@ def _delta_sql(sources: Sequence[tuple[str, int]], coarse: bool = True) -> str:
         f"SELECT {dims}, {day} AS day, {sign} AS s, {flag_sql(ON_TIME_SQL)}::int AS t, "
         f"{flag_sql(HANDLED_SQL)}::int AS h, {flag_sql(REWORKED_SQL)}::int AS w FROM {name}"
         for name, sign in sources)
+    return f"""SELECT {keys}, day, sum(s) AS n, sum(s * t) AS on_time, sum(s * h) AS handled,
+               sum(s * w) AS reworked
+        FROM ({picks}) x
+        GROUP BY {keys}, day
+        HAVING sum(s) <> 0 OR sum(s * t) <> 0 OR sum(s * h) <> 0 OR sum(s * w) <> 0""" + (
+        f"\n        ORDER BY {keys}, day" if order else "")
+
+
+def _delta_sql(sources: Sequence[tuple[str, int]], coarse: bool = True) -> str:
+    """The statement adding the rows of the transition tables ``sources`` (name, sign) to the
+    rollups (daily and, with ``coarse``, monthly and per cell: one statement, the transition
+    tables read once, the coarse groups summed from the daily ones); it answers the ids of the
+    rows whose count dropped to zero in each, which are removed."""
     month, cell = _coarse_sql("d")
     tail = f"""), m AS ({month}), upm AS (
         {_upsert(MONTH_TABLE, [*MONTH_DIMENSIONS, "month"], MEASURES, "m")}
@@ -289,15 +301,62 @@ def _delta_sql(sources: Sequence[tuple[str, int]], coarse: bool = True) -> str:
     SELECT array_agg(id) FILTER (WHERE n = 0) FROM up"""
     return f"""
     WITH d AS MATERIALIZED (
-        SELECT {keys}, day, sum(s) AS n, sum(s * t) AS on_time, sum(s * h) AS handled,
-               sum(s * w) AS reworked
-        FROM ({picks}) x
-        GROUP BY {keys}, day
-        HAVING sum(s) <> 0 OR sum(s * t) <> 0 OR sum(s * h) <> 0 OR sum(s * w) <> 0
-        ORDER BY {keys}, day
+        {_groups_sql(sources)}
     ), up AS (
         {_upsert(TABLE, [*DIMENSIONS, "day"], MEASURES, "d")}
     {tail}"""
+
+
+def bulk_insert_sql(source: str) -> list[str]:
+    """The bulk path of a history import (issue 20): the statements adding the rollups of the
+    rows of ``source`` (a table or a subquery with its alias; ``:bulk_region`` the region they
+    are all of) while the insert trigger is off (:func:`bulk_load`). The daily groups are new
+    rows of :data:`TABLE`: a plain INSERT, no sort, no conflict check (:func:`bulk_load`
+    rebuilds the unique key after it, which fails on a row counted twice); the few monthly and
+    per-cell groups of the region are then summed from its daily rows and upserted as the
+    trigger does."""
+    cols = ", ".join([*DIMENSIONS, "day", *MEASURES])
+    month, cell = _coarse_sql(f"(SELECT * FROM {TABLE} WHERE region_code = :bulk_region) d")
+    return [
+        f"INSERT INTO {TABLE} ({cols}) {_groups_sql([(source, 1)], order=False)}",
+        _upsert(MONTH_TABLE, [*MONTH_DIMENSIONS, "month"], MEASURES, f"({month}) m"),
+        _upsert(CELL_TABLE, CELL_DIMENSIONS, CELL_MEASURES, f"({cell}) c"),
+    ]
+
+
+@contextmanager
+def bulk_load(conn: Connection, region: str) -> Iterator[bool]:
+    """Inserts into ``incident`` of a region that has no incident yet (a first load, years of
+    history) with the rollups' insert trigger off: once the block has run, the rollups of the
+    region's rows are added by grouped INSERTs (:func:`bulk_insert_sql`) instead of the
+    trigger's upsert (its sort and its conflict check per daily row cost most of a large
+    import's database time), the daily rollup's unique key dropped meanwhile and built again
+    by one sort. Yields whether this is the case; a region with incidents, or whose rollups
+    hold rows, runs the block with the trigger as always. Updates and deletes in the block
+    keep their triggers. Everything is in the caller's transaction (a rollback restores the
+    trigger and the key)."""
+    empty = conn.execute(text(
+        "SELECT NOT EXISTS (SELECT 1 FROM incident WHERE region_code = :r) AND NOT EXISTS "
+        f"(SELECT 1 FROM {TABLE} WHERE region_code = :r) AND NOT EXISTS (SELECT 1 FROM "
+        f"{MONTH_TABLE} WHERE region_code = :r) AND NOT EXISTS (SELECT 1 FROM {CELL_TABLE} "
+        "WHERE region_code = :r)"), {"r": region}).scalar()
+    if not empty:
+        yield False
+        return
+    conn.execute(text(f"ALTER TABLE incident DISABLE TRIGGER {INSERT_TRIGGER}"))
+    yield True
+    conn.execute(text(f"ALTER TABLE incident ENABLE TRIGGER {INSERT_TRIGGER}"))
+    key = f"uq_{TABLE}"
+    definition = conn.execute(text(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = :k AND "
+        f"conrelid = CAST('{TABLE}' AS regclass)"), {"k": key}).scalar_one()
+    conn.execute(text(f"ALTER TABLE {TABLE} DROP CONSTRAINT {key}"))
+    daily, *coarse = bulk_insert_sql(
+        "(SELECT * FROM incident WHERE region_code = :bulk_region) i")
+    conn.execute(text(daily), {"bulk_region": region})
+    conn.execute(text(f"ALTER TABLE {TABLE} ADD CONSTRAINT {key} {definition}"))
+    for sql in coarse:
+        conn.execute(text(sql), {"bulk_region": region})
 
 
 def trigger_function_sql() -> str:
@@ -348,6 +407,11 @@ BEGIN
     RETURN NULL;
 END $$;
 """
+
+
+#: The statement trigger adding inserted incidents to the rollups (:func:`bulk_load` turns it
+#: off for a region's first load).
+INSERT_TRIGGER = "trg_incident_rollup_ins"
 
 
 def triggers_sql() -> str:

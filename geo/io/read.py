@@ -526,15 +526,16 @@ def _table_geoms(df: pd.DataFrame, gf: GeomFields) -> tuple[np.ndarray, list[str
     n = len(df)
     errors: list[str | None] = [None] * n
     if gf.lon and gf.lat:
-        xs = np.full(n, np.nan)
-        ys = np.full(n, np.nan)
-        lon_col = df[gf.lon].to_numpy(dtype=object)
-        lat_col = df[gf.lat].to_numpy(dtype=object)
-        fast_x = pd.to_numeric(df[gf.lon], errors="coerce").to_numpy(dtype=float)
-        fast_y = pd.to_numeric(df[gf.lat], errors="coerce").to_numpy(dtype=float)
-        for i in range(n):
-            x, y = fast_x[i], fast_y[i]
-            if np.isnan(x) or np.isnan(y):
+        # plain numbers at once; only the rows that are not (empty, thousands separators,
+        # degrees-minutes-seconds...) go through parse_coordinate one by one
+        xs = pd.to_numeric(df[gf.lon], errors="coerce").to_numpy(dtype=float, copy=True)
+        ys = pd.to_numeric(df[gf.lat], errors="coerce").to_numpy(dtype=float, copy=True)
+        slow = np.flatnonzero(np.isnan(xs) | np.isnan(ys))
+        if len(slow):
+            lon_col = df[gf.lon].to_numpy(dtype=object)
+            lat_col = df[gf.lat].to_numpy(dtype=object)
+            for i in slow.tolist():
+                xs[i] = ys[i] = np.nan
                 if is_empty(lon_col[i]) or is_empty(lat_col[i]):
                     errors[i] = "没有坐标 / no coordinates"
                     continue
@@ -543,8 +544,7 @@ def _table_geoms(df: pd.DataFrame, gf: GeomFields) -> tuple[np.ndarray, list[str
                 except ValueError as exc:
                     errors[i] = f"坐标不是数字 / coordinate is not a number: {exc}"
                     continue
-                x, y = float(x2 or 0.0), float(y2 or 0.0)
-            xs[i], ys[i] = x, y
+                xs[i], ys[i] = float(x2 or 0.0), float(y2 or 0.0)
         ok = ~(np.isnan(xs) | np.isnan(ys))
         geoms = np.full(n, None, dtype=object)
         if ok.any():

@@ -14,9 +14,13 @@ project-local cluster on WANGGE_PG_PORT):
 
 Prints rows/s, the ratio of import time to each anchor, and peak RSS of both runs: a
 bounded-memory import has about the same peak for 10% and 100% of the rows. ``--repeat 3``
-runs the anchors and the full import three times side by side.
+runs the anchors and the full import three times side by side. ``--compare DIR`` also runs,
+in each repeat right after this checkout's, the full import of another checkout of Wangge
+(e.g. the commit before a change: ``git archive HEAD~1 | tar -x -C /tmp/before``) into an
+empty table: before and after measured in the same run, against the same anchors.
 
-    .venv/bin/python scripts/bench/import.py [--rows 1000000] [--no-route]
+    .venv/bin/python scripts/bench/import.py [--rows 1000000] [--no-route] [--repeat 3]
+        [--compare DIR]
 """
 
 from __future__ import annotations
@@ -69,12 +73,13 @@ def write_csv(path: Path, rows: int, seed: int = 1, prefix: str = "B") -> None:
         first = False
 
 
-def run_cli(args: list[str], url: str) -> tuple[float, int, str]:
-    """Run ``wangge`` in a child process: (seconds, peak RSS in MiB, output)."""
-    env = {**os.environ, "WANGGE_DATABASE_URL": url}
+def run_cli(args: list[str], url: str, root: Path = ROOT) -> tuple[float, int, str]:
+    """Run ``wangge`` of the checkout ``root`` in a child process: (seconds, peak RSS in MiB,
+    output)."""
+    env = {**os.environ, "WANGGE_DATABASE_URL": url, "PYTHONPATH": str(root)}
     t0 = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-c", "from api.cli import main; main()", *args],
-                            env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                            env=env, cwd=root, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     out = proc.stdout.read() if proc.stdout else ""
     _, status, usage = os.wait4(proc.pid, 0)
@@ -127,6 +132,8 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--no-route", action="store_true", help="skip routing to cells")
     ap.add_argument("--repeat", type=int, default=1, help="runs of anchors + full import")
+    ap.add_argument("--compare", type=Path, default=None,
+                    help="another checkout whose full import runs beside this one's")
     ns = ap.parse_args()
     server = make_url(normalize_url(Settings.from_env().database_url))
     dbname = f"wangge_bench_{uuid.uuid4().hex[:8]}"
@@ -183,6 +190,15 @@ def main() -> None:
             print(f"ratio import / COPY anchor: {f_secs / anchor:.1f}"
                   + (f"; import / ogr2ogr: {f_secs / ogr:.2f}" if ogr is not None else "")
                   + f"; peak RSS full / 10%: {f_rss / max(s_rss, 1):.2f}")
+            if ns.compare is not None:
+                with engine.begin() as conn:
+                    conn.execute(text("TRUNCATE incident CASCADE"))
+                c_secs, c_rss, _ = run_cli(["import", "incidents", str(full), *common], url,
+                                           ns.compare.resolve())
+                print(f"compared checkout {ns.compare}: {c_secs:8.1f} s, peak RSS {c_rss} MiB "
+                      f"({ns.rows / c_secs:,.0f} rows/s); ratio to COPY anchor "
+                      f"{c_secs / anchor:.1f}; this checkout / compared: "
+                      f"{f_secs / c_secs:.2f}")
     finally:
         engine.dispose()
         with admin.connect() as conn:

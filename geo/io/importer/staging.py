@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
@@ -48,59 +47,109 @@ def copy_rows(conn: Connection, table: str, cols: list[str], rows: Iterator[tupl
     return n
 
 
-def copy_frames(conn: Connection, table: str, frames: Iterator[pd.DataFrame]) -> int:
-    """COPY data frames (columns named as in ``table``, ``_rn`` the file's row) into ``table``
-    as CSV: the bulk path of large imports.
+def copy_frames(conn: Connection, table: str, frames: Iterator[dict[str, list[Any]]]) -> int:
+    """COPY frames (each a mapping of column name -> the chunk's values, columns named as in
+    ``table``, ``_rn`` the file's row) into ``table`` as CSV: the bulk path of large imports.
 
     The values are held to the same limits as :func:`copy_rows` (:func:`value_checks`),
     checked per column at once; the first value over a limit is an InvalidInput naming the
-    row and the field. Values are text, numbers, aware datetimes or None (NULL). Each frame's
-    columns go to the ``csv`` module's writer as lists (half the time of
-    ``DataFrame.to_csv`` on object columns; the same text: None and '' are empty fields).
+    row and the field. Values are text (times as ISO 8601 text with their offset), numbers or
+    None (NULL). Each frame's columns go to the ``csv`` module's writer as lists (None and ''
+    are empty fields).
     """
     raw = conn.connection.driver_connection
     assert raw is not None
     first = next(frames, None)
     if first is None:
         return 0
-    cols = ", ".join(str(c) for c in first.columns)
+    names = list(first)
     n = 0
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    with raw.cursor().copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)") as cp:
-        for df in itertools.chain([first], frames):
-            _check_frame(table, df)
-            buf.seek(0)
-            buf.truncate()
-            writer.writerows(zip(*(df[c].tolist() for c in df.columns), strict=True))
-            cp.write(buf.getvalue())
-            n += len(df)
+    limits = column_limits(table, names)
+    with raw.cursor().copy(f"COPY {table} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)"
+                           ) as cp:
+        for frame in itertools.chain([first], frames):
+            columns = [frame[c] for c in names]
+            _check_columns(names, columns, limits)
+            fields = [_csv_fields(col) for col in columns]
+            if all(f is not None for f in fields):
+                cp.write("\n".join(map(",".join, zip(*fields, strict=True))) + "\n")
+            else:  # a value of another type: the csv module writes it
+                buf.seek(0)
+                buf.truncate()
+                writer.writerows(zip(*columns, strict=True))
+                cp.write(buf.getvalue())
+            n += len(columns[0])
     return n
 
 
-def _check_frame(table: str, df: pd.DataFrame) -> None:
-    """:func:`value_checks`' limits, a column at a time (lengths and ranges vectorised)."""
-    cols = [str(c) for c in df.columns]
-    meta_limits = column_limits(table, cols)
-    for i, (kind, bound) in meta_limits.items():
-        col = df.iloc[:, i]
-        if kind == "length":
-            over = col.astype("string").str.len() > bound
-        else:
-            num = pd.to_numeric(col, errors="coerce")
-            over = (num < -bound) | (num >= bound)
-        flags = over.fillna(False).to_numpy(dtype=bool)
-        if not flags.any():
+_CSV_SPECIAL = (",", '"', "\n", "\r")
+
+
+def _csv_quote(v: str) -> str:
+    """One text field as the ``csv`` module writes it (quoted when it holds a delimiter, a
+    quote or a line break; quotes doubled)."""
+    if any(ch in v for ch in _CSV_SPECIAL):
+        return '"' + v.replace('"', '""') + '"'
+    return v
+
+
+def _csv_fields(col: list[Any]) -> list[str] | None:
+    """A column's CSV fields, the text the ``csv`` module writes for each value (None and ''
+    empty), worked out once per distinct value or once per column; None when a value is
+    neither text, an integer, a boolean nor None (the caller lets the ``csv`` module write
+    the chunk)."""
+    distinct = set(col)
+    if len(distinct) * 4 <= len(col):  # few distinct values: each written once
+        texts: dict[Any, str] = {}
+        for v in distinct:
+            if v is None:
+                texts[v] = ""
+            elif isinstance(v, str):
+                texts[v] = _csv_quote(v)
+            elif isinstance(v, bool | int | np.integer):
+                texts[v] = str(v)
+            else:
+                return None
+        return [texts[v] for v in col]
+    kinds = {type(v) for v in distinct}
+    if kinds <= {str, type(None)}:
+        present = [v for v in col if v is not None] if None in distinct else col
+        if any(ch in "\x00".join(present) for ch in _CSV_SPECIAL):
+            return [_csv_quote(v) if v is not None else "" for v in col]
+        return [v if v is not None else "" for v in col] if None in distinct else list(col)
+    if kinds <= {int, type(None)}:
+        return [str(v) if v is not None else "" for v in col]
+    return None
+
+
+def _over(kind: str, bound: int, v: Any) -> bool:
+    """``v`` breaks the limit (:func:`column_limits`) of its column (the checks' rule)."""
+    check = _length_check(bound) if kind == "length" else _int_check(bound)
+    return check(v) is not None
+
+
+def _check_columns(names: list[str], columns: list[list[Any]],
+                   limits: dict[int, tuple[str, int]]) -> None:
+    """:func:`value_checks`' limits, a column at a time: each distinct value is checked once
+    (most columns hold few), the first row over a limit is named."""
+    rn = columns[names.index("_rn")] if "_rn" in names else None
+    for i, (kind, bound) in limits.items():
+        col = columns[i]
+        distinct = set(col)
+        distinct.discard(None)
+        if not any(_over(kind, bound, v) for v in distinct):
             continue
-        k = int(np.flatnonzero(flags)[0])
-        reason = (_length_check(bound) if kind == "length" else _int_check(bound))(col.iloc[k])
+        k = next(j for j, v in enumerate(col) if v is not None and _over(kind, bound, v))
+        reason = (_length_check(bound) if kind == "length" else _int_check(bound))(col[k])
         assert reason is not None
-        where = f"第 {df['_rn'].iloc[k] + 1} 行" if "_rn" in df else f"第 {k + 1} 条"
-        where_en = f"row {df['_rn'].iloc[k] + 1}" if "_rn" in df else f"record {k + 1}"
+        where = f"第 {rn[k] + 1} 行" if rn is not None else f"第 {k + 1} 条"
+        where_en = f"row {rn[k] + 1}" if rn is not None else f"record {k + 1}"
         raise InvalidInput(
-            f"{where}字段 {cols[i]} 的值 {str(col.iloc[k])[:60]!r} {reason[0]} / {where_en}: "
-            f"the value of {cols[i]} {reason[1]}; fix the file or map another column to this "
-            "field", field=cols[i])
+            f"{where}字段 {names[i]} 的值 {str(col[k])[:60]!r} {reason[0]} / {where_en}: "
+            f"the value of {names[i]} {reason[1]}; fix the file or map another column to this "
+            "field", field=names[i])
 
 
 Check = Callable[[Any], "tuple[str, str] | None"]
@@ -208,7 +257,7 @@ BULK_WORK_MEM = "256MB"
 
 @contextmanager
 def deferred_constraints(conn: Connection, table: str, staged: int, report: ImportReport,
-                         also: Sequence[str] = ()) -> Iterator[None]:
+                         also: Sequence[str] = ()) -> Iterator[bool]:
     """Index and foreign-key work once per import instead of once per row, for bulk loads.
 
     When ``staged`` rows are at least :data:`BULK_ROWS` and at least as many as ``table``
@@ -221,12 +270,13 @@ def deferred_constraints(conn: Connection, table: str, staged: int, report: Impo
     The statements of the load run without JIT (compiling them cost more than it saved) and
     with :data:`BULK_WORK_MEM` for their sorts and hashes. Readers of these tables wait for
     the import's commit meanwhile (the report says so); a refused import rolls everything
-    back, the dropped definitions included. Smaller imports change nothing.
+    back, the dropped definitions included. Smaller imports change nothing. Yields whether
+    this is a bulk load.
     """
     estimate = conn.execute(text("SELECT greatest(reltuples, 0)::bigint FROM pg_class "
                                  "WHERE oid = CAST(:t AS regclass)"), {"t": table}).scalar()
     if staged < BULK_ROWS or staged < int(estimate or 0):
-        yield
+        yield False
         return
     indexes: list[tuple[str, str]] = []
     fkeys: list[tuple[str, str, str]] = []
@@ -244,16 +294,18 @@ def deferred_constraints(conn: Connection, table: str, staged: int, report: Impo
     conn.execute(text("SET LOCAL enable_nestloop = off"))
     conn.execute(text("SET LOCAL jit = off"))
     conn.execute(text(f"SET LOCAL work_mem = '{BULK_WORK_MEM}'"))
+    # each index is built by one sort in memory
+    conn.execute(text(f"SET LOCAL maintenance_work_mem = '{BULK_WORK_MEM}'"))
     for name, _ in indexes:
         conn.execute(text(f"DROP INDEX {name}"))
     for t, name, _ in fkeys:
         conn.execute(text(f'ALTER TABLE {t} DROP CONSTRAINT "{name}"'))
-    yield
+    yield True
     for _, definition in indexes:
         conn.execute(text(definition))
     for t, name, definition in fkeys:
         conn.execute(text(f'ALTER TABLE {t} ADD CONSTRAINT "{name}" {definition}'))
-    for setting in ("enable_nestloop", "jit", "work_mem"):
+    for setting in ("enable_nestloop", "jit", "work_mem", "maintenance_work_mem"):
         conn.execute(text(f"RESET {setting}"))
     tables = ", ".join((table, *also))
     report.notes.append(
@@ -268,6 +320,24 @@ def ewkb_many(geoms: np.ndarray) -> list[str | None]:
     arr = np.asarray(geoms, dtype=object)
     return [None if w is None else str(w) for w in
             shapely.to_wkb(shapely.set_srid(arr, 4490), hex=True, include_srid=True).tolist()]
+
+
+_POINT_EWKB = np.dtype([("order", "u1"), ("type", "<u4"), ("srid", "<u4"), ("x", "<f8"),
+                        ("y", "<f8")])
+
+
+def ewkb_points(lon: np.ndarray, lat: np.ndarray) -> list[str]:
+    """Hex EWKB (SRID 4490) of 2-D points from coordinate arrays, built at once: the bytes
+    :func:`ewkb_many` gives for the same points, without a shapely object per point."""
+    rec = np.empty(len(lon), dtype=_POINT_EWKB)
+    rec["order"] = 1  # little endian
+    rec["type"] = 0x20000001  # point, with SRID
+    rec["srid"] = 4490
+    rec["x"] = lon
+    rec["y"] = lat
+    width = 2 * _POINT_EWKB.itemsize
+    hexed = rec.tobytes().hex().upper()
+    return [hexed[i:i + width] for i in range(0, len(hexed), width)]
 
 
 def ewkb(g: Any) -> str | None:

@@ -4,6 +4,8 @@ again, the same ones; the rollups equal the incidents after it; a re-import chan
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,3 +80,68 @@ def test_bulk_import_rebuilds_what_it_dropped(engine: Engine, tmp_path: Path,
     with engine.connect() as conn:
         assert definitions(conn) == before
         assert assert_equal(conn) == demo + n
+
+
+def test_first_bulk_load_of_a_region_adds_rollups_once(empty_url: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A region's first bulk load runs without the rollups' insert trigger and adds the
+    rollups by grouped inserts at the end (:func:`geo.incidents.rollup.bulk_load`): they equal
+    the incidents, the trigger is on again, the daily rollup's unique key is the same, and a
+    later import (updates and new rows, through the trigger) keeps them equal."""
+    from geo.db.migrate import upgrade
+
+    engine = create_engine(empty_url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+            conn.commit()
+        upgrade(engine)
+        x0, y0, step = 111.0, 38.5, 0.01
+        cells = {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"code": f"F{i}{j}"}, "geometry": {
+                "type": "Polygon", "coordinates": [[
+                    [x0 + j * step, y0 + i * step], [x0 + (j + 1) * step, y0 + i * step],
+                    [x0 + (j + 1) * step, y0 + (i + 1) * step],
+                    [x0 + j * step, y0 + (i + 1) * step], [x0 + j * step, y0 + i * step]]]}}
+            for i in range(4) for j in range(4)]}
+        grid = tmp_path / "grid.geojson"
+        grid.write_text(json.dumps(cells))
+        rep = run_import(engine, "cells", grid, ImportOptions(
+            region="FIRST1", crs="EPSG:4490", commit=True, activate=True,
+            valid_from=dt.date(2020, 1, 1)))
+        assert rep.committed, rep.summary_lines()
+        with engine.connect() as conn:
+            before = definitions(conn)
+        monkeypatch.setattr(staging, "BULK_ROWS", 1_000)
+        n = 3_000
+        rng = np.random.default_rng(3)
+        df = pd.DataFrame({
+            "code": [f"FIRST{k:05d}" for k in range(n)],
+            "category": rng.choice(["water", "power", "road"], n),
+            "time": [f"2025-{1 + k % 12:02d}-{1 + k % 28:02d} {k % 24:02d}:00" for k in range(n)],
+            "lon": x0 + rng.uniform(0.0005, 4 * step - 0.0005, n),
+            "lat": y0 + rng.uniform(0.0005, 4 * step - 0.0005, n)})
+        df.loc[7, ["lon", "lat"]] = None  # no location: needs_location, counted as such
+        path = tmp_path / "first.csv"
+        df.to_csv(path, index=False)
+        rep = run_import(engine, "incidents", path, ImportOptions(region="FIRST1", commit=True))
+        assert rep.committed and rep.new == n and rep.routed == n - 1, rep.summary_lines()
+        assert [x for x in rep.notes if x.startswith("区域首次批量导入")], rep.notes
+        with engine.connect() as conn:
+            assert definitions(conn) == before
+            assert assert_equal(conn) == n
+            assert conn.execute(text(
+                "SELECT tgenabled FROM pg_trigger WHERE tgname = :t"),
+                {"t": rollup.INSERT_TRIGGER}).scalar_one() == "O"
+        # the next import of the region: updates and new rows, the trigger keeps the rollups
+        df.loc[:99, "category"] = "power"
+        more = pd.concat([df, df.iloc[:50].assign(code=[f"MORE{k}" for k in range(50)])])
+        more.to_csv(path, index=False)
+        again = run_import(engine, "incidents", path, ImportOptions(region="FIRST1",
+                                                                    commit=True))
+        assert again.committed and again.new == 50, again.summary_lines()
+        assert not [x for x in again.notes if x.startswith("区域首次批量导入")]
+        with engine.connect() as conn:
+            assert assert_equal(conn) == n + 50
+    finally:
+        engine.dispose()
