@@ -25,9 +25,9 @@ An *error* is a 5xx, an unexpected status, a timeout or a connection failure. Th
 gives throughput, p50/p99 per operation and errors, and the ratio of the lookup's p50 to
 ``/health``'s p50 (the anchor, measured in the same run). Exit status 1 if any error.
 
-Usage::
+Usage (the project cluster of ``./scripts/run.sh``, ``WANGGE_PG_PORT`` default 54329, with the
+demo loaded; its intakes stay in that database as cases)::
 
-    export WANGGE_PG_PORT=54490
     .venv/bin/python scripts/bench/load.py --duration 20 --concurrency 8
 """
 

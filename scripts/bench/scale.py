@@ -21,10 +21,15 @@ Queries:
 * ``kpi``      -- group-by counts (closing rate, on-time) per township / per county
 * ``coverage`` -- union of camera sectors per cell, covered share of each cell's area
 
-Usage::
+Usage (on the project cluster, ``WANGGE_PG_PORT``, default 54329; the two databases are built
+first, about 30 s and 6 min)::
 
-    export WANGGE_PG_PORT=54490
-    .venv/bin/python scripts/bench/scale.py [--repeat 5] [--markdown]
+    .venv/bin/python scripts/province.py --counties 141123 --db wangge_county
+    .venv/bin/python scripts/province.py
+    .venv/bin/python scripts/bench/scale.py [--repeat 5]
+
+It prints the figures as a Markdown table. A missing database is named with the command that
+builds it.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, create_engine, make_url, text
+from sqlalchemy.exc import OperationalError
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -179,6 +185,13 @@ def anchor(conn: Connection) -> float:
 
 def run_db(url: str, region: str, repeat: int, province_scope: bool) -> dict[str, Any]:
     engine = create_engine(url)
+    try:
+        engine.connect().close()
+    except OperationalError as exc:
+        name = make_url(url).database
+        build = ("--counties 141123 " if "county" in str(name) else "") + f"--db {name}"
+        raise SystemExit(f"database {name} cannot be opened ({str(exc).splitlines()[0]}): "
+                         f"build it with .venv/bin/python scripts/province.py {build}") from exc
     res: dict[str, Any] = {}
     with engine.connect() as conn:
         res["rows"] = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()
