@@ -2,7 +2,7 @@
 
 Runs on a throwaway database of the configured PostGIS server (WANGGE_DATABASE_URL or the
 project-local cluster on WANGGE_PG_PORT), dropped at the end. Synthetic CSV files (CGCS2000,
-geometry as WKT or lon/lat), deterministic:
+geometry as WKT or lon/lat; in a temporary folder, removed at the end), deterministic:
 
 * ``cells``: ``--cells`` (20,000) squares of a 200-column grid, 15-digit codes, households,
   population, a few dedicated cells; imported with ``--commit --activate`` into a new region
@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib.util
+import shutil
 import statistics
 import sys
 import tempfile
@@ -160,12 +161,12 @@ def main() -> None:
     url = server.set(database=dbname).render_as_string(hide_password=False)
     engine = create_engine(url)
     summary: dict[str, list[tuple[float, float]]] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="wangge_bench_"))
     try:
         with engine.connect() as conn:
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
             conn.commit()
         upgrade(engine)
-        tmp = Path(tempfile.mkdtemp(prefix="wangge_bench_"))
         files = {"cells": tmp / "cells.csv", "compounds": tmp / "compounds.csv",
                  "cameras": tmp / "cameras.csv"}
         counts = {"cells": ns.cells, "compounds": ns.compounds, "cameras": ns.cameras}
@@ -222,6 +223,7 @@ def main() -> None:
             print(f"| {layer} | {n:,} | {' / '.join(f'{s:.1f}' for s, _ in runs)} | "
                   f"{n / med:,.0f} | {' / '.join(f'{s / a:.0f}' for s, a in runs)} |")
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
         engine.dispose()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
