@@ -539,5 +539,7 @@ def get_attachment(incident_id: str, attachment_id: int, conn: ConnDep,
     """The stored file."""
     data, ctype, name = attachments.read_attachment(conn, incident_id, attachment_id, principal,
                                                settings.data_dir / "attachments")
+    # the name as the case's free text is seen (masked for callers who get masking)
+    name = cases.attachment_name(principal, cases.fetch(conn, incident_id, principal), name)
     return Response(data, media_type=ctype,
                     headers={"Content-Disposition": content_disposition(name, "inline")})

@@ -173,8 +173,11 @@ _FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９Ｘｘ＋－", 
 # (last may be X) an ID number; other runs (dates, amounts, coordinates, codes) are left as
 # they are. 15-digit first-generation ID numbers (withdrawn in 2013) are not masked: they
 # cannot be told from the 15-digit grid-cell codes (141123100001001) a case names everywhere.
-_DIGIT_SEP = (r"[\s.\-\u2010-\u2015\u2212/_·・~～*＊／＿．－|｜\\,，、;；:：()（）\[\]【】'\"‘’“”"
-              r"%+#]{1,3}")
+# A separator is any short run (1-5) of characters that are neither letters (Latin or CJK) nor
+# digits: spaces, dashes, dots, brackets, quotes, arrows, ellipses ... (review round 10, F3;
+# the mask's own ``*`` is written as _MARK until the end, so a masked number is not read again).
+_SEP_CHAR = r"(?:[^\w\ue000]|_)"
+_DIGIT_SEP = rf"{_SEP_CHAR}{{1,5}}"
 _DIGIT_RUN = re.compile(rf"(?<![0-9])(?:[(（][0-9]{{2,4}}[)）]\s?)?[0-9]+"
                         rf"(?:{_DIGIT_SEP}[0-9]+)*[Xx]?(?![0-9])")
 _DIGIT_GROUPS = re.compile(rf"({_DIGIT_SEP})")
@@ -196,8 +199,9 @@ _HANZI_DIGITS = {**dict.fromkeys("〇零○", "0"), **dict.fromkeys("一幺壹",
                  **dict.fromkeys("六陆陸", "6"), **dict.fromkeys("七柒", "7"),
                  **dict.fromkeys("八捌", "8"), **dict.fromkeys("九玖", "9")}
 _HANZI_CLASS = "".join(_HANZI_DIGITS)
-_HANZI_RUN = re.compile(rf"(?<![0-9])[{_HANZI_CLASS}0-9](?:[\s\-]?[{_HANZI_CLASS}0-9]){{6,}}"
-                        rf"[Xx]?(?![0-9])")
+_HANZI_RUN = re.compile(rf"(?<![0-9])[{_HANZI_CLASS}0-9](?:{_SEP_CHAR}{{0,5}}"
+                        rf"[{_HANZI_CLASS}0-9]){{6,}}[Xx]?(?![0-9])")
+_TO_DIGITS = str.maketrans(_HANZI_DIGITS)
 
 
 def _ascii_digit(ch: str) -> str:
@@ -212,9 +216,8 @@ def _ascii_digit(ch: str) -> str:
 def _hanzi_number(m: re.Match[str]) -> str:
     if not any(ch in _HANZI_DIGITS for ch in m.group(0)):
         return m.group(0)  # ASCII digits only: the patterns after this step read them
-    digits = "".join(_HANZI_DIGITS.get(ch, ch if ch in "0123456789Xx" else "")
-                     for ch in m.group(0))
-    masked = _mask_digit_run_text(digits)
+    digits = m.group(0).translate(_TO_DIGITS)  # separators kept: the groups are read as such
+    masked = _mask_ascii_numbers(digits)
     return masked if masked != digits else m.group(0)
 
 
@@ -271,12 +274,12 @@ def _mask_number(run: str) -> str:
     if len(d) == 13 and d.startswith("861"):
         d = d[2:]
     if len(d) == 11 and _MOBILE.fullmatch(d):
-        return d[:3] + "****" + d[7:]
+        return d[:3] + _MARK * 4 + d[7:]
     if _LANDLINE.fullmatch(d):
         area = 3 if d[1] in "12" else 4
-        return d[:area] + "-****" + d[-4:]
+        return d[:area] + "-" + _MARK * 4 + d[-4:]
     if _ID_CARD.fullmatch(d):
-        return d[:6] + "*" * 8 + d[-4:]
+        return d[:6] + _MARK * 8 + d[-4:]
     return run
 
 
@@ -285,20 +288,63 @@ def mask_personal_text(value: str | None) -> str | None:
 
     Mobile numbers become ``138****1234`` (also written +86 138 1234 1234 or 138-1234-1234),
     landlines ``0358-****3456`` and ID-card numbers ``142301********123X`` (full-width digits
-    are read as digits first). None, empty and non-text values pass through.
+    are read as digits first). Dates, times and timestamps (``2026-12-06T07:54:50+08:00``,
+    ``2026/12/06 07:54``) come through as they are. None, empty and non-text values pass
+    through.
     """
     if not value or not isinstance(value, str):
         return value
     if any(ch in value for ch in "０１２３４５６７８９"):
         value = value.translate(_FULLWIDTH_DIGITS)
     if not value.isascii():
+        value = value.replace(_MARK, "*")
         value = _ODD_DIGITS.sub(lambda m: _ascii_digit(m.group(0)), value)
         value = _INVISIBLE_NEAR_DIGIT.sub("", value)
+    out: list[str] = []
+    start = 0
+    for m in _WHEN.finditer(value):
+        if m.group("date") is None or m.group("time") is None:
+            # a lone date or time between digit groups may be part of a number
+            # (``138 12:34 5678``, ``142301-1990-01-01-1234``): read with them
+            if (_DIGIT_BEFORE.search(value, max(0, m.start() - 6), m.start())
+                    and _DIGIT_AFTER.match(value, m.end())):
+                continue
+        out.append(_mask_numbers(value[start:m.start()]))
+        out.append(m.group(0))
+        start = m.end()
+    out.append(_mask_numbers(value[start:]))
+    return "".join(out).replace(_MARK, "*")
+
+
+def _mask_numbers(value: str) -> str:
+    """The personal numbers of ``value`` (text without dates or times) masked with _MARK."""
+    if not value:
+        return value
+    if not value.isascii():
         value = _HANZI_RUN.sub(_hanzi_number, value)
-    value = _ID_CARD_IN_TEXT.sub(lambda m: m.group(1) + "*" * 8 + m.group(2), value)
-    value = _MOBILE_IN_TEXT.sub(lambda m: m.group(1) + "****" + m.group(3), value)
-    value = _LANDLINE_IN_TEXT.sub(lambda m: m.group(1) + "-****" + m.group(3), value)
+    return _mask_ascii_numbers(value)
+
+
+def _mask_ascii_numbers(value: str) -> str:
+    value = _ID_CARD_IN_TEXT.sub(lambda m: m.group(1) + _MARK * 8 + m.group(2), value)
+    value = _MOBILE_IN_TEXT.sub(lambda m: m.group(1) + _MARK * 4 + m.group(3), value)
+    value = _LANDLINE_IN_TEXT.sub(lambda m: m.group(1) + "-" + _MARK * 4 + m.group(3), value)
     return _DIGIT_RUN.sub(_mask_digit_run, value)
+
+
+# The mask's ``*`` while masking (a private-use character, not a separator: a masked number is
+# not read again as part of a longer one); one in the input is read as ``*``.
+_MARK = "\ue000"
+# Dates (2026-12-06, 2026/12/6, 2026.12.06), times (07:54, 07:54:50.123) and both together
+# (ISO 8601 with ``T`` or a space, an offset or ``Z``), left unmasked (review round 10, F2).
+_DATE = (r"(?:19|20)[0-9]{2}(?P<ds>[-/.])(?:0?[1-9]|1[0-2])(?P=ds)"
+         r"(?:0?[1-9]|[12][0-9]|3[01])")
+_TIME = (r"(?:[01]?[0-9]|2[0-3])[:：][0-5][0-9](?:[:：][0-5][0-9](?:[.,][0-9]{1,9})?)?"
+         r"(?:\s?(?:Z|[+-](?:0[0-9]|1[0-4])(?::?[0-5][0-9])?))?")
+_WHEN = re.compile(rf"(?<![0-9])(?:(?P<date>{_DATE})(?:(?:T|\s{{1,3}})(?P<time>{_TIME}))?"
+                   rf"|(?P<lone>{_TIME}))(?![0-9])")
+_DIGIT_BEFORE = re.compile(rf"[0-9]{_SEP_CHAR}{{1,5}}$")
+_DIGIT_AFTER = re.compile(rf"{_SEP_CHAR}{{1,5}}[0-9]")
 
 
 def incident_scope_sql(

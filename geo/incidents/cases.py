@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, text
 
 from geo import localtime
 from geo.auth.fields import Access, as_seen, field_access, mask_row, mask_text_tree
-from geo.auth.principal import Principal, incident_scope_sql
+from geo.auth.principal import Principal, incident_scope_sql, mask_personal_text
 from geo.crs.names import normalize_crs
 from geo.crs.transforms import point_from_cgcs2000
 from geo.db.tables.vocab import CHANNEL, URGENCY
@@ -141,8 +142,7 @@ def incident_json(
     # Copies of free text inside routing and event data (an unresolved place, reasons, notes
     # of reassignments) are masked like the free-text fields; the worker's name as the one
     # rule for workers' names says.
-    free_text_full = field_access(principal, "incidents", "description", row["cell_code"],
-                                  row["department_code"]) is Access.FULL
+    free_text_full = sees_free_text(principal, row)
     if not free_text_full:
         out["routing"] = mask_text_tree(out["routing"])
     worker = out["routing"].get("worker")
@@ -153,7 +153,9 @@ def incident_json(
         out["events"] = [{**e, "note": seen("note", e["note"]),
                           "data": e["data"] if free_text_full else mask_text_tree(e["data"])}
                          for e in events_of(conn, row["id"])]
-        out["attachments"] = attachments_of(conn, row["id"])
+        out["attachments"] = [{**a, "filename": attachment_name(principal, row, a["filename"],
+                                                                free_text_full)}
+                              for a in attachments_of(conn, row["id"])]
         merged = conn.execute(text(
             "SELECT id, code, channel, reported_at, description FROM incident "
             "WHERE merged_into_id = :i ORDER BY reported_at"), {"i": row["id"]}).mappings().all()
@@ -176,6 +178,23 @@ def incident_json(
         out["lon"], out["lat"] = point_from_cgcs2000(out["lon"], out["lat"], crs)
         out["crs"] = normalize_crs(crs)
     return out
+
+
+def sees_free_text(principal: Principal, row: Mapping[str, Any]) -> bool:
+    """Whether the caller reads a case's free text (and the copies of it: routing reasons,
+    event data, attachment names) unmasked; ``row`` has the case's cell and department."""
+    return field_access(principal, "incidents", "description", row["cell_code"],
+                        row["department_code"]) is Access.FULL
+
+
+def attachment_name(principal: Principal, row: Mapping[str, Any], name: str,
+                    full: bool | None = None) -> str:
+    """An attachment's file name as the caller may read it: masked like the case's free text
+    (a name such as ``报案人13812345678.png``; review round 10, F5). ``full``: the caller's
+    :func:`sees_free_text` when already known."""
+    if full is None:
+        full = sees_free_text(principal, row)
+    return name if full or not name else (mask_personal_text(name) or name)
 
 
 def in_scope(principal: Principal, related: list[dict[str, Any]]) -> list[dict[str, Any]]:
