@@ -292,14 +292,15 @@ def get_categories(conn: ConnDep, principal: PrincipalDep, region: RegionDep
             "/ 设置事件类别时限", responses=ok(schemas_incidents.CategoryLimits),
             response_model=None)
 def put_category_limits(code: str, body: dict[str, Any], conn: ConnDep,
-                        admin: AdminDep) -> dict[str, Any]:
+                        admin: AdminDep, region: RegionDep) -> dict[str, Any]:
     """Admins: the minutes of each step (register, dispatch, handle, verify, close) per urgency
     (``normal``, ``urgent``), each in working time or round the clock: ``{"urgent": {"clock":
     "calendar", "register": 10, "dispatch": 10, "handle": 120, "verify": 60}, "normal":
     {"register": 30, "handle": {"minutes": 2400, "clock": "working"}, ...}}``. Urgent steps
-    run round the clock unless said otherwise. New steps of every case of the category follow;
-    KPIs and the overdue list read the due times the steps were given."""
-    return reference.set_limits(conn, code, body, admin.regions)
+    run round the clock unless said otherwise. The limits are the county's own (``region``:
+    the admin's county): new steps of the county's cases of the category follow them, other
+    counties keep theirs. KPIs and the overdue list read the due times the steps were given."""
+    return reference.set_limits(conn, code, body, region)
 
 
 @router.get("/incidents/nearby", dependencies=[READ_INCIDENTS],
@@ -393,7 +394,7 @@ def post_transition(incident_id: str, body: TransitionIn, conn: ConnDep,
     """Only allowed transitions (409 names both states); 409 to the loser of a race."""
     return _answer(cases.transition(
         conn, incident_id, body.to, principal, version.of(body.version),
-        body.note, aware(body.at), body.photo_ids))
+        body.note, aware(body.at, "at"), body.photo_ids))
 
 
 @router.post("/incidents/{incident_id}/merge", dependencies=[READ_INCIDENTS],
@@ -424,7 +425,7 @@ def post_pause(incident_id: str, body: ClockIn, conn: ConnDep, principal: Princi
                version: VersionDep) -> JSONResponse:
     """Stop the working-time clock (the time left is kept)."""
     return _answer(clock.pause(conn, incident_id, principal, body.note,
-                               version.of(body.version), aware(body.at)))
+                               version.of(body.version), aware(body.at, "at")))
 
 
 @router.post("/incidents/{incident_id}/resume", dependencies=[READ_INCIDENTS],
@@ -434,7 +435,7 @@ def post_resume(incident_id: str, body: ClockIn, conn: ConnDep, principal: Princ
                 version: VersionDep) -> JSONResponse:
     """Restart the clock with the working time left at the pause."""
     return _answer(clock.resume(conn, incident_id, principal, body.note,
-                                version.of(body.version), aware(body.at)))
+                                version.of(body.version), aware(body.at, "at")))
 
 
 @router.post("/incidents/{incident_id}/extend", dependencies=[READ_INCIDENTS],

@@ -253,13 +253,14 @@ class Photos(Answer):
 
 
 class CategoryLimits(Answer):
-    """A category's time limits after an admin's edit, with each step's clock."""
+    """A category's time limits in a county after its admin's edit, with each step's clock."""
 
     code: str
+    region_code: str
     limits: dict[str, Any]
     steps: dict[str, Any]
     model_config = model_config({
-        "code": "manhole_cover",
+        "code": "manhole_cover", "region_code": "141123",
         "limits": {"urgent": {"clock": "calendar", "register": 10, "dispatch": 10,
                               "handle": 120, "verify": 60}},
         "steps": {"urgent": {"register": {"minutes": 10, "clock": "calendar"}}}})

@@ -471,15 +471,25 @@ def create_api_token(
     return int(tid), token
 
 
+# User ``u`` is wholly within the counties :r (a text[]; NULL: every county): her county and
+# every county below her prefecture or province scope. A county admin manages such users'
+# tokens only: a prefecture user whose home county is hers is not (review round 10, F6).
+_USER_WITHIN_SQL = (
+    "(CAST(:r AS text[]) IS NULL OR (u.region_code = ANY(CAST(:r AS text[])) AND NOT EXISTS ("
+    "SELECT 1 FROM region g WHERE u.scope_code IS NOT NULL "
+    f"AND g.code LIKE {SCOPE_PREFIX_SQL} || '%' AND g.code <> ALL(CAST(:r AS text[])))))")
+
+
 def list_api_tokens(conn: Connection, user_id: int | None = None,
                     regions: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    """API tokens (no secrets), of one user or of everyone (``regions`` given: of the users of
-    those counties only; an admin's tokens page is her county's, review round 9)."""
+    """API tokens (no secrets), of one user or of everyone (``regions`` given: of the users
+    wholly within those counties only; an admin's tokens page is her county's, review round 9
+    and 10)."""
     rows = conn.execute(
         text("SELECT t.id, u.username, t.name, t.prefix, t.created_at, t.expires_at, "
              "t.revoked_at, t.last_used_at FROM api_token t JOIN app_user u ON u.id = t.user_id"
-             " WHERE (CAST(:u AS int) IS NULL OR t.user_id = :u) AND (CAST(:r AS text[]) IS NULL"
-             " OR u.region_code = ANY(CAST(:r AS text[]))) ORDER BY t.id"),
+             f" WHERE (CAST(:u AS int) IS NULL OR t.user_id = :u) AND {_USER_WITHIN_SQL}"
+             " ORDER BY t.id"),
         {"u": user_id, "r": None if regions is None else sorted(regions)},
     ).mappings().all()
     return [dict(r) for r in rows]
@@ -498,8 +508,8 @@ def revoke_api_token(conn: Connection, token_id: int, owner_id: int | None = Non
     done = conn.execute(
         text("UPDATE api_token t SET revoked_at = now() FROM app_user u WHERE u.id = t.user_id "
              "AND t.id = :i AND t.revoked_at IS NULL "
-             "AND (CAST(:o AS int) IS NULL OR t.user_id = :o) AND (CAST(:r AS text[]) IS NULL "
-             "OR u.region_code = ANY(CAST(:r AS text[]))) RETURNING t.id, t.user_id"),
+             f"AND (CAST(:o AS int) IS NULL OR t.user_id = :o) AND {_USER_WITHIN_SQL} "
+             "RETURNING t.id, t.user_id"),
         {"i": token_id, "o": owner_id, "r": None if regions is None else sorted(regions)},
     ).first()
     if done is None:

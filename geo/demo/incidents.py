@@ -21,6 +21,7 @@ from sqlalchemy import Connection, text
 from geo.demo.incident_rows import DEMO_END
 from geo.incidents.calendar import load_calendar
 from geo.incidents.flow import KEEPS_CLOCK, STEP_OF_STATUS, final_due, start_clock
+from geo.incidents.reference import county_limits
 
 ACTOR = {"12345": "12345热线", "110": "110指挥中心", "patrol": "网格员巡查", "photo": "随手拍",
          "camera": "视频巡查", "petition": "信访"}
@@ -162,8 +163,7 @@ def _routing(r: dict[str, Any], cams: list[dict[str, Any]] | None) -> dict[str, 
 def demo_hook(conn: Connection, region_code: str, rng: np.random.Generator) -> None:
     """Give the demo's incidents histories, deadlines and routing reasons (see module doc)."""
     cal = load_calendar(conn, region_code)
-    limits: dict[str, Any] = dict(
-        tuple(r) for r in conn.execute(text("SELECT code, limits FROM incident_category")))
+    limits: dict[str, Any] = county_limits(conn, region_code)
     rows = conn.execute(text(
         "SELECT id, status, urgency, category_code, channel, reported_at, registered_at, "
         "dispatched_at, handled_at, closed_at, rework_count, cell_code, boundary_set_id, "

@@ -255,9 +255,13 @@ def get_incident(conn: Connection, incident_id: int | str, principal: Principal,
                          with_events=True, crs=crs)
 
 
-def _category(conn: Connection, code: str) -> dict[str, Any]:
-    row = conn.execute(text('SELECT code, "group", limits FROM incident_category '
-                            "WHERE code = :c"), {"c": code}).mappings().one()
+def _category(conn: Connection, code: str, region_code: str) -> dict[str, Any]:
+    """A category with its time limits in county ``region_code``."""
+    from geo.incidents.reference import LIMITS_SQL
+
+    row = conn.execute(text(f'SELECT c.code, c."group", {LIMITS_SQL} AS limits '
+                            "FROM incident_category c WHERE c.code = :c"),
+                       {"c": code, "lim_region": region_code}).mappings().one()
     return dict(row)
 
 
@@ -430,7 +434,7 @@ def transition(
         sets["rework_count"] = row["rework_count"] + 1
     data: dict[str, Any] = {}
     if target in STEP_OF_STATUS and target not in KEEPS_CLOCK:
-        cat = _category(conn, row["category_code"])
+        cat = _category(conn, row["category_code"], row["region_code"])
         due, clock = start_clock(cal, cat["limits"], row["urgency"], STEP_OF_STATUS[target],
                                  when)
         sets["due_at"], sets["deadline"] = due, clock
@@ -496,11 +500,23 @@ def merge(
                        f"不能作为合并目标 / a {row['status']} case cannot absorb duplicates",
                        current=row["status"])
     now = localtime.now()
-    merged = []
+    merged: list[dict[str, Any]] = []
     for dup_key in duplicate_ids:
         dup = fetch(conn, dup_key, principal, lock=True)
         if dup["id"] == row["id"]:
-            raise InvalidInput("事件不能与自身合并 / a case cannot merge with itself")
+            raise InvalidInput("事件不能与自身合并 / a case cannot merge with itself",
+                               field="duplicate_ids")
+        if any(m["id"] == dup["id"] for m in merged):
+            raise InvalidInput(f"事件 {dup['code']} 重复列出 / case {dup['code']} is listed "
+                               "twice", field="duplicate_ids")
+        if dup["region_code"] != row["region_code"]:
+            # each county's cases are its own: a case merged into another county's would be
+            # closed into an object its county cannot open (review round 10, F4)
+            raise InvalidInput(
+                f"事件 {dup['code']} 属于区县 {dup['region_code']}, {row['code']} 属于区县 "
+                f"{row['region_code']}: 不同区县的事件不能合并 / case {dup['code']} is of county "
+                f"{dup['region_code']} and {row['code']} of {row['region_code']}: cases of "
+                "different counties are not merged", field="duplicate_ids")
         check_transition(dup["status"], "merged")
         update_row(conn, dup, {"status": "merged", "merged_into_id": row["id"],
                             "closed_at": now, "paused_at": None})

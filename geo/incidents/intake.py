@@ -26,6 +26,7 @@ from geo.incidents.calendar import WorkCalendar, load_calendar
 from geo.incidents.cases import add_event, fetch, incident_json
 from geo.incidents.clock import initial_deadlines
 from geo.incidents.codes import intake_code
+from geo.incidents.reference import county_limits
 from geo.incidents.routing import (
     far_from_region,
     link_back,
@@ -220,7 +221,8 @@ def create_incident(
     # logged late is late), from the entry time when field staff do: a report they queued
     # offline or dated back is never overdue on arrival (review finding F16).
     clock_start = reported_at if principal.sees_all_incidents() else entered_at
-    due, final, clock = initial_deadlines(cal, cat["limits"], urgency, "register",
+    limits = county_limits(conn, region_code, cat["code"])[cat["code"]]
+    due, final, clock = initial_deadlines(cal, limits, urgency, "register",
                                           clock_start, clock_start)
     new_id, code = _free_code(conn, region_code, reported_at)
     import json

@@ -59,20 +59,49 @@ def test_an_admin_manages_her_own_countys_tokens_only(client: TestClient,
     assert revoked.status_code == 200 and revoked.json()["revoked"] is True
 
 
-def test_another_countys_admin_cannot_change_the_category_limits(
+def test_each_countys_admin_sets_her_own_countys_category_limits(
         client: TestClient, two_counties: tuple[str, Engine]) -> None:
-    """N-2: the category table belongs to 兴县 (its region_code); 临县's admin changed the
-    deadlines of 兴县's cases through PUT /incidents/categories/{code}/limits."""
+    """N-2: the category table is shared by the counties; 临县's admin changed the deadlines of
+    兴县's cases through PUT /incidents/categories/{code}/limits. Each county's limits are now
+    its own: 临县's change reaches 临县's new cases only, and no admin sets another county's."""
+    from geo.incidents.reference import county_limits
+
     engine = two_counties[1]
     with engine.connect() as conn:
-        ebike = conn.execute(text("SELECT limits FROM incident_category "
-                                  "WHERE code = 'ebike_charging'")).scalar_one()
-    lin = client.put("/incidents/categories/ebike_charging/limits", json=ebike,
-                     headers=bearer_for(engine, "r9-lin-admin"))
-    assert lin.status_code == 403 and "141123" in lin.json()["detail"], lin.text[:300]
-    xing = client.put("/incidents/categories/ebike_charging/limits", json=ebike,
-                      headers=bearer_for(engine, DEMO_USERS["admin"][0]))
-    assert xing.status_code == 200, xing.text[:300]
+        xing_before = county_limits(conn, "141123", "water")["water"]
+    lin_admin = bearer_for(engine, "r9-lin-admin")
+    fast = {"normal": {"clock": "calendar", "register": 7, "dispatch": 30, "handle": 600,
+                       "verify": 120},
+            "urgent": {"clock": "calendar", "register": 3, "dispatch": 10, "handle": 120,
+                       "verify": 60}}
+    r = client.put("/incidents/categories/water/limits", json=fast, headers=lin_admin)
+    assert r.status_code == 200 and r.json()["region_code"] == LIN, r.text[:300]
+    with engine.connect() as conn:
+        assert county_limits(conn, "141123", "water")["water"] == xing_before
+        assert county_limits(conn, LIN, "water")["water"]["normal"]["register"] == 7
+    # neither admin names the other's county
+    assert client.put("/incidents/categories/water/limits", json=fast, params={"region": LIN},
+                      headers=bearer_for(engine, DEMO_USERS["admin"][0])).status_code == 403
+    assert client.put("/incidents/categories/water/limits", json=fast,
+                      params={"region": "141123"}, headers=lin_admin).status_code == 403
+    # a new case in each county runs on its county's register limit
+    with engine.connect() as conn:
+        points = {region: conn.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(c.geom) p FROM grid_cell c "
+            "JOIN boundary_set s ON s.id = c.boundary_set_id AND s.is_active "
+            "WHERE c.region_code = :r AND c.kind = 'basic' ORDER BY c.code LIMIT 1) q"),
+            {"r": region}).one() for region in ("141123", LIN)}
+    from geo.demo.grid_county import PREFECTURE_USER
+
+    pref = bearer_for(engine, PREFECTURE_USER[0])
+    due: dict[str, dict[str, Any]] = {}
+    for region, (lon, lat) in points.items():
+        made = client.post("/incidents", json={"category": "water", "lon": lon, "lat": lat},
+                           headers=pref)
+        assert made.status_code == 201 and made.json()["region_code"] == region, made.text[:300]
+        due[region] = made.json()["deadline"]
+    assert due[LIN]["limit_min"] == 7, due[LIN]
+    assert due["141123"]["limit_min"] == xing_before["normal"]["register"], due["141123"]
 
 
 def test_a_prefecture_users_write_is_audited_under_the_county_it_touched(

@@ -63,6 +63,20 @@ class IncidentCategory(Base):
     limits: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
+class IncidentCategoryLimits(Base):
+    """A county's own time limits for a category (migration 0020): the category table is shared
+    by the counties of an installation, each county's admin sets her county's deadlines here
+    (:func:`geo.incidents.reference.set_limits`); a county without a row follows the
+    category's ``limits``."""
+
+    __tablename__ = "incident_category_limits"
+    region_code: Mapped[str] = mapped_column(ForeignKey("region.code", ondelete="CASCADE"),
+                                             primary_key=True)
+    category_code: Mapped[str] = mapped_column(
+        ForeignKey("incident_category.code", ondelete="CASCADE"), primary_key=True)
+    limits: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+
+
 class Incident(Base):
     """An incident (事件) reported through a channel; routed to a cell, worker, department.
 
