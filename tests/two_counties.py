@@ -100,3 +100,13 @@ def lin_codes(engine: Engine) -> set[str]:
         return {str(c) for c in conn.execute(text(
             "SELECT code FROM incident WHERE region_code = :r"), {"r": LIN}).scalars()}
 
+
+def cell_point(engine: Engine, region: str) -> tuple[float, float]:
+    """A point (CGCS2000 lon, lat) inside the first basic cell of ``region``'s active set."""
+    with engine.connect() as conn:
+        lon, lat = conn.execute(text(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(c.geom) p FROM grid_cell c "
+            "JOIN boundary_set s ON s.id = c.boundary_set_id AND s.is_active "
+            "WHERE c.region_code = :r AND c.kind = 'basic' ORDER BY c.code LIMIT 1) q"),
+            {"r": region}).one()
+    return float(lon), float(lat)

@@ -23,7 +23,7 @@ from geo.demo.grid_county import PREFECTURE_USER
 from geo.demo.users import DEMO_USERS
 from tests.conftest import make_settings
 from tests.served import bearer_for
-from tests.two_counties import LIN, XING, two_county_fixture
+from tests.two_counties import LIN, XING, cell_point, two_county_fixture
 
 two_counties = two_county_fixture()
 
@@ -39,12 +39,7 @@ def client(two_counties: tuple[str, Engine]) -> Iterator[TestClient]:
 
 
 def _case(client: TestClient, engine: Engine, region: str, auth: dict[str, str]) -> Any:
-    with engine.connect() as conn:
-        lon, lat = conn.execute(text(
-            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(c.geom) p FROM grid_cell c "
-            "JOIN boundary_set s ON s.id = c.boundary_set_id AND s.is_active "
-            "WHERE c.region_code = :r AND c.kind = 'basic' ORDER BY c.code LIMIT 1) q"),
-            {"r": region}).one()
+    lon, lat = cell_point(engine, region)
     r = client.post("/incidents", json={"category": "water", "lon": lon, "lat": lat,
                                         "reporter_phone": "13812345678"}, headers=auth)
     assert r.status_code == 201 and r.json()["region_code"] == region, r.text[:300]

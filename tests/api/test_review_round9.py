@@ -16,7 +16,7 @@ from geo.auth.users import add_user
 from geo.demo.users import DEMO_USERS
 from tests.conftest import make_settings
 from tests.served import bearer_for
-from tests.two_counties import LIN, two_county_fixture
+from tests.two_counties import LIN, cell_point, two_county_fixture
 
 two_counties = two_county_fixture()
 
@@ -85,12 +85,7 @@ def test_each_countys_admin_sets_her_own_countys_category_limits(
     assert client.put("/incidents/categories/water/limits", json=fast,
                       params={"region": "141123"}, headers=lin_admin).status_code == 403
     # a new case in each county runs on its county's register limit
-    with engine.connect() as conn:
-        points = {region: conn.execute(text(
-            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(c.geom) p FROM grid_cell c "
-            "JOIN boundary_set s ON s.id = c.boundary_set_id AND s.is_active "
-            "WHERE c.region_code = :r AND c.kind = 'basic' ORDER BY c.code LIMIT 1) q"),
-            {"r": region}).one() for region in ("141123", LIN)}
+    points = {region: cell_point(engine, region) for region in ("141123", LIN)}
     from geo.demo.grid_county import PREFECTURE_USER
 
     pref = bearer_for(engine, PREFECTURE_USER[0])
@@ -111,12 +106,7 @@ def test_a_prefecture_users_write_is_audited_under_the_county_it_touched(
     from geo.demo.grid_county import PREFECTURE_USER
 
     engine = two_counties[1]
-    with engine.connect() as conn:
-        lon, lat = conn.execute(text(
-            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(c.geom) p FROM grid_cell c "
-            "JOIN boundary_set s ON s.id = c.boundary_set_id AND s.is_active "
-            "WHERE c.region_code = :r AND c.kind = 'basic' ORDER BY c.code LIMIT 1) q"),
-            {"r": LIN}).one()
+    lon, lat = cell_point(engine, LIN)
     r = client.post("/incidents", json={"category": "water", "lon": lon, "lat": lat},
                     headers=bearer_for(engine, PREFECTURE_USER[0]))
     assert r.status_code == 201 and r.json()["region_code"] == LIN, r.text[:300]
