@@ -189,9 +189,11 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
             earliest, latest = reported_at_bounds()
             raw_codes = [code_of(v) for v in codes_in]
             resolved = {raw: category_of(raw) for raw in set(cats_in)}
-            # which rows take the column-at-a-time path
-            with np.errstate(invalid="ignore"):
-                fast = good & (ts >= earliest).to_numpy(dtype=bool) & (
+            # which rows take the column-at-a-time path (none when the column did not parse
+            # as one: mixed offsets, say)
+            fast = good.copy()
+            if fast.any():
+                fast &= (ts >= earliest).to_numpy(dtype=bool) & (
                     ts <= latest).to_numpy(dtype=bool)
             fast &= (shapely.get_type_id(geoms) == 0) & ~shapely.has_z(geoms) & ~shapely.is_empty(
                 geoms)
@@ -211,8 +213,8 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
                         raw_cat][1]:
                     descs[j] = str(raw_cat)  # the file's label, mapped to a code, is kept
             quick_ts = ts.iloc[quick]
-            whens: list[str] = _iso_texts(quick_ts)
-            days: list[dt.date | None] = list(_cst_days(quick_ts))
+            whens: list[str] = _iso_texts(quick_ts) if len(quick) else []
+            days: list[dt.date | None] = list(_cst_days(quick_ts)) if len(quick) else []
             pts = geoms[quick]
             lon_q, lat_q = shapely.get_x(pts), shapely.get_y(pts)
             keep = list(qi)
