@@ -35,7 +35,6 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from sqlalchemy import create_engine, make_url, text
@@ -55,6 +54,7 @@ bench_import = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_import)
 run_cli = bench_import.run_cli
 ogr_anchor = bench_import.ogr_anchor
+copy_anchor = bench_import.copy_anchor
 
 X0, Y0, STEP, COLS = 110.60, 38.70, 0.004, 200
 MGMT = ["物业服务企业", "社区托管", "社会组织代管", "业委会自管", "无", "company", "none"]
@@ -121,26 +121,6 @@ def write_cameras(path: Path, n: int, cells: int, seed: int = 4) -> None:
         for k in range(n):
             w.writerow([f"14112300001320{k:06d}", f"摄像头{k}", int(bearing[k]), int(fov[k]),
                         int(rng_m[k]), status[k], float(lon[k]), float(lat[k])])
-
-
-def copy_anchor(engine: Any, csv_path: Path) -> float:
-    """Seconds for a plain COPY of the CSV's bytes into a bare table of text columns."""
-    with csv_path.open(newline="") as fh:
-        header = next(csv.reader(fh))
-    raw = engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        cur.execute("DROP TABLE IF EXISTS anchor")
-        cur.execute("CREATE TABLE anchor (" + ", ".join(f'"{c}" text' for c in header) + ")")
-        t0 = time.monotonic()
-        with cur.copy("COPY anchor FROM STDIN WITH (FORMAT csv, HEADER true)") as cp, \
-                csv_path.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                cp.write(chunk)
-        raw.commit()
-        return time.monotonic() - t0
-    finally:
-        raw.close()
 
 
 def main() -> None:
