@@ -311,6 +311,11 @@ def _audit_region(settings: Settings, principal: Principal, request: Request) ->
     return settings.region_or_default(None, principal.regions)
 
 
+# Requests about the caller's whole scope when they name no county: a prefecture's or
+# province's monthly report covers every county below it (issue 21).
+WHOLE_SCOPE_PATHS = ("/reports/monthly",)
+
+
 def get_region(
     request: Request,
     settings: SettingsDep,
@@ -322,15 +327,18 @@ def get_region(
                                         "group_by=county")] = None,
 ) -> str:
     """``?region=``, or the caller's default region (:func:`caller_region`); a grouping by
-    county (``group_by=county``) is about every county in scope, so it takes no region."""
+    county (``group_by=county``) is about every county in scope, so it takes no region, and
+    so is a request of :data:`WHOLE_SCOPE_PATHS` without one (its handler sees that no
+    ``region`` was asked and answers for every county in scope)."""
     by_county = request.query_params.get("group_by") == "county"
+    whole = by_county or (region is None and request.url.path in WHOLE_SCOPE_PATHS)
     if by_county and region is not None:
         raise InvalidInput("group_by=county 汇总你范围内的每个区县, 不能再指定 region / "
                            "group_by=county covers every county in your scope: drop region",
                            field="region")
     if region is not None:
         require_known_region(request.app.state.engine, region)
-    code = caller_region(settings, principal, region, whole_scope=by_county)
+    code = caller_region(settings, principal, region, whole_scope=whole)
     request.state.region = code  # the county of the request's audit record
     return code
 

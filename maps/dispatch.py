@@ -45,7 +45,7 @@ from maps.frame import (
     shift,
     shift_xy,
 )
-from maps.wall import wall_figures
+from maps.wall import scope_figures, wall_figures
 
 LIMIT_OPEN = 1000
 LIMIT_CLOSED = 500
@@ -199,25 +199,40 @@ def _to_locate(conn: Connection, principal: Principal, region: str, opts: MapOpt
 
 
 def live_config(conn: Connection, principal: Principal, opts: MapOptions, period: gi.Period,
-                wall: bool) -> dict[str, Any]:
+                wall: bool, counties: list[tuple[str, str]] | None = None,
+                bounds: tuple[float, float, float, float] | None = None,
+                scope: dict[str, Any] | None = None) -> dict[str, Any]:
     """What ``Wangge.dispatch`` needs: the event stream, the side panel, the wall screen's
-    figures (inline, then from ``/maps/dispatch/figures``), texts and the one palette."""
+    figures (inline, then from ``/maps/dispatch/figures``), texts and the one palette.
+
+    ``counties`` (several, with their ``bounds`` and ``scope``, their figures when already
+    read): the wall screen of the whole scope (:func:`maps.wall.scope_figures`, refetched
+    from ``/maps/dispatch/figures`` without ``region``); the event stream is the caller's
+    whole scope already (``/events``)."""
     t = opts.t
     keys = ("panel", "close_panel", "open_case", "wall_title", "today_intake", "open_n",
             "overdue_n", "urgent_n", "closing_rate", "newest", "most_overdue", "ack", "alarm",
             "alerts_many", "alerts_newest",
             "live_on", "live_off", "live_logout", "by_township", "township", "overdue", "urgent",
-            "done", "status", "urgency", "reported", "cell", "channel", "link_item")
+            "done", "status", "urgency", "reported", "cell", "channel", "link_item",
+            "county", "by_county", "wall_title_scope")
     events = opts.extra.get("events")
     if events and opts.base.overlay_crs != "EPSG:4490":  # live markers shift like the rest
         events += "?crs=" + quote(opts.base.overlay_crs)
+    if counties:
+        figures = "/maps/dispatch/figures"
+        initial = (scope or scope_figures(conn, principal, counties)) if wall else None
+    else:
+        figures = "/maps/dispatch/figures?region=" + quote(opts.region_code)
+        initial = wall_figures(conn, principal, opts.region_code) if wall else None
+        bounds = gl.region_bounds(conn, opts.region_code)
     return {
         "events": events, "lang": opts.lang,
         "panel": "/maps/dispatch/case/{code}?lang=" + opts.lang,
-        "figures": "/maps/dispatch/figures?region=" + quote(opts.region_code),
+        "figures": figures, "byCounty": bool(counties),
         "wall": wall, "refresh": opts.refresh,
-        "bounds": [round(float(v), 6) for v in gl.region_bounds(conn, opts.region_code)],
-        "initial": wall_figures(conn, principal, opts.region_code) if wall else None,
+        "bounds": [round(float(v), 6) for v in bounds or ()],
+        "initial": initial,
         "closed": list(gi.CLOSED_STATUSES), "styles": st.INCIDENT_STYLES,
         "alarm": st.ALARM, "wallColors": st.WALL, "t": {k: t[k] for k in keys},
     }
@@ -312,7 +327,12 @@ def build_prefecture_map(conn: Connection, principal: Principal, opts: MapOption
     province command centre, ``/maps/dispatch`` without ``?region=``): every county's outline
     and its counters (today's intake, open, overdue, closing rate this month: the wall
     screen's, :func:`maps.wall.wall_figures`, no count of its own). A click on a county zooms
-    to it; its name opens that county's dispatch map (``?region=CODE``)."""
+    to it; its name opens that county's dispatch map (``?region=CODE``).
+
+    With ``wall`` in ``opts.extra`` (``?wall=1``) it is the wall screen of the whole scope:
+    the outlines and boxes, the side panel of counters by county and the lists across
+    counties (:func:`maps.wall.scope_figures`), live from ``/events`` (every county of the
+    caller's scope)."""
     from html import escape
 
     opts = opts.validated()
@@ -320,9 +340,11 @@ def build_prefecture_map(conn: Connection, principal: Principal, opts: MapOption
     frames = [gl.admin_units(conn, code, ("county",)) for code, _name in counties]
     units = pd.concat([f for f in frames if not f.empty], ignore_index=True)
     x0, y0, x1, y1 = (float(v) for v in units.total_bounds)
-    m = new_map(opts, (x0, y0, x1, y1), t["prefecture_title"],
+    wall = bool(opts.extra.get("wall"))
+    m = new_map(opts, (x0, y0, x1, y1), t["wall_title_scope" if wall else "prefecture_title"],
                 " · ".join(name for _code, name in counties))
-    figures = {code: wall_figures(conn, principal, code)["totals"] for code, _n in counties}
+    scope = scope_figures(conn, principal, counties)
+    figures = {r["code"]: r for r in scope["counties"]}
     names = dict(counties)
     keep = {"lang": opts.lang, "basemap": opts.basemap}
 
@@ -381,5 +403,9 @@ def build_prefecture_map(conn: Connection, principal: Principal, opts: MapOption
               ("dot", colours["rate"], t["closing_rate"])]
     m.add_child(JsCall("legend", legend_html("", legend, [t["counties_note"]]), "bottomright",
                        t["legend"]))
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    folium.LayerControl(collapsed=wall, position="topright").add_to(m)
+    if wall:
+        period = gi.resolve_period(conn, opts.region_code, opts.start, opts.end)
+        m.add_child(JsCall("dispatch", live_config(conn, principal, opts, period, wall,
+                                                   counties, (x0, y0, x1, y1), scope)))
     return m

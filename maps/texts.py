@@ -112,6 +112,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "prefecture_title": "市级指挥调度图", "counties": "区县界", "county": "区县",
         "by_county": "各区县", "open_county": "打开本县调度图",
         "counties_note": "点击区县放大到该县; 县名链接打开该县调度图",
+        "wall_title_scope": "市级指挥中心大屏",
     },
     "en": {
         "townships": "Townships", "villages": "Villages / communities", "cells": "Grid cells",
@@ -229,6 +230,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "prefecture_title": "Prefecture dispatch map", "counties": "Counties",
         "county": "County", "by_county": "By county", "open_county": "Open this county's map",
         "counties_note": "Click a county to zoom to it; its name opens its dispatch map",
+        "wall_title_scope": "Prefecture command centre wall",
     },
 }
 

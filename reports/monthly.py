@@ -17,6 +17,13 @@ the same inputs, so the report equals what ``/kpi`` and the analyses return for 
 
 The report states its inputs: region, month, boundary set and the time the data was read
 (``as_of``, default now: the KPIs count what is overdue at that time).
+
+A reader whose scope holds several counties (a prefecture or province) who names no county
+gets the report of her whole scope (:func:`scope_report`): the headline with 同比/环比 and the
+counties ranked from ``/kpi?group_by=county`` (its total is the scope's), the trend from the
+same grouping split by month (its ``periods``), the categories and overdue cases of every
+county (each case with its county) and a map of the counties' outlines; the per-county
+analyses (cameras, property, hot spots, camera sites) stay in each county's report.
 """
 
 from __future__ import annotations
@@ -93,15 +100,7 @@ def monthly_report(conn: Connection, principal: Principal, region_code: str, mon
         ``counties`` (rows and total; None for a county reader), ``townships``,
         ``categories``, ``overdue``, ``cameras``, ``property``, ``hotspots``, ``sites``.
     """
-    if principal.role not in REPORT_ROLES:
-        raise Forbidden(f"角色 {principal.role} 不能读月报 / role {principal.role} cannot read "
-                        "the monthly report")
-    first = parse_month(month)
-    after = add_months(first, 1)
-    as_of = as_of or localtime.now()
-    if dt.datetime.combine(first, dt.time(), CST) > as_of:
-        raise InvalidInput(f"{first:%Y-%m} 尚未开始 / month {first:%Y-%m} has not begun",
-                           field="month")
+    first, after, as_of = _check_month(principal, month, as_of)
 
     def month_kpi(start: dt.date, group_by: str = "township") -> dict[str, Any]:
         return kpi(conn, principal, region_code, start, add_months(start, 1), group_by, as_of)
@@ -113,13 +112,8 @@ def monthly_report(conn: Connection, principal: Principal, region_code: str, mon
     by_county = month_kpi(first, "county") if len(scope) > 1 else None
     months = kpi(conn, principal, region_code, add_months(first, 1 - TREND_MONTHS), after,
                  "month", as_of)
-    trend = [{"month": g["key"], **{k: g[k] for k in (
-        "reports", "cases", "closed", "due", "closing_rate", "on_time_rate")}}
-        for g in months["groups"]]
-    townships = sorted(
-        (g for g in current["groups"] if g["key"] is not None),
-        key=lambda g: (-(g["closing_rate"] if g["closing_rate"] is not None else -1),
-                       -g["reports"], str(g["key"])))
+    trend = [_trend_row(g) for g in months["groups"]]
+    townships = _ranked(current["groups"])
     cats_now = month_kpi(first, "category")
     categories = []
     for g in sorted(cats_now["groups"], key=lambda g: (-g["reports"], str(g["key"])))[
@@ -129,19 +123,8 @@ def monthly_report(conn: Connection, principal: Principal, region_code: str, mon
                            "reports_before": (pop.get("base") or {}).get("reports"),
                            "change": pop or None})
 
-    overdue = list_incidents(conn, principal, region_code, overdue_only=True, now=as_of,
-                             limit=10_000)
+    overdue_rows = _overdue_rows(conn, principal, region_code, as_of)
     names = _names(conn, region_code)
-    overdue_rows = [{
-        "code": o["code"], "category": names["category"].get(o["category"], o["category"]),
-        "township": names["township"].get(o["township_code"] or "", "—"),
-        "cell_code": o["cell_code"],
-        "worker": _worker_name(principal, names["worker"].get(o["worker_id"])),
-        "department": names["department"].get(o["department_code"] or "", "—"),
-        "status": o["status_zh"] or o["status"], "reported_at": o["reported_at"],
-        "due_at": o["due_at"],
-        "overdue_days": _days_late(o["due_at"], as_of),
-    } for o in overdue]
 
     last_day = after - dt.timedelta(days=1)
     period = Period.from_dates(first, last_day, as_of=min(as_of, dt.datetime.combine(
@@ -188,6 +171,126 @@ def monthly_report(conn: Connection, principal: Principal, region_code: str, mon
         "definitions_zh": current.get("definitions_zh") or current["definitions"],
         "warnings": current["warnings"],
     }
+
+
+def _check_month(principal: Principal, month: str, as_of: dt.datetime | None
+                 ) -> tuple[dt.date, dt.date, dt.datetime]:
+    """The month's first day, the next month's and ``as_of`` (default now); a reader outside
+    :data:`REPORT_ROLES` is a 403 and a month that has not begun a 422."""
+    if principal.role not in REPORT_ROLES:
+        raise Forbidden(f"角色 {principal.role} 不能读月报 / role {principal.role} cannot read "
+                        "the monthly report")
+    first = parse_month(month)
+    as_of = as_of or localtime.now()
+    if dt.datetime.combine(first, dt.time(), CST) > as_of:
+        raise InvalidInput(f"{first:%Y-%m} 尚未开始 / month {first:%Y-%m} has not begun",
+                           field="month")
+    return first, add_months(first, 1), as_of
+
+
+def _ranked(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Townships or counties by closing rate (best first), then by reports."""
+    return sorted((g for g in groups if g["key"] is not None),
+                  key=lambda g: (-(g["closing_rate"] if g["closing_rate"] is not None else -1),
+                                 -g["reports"], str(g["key"])))
+
+
+def _trend_row(g: dict[str, Any]) -> dict[str, Any]:
+    return {"month": g["key"], **{k: g[k] for k in (
+        "reports", "cases", "closed", "due", "closing_rate", "on_time_rate")}}
+
+
+def _overdue_rows(conn: Connection, principal: Principal, region_code: str,
+                  as_of: dt.datetime) -> list[dict[str, Any]]:
+    """The county's open overdue cases (``/incidents/overdue``) as the report lists them."""
+    overdue = list_incidents(conn, principal, region_code, overdue_only=True, now=as_of,
+                             limit=10_000)
+    names = _names(conn, region_code)
+    return [{
+        "code": o["code"], "category": names["category"].get(o["category"], o["category"]),
+        "township": names["township"].get(o["township_code"] or "", "—"),
+        "cell_code": o["cell_code"],
+        "worker": _worker_name(principal, names["worker"].get(o["worker_id"])),
+        "department": names["department"].get(o["department_code"] or "", "—"),
+        "status": o["status_zh"] or o["status"], "reported_at": o["reported_at"],
+        "due_at": o["due_at"],
+        "overdue_days": _days_late(o["due_at"], as_of),
+    } for o in overdue]
+
+
+def scope_report(conn: Connection, principal: Principal, counties: list[tuple[str, str]],
+                 month: str, as_of: dt.datetime | None = None, scope_code: str | None = None
+                 ) -> dict[str, Any]:
+    """The monthly report of a reader's whole scope (``counties``: (code, name) of the
+    counties she oversees, :func:`geo.regions.scope.counties_in_scope`, more than one).
+
+    Same keys as :func:`monthly_report`; ``inputs.scope`` is True, ``region_code`` is the
+    prefecture's or province's code (``scope_code``, default the reader's) and ``region_name`` the
+    counties' names; ``counties`` holds the counties ranked by closing rate; ``townships``
+    is empty; ``categories`` add each county's reports (``by_county``: code -> reports) and
+    have no closing rate (``/kpi`` groups categories within one county only); the overdue
+    rows name their county (``county``); ``cameras``, ``property``, ``hotspots`` and
+    ``sites`` are None (analyses of one county: its own report)."""
+    first, after, as_of = _check_month(principal, month, as_of)
+    anchor = counties[0][0]  # any county of the scope: group_by=county covers them all
+    current = kpi(conn, principal, anchor, first, after, "county", as_of)
+    headline = current["total"]
+    months = kpi(conn, principal, anchor, add_months(first, 1 - TREND_MONTHS), after,
+                 "county", as_of, period="month")
+    cats: dict[Any, dict[str, Any]] = {}
+    overdue_rows: list[dict[str, Any]] = []
+    for code, name in counties:
+        for g in kpi(conn, principal, code, first, after, "category", as_of)["groups"]:
+            row = cats.setdefault(g["key"], {"key": g["key"], "name": g["name"], "reports": 0,
+                                             "reports_before": 0, "by_county": {},
+                                             "closing_rate": None, "change": None})
+            row["reports"] += g["reports"]
+            row["by_county"][code] = g["reports"]
+            before = ((g.get("pop") or {}).get("base") or {}).get("reports")
+            row["reports_before"] += before or 0
+        overdue_rows += [{**r, "county": name, "county_code": code}
+                         for r in _overdue_rows(conn, principal, code, as_of)]
+    overdue_rows.sort(key=lambda r: -(r["overdue_days"] or 0))
+    categories = sorted(cats.values(), key=lambda g: (-g["reports"], str(g["key"])))[
+        :TOP_CATEGORIES]
+    code = scope_code or _scope_code(conn, principal, counties)
+    return {
+        "inputs": {
+            "scope": True, "scope_code": code, "region_code": code,
+            "region_name": "、".join(n for _c, n in counties),
+            "month": f"{first:%Y-%m}", "from": first.isoformat(), "to": after.isoformat(),
+            "as_of": as_of.astimezone(CST).isoformat(timespec="seconds"),
+            "boundary_set": "、".join(
+                f"{n}: {boundary_set(conn, c, after - dt.timedelta(days=1))['name']}"
+                for c, n in counties),
+            "reader": principal.user, "role": principal.role,
+            "reader_name": _display_name(conn, principal.user),
+            "synthetic": any(_synthetic(conn, c) for c, _n in counties),
+            "counties": [{"code": c, "name": n} for c, n in counties],
+        },
+        "headline": {k: v for k, v in headline.items() if k not in ("yoy", "pop")},
+        "yoy": headline.get("yoy"),
+        "mom": headline.get("pop"),
+        "trend": [_trend_row(g) for g in months["periods"]],
+        "counties": {"rows": _ranked(current["groups"]), "total": current["total"]},
+        "townships": [],
+        "categories": categories,
+        "overdue": {"total": len(overdue_rows), "rows": overdue_rows[:OVERDUE_SHOWN],
+                    "hidden": not principal.reads_incident_details()},
+        "cameras": None, "property": None, "hotspots": None, "sites": None,
+        "definitions": current["definitions"],
+        "definitions_zh": current.get("definitions_zh") or current["definitions"],
+        "warnings": current["warnings"],
+    }
+
+
+def _scope_code(conn: Connection, principal: Principal, counties: list[tuple[str, str]]
+                ) -> str:
+    """The code of the reader's prefecture or province (``app_user.scope_code``), else the
+    counties' codes joined by ``+`` (a reader holding several counties one by one)."""
+    code = conn.execute(text("SELECT scope_code FROM app_user WHERE username = :u"),
+                        {"u": principal.user}).scalar()
+    return str(code) if code else "+".join(c for c, _n in counties)
 
 
 def _worker_name(principal: Principal, name: str | None) -> str:

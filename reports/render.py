@@ -62,7 +62,12 @@ T = {
         "urban_value": "目标 100%", "zoom_title": "{month} 热点网格放大 (城区)",
         "system": "网格化服务管理系统 (Wangge)",
         "counties": "各区县本月对比", "county": "区县", "scope": "辖区",
-        "total_row": "合计",
+        "total_row": "合计", "counties_ranked": "三、各区县 (按结案率排序)",
+        "reports_before": "上月上报数",
+        "per_county": "七、视频监控覆盖、物业管理与建议摄像头点位: 按区县分析, 见各区县月报 "
+                      "(region=区县代码)",
+        "scope_map_note": "区县界与本月事件; 热点网格按区县分析, 见各区县月报",
+        "scope_map_title": "{month} 各区县事件分布",
     },
     "en": {
         "title": "Grid management monthly report",
@@ -105,7 +110,13 @@ T = {
         "urban_value": "target 100 %", "zoom_title": "{month}: hot-spot cells, close-up",
         "system": "Wangge",
         "counties": "The counties this month", "county": "County", "scope": "Counties",
-        "total_row": "Total",
+        "total_row": "Total", "counties_ranked": "3. Counties (ranked by closing rate)",
+        "reports_before": "Reports last month",
+        "per_county": "7. Camera coverage, property management and camera sites are analysed "
+                      "per county: see each county's report (region=county code)",
+        "scope_map_note": "County outlines and the month's incidents; hot spots are analysed "
+                          "per county: see each county's report",
+        "scope_map_title": "{month}: incidents by county",
     },
 }
 METRIC_NAMES = {
@@ -210,24 +221,45 @@ def map_pictures(conn: Connection, principal: Principal, report: dict[str, Any],
     inp = report["inputs"]
     first = parse_month(inp["month"])
     period = Period.from_dates(first, add_months(first, 1) - dt.timedelta(days=1))
-    town = gl.admin_units(conn, inp["region_code"], ("township",))
+    # a report of several counties: their outlines and every county's incidents, no hot spots
+    codes = ([c["code"] for c in inp["counties"]] if inp.get("scope")
+             else [inp["region_code"]])
+    level = ("county",) if inp.get("scope") else ("township",)
     # planners see the month's incidents as anonymous points (the maps' rule), never none
-    pts, _n = (gi.incident_points if gi.points_only(principal) else gi.incidents)(
-        conn, principal, inp["region_code"], period, limit=20_000)
+    read = gi.incident_points if gi.points_only(principal) else gi.incidents
+    towns, points = [], []
+    for code in codes:
+        towns.append(gl.admin_units(conn, code, level))
+        points.append(read(conn, principal, code, period, limit=20_000)[0])
+    town = _concat(towns)
+    pts = _concat(points)
     if not pts.empty:
         pts = pts.copy()
         pts["cls"] = ["overdue" if o else ("open" if op else "closed")
                       for o, op in zip(pts["overdue"], pts["is_open"], strict=True)]
-    units = report["hotspots"]["table"].get("units")
+    units = report["hotspots"]["table"].get("units") if report.get("hotspots") else None
     hot = (units[units["gi_bin"] >= 2] if units is not None and not units.empty
            else gpd.GeoDataFrame(geometry=[]))
     t = T[lang]
-    county = charts.incident_map(town, pts, hot, t["map_title"].format(month=inp["month"]),
+    title = t["scope_map_title" if inp.get("scope") else "map_title"]
+    county = charts.incident_map(town, pts, hot, title.format(month=inp["month"]),
                                  f"{inp['region_name']} · {t['as_of']} {_local(inp['as_of'])}",
                                  lang)
     zoom = charts.zoom_map(units if units is not None else gpd.GeoDataFrame(geometry=[]), pts,
                            hot, t["zoom_title"].format(month=inp["month"]), lang)
     return [county] + ([zoom] if zoom else [])
+
+
+def _concat(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    """One frame of the counties' frames (the one county's frame as it is)."""
+    if len(frames) == 1:
+        return frames[0]
+    import pandas as pd
+
+    full = [f for f in frames if not f.empty]
+    if not full:
+        return frames[0]
+    return gpd.GeoDataFrame(pd.concat(full, ignore_index=True), crs=full[0].crs)
 
 
 def monthly_html(conn: Connection, principal: Principal, report: dict[str, Any],
@@ -267,12 +299,14 @@ def monthly_html(conn: Connection, principal: Principal, report: dict[str, Any],
     parts.append(f"<table><thead><tr><th>{escape(t['metric'])}</th><th>{escape(t['value'])}"
                  f"</th><th>{escape(t['mom'])}</th><th>{escape(t['yoy'])}</th></tr></thead>"
                  f"<tbody>{rows}</tbody></table>")
+    scope = bool(inp.get("scope"))
+    county_headers = [t["county"], names["reports"], names["cases"], names["closed"],
+                      names["closing_rate"], names["on_time_rate"], names["open_overdue"]]
     # a prefecture or province reader: every county in scope, side by side
-    if report.get("counties"):
+    if report.get("counties") and not scope:
         parts.append(f"<h2>{escape(t['counties'])}</h2>")
         parts.append(_table(
-            [t["county"], names["reports"], names["cases"], names["closed"],
-             names["closing_rate"], names["on_time_rate"], names["open_overdue"]],
+            county_headers,
             [[g["name"], *_unit_figures(g)] for g in (
                 *report["counties"]["rows"], {**report["counties"]["total"],
                                               "name": t["total_row"]})],
@@ -287,39 +321,62 @@ def monthly_html(conn: Connection, principal: Principal, report: dict[str, Any],
         [[m["month"], m["reports"], m["cases"], m["closed"], _fmt("closing_rate",
           m["closing_rate"]), _fmt("on_time_rate", m["on_time_rate"])]
          for m in report["trend"]], {1, 2, 3, 4, 5}))
-    # 3. townships
-    parts.append(f"<h2>{escape(t['townships'])}</h2>")
-    parts.append(_table(
-        [t["rank"], t["township"], names["reports"], names["cases"], names["closed"],
-         names["closing_rate"], names["on_time_rate"], names["open_overdue"]],
-        [[i + 1, g["name"], *_unit_figures(g)] for i, g in enumerate(report["townships"])],
-        {0, 2, 3, 4, 5, 6, 7}))
+    # 3. townships (the whole scope: counties) ranked
+    if scope:
+        parts.append(f"<h2>{escape(t['counties_ranked'])}</h2>")
+        parts.append(_table(
+            [t["rank"], *county_headers],
+            [[i + 1, g["name"], *_unit_figures(g)] for i, g in enumerate(
+                report["counties"]["rows"])] + [["", t["total_row"], *_unit_figures(
+                    report["counties"]["total"])]], {0, 2, 3, 4, 5, 6, 7}))
+    else:
+        parts.append(f"<h2>{escape(t['townships'])}</h2>")
+        parts.append(_table(
+            [t["rank"], t["township"], names["reports"], names["cases"], names["closed"],
+             names["closing_rate"], names["on_time_rate"], names["open_overdue"]],
+            [[i + 1, g["name"], *_unit_figures(g)] for i, g in enumerate(report["townships"])],
+            {0, 2, 3, 4, 5, 6, 7}))
     # 4. categories
     parts.append(f"<h2>{escape(t['categories'])}</h2>")
-    cat_rows = "".join(
+    if scope:  # each county's reports of the category, their sum and last month's
+        counties = inp["counties"]
+        parts.append(_table(
+            [t["category"], *(c["name"] for c in counties), names["reports"],
+             t["reports_before"]],
+            [[c["name"], *(f"{c['by_county'].get(k['code'], 0):,}" for k in counties),
+              f"{c['reports']:,}", f"{c['reports_before']:,}"] for c in report["categories"]],
+            set(range(1, len(counties) + 3))))
+    cat_rows = "" if scope else "".join(
         f"<tr><td>{escape(str(c['name']))}</td><td class=n>{c['reports']:,}</td>"
         f"<td>{_change('reports', c['change'], t)}</td>"
         f"<td class=n>{escape(_fmt('closing_rate', c['closing_rate']))}</td></tr>"
         for c in report["categories"])
-    parts.append(f"<table><thead><tr><th>{escape(t['category'])}</th><th>"
-                 f"{escape(names['reports'])}</th><th>{escape(t['change'])}</th><th>"
-                 f"{escape(names['closing_rate'])}</th></tr></thead><tbody>{cat_rows}"
-                 "</tbody></table>")
+    if not scope:
+        parts.append(f"<table><thead><tr><th>{escape(t['category'])}</th><th>"
+                     f"{escape(names['reports'])}</th><th>{escape(t['change'])}</th><th>"
+                     f"{escape(names['closing_rate'])}</th></tr></thead><tbody>{cat_rows}"
+                     "</tbody></table>")
     # 5. overdue
     od = report["overdue"]
     parts.append(f"<h2>{escape(t['overdue'])}</h2><p>" + escape(
         t["hidden"].format(role=ROLE.label(inp["role"], lang)) if od.get("hidden") else
         t["overdue_total"].format(n=od["total"], k=len(od["rows"]))) + "</p>")
     if od["rows"]:
+        first = [t["county"]] if scope else []
         parts.append(_table(
-            [t["code"], t["category"], t["township"], t["worker"], t["department"],
+            [*first, t["code"], t["category"], t["township"], t["worker"], t["department"],
              t["status"], t["reported"], t["due"], t["late"]],
-            [[r["code"], r["category"], r["township"], r["worker"], r["department"],
-              r["status"], _local(r["reported_at"]), _local(r["due_at"]), r["overdue_days"]]
-             for r in od["rows"]], {8}))
+            [[*([r["county"]] if scope else []), r["code"], r["category"], r["township"],
+              r["worker"], r["department"], r["status"], _local(r["reported_at"]),
+              _local(r["due_at"]), r["overdue_days"]]
+             for r in od["rows"]], {8 + len(first)}))
     # 6. map
     parts.append(f"<h2>{escape(t['map'])}</h2>")
     parts.extend(_img(png, t["map"]) for png in map_pictures(conn, principal, report, lang))
+    if scope:  # the analyses of one county each: in the counties' own reports
+        parts.append(f'<p class="note">{escape(t["scope_map_note"])}</p>')
+        parts.append(f"<h2>{escape(t['per_county'])}</h2>")
+        return _end(parts, report, t, lang)
     sp = report["hotspots"]["summary"]
     parts.append('<p class="note">' + escape(t["hot_note"].format(
         units=sp.get("units"), hot=sp.get("hot_units"), cold=sp.get("cold_units"))) + "</p>")
@@ -371,10 +428,15 @@ def monthly_html(conn: Connection, principal: Principal, report: dict[str, Any],
         k=ss.get("sites_recommended"), n=ss.get("newly_covered_incidents"),
         total=ss.get("uncovered_demand_incidents"), share=ss.get("newly_covered_share_pct"),
         cands=ss.get("candidates"))) + "</p>")
+    return _end(parts, report, t, lang)
+
+
+def _end(parts: list[str], report: dict[str, Any], t: dict[str, str], lang: str) -> str:
+    """The definitions, the line saying when it was made, and the page's end."""
     defs = report["definitions_zh"] if lang == "zh" else report["definitions"]
     parts.append(f"<h2>{escape(t['definitions'])}</h2><p class=defs>{escape(defs)}</p>")
-    parts.append(f'<p class="note">{escape(t["generated"])} {_local(inp["as_of"])} · '
-                 f'{escape(t["system"])}</p>')
+    parts.append(f'<p class="note">{escape(t["generated"])} {_local(report["inputs"]["as_of"])}'
+                 f' · {escape(t["system"])}</p>')
     parts.append("</body></html>")
     return "".join(parts)
 
@@ -457,16 +519,36 @@ def monthly_xlsx(report: dict[str, Any], lang: str = "zh") -> bytes:
             *(Column(k, KPI_ZH[k], KPI_EN[k], "int", total=True)
               for k in ("due_timed", "no_deadline"))]
 
-    towns = Sheet("乡镇", "Townships", [
-        Column("rank", tz["rank"], te["rank"], "int"), Column("name", tz["township"],
-                                                            te["township"]),
-        *unit_figures()],
-        [{**g, "rank": i + 1} for i, g in enumerate(report["townships"])], totals=True)
-    cats = Sheet("类别", "Categories", [
-        Column("name", tz["category"], te["category"]), metric("reports", total=True),
-        Column("change", tz["change"], te["change"], "int"), metric("closing_rate")],
-        [{**c, "change": change_of("reports", c["change"])[0]} for c in report["categories"]])
+    scope = bool(report["inputs"].get("scope"))
+    if scope:  # the whole scope: the counties ranked instead of the townships
+        towns = Sheet("区县", "Counties", [
+            Column("rank", tz["rank"], te["rank"], "int"), Column("name", tz["county"],
+                                                                te["county"]),
+            *unit_figures()],
+            [{**g, "rank": i + 1} for i, g in enumerate(report["counties"]["rows"])],
+            totals=True)
+        counties = report["inputs"]["counties"]
+        cats = Sheet("类别", "Categories", [
+            Column("name", tz["category"], te["category"]),
+            *(Column(f"n_{c['code']}", c["name"], c["name"], "int", total=True)
+              for c in counties), metric("reports", total=True),
+            Column("reports_before", tz["reports_before"], te["reports_before"], "int",
+                   total=True)],
+            [{**c, **{f"n_{k['code']}": c["by_county"].get(k["code"], 0) for k in counties}}
+             for c in report["categories"]])
+    else:
+        towns = Sheet("乡镇", "Townships", [
+            Column("rank", tz["rank"], te["rank"], "int"), Column("name", tz["township"],
+                                                                te["township"]),
+            *unit_figures()],
+            [{**g, "rank": i + 1} for i, g in enumerate(report["townships"])], totals=True)
+        cats = Sheet("类别", "Categories", [
+            Column("name", tz["category"], te["category"]), metric("reports", total=True),
+            Column("change", tz["change"], te["change"], "int"), metric("closing_rate")],
+            [{**c, "change": change_of("reports", c["change"])[0]}
+             for c in report["categories"]])
     overdue = Sheet("超期事件", "Overdue", [
+        *([Column("county", tz["county"], te["county"])] if scope else []),
         Column("code", tz["code"], te["code"]), Column("category", tz["category"],
                                                       te["category"]),
         Column("township", tz["township"], te["township"]),
@@ -492,7 +574,7 @@ def monthly_xlsx(report: dict[str, Any], lang: str = "zh") -> bytes:
                "year earlier, in the same units"),
         Column("unit", "环比、同比单位", "Unit of the changes")], headline_rows)
     sheets = [headline, trend, towns, cats, overdue]
-    if report.get("counties"):  # a prefecture or province reader: every county in scope
+    if report.get("counties") and not scope:  # a prefecture or province reader's county
         sheets.insert(1, Sheet("区县", "Counties", [
             Column("name", tz["county"], te["county"]), *unit_figures()],
             report["counties"]["rows"], totals=True))

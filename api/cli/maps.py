@@ -1,6 +1,9 @@
 """``wangge map ...``: write a map as a standalone HTML file (assets inlined), optionally a PNG.
 
     wangge map dispatch -o dispatch.html [--png dispatch.png] [--from D --to D]
+    wangge map dispatch --region 141124 -o 临县.html       # another county of the installation
+    wangge map dispatch --region 141100 -o 吕梁市.html     # a prefecture (or province 140000):
+                                                            # every county below it
     wangge map cell 141123100001001 -o cell.html [--lon X --lat Y --crs GCJ02]
     wangge map coverage-cameras -o cameras.html [--unit cell|community|township] [-k 10]
         [--candidates both|entrances|lattice] [--no-hotspots] [--from D --to D]
@@ -25,8 +28,11 @@ from pathlib import Path
 import click
 
 from api.settings import Settings
-from geo.auth.principal import ANONYMOUS_COMMAND
+from geo.auth.principal import ANONYMOUS_COMMAND, Principal
 from geo.errors import WanggeError
+
+REGION_HELP = ("County code (default: the installation's), or a prefecture / province code "
+               "(141100, 140000): every county of the installation below it")
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
@@ -70,7 +76,10 @@ def snapshot(html_file: Path, png: Path, width: int = 1600, height: int = 1100) 
     return blocked
 
 
-def _write(build: Callable[..., object], out: Path, png: Path | None, **kw: object) -> None:
+def _write(build: Callable[..., object], out: Path, png: Path | None,
+           region: str | None = None, **kw: object) -> None:
+    """Build the map and write it; ``region`` (``--region``) as :func:`reader_for` reads it:
+    a prefecture's or province's code builds with ``build(..., counties=...)``."""
     from geo.db.engine import get_engine
     from maps.frame import render_standalone
 
@@ -78,7 +87,10 @@ def _write(build: Callable[..., object], out: Path, png: Path | None, **kw: obje
     t0 = time.perf_counter()
     try:
         with get_engine(s.database_url).connect() as conn:
-            m = build(conn, ANONYMOUS_COMMAND, **kw)
+            reader, counties = reader_for(conn, region)
+            if counties:
+                kw["counties"] = counties
+            m = build(conn, reader, **kw)
     except WanggeError as exc:
         raise click.ClickException(exc.message) from exc
     html = render_standalone(m)  # type: ignore[arg-type]
@@ -90,14 +102,47 @@ def _write(build: Callable[..., object], out: Path, png: Path | None, **kw: obje
         click.echo(f"wrote {png}" + (f" (blocked {len(blocked)} requests)" if blocked else ""))
 
 
+def reader_for(conn: object, code: str | None) -> tuple[Principal, list[tuple[str, str]]]:
+    """The command line's reader for ``--region``: a county code (or none: the installation's
+    county) is the installation's operator over that county (no counties listed); a
+    prefecture or province code (GB/T 2260, :mod:`geo.regions.codes`) is a command centre
+    over every county of this installation below it, listed as (code, name). Anything else
+    is a :class:`click.BadParameter` naming the known counties and the form of a
+    prefecture's code."""
+    from sqlalchemy import Connection, text
+
+    from geo.regions.codes import check_scope_code, scope_prefix
+
+    assert isinstance(conn, Connection)
+    known = {str(c): str(n) for c, n in conn.execute(text(
+        "SELECT code, name FROM region ORDER BY code"))}
+    if code is None or code in known:
+        return ANONYMOUS_COMMAND, []
+    listed = ", ".join(f"{c} {n}" for c, n in list(known.items())[:20])
+    try:
+        check_scope_code(code)
+    except WanggeError:
+        raise click.BadParameter(
+            f"未知区域 {code!r}: 须为本系统的区县代码 ({listed}), 或地级市/省代码 (6 位, 以 00 / "
+            f"0000 结尾, 如 141100) / unknown region {code!r}: give a county code of this "
+            f"installation ({listed}) or a prefecture / province code (6 digits ending in 00 "
+            "/ 0000, e.g. 141100)", param_hint="--region") from None
+    below = [(c, n) for c, n in known.items() if c.startswith(scope_prefix(code))]
+    if not below:
+        raise click.BadParameter(
+            f"本系统在 {code} 之下没有区县; 已有: {listed} / no county of this installation "
+            f"is below {code}; known: {listed}", param_hint="--region")
+    return Principal(user="cli", role="command", regions=frozenset(c for c, _n in below)), below
+
+
 def _opts(lang: str, basemap: str, start: dt.datetime | None = None,
-          end: dt.datetime | None = None) -> object:
+          end: dt.datetime | None = None, region: str | None = None) -> object:
     from maps.frame import MapOptions
 
     s = Settings.from_env()
     return MapOptions(lang=lang, basemap=basemap, tianditu_key=s.tianditu_key,
-                      region_code=s.default_region, start=start.date() if start else None,
-                      end=end.date() if end else None)
+                      region_code=region or s.default_region,
+                      start=start.date() if start else None, end=end.date() if end else None)
 
 
 def register(main: click.Group) -> None:
@@ -127,12 +172,24 @@ def register(main: click.Group) -> None:
     @with_common
     @click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), default=None)
     @click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), default=None)
+    @click.option("--region", default=None, help=REGION_HELP)
     def dispatch(out: Path, png: Path | None, lang: str, basemap: str,
-                 start: dt.datetime | None, end: dt.datetime | None) -> None:
-        """The command centre's dispatch map."""
-        from maps.dispatch import build_dispatch_map
+                 start: dt.datetime | None, end: dt.datetime | None, region: str | None
+                 ) -> None:
+        """The command centre's dispatch map: one county's, or with a prefecture's or
+        province's code every county below it (outlines and each county's counters)."""
+        from maps.dispatch import build_dispatch_map, build_prefecture_map
 
-        _write(build_dispatch_map, out, png, opts=_opts(lang, basemap, start, end))
+        def build(conn: object, reader: Principal, opts: object,
+                  counties: list[tuple[str, str]] | None = None) -> object:
+            if counties:
+                return build_prefecture_map(conn, reader, opts, counties)  # type: ignore
+            return build_dispatch_map(conn, reader, opts)  # type: ignore[arg-type]
+
+        code = region if region is None else region.strip()
+        county = None if code is None or code.endswith("00") else code
+        _write(build, out, png, region=code,
+               opts=_opts(lang, basemap, start, end, county))
 
     @map_group.command("cell")
     @click.argument("code")

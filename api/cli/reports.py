@@ -2,6 +2,7 @@
 
     wangge report monthly --month 2026-10 -o 月报-2026-10.pdf      # .pdf, .xlsx or .html
     wangge report monthly --month 2026-10 -o report.pdf --lang en
+    wangge report monthly --month 2026-10 --region 141100 -o 吕梁市.pdf   # every county below
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from api.cli.maps import REGION_HELP
 from api.settings import Settings
 from geo.auth.principal import Principal
 from geo.errors import WanggeError
@@ -33,12 +35,13 @@ def register(main: click.Group) -> None:
     @click.option("-o", "--output", "out", type=click.Path(path_type=Path), required=True,
                   help="File to write: .pdf, .xlsx or .html (the format follows the suffix)")
     @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-    @click.option("--region", default=None, help="County code (default: the installation's)")
+    @click.option("--region", default=None, help=REGION_HELP)
     def monthly_cmd(month: str, out: Path, lang: str, region: str | None) -> None:
         """网格化服务管理月报: headline figures with 同比/环比, trend, townships, categories,
         overdue cases, map with hot spots, cameras, property management, camera sites."""
+        from api.cli.maps import reader_for
         from geo.db.engine import get_engine
-        from reports.monthly import monthly_report
+        from reports.monthly import monthly_report, scope_report
         from reports.render import html_to_pdf, monthly_html, monthly_xlsx
 
         suffix = out.suffix.lower()
@@ -50,11 +53,16 @@ def register(main: click.Group) -> None:
         t0 = time.perf_counter()
         try:
             with get_engine(s.database_url).connect() as conn:
-                data = monthly_report(conn, CLI_READER, s.region_or_default(region), month)
+                reader, counties = reader_for(conn, region)
+                if counties:  # a prefecture or province: the report of every county below
+                    data = scope_report(conn, reader, counties, month, scope_code=region)
+                else:
+                    reader = CLI_READER
+                    data = monthly_report(conn, reader, s.region_or_default(region), month)
                 if suffix == ".xlsx":
                     body = monthly_xlsx(data, lang)
                 else:
-                    html = monthly_html(conn, CLI_READER, data, lang)
+                    html = monthly_html(conn, reader, data, lang)
                     body = html.encode() if suffix == ".html" else html_to_pdf(html)
         except WanggeError as exc:
             raise click.ClickException(exc.message) from exc

@@ -44,7 +44,7 @@ from maps.coverage import (
 from maps.dispatch import build_dispatch_map, build_prefecture_map, incidents_in_view
 from maps.frame import MapOptions, render_page, security_headers
 from maps.panel import case_panel
-from maps.wall import wall_figures
+from maps.wall import scope_figures, wall_figures
 
 router = APIRouter(tags=["maps 地图"])
 
@@ -110,23 +110,27 @@ def dispatch_map(
                                          "when an incident has no due time")] = 3.0,
     wall: Annotated[bool, Query(description="Wall-screen mode (1920x1080 at 3 m): the county "
                                 "with big counters by township, the newest and the most "
-                                "overdue cases, an alarm for new urgent cases")] = False,
+                                "overdue cases, an alarm for new urgent cases; for a caller "
+                                "of several counties without region, every county with "
+                                "counters by county and the lists across counties")] = False,
     lang: LangQ = "zh", basemap: BasemapQ = "none", region: RegionQ = None,
 ) -> HTMLResponse:
     """Cells, boundaries, incidents by status/overdue, cameras and sectors, search, period.
 
     A caller whose scope holds several counties (a prefecture or province command centre)
     gets, without ``region``, every county's outline with its counters (today's intake, open,
-    overdue, closing rate this month), each linking to its county's map (``?region=CODE``).
+    overdue, closing rate this month), each linking to its county's map (``?region=CODE``);
+    with ``wall=1`` the wall screen of all of them (counters by county, the newest and most
+    overdue cases across counties, live events of every county in scope).
 
     Live: the page follows ``GET /events`` and updates markers, counters and lists in place;
     a click on a case opens its side panel (``/maps/dispatch/case/{code}``)."""
     # the page follows the event stream when this server has one (GET /events, issue 18)
     events = "/events" if _has_events(request) else None
-    opts = _options(settings, lang, basemap, region, principal, whole_scope=not wall,
+    opts = _options(settings, lang, basemap, region, principal, whole_scope=True,
                     start=from_, end=to, refresh=refresh,
                     overdue_days=overdue_days, extra={"wall": wall, "events": events})
-    if region is None and not wall:  # a prefecture or province: every county in scope
+    if region is None:  # a prefecture or province: every county in scope
         counties = counties_in_scope(conn, principal)
         if len(counties) > 1:
             return _page(render_page(build_prefecture_map(conn, principal, opts, counties)),
@@ -142,8 +146,15 @@ def dispatch_figures(conn: ConnDep, settings: SettingsDep, principal: MapPrincip
     """The wall screen's counters in the caller's scope: today's intake, open, overdue, urgent
     open (the board, ``/board``) and this month's closing rate (``/kpi``), by township; the
     newest and the most overdue cases (names, not codes). Refetched by the page after live
-    events."""
-    data = wall_figures(conn, principal, caller_region(settings, principal, region))
+    events. A caller of several counties without ``region`` gets her whole scope: the
+    counters of all her counties, one row per county (``counties``, the closing rates of
+    ``/kpi?group_by=county``) and the lists across counties, each case naming its county."""
+    code = caller_region(settings, principal, region, whole_scope=True)
+    counties = counties_in_scope(conn, principal) if region is None else []
+    if len(counties) > 1:
+        return JSONResponse(scope_figures(conn, principal, counties),
+                            headers={"Cache-Control": "no-store"})
+    data = wall_figures(conn, principal, code)
     return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
 

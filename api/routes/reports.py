@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.deps import EXPENSIVE, LOGGED_IN, AsOfDep, ConnDep, PrincipalDep, RegionDep
 from api.schemas import ok
 from api.schemas import reports as schemas_reports
 from api.uploads import content_disposition
-from reports.monthly import monthly_report
+from geo.regions.scope import counties_in_scope
+from reports.monthly import monthly_report, scope_report
 from reports.render import html_to_pdf, monthly_html, monthly_xlsx
 
 router = APIRouter(tags=["reports 报表"])
@@ -29,7 +30,8 @@ REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
                 422: {"description": "month not YYYY-MM, or not begun yet"}},
             response_model=None)
 def get_monthly_report(
-    conn: ConnDep, principal: PrincipalDep, region: RegionDep, as_of: AsOfDep,
+    request: Request, conn: ConnDep, principal: PrincipalDep, region: RegionDep,
+    as_of: AsOfDep,
     month: Annotated[str, Query(description="YYYY-MM, e.g. 2026-10", max_length=7)],
     format: Literal["pdf", "xlsx", "html", "json"] = "pdf",
     lang: Literal["zh", "en"] = "zh",
@@ -38,8 +40,20 @@ def get_monthly_report(
     top categories, overdue cases with their owners, a map of the month's incidents with hot
     spots, camera coverage, property management against the targets and recommended camera
     sites. Every figure equals ``/kpi`` and the analyses for the same month and reader (scoped
-    and masked the same way). ``format=json`` gives the figures themselves."""
-    report = monthly_report(conn, principal, region, month, as_of)
+    and masked the same way). ``format=json`` gives the figures themselves.
+
+    A reader whose scope holds several counties (a prefecture or province) gets, without
+    ``region``, the report of all of them: headline with 同比/环比, trend, counties ranked,
+    top categories, overdue cases with their county and a map of the counties (each equal to
+    ``/kpi?group_by=county``); with ``region`` the county's report and a table of the
+    counties."""
+    several = principal.regions is not None and len(principal.regions) > 1
+    counties = (counties_in_scope(conn, principal)
+                if several and "region" not in request.query_params else [])
+    if len(counties) > 1:
+        report = scope_report(conn, principal, counties, month, as_of)
+    else:
+        report = monthly_report(conn, principal, region, month, as_of)
     name = f"网格化服务管理月报_{report['inputs']['region_code']}_{report['inputs']['month']}"
     if format == "json":
         return JSONResponse(_plain(report))
@@ -58,6 +72,8 @@ def get_monthly_report(
 def _plain(report: dict[str, Any]) -> dict[str, Any]:
     """The report's figures as JSON (tables of the analyses as records, no geometry)."""
     out = dict(report)
+    if report["cameras"] is None:  # the whole scope: no analysis of one county
+        return out
     out["cameras"] = {**report["cameras"], "units": _rows(report["cameras"].get("units"))}
     out["property"] = {**report["property"],
                        "unmanaged": _rows(report["property"].get("unmanaged"))}

@@ -860,6 +860,7 @@
       a.href = "#";
       a.setAttribute("data-code", i.code);
       li.appendChild(a);
+      if (i.county_name) { li.appendChild(el("span", "county", " " + i.county_name)); }
       li.appendChild(el("span", "cat", " " + (i.category_name || "")));
       li.appendChild(el("span", "town", " " + (i.township_name || "")));
       if (i.late_min) { li.appendChild(el("span", "late", " " + t.overdue + " " + hm(i.late_min))); }
@@ -884,8 +885,9 @@
       });
       var body = wall.querySelector(".wangge-towns tbody");
       body.innerHTML = "";
-      f.townships.forEach(function (r) {
+      (cfg.byCounty ? f.counties || [] : f.townships).forEach(function (r) {
         var tr = document.createElement("tr");
+        if (cfg.byCounty) { tr.setAttribute("data-region", r.code); }
         [r.name || r.code || "—", r.today, r.open, r.overdue, r.urgent, pct(r.closing_rate)].forEach(function (x, i) {
           var td = el("td", ["name", "today", "open", "overdue", "urgent", "rate"][i], x);
           tr.appendChild(td);
@@ -917,7 +919,7 @@
       wall.style.background = c.bg;
       wall.style.color = c.text;
       var head = el("div", "wangge-wall-head");
-      head.appendChild(el("h1", "", t.wall_title));
+      head.appendChild(el("h1", "", cfg.byCounty ? t.wall_title_scope : t.wall_title));
       var clock = el("div", "wangge-wall-clock");
       head.appendChild(clock);
       head.appendChild(status);
@@ -940,14 +942,15 @@
       wall.appendChild(counters);
       var tbl = el("table", "wangge-towns"), thead = document.createElement("thead"),
         tr = document.createElement("tr");
-      [t.township, t.today_intake, t.open_n, t.overdue_n, t.urgent_n, t.closing_rate].forEach(function (h) {
+      [cfg.byCounty ? t.county : t.township, t.today_intake, t.open_n, t.overdue_n, t.urgent_n,
+       t.closing_rate].forEach(function (h) {
         tr.appendChild(el("th", "", h));
       });
       thead.appendChild(tr);
       tbl.appendChild(thead);
       tbl.appendChild(document.createElement("tbody"));
       var townBox = el("section", "wangge-wall-towns");
-      townBox.appendChild(el("h2", "", t.by_township));
+      townBox.appendChild(el("h2", "", cfg.byCounty ? t.by_county : t.by_township));
       townBox.appendChild(tbl);
       wall.appendChild(townBox);
       var two = el("div", "wangge-wall-lists");

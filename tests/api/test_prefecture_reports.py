@@ -10,9 +10,11 @@ reader's report is as before: no county table, nothing of 临县.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,9 +24,9 @@ from sqlalchemy import Engine
 from api.main import create_app
 from geo.demo.grid_county import PREFECTURE_USER
 from geo.demo.users import DEMO_USERS
-from tests.conftest import make_settings
+from tests.conftest import REPO_ROOT, make_settings
 from tests.served import bearer_for
-from tests.two_counties import LIN, XING, two_county_fixture
+from tests.two_counties import LIN, XING, lin_codes, two_county_fixture
 
 two_counties = two_county_fixture()
 MONTH = "2026-10"
@@ -48,10 +50,8 @@ def _report(client: TestClient, auth: dict[str, str], fmt: str = "json", **extra
 def test_the_prefecture_report_has_every_county(client: TestClient,
                                                 two_counties: tuple[str, Engine]) -> None:
     pref = bearer_for(two_counties[1], PREFECTURE_USER[0])
-    # a reader of several counties names the county the report is about (review round 8:
-    # the default county's report was shown as if it were the prefecture's); 422 lists them
-    unnamed = client.get("/reports/monthly", params={"month": MONTH}, headers=pref)
-    assert unnamed.status_code == 422 and unnamed.json()["counties"] == [XING, LIN]
+    # with region=, the county's report and a table of the counties (without region: the
+    # report of the whole scope, test_the_prefecture_report_covers_the_whole_scope)
     report = _report(client, pref, region=XING)
     rows = {g["key"]: g for g in report["counties"]["rows"]}
     assert set(rows) == {XING, LIN} and rows[LIN]["name"] == "临县"
@@ -100,3 +100,97 @@ def test_a_county_readers_report_is_unchanged(client: TestClient,
     assert "区县" not in wb.sheetnames
     assert client.get("/reports/monthly", params={"month": MONTH, "region": LIN},
                       headers=auth).status_code == 403
+
+
+def _kpi(client: TestClient, auth: dict[str, str], **params: str) -> Any:
+    r = client.get("/kpi", params={"from": "2026-10-01", "to": "2026-11-01", "as_of": AS_OF,
+                                   "group_by": "county", **params}, headers=auth)
+    assert r.status_code == 200, r.text[:500]
+    return r.json()
+
+
+def test_the_prefecture_report_covers_the_whole_scope(client: TestClient,
+                                                      two_counties: tuple[str, Engine],
+                                                      browser: Any) -> None:
+    """Without region, the prefecture's report is about both counties: every figure equals
+    /kpi?group_by=county for the same month, as_of and reader; overdue cases name their
+    county; the HTML has the counties ranked and a map of their outlines."""
+    engine = two_counties[1]
+    pref = bearer_for(engine, PREFECTURE_USER[0])
+    report = _report(client, pref)
+    inp = report["inputs"]
+    assert inp["scope"] is True and inp["region_code"] == "141100"
+    assert [c["code"] for c in inp["counties"]] == [XING, LIN]
+    by_county = _kpi(client, pref)
+    total = by_county["total"]
+    assert {k: report["headline"][k] for k in FIGURES} == {k: total[k] for k in FIGURES}
+    assert report["yoy"] == total["yoy"] and report["mom"] == total["pop"]
+    assert report["mom"] is not None
+    groups = {g["key"]: g for g in by_county["groups"]}
+    rows = report["counties"]["rows"]
+    assert {r["key"] for r in rows} == {XING, LIN}
+    for r in rows:
+        assert {k: r[k] for k in FIGURES} == {k: groups[r["key"]][k] for k in FIGURES}
+    rates = [r["closing_rate"] or -1 for r in rows]
+    assert rates == sorted(rates, reverse=True)  # ranked
+    # the headline is the sum of the two counties' own reports, not one county's
+    alone = {code: _report(client, pref, region=code) for code in (XING, LIN)}
+    assert report["headline"]["reports"] == sum(a["headline"]["reports"]
+                                                for a in alone.values())
+    assert report["headline"]["reports"] > alone[XING]["headline"]["reports"]
+    # the trend: /kpi?group_by=county&period=month, 12 months
+    months = _kpi(client, pref, **{"from": "2025-11-01", "period": "month"})["periods"]
+    assert [(m["month"], m["reports"], m["closing_rate"]) for m in report["trend"]] == [
+        (p["key"], p["reports"], p["closing_rate"]) for p in months]
+    assert len(report["trend"]) == 12
+    # categories: each county's reports of the category add up
+    for c in report["categories"]:
+        assert c["reports"] == sum(c["by_county"].values())
+    cat_total = sum(c["reports"] for c in report["categories"])
+    assert cat_total <= total["reports"]
+    # overdue cases of both counties, each naming its county
+    od = report["overdue"]
+    assert od["total"] == sum(a["overdue"]["total"] for a in alone.values())
+    lin = lin_codes(engine)
+    assert {r["county"][:2] for r in od["rows"]} <= {"兴县", "临县"} and od["rows"]
+    for r in od["rows"]:
+        assert r["county_code"] == (LIN if r["code"] in lin else XING), r
+
+    html = _report(client, pref, "html").text
+    assert "三、各区县 (按结案率排序)" in html and "三、各乡镇" not in html
+    assert "<td>临县</td>" in html and "<td>兴县" in html
+    assert html.count("<img") >= 2  # the trend and the counties' map
+    shots = Path(os.environ.get("WANGGE_SHOTS", REPO_ROOT / "artifacts" / "screenshots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1000, "height": 1400})
+    page.set_content(html)
+    assert page.locator("h2", has_text="各区县 (按结案率排序)").count() == 1
+    page.screenshot(path=str(shots / "prefecture-report.png"), full_page=True)
+    page.close()
+
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(_report(client, pref, "xlsx").content))
+    assert "区县" in wb.sheetnames and "乡镇" not in wb.sheetnames
+    names = [r[1] for r in wb["区县"].iter_rows(values_only=True)]
+    assert "临县" in names and any(str(n).startswith("兴县") for n in names), names
+
+
+def test_cli_report_of_a_prefecture(two_counties: tuple[str, Engine], tmp_path: Path) -> None:
+    """``wangge report monthly --region 141100`` writes the report of every county below."""
+    from click.testing import CliRunner
+
+    from api.cli import main as cli
+
+    out = tmp_path / "吕梁市.html"
+    res = CliRunner().invoke(cli, ["report", "monthly", "--month", MONTH, "--region", "141100",
+                                   "-o", str(out)],
+                             env={"WANGGE_DATABASE_URL": two_counties[0]})
+    assert res.exit_code == 0, res.output
+    html = out.read_text(encoding="utf-8")
+    assert "三、各区县 (按结案率排序)" in html and "<td>临县</td>" in html
+    assert "<td>兴县" in html and "(141100)" in html
+    res = CliRunner().invoke(cli, ["report", "monthly", "--month", MONTH, "--region", "999999",
+                                   "-o", str(out)],
+                             env={"WANGGE_DATABASE_URL": two_counties[0]})
+    assert res.exit_code == 2 and "未知区域" in res.output
