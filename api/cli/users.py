@@ -27,9 +27,15 @@ def _audit(conn: Any, action: str, username: str, detail: dict[str, Any] | None 
         who = getpass.getuser()
     except Exception:  # noqa: BLE001 - no passwd entry in some containers
         who = str(os.getuid())
+    from sqlalchemy import text
+
+    # filed under the user's home county, where her county's admin looks (review round 11,
+    # N-C: an empty county showed every county's admin these rows)
+    home = conn.execute(text("SELECT region_code FROM app_user WHERE username = :u"),
+                        {"u": username}).scalar()
     record(conn, AuditEntry(action=action, username=f"cli:{who}", role="admin",
-                            object_type="app_user", object_id=username, detail=detail,
-                            client_ip="cli"))
+                            region_code=home or "", object_type="app_user",
+                            object_id=username, detail=detail, client_ip="cli"))
 
 
 def _fail(exc: Exception) -> click.ClickException:

@@ -299,7 +299,11 @@ def put_category_limits(code: str, body: dict[str, Any], conn: ConnDep,
     {"register": 30, "handle": {"minutes": 2400, "clock": "working"}, ...}}``. Urgent steps
     run round the clock unless said otherwise. The limits are the county's own (``region``:
     the admin's county): new steps of the county's cases of the category follow them, other
-    counties keep theirs. KPIs and the overdue list read the due times the steps were given."""
+    counties keep theirs. KPIs and the overdue list read the due times the steps were given.
+
+    整体替换 / a whole replacement: the body replaces the county's limits of the category; a
+    step or urgency left out takes the default minutes (the answer's ``steps`` shows every
+    step as it now is), so send every step you want to keep."""
     return reference.set_limits(conn, code, body, region)
 
 

@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import parse_qsl, unquote_plus
 
 from sqlalchemy import Connection, text
 
@@ -100,6 +100,9 @@ def storable(value: Any) -> Any:
 # /incidents/{id or code}/...: a request about one case (others, /incidents/bulk, match none)
 _INCIDENT_PATH = re.compile(r"^/incidents/([^/]+)(?:/|$)")
 _REF_KEYS = ("incident_ids", "incident_codes")
+# A word of a query string that may be a case code (SJ2025093000001, an imported 12345 ticket
+# number): looked up as a code, never as an id (``limit=100`` names no case).
+_QUERY_WORD = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{6,64}(?![A-Za-z0-9_-])")
 
 
 def _is_id(ref: Any) -> bool:
@@ -109,8 +112,9 @@ def _is_id(ref: Any) -> bool:
 def filed_by_county(conn: Connection, entry: AuditEntry) -> list[AuditEntry]:
     """``entry`` filed under the county of the cases it is about: the cases named in its
     detail (``incident_ids`` / ``incident_codes``), its object, or the case of its path
-    (``/incidents/{id}/...``, then also its object when it names none). Cases of several
-    counties give one record per county naming its own; no case found leaves the entry's
+    (``/incidents/{id}/...``, then also its object when it names none), or case codes in its
+    query string. Cases of several counties give one record per county naming its own (the
+    query with the other counties' codes blanked); no case found leaves the entry's
     county as it is. So each county's admin sees what anyone
     (a prefecture user, too) read or did to her county's cases, and no other county's case
     codes (review round 10, F1)."""
@@ -122,28 +126,38 @@ def filed_by_county(conn: Connection, entry: AuditEntry) -> list[AuditEntry]:
     m = _INCIDENT_PATH.match(entry.path or "")
     if m:
         refs.append(unquote_plus(m[1]))
-    if not refs:
+    asked = {w for _, v in parse_qsl(entry.query or "") for w in _QUERY_WORD.findall(v)}
+    if not refs and not asked:
         return [entry]
     ids = sorted({int(r) for r in refs if _is_id(r)})
-    codes = sorted({str(r) for r in refs if not _is_id(r)})
+    codes = sorted({str(r) for r in refs if not _is_id(r)} | asked)
     owner: dict[str, str] = {}  # str(id) and code -> county
     for region, iid, code in conn.execute(text(
             "SELECT region_code, id, code FROM incident "
             "WHERE id = ANY(CAST(:i AS bigint[])) OR code = ANY(CAST(:c AS text[]))"),
             {"i": ids, "c": codes}):
         owner[str(iid)] = owner[str(code)] = str(region)
-    counties = sorted(set(owner.values()))
+    # the cases the record is about decide its counties; a record naming none (the header row
+    # of an unmasked read) goes by the cases its query names
+    counties = sorted({owner[str(r)] for r in refs if str(r) in owner}
+                      or {owner[w] for w in asked if w in owner})
     if not counties:
         return [entry]
     if m and entry.object_id is None and unquote_plus(m[1]) in owner:  # the case of the path
         entry = replace(entry, object_type="incident", object_id=unquote_plus(m[1]))
-    if len(counties) == 1:
-        return [replace(entry, region_code=counties[0])]
     out = []
     for county in counties:
         mine = {key: [r for r in detail[key] if owner.get(str(r)) == county]
                 for key in _REF_KEYS if isinstance(detail.get(key), list)}
-        out.append(replace(entry, region_code=county, detail={**detail, **mine}))
+        # the query as this county may read it: other counties' case codes blanked (review
+        # round 11, N-B: a prefecture read's query named both counties' cases)
+        query = entry.query
+        for word in asked:
+            if owner.get(word) not in (None, county) and query:
+                query = re.sub(rf"(?:(?<![A-Za-z0-9_-])|(?<=%[0-9A-Fa-f]{{2}}))"
+                               rf"{re.escape(word)}(?![A-Za-z0-9_-])", "***", query)
+        out.append(replace(entry, region_code=county, query=query,
+                           detail={**detail, **mine} if len(counties) > 1 else entry.detail))
     return out
 
 

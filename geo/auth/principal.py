@@ -216,9 +216,29 @@ def _ascii_digit(ch: str) -> str:
 def _hanzi_number(m: re.Match[str]) -> str:
     if not any(ch in _HANZI_DIGITS for ch in m.group(0)):
         return m.group(0)  # ASCII digits only: the patterns after this step read them
-    digits = m.group(0).translate(_TO_DIGITS)  # separators kept: the groups are read as such
+    run = m.group(0)
+    digits = run.translate(_TO_DIGITS)  # separators kept: the groups are read as such
     masked = _mask_ascii_numbers(digits)
-    return masked if masked != digits else m.group(0)
+    if masked == digits:
+        return run
+    # the masked number comes out in digits (一三八... -> 138****5678), the text around it
+    # as written (``张三 138-1234-5678`` -> ``张三 138****5678``, not ``张3``; review round 11,
+    # N-A): the ends the mask left alone keep their own characters, less the number's visible
+    # digits (and a landline's ``-`` after its area code); translate() keeps positions
+    head = 0
+    while head < min(len(digits), len(masked)) and digits[head] == masked[head]:
+        head += 1
+    if head > 0 and not digits[head - 1].isdigit():
+        head -= 1
+    while head > 0 and digits[head - 1] in "0123456789":
+        head -= 1
+    tail = 0
+    while (tail < min(len(digits), len(masked)) - head
+           and digits[-1 - tail] == masked[-1 - tail]):
+        tail += 1
+    while tail > 0 and digits[len(digits) - tail] in "0123456789":
+        tail -= 1
+    return run[:head] + masked[head:len(masked) - tail] + run[len(run) - tail:]
 
 
 def _mask_digit_run(m: re.Match[str]) -> str:
