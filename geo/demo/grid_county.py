@@ -288,6 +288,7 @@ def fill_region(engine: Any, code: str, n_incidents: int = 20_000, seed: int = 2
     """
     from sqlalchemy import text
 
+    from geo.analysis.coverage import ensure_region
     from geo.errors import Conflict, InvalidInput
     from geo.incidents.reference import ensure_reference
 
@@ -314,6 +315,7 @@ def fill_region(engine: Any, code: str, n_incidents: int = 20_000, seed: int = 2
                         _multi(county), new_region=False)
         progress("case histories and deadlines (working-time calendar)")
         gen.histories(conn, code)
+        ensure_region(conn, code)  # stored by `wangge region add` and kept by the triggers
         conn.execute(text(
             "UPDATE region SET synthetic = true, source = source || '; content synthetic "
             "(wangge demo load --region)' WHERE code = :c"), {"c": code})

@@ -21,6 +21,7 @@ import shapely
 from shapely.geometry import MultiPolygon
 from sqlalchemy import Connection, text
 
+from geo.analysis.coverage import store_region
 from geo.auth.changes import auth_changed
 from geo.errors import Conflict, InvalidInput
 from geo.io.geometry import polygonal_parts
@@ -142,6 +143,9 @@ def add_region(conn: Connection, code: str, boundary: MultiPolygon, name: str,
              " synthetic, source) VALUES (:c, :c, :n, :e, 'county', NULL, "
              "ST_Multi(ST_GeomFromWKB(:g, 4490)), false, :s)"),
         {"c": code, "n": name, "e": name_en, "g": shapely.to_wkb(boundary), "s": source})
+    # the boundary sets the county's metric CRS: its camera coverage is stored from here on
+    # (kept per cell by triggers as cells and cameras are imported; never computed by a read)
+    store_region(conn, code)
     # users overseeing the prefecture or province now see this county too (api.auth_cache)
     auth_changed(conn)
     return {"code": code, "name": name, "name_en": name_en, "source": source, **figures,

@@ -1,7 +1,10 @@
 """The camera coverage stored per cell (migration 0018, :mod:`geo.analysis.coverage`) equals
 the on-the-fly computation after a camera is added, moved, switched off, deleted and after a
 cameras import; only the cells a change touches are recomputed; a stored value off by a
-square metre is seen (the comparison can fail)."""
+square metre is seen (the comparison can fail). The stored coverage is computed where a
+region's boundary is written (the demo loader, ``wangge region add`` + ``demo load
+--region``), never by a read: a read of a region whose stored coverage is absent or in another
+CRS answers on the fly and writes nothing (it passes inside a read-only transaction)."""
 
 from __future__ import annotations
 
@@ -14,36 +17,68 @@ import pytest
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import Engine
 
-from geo.analysis.coverage import CELL_TABLE, REGION_TABLE, coverage_by_unit, store_region
+from geo.analysis.common import region_metric_srid
+from geo.analysis.coverage import CELL_TABLE, REGION_TABLE, coverage_by_unit
 from geo.boundaries.sets import set_valid_at
+from tests.two_counties import LIN, two_county_fixture
 
 REGION = "141123"
+
+two_counties = two_county_fixture()
 
 
 @pytest.fixture()
 def engine(fresh_demo_url: str) -> Iterator[Engine]:
-    """The demo (loaded after the migrations: its coverage is stored at the first read, here
-    committed, as a region added later gets it)."""
+    """The demo, as loaded (its coverage stored by the loader)."""
     e = create_engine(fresh_demo_url)
-    with e.begin() as conn:
-        if conn.execute(text(f"SELECT count(*) FROM {REGION_TABLE}")).scalar() == 0:
-            store_region(conn, REGION)
     yield e
     e.dispose()
 
 
-def rows(conn: Connection, stored: bool) -> list[dict[str, Any]]:
-    set_id = set_valid_at(conn, REGION, None)[0]
-    units = coverage_by_unit(conn, REGION, "cell", set_id, stored=stored)
+def rows(conn: Connection, stored: bool, region: str = REGION) -> list[dict[str, Any]]:
+    set_id = set_valid_at(conn, region, None)[0]
+    units = coverage_by_unit(conn, region, "cell", set_id, stored=stored)
     return units.drop(columns="geometry").to_dict("records")
 
 
-def assert_equal(conn: Connection) -> float:
+def assert_equal(conn: Connection, region: str = REGION) -> float:
     """Stored = on the fly (every column as the analysis answers it); the covered area."""
-    got, want = rows(conn, True), rows(conn, False)
+    got, want = rows(conn, True, region), rows(conn, False, region)
     assert len(got) == len(want) > 100
     assert got == want
     return sum(r["covered_m2"] for r in got)
+
+
+def stored_srid(conn: Connection, region: str) -> int | None:
+    return conn.execute(text(f"SELECT srid FROM {REGION_TABLE} WHERE region_code = :r"),
+                        {"r": region}).scalar()
+
+
+def read_only(conn: Connection) -> None:
+    """Make ``conn``'s (new) transaction read-only: any write in it fails."""
+    conn.execute(text("SET TRANSACTION READ ONLY"))
+
+
+def test_the_loaders_store_the_coverage_and_a_read_writes_nothing(
+        engine: Engine, two_counties: tuple[str, Engine]) -> None:
+    # the demo loader, and `wangge region add` + `wangge demo load --region` (临县), store it
+    with engine.connect() as conn:
+        read_only(conn)
+        assert stored_srid(conn, REGION) == region_metric_srid(conn, REGION)
+        assert 0 < assert_equal(conn)
+    with two_counties[1].connect() as conn:
+        read_only(conn)
+        assert stored_srid(conn, LIN) == region_metric_srid(conn, LIN) != 0
+        assert 0 < assert_equal(conn, LIN)
+    # absent (a region the stored coverage never knew): answered on the fly, nothing written
+    with engine.begin() as conn:
+        conn.execute(text(f"DELETE FROM {CELL_TABLE}"))
+        conn.execute(text(f"DELETE FROM {REGION_TABLE}"))
+    with engine.connect() as conn:
+        read_only(conn)
+        assert 0 < assert_equal(conn)
+        assert stored_srid(conn, REGION) is None
+        assert conn.execute(text(f"SELECT count(*) FROM {CELL_TABLE}")).scalar() == 0
 
 
 def stamp(conn: Connection) -> dict[int, tuple[Any, ...]]:
@@ -125,11 +160,13 @@ def test_stored_coverage_follows_an_import_and_a_new_region_crs(engine: Engine,
     assert rep.committed and rep.updated == 40, rep.summary_lines()
     with engine.connect() as conn:
         assert_equal(conn)
-        # stored in another CRS (or never): computed again for the region when read
+        # stored in another CRS (or never): answered on the fly, the stored rows untouched
         conn.execute(text(f"UPDATE {REGION_TABLE} SET srid = 4547 WHERE region_code = :r"),
                      {"r": REGION})
         conn.execute(text(f"UPDATE {CELL_TABLE} SET covered_m2 = 0"))
         assert_equal(conn)
+        assert stored_srid(conn, REGION) == 4547
+        assert conn.execute(text(f"SELECT max(covered_m2) FROM {CELL_TABLE}")).scalar() == 0
         conn.execute(text(f"DELETE FROM {REGION_TABLE}"))
         conn.execute(text(f"DELETE FROM {CELL_TABLE}"))
         assert_equal(conn)
