@@ -324,6 +324,16 @@ def bulk_insert_sql(source: str) -> list[str]:
     ]
 
 
+def region_is_empty(conn: Connection, region: str) -> bool:
+    """The region has no incident and no rollup row (a first load: :func:`bulk_load`, and
+    the importer's COPY straight into ``incident``)."""
+    return bool(conn.execute(text(
+        "SELECT NOT EXISTS (SELECT 1 FROM incident WHERE region_code = :r) AND NOT EXISTS "
+        f"(SELECT 1 FROM {TABLE} WHERE region_code = :r) AND NOT EXISTS (SELECT 1 FROM "
+        f"{MONTH_TABLE} WHERE region_code = :r) AND NOT EXISTS (SELECT 1 FROM {CELL_TABLE} "
+        "WHERE region_code = :r)"), {"r": region}).scalar())
+
+
 @contextmanager
 def bulk_load(conn: Connection, region: str) -> Iterator[bool]:
     """Inserts into ``incident`` of a region that has no incident yet (a first load, years of
@@ -335,12 +345,7 @@ def bulk_load(conn: Connection, region: str) -> Iterator[bool]:
     hold rows, runs the block with the trigger as always. Updates and deletes in the block
     keep their triggers. Everything is in the caller's transaction (a rollback restores the
     trigger and the key)."""
-    empty = conn.execute(text(
-        "SELECT NOT EXISTS (SELECT 1 FROM incident WHERE region_code = :r) AND NOT EXISTS "
-        f"(SELECT 1 FROM {TABLE} WHERE region_code = :r) AND NOT EXISTS (SELECT 1 FROM "
-        f"{MONTH_TABLE} WHERE region_code = :r) AND NOT EXISTS (SELECT 1 FROM {CELL_TABLE} "
-        "WHERE region_code = :r)"), {"r": region}).scalar()
-    if not empty:
+    if not region_is_empty(conn, region):
         yield False
         return
     conn.execute(text(f"ALTER TABLE incident DISABLE TRIGGER {INSERT_TRIGGER}"))

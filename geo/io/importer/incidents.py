@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
+import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import shapely
+from psycopg.errors import UniqueViolation
 from shapely.geometry import Point
 from sqlalchemy import Connection, text
 
@@ -24,9 +27,10 @@ from geo.incidents.codes import is_intake_code, reserved_code_reason, unsafe_cod
 from geo.incidents.intake import check_reported_at, reported_at_bounds
 from geo.incidents.reference import ensure_unclassified
 from geo.incidents.rollup import TABLE as ROLLUP_TABLE
-from geo.incidents.rollup import bulk_load
+from geo.incidents.rollup import bulk_load, region_is_empty
 from geo.incidents.routing import Router
 from geo.io.geometry import as_point
+from geo.io.importer import staging
 from geo.io.importer.fields import Cols, code_of, column_values, example_row
 from geo.io.importer.options import Progress
 from geo.io.importer.report import ImportReport
@@ -42,6 +46,10 @@ from geo.io.importer.staging import (
 from geo.io.parse import parse_time
 from geo.localtime import CST, local_date
 
+FIRST_LOAD_NOTE = (
+    "区域首次批量导入: 汇总表 (按日、按月、按网格) 在导入结束时一次写入 / first bulk load of the "
+    "region: its rollups (daily, monthly, per cell) were added once, by grouped inserts, at "
+    "the end")
 ROUTED = ("boundary_set_id", "cell_code", "community_code", "township_code", "worker_id")
 
 
@@ -116,6 +124,59 @@ def _refuse_live_cases(conn: Connection, stg: str, report: ImportReport) -> None
     conn.execute(text(f"DELETE FROM {stg} WHERE _reserved"))
 
 
+class _Staged(Exception):
+    """A first load meets a row it cannot COPY straight into ``incident`` (a code repeated in
+    the file, a code of the intake's own form): the import goes through staging instead."""
+
+
+def _first_load(conn: Connection, ctx: ImportContext, frames: Iterator[dict[str, list[Any]]],
+                labels_note: Callable[[], None]) -> None:
+    """A region's first load (no incidents, no rollups: :func:`region_is_empty`): its rows
+    COPY straight into ``incident``, without staging, ``INSERT ... SELECT`` and the merge's
+    checks against existing rows (there are none: no live case, nothing to update). Rows the
+    staged path would treat otherwise raise :class:`_Staged`: a code of the intake's own form
+    (refused there after every other refusal) and a code repeated in the file (the unique
+    key refuses the second; staging keeps the last). Whether this is a bulk load
+    (:func:`deferred_constraints`, :func:`bulk_load`) is judged on the first
+    :data:`~geo.io.importer.staging.BULK_ROWS` rows, read before the COPY opens (two chunks
+    held at most). A repeated code found by the key rolls the COPY back to its savepoint: the
+    staged path then reads the file again (the ids the COPY drew from the sequence are a gap,
+    as after any rolled-back insert)."""
+    report = ctx.report
+    routed = 0
+
+    def rows() -> Iterator[dict[str, list[Any]]]:
+        nonlocal routed
+        for out in frames:
+            if any(out.pop("_reserved")):
+                raise _Staged
+            routed += len(out["cell_code"]) - out["cell_code"].count(None)
+            yield out
+
+    it = rows()
+    head: list[dict[str, list[Any]]] = []
+    n = 0
+    for frame in it:
+        head.append(frame)
+        n += len(frame["_rn"])
+        if n >= staging.BULK_ROWS:
+            break
+    try:
+        with deferred_constraints(conn, "incident", n, report, also=(ROLLUP_TABLE,)) as bulk:
+            with bulk_load(conn, ctx.opts.region) if bulk else nullcontext(False) as first:
+                report.new += copy_frames(conn, "incident", itertools.chain(head, it),
+                                          not_copied=("_rn",))
+                labels_note()
+            if first:
+                report.notes.append(FIRST_LOAD_NOTE)
+    except UniqueViolation as exc:
+        if exc.diag.constraint_name != "uq_incident_code":
+            raise
+        raise _Staged from exc
+    if ctx.opts.route:
+        report.routed = routed
+
+
 def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | None) -> None:
     """Import incidents streamed through staging; new ones routed to a cell with ``opts.route``."""
     opts, report, f = ctx.opts, ctx.report, ctx.fields
@@ -152,15 +213,9 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
     # rows with an address and no coordinates: the offline address matcher, its index built
     # once for the whole file (also before the COPY opens)
     addresses = index_for(conn, opts.region) if f["address"] else None
-    stg = stage(conn, "incident", cols)
-    # a code of the intake's own form: refused after staging (a live case says so first)
-    conn.execute(text(f"ALTER TABLE {stg} ADD COLUMN _reserved boolean"))
     # what is the same on every row (the checked region, channel, urgency) and the columns no
     # field of the file feeds are the staging table's defaults, not text in the COPY
     same = {"region_code": opts.region, "channel": opts.channel, "urgency": "normal"}
-    for c, v in same.items():
-        conn.execute(text(f"ALTER TABLE {stg} ALTER COLUMN {c} SET DEFAULT "
-                          f"'{v.replace(chr(39), chr(39) * 2)}'"))
     unfed = {"location_text": "address", "reporter_name": "reporter_name",
              "reporter_phone": "reporter_phone"}
     left_out = [*same, *(c for c, role in unfed.items() if f[role] is None)]
@@ -316,17 +371,40 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
             else:
                 for c in ROUTED:
                     out[c] = [None] * k
+            yield out
+
+    def labels_note() -> None:
+        if labels:
+            report.notes.append(
+                f"{sum(labels.values())} 行的类别未对应任何事件类别, 记为「待分类」由指挥中心分类 "
+                f"(可用 --category-map 对应): {dict(sorted(labels.items())[:20])} / rows whose "
+                "category matches none were filed as unclassified for the command centre (map "
+                "them with --category-map or a profile)")
+
+    if region_is_empty(conn, opts.region):
+        before = copy.deepcopy(report)
+        try:
+            with conn.begin_nested():
+                _first_load(conn, ctx, frames(), labels_note)
+            return
+        except _Staged:  # the staged path, from the start of the file
+            report.__dict__.update(before.__dict__)
+            labels.clear()
+    stg = stage(conn, "incident", cols)
+    # a code of the intake's own form: refused after staging (a live case says so first)
+    conn.execute(text(f"ALTER TABLE {stg} ADD COLUMN _reserved boolean"))
+    for c, v in same.items():
+        conn.execute(text(f"ALTER TABLE {stg} ALTER COLUMN {c} SET DEFAULT "
+                          f"'{v.replace(chr(39), chr(39) * 2)}'"))
+
+    def staged_frames() -> Iterator[dict[str, list[Any]]]:
+        for out in frames():
             for c in left_out:
                 del out[c]
             yield out
 
-    staged = copy_frames(conn, stg, frames())
-    if labels:
-        report.notes.append(
-            f"{sum(labels.values())} 行的类别未对应任何事件类别, 记为「待分类」由指挥中心分类 "
-            f"(可用 --category-map 对应): {dict(sorted(labels.items())[:20])} / rows whose "
-            "category matches none were filed as unclassified for the command centre (map "
-            "them with --category-map or a profile)")
+    staged = copy_frames(conn, stg, staged_frames())
+    labels_note()
     # the planner knows the staged rows before joining them (without it, the live-case join
     # of a large file ran as a nested loop: 1.6 s of a 200,000-row import)
     conn.execute(text(f"ANALYZE {stg}"))
@@ -339,10 +417,7 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
                   extra_set="version = t.version + 1, updated_at = now()",
                   insert_only=("status", "department_code"))
         if first:
-            report.notes.append(
-                "区域首次批量导入: 汇总表 (按日、按月、按网格) 在导入结束时一次写入 / first bulk "
-                "load of the region: its rollups (daily, monthly, per cell) were added once, by "
-                "grouped inserts, at the end")
+            report.notes.append(FIRST_LOAD_NOTE)
     if opts.route:
         report.routed = int(conn.execute(text(
             f"SELECT count(cell_code) FROM {stg}")).scalar_one())

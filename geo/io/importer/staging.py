@@ -47,9 +47,12 @@ def copy_rows(conn: Connection, table: str, cols: list[str], rows: Iterator[tupl
     return n
 
 
-def copy_frames(conn: Connection, table: str, frames: Iterator[dict[str, list[Any]]]) -> int:
+def copy_frames(conn: Connection, table: str, frames: Iterator[dict[str, list[Any]]],
+                not_copied: Sequence[str] = ()) -> int:
     """COPY frames (each a mapping of column name -> the chunk's values, columns named as in
     ``table``, ``_rn`` the file's row) into ``table`` as CSV: the bulk path of large imports.
+    The columns ``not_copied`` (``_rn`` of a table that has none) name rows in the checks'
+    messages only.
 
     The values are held to the same limits as :func:`copy_rows` (:func:`value_checks`),
     checked per column at once; the first value over a limit is an InvalidInput naming the
@@ -63,15 +66,16 @@ def copy_frames(conn: Connection, table: str, frames: Iterator[dict[str, list[An
     if first is None:
         return 0
     names = list(first)
+    copied = [c for c in names if c not in not_copied]
     n = 0
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     limits = column_limits(table, names)
-    with raw.cursor().copy(f"COPY {table} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)"
+    with raw.cursor().copy(f"COPY {table} ({', '.join(copied)}) FROM STDIN WITH (FORMAT csv)"
                            ) as cp:
         for frame in itertools.chain([first], frames):
-            columns = [frame[c] for c in names]
-            _check_columns(names, columns, limits)
+            _check_columns(names, [frame[c] for c in names], limits)
+            columns = [frame[c] for c in copied]
             fields = [_csv_fields(col) for col in columns]
             if all(f is not None for f in fields):
                 cp.write("\n".join(map(",".join, zip(*fields, strict=True))) + "\n")

@@ -8,11 +8,12 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 
 from geo.incidents import rollup
 from geo.io.importer import ImportOptions, run_import, staging
@@ -94,6 +95,92 @@ def migrated(url: str) -> Engine:
     return engine
 
 
+def grid(engine: Engine, tmp_path: Path, region: str) -> tuple[float, float, float]:
+    """A 4 x 4 grid of cells of ``region``, active: its south-west corner and cell size."""
+    x0, y0, step = 111.0, 38.5, 0.01
+    cells = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": f"F{i}{j}"}, "geometry": {
+            "type": "Polygon", "coordinates": [[
+                [x0 + j * step, y0 + i * step], [x0 + (j + 1) * step, y0 + i * step],
+                [x0 + (j + 1) * step, y0 + (i + 1) * step],
+                [x0 + j * step, y0 + (i + 1) * step], [x0 + j * step, y0 + i * step]]]}}
+        for i in range(4) for j in range(4)]}
+    path = tmp_path / f"grid_{region}.geojson"
+    path.write_text(json.dumps(cells))
+    rep = run_import(engine, "cells", path, ImportOptions(
+        region=region, crs="EPSG:4490", commit=True, activate=True,
+        valid_from=dt.date(2020, 1, 1)))
+    assert rep.committed, rep.summary_lines()
+    return x0, y0, step
+
+
+def test_first_load_copies_straight_into_incident(empty_url: str, tmp_path: Path) -> None:
+    """A region's first load COPYs into ``incident`` without staging (no ``stg_incident``);
+    a file with a repeated code or a code of the intake's own form goes through staging as
+    before (the last repeated row counts; the reserved code refused); a later load of the
+    region is staged and merged; every time the rollups equal the incidents."""
+    engine = migrated(empty_url)
+    staged: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "stg_incident" in statement:
+            staged.append(statement)
+
+    try:
+        x0, y0, _ = grid(engine, tmp_path, "DIR1")
+        for region in ("DIR2", "DIR3"):
+            grid(engine, tmp_path, region)
+        event.listen(engine, "before_cursor_execute", seen)
+        n = 200
+        df = pd.DataFrame({
+            "code": [f"D{k:04d}" for k in range(n)],
+            "category": ["water", "power", "nosuch"] * 66 + ["water", "power"],
+            "time": [f"2025-03-{1 + k % 28:02d} {k % 24:02d}:00" for k in range(n)],
+            "lon": [x0 + 0.001 + 0.0001 * k for k in range(n)],
+            "lat": [y0 + 0.001 + 0.0001 * k for k in range(n)],
+            "description": ["one, \"two\"\nthree"] * n})
+        df.loc[5, "time"] = "1999-01-01 00:00"  # refused on the way, as before
+        path = tmp_path / "first.csv"
+        df.to_csv(path, index=False)
+        opts = {"commit": True, "skip_refused": True}
+        rep = run_import(engine, "incidents", path, ImportOptions(region="DIR1", **opts))
+        assert rep.committed and rep.new == n - 1 and rep.routed == n - 1, rep.summary_lines()
+        assert rep.refused_count == 1 and not staged, staged[:1]
+        with engine.connect() as conn:
+            assert assert_equal(conn) == n - 1
+            assert conn.execute(text(
+                "SELECT description FROM incident WHERE code = 'D0002'")).scalar_one() == \
+                "one, \"two\"\nthree"
+        # a repeated code: staged, the last row counts
+        df.loc[9, "code"] = "D0003"
+        df.to_csv(path, index=False)
+        rep = run_import(engine, "incidents", path, ImportOptions(region="DIR2", **opts))
+        assert rep.committed and rep.duplicates == 1 and rep.new == n - 2, rep.summary_lines()
+        assert staged
+        with engine.connect() as conn:
+            assert conn.execute(text(
+                "SELECT reported_at FROM incident WHERE region_code = 'DIR2' AND code = 'D0003'"
+            )).scalar_one() == dt.datetime(2025, 3, 10, 1, tzinfo=dt.UTC)
+            assert assert_equal(conn) == 2 * n - 3
+        # a code of the intake's own form: staged, refused after the others
+        staged.clear()
+        df.loc[9, "code"] = "SJ20250101N0000001"
+        df.to_csv(path, index=False)
+        rep = run_import(engine, "incidents", path, ImportOptions(region="DIR3", **opts))
+        assert rep.committed and rep.new == n - 2 and staged, rep.summary_lines()
+        assert rep.refused_reasons.get("reserved code") == 1, rep.refused_reasons
+        assert rep.refused[-1]["code"] == "SJ20250101N0000001", rep.refused
+        # the region's next load: staged and merged
+        staged.clear()
+        again = run_import(engine, "incidents", path, ImportOptions(region="DIR3", **opts))
+        assert again.unchanged == n - 2 and staged, again.summary_lines()
+        with engine.connect() as conn:
+            assert assert_equal(conn) == 3 * n - 5
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+        engine.dispose()
+
+
 def test_first_bulk_load_of_a_region_adds_rollups_once(empty_url: str, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """A region's first bulk load runs without the rollups' insert trigger and adds the
@@ -102,20 +189,7 @@ def test_first_bulk_load_of_a_region_adds_rollups_once(empty_url: str, tmp_path:
     later import (updates and new rows, through the trigger) keeps them equal."""
     engine = migrated(empty_url)
     try:
-        x0, y0, step = 111.0, 38.5, 0.01
-        cells = {"type": "FeatureCollection", "features": [
-            {"type": "Feature", "properties": {"code": f"F{i}{j}"}, "geometry": {
-                "type": "Polygon", "coordinates": [[
-                    [x0 + j * step, y0 + i * step], [x0 + (j + 1) * step, y0 + i * step],
-                    [x0 + (j + 1) * step, y0 + (i + 1) * step],
-                    [x0 + j * step, y0 + (i + 1) * step], [x0 + j * step, y0 + i * step]]]}}
-            for i in range(4) for j in range(4)]}
-        grid = tmp_path / "grid.geojson"
-        grid.write_text(json.dumps(cells))
-        rep = run_import(engine, "cells", grid, ImportOptions(
-            region="FIRST1", crs="EPSG:4490", commit=True, activate=True,
-            valid_from=dt.date(2020, 1, 1)))
-        assert rep.committed, rep.summary_lines()
+        x0, y0, step = grid(engine, tmp_path, "FIRST1")
         with engine.connect() as conn:
             before = definitions(conn)
         monkeypatch.setattr(staging, "BULK_ROWS", 1_000)
