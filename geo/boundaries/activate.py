@@ -28,6 +28,7 @@ def activate_set(
     force: bool = False,
     valid_from: dt.date | None = None,
     min_area_m2: float = DEFAULT_MIN_AREA_M2,
+    checks: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Switch a pending boundary set on (in the caller's transaction).
 
@@ -45,6 +46,10 @@ def activate_set(
         First day of validity (default: the set's ``valid_from``).
     min_area_m2
         Smallest overlap or gap the checks report.
+    checks
+        The set's checks as :func:`check_boundary_set` made them with ``min_area_m2`` in the
+        caller's transaction, the set unchanged since (the import that just created it, with
+        ``--activate``); made here when None.
 
     Returns
     -------
@@ -63,7 +68,8 @@ def activate_set(
         raise Conflict(f"边界集 {bs['name']} 已经生效 / boundary set {bs['name']} is already "
                        "active")
     vf = valid_from or bs["valid_from"]
-    checks = check_boundary_set(conn, int(bs["id"]), min_area_m2)
+    if checks is None:
+        checks = check_boundary_set(conn, int(bs["id"]), min_area_m2)
     if not checks["ok"] and not force:
         raise Conflict(
             "边界集检查未通过，未启用；修正文件后重新导入，或用 --force 强制启用 / the boundary "

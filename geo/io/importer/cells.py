@@ -126,6 +126,13 @@ def import_cells(conn: Connection, ctx: ImportContext, progress: Progress | None
         (opts.region, set_id, c["code"], c["name"], c["kind"], c["parent"], c["township"],
          c["households"], c["population"], json.dumps({"source_row": c["row"]}), hx)
         for c, hx in zip(cells, hexes, strict=True)))
+    # a region the stored camera coverage does not know yet (created by an import, not by
+    # `wangge region add`) is stored first: the triggers then keep its new cells. Imported
+    # here, not at the top: the analyses load geopandas (+28 MiB), which only a cells import
+    # should pay, not every process importing the importers.
+    from geo.analysis.coverage import ensure_region
+
+    ensure_region(conn, opts.region)
     conn.execute(text(f"INSERT INTO grid_cell ({', '.join(cols)}, area_m2) SELECT "
                       f"{', '.join(cols)}, ST_Area(geom::geography) FROM {stg} ORDER BY code"))
     # the planner must know the new set's rows before the checks' self-join (statistics
@@ -155,6 +162,7 @@ def import_cells(conn: Connection, ctx: ImportContext, progress: Progress | None
             {"s": set_id, "o": prev}).scalar_one())
     with spatial_batch(conn):
         checks = check_boundary_set(conn, set_id, opts.min_area_m2)
+    made = dict(checks)  # for --activate below: the set is not checked twice
     checks["content_hash"] = content_hash
     conn.execute(text("UPDATE boundary_set SET checks = CAST(:c AS jsonb) WHERE id = :s"),
                  {"c": json.dumps(checks, default=str), "s": set_id})
@@ -166,5 +174,5 @@ def import_cells(conn: Connection, ctx: ImportContext, progress: Progress | None
     if opts.activate:
         with spatial_batch(conn):
             report.activation = activate_set(conn, opts.region, str(set_id), opts.force, None,
-                                              opts.min_area_m2)
+                                              opts.min_area_m2, checks=made)
         report.boundary_set["state"] = "active"

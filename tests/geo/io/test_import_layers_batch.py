@@ -71,8 +71,11 @@ def test_checks_and_coverage_run_without_bitmap_scans(empty_engine: Engine,
     rep = run_import(empty_engine, "cells", _cells(tmp_path), ImportOptions(
         region="BATCH1", crs="EPSG:4490", wkt_field="wkt", commit=True, activate=True))
     assert rep.new == 16 and rep.checks is not None and rep.checks["ok"], rep.summary_lines()
-    # the import's checks and the activation's, both with the batch settings
-    assert checks == [("off", "off"), ("off", "off")]
+    # the import's checks, with the batch settings; the activation right after takes them
+    # (the set is not checked twice)
+    assert checks == [("off", "off")]
+    assert rep.activation is not None and rep.activation["checks"] == {
+        k: v for k, v in rep.checks.items() if k != "content_hash"}
     assert between == [default]  # put back after the import's checks
 
     inserts = _settings_at(empty_engine, "INSERT INTO camera")
@@ -83,6 +86,21 @@ def test_checks_and_coverage_run_without_bitmap_scans(empty_engine: Engine,
         region="BATCH1", crs="EPSG:4490", lon_field="lon", lat_field="lat", commit=True))
     assert rep.new == 5, rep.summary_lines()
     assert inserts == [("off", "off")]
+
+    # the region the cells import created has its camera coverage stored (by the import, not
+    # by a read): a read-only read takes the stored rows, equal to the on-the-fly answer
+    from geo.analysis.common import region_metric_srid
+    from geo.analysis.coverage import REGION_TABLE, coverage_by_unit
+    from geo.boundaries.sets import set_valid_at
+
+    with empty_engine.connect() as conn:
+        conn.execute(text("SET TRANSACTION READ ONLY"))
+        assert conn.execute(text(f"SELECT srid FROM {REGION_TABLE} WHERE region_code = "
+                                 "'BATCH1'")).scalar() == region_metric_srid(conn, "BATCH1")
+        set_id = set_valid_at(conn, "BATCH1", None)[0]
+        got, want = (coverage_by_unit(conn, "BATCH1", "cell", set_id, stored=s).drop(
+            columns="geometry").to_dict("records") for s in (True, False))
+        assert got == want and len(got) == 16 and sum(r["covered_m2"] for r in got) > 0
 
 
 def test_geometries_converted_in_batches_stay_with_their_rows(
