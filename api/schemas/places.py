@@ -76,13 +76,18 @@ class MapRows(Answer):
 
 
 class WallFigures(Answer):
-    """The wall screen's counters (board and KPI figures), by township, and its two lists."""
+    """The wall screen's counters (board and KPI figures), by township, and its two lists.
+    For a caller of several counties without ``region``: ``scope`` (the counties' codes),
+    ``counties`` (one row per county instead of townships, which is empty) and the lists
+    across counties, each case with ``county_code`` and ``county_name``."""
 
     as_of: str
     totals: dict[str, Any]
     townships: list[dict[str, Any]]
     newest: list[dict[str, Any]]
     most_overdue: list[dict[str, Any]]
+    scope: list[str] | None = None
+    counties: list[dict[str, Any]] | None = None
     model_config = model_config({
         "as_of": "2026-12-05T09:00:00+08:00",
         "totals": {"today": 12, "open": 240, "overdue": 31, "urgent": 4, "closing_rate": 0.93},
