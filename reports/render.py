@@ -41,6 +41,7 @@ T = {
         "code": "编号", "township": "乡镇", "cell": "网格", "worker": "网格员",
         "department": "责任部门", "status": "状态", "reported": "上报时间",
         "due": "应办结时间", "late": "超期(天)", "map": "六、本月事件分布与热点",
+        "scope_map": "六、本月各区县事件分布",
         "map_title": "{month} 事件分布与热点网格", "cameras": "七、视频监控覆盖",
         "property": "八、物业管理覆盖与目标", "sites": "九、建议新增摄像头点位",
         "definitions": "指标口径", "none": "无", "pp": "个百分点", "unit_cases": "件",
@@ -85,6 +86,7 @@ T = {
         "worker": "Grid worker", "department": "Department", "status": "Status",
         "reported": "Reported", "due": "Due", "late": "Days late",
         "map": "6. Where the month's cases were, and hot spots",
+        "scope_map": "6. Where the month's cases were, by county",
         "map_title": "{month}: incidents and hot-spot cells", "cameras": "7. Camera coverage",
         "property": "8. Property management against the targets",
         "sites": "9. Recommended new camera sites", "definitions": "Definitions",
@@ -371,8 +373,9 @@ def monthly_html(conn: Connection, principal: Principal, report: dict[str, Any],
               _local(r["due_at"]), r["overdue_days"]]
              for r in od["rows"]], {8 + len(first)}))
     # 6. map
-    parts.append(f"<h2>{escape(t['map'])}</h2>")
-    parts.extend(_img(png, t["map"]) for png in map_pictures(conn, principal, report, lang))
+    heading = t["scope_map" if scope else "map"]  # a scope's map has no hot spots
+    parts.append(f"<h2>{escape(heading)}</h2>")
+    parts.extend(_img(png, heading) for png in map_pictures(conn, principal, report, lang))
     if scope:  # the analyses of one county each: in the counties' own reports
         parts.append(f'<p class="note">{escape(t["scope_map_note"])}</p>')
         parts.append(f"<h2>{escape(t['per_county'])}</h2>")

@@ -160,6 +160,8 @@ def test_the_prefecture_report_covers_the_whole_scope(client: TestClient,
     assert "三、各区县 (按结案率排序)" in html and "三、各乡镇" not in html
     assert "<td>临县</td>" in html and "<td>兴县" in html
     assert html.count("<img") >= 2  # the trend and the counties' map
+    # the scope's map section names no hot spots (they are analysed per county)
+    assert "六、本月各区县事件分布" in html and "六、本月事件分布与热点" not in html
     shots = Path(os.environ.get("WANGGE_SHOTS", REPO_ROOT / "artifacts" / "screenshots"))
     shots.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1000, "height": 1400})
