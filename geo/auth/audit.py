@@ -98,7 +98,11 @@ def storable(value: Any) -> Any:
 
 
 # /incidents/{id or code}/...: a request about one case (others, /incidents/bulk, match none)
-_INCIDENT_PATH = re.compile(r"^/incidents/([^/]+)(?:/|$)")
+# The ways to one case by its id or code in a path: the case and its actions, the dispatch
+# map's case panel, the OGC item, the Open311 request (review round 12, L1).
+_INCIDENT_PATH = re.compile(r"^(?:/incidents/|/maps/dispatch/case/"
+                            r"|/ogc/collections/incidents/items/|/open311/v2/requests/)"
+                            r"([^/]+?)(?:\.(?:json|xml))?(?:/|$)")
 _REF_KEYS = ("incident_ids", "incident_codes")
 # A word of a query string that may be a case code (SJ2025093000001, an imported 12345 ticket
 # number): looked up as a code, never as an id (``limit=100`` names no case).
@@ -154,6 +158,8 @@ def filed_by_county(conn: Connection, entry: AuditEntry) -> list[AuditEntry]:
         query = entry.query
         for word in asked:
             if owner.get(word) not in (None, county) and query:
+                if word not in query:  # spelt with %-escapes (%53J...): blanked as read
+                    query = unquote_plus(query)
                 query = re.sub(rf"(?:(?<![A-Za-z0-9_-])|(?<=%[0-9A-Fa-f]{{2}}))"
                                rf"{re.escape(word)}(?![A-Za-z0-9_-])", "***", query)
         out.append(replace(entry, region_code=county, query=query,

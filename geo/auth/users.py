@@ -29,7 +29,7 @@ from geo.auth.tokens import (
 )
 from geo.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from geo.localtime import local_date_sql
-from geo.regions.codes import SCOPE_PREFIX_SQL, check_scope_code
+from geo.regions.codes import SCOPE_PREFIX_SQL, check_scope_code, scope_prefix
 from geo.workers import on_duty_sql
 
 _HASHER = PasswordHasher()
@@ -100,6 +100,13 @@ def add_user(
     if role not in ROLES:
         raise InvalidInput(f"未知角色 {role} / unknown role {role}; one of {list(ROLES)}",
                            field="role")
+    # a user's home county is a county of this installation (review round 12: `--region
+    # 999999` made a user no county's admin sees)
+    regions = {str(c) for c in conn.execute(text("SELECT code FROM region")).scalars()}
+    if region_code not in regions:
+        from geo.regions.locate import unknown_region
+
+        raise unknown_region(region_code, regions)
     dept = None
     if role == "department":
         if not department_code:
@@ -125,6 +132,11 @@ def add_user(
                                f"in region {region_code}", field="worker")
     if scope_code is not None:
         scope_code = check_scope_code(scope_code)
+        if not region_code.startswith(scope_prefix(scope_code)):
+            raise InvalidInput(
+                f"区县 {region_code} 不在 {scope_code} 之内 / county {region_code} is not within "
+                f"{scope_code}: a user oversees the prefecture or province of her county",
+                field="scope")
         if role not in SCOPE_ROLES:
             raise InvalidInput(
                 f"角色 {role} 不能管辖多个区县 (仅 {'/'.join(SCOPE_ROLES)}) / role {role} cannot "

@@ -69,12 +69,21 @@ _MAX_LEN = {"category": 100, "channel": 20, "description": 5000, "place": 300,
             "source_ref": 100, "crs": 100}
 
 
+def too_long(name: str, value: Any) -> str | None:
+    """The refusal of a field of a report longer than its limit (:data:`_MAX_LEN`), None when
+    it fits: the intake's rule, also applied to each row of an import."""
+    limit = _MAX_LEN.get(name)
+    if limit is None or value is None or len(str(value)) <= limit:
+        return None
+    return f"字段 {name} 过长 (上限 {limit} 字符) / {name} is longer than {limit} characters"
+
+
 def _validate(conn: Connection, r: Report) -> tuple[dict[str, Any], str, str]:
-    for name, limit in _MAX_LEN.items():
+    for name in _MAX_LEN:
         value = getattr(r, name)
-        if value is not None and len(str(value)) > limit:
-            raise InvalidInput(f"字段 {name} 过长 (上限 {limit} 字符) / {name} is longer than "
-                               f"{limit} characters", field=name)
+        why = too_long(name, value)
+        if why:
+            raise InvalidInput(why, field=name)
         if isinstance(value, str):
             check_text(value, name)  # control characters: refused (geo.io.text)
     cat = resolve_category(conn, r.category)

@@ -24,7 +24,7 @@ from geo.addresses.match import index_for
 from geo.db.tables import vocab
 from geo.errors import InvalidInput
 from geo.incidents.codes import is_intake_code, reserved_code_reason, unsafe_code_reason
-from geo.incidents.intake import check_reported_at, reported_at_bounds
+from geo.incidents.intake import check_reported_at, reported_at_bounds, too_long
 from geo.incidents.reference import ensure_unclassified
 from geo.incidents.rollup import TABLE as ROLLUP_TABLE
 from geo.incidents.rollup import bulk_load, region_is_empty
@@ -257,6 +257,15 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
                                  for c in raw_codes), dtype=bool, count=n)
             fast &= np.fromiter((resolved[c][0] is not None for c in cats_in), dtype=bool,
                                 count=n)
+            # texts longer than the intake takes (a 5,000,000-character description): those
+            # rows are refused one by one below (review round 12, L2)
+            texts = (("description", descs_in), ("place", places), ("reporter_name", names),
+                     ("reporter_phone", phones))
+            for name, col in texts:
+                longest = max(map(len, map(str, (v for v in col if v is not None))), default=0)
+                if too_long(name, "x" * longest):  # one look at the column's longest text
+                    fast &= np.fromiter((too_long(name, v) is None for v in col), dtype=bool,
+                                        count=n)
             quick = np.flatnonzero(fast)
             qi = quick.tolist()
             codes = [str(raw_codes[i]) for i in qi]
@@ -307,6 +316,11 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
                 pt, why = as_point(geoms[i])
                 if why:
                     report.refuse(row, raw_code, why)
+                    continue
+                why = next((w for name, col in texts for w in [too_long(name, col[i])] if w),
+                           None)
+                if why:
+                    report.refuse(row, raw_code, why, kind="too long")
                     continue
                 if pt is None and addresses is not None and places[i]:
                     m = addresses.match(str(places[i]))

@@ -251,3 +251,33 @@ def test_times_with_mixed_offsets_take_the_row_by_row_path(empty_url: str,
                        "M3": dt.datetime(2025, 1, 1, 0, tzinfo=utc)}
     finally:
         engine.dispose()
+
+
+def test_texts_longer_than_the_intake_takes_are_refused(empty_url: str,
+                                                        tmp_path: Path) -> None:
+    """A row whose description (or place, reporter name or phone) is longer than a report
+    through POST /incidents may be is refused with the intake's message, on the first-load
+    path and after it; the other rows go in (review round 12, L2: a 5,000,000-character
+    description was stored)."""
+    engine = migrated(empty_url)
+    try:
+        for n, region in enumerate(("LEN1", "LEN1")):  # the first load, then a second one
+            path = tmp_path / f"long{n}.csv"
+            pd.DataFrame({"code": [f"L{n}a", f"L{n}b", f"L{n}c"], "category": ["water"] * 3,
+                          "time": ["2025-01-01 08:00"] * 3,
+                          "description": ["正常", "x" * 5001, None],
+                          "reporter_phone": [None, None, "1" * 33],
+                          "lon": [111.1, 111.2, 111.3], "lat": [38.4, 38.5, 38.6]}
+                         ).to_csv(path, index=False)
+            rep = run_import(engine, "incidents", path,
+                             ImportOptions(region=region, commit=True, skip_refused=True))
+            assert rep.committed and rep.new == 1, rep.summary_lines()
+            text_ = "\n".join(rep.summary_lines())
+            assert "description is longer than 5000" in text_, text_
+            assert "reporter_phone is longer than 32" in text_, text_
+        with engine.connect() as conn:
+            got = sorted(conn.execute(text(
+                "SELECT code FROM incident WHERE region_code = 'LEN1'")).scalars())
+        assert got == ["L0a", "L1a"]
+    finally:
+        engine.dispose()
