@@ -32,7 +32,7 @@ from geo.db.tables import Base
 from geo.db.tables.vocab import INCIDENT_STATUS
 from geo.errors import InvalidInput
 from geo.incidents import rollup
-from geo.incidents.flow import CLOSED_STATUSES
+from geo.incidents.flow import CLOSED_STATUSES, VOID_STATUSES
 from geo.incidents.flow import OPEN_STATUSES as OPEN_STATUSES  # read by maps.dispatch
 from geo.layers.registry import LAYERS, base_conditions
 from geo.mapdata.foundation import CRS, check_bbox
@@ -82,7 +82,12 @@ def _overdue_sql(as_of_param: str = ":asof", days_param: str = ":odays", alias: 
 
 
 def _outside_cameras_sql(alias: str = "i") -> str:
-    return (f" AND NOT EXISTS (SELECT 1 FROM camera k WHERE k.region_code = {alias}.region_code "
+    """Cases of the period no online camera sees, as the coverage analysis counts them: the
+    void ones (not accepted, cancelled, merged: :data:`VOID_STATUSES`) are no demand (the
+    map's legend gave 1,882 where the analysis's workbook gave 1,792; walk 12)."""
+    void = ", ".join(f"'{s}'" for s in VOID_STATUSES)
+    return (f" AND {alias}.status NOT IN ({void})"
+            f" AND NOT EXISTS (SELECT 1 FROM camera k WHERE k.region_code = {alias}.region_code "
             f"AND k.status = 'online' AND k.sector IS NOT NULL "
             f"AND ST_Intersects(k.sector, {alias}.geom))")
 

@@ -238,6 +238,25 @@ def test_incidents_outside_every_sector_and_blind_compounds(tiny: Engine) -> Non
     assert list(res["tables"]["blind_compounds"]["code"]) == ["K2"]
 
 
+def test_the_maps_incidents_outside_every_sector_are_the_analysis_ones(tiny: Engine) -> None:
+    """The coverage map's layer (and its legend's count) is the analysis's list: a merged
+    case is no demand on either (walk 12: the map counted 1,882, its workbook 1,792)."""
+    from geo.mapdata import incidents as gi
+
+    with tiny.connect() as conn:  # a cancelled copy of I2 (outside every sector), rolled back
+        conn.execute(text(
+            "INSERT INTO incident (region_code, code, category_code, channel, status, urgency,"
+            " reported_at, geom, boundary_set_id) SELECT region_code, 'I2-void', category_code,"
+            " channel, 'cancelled', urgency, reported_at, geom, boundary_set_id FROM incident"
+            " WHERE code = 'I2'"))
+        res = camera_coverage(conn, COMMAND, R, "cell", PERIOD)
+        rows, total = gi.incidents(conn, COMMAND, R, PERIOD, outside_cameras=True)
+        conn.rollback()
+    assert total == res["summary"]["incidents_uncovered"] == 3
+    assert sorted(rows["code"]) == sorted(
+        res["tables"]["uncovered_incidents"]["code"])
+
+
 def test_coverage_per_compound_community_and_planner_view(tiny: Engine) -> None:
     with tiny.connect() as conn:
         comp = camera_coverage(conn, PLANNER, R, "compound", PERIOD)
