@@ -149,7 +149,10 @@ def _aggregate(df: pd.DataFrame, key: str) -> pd.DataFrame:
 def target_result(item: dict[str, Any]) -> str:
     """Where a target of the summary (``targets`` or ``no_unmanaged_urban``) stands, as a
     :data:`geo.db.tables.vocab.TARGET_RESULT` code: ``met`` / ``not_met`` once due,
-    ``upcoming`` before."""
+    ``upcoming`` before; ``no_data`` when there is nothing to measure (no compounds: a
+    county whose compounds are not imported has met no target; walk 12)."""
+    if item.get("no_data"):
+        return "no_data"
     if item.get("state") != "due":
         return "upcoming"
     return "met" if item.get("met") else "not_met"
@@ -260,6 +263,8 @@ def property_management(conn: Connection, principal: Principal, region_code: str
         },
     }
     for item in [*summary["targets"], summary["no_unmanaged_urban"]]:
+        if not summary["compounds"]:
+            item["no_data"] = True
         item["result"] = target_result(item)
     if bt is not None:
         summary["binding_target"] = {"by": bt[0].isoformat(), "target_pct": round(100 * bt[1], 2),

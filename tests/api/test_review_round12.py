@@ -80,3 +80,19 @@ def test_users_belong_to_a_county_of_the_installation(
     res = CliRunner().invoke(cli, ["users", "add", "r12-pref", "--role", "command",
                                    "--region", LIN, "--scope", "141100"], env=env)
     assert res.exit_code == 0, res.output
+
+
+def test_targets_of_a_county_without_compounds_have_no_data(
+        two_counties: tuple[str, Engine]) -> None:
+    """临县's demo has no compounds: its property-management targets are 无数据, not 已达标
+    with 0 % managed (walk 12)."""
+    url, engine = two_counties
+    with TestClient(create_app(make_settings(url, demo_open=False))) as client:
+        r = client.get("/analysis/property-management", params={"region": LIN},
+                       headers=bearer_for(engine, PREFECTURE_USER[0]))
+    assert r.status_code == 200, r.text[:300]
+    summary = r.json()["summary"]
+    assert summary["compounds"] == 0, summary
+    results = [t["result"] for t in summary["targets"]]
+    assert results and set(results) == {"no_data"}, summary
+    assert summary["no_unmanaged_urban"]["result"] == "no_data", summary

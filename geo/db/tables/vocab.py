@@ -183,7 +183,8 @@ TARGET_STATE = Vocab({"due": ("已到期", "due"), "upcoming": ("未到期", "up
 # Where a dated target stands (geo.analysis.property.target_result): met or not once its date
 # has come, "not yet due" before.
 TARGET_RESULT = Vocab({"met": ("已达标", "met"), "not_met": ("未达标", "not met"),
-                       "upcoming": ("未到期", "not yet due")})
+                       "upcoming": ("未到期", "not yet due"),
+                       "no_data": ("无数据", "no data")})
 # Where a grid gap lies (geo.analysis.grid): inside one parent unit or in the county.
 GAP_SCOPE = Vocab({"parent": ("上级单元内", "within a parent unit"),
                    "county": ("全县范围", "county-wide")})
