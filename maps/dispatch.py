@@ -28,6 +28,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from geo.auth.principal import Principal
+from geo.boundaries.sets import active_set_id
 from geo.crs.transforms import transform_xy
 from geo.mapdata import foundation as gl
 from geo.mapdata import incidents as gi
@@ -76,13 +77,20 @@ def build_dispatch_map(
                 f"{t['period']}: {period.first_day} – {period.last_day}")
 
     admin = gl.admin_units(conn, region, ("township", "village", "community"))
-    ml.add_admin(m, admin[admin["level"] == "township"], opts, "township")
-    ml.add_admin(m, admin[admin["level"] != "township"], opts, "village")
-    cells = gl.cells(conn, region, on=period.as_of.date(), principal=principal)
-    ml.add_cells(m, cells, opts)
-
-    counts = gi.incident_counts_by_cell(conn, principal, region, period, opts.overdue_days)
-    ml.add_counts(m, counts, opts, show=False)
+    if admin.empty:  # a county just added (wangge region add): its outline, no townships yet
+        admin = gl.admin_units(conn, region, ("county",))
+        ml.add_admin(m, admin, opts, "township")
+    else:
+        ml.add_admin(m, admin[admin["level"] == "township"], opts, "township")
+        ml.add_admin(m, admin[admin["level"] != "township"], opts, "village")
+    # a county without an active boundary set (just added, no cells yet) has no cells, no
+    # counts per cell and nothing to search: its outline and zero counters
+    has_grid = active_set_id(conn, region) is not None
+    if has_grid:
+        cells = gl.cells(conn, region, on=period.as_of.date(), principal=principal)
+        ml.add_cells(m, cells, opts)
+        counts = gi.incident_counts_by_cell(conn, principal, region, period, opts.overdue_days)
+        ml.add_counts(m, counts, opts, show=False)
     heat = gi.incident_heat(conn, principal, region, period)
     if heat:
         # no max_zoom: for leaflet.heat it is the zoom of full intensity, for the layer control
@@ -117,7 +125,8 @@ def build_dispatch_map(
 
     add_patrols_today(conn, principal, m, opts)
 
-    m.add_child(JsCall("search", ml.search_entries(gl.search_index(conn, region), opts),
+    m.add_child(JsCall("search", ml.search_entries(
+                           gl.search_index(conn, region) if has_grid else [], opts),
                        {k: t[k] for k in ("placeholder", "go", "notfound")}, st.FOCUS))
     last_day = (period.end - dt.timedelta(days=1)).date()
     m.add_child(JsCall("period", {"from": f"{period.start:%Y-%m-%d}", "to": f"{last_day}"},

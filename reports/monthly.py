@@ -42,7 +42,7 @@ from geo.analysis.sites import camera_sites
 from geo.analysis.spots import hotspots
 from geo.auth.fields import as_seen
 from geo.auth.principal import Principal
-from geo.errors import Forbidden, InvalidInput
+from geo.errors import Forbidden, InvalidInput, NotFound
 from geo.incidents.kpi import kpi
 from geo.incidents.views import list_incidents
 from geo.localtime import CST
@@ -261,7 +261,7 @@ def scope_report(conn: Connection, principal: Principal, counties: list[tuple[st
             "month": f"{first:%Y-%m}", "from": first.isoformat(), "to": after.isoformat(),
             "as_of": as_of.astimezone(CST).isoformat(timespec="seconds"),
             "boundary_set": "、".join(
-                f"{n}: {boundary_set(conn, c, after - dt.timedelta(days=1))['name']}"
+                f"{n}: {_set_name(conn, c, after - dt.timedelta(days=1))}"
                 for c, n in counties),
             "reader": principal.user, "role": principal.role,
             "reader_name": _display_name(conn, principal.user),
@@ -282,6 +282,19 @@ def scope_report(conn: Connection, principal: Principal, counties: list[tuple[st
         "definitions_zh": current.get("definitions_zh") or current["definitions"],
         "warnings": current["warnings"],
     }
+
+
+NO_GRID = "名下暂无网格 (no grid yet)"
+
+
+def _set_name(conn: Connection, region_code: str, day: dt.date) -> str:
+    """The name of a county's boundary set valid on ``day`` in a scope's report, or
+    :data:`NO_GRID` for a county without one (added by ``wangge region add``, no cells yet:
+    the scope's report answers for the other counties, this one has zeros)."""
+    try:
+        return str(boundary_set(conn, region_code, day)["name"])
+    except NotFound:
+        return NO_GRID
 
 
 def _scope_code(conn: Connection, principal: Principal, counties: list[tuple[str, str]]

@@ -145,10 +145,10 @@ def set_valid_at(conn: Connection, region_code: str, at: dt.date | None) -> tupl
     else:
         row = conn.execute(_VALID_AT, {"r": region_code, "d": at}).first()
     if row is None:
-        when = f"valid on {at}" if at else "active"
+        en = "no active boundary set" if at is None else f"no boundary set valid on {at}"
         raise NotFound(
             f"区域 {region_code} 没有{'生效' if at is None else '当日有效'}的网格边界集 / "
-            f"region {region_code} has no {when} boundary set",
+            f"region {region_code} has {en}",
             region=region_code,
         )
     return int(row[0]), str(row[1])

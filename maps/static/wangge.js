@@ -874,6 +874,15 @@
       lists.newest.insertBefore(li, lists.newest.firstChild);
       while (lists.newest.children.length > 8) { lists.newest.removeChild(lists.newest.lastChild); }
     }
+    function fitCounter(n) {
+      // a figure wider than its tile (a prefecture's thousands, 100.0%) is set smaller
+      n.style.fontSize = "";
+      var size = parseFloat(window.getComputedStyle(n).fontSize);
+      while (n.scrollWidth > n.clientWidth && size > 16) {
+        size -= 2;
+        n.style.fontSize = size + "px";
+      }
+    }
     function render(f) {
       if (!wall || !f) { return; }
       D.lastFigures = f;
@@ -881,7 +890,7 @@
       [["today", tot.today], ["open", tot.open], ["overdue", tot.overdue], ["urgent", tot.urgent],
        ["closing_rate", pct(tot.closing_rate)]].forEach(function (p) {
         var n = wall.querySelector(".wangge-counter." + p[0] + " .n");
-        if (n) { n.textContent = p[1]; }
+        if (n) { n.textContent = p[1]; fitCounter(n); }
       });
       var body = wall.querySelector(".wangge-towns tbody");
       body.innerHTML = "";
