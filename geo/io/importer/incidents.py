@@ -262,8 +262,8 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
             texts = (("description", descs_in), ("place", places), ("reporter_name", names),
                      ("reporter_phone", phones))
             for name, col in texts:
-                longest = max(map(len, map(str, (v for v in col if v is not None))), default=0)
-                if too_long(name, "x" * longest):  # one look at the column's longest text
+                longest = max(map(str, (v for v in col if v is not None)), key=len, default=None)
+                if too_long(name, longest):  # one look at the column's longest text
                     fast &= np.fromiter((too_long(name, v) is None for v in col), dtype=bool,
                                         count=n)
             quick = np.flatnonzero(fast)
