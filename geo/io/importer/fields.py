@@ -105,6 +105,17 @@ def column_values(attrs: Cols, col: str | None) -> list[Any]:
     return [None if v is None or v == "" or is_empty(v) else v for v in attrs[col]]
 
 
+def text_values(attrs: Cols, col: str | None) -> list[Any]:
+    """Every value of a free-text column (a description, a place, a name): only an empty
+    cell (nothing, NaN, blanks) is None; a text such as ``NULL``, ``none`` or ``-`` is kept
+    as written (:func:`column_values`' placeholders are for codes, categories, times and
+    coordinates; review: a description ``NULL`` was stored as SQL NULL)."""
+    if col is None:
+        return [None] * len(attrs)
+    return [None if v is None or (v.isspace() or not v if isinstance(v, str) else is_empty(v))
+            else v for v in attrs[col]]
+
+
 def code_of(v: Any) -> str | None:
     """A code as text (``12.0`` read by Excel becomes ``12``), ``None`` when empty."""
     if v is None:

@@ -31,7 +31,7 @@ from geo.incidents.rollup import bulk_load, region_is_empty
 from geo.incidents.routing import Router
 from geo.io.geometry import as_point
 from geo.io.importer import staging
-from geo.io.importer.fields import Cols, code_of, column_values, example_row
+from geo.io.importer.fields import Cols, code_of, column_values, example_row, text_values
 from geo.io.importer.options import Progress
 from geo.io.importer.report import ImportReport
 from geo.io.importer.rows import ImportContext, iter_chunks
@@ -237,8 +237,8 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
             n = len(a)
             ts, good = _fast_times(chunk.attrs[f["time"]], opts.time_format, ctx.tz)
             codes_in, cats_in = column_values(a, f["code"]), column_values(a, f["category"])
-            descs_in, places = column_values(a, f["description"]), column_values(a, f["address"])
-            names = column_values(a, f["reporter_name"])
+            descs_in, places = text_values(a, f["description"]), text_values(a, f["address"])
+            names = text_values(a, f["reporter_name"])
             phones = column_values(a, f["reporter_phone"])
             times_in = column_values(a, f["time"])
             earliest, latest = reported_at_bounds()

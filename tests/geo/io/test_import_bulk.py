@@ -281,3 +281,35 @@ def test_texts_longer_than_the_intake_takes_are_refused(empty_url: str,
         assert got == ["L0a", "L1a"]
     finally:
         engine.dispose()
+
+
+#: descriptions COPY could mistake for its NULL marker, an escape or the end of the data
+AWKWARD = ["NULL", "\\N", "a\\b", "\\", "a\tb", "a\nb", "\\.", '"', ",", "null", " NULL "]
+
+
+def test_awkward_texts_round_trip_exactly(empty_url: str, tmp_path: Path) -> None:
+    """A description of literally ``NULL``, ``\\N``, a backslash, a tab, a newline (and
+    ``\\.``, COPY's end of data) is stored as written, never as SQL NULL or cut: on a
+    region's first load (COPY straight into ``incident``), through staging (a repeated code
+    sends it there) and on a later, merged load (review: ``NULL`` was stored as NULL)."""
+    engine = migrated(empty_url)
+    try:
+        n = len(AWKWARD)
+        for region, repeat in (("AWK1", False), ("AWK2", True), ("AWK1", False)):
+            codes = [f"W{k:02d}" for k in range(n)] + (["W00"] if repeat else [])
+            descs = [*AWKWARD, AWKWARD[0]] if repeat else AWKWARD
+            path = tmp_path / f"awkward_{region}.csv"
+            pd.DataFrame({"code": codes, "category": ["water"] * len(codes),
+                          "time": ["2025-01-01 08:00"] * len(codes), "description": descs,
+                          "lon": [111.1] * len(codes), "lat": [38.4] * len(codes)}
+                         ).to_csv(path, index=False)
+            rep = run_import(engine, "incidents", path, ImportOptions(region=region,
+                                                                      commit=True))
+            assert rep.committed, rep.summary_lines()
+            with engine.connect() as conn:
+                got = dict(conn.execute(text(
+                    "SELECT code, description FROM incident WHERE region_code = :r"),
+                    {"r": region}).all())
+            assert got == {f"W{k:02d}": d for k, d in enumerate(AWKWARD)}, region
+    finally:
+        engine.dispose()
