@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 import anyio
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
 
@@ -27,7 +27,7 @@ from geo.auth.users import (
     session_in_force,
 )
 from geo.errors import Forbidden, InvalidInput, Unauthorized
-from geo.incidents.cases import parse_version
+from geo.incidents.cases import fetch, parse_version
 from geo.regions import locate
 
 
@@ -305,7 +305,7 @@ def _audit_region(settings: Settings, principal: Principal, request: Request) ->
     caller's default county (:meth:`Settings.region_or_default`), never simply the lowest
     code of a multi-county caller (review round 9, N-3); the record's detail lists her
     counties."""
-    asked = request.query_params.get("region")
+    asked = asked_region(request.query_params.get("region"))
     if asked and (principal.regions is None or asked in principal.regions):
         return asked[:12]
     return settings.region_or_default(None, principal.regions)
@@ -330,6 +330,7 @@ def get_region(
     county (``group_by=county``) is about every county in scope, so it takes no region, and
     so is a request of :data:`WHOLE_SCOPE_PATHS` without one (its handler sees that no
     ``region`` was asked and answers for every county in scope)."""
+    region = asked_region(region)
     by_county = request.query_params.get("group_by") == "county"
     whole = by_county or (region is None and request.url.path in WHOLE_SCOPE_PATHS)
     if by_county and region is not None:
@@ -337,18 +338,34 @@ def get_region(
                            "group_by=county covers every county in your scope: drop region",
                            field="region")
     if region is not None:
-        require_known_region(request.app.state.engine, region)
+        require_known_region(request.app.state.engine, region, principal)
     code = caller_region(settings, principal, region, whole_scope=whole)
     request.state.region = code  # the county of the request's audit record
     return code
 
 
-def require_known_region(engine: Engine, code: str) -> None:
+def require_known_region(engine: Engine, code: str, principal: Principal | None = None) -> None:
     """Refuse (404, :func:`geo.regions.locate.unknown_region`) a ``?region=`` this
-    installation does not hold."""
+    installation does not hold, listing the counties the caller may name: her own
+    (:attr:`Principal.regions`), never the others of the installation. A caller without a
+    region list (anonymous, built-in) is told every county: the public layers (cells) answer
+    for each of them."""
     known = locate.known_region(engine, code)
     if known is not None:
-        raise locate.unknown_region(code, known)
+        mine = principal.regions if principal is not None else None
+        raise locate.unknown_region(code, [c for c in known if mine is None or c in mine])
+
+
+def asked_region(region: str | None) -> str | None:
+    """The county a request names in ``region``: None when absent, empty or blank
+    (``?region=`` means the same as no ``region`` everywhere: the caller's default, or her
+    whole scope; never silently the service's county). The one reading of the parameter."""
+    return (region.strip() or None) if region is not None else None
+
+
+def region_was_asked(request: Request) -> bool:
+    """True when the request names a county (``?region=`` non-empty: :func:`asked_region`)."""
+    return asked_region(request.query_params.get("region")) is not None
 
 
 def caller_region(settings: Settings, principal: Principal, region: str | None,
@@ -363,6 +380,7 @@ def caller_region(settings: Settings, principal: Principal, region: str | None,
     a grouping by county, the prefecture map, a point that names its county): one county's
     figures are never shown to her silently as if they were all of hers (review round 8).
     """
+    region = asked_region(region)
     if region is None and not whole_scope and principal.regions and len(principal.regions) > 1:
         codes = ", ".join(sorted(principal.regions)[:20])
         raise InvalidInput(
@@ -403,6 +421,29 @@ def get_conn(
 
 
 ConnDep = Annotated[Connection, Depends(get_conn, scope="function")]
+
+
+def get_case(
+    request: Request, conn: ConnDep, principal: PrincipalDep,
+    incident_id: Annotated[str, Path(description="Case code (e.g. SJ20261005N0000123) or id")],
+    region: Annotated[str | None, Query(description=(
+        "区县代码: 事件编号在你范围内的几个区县都有时用它指定 / county code: picks the case when "
+        "its code exists in several counties of your scope (409 lists them otherwise)"))] = None,
+) -> str:
+    """The case a route's ``{incident_id}`` names, as the key the case actions take: the
+    path's value, or with ``?region=`` the id of that county's case
+    (:func:`geo.incidents.cases.fetch`: 404 outside the caller's scope, 409 for a code held
+    by several of her counties when no county is named)."""
+    asked = asked_region(region)
+    if asked is None:
+        return incident_id
+    require_known_region(request.app.state.engine, asked, principal)
+    principal.require_region(asked)
+    request.state.region = asked
+    return str(fetch(conn, incident_id, principal, region=asked)["id"])
+
+
+CaseDep = Annotated[str, Depends(get_case)]
 
 
 def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:

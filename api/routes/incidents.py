@@ -20,6 +20,7 @@ from api.deps import (
     READ_INCIDENTS,
     AdminDep,
     AsOfDep,
+    CaseDep,
     ConnDep,
     EngineDep,
     PrincipalDep,
@@ -369,7 +370,7 @@ def get_overdue(request: Request, conn: ConnDep, principal: PrincipalDep, as_of:
             summary="One incident with its history / 事件详情",
             responses=ok(schemas_incidents.Incident),
             response_model=None)
-def get_incident(request: Request, incident_id: str, conn: ConnDep, principal: PrincipalDep,
+def get_incident(request: Request, incident_id: CaseDep, conn: ConnDep, principal: PrincipalDep,
                  as_of: AsOfDep, crs: CrsOutQuery = None) -> JSONResponse:
     """The incident, its events, photos, merged reports, pending requests and the actions the
     caller may take now; ETag = version."""
@@ -382,7 +383,7 @@ def get_incident(request: Request, incident_id: str, conn: ConnDep, principal: P
             summary="Possible duplicates of a case / 疑似重复事件",
             responses=ok(schemas_incidents.Nearby), response_model=None)
 def get_duplicates(request: Request, conn: ConnDep, principal: PrincipalDep,
-                   incident_id: str) -> dict[str, Any]:
+                   incident_id: CaseDep) -> dict[str, Any]:
     """The case (compact) and the reports that may be the same matter, earlier or later, in
     the caller's scope: candidates to merge (``POST /incidents/{code}/merge``)."""
     found = views.duplicates_of(conn, principal, incident_id)
@@ -393,7 +394,7 @@ def get_duplicates(request: Request, conn: ConnDep, principal: PrincipalDep,
 @router.post("/incidents/{incident_id}/transition", dependencies=[READ_INCIDENTS],
             summary="Move a case / 流转", responses=ok(schemas_incidents.Incident),
             response_model=None)
-def post_transition(incident_id: str, body: TransitionIn, conn: ConnDep,
+def post_transition(incident_id: CaseDep, body: TransitionIn, conn: ConnDep,
                     principal: PrincipalDep, version: VersionDep) -> JSONResponse:
     """Only allowed transitions (409 names both states); 409 to the loser of a race."""
     return _answer(cases.transition(
@@ -404,7 +405,7 @@ def post_transition(incident_id: str, body: TransitionIn, conn: ConnDep,
 @router.post("/incidents/{incident_id}/merge", dependencies=[READ_INCIDENTS],
             summary="Merge duplicates / 合并重复事件", responses=ok(schemas_incidents.Incident),
             response_model=None)
-def post_merge(incident_id: str, body: MergeIn, conn: ConnDep, principal: PrincipalDep,
+def post_merge(incident_id: CaseDep, body: MergeIn, conn: ConnDep, principal: PrincipalDep,
                version: VersionDep) -> JSONResponse:
     """Merge duplicates into this case; every report and channel is kept."""
     return _answer(cases.merge(conn, incident_id, body.duplicate_ids, principal,
@@ -414,7 +415,7 @@ def post_merge(incident_id: str, body: MergeIn, conn: ConnDep, principal: Princi
 @router.post("/incidents/{incident_id}/reassign", dependencies=[READ_INCIDENTS],
             summary="Reassign / 改派",
             responses=ok(schemas_incidents.Incident), response_model=None)
-def post_reassign(incident_id: str, body: ReassignIn, conn: ConnDep, principal: PrincipalDep,
+def post_reassign(incident_id: CaseDep, body: ReassignIn, conn: ConnDep, principal: PrincipalDep,
                   version: VersionDep) -> JSONResponse:
     """Another cell (its worker on duty follows) and/or department; an audited event."""
     return _answer(cases.reassign(conn, incident_id, principal, body.cell_code,
@@ -425,7 +426,7 @@ def post_reassign(incident_id: str, body: ReassignIn, conn: ConnDep, principal: 
 @router.post("/incidents/{incident_id}/pause", dependencies=[READ_INCIDENTS],
             summary="Pause the clock / 挂起", responses=ok(schemas_incidents.Incident),
             response_model=None)
-def post_pause(incident_id: str, body: ClockIn, conn: ConnDep, principal: PrincipalDep,
+def post_pause(incident_id: CaseDep, body: ClockIn, conn: ConnDep, principal: PrincipalDep,
                version: VersionDep) -> JSONResponse:
     """Stop the working-time clock (the time left is kept)."""
     return _answer(clock.pause(conn, incident_id, principal, body.note,
@@ -435,7 +436,7 @@ def post_pause(incident_id: str, body: ClockIn, conn: ConnDep, principal: Princi
 @router.post("/incidents/{incident_id}/resume", dependencies=[READ_INCIDENTS],
             summary="Resume the clock / 恢复", responses=ok(schemas_incidents.Incident),
             response_model=None)
-def post_resume(incident_id: str, body: ClockIn, conn: ConnDep, principal: PrincipalDep,
+def post_resume(incident_id: CaseDep, body: ClockIn, conn: ConnDep, principal: PrincipalDep,
                 version: VersionDep) -> JSONResponse:
     """Restart the clock with the working time left at the pause."""
     return _answer(clock.resume(conn, incident_id, principal, body.note,
@@ -445,7 +446,7 @@ def post_resume(incident_id: str, body: ClockIn, conn: ConnDep, principal: Princ
 @router.post("/incidents/{incident_id}/extend", dependencies=[READ_INCIDENTS],
             summary="Extend the deadline / 延期", responses=ok(schemas_incidents.Incident),
             response_model=None)
-def post_extend(incident_id: str, body: ExtendIn, conn: ConnDep, principal: PrincipalDep,
+def post_extend(incident_id: CaseDep, body: ExtendIn, conn: ConnDep, principal: PrincipalDep,
                 version: VersionDep) -> JSONResponse:
     """Add working minutes to the current step's and the case's due times."""
     return _answer(clock.extend(conn, incident_id, principal, body.minutes, body.note,
@@ -455,7 +456,7 @@ def post_extend(incident_id: str, body: ExtendIn, conn: ConnDep, principal: Prin
 @router.post("/incidents/{incident_id}/notes", dependencies=[READ_INCIDENTS],
             summary="Add a note / 备注", responses=ok(schemas_incidents.Incident),
             response_model=None)
-def post_note(incident_id: str, body: NoteIn, conn: ConnDep, principal: PrincipalDep,
+def post_note(incident_id: CaseDep, body: NoteIn, conn: ConnDep, principal: PrincipalDep,
               version: VersionDep) -> JSONResponse:
     """A note (and uploaded photos) in the history, status unchanged."""
     return _answer(cases.add_note(conn, incident_id, principal, body.note,
@@ -465,7 +466,7 @@ def post_note(incident_id: str, body: NoteIn, conn: ConnDep, principal: Principa
 @router.post("/incidents/{incident_id}/callback", dependencies=[READ_INCIDENTS],
              summary="Record the caller's satisfaction (回访) / 回访", response_model=None,
              responses=ok(schemas_incidents.Incident))
-def post_callback(incident_id: str, body: CallbackIn, conn: ConnDep, principal: PrincipalDep,
+def post_callback(incident_id: CaseDep, body: CallbackIn, conn: ConnDep, principal: PrincipalDep,
                   version: VersionDep) -> JSONResponse:
     """After closing, the command centre records the caller's satisfaction (once; If-Match);
     hotline cases send it back to the 12345 system; /kpi counts it in 满意率."""
@@ -477,7 +478,7 @@ def post_callback(incident_id: str, body: CallbackIn, conn: ConnDep, principal: 
              dependencies=[READ_INCIDENTS],
              summary="Ask the command centre: extension, return, suspension / 申请延期、退单、挂起",
              responses=ok(schemas_incidents.CaseRequest, status=201), response_model=None)
-def post_request(incident_id: str, body: RequestIn, conn: ConnDep,
+def post_request(incident_id: CaseDep, body: RequestIn, conn: ConnDep,
                  principal: PrincipalDep) -> JSONResponse:
     """A grid worker or department asks for more time (``extension`` with ``minutes`` of
     working time), to give the case back to the command centre (``return``: not theirs,
@@ -490,7 +491,7 @@ def post_request(incident_id: str, body: RequestIn, conn: ConnDep,
 @router.post("/incidents/{incident_id}/requests/{request_id}/decision",
              dependencies=[READ_INCIDENTS], summary="Decide a request / 审批申请",
              responses=ok(schemas_incidents.Incident), response_model=None)
-def post_decision(incident_id: str, request_id: int, body: DecisionIn, conn: ConnDep,
+def post_decision(incident_id: CaseDep, request_id: int, body: DecisionIn, conn: ConnDep,
                   principal: PrincipalDep, version: VersionDep) -> JSONResponse:
     """The command centre approves (the extension is granted, the case goes back to
     ``registered`` to be dispatched again, or the clock stops) or refuses a request."""
@@ -501,7 +502,7 @@ def post_decision(incident_id: str, request_id: int, body: DecisionIn, conn: Con
 @router.post("/incidents/{incident_id}/locate", dependencies=[READ_INCIDENTS],
             summary="Locate a case / 定位", responses=ok(schemas_incidents.Incident),
             response_model=None)
-def post_locate(incident_id: str, body: LocateIn, conn: ConnDep,
+def post_locate(incident_id: CaseDep, body: LocateIn, conn: ConnDep,
                 principal: PrincipalDep, version: VersionDep) -> JSONResponse:
     """Give a needs_location case its point; it is routed and becomes reported."""
     return _answer(intake.locate(conn, incident_id, principal, body.lon, body.lat, body.crs,
@@ -512,7 +513,7 @@ def post_locate(incident_id: str, body: LocateIn, conn: ConnDep,
              dependencies=[READ_INCIDENTS], summary="Attach photos / 上传照片",
              responses=ok(schemas_incidents.Photos, status=201),
              response_model=None)
-async def post_attachments(incident_id: str, engine: EngineDep, settings: SettingsDep,
+async def post_attachments(incident_id: CaseDep, engine: EngineDep, settings: SettingsDep,
                            principal: PrincipalDep,
                            files: Annotated[list[UploadFile] | None, File(
                                description="One or more photos (field name files or file)")
@@ -539,7 +540,7 @@ async def post_attachments(incident_id: str, engine: EngineDep, settings: Settin
             response_class=Response,
             responses=files("image/jpeg", "image/png", "image/gif", "image/webp",
                             description="The stored photo"))
-def get_attachment(incident_id: str, attachment_id: int, conn: ConnDep,
+def get_attachment(incident_id: CaseDep, attachment_id: int, conn: ConnDep,
                    settings: SettingsDep, principal: PrincipalDep) -> Response:
     """The stored file."""
     data, ctype, name = attachments.read_attachment(conn, incident_id, attachment_id, principal,

@@ -7,7 +7,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import EXPENSIVE, LOGGED_IN, AsOfDep, ConnDep, PrincipalDep, RegionDep
+from api.deps import (
+    EXPENSIVE,
+    LOGGED_IN,
+    AsOfDep,
+    ConnDep,
+    PrincipalDep,
+    RegionDep,
+    region_was_asked,
+)
 from api.schemas import ok
 from api.schemas import reports as schemas_reports
 from api.uploads import content_disposition
@@ -49,7 +57,7 @@ def get_monthly_report(
     counties."""
     several = principal.regions is not None and len(principal.regions) > 1
     counties = (counties_in_scope(conn, principal)
-                if several and "region" not in request.query_params else [])
+                if several and not region_was_asked(request) else [])
     if len(counties) > 1:
         report = scope_report(conn, principal, counties, month, as_of)
     else:

@@ -231,21 +231,51 @@ def attachments_of(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
 
 
 def fetch(conn: Connection, incident_id: int | str, principal: Principal,
-          lock: bool = False) -> dict[str, Any]:
-    """One incident (by id or code) in the caller's scope; 404 otherwise."""
+          lock: bool = False, region: str | None = None) -> dict[str, Any]:
+    """One incident (by id or code) in the caller's scope, in county ``region`` when given;
+    404 otherwise. The one resolver of a case named in a request (every route and action).
+
+    A code is unique within a county only (a history import may bring a code another county
+    also has): a code held by several counties of the caller's scope is refused with 409
+    listing them (:func:`ambiguous_code`) unless ``region`` picks one; a caller of one county
+    resolves it within her county only (her scope).
+    """
     cond, params = incident_scope_sql(principal, "i")
     if str(incident_id).isdigit() and int(incident_id) > MAX_ID:
         raise NotFound(f"事件 {incident_id} 不存在 / incident {incident_id} not found")
     key = "i.id = :k" if str(incident_id).isdigit() else "i.code = :k"
     k: int | str = int(incident_id) if str(incident_id).isdigit() else str(incident_id)
-    sql = f"SELECT {CASE_COLUMNS} FROM incident i WHERE {key} AND {cond}"
+    if region is not None:
+        cond += " AND i.region_code = :case_region"
+        params = {**params, "case_region": region}
+    sql = f"SELECT {CASE_COLUMNS} FROM incident i WHERE {key} AND {cond} ORDER BY i.region_code"
     if lock:
         sql += " FOR UPDATE OF i"
-    row = conn.execute(text(sql), {**params, "k": k}).mappings().first()
-    if row is None:
+    rows = conn.execute(text(sql), {**params, "k": k}).mappings().fetchmany(2)
+    if not rows:
         raise NotFound(f"事件 {incident_id} 不存在或不在您的范围内 / incident {incident_id} "
                        "not found (or not in your scope)", incident=str(incident_id))
-    return dict(row)
+    if len(rows) > 1:
+        raise ambiguous_code(conn, str(incident_id), principal)
+    return dict(rows[0])
+
+
+def ambiguous_code(conn: Connection, code: str, principal: Principal) -> Conflict:
+    """The refusal (409) of a case code held by several counties of the caller's scope: it
+    lists them (code and name) and says how to pick one (``?region=``)."""
+    cond, params = incident_scope_sql(principal, "i")
+    counties = [(str(c), str(n)) for c, n in conn.execute(text(
+        f"SELECT r.code, r.name FROM region r WHERE EXISTS (SELECT 1 FROM incident i "
+        f"WHERE i.region_code = r.code AND i.code = :k AND {cond}) ORDER BY r.code"),
+        {**params, "k": code}).all()]
+    zh = ", ".join(f"{c} {n}" for c, n in counties)
+    en = ", ".join(f"{c} ({n})" for c, n in counties)
+    return Conflict(
+        f"事件编号 {code} 在你范围内的 {len(counties)} 个区县都有 ({zh}): 请用 ?region=<区县代码> "
+        f"指定, 如 ?region={counties[0][0]} / case code {code} exists in {len(counties)} "
+        f"counties of your scope ({en}): pick one with ?region=<county code>, e.g. "
+        f"?region={counties[0][0]}", incident=code, field="region",
+        counties=[{"code": c, "name": n} for c, n in counties])
 
 
 def get_incident(conn: Connection, incident_id: int | str, principal: Principal,

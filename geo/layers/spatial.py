@@ -297,10 +297,12 @@ def cell_summary(conn: Connection, code: str, principal: Principal) -> dict[str,
         " AND a.code = c.township_code) AS township_name "
         "FROM grid_cell c JOIN boundary_set b ON b.id = c.boundary_set_id AND b.is_active "
         "WHERE c.code = :c"), {"c": code}).mappings().first()
-    if cell is None or not principal.in_region(cell["region_code"]):
+    if cell is None:
         raise NotFound(f"没有编码为 {code} 的网格 (生效边界集) / no cell {code} in the active "
                        "boundary set", code=code)
     region = cell["region_code"]
+    # cells are a public layer: a caller outside the cell's county sees the public card
+    principal = principal.seen_from(region)
     worker = worker_on_duty(conn, region, code, dt.date.today())
     compounds = [dict(r) for r in conn.execute(text(
         "SELECT p.code, p.name, p.mgmt_mode, p.households FROM compound p, grid_cell c "
