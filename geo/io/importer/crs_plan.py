@@ -94,14 +94,21 @@ def plausibility(plan: CrsPlan, geoms: np.ndarray) -> tuple[np.ndarray, list[str
     n = len(geoms)
     reasons: list[str | None] = [None] * n
     ok = np.ones(n, dtype=bool)
-    has = np.array([g is not None and not g.is_empty for g in geoms], dtype=bool)
+    arr = np.asarray(geoms, dtype=object)
+    has = ~shapely.is_missing(arr) & ~shapely.is_empty(arr)
     if not has.any():
         return ok, reasons
-    b = shapely.bounds(np.asarray(list(geoms[has]), dtype=object))
+    b = shapely.bounds(arr[has])
     idx = np.flatnonzero(has)
     metric = (projected_problems(b[:, 0], b[:, 1], plan.name)
               if not plan.geographic and plan.name else None)
-    for k, i in enumerate(idx):
+    look: list[int] | range = range(len(idx))
+    if plan.geographic:  # degrees in range pass: only the others are looked at one by one
+        a = np.abs(b)
+        look = np.flatnonzero(~((np.maximum(a[:, 0], a[:, 2]) <= 180) & (
+            np.maximum(a[:, 1], a[:, 3]) <= 90))).tolist()
+    for k in look:
+        i = idx[k]
         minx, miny, maxx, maxy = b[k]
         ax, ay = max(abs(minx), abs(maxx)), max(abs(miny), abs(maxy))
         if plan.geographic:

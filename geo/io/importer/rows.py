@@ -98,22 +98,22 @@ def chunk_geoms(ctx: ImportContext, chunk: Chunk) -> tuple[np.ndarray, list[str 
         out = ctx.plan.to_4490(geoms)
     except Exception as exc:  # noqa: BLE001 - pyproj errors vary
         raise InvalidInput(f"坐标转换失败 / coordinate transformation failed: {exc}") from exc
-    present = np.array([g is not None for g in out], dtype=bool)
+    present = ~shapely.is_missing(out)
     finite = np.ones(n, dtype=bool)
     if present.any():
-        finite[present] = np.isfinite(shapely.bounds(
-            np.asarray(list(out[present]), dtype=object))).all(axis=1)
+        finite[present] = np.isfinite(shapely.bounds(out[present])).all(axis=1)
     for i in np.flatnonzero(~finite).tolist():
         out[i] = None
         reasons[i] = (f"坐标无法从 {ctx.plan.label} 转换 / coordinates cannot be transformed "
                           f"from {ctx.plan.label}")
     if ctx.extent is not None:
         extent, what = ctx.extent
-        has = np.array([g is not None for g in out], dtype=bool)
+        has = ~shapely.is_missing(out)
         if has.any():
             inside = np.ones(n, dtype=bool)
-            inside[has] = shapely.intersects(extent, np.asarray(list(out[has]), dtype=object))
-            outside = [i for i in range(n) if has[i] and not inside[i]]
+            shapely.prepare(extent)  # once: each row's test against the prepared extent
+            inside[has] = shapely.intersects(extent, out[has])
+            outside = np.flatnonzero(has & ~inside).tolist()
             if not ctx.layer_checked and len(outside) * 2 > int(has.sum()) and outside:
                 i = outside[0]
                 hint = _swap_hint(ctx, chunk.geoms[i], extent)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import queue
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import shapely
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import Connection, text
 
 from geo.errors import InvalidInput
@@ -71,8 +73,9 @@ def copy_frames(conn: Connection, table: str, frames: Iterator[dict[str, list[An
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     limits = column_limits(table, names)
-    with raw.cursor().copy(f"COPY {table} ({', '.join(copied)}) FROM STDIN WITH (FORMAT csv)"
-                           ) as cp:
+    cur = raw.cursor()
+    with cur.copy(f"COPY {table} ({', '.join(copied)}) FROM STDIN WITH (FORMAT csv)",
+                  writer=_QueuedWriter(cur)) as cp:
         for frame in itertools.chain([first], frames):
             _check_columns(names, [frame[c] for c in names], limits)
             columns = [frame[c] for c in copied]
@@ -87,6 +90,18 @@ def copy_frames(conn: Connection, table: str, frames: Iterator[dict[str, list[An
             n += len(columns[0])
     return n
 
+
+class _QueuedWriter(QueuedLibpqWriter):
+    """psycopg's writer that sends COPY data from a thread (the next chunk's rows are made
+    while the server reads this one's) with at most :data:`COPY_QUEUE` pieces of 128 KiB
+    waiting (psycopg's default, 1,024 pieces, would let 128 MiB wait in memory)."""
+
+    def __init__(self, cursor: Any) -> None:
+        super().__init__(cursor)
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=COPY_QUEUE)  # type: ignore[assignment]
+
+
+COPY_QUEUE = 64
 
 _CSV_SPECIAL = (",", '"', "\n", "\r")
 
