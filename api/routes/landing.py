@@ -4,6 +4,13 @@ strict Content-Security-Policy, every text escaped (as the login page, api/route
 
 Links are listed only when the app serves their route (the monthly report appears when its
 router is installed); links that need a login say so.
+
+The page follows who opens it (the login cookie of the browser; a bad or expired one reads as
+no login, the page never fails on it): anonymous, the public entry points of the service's
+county; a county user, her county; a user whose scope holds several counties (a prefecture
+or province command centre, :func:`geo.regions.scope.counties_in_scope`), her counties: the
+wall screen and dispatch map across them, the report of her whole scope, and each county's
+own maps and reports (``?region=CODE``).
 """
 
 from __future__ import annotations
@@ -14,13 +21,18 @@ from functools import cache
 from html import escape
 from typing import Any
 
-from fastapi import APIRouter, Request
+import anyio
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import text
 
-from api.deps import SettingsDep
+from api.deps import SettingsDep, get_principal
 from geo import localtime
+from geo.auth.principal import ROLE_NAMES, Principal
 from geo.db.tables.vocab import DATA_ORIGIN
+from geo.errors import WanggeError
+from geo.regions.scope import counties_in_scope
+from maps.texts import TEXTS
 
 router = APIRouter(tags=["meta"])
 
@@ -40,6 +52,10 @@ _T = {
         "maps": "地图", "worker": "网格员", "reports": "报表和导出 (Excel)", "api": "接口",
         "other_lang": "English",
         "note_login": "标「需登录」的链接会先打开登录页; 登录后按角色显示 (网格员只看自己的网格)。",
+        "signed_in": "已登录: {user} ({role})。",
+        "scope": "我的区县 ({n} 个)", "scope_map": "跨区县指挥调度地图 (各区县界和计数)",
+        "scope_report": "全部区县的月报 ({month})",
+        "my_county": "我的区县: {name} ({code})。",
     },
     "en": {
         "title": "Wangge: grid-based service management",
@@ -56,11 +72,16 @@ _T = {
         "api": "API", "other_lang": "中文",
         "note_login": "Links marked 'login' open the login page first; what you see then "
                       "depends on your role (a grid worker sees her own cells).",
+        "signed_in": "Signed in: {user} ({role}).",
+        "scope": "My counties ({n})", "scope_map": "Dispatch map across the counties "
+        "(outlines and counters)", "scope_report": "Monthly report of all the counties ({month})",
+        "my_county": "My county: {name} ({code}).",
     },
 }
 
 # (section, path, needs login, Chinese label, English label); {cell} is an example cell code.
-_LINKS: list[tuple[str, str, bool, str, str]] = [
+Link = tuple[str, str, bool, str, str]
+_LINKS: list[Link] = [
     ("maps", "/maps/dispatch", True, "指挥调度地图 (事件、网格、摄像头)",
      "Dispatch map (incidents, cells, cameras)"),
     ("maps", "/maps/cells/{cell}", True, "单个网格的地图 (示例网格)",
@@ -142,8 +163,7 @@ def _last_month() -> str:
     return (first - dt.timedelta(days=1)).strftime("%Y-%m")
 
 
-def landing_links(request: Request, cell: str | None,
-                  month: str) -> list[tuple[str, str, bool, str, str]]:
+def landing_links(request: Request, cell: str | None, month: str) -> list[Link]:
     """The page's links whose route the app serves (example cell and month filled in)."""
     served = _served(request)
     out = []
@@ -162,45 +182,133 @@ def landing_links(request: Request, cell: str | None,
     return out
 
 
-def _page(lang: str, region: tuple[str, str, str | None, bool, str], code: str,
-          links: list[tuple[str, str, bool, str, str]]) -> str:
+def _with_region(links: list[Link], code: str) -> list[Link]:
+    """``links`` about county ``code`` (``?region=CODE``), for a caller of several counties."""
+    return [(sec, path + ("&" if "?" in path else "?") + f"region={code}", login, zh, en)
+            for sec, path, login, zh, en in links]
+
+
+def _items(lang: str, links: list[Link]) -> str:
     t = _T[lang]
-    name = region[1] if lang == "en" else region[0]
-    about = (t["demo"] if region[3] else t["region"]).format(
-        name=name, code=code, synthetic=DATA_ORIGIN.label("synthetic", lang))
+    items = []
+    for _sec, path, login, zh, en in links:
+        href = path
+        if lang == "en" and (path.startswith("/maps/") or path.startswith("/login")
+                             or "format=xlsx" in path):
+            href += ("&" if "?" in path else "?") + "lang=en"
+        tag = t["login"] if login else t["open"]
+        items.append(f'<li><a href="{escape(href)}">{escape(en if lang == "en" else zh)}'
+                     f'</a> <span class="tag">{escape(tag)}</span> '
+                     f'<code>{escape(path)}</code></li>')
+    return f"<ul>{''.join(items)}</ul>" if items else ""
+
+
+def _sections(lang: str, links: list[Link],
+              names: tuple[str, ...] = ("maps", "worker", "reports", "api")) -> list[str]:
+    t = _T[lang]
     parts = []
-    for section in ("maps", "worker", "reports", "api"):
-        items = []
-        for sec, path, login, zh, en in links:
-            if sec != section:
-                continue
-            href = path
-            if lang == "en" and (path.startswith("/maps/") or path.startswith("/login")
-                                 or "format=xlsx" in path):
-                href += ("&" if "?" in path else "?") + "lang=en"
-            tag = t["login"] if login else t["open"]
-            items.append(f'<li><a href="{escape(href)}">{escape(en if lang == "en" else zh)}'
-                         f'</a> <span class="tag">{escape(tag)}</span> '
-                         f'<code>{escape(path)}</code></li>')
-        if items:
-            parts.append(f"<h2>{escape(t[section])}</h2><ul>{''.join(items)}</ul>")
+    for section in names:
+        ul = _items(lang, [link for link in links if link[0] == section])
+        if ul:
+            parts.append(f"<h2>{escape(t[section])}</h2>{ul}")
+    return parts
+
+
+def _page(lang: str, about: list[str], parts: list[str]) -> str:
+    t = _T[lang]
     other = "/" if lang == "en" else "/?lang=en"
+    paras = "".join(f"<p>{escape(x)}</p>" for x in about)
     return f"""<!DOCTYPE html>
 <html lang="{'en' if lang == 'en' else 'zh-CN'}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(t["title"])}</title>
 <style>body{{font-family:sans-serif;max-width:46em;margin:2em auto;padding:0 1em;
 line-height:1.6;color:#222}}h1{{font-size:1.6em}}h2{{font-size:1.2em;margin-top:1.5em;
-border-bottom:1px solid #ddd}}ul{{padding-left:1.2em}}.tag{{font-size:.8em;color:#666;
-border:1px solid #ccc;border-radius:3px;padding:0 .3em}}code{{color:#666;font-size:.85em}}
-.lang{{float:right}}.note{{color:#555;font-size:.9em}}</style>
+border-bottom:1px solid #ddd}}h3{{font-size:1.05em;margin-bottom:0}}ul{{padding-left:1.2em}}
+.tag{{font-size:.8em;color:#666;border:1px solid #ccc;border-radius:3px;padding:0 .3em}}
+code{{color:#666;font-size:.85em}}.lang{{float:right}}.note{{color:#555;font-size:.9em}}
+</style>
 </head><body><p class="lang"><a href="{other}">{escape(t["other_lang"])}</a></p>
 <h1>{escape(t["title"])}</h1>
 <p>{escape(t["lead"])}</p>
-<p>{escape(about)}</p>
+{paras}
 {''.join(parts)}
 <p class="note">{escape(t["note_login"])}</p>
 </body></html>"""
+
+
+def _about(lang: str, region: tuple[str, str, str | None, bool, str], code: str) -> str:
+    t = _T[lang]
+    name = region[1] if lang == "en" else region[0]
+    return (t["demo"] if region[3] else t["region"]).format(
+        name=name, code=code, synthetic=DATA_ORIGIN.label("synthetic", lang))
+
+
+def _county_page(request: Request, lang: str, code: str, principal: Principal | None) -> str:
+    """The page of one county: the public's (the service's county) or a county user's."""
+    region = _region(request, code)
+    about = [_about(lang, region, code)]
+    if principal is not None:
+        name = region[1] if lang == "en" else region[0]
+        about = [_signed_in(lang, principal), _T[lang]["my_county"].format(name=name, code=code),
+                 *about]
+    return _page(lang, about, _sections(lang, landing_links(request, region[2], region[4])))
+
+
+def _signed_in(lang: str, principal: Principal) -> str:
+    zh, _, en = ROLE_NAMES.get(principal.role, principal.role).partition(" / ")
+    return _T[lang]["signed_in"].format(user=principal.user, role=en if lang == "en" else zh)
+
+
+def _scope_page(request: Request, lang: str, principal: Principal,
+                counties: list[tuple[str, str]]) -> str:
+    """The page of a caller of several counties: her whole scope first (wall screen, dispatch
+    map and monthly report across the counties), then each county's own maps and reports."""
+    t, mt = _T[lang], TEXTS[lang]
+    regions = {code: _region(request, code) for code, _ in counties}
+    month = max(r[4] for r in regions.values())
+    scope: list[Link] = [
+        ("scope", "/maps/dispatch?wall=1", True, TEXTS["zh"]["wall_title_scope"],
+         TEXTS["en"]["wall_title_scope"]),
+        ("scope", "/maps/dispatch", True, _T["zh"]["scope_map"], _T["en"]["scope_map"]),
+        ("scope", f"/reports/monthly?month={month}&format=html", True,
+         _T["zh"]["scope_report"].format(month=month),
+         _T["en"]["scope_report"].format(month=month)),
+    ]
+    served = _served(request)
+    scope = [x for x in scope if any(p.fullmatch(x[1].split("?")[0]) for p in served)]
+    parts = [f"<h2>{escape(t['scope'].format(n=len(counties)))}</h2>{_items(lang, scope)}"]
+    for code, _name in counties:
+        region = regions[code]
+        links = [("maps", "/maps/dispatch?wall=1", True, TEXTS["zh"]["wall_title"],
+                  TEXTS["en"]["wall_title"]),
+                 *landing_links(request, region[2], region[4])]
+        own = _with_region([x for x in links if x[0] in ("maps", "reports")], code)
+        name = region[1] if lang == "en" else region[0]
+        parts.append(f'<section class="county" data-region="{escape(code)}">'
+                     f"<h3>{escape(mt['county'])}: {escape(name)} ({escape(code)})</h3>"
+                     f"{_items(lang, own)}</section>")
+    parts += _sections(lang, landing_links(request, None, month), ("api",))
+    return _page(lang, [_signed_in(lang, principal)], parts)
+
+
+async def _caller(request: Request) -> Principal | None:
+    """The signed-in caller (the login cookie or a Bearer token), or None: anonymous, the
+    open demo's anonymous command centre, or a credential that no longer holds (the landing
+    page never refuses anyone)."""
+    try:
+        principal = await get_principal(request)
+    except (WanggeError, HTTPException):
+        return None
+    return None if principal.is_anonymous else principal
+
+
+def _counties(request: Request, principal: Principal) -> list[tuple[str, str]]:
+    try:
+        with request.app.state.engine.connect() as conn:
+            return counties_in_scope(conn, principal)
+    except Exception:  # noqa: BLE001 - the landing page never fails on the database
+        return []
 
 
 @router.get("/favicon.ico", include_in_schema=False)
@@ -233,15 +341,25 @@ def _favicon_png() -> bytes:
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=True,
             summary="Landing page / 首页 (Chinese; ?lang=en for English)")
-def landing(request: Request, settings: SettingsDep, lang: str = "zh") -> HTMLResponse:
-    """What this service is, the demo county, links to the maps, reports, API docs, health."""
+async def landing(request: Request, settings: SettingsDep, lang: str = "zh") -> HTMLResponse:
+    """What this service is, the demo county, links to the maps, reports, API docs, health;
+    for a signed-in caller, her county, or her counties with the views across them."""
     lang = "en" if lang == "en" else "zh"
-    code = settings.region_or_default(None)
-    region = _region(request, code)
-    body = _page(lang, region, code, landing_links(request, region[2], region[4]))
+    principal = await _caller(request)
+
+    def render() -> str:
+        if principal is not None:
+            counties = _counties(request, principal)
+            if len(counties) > 1:
+                return _scope_page(request, lang, principal, counties)
+        code = settings.region_or_default(None, principal.regions if principal else None)
+        return _county_page(request, lang, code, principal)
+
+    body = await anyio.to_thread.run_sync(render)
     return HTMLResponse(body, headers={
         "Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"})
+        "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+        "Cache-Control": "no-store", "Vary": "Cookie, Authorization"})
 
 
 __all__: list[Any] = ["router", "landing_links"]
