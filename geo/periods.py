@@ -22,6 +22,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, text
 
@@ -483,3 +484,43 @@ def current_period(name: str, at: dt.datetime, field: str = "period") -> Period 
     unit = CURRENT[name]
     start = unit_start(localtime.local_date(at), unit)
     return Period(start=day_start(start), end=day_start(unit_after(start, unit)), as_of=at)
+
+
+def range_or_current_month(date_from: dt.date | None, date_to: dt.date | None,
+                           at: dt.datetime | None = None,
+                           ) -> tuple[dt.date, dt.date, dict[str, Any]]:
+    """``[from, to)`` of a request about reports (``/kpi``, ``/reports/monthly``), and what it
+    says about the period it used: the range given, or without one the current calendar month
+    in China Standard Time (Asia/Shanghai) at ``at`` (default now).
+
+    Returns
+    -------
+    tuple
+        First day, first day after (exclusive), and ``period_used``: ``{from, to (exclusive),
+        month, default, zh, en}`` (``default``: no period was given).
+
+    Raises
+    ------
+    InvalidInput
+        One end given without the other (422 naming the missing one).
+    """
+    if (date_from is None) != (date_to is None):
+        missing = "to" if date_to is None else "from"
+        raise InvalidInput(f"缺少 {missing}: 请同时给出 from 和 to, 或都不给 (默认本月) / missing "
+                           f"{missing}: give both from and to, or neither (the current month)",
+                           field=missing)
+    default = date_from is None
+    if date_from is None or date_to is None:
+        month = current_period("month", at or localtime.now())
+        assert month is not None  # "month" is never "all"
+        date_from, date_to = month.first_day, month.last_day + dt.timedelta(days=1)
+    label = unit_label(date_from, "month") if (
+        date_from.day == 1 and date_to == unit_after(date_from, "month")) else None
+    shown = label or f"{date_from.isoformat()} .. {date_to - dt.timedelta(days=1)}"
+    return date_from, date_to, {
+        "from": date_from.isoformat(), "to": date_to.isoformat(), "month": label,
+        "default": default, "time_zone": localtime.TZ_NAME,
+        "zh": (f"未指定时段, 按本月 {shown} (北京时间)" if default else f"时段 {shown}"),
+        "en": (f"no period given: the current month {shown} (Asia/Shanghai)" if default
+               else f"period {shown}"),
+    }

@@ -13,7 +13,7 @@ from api.schemas import incidents as schemas_incidents
 from api.schemas import ok
 from api.uploads import content_disposition
 from geo.incidents.kpi import GROUP_BY, kpi, kpi_xlsx
-from geo.periods import UNITS
+from geo.periods import UNITS, range_or_current_month
 
 router = APIRouter(tags=["incidents 事件"])
 
@@ -26,8 +26,12 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
                 200: {"content": {"application/json": {}, XLSX: {}}}},
             response_model=None)
 def get_kpi(conn: ConnDep, principal: PrincipalDep, as_of: AsOfDep, region: RegionDep,
-            date_from: Annotated[dt.date, Query(alias="from", description="first day (CST)")],
-            date_to: Annotated[dt.date, Query(alias="to", description="exclusive")],
+            date_from: Annotated[dt.date | None, Query(
+                alias="from", description="first day (CST); default: with to, the current "
+                "month in Asia/Shanghai (本月)")] = None,
+            date_to: Annotated[dt.date | None, Query(
+                alias="to", description="exclusive; default: the first day of next month")
+            ] = None,
             group_by: Annotated[str, Query(
                 description="a dimension (township 乡镇, cell 网格, department 部门, worker "
                 "网格员, category 类别, county 区县: every county the caller may see) or a "
@@ -65,8 +69,14 @@ def get_kpi(conn: ConnDep, principal: PrincipalDep, as_of: AsOfDep, region: Regi
     month row equals ``/kpi?from=<month start>&to=<next month start>``'s ``total``.
     ``metrics_zh`` labels every field in Chinese; ``definitions`` states the rules.
     ``format=xlsx``: the rows as a workbook.
+
+    Without ``from`` and ``to`` the range is the current calendar month in China Standard
+    Time (Asia/Shanghai) at ``as_of``; ``period_used`` says which range was used and whether
+    it was that default.
     """
-    result = kpi(conn, principal, region, date_from, date_to, group_by, as_of, period)
+    date_from, date_to, used = range_or_current_month(date_from, date_to, as_of)
+    result = {**kpi(conn, principal, region, date_from, date_to, group_by, as_of, period),
+              "period_used": used}
     if format == "xlsx":
         name = f"kpi_{group_by}{f'_{period}' if period else ''}_{date_from}_{date_to}.xlsx"
         return Response(kpi_xlsx(result, lang), media_type=XLSX,

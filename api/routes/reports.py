@@ -19,6 +19,7 @@ from api.deps import (
 from api.schemas import ok
 from api.schemas import reports as schemas_reports
 from api.uploads import content_disposition
+from geo.periods import range_or_current_month
 from geo.regions.scope import counties_in_scope
 from reports.monthly import monthly_report, scope_report
 from reports.render import html_to_pdf, monthly_html, monthly_xlsx
@@ -40,7 +41,9 @@ REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
 def get_monthly_report(
     request: Request, conn: ConnDep, principal: PrincipalDep, region: RegionDep,
     as_of: AsOfDep,
-    month: Annotated[str, Query(description="YYYY-MM, e.g. 2026-10", max_length=7)],
+    month: Annotated[str | None, Query(description="YYYY-MM, e.g. 2026-10; default: the "
+                                       "current month in Asia/Shanghai (本月)",
+                                       max_length=7)] = None,
     format: Literal["pdf", "xlsx", "html", "json"] = "pdf",
     lang: Literal["zh", "en"] = "zh",
 ) -> Response:
@@ -54,7 +57,14 @@ def get_monthly_report(
     ``region``, the report of all of them: headline with 同比/环比, trend, counties ranked,
     top categories, overdue cases with their county and a map of the counties (each equal to
     ``/kpi?group_by=county``); with ``region`` the county's report and a table of the
-    counties."""
+    counties.
+
+    Without ``month``: the current month in China Standard Time (Asia/Shanghai) at
+    ``as_of``; ``period_used`` (JSON) and the header ``X-Wangge-Period`` say which month."""
+    used = None
+    if month is None:
+        _first, _after, used = range_or_current_month(None, None, as_of)
+        month = used["month"]
     several = principal.regions is not None and len(principal.regions) > 1
     counties = (counties_in_scope(conn, principal)
                 if several and not region_was_asked(request) else [])
@@ -63,18 +73,22 @@ def get_monthly_report(
     else:
         report = monthly_report(conn, principal, region, month, as_of)
     name = f"网格化服务管理月报_{report['inputs']['region_code']}_{report['inputs']['month']}"
+    if used is not None:
+        report = {**report, "period_used": used}
+    period_header = {"X-Wangge-Period": report["inputs"]["month"]}
     if format == "json":
-        return JSONResponse(_plain(report))
+        return JSONResponse(_plain(report), headers=period_header)
     if format == "xlsx":
         return Response(monthly_xlsx(report, lang), media_type=XLSX, headers={
-            "Content-Disposition": content_disposition(f"{name}.xlsx")})
+            "Content-Disposition": content_disposition(f"{name}.xlsx"), **period_header})
     html = monthly_html(conn, principal, report, lang)
     if format == "html":
         return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP,
-                                           "Cache-Control": "private, no-store"})
+                                           "Cache-Control": "private, no-store",
+                                           **period_header})
     return Response(html_to_pdf(html), media_type="application/pdf", headers={
         "Content-Disposition": content_disposition(f"{name}.pdf"),
-        "Cache-Control": "private, no-store"})
+        "Cache-Control": "private, no-store", **period_header})
 
 
 def _plain(report: dict[str, Any]) -> dict[str, Any]:

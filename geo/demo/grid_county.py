@@ -21,6 +21,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
 from geo.demo.incident_rows import DEMO_END, DEMO_START, status_and_times
+from geo.demo.store import demo_set_name
 from geo.incidents.reference import CATEGORIES
 
 KM_PER_DEG = 111.32
@@ -160,7 +161,7 @@ class GridCounty:
             cur.execute("INSERT INTO boundary_set (region_code, name, valid_from, is_active, "
                         "source, activated_at, synthetic) VALUES (%s, %s, '2021-05-01', true, "
                         "'scripts/province.py', now(), true) RETURNING id",
-                        (code, f"{name}网格 (synthetic province)"))
+                        (code, demo_set_name(name)))
             row = cur.fetchone()
             assert row is not None
             set_id = int(row[0])

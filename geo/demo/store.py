@@ -20,7 +20,15 @@ from sqlalchemy import Connection, text
 from geo.demo.boundary import REGION
 from geo.demo.generate import person_name, phone
 
-SET_NAME = "兴县网格 2021 (演示, 合成数据)"
+
+def demo_set_name(county: str) -> str:
+    """The name of a county's synthetic (demo) boundary set: after the county, marked
+    演示/合成数据 (the one rule: the Xing demo, ``wangge demo load --region``, the province
+    script)."""
+    return f"{county}网格 2021 (演示, 合成数据)"
+
+
+SET_NAME = demo_set_name("兴县")
 
 Ewkt = Callable[[BaseGeometry], str]
 

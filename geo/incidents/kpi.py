@@ -153,9 +153,12 @@ def kpi(
     windows = [(date_from, date_to), yoy_range, pop_range,
                *((s.first, s.end) for s in earlier if s is not None)]
     load = _load if rollup.source_for(rollup=use_rollup) == "incident" else _load_rollup
+    scope: dict[str, Any] | None = None
     if dim == "county":  # one row per county the caller may see (a prefecture, a province)
         daily, names, warnings, first = _load_counties(conn, principal, load, _merged(windows),
                                                       as_of)
+        scope = _scope(conn, principal)
+        region_code = scope["code"]  # the answer is about the scope, not one county
     else:
         daily, names, warnings = load(conn, principal, region_code, dim, _merged(windows),
                                       as_of)
@@ -198,9 +201,21 @@ def kpi(
         "definitions": (__doc__ or "").split("Definitions")[1].strip(),
         "definitions_zh": DEFINITIONS_ZH, "warnings": warnings,
     }
+    if scope is not None:
+        result["scope"] = scope
     if dim is not None and unit is not None:
         result["periods"] = period_rows
     return result
+
+
+def _scope(conn: Connection, principal: Principal) -> dict[str, Any]:
+    """What a grouping by county is about: the scope's code (the prefecture's or province's,
+    :func:`geo.regions.scope.scope_code`) and its counties (code, name)."""
+    from geo.regions.scope import counties_in_scope, scope_code
+
+    counties = counties_in_scope(conn, principal)
+    return {"code": scope_code(conn, principal, counties),
+            "counties": [{"code": c, "name": n} for c, n in counties]}
 
 
 def _load_counties(conn: Connection, principal: Principal, load: Any, windows: list[Window],

@@ -18,3 +18,13 @@ def counties_in_scope(conn: Connection, principal: Principal) -> list[tuple[str,
         "SELECT code, name FROM region WHERE CAST(:all AS boolean) OR code = ANY(:codes) "
         "ORDER BY code"), {"all": codes is None, "codes": codes or []}).all()]
 
+
+
+def scope_code(conn: Connection, principal: Principal, counties: list[tuple[str, str]]) -> str:
+    """The code of the whole scope a reader sees across counties: her prefecture or province
+    (``app_user.scope_code``, e.g. 141100), else the counties' codes joined by ``+`` (a reader
+    holding several counties one by one). What an answer about all of her counties names
+    instead of one county's code (``/kpi?group_by=county``, the monthly report of the scope)."""
+    code = conn.execute(text("SELECT scope_code FROM app_user WHERE username = :u"),
+                        {"u": principal.user}).scalar()
+    return str(code) if code else "+".join(c for c, _n in counties)

@@ -156,3 +156,69 @@ def test_a_neighbour_countys_cell_summary_is_the_public_card(
         assert r.json() == public.json(), user
     own = client.get(f"/cells/{cell}/summary", headers=bearer_for(engine, LIN_COMMAND))
     assert own.status_code == 200 and own.json()["code"] == cell, own.text[:300]
+
+
+# ---- L-period -------------------------------------------------------------------------------
+
+def test_kpi_and_the_monthly_report_default_to_the_current_month(
+        two_counties: tuple[str, Engine], client: TestClient) -> None:
+    engine = two_counties[1]
+    xing = bearer_for(engine, DEMO_USERS["command"][0])
+    as_of = "2026-12-06T01:30:00+08:00"  # 2026-12-05 17:30 UTC: December in Shanghai
+    r = client.get("/kpi", params={"as_of": as_of}, headers=xing)
+    assert r.status_code == 200, r.text[:300]
+    body = r.json()
+    assert (body["from"], body["to"]) == ("2026-12-01", "2027-01-01"), body["from"]
+    used = body["period_used"]
+    assert used["default"] is True and used["month"] == "2026-12", used
+    assert "本月" in used["zh"] and "Asia/Shanghai" in used["en"], used
+    given = client.get("/kpi", params={"from": "2026-12-01", "to": "2027-01-01",
+                                       "as_of": as_of}, headers=xing).json()
+    assert given["total"] == body["total"] and given["period_used"]["default"] is False
+    half = client.get("/kpi", params={"from": "2026-12-01"}, headers=xing)
+    assert half.status_code == 422 and "to" in half.json()["detail"], half.text[:300]
+    rep = client.get("/reports/monthly", params={"as_of": as_of, "format": "json"},
+                     headers=xing)
+    assert rep.status_code == 200, rep.text[:300]
+    assert rep.json()["inputs"]["month"] == "2026-12", rep.json()["inputs"]
+    assert rep.json()["period_used"]["default"] is True
+    assert rep.headers["X-Wangge-Period"] == "2026-12"
+
+
+# ---- L-groupby ------------------------------------------------------------------------------
+
+def test_kpi_by_county_names_the_scope(two_counties: tuple[str, Engine],
+                                       client: TestClient) -> None:
+    r = client.get("/kpi", params={"group_by": "county", "from": "2026-09-01",
+                                   "to": "2026-10-01"}, headers=_pref(two_counties[1]))
+    assert r.status_code == 200, r.text[:300]
+    body = r.json()
+    assert body["region_code"] == "141100", body["region_code"]
+    assert [c["code"] for c in body["scope"]["counties"]] == [XING, LIN], body["scope"]
+    assert {g["key"] for g in body["groups"]} == {XING, LIN}
+
+
+# ---- L-404 ----------------------------------------------------------------------------------
+
+def test_an_unknown_region_lists_the_callers_counties_only(
+        two_counties: tuple[str, Engine], client: TestClient) -> None:
+    engine = two_counties[1]
+    for user, mine in ((DEMO_USERS["command"][0], [XING]), (LIN_COMMAND, [LIN]),
+                       (PREFECTURE_USER[0], [XING, LIN])):
+        r = client.get("/incidents", params={"region": "999999"},
+                       headers=bearer_for(engine, user))
+        assert r.status_code == 404, (user, r.text[:300])
+        assert r.json()["regions"] == mine, (user, r.json())
+        others = {XING, LIN} - set(mine)
+        assert not any(c in r.json()["detail"] for c in others), (user, r.json()["detail"])
+
+
+# ---- L-name ---------------------------------------------------------------------------------
+
+def test_the_second_countys_demo_set_is_named_after_it(
+        two_counties: tuple[str, Engine]) -> None:
+    with two_counties[1].connect() as conn:
+        sets = {r: (n, s) for r, n, s in conn.execute(text(
+            "SELECT region_code, name, synthetic FROM boundary_set WHERE is_active"))}
+    assert sets[LIN] == ("临县网格 2021 (演示, 合成数据)", True), sets
+    assert sets[XING] == ("兴县网格 2021 (演示, 合成数据)", True), sets
