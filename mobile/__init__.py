@@ -20,6 +20,7 @@ from functools import lru_cache
 from html import escape
 from pathlib import Path
 
+from geo.incidents.flow import OPEN_STATUSES, STEP_OF_STATUS, STEPS
 from maps import assets
 from maps.frame import BASEMAPS
 
@@ -37,6 +38,11 @@ LEAFLET_FILES = ("leaflet/dist/leaflet.js", "leaflet/dist/leaflet.css",
                  "leaflet/dist/images/marker-icon.png", "leaflet/dist/images/marker-icon-2x.png",
                  "leaflet/dist/images/marker-shadow.png", "leaflet/dist/images/layers.png",
                  "leaflet/dist/images/layers-2x.png")
+# A grid worker's part of a case ends with the handle step: an open case whose step is past it
+# (handled: waiting for the command centre's verification; verified: for closing) is 已处置
+# on her phone, no longer 待办. Derived from the case flow, written into index.html.
+_AFTER_HANDLE = (*STEPS, "close")[STEPS.index("handle") + 1:]
+DONE_STATUSES = tuple(s for s in OPEN_STATUSES if STEP_OF_STATUS.get(s) in _AFTER_HANDLE)
 
 
 def vendor_urls() -> list[str]:
@@ -63,6 +69,7 @@ def _fill(text: str) -> str:
             .replace("{{LEAFLET_CSS}}", assets.LEAFLET_CSS[1])
             .replace("{{AMAP_TILES}}", escape((BASEMAPS["amap"].tiles or "").replace(
                 "{amap_lang}", "zh_cn")))
+            .replace("{{DONE_STATUSES}}", " ".join(DONE_STATUSES))
             .replace("{{PRECACHE}}", json.dumps(precache(), ensure_ascii=False)))
 
 

@@ -26,6 +26,8 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const CRS = 'EPSG:4326';
+  // the statuses of a case whose worker's part is done (mobile.DONE_STATUSES, written by the server)
+  const DONE = (document.body.dataset.doneStatuses || '').split(' ').filter(Boolean);
   const DB_NAME = 'wangge-m';
   const FALLBACK_CATEGORIES = [  // only when /incidents/categories is a 404 (older server)
     ['fire_lane', '消防通道堵塞'], ['ebike_charging', '电动车违规充电'],
@@ -414,6 +416,27 @@
       const acts = li.querySelector(':scope > .actions');
       if (acts) acts.before(box); else li.append(box);
     }
+    placeCards(items);
+  }
+  /** 待办 or 已处置: a case whose status the server counts as done by her (body data-done-statuses,
+   * mobile.DONE_STATUSES from the case flow), or whose step to such a status waits on the
+   * phone, leaves 待办 at once; back to 待办 when that step is refused or dropped. */
+  function placeCards(items) {
+    const todo = $('todo'), done = $('done');
+    const queued = new Set(items.filter((i) => i.state !== 'error' && DONE.includes(i.kind))
+      .map(caseOf).filter(Boolean));
+    for (const li of [...todo.querySelectorAll(':scope > li[data-code]'),
+      ...done.querySelectorAll(':scope > li[data-code]')]) {
+      const isDone = DONE.includes(li.dataset.status) || queued.has(li.dataset.code);
+      li.classList.toggle('done', isDone);
+      if (isDone && li.parentNode !== done) done.append(li);
+      else if (!isDone && li.parentNode !== todo) todo.append(li);
+    }
+    const n = done.querySelectorAll(':scope > li').length;
+    $('done-box').hidden = n === 0;
+    $('done-count').textContent = `${n} 件已处置, 等待指挥中心核查`;
+    document.body.dataset.done = String(n);
+    countTodo();
   }
   $('queue-others-drop').addEventListener('click', async () => {
     if (!confirm('删除本机上其他账号未发送的内容? 删除后无法恢复。')) return;
@@ -602,6 +625,39 @@
     box.dataset.inside = best.inside ? 'true' : 'false';
   }
 
+  /** Whose cell she stands in, as the server answers it (GET /cells/at: the cell, its worker
+   * as the public layer shows them, and caller.assigned_to_you, the one "is it mine"):
+   * 是我的网格, or 不是我的网格，属于 X 网格员. Asked again after 10 s and 10 m; offline the
+   * line above (her own cells, computed on the phone) stays. */
+  let asked = null;
+  async function lookupHere() {
+    const p = state.pos;
+    if (!p || !navigator.onLine) return;
+    if (asked && Date.now() - asked.t < 10000 &&
+        distance(asked.lon, asked.lat, p.lon, p.lat) < 10) return;
+    asked = {t: Date.now(), lon: p.lon, lat: p.lat};
+    const box = $('cell-mine');
+    let text, mine = null;
+    try {
+      const f = await getJSON(`/cells/at?lon=${p.lon.toFixed(7)}&lat=${p.lat.toFixed(7)}&crs=${CRS}`);
+      const c = f.properties || {};
+      const cell = `${c.name || ''} ${c.code || ''}`.trim();
+      mine = !!(c.caller && c.caller.assigned_to_you);
+      const w = c.worker;
+      text = mine ? `是我的网格: ${cell}` : `不是我的网格，属于 ` +
+        (w ? `${w.name || '-'} 网格员${w.phone_masked ? ' (' + w.phone_masked + ')' : ''}` : '(暂无网格员)') +
+        ` · ${cell}`;
+    } catch (e) {
+      if (e.status === 404) text = '此处不在任何网格内';
+      else { asked = null; return; }  // no answer (network): ask again at the next position
+    }
+    box.textContent = text;
+    box.hidden = false;
+    box.dataset.mine = mine === null ? '' : String(mine);
+    box.classList.toggle('in', mine === true);
+    box.classList.toggle('out', mine !== true);
+  }
+
   /** Her open cases on the map of her cell (the 待办 list, in the map's CRS). */
   let caseLayer = null, caseMarker = null;
   function drawIncidents() {
@@ -641,7 +697,7 @@
   function onPosition(p) {
     state.pos = {lon: p.coords.longitude, lat: p.coords.latitude, acc: p.coords.accuracy,
       t: new Date(p.timestamp || Date.now())};
-    drawMe(); updateWhere(); patrolPoint(state.pos); renderKeypoints();
+    drawMe(); updateWhere(); lookupHere(); patrolPoint(state.pos); renderKeypoints();
     if (!onPosition.first) { onPosition.first = true; loadIncidents(); }
     followHere(false);
   }
@@ -673,13 +729,14 @@
   function renderTodo() {
     const ul = $('todo');
     ul.replaceChildren();
+    $('done').replaceChildren();
     const items = state.incidents.slice();
     const at = state.pos ? toMap(state.pos.lon, state.pos.lat, state.incidentsCrs || CRS) : null;
     if (at) {  // nearest first from where she stands now (also offline), in the cases' CRS
       for (const i of items) if (i.lon != null) i._d = distance(at[0], at[1], i.lon, i.lat);
       items.sort((a, b) => (a._d ?? a.distance_m ?? 1e12) - (b._d ?? b.distance_m ?? 1e12));
     }
-    for (const inc of items) ul.append(caseCard(inc));
+    for (const inc of items) (DONE.includes(inc.status) ? $('done') : ul).append(caseCard(inc));
     Q.all().then((all) => {
       const its = all.filter(mine).sort((a, b) => a.id - b.id);
       renderPendingReports(its); markCards(its);
@@ -689,7 +746,7 @@
   function caseCard(inc) {
     const left = countdown(inc.due_at);
     const dist = inc._d ?? inc.distance_m;
-    const li = el('li', {'data-code': inc.code},
+    const li = el('li', {'data-code': inc.code, 'data-status': inc.status || ''},
       el('div', {class: 'head'}, el('span', {}, inc.category_name || inc.category || '事件'),
         el('span', {class: 'meta'}, inc.status_zh || inc.status || '')),
       el('div', {class: 'meta'}, inc.code + (dist != null ? ` · ${fmtMetres(dist)}` : '')),
