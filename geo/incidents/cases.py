@@ -232,8 +232,9 @@ def attachments_of(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
 
 def fetch(conn: Connection, incident_id: int | str, principal: Principal,
           lock: bool = False, region: str | None = None) -> dict[str, Any]:
-    """One incident (by id or code) in the caller's scope, in county ``region`` when given;
-    404 otherwise. The one resolver of a case named in a request (every route and action).
+    """One incident (by id or code) in the caller's scope; 404 otherwise. A code is looked
+    up in county ``region`` when given (an id is unique: ``region`` does not change what it
+    names). The one resolver of a case named in a request (every route and action).
 
     A code is unique within a county only (a history import may bring a code another county
     also has): a code held by several counties of the caller's scope is refused with 409
@@ -245,7 +246,7 @@ def fetch(conn: Connection, incident_id: int | str, principal: Principal,
         raise NotFound(f"事件 {incident_id} 不存在 / incident {incident_id} not found")
     key = "i.id = :k" if str(incident_id).isdigit() else "i.code = :k"
     k: int | str = int(incident_id) if str(incident_id).isdigit() else str(incident_id)
-    if region is not None:
+    if region is not None and not str(incident_id).isdigit():  # an id names one case anyway
         cond += " AND i.region_code = :case_region"
         params = {**params, "case_region": region}
     sql = f"SELECT {CASE_COLUMNS} FROM incident i WHERE {key} AND {cond} ORDER BY i.region_code"

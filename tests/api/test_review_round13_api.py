@@ -222,3 +222,13 @@ def test_the_second_countys_demo_set_is_named_after_it(
             "SELECT region_code, name, synthetic FROM boundary_set WHERE is_active"))}
     assert sets[LIN] == ("临县网格 2021 (演示, 合成数据)", True), sets
     assert sets[XING] == ("兴县网格 2021 (演示, 合成数据)", True), sets
+
+
+def test_region_does_not_change_what_an_id_names(
+        two_counties: tuple[str, Engine], client: TestClient,
+        shared_code: dict[str, Any]) -> None:
+    """An id is unique: ``?region=`` picks among codes only (review round 10 reads a 临县 case
+    by id with ``region=141123`` and files the read under 临县)."""
+    r = client.get(f"/incidents/{shared_code[LIN]}", params={"region": XING},
+                   headers=_pref(two_counties[1]))
+    assert r.status_code == 200 and r.json()["region_code"] == LIN, r.text[:300]
