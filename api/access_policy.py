@@ -207,3 +207,20 @@ def iter_endpoints(routes: list[Any], prefix: str = "") -> Iterator[str]:
                     yield f"{method} {path}"
         elif hasattr(route, "app") and hasattr(route, "path"):  # Mount
             yield f"MOUNT {path}"
+
+
+def policy_of(request: Any) -> str | None:
+    """The policy (:data:`ENDPOINT_POLICY`) of the endpoint a request was routed to; None
+    before routing or for an endpoint missing from the table."""
+    route = request.scope.get("route")
+    if route is None:
+        return None
+    app = request.app
+    table = getattr(app.state, "route_policies", None)
+    if table is None:
+        table = {}
+        for path, r in walk_routes(list(app.routes)):
+            for method in getattr(r, "methods", None) or ():
+                table.setdefault(id(r), ENDPOINT_POLICY.get(f"{method} {path}"))
+        app.state.route_policies = table
+    return table.get(id(route))

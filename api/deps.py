@@ -14,6 +14,7 @@ from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
 
+from api.access_policy import policy_of
 from api.csrf import SAFE_METHODS, cookie_write_token
 from api.settings import Settings
 from geo.auth.audit import AuditEntry, record
@@ -26,6 +27,7 @@ from geo.auth.users import (
     principal_for_session,
     session_in_force,
 )
+from geo.db import shards
 from geo.errors import Forbidden, InvalidInput, Unauthorized
 from geo.incidents.cases import fetch, parse_version
 from geo.regions import locate
@@ -417,7 +419,27 @@ def get_conn(
     with engine.begin() as conn:
         if request.app.state.settings.db_rls:
             set_db_scope(conn, principal)
+        else:
+            county = shard_county(request, principal)
+            if county is not None:
+                shards.route(conn, county)
         yield conn
+
+
+def shard_county(request: Request, principal: Principal) -> str | None:
+    """The one county a request's SQL is about, for a database whose counties are on
+    shards (:func:`geo.db.shards.route`): the ``?region=`` it names, else the caller's only
+    county, except on public endpoints (their layers answer for any county). None: the SQL
+    may read any county (a prefecture's request, an anonymous one), so it runs on the
+    partitioned tables. Row-level security (``WANGGE_DB_RLS=1``) is checked on those, so it
+    is never routed."""
+    asked = asked_region(request.query_params.get("region"))
+    if asked is not None:
+        return asked
+    if principal.regions is not None and len(principal.regions) == 1 \
+            and policy_of(request) not in ("public", "public_layer"):
+        return next(iter(principal.regions))
+    return None
 
 
 ConnDep = Annotated[Connection, Depends(get_conn, scope="function")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -79,6 +80,10 @@ def _unavailable(detail: str) -> JSONResponse:
         status_code=503,
         headers={"Retry-After": str(RETRY_AFTER_S)},
     )
+
+
+# postgres_fdw's words when a shard's server does not answer (geo/db/shards.py)
+_SHARD_DOWN = re.compile(r'could not connect to server "([a-z][a-z0-9_]*)"')
 
 
 def _is_connection_problem(orig: BaseException | None) -> bool:
@@ -257,6 +262,12 @@ def install_error_handlers(app: FastAPI) -> None:
     # InterfaceError a connection already closed; the pool timeout an exhausted pool.
     async def _db_down(_: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", exc.__class__.__name__)
+        shard = _SHARD_DOWN.search(str(exc))
+        if shard:  # a county on another server (geo/db/shards.py) whose server is down
+            return _unavailable(
+                f"该区县数据所在的数据库分片 {shard.group(1)} 暂不可用, 其他区县不受影响, "
+                f"请稍后重试 / the database shard {shard.group(1)} holding this county's data is "
+                "unavailable; other counties keep working; retry")
         return _unavailable("数据库暂不可用, 请稍后重试 / database unavailable, retry")
 
     down: list[type[Exception]] = [OperationalError, InterfaceError, DisconnectionError,

@@ -54,7 +54,7 @@ def on_duty_select(region: str, cell: str, day: str, columns: str = WORKER_COLUM
         The statement, for ``LEFT JOIN LATERAL (...) w ON TRUE`` or on its own.
     """
     return (f"SELECT {columns} FROM worker_assignment a "
-            f"JOIN grid_worker gw ON gw.id = a.worker_id "
+            f"JOIN grid_worker gw ON gw.region_code = a.region_code AND gw.id = a.worker_id "
             f"WHERE a.region_code = {region} AND a.cell_code = {cell} "
             f"AND {on_duty_sql('a', day)} ORDER BY a.valid_from DESC LIMIT 1")
 

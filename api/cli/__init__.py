@@ -62,16 +62,32 @@ def db_status() -> None:
     except Exception as exc:  # noqa: BLE001 - report any connection problem plainly
         raise click.ClickException(f"database does not answer: {exc.__class__.__name__}") from exc
     click.echo(f"database: {s.database_url.split('@')[-1]} revision {rev or '(empty)'}")
+    from geo.db import shards
+
+    with get_engine(s.database_url).connect() as conn:
+        where = shards.placement(conn) if shards.is_federated(conn) else []
+    if not where:
+        click.echo("区县都在本库 / every county is in this database (no shard)")
+    for p in where:
+        click.echo(f"区县 {p['region']}: 分片 {p['shard']} ({p['where'].split(' extensions')[0]}), "
+                   f"{p['tables']} 张表 / tables")
 
 
 @db.command("migrate")
 def db_migrate() -> None:
     """Apply the schema migrations (idempotent)."""
+    from geo.db import shards
     from geo.db.engine import get_engine
     from geo.db.migrate import current_revision, upgrade
 
     s = _settings()
     engine = get_engine(s.database_url)
+    with engine.connect() as conn:
+        parts = shards.shards_of(conn) if shards.is_federated(conn) else []
+    for shard in parts:  # each shard is a whole Wangge database: migrated first, the same way
+        upgrade(get_engine(shard.url))
+        click.echo(f"分片 {shard.name} ({', '.join(shard.regions)}): schema at revision "
+                   f"{current_revision(get_engine(shard.url))}")
     upgrade(engine)
     click.echo(f"schema at revision {current_revision(engine)}")
 

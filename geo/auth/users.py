@@ -309,12 +309,15 @@ SELECT u.id, u.username, u.role, u.region_code, u.department_code, u.disabled,
        ARRAY(SELECT r.code FROM region r WHERE u.scope_code IS NOT NULL
              AND r.code LIKE {SCOPE_PREFIX_SQL} || '%' ORDER BY r.code) AS below,
        EXISTS (SELECT 1 FROM auth_session_revoked r WHERE r.sid = :sid) AS session_revoked,
-       CASE WHEN u.role = 'worker' THEN ARRAY(
-           SELECT DISTINCT a.cell_code FROM worker_assignment a
-           WHERE a.worker_id = u.worker_id
-             AND {on_duty_sql("a", local_date_sql("now()"))}
-           ORDER BY a.cell_code) END AS cells
+       u.worker_id
 FROM app_user u WHERE u.id = :i
+""")
+# A worker's cells, read apart with her county as a value: on a federated database
+# (geo/db/shards.py) the read is pruned to her county's shard when planned.
+_CELLS_SQL = text(f"""
+SELECT DISTINCT a.cell_code FROM worker_assignment a
+WHERE a.region_code = :r AND a.worker_id = :w AND {on_duty_sql("a", local_date_sql("now()"))}
+ORDER BY a.cell_code
 """)
 
 
@@ -349,10 +352,12 @@ def principal_for_user(
                            "disabled): log in again")
     if row["synthetic"] and not demo_mode:
         raise Unauthorized("演示账户仅在演示模式可用 / demo accounts work in demo mode only")
+    cells = conn.execute(_CELLS_SQL, {"r": row["region_code"], "w": row["worker_id"]}
+                         ).scalars().all() if row["role"] == "worker" else ()
     return Principal(
         user=row["username"], role=row["role"],
         regions=frozenset({row["region_code"], *(row["below"] or ())}),
-        cell_codes=frozenset(row["cells"] or ()), department_code=row["department_code"],
+        cell_codes=frozenset(cells), department_code=row["department_code"],
         user_id=int(row["id"]), unmask=unmask, authenticated=True, credential=credential,
         session_id=session_id, expires_at=expires_at,
     )

@@ -160,11 +160,12 @@ def cached_index(db: str, region_code: str, set_id: int) -> CellIndex | None:
     return _CACHE.get((db, region_code, set_id))
 
 
-def _stamp(conn: Connection, set_id: int) -> tuple[int, int]:
+def _stamp(conn: Connection, region_code: str, set_id: int) -> tuple[int, int]:
+    # region_code too: on a federated database it prunes the read to the county's shard
     row = conn.execute(
         text("SELECT count(*), coalesce(max(id), 0) FROM grid_cell "
-             "WHERE boundary_set_id = :s AND kind = 'basic'"),
-        {"s": set_id},
+             "WHERE region_code = :r AND boundary_set_id = :s AND kind = 'basic'"),
+        {"r": region_code, "s": set_id},
     ).one()
     return int(row[0]), int(row[1])
 
@@ -202,7 +203,7 @@ def cell_index(
 def set_index(conn: Connection, region_code: str, set_id: int, tolerance_m: float = 10.0
               ) -> CellIndex:
     """The (cached) index of boundary set ``set_id`` of ``region_code`` (see :func:`cell_index`)."""
-    stamp = _stamp(conn, set_id)
+    stamp = _stamp(conn, region_code, set_id)
     key = (db_key(conn), region_code, set_id)
     cached = _CACHE.get(key)
     if cached is not None and cached.stamp == stamp and cached.core_deg >= _core_deg(
@@ -238,8 +239,8 @@ def _build(
 ) -> CellIndex:
     all_rows = conn.execute(
         text("SELECT code, ST_AsBinary(geom), kind, name, parent_code, township_code "
-             "FROM grid_cell WHERE boundary_set_id = :s ORDER BY code"),
-        {"s": set_id},
+             "FROM grid_cell WHERE region_code = :r AND boundary_set_id = :s ORDER BY code"),
+        {"r": region_code, "s": set_id},
     ).all()
     rows = [r for r in all_rows if r[2] == "basic"]
     dedicated = [r for r in all_rows if r[2] != "basic"]
@@ -279,8 +280,8 @@ def _build(
     # copies are only measured (distance), which never uses the prepared form.
     for arr in (polys, cores, ded_polys):
         shapely.prepare(arr)
-    set_name = str(conn.execute(text("SELECT name FROM boundary_set WHERE id = :s"),
-                                {"s": set_id}).scalar())
+    set_name = str(conn.execute(text("SELECT name FROM boundary_set WHERE region_code = :r "
+                                     "AND id = :s"), {"r": region_code, "s": set_id}).scalar())
     grid = bucket_grid(np.asarray(shapely.bounds(polys), dtype=np.float64).reshape(-1, 4),
                         core_deg)
     return CellIndex(

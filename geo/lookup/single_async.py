@@ -43,7 +43,7 @@ RECHECK_S = 5.0
 _ONE_TRIP = text(f"""
 SELECT ({active_set_sql(":r")}) AS set_id,
        CASE WHEN :g THEN (SELECT ST_AsGeoJSON(geom, 8, 0) FROM grid_cell
-         WHERE boundary_set_id = :s AND code = :c) END AS geojson,
+         WHERE region_code = :r AND boundary_set_id = :s AND code = :c) END AS geojson,
        w.id, w.code, w.name, w.phone, w.valid_from
 FROM (SELECT 1) AS one
 LEFT JOIN LATERAL ({on_duty_select(":r", ":c", ":d")}) AS w ON true
@@ -226,7 +226,7 @@ ONE_TRIP_PG = (
 MANY_TRIPS_PG = f"""
 SELECT q.n, ({active_set_sql("q.r")}) AS set_id,
        CASE WHEN q.g THEN (SELECT ST_AsGeoJSON(geom, 8, 0) FROM grid_cell
-         WHERE boundary_set_id = q.s AND code = q.c) END AS geojson,
+         WHERE region_code = q.r AND boundary_set_id = q.s AND code = q.c) END AS geojson,
        w.id, w.code, w.name, w.phone, w.valid_from
 FROM unnest($1::text[], $2::int[], $3::text[], $4::bool[]) WITH ORDINALITY AS q(r, s, c, g, n)
 LEFT JOIN LATERAL ({on_duty_select("q.r", "q.c", "$5")}) AS w ON true

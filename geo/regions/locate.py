@@ -37,14 +37,39 @@ _INDEXES: weakref.WeakKeyDictionary[Engine, _Index] = weakref.WeakKeyDictionary(
 _LOCK = threading.Lock()
 
 
-def _load(engine: Engine) -> _Index:
-    with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT region_code, ST_AsBinary(ST_Union(geom)) FROM admin_unit "
-            "WHERE level = 'county' GROUP BY region_code ORDER BY region_code")).all()
+_OUTLINE_SQL = ("SELECT region_code, ST_AsBinary(ST_Union(geom)) FROM admin_unit "
+                "WHERE level = 'county' {where} GROUP BY region_code ORDER BY region_code")
+
+
+def _load(engine: Engine, old: _Index | None = None) -> _Index:
+    rows: list[tuple[str, bytes]]
+    try:
+        with engine.connect() as conn:
+            rows = [(str(c), bytes(g)) for c, g in conn.execute(
+                text(_OUTLINE_SQL.format(where=""))).all()]
+    except Exception:  # noqa: BLE001 - maybe one county's server (a shard) is down
+        rows = _load_each(engine, old)
     geoms = np.asarray([shapely.from_wkb(bytes(g)) for _, g in rows], dtype=object)
     shapely.prepare(geoms)
     return _Index([str(c) for c, _ in rows], shapely.STRtree(geoms), geoms, time.monotonic())
+
+
+def _load_each(engine: Engine, old: _Index | None) -> list[tuple[str, bytes]]:
+    """County by county, so that counties on a shard that is down (docs/SCALING.md) keep
+    their last outline and the others are read; raises when the database itself is down."""
+    with engine.connect() as conn:
+        codes = list(conn.execute(text("SELECT code FROM region ORDER BY code")).scalars())
+    known = dict(zip(old.codes, old.geoms, strict=True)) if old else {}
+    rows: list[tuple[str, bytes]] = []
+    for code in codes:
+        try:
+            with engine.connect() as conn:
+                rows += [(str(c), bytes(g)) for c, g in conn.execute(text(_OUTLINE_SQL.format(
+                    where="AND region_code = :r")), {"r": code}).all()]
+        except Exception:  # noqa: BLE001 - this county's server is down: keep what we had
+            if code in known:
+                rows.append((code, shapely.to_wkb(known[code])))
+    return rows
 
 
 def _stale(idx: _Index | None) -> bool:
@@ -60,7 +85,7 @@ def refresh(engine: Engine) -> None:
         if not _stale(old):
             return
         try:
-            _INDEXES[key] = _load(engine)
+            _INDEXES[key] = _load(engine, old)
         except Exception:  # noqa: BLE001 - any database failure: keep serving, retry later
             empty = np.asarray([], dtype=object)
             _INDEXES[key] = _Index(old.codes, old.tree, old.geoms, time.monotonic()) if old \

@@ -1,0 +1,254 @@
+"""Counties on other servers (issue 21, items 3-4): a coordinator and two shards, three local
+PostGIS clusters started by the test like the project's own.
+
+The two-county database (兴县 demo + 临县) is the coordinator; ``wangge db shard add`` moves
+临县 to a second cluster (兴县 then goes to a loopback shard ``local`` on the coordinator's
+server), then 兴县 to a third cluster. The application then runs unchanged on the
+coordinator: its answers equal those of the single server it came from, a county's query is
+pruned to one shard with its spatial predicate sent there, a write lands on the county's
+shard (and its shard's triggers roll it up), ``wangge db status`` / ``migrate`` cover every
+shard, and a shard that stops gives 503 naming it for its county while the other county's
+users keep working.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+
+from api import localdb
+from api.main import create_app
+from geo.demo.grid_county import PREFECTURE_USER
+from geo.demo.users import DEMO_USERS
+from tests.conftest import create_database, drop_database, make_settings
+from tests.served import bearer_for
+from tests.two_counties import LIN, XING, cell_point, two_county_template
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def single(admin_engine: Engine, demo_template: str) -> Iterator[tuple[str, Engine]]:
+    """The two counties on one server: what the federation must answer the same as."""
+    url = create_database(admin_engine, template=two_county_template(admin_engine,
+                                                                     demo_template))
+    engine = create_engine(url)
+    yield url, engine
+    engine.dispose()
+    drop_database(admin_engine, url)
+
+
+@pytest.fixture(scope="module")
+def fed(admin_engine: Engine, demo_template: str,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The coordinator (a copy of the two-county database) with 临县 and 兴县 moved to two
+    new clusters by ``wangge db shard add``."""
+    from api.cli import main as cli
+    from geo.db.engine import get_engine
+
+    url = create_database(admin_engine, template=two_county_template(admin_engine,
+                                                                     demo_template))
+    base = tmp_path_factory.mktemp("shards")
+    ports = [_free_port(), _free_port()]
+    env = {"WANGGE_DATABASE_URL": url}
+    out = []
+    try:
+        for i, (port, code) in enumerate(zip(ports, (LIN, XING), strict=True)):
+            localdb.start(base / f"c{i}", port)
+            res = CliRunner().invoke(cli, ["db", "shard", "add", "--url",
+                                           f"postgresql://postgres@127.0.0.1:{port}/wangge",
+                                           "--regions", code], env=env)
+            assert res.exit_code == 0, res.output
+            out.append(res.output)
+        engine = create_engine(url)
+        yield {"url": url, "engine": engine, "base": base, "ports": ports, "added": out,
+               "lin_url": f"postgresql+psycopg://postgres@127.0.0.1:{ports[0]}/wangge",
+               "xing_url": f"postgresql+psycopg://postgres@127.0.0.1:{ports[1]}/wangge"}
+        engine.dispose()
+    finally:
+        get_engine.cache_clear()
+        for i in range(2):
+            if (base / f"c{i}").exists():
+                localdb.stop(base / f"c{i}")
+        with admin_engine.connect() as conn:
+            name = url.rsplit("/", 1)[1]
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}_local" WITH (FORCE)'))
+        drop_database(admin_engine, url)
+
+
+@pytest.fixture(scope="module")
+def clients(fed: dict[str, Any], single: tuple[str, Engine]
+            ) -> Iterator[tuple[TestClient, TestClient]]:
+    with TestClient(create_app(make_settings(fed["url"], demo_open=False))) as c, \
+            TestClient(create_app(make_settings(single[0], demo_open=False))) as s:
+        yield c, s
+
+
+def _auth(engine: Engine, role: str) -> dict[str, str]:
+    user = PREFECTURE_USER[0] if role == "prefecture" else DEMO_USERS[role][0]
+    return bearer_for(engine, user)
+
+
+_VOLATILE = ("as_of", "generated_at", "updated_at")
+
+
+def _same(body: Any) -> Any:
+    """A JSON answer without the fields that say when it was made."""
+    if isinstance(body, dict):
+        return {k: _same(v) for k, v in body.items() if k not in _VOLATILE}
+    if isinstance(body, list):
+        return [_same(v) for v in body]
+    return body
+
+
+def test_shard_add_places_each_county_and_status_says_where(fed: dict[str, Any]) -> None:
+    assert f"区县 {LIN} -> 分片 shard_{LIN}" in fed["added"][0]
+    assert f"区县 {XING} -> 分片 local" in fed["added"][0]  # the first shard: the rest local
+    assert f"区县 {XING} -> 分片 shard_{XING}" in fed["added"][1]
+    from api.cli import main as cli
+
+    res = CliRunner().invoke(cli, ["db", "status"], env={"WANGGE_DATABASE_URL": fed["url"]})
+    assert res.exit_code == 0, res.output
+    assert f"区县 {LIN}: 分片 shard_{LIN} (host=127.0.0.1 port={fed['ports'][0]}" in res.output
+    assert f"区县 {XING}: 分片 shard_{XING} (host=127.0.0.1 port={fed['ports'][1]}" in res.output
+    res = CliRunner().invoke(cli, ["db", "migrate"], env={"WANGGE_DATABASE_URL": fed["url"]})
+    assert res.exit_code == 0, res.output
+    assert f"分片 shard_{LIN} ({LIN}): schema at revision" in res.output
+    assert f"分片 shard_{XING} ({XING}): schema at revision" in res.output
+    # each shard holds its county only; the coordinator holds no county row itself
+    for key, mine, other in (("lin_url", LIN, XING), ("xing_url", XING, LIN)):
+        with create_engine(fed[key]).connect() as conn:
+            counts = dict(conn.execute(text(
+                "SELECT region_code, count(*) FROM incident GROUP BY 1")).all())
+        assert counts.get(mine, 0) > 1000 and other not in counts
+    with fed["engine"].connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM ONLY incident")).scalar() == 0
+        assert conn.execute(text("SELECT count(DISTINCT region_code) FROM incident")
+                            ).scalar() == 2
+
+
+def test_bad_shard_add_is_refused_plainly(fed: dict[str, Any]) -> None:
+    from api.cli import main as cli
+
+    env = {"WANGGE_DATABASE_URL": fed["url"]}
+    for args, words in (
+            (["--url", fed["lin_url"], "--regions", "999999"], "未知区县"),
+            (["--url", fed["lin_url"], "--regions", "14112x"], "六位"),
+            (["--url", "postgresql://postgres@127.0.0.1:1/none", "--regions", LIN,
+              "--name", "nowhere"], "连不上分片数据库"),
+            (["--url", fed["lin_url"], "--regions", LIN], "已有分片"),
+            (["--url", fed["lin_url"], "--regions", XING, "--name", "other"], "不是空库")):
+        res = CliRunner().invoke(cli, ["db", "shard", "add", *args], env=env)
+        assert res.exit_code != 0 and words in res.output, res.output
+
+
+@pytest.mark.parametrize("role,paths", [
+    ("command", ["/incidents?limit=50", "/incidents/overdue?limit=20", "/board",
+                 "/kpi?from=2026-01-01&to=2026-12-01",
+                 "/ogc/collections/incidents/items?limit=20"]),
+    ("prefecture", [f"/incidents?region={LIN}&limit=50", f"/board?region={LIN}",
+                    "/kpi?group_by=county&from=2026-01-01&to=2026-12-01",
+                    f"/incidents?region={XING}&limit=20&sort=-reported_at"]),
+])
+def test_the_coordinator_answers_as_the_single_server(
+        clients: tuple[TestClient, TestClient], single: tuple[str, Engine], role: str,
+        paths: list[str]) -> None:
+    coord, alone = clients
+    auth = _auth(single[1], role)
+    for path in paths:
+        a, b = coord.get(path, headers=auth), alone.get(path, headers=auth)
+        assert a.status_code == b.status_code == 200, (path, a.text[:300])
+        assert _same(a.json()) == _same(b.json()), path
+
+
+def test_cells_at_in_each_county(clients: tuple[TestClient, TestClient],
+                                 single: tuple[str, Engine]) -> None:
+    coord, alone = clients
+    for region in (XING, LIN):
+        lon, lat = cell_point(single[1], region)
+        a = coord.get(f"/cells/at?lon={lon}&lat={lat}")
+        b = alone.get(f"/cells/at?lon={lon}&lat={lat}")
+        assert a.status_code == b.status_code == 200, a.text[:300]
+        assert a.json()["id"].startswith(region) and _same(a.json()) == _same(b.json())
+
+
+def test_a_county_query_prunes_to_its_shard_and_sends_the_predicate(
+        fed: dict[str, Any]) -> None:
+    with fed["engine"].connect() as conn:
+        plan = "\n".join(conn.execute(text(
+            "EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM incident WHERE region_code = "
+            f"'{LIN}' AND ST_Intersects(geom, ST_MakeEnvelope(110.8, 37.8, 111.2, 38.2, 4490))"
+        )).scalars())
+    assert f"shard_{LIN}.incident" in plan and f"shard_{XING}" not in plan, plan
+    assert "Remote SQL" in plan and "st_intersects" in plan.lower(), plan
+
+
+def test_a_write_lands_on_the_county_shard(clients: tuple[TestClient, TestClient],
+                                           fed: dict[str, Any],
+                                           single: tuple[str, Engine]) -> None:
+    coord, _ = clients
+    auth = _auth(single[1], "prefecture")
+    lon, lat = cell_point(single[1], LIN)
+    r = coord.post("/incidents", headers=auth, json={
+        "category": "water", "lon": lon, "lat": lat,
+        "description": "分片写入测试 / shard write test"})
+    assert r.status_code == 201, r.text
+    code = r.json()["code"]
+    with create_engine(fed["lin_url"]).connect() as conn:
+        row = conn.execute(text("SELECT region_code, cell_code FROM incident WHERE code = :c"),
+                           {"c": code}).one()
+        rolled = conn.execute(text(
+            "SELECT coalesce(sum(n), 0) FROM incident_rollup_day WHERE region_code = :r"),
+            {"r": LIN}).scalar()
+        total = conn.execute(text("SELECT count(*) FROM incident WHERE region_code = :r"),
+                             {"r": LIN}).scalar()
+    assert row[0] == LIN and row[1]
+    assert rolled == total  # the shard's own triggers rolled the new case up
+    with create_engine(fed["xing_url"]).connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM incident WHERE code = :c"),
+                            {"c": code}).scalar() == 0
+    got = coord.get(f"/incidents/{code}?region={LIN}", headers=auth)
+    assert got.status_code == 200 and got.json()["region_code"] == LIN
+
+
+def test_a_lost_shard_stops_its_county_only(clients: tuple[TestClient, TestClient],
+                                            fed: dict[str, Any],
+                                            single: tuple[str, Engine]) -> None:
+    coord, _ = clients
+    lin_dir = Path(fed["base"]) / "c0"
+    xing_user = _auth(single[1], "command")
+    before = coord.get("/incidents?limit=20", headers=xing_user)
+    assert before.status_code == 200
+    localdb.stop(lin_dir)
+    try:
+        pref = _auth(single[1], "prefecture")
+        r = coord.get(f"/incidents?region={LIN}&limit=5", headers=pref)
+        assert r.status_code == 503, r.text
+        assert f"shard_{LIN}" in r.json()["detail"] and "其他区县不受影响" in r.json()["detail"]
+        for path in ("/incidents?limit=20", "/incidents/overdue?limit=5", "/board",
+                     "/kpi?from=2026-01-01&to=2026-12-01", "/maps/dispatch",
+                     "/reports/monthly?month=2026-11&format=json",
+                     f"/incidents?region={XING}&limit=5"):
+            got = coord.get(path, headers=xing_user)
+            assert got.status_code == 200, (path, got.text[:300])
+        lon, lat = cell_point(single[1], XING)  # the public lookup, anonymous, in 兴县
+        got = coord.get(f"/cells/at?lon={lon}&lat={lat}")
+        assert got.status_code == 200 and got.json()["id"].startswith(XING), got.text[:300]
+        lon, lat = cell_point(single[1], LIN)
+        got = coord.get(f"/cells/at?lon={lon}&lat={lat}")
+        assert got.status_code == 503 and f"shard_{LIN}" in got.text, got.text[:300]
+        assert coord.get("/incidents?limit=20", headers=xing_user).json() == before.json()
+    finally:
+        localdb.start(lin_dir, fed["ports"][0])
+    assert coord.get(f"/incidents?region={LIN}&limit=5", headers=pref).status_code == 200
