@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -217,7 +218,7 @@ def live_config(conn: Connection, principal: Principal, opts: MapOptions, period
     ``counties`` (several, with their ``bounds`` and ``scope``, their figures when already
     read): the wall screen of the whole scope (:func:`maps.wall.scope_figures`, refetched
     from ``/maps/dispatch/figures`` without ``region``); the event stream is the caller's
-    whole scope already (``/events``)."""
+    whole scope already (``/events``), each event naming its county (``countyNames``)."""
     t = opts.t
     keys = ("panel", "close_panel", "open_case", "wall_title", "today_intake", "open_n",
             "overdue_n", "urgent_n", "closing_rate", "newest", "most_overdue", "ack", "alarm",
@@ -239,6 +240,9 @@ def live_config(conn: Connection, principal: Principal, opts: MapOptions, period
         "events": events, "lang": opts.lang,
         "panel": "/maps/dispatch/case/{code}?lang=" + opts.lang,
         "figures": figures, "byCounty": bool(counties),
+        # a live event names its county on the wall of several (region_code -> name, as the
+        # lists of maps.wall.scope_figures name it); a county's wall names none
+        "countyNames": dict(counties) if counties else {},
         "wall": wall, "refresh": opts.refresh,
         "bounds": [round(float(v), 6) for v in bounds or ()],
         "initial": initial,
@@ -331,12 +335,14 @@ def tiles_data(opts: MapOptions, period: gi.Period, known: list[Any]) -> dict[st
 
 
 def build_prefecture_map(conn: Connection, principal: Principal, opts: MapOptions,
-                         counties: list[tuple[str, str]]) -> folium.Map:
+                         counties: list[tuple[str, str]],
+                         county_link: Callable[[str], str] | None = None) -> folium.Map:
     """The dispatch map of a caller whose scope holds several counties (a prefecture or a
     province command centre, ``/maps/dispatch`` without ``?region=``): every county's outline
     and its counters (today's intake, open, overdue, closing rate this month: the wall
     screen's, :func:`maps.wall.wall_figures`, no count of its own). A click on a county zooms
-    to it; its name opens that county's dispatch map (``?region=CODE``).
+    to it; its name opens that county's dispatch map (``?region=CODE``, or
+    ``county_link(code)``: the command line's file of that county, written beside this one).
 
     With ``wall`` in ``opts.extra`` (``?wall=1``) it is the wall screen of the whole scope:
     the outlines and boxes, the side panel of counters by county and the lists across
@@ -358,6 +364,8 @@ def build_prefecture_map(conn: Connection, principal: Principal, opts: MapOption
     keep = {"lang": opts.lang, "basemap": opts.basemap}
 
     def link(code: str) -> str:
+        if county_link is not None:
+            return county_link(code)
         return "/maps/dispatch?" + urlencode({"region": code, **keep})
 
     def counters(code: str) -> list[tuple[str, str, str]]:

@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 import click
 
@@ -135,6 +136,11 @@ def reader_for(conn: object, code: str | None) -> tuple[Principal, list[tuple[st
     return Principal(user="cli", role="command", regions=frozenset(c for c, _n in below)), below
 
 
+def sibling(out: Path, code: str) -> Path:
+    """The file of county ``code`` written beside a prefecture's ``out`` (吕梁市-141124.html)."""
+    return out.with_name(f"{out.stem}-{code}{out.suffix}")
+
+
 def _opts(lang: str, basemap: str, start: dt.datetime | None = None,
           end: dt.datetime | None = None, region: str | None = None) -> object:
     from maps.frame import MapOptions
@@ -180,16 +186,25 @@ def register(main: click.Group) -> None:
         province's code every county below it (outlines and each county's counters)."""
         from maps.dispatch import build_dispatch_map, build_prefecture_map
 
+        written: list[tuple[str, str]] = []
+
         def build(conn: object, reader: Principal, opts: object,
                   counties: list[tuple[str, str]] | None = None) -> object:
             if counties:
-                return build_prefecture_map(conn, reader, opts, counties)  # type: ignore
+                written[:] = counties
+                return build_prefecture_map(conn, reader, opts, counties,  # type: ignore
+                                            county_link=lambda c: quote(sibling(out, c).name))
             return build_dispatch_map(conn, reader, opts)  # type: ignore[arg-type]
 
         code = region if region is None else region.strip()
         county = None if code is None or code.endswith("00") else code
         _write(build, out, png, region=code,
                opts=_opts(lang, basemap, start, end, county))
+        # a prefecture's file links each county to that county's map, written beside it (no
+        # server URL: the files open offline from a folder or a USB stick)
+        for c, _name in written:
+            _write(build, sibling(out, c), None, region=c,
+                   opts=_opts(lang, basemap, start, end, c))
 
     @map_group.command("cell")
     @click.argument("code")

@@ -151,7 +151,8 @@ def alert_json(principal: Principal, row: dict[str, Any], crs: str | None = None
         "status_name": STATUS_ZH.get(row["status"], row["status"]),
         "urgency": row["urgency"], "urgency_name": URGENCY.label(row["urgency"]),
         "category_code": row["category_code"], "category_name": row["category_name"],
-        "township_name": row["township_name"], "lon": lon, "lat": lat,
+        "region_code": row["region_code"], "township_name": row["township_name"],
+        "lon": lon, "lat": lat,
         "overdue_h": float(row["overdue_h"]) if row["overdue_h"] is not None else None,
         "at": row["at"].astimezone(CST).isoformat(),
         "cell_code": row["cell_code"], "department_code": row["department_code"],
@@ -203,8 +204,9 @@ def event_json(principal: Principal, row: dict[str, Any], crs: str | None = None
         "status": row["status"], "status_name": STATUS_ZH.get(row["status"], row["status"]),
         "urgency": row["urgency"], "urgency_name": URGENCY.label(row["urgency"]),
         "category_code": row["category_code"], "category_name": row["category_name"],
-        "township_name": row["township_name"], "lon": lon, "lat": lat,
-        "overdue": is_overdue(row, now), "at": row["at"].astimezone(CST).isoformat(),
+        "region_code": row["region_code"], "township_name": row["township_name"],
+        "lon": lon, "lat": lat, "overdue": is_overdue(row, now),
+        "at": row["at"].astimezone(CST).isoformat(),
         "cell_code": row["cell_code"], "department_code": row["department_code"],
     }
     return mask_row(principal, "incidents", out)

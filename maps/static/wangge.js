@@ -791,7 +791,7 @@
         queue[queue.length - 1] = addToGroup(g, 1, one, [d]);
         showAlarm();
       } else {
-        alarm({alert: true, code: d.code, category_name: d.category_name,
+        alarm({alert: true, code: d.code, category_name: d.category_name, region_code: d.region_code,
                township_name: d.township_name, title: name, byRule: one, at: Date.now()});
       }
       D.figures();
@@ -867,10 +867,12 @@
       else if (i.urgent) { li.appendChild(el("span", "urg", " " + t.urgent)); }
       return li;
     }
+    // the county of a live event or alert on the wall of several counties (none on a county's)
+    function countyOf(d) { return (cfg.countyNames || {})[d.region_code] || null; }
     function addNewest(d) {
       if (!lists.newest) { return; }
       var li = listItem({code: d.code, category_name: d.category_name, township_name: d.township_name,
-        urgent: d.urgency === "urgent", cls: cls(d)});
+        county_name: countyOf(d), urgent: d.urgency === "urgent", cls: cls(d)});
       lists.newest.insertBefore(li, lists.newest.firstChild);
       while (lists.newest.children.length > 8) { lists.newest.removeChild(lists.newest.lastChild); }
     }
@@ -1027,10 +1029,9 @@
         t.alerts_many.replace("{n}", d.count) + " (" + Object.keys(d.byRule).map(function (k) {
           return k + " " + d.byRule[k]; }).join(" · ") + ") · " + t.alerts_newest + ": " +
           d.newest.map(function (a) {
-            return a.code + " " + (a.category_name || "") + " · " + (a.township_name || "");
+            return a.code + " " + (a.category_name || "") + " · " + place(a);
           }).join("; ") :
-        (d.title || t.alarm) + ": " + d.code + " " + (d.category_name || "") + " · " +
-          (d.township_name || "");
+        (d.title || t.alarm) + ": " + d.code + " " + (d.category_name || "") + " · " + place(d);
       banner.querySelector(".what").textContent = what +
         (queue.length > 1 ? " (+" + (queue.length - 1) + ")" : "");
       banner.hidden = false;
@@ -1040,6 +1041,10 @@
       banner.querySelector(".ack").focus();
     }
     function alarm(d) { queue.push(d); showAlarm(); }
+    function place(d) {  // 临县 高家村镇 on the wall of several counties; the township on a county's
+      var county = countyOf(d);
+      return (county ? county + " " : "") + (d.township_name || "");
+    }
     function acknowledge() {
       var d = queue.shift();
       if (d) { D.alarm.acknowledged.push(d.group ? d.count + " alerts" : d.code); }

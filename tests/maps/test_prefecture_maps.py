@@ -230,6 +230,12 @@ def test_prefecture_wall_screen_covers_every_county(browser: Any, served: str,
                            timeout=60_000)
     page.wait_for_function(f"() => document.querySelector('.wangge-wall-list.newest')"
                            f".textContent.includes('{code}')", timeout=60_000)
+    # the live event names its county, as the lists do: the urgent case's alarm banner
+    banner = page.locator(".wangge-alarm .what")
+    banner.wait_for(timeout=30_000)
+    # (the synthetic townships are called 临县第N乡镇: the county's name stands before them)
+    assert code in banner.inner_text() and re.search(
+        r"· 临县\S* 临县第\d+乡镇", banner.inner_text()), banner.inner_text()
     page.screenshot(path=str(SHOTS / "prefecture-wall-live.png"))
     page.close()
 
@@ -304,3 +310,60 @@ def test_cli_writes_the_prefecture_map(browser: Any, served: str,
         assert res.exit_code == 2 and says in res.output and LIN in res.output, (
             bad, res.output)
         assert "Traceback" not in res.output
+
+
+def test_cli_files_open_offline_with_their_county_links(browser: Any,
+                                                       two_counties: tuple[str, Engine],
+                                                       tmp_path: Any) -> None:
+    """``wangge map dispatch --region 141100`` and ``wangge report monthly --region 141100``
+    write files that work on their own, offline: the prefecture map's county names link to
+    the county maps the command writes beside it (no server URL), each opening from disk
+    with no request leaving the file; the report has no link out and loads nothing."""
+    from urllib.parse import unquote
+
+    from click.testing import CliRunner
+
+    from api.cli import main as cli
+
+    url, _engine = two_counties
+    env = {"WANGGE_DATABASE_URL": url}
+    out = tmp_path / "吕梁市.html"
+    res = CliRunner().invoke(cli, ["map", "dispatch", "--region", "141100", "-o", str(out)],
+                             env=env)
+    assert res.exit_code == 0, res.output
+    report = tmp_path / "吕梁市月报.html"
+    res = CliRunner().invoke(cli, ["report", "monthly", "--month", "2026-10", "--region",
+                                   "141100", "-o", str(report)], env=env)
+    assert res.exit_code == 0, res.output
+
+    page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    blocked: list[str] = []
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(
+        ("file:", "data:", "about:")) else (blocked.append(r.request.url), r.abort()))
+
+    def links() -> list[str]:
+        return page.evaluate("() => Array.from(document.querySelectorAll('a[href]'))"
+                             ".map(a => a.href)")
+
+    page.goto(out.as_uri())
+    page.wait_for_load_state("networkidle")
+    for href in links():  # every link stays in the folder (or on the page)
+        assert href.startswith(tmp_path.as_uri() + "/") or href.startswith(
+            out.as_uri() + "#"), href
+    for code, name in ((XING, "兴县"), (LIN, "临县")):
+        page.goto(out.as_uri())
+        page.wait_for_load_state("networkidle")
+        page.locator(f".wangge-county[data-region='{code}'] a").click()
+        page.wait_for_url(lambda u, code=code: unquote(u).endswith(f"/吕梁市-{code}.html"),
+                          timeout=30_000)
+        page.wait_for_load_state("networkidle")
+        assert (tmp_path / f"吕梁市-{code}.html").exists()
+        html = page.content()
+        assert "指挥调度图" in html and name in html and "wangge-county" not in html
+        assert not [h for h in links() if not h.startswith(("file:", "data:", "about:"))]
+    page.goto(report.as_uri())
+    page.wait_for_load_state("networkidle")
+    assert "临县" in page.content() and "兴县" in page.content()
+    assert not [h for h in links() if not h.startswith(report.as_uri() + "#")], links()
+    assert not blocked, blocked
+    page.close()
