@@ -82,6 +82,8 @@ def _unavailable(detail: str) -> JSONResponse:
     )
 
 
+# PostgreSQL's words for an upsert on a parent whose partitions are on shards
+_NOT_ON_COORDINATOR = "no unique or exclusion constraint matching the ON CONFLICT"
 # postgres_fdw's words when a shard's server does not answer (geo/db/shards.py)
 _SHARD_DOWN = re.compile(r'could not connect to server "([a-z][a-z0-9_]*)"')
 
@@ -294,6 +296,15 @@ def install_error_handlers(app: FastAPI) -> None:
                       "value (illegal character such as NUL, or out of range)"),
                 status_code=422,
             )
+        if _NOT_ON_COORDINATOR in str(exc.orig):
+            # an upsert on a county table of a coordinator (geo/db/shards.py): not there
+            log.warning("upsert refused on a sharded coordinator")
+            return JSONResponse(_body(
+                501, "NotImplemented", "这项操作在分片部署的主库上不可用 (按键的插入或更新); "
+                "请在该区县所在的分片上执行, 或在分片前执行, 见 docs/SCALING.md / this action "
+                "is not available on a sharded coordinator (an upsert on a county table): run "
+                "it on the county's shard or before sharding, see docs/SCALING.md"),
+                status_code=501)
         log.exception("database error")
         return JSONResponse(
             _body(500, "InternalError", "内部错误 / internal error (logged)"), status_code=500

@@ -248,8 +248,8 @@ def case_panel(conn: Connection, principal: Principal, code: str, lang: str = "z
     ]
     kv = "".join(f"<tr><th scope='row'>{_e(k)}</th><td>{v}</td></tr>" for k, v in summary if v)
     photos = "".join(
-        f"<a href='/incidents/{_e(inc['code'])}/attachments/{int(a['id'])}' target='_blank'>"
-        f"<img src='/incidents/{_e(inc['code'])}/attachments/{int(a['id'])}' "
+        f"<a href='/incidents/{int(inc['id'])}/attachments/{int(a['id'])}' target='_blank'>"
+        f"<img src='/incidents/{int(inc['id'])}/attachments/{int(a['id'])}' "
         f"alt='{_e(a.get('filename'))}' loading='lazy'></a>"
         for a in inc.get("attachments") or [] if str(a.get("content_type", "")).startswith(
             "image/"))
@@ -258,7 +258,7 @@ def case_panel(conn: Connection, principal: Principal, code: str, lang: str = "z
         choices = "".join(f"<option value='{_e(c)}'>{_e(SATISFACTION.label(c, lang))}</option>"
                           for c in SATISFACTION.codes)
         forms.append(_form(
-            {"action": "callback", "path": f"/incidents/{inc['code']}/callback",
+            {"action": "callback", "path": f"/incidents/{int(inc['id'])}/callback",
              "method": "POST", "body": {}}, t["callback"],
             f"<label>{_e(t['satisfaction'])} <select name='satisfaction' required>"
             f"{choices}</select></label>" + _note(t), int(inc["version"])))
@@ -276,7 +276,7 @@ def case_panel(conn: Connection, principal: Principal, code: str, lang: str = "z
         f" title='{_e(t['close_panel'])}'>×</button></header>"
         "<div class='wangge-panel-msg' role='status' aria-live='polite'></div>"
         f"<section><h3>{_e(t['summary'])}</h3><table class='wangge-kv'>{kv}</table>"
-        f"<p><a href='/incidents/{_e(inc['code'])}' target='_blank'>{_e(t['api_link'])}</a> · "
+        f"<p><a href='/incidents/{int(inc['id'])}' target='_blank'>{_e(t['api_link'])}</a> · "
         f"{_e(t['version'])} {int(inc['version'])}</p></section>"
         f"<section><h3>{_e(t['actions'])}</h3><div class='wangge-actions'>{actions}</div>"
         "</section>"

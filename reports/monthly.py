@@ -48,6 +48,7 @@ from geo.incidents.views import list_incidents
 from geo.localtime import CST
 from geo.periods import Period, add_months
 from geo.regions.scope import counties_in_scope
+from geo.regions.scope import scope_code as scope_code_of
 
 TREND_MONTHS = 12
 TOP_CATEGORIES = 8
@@ -253,7 +254,7 @@ def scope_report(conn: Connection, principal: Principal, counties: list[tuple[st
     overdue_rows.sort(key=lambda r: -(r["overdue_days"] or 0))
     categories = sorted(cats.values(), key=lambda g: (-g["reports"], str(g["key"])))[
         :TOP_CATEGORIES]
-    code = scope_code or _scope_code(conn, principal, counties)
+    code = scope_code or scope_code_of(conn, principal, counties)
     return {
         "inputs": {
             "scope": True, "scope_code": code, "region_code": code,
@@ -295,15 +296,6 @@ def _set_name(conn: Connection, region_code: str, day: dt.date) -> str:
         return str(boundary_set(conn, region_code, day)["name"])
     except NotFound:
         return NO_GRID
-
-
-def _scope_code(conn: Connection, principal: Principal, counties: list[tuple[str, str]]
-                ) -> str:
-    """The code of the reader's prefecture or province (``app_user.scope_code``), else the
-    counties' codes joined by ``+`` (a reader holding several counties one by one)."""
-    code = conn.execute(text("SELECT scope_code FROM app_user WHERE username = :u"),
-                        {"u": principal.user}).scalar()
-    return str(code) if code else "+".join(c for c, _n in counties)
 
 
 def _worker_name(principal: Principal, name: str | None) -> str:

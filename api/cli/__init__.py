@@ -90,6 +90,10 @@ def db_migrate() -> None:
                    f"{current_revision(get_engine(shard.url))}")
     upgrade(engine)
     click.echo(f"schema at revision {current_revision(engine)}")
+    if parts:
+        with engine.begin() as conn:
+            n = shards.analyze(conn)
+        click.echo(f"已更新 {n} 张分片外部表的统计 / statistics of {n} shard tables refreshed")
 
 
 @main.group()

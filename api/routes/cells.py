@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 
-from api.deps import PrincipalDep
+from api.deps import PrincipalDep, asked_region
 from api.schemas import cells as schemas_cells
 from api.schemas import ok
 from api.settings import Settings
@@ -75,7 +75,7 @@ def _query(params: Any) -> tuple[float, float, str, str | None, dt.date | None, 
     lon = _number(params.get("lon"), "lon", True)
     lat = _number(params.get("lat"), "lat", True)
     crs = params.get("crs") or "EPSG:4490"
-    region = params.get("region")
+    region = asked_region(params.get("region"))
     if region is not None and not _REGION.fullmatch(region):
         raise InvalidInput(f"region 须为 6-12 位数字区划代码 / region must be a 6-12 digit code, "
                            f"got {region!r}", field="region")

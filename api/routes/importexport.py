@@ -16,6 +16,7 @@ from api.deps import (
     EngineDep,
     PrincipalDep,
     SettingsDep,
+    asked_region,
     caller_region,
     require_known_region,
 )
@@ -141,8 +142,9 @@ def get_export(
     codes, local times typed as dates, a definitions sheet (说明). CSV, GeoJSON, GeoPackage
     and Shapefile are for systems: column keys and codes as stored.
     """
+    region = asked_region(region)
     if region is not None:
-        require_known_region(conn.engine, region)
+        require_known_region(conn.engine, region, principal)
     region = caller_region(settings, principal, region)
     res = export_layer(conn, principal, layer, format, region, crs,
                        where, bbox, at, boundary_set, lang)

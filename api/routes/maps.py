@@ -22,6 +22,7 @@ from api.deps import (
     EXPENSIVE,
     LOGGED_IN,
     READ_INCIDENTS,
+    CaseDep,
     ConnDep,
     PrincipalDep,
     SettingsDep,
@@ -167,7 +168,7 @@ def dispatch_figures(conn: ConnDep, settings: SettingsDep, principal: MapPrincip
                       "and X-CSRF-Token)", "content": {"text/html": {}}},
                 404: {"description": "No such case, or not in your scope"}})
 def dispatch_case_panel(
-    request: Request, incident_id: str, conn: ConnDep, principal: PrincipalDep,
+    request: Request, incident_id: CaseDep, conn: ConnDep, principal: PrincipalDep,
     lang: LangQ = "zh",
 ) -> HTMLResponse:
     """The case (by code or id) as the dispatch map's side panel shows it: summary (names, not

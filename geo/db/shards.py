@@ -13,9 +13,11 @@ What PostgreSQL 15 refuses on a parent with foreign partitions (measured, docs/S
 unique keys, ``INSERT ... ON CONFLICT (cols)``, transition-table triggers, ``MERGE`` and
 foreign keys pointing at it. A federated coordinator therefore **reads** every county and
 takes plain ``INSERT``/``UPDATE``/``DELETE`` (each is run on the county's shard, whose keys and
-triggers check and roll up the rows); the upserts of the application (imports, holiday
-calendars, patrol tracks, stored coverage, import profiles) must be run against the county's
-shard itself. There is no transaction across shards: each write touches one county, by design.
+triggers check and roll up the rows); the upserts of the application on county tables
+(imports' bulk rollups, patrol tracks, stored coverage, import profiles) are refused there
+(the API answers 501) and belong before sharding. Every write goes through the coordinator,
+never to a shard itself (the ids come from the coordinator's sequences). There is no
+transaction across shards: each write touches one county, by design.
 
 :func:`federate` turns a coordinator into one; :func:`keep_regions` empties a shard of the
 counties it does not hold; :func:`placement` says where each county lives.
@@ -39,7 +41,11 @@ SHARED_TABLES = frozenset({
     "alembic_version", "spatial_ref_sys", "region", "department", "incident_category",
     "app_user", "api_token", "auth_session_revoked", "idempotency_key", "audit_log",
     "holiday",  # the national calendar (region_code 'CN') and counties' own days
+    "outbox",  # notifications to send: the coordinator's queue (its upsert is by dedupe_key)
 })
+# Shared tables with people's data: emptied on a shard (its copy would only be a leak).
+PERSONAL_SHARED = ("audit_log", "idempotency_key", "auth_session_revoked", "api_token",
+                   "app_user", "outbox")
 
 # County-scoped tables without a ``region_code`` of their own: kept with the table they hang
 # from, read on the coordinator through inheritance (no partition key to route by).
@@ -63,7 +69,7 @@ class Shard:
 
     def check(self) -> None:
         """Refuse a bad name or county list (ShardError, Chinese first)."""
-        if not _NAME.match(self.name):
+        if not _NAME.match(self.name) or self.name == "public" or self.name.startswith("pg_"):
             raise ShardError(f"分片名 {self.name!r} 无效：请用小写字母开头的字母、数字、下划线 / "
                              "shard name must be lower-case letters, digits and _")
         bad = [r for r in self.regions if not _CODE.match(r)]
@@ -88,6 +94,7 @@ def keep_regions(conn: Connection, regions: tuple[str, ...]) -> dict[str, int]:
     every county-scoped row of the other counties goes, including their rollups, so what is
     left is consistent. Returns rows deleted per table."""
     conn.execute(text("SET LOCAL session_replication_role = replica"))
+    _shard_only(conn)
     gone: dict[str, int] = {}
     for table, (column, parent) in FOLLOWERS.items():
         gone[table] = conn.execute(text(
@@ -100,15 +107,46 @@ def keep_regions(conn: Connection, regions: tuple[str, ...]) -> dict[str, int]:
     return gone
 
 
+def _shard_only(conn: Connection) -> None:
+    """What a shard does not keep from the dump it was made of (idempotent):
+
+    * foreign keys between a shared table and a county table, either way: the shared tables
+      live on the coordinator (a user, department or category added there later is not on
+      the shard, and a worker's account may point at another county's worker);
+    * the shared tables holding people's data (users with password hashes, tokens, sessions,
+      the audit log, the outbox): only the coordinator needs them;
+    * trigger functions resolving names through the caller's search_path: postgres_fdw's
+      sessions search ``pg_catalog`` only, so they are pinned to ``public``."""
+    shared = sorted(SHARED_TABLES)
+    for table, name in conn.execute(text(
+            "SELECT conrelid::regclass::text, conname FROM pg_constraint WHERE contype = 'f' "
+            "AND connamespace = 'public'::regnamespace AND (conrelid::regclass::text = ANY(:s) "
+            "OR confrelid::regclass::text = ANY(:s))"), {"s": shared}).all():
+        conn.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
+    for table in PERSONAL_SHARED:
+        conn.execute(text(f"DELETE FROM {table}"))
+    for fn in conn.execute(text(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p "
+            "WHERE p.pronamespace = 'public'::regnamespace "
+            "AND p.prorettype = 'trigger'::regtype AND NOT EXISTS (SELECT 1 FROM pg_depend d "
+            "WHERE d.objid = p.oid AND d.deptype = 'e')")).scalars():
+        conn.execute(text(f"ALTER FUNCTION {fn} SET search_path = public"))
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _server_options(url: str) -> tuple[str, str]:
     u = make_url(url)
     opts = {"host": u.host or "127.0.0.1", "port": str(u.port or 5432),
             "dbname": u.database or "wangge"}
-    server = ", ".join(f"{k} '{v}'" for k, v in opts.items())
-    user = f"user '{u.username or 'postgres'}'"
+    server = ", ".join(f"{k} {_quoted(v)}" for k, v in opts.items())
+    user = f"user {_quoted(u.username or 'postgres')}"
     # The request may run as wangge_app (WANGGE_DB_RLS=1), not a superuser: a mapping
     # without a password (trust authentication) must say so.
-    user += f", password '{u.password}'" if u.password else ", password_required 'false'"
+    user += f", password {_quoted(str(u.password))}" if u.password \
+        else ", password_required 'false'"
     return server, user
 
 
@@ -198,7 +236,25 @@ def federate(engine: Engine, shards: list[Shard]) -> dict[str, str]:
                 conn.execute(text(
                     f"CREATE FOREIGN TABLE {s.name}.{table} () INHERITS (public.{table}) "
                     f"SERVER {s.name} OPTIONS (schema_name 'public', table_name '{table}')"))
+        analyze(conn)
     return seen
+
+
+def analyze(conn: Connection) -> int:
+    """Sample every foreign table's rows (``ANALYZE``): without statistics the coordinator
+    plans a county's page as "fetch every row, sort and cut here" instead of sending ``ORDER
+    BY ... LIMIT`` to the shard (an items page of 100: 7-9x the shard's own time before, see
+    docs/SCALING.md). Autovacuum does not analyze foreign tables: ``wangge db migrate`` runs
+    this again. Returns the number of tables analyzed."""
+    tables = conn.execute(text(
+        "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_foreign_table f "
+        "ON f.ftrelid = c.oid JOIN pg_foreign_server s ON s.oid = f.ftserver "
+        "JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw AND w.fdwname = 'postgres_fdw' "
+        "ORDER BY 1")).scalars().all()
+    for table in tables:
+        conn.execute(text(f"ANALYZE {table}"))
+    return len(tables)
 
 
 def _move_owned_sequences(conn: Connection, old: str, new: str) -> None:
@@ -319,21 +375,34 @@ def add_shard(coord_url: str, url: str, regions: tuple[str, ...], name: str,
     if not federated:
         rest = tuple(sorted(known - set(regions)))
         plan = [Shard(name, url, tuple(sorted(regions)))]
-        _copy(coord_url, url, plan[0].regions, work)
-        if rest:
-            local = make_url(coord_url)
-            local = local.set(database=f"{local.database}_local")
-            local_url = local.render_as_string(hide_password=False)
-            with get_engine(coord_url).connect().execution_options(
-                    isolation_level="AUTOCOMMIT") as conn:
-                exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                                      {"n": local.database}).first()
-                if not exists:
-                    conn.execute(text(f'CREATE DATABASE "{local.database}"'))
-            _empty(local_url)
-            _copy(coord_url, local_url, rest, work)
-            plan.append(Shard("local", local_url, rest))
-        return federate(coord, plan)
+        local = make_url(coord_url)
+        local = local.set(database=f"{local.database}_local")
+        made_local = False
+        try:
+            _copy(coord_url, url, plan[0].regions, work)
+            if rest:
+                local_url = local.render_as_string(hide_password=False)
+                with get_engine(coord_url).connect().execution_options(
+                        isolation_level="AUTOCOMMIT") as conn:
+                    exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                          {"n": local.database}).first()
+                    if not exists:
+                        conn.execute(text(f'CREATE DATABASE "{local.database}"'))
+                        made_local = True
+                _empty(local_url)
+                _copy(coord_url, local_url, rest, work)
+                plan.append(Shard("local", local_url, rest))
+            return federate(coord, plan)
+        except Exception as exc:
+            if made_local:  # ours: gone again, so that a retry finds the name free
+                with get_engine(coord_url).connect().execution_options(
+                        isolation_level="AUTOCOMMIT") as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{local.database}" '
+                                      "WITH (FORCE)"))
+            raise ShardError(
+                f"{exc}\n本库未改动；{_shown(url)} 可能留有不完整的副本：删掉重建为空库后再试 / "
+                f"this database is unchanged; {_shown(url)} may hold a partial copy: drop and "
+                "re-create it empty, then retry") from exc
     sources = {s.name: s for s in current if set(s.regions) & set(regions)}
     if len(sources) != 1:
         raise ShardError(f"这些区县分在 {', '.join(sorted(sources)) or '(无)'} 上：一次只能从一个"
@@ -341,13 +410,15 @@ def add_shard(coord_url: str, url: str, regions: tuple[str, ...], name: str,
     (source,) = sources.values()
     _copy(source.url, url, tuple(sorted(regions)), work)
     left = tuple(r for r in source.regions if r not in regions)
-    with get_engine(source.url).begin() as conn:
-        keep_regions(conn, left)
     plan = [s for s in current if s.name != source.name]
     if left:
         plan.append(Shard(source.name, source.url, left))
     plan.append(Shard(name, url, tuple(sorted(regions))))
-    return federate(coord, plan)
+    placed = federate(coord, plan)  # the coordinator reads the new shard from now on ...
+    if left:  # ... then the old copies go (a shard left with no county is out, kept as is)
+        with get_engine(source.url).begin() as conn:
+            keep_regions(conn, left)
+    return placed
 
 
 # county -> schema of its shard's foreign tables, per database, re-read every ROUTE_TTL_S

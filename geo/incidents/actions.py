@@ -52,7 +52,8 @@ def allowed_actions(principal: Principal, row: dict[str, Any],
     """
     if denial(principal, None) is not None:
         return []  # read-only roles
-    base = f"/incidents/{row['code']}"
+    # by id: a code may be held by two counties of a prefecture's scope (409 by code)
+    base = f"/incidents/{row['id']}"
     status = row["status"]
     out: list[dict[str, Any]] = []
     for target in TRANSITIONS.get(status, frozenset()):

@@ -242,11 +242,13 @@ def fetch(conn: Connection, incident_id: int | str, principal: Principal,
     resolves it within her county only (her scope).
     """
     cond, params = incident_scope_sql(principal, "i")
-    if str(incident_id).isdigit() and int(incident_id) > MAX_ID:
+    # an id is ASCII digits: '²' or '２４６' are digits to Python, and read as codes here
+    is_id = str(incident_id).isascii() and str(incident_id).isdigit()
+    if is_id and int(incident_id) > MAX_ID:
         raise NotFound(f"事件 {incident_id} 不存在 / incident {incident_id} not found")
-    key = "i.id = :k" if str(incident_id).isdigit() else "i.code = :k"
-    k: int | str = int(incident_id) if str(incident_id).isdigit() else str(incident_id)
-    if region is not None and not str(incident_id).isdigit():  # an id names one case anyway
+    key = "i.id = :k" if is_id else "i.code = :k"
+    k: int | str = int(incident_id) if is_id else str(incident_id)
+    if region is not None and not is_id:  # an id names one case anyway
         cond += " AND i.region_code = :case_region"
         params = {**params, "case_region": region}
     sql = f"SELECT {CASE_COLUMNS} FROM incident i WHERE {key} AND {cond} ORDER BY i.region_code"

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, text
 from geo import localtime
 from geo.auth.principal import Principal
 from geo.crs.validate import to_cgcs2000_point
+from geo.db import shards
 from geo.db.tables import vocab
 from geo.errors import Forbidden, InvalidInput, NotFound, TooLarge, Unavailable
 from geo.incidents.attachments import MAX_PHOTO_BYTES, MAX_PHOTOS, check_photos, store_photos
@@ -274,7 +275,7 @@ def _free_code(conn: Connection, region_code: str, reported_at: dt.datetime) -> 
     stored before imports refused them would otherwise fail the report: review round 3, R9)."""
     for _ in range(_CODE_TRIES):
         new_id = int(conn.execute(text(
-            "SELECT nextval(pg_get_serial_sequence('incident', 'id'))")).scalar_one())
+            "SELECT nextval(pg_get_serial_sequence('public.incident', 'id'))")).scalar_one())
         code = intake_code(reported_at, new_id)
         if conn.execute(text("SELECT 1 FROM incident WHERE region_code = :r AND code = :c"),
                         {"r": region_code, "c": code}).first() is None:
@@ -376,6 +377,8 @@ def submit_incident(
     # names cleaned and contents checked before the case is stored (review round 3, R15)
     checked = check_photos(report.photos, max_photo_bytes)
     with engine.begin() as conn:
+        if region_code:  # counties on shards: only this county's server (geo/db/shards.py)
+            shards.route(conn, region_code)
         inc = create_incident(conn, report, principal, region_code)
     # the case is kept: each photo in its own step, a failure listed, never the whole answer
     stored, errors = store_photos(engine, inc["id"], checked, principal, attachments_dir)

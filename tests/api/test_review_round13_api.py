@@ -232,3 +232,19 @@ def test_region_does_not_change_what_an_id_names(
     r = client.get(f"/incidents/{shared_code[LIN]}", params={"region": XING},
                    headers=_pref(two_counties[1]))
     assert r.status_code == 200 and r.json()["region_code"] == LIN, r.text[:300]
+
+
+def test_the_dispatch_case_panel_asks_and_picks_like_the_api(
+        two_counties: tuple[str, Engine], client: TestClient,
+        shared_code: dict[str, Any]) -> None:
+    code = shared_code["code"]
+    pref = _pref(two_counties[1])
+    r = client.get(f"/maps/dispatch/case/{code}", headers=pref)
+    assert r.status_code == 409 and "?region=" in r.text, r.text[:300]
+    for region in (LIN, XING):
+        r = client.get(f"/maps/dispatch/case/{code}", params={"region": region}, headers=pref)
+        assert r.status_code == 200, r.text[:300]
+        # its actions name the picked case by id: a code held by two counties would be a 409
+        assert f"data-path='/incidents/{shared_code[region]}/" in r.text, r.text[:600]
+        other = XING if region == LIN else LIN
+        assert f"data-path='/incidents/{shared_code[other]}/" not in r.text

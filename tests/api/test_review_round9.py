@@ -225,5 +225,7 @@ def test_an_unknown_region_is_named_not_answered_empty(
             assert r.status_code in (401, 403, 404), r.text[:300]
             continue
         assert r.status_code == 404, (path, auth, r.status_code, r.text[:300])
-        assert "141123" in r.text and LIN in r.text and "unknown region" in r.text
+        assert "141123" in r.text and "unknown region" in r.text
+        # a county user is told her own counties only (review rounds 12-13, L-404, L2)
+        assert (LIN in r.json()["regions"]) == (not auth), r.text
     assert client.get(path, params={"region": LIN}, headers=cmd).status_code == 403

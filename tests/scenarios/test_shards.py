@@ -25,6 +25,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from api import localdb
 from api.main import create_app
+from geo.db import shards
 from geo.demo.grid_county import PREFECTURE_USER
 from geo.demo.users import DEMO_USERS
 from tests.conftest import create_database, drop_database, make_settings
@@ -126,6 +127,7 @@ def test_shard_add_places_each_county_and_status_says_where(fed: dict[str, Any])
     assert res.exit_code == 0, res.output
     assert f"分片 shard_{LIN} ({LIN}): schema at revision" in res.output
     assert f"分片 shard_{XING} ({XING}): schema at revision" in res.output
+    assert "分片外部表的统计" in res.output
     # each shard holds its county only; the coordinator holds no county row itself
     for key, mine, other in (("lin_url", LIN, XING), ("xing_url", XING, LIN)):
         with create_engine(fed[key]).connect() as conn:
@@ -192,6 +194,14 @@ def test_a_county_query_prunes_to_its_shard_and_sends_the_predicate(
         )).scalars())
     assert f"shard_{LIN}.incident" in plan and f"shard_{XING}" not in plan, plan
     assert "Remote SQL" in plan and "st_intersects" in plan.lower(), plan
+    page = ("EXPLAIN (VERBOSE, COSTS OFF) SELECT code, ST_AsBinary(geom) FROM incident "
+            f"WHERE region_code = '{LIN}' ORDER BY code LIMIT 100")
+    with fed["engine"].connect() as conn:  # a page: sorted on the shard (statistics) ...
+        plan = "\n".join(conn.execute(text(page)).scalars())
+        assert "ORDER BY code ASC NULLS LAST" in plan, plan
+        shards.route(conn, LIN)  # ... and cut there too when the request names its county
+        plan = "\n".join(conn.execute(text(page)).scalars())
+    assert "ORDER BY code ASC NULLS LAST LIMIT 100" in plan, plan
 
 
 def test_a_write_lands_on_the_county_shard(clients: tuple[TestClient, TestClient],
@@ -220,6 +230,32 @@ def test_a_write_lands_on_the_county_shard(clients: tuple[TestClient, TestClient
                             {"c": code}).scalar() == 0
     got = coord.get(f"/incidents/{code}?region={LIN}", headers=auth)
     assert got.status_code == 200 and got.json()["region_code"] == LIN
+    # its case flow through the coordinator (the outbox's upsert stays on the coordinator)
+    case_id = got.json()["id"]
+    for step in ("registered", "dispatched"):
+        r = coord.post(f"/incidents/{case_id}/transition", headers=auth, json={"to": step})
+        assert r.status_code == 200, (step, r.text[:300])
+    with create_engine(fed["lin_url"]).connect() as conn:
+        assert conn.execute(text("SELECT status FROM incident WHERE id = :i"),
+                            {"i": case_id}).scalar() == "dispatched"
+
+
+def test_a_shard_keeps_no_peoples_data_and_no_key_to_shared_tables(
+        fed: dict[str, Any]) -> None:
+    for key in ("lin_url", "xing_url"):
+        with create_engine(fed[key]).connect() as conn:
+            for table in ("app_user", "api_token", "audit_log", "idempotency_key"):
+                assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0, table
+            keys = conn.execute(text(
+                "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND "
+                "(confrelid = 'app_user'::regclass OR conrelid = 'app_user'::regclass)")).scalar()
+            assert keys == 0
+            pinned = conn.execute(text(
+                "SELECT count(*) FROM pg_proc WHERE pronamespace = 'public'::regnamespace "
+                "AND prorettype = 'trigger'::regtype AND proconfig IS NULL "
+                "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = pg_proc.oid "
+                "AND d.deptype = 'e')")).scalar()
+            assert pinned == 0  # every trigger function finds its helpers from fdw sessions
 
 
 def test_a_lost_shard_stops_its_county_only(clients: tuple[TestClient, TestClient],
@@ -242,7 +278,11 @@ def test_a_lost_shard_stops_its_county_only(clients: tuple[TestClient, TestClien
                      f"/incidents?region={XING}&limit=5"):
             got = coord.get(path, headers=xing_user)
             assert got.status_code == 200, (path, got.text[:300])
-        lon, lat = cell_point(single[1], XING)  # the public lookup, anonymous, in 兴县
+        lon, lat = cell_point(single[1], XING)
+        r = coord.post("/incidents", headers=xing_user, json={  # 兴县 still takes reports
+            "category": "water", "lon": lon, "lat": lat})
+        assert r.status_code == 201, r.text[:300]
+        # the public lookup, anonymous, in 兴县
         got = coord.get(f"/cells/at?lon={lon}&lat={lat}")
         assert got.status_code == 200 and got.json()["id"].startswith(XING), got.text[:300]
         lon, lat = cell_point(single[1], LIN)

@@ -59,6 +59,10 @@ def import_workers(conn: Connection, ctx: ImportContext, progress: Progress | No
                    AND a.valid_to IS NULL)),
         closed AS (UPDATE worker_assignment a SET valid_to = f.valid_from FROM fresh f
                    WHERE a.region_code = :r AND a.valid_to IS NULL AND a.valid_from < f.valid_from
+                   AND (a.cell_code = f.cell_code OR a.worker_id = f.worker_id) RETURNING a.id),
+        -- begun the same day and handed on (back) that day: it never took effect
+        undone AS (DELETE FROM worker_assignment a USING fresh f
+                   WHERE a.region_code = :r AND a.valid_to IS NULL AND a.valid_from = f.valid_from
                    AND (a.cell_code = f.cell_code OR a.worker_id = f.worker_id) RETURNING a.id)
         INSERT INTO worker_assignment (region_code, worker_id, cell_code, valid_from, note)
         SELECT :r, worker_id, cell_code, valid_from, 'import' FROM fresh RETURNING id

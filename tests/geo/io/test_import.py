@@ -253,6 +253,37 @@ def test_wkt_csv_workers_and_numbers(demo_rw: Engine, tmp_path: Path) -> None:
     assert rep.committed and rep.new == 1
 
 
+def test_a_same_day_hand_back_leaves_each_cell_one_worker(demo_rw: Engine,
+                                                           tmp_path: Path) -> None:
+    """Review round 13, M2: two workers swap cells and swap back the same day; the second
+    import must not leave both on one cell (the same-day assignments never took effect)."""
+    with demo_rw.connect() as conn:
+        pairs = conn.execute(text(
+            "SELECT g.code, a.cell_code, g.name FROM worker_assignment a JOIN grid_worker g "
+            "ON g.id = a.worker_id WHERE a.region_code = '141123' AND a.valid_to IS NULL "
+            "ORDER BY a.cell_code LIMIT 2")).all()
+    (w1, c1, n1), (w2, c2, n2) = pairs
+    names = {w1: n1, w2: n2}
+
+    def load(rows: list[tuple[str, str]], name: str) -> None:
+        path = tmp_path / name
+        pd.DataFrame({"工号": [w for w, _ in rows], "姓名": [names[w] for w, _ in rows],
+                      "负责网格": [c for _, c in rows],
+                      "上岗日期": ["2026-12-06"] * len(rows)}).to_csv(path, index=False)
+        rep = run_import(demo_rw, "workers", path, ImportOptions(region="141123", commit=True))
+        assert rep.committed, rep.summary_lines()
+
+    load([(w1, c2), (w2, c1)], "swap.csv")
+    load([(w1, c1), (w2, c2)], "back.csv")
+    with demo_rw.connect() as conn:
+        now = conn.execute(text(
+            "SELECT a.cell_code, g.code FROM worker_assignment a JOIN grid_worker g ON "
+            "g.id = a.worker_id WHERE a.region_code = '141123' AND a.cell_code IN (:a, :b) "
+            "AND a.valid_from <= DATE '2026-12-06' AND (a.valid_to IS NULL "
+            "OR DATE '2026-12-06' < a.valid_to) ORDER BY 1, 2"), {"a": c1, "b": c2}).all()
+    assert [tuple(r) for r in now] == sorted([(c1, w1), (c2, w2)])
+
+
 # ---------------------------------------------------------------------------------------
 # Errors: a clear message and nothing left behind
 # ---------------------------------------------------------------------------------------
