@@ -27,7 +27,7 @@ from geo.incidents.codes import is_intake_code, reserved_code_reason, unsafe_cod
 from geo.incidents.intake import check_reported_at, reported_at_bounds, too_long
 from geo.incidents.reference import ensure_unclassified
 from geo.incidents.rollup import TABLE as ROLLUP_TABLE
-from geo.incidents.rollup import bulk_load, region_is_empty
+from geo.incidents.rollup import DayGroups, bulk_load, region_is_empty
 from geo.incidents.routing import Router
 from geo.io.geometry import as_point
 from geo.io.importer import staging
@@ -49,8 +49,7 @@ from geo.lookup.batch import no_gc
 
 FIRST_LOAD_NOTE = (
     "区域首次批量导入: 汇总表 (按日、按月、按网格) 在导入结束时一次写入 / first bulk load of the "
-    "region: its rollups (daily, monthly, per cell) were added once, by grouped inserts, at "
-    "the end")
+    "region: its rollups (daily, monthly, per cell) were added once, at the end")
 ROUTED = ("boundary_set_id", "cell_code", "community_code", "township_code", "worker_id")
 
 
@@ -162,12 +161,14 @@ def _first_load(conn: Connection, ctx: ImportContext, frames: Iterator[dict[str,
     as after any rolled-back insert)."""
     report = ctx.report
     routed = 0
+    groups = DayGroups()  # the daily rollup's rows, counted as the chunks go by
 
     def rows() -> Iterator[dict[str, list[Any]]]:
         nonlocal routed
         for out in frames:
             if any(out.pop("_reserved")):
                 raise _Staged
+            groups.add(out, out.pop("_day"))
             routed += len(out["cell_code"]) - out["cell_code"].count(None)
             yield out
 
@@ -181,7 +182,10 @@ def _first_load(conn: Connection, ctx: ImportContext, frames: Iterator[dict[str,
             break
     try:
         with deferred_constraints(conn, "incident", n, report, also=(ROLLUP_TABLE,)) as bulk:
-            with bulk_load(conn, ctx.opts.region) if bulk else nullcontext(False) as first:
+            if not bulk:
+                groups.stop()
+            with bulk_load(conn, ctx.opts.region, groups, lambda table, columns: copy_frames(
+                    conn, table, columns)) if bulk else nullcontext(False) as first:
                 report.new += copy_frames(conn, "incident", itertools.chain(head, it),
                                           not_copied=("_rn",))
                 labels_note()
@@ -395,6 +399,7 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
                 "department_code": [departments.get(c) for c in cat_codes],
                 "_rn": [chunk.start + i + 1 for i in keep],
                 "_reserved": [is_intake_code(c) for c in codes],
+                "_day": days,  # CST report dates (the router's and the daily rollup's)
             }
             if router is not None:
                 routed = router.route(lon, lat, days)
@@ -431,7 +436,7 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
 
     def staged_frames() -> Iterator[dict[str, list[Any]]]:
         for out in _each_without_gc(frames()):
-            for c in left_out:
+            for c in [*left_out, "_day"]:
                 del out[c]
             yield out
 

@@ -184,14 +184,25 @@ def test_first_load_copies_straight_into_incident(empty_url: str, tmp_path: Path
 def test_first_bulk_load_of_a_region_adds_rollups_once(empty_url: str, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """A region's first bulk load runs without the rollups' insert trigger and adds the
-    rollups by grouped inserts at the end (:func:`geo.incidents.rollup.bulk_load`): they equal
-    the incidents, the trigger is on again, the daily rollup's unique key is the same, and a
-    later import (updates and new rows, through the trigger) keeps them equal."""
+    rollups once at the end (:func:`geo.incidents.rollup.bulk_load`), counted in process as
+    the rows go by (:class:`geo.incidents.rollup.DayGroups`, no grouped INSERT), or, when
+    they are too many groups to hold, by grouped INSERTs: either way they equal the on-the-fly
+    counts of the incidents (the SQL rule), the trigger is on again, the daily rollup's unique
+    key is the same, and a later import (updates and new rows, through the trigger) keeps them
+    equal."""
     engine = migrated(empty_url)
+    grouped: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith(f"INSERT INTO {rollup.TABLE} "):
+            grouped.append(statement)
+
     try:
         x0, y0, step = grid(engine, tmp_path, "FIRST1")
+        grid(engine, tmp_path, "FIRST2")
         with engine.connect() as conn:
             before = definitions(conn)
+        event.listen(engine, "before_cursor_execute", seen)
         monkeypatch.setattr(staging, "BULK_ROWS", 1_000)
         n = 3_000
         rng = np.random.default_rng(3)
@@ -202,11 +213,14 @@ def test_first_bulk_load_of_a_region_adds_rollups_once(empty_url: str, tmp_path:
             "lon": x0 + rng.uniform(0.0005, 4 * step - 0.0005, n),
             "lat": y0 + rng.uniform(0.0005, 4 * step - 0.0005, n)})
         df.loc[7, ["lon", "lat"]] = None  # no location: needs_location, counted as such
+        # before the grid's validity (2020): located, in no cell (NULL keys of the rollup)
+        df.loc[11:20, "time"] = [f"2019-06-{1 + k:02d} 23:30" for k in range(10)]
         path = tmp_path / "first.csv"
         df.to_csv(path, index=False)
         rep = run_import(engine, "incidents", path, ImportOptions(region="FIRST1", commit=True))
-        assert rep.committed and rep.new == n and rep.routed == n - 1, rep.summary_lines()
+        assert rep.committed and rep.new == n and rep.routed == n - 11, rep.summary_lines()
         assert [x for x in rep.notes if x.startswith("区域首次批量导入")], rep.notes
+        assert not grouped, grouped[:1]  # counted in process
         with engine.connect() as conn:
             assert definitions(conn) == before
             assert assert_equal(conn) == n
@@ -223,7 +237,20 @@ def test_first_bulk_load_of_a_region_adds_rollups_once(empty_url: str, tmp_path:
         assert not [x for x in again.notes if x.startswith("区域首次批量导入")]
         with engine.connect() as conn:
             assert assert_equal(conn) == n + 50
+        # another region's first load of more groups than are held: the grouped INSERT
+        monkeypatch.setattr(rollup.DayGroups, "MAX_GROUPS", 10)
+        monkeypatch.setattr(rollup.DayGroups, "PENDING", 100)
+        pd.concat([df, df.assign(code=[f"TWICE{k:05d}" for k in range(n)])]).to_csv(
+            path, index=False)
+        rep = run_import(engine, "incidents", path, ImportOptions(region="FIRST2", commit=True,
+                                                                  status="closed"))
+        assert rep.committed and rep.new == 2 * n and grouped, rep.summary_lines()
+        assert [x for x in rep.notes if x.startswith("区域首次批量导入")], rep.notes
+        with engine.connect() as conn:
+            assert definitions(conn) == before
+            assert assert_equal(conn) == 3 * n + 50
     finally:
+        event.remove(engine, "before_cursor_execute", seen)
         engine.dispose()
 
 
