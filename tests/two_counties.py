@@ -5,7 +5,8 @@ prefecture user ``demo-prefecture`` (吕梁市, scope 141100).
 
 :func:`two_county_template` builds the template once per session (with
 ``WANGGE_TEST_REUSE_TEMPLATE=1`` it is kept between sessions, named after the demo template it
-grew from); :func:`two_county_fixture` makes a module fixture yielding (URL, engine) of a copy.
+grew from); :func:`two_county_fixture` makes a module fixture yielding (URL, engine) of a copy,
+:func:`served_fixture` one serving that copy over HTTP for browser tests.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, create_engine, text
 
-from tests.conftest import create_database, drop_database, keep_template
+from tests.conftest import (
+    create_database,
+    drop_database,
+    keep_template,
+    make_settings,
+    serve_in_thread,
+)
 
 LIN = "141124"
 XING = "141123"
@@ -92,6 +99,23 @@ def two_county_fixture() -> Any:
             drop_database(admin_engine, url)
 
     return two_counties
+
+
+def served_fixture(port_env: str, port: int, name: str) -> Any:
+    """A module-scoped fixture ``served`` yielding the URL of the app serving the module's
+    ``two_counties`` copy (no open demo: every caller logs in), on the port ``$port_env`` or
+    ``port``; ``name`` names its data folder."""
+
+    @pytest.fixture(scope="module")
+    def served(two_counties: tuple[str, Engine], tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[str]:
+        settings = make_settings(two_counties[0], demo_open=False,
+                                 data_dir=tmp_path_factory.mktemp(name))
+        with serve_in_thread(settings, "127.0.0.1", int(os.environ.get(port_env, str(port)))
+                             ) as base:
+            yield base
+
+    return served
 
 
 def lin_codes(engine: Engine) -> set[str]:

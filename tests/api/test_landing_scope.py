@@ -10,8 +10,6 @@ Chromium with the internet cut off, on two counties (兴县 demo + 临县):
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,24 +18,15 @@ from sqlalchemy import Engine
 
 from geo.demo.grid_county import PREFECTURE_USER
 from geo.demo.users import DEMO_USERS
-from tests.conftest import REPO_ROOT, make_settings, serve_in_thread
+from tests.conftest import REPO_ROOT
 from tests.served import bearer_for, log_in
-from tests.two_counties import LIN, XING, two_county_fixture
+from tests.two_counties import LIN, XING, served_fixture, two_county_fixture
 
 pytestmark = pytest.mark.browser
-PORT = int(os.environ.get("WANGGE_TEST_LANDING_SCOPE_PORT", "8195"))
 SHOTS = REPO_ROOT / "artifacts" / "screenshots"
 
 two_counties = two_county_fixture()
-
-
-@pytest.fixture(scope="module")
-def served(two_counties: tuple[str, Engine], tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[str]:
-    settings = make_settings(two_counties[0], demo_open=False,
-                             data_dir=tmp_path_factory.mktemp("landing-scope"))
-    with serve_in_thread(settings, "127.0.0.1", PORT) as base:
-        yield base
+served = served_fixture("WANGGE_TEST_LANDING_SCOPE_PORT", 8195, "landing-scope")
 
 
 def _landing(browser: Any, base: str, user: tuple[str, str] | None, shot: str

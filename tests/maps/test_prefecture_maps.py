@@ -15,9 +15,7 @@ Screenshots: artifacts/screenshots/prefecture-*.png.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -26,24 +24,15 @@ from sqlalchemy import Engine, text
 
 from geo.demo.grid_county import PREFECTURE_USER
 from geo.demo.users import DEMO_USERS
-from tests.conftest import REPO_ROOT, make_settings, serve_in_thread
+from tests.conftest import REPO_ROOT
 from tests.served import bearer_for, log_in
-from tests.two_counties import LIN, XING, cell_point, lin_codes, two_county_fixture
+from tests.two_counties import LIN, XING, cell_point, lin_codes, served_fixture, two_county_fixture
 
 pytestmark = pytest.mark.browser
-PORT = int(os.environ.get("WANGGE_TEST_PREFECTURE_MAPS_PORT", "8187"))
 SHOTS = REPO_ROOT / "artifacts" / "screenshots"
 
 two_counties = two_county_fixture()
-
-
-@pytest.fixture(scope="module")
-def served(two_counties: tuple[str, Engine], tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[str]:
-    settings = make_settings(two_counties[0], demo_open=False,
-                             data_dir=tmp_path_factory.mktemp("prefecture-maps"))
-    with serve_in_thread(settings, "127.0.0.1", PORT) as base:
-        yield base
+served = served_fixture("WANGGE_TEST_PREFECTURE_MAPS_PORT", 8187, "prefecture-maps")
 
 
 def _open(browser: Any, base: str, user: tuple[str, str], path: str, shot: str
