@@ -199,7 +199,8 @@ def _to_locate(conn: Connection, principal: Principal, region: str, opts: MapOpt
     items = items[:LIST_TO_LOCATE]
     t = opts.t
     rows = "".join(
-        f"<li><a href='#' class='wangge-open-case' data-code='{escape(str(i['code']))}'>"
+        f"<li><a href='#' class='wangge-open-case' data-code='{escape(str(i['code']))}' "
+        f"data-region='{escape(str(i.get('region_code') or ''))}'>"
         f"{escape(str(i['code']))}</a> {escape(str(i.get('category_name') or ''))}"
         f"{' · ' + escape(str(i['location_text'])) if i.get('location_text') else ''}</li>"
         for i in items)
@@ -238,7 +239,8 @@ def live_config(conn: Connection, principal: Principal, opts: MapOptions, period
         bounds = gl.region_bounds(conn, opts.region_code)
     return {
         "events": events, "lang": opts.lang,
-        "panel": "/maps/dispatch/case/{code}?lang=" + opts.lang,
+        # the case by code and county (a code may be held by two counties: Wangge.caseUrl)
+        "panel": "/maps/dispatch/case/{code}?region={region}&lang=" + opts.lang,
         "figures": figures, "byCounty": bool(counties),
         # a live event names its county on the wall of several (region_code -> name, as the
         # lists of maps.wall.scope_figures name it); a county's wall names none

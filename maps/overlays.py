@@ -22,10 +22,11 @@ from maps.frame import (
 )
 
 API_LINKS = [
-    # (text key, URL template): a case is linked by its code (the numeric id is no OGC item
-    # id: that link was a 404), to the case with its history and allowed actions
+    # (text key, URL template): a case is linked by its code and county (the numeric id is no
+    # OGC item id: that link was a 404; a code may be held by two counties: the code alone was
+    # a 409 for a prefecture), to the case with its history and allowed actions
     ("link_cell", "/cells/at?lon={lon}&lat={lat}"),
-    ("link_item", "/incidents/{code}"),
+    ("link_item", "/incidents/{code}?region={region}"),
 ]
 
 
@@ -121,9 +122,9 @@ def incident_rows(gdf: gpd.GeoDataFrame, opts: MapOptions) -> dict[str, Any]:
     the basemap shifts the drawn position.
     """
     shifted = opts.base.overlay_crs != "EPSG:4490"
-    coded = ("cat", "status", "urgency", "dept", "channel", "desc", "cls")
-    cols = ["lat", "lon", *(["lat0", "lon0"] if shifted else []), "id", "code", "cat", "status",
-            "urgency", "reported", "desc", "loc", "cell", "dept", "channel", "cls", "urg"]
+    coded = ("region", "cat", "status", "urgency", "dept", "channel", "desc", "cls")
+    cols = ["lat", "lon", *(["lat0", "lon0"] if shifted else []), "id", "code", "region", "cat",
+            "status", "urgency", "reported", "desc", "loc", "cell", "dept", "channel", "cls", "urg"]
     dicts: dict[str, list[Any]] = {c: [] for c in coded}
     index: dict[str, dict[Any, int]] = {c: {} for c in coded}
 
@@ -148,7 +149,8 @@ def incident_rows(gdf: gpd.GeoDataFrame, opts: MapOptions) -> dict[str, Any]:
             if shifted:
                 row += [round(float(lat0[i]), 6), round(float(lon0[i]), 6)]
             row += [
-                int(r.id), r.code, enc("cat", _text(getattr(r, cat_col)) or r.category_name),
+                int(r.id), r.code, enc("region", r.region_code),
+                enc("cat", _text(getattr(r, cat_col)) or r.category_name),
                 enc("status", opts.status_name(r.status)),
                 enc("urgency", opts.t.get(r.urgency, r.urgency)), f"{reported:%Y-%m-%d %H:%M}",
                 enc("desc", _text(r.description)), _text(r.location_text), _text(r.cell_code),

@@ -187,7 +187,8 @@ def _routing(inc: dict[str, Any], dups: list[dict[str, Any]], t: dict[str, str],
                 if cams else _e(t["no_cameras"]))
     row(t["cameras_seeing"], cam_html, r.get("cameras_reason") if cams else None)
     dup_html = ("<ul>" + "".join(
-        f"<li><a href='#' class='wangge-open-case' data-code='{_e(d.get('code'))}'>"
+        f"<li><a href='#' class='wangge-open-case' data-code='{_e(d.get('code'))}' "
+        f"data-region='{_e(d.get('region_code') or inc['region_code'])}'>"
         f"{_e(d.get('code'))}</a> {_e(d.get('category_name'))} · {_e(d.get('status_zh'))}"
         f"{' · ' + _e(d.get('distance_m')) + ' m' if d.get('distance_m') is not None else ''}"
         "</li>" for d in dups) + "</ul>" if dups else "—")
@@ -263,7 +264,8 @@ def case_panel(conn: Connection, principal: Principal, code: str, lang: str = "z
             f"<label>{_e(t['satisfaction'])} <select name='satisfaction' required>"
             f"{choices}</select></label>" + _note(t), int(inc["version"])))
     actions = "".join(forms) if forms else f"<p>{_e(t['no_actions'])}</p>"
-    data = {"code": inc["code"], "version": inc["version"], "cls": cls,
+    data = {"code": inc["code"], "region_code": inc["region_code"], "version": inc["version"],
+            "cls": cls,
             "urgent": inc["urgency"] == "urgent", "lon": inc.get("lon"), "lat": inc.get("lat"),
             "status": inc["status"], "status_name": status,
             "category_name": inc.get("category_name")}

@@ -34,7 +34,8 @@ def _item(inc: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     late_min = None
     if inc.get("overdue") and due:
         late_min = int((now - dt.datetime.fromisoformat(due)).total_seconds() // 60)
-    return {"code": inc["code"], "category_name": inc.get("category_name"),
+    return {"code": inc["code"], "region_code": inc.get("region_code"),
+            "category_name": inc.get("category_name"),
             "township_name": inc.get("township_name"), "status_name": inc.get("status_zh"),
             "urgent": inc.get("urgency") == "urgent", "cls": case_class(inc),
             "reported_at": inc.get("reported_at"), "due_at": due, "late_min": late_min}

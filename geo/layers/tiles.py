@@ -19,8 +19,9 @@ MAX_ZOOM = 22
 EXTENT = 4096
 BUFFER = 64
 TILE_PROPERTIES: dict[str, tuple[str, ...]] = {
-    "incidents": ("code", "category_code", "channel", "status", "urgency", "reported_at",
-                  "due_at", "cell_code", "township_code"),
+    # a case code may be held by two counties: region_code names the case with it
+    "incidents": ("code", "region_code", "category_code", "channel", "status", "urgency",
+                  "reported_at", "due_at", "cell_code", "township_code"),
     "cells": ("code", "name", "kind", "parent_code", "township_code", "households"),
     "compounds": ("code", "name", "mgmt_mode", "households"),
     "cameras": ("gb_id", "name", "status", "bearing_deg", "range_m"),

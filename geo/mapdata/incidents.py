@@ -124,7 +124,7 @@ def incidents(
     total = int(conn.execute(text(f"SELECT count(*) FROM incident i WHERE {where}"),
                              params).scalar_one())
     rows = [dict(r) for r in conn.execute(text(f"""
-        SELECT i.id, i.code, i.category_code, c.name AS category_name,
+        SELECT i.id, i.code, i.region_code, i.category_code, c.name AS category_name,
                c.name_en AS category_name_en, i.channel, i.status, i.urgency, i.reported_at,
                i.description, i.location_text, i.cell_code, i.department_code,
                d.name AS department_name, NOT (i.status = ANY(:closed)) AS is_open,

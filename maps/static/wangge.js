@@ -38,6 +38,14 @@
       h += "<tr><td>" + esc(p[0]) + "</td><td>" + p[1] + "</td></tr>"; } });
     return h + "</table>";
   }
+  /* A case's URL from a template of the server's ({code}, {region}: maps.overlays.API_LINKS,
+   * maps.dispatch.live_config's panel): the code with its county, since two counties may hold
+   * one code (the code alone is then a 409); an empty region is no region (the server's
+   * asked_region). */
+  W.caseUrl = function (tpl, code, region) {
+    return tpl.replace("{code}", encodeURIComponent(code)).replace(
+      "{region}", encodeURIComponent(region || ""));
+  };
   /* Incidents: d = {cols:[...], rows:[[...]], dicts:{col:[values]}, styles:{cls:{color,fill}},
    * t:{texts}, links:[[text, url template]], order: [cls bottom -> top], urgentWeight};
    * dictionary-encoded columns hold an index. Drawn bottom to top in d.order (overdue over
@@ -73,13 +81,13 @@
       m.bindPopup(function () {
         var t = d.t, late = key === "overdue" ? " <span class='late'>" + esc(t.overdue) + "</span>" : "";
         var links = (d.links || []).map(function (l) {
-          var href = l[1].replace("{id}", encodeURIComponent(r[ci.id])).replace("{code}",
-            encodeURIComponent(r[ci.code])).replace("{lon}", lon0).replace("{lat}", lat0);
+          var href = W.caseUrl(l[1].replace("{id}", encodeURIComponent(r[ci.id])), r[ci.code],
+            v(r, "region")).replace("{lon}", lon0).replace("{lat}", lat0);
           return "<a href='" + esc(href) + "' target='_blank'>" + esc(l[0]) + "</a>";
         });
         if (t.open_case) {
           links.unshift("<a href='#' class='wangge-open-case' data-code='" + esc(r[ci.code]) +
-            "'>" + esc(t.open_case) + "</a>");
+            "' data-region='" + esc(v(r, "region") || "") + "'>" + esc(t.open_case) + "</a>");
         }
         links = links.join(" · ");
         return "<div class='wangge-popup'><b>" + esc(r[ci.code]) + "</b> " + esc(v(r, "cat")) + late +
@@ -89,7 +97,7 @@
                  [t.department, esc(v(r, "dept"))], [t.channel, esc(v(r, "channel"))]]) +
           (links ? "<div>" + links + "</div>" : "") + "</div>";
       }, {maxWidth: 320});
-      m.on("click", function () { if (W.openCase) { W.openCase(r[ci.code]); } });
+      m.on("click", function () { if (W.openCase) { W.openCase(r[ci.code], v(r, "region")); } });
       m.addTo(g);
       g.byCode[r[ci.code]] = m;
     });
@@ -178,9 +186,9 @@
       vg.on("click", function (e) {
         var p = e.layer.properties || {}, t = d.t, k = cls(p);
         var late = k === "overdue" ? " <span class='late'>" + esc(t.overdue) + "</span>" : "";
-        var href = d.item.replace("{code}", encodeURIComponent(p.code));
+        var href = W.caseUrl(d.item, p.code, p.region_code);
         var at = e.latlng || g._map.mouseEventToLatLng(e.originalEvent);
-        if (W.openCase) { W.openCase(p.code); }
+        if (W.openCase) { W.openCase(p.code, p.region_code); }
         L.popup({maxWidth: 320}).setLatLng(at).setContent(
           "<div class='wangge-popup'><b>" + esc(p.code) + "</b> " +
           esc(d.cats[p.category_code] || p.category_code) + late +
@@ -188,7 +196,8 @@
                  [t.urgency, esc((d.urgencies || {})[p.urgency] || p.urgency)],
                  [t.reported, esc(String(p.reported_at || "").slice(0, 16))],
                  [t.cell, esc(p.cell_code)], [t.channel, esc(p.channel)]]) +
-          "<div><a href='#' class='wangge-open-case' data-code='" + esc(p.code) + "'>" +
+          "<div><a href='#' class='wangge-open-case' data-code='" + esc(p.code) +
+          "' data-region='" + esc(p.region_code || "") + "'>" +
           esc(t.open_case || "") + "</a> · <a href='" + esc(href) + "' target='_blank'>" +
           esc(t.link_item) + "</a></div></div>"
         ).openOn(g._map);
@@ -588,11 +597,14 @@
     document.body.appendChild(panel);
     L.DomEvent.disableClickPropagation(panel);
     L.DomEvent.disableScrollPropagation(panel);
+    // the open case: {code, region} (a code may be held by two counties; region names it)
     var current = null, opener = null;
-    function panelUrl(code) { return cfg.panel.replace("{code}", encodeURIComponent(code)); }
-    function load(code, focus, message, isError) {
+    function isCurrent(code, region) {
+      return !!current && current.code === code && (!region || !current.region || current.region === region);
+    }
+    function load(code, region, focus, message, isError) {
       if (location.protocol === "file:") { return Promise.resolve(); }
-      return fetch(panelUrl(code), {credentials: "same-origin"}).then(function (r) {
+      return fetch(W.caseUrl(cfg.panel, code, region), {credentials: "same-origin"}).then(function (r) {
         return r.text().then(function (body) { return {ok: r.ok, status: r.status, body: body}; });
       }).then(function (r) {
         if (!r.ok) {
@@ -605,10 +617,11 @@
         }
         panel.innerHTML = r.body;
         panel.hidden = false;
-        current = code;
+        var art = panel.querySelector("article"), c = null;
+        if (art && art.dataset.case) { c = JSON.parse(art.dataset.case); }
+        current = {code: code, region: (c && c.region_code) || region || null};
         document.body.classList.add("wangge-panel-open");
-        var art = panel.querySelector("article");
-        if (art && art.dataset.case) { D.update(JSON.parse(art.dataset.case), true); }
+        if (c) { D.update(c, true); }
         if (message) { say(message, isError); }
         if (focus) {
           var h = panel.querySelector("h2");
@@ -631,9 +644,9 @@
       if (opener && opener.focus && document.body.contains(opener)) { opener.focus(); }
       else { map.getContainer().focus(); }
     }
-    W.openCase = function (code) {
+    W.openCase = function (code, region) {
       opener = document.activeElement;
-      return load(code, true);
+      return load(code, region, true);
     };
     D.open = W.openCase;
     D.close = close;
@@ -642,7 +655,7 @@
     });
     document.addEventListener("click", function (ev) {
       var a = ev.target.closest ? ev.target.closest(".wangge-open-case") : null;
-      if (a) { ev.preventDefault(); W.openCase(a.getAttribute("data-code")); }
+      if (a) { ev.preventDefault(); W.openCase(a.getAttribute("data-code"), a.getAttribute("data-region")); }
     });
     panel.addEventListener("click", function (ev) {
       if (ev.target.closest(".wangge-panel-close")) { close(); }
@@ -684,7 +697,7 @@
       if (f.getAttribute("data-version")) { headers["If-Match"] = '"' + f.getAttribute("data-version") + '"'; }
       var buttons = f.querySelectorAll("button");
       buttons.forEach(function (b) { b.disabled = true; });
-      var code = current, label = (f.querySelector("button") || {}).textContent || "";
+      var now = current || {}, code = now.code, label = (f.querySelector("button") || {}).textContent || "";
       D.acted[code] = Date.now();
       fetch(f.getAttribute("data-path"), {method: f.getAttribute("data-method") || "POST",
         credentials: "same-origin", headers: headers, body: payload}).then(function (r) {
@@ -697,7 +710,7 @@
             return;
           }
           if (j && j.code && j.status) { D.update(j, true); }
-          load(code, false, t.done + ": " + label, false).then(function () {
+          load(code, now.region, false, t.done + ": " + label, false).then(function () {
             var h = panel.querySelector("h2");
             if (h) { h.focus(); }
           });
@@ -731,7 +744,7 @@
         color: st.color, weight: urgent ? 3.5 : 2, fillColor: st.fill, fillOpacity: 0.95,
         className: "wangge-incident wangge-live-incident " + k + (urgent ? " urgent" : "")});
       m.bindTooltip(esc(c.code) + " " + esc(c.category_name || ""));
-      m.on("click", function () { W.openCase(c.code); });
+      m.on("click", function () { W.openCase(c.code, c.region_code); });
       m.addTo(liveGroup);
       if (m._path) { m._path.setAttribute("data-code", c.code); }
       D.cases[c.code] = {marker: m, cls: k, urgent: urgent};
@@ -756,8 +769,9 @@
         if (d.urgency === "urgent") { alarm(d); }
       }
       // the open panel follows, unless the operator is typing in it or just acted on it
-      if (current === d.code && !panel.querySelector("input:focus, select:focus, textarea:focus") &&
-          !(D.acted[d.code] && Date.now() - D.acted[d.code] < 3000)) { load(d.code, false); }
+      if (isCurrent(d.code, d.region_code) &&
+          !panel.querySelector("input:focus, select:focus, textarea:focus") &&
+          !(D.acted[d.code] && Date.now() - D.acted[d.code] < 3000)) { load(d.code, d.region_code, false); }
       D.figures();
     }
     // an alert for the command centre (超期告警, 返工告警, 超期升级: event "alert"): in the
@@ -777,6 +791,7 @@
       Object.keys(byRule).forEach(function (k) { g.byRule[k] = (g.byRule[k] || 0) + byRule[k]; });
       g.newest = newest.concat(g.newest).slice(0, SHOW_NEWEST);
       g.code = g.newest.length ? g.newest[0].code : null;
+      g.region_code = g.newest.length ? g.newest[0].region_code : null;
       g.at = Date.now();
       return g;
     }
@@ -859,6 +874,7 @@
       var a = el("a", "wangge-open-case", i.code);
       a.href = "#";
       a.setAttribute("data-code", i.code);
+      if (i.region_code) { a.setAttribute("data-region", i.region_code); }
       li.appendChild(a);
       if (i.county_name) { li.appendChild(el("span", "county", " " + i.county_name)); }
       li.appendChild(el("span", "cat", " " + (i.category_name || "")));
@@ -871,7 +887,8 @@
     function countyOf(d) { return (cfg.countyNames || {})[d.region_code] || null; }
     function addNewest(d) {
       if (!lists.newest) { return; }
-      var li = listItem({code: d.code, category_name: d.category_name, township_name: d.township_name,
+      var li = listItem({code: d.code, region_code: d.region_code, category_name: d.category_name,
+        township_name: d.township_name,
         county_name: countyOf(d), urgent: d.urgency === "urgent", cls: cls(d)});
       lists.newest.insertBefore(li, lists.newest.firstChild);
       while (lists.newest.children.length > 8) { lists.newest.removeChild(lists.newest.lastChild); }
@@ -1020,7 +1037,9 @@
         ack.type = "button";
         banner.appendChild(open);
         banner.appendChild(ack);
-        open.addEventListener("click", function () { if (queue[0]) { W.openCase(queue[0].code); } });
+        open.addEventListener("click", function () {
+          if (queue[0]) { W.openCase(queue[0].code, queue[0].region_code); }
+        });
         ack.addEventListener("click", acknowledge);
         document.body.appendChild(banner);
         L.DomEvent.disableClickPropagation(banner);
