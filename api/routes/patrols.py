@@ -1,22 +1,50 @@
 """Patrols (巡查): a worker's tracks and check-ins, the command centre's raw tracks, the
-aggregates for planners. Tracks are personal location data: geo.patrols.access decides."""
+aggregates for planners. Tracks are personal location data: geo.patrols.access decides.
+
+The ``/me/...`` routes answer for the caller's own grid worker; a ``?region=`` they are given
+is checked as everywhere (``RegionDep``: an unknown code is a 404 listing her counties, a
+county outside her scope the 403 saying so), never ignored or read as "not a grid worker"."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from api.deps import EXPENSIVE, LOGGED_IN, ConnDep, PrincipalDep, RegionDep
+from api.deps import (
+    EXPENSIVE,
+    LOGGED_IN,
+    ConnDep,
+    PrincipalDep,
+    RegionDep,
+    SettingsDep,
+    asked_region,
+    get_region,
+)
 from api.schemas import ok
 from api.schemas import patrols as schemas
 from geo.errors import InvalidInput
 from geo.patrols import access, analysis, checkins, tracks, views
 
 router = APIRouter(tags=["patrols 巡查"])
+
+
+def asked_county(request: Request, settings: SettingsDep, principal: PrincipalDep,
+                 region: Annotated[str | None, Query(description=(
+                     "区县代码 (可省略: 按你所属的网格员) / county code (optional: your own grid "
+                     "worker's)"))] = None) -> str | None:
+    """A ``?region=`` given to a ``/me/...`` route, checked as every route checks it
+    (:func:`api.deps.get_region`: unknown -> 404 listing the caller's counties, outside her
+    scope -> 403); None when not given (the caller's own grid worker decides, as before)."""
+    if asked_region(region) is None:
+        return None
+    return get_region(request, settings, principal, region)
+
+
+AskedRegionDep = Annotated[str | None, Depends(asked_county)]
 
 Crs = Annotated[str, Query(description="CRS of the answer's coordinates: EPSG:4490 (default), "
                            "EPSG:4326, GCJ02 (AMap/Tencent), BD09 (Baidu)")]
@@ -60,8 +88,8 @@ class CheckinBody(BaseModel):
 @router.post("/me/patrols", status_code=200, dependencies=[LOGGED_IN],
              summary="Send a patrol or its next segment / 上传巡查轨迹",
              responses=ok(schemas.SegmentAnswer), response_model=None)
-def post_my_patrol(body: PatrolSegment, conn: ConnDep,
-                   principal: PrincipalDep) -> dict[str, Any]:
+def post_my_patrol(body: PatrolSegment, conn: ConnDep, principal: PrincipalDep,
+                   _region: AskedRegionDep) -> dict[str, Any]:
     """Create the caller's patrol ``client_id`` or append the points to it (a grid worker).
 
     Points must be in time order (422 naming the first one out of order) and inside the
@@ -82,8 +110,9 @@ def post_my_patrol(body: PatrolSegment, conn: ConnDep,
 @router.get("/me/patrols", dependencies=[LOGGED_IN],
             summary="My patrols with tracks / 我的巡查", responses=ok(schemas.PatrolList),
             response_model=None)
-def get_my_patrols(conn: ConnDep, principal: PrincipalDep, date_from: From = None,
-                   date_to: To = None, crs: Crs = "EPSG:4490") -> dict[str, Any]:
+def get_my_patrols(conn: ConnDep, principal: PrincipalDep, _region: AskedRegionDep,
+                   date_from: From = None, date_to: To = None,
+                   crs: Crs = "EPSG:4490") -> dict[str, Any]:
     """The caller's patrols started from ``from`` to ``to`` (CST dates, inclusive), newest
     first, each with its track as a GeoJSON LineString in ``crs`` and its flagged points."""
     worker_id, region = access.own_worker(conn, principal)
@@ -94,7 +123,7 @@ def get_my_patrols(conn: ConnDep, principal: PrincipalDep, date_from: From = Non
 @router.get("/me/key-points", dependencies=[LOGGED_IN],
             summary="Key points of my cells / 我的关键点位", responses=ok(schemas.KeyPoints),
             response_model=None)
-def get_my_key_points(conn: ConnDep, principal: PrincipalDep,
+def get_my_key_points(conn: ConnDep, principal: PrincipalDep, _region: AskedRegionDep,
                       crs: Crs = "EPSG:4490") -> dict[str, Any]:
     """Key points (compound gates, cameras, places) of the caller's cells with ``radius_m``,
     how often a week they are due and this ISO week's check-ins."""
@@ -105,8 +134,8 @@ def get_my_key_points(conn: ConnDep, principal: PrincipalDep,
 @router.post("/me/checkins", status_code=201, dependencies=[LOGGED_IN],
              summary="Check in at a key point / 关键点位签到",
              responses=ok(schemas.Checkin, status=201), response_model=None)
-def post_my_checkin(body: CheckinBody, conn: ConnDep,
-                    principal: PrincipalDep) -> dict[str, Any]:
+def post_my_checkin(body: CheckinBody, conn: ConnDep, principal: PrincipalDep,
+                    _region: AskedRegionDep) -> dict[str, Any]:
     """Record a check-in; 422 when farther than the key point's ``radius_m`` (saying how far),
     404 when the key point is not in the caller's cells."""
     worker_id, region = access.own_worker(conn, principal)
