@@ -48,7 +48,8 @@ def db_stop() -> None:
 
 @db.command("status")
 def db_status() -> None:
-    """Say whether the database answers and which schema revision it has."""
+    """Say whether the database answers, which schema revision it has, where each county
+    lives and whether each shard answers (exit status 1 when one does not)."""
     from api import localdb
     from geo.db.engine import get_engine
     from geo.db.migrate import current_revision
@@ -62,15 +63,21 @@ def db_status() -> None:
     except Exception as exc:  # noqa: BLE001 - report any connection problem plainly
         raise click.ClickException(f"database does not answer: {exc.__class__.__name__}") from exc
     click.echo(f"database: {s.database_url.split('@')[-1]} revision {rev or '(empty)'}")
+    from api.cli.ops import echo_shard_reachability
     from geo.db import shards
 
     with get_engine(s.database_url).connect() as conn:
         where = shards.placement(conn) if shards.is_federated(conn) else []
+        servers = shards.shards_of(conn)
     if not where:
         click.echo("区县都在本库 / every county is in this database (no shard)")
     for p in where:
         click.echo(f"区县 {p['region']}: 分片 {p['shard']} ({p['where'].split(' extensions')[0]}), "
                    f"{p['tables']} 张表 / tables")
+    down = echo_shard_reachability(servers)
+    if down:
+        raise click.ClickException(f"{down} 个分片不可达: 其区县的请求答 503 / {down} shard(s) "
+                                   "unreachable: requests for their counties answer 503")
 
 
 @db.command("migrate")

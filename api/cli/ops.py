@@ -1,4 +1,5 @@
-"""Operations commands: ``wangge db backup FILE`` / ``wangge db restore FILE``.
+"""Operations commands: ``wangge db backup FILE`` / ``wangge db restore FILE``, ``wangge db
+shard add``, and whether each shard answers (for ``wangge db status``).
 
 Both work on ``WANGGE_DATABASE_URL`` or, when it is unset, the project-local cluster
 (``wangge db start``).
@@ -7,10 +8,14 @@ Both work on ``WANGGE_DATABASE_URL`` or, when it is unset, the project-local clu
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from api.settings import Settings
+
+if TYPE_CHECKING:
+    from geo.db.shards import Shard
 
 
 def _target() -> str:
@@ -85,6 +90,47 @@ def db_shard_add(url: str, regions: str, name: str | None) -> None:
         raise click.ClickException(str(exc)) from exc
     for code, shard in sorted(placed.items()):
         click.echo(f"区县 {code} -> 分片 {shard}")
+
+
+PING_TIMEOUT_S = 3  # a shard that does not answer in this time is reported, never waited for
+
+
+def shard_reachability(url: str, timeout_s: int = PING_TIMEOUT_S) -> str | None:
+    """Whether the shard database at ``url`` answers ``SELECT 1`` (connect and statement
+    time-outs of ``timeout_s`` seconds, so a dead server does not hang ``db status``): None
+    when it does, else the error's class and the first line of its message (libpq's, which
+    names host and port, never the password)."""
+    from sqlalchemy import create_engine, exc, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool, connect_args={
+        "connect_timeout": timeout_s, "options": f"-c statement_timeout={timeout_s * 1000}"})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as error:  # noqa: BLE001 - any failure is the answer, said plainly
+        cause = error.orig if isinstance(error, exc.DBAPIError) and error.orig else error
+        first = (str(cause).strip().splitlines() or [""])[0][:160]
+        return f"{cause.__class__.__name__}: {first}" if first else cause.__class__.__name__
+    finally:
+        engine.dispose()
+    return None
+
+
+def echo_shard_reachability(shards: list[Shard]) -> int:
+    """One line per shard, 在线 / online or 不可达 / unreachable with the error; returns how
+    many do not answer."""
+    from sqlalchemy import make_url
+
+    down = 0
+    for shard in shards:
+        u = make_url(shard.url)
+        err = shard_reachability(shard.url)
+        down += err is not None
+        state = "在线 / online" if err is None else f"不可达 / unreachable ({err})"
+        click.echo(f"分片 {shard.name} ({u.host}:{u.port}/{u.database}, "
+                   f"{', '.join(shard.regions) or '-'}): {state}")
+    return down
 
 
 def register(main: click.Group) -> None:
