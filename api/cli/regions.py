@@ -40,7 +40,12 @@ def register(main: click.Group) -> None:
         from geo.db.engine import get_engine
         from geo.errors import WanggeError
         from geo.regions.official import SourceError, official_boundary
-        from geo.regions.onboard import add_region, boundary_from_file, check_county_code
+        from geo.regions.onboard import (
+            add_region,
+            boundary_from_file,
+            check_county_code,
+            import_cells_command,
+        )
 
         try:
             code = check_county_code(code)
@@ -74,9 +79,8 @@ def register(main: click.Group) -> None:
                    f"{source}")
         for note in notes:
             click.echo(f"  note: {note}")
-        click.echo("  下一步 / next: wangge import cells FILE --region "
-                   f"{out['code']} --commit --activate   (或 / or: wangge demo load --region "
-                   f"{out['code']})")
+        click.echo(f"  下一步 / next: {import_cells_command(out['code'])}   (或 / or: wangge demo "
+                   f"load --region {out['code']})")
 
     @region.command("list")
     @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")

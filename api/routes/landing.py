@@ -56,6 +56,9 @@ _T = {
         "scope": "我的区县 ({n} 个)", "scope_map": "跨区县指挥调度地图 (各区县界和计数)",
         "scope_report": "全部区县的月报 ({month})",
         "my_county": "我的区县: {name} ({code})。",
+        "no_grid": "{name} ({code}) 尚无网格: 请先导入网格 {command} (或用 wangge demo load "
+                   "--region {code} 填入演示数据); 网格启用后, 这里列出该区县的覆盖地图、月报和"
+                   "分析。",
     },
     "en": {
         "title": "Wangge: grid-based service management",
@@ -76,6 +79,10 @@ _T = {
         "scope": "My counties ({n})", "scope_map": "Dispatch map across the counties "
         "(outlines and counters)", "scope_report": "Monthly report of all the counties ({month})",
         "my_county": "My county: {name} ({code}).",
+        "no_grid": "{name} ({code}) has no grid yet: import it first with {command} (or fill "
+                   "it with demo data: wangge demo load --region {code}); once the grid is "
+                   "active, the county's coverage maps, monthly report and analyses are listed "
+                   "here.",
     },
 }
 
@@ -118,6 +125,11 @@ _LINKS: list[Link] = [
     ("api", "/health", False, "健康检查", "Health check"),
     ("api", "/login", False, "登录", "Log in"),
 ]
+# The links that answer only for a county with a grid (an active boundary set): a county just
+# added by ``wangge region add`` gets the note ``no_grid`` (what to do) instead of them.
+_NEEDS_GRID = {"/maps/cells/{cell}", "/maps/coverage/cameras", "/maps/coverage/property",
+               "/maps/coverage/patrols", "/reports/monthly", "/analysis/camera-coverage",
+               "/analysis/grid-health", "/analysis/hotspots", "/export/cells"}
 
 
 def _served(request: Request) -> list[re.Pattern[str]]:
@@ -164,13 +176,14 @@ def _last_month() -> str:
 
 
 def landing_links(request: Request, cell: str | None, month: str) -> list[Link]:
-    """The page's links whose route the app serves (example cell and month filled in)."""
+    """The page's links whose route the app serves (example cell and month filled in); with
+    no ``cell`` (a county without a grid) none of :data:`_NEEDS_GRID`: they would be a 404."""
     served = _served(request)
     out = []
     for section, path, login, zh, en in _LINKS:
+        if cell is None and path.split("?")[0] in _NEEDS_GRID:
+            continue
         if "{cell}" in path:
-            if cell is None:
-                continue
             path = path.format(cell=cell)
         if "{month}" in path:  # the link says which month it opens, and why that one
             path = path.replace("{month}", month)
@@ -248,11 +261,20 @@ def _county_page(request: Request, lang: str, code: str, principal: Principal | 
     """The page of one county: the public's (the service's county) or a county user's."""
     region = _region(request, code)
     about = [_about(lang, region, code)]
+    name = region[1] if lang == "en" else region[0]
     if principal is not None:
-        name = region[1] if lang == "en" else region[0]
         about = [_signed_in(lang, principal), _T[lang]["my_county"].format(name=name, code=code),
                  *about]
+    if region[2] is None:
+        about.append(_no_grid(lang, name, code))
     return _page(lang, about, _sections(lang, landing_links(request, region[2], region[4])))
+
+
+def _no_grid(lang: str, name: str, code: str) -> str:
+    """What to do for a county without a grid, instead of links that would be a 404."""
+    from geo.regions.onboard import import_cells_command
+
+    return _T[lang]["no_grid"].format(name=name, code=code, command=import_cells_command(code))
 
 
 def _signed_in(lang: str, principal: Principal) -> str:
@@ -285,9 +307,11 @@ def _scope_page(request: Request, lang: str, principal: Principal,
                  *landing_links(request, region[2], region[4])]
         own = _with_region([x for x in links if x[0] in ("maps", "reports")], code)
         name = region[1] if lang == "en" else region[0]
+        note = ("" if region[2] is not None else
+                f'<p class="note no-grid">{escape(_no_grid(lang, name, code))}</p>')
         parts.append(f'<section class="county" data-region="{escape(code)}">'
                      f"<h3>{escape(mt['county'])}: {escape(name)} ({escape(code)})</h3>"
-                     f"{_items(lang, own)}</section>")
+                     f"{note}{_items(lang, own)}</section>")
     parts += _sections(lang, landing_links(request, None, month), ("api",))
     return _page(lang, [_signed_in(lang, principal)], parts)
 

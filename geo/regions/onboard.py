@@ -37,6 +37,12 @@ _CHINA = (73.0, 3.0, 136.0, 54.0)
 MAX_OVERLAP_FRACTION = 0.01
 
 
+def import_cells_command(code: str) -> str:
+    """The next step for county ``code`` added without a grid: the command that imports its
+    grid and switches it on (said by ``wangge region add`` and by the landing page)."""
+    return f"wangge import cells FILE --region {code} --commit --activate"
+
+
 def check_county_code(code: str) -> str:
     """``code`` if it is a county-level adcode, else a 422 saying what one looks like."""
     code = (code or "").strip()

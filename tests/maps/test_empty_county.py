@@ -95,6 +95,40 @@ def test_scope_report_and_maps_with_a_county_without_grid(
     assert "名下暂无网格" in pdf.read_text(encoding="utf-8")
 
 
+def test_landing_offers_no_dead_link_for_a_county_without_grid(
+        added: tuple[str, Engine]) -> None:
+    """The prefecture's landing page (review round 14, item 2): the county without a grid
+    says what to do (尚无网格: 请先导入网格 wangge import cells ...) instead of offering its
+    coverage maps, report and analyses, which answer 404 until a grid is active; every link
+    it does offer for that county, and for the whole scope, opens (< 400) for her."""
+    import re
+    from html import unescape
+
+    url, engine = added
+    pref = bearer_for(engine, PREFECTURE_USER[0])
+    with TestClient(create_app(make_settings(url, demo_open=False))) as client:
+        for lang, says in (("zh", "交口县 (141130) 尚无网格: 请先导入网格 wangge import cells "
+                            f"FILE --region {NEW} --commit --activate"),
+                           ("en", f"交口县 (141130) has no grid yet: import it first with "
+                            f"wangge import cells FILE --region {NEW} --commit --activate")):
+            page = client.get("/", headers=pref, params={"lang": lang})
+            assert page.status_code == 200, page.text[:300]
+            html = unescape(page.text)
+            box = re.search(rf'<section class="county" data-region="{NEW}">(.*?)</section>',
+                            html, re.S)
+            assert box and says in box.group(1), html[-3000:]
+            scope = html[:html.index('<section class="county"')]
+            links = re.findall(r'href="([^"]+)"', box.group(1) + scope)
+            assert f"/maps/dispatch?region={NEW}" in "".join(links), links
+            for href in links:
+                r = client.get(href, headers=pref, follow_redirects=False)
+                assert r.status_code < 400, (lang, href, r.status_code, r.text[:300])
+            for code in (XING, LIN):  # the counties with a grid keep every link
+                other = re.search(rf'data-region="{code}">(.*?)</section>', html, re.S)
+                assert other and "/maps/coverage/cameras" in other.group(1), code
+                assert "wangge import cells" not in other.group(1), code
+
+
 def test_no_set_valid_on_a_date_reads_in_english(added: tuple[str, Engine]) -> None:
     import datetime as dt
 
