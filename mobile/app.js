@@ -238,7 +238,8 @@
   }
 
   function fill(text, answers) {
-    return text.replace(/\{ref:([\w-]+)\}/g, (_, r) => encodeURIComponent(answers[r].code));
+    // the case by id (a code may be held by two counties); a ref kept before ids were: its code
+    return text.replace(/\{ref:([\w-]+)\}/g, (_, r) => encodeURIComponent(answers[r].id ?? answers[r].code));
   }
 
   async function sendOne(item) {
@@ -298,8 +299,8 @@
         const res = out.res;
         if (res.ok) {
           const answer = await res.json().catch(() => ({}));
-          if (item.ref) {  // only what a later item needs: the case code, the photo ids
-            await Q.setRef(item.ref, {code: answer.code,
+          if (item.ref) {  // only what a later item needs: the case id and code, the photo ids
+            await Q.setRef(item.ref, {id: answer.id, code: answer.code,
               attachments: (answer.attachments || []).map((p) => ({id: p.id}))});
           }
           await Q.del(item.id);
@@ -340,13 +341,20 @@
     document.body.dataset.others = String(others.length);
     $('queue-others').hidden = others.length === 0;
     $('queue-others-n').textContent = String(others.length);
-    state.queueN = items.length;
+    // the badge counts what still waits to be sent; an item the server refused is not
+    // waiting (it is never sent again by itself): it is counted apart, as failed
     const errors = items.filter((i) => i.state === 'error').length;
-    $('queue-n').textContent = String(items.length);
-    document.body.dataset.queue = String(items.length);
+    const waiting = items.length - errors;
+    state.queueN = waiting;
+    $('queue-n').textContent = String(waiting);
+    $('queue-waiting').hidden = waiting === 0 && errors > 0;
+    $('queue-failed-n').textContent = String(errors);
+    $('queue-failed').hidden = errors === 0;
+    document.body.dataset.queue = String(waiting);
+    document.body.dataset.failed = String(errors);
     $('queue-btn').hidden = items.length === 0 && others.length === 0;  // others: the note
     $('queue-btn').classList.toggle('err', errors > 0);
-    $('queue-btn').title = errors ? `${errors} 项发送失败` : '';
+    $('queue-btn').title = errors ? `${errors} 项发送失败, 点开查看原因 / ${errors} refused: open to see why` : '';
     const ul = $('queue');
     ul.replaceChildren();
     for (const i of items) {
@@ -823,7 +831,7 @@
       const ref = uuid();
       photoRefs.push(ref);
       const target = inc.ref ? `/incidents/{ref:${inc.ref}}/attachments` :
-        (a.action === 'photo' ? a.path : `/incidents/${encodeURIComponent(inc.code)}/attachments`);
+        (a.action === 'photo' ? a.path : `/incidents/${encodeURIComponent(inc.id ?? inc.code)}/attachments`);
       await enqueue({kind: 'photo', label: `照片 ${files.length} 张 · ${inc.code || '待上报事件'}`,
         action: `照片 ${files.length} 张`, code: inc.code || null,
         method: 'POST', path: target, files: files.map((f) => ({blob: f, name: f.name || 'photo.jpg'})),
@@ -852,7 +860,7 @@
       const actions = [
         {action: 'note', label: '添加备注', method: 'POST', path: `/incidents/{ref:${i.ref}}/notes`, body: {note: ''}},
         {action: 'photo', label: '上传照片', method: 'POST', path: `/incidents/{ref:${i.ref}}/attachments`, body: null}];
-      const li = el('li', {class: 'pending', 'data-ref': i.ref},
+      const li = el('li', {class: i.state === 'error' ? 'pending failed' : 'pending', 'data-ref': i.ref},
         el('div', {class: 'head'}, el('span', {}, i.categoryName || i.json.category),
           el('span', {class: 'meta'}, i.state === 'error' ? '上报失败' : '待发送的上报')),
         i.json.description ? el('div', {class: 'desc'}, i.json.description) : null);
@@ -867,8 +875,10 @@
   /** The one count of 待办: the cards shown (cases, and reports still on the phone). */
   function countTodo() {
     const all = $('todo').querySelectorAll(':scope > li').length;
-    const waiting = $('todo').querySelectorAll(':scope > li.pending').length;
+    const waiting = $('todo').querySelectorAll(':scope > li.pending:not(.failed)').length;
+    const failed = $('todo').querySelectorAll(':scope > li.pending.failed').length;
     $('todo-count').textContent = `${all} 件待办` + (waiting ? ` (其中 ${waiting} 件待发送)` : '') +
+      (failed ? ` (${failed} 件上报失败)` : '') +
       (state.pos ? ', 由近及远' : '');
     document.body.dataset.todo = String(all);
   }

@@ -8,7 +8,8 @@ reloads the app (served by the service worker, the queue kept in IndexedDB): the
 still there. Meanwhile the second case was accepted from another device, so its replay is
 refused (409, the case moved on). Back online: the note is sent once and its mark is gone; the
 refused write stays on its card as 发送失败 with the server's message (never dropped, never
-retried for ever), and 删除 clears it. Screenshots: artifacts/screenshots/mobile-card-*.png.
+retried for ever), counted by the badge as failed, not as waiting, and 删除 clears it.
+Screenshots: artifacts/screenshots/mobile-card-*.png.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def test_queued_actions_on_the_card(served: tuple[str, Engine], browser: Any) ->
     context.set_offline(False)
     page.wait_for_function(
         f"() => !document.querySelector(\"{a_card} .queued\") && "
-        "document.body.dataset.queue === '1'", timeout=30_000)
+        "document.body.dataset.failed === '1'", timeout=30_000)
     page.wait_for_selector(f"{b_card} .queued .q-item[data-state=error]", timeout=30_000)
     failed = _mark(page, accepted["code"])
     assert "发送失败" in failed and "签收处置" in failed, failed
@@ -129,13 +130,24 @@ def test_queued_actions_on_the_card(served: tuple[str, Engine], browser: Any) ->
             "SELECT count(*) FROM incident_event e JOIN incident i ON i.id = e.incident_id "
             "WHERE i.code = :c AND e.note = :n"), {"c": noted["code"], "n": NOTE}).scalar_one()
     assert n == 1
-    # not retried for ever: the queue rests with the one refused item
+    # not retried for ever: the queue rests with the one refused item, which the badge
+    # counts as failed, not as waiting to be sent (review round 14, item 3)
     page.wait_for_timeout(2500)
-    assert page.evaluate("document.body.dataset.queue") == "1"
+    assert page.evaluate("[document.body.dataset.queue, document.body.dataset.failed]") \
+        == ["0", "1"]
+    badge = page.inner_text("#queue-btn")
+    assert "发送失败 1 项" in badge and "待发送" not in badge, badge
+    page.click("#queue-btn")  # the queue: the refused write, as failed, with its reason
+    row = page.inner_text("#queue li.error")
+    assert "发送失败" in row and "签收处置" in row and "不允许" in row, row
+    _shot(page, "refused-queue")
+    page.click("nav.tabs button[data-view=view-todo]")
 
     # -- 删除 on the card clears the refused write
     page.click(f"{b_card} .queued button[data-queue=drop]")
     page.wait_for_function(f"() => !document.querySelector(\"{b_card} .queued\") && "
-                           "document.body.dataset.queue === '0'")
+                           "document.body.dataset.queue === '0' && "
+                           "document.body.dataset.failed === '0'")
+    assert page.is_hidden("#queue-btn")
     assert [e for e in errors] == [], errors
     context.close()
