@@ -384,7 +384,10 @@ class DayGroups:
         combo = located.astype(np.int64)
         size = 2
         for c in self._KEYS:
-            codes, uniques = pd.factorize(np.asarray(frame[c], dtype=object))
+            values = frame[c]
+            if values.count(values[0]) == n:  # one value (the region, the channel ...)
+                continue
+            codes, uniques = pd.factorize(np.asarray(values, dtype=object))
             card = len(uniques) + 1  # None is -1
             if size * card >= 1 << 62:
                 _, combo = np.unique(combo, return_inverse=True)
@@ -392,10 +395,11 @@ class DayGroups:
             combo = combo * card + (codes.astype(np.int64) + 1)
             size *= card
         _, first, inverse = np.unique(combo, return_index=True, return_inverse=True)
-        ids = np.fromiter(
-            (self._combos.setdefault(
-                (*(frame[c][i] for c in self._KEYS), bool(located[i])),
-                len(self._combos)) for i in first.tolist()), dtype=np.int64, count=len(first))
+        rows = first.tolist()
+        combos = self._combos
+        ids = np.fromiter((combos.setdefault(t, len(combos)) for t in zip(
+            *([values[i] for i in rows] for values in (frame[c] for c in self._KEYS)),
+            located[first].tolist(), strict=True)), dtype=np.int64, count=len(rows))
         self._pending.append((ids[inverse.ravel()] << self._DAY_BITS) | day)
         self._pending_rows += n
         if self._pending_rows >= self.PENDING:
