@@ -13,6 +13,7 @@ import anyio
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from api.access_policy import policy_of
 from api.csrf import SAFE_METHODS, cookie_write_token
@@ -426,23 +427,49 @@ def get_conn(
         yield conn
 
 
-def shard_county(request: Request, principal: Principal) -> str | None:
+def shard_county(request: Request, principal: Principal, scoped: bool = False) -> str | None:
     """The one county a request's SQL is about, for a database whose counties are on
     shards (:func:`geo.db.shards.route`): the ``?region=`` it names, else the caller's only
     county, except on public endpoints (their layers answer for any county). None: the SQL
     may read any county (a prefecture's request, an anonymous one), so it runs on the
     partitioned tables. Row-level security (``WANGGE_DB_RLS=1``) is checked on those, so it
-    is never routed."""
+    is never routed. ``scoped``: the handler's SQL keeps to the caller's counties on public
+    endpoints too (``geo.layers.registry.base_conditions``), so her only county is all of it."""
     asked = asked_region(request.query_params.get("region"))
     if asked is not None:
         return asked
     if principal.regions is not None and len(principal.regions) == 1 \
-            and policy_of(request) not in ("public", "public_layer"):
+            and (scoped or policy_of(request) not in ("public", "public_layer")):
         return next(iter(principal.regions))
     return None
 
 
 ConnDep = Annotated[Connection, Depends(get_conn, scope="function")]
+
+
+def get_county_read_conn(
+    request: Request, engine: Annotated[Engine, Depends(get_engine)],
+    principal: Annotated[Principal, Depends(get_principal)],
+) -> Iterator[Connection]:
+    """:func:`get_conn` for a read that touches only county tables and the vocabularies (OGC
+    items, vector tiles): a request about one county whose rows live on another server reads
+    from that shard's own database (:func:`geo.db.shards.reader`), its statements run there
+    whole as on a single server. Elsewhere the same connection as :func:`get_conn`."""
+    county = None if request.app.state.settings.db_rls \
+        else shard_county(request, principal, scoped=True)
+    target, shard = (engine, None) if county is None else shards.reader(engine, county)
+    if shard is None:
+        yield from get_conn(request, engine, principal)
+        return
+    try:
+        conn = target.connect()
+    except OperationalError as exc:
+        raise shards.ShardDown(shard) from exc
+    with conn, conn.begin():
+        yield conn
+
+
+CountyReadConnDep = Annotated[Connection, Depends(get_county_read_conn, scope="function")]
 
 
 def get_case(

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import TOKEN_COOKIE
 from geo.crs.names import UnknownCRSError
+from geo.db.shards import ShardDown
 from geo.errors import (
     Conflict,
     Forbidden,
@@ -273,7 +274,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return _unavailable("数据库暂不可用, 请稍后重试 / database unavailable, retry")
 
     down: list[type[Exception]] = [OperationalError, InterfaceError, DisconnectionError,
-                                   PoolTimeoutError]
+                                   PoolTimeoutError, ShardDown]
     try:  # the driver's own errors, when code uses the raw connection (COPY ...)
         import psycopg
 

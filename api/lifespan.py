@@ -2,7 +2,8 @@
 
 - the SQLAlchemy engine (``app.state.engine``), used by every route;
 - the asyncpg pool for the hot "which cell" round trip (``app.state.lookup_pool``, read by
-  ``GET /cells/at`` and the hot path);
+  ``GET /cells/at`` and the hot path), and one per shard for counties on other servers
+  (``app.state.shard_pools``, :func:`shard_lookup_pool`);
 - the principal cache and its listener (``app.state.auth_cache``, :mod:`api.auth_cache`): a
   connection of its own that listens for changes of who may see what, and also for the live
   case events (``wangge_events``) fanned out by ``app.state.events_hub`` (:mod:`api.live`) to
@@ -18,8 +19,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI
-from sqlalchemy import make_url
+from sqlalchemy import Engine, make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from api.auth_cache import PrincipalCache, listen
 from api.live import EventHub, stop_streams_on_signal
@@ -52,6 +55,32 @@ async def open_lookup_pool(database_url: str) -> Any:
         return None
 
 
+# The driver errors meaning "this server does not answer" (connection refused, closed).
+DB_DOWN: tuple[type[Exception], ...] = (OperationalError, InterfaceError, OSError,
+                                        psycopg.OperationalError, psycopg.InterfaceError)
+
+
+async def shard_lookup_pool(state: Any, engine: Engine) -> Any:
+    """The asyncpg pool of the lookup for a shard's database (``engine``: from
+    :func:`geo.db.shards.reader`), opened on first use and closed with the app."""
+    pools = _shard_pools(state)
+    key = engine.url.render_as_string(hide_password=False)
+    pool = pools.get(key)
+    if pool is None:
+        pool = await open_lookup_pool(key)
+        if pools.setdefault(key, pool) is not pool and pool is not None:
+            await pool.close()  # another request opened one meanwhile
+        pool = pools[key]
+    return pool
+
+
+def _shard_pools(state: Any) -> dict[str, Any]:
+    pools = getattr(state, "shard_pools", None)
+    if pools is None:
+        pools = state.shard_pools = {}
+    return pools
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open the engine, the lookup pool and the principal cache's listener; close them when
@@ -80,4 +109,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.lookup_pool = None
         if pool is not None:
             await pool.close()
+        for shard_pool in _shard_pools(app.state).values():
+            if shard_pool is not None:
+                await shard_pool.close()
+        app.state.shard_pools = {}
         app.state.engine.dispose()

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 
 from api.deps import PrincipalDep, asked_region
+from api.lifespan import DB_DOWN, shard_lookup_pool
 from api.schemas import cells as schemas_cells
 from api.schemas import ok
 from api.settings import Settings
@@ -22,6 +23,7 @@ from geo.auth.principal import ANONYMOUS_VIEWER, Principal, mask_phone
 from geo.crs.names import normalize_crs
 from geo.crs.transforms import geojson_from_cgcs2000
 from geo.crs.validate import to_cgcs2000_point
+from geo.db import shards
 from geo.errors import InvalidInput
 from geo.lookup.single_async import cell_at_fast_async
 from geo.regions import locate as region_lookup
@@ -140,7 +142,17 @@ async def cell_at_answer(state: Any, params: Any, principal: Principal | None = 
         await asyncio.to_thread(region_lookup.refresh, engine)
     region_code = region_lookup.region_of_point(engine, region, settings.region_or_default(None),
                                                 lon_c, lat_c)
-    hit = await cell_at_fast_async(pool, engine, lon_c, lat_c, region_code, tol, at)
+    if shards.routes_stale(engine):
+        await asyncio.to_thread(shards.reader, engine, region_code)
+    engine, shard = shards.reader(engine, region_code)
+    if shard is None:
+        hit = await cell_at_fast_async(pool, engine, lon_c, lat_c, region_code, tol, at)
+    else:  # a county on another server: the lookup reads its shard directly
+        try:
+            pool = await shard_lookup_pool(state, engine)
+            hit = await cell_at_fast_async(pool, engine, lon_c, lat_c, region_code, tol, at)
+        except DB_DOWN as exc:
+            raise shards.ShardDown(shard) from exc
     geometry_json = hit.geometry_json
     if hit.geometry is not None and (out_crs != "EPSG:4490" or geometry_json is None):
         geometry_json = _dumps(geojson_from_cgcs2000(hit.geometry, out_crs))

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import EXPENSIVE, ConnDep, PrincipalDep, SettingsDep
+from api.deps import EXPENSIVE, ConnDep, CountyReadConnDep, PrincipalDep, SettingsDep
 from api.reveal import note_revealed
 from api.schemas import common as schemas_common
 from api.schemas import ogc as schemas_ogc
@@ -187,7 +187,7 @@ def _content_crs(crs: ogc.OutputCRS) -> dict[str, str]:
                response_model=None)
 def items(
     request: Request,
-    conn: ConnDep,
+    conn: CountyReadConnDep,
     principal: PrincipalDep,
     settings: SettingsDep,
     collection_id: CollectionId,
@@ -261,7 +261,7 @@ def items(
     response_model=None)
 def item(
     request: Request,
-    conn: ConnDep,
+    conn: CountyReadConnDep,
     principal: PrincipalDep,
     collection_id: CollectionId,
     feature_id: str,

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from api.deps import EXPENSIVE, LOGGED_IN, ConnDep, PrincipalDep
+from api.deps import EXPENSIVE, LOGGED_IN, ConnDep, CountyReadConnDep, PrincipalDep
 from geo.auth.principal import Principal
 from geo.layers.ogc import parse_datetime
 from geo.layers.registry import get_layer
@@ -83,7 +83,7 @@ def get_overview_tile(
                422: {"description": "Zoom outside 0..22 or non-integer z/x/y"}},
 )
 def get_tile(
-    conn: ConnDep,
+    conn: CountyReadConnDep,
     principal: PrincipalDep,
     layer: Annotated[str, Path(description=f"One of {', '.join(TILE_PROPERTIES)}")],
     z: Annotated[int, Path(description="Zoom 0..22")],

@@ -26,6 +26,8 @@ counties it does not hold; :func:`placement` says where each county lives.
 from __future__ import annotations
 
 import re
+import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -421,26 +423,71 @@ def add_shard(coord_url: str, url: str, regions: tuple[str, ...], name: str,
     return placed
 
 
-# county -> schema of its shard's foreign tables, per database, re-read every ROUTE_TTL_S
+# per coordinator engine: (read at, county -> shard name, shard name -> URL), re-read every
+# ROUTE_TTL_S seconds
 ROUTE_TTL_S = 30.0
-_ROUTES: dict[str, tuple[float, dict[str, str]]] = {}
+_ROUTES: weakref.WeakKeyDictionary[Engine, tuple[float, dict[str, str], dict[str, str]]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _catalogue(engine: Engine, conn: Connection | None = None
+               ) -> tuple[dict[str, str], dict[str, str]]:
+    """(county -> shard name, shard name -> URL) of the database behind ``engine``, both empty
+    on a single server. Read from the catalogue at most every :data:`ROUTE_TTL_S` seconds per
+    engine (with ``conn`` when given), so a request on a single server pays no round trip."""
+    now = time.monotonic()
+    cached = _ROUTES.get(engine)
+    if cached is None or now - cached[0] > ROUTE_TTL_S:
+        def read(c: Connection) -> tuple[dict[str, str], dict[str, str]]:
+            if not is_federated(c):
+                return {}, {}
+            return ({p["region"]: p["shard"] for p in placement(c)},
+                    {s.name: s.url for s in shards_of(c)})
+
+        if conn is not None:
+            found = read(conn)
+        else:
+            with engine.connect() as c:
+                found = read(c)
+        cached = _ROUTES[engine] = (now, *found)
+    return cached[1], cached[2]
+
+
+def routes_stale(engine: Engine) -> bool:
+    """True when :func:`reader` would read the catalogue (async callers do it in a thread)."""
+    cached = _ROUTES.get(engine)
+    return cached is None or time.monotonic() - cached[0] > ROUTE_TTL_S
 
 
 def shard_schema(conn: Connection, region: str) -> str | None:
-    """The schema holding the foreign tables of ``region``'s shard; None on a single server.
+    """The schema holding the foreign tables of ``region``'s shard; None on a single server."""
+    return _catalogue(conn.engine, conn)[0].get(region)
 
-    Read from the catalogue at most every :data:`ROUTE_TTL_S` seconds per database, so a
-    request on a single server pays no round trip for it."""
-    import time
 
-    key = conn.engine.url.render_as_string(hide_password=True)
-    now = time.monotonic()
-    cached = _ROUTES.get(key)
-    if cached is None or now - cached[0] > ROUTE_TTL_S:
-        routes = {p["region"]: p["shard"] for p in placement(conn)} \
-            if is_federated(conn) else {}
-        cached = _ROUTES[key] = (now, routes)
-    return cached[1].get(region)
+class ShardDown(Exception):
+    """The server of a shard does not answer (the API's 503 names the shard)."""
+
+    def __init__(self, shard: str) -> None:
+        super().__init__(f'could not connect to server "{shard}"')
+        self.shard = shard
+
+
+def reader(engine: Engine, region: str) -> tuple[Engine, str | None]:
+    """Where to read ``region``'s county tables from: on a coordinator, its shard's own
+    database (and the shard's name), so a read of one county runs there whole, as on a single
+    server (what Citus calls a router query: no remote cursor per table, no rows fetched
+    twice); else ``(engine, None)``.
+
+    Only for reads touching county tables and the vocabularies (the shard's copies of users,
+    tokens and the audit log are empty): the "which cell" lookup, OGC items, vector tiles
+    (``api.deps.CountyReadConnDep``). A failed connection to it is :class:`ShardDown`."""
+    from geo.db.engine import get_engine
+
+    where, urls = _catalogue(engine)
+    shard = where.get(region)
+    if shard is None or shard not in urls:
+        return engine, None
+    return get_engine(urls[shard]), shard
 
 
 def route(conn: Connection, region: str) -> str | None:

@@ -22,11 +22,9 @@ from sqlalchemy import create_engine, text
 from tests.conftest import make_settings
 
 
-@pytest.fixture()
-def setting(fresh_demo_url: str) -> Iterator[tuple[TestClient, dict[str, Any]]]:
-    from api.main import create_app
-
-    engine = create_engine(fresh_demo_url)
+def prepare(url: str) -> dict[str, Any]:
+    """The compound of the hotline row, with two cameras looking at its building 3."""
+    engine = create_engine(url)
     with engine.begin() as conn:
         # the compound's building 3 in the (synthetic) address register: the hotline row
         # names it, and the matcher places the case there
@@ -47,12 +45,25 @@ def setting(fresh_demo_url: str) -> Iterator[tuple[TestClient, dict[str, Any]]]:
                 {"gb": gb, "n": f"{c['name']}入口监控", "b": bearing, "x": x, "y": y})
         c["dlat40"] = 40 / 111_000
     engine.dispose()
+    return c
+
+
+@pytest.fixture()
+def setting(fresh_demo_url: str) -> Iterator[tuple[TestClient, dict[str, Any]]]:
+    from api.main import create_app
+
+    c = prepare(fresh_demo_url)
     with TestClient(create_app(make_settings(fresh_demo_url))) as client:
         yield client, c
 
 
 def test_scenario_b_hotline_to_closed(setting: tuple[TestClient, dict[str, Any]]) -> None:
-    api, comp = setting
+    walk(*setting)
+
+
+def walk(api: TestClient, comp: dict[str, Any]) -> None:
+    """The scenario through ``api`` (the duty officer), from :func:`prepare`'s compound; also
+    run on a coordinator whose counties are on shards (tests/scenarios/test_shards.py)."""
     # Yesterday a grid worker reported the same hazard 40 m away (by coordinates).
     r = api.post("/incidents", json={
         "category": "ebike_charging", "channel": "patrol", "description": "飞线充电",

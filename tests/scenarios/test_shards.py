@@ -13,11 +13,14 @@ users keep working.
 
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import mapbox_vector_tile
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
@@ -51,8 +54,7 @@ def single(admin_engine: Engine, demo_template: str) -> Iterator[tuple[str, Engi
 
 
 @pytest.fixture(scope="module")
-def fed(admin_engine: Engine, demo_template: str,
-        tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def fed(admin_engine: Engine, demo_template: str) -> Iterator[dict[str, Any]]:
     """The coordinator (a copy of the two-county database) with 临县 and 兴县 moved to two
     new clusters by ``wangge db shard add``."""
     from api.cli import main as cli
@@ -60,7 +62,9 @@ def fed(admin_engine: Engine, demo_template: str,
 
     url = create_database(admin_engine, template=two_county_template(admin_engine,
                                                                      demo_template))
-    base = tmp_path_factory.mktemp("shards")
+    # not under pytest's basetemp: another pytest session starting meanwhile makes
+    # /tmp/pytest-of-root 0700 again, and the clusters' postgres user could not reach them
+    base = Path(tempfile.mkdtemp(prefix="wangge-shards-"))
     ports = [_free_port(), _free_port()]
     env = {"WANGGE_DATABASE_URL": url}
     out = []
@@ -86,6 +90,7 @@ def fed(admin_engine: Engine, demo_template: str,
             name = url.rsplit("/", 1)[1]
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}_local" WITH (FORCE)'))
         drop_database(admin_engine, url)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -204,6 +209,53 @@ def test_a_county_query_prunes_to_its_shard_and_sends_the_predicate(
     assert "ORDER BY code ASC NULLS LAST LIMIT 100" in plan, plan
 
 
+def test_a_read_of_one_county_runs_on_its_shard_whole(
+        clients: tuple[TestClient, TestClient], fed: dict[str, Any],
+        single: tuple[str, Engine]) -> None:
+    """The lookup, OGC items and tiles of one county read its shard's own database
+    (geo.db.shards.reader), not the coordinator's foreign tables: with those pointing
+    nowhere they still answer, the same as the single server."""
+    coord, alone = clients
+    engine, shard = shards.reader(fed["engine"], XING)
+    assert shard == f"shard_{XING}" and engine.url.port == fed["ports"][1]
+    assert shards.reader(fed["engine"], "999999") == (fed["engine"], None)
+    auth = _auth(single[1], "command")
+    lon, lat = cell_point(single[1], XING)
+    paths = [(f"/cells/at?lon={lon}&lat={lat}&region={XING}", {}),
+             ("/ogc/collections/incidents/items?limit=50", auth),
+             (f"/ogc/collections/cells/items?limit=5&region_code={XING}", auth),
+             (f"/tiles/incidents/12/{_tile_xy(lon, lat, 12)}.pbf?region={XING}", auth)]
+    tables = ("incident", "grid_cell", "boundary_set", "worker_assignment", "grid_worker")
+    with fed["engine"].begin() as conn:
+        for t in tables:
+            conn.execute(text(f"ALTER FOREIGN TABLE shard_{XING}.{t} "
+                              "OPTIONS (SET table_name 'no_such_table')"))
+    try:
+        for path, headers in paths:
+            a, b = coord.get(path, headers=headers), alone.get(path, headers=headers)
+            assert a.status_code == b.status_code == 200, (path, a.text[:300])
+            if path.startswith("/tiles/"):  # the same features (their order may differ)
+                got, want = (sorted(str(f["properties"]) for f in
+                                    mapbox_vector_tile.decode(r.content)["incidents"]["features"])
+                             for r in (a, b))
+                assert got == want and len(got) > 10, path
+            else:
+                assert _same(a.json()) == _same(b.json()), path
+    finally:
+        with fed["engine"].begin() as conn:
+            for t in tables:
+                conn.execute(text(f"ALTER FOREIGN TABLE shard_{XING}.{t} "
+                                  f"OPTIONS (SET table_name '{t}')"))
+
+
+def _tile_xy(lon: float, lat: float, z: int) -> str:
+    import math
+
+    n = 2**z
+    y = (1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n
+    return f"{int((lon + 180.0) / 360.0 * n)}/{int(y)}"
+
+
 def test_a_write_lands_on_the_county_shard(clients: tuple[TestClient, TestClient],
                                            fed: dict[str, Any],
                                            single: tuple[str, Engine]) -> None:
@@ -266,7 +318,7 @@ def test_a_lost_shard_stops_its_county_only(clients: tuple[TestClient, TestClien
     xing_user = _auth(single[1], "command")
     before = coord.get("/incidents?limit=20", headers=xing_user)
     assert before.status_code == 200
-    localdb.stop(lin_dir)
+    assert localdb.stop(lin_dir) == "stopped"
     try:
         pref = _auth(single[1], "prefecture")
         r = coord.get(f"/incidents?region={LIN}&limit=5", headers=pref)
@@ -288,7 +340,21 @@ def test_a_lost_shard_stops_its_county_only(clients: tuple[TestClient, TestClien
         lon, lat = cell_point(single[1], LIN)
         got = coord.get(f"/cells/at?lon={lon}&lat={lat}")
         assert got.status_code == 503 and f"shard_{LIN}" in got.text, got.text[:300]
+        got = coord.get(f"/tiles/incidents/12/{_tile_xy(lon, lat, 12)}.pbf?region={LIN}",
+                        headers=pref)  # a read of 临县 sent to its shard directly
+        assert got.status_code == 503 and f"shard_{LIN}" in got.text, got.text[:300]
         assert coord.get("/incidents?limit=20", headers=xing_user).json() == before.json()
     finally:
         localdb.start(lin_dir, fed["ports"][0])
     assert coord.get(f"/incidents?region={LIN}&limit=5", headers=pref).status_code == 200
+
+
+def test_scenario_b_through_the_coordinator(fed: dict[str, Any]) -> None:
+    """Scenario B of SCENARIOS.md (a 12345 row placed at a building, merged with a worker's
+    report, dispatched, overdue over the National Day holiday, reworked, closed) with 兴县 on
+    its shard: the same walk and assertions as on one server. Last: it adds cases to 兴县."""
+    from tests.scenarios.test_scenario_b import prepare, walk
+
+    comp = prepare(fed["url"])
+    with TestClient(create_app(make_settings(fed["url"]))) as api:
+        walk(api, comp)
