@@ -11,7 +11,7 @@
   }
   W.esc = esc;
   var HIDDEN = {stroke: false, fill: false, radius: 0};  // a tile feature redrawn elsewhere
-  W.hidden = {};  // codes of cases redrawn on top after a live change
+  W.hidden = {};  // keys (W.caseKey) of cases redrawn on top after a live change
   /* Tooltip of a GeoJSON feature (maps.frame.Tooltip): a table of aliases and property values
    * written with textContent, so a name such as "<img src=x onerror=...>" shows as text. */
   W.detail = function (props, fields, aliases, labels) {
@@ -46,10 +46,14 @@
     return tpl.replace("{code}", encodeURIComponent(code)).replace(
       "{region}", encodeURIComponent(region || ""));
   };
+  /* The key of a case in the page (markers, hidden cases, live redraws): its code with its
+   * county, so that one county's case never stands for another's of the same code. */
+  W.caseKey = function (code, region) { return region ? code + "@" + region : String(code); };
   /* Incidents: d = {cols:[...], rows:[[...]], dicts:{col:[values]}, styles:{cls:{color,fill}},
    * t:{texts}, links:[[text, url template]], order: [cls bottom -> top], urgentWeight};
    * dictionary-encoded columns hold an index. Drawn bottom to top in d.order (overdue over
-   * urgent over open over closed), in o.pane when given; g.byCode finds a case's marker. */
+   * urgent over open over closed), in o.pane when given; g.byCode finds a case's marker
+   * (by W.caseKey). */
   W.incidents = function (d, o) {
     var g = L.featureGroup(), ci = {}, dicts = d.dicts || {}, order = d.order || [];
     g.byCode = {};
@@ -76,7 +80,7 @@
         className: "wangge-incident " + key + (urgent ? " urgent" : "")};
       if (o.pane) { opt.pane = o.pane; }
       var m = L.circleMarker([r[ci.lat], r[ci.lon]], opt);
-      m.wanggeCode = r[ci.code];
+      m.wanggeCode = W.caseKey(r[ci.code], v(r, "region"));
       m.bindTooltip(esc(r[ci.code]) + " " + esc(v(r, "cat")));
       m.bindPopup(function () {
         var t = d.t, late = key === "overdue" ? " <span class='late'>" + esc(t.overdue) + "</span>" : "";
@@ -99,7 +103,7 @@
       }, {maxWidth: 320});
       m.on("click", function () { if (W.openCase) { W.openCase(r[ci.code], v(r, "region")); } });
       m.addTo(g);
-      g.byCode[r[ci.code]] = m;
+      g.byCode[m.wanggeCode] = m;
     });
     return g;
   };
@@ -154,7 +158,7 @@
       var vg = L.vectorGrid.protobuf(d.url, {
         // no minZoom here: Leaflet would make it the whole map's minimum zoom (fromZoom below)
         pane: "wanggeTiles", interactive: true,
-        getFeatureId: function (f) { return f.properties.code; },
+        getFeatureId: function (f) { return W.caseKey(f.properties.code, f.properties.region_code); },
         fetchOptions: {credentials: "same-origin"},
         vectorTileLayerStyles: {incidents: function (p) {
           var k = cls(p), st = d.styles[k], urgent = p.urgency === "urgent" && k !== "closed";
@@ -233,7 +237,7 @@
       return vg;
     }
     g.counts = {features: 0, tiles: 0};
-    g.hide = function (code) { if (vg) { vg.setFeatureStyle(code, HIDDEN); } };
+    g.hide = function (key) { if (vg) { vg.setFeatureStyle(key, HIDDEN); } };
     if (location.protocol === "file:" || !L.vectorGrid) { return g; }
     g.on("add", function () {
       if (vg) { return; }
@@ -546,7 +550,8 @@
   /* The dispatch map's one incident layer (maps.dispatch.add_incident_layer): the capped
    * markers below d.switch, from d.switch the vector tiles (d.tiles) or every incident in view
    * (d.bbox, GCJ-02 basemaps); never both. In pane wanggeIncidents, above the camera sectors.
-   * g.hide(code) hides a case (it is redrawn on top by Wangge.dispatch after a live change). */
+   * g.hide(key) hides a case (W.caseKey; it is redrawn on top by Wangge.dispatch after a live
+   * change). */
   W.incidentLayer = function (d, o) {
     var g = L.featureGroup(), order = d.capped.order;
     var capped = W.incidents(d.capped, {radius: o.radius, closedRadius: o.closedRadius,
@@ -559,11 +564,11 @@
     g.addLayer(far);
     g.capped = capped;
     g.far = far;
-    g.hide = function (code) {
-      var m = capped.byCode[code];
+    g.hide = function (key) {
+      var m = capped.byCode[key];
       if (m) { capped.removeLayer(m); }
-      if (far.hide) { far.hide(code); }
-      if (far.byCode && far.byCode[code]) { far.removeLayer(far.byCode[code]); }
+      if (far.hide) { far.hide(key); }
+      if (far.byCode && far.byCode[key]) { far.removeLayer(far.byCode[key]); }
     };
     W.incidentLayerNow = g;
     return g;
@@ -698,7 +703,7 @@
       var buttons = f.querySelectorAll("button");
       buttons.forEach(function (b) { b.disabled = true; });
       var now = current || {}, code = now.code, label = (f.querySelector("button") || {}).textContent || "";
-      D.acted[code] = Date.now();
+      D.acted[W.caseKey(code, now.region)] = Date.now();
       fetch(f.getAttribute("data-path"), {method: f.getAttribute("data-method") || "POST",
         credentials: "same-origin", headers: headers, body: payload}).then(function (r) {
         return r.text().then(function (text) {
@@ -735,10 +740,10 @@
       }
       var k = cls(c), st = cfg.styles[k] || cfg.styles.unknown,
         urgent = (c.urgency === "urgent" || c.urgent === true) && k !== "closed";
-      var old = D.cases[c.code];
+      var key = W.caseKey(c.code, c.region_code), old = D.cases[key];
       if (old && old.cls === k && old.urgent === urgent && fromPanel) { return; }
-      W.hidden[c.code] = true;
-      if (W.incidentLayerNow) { W.incidentLayerNow.hide(c.code); }
+      W.hidden[key] = true;
+      if (W.incidentLayerNow) { W.incidentLayerNow.hide(key); }
       if (old) { liveGroup.removeLayer(old.marker); }
       var m = L.circleMarker([c.lat, c.lon], {pane: "wanggeLive", radius: urgent ? 8 : 7,
         color: st.color, weight: urgent ? 3.5 : 2, fillColor: st.fill, fillOpacity: 0.95,
@@ -747,7 +752,7 @@
       m.on("click", function () { W.openCase(c.code, c.region_code); });
       m.addTo(liveGroup);
       if (m._path) { m._path.setAttribute("data-code", c.code); }
-      D.cases[c.code] = {marker: m, cls: k, urgent: urgent};
+      D.cases[key] = {marker: m, cls: k, urgent: urgent};
       liveGroup.eachLayer(function (l) {  // overdue stays on top
         if (l.options.className.indexOf(" overdue") >= 0) { l.bringToFront(); }
       });
@@ -760,9 +765,10 @@
       var d;
       try { d = JSON.parse(ev.data); } catch (e) { return; }
       D.events += 1;
-      var isNew = !D.seen[d.code] && ["needs_location", "reported", "registered"].indexOf(d.status) >= 0 &&
+      var key = W.caseKey(d.code, d.region_code);
+      var isNew = !D.seen[key] && ["needs_location", "reported", "registered"].indexOf(d.status) >= 0 &&
         (d.kind === undefined || /creat|intake|report|new/i.test(String(d.kind)));
-      D.seen[d.code] = true;
+      D.seen[key] = true;
       D.update(d, false);
       if (isNew) {
         addNewest(d);
@@ -771,7 +777,7 @@
       // the open panel follows, unless the operator is typing in it or just acted on it
       if (isCurrent(d.code, d.region_code) &&
           !panel.querySelector("input:focus, select:focus, textarea:focus") &&
-          !(D.acted[d.code] && Date.now() - D.acted[d.code] < 3000)) { load(d.code, d.region_code, false); }
+          !(D.acted[key] && Date.now() - D.acted[key] < 3000)) { load(d.code, d.region_code, false); }
       D.figures();
     }
     // an alert for the command centre (超期告警, 返工告警, 超期升级: event "alert"): in the

@@ -5,7 +5,9 @@ its county, so she gets the 临县 case, never the 409 "held by several counties
 
 - a capped marker (its click and its popup's 办理 link), its popup's API link;
 - a vector-tile incident (zoom 16: its click and its popup's API link);
-- the live marker drawn after the panel opened, the wall screen's lists.
+- the live marker drawn after the panel opened, the wall screen's lists;
+- the page keys the case by code and county (``Wangge.caseKey``): opening 临县's never hides
+  兴县's case of the same code.
 
 In headless Chromium with the internet cut off, on two counties (兴县 demo + 临县).
 """
@@ -126,23 +128,30 @@ def test_a_shared_code_opens_its_county_case_from_the_map(
     page.close()
 
     # a capped marker (county zoom): its popup's API link and 办理 link
+    key = f"Wangge.caseKey('{code}', '{LIN}')"
+    capped = f"Wangge.incidentLayerNow.capped.byCode[{key}]"
     page, blocked2, errors2 = _page(browser, served, f"/maps/dispatch?region={LIN}")
-    assert page.evaluate(f"() => !!Wangge.incidentLayerNow.capped.byCode['{code}']")
-    page.evaluate(f"() => Wangge.incidentLayerNow.capped.byCode['{code}'].openPopup()")
+    assert page.evaluate(f"() => !!{capped}")
+    page.evaluate(f"() => {capped}.openPopup()")
     assert _api_link(page, served, engine)["id"] == shared["id"]
     page.click(".leaflet-popup-content a.wangge-open-case")
     case = _panel_case(page)
     assert (case["code"], case["region_code"]) == (code, LIN), case
+    # the page keys a case by code and county: 临县's is redrawn on top, 兴县's of the same
+    # code is left alone (never hidden for it)
+    assert page.evaluate(f"() => [!!Wangge.hidden[Wangge.caseKey('{code}', '{LIN}')], "
+                         f"!!Wangge.hidden[Wangge.caseKey('{code}', '{XING}')], "
+                         f"!!Wangge.hidden['{code}']]") == [True, False, False]
     # the case drawn live on top after the panel opened: its click opens it again
     page.evaluate("() => document.querySelector('.wangge-panel-close').click()")
-    page.evaluate(f"() => Wangge.dispatchNow.cases['{code}'].marker.fire('click')")
+    page.evaluate(f"() => Wangge.dispatchNow.cases[{key}].marker.fire('click')")
     case = _panel_case(page)
     assert (case["code"], case["region_code"]) == (code, LIN), case
     page.close()
 
     # a click on the capped marker itself
     page, blocked3, errors3 = _page(browser, served, f"/maps/dispatch?region={LIN}")
-    page.evaluate(f"() => Wangge.incidentLayerNow.capped.byCode['{code}'].fire('click')")
+    page.evaluate(f"() => {capped}.fire('click')")
     case = _panel_case(page)
     assert (case["code"], case["region_code"]) == (code, LIN), case
     assert not (blocked or blocked2 or blocked3 or errors or errors2 or errors3), \
