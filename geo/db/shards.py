@@ -13,9 +13,10 @@ What PostgreSQL 15 refuses on a parent with foreign partitions (measured, docs/S
 unique keys, ``INSERT ... ON CONFLICT (cols)``, transition-table triggers, ``MERGE`` and
 foreign keys pointing at it. A federated coordinator therefore **reads** every county and
 takes plain ``INSERT``/``UPDATE``/``DELETE`` (each is run on the county's shard, whose keys and
-triggers check and roll up the rows); the upserts of the application on county tables
-(imports' bulk rollups, patrol tracks, stored coverage, import profiles) are refused there
-(the API answers 501) and belong before sharding. Every write goes through the coordinator,
+triggers check and roll up the rows); single-row upserts go through
+:func:`geo.db.upsert.upsert` (a bare ``ON CONFLICT DO NOTHING``, then the update), while the
+set-based upsert of a cells import's stored coverage is refused there (the API answers 501)
+and belongs before sharding. Every write goes through the coordinator,
 never to a shard itself (the ids come from the coordinator's sequences). There is no
 transaction across shards: each write touches one county, by design.
 

@@ -146,6 +146,7 @@ def set_limits(conn: Connection, code: str, limits: Any, region_code: str) -> di
     """
     import json
 
+    from geo.db.upsert import upsert
     from geo.errors import NotFound
     from geo.incidents.flow import STEPS, check_limits, step_clock, step_limit
 
@@ -153,11 +154,11 @@ def set_limits(conn: Connection, code: str, limits: Any, region_code: str) -> di
     if not conn.execute(text("SELECT EXISTS (SELECT 1 FROM incident_category WHERE code = :c)"),
                         {"c": code}).scalar():
         raise NotFound(f"未知事件类别 {code} / unknown category {code}")
-    conn.execute(text(
-        "INSERT INTO incident_category_limits (region_code, category_code, limits) "
-        "VALUES (:r, :c, CAST(:l AS jsonb)) ON CONFLICT (region_code, category_code) "
-        "DO UPDATE SET limits = excluded.limits"),
-        {"r": region_code, "c": code, "l": json.dumps(checked)})
+    upsert(conn, "incident_category_limits",
+           {"region_code": ":r", "category_code": ":c", "limits": "CAST(:l AS jsonb)"},
+           key=("region_code", "category_code"), update={"limits": "CAST(:l AS jsonb)"},
+           params={"r": region_code, "c": code, "l": json.dumps(checked)},
+           returning="region_code")
     return {"code": code, "region_code": region_code, "limits": checked, "steps": {
         urgency: {s: {"minutes": step_limit(checked, urgency, s),
                       "clock": step_clock(checked, urgency, s)} for s in STEPS}

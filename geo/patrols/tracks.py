@@ -30,6 +30,7 @@ from sqlalchemy import Connection, text
 from geo import localtime
 from geo.crs.validate import coords_to_cgcs2000
 from geo.db.tables.vocab import PATROL_FLAG
+from geo.db.upsert import upsert
 from geo.errors import InvalidInput, TooLarge
 from geo.incidents.intake import check_field_time
 
@@ -219,17 +220,16 @@ def store_segment(
                 f"outside region {region_code}: check the coordinates and crs (phone maps are "
                 "usually GCJ02)", field=f"points[{bad}]", index=bad)
     first_t = min([started_at, *seg.t[:1]])
-    patrol_id = conn.execute(text("""
-        INSERT INTO patrol (region_code, worker_id, user_id, client_id, started_at, ended_at,
-                            synthetic)
-        VALUES (:r, :w, :u, :c, :s, :e, :syn)
-        ON CONFLICT (worker_id, client_id) DO UPDATE SET
-            started_at = LEAST(patrol.started_at, EXCLUDED.started_at),
-            ended_at = COALESCE(EXCLUDED.ended_at, patrol.ended_at),
-            updated_at = now()
-        RETURNING id
-    """), {"r": region_code, "w": worker_id, "u": user_id, "c": client_id, "s": first_t,
-           "e": ended_at, "syn": synthetic}).scalar_one()
+    # The patrol of (worker, client id): made by the first segment, widened by later ones.
+    patrol_id = upsert(
+        conn, "patrol",
+        {"region_code": ":r", "worker_id": ":w", "user_id": ":u", "client_id": ":c",
+         "started_at": ":s", "ended_at": ":e", "synthetic": ":syn"},
+        key=("region_code", "worker_id", "client_id"),
+        update={"started_at": "LEAST(started_at, :s)", "ended_at": "COALESCE(:e, ended_at)",
+                "updated_at": "now()"},
+        params={"r": region_code, "w": worker_id, "u": user_id, "c": client_id, "s": first_t,
+                "e": ended_at, "syn": synthetic})
     # Serialise segments of one patrol (two resends arriving together).
     conn.execute(text("SELECT 1 FROM patrol WHERE id = :p FOR UPDATE"), {"p": patrol_id})
     keep = list(range(len(seg.t)))

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, text
 
 from geo.db.tables import vocab
+from geo.db.upsert import upsert
 from geo.errors import InvalidInput, NotFound
 from geo.io.importer.options import ImportOptions
 from geo.io.parse import check_time_format, parse_time
@@ -239,12 +240,13 @@ def save_profile(conn: Connection, region: str, name: str, profile: Any,
     checked = check_profile(conn, profile)
     import json
 
-    conn.execute(text("""
-        INSERT INTO import_profile (region_code, name, layer, profile, saved_by, updated_at)
-        VALUES (:r, :n, 'incidents', CAST(:p AS jsonb), :u, now())
-        ON CONFLICT (region_code, name) DO UPDATE
-        SET profile = EXCLUDED.profile, saved_by = EXCLUDED.saved_by, updated_at = now()
-    """), {"r": region, "n": name, "p": json.dumps(checked, ensure_ascii=False), "u": user})
+    upsert(conn, "import_profile",
+           {"region_code": ":r", "name": ":n", "layer": "'incidents'",
+            "profile": "CAST(:p AS jsonb)", "saved_by": ":u", "updated_at": "now()"},
+           key=("region_code", "name"),
+           update={"profile": "CAST(:p AS jsonb)", "saved_by": ":u", "updated_at": "now()"},
+           params={"r": region, "n": name, "p": json.dumps(checked, ensure_ascii=False),
+                   "u": user})
     return {"name": name, "region": region, "profile": checked}
 
 
