@@ -434,10 +434,11 @@ def shard_county(request: Request, principal: Principal, scoped: bool = False) -
     may read any county (a prefecture's request, an anonymous one), so it runs on the
     partitioned tables. Row-level security (``WANGGE_DB_RLS=1``) is checked on those, so it
     is never routed. ``scoped``: the handler's SQL keeps to the caller's counties on public
-    endpoints too (``geo.layers.registry.base_conditions``), so her only county is all of it."""
-    asked = asked_region(request.query_params.get("region"))
-    if asked is not None:
-        return asked
+    endpoints too (``geo.layers.registry.base_conditions``), so her only county is all of it;
+    and it takes no ``?region=`` (OGC items, tiles): one given is not a route."""
+    asked = None if scoped else asked_region(request.query_params.get("region"))
+    if asked is not None and (principal.regions is None or asked in principal.regions):
+        return asked  # another county's: the route refuses it, or ignores it (not routed)
     if principal.regions is not None and len(principal.regions) == 1 \
             and (scoped or policy_of(request) not in ("public", "public_layer")):
         return next(iter(principal.regions))
@@ -456,7 +457,7 @@ def get_county_read_conn(
     from that shard's own database (:func:`geo.db.shards.reader`), its statements run there
     whole as on a single server. Elsewhere the same connection as :func:`get_conn`."""
     county = None if request.app.state.settings.db_rls \
-        else shard_county(request, principal, scoped=True)
+        else shard_county(request, principal, scoped=True) or area_county(request, principal)
     target, shard = (engine, None) if county is None else shards.reader(engine, county)
     if shard is None:
         yield from get_conn(request, engine, principal)
@@ -467,6 +468,40 @@ def get_county_read_conn(
         raise shards.ShardDown(shard) from exc
     with conn, conn.begin():
         yield conn
+
+
+def area_county(request: Request, principal: Principal) -> str | None:
+    """The one county the area a read asks about lies in, within the caller's scope: a
+    vector tile's ``{z}/{x}/{y}`` (with its buffer) or an OGC ``bbox`` in lon/lat, met by
+    one county's boundary only; None otherwise. So a map tile or a QGIS view inside 兴县 is
+    read at 兴县's shard, and still answers while another county's shard is down."""
+    import math
+
+    p = request.path_params
+    box: tuple[float, float, float, float] | None = None
+    try:
+        if {"z", "x", "y"} <= set(p):
+            z, x, y = int(p["z"]), int(p["x"]), int(str(p["y"]).split(".")[0])
+            n = 2.0 ** z
+            pad = 0.05  # the tile's buffer (64 / 4096), and then some
+
+            def lat(row: float) -> float:
+                return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / n))))
+
+            box = ((x - pad) / n * 360.0 - 180.0, lat(y + 1 + pad),
+                   (x + 1 + pad) / n * 360.0 - 180.0, lat(y - pad))
+        elif request.query_params.get("bbox") and not request.query_params.get("bbox-crs"):
+            parts = [float(v) for v in request.query_params["bbox"].split(",")]
+            if len(parts) == 4 and all(math.isfinite(v) for v in parts):
+                box = (parts[0], parts[1], parts[2], parts[3])
+    except (ValueError, OverflowError):
+        return None  # the route says what is wrong with it
+    if box is None or not (box[0] <= box[2] and box[1] <= box[3]):
+        return None
+    found = locate.regions_intersecting(request.app.state.engine, box)
+    if len(found) != 1 or (principal.regions is not None and found[0] not in principal.regions):
+        return None
+    return found[0]
 
 
 CountyReadConnDep = Annotated[Connection, Depends(get_county_read_conn, scope="function")]

@@ -301,10 +301,11 @@ def install_error_handlers(app: FastAPI) -> None:
             # an upsert on a county table of a coordinator (geo/db/shards.py): not there
             log.warning("upsert refused on a sharded coordinator")
             return JSONResponse(_body(
-                501, "NotImplemented", "这项操作在分片部署的主库上不可用 (按键的插入或更新); "
-                "请在该区县所在的分片上执行, 或在分片前执行, 见 docs/SCALING.md / this action "
-                "is not available on a sharded coordinator (an upsert on a county table): run "
-                "it on the county's shard or before sharding, see docs/SCALING.md"),
+                501, "NotImplemented", "这项操作在分片部署的主库上不可用 (成批的按键插入或更新, "
+                "如网格导入时的视频覆盖); 请在分片前执行, 不要直接写分片, 见 docs/SCALING.md / "
+                "this action is not available on a sharded coordinator (a set-based upsert on a "
+                "county table, such as a cells import's stored coverage): do it before "
+                "sharding, never on a shard directly, see docs/SCALING.md"),
                 status_code=501)
         log.exception("database error")
         return JSONResponse(

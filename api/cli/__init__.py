@@ -91,6 +91,14 @@ def db_migrate() -> None:
     engine = get_engine(s.database_url)
     with engine.connect() as conn:
         parts = shards.shards_of(conn) if shards.is_federated(conn) else []
+    if parts:  # all shards or none: one left behind would be on another revision
+        from api.cli.ops import echo_shard_reachability
+
+        down = echo_shard_reachability(parts)
+        if down:
+            raise click.ClickException(
+                f"{down} 个分片不可达, 未迁移任何库: 请先恢复它们再迁移 / {down} shard(s) do "
+                "not answer; nothing was migrated: bring them back, then migrate")
     for shard in parts:  # each shard is a whole Wangge database: migrated first, the same way
         upgrade(get_engine(shard.url))
         click.echo(f"分片 {shard.name} ({', '.join(shard.regions)}): schema at revision "

@@ -482,13 +482,29 @@ def reader(engine: Engine, region: str) -> tuple[Engine, str | None]:
     Only for reads touching county tables and the vocabularies (the shard's copies of users,
     tokens and the audit log are empty): the "which cell" lookup, OGC items, vector tiles
     (``api.deps.CountyReadConnDep``). A failed connection to it is :class:`ShardDown`."""
-    from geo.db.engine import get_engine
-
     where, urls = _catalogue(engine)
     shard = where.get(region)
     if shard is None or shard not in urls:
         return engine, None
-    return get_engine(urls[shard]), shard
+    return shard_engine(urls[shard]), shard
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def shard_engine(url: str) -> Engine:
+    """The pooled engine of a shard's database, one per URL for the process (not
+    ``geo.db.engine.get_engine``'s cache of 8: a prefecture has 13 counties)."""
+    from geo.db.engine import normalize_url
+
+    found = _ENGINES.get(url)
+    if found is None:
+        from sqlalchemy import create_engine
+
+        found = _ENGINES[url] = create_engine(
+            normalize_url(url), pool_size=5, max_overflow=10, pool_pre_ping=True,
+            pool_recycle=1800, connect_args={"connect_timeout": 5})
+    return found
 
 
 def route(conn: Connection, region: str) -> str | None:

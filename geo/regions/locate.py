@@ -17,7 +17,7 @@ import numpy as np
 import shapely
 from sqlalchemy import Engine, text
 
-from geo.errors import NotFound
+from geo.errors import NotFound, Unavailable
 
 TTL_S = 30.0
 # A point this close to a county's edge (degrees, ~1 m) is on it: both counties answer.
@@ -30,6 +30,7 @@ class _Index:
     tree: shapely.STRtree
     geoms: np.ndarray
     loaded: float
+    missing: tuple[str, ...] = ()  # counties whose outline could not be read (shard down)
 
 
 # per engine object (one per app), dropped with it
@@ -43,24 +44,29 @@ _OUTLINE_SQL = ("SELECT region_code, ST_AsBinary(ST_Union(geom)) FROM admin_unit
 
 def _load(engine: Engine, old: _Index | None = None) -> _Index:
     rows: list[tuple[str, bytes]]
+    missing: tuple[str, ...] = ()
     try:
         with engine.connect() as conn:
             rows = [(str(c), bytes(g)) for c, g in conn.execute(
                 text(_OUTLINE_SQL.format(where=""))).all()]
     except Exception:  # noqa: BLE001 - maybe one county's server (a shard) is down
-        rows = _load_each(engine, old)
+        rows, missing = _load_each(engine, old)
     geoms = np.asarray([shapely.from_wkb(bytes(g)) for _, g in rows], dtype=object)
     shapely.prepare(geoms)
-    return _Index([str(c) for c, _ in rows], shapely.STRtree(geoms), geoms, time.monotonic())
+    return _Index([str(c) for c, _ in rows], shapely.STRtree(geoms), geoms, time.monotonic(),
+                  missing)
 
 
-def _load_each(engine: Engine, old: _Index | None) -> list[tuple[str, bytes]]:
+def _load_each(engine: Engine, old: _Index | None
+               ) -> tuple[list[tuple[str, bytes]], tuple[str, ...]]:
     """County by county, so that counties on a shard that is down (docs/SCALING.md) keep
-    their last outline and the others are read; raises when the database itself is down."""
+    their last outline and the others are read; raises when the database itself is down.
+    Also returns the counties without an outline (down, and none read before)."""
     with engine.connect() as conn:
         codes = list(conn.execute(text("SELECT code FROM region ORDER BY code")).scalars())
     known = dict(zip(old.codes, old.geoms, strict=True)) if old else {}
     rows: list[tuple[str, bytes]] = []
+    missing: list[str] = []
     for code in codes:
         try:
             with engine.connect() as conn:
@@ -69,7 +75,9 @@ def _load_each(engine: Engine, old: _Index | None) -> list[tuple[str, bytes]]:
         except Exception:  # noqa: BLE001 - this county's server is down: keep what we had
             if code in known:
                 rows.append((code, shapely.to_wkb(known[code])))
-    return rows
+            else:
+                missing.append(code)
+    return rows, tuple(missing)
 
 
 def _stale(idx: _Index | None) -> bool:
@@ -88,7 +96,8 @@ def refresh(engine: Engine) -> None:
             _INDEXES[key] = _load(engine, old)
         except Exception:  # noqa: BLE001 - any database failure: keep serving, retry later
             empty = np.asarray([], dtype=object)
-            _INDEXES[key] = _Index(old.codes, old.tree, old.geoms, time.monotonic()) if old \
+            _INDEXES[key] = _Index(old.codes, old.tree, old.geoms, time.monotonic(),
+                                   old.missing) if old \
                 else _Index([], shapely.STRtree(empty), empty, time.monotonic())
 
 
@@ -109,6 +118,19 @@ def regions_covering(engine: Engine, lon: float, lat: float) -> list[str]:
     return sorted(idx.codes[int(i)] for i in hits)
 
 
+def regions_intersecting(engine: Engine, bbox: tuple[float, float, float, float]
+                         ) -> list[str]:
+    """Codes of the counties whose boundary meets the box (lon/lat min, max in CGCS2000),
+    sorted: a map tile or a bbox query within one county names that county alone."""
+    if _stale(_INDEXES.get(engine)):
+        refresh(engine)
+    idx = _INDEXES[engine]
+    if not idx.codes or idx.missing:  # a county of unknown outline may be in the box too
+        return []
+    hits = idx.tree.query(shapely.box(*bbox), predicate="intersects")
+    return sorted(idx.codes[int(i)] for i in hits)
+
+
 def forget(engine: Engine) -> None:
     """Drop the cached boundaries of ``engine`` (after ``wangge region add`` in process)."""
     _INDEXES.pop(engine, None)
@@ -122,9 +144,18 @@ def region_of_point(engine: Engine, region: str | None, default: str, lon: float
     if region:
         return region
     idx = _INDEXES.get(engine)
-    if idx is not None and not _stale(idx) and idx.codes in ([], [default]):
+    if idx is not None and not _stale(idx) and idx.codes in ([], [default]) \
+            and not idx.missing:
         return default  # one county (the usual deployment): nothing to look up
     covering = regions_covering(engine, lon, lat)
+    if not covering:
+        missing = _INDEXES[engine].missing if engine in _INDEXES else ()
+        if missing:  # it may be in one of them: say so rather than "in no cell" of another
+            raise Unavailable(
+                f"区县 {', '.join(missing)} 的边界暂不可读 (其数据库分片不可用), 无法判断该点所属"
+                "区县; 请稍后重试, 或用 region= 指定区县 / the outline of county "
+                f"{', '.join(missing)} cannot be read (its database shard is down), so the "
+                "point's county is unknown: retry later, or name it with region=")
     return covering[0] if covering else default
 
 
