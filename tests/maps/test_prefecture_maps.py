@@ -215,8 +215,9 @@ def test_prefecture_wall_screen_covers_every_county(browser: Any, served: str,
                                          "lon": lon, "lat": lat, "region": LIN})
     assert r.status_code == 201, r.text
     code = r.json()["code"]
-    page.wait_for_function(f"() => !!window.Wangge.dispatchNow.seen['{code}']",
-                           timeout=60_000)
+    page.wait_for_function(  # the page keys a case by code and county (Wangge.caseKey)
+        f"() => !!window.Wangge.dispatchNow.seen[window.Wangge.caseKey('{code}', '{LIN}')]",
+        timeout=60_000)
     page.wait_for_function(f"() => document.querySelector('.wangge-wall-list.newest')"
                            f".textContent.includes('{code}')", timeout=60_000)
     # the live event names its county, as the lists do: the urgent case's alarm banner
