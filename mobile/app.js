@@ -736,6 +736,11 @@
 
   function renderTodo() {
     const ul = $('todo');
+    // An action form she is filling survives a refresh of the list (new data, a new position):
+    // it moves, typed text and focus included, to the case's new card.
+    const open = new Map();
+    for (const f of ul.querySelectorAll('li > .actform')) open.set(f.parentElement.dataset.code, f);
+    const focused = document.activeElement;
     ul.replaceChildren();
     $('done').replaceChildren();
     const items = state.incidents.slice();
@@ -744,7 +749,12 @@
       for (const i of items) if (i.lon != null) i._d = distance(at[0], at[1], i.lon, i.lat);
       items.sort((a, b) => (a._d ?? a.distance_m ?? 1e12) - (b._d ?? b.distance_m ?? 1e12));
     }
-    for (const inc of items) (DONE.includes(inc.status) ? $('done') : ul).append(caseCard(inc));
+    for (const inc of items) {
+      const card = caseCard(inc);
+      if (open.has(inc.code) && !DONE.includes(inc.status)) card.append(open.get(inc.code));
+      (DONE.includes(inc.status) ? $('done') : ul).append(card);
+    }
+    if (focused && focused !== document.activeElement && document.contains(focused)) focused.focus();
     Q.all().then((all) => {
       const its = all.filter(mine).sort((a, b) => a.id - b.id);
       renderPendingReports(its); markCards(its);

@@ -94,6 +94,9 @@ def test_is_it_mine_and_handled_leaves_todo(browser: Any, served: tuple[str, Eng
     done = int(page.evaluate("document.body.dataset.done || '0'"))
     card.locator("button[data-action=handled]").click()
     card.locator(".actform textarea[name=note]").fill("消防通道已清理完毕")
+    # the list is drawn again (fresh data, a new position, the tab): her form and text stay
+    page.click("nav.tabs button[data-view=view-todo]")
+    assert card.locator(".actform textarea[name=note]").input_value() == "消防通道已清理完毕"
     context.set_offline(True)  # not sent yet: the phone alone moves the card
     page.wait_for_function("() => document.getElementById('net').textContent === '离线'")
     card.locator(".actform button[type=submit]").click()
