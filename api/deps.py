@@ -456,7 +456,7 @@ def get_county_read_conn(
     items, vector tiles): a request about one county whose rows live on another server reads
     from that shard's own database (:func:`geo.db.shards.reader`), its statements run there
     whole as on a single server. Elsewhere the same connection as :func:`get_conn`."""
-    county = None if request.app.state.settings.db_rls \
+    county = None if request.app.state.settings.db_rls or not shards.sharded(engine) \
         else shard_county(request, principal, scoped=True) or area_county(request, principal)
     target, shard = (engine, None) if county is None else shards.reader(engine, county)
     if shard is None:

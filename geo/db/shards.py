@@ -460,6 +460,11 @@ def routes_stale(engine: Engine) -> bool:
     return cached is None or time.monotonic() - cached[0] > ROUTE_TTL_S
 
 
+def sharded(engine: Engine) -> bool:
+    """True when some county of the database behind ``engine`` is on a shard (cached)."""
+    return bool(_catalogue(engine)[0])
+
+
 def shard_schema(conn: Connection, region: str) -> str | None:
     """The schema holding the foreign tables of ``region``'s shard; None on a single server."""
     return _catalogue(conn.engine, conn)[0].get(region)
