@@ -10,12 +10,13 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import TOKEN_COOKIE
 from geo.crs.names import UnknownCRSError
+from geo.db.engine import DRIVER_DOWN, SERVER_DOWN
 from geo.db.shards import ShardDown
 from geo.errors import (
     Conflict,
@@ -91,11 +92,7 @@ _SHARD_DOWN = re.compile(r'could not connect to server "([a-z][a-z0-9_]*)"')
 
 def _is_connection_problem(orig: BaseException | None) -> bool:
     """A driver error that means "no usable connection" (psycopg 3), whatever wraps it."""
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - psycopg is a dependency
-        return False
-    return isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError)
+    return isinstance(orig, DRIVER_DOWN)
 
 
 def _is_bad_value(orig: BaseException | None) -> bool:
@@ -273,15 +270,7 @@ def install_error_handlers(app: FastAPI) -> None:
                 "unavailable; other counties keep working; retry")
         return _unavailable("数据库暂不可用, 请稍后重试 / database unavailable, retry")
 
-    down: list[type[Exception]] = [OperationalError, InterfaceError, DisconnectionError,
-                                   PoolTimeoutError, ShardDown]
-    try:  # the driver's own errors, when code uses the raw connection (COPY ...)
-        import psycopg
-
-        down += [psycopg.OperationalError, psycopg.InterfaceError]
-    except ImportError:  # pragma: no cover - psycopg is a dependency
-        pass
-    for cls in down:
+    for cls in (*SERVER_DOWN, DisconnectionError, PoolTimeoutError, ShardDown):
         app.add_exception_handler(cls, _db_down)
 
     @app.exception_handler(DBAPIError)

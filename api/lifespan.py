@@ -19,15 +19,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import psycopg
 from fastapi import FastAPI
 from sqlalchemy import Engine, make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from api.auth_cache import PrincipalCache, listen
 from api.live import EventHub, stop_streams_on_signal
 from geo.auth.changes import CHANNEL as AUTH_CHANNEL
-from geo.db.engine import get_engine, normalize_url
+from geo.db.engine import SERVER_DOWN, get_engine, normalize_url
 from geo.notify.events import CHANNEL as EVENTS_CHANNEL
 
 log = logging.getLogger("wangge")
@@ -55,26 +53,25 @@ async def open_lookup_pool(database_url: str) -> Any:
         return None
 
 
-# The driver errors meaning "this server does not answer" (connection refused, closed).
-DB_DOWN: tuple[type[Exception], ...] = (OperationalError, InterfaceError, OSError,
-                                        psycopg.OperationalError, psycopg.InterfaceError)
+# A shard's lookup pool cannot reach its server: the errors of :data:`SERVER_DOWN`, and the
+# OSError asyncpg's connect raises for a refused connection.
+DB_DOWN: tuple[type[Exception], ...] = (*SERVER_DOWN, OSError)
 
 
 async def shard_lookup_pool(state: Any, engine: Engine) -> Any:
     """The asyncpg pool of the lookup for a shard's database (``engine``: from
     :func:`geo.db.shards.reader`), opened on first use and closed with the app."""
     pools = _shard_pools(state)
-    key = engine.url.render_as_string(hide_password=False)
-    pool = pools.get(key)
+    pool = pools.get(engine)  # one engine per shard (geo.db.shards.shard_engine's cache)
     if pool is None:
-        pool = await open_lookup_pool(key)
-        if pools.setdefault(key, pool) is not pool and pool is not None:
+        pool = await open_lookup_pool(engine.url.render_as_string(hide_password=False))
+        if pools.setdefault(engine, pool) is not pool and pool is not None:
             await pool.close()  # another request opened one meanwhile
-        pool = pools[key]
+        pool = pools[engine]
     return pool
 
 
-def _shard_pools(state: Any) -> dict[str, Any]:
+def _shard_pools(state: Any) -> dict[Engine, Any]:
     pools = getattr(state, "shard_pools", None)
     if pools is None:
         pools = state.shard_pools = {}

@@ -6,8 +6,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
+import psycopg
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+# The driver errors meaning "no usable connection to this server" (refused, closed, the server
+# starting up or shutting down), as psycopg raises them (code on the raw connection: COPY ...)
+# and as SQLAlchemy wraps them: the one list behind every 503 "database unavailable".
+DRIVER_DOWN: tuple[type[Exception], ...] = (psycopg.OperationalError, psycopg.InterfaceError)
+SERVER_DOWN: tuple[type[Exception], ...] = (OperationalError, InterfaceError, *DRIVER_DOWN)
 
 
 def normalize_url(url: str) -> str:
