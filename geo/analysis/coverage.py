@@ -11,6 +11,8 @@ counted twice. (Dissolving all sectors of the county first and cutting the union
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import geopandas as gpd
@@ -30,6 +32,7 @@ from geo.analysis.common import (
 )
 from geo.analysis.demand import NOT_DEMAND, demand_points
 from geo.auth.principal import Principal
+from geo.db.shards import is_federated
 from geo.localtime import TZ_NAME
 from geo.periods import Period
 
@@ -167,6 +170,52 @@ CREATE TRIGGER trg_grid_cell_coverage_upd AFTER UPDATE ON grid_cell
 """
 
 
+#: The statement triggers keeping the stored coverage on inserts and updates of ``camera``
+#: (:func:`triggers_sql`), off during :func:`bulk_cameras`.
+CAMERA_WRITE_TRIGGERS = ("trg_camera_coverage_ins", "trg_camera_coverage_upd")
+
+
+@contextmanager
+def bulk_cameras(conn: Connection, region_code: str) -> Iterator[None]:
+    """Bulk inserts and updates of a region's cameras (an import of its whole inventory) with
+    the stored coverage's insert and update triggers off; at the end, after an ``ANALYZE
+    camera``, the stored coverage of every basic cell of the region is recomputed once,
+    set-based (:func:`_refresh_region`; a region the stored coverage does not know stays
+    unknown, as with the triggers).
+
+    The triggers do the same work per statement, but their "which cells" join runs over a
+    transition table without statistics and their refresh is planned with the camera table's
+    statistics of before the load: 100,000 cameras into an empty 20,000-cell region took
+    27-206 s in the import's INSERT; here 4-5 s for the refresh of every cell (a cell no
+    camera touches costs one index probe; finding the touched cells first cost as much again:
+    scripts/bench/import_layers.py's note). Everything is in the caller's transaction (a
+    rollback restores the triggers); the block must neither delete cameras (the delete
+    trigger stays on) nor write another region's; it holds the camera table's exclusive lock
+    until the commit, as a bulk import's dropped indexes do
+    (:func:`geo.io.importer.staging.deferred_constraints`). On a federated coordinator
+    (:func:`geo.db.shards.is_federated`: its ``camera`` is a parent without triggers, and the
+    refresh's upsert is refused there) the block runs as it is: each shard's triggers keep
+    its stored coverage."""
+    if is_federated(conn):
+        yield
+        return
+    conn.execute(text("ALTER TABLE camera " + ", ".join(
+        f"DISABLE TRIGGER {t}" for t in CAMERA_WRITE_TRIGGERS)))
+    yield
+    conn.execute(text("ALTER TABLE camera " + ", ".join(
+        f"ENABLE TRIGGER {t}" for t in CAMERA_WRITE_TRIGGERS)))
+    conn.execute(text("ANALYZE camera"))
+    _refresh_region(conn, region_code)
+
+
+def _refresh_region(conn: Connection, region_code: str) -> None:
+    """Recompute the stored coverage of every basic cell of a region known to
+    :data:`REGION_TABLE` (``wangge_cell_coverage_refresh``)."""
+    conn.execute(text("SELECT wangge_cell_coverage_refresh(array_agg(id)) FROM grid_cell "
+                      "WHERE region_code = :r AND kind = 'basic' HAVING count(*) > 0"),
+                 {"r": region_code})
+
+
 def store_region(conn: Connection, region_code: str) -> None:
     """(Re)compute the stored coverage of every basic cell of a region in its metric CRS.
 
@@ -180,9 +229,7 @@ def store_region(conn: Connection, region_code: str) -> None:
     conn.execute(text(f"INSERT INTO {REGION_TABLE} (region_code, srid) VALUES (:r, :srid) "
                       "ON CONFLICT (region_code) DO UPDATE SET srid = EXCLUDED.srid"),
                  {"r": region_code, "srid": region_metric_srid(conn, region_code)})
-    conn.execute(text("SELECT wangge_cell_coverage_refresh(array_agg(id)) FROM grid_cell "
-                      "WHERE region_code = :r AND kind = 'basic' HAVING count(*) > 0"),
-                 {"r": region_code})
+    _refresh_region(conn, region_code)
 
 
 def _stored_matches(conn: Connection, region_code: str, srid: int) -> bool:

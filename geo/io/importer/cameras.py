@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import nullcontext
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -15,7 +16,7 @@ from geo.io.importer.batch import ewkb_rows, spatial_batch
 from geo.io.importer.fields import Cols, code_of, example_row, field_value
 from geo.io.importer.options import Progress
 from geo.io.importer.rows import ImportContext, iter_chunks
-from geo.io.importer.staging import copy_rows, merge, stage
+from geo.io.importer.staging import copy_rows, deferred_constraints, is_bulk, merge, stage
 from geo.io.parse import parse_bearing, parse_number
 
 
@@ -62,7 +63,7 @@ def import_cameras(conn: Connection, ctx: ImportContext, progress: Progress | No
                 yield (opts.region, code, field_value(a, f["name"], i), bearing, fov, rng, status,
                        pt, row)
 
-    copy_rows(conn, stg, cols + ["_rn"], ewkb_rows(rows(), cols.index("geom")))
+    staged = copy_rows(conn, stg, cols + ["_rn"], ewkb_rows(rows(), cols.index("geom")))
     foreign = conn.execute(text(
         "SELECT s.gb_id, c.region_code FROM stg_camera s JOIN camera c ON c.gb_id = s.gb_id "
         "WHERE c.region_code <> s.region_code LIMIT 5")).all()
@@ -70,5 +71,14 @@ def import_cameras(conn: Connection, ctx: ImportContext, progress: Progress | No
         raise InvalidInput(
             f"摄像头编码已属于其他区域 / camera ids already belong to another region: "
             f"{[tuple(r) for r in foreign]}")
-    with spatial_batch(conn):  # the stored coverage's triggers on the new and changed rows
-        merge(conn, "camera", stg, ["gb_id"], cols, None, report)
+    # a bulk load (a province's whole inventory): the stored coverage recomputed once for the
+    # region's cells, after the indexes and foreign keys are made again once;
+    # otherwise by the coverage's statement triggers on the new and changed rows
+    # (imported here, not at the top: the analyses load geopandas, see cells.py)
+    bulk = is_bulk(conn, "camera", staged)
+    if bulk:
+        from geo.analysis.coverage import bulk_cameras
+    with spatial_batch(conn), (bulk_cameras(conn, opts.region) if bulk
+                               else nullcontext()):
+        with deferred_constraints(conn, "camera", staged, report):
+            merge(conn, "camera", stg, ["gb_id"], cols, None, report)

@@ -274,16 +274,25 @@ BULK_ROWS = 100_000
 BULK_WORK_MEM = "256MB"
 
 
+def is_bulk(conn: Connection, table: str, staged: int) -> bool:
+    """``staged`` rows for ``table`` are a bulk load (:func:`deferred_constraints`' rule): at
+    least :data:`BULK_ROWS` and at least as many as ``table`` holds (its planner estimate)."""
+    estimate = conn.execute(text("SELECT greatest(reltuples, 0)::bigint FROM pg_class "
+                                 "WHERE oid = CAST(:t AS regclass)"), {"t": table}).scalar()
+    return staged >= BULK_ROWS and staged >= int(estimate or 0)
+
+
 @contextmanager
 def deferred_constraints(conn: Connection, table: str, staged: int, report: ImportReport,
                          also: Sequence[str] = ()) -> Iterator[bool]:
     """Index and foreign-key work once per import instead of once per row, for bulk loads.
 
-    When ``staged`` rows are at least :data:`BULK_ROWS` and at least as many as ``table``
-    holds (an initial load, a county's years of history), the secondary indexes (not the
-    primary key or unique keys, which the merge and the rollup's upsert use) and the foreign
-    keys of ``table`` and of the tables ``also`` (written by ``table``'s triggers in the same
-    statements: the incident rollup, one row per cell, day and category at most) are dropped
+    When ``staged`` rows are a bulk load (:func:`is_bulk`: at least :data:`BULK_ROWS` and at
+    least as many as ``table`` holds: an initial load, a county's years of history), the
+    secondary indexes (not the primary key or unique keys, which the merge and the rollup's
+    upsert use) and the foreign keys of ``table`` and of the tables ``also`` (written by
+    ``table``'s triggers in the same statements: the incident rollup, one row per cell, day
+    and category at most) are dropped
     inside the import's transaction and made again at the end: one sorted index build and
     one set-based check of each foreign key instead of a tree insert and a lookup per row.
     The statements of the load run without JIT (compiling them cost more than it saved) and
@@ -292,9 +301,7 @@ def deferred_constraints(conn: Connection, table: str, staged: int, report: Impo
     back, the dropped definitions included. Smaller imports change nothing. Yields whether
     this is a bulk load.
     """
-    estimate = conn.execute(text("SELECT greatest(reltuples, 0)::bigint FROM pg_class "
-                                 "WHERE oid = CAST(:t AS regclass)"), {"t": table}).scalar()
-    if staged < BULK_ROWS or staged < int(estimate or 0):
+    if not is_bulk(conn, table, staged):
         yield False
         return
     indexes: list[tuple[str, str]] = []

@@ -122,3 +122,77 @@ def test_geometries_converted_in_batches_stay_with_their_rows(
     assert set(stored) == set(shapes) - {"XQ4"}
     for code, wkb in stored.items():
         assert shapely.equals(shapely.from_wkb(bytes(wkb)), shapes[code]), code
+
+
+def _coverage_and_sectors(engine: Engine, region: str) -> tuple[dict[Any, Any], dict[Any, Any]]:
+    """The stored coverage per cell and each camera's sector (hex EWKB) of ``region``; the
+    stored coverage equals the on-the-fly one."""
+    from geo.analysis.coverage import CELL_TABLE, coverage_by_unit
+    from geo.boundaries.sets import set_valid_at
+
+    with engine.connect() as conn:
+        set_id = set_valid_at(conn, region, None)[0]
+        got, want = (coverage_by_unit(conn, region, "cell", set_id, stored=s).drop(
+            columns="geometry").to_dict("records") for s in (True, False))
+        assert got == want and len(got) > 0
+        stored = {r[0]: tuple(r[1:]) for r in conn.execute(text(
+            f"SELECT g.code, v.* FROM {CELL_TABLE} v JOIN grid_cell g ON g.id = v.cell_id "
+            "WHERE g.region_code = :r"), {"r": region})}
+        sectors = dict(conn.execute(text(
+            "SELECT gb_id, encode(ST_AsEWKB(sector), 'hex') FROM camera WHERE region_code = :r"
+            ), {"r": region}).all())
+        # the sector is the one rule's (wangge_camera_sector), whichever path wrote it
+        assert conn.execute(text(
+            "SELECT count(*) FROM camera WHERE region_code = :r AND sector IS DISTINCT FROM "
+            "wangge_camera_sector(geom, bearing_deg, fov_deg, range_m)"), {"r": region}
+        ).scalar_one() == 0
+        # the coverage triggers are on again after the import
+        assert set(conn.execute(text(
+            "SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'camera'::regclass AND "
+            "tgname LIKE 'trg_camera_coverage%'")).all()) == {
+            ("trg_camera_coverage_ins", "O"), ("trg_camera_coverage_upd", "O"),
+            ("trg_camera_coverage_del", "O")}
+    return stored, sectors
+
+
+def test_bulk_cameras_import_stores_the_coverage_the_triggers_store(
+        empty_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bulk cameras import (its threshold lowered for a small file) turns the coverage
+    triggers off and recomputes the region's stored coverage once: the same stored coverage
+    and sectors as the per-statement triggers give for the same file, for a first load and for
+    a re-import that turns, moves and switches off cameras (the old cells recomputed too)."""
+    from geo.io.importer import staging
+
+    run_import(empty_engine, "cells", _cells(tmp_path, 6), ImportOptions(
+        region="BATCH1", crs="EPSG:4490", wkt_field="wkt", commit=True, activate=True))
+    n = 60
+    first = [[f"1411230000132000{k:04d}", (k * 37) % 360 if k % 7 else "",
+              [60, 90, 120, 360][k % 4], [30, 80, 150, 300][k % 4],
+              ["在线", "online", "离线"][k % 3],
+              X0 + 0.0005 + (k % 10) * 0.0023, Y0 - 0.0005 - (k // 10) * 0.0039]
+             for k in range(n)]
+    second = [[r[0], (int(r[1] or 0) + 90) % 360, r[2], r[3], "fault" if k % 5 == 0 else r[4],
+               r[5] + (0.004 if k % 6 == 0 else 0), r[6]] for k, r in enumerate(first)]
+    header = ["code", "bearing", "fov", "range", "status", "lon", "lat"]
+    opts = ImportOptions(region="BATCH1", crs="EPSG:4490", lon_field="lon", lat_field="lat",
+                         commit=True)
+    files = [_write(tmp_path / f"cams{i}.csv", header, rows)
+             for i, rows in enumerate((first, second))]
+    results = {}
+    for bulk_rows in (10, staging.BULK_ROWS):  # bulk first, then the triggers' path
+        monkeypatch.setattr(staging, "BULK_ROWS", bulk_rows)
+        with empty_engine.begin() as conn:  # the delete trigger clears the stored coverage
+            conn.execute(text("DELETE FROM camera"))
+        runs = []
+        for path, new in zip(files, (n, 0), strict=True):
+            rep = run_import(empty_engine, "cameras", path, opts)
+            assert rep.committed and rep.new == new and rep.new + rep.updated == n, (
+                rep.summary_lines())
+            assert bool([x for x in rep.notes if x.startswith("批量导入")]) == (
+                bulk_rows == 10), rep.notes
+            runs.append(_coverage_and_sectors(empty_engine, "BATCH1"))
+        results[bulk_rows] = runs
+    bulk, triggers = results.values()
+    assert bulk == triggers
+    (cov1, _), (cov2, _) = bulk
+    assert cov1 != cov2 and sum(v[1] for v in cov1.values()) > 0  # the re-import changed it
