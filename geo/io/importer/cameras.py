@@ -19,6 +19,12 @@ from geo.io.importer.rows import ImportContext, iter_chunks
 from geo.io.importer.staging import copy_rows, deferred_constraints, is_bulk, merge, stage
 from geo.io.parse import parse_bearing, parse_number
 
+#: From this many staged cameras (and at least as many as the table holds) an import is a
+#: bulk load for the stored coverage (:func:`geo.analysis.coverage.bulk_cameras`): through the
+#: triggers 10,000 cameras into an empty 20,000-cell region took 5.6 s, 30,000 15.2 s, 50,000
+#: 23.2 s, 100,000 33 s (scripts/bench/import_layers.py, load 3-4.5).
+BULK_CAMERAS = 10_000
+
 
 def import_cameras(conn: Connection, ctx: ImportContext, progress: Progress | None) -> None:
     """Import cameras: 20-digit GB/T 28181 ids, points, bearing, field of view and range."""
@@ -71,13 +77,19 @@ def import_cameras(conn: Connection, ctx: ImportContext, progress: Progress | No
         raise InvalidInput(
             f"摄像头编码已属于其他区域 / camera ids already belong to another region: "
             f"{[tuple(r) for r in foreign]}")
-    # a bulk load (a province's whole inventory): the stored coverage recomputed once for the
-    # region's cells, after the indexes and foreign keys are made again once;
-    # otherwise by the coverage's statement triggers on the new and changed rows
-    # (imported here, not at the top: the analyses load geopandas, see cells.py)
-    bulk = is_bulk(conn, "camera", staged)
+    # a bulk load (a county's or a province's whole inventory, from BULK_CAMERAS rows): the
+    # stored coverage recomputed once for the region's cells, after the indexes and foreign
+    # keys are made again once (from staging.BULK_ROWS rows); otherwise by the coverage's
+    # statement triggers on the new and changed rows
+    bulk = is_bulk(conn, "camera", staged, BULK_CAMERAS)
     if bulk:
+        # imported here, not at the top: the analyses load geopandas (see cells.py)
         from geo.analysis.coverage import bulk_cameras
+
+        report.notes.append(
+            "批量导入: 摄像头覆盖在导入结束时按区域一次重算, 导入期间摄像头表的读取需等待 / bulk "
+            "load: the stored camera coverage of the region's cells was recomputed once at "
+            "the end; reads of the camera table waited for the import")
     with spatial_batch(conn), (bulk_cameras(conn, opts.region) if bulk
                                else nullcontext()):
         with deferred_constraints(conn, "camera", staged, report):

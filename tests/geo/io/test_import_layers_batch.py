@@ -161,7 +161,7 @@ def test_bulk_cameras_import_stores_the_coverage_the_triggers_store(
     triggers off and recomputes the region's stored coverage once: the same stored coverage
     and sectors as the per-statement triggers give for the same file, for a first load and for
     a re-import that turns, moves and switches off cameras (the old cells recomputed too)."""
-    from geo.io.importer import staging
+    from geo.io.importer import cameras, staging
 
     run_import(empty_engine, "cells", _cells(tmp_path, 6), ImportOptions(
         region="BATCH1", crs="EPSG:4490", wkt_field="wkt", commit=True, activate=True))
@@ -179,8 +179,12 @@ def test_bulk_cameras_import_stores_the_coverage_the_triggers_store(
     files = [_write(tmp_path / f"cams{i}.csv", header, rows)
              for i, rows in enumerate((first, second))]
     results = {}
-    for bulk_rows in (10, staging.BULK_ROWS):  # bulk first, then the triggers' path
+    # both bulk steps (coverage once, indexes and foreign keys once), the coverage once only
+    # (from cameras.BULK_CAMERAS rows, below staging.BULK_ROWS), then the triggers' path
+    for bulk_rows, bulk_cameras in ((10, 10), (staging.BULK_ROWS, 10),
+                                    (staging.BULK_ROWS, cameras.BULK_CAMERAS)):
         monkeypatch.setattr(staging, "BULK_ROWS", bulk_rows)
+        monkeypatch.setattr(cameras, "BULK_CAMERAS", bulk_cameras)
         with empty_engine.begin() as conn:  # the delete trigger clears the stored coverage
             conn.execute(text("DELETE FROM camera"))
         runs = []
@@ -188,11 +192,13 @@ def test_bulk_cameras_import_stores_the_coverage_the_triggers_store(
             rep = run_import(empty_engine, "cameras", path, opts)
             assert rep.committed and rep.new == new and rep.new + rep.updated == n, (
                 rep.summary_lines())
-            assert bool([x for x in rep.notes if x.startswith("批量导入")]) == (
-                bulk_rows == 10), rep.notes
+            notes = [x for x in rep.notes if x.startswith("批量导入")]
+            assert [("摄像头覆盖" in x, "索引" in x) for x in notes] == (
+                [(True, False)] if bulk_cameras == 10 else []) + (
+                [(False, True)] if bulk_rows == 10 else []), rep.notes
             runs.append(_coverage_and_sectors(empty_engine, "BATCH1"))
-        results[bulk_rows] = runs
-    bulk, triggers = results.values()
-    assert bulk == triggers
+        results[bulk_rows, bulk_cameras] = runs
+    bulk, coverage_only, triggers = results.values()
+    assert bulk == coverage_only == triggers
     (cov1, _), (cov2, _) = bulk
     assert cov1 != cov2 and sum(v[1] for v in cov1.values()) > 0  # the re-import changed it
