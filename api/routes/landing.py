@@ -372,7 +372,8 @@ async def landing(request: Request, settings: SettingsDep, lang: str = "zh") -> 
     principal = await _caller(request)
 
     def render() -> str:
-        if principal is not None:
+        # a county's user has one county: no look-up (the same page for fewer queries)
+        if principal is not None and (principal.regions is None or len(principal.regions) > 1):
             counties = _counties(request, principal)
             if len(counties) > 1:
                 return _scope_page(request, lang, principal, counties)

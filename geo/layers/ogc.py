@@ -366,12 +366,10 @@ def extent(conn: Connection, layer: Layer, principal: Any) -> dict[str, Any]:
     """Spatial (CRS84) and, for incidents, temporal extent of a collection."""
     t = layer.table
     where = where_all(base_conditions(layer, principal))
-    box = conn.execute(
-        select(func.ST_XMin(func.ST_Extent(layer.column("geometry"))),
-               func.ST_YMin(func.ST_Extent(layer.column("geometry"))),
-               func.ST_XMax(func.ST_Extent(layer.column("geometry"))),
-               func.ST_YMax(func.ST_Extent(layer.column("geometry")))).where(where)
-    ).one()
+    # one ST_Extent over the rows (four of them, one per corner, cost four aggregates)
+    ext = select(func.ST_Extent(layer.column("geometry")).label("e")).where(where).subquery()
+    box = conn.execute(select(func.ST_XMin(ext.c.e), func.ST_YMin(ext.c.e),
+                              func.ST_XMax(ext.c.e), func.ST_YMax(ext.c.e))).one()
     result: dict[str, Any] = {}
     if box[0] is not None:
         result["spatial"] = {"bbox": [[round(float(v), 6) for v in box]], "crs": CRS84}

@@ -268,6 +268,11 @@ def wrk_rate(port: int, path_fmt: str, lon: np.ndarray, lat: np.ndarray, duratio
     out = subprocess.run(["wrk", "-t2", "-c8", f"-d{duration}s", "-s", f.name,
                           f"http://127.0.0.1:{port}"], capture_output=True, text=True).stdout
     os.unlink(f.name)
+    return wrk_figures(out)
+
+
+def wrk_figures(out: str) -> tuple[float, int, int]:
+    """Requests/s, requests made and the non-2xx among them, from ``wrk``'s output."""
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     total = re.search(r"(\d+) requests in", out)
     if rate is None or total is None:
