@@ -20,7 +20,12 @@ in each repeat right after this checkout's, the full import of another checkout 
 empty table: before and after measured in the same run, against the same anchors.
 
     .venv/bin/python scripts/bench/import.py [--rows 1000000] [--no-route] [--repeat 3]
-        [--compare DIR]
+        [--compare DIR] [--profile FILE]
+
+``--profile FILE`` samples the last run's import with py-spy (a dependency of the project:
+``.venv/bin/py-spy``; as root or with ptrace allowed) and prints where its Python time went.
+With the server's ``log_min_duration_statement`` set (e.g. 100 ms), the server's log shows
+where the database's time went: the ``COPY``, each index build and foreign key.
 """
 
 from __future__ import annotations
@@ -74,12 +79,16 @@ def write_csv(path: Path, rows: int, seed: int = 1, prefix: str = "B") -> None:
         first = False
 
 
-def run_cli(args: list[str], url: str, root: Path = ROOT) -> tuple[float, int, str]:
+def run_cli(args: list[str], url: str, root: Path = ROOT, profile: Path | None = None
+            ) -> tuple[float, int, str]:
     """Run ``wangge`` of the checkout ``root`` in a child process: (seconds, peak RSS in MiB,
-    output)."""
+    output). ``profile``: sample it with py-spy (100 Hz, raw stacks written there)."""
     env = {**os.environ, "WANGGE_DATABASE_URL": url, "PYTHONPATH": str(root)}
+    spy = ([str(Path(sys.executable).with_name("py-spy")), "record", "--rate", str(SPY_HZ),
+            "--format", "raw", "--threads", "-o", str(profile), "--"] if profile else [])
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-c", "from api.cli import main; main()", *args],
+    proc = subprocess.Popen([*spy, sys.executable, "-c", "from api.cli import main; main()",
+                             *args],
                             env=env, cwd=root, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     out = proc.stdout.read() if proc.stdout else ""
@@ -88,6 +97,36 @@ def run_cli(args: list[str], url: str, root: Path = ROOT) -> tuple[float, int, s
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"wangge {' '.join(args[:2])} failed:\n{out[-3000:]}")
     return secs, usage.ru_maxrss // 1024, out
+
+
+SPY_HZ = 100
+
+
+def profile_summary(path: Path, top: int = 25) -> str:
+    """Where the profiled import's Python time went: samples per Wangge function (its own and
+    what it calls), in seconds of one thread's CPU, largest first; a sample counts once for
+    each function on its stack (so the lines overlap: ``copy_frames`` holds the row work)."""
+    import collections
+    import re
+
+    frame = re.compile(r"(.+?) \((.+?):\d+\)")
+    total = 0
+    inclusive: collections.Counter[str] = collections.Counter()
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        total += n
+        seen = set()
+        for f in stack.split(";"):
+            m = frame.match(f)
+            if m and m.group(2).startswith(("geo/", "api/")) and f"{m[1]} ({m[2]})" not in seen:
+                seen.add(f"{m[1]} ({m[2]})")
+                inclusive[f"{m[1]} ({m[2]})"] += n
+    lines = [f"py-spy: {total / SPY_HZ:.1f} s of samples (all threads, waiting on the server "
+             "not counted)"]
+    lines += [f"  {n / SPY_HZ:6.2f} s {n / max(total, 1):6.1%}  {k}"
+              for k, n in inclusive.most_common(top)]
+    return "\n".join(lines)
 
 
 # the incident CSV's columns, typed as a plain table would hold them
@@ -143,6 +182,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="runs of anchors + full import")
     ap.add_argument("--compare", type=Path, default=None,
                     help="another checkout whose full import runs beside this one's")
+    ap.add_argument("--profile", type=Path, default=None,
+                    help="py-spy the last run's import: raw stacks to this file, and a summary")
     ns = ap.parse_args()
     server = make_url(normalize_url(Settings.from_env().database_url))
     dbname = f"wangge_bench_{uuid.uuid4().hex[:8]}"
@@ -183,7 +224,9 @@ def main() -> None:
             ogr = ogr_anchor(url, full)
             with engine.begin() as conn:  # each run imports into an empty table
                 conn.execute(text("TRUNCATE incident CASCADE"))
-            f_secs, f_rss, out = run_cli(["import", "incidents", str(full), *common], url)
+            spied = ns.profile if run == ns.repeat else None
+            f_secs, f_rss, out = run_cli(["import", "incidents", str(full), *common], url,
+                                         profile=spied)
             with engine.connect() as conn:
                 n, routed = conn.execute(text(
                     "SELECT count(*), count(cell_code) FROM incident WHERE code LIKE 'B%'")).one()
@@ -199,6 +242,8 @@ def main() -> None:
             print(f"ratio import / COPY anchor: {f_secs / anchor:.1f}"
                   + (f"; import / ogr2ogr: {f_secs / ogr:.2f}" if ogr is not None else "")
                   + f"; peak RSS full / 10%: {f_rss / max(s_rss, 1):.2f}")
+            if spied is not None:
+                print(profile_summary(spied))
             if ns.compare is not None:
                 with engine.begin() as conn:
                     conn.execute(text("TRUNCATE incident CASCADE"))
