@@ -259,12 +259,16 @@ def test_wall_screen_live_with_the_worker(server: str, browser: Any,
     assert page.evaluate("() => window.__probe") == "kept"
     # the operator's login ends (here: logged out from another tab): the stream says so and the
     # page stops reconnecting instead of retrying forever
+    assert wall.errors == [], wall.errors
     r = page.evaluate(f"""() => fetch('/auth/logout', {{method: 'POST', headers:
         {{'X-CSRF-Token': '{wall.csrf}'}}}}).then(r => r.status)""")
     assert r in (200, 204), r
     page.wait_for_function("() => Wangge.dispatchNow.loggedOut === true", timeout=5_000)
     assert "登录已失效" in page.inner_text(".wangge-live-state")
-    assert wall.blocked == [] and wall.errors == [], (wall.blocked, wall.errors)
+    # after the logout, a request the page had in flight (the stream, a refresh of the
+    # figures) may be answered 401, which the browser logs: that one is expected, nothing else
+    after = [e for e in wall.errors if "status of 401" not in e]
+    assert wall.blocked == [] and after == [], (wall.blocked, wall.errors)
     wall.close()
     worker.close()
 
