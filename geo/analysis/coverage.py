@@ -11,7 +11,7 @@ counted twice. (Dissolving all sectors of the county first and cutting the union
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -99,11 +99,26 @@ SELECT g.code, g.name, 'cell'::text AS level, g.parent_code, g.township_code, g.
 """
 
 
+def refresh_sql(cells: str) -> str:
+    """The upsert of the stored coverage of the basic cells of ``grid_cell g`` meeting the
+    condition ``cells`` (those of regions in :data:`REGION_TABLE`): the body of
+    ``wangge_cell_coverage_refresh(ids)`` (``g.id = ANY(ids)``) and of :func:`_refresh_region`.
+    """
+    cols = ", ".join(MEASURE_COLUMNS)
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in MEASURE_COLUMNS)
+    return f"""
+    WITH u AS MATERIALIZED (
+        SELECT g.id AS k, g.region_code AS rc, r.srid, g.geom, ST_Transform(g.geom, r.srid) AS gm
+          FROM grid_cell g JOIN {REGION_TABLE} r ON r.region_code = g.region_code
+         WHERE {cells} AND g.kind = 'basic'
+    ), {PER_UNIT_SQL.strip()}
+    INSERT INTO {CELL_TABLE} (cell_id, {cols}) SELECT k, {cols} FROM per_unit ORDER BY k
+    ON CONFLICT (cell_id) DO UPDATE SET {sets}"""
+
+
 def refresh_function_sql() -> str:
     """``wangge_cell_coverage_refresh(ids)``: recompute the stored coverage of the basic cells
     ``ids`` (those of regions in :data:`REGION_TABLE`), and the triggers calling it."""
-    cols = ", ".join(MEASURE_COLUMNS)
-    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in MEASURE_COLUMNS)
     touched = """
         SELECT array_agg(DISTINCT id) FROM (
             SELECT g.id FROM {rows} c JOIN grid_cell g ON g.region_code = c.region_code
@@ -113,14 +128,7 @@ def refresh_function_sql() -> str:
              AND g.kind = 'basic' AND ST_Covers(g.geom, c.geom)) t"""
     return f"""
 CREATE OR REPLACE FUNCTION wangge_cell_coverage_refresh(ids integer[]) RETURNS void
-LANGUAGE sql SECURITY DEFINER SET search_path = public AS $$
-    WITH u AS MATERIALIZED (
-        SELECT g.id AS k, g.region_code AS rc, r.srid, g.geom, ST_Transform(g.geom, r.srid) AS gm
-          FROM grid_cell g JOIN {REGION_TABLE} r ON r.region_code = g.region_code
-         WHERE g.id = ANY(ids) AND g.kind = 'basic'
-    ), {PER_UNIT_SQL.strip()}
-    INSERT INTO {CELL_TABLE} (cell_id, {cols}) SELECT k, {cols} FROM per_unit ORDER BY k
-    ON CONFLICT (cell_id) DO UPDATE SET {sets}
+LANGUAGE sql SECURITY DEFINER SET search_path = public AS $${refresh_sql("g.id = ANY(ids)")}
 $$;
 CREATE OR REPLACE FUNCTION wangge_camera_coverage() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
@@ -176,12 +184,13 @@ CAMERA_WRITE_TRIGGERS = ("trg_camera_coverage_ins", "trg_camera_coverage_upd")
 
 
 @contextmanager
-def bulk_cameras(conn: Connection, region_code: str) -> Iterator[None]:
+def bulk_cameras(conn: Connection, region_code: str, written: Callable[[], int]
+                 ) -> Iterator[None]:
     """Bulk inserts and updates of a region's cameras (an import of its whole inventory) with
-    the stored coverage's insert and update triggers off; at the end, after an ``ANALYZE
-    camera``, the stored coverage of every basic cell of the region is recomputed once,
-    set-based (:func:`_refresh_region`; a region the stored coverage does not know stays
-    unknown, as with the triggers).
+    the stored coverage's insert and update triggers off; at the end, when the block wrote any
+    camera (``written()``: how many), after an ``ANALYZE camera``, the stored coverage of every
+    basic cell of the region is recomputed once, set-based (:func:`_refresh_region`; a region
+    the stored coverage does not know stays unknown, as with the triggers).
 
     The triggers do the same work per statement, but their "which cells" join runs over a
     transition table without statistics and their refresh is planned with the camera table's
@@ -205,16 +214,20 @@ def bulk_cameras(conn: Connection, region_code: str) -> Iterator[None]:
     yield
     conn.execute(text("ALTER TABLE camera " + ", ".join(
         f"ENABLE TRIGGER {t}" for t in CAMERA_WRITE_TRIGGERS)))
-    conn.execute(text("ANALYZE camera"))
-    _refresh_region(conn, region_code)
+    if written():
+        conn.execute(text("ANALYZE camera"))
+        _refresh_region(conn, region_code)
 
 
 def _refresh_region(conn: Connection, region_code: str) -> None:
     """Recompute the stored coverage of every basic cell of a region known to
-    :data:`REGION_TABLE` (``wangge_cell_coverage_refresh``)."""
-    conn.execute(text("SELECT wangge_cell_coverage_refresh(array_agg(id)) FROM grid_cell "
-                      "WHERE region_code = :r AND kind = 'basic' HAVING count(*) > 0"),
-                 {"r": region_code})
+    :data:`REGION_TABLE`: the refresh function's statement (:func:`refresh_sql`) with the
+    region as its condition, so that the planner counts the region's cells from the
+    statistics. Through ``wangge_cell_coverage_refresh(array_agg(id))`` the cells are a
+    parameter planned as 10 rows, and with them the sectors' unions were joined back to the
+    cells by a nested loop: 100,000 cameras re-imported into a 20,000-cell region, 360 s for
+    the refresh instead of 9.7 s (EXPLAIN ANALYZE, load 2.5)."""
+    conn.execute(text(refresh_sql("g.region_code = :r")), {"r": region_code})
 
 
 def store_region(conn: Connection, region_code: str) -> None:

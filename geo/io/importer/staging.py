@@ -274,13 +274,12 @@ BULK_ROWS = 100_000
 BULK_WORK_MEM = "256MB"
 
 
-def is_bulk(conn: Connection, table: str, staged: int, least: int | None = None) -> bool:
+def is_bulk(conn: Connection, table: str, staged: int) -> bool:
     """``staged`` rows for ``table`` are a bulk load (:func:`deferred_constraints`' rule): at
-    least ``least`` (default :data:`BULK_ROWS`) and at least as many as ``table`` holds (its
-    planner estimate)."""
+    least :data:`BULK_ROWS` and at least as many as ``table`` holds (its planner estimate)."""
     estimate = conn.execute(text("SELECT greatest(reltuples, 0)::bigint FROM pg_class "
                                  "WHERE oid = CAST(:t AS regclass)"), {"t": table}).scalar()
-    return staged >= (BULK_ROWS if least is None else least) and staged >= int(estimate or 0)
+    return staged >= BULK_ROWS and staged >= int(estimate or 0)
 
 
 @contextmanager
