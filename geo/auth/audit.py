@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, unquote_plus
 from sqlalchemy import Connection, text
 
 from geo.errors import InvalidInput
+from geo.io.text import NOT_TEXT
 
 MAX_AUDIT_PAGE = 1000
 
@@ -81,15 +82,12 @@ VALUES (:region_code, :username, :role, :action, :method, :path, :query, :status
 """)
 
 
-_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
-
-
 def storable(value: Any) -> Any:
     """``value`` with every string made storable text: a lone UTF-16 surrogate (JSON allows
     ``"\\ud800"``) or a NUL byte, which PostgreSQL refuses in text and jsonb, becomes U+FFFD.
     A refusal of such input is still audited (review round 7)."""
     if isinstance(value, str):
-        return _NOT_TEXT.sub("\ufffd", value)
+        return NOT_TEXT.sub("\ufffd", value)
     if isinstance(value, dict):
         return {storable(k): storable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

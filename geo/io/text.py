@@ -34,15 +34,35 @@ def xml_safe(value: Any) -> Any:
 BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
-def check_text(value: str | None, field: str) -> None:
-    """Refuse text holding a control character other than tab and line breaks, or a
-    bidirectional override (422 naming ``field`` and the first such character's position)."""
-    if value is None:
-        return
+def text_refusal(value: Any, field: str) -> str | None:
+    """Why ``value`` may not be report text: a control character other than tab and line
+    breaks, or a bidirectional override (naming ``field`` and the first such character's
+    position); None when it may (and for anything but a string)."""
+    if not isinstance(value, str):
+        return None
     m = XML_ILLEGAL.search(value) or BIDI_CONTROLS.search(value)
-    if m is not None:
-        code = f"U+{ord(m.group()):04X}"
-        raise InvalidInput(
-            f"字段 {field} 含控制字符 {code} (第 {m.start() + 1} 个字符); 除制表符和换行外不允许"
+    if m is None:
+        return None
+    code = f"U+{ord(m.group()):04X}"
+    return (f"字段 {field} 含控制字符 {code} (第 {m.start() + 1} 个字符); 除制表符和换行外不允许"
             f"控制字符 / {field} holds the control character {code} at position "
-            f"{m.start() + 1}: only tab and line breaks are allowed", field=field)
+            f"{m.start() + 1}: only tab and line breaks are allowed")
+
+
+def check_text(value: str | None, field: str) -> None:
+    """Refuse report text :func:`text_refusal` refuses (422 naming ``field``)."""
+    why = text_refusal(value, field)
+    if why is not None:
+        raise InvalidInput(why, field=field)
+
+
+def any_refused(values: list[Any]) -> bool:
+    """Whether some text of ``values`` would be refused by :func:`text_refusal`: one search
+    over them all (an import's column at once)."""
+    joined = "".join(v for v in values if isinstance(v, str))
+    return bool(XML_ILLEGAL.search(joined) or BIDI_CONTROLS.search(joined))
+
+
+# What PostgreSQL cannot store in text and jsonb: a NUL byte, a lone UTF-16 surrogate (any
+# imported value is checked against it before COPY; the audit log replaces them)
+NOT_TEXT = re.compile("[\x00\ud800-\udfff]")

@@ -44,6 +44,7 @@ from geo.io.importer.staging import (
     stage,
 )
 from geo.io.parse import parse_time
+from geo.io.text import any_refused, text_refusal
 from geo.localtime import CST, local_date
 from geo.lookup.batch import no_gc
 
@@ -279,8 +280,9 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
                                  for c in raw_codes), dtype=bool, count=n)
             fast &= np.fromiter((resolved[c][0] is not None for c in cats_in), dtype=bool,
                                 count=n)
-            # texts longer than the intake takes (a 5,000,000-character description): those
-            # rows are refused one by one below (review round 12, L2)
+            # texts longer than the intake takes (a 5,000,000-character description) or holding
+            # a control character it refuses (a NUL byte: geo.io.text): those rows are
+            # refused one by one below (review round 12, L2; review 14)
             texts = (("description", descs_in), ("place", places), ("reporter_name", names),
                      ("reporter_phone", phones))
             for name, col in texts:
@@ -288,6 +290,9 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
                 if too_long(name, longest):  # one look at the column's longest text
                     fast &= np.fromiter((too_long(name, v) is None for v in col), dtype=bool,
                                         count=n)
+                if any_refused(col):  # one search of the column for control characters
+                    fast &= np.fromiter((text_refusal(v, name) is None for v in col),
+                                        dtype=bool, count=n)
             quick = np.flatnonzero(fast)
             qi = quick.tolist()
             codes = [str(raw_codes[i]) for i in qi]
@@ -339,8 +344,9 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
                 if why:
                     report.refuse(row, raw_code, why)
                     continue
-                why = next((w for name, col in texts for w in [too_long(name, col[i])] if w),
-                           None)
+                why = next((w for name, col in texts
+                            for w in [too_long(name, col[i]) or text_refusal(col[i], name)]
+                            if w), None)
                 if why:
                     report.refuse(row, raw_code, why, kind="too long")
                     continue

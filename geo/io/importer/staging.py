@@ -17,6 +17,7 @@ from sqlalchemy import Connection, text
 
 from geo.errors import InvalidInput
 from geo.io.importer.report import ImportReport
+from geo.io.text import NOT_TEXT
 
 
 def copy_rows(conn: Connection, table: str, cols: list[str], rows: Iterator[tuple[Any, ...]]
@@ -29,7 +30,7 @@ def copy_rows(conn: Connection, table: str, cols: list[str], rows: Iterator[tupl
     """
     raw = conn.connection.driver_connection
     assert raw is not None
-    checks = value_checks(table, cols)
+    checks = [*value_checks(table, cols), *((i, _storable) for i in range(len(cols)))]
     rn_at = cols.index("_rn") if "_rn" in cols else None
     n = 0
     with raw.cursor().copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as cp:
@@ -143,25 +144,26 @@ def _csv_fields(col: list[Any]) -> list[str] | None:
     return None
 
 
-def _over(kind: str, bound: int, v: Any) -> bool:
-    """``v`` breaks the limit (:func:`column_limits`) of its column (the checks' rule)."""
-    check = _length_check(bound) if kind == "length" else _int_check(bound)
-    return check(v) is not None
-
-
 def _check_columns(names: list[str], columns: list[list[Any]],
                    limits: dict[int, tuple[str, int]]) -> None:
-    """:func:`value_checks`' limits, a column at a time: each distinct value is checked once
-    (most columns hold few), the first row over a limit is named."""
+    """:func:`value_checks`' limits and :func:`_storable`, a column at a time: each distinct
+    value is checked once (most columns hold few; the text of a column is searched at once
+    for what PostgreSQL cannot store), the first row over a limit is named."""
     rn = columns[names.index("_rn")] if "_rn" in names else None
-    for i, (kind, bound) in limits.items():
+    checks: list[tuple[int, Check]] = [
+        (i, _length_check(bound) if kind == "length" else _int_check(bound))
+        for i, (kind, bound) in limits.items()]
+    for i, col in enumerate(columns):
+        if NOT_TEXT.search(_joined_text(col)):
+            checks.append((i, _storable))
+    for i, check in checks:
         col = columns[i]
         distinct = set(col)
         distinct.discard(None)
-        if not any(_over(kind, bound, v) for v in distinct):
+        if not any(check(v) for v in distinct):
             continue
-        k = next(j for j, v in enumerate(col) if v is not None and _over(kind, bound, v))
-        reason = (_length_check(bound) if kind == "length" else _int_check(bound))(col[k])
+        k = next(j for j, v in enumerate(col) if v is not None and check(v))
+        reason = check(col[k])
         assert reason is not None
         where = f"第 {rn[k] + 1} 行" if rn is not None else f"第 {k + 1} 条"
         where_en = f"row {rn[k] + 1}" if rn is not None else f"record {k + 1}"
@@ -211,6 +213,24 @@ def _length_check(length: int) -> Check:
             return None
         return (f"超过 {length} 个字符", f"is longer than {length} characters")
     return check
+
+
+def _joined_text(col: list[Any]) -> str:
+    """The texts of a column joined (one search for :data:`NOT_TEXT` over them all), at C
+    speed."""
+    try:
+        return "".join(col)
+    except TypeError:  # None, numbers (which hold neither a NUL nor a surrogate)
+        return "".join([v for v in col if isinstance(v, str)])
+
+
+def _storable(v: Any) -> tuple[str, str] | None:
+    """Text PostgreSQL can store (no NUL byte, no lone UTF-16 surrogate: ``NOT_TEXT``)."""
+    if isinstance(v, str) and NOT_TEXT.search(v):
+        return ("含有 NUL 字符 (\\x00) 或无效的 Unicode 字符, 数据库无法保存; 请从文件中删除",
+                "holds a NUL byte (\\x00) or an invalid Unicode character (a lone surrogate), "
+                "which the database cannot store: remove it from the file")
+    return None
 
 
 def _int_check(bound: int) -> Check:

@@ -310,6 +310,61 @@ def test_texts_longer_than_the_intake_takes_are_refused(empty_url: str,
         engine.dispose()
 
 
+def test_texts_the_intake_refuses_are_refused_by_row(empty_url: str, tmp_path: Path) -> None:
+    """A NUL byte or another control character in a description or a reporter's name (the
+    intake's rule, geo.io.text) refuses that row with the intake's message, on the first-load
+    path and after it; the other rows go in (review 14: a NUL in a description was a 500
+    from the import endpoint and a psycopg traceback in the CLI, with nothing named)."""
+    engine = migrated(empty_url)
+    try:
+        for n in range(2):  # the first load, then a second one
+            path = tmp_path / f"ctl{n}.csv"
+            pd.DataFrame({"code": [f"C{n}a", f"C{n}b", f"C{n}c"], "category": ["water"] * 3,
+                          "time": ["2025-01-01 08:00"] * 3,
+                          "description": ["正常", "a\x00b", "c"],
+                          "reporter_name": [None, None, "张\u202e三"],
+                          "lon": [111.1, 111.2, 111.3], "lat": [38.4, 38.5, 38.6]}
+                         ).to_csv(path, index=False)
+            rep = run_import(engine, "incidents", path,
+                             ImportOptions(region="CTL1", commit=True, skip_refused=True))
+            assert rep.committed and rep.new == 1, rep.summary_lines()
+            text_ = "\n".join(rep.summary_lines())
+            assert "description holds the control character U+0000" in text_, text_
+            assert "reporter_name holds the control character U+202E" in text_, text_
+        with engine.connect() as conn:
+            got = sorted(conn.execute(text(
+                "SELECT code FROM incident WHERE region_code = 'CTL1'")).scalars())
+        assert got == ["C0a", "C1a"]
+    finally:
+        engine.dispose()
+
+
+def test_copy_refuses_what_postgresql_cannot_store(empty_url: str) -> None:
+    """Any layer's values go through the COPY writers' gate: a NUL byte or a lone surrogate
+    is an InvalidInput naming the row and the field (never the database's encoding error,
+    a 500)."""
+    from geo.errors import InvalidInput
+    from geo.io.importer.staging import copy_frames, copy_rows
+
+    engine = migrated(empty_url)
+    try:
+        for write in ("rows", "frames"):
+            with engine.begin() as conn:
+                conn.execute(text("CREATE TEMP TABLE stg_x (_rn int, name text) "
+                                  "ON COMMIT DROP"))
+                values = ["ok", "bad\x00", "also"]
+                with pytest.raises(InvalidInput) as err:
+                    if write == "rows":
+                        copy_rows(conn, "stg_x", ["_rn", "name"],
+                                  iter([(i, v) for i, v in enumerate(values)]))
+                    else:
+                        copy_frames(conn, "stg_x", iter([{"_rn": [0, 1, 2], "name": values}]))
+                assert "第 2 行字段 name" in err.value.message, err.value.message
+                assert "NUL" in err.value.message, err.value.message
+    finally:
+        engine.dispose()
+
+
 #: descriptions COPY could mistake for its NULL marker, an escape or the end of the data
 AWKWARD = ["NULL", "\\N", "a\\b", "\\", "a\tb", "a\nb", "\\.", '"', ",", "null", " NULL "]
 
