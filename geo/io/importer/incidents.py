@@ -344,11 +344,15 @@ def import_incidents(conn: Connection, ctx: ImportContext, progress: Progress | 
                 if why:
                     report.refuse(row, raw_code, why)
                     continue
-                why = next((w for name, col in texts
-                            for w in [too_long(name, col[i]) or text_refusal(col[i], name)]
-                            if w), None)
+                why = next((w for name, col in texts for w in [too_long(name, col[i])] if w),
+                           None)
                 if why:
                     report.refuse(row, raw_code, why, kind="too long")
+                    continue
+                why = next((w for name, col in texts for w in [text_refusal(col[i], name)]
+                            if w), None)
+                if why:
+                    report.refuse(row, raw_code, why, kind="control character")
                     continue
                 if pt is None and addresses is not None and places[i]:
                     m = addresses.match(str(places[i]))
